@@ -1,0 +1,115 @@
+#pragma once
+// Plain records the vault hands out: metadata only, never values.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyhold::vault {
+
+// Unix time in seconds (UTC).
+using UnixSeconds = std::int64_t;
+
+// What a grant allows a plugin instance to do with a secret. A bit set.
+enum class Operation : std::uint32_t { kReveal = 1, kSign = 2, kEnv = 4 };
+
+// "reveal" / "sign" / "env".
+const char* operation_name(Operation op) noexcept;
+// Parses "reveal,sign" into a bit set; returns 0 on an unknown or empty list.
+std::uint32_t parse_operations(std::string_view comma_list) noexcept;
+// Formats a bit set as "reveal,sign,env" (in that order).
+std::string format_operations(std::uint32_t ops);
+
+// Staging labels of a secret version (AWS Secrets Manager style). At most one version of a
+// secret carries each label.
+enum class Stage { kNone, kCurrent, kPrevious, kPending };
+const char* stage_name(Stage stage) noexcept;  // "", "current", "previous", "pending"
+
+struct VersionInfo {
+  std::int64_t version = 0;
+  Stage stage = Stage::kNone;
+  std::int64_t key_term = 0;
+  UnixSeconds created_at = 0;
+};
+
+struct SecretInfo {
+  std::int64_t id = 0;
+  std::string name;
+  std::string description;
+  UnixSeconds created_at = 0;
+  UnixSeconds updated_at = 0;
+  std::optional<std::int64_t> rotate_every_seconds;
+  std::optional<std::int64_t> current_version;
+  UnixSeconds current_since = 0;  // when the current version was labelled current
+  bool removed = false;           // `rm` without --purge: hidden, values kept
+  // True when a rotation period is set and the current version is older than it.
+  bool overdue(UnixSeconds now) const noexcept {
+    return rotate_every_seconds && current_version && now - current_since > *rotate_every_seconds;
+  }
+};
+
+struct Grant {
+  std::string instance;
+  std::string pattern;  // a secret name, or "prefix/*"
+  std::uint32_t operations = 0;
+  std::optional<UnixSeconds> expires_at;
+  UnixSeconds created_at = 0;
+  bool authentic = true;  // false when the row's MAC does not verify (edited in the file)
+};
+
+// Who did something, for the audit trail.
+struct AuditContext {
+  std::string actor;       // "cli:uid=1000", "host:serve", ...
+  std::string request_id;  // correlates entries of one request; random when empty
+};
+
+// One audit entry. Values never appear here; detail is free text chosen by the caller.
+struct AuditEntry {
+  std::int64_t seq = 0;
+  UnixSeconds at = 0;
+  std::string actor;
+  std::string action;  // "set", "reveal", "grant", "handle.acquire", ...
+  std::string secret;
+  std::string instance;
+  std::string operation;
+  std::string request_id;
+  std::string outcome;  // "ok", "denied", "error"
+  std::string detail;
+};
+
+// Result of walking the audit chain.
+struct AuditVerification {
+  bool ok = true;
+  std::int64_t entries_checked = 0;
+  std::int64_t anchored_count = 0;
+  std::optional<std::int64_t> first_bad_seq;  // the first entry that does not verify
+  std::string problem;                        // what is wrong with it, for a person
+};
+
+// Counts for `vault status`.
+struct VaultSummary {
+  std::int64_t secrets = 0;
+  std::int64_t removed_secrets = 0;
+  std::int64_t versions = 0;
+  std::int64_t grants = 0;
+  std::int64_t audit_entries = 0;
+  std::int64_t active_key_term = 0;
+  std::string unlock_method;  // "passphrase" or "keyfile"
+  std::int64_t kdf_opslimit = 0;
+  std::int64_t kdf_memlimit = 0;
+  std::int64_t schema_version = 0;
+  std::vector<std::string> overdue_secrets;
+};
+
+// Secret names are path-like: segments of [A-Za-z0-9._-] joined by '/', no empty segment,
+// no leading or trailing '/', at most 256 bytes. Returns an explanation when invalid.
+std::optional<std::string> validate_secret_name(std::string_view name);
+// Plugin instance names: [A-Za-z0-9_-], 1..64 bytes.
+std::optional<std::string> validate_instance_name(std::string_view name);
+// A grant pattern: a valid secret name, or a valid name followed by "/*".
+std::optional<std::string> validate_grant_pattern(std::string_view pattern);
+// True when pattern (already valid) covers secret_name.
+bool grant_pattern_matches(std::string_view pattern, std::string_view secret_name) noexcept;
+
+}  // namespace keyhold::vault

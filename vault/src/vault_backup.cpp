@@ -1,0 +1,292 @@
+// Backup and restore: the vault file (VACUUM INTO snapshot) encrypted with
+// crypto_secretstream under a root-derived key. The header travels in clear (it is needed
+// to derive the key) and is bound to the stream as associated data of the first chunk.
+//
+//   file = "KHVBAK01" || u32 header length || header || secretstream header (24)
+//          || { u32 chunk length || chunk }*   (the last chunk carries TAG_FINAL)
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "keyhold/vault/vault.hpp"
+#include "vault_state.hpp"
+
+namespace keyhold::vault {
+namespace {
+
+constexpr std::string_view kMagic = "KHVBAK01";
+constexpr std::size_t kChunk = 64 * 1024;
+
+crypto::Bytes encode_header(const Header& h) {
+  crypto::Encoder e;
+  e.i64(h.format)
+      .bytes(h.vault_id)
+      .str(h.unlock_method)
+      .u64(h.opslimit)
+      .u64(h.memlimit)
+      .bytes(h.salt)
+      .bytes(h.wrapped_root)
+      .i64(h.created_at);
+  return e.out();
+}
+
+// Reads fields written by crypto::Encoder; every read is bounds-checked.
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
+  bool u64(std::uint64_t& v) {
+    if (in_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= std::uint64_t{in_[static_cast<std::size_t>(i)]} << (8 * i);
+    in_ = in_.subspan(8);
+    return true;
+  }
+  bool u32(std::uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= std::uint32_t{in_[static_cast<std::size_t>(i)]} << (8 * i);
+    in_ = in_.subspan(4);
+    return true;
+  }
+  bool bytes(crypto::Bytes& v) {
+    std::uint32_t n = 0;
+    if (!u32(n) || in_.size() < n) return false;
+    v.assign(in_.begin(), in_.begin() + n);
+    in_ = in_.subspan(n);
+    return true;
+  }
+  bool take(std::size_t n, std::span<const std::uint8_t>& out) {
+    if (in_.size() < n) return false;
+    out = in_.subspan(0, n);
+    in_ = in_.subspan(n);
+    return true;
+  }
+  bool empty() const { return in_.empty(); }
+
+ private:
+  std::span<const std::uint8_t> in_;
+};
+
+bool decode_header(std::span<const std::uint8_t> in, Header& h) {
+  Reader r(in);
+  std::uint64_t format = 0, created = 0;
+  crypto::Bytes method;
+  if (!r.u64(format) || !r.bytes(h.vault_id) || !r.bytes(method) || !r.u64(h.opslimit) ||
+      !r.u64(h.memlimit) || !r.bytes(h.salt) || !r.bytes(h.wrapped_root) || !r.u64(created) ||
+      !r.empty()) {
+    return false;
+  }
+  h.format = static_cast<std::int64_t>(format);
+  h.unlock_method.assign(method.begin(), method.end());
+  h.created_at = static_cast<std::int64_t>(created);
+  return true;
+}
+
+void put_u32(crypto::Bytes& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+Status write_new_file(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
+                  "cannot create " + path.string() + ": " + std::strerror(errno));
+  }
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return Status(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(err));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Status(ErrorCode::kIo, "cannot sync " + path.string() + ": " + std::strerror(err));
+  }
+  ::close(fd);
+  return Status::ok();
+}
+
+std::filesystem::path sibling_temp(const std::filesystem::path& path, const char* tag) {
+  return path.string() + tag + crypto::to_hex(crypto::random_bytes(6));
+}
+
+const char* kDamaged =
+    "the backup is damaged or was modified (authentication failed); nothing was restored";
+
+}  // namespace
+
+Status Vault::backup(const std::filesystem::path& backup_path, const AuditContext& who) {
+  std::error_code ec;
+  if (std::filesystem::exists(backup_path, ec)) {
+    return Status(ErrorCode::kAlreadyExists,
+                  "a file already exists at " + backup_path.string() + "; backups never overwrite");
+  }
+  AuditEntry entry;
+  entry.actor = who.actor;
+  entry.request_id = who.request_id;
+  entry.action = "backup";
+  entry.detail = "to=" + backup_path.filename().string();
+  if (auto seq = append_audit(entry); !seq.is_ok()) return seq.status();
+
+  const std::filesystem::path snapshot = sibling_temp(backup_path, ".snapshot-");
+  auto plain = guarded("taking a snapshot for backup", [&]() -> Result<SecretBuffer> {
+    if (auto s = write_new_file(snapshot, {}); !s.is_ok()) return s;
+    SQLite::Statement vacuum(*state_->db, "VACUUM INTO ?");
+    vacuum.bind(1, snapshot.string());
+    vacuum.exec();
+    return read_file_secret(snapshot);
+  });
+  std::filesystem::remove(snapshot, ec);
+  if (!plain.is_ok()) return plain.status();
+
+  auto header = guarded("reading the header", [&]() { return read_header(*state_->db); });
+  if (!header.is_ok()) return header.status();
+  const crypto::Bytes header_bytes = encode_header(header.value());
+
+  crypto::Bytes out(kMagic.begin(), kMagic.end());
+  put_u32(out, static_cast<std::uint32_t>(header_bytes.size()));
+  out.insert(out.end(), header_bytes.begin(), header_bytes.end());
+  crypto::Bytes first_ad(kMagic.begin(), kMagic.end());
+  first_ad.insert(first_ad.end(), header_bytes.begin(), header_bytes.end());
+
+  const SecretBuffer key = crypto::derive_subkey(state_->root_key, crypto::Subkey::kBackup);
+  crypto_secretstream_xchacha20poly1305_state stream;
+  std::uint8_t stream_header[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+  crypto_secretstream_xchacha20poly1305_init_push(&stream, stream_header, key.data());
+  out.insert(out.end(), stream_header, stream_header + sizeof stream_header);
+  const auto data = plain->bytes();
+  std::size_t offset = 0;
+  do {
+    const std::size_t n = std::min(kChunk, data.size() - offset);
+    const bool last = offset + n == data.size();
+    crypto::Bytes chunk(n + crypto_secretstream_xchacha20poly1305_ABYTES);
+    unsigned long long written = 0;
+    crypto_secretstream_xchacha20poly1305_push(
+        &stream, chunk.data(), &written, data.data() + offset, n,
+        offset == 0 ? first_ad.data() : nullptr, offset == 0 ? first_ad.size() : 0,
+        last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+    put_u32(out, static_cast<std::uint32_t>(written));
+    out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(written));
+    offset += n;
+  } while (offset < data.size());
+  sodium_memzero(&stream, sizeof stream);
+  return write_new_file(backup_path, out);
+}
+
+Status Vault::restore(const std::filesystem::path& backup_path, const std::filesystem::path& target,
+                      const Credentials& credentials, const AuditContext& who) {
+  crypto::ensure_initialised();
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    if (std::filesystem::exists(target.string() + suffix, ec)) {
+      return Status(ErrorCode::kAlreadyExists, "a file already exists at " + target.string() +
+                                                   suffix + "; restore only into a new path");
+    }
+  }
+  auto file = read_file_secret(backup_path);
+  if (!file.is_ok()) return file.status();
+  Reader reader(file->bytes());
+  std::span<const std::uint8_t> magic, header_bytes, stream_header;
+  std::uint32_t header_size = 0;
+  Header header;
+  if (!reader.take(kMagic.size(), magic) ||
+      std::memcmp(magic.data(), kMagic.data(), kMagic.size()) != 0) {
+    return Status(ErrorCode::kUnsupported, backup_path.string() + " is not a keyhold vault backup");
+  }
+  if (!reader.u32(header_size) || !reader.take(header_size, header_bytes) ||
+      !decode_header(header_bytes, header) ||
+      !reader.take(crypto_secretstream_xchacha20poly1305_HEADERBYTES, stream_header)) {
+    return Status(ErrorCode::kIntegrity, kDamaged);
+  }
+  auto root = unwrap_root(header, credentials);
+  if (!root.is_ok()) return root.status();
+  const SecretBuffer key = crypto::derive_subkey(root.value(), crypto::Subkey::kBackup);
+  crypto_secretstream_xchacha20poly1305_state stream;
+  if (crypto_secretstream_xchacha20poly1305_init_pull(&stream, stream_header.data(), key.data()) !=
+      0) {
+    return Status(ErrorCode::kIntegrity, kDamaged);
+  }
+  crypto::Bytes first_ad(kMagic.begin(), kMagic.end());
+  first_ad.insert(first_ad.end(), header_bytes.begin(), header_bytes.end());
+  SecretBuffer plain(file->size());
+  std::size_t used = 0;
+  bool first = true, final_seen = false;
+  while (!reader.empty()) {
+    std::uint32_t n = 0;
+    std::span<const std::uint8_t> chunk;
+    if (final_seen || !reader.u32(n) || n < crypto_secretstream_xchacha20poly1305_ABYTES ||
+        !reader.take(n, chunk) || used + n > plain.size()) {
+      return Status(ErrorCode::kIntegrity, kDamaged);
+    }
+    unsigned long long written = 0;
+    unsigned char tag = 0;
+    if (crypto_secretstream_xchacha20poly1305_pull(
+            &stream, plain.data() + used, &written, &tag, chunk.data(), chunk.size(),
+            first ? first_ad.data() : nullptr, first ? first_ad.size() : 0) != 0) {
+      return Status(ErrorCode::kIntegrity, kDamaged);
+    }
+    used += static_cast<std::size_t>(written);
+    first = false;
+    final_seen = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+  }
+  if (!final_seen) return Status(ErrorCode::kIntegrity, kDamaged);
+  plain.truncate(used);
+
+  const std::filesystem::path temp = sibling_temp(target, ".restore-");
+  auto cleanup = [&] {
+    for (const char* suffix : {"", "-wal", "-shm"})
+      std::filesystem::remove(temp.string() + suffix, ec);
+  };
+  if (auto s = write_new_file(temp, plain.bytes()); !s.is_ok()) return s;
+  {
+    auto restored = Vault::open(temp, credentials);
+    if (!restored.is_ok()) {
+      cleanup();
+      return restored.status();
+    }
+    auto verified = restored->verify_audit();
+    if (!verified.is_ok() || !verified->ok || restored->state_->vault_id != header.vault_id) {
+      cleanup();
+      return Status(ErrorCode::kIntegrity, "the backup's contents do not verify; nothing restored");
+    }
+    auto wal = guarded("switching the restored vault to WAL", [&]() -> Status {
+      restored->state_->db->exec("PRAGMA journal_mode = WAL");
+      restored->state_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      return Status::ok();
+    });
+    if (!wal.is_ok()) {
+      cleanup();
+      return wal;
+    }
+  }
+  std::filesystem::remove(temp.string() + "-wal", ec);
+  std::filesystem::remove(temp.string() + "-shm", ec);
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    cleanup();
+    return Status(ErrorCode::kIo, "cannot move the restored vault to " + target.string() + ": " +
+                                      std::strerror(err));
+  }
+  auto vault = Vault::open(target, credentials);
+  if (!vault.is_ok()) return vault.status();
+  AuditEntry entry;
+  entry.actor = who.actor;
+  entry.request_id = who.request_id;
+  entry.action = "restore";
+  entry.detail = "from=" + backup_path.filename().string();
+  auto seq = vault->append_audit(entry);
+  return seq.is_ok() ? Status::ok() : seq.status();
+}
+
+}  // namespace keyhold::vault

@@ -1,0 +1,308 @@
+// Creating, opening and unlocking a vault file; status and housekeeping.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "keyhold/vault/vault.hpp"
+#include "schema.hpp"
+#include "vault_state.hpp"
+
+namespace keyhold::vault {
+namespace {
+
+const char* method_name(Credentials::Kind kind) {
+  return kind == Credentials::Kind::kKeyfile ? "keyfile" : "passphrase";
+}
+
+}  // namespace
+
+Result<Header> read_header(SQLite::Database& db) {
+  SQLite::Statement query(db,
+                          "SELECT format, vault_id, unlock_method, opslimit, memlimit, salt, "
+                          "wrapped_root, created_at FROM header WHERE id = 1");
+  if (!query.executeStep()) return Status(ErrorCode::kIntegrity, "the vault header is missing");
+  Header header;
+  header.format = query.getColumn(0).getInt64();
+  header.vault_id = column_bytes(query.getColumn(1));
+  header.unlock_method = query.getColumn(2).getString();
+  header.opslimit = static_cast<std::uint64_t>(query.getColumn(3).getInt64());
+  header.memlimit = static_cast<std::uint64_t>(query.getColumn(4).getInt64());
+  header.salt = column_bytes(query.getColumn(5));
+  header.wrapped_root = column_bytes(query.getColumn(6));
+  header.created_at = query.getColumn(7).getInt64();
+  if (header.format != kHeaderFormat) {
+    return Status(ErrorCode::kUnsupported, "the vault header has format " +
+                                               std::to_string(header.format) +
+                                               ", which this keyhold does not read");
+  }
+  return header;
+}
+
+namespace {
+const char* kWrongKey =
+    "cannot unlock the vault: wrong passphrase or keyfile, or the vault header was modified "
+    "(nothing was changed)";
+
+}  // namespace
+
+Result<SecretBuffer> unwrap_root(const Header& header, const Credentials& credentials) {
+  if (header.unlock_method != method_name(credentials.kind())) {
+    return Status(ErrorCode::kUnlockFailed,
+                  std::string("cannot unlock the vault: it is protected by a ") +
+                      header.unlock_method + ", but a " + method_name(credentials.kind()) +
+                      " was given (set KEYHOLD_" +
+                      (header.unlock_method == "keyfile" ? "KEYFILE" : "PASSPHRASE_FILE") + ")");
+  }
+  auto kek = crypto::derive_kek(credentials, header.salt, {header.opslimit, header.memlimit});
+  if (!kek.is_ok()) return kek.status();
+  SecretBuffer root;
+  if (!crypto::open(kek.value(), header.wrapped_root, header_associated_data(header), root) ||
+      root.size() != crypto::kKeySize) {
+    return Status(ErrorCode::kUnlockFailed, kWrongKey);
+  }
+  return root;
+}
+
+namespace {
+
+// A fresh header for credentials wrapping root.
+Result<Header> make_header(const crypto::Bytes& vault_id, const Credentials& credentials,
+                           const KdfParams& kdf, const SecretBuffer& root, UnixSeconds created) {
+  Header header;
+  header.vault_id = vault_id;
+  header.unlock_method = method_name(credentials.kind());
+  if (credentials.kind() == Credentials::Kind::kPassphrase) {
+    header.opslimit = kdf.opslimit;
+    header.memlimit = kdf.memlimit;
+  }
+  header.salt = crypto::random_bytes(crypto::kSaltSize);
+  header.created_at = created;
+  auto kek = crypto::derive_kek(credentials, header.salt, {header.opslimit, header.memlimit});
+  if (!kek.is_ok()) return kek.status();
+  header.wrapped_root = crypto::seal(kek.value(), root.bytes(), header_associated_data(header));
+  return header;
+}
+
+void write_header(SQLite::Database& db, const Header& header) {
+  SQLite::Statement insert(db,
+                           "INSERT OR REPLACE INTO header(id, format, vault_id, unlock_method, "
+                           "opslimit, memlimit, salt, wrapped_root, created_at) "
+                           "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.bind(1, header.format);
+  bind_bytes(insert, 2, header.vault_id);
+  insert.bind(3, header.unlock_method);
+  insert.bind(4, static_cast<std::int64_t>(header.opslimit));
+  insert.bind(5, static_cast<std::int64_t>(header.memlimit));
+  bind_bytes(insert, 6, header.salt);
+  bind_bytes(insert, 7, header.wrapped_root);
+  insert.bind(8, header.created_at);
+  insert.exec();
+}
+
+}  // namespace
+
+crypto::Bytes header_associated_data(const Header& header) {
+  crypto::Encoder ad;
+  ad.str("keyhold.vault.header")
+      .i64(header.format)
+      .bytes(header.vault_id)
+      .str(header.unlock_method)
+      .u64(header.opslimit)
+      .u64(header.memlimit)
+      .bytes(header.salt)
+      .i64(header.created_at);
+  return ad.out();
+}
+
+UnixSeconds now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+crypto::Bytes column_bytes(const SQLite::Column& column) {
+  const auto* data = static_cast<const std::uint8_t*>(column.getBlob());
+  const int size = column.getBytes();
+  if (data == nullptr || size <= 0) return {};
+  return crypto::Bytes(data, data + size);
+}
+
+void bind_bytes(SQLite::Statement& statement, int index, const crypto::Bytes& bytes) {
+  // SQLite treats a null pointer as NULL; an empty blob must stay a blob.
+  static const std::uint8_t kEmpty = 0;
+  statement.bind(index, bytes.empty() ? &kEmpty : bytes.data(), static_cast<int>(bytes.size()));
+}
+
+std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool create) {
+  const int flags = SQLite::OPEN_READWRITE | (create ? SQLite::OPEN_CREATE : 0);
+  auto db = std::make_unique<SQLite::Database>(path.string(), flags, kBusyTimeoutMs);
+  db->exec("PRAGMA secure_delete = ON");
+  db->exec("PRAGMA foreign_keys = ON");
+  if (create) db->exec("PRAGMA journal_mode = WAL");
+  db->exec("PRAGMA synchronous = NORMAL");  // durable at checkpoints, always consistent in WAL
+  return db;
+}
+
+void VaultState::derive_subkeys() {
+  audit_key = crypto::derive_subkey(root_key, crypto::Subkey::kAuditMac);
+  keyring_key = crypto::derive_subkey(root_key, crypto::Subkey::kKeyringWrap);
+  grant_key = crypto::derive_subkey(root_key, crypto::Subkey::kGrantMac);
+}
+
+Vault::Vault(std::unique_ptr<VaultState> state) : state_(std::move(state)) {}
+Vault::Vault(Vault&&) noexcept = default;
+Vault& Vault::operator=(Vault&&) noexcept = default;
+Vault::~Vault() = default;
+
+const std::filesystem::path& Vault::path() const noexcept { return state_->path; }
+
+Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials& credentials,
+                            const KdfParams& kdf, const AuditContext& who) {
+  crypto::ensure_initialised();
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    return Status(ErrorCode::kAlreadyExists, "a file already exists at " + path.string() +
+                                                 "; choose another path or remove it first");
+  }
+  if (path.has_parent_path() && !std::filesystem::exists(path.parent_path(), ec)) {
+    std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) {
+      return Status(ErrorCode::kIo,
+                    "cannot create directory " + path.parent_path().string() + ": " + ec.message());
+    }
+    ::chmod(path.parent_path().c_str(), 0700);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return Status(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
+                  "cannot create " + path.string() + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  auto result = guarded("creating the vault", [&]() -> Result<Vault> {
+    auto state = std::make_unique<VaultState>();
+    state->path = path;
+    state->db = open_database(path, true);
+    state->vault_id = crypto::random_bytes(16);
+    state->root_key = crypto::random_key();
+    state->derive_subkeys();
+    const UnixSeconds now = now_seconds();
+    auto header = make_header(state->vault_id, credentials, kdf, state->root_key, now);
+    if (!header.is_ok()) return header.status();
+    SQLite::Transaction txn(*state->db, SQLite::TransactionBehavior::IMMEDIATE);
+    create_schema(*state->db);
+    write_header(*state->db, header.value());
+    state->insert_term(1, crypto::random_key(), now);
+    state->write_audit_anchor(0, {});
+    AuditEntry entry;
+    entry.actor = who.actor;
+    entry.request_id = who.request_id;
+    entry.action = "init";
+    entry.detail = std::string("unlock=") + method_name(credentials.kind());
+    state->append_audit_in_transaction(entry);
+    txn.commit();
+    return Vault(std::move(state));
+  });
+  if (!result.is_ok()) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(path.string() + suffix, ec);
+    }
+  }
+  return result;
+}
+
+Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& credentials) {
+  crypto::ensure_initialised();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status(ErrorCode::kNotFound, "no vault at " + path.string() +
+                                            "; create one with `keyhold vault init` or pass "
+                                            "--vault / KEYHOLD_VAULT");
+  }
+  return guarded("opening the vault", [&]() -> Result<Vault> {
+    auto state = std::make_unique<VaultState>();
+    state->path = path;
+    state->db = open_database(path, false);
+    auto version = read_schema_version(*state->db);
+    if (!version.is_ok()) return version.status();
+    if (version.value() > kSchemaVersion) {
+      if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
+    }
+    auto header = read_header(*state->db);
+    if (!header.is_ok()) return header.status();
+    auto root = unwrap_root(header.value(), credentials);
+    if (!root.is_ok()) return root.status();
+    state->vault_id = header->vault_id;
+    state->root_key = std::move(root).value();
+    state->derive_subkeys();
+    if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
+    return Vault(std::move(state));
+  });
+}
+
+Status Vault::change_credentials(const Credentials& new_credentials, const KdfParams& kdf,
+                                 const AuditContext& who) {
+  return guarded("changing the vault credentials", [&]() -> Status {
+    SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    auto old_header = read_header(*state_->db);
+    if (!old_header.is_ok()) return old_header.status();
+    auto header = make_header(state_->vault_id, new_credentials, kdf, state_->root_key,
+                              old_header->created_at);
+    if (!header.is_ok()) return header.status();
+    write_header(*state_->db, header.value());
+    AuditEntry entry;
+    entry.actor = who.actor;
+    entry.request_id = who.request_id;
+    entry.action = "passwd";
+    entry.detail = std::string("unlock=") + method_name(new_credentials.kind());
+    state_->append_audit_in_transaction(entry);
+    txn.commit();
+    return Status::ok();
+  });
+}
+
+Result<VaultSummary> Vault::summary(UnixSeconds now) {
+  return guarded("reading the vault status", [&]() -> Result<VaultSummary> {
+    VaultSummary out;
+    SQLite::Database& db = *state_->db;
+    auto count = [&](const char* sql) { return db.execAndGet(sql).getInt64(); };
+    out.secrets = count("SELECT count(*) FROM secrets WHERE removed_at IS NULL");
+    out.removed_secrets = count("SELECT count(*) FROM secrets WHERE removed_at IS NOT NULL");
+    out.versions = count("SELECT count(*) FROM versions");
+    out.grants = count("SELECT count(*) FROM grants");
+    out.audit_entries = count("SELECT count(*) FROM audit");
+    out.schema_version = count("SELECT version FROM schema_version");
+    auto header = read_header(db);
+    if (!header.is_ok()) return header.status();
+    out.unlock_method = header->unlock_method;
+    out.kdf_opslimit = static_cast<std::int64_t>(header->opslimit);
+    out.kdf_memlimit = static_cast<std::int64_t>(header->memlimit);
+    auto term = state_->active_term();
+    if (!term.is_ok()) return term.status();
+    out.active_key_term = term.value();
+    auto secrets = list_secrets();
+    if (!secrets.is_ok()) return secrets.status();
+    for (const SecretInfo& info : secrets.value()) {
+      if (info.overdue(now)) out.overdue_secrets.push_back(info.name);
+    }
+    return out;
+  });
+}
+
+Result<std::int64_t> Vault::data_version() {
+  return guarded("reading the data version", [&]() -> Result<std::int64_t> {
+    return state_->db->execAndGet("PRAGMA data_version").getInt64();
+  });
+}
+
+Status Vault::checkpoint() {
+  return guarded("checkpointing the vault", [&]() -> Status {
+    state_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    return Status::ok();
+  });
+}
+
+}  // namespace keyhold::vault
