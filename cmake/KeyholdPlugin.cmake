@@ -1,0 +1,21 @@
+# keyhold_add_plugin(<name> <sources>...)
+# Builds <name>.so as a keyhold connector plugin: a MODULE library with hidden
+# visibility, so only the entry symbol (KH_EXPORT) is exported. In the keyhold build
+# tree the library lands in build/plugins/ and is installed with keyhold.
+function(keyhold_add_plugin name)
+  add_library(${name} MODULE ${ARGN})
+  if(TARGET keyhold::plugin_sdk)
+    target_link_libraries(${name} PRIVATE keyhold::plugin_sdk)
+  endif()
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  if(DEFINED KEYHOLD_PLUGIN_OUTPUT_DIR)
+    set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${KEYHOLD_PLUGIN_OUTPUT_DIR})
+    install(TARGETS ${name} LIBRARY DESTINATION ${KEYHOLD_INSTALL_PLUGINDIR})
+  endif()
+  # Refuse undefined symbols at link time rather than at dlopen time.
+  target_link_options(${name} PRIVATE -Wl,--no-undefined)
+endfunction()

@@ -1,0 +1,49 @@
+#include "cli/config_loading.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace keyhold::cli {
+
+std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default) {
+  std::string error;
+  std::filesystem::path path = explicit_path;
+  if (path.empty()) {
+    path = default_config_path();
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) {
+      if (!write_default) {
+        std::cerr << "keyhold: no config file at " << path.string()
+                  << "; run `keyhold serve` once to write the default, or pass --config FILE\n";
+        return std::nullopt;
+      }
+      if (!write_default_config(path, &error)) {
+        std::cerr << "keyhold: " << error << "\n";
+        return std::nullopt;
+      }
+      std::cerr << "keyhold: wrote a default config to " << path.string() << "\n";
+    }
+  }
+  auto config = load_config(path, &error);
+  if (!config) std::cerr << "keyhold: " << error << "\n";
+  return config;
+}
+
+void setup_stderr_logging(const std::string& level) {
+  auto logger = spdlog::get("keyhold");
+  if (!logger) {
+    logger = spdlog::stderr_logger_mt("keyhold");
+    logger->set_pattern("keyhold %l: %v");
+    spdlog::set_default_logger(logger);
+  }
+  auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    spdlog::warn("unknown log_level '{}'; using info", level);
+    parsed = spdlog::level::info;
+  }
+  spdlog::set_level(parsed);
+}
+
+}  // namespace keyhold::cli

@@ -1,0 +1,120 @@
+#include "cli/serve_command.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/thread_pool.hpp>
+#include <iostream>
+
+#include "cli/config_loading.hpp"
+#include "plugins/instance_loader.hpp"
+#include "server/event_hub.hpp"
+#include "transport/stdio_transport.hpp"
+
+namespace keyhold::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string config;
+  bool strict = false;
+  std::size_t page_size = 0;
+  std::size_t workers = 0;
+};
+
+// Keeps the protocol stream private: the real stdout moves to a new descriptor and fd 1
+// becomes a copy of stderr, so a stray printf in a plugin can never corrupt MCP framing.
+int claim_stdout() {
+  int protocol_fd = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  if (protocol_fd < 0) return -1;
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  return protocol_fd;
+}
+
+// SIGTERM/SIGINT/SIGHUP are blocked in every thread and read from a signalfd by the
+// stdio loop, so a signal means "stop reading, drain, exit 0".
+int block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return ::signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int serve(const ServeFlags& flags) {
+  auto config = load_cli_config(flags.config, /*write_default=*/flags.config.empty());
+  if (!config) return 1;
+  setup_stderr_logging(config->log_level);
+  if (flags.page_size > 0) config->page_size = flags.page_size;
+  if (flags.workers > 0) config->workers = flags.workers;
+
+  ::signal(SIGPIPE, SIG_IGN);
+  const int stop_fd = block_termination_signals();
+  const int protocol_fd = claim_stdout();
+  if (protocol_fd < 0) {
+    std::cerr << "keyhold: cannot claim stdout for the protocol\n";
+    return 1;
+  }
+
+  Registry registry;
+  EventHub hub(registry);
+  bool failed = false;
+  for (const auto& result : load_instances(*config, registry, &hub)) {
+    if (result.loaded) {
+      spdlog::info("instance '{}' loaded from {}", result.instance, result.plugin_path);
+    } else {
+      std::cerr << "keyhold: instance '" << result.instance << "' (" << result.plugin_path
+                << ") skipped: " << result.error << "\n";
+      failed = true;
+    }
+  }
+  if (failed && flags.strict) {
+    std::cerr << "keyhold: --strict: refusing to serve with a failed instance\n";
+    return 2;
+  }
+
+  boost::asio::thread_pool pool(config->workers);
+  LineWriter writer(protocol_fd);
+  {
+    SessionOptions options;
+    options.page_size = config->page_size;
+    options.limits.max_message_bytes = config->max_message_bytes;
+    Session session(registry, writer, pool, options);
+    hub.attach(&session);
+    run_stdio(session, writer, STDIN_FILENO, stop_fd, config->max_message_bytes);
+    spdlog::debug("input closed; cancelling in-flight calls");
+    hub.detach(&session);
+    session.close();
+  }
+  pool.join();
+  registry.clear();  // plugins destroyed in reverse load order
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* cmd = app.add_subcommand("serve", "Serve the configured connectors over MCP (stdio)");
+  cmd->add_option("-c,--config", flags->config,
+                  "Config file (default: $XDG_CONFIG_HOME/keyhold/keyhold.toml, written on first "
+                  "run)");
+  cmd->add_flag("--strict", flags->strict,
+                "Exit with code 2 when any instance fails to load, instead of serving the others");
+  cmd->add_option("--page-size", flags->page_size, "Items per page of the list methods");
+  cmd->add_option("--workers", flags->workers, "Threads that run tool calls");
+  cmd->footer(
+      "Exit codes: 0 after stdin closed or SIGTERM; 1 bad config; 2 --strict and an instance "
+      "failed.");
+  cmd->callback([flags] {
+    int code = serve(*flags);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace keyhold::cli

@@ -1,0 +1,243 @@
+#include "config/config.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <toml++/toml.h>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace keyhold {
+
+namespace {
+
+nlohmann::json to_json(const toml::node& node) {
+  if (auto* table = node.as_table()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : *table) out[std::string(key.str())] = to_json(value);
+    return out;
+  }
+  if (auto* array = node.as_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& value : *array) out.push_back(to_json(value));
+    return out;
+  }
+  if (auto* s = node.as_string()) return s->get();
+  if (auto* i = node.as_integer()) return i->get();
+  if (auto* f = node.as_floating_point()) return f->get();
+  if (auto* b = node.as_boolean()) return b->get();
+  std::ostringstream text;  // dates and times: their TOML text
+  if (auto* d = node.as_date()) text << d->get();
+  if (auto* t = node.as_time()) text << t->get();
+  if (auto* dt = node.as_date_time()) text << dt->get();
+  return text.str();
+}
+
+std::string where(const std::filesystem::path& path, const toml::node& node) {
+  return path.string() + ":" + std::to_string(node.source().begin.line);
+}
+
+bool read_size(const toml::table& table, const char* key, std::size_t* out,
+               const std::filesystem::path& path, std::string* error) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return true;
+  auto value = node->value<int64_t>();
+  if (!value || *value <= 0) {
+    *error = where(path, *node) + ": server." + key + " must be a positive integer";
+    return false;
+  }
+  *out = static_cast<std::size_t>(*value);
+  return true;
+}
+
+std::filesystem::path home_dir() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr && home[0] != '\0' ? std::filesystem::path(home)
+                                            : std::filesystem::path("/");
+}
+
+}  // namespace
+
+std::optional<Config> parse_config(std::string_view text, const std::filesystem::path& path,
+                                   std::string* error) {
+  toml::table root;
+  try {
+    root = toml::parse(text, path.string());
+  } catch (const toml::parse_error& e) {
+    *error = path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+             std::string(e.description());
+    return std::nullopt;
+  }
+  Config config;
+  config.path = path;
+  const std::filesystem::path base = path.has_parent_path() ? path.parent_path() : ".";
+
+  if (const toml::node* server_node = root.get("server")) {
+    const toml::table* server = server_node->as_table();
+    if (server == nullptr) {
+      *error = where(path, *server_node) + ": [server] must be a table";
+      return std::nullopt;
+    }
+    if (!read_size(*server, "page_size", &config.page_size, path, error) ||
+        !read_size(*server, "workers", &config.workers, path, error) ||
+        !read_size(*server, "max_message_bytes", &config.max_message_bytes, path, error))
+      return std::nullopt;
+    if (auto level = (*server)["log_level"].value<std::string>()) config.log_level = *level;
+    if (const toml::node* dirs = server->get("plugin_dirs")) {
+      const toml::array* list = dirs->as_array();
+      if (list == nullptr) {
+        *error = where(path, *dirs) + ": server.plugin_dirs must be an array of strings";
+        return std::nullopt;
+      }
+      for (const auto& dir : *list) {
+        auto value = dir.value<std::string>();
+        if (!value) {
+          *error = where(path, dir) + ": server.plugin_dirs must be an array of strings";
+          return std::nullopt;
+        }
+        std::filesystem::path p(*value);
+        config.plugin_dirs.push_back(p.is_absolute() ? p : base / p);
+      }
+    }
+  }
+
+  if (const toml::node* instances_node = root.get("instances")) {
+    const toml::table* instances = instances_node->as_table();
+    if (instances == nullptr) {
+      *error = where(path, *instances_node) + ": [instances] must be a table";
+      return std::nullopt;
+    }
+    for (const auto& [key, value] : *instances) {
+      InstanceConfig instance;
+      instance.name = std::string(key.str());
+      const toml::table* table = value.as_table();
+      if (table == nullptr) {
+        *error = where(path, value) + ": instances." + instance.name + " must be a table";
+        return std::nullopt;
+      }
+      auto plugin = (*table)["plugin"].value<std::string>();
+      if (!plugin || plugin->empty()) {
+        *error = where(path, value) + ": instances." + instance.name +
+                 " needs plugin = \"<name or path>\"";
+        return std::nullopt;
+      }
+      instance.plugin = *plugin;
+      if (const toml::node* prefix = table->get("prefix")) {
+        auto text = prefix->value<std::string>();
+        if (!text) {
+          *error =
+              where(path, *prefix) + ": instances." + instance.name + ".prefix must be a string";
+          return std::nullopt;
+        }
+        instance.prefix = *text;
+      }
+      if (const toml::node* options = table->get("options")) {
+        if (!options->is_table()) {
+          *error =
+              where(path, *options) + ": instances." + instance.name + ".options must be a table";
+          return std::nullopt;
+        }
+        instance.options = to_json(*options);
+      }
+      if (const toml::node* secrets = table->get("secrets")) {
+        const toml::table* map = secrets->as_table();
+        if (map == nullptr) {
+          *error =
+              where(path, *secrets) + ": instances." + instance.name + ".secrets must be a table";
+          return std::nullopt;
+        }
+        for (const auto& [alias, source] : *map) {
+          auto text = source.value<std::string>();
+          if (!text) {
+            *error = where(path, source) + ": secret source must be a string like \"vault:NAME\"";
+            return std::nullopt;
+          }
+          instance.secrets[std::string(alias.str())] = *text;
+        }
+      }
+      for (const auto& [field, field_value] : *table) {
+        const std::string_view f = field.str();
+        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets") {
+          *error = where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
+                   std::string(f) + "' (expected plugin, prefix, options, secrets)";
+          return std::nullopt;
+        }
+      }
+      config.instances.push_back(std::move(instance));
+    }
+  }
+  return config;
+}
+
+std::optional<Config> load_config(const std::filesystem::path& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read config file " + path.string() + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_config(buffer.str(), path, error);
+}
+
+std::filesystem::path default_config_path() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  std::filesystem::path base =
+      (xdg != nullptr && xdg[0] == '/') ? std::filesystem::path(xdg) : home_dir() / ".config";
+  return base / "keyhold" / "keyhold.toml";
+}
+
+std::filesystem::path default_data_dir() {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  std::filesystem::path base = (xdg != nullptr && xdg[0] == '/') ? std::filesystem::path(xdg)
+                                                                 : home_dir() / ".local" / "share";
+  return base / "keyhold";
+}
+
+std::string default_config_text() {
+  return R"(# keyhold configuration, written on first run. Edit freely; see README.md.
+#
+# Each [instances.NAME] table loads one connector plugin. Its tools and prompts reach
+# clients as "<prefix><tool>", where the prefix defaults to "NAME_".
+
+[server]
+# page_size = 100              # items per page of tools/list, prompts/list, resources/list
+# workers = 8                  # threads that run tool calls
+# max_message_bytes = 4194304  # larger incoming messages are refused
+# log_level = "info"           # stderr log: trace, debug, info, warn, error, off
+# plugin_dirs = []             # extra folders searched for <plugin>.so
+
+# The built-in echo connector (needs no outside service): echo_echo, echo_add, echo_slow.
+[instances.echo]
+plugin = "echo"
+# prefix = "echo_"             # "" exposes the plugin's names unprefixed
+
+# [instances.echo.options]     # handed to the plugin as JSON
+# greeting = "hello"
+# [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH"
+)";
+}
+
+bool write_default_config(const std::filesystem::path& path, std::string* error) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) {
+    *error = "cannot create " + path.parent_path().string() + ": " + ec.message();
+    return false;
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return true;  // someone else wrote it first: keep theirs
+    *error = "cannot create " + path.string() + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::string text = default_config_text();
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = (::close(fd) == 0) && ok;
+  if (!ok) *error = "cannot write " + path.string();
+  return ok;
+}
+
+}  // namespace keyhold

@@ -1,0 +1,51 @@
+#pragma once
+// keyhold.toml: server settings and plugin instances.
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keyhold {
+
+struct InstanceConfig {
+  std::string name;
+  std::string plugin;                 // a name searched in the plugin dirs, or a path
+  std::optional<std::string> prefix;  // default "<name>_"
+  nlohmann::json options = nlohmann::json::object();
+  std::map<std::string, std::string> secrets;  // alias -> "vault:NAME" | "env:VAR" | "file:PATH"
+
+  std::string effective_prefix() const { return prefix ? *prefix : name + "_"; }
+};
+
+struct Config {
+  std::filesystem::path path;  // the file it came from (empty for built-in defaults)
+  std::vector<std::filesystem::path> plugin_dirs;
+  std::size_t page_size = 100;
+  std::size_t workers = 8;
+  std::size_t max_message_bytes = 4u << 20;
+  std::string log_level = "info";
+  std::vector<InstanceConfig> instances;  // in file order
+};
+
+// Parses a config file. Returns nothing and a message naming the file, line and cause in
+// *error when it cannot be read or is invalid.
+std::optional<Config> load_config(const std::filesystem::path& path, std::string* error);
+// Same, from text (path is only used in messages and to resolve relative paths).
+std::optional<Config> parse_config(std::string_view text, const std::filesystem::path& path,
+                                   std::string* error);
+
+// $XDG_CONFIG_HOME/keyhold/keyhold.toml, else ~/.config/keyhold/keyhold.toml.
+std::filesystem::path default_config_path();
+// $XDG_DATA_HOME/keyhold, else ~/.local/share/keyhold.
+std::filesystem::path default_data_dir();
+
+// The commented configuration written on first run.
+std::string default_config_text();
+// Writes default_config_text() to path (creating folders, mode 0600) unless the file
+// exists. Returns false and a message on failure.
+bool write_default_config(const std::filesystem::path& path, std::string* error);
+
+}  // namespace keyhold

@@ -1,0 +1,29 @@
+#pragma once
+// Turns the [instances] of a config into loaded, created, registered plugin instances.
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "plugins/host_services.hpp"
+#include "plugins/registry.hpp"
+
+namespace keyhold {
+
+struct InstanceLoadResult {
+  std::string instance;
+  std::string plugin_path;  // resolved file, or the reference when it did not resolve
+  bool loaded = false;
+  std::string error;  // one line: why it was skipped
+};
+
+// The folders searched for "<name>.so": the config's plugin_dirs, $KEYHOLD_PLUGIN_PATH
+// (colon-separated), then the plugin folder next to the executable (build tree and
+// installed layout).
+std::vector<std::filesystem::path> plugin_search_dirs(const Config& config);
+
+// Loads every instance of config into registry, in file order. A failing instance is
+// skipped and reported; the others still load. events receives instance-wide events.
+std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
+                                               HostServices* events);
+
+}  // namespace keyhold

@@ -1,0 +1,67 @@
+#pragma once
+// One configured instance of a plugin: the plugin's object plus the host table it was
+// given. Owns a reference to its library so the code outlives the object.
+#include <keyhold/plugin.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "plugins/host_services.hpp"
+#include "plugins/plugin_library.hpp"
+
+namespace keyhold {
+class PluginInstance;
+}
+
+// Defined at global scope because plugin.h declares it there (as an opaque type).
+struct kh_host {
+  keyhold::PluginInstance* instance;
+};
+
+namespace keyhold {
+
+// The outcome of a call into a plugin: a KH_* status and the bytes it wrote.
+struct PluginReply {
+  int32_t status = KH_ERROR;
+  std::string body;  // result JSON on KH_OK, otherwise a UTF-8 message
+};
+
+class PluginInstance {
+ public:
+  // `events` receives instance-wide events (list_changed, logs outside a request); it
+  // must outlive the instance.
+  PluginInstance(std::string name, std::string prefix, std::shared_ptr<PluginLibrary> library,
+                 nlohmann::json options, HostServices* events);
+  ~PluginInstance();  // destroys the plugin object, if created
+  PluginInstance(const PluginInstance&) = delete;
+  PluginInstance& operator=(const PluginInstance&) = delete;
+
+  // Calls the plugin's create(); false and a message in *error on failure.
+  bool create(std::string* error);
+  // The plugin's catalog; false and a message in *error when describe() fails or does not
+  // return a JSON object.
+  bool describe(nlohmann::json* catalog, std::string* error);
+  // Forwards one request. Thread-safe as the ABI promises (concurrent calls allowed).
+  PluginReply call(CallContext& ctx, std::string_view method, const nlohmann::json& params);
+
+  const std::string& name() const noexcept { return name_; }
+  const std::string& prefix() const noexcept { return prefix_; }
+  const PluginLibrary& library() const noexcept { return *library_; }
+  HostServices* events() const noexcept { return events_; }
+  void set_events(HostServices* events) noexcept { events_ = events; }
+
+  // The services table every instance receives.
+  static const kh_host_api& host_api() noexcept;
+
+ private:
+  std::string name_;
+  std::string prefix_;
+  std::shared_ptr<PluginLibrary> library_;
+  nlohmann::json options_;
+  HostServices* events_;
+  kh_host host_{this};
+  void* object_ = nullptr;
+};
+
+}  // namespace keyhold

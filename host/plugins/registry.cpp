@@ -1,0 +1,203 @@
+#include "plugins/registry.hpp"
+
+namespace keyhold {
+
+bool template_matches(std::string_view uri_template, std::string_view uri) {
+  std::size_t t = 0, u = 0;
+  while (t < uri_template.size()) {
+    if (uri_template[t] == '{') {
+      const std::size_t close = uri_template.find('}', t);
+      if (close == std::string_view::npos) return false;
+      t = close + 1;
+      // The variable runs to the next literal of the template (or '/').
+      const char stop = t < uri_template.size() ? uri_template[t] : '\0';
+      const std::size_t start = u;
+      while (u < uri.size() && uri[u] != '/' && (stop == '\0' || uri[u] != stop)) ++u;
+      if (u == start) return false;
+      continue;
+    }
+    if (u >= uri.size() || uri[u] != uri_template[t]) return false;
+    ++t;
+    ++u;
+  }
+  return u == uri.size();
+}
+
+namespace {
+const nlohmann::json& list_of(const nlohmann::json& catalog, const char* key) {
+  static const nlohmann::json empty = nlohmann::json::array();
+  auto it = catalog.find(key);
+  return (it != catalog.end() && it->is_array()) ? *it : empty;
+}
+
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* out,
+                     std::string* error) {
+  CatalogSnapshot snap;
+  std::unordered_map<std::string, std::string> tool_owner, prompt_owner, uri_owner;
+  for (const Entry* entry : entries) {
+    PluginInstance* inst = entry->instance.get();
+    const std::string& who = inst->name();
+    for (const auto& tool : list_of(entry->catalog, "tools")) {
+      if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) {
+        *error = "instance '" + who + "': a tool has no name";
+        return false;
+      }
+      const std::string name = tool["name"].get<std::string>();
+      const std::string exposed = inst->prefix() + name;
+      if (!valid_name(exposed)) {
+        *error = "instance '" + who + "': tool name '" + exposed +
+                 "' is not 1-128 characters of [A-Za-z0-9_.-]";
+        return false;
+      }
+      if (auto it = tool_owner.find(exposed); it != tool_owner.end()) {
+        *error = "tool '" + exposed + "' of instance '" + who + "' collides with instance '" +
+                 it->second + "'; give one of them another prefix";
+        return false;
+      }
+      std::string why;
+      auto schema = ToolSchema::compile(tool.value("inputSchema", nlohmann::json()), &why);
+      if (!schema) {
+        *error = "instance '" + who + "': tool '" + name + "': " + why;
+        return false;
+      }
+      tool_owner[exposed] = who;
+      nlohmann::json def = tool;
+      def["name"] = exposed;
+      snap.tools.push_back(std::move(def));
+      snap.tool_by_name[exposed] = ToolBinding{exposed, name, inst, std::move(schema)};
+    }
+    for (const auto& prompt : list_of(entry->catalog, "prompts")) {
+      if (!prompt.is_object() || !prompt.contains("name") || !prompt["name"].is_string()) {
+        *error = "instance '" + who + "': a prompt has no name";
+        return false;
+      }
+      const std::string name = prompt["name"].get<std::string>();
+      const std::string exposed = inst->prefix() + name;
+      if (auto it = prompt_owner.find(exposed); it != prompt_owner.end()) {
+        *error = "prompt '" + exposed + "' of instance '" + who + "' collides with instance '" +
+                 it->second + "'; give one of them another prefix";
+        return false;
+      }
+      prompt_owner[exposed] = who;
+      nlohmann::json def = prompt;
+      def["name"] = exposed;
+      snap.prompts.push_back(std::move(def));
+      snap.prompt_by_name[exposed] = PromptBinding{exposed, name, inst};
+    }
+    for (const auto& resource : list_of(entry->catalog, "resources")) {
+      if (!resource.is_object() || !resource.contains("uri") || !resource["uri"].is_string()) {
+        *error = "instance '" + who + "': a resource has no uri";
+        return false;
+      }
+      const std::string uri = resource["uri"].get<std::string>();
+      if (auto it = uri_owner.find(uri); it != uri_owner.end()) {
+        *error = "resource '" + uri + "' of instance '" + who + "' collides with instance '" +
+                 it->second + "'";
+        return false;
+      }
+      uri_owner[uri] = who;
+      snap.resources.push_back(resource);
+      snap.resource_by_uri[uri] = inst;
+    }
+    for (const auto& tmpl : list_of(entry->catalog, "resourceTemplates")) {
+      if (!tmpl.is_object() || !tmpl.contains("uriTemplate") || !tmpl["uriTemplate"].is_string()) {
+        *error = "instance '" + who + "': a resource template has no uriTemplate";
+        return false;
+      }
+      const std::string uri_template = tmpl["uriTemplate"].get<std::string>();
+      if (auto it = uri_owner.find(uri_template); it != uri_owner.end()) {
+        *error = "resource template '" + uri_template + "' of instance '" + who +
+                 "' collides with instance '" + it->second + "'";
+        return false;
+      }
+      uri_owner[uri_template] = who;
+      snap.resource_templates.push_back(tmpl);
+      snap.templates.emplace_back(uri_template, inst);
+    }
+  }
+  *out = std::move(snap);
+  return true;
+}
+
+Registry::~Registry() { clear(); }
+
+bool Registry::add(std::unique_ptr<PluginInstance> instance, std::string* error) {
+  Entry entry{std::move(instance), nlohmann::json()};
+  if (!entry.instance->describe(&entry.catalog, error)) return false;
+  std::lock_guard lock(mutex_);
+  std::vector<const Entry*> all;
+  for (const auto& e : entries_) all.push_back(&e);
+  all.push_back(&entry);
+  auto snap = std::make_shared<CatalogSnapshot>();
+  if (!build(all, snap.get(), error)) return false;
+  entries_.push_back(std::move(entry));
+  snapshot_ = std::move(snap);
+  return true;
+}
+
+bool Registry::refresh(PluginInstance& instance, std::string* error) {
+  nlohmann::json catalog;
+  if (!instance.describe(&catalog, error)) return false;
+  std::lock_guard lock(mutex_);
+  Entry* target = nullptr;
+  for (auto& e : entries_)
+    if (e.instance.get() == &instance) target = &e;
+  if (target == nullptr) {
+    *error = "instance is not registered";
+    return false;
+  }
+  nlohmann::json previous = std::exchange(target->catalog, std::move(catalog));
+  std::vector<const Entry*> all;
+  for (const auto& e : entries_) all.push_back(&e);
+  auto snap = std::make_shared<CatalogSnapshot>();
+  if (!build(all, snap.get(), error)) {
+    target->catalog = std::move(previous);
+    return false;
+  }
+  snapshot_ = std::move(snap);
+  return true;
+}
+
+std::shared_ptr<const CatalogSnapshot> Registry::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+PluginInstance* Registry::resource_owner(std::string_view uri) const {
+  auto snap = snapshot();
+  if (auto it = snap->resource_by_uri.find(std::string(uri)); it != snap->resource_by_uri.end())
+    return it->second;
+  for (const auto& [uri_template, owner] : snap->templates)
+    if (template_matches(uri_template, uri)) return owner;
+  return nullptr;
+}
+
+std::vector<PluginInstance*> Registry::instances() const {
+  std::lock_guard lock(mutex_);
+  std::vector<PluginInstance*> out;
+  for (const auto& e : entries_) out.push_back(e.instance.get());
+  return out;
+}
+
+void Registry::clear() {
+  std::vector<Entry> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    doomed.swap(entries_);
+    snapshot_ = std::make_shared<CatalogSnapshot>();
+  }
+  while (!doomed.empty()) doomed.pop_back();  // reverse load order
+}
+
+}  // namespace keyhold

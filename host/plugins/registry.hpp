@@ -1,0 +1,88 @@
+#pragma once
+// The catalog of every loaded instance: exposed tool/prompt names (prefix + name),
+// resources by URI and resource templates, with collision checks. Readers take an
+// immutable snapshot, so listing and lookups never block on a reload.
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "plugins/plugin_instance.hpp"
+#include "plugins/tool_schema.hpp"
+
+namespace keyhold {
+
+struct ToolBinding {
+  std::string exposed_name;  // what clients see: prefix + plugin name
+  std::string plugin_name;   // what the plugin calls it
+  PluginInstance* instance = nullptr;
+  std::shared_ptr<const ToolSchema> input_schema;
+};
+
+struct PromptBinding {
+  std::string exposed_name;
+  std::string plugin_name;
+  PluginInstance* instance = nullptr;
+};
+
+struct CatalogSnapshot {
+  nlohmann::json tools = nlohmann::json::array();  // definitions with exposed names
+  nlohmann::json prompts = nlohmann::json::array();
+  nlohmann::json resources = nlohmann::json::array();
+  nlohmann::json resource_templates = nlohmann::json::array();
+  std::unordered_map<std::string, ToolBinding> tool_by_name;
+  std::unordered_map<std::string, PromptBinding> prompt_by_name;
+  std::unordered_map<std::string, PluginInstance*> resource_by_uri;
+  // (template, owner) in load order; matched by template_matches().
+  std::vector<std::pair<std::string, PluginInstance*>> templates;
+};
+
+// True when `uri` matches an RFC 6570 level-1 template such as "test://template/{id}/data"
+// (each {var} matches one or more characters other than '/').
+bool template_matches(std::string_view uri_template, std::string_view uri);
+
+class Registry {
+ public:
+  Registry() = default;
+  ~Registry();  // destroys instances in reverse load order
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Reads the created instance's catalog, validates it (names, input schemas) and adds
+  // it unless a name or URI collides with an instance already loaded. On failure returns
+  // false with a one-line cause in *error, and the instance is destroyed.
+  bool add(std::unique_ptr<PluginInstance> instance, std::string* error);
+
+  // Re-reads one instance's catalog (after it signalled list_changed). On failure the
+  // previous catalog stays in force and *error says why.
+  bool refresh(PluginInstance& instance, std::string* error);
+
+  std::shared_ptr<const CatalogSnapshot> snapshot() const;
+
+  // The owner of a URI: an exact resource first, then the first matching template.
+  PluginInstance* resource_owner(std::string_view uri) const;
+
+  // Instances in load order.
+  std::vector<PluginInstance*> instances() const;
+
+  // Destroys every instance in reverse load order; the registry is empty afterwards.
+  void clear();
+
+ private:
+  struct Entry {
+    std::unique_ptr<PluginInstance> instance;
+    nlohmann::json catalog;
+  };
+  // Builds a snapshot from entries; false and a cause on a collision or invalid catalog.
+  static bool build(const std::vector<const Entry*>& entries, CatalogSnapshot* out,
+                    std::string* error);
+
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+  std::shared_ptr<const CatalogSnapshot> snapshot_ = std::make_shared<CatalogSnapshot>();
+};
+
+}  // namespace keyhold

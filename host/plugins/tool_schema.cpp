@@ -1,0 +1,80 @@
+#include "plugins/tool_schema.hpp"
+
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+namespace keyhold {
+
+ToolSchema::ToolSchema() : schema_(std::make_unique<valijson::Schema>()) {}
+ToolSchema::~ToolSchema() = default;
+
+std::shared_ptr<const ToolSchema> ToolSchema::compile(const nlohmann::json& schema,
+                                                      std::string* error) {
+  if (!schema.is_object()) {
+    *error = "inputSchema must be a JSON object";
+    return nullptr;
+  }
+  if (schema.value("type", std::string()) != "object") {
+    *error = "inputSchema must have \"type\": \"object\"";
+    return nullptr;
+  }
+  std::shared_ptr<ToolSchema> compiled(new ToolSchema());
+  try {
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    valijson::adapters::NlohmannJsonAdapter adapter(schema);
+    parser.populateSchema(adapter, *compiled->schema_);
+  } catch (const std::exception& e) {
+    *error = std::string("invalid inputSchema: ") + e.what();
+    return nullptr;
+  }
+  return compiled;
+}
+
+namespace {
+// valijson's context is like ["<root>", "[count]", "[0]"]; render "count[0]".
+std::string field_path(const std::vector<std::string>& context) {
+  std::string path;
+  for (const auto& part : context) {
+    if (part == "<root>") continue;
+    std::string name = part;
+    if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+      name = name.substr(1, name.size() - 2);
+      const bool index = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
+      if (index) {
+        path += "[" + name + "]";
+        continue;
+      }
+      if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
+        name = name.substr(1, name.size() - 2);
+    }
+    path += (path.empty() ? "" : ".") + name;
+  }
+  return path;
+}
+}  // namespace
+
+std::optional<std::string> ToolSchema::validate(const nlohmann::json& arguments) const {
+  valijson::Validator validator;
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter target(arguments);
+  if (validator.validate(*schema_, target, &results)) return std::nullopt;
+  std::string message;
+  valijson::ValidationResults::Error error;
+  int shown = 0;
+  while (results.popError(error) && shown < 4) {
+    const std::string path = field_path(error.context);
+    // Skip the generic wrapper errors when a more specific one names a field.
+    if (path.empty() && results.numErrors() > 0) continue;
+    message += (message.empty() ? "" : "; ");
+    message += path.empty() ? std::string("arguments") : "argument '" + path + "'";
+    message += ": " + error.description;
+    ++shown;
+  }
+  if (message.empty()) message = "arguments do not match the tool's inputSchema";
+  return message;
+}
+
+}  // namespace keyhold

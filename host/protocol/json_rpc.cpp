@@ -1,0 +1,138 @@
+#include "protocol/json_rpc.hpp"
+
+namespace keyhold::rpc {
+
+json make_result(const json& id, json result) {
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
+}
+
+json make_error(const json& id, int code, std::string_view message, json data) {
+  json error{{"code", code}, {"message", std::string(message)}};
+  if (!data.is_null()) error["data"] = std::move(data);
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
+}
+
+json make_notification(std::string_view method, json params) {
+  json n{{"jsonrpc", "2.0"}, {"method", std::string(method)}};
+  if (!params.is_null()) n["params"] = std::move(params);
+  return n;
+}
+
+json make_request(const json& id, std::string_view method, json params) {
+  json r{{"jsonrpc", "2.0"}, {"id", id}, {"method", std::string(method)}};
+  if (!params.is_null()) r["params"] = std::move(params);
+  return r;
+}
+
+namespace {
+bool valid_id(const json& id) { return id.is_string() || id.is_number_integer(); }
+}  // namespace
+
+Kind classify(const json& message, std::string* why, json* id) {
+  *id = nullptr;
+  if (message.is_array()) {
+    *why = "batched requests are not supported";
+    return Kind::kInvalid;
+  }
+  if (!message.is_object()) {
+    *why = "a JSON-RPC message must be an object";
+    return Kind::kInvalid;
+  }
+  auto id_it = message.find("id");
+  const bool has_id = id_it != message.end();
+  if (has_id && valid_id(*id_it)) *id = *id_it;
+  auto version = message.find("jsonrpc");
+  if (version == message.end() || *version != "2.0") {
+    *why = "\"jsonrpc\" must be \"2.0\"";
+    return Kind::kInvalid;
+  }
+  if (has_id && !valid_id(*id_it)) {
+    *why = "\"id\" must be a string or an integer";
+    return Kind::kInvalid;
+  }
+  auto method = message.find("method");
+  if (method != message.end()) {
+    if (!method->is_string()) {
+      *why = "\"method\" must be a string";
+      return Kind::kInvalid;
+    }
+    auto params = message.find("params");
+    if (params != message.end() && !params->is_object()) {
+      *why = "\"params\" must be an object";
+      return Kind::kInvalid;
+    }
+    return has_id ? Kind::kRequest : Kind::kNotification;
+  }
+  if (has_id && (message.contains("result") || message.contains("error"))) return Kind::kResponse;
+  *why = has_id ? "a request needs a \"method\"" : "message has neither \"method\" nor \"id\"";
+  return Kind::kInvalid;
+}
+
+std::size_t nesting_depth(std::string_view text, std::size_t stop_at) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > deepest) {
+          deepest = depth;
+          if (deepest > stop_at) return deepest;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return deepest;
+}
+
+std::optional<json> parse_message(std::string_view text, const Limits& limits, json* error) {
+  if (text.size() > limits.max_message_bytes) {
+    *error =
+        make_error(nullptr, kInvalidRequest,
+                   "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+                       std::to_string(limits.max_message_bytes) + " bytes");
+    return std::nullopt;
+  }
+  if (nesting_depth(text, limits.max_depth) > limits.max_depth) {
+    *error =
+        make_error(nullptr, kInvalidRequest,
+                   "message nests deeper than " + std::to_string(limits.max_depth) + " levels");
+    return std::nullopt;
+  }
+  // nlohmann's lexer rejects ill-formed UTF-8 inside strings; bytes outside strings are
+  // syntax errors anyway, so a successful parse implies valid UTF-8 throughout.
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    std::string why = e.what();
+    // Strip the library prefix "[json.exception.parse_error.101] ".
+    if (auto pos = why.find("] "); pos != std::string::npos) why.erase(0, pos + 2);
+    // Never echo the client's bytes back: they may be invalid UTF-8 or a secret.
+    if (auto pos = why.find("; last read"); pos != std::string::npos) why.erase(pos);
+    *error = make_error(nullptr, kParseError, why);
+    return std::nullopt;
+  }
+}
+
+std::string id_key(const json& id) { return id.dump(); }
+
+}  // namespace keyhold::rpc

@@ -1,0 +1,16 @@
+#include "protocol/versions.hpp"
+
+#include <algorithm>
+
+namespace keyhold::mcp {
+
+bool is_supported_version(std::string_view version) {
+  return std::find(kSupportedVersions.begin(), kSupportedVersions.end(), version) !=
+         kSupportedVersions.end();
+}
+
+std::string negotiate_version(std::string_view requested) {
+  return std::string(is_supported_version(requested) ? requested : kLatestVersion);
+}
+
+}  // namespace keyhold::mcp

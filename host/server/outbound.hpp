@@ -1,0 +1,26 @@
+#pragma once
+// Where a session writes its messages. Implementations are thread-safe and write each
+// message whole (never interleaved with another).
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "plugins/call_context.hpp"
+
+namespace keyhold {
+
+class Outbound {
+ public:
+  virtual ~Outbound() = default;
+  // Sends one message. `related` is the request it belongs to (a response, or a
+  // notification/request sent while serving it), or null for session-wide messages;
+  // stream transports use it to pick the stream.
+  virtual void send(const nlohmann::json& message, const CallContext* related) = 0;
+};
+
+// Serializes a message for the wire: compact, one line, invalid UTF-8 replaced by U+FFFD
+// (a plugin's bad bytes must not abort the host).
+inline std::string serialize(const nlohmann::json& message) {
+  return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace keyhold

@@ -1,0 +1,104 @@
+#pragma once
+// One MCP session: lifecycle, version negotiation, the request router and everything a
+// plugin asks of the client during a request (logs, progress, sampling, elicitation).
+// Transport-agnostic: a transport feeds handle_text() and supplies an Outbound.
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "plugins/host_services.hpp"
+#include "plugins/registry.hpp"
+#include "protocol/json_rpc.hpp"
+#include "server/outbound.hpp"
+
+namespace keyhold {
+
+struct SessionOptions {
+  std::size_t page_size = 100;
+  rpc::Limits limits;
+  std::string instructions;
+};
+
+class Session : public HostServices {
+ public:
+  // registry, out and pool must outlive the session.
+  Session(Registry& registry, Outbound& out, boost::asio::thread_pool& pool,
+          SessionOptions options);
+  ~Session() override;  // close()s
+
+  // Handles one incoming message text. Returns promptly: plugin work runs on the pool.
+  void handle_text(std::string_view text);
+  // Handles one parsed message.
+  void handle(const nlohmann::json& message);
+
+  // Cancels every request in flight, fails pending client requests and waits until no
+  // work of this session remains on the pool. Idempotent.
+  void close();
+
+  // Session-wide notifications sent by the server (EventHub).
+  void notify_list_changed(int32_t what);
+  void notify_resource_updated(std::string_view uri);
+
+  bool initialized() const noexcept { return initialized_.load(); }
+  std::string protocol_version() const;
+
+  // HostServices (request-bound).
+  void plugin_log(const PluginInstance& from, const CallContext* ctx, int32_t level,
+                  std::string_view message) override;
+  void plugin_progress(CallContext& ctx, double progress, double total,
+                       std::string_view message) override;
+  void plugin_list_changed(PluginInstance& from, int32_t what) override;
+  void plugin_resource_updated(PluginInstance& from, std::string_view uri) override;
+  int32_t plugin_client_request(CallContext& ctx, std::string_view method,
+                                std::string_view params_json, std::string* out) override;
+
+ private:
+  void handle_request(const nlohmann::json& id, const std::string& method,
+                      const nlohmann::json& params);
+  void handle_notification(const std::string& method, const nlohmann::json& params);
+  void handle_response(const nlohmann::json& message);
+
+  nlohmann::json initialize(const nlohmann::json& params);
+  void list(const nlohmann::json& id, const nlohmann::json& params, const char* key,
+            const nlohmann::json CatalogSnapshot::*items);
+  void call_tool(const nlohmann::json& id, const nlohmann::json& params);
+  void dispatch(const nlohmann::json& id, PluginInstance* instance, std::string method,
+                nlohmann::json params, const nlohmann::json& client_params);
+  void reply(const nlohmann::json& message, const CallContext* related);
+
+  Registry& registry_;
+  Outbound& out_;
+  boost::asio::thread_pool& pool_;
+  SessionOptions options_;
+
+  std::atomic<bool> initialize_answered_{false};
+  std::atomic<bool> initialized_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<int> min_log_level_{0};  // KH_LOG_*; debug until logging/setLevel
+
+  mutable std::mutex mutex_;
+  std::string protocol_version_;
+  nlohmann::json client_capabilities_ = nlohmann::json::object();
+  std::map<std::string, std::shared_ptr<CallContext>> in_flight_;  // by rpc::id_key
+  std::size_t busy_ = 0;
+  std::condition_variable idle_;
+  std::map<std::string, std::promise<nlohmann::json>> pending_client_;  // by request id
+  std::uint64_t next_client_id_ = 1;
+  std::set<std::string> subscriptions_;
+};
+
+// MCP logging level names, indexed by KH_LOG_*.
+std::string_view log_level_name(int32_t level);
+// Writes a plugin's log line to the host's stderr log.
+void log_plugin_line(std::string_view instance, int32_t level, std::string_view message);
+// The KH_LOG_* value of an MCP level name, or -1.
+int32_t log_level_from_name(std::string_view name);
+
+}  // namespace keyhold

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+
+#include "config/config.hpp"
+
+using namespace keyhold;
+
+TEST_CASE("a config with instances, options and secrets parses") {
+  std::string error;
+  auto config = parse_config(R"(
+[server]
+page_size = 5
+plugin_dirs = ["plugins", "/abs"]
+[instances.db]
+plugin = "sql"
+prefix = ""
+[instances.db.options]
+path = "demo.db"
+limits = { rows = 10, strict = true }
+[instances.db.secrets]
+password = "vault:prod/db-password"
+[instances.echo]
+plugin = "echo"
+)",
+                             "/etc/keyhold/keyhold.toml", &error);
+  INFO(error);
+  REQUIRE(config);
+  CHECK(config->page_size == 5);
+  CHECK(config->plugin_dirs[0] == "/etc/keyhold/plugins");
+  CHECK(config->plugin_dirs[1] == "/abs");
+  REQUIRE(config->instances.size() == 2);
+  const auto& db = config->instances[0];
+  CHECK(db.name == "db");
+  CHECK(db.effective_prefix() == "");
+  CHECK(db.options["limits"]["rows"] == 10);
+  CHECK(db.options["limits"]["strict"] == true);
+  CHECK(db.secrets.at("password") == "vault:prod/db-password");
+  CHECK(config->instances[1].effective_prefix() == "echo_");
+}
+
+TEST_CASE("config errors name the file, the line and the cause") {
+  std::string error;
+  CHECK_FALSE(parse_config("[instances.x]\nprefix = \"p\"\n", "k.toml", &error));
+  CHECK(error == "k.toml:1: instances.x needs plugin = \"<name or path>\"");
+  CHECK_FALSE(parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml", &error));
+  CHECK(error ==
+        "k.toml:3: instances.x: unknown key 'plgin' (expected plugin, prefix, options, secrets)");
+  CHECK_FALSE(parse_config("[server]\npage_size = -1\n", "k.toml", &error));
+  CHECK(error == "k.toml:2: server.page_size must be a positive integer");
+  CHECK_FALSE(parse_config("this is = = not toml", "k.toml", &error));
+  CHECK_THAT(error, Catch::StartsWith("k.toml:1: "));
+}
+
+TEST_CASE("the default config text is itself a valid config serving echo") {
+  std::string error;
+  auto config = parse_config(default_config_text(), "default.toml", &error);
+  INFO(error);
+  REQUIRE(config);
+  REQUIRE(config->instances.size() == 1);
+  CHECK(config->instances[0].plugin == "echo");
+}
