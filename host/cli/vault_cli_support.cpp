@@ -1,0 +1,241 @@
+#include "cli/vault_cli_support.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+
+namespace keyhold::cli::vault_cli {
+namespace {
+
+constexpr std::size_t kMaxPassphrase = 1024;
+
+const char* env(const char* name) {
+  const char* value = std::getenv(name);
+  return (value != nullptr && *value != '\0') ? value : nullptr;
+}
+
+// Reads one line from the controlling terminal with echo off. nullopt when there is none.
+std::optional<vault::SecretBuffer> prompt_no_echo(const std::string& prompt) {
+  const int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  struct termios old_mode {};
+  const bool is_tty = ::tcgetattr(fd, &old_mode) == 0;
+  if (!is_tty) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  struct termios quiet = old_mode;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  quiet.c_lflag |= ECHONL;
+  ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  [[maybe_unused]] auto written = ::write(fd, prompt.data(), prompt.size());
+  vault::SecretBuffer line(kMaxPassphrase);
+  std::size_t used = 0;
+  for (;;) {
+    char c = 0;
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    if (used < line.size()) line.data()[used++] = static_cast<std::uint8_t>(c);
+  }
+  ::tcsetattr(fd, TCSAFLUSH, &old_mode);
+  ::close(fd);
+  if (used > 0 && line.data()[used - 1] == '\r') --used;
+  line.truncate(used);
+  return line;
+}
+
+}  // namespace
+
+vault::UnixSeconds now_unix() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::filesystem::path resolve_vault_path(const CommonOptions& options) {
+  if (!options.vault_path.empty()) return options.vault_path;
+  if (const char* path = env("KEYHOLD_VAULT")) return path;
+  if (const char* data = env("XDG_DATA_HOME")) {
+    return std::filesystem::path(data) / "keyhold" / "vault.db";
+  }
+  if (const char* home = env("HOME")) {
+    return std::filesystem::path(home) / ".local" / "share" / "keyhold" / "vault.db";
+  }
+  fail(kExitUsage, "cannot locate the vault: pass --vault PATH or set KEYHOLD_VAULT");
+}
+
+int exit_code_for(vault::ErrorCode code) {
+  switch (code) {
+    case vault::ErrorCode::kOk:
+      return kExitOk;
+    case vault::ErrorCode::kInvalidArgument:
+      return kExitUsage;
+    case vault::ErrorCode::kNotFound:
+      return kExitNotFound;
+    case vault::ErrorCode::kAlreadyExists:
+      return kExitExists;
+    case vault::ErrorCode::kUnlockFailed:
+      return kExitLocked;
+    case vault::ErrorCode::kIntegrity:
+      return kExitIntegrity;
+    case vault::ErrorCode::kPermissionDenied:
+      return kExitDenied;
+    case vault::ErrorCode::kUnsupported:
+    case vault::ErrorCode::kIo:
+    case vault::ErrorCode::kInternal:
+      break;
+  }
+  return kExitError;
+}
+
+void fail(int exit_code, const std::string& message) {
+  std::cerr << "keyhold vault: " << message << "\n";
+  throw CLI::RuntimeError(exit_code);
+}
+
+void fail(const vault::Status& status) { fail(exit_code_for(status.code()), status.message()); }
+
+std::optional<vault::Credentials> unlock_credentials(bool interactive) {
+  if (const char* keyfile = env("KEYHOLD_KEYFILE")) {
+    auto credentials = vault::Credentials::from_keyfile(keyfile);
+    if (!credentials.is_ok())
+      fail(kExitLocked, "KEYHOLD_KEYFILE: " + credentials.status().message());
+    return std::move(credentials).value();
+  }
+  if (const char* file = env("KEYHOLD_PASSPHRASE_FILE")) {
+    auto credentials = vault::Credentials::from_passphrase_file(file);
+    if (!credentials.is_ok()) {
+      fail(kExitLocked, "KEYHOLD_PASSPHRASE_FILE: " + credentials.status().message());
+    }
+    return std::move(credentials).value();
+  }
+  if (!interactive) return std::nullopt;
+  auto pass = prompt_no_echo("Vault passphrase: ");
+  if (!pass) {
+    fail(kExitLocked,
+         "the vault is locked and there is no terminal to ask for the passphrase: set "
+         "KEYHOLD_KEYFILE=PATH (keyfile vaults) or KEYHOLD_PASSPHRASE_FILE=PATH");
+  }
+  if (pass->empty()) fail(kExitLocked, "empty passphrase; nothing was changed");
+  return vault::Credentials::passphrase(std::move(*pass));
+}
+
+vault::Vault open_vault(const CommonOptions& options) {
+  if (auto hardened = vault::harden_process(); !hardened.is_ok()) fail(hardened);
+  const auto path = resolve_vault_path(options);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    fail(kExitNotFound, "no vault at " + path.string() +
+                            "; create one with `keyhold vault init` or pass --vault PATH");
+  }
+  auto credentials = unlock_credentials(true);
+  auto opened = vault::Vault::open(path, *credentials);
+  if (!opened.is_ok()) fail(opened.status());
+  return std::move(opened).value();
+}
+
+vault::KdfParams kdf_for_new_passphrase() {
+  const char* fast = env("KEYHOLD_VAULT_INSECURE_FAST_KDF");
+  if (fast != nullptr && std::strcmp(fast, "1") == 0) {
+    std::cerr << "keyhold vault: warning: KEYHOLD_VAULT_INSECURE_FAST_KDF=1 uses minimal "
+                 "Argon2id limits; for tests only\n";
+    return vault::KdfParams::minimum_for_tests();
+  }
+  return vault::KdfParams::moderate();
+}
+
+vault::SecretBuffer prompt_new_passphrase(const char* what) {
+  auto first = prompt_no_echo(std::string("Enter ") + what + ": ");
+  if (!first) {
+    fail(kExitLocked, std::string("no terminal to ask for the ") + what +
+                          ": set KEYHOLD_PASSPHRASE_FILE=PATH, or use a keyfile");
+  }
+  if (first->empty()) fail(kExitUsage, "the passphrase cannot be empty");
+  auto second = prompt_no_echo(std::string("Repeat ") + what + ": ");
+  if (!second || !second->equals(*first)) fail(kExitUsage, "the passphrases do not match");
+  return std::move(*first);
+}
+
+vault::SecretBuffer read_value(const ValueSource& source, const std::string& secret_name) {
+  if (!source.from_file.empty() && !source.from_env.empty()) {
+    fail(kExitUsage, "give at most one of --from-file and --from-env (or pipe the value on stdin)");
+  }
+  if (!source.from_file.empty()) {
+    auto value = vault::read_file_secret(source.from_file);
+    if (!value.is_ok()) fail(value.status());
+    return std::move(value).value();
+  }
+  if (!source.from_env.empty()) {
+    const char* value = std::getenv(source.from_env.c_str());
+    if (value == nullptr) {
+      fail(kExitUsage, "environment variable " + source.from_env + " is not set");
+    }
+    return vault::SecretBuffer::copy_of(std::string_view(value));
+  }
+  if (::isatty(STDIN_FILENO)) {
+    auto value = prompt_no_echo("Value for " + secret_name + ": ");
+    if (!value) fail(kExitUsage, "no value: pipe it on stdin, or use --from-file / --from-env");
+    return std::move(*value);
+  }
+  vault::SecretBuffer buffer(4096);
+  std::size_t used = 0;
+  for (;;) {
+    if (used == buffer.size()) {
+      vault::SecretBuffer bigger(buffer.size() * 2);
+      std::memcpy(bigger.data(), buffer.data(), used);
+      buffer = std::move(bigger);
+    }
+    const ssize_t n = ::read(STDIN_FILENO, buffer.data() + used, buffer.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(kExitError, std::string("cannot read stdin: ") + std::strerror(errno));
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  buffer.truncate(used);
+  return buffer;
+}
+
+vault::AuditContext cli_actor() {
+  const uid_t uid = ::getuid();
+  std::string user = "?";
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char scratch[1024];
+  if (::getpwuid_r(uid, &pw, scratch, sizeof scratch, &found) == 0 && found != nullptr) {
+    user = found->pw_name;
+  }
+  unsigned char id[8];
+  randombytes_buf(id, sizeof id);
+  char hex[sizeof id * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, id, sizeof id);
+  return vault::AuditContext{"cli:" + user + "(uid=" + std::to_string(uid) + ")", hex};
+}
+
+std::string format_time(vault::UnixSeconds t) {
+  const std::time_t seconds = static_cast<std::time_t>(t);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+std::optional<vault::UnixSeconds> parse_since(const std::string& text, vault::UnixSeconds now) {
+  if (auto ago = vault::parse_duration(text)) return now - *ago;
+  vault::UnixSeconds t = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
+  if (ec == std::errc() && ptr == text.data() + text.size() && t >= 0) return t;
+  return std::nullopt;
+}
+
+}  // namespace keyhold::cli::vault_cli
