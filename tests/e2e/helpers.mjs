@@ -92,7 +92,8 @@ export const pluginPath = (name) => path.join(PLUGIN_DIR, `${name}.so`);
 export const testPluginPath = (name) => path.join(TEST_PLUGIN_DIR, `${name}.so`);
 
 // Connects the official SDK client to `keyhold serve --config CONFIG ...extraArgs`.
-// Returns { client, transport, stderr() } — stderr() is what the server printed so far.
+// Returns { client, transport, stderr(), stderrEnded } — stderr() is what the server printed
+// so far; stderrEnded resolves once the server's stderr closed (after client.close()).
 export async function connectSdk(sandbox, configPath, extraArgs = [], clientOptions = {}) {
   const command = await keyholdBin();
   const transport = new StdioClientTransport({
@@ -103,6 +104,7 @@ export async function connectSdk(sandbox, configPath, extraArgs = [], clientOpti
     stderr: 'pipe',
   });
   let stderrText = '';
+  const stderrEnded = new Promise((resolve) => transport.stderr?.on('end', resolve));
   transport.stderr?.on('data', (chunk) => {
     stderrText += chunk.toString('utf8');
   });
@@ -111,7 +113,7 @@ export async function connectSdk(sandbox, configPath, extraArgs = [], clientOpti
     { capabilities: {}, ...clientOptions },
   );
   await client.connect(transport);
-  return { client, transport, stderr: () => stderrText };
+  return { client, transport, stderr: () => stderrText, stderrEnded };
 }
 
 // Spawns a process and collects its output; resolves with { code, signal, stdout, stderr }.
@@ -134,6 +136,7 @@ export function run(command, args, { env, cwd, input, timeoutMs = 120_000 } = {}
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // EPIPE when the child exits without reading
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
   });
