@@ -119,13 +119,21 @@ export async function connectSdk(sandbox, configPath, extraArgs = [], clientOpti
 // Spawns a process and collects its output; resolves with { code, signal, stdout, stderr }.
 export function run(command, args, { env, cwd, input, timeoutMs = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Own process group, so a timeout also ends whatever the command spawned.
+    const child = spawn(command, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c) => (stderr += c.toString('utf8')));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup();
       reject(new Error(`timeout after ${timeoutMs} ms: ${command} ${args.join(' ')}\n${stderr}`));
     }, timeoutMs);
     child.on('error', (e) => {
@@ -134,6 +142,7 @@ export function run(command, args, { env, cwd, input, timeoutMs = 120_000 } = {}
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      killGroup(); // leftovers of the command, if any
       resolve({ code, signal, stdout, stderr });
     });
     child.stdin.on('error', () => {}); // EPIPE when the child exits without reading
