@@ -94,8 +94,8 @@ export const testPluginPath = (name) => path.join(TEST_PLUGIN_DIR, `${name}.so`)
 // Connects the official SDK client to `keyhold serve --config CONFIG ...extraArgs`.
 // Returns { client, transport, stderr(), stderrEnded } — stderr() is what the server printed
 // so far; stderrEnded resolves once the server's stderr closed (after client.close()).
-export async function connectSdk(sandbox, configPath, extraArgs = [], clientOptions = {}) {
-  const command = await keyholdBin();
+export async function connectSdk(sandbox, configPath, extraArgs = [], clientOptions = {}, bin) {
+  const command = bin ?? (await keyholdBin());
   const transport = new StdioClientTransport({
     command,
     args: ['serve', '--config', configPath, ...extraArgs],
