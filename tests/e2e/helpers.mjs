@@ -98,7 +98,7 @@ export async function connectSdk(sandbox, configPath, extraArgs = [], clientOpti
   const command = bin ?? (await keyholdBin());
   const transport = new StdioClientTransport({
     command,
-    args: ['serve', '--config', configPath, ...extraArgs],
+    args: ['serve', ...(configPath === undefined ? [] : ['--config', configPath]), ...extraArgs],
     env: sandbox.env,
     cwd: sandbox.dir,
     stderr: 'pipe',
