@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { RawServer } from './raw_server.mjs';
 import { BUILD_DIR, connectSdk, instanceToml, makeSandbox, run, sleep, tomlString } from './helpers.mjs';
 
 const PLUGIN_CMAKE = `cmake_minimum_required(VERSION 3.20)
@@ -29,6 +30,7 @@ const SHOUT_CPP = `// An out-of-tree keyhold plugin: one tool that upper-cases i
 #include <keyhold/plugin.hpp>
 
 #include <cctype>
+#include <cstdio>
 
 namespace {
 class ShoutPlugin : public keyhold::Plugin {
@@ -36,6 +38,8 @@ class ShoutPlugin : public keyhold::Plugin {
   ShoutPlugin(keyhold::Host host, std::string_view instance, const keyhold::json& options)
       : keyhold::Plugin(host), instance_(instance) {
     suffix_ = options.value("suffix", std::string("!"));
+    std::puts("stray stdout line from the shout constructor");  // must not reach the client
+    std::fflush(stdout);
   }
   keyhold::json describe() override {
     return {{"tools",
@@ -52,6 +56,8 @@ class ShoutPlugin : public keyhold::Plugin {
     if (name != "shout") throw keyhold::InvalidArgument("unknown tool");
     std::string text = args.at("text").get<std::string>();
     for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::printf("stray stdout from shout: %s\\n", text.c_str());
+    std::fflush(stdout);
     ctx.log(KH_LOG_INFO, "shouting for " + instance_);
     return keyhold::text_result(text + suffix_);
   }
@@ -222,5 +228,24 @@ describe('out-of-tree plugin against an installed keyhold', () => {
     assert.doesNotMatch(text, /skipped/, text);
     // The installed keyhold uses the installed echo, not the build tree's.
     assert.ok(text.includes(path.join(prefix, 'lib', 'keyhold', 'plugins', 'echo.so')), text);
+  });
+
+  test('a plugin writing to stdout cannot corrupt the protocol stream', async () => {
+    const config = sandbox.writeConfig(instanceToml('loud', path.join(pluginBuild, 'shout.so')), 'stray.toml');
+    const server = await RawServer.start(sandbox, config, [], installedBin);
+    try {
+      await server.initialize();
+      for (let i = 0; i < 3; ++i) {
+        const r = await server.request('tools/call', { name: 'loud_shout', arguments: { text: `call ${i}` } });
+        assert.deepEqual(r.result?.content, [{ type: 'text', text: `CALL ${i}!` }], JSON.stringify(r));
+      }
+      server.closeStdin();
+      assert.deepEqual(await server.exited, { code: 0, signal: null });
+      assert.deepEqual(server.badLines, []);
+      assert.match(server.stderr, /stray stdout line from the shout constructor/);
+      assert.match(server.stderr, /stray stdout from shout: CALL 2/);
+    } finally {
+      server.kill();
+    }
   });
 });

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { keyholdBin } from './helpers.mjs';
 
 export class RawServer {
-  static async start(sandbox, configPath, extraArgs = []) {
+  static async start(sandbox, configPath, extraArgs = [], bin = undefined) {
     const server = new RawServer();
-    server.child = spawn(await keyholdBin(), ['serve', '--config', configPath, ...extraArgs], {
+    server.child = spawn(bin ?? (await keyholdBin()), ['serve', '--config', configPath, ...extraArgs], {
       env: sandbox.env,
       cwd: sandbox.dir,
       stdio: ['pipe', 'pipe', 'pipe'],
