@@ -195,6 +195,29 @@ describe('malformed input on an initialized session', () => {
     assert.ok(!server.messages.some((m) => m.id === 'victim'), 'a response was sent for the cancelled request');
   });
 
+  test('pipelined concurrent calls: every answer arrives whole, never interleaved', async () => {
+    const from = server.messages.length;
+    const ids = [];
+    let batch = '';
+    for (let i = 0; i < 40; ++i) {
+      const id = `cc${i}`;
+      ids.push(id);
+      const call =
+        i % 4 === 0
+          ? { name: 'echo_slow', arguments: { steps: 4, delay_ms: 1 }, _meta: { progressToken: id } }
+          : { name: 'echo_echo', arguments: { text: `${i}:` + 'z'.repeat(64 * 1024) } };
+      batch += JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: call }) + '\n';
+    }
+    server.write(batch); // all at once: the calls overlap on the worker pool
+    for (const id of ids) await server.waitFor((m) => m.id === id, { from, what: id });
+    for (const [i, id] of ids.entries()) {
+      const r = server.messages.slice(from).find((m) => m.id === id);
+      if (i % 4 === 0) assert.equal(r.result.content[0].text, 'completed 4 steps');
+      else assert.equal(r.result.content[0].text, `${i}:` + 'z'.repeat(64 * 1024));
+    }
+    assert.deepEqual(server.badLines, []);
+  });
+
   test('stdout held nothing but JSON objects', () => {
     assert.deepEqual(server.badLines, []);
     assert.equal(server.rawStdout.at(-1), 0x0a, 'stdout ends with a newline');
@@ -231,6 +254,14 @@ describe('lifecycle', () => {
     assert.equal(init.result.protocolVersion, '2025-11-25');
     const list = await server.request('tools/list', {});
     assert.ok(list.result.tools.some((t) => t.name === 'echo_echo'));
+    // A second initialize is refused; the session stays usable.
+    const again = await server.request('initialize', {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'raw-e2e', version: '1.0.0' },
+    });
+    assertError(again, -32600, again.id);
+    await assertPingWorks(server);
   });
 
   test('version negotiation: older supported versions are echoed, unknown gets the latest', async () => {

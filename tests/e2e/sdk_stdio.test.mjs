@@ -254,6 +254,13 @@ describe('keyhold serve with the official SDK client over stdio', () => {
     ]);
   });
 
+  test('resources/templates/list, subscribe and unsubscribe', async () => {
+    const { resourceTemplates } = await client.listResourceTemplates();
+    assert.deepEqual(resourceTemplates, []);
+    assert.deepEqual(await client.subscribeResource({ uri: 'echo://echo/greeting' }), {});
+    assert.deepEqual(await client.unsubscribeResource({ uri: 'echo://echo/greeting' }), {});
+  });
+
   test('resources/read of an unknown uri -> -32002', async () => {
     await rejectsWithCode(client.readResource({ uri: 'echo://nobody/greeting' }), -32002);
   });
