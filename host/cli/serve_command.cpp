@@ -12,6 +12,7 @@
 #include "cli/config_loading.hpp"
 #include "plugins/instance_loader.hpp"
 #include "server/event_hub.hpp"
+#include "transport/http_server.hpp"
 #include "transport/stdio_transport.hpp"
 
 namespace keyhold::cli {
@@ -20,6 +21,7 @@ namespace {
 
 struct ServeFlags {
   std::string config;
+  std::string http;  // "HOST:PORT": serve Streamable HTTP instead of stdio
   bool strict = false;
   std::size_t page_size = 0;
   std::size_t workers = 0;
@@ -44,6 +46,46 @@ int block_termination_signals() {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return ::signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int serve_http(const std::string& address, const Config& config, Registry& registry, EventHub& hub,
+               boost::asio::thread_pool& pool, const SessionOptions& session_options, int stop_fd) {
+  HttpOptions options;
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "keyhold: --http needs HOST:PORT, e.g. 127.0.0.1:8765\n";
+    return 1;
+  }
+  options.bind_address = address.substr(0, colon);
+  if (options.bind_address.size() > 2 && options.bind_address.front() == '[')
+    options.bind_address = options.bind_address.substr(1, options.bind_address.size() - 2);
+  try {
+    const int port = std::stoi(address.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    options.port = static_cast<std::uint16_t>(port);
+  } catch (const std::exception&) {
+    std::cerr << "keyhold: --http: '" << address.substr(colon + 1) << "' is not a port number\n";
+    return 1;
+  }
+  options.auth = config.http.auth;
+  options.allowed_origins = config.http.allowed_origins;
+  options.max_sessions = config.http.max_sessions;
+  options.max_body_bytes = config.http.max_body_bytes;
+  options.session = session_options;
+  HttpServer server(registry, hub, pool, options);
+  std::string error;
+  if (!server.listen(&error)) {
+    std::cerr << "keyhold: " << error << "\n";
+    return 1;
+  }
+  if (!options.auth)
+    spdlog::warn("HTTP client authentication is OFF ([http] auth = \"off\"); loopback only");
+  // Bearer tokens are verified against the vault once `keyhold token` lands; until then
+  // an authenticating server admits no one, which is the safe failure.
+  std::cerr << "keyhold: serving MCP over HTTP at http://" << address.substr(0, colon) << ":"
+            << server.port() << "/mcp\n";
+  server.serve(stop_fd);
+  return 0;
 }
 
 int serve(const ServeFlags& flags) {
@@ -79,12 +121,18 @@ int serve(const ServeFlags& flags) {
   }
 
   boost::asio::thread_pool pool(config->workers);
+  SessionOptions session_options;
+  session_options.page_size = config->page_size;
+  session_options.limits.max_message_bytes = config->max_message_bytes;
+  if (!flags.http.empty()) {
+    int code = serve_http(flags.http, *config, registry, hub, pool, session_options, stop_fd);
+    pool.join();
+    registry.clear();
+    return code;
+  }
   LineWriter writer(protocol_fd);
   {
-    SessionOptions options;
-    options.page_size = config->page_size;
-    options.limits.max_message_bytes = config->max_message_bytes;
-    Session session(registry, writer, pool, options);
+    Session session(registry, writer, pool, session_options);
     hub.attach(&session);
     run_stdio(session, writer, STDIN_FILENO, stop_fd, config->max_message_bytes);
     spdlog::debug("input closed; cancelling in-flight calls");
@@ -100,12 +148,16 @@ int serve(const ServeFlags& flags) {
 
 void add_serve_command(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve", "Serve the configured connectors over MCP (stdio)");
+  auto* cmd = app.add_subcommand(
+      "serve", "Serve the configured connectors over MCP (stdio, or HTTP with --http)");
   cmd->add_option("-c,--config", flags->config,
                   "Config file (default: $XDG_CONFIG_HOME/keyhold/keyhold.toml, written on first "
                   "run)");
   cmd->add_flag("--strict", flags->strict,
                 "Exit with code 2 when any instance fails to load, instead of serving the others");
+  cmd->add_option("--http", flags->http,
+                  "Serve Streamable HTTP at HOST:PORT (endpoint /mcp) instead of stdio; port 0 "
+                  "picks a free one");
   cmd->add_option("--page-size", flags->page_size, "Items per page of the list methods");
   cmd->add_option("--workers", flags->workers, "Threads that run tool calls");
   cmd->footer(

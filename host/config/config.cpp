@@ -39,13 +39,13 @@ std::string where(const std::filesystem::path& path, const toml::node& node) {
   return path.string() + ":" + std::to_string(node.source().begin.line);
 }
 
-bool read_size(const toml::table& table, const char* key, std::size_t* out,
+bool read_size(const toml::table& table, const char* section, const char* key, std::size_t* out,
                const std::filesystem::path& path, std::string* error) {
   const toml::node* node = table.get(key);
   if (node == nullptr) return true;
   auto value = node->value<int64_t>();
   if (!value || *value <= 0) {
-    *error = where(path, *node) + ": server." + key + " must be a positive integer";
+    *error = where(path, *node) + ": " + section + "." + key + " must be a positive integer";
     return false;
   }
   *out = static_cast<std::size_t>(*value);
@@ -80,9 +80,9 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
       *error = where(path, *server_node) + ": [server] must be a table";
       return std::nullopt;
     }
-    if (!read_size(*server, "page_size", &config.page_size, path, error) ||
-        !read_size(*server, "workers", &config.workers, path, error) ||
-        !read_size(*server, "max_message_bytes", &config.max_message_bytes, path, error))
+    if (!read_size(*server, "server", "page_size", &config.page_size, path, error) ||
+        !read_size(*server, "server", "workers", &config.workers, path, error) ||
+        !read_size(*server, "server", "max_message_bytes", &config.max_message_bytes, path, error))
       return std::nullopt;
     if (auto level = (*server)["log_level"].value<std::string>()) config.log_level = *level;
     if (const toml::node* dirs = server->get("plugin_dirs")) {
@@ -101,6 +101,39 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
         config.plugin_dirs.push_back(p.is_absolute() ? p : base / p);
       }
     }
+  }
+
+  if (const toml::node* http_node = root.get("http")) {
+    const toml::table* http = http_node->as_table();
+    if (http == nullptr) {
+      *error = where(path, *http_node) + ": [http] must be a table";
+      return std::nullopt;
+    }
+    if (const toml::node* auth = http->get("auth")) {
+      auto text = auth->value<std::string>();
+      if (!text || (*text != "on" && *text != "off")) {
+        *error = where(path, *auth) + ": http.auth must be \"on\" or \"off\"";
+        return std::nullopt;
+      }
+      config.http.auth = *text == "on";
+    }
+    if (const toml::node* origins = http->get("allowed_origins")) {
+      const toml::array* list = origins->as_array();
+      for (std::size_t i = 0; list != nullptr && i < list->size(); ++i) {
+        auto value = (*list)[i].value<std::string>();
+        if (!value)
+          list = nullptr;
+        else
+          config.http.allowed_origins.push_back(*value);
+      }
+      if (list == nullptr) {
+        *error = where(path, *origins) + ": http.allowed_origins must be an array of strings";
+        return std::nullopt;
+      }
+    }
+    if (!read_size(*http, "http", "max_sessions", &config.http.max_sessions, path, error) ||
+        !read_size(*http, "http", "max_body_bytes", &config.http.max_body_bytes, path, error))
+      return std::nullopt;
   }
 
   if (const toml::node* instances_node = root.get("instances")) {
@@ -208,6 +241,11 @@ std::string default_config_text() {
 # max_message_bytes = 4194304  # larger incoming messages are refused
 # log_level = "info"           # stderr log: trace, debug, info, warn, error, off
 # plugin_dirs = []             # extra folders searched for <plugin>.so
+
+[http]                         # used by `keyhold serve --http 127.0.0.1:PORT`
+# auth = "on"                  # bearer tokens; "off" is refused unless bound to loopback
+# allowed_origins = []         # browser origins allowed besides loopback ones
+# max_sessions = 100
 
 # The built-in echo connector (needs no outside service): echo_echo, echo_add, echo_slow.
 [instances.echo]

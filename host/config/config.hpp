@@ -20,6 +20,13 @@ struct InstanceConfig {
   std::string effective_prefix() const { return prefix ? *prefix : name + "_"; }
 };
 
+struct HttpConfig {
+  bool auth = true;  // bearer tokens required; "off" only on a loopback bind
+  std::vector<std::string> allowed_origins;
+  std::size_t max_sessions = 100;
+  std::size_t max_body_bytes = 4u << 20;
+};
+
 struct Config {
   std::filesystem::path path;  // the file it came from (empty for built-in defaults)
   std::vector<std::filesystem::path> plugin_dirs;
@@ -28,6 +35,7 @@ struct Config {
   std::size_t max_message_bytes = 4u << 20;
   std::string log_level = "info";
   std::vector<InstanceConfig> instances;  // in file order
+  HttpConfig http;
 };
 
 // Parses a config file. Returns nothing and a message naming the file, line and cause in

@@ -15,6 +15,9 @@ class Outbound {
   // notification/request sent while serving it), or null for session-wide messages;
   // stream transports use it to pick the stream.
   virtual void send(const nlohmann::json& message, const CallContext* related) = 0;
+  // Called when a request ends without a response (the client cancelled it), so a
+  // stream transport can close the stream that was waiting for it.
+  virtual void abandoned(const CallContext& request) { (void)request; }
 };
 
 // Serializes a message for the wire: compact, one line, invalid UTF-8 replaced by U+FFFD

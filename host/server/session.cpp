@@ -381,7 +381,10 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
           in_flight_.erase(rpc::id_key(ctx->request_id));
         }
         // A cancelled request gets no response (the client has forgotten it).
-        if (!ctx->cancelled) reply(response, ctx.get());
+        if (!ctx->cancelled)
+          reply(response, ctx.get());
+        else
+          out_.abandoned(*ctx);
         std::lock_guard lock(mutex_);
         if (--busy_ == 0) idle_.notify_all();
       });

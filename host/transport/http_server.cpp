@@ -1,0 +1,501 @@
+#include "transport/http_server.hpp"
+
+#include <poll.h>
+#include <sodium.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "protocol/json_rpc.hpp"
+#include "protocol/versions.hpp"
+
+namespace keyhold {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kEndpoint = "/mcp";
+constexpr auto kKeepAliveEvery = std::chrono::seconds(10);
+
+void set_socket_timeouts(int fd, std::chrono::seconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count());
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+std::string random_session_id() {
+  unsigned char bytes[24];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[sizeof bytes * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
+
+bool header_lists(std::string_view header, std::string_view wanted) {
+  return header.find(wanted) != std::string_view::npos;
+}
+
+// Hostname of a Host header value ("localhost:8080", "[::1]:80", "127.0.0.1").
+std::string_view host_part(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  auto colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+}  // namespace
+
+bool HttpServer::is_loopback_host(std::string_view host) {
+  host = host_part(host);
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  return host.starts_with("127.") &&
+         host.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
+bool HttpServer::host_allowed(std::string_view host) const {
+  if (is_loopback_host(host)) return true;
+  const std::string_view name = host_part(host);
+  if (name == options_.bind_address) return true;
+  for (const auto& origin : options_.allowed_origins) {
+    auto scheme = origin.find("://");
+    std::string_view allowed = scheme == std::string::npos
+                                   ? std::string_view(origin)
+                                   : std::string_view(origin).substr(scheme + 3);
+    if (host_part(allowed) == name) return true;
+  }
+  return false;
+}
+
+bool HttpServer::origin_allowed(std::string_view origin) const {
+  for (const auto& allowed : options_.allowed_origins)
+    if (origin == allowed) return true;
+  const auto scheme = origin.find("://");
+  if (scheme == std::string_view::npos) return false;
+  const std::string_view proto = origin.substr(0, scheme);
+  return (proto == "http" || proto == "https") && is_loopback_host(origin.substr(scheme + 3));
+}
+
+// One client connection, served on its own thread with blocking I/O.
+class HttpServer::Connection {
+ public:
+  Connection(HttpServer& server, tcp::socket socket)
+      : server_(server), socket_(std::move(socket)) {}
+
+  void run() {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(server_.options_.max_header_bytes));
+      parser.body_limit(server_.options_.max_body_bytes);
+      beast::error_code ec;
+      http::read(socket_, buffer, parser, ec);
+      if (ec == http::error::body_limit) {
+        // Refused from the Content-Length alone: the rest of the body is never read.
+        reply_error(
+            http::status::payload_too_large, false,
+            "request body exceeds " + std::to_string(server_.options_.max_body_bytes) + " bytes");
+        return;
+      }
+      if (ec == http::error::header_limit) {
+        reply_error(http::status::request_header_fields_too_large, false,
+                    "request headers too large");
+        return;
+      }
+      if (ec) return;  // closed, timed out or garbage: drop the connection
+      request_ = parser.release();
+      if (!handle() || !request_.keep_alive() || server_.stopping_) return;
+    }
+  }
+
+ private:
+  using Request = http::request<http::string_body>;
+
+  void write(http::response<http::string_body>& res) {
+    res.set(http::field::server, "keyhold");
+    res.prepare_payload();
+    beast::error_code ec;
+    http::write(socket_, res, ec);
+  }
+
+  bool reply(http::status status, bool keep_alive, std::string body, std::string_view content_type,
+             const std::vector<std::pair<http::field, std::string>>& extra = {}) {
+    http::response<http::string_body> res{status, request_.version()};
+    if (!body.empty()) res.set(http::field::content_type, std::string(content_type));
+    for (const auto& [field, value] : extra) res.set(field, value);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    write(res);
+    return keep_alive;
+  }
+
+  // An HTTP-level error with a JSON-RPC error body, as the TypeScript SDK answers.
+  bool reply_error(http::status status, bool keep_alive, const std::string& message,
+                   const std::vector<std::pair<http::field, std::string>>& extra = {}) {
+    return reply(status, keep_alive, serialize(rpc::make_error(nullptr, -32000, message)),
+                 "application/json", extra);
+  }
+
+  std::string header(http::field field) const {
+    auto it = request_.find(field);
+    return it == request_.end() ? std::string() : std::string(it->value());
+  }
+  std::string header(std::string_view name) const {
+    auto it = request_.find(beast::string_view(name.data(), name.size()));
+    return it == request_.end() ? std::string() : std::string(it->value());
+  }
+
+  bool handle() {
+    const bool keep = request_.keep_alive();
+    std::string target(request_.target());
+    if (auto q = target.find('?'); q != std::string::npos) target.erase(q);
+    if (!server_.host_allowed(header(http::field::host)))
+      return reply_error(http::status::forbidden, false, "Forbidden: Host header not allowed");
+    if (auto origin = header(http::field::origin);
+        !origin.empty() && !server_.origin_allowed(origin))
+      return reply_error(http::status::forbidden, false, "Forbidden: Origin not allowed");
+    if (target != kEndpoint)
+      return reply_error(http::status::not_found, keep, "Not Found: use /mcp");
+    if (server_.options_.auth && !authenticated())
+      return reply_error(
+          http::status::unauthorized, keep,
+          "Unauthorized: send Authorization: Bearer <token> (keyhold token create)",
+          {{http::field::www_authenticate, "Bearer realm=\"keyhold\", error=\"invalid_token\""}});
+    switch (request_.method()) {
+      case http::verb::post:
+        return handle_post(keep);
+      case http::verb::get:
+        return handle_get(keep);
+      case http::verb::delete_:
+        return handle_delete(keep);
+      default:
+        return reply_error(http::status::method_not_allowed, keep, "Method Not Allowed",
+                           {{http::field::allow, "GET, POST, DELETE"}});
+    }
+  }
+
+  bool authenticated() const {
+    const std::string value = header(http::field::authorization);
+    if (!value.starts_with("Bearer ") || !server_.token_check_) return false;
+    return server_.token_check_(std::string_view(value).substr(7));
+  }
+
+  // Resolves the session named by the request; answers 400/404 itself when it fails.
+  std::shared_ptr<HttpSession> session_of_request(bool keep, bool* answered) {
+    *answered = true;
+    const std::string id = header("mcp-session-id");
+    if (id.empty()) {
+      reply_error(http::status::bad_request, keep,
+                  "Bad Request: Mcp-Session-Id header is required");
+      return nullptr;
+    }
+    auto session = server_.find_session(id);
+    if (!session) {
+      reply_error(http::status::not_found, keep, "Not Found: unknown or ended session");
+      return nullptr;
+    }
+    const std::string version = header("mcp-protocol-version");
+    if (!version.empty() && !mcp::is_supported_version(version)) {
+      reply_error(http::status::bad_request, keep,
+                  "Bad Request: unsupported MCP-Protocol-Version " + version);
+      return nullptr;
+    }
+    session->touch();
+    *answered = false;
+    return session;
+  }
+
+  bool handle_post(bool keep) {
+    const std::string accept = header(http::field::accept);
+    const bool accepts_sse =
+        header_lists(accept, "text/event-stream") || header_lists(accept, "*/*");
+    const bool accepts_json =
+        header_lists(accept, "application/json") || header_lists(accept, "*/*");
+    if (!accepts_json && !accepts_sse)
+      return reply_error(http::status::not_acceptable, keep,
+                         "Not Acceptable: accept application/json and text/event-stream");
+    if (!header_lists(header(http::field::content_type), "application/json"))
+      return reply_error(http::status::unsupported_media_type, keep,
+                         "Unsupported Media Type: send application/json");
+    json error;
+    auto message = rpc::parse_message(request_.body(), server_.options_.session.limits, &error);
+    if (!message)
+      return reply(http::status::bad_request, keep, serialize(error), "application/json");
+    std::string why;
+    json id;
+    const rpc::Kind kind = rpc::classify(*message, &why, &id);
+    if (kind == rpc::Kind::kInvalid)
+      return reply(http::status::bad_request, keep,
+                   serialize(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
+                   "application/json");
+    const std::string method =
+        kind == rpc::Kind::kRequest ? (*message)["method"].get<std::string>() : "";
+
+    std::shared_ptr<HttpSession> session;
+    if (method == "initialize") {
+      session = server_.create_session();
+      if (!session)
+        return reply_error(http::status::service_unavailable, keep,
+                           "Service Unavailable: too many sessions");
+    } else {
+      bool answered = false;
+      session = session_of_request(keep, &answered);
+      if (!session) return answered && keep;
+    }
+
+    if (kind != rpc::Kind::kRequest) {
+      session->core().handle(*message);
+      return reply(http::status::accepted, keep, "", "");
+    }
+    auto stream = session->open_request_stream(rpc::id_key(id));
+    // Every request but initialize is answered on its own SSE stream when the client
+    // accepts one, so notifications and client requests can ride along.
+    const bool use_sse = accepts_sse && method != "initialize";
+    if (use_sse) stream->prime();
+    session->core().handle(*message);
+    if (use_sse) return stream_events(*session, stream, 0, keep);
+
+    // JSON: wait for the final event (the response); notifications sent meanwhile on a
+    // JSON-answered request have no stream to ride and are dropped.
+    std::size_t position = 0;
+    std::string body;
+    for (bool finished = false; !finished;) {
+      auto events = stream->next(position, std::chrono::seconds(1), &finished);
+      position += events.size();
+      if (!events.empty() && finished) body = events.back().data;
+      if (server_.stopping_ && !finished) break;
+    }
+    session->forget_stream(stream->id());
+    if (body.empty())
+      return reply_error(http::status::service_unavailable, false,
+                         "Service Unavailable: shutting down");
+    http::response<http::string_body> res{http::status::ok, request_.version()};
+    res.set(http::field::content_type, "application/json");
+    res.set("mcp-session-id", session->id());
+    res.keep_alive(keep);
+    res.body() = std::move(body);
+    write(res);
+    return keep;
+  }
+
+  bool handle_get(bool keep) {
+    if (!header_lists(header(http::field::accept), "text/event-stream"))
+      return reply_error(http::status::method_not_allowed, keep,
+                         "Method Not Allowed: GET opens an SSE stream; accept text/event-stream",
+                         {{http::field::allow, "GET, POST, DELETE"}});
+    bool answered = false;
+    auto session = session_of_request(keep, &answered);
+    if (!session) return keep;
+    if (const std::string last = header("last-event-id"); !last.empty()) {
+      if (auto stream = session->find_stream_of_event(last)) {
+        auto position = stream->position_after(last);
+        if (position) return stream_events(*session, stream, *position, keep);
+      }
+    }
+    auto stream = session->open_standalone_stream();
+    if (!stream)
+      return reply_error(http::status::conflict, keep,
+                         "Conflict: this session already has an open GET stream");
+    stream->prime();
+    return stream_events(*session, stream, 0, keep);
+  }
+
+  bool handle_delete(bool keep) {
+    bool answered = false;
+    auto session = session_of_request(keep, &answered);
+    if (!session) return keep;
+    server_.end_session(session->id());
+    return reply(http::status::ok, keep, "", "");
+  }
+
+  // Streams `stream` from history position `from` as SSE in HTTP chunks until it ends, the
+  // client goes away, another connection resumes it, or the server stops.
+  bool stream_events(HttpSession& session, const std::shared_ptr<SseStream>& stream,
+                     std::size_t from, bool keep) {
+    const std::uint64_t claim = stream->attach();
+    http::response<http::empty_body> res{http::status::ok, request_.version()};
+    res.set(http::field::server, "keyhold");
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache, no-transform");
+    res.set("mcp-session-id", session.id());
+    res.chunked(true);
+    res.keep_alive(keep);
+    http::response_serializer<http::empty_body> serializer{res};
+    beast::error_code ec;
+    http::write_header(socket_, serializer, ec);
+    bool ok = !ec;
+    std::size_t position = from;
+    bool finished = false;
+    while (ok && !finished && stream->owned_by(claim) && !server_.stopping_) {
+      auto events = stream->next(position, kKeepAliveEvery, &finished);
+      std::string text;
+      for (const auto& event : events) {
+        text += "id: " + event.id + "\n";
+        if (event.data.empty()) text += "retry: 1000\n";  // priming event
+        text += "data: " + event.data + "\n\n";
+      }
+      if (text.empty() && !finished) text = ": keep-alive\n\n";  // also detects a gone client
+      if (!text.empty()) net::write(socket_, http::make_chunk(net::buffer(text)), ec);
+      ok = !ec;
+      position += events.size();
+    }
+    stream->detach(claim);
+    if (!ok) return false;  // the client may resume with Last-Event-ID
+    if (finished && position > 0) session.forget_stream(stream->id());
+    net::write(socket_, http::make_chunk_last(), ec);
+    return keep && !ec && !server_.stopping_;
+  }
+
+  HttpServer& server_;
+  tcp::socket socket_;
+  Request request_;
+};
+
+HttpServer::HttpServer(Registry& registry, EventHub& hub, boost::asio::thread_pool& pool,
+                       HttpOptions options)
+    : registry_(registry), hub_(hub), pool_(pool), options_(std::move(options)), acceptor_(io_) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+bool HttpServer::listen(std::string* error) {
+  beast::error_code ec;
+  auto address = net::ip::make_address(options_.bind_address, ec);
+  if (ec) {
+    *error = "invalid bind address '" + options_.bind_address + "'";
+    return false;
+  }
+  if (!options_.auth && !address.is_loopback()) {
+    *error = "auth = \"off\" is allowed only on a loopback address, not " + options_.bind_address;
+    return false;
+  }
+  tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    *error = "cannot listen on " + options_.bind_address + ":" + std::to_string(options_.port) +
+             ": " + ec.message();
+    return false;
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return true;
+}
+
+void HttpServer::serve(int stop_fd) {
+  const int listen_fd = acceptor_.native_handle();
+  while (!stopping_) {
+    pollfd fds[2] = {{listen_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    if (::poll(fds, stop_fd >= 0 ? 2 : 1, 1000) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (stop_fd >= 0 && (fds[1].revents & POLLIN)) break;
+    reap_idle_sessions();
+    if (!(fds[0].revents & POLLIN)) continue;
+    beast::error_code ec;
+    tcp::socket socket(io_);
+    acceptor_.accept(socket, ec);
+    if (ec) continue;
+    const int fd = socket.native_handle();
+    {
+      std::lock_guard lock(mutex_);
+      if (connections_ >= options_.max_connections) {
+        socket.close(ec);  // over the cap: refuse rather than queue without bound
+        continue;
+      }
+      ++connections_;
+      open_sockets_.insert(fd);
+    }
+    set_socket_timeouts(fd, options_.read_timeout);
+    auto* owned = new tcp::socket(std::move(socket));
+    std::thread([this, owned, fd] {
+      std::unique_ptr<tcp::socket> socket(owned);
+      try {
+        Connection(*this, std::move(*socket)).run();
+      } catch (const std::exception& e) {
+        spdlog::warn("http connection failed: {}", e.what());
+      }
+      socket.reset();  // before the count drops: stop() may then destroy io_
+      std::lock_guard lock(mutex_);
+      open_sockets_.erase(fd);
+      if (--connections_ == 0) connections_done_.notify_all();
+    }).detach();
+  }
+  stop();
+}
+
+void HttpServer::stop() {
+  if (stopping_.exchange(true)) {
+    std::unique_lock lock(mutex_);
+    connections_done_.wait(lock, [this] { return connections_ == 0; });
+    return;
+  }
+  beast::error_code ec;
+  acceptor_.close(ec);
+  std::map<std::string, std::shared_ptr<HttpSession>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    sessions.swap(sessions_);
+  }
+  for (auto& [id, session] : sessions) {
+    hub_.detach(&session->core());
+    session->close();  // drains in-flight calls; their streams end
+  }
+  std::unique_lock lock(mutex_);
+  for (int fd : open_sockets_) ::shutdown(fd, SHUT_RDWR);
+  connections_done_.wait(lock, [this] { return connections_ == 0; });
+}
+
+std::shared_ptr<HttpSession> HttpServer::create_session() {
+  std::lock_guard lock(mutex_);
+  if (sessions_.size() >= options_.max_sessions || stopping_) return nullptr;
+  auto session =
+      std::make_shared<HttpSession>(random_session_id(), registry_, pool_, options_.session);
+  sessions_[session->id()] = session;
+  hub_.attach(&session->core());
+  return session;
+}
+
+std::shared_ptr<HttpSession> HttpServer::find_session(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+void HttpServer::end_session(const std::string& id) {
+  std::shared_ptr<HttpSession> session;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end()) return;
+    session = it->second;
+    sessions_.erase(it);
+  }
+  hub_.detach(&session->core());
+  session->close();
+}
+
+void HttpServer::reap_idle_sessions() {
+  std::vector<std::string> idle;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& [id, session] : sessions_)
+      if (now - session->last_used() > options_.session_idle_timeout) idle.push_back(id);
+  }
+  for (const auto& id : idle) end_session(id);
+}
+
+}  // namespace keyhold

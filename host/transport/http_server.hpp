@@ -1,0 +1,92 @@
+#pragma once
+// MCP Streamable HTTP transport (Boost.Beast): one endpoint, /mcp, for POST (messages),
+// GET (the session's standalone SSE stream, or resuming one with Last-Event-ID) and
+// DELETE (end the session). A thread per connection, bounded; blocking I/O with socket
+// timeouts, so a slow or idle client can hold a thread only for the timeout.
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "server/event_hub.hpp"
+#include "transport/http_session.hpp"
+
+namespace keyhold {
+
+struct HttpOptions {
+  std::string bind_address = "127.0.0.1";
+  std::uint16_t port = 0;  // 0 = any free port
+  // Bearer authentication of clients. Only a loopback bind may turn it off.
+  bool auth = true;
+  // Origins (scheme://host[:port]) allowed besides loopback ones.
+  std::vector<std::string> allowed_origins;
+  std::size_t max_body_bytes = 4u << 20;
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_sessions = 100;
+  std::size_t max_connections = 128;
+  std::chrono::seconds session_idle_timeout{30 * 60};
+  std::chrono::seconds read_timeout{30};  // idle keep-alive and slow clients
+  SessionOptions session;
+};
+
+// Answers whether a presented bearer token is valid; set when auth is on.
+using TokenCheck = std::function<bool(std::string_view token)>;
+
+class HttpServer {
+ public:
+  HttpServer(Registry& registry, EventHub& hub, boost::asio::thread_pool& pool,
+             HttpOptions options);
+  ~HttpServer();  // stop()s
+
+  // Binds and listens. Returns false and a message when the address is unusable or
+  // auth is off on a non-loopback address.
+  bool listen(std::string* error);
+  std::uint16_t port() const noexcept { return port_; }
+  void set_token_check(TokenCheck check) { token_check_ = std::move(check); }
+
+  // Accepts connections until stop_fd becomes readable, then stops.
+  void serve(int stop_fd);
+  // Stops accepting, ends all sessions (cancelling their calls) and waits for every
+  // connection thread to finish.
+  void stop();
+
+  // True for 127.0.0.0/8, ::1 and "localhost".
+  static bool is_loopback_host(std::string_view host);
+
+ private:
+  class Connection;
+  friend class Connection;
+
+  std::shared_ptr<HttpSession> create_session();
+  std::shared_ptr<HttpSession> find_session(const std::string& id);
+  void end_session(const std::string& id);
+  void reap_idle_sessions();
+  bool origin_allowed(std::string_view origin) const;
+  bool host_allowed(std::string_view host) const;
+
+  Registry& registry_;
+  EventHub& hub_;
+  boost::asio::thread_pool& pool_;
+  HttpOptions options_;
+  TokenCheck token_check_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<HttpSession>> sessions_;
+  std::set<int> open_sockets_;
+  std::size_t connections_ = 0;
+  std::condition_variable connections_done_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace keyhold

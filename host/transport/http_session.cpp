@@ -1,0 +1,160 @@
+#include "transport/http_session.hpp"
+
+#include "protocol/json_rpc.hpp"
+
+namespace keyhold {
+
+namespace {
+constexpr std::size_t kMaxUndelivered = 256;  // session-wide messages kept for a late GET
+}
+
+bool SseStream::push(std::string data, bool final) {
+  std::lock_guard lock(mutex_);
+  if (done_) return false;
+  events_.push_back({id_ + "_" + std::to_string(next_seq_++), std::move(data)});
+  if (final) done_ = true;
+  changed_.notify_all();
+  return true;
+}
+
+void SseStream::prime() {
+  std::lock_guard lock(mutex_);
+  events_.push_back({id_ + "_" + std::to_string(next_seq_++), std::string()});
+  changed_.notify_all();
+}
+
+void SseStream::end() {
+  std::lock_guard lock(mutex_);
+  done_ = true;
+  changed_.notify_all();
+}
+
+std::vector<SseStream::Event> SseStream::next(std::size_t from, std::chrono::milliseconds wait,
+                                              bool* finished) {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t claim = claim_;
+  changed_.wait_for(lock, wait, [&] { return events_.size() > from || done_ || claim != claim_; });
+  std::vector<Event> out;
+  for (std::size_t i = from; i < events_.size(); ++i) out.push_back(events_[i]);
+  *finished = done_;
+  return out;
+}
+
+std::optional<std::size_t> SseStream::position_after(const std::string& event_id) const {
+  std::lock_guard lock(mutex_);
+  for (std::size_t i = 0; i < events_.size(); ++i)
+    if (events_[i].id == event_id) return i + 1;
+  return std::nullopt;
+}
+
+std::uint64_t SseStream::attach() {
+  std::lock_guard lock(mutex_);
+  attached_ = true;
+  changed_.notify_all();  // an earlier holder wakes up and sees it lost the claim
+  return ++claim_;
+}
+
+bool SseStream::owned_by(std::uint64_t claim) const {
+  std::lock_guard lock(mutex_);
+  return claim == claim_;
+}
+
+bool SseStream::attached() const {
+  std::lock_guard lock(mutex_);
+  return attached_;
+}
+
+void SseStream::detach(std::uint64_t claim) {
+  std::lock_guard lock(mutex_);
+  if (claim == claim_) attached_ = false;
+}
+
+HttpSession::HttpSession(std::string id, Registry& registry, boost::asio::thread_pool& pool,
+                         SessionOptions options)
+    : id_(std::move(id)),
+      core_(std::make_unique<Session>(registry, *this, pool, std::move(options))) {}
+
+HttpSession::~HttpSession() { close(); }
+
+std::shared_ptr<SseStream> HttpSession::open_request_stream(const std::string& id_key) {
+  std::lock_guard lock(mutex_);
+  auto stream = std::make_shared<SseStream>(std::to_string(next_stream_++));
+  streams_[stream->id()] = stream;
+  request_streams_[id_key] = stream;
+  return stream;
+}
+
+std::shared_ptr<SseStream> HttpSession::open_standalone_stream() {
+  std::lock_guard lock(mutex_);
+  if (!standalone_) {
+    standalone_ = std::make_shared<SseStream>(std::to_string(next_stream_++));
+    streams_[standalone_->id()] = standalone_;
+  }
+  if (standalone_->attached()) return nullptr;
+  for (auto& message : undelivered_) standalone_->push(std::move(message), false);
+  undelivered_.clear();
+  return standalone_;
+}
+
+std::shared_ptr<SseStream> HttpSession::find_stream_of_event(const std::string& event_id) {
+  const auto underscore = event_id.rfind('_');
+  if (underscore == std::string::npos) return nullptr;
+  std::lock_guard lock(mutex_);
+  auto it = streams_.find(event_id.substr(0, underscore));
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+void HttpSession::forget_stream(const std::string& stream_id) {
+  std::lock_guard lock(mutex_);
+  streams_.erase(stream_id);
+}
+
+void HttpSession::send(const nlohmann::json& message, const CallContext* related) {
+  const bool is_response = message.contains("id") && !message.contains("method");
+  std::string data = serialize(message);
+  std::shared_ptr<SseStream> target;
+  {
+    std::lock_guard lock(mutex_);
+    const std::string key =
+        is_response ? rpc::id_key(message["id"])
+                    : (related != nullptr ? rpc::id_key(related->request_id) : std::string());
+    if (!key.empty()) {
+      if (auto it = request_streams_.find(key); it != request_streams_.end()) {
+        target = it->second;
+        if (is_response) request_streams_.erase(it);
+      }
+    }
+    if (!target) {
+      if (is_response) return;  // nobody asked over HTTP (cannot happen for valid flows)
+      if (standalone_) {
+        target = standalone_;
+      } else {
+        if (undelivered_.size() >= kMaxUndelivered) undelivered_.pop_front();
+        undelivered_.push_back(std::move(data));
+        return;
+      }
+    }
+  }
+  target->push(std::move(data), is_response);
+}
+
+void HttpSession::abandoned(const CallContext& request) {
+  std::shared_ptr<SseStream> stream;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = request_streams_.find(rpc::id_key(request.request_id));
+    if (it == request_streams_.end()) return;
+    stream = it->second;
+    request_streams_.erase(it);
+  }
+  stream->end();
+}
+
+void HttpSession::close() {
+  core_->close();
+  std::lock_guard lock(mutex_);
+  for (auto& [id, stream] : streams_) stream->end();
+  request_streams_.clear();
+}
+
+}  // namespace keyhold
