@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <toml++/toml.h>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -142,9 +143,17 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
       *error = where(path, *instances_node) + ": [instances] must be a table";
       return std::nullopt;
     }
-    for (const auto& [key, value] : *instances) {
+    // toml++ keeps tables sorted by key; load in file order instead, so the later of two
+    // colliding instances is the one refused and destroy order mirrors the file.
+    std::vector<std::pair<std::string_view, const toml::node*>> ordered;
+    for (const auto& [key, value] : *instances) ordered.emplace_back(key.str(), &value);
+    std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+      return a.second->source().begin < b.second->source().begin;
+    });
+    for (const auto& [key, value_ptr] : ordered) {
+      const toml::node& value = *value_ptr;
       InstanceConfig instance;
-      instance.name = std::string(key.str());
+      instance.name = std::string(key);
       const toml::table* table = value.as_table();
       if (table == nullptr) {
         *error = where(path, value) + ": instances." + instance.name + " must be a table";

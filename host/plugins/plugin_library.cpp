@@ -47,8 +47,17 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
   } catch (const std::exception& e) {
-    // Boost.DLL puts dlerror()'s text in the message ("... (dlerror system message: ...)").
-    *error = std::string("cannot load shared library: ") + e.what();
+    // Boost.DLL puts dlerror()'s text in its message as "(dlerror system message: X)";
+    // X is the useful part, the rest is an unrelated errno.
+    std::string what = e.what();
+    static constexpr std::string_view kMarker = "(dlerror system message: ";
+    if (auto start = what.find(kMarker); start != std::string::npos) {
+      auto end = what.rfind(')');
+      what = what.substr(start + kMarker.size(), end == std::string::npos || end < start
+                                                     ? std::string::npos
+                                                     : end - start - kMarker.size());
+    }
+    *error = "cannot load shared library (dlerror: " + what + ")";
     return nullptr;
   }
   if (!library.has(KH_ENTRY_SYMBOL)) {
@@ -73,7 +82,7 @@ std::filesystem::path resolve_plugin_path(const std::string& reference,
                        (reference.size() > 3 && reference.ends_with(".so"));
   if (is_path) {
     fs::path p(reference);
-    return p.is_absolute() ? p : base_dir / p;
+    return fs::absolute(p.is_absolute() ? p : base_dir / p).lexically_normal();
   }
   std::error_code ec;
   for (const auto& dir : search_dirs) {

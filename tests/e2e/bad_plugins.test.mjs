@@ -121,12 +121,7 @@ describe('bad plugins are skipped, the others serve', () => {
 
   test(
     'tool-name collision: the instance later in the file is refused, the first keeps its tool',
-    {
-      todo:
-        'host bug: instances load in alphabetical order of their names (toml++ tables are sorted), ' +
-        'not in config-file order, so "bad" loads before "echo" and echo is the one refused',
-    },
-    async () => {
+        async () => {
       const sandbox = makeSandbox();
       try {
         await waitForFile(testPluginPath('collide_echo'));
