@@ -147,6 +147,12 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
   return db;
 }
 
+SQLite::Statement& VaultState::statement(const std::string& sql) {
+  auto& slot = statements[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
+  return *slot;
+}
+
 void VaultState::derive_subkeys() {
   audit_key = crypto::derive_subkey(root_key, crypto::Subkey::kAuditMac);
   keyring_key = crypto::derive_subkey(root_key, crypto::Subkey::kKeyringWrap);

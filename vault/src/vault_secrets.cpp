@@ -143,14 +143,15 @@ Result<SecretBuffer> Vault::read_secret(std::string_view name,
                                         std::optional<std::int64_t> version) {
   return guarded("reading a secret", [&]() -> Result<SecretBuffer> {
     const std::string name_text(name);
-    SQLite::Statement query(
-        *state_->db, version
-                         ? "SELECT s.id, v.version, v.term, v.blob FROM secrets s JOIN versions v "
-                           "ON v.secret_id = s.id WHERE s.name = ? AND s.removed_at IS NULL "
-                           "AND v.version = ?"
-                         : "SELECT s.id, v.version, v.term, v.blob FROM secrets s JOIN versions v "
-                           "ON v.secret_id = s.id WHERE s.name = ? AND s.removed_at IS NULL "
-                           "AND v.stage = 'current'");
+    static const std::string kByVersion =
+        "SELECT s.id, v.version, v.term, v.blob FROM secrets s JOIN versions v "
+        "ON v.secret_id = s.id WHERE s.name = ? AND s.removed_at IS NULL AND v.version = ?";
+    static const std::string kCurrent =
+        "SELECT s.id, v.version, v.term, v.blob FROM secrets s JOIN versions v "
+        "ON v.secret_id = s.id WHERE s.name = ? AND s.removed_at IS NULL "
+        "AND v.stage = 'current'";
+    ScopedStatement cached(*state_, version ? kByVersion : kCurrent);
+    SQLite::Statement& query = *cached;
     query.bind(1, name_text);
     if (version) query.bind(2, *version);
     if (!query.executeStep()) {
@@ -162,26 +163,28 @@ Result<SecretBuffer> Vault::read_secret(std::string_view name,
     }
     const RecordLocation location{query.getColumn(0).getInt64(), name_text,
                                   query.getColumn(1).getInt64(), query.getColumn(2).getInt64()};
-    const std::string where = "secret '" + name_text + "' version " +
-                              std::to_string(location.version) + " (key term " +
-                              std::to_string(location.key_term) + ")";
+    const auto where = [&] {  // built on error paths only: reveal is a hot path
+      return "secret '" + name_text + "' version " + std::to_string(location.version) +
+             " (key term " + std::to_string(location.key_term) + ")";
+    };
     const auto* blob_data = static_cast<const std::uint8_t*>(query.getColumn(3).getBlob());
     const std::span<const std::uint8_t> blob(
         blob_data, static_cast<std::size_t>(query.getColumn(3).getBytes()));
     auto decoded = decode_record(blob);
     if (!decoded.is_ok()) {
-      return Status(decoded.status().code(), "cannot read " + where + ": " +
+      return Status(decoded.status().code(), "cannot read " + where() + ": " +
                                                  decoded.status().message() +
                                                  "; other secrets are unaffected");
     }
     auto key = state_->term_key(location.key_term);
     if (!key.is_ok()) {
-      return Status(ErrorCode::kIntegrity, "cannot read " + where + ": " + key.status().message());
+      return Status(ErrorCode::kIntegrity,
+                    "cannot read " + where() + ": " + key.status().message());
     }
     SecretBuffer plain;
     if (!crypto::open(*key.value(), decoded->sealed, record_associated_data(location), plain)) {
       return Status(ErrorCode::kIntegrity,
-                    "integrity check failed for " + where +
+                    "integrity check failed for " + where() +
                         ": the stored record was modified, moved or damaged; other secrets are "
                         "unaffected. Restore it from a backup or store a new value with "
                         "`keyhold vault set`");

@@ -46,6 +46,10 @@ Result<SecretBuffer> unwrap_root(const Header& header, const Credentials& creden
 struct VaultState {
   std::filesystem::path path;
   std::unique_ptr<SQLite::Database> db;
+  // Prepared statements of hot paths, keyed by SQL text. Declared after db so they are
+  // finalized first. Use through ScopedStatement, which resets them after use (a statement
+  // left mid-step would pin an old WAL snapshot).
+  std::map<std::string, std::unique_ptr<SQLite::Statement>> statements;
   crypto::Bytes vault_id;
   SecretBuffer root_key;
   SecretBuffer audit_key;
@@ -53,6 +57,8 @@ struct VaultState {
   SecretBuffer grant_key;
   std::map<std::int64_t, SecretBuffer> term_keys;  // data keys by term, loaded on demand
 
+  // The cached prepared statement for sql (prepared on first use).
+  SQLite::Statement& statement(const std::string& sql);
   // Derives the subkeys from root_key.
   void derive_subkeys();
   // The data key of term, loading and unwrapping it on a cache miss. kIntegrity if the
@@ -66,6 +72,26 @@ struct VaultState {
   std::int64_t append_audit_in_transaction(AuditEntry entry);
   // Writes the audit anchor row (count, head) inside the caller's transaction.
   void write_audit_anchor(std::int64_t count, const crypto::Bytes& head);
+};
+
+// Resets a cached statement (and its bindings) when the scope ends.
+class ScopedStatement {
+ public:
+  ScopedStatement(VaultState& state, const std::string& sql) : statement_(state.statement(sql)) {}
+  ~ScopedStatement() {
+    try {
+      statement_.reset();
+      statement_.clearBindings();
+    } catch (...) {  // reset reports the last step's error again; it was already handled
+    }
+  }
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+  SQLite::Statement& operator*() { return statement_; }
+  SQLite::Statement* operator->() { return &statement_; }
+
+ private:
+  SQLite::Statement& statement_;
 };
 
 // Opens the SQLite connection with the vault's pragmas (busy timeout, secure_delete,
