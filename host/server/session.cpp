@@ -272,7 +272,15 @@ void Session::list(const json& id, const json& params, const char* key,
     cursor = it->get_ref<const std::string&>();
   }
   auto snap = registry_.snapshot();
-  auto page = mcp::paginate((*snap).*items, key, cursor, options_.page_size);
+  const json* all = &((*snap).*items);
+  json allowed;
+  if (options_.tool_allowed && items == &CatalogSnapshot::tools) {
+    allowed = json::array();
+    for (const auto& tool : *all)
+      if (options_.tool_allowed(tool["name"].get<std::string>())) allowed.push_back(tool);
+    all = &allowed;
+  }
+  auto page = mcp::paginate(*all, key, cursor, options_.page_size);
   if (!page) {
     reply(rpc::make_error(id, rpc::kInvalidParams, "invalid cursor"), nullptr);
     return;
@@ -295,7 +303,7 @@ void Session::call_tool(const json& id, const json& params) {
   }
   auto snap = registry_.snapshot();
   auto it = snap->tool_by_name.find(std::string(*name));
-  if (it == snap->tool_by_name.end()) {
+  if (it == snap->tool_by_name.end() || (options_.tool_allowed && !options_.tool_allowed(*name))) {
     reply(rpc::make_error(id, rpc::kInvalidParams, "unknown tool: " + std::string(*name)), nullptr);
     return;
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -24,6 +25,9 @@ struct SessionOptions {
   std::size_t page_size = 100;
   rpc::Limits limits;
   std::string instructions;
+  // When set, only tools it accepts (by exposed name) are listed or callable in this
+  // session, e.g. the allowlist of the HTTP client's token.
+  std::function<bool(std::string_view tool)> tool_allowed;
 };
 
 class Session : public HostServices {
