@@ -87,7 +87,8 @@ TEST_CASE("cli: a canary never appears in any output except reveal, error paths 
   const std::string outputs = cli.outputs_except_reveal();
   CHECK(cli.commands_run() > 40);
   const auto at = outputs.find(kCanary);
-  INFO("context: " << (at == std::string::npos ? "" : outputs.substr(at > 300 ? at - 300 : 0, 400)));
+  INFO(
+      "context: " << (at == std::string::npos ? "" : outputs.substr(at > 300 ? at - 300 : 0, 400)));
   CHECK(at == std::string::npos);
   CHECK(outputs.find(kCanary2) == std::string::npos);
   // Also never in the files at rest.

@@ -289,5 +289,20 @@ TEST_CASE("SecretBuffer is move-only and zero-sized when moved from", "[vault][s
   CHECK_FALSE(b.equals(SecretBuffer::copy_of(std::string_view("abd"))));
 }
 
+TEST_CASE("SecretBuffer slots are zeroed before they are reused", "[vault][store]") {
+  const std::uint8_t* first = nullptr;
+  {
+    SecretBuffer a = SecretBuffer::copy_of(std::string_view("CANARY-slot-reuse-0123456789"));
+    first = a.data();
+  }
+  bool reused = false;
+  for (int i = 0; i < 64 && !reused; ++i) {
+    SecretBuffer b(40);
+    if (b.data() == first) reused = true;
+    for (std::size_t j = 0; j < b.size(); ++j) REQUIRE(b.data()[j] == 0);
+  }
+  CHECK(reused);  // the pool did hand the slot out again, and it was clean
+}
+
 }  // namespace
 }  // namespace keyhold::vault::testing

@@ -2,17 +2,58 @@
 
 #include <sodium.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 namespace keyhold::vault {
+namespace {
+
+constexpr std::array<std::size_t, 4> kSlotSizes = {64, 256, 1024, 4096};
+constexpr std::size_t kSlotsKeptPerSize = 32;
+
+// Free, zeroed slots by size class. Leaked on purpose: buffers may be released during
+// static destruction, after a pool object would have been destroyed.
+struct SlotPool {
+  std::mutex mutex;
+  std::array<std::vector<std::uint8_t*>, kSlotSizes.size()> free;
+};
+SlotPool& slot_pool() {
+  static SlotPool* pool = [] {
+    auto* p = new SlotPool;
+    for (auto& list : p->free) list.reserve(kSlotsKeptPerSize);  // release() must not allocate
+    return p;
+  }();
+  return *pool;
+}
+
+// The pool class for size, or kSlotSizes.size() when size is too big to pool.
+std::size_t slot_class(std::size_t size) {
+  std::size_t i = 0;
+  while (i < kSlotSizes.size() && kSlotSizes[i] < size) ++i;
+  return i;
+}
+
+}  // namespace
 
 SecretBuffer::SecretBuffer(std::size_t size) {
   if (sodium_init() < 0) std::abort();
   if (size == 0) return;
-  data_ = static_cast<std::uint8_t*>(sodium_malloc(size));
+  const std::size_t cls = slot_class(size);
+  capacity_ = cls < kSlotSizes.size() ? kSlotSizes[cls] : size;
+  if (cls < kSlotSizes.size()) {
+    SlotPool& pool = slot_pool();
+    std::lock_guard lock(pool.mutex);
+    if (!pool.free[cls].empty()) {
+      data_ = pool.free[cls].back();
+      pool.free[cls].pop_back();
+    }
+  }
+  if (data_ == nullptr) data_ = static_cast<std::uint8_t*>(sodium_malloc(capacity_));
   if (data_ == nullptr) std::abort();
-  std::memset(data_, 0, size);
+  std::memset(data_, 0, capacity_);
   size_ = size;
 }
 
@@ -27,9 +68,11 @@ SecretBuffer SecretBuffer::copy_of(std::string_view bytes) {
                                                bytes.size()));
 }
 
-SecretBuffer::SecretBuffer(SecretBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
+SecretBuffer::SecretBuffer(SecretBuffer&& other) noexcept
+    : data_(other.data_), size_(other.size_), capacity_(other.capacity_) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.capacity_ = 0;
 }
 
 SecretBuffer& SecretBuffer::operator=(SecretBuffer&& other) noexcept {
@@ -37,8 +80,10 @@ SecretBuffer& SecretBuffer::operator=(SecretBuffer&& other) noexcept {
     release();
     data_ = other.data_;
     size_ = other.size_;
+    capacity_ = other.capacity_;
     other.data_ = nullptr;
     other.size_ = 0;
+    other.capacity_ = 0;
   }
   return *this;
 }
@@ -58,9 +103,22 @@ bool SecretBuffer::equals(const SecretBuffer& other) const noexcept {
 }
 
 void SecretBuffer::release() noexcept {
-  if (data_ != nullptr) sodium_free(data_);  // sodium_free zeroes before unmapping
+  if (data_ == nullptr) return;
+  sodium_memzero(data_, capacity_);
+  const std::size_t cls = slot_class(capacity_);
+  bool pooled = false;
+  if (cls < kSlotSizes.size() && kSlotSizes[cls] == capacity_) {
+    SlotPool& pool = slot_pool();
+    std::lock_guard lock(pool.mutex);
+    if (pool.free[cls].size() < kSlotsKeptPerSize) {
+      pool.free[cls].push_back(data_);
+      pooled = true;
+    }
+  }
+  if (!pooled) sodium_free(data_);  // zeroes again, unlocks and unmaps
   data_ = nullptr;
   size_ = 0;
+  capacity_ = 0;
 }
 
 }  // namespace keyhold::vault
