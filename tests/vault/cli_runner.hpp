@@ -86,6 +86,10 @@ class CliRunner {
     return all;
   }
   std::size_t commands_run() const { return transcript_.size(); }
+  // True when text appears in no output so far except the stdout of `reveal`.
+  bool out_contains_no(std::string_view text) const {
+    return outputs_except_reveal().find(text) == std::string::npos;
+  }
 
  private:
   struct Entry {

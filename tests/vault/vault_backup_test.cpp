@@ -29,7 +29,7 @@ std::vector<std::string> audit_lines(Vault& vault) {
   return out;
 }
 
-TEST_CASE("backup then restore into a fresh path keeps everything; tampering is refused",
+TEST_CASE("backup then restore into a fresh path keeps everything: tampering is refused",
           "[vault][backup]") {
   ScratchDir dir;
   Vault vault = make_keyfile_vault(dir);

@@ -15,7 +15,7 @@ void init_keyfile_vault(CliRunner& cli, const ScratchDir& dir) {
   cli.env()["KEYHOLD_KEYFILE"] = (dir / "key").string();
 }
 
-TEST_CASE("cli: set from stdin, file and env; reveal round-trips binary values", "[vault][cli]") {
+TEST_CASE("cli: set from stdin, file and env: reveal round-trips binary values", "[vault][cli]") {
   ScratchDir dir;
   CliRunner cli(dir);
   init_keyfile_vault(cli, dir);
@@ -89,7 +89,7 @@ TEST_CASE("cli: passphrase vault, wrong passphrase, passwd", "[vault][cli]") {
   CHECK(cli.outputs_except_reveal().find(kCanary) == std::string::npos);
 }
 
-TEST_CASE("cli: a tampered record fails reveal naming it; audit --verify names a bad entry",
+TEST_CASE("cli: a tampered record fails reveal naming it: audit --verify names a bad entry",
           "[vault][cli]") {
   ScratchDir dir;
   CliRunner cli(dir);
@@ -154,7 +154,7 @@ TEST_CASE("cli: import from an .env file and a Docker secrets folder, values exa
   CHECK(cli.run({"vault", "import", "--env-file", (dir / "bad.env").string()}).exit_code == 2);
 }
 
-TEST_CASE("cli: backup and restore; a tampered backup is refused", "[vault][cli]") {
+TEST_CASE("cli: backup and restore: a tampered backup is refused", "[vault][cli]") {
   ScratchDir dir;
   CliRunner cli(dir);
   init_keyfile_vault(cli, dir);
@@ -178,6 +178,48 @@ TEST_CASE("cli: backup and restore; a tampered backup is refused", "[vault][cli]
   CHECK(refused.exit_code == 5);
   CHECK_FALSE(std::filesystem::exists(dir / "t.db"));
   CHECK(cli.outputs_except_reveal().find(kCanary) == std::string::npos);
+}
+
+TEST_CASE("cli: rotate, history, rollback, grants, revoke and rm", "[vault][cli]") {
+  ScratchDir dir;
+  CliRunner cli(dir);
+  init_keyfile_vault(cli, dir);
+  REQUIRE(cli.run({"vault", "set", "svc/token", "--rotate-every", "30d"}, "first").exit_code == 0);
+  auto rotated = cli.run({"vault", "rotate", "svc/token", "--generate", "24", "--charset", "hex"});
+  INFO(rotated.err);
+  REQUIRE(rotated.exit_code == 0);
+  const std::string generated = cli.run({"vault", "reveal", "svc/token"}).out;
+  CHECK(generated.size() == 24);
+  CHECK(generated.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(cli.out_contains_no(generated));
+  REQUIRE(cli.run({"vault", "rotate", "svc/token"}, "third").exit_code == 0);
+  CHECK(cli.run({"vault", "rotate", "missing"}, "x").exit_code == 4);
+  const auto history = cli.run({"vault", "history", "svc/token"});
+  CHECK_THAT(history.out,
+             Catch::Contains("2        previous") && Catch::Contains("3        current"));
+  REQUIRE(cli.run({"vault", "rollback", "svc/token"}).exit_code == 0);
+  CHECK(cli.run({"vault", "reveal", "svc/token"}).out == generated);
+  REQUIRE(cli.run({"vault", "rollback", "svc/token", "--to", "1"}).exit_code == 0);
+  CHECK(cli.run({"vault", "reveal", "svc/token"}).out == "first");
+  CHECK(cli.run({"vault", "reveal", "svc/token", "--version", "3"}).out == "third");
+
+  REQUIRE(cli.run({"vault", "grant", "s3", "svc/*", "--ops", "sign,env", "--expires", "1h"})
+              .exit_code == 0);
+  CHECK_THAT(cli.run({"vault", "grants", "s3"}).out, Catch::Contains("sign,env"));
+  CHECK(cli.run({"vault", "grant", "s3", "svc/*", "--ops", "write"}).exit_code == 2);
+  REQUIRE(cli.run({"vault", "revoke", "s3", "svc/*"}).exit_code == 0);
+  CHECK(cli.run({"vault", "revoke", "s3", "svc/*"}).exit_code == 4);
+
+  REQUIRE(cli.run({"vault", "rm", "svc/token"}).exit_code == 0);
+  CHECK(cli.run({"vault", "reveal", "svc/token"}).exit_code == 4);
+  CHECK(cli.run({"vault", "list"}).out.find("svc/token") == std::string::npos);
+  REQUIRE(cli.run({"vault", "rm", "svc/token", "--purge"}).exit_code == 0);
+  CHECK(cli.run({"vault", "rm", "svc/token", "--purge"}).exit_code == 4);
+  const auto audit = cli.run({"vault", "audit", "--secret", "svc/token"});
+  for (const char* action : {"set", "rotate", "reveal", "rollback", "rm", "purge"}) {
+    CHECK_THAT(audit.out, Catch::Contains(action));
+  }
+  CHECK(cli.run({"vault", "audit", "--verify"}).exit_code == 0);
 }
 
 TEST_CASE("cli: every command has --help, and list/show/grants/history/audit take --json",

@@ -54,7 +54,7 @@ TEST_CASE("a wrong passphrase gives one clear error and changes nothing", "[vaul
   CHECK(as_string(right->read_secret("s").value()) == "v");
 }
 
-TEST_CASE("a wrong keyfile is refused; a malformed keyfile is named", "[vault][keys]") {
+TEST_CASE("a wrong keyfile is refused: a malformed keyfile is named", "[vault][keys]") {
   ScratchDir dir;
   make_keyfile_vault(dir);
   auto other = Credentials::create_keyfile(dir / "other.key");

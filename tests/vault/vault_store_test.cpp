@@ -156,7 +156,7 @@ TEST_CASE("empty, truncated, garbage and unknown-format blobs give clean errors"
   }
 }
 
-TEST_CASE("versions carry current/previous/pending labels; rollback moves labels only",
+TEST_CASE("versions carry current/previous/pending labels: rollback moves labels only",
           "[vault][store]") {
   ScratchDir dir;
   Vault vault = make_keyfile_vault(dir);
