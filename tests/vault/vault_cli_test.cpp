@@ -1,6 +1,8 @@
 // `keyhold vault ...` as a user runs it: real processes, real files.
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include "cli_runner.hpp"
 
 namespace keyhold::vault::testing {
@@ -61,6 +63,30 @@ TEST_CASE("cli: without credentials or a terminal, a clear error says how to unl
   CHECK(cli.run({"vault", "list"}).exit_code == 4);
 }
 
+TEST_CASE("cli: the vault location comes from --vault, KEYHOLD_VAULT, XDG_DATA_HOME, HOME",
+          "[vault][cli]") {
+  ScratchDir dir;
+  CliRunner cli(dir);
+  cli.env().erase("KEYHOLD_VAULT");
+  cli.env()["XDG_DATA_HOME"] = (dir / "xdg").string();
+  REQUIRE(cli.run({"vault", "init", "--keyfile", (dir / "key").string()}).exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "xdg" / "keyhold" / "vault.db"));
+  struct stat st {};
+  REQUIRE(::stat((dir / "xdg" / "keyhold").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  cli.env().erase("XDG_DATA_HOME");
+  REQUIRE(cli.run({"vault", "init", "--keyfile", (dir / "key").string()}).exit_code == 0);
+  CHECK(std::filesystem::exists(dir.path() / ".local" / "share" / "keyhold" / "vault.db"));
+  cli.env()["KEYHOLD_VAULT"] = (dir / "env.db").string();
+  REQUIRE(cli.run({"vault", "init", "--keyfile", (dir / "key").string()}).exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "env.db"));
+  REQUIRE(cli.run({"vault", "--vault", (dir / "flag.db").string(), "init", "--keyfile",
+                   (dir / "key").string()})
+              .exit_code == 0);
+  CHECK(std::filesystem::exists(dir / "flag.db"));
+  CHECK(cli.run({"vault", "init", "--keyfile", (dir / "key").string()}).exit_code == 6);
+}
+
 TEST_CASE("cli: passphrase vault, wrong passphrase, passwd", "[vault][cli]") {
   ScratchDir dir;
   CliRunner cli(dir);
@@ -96,12 +122,13 @@ TEST_CASE("cli: a tampered record fails reveal naming it: audit --verify names a
   init_keyfile_vault(cli, dir);
   REQUIRE(cli.run({"vault", "set", "victim"}, kCanary).exit_code == 0);
   REQUIRE(cli.run({"vault", "set", "other"}, "other-value").exit_code == 0);
-  {
-    auto db = raw_db(dir / "vault.db");
-    auto blob = blob_of(db, "victim", 1);
-    blob[30] ^= 0x80;
-    set_blob(db, "victim", 1, blob);
-  }
+  // Change byte 31 of the ciphertext with the sqlite3 shell, as an attacker would.
+  const std::string sql =
+      "UPDATE versions SET blob = substr(blob, 1, 30) || CASE WHEN substr(blob, 31, 1) = x'00' "
+      "THEN x'01' ELSE x'00' END || substr(blob, 32) WHERE secret_id = "
+      "(SELECT id FROM secrets WHERE name = 'victim');";
+  const std::string command = "sqlite3 '" + (dir / "vault.db").string() + "' \"" + sql + "\"";
+  REQUIRE(std::system(command.c_str()) == 0);
   auto bad = cli.run({"vault", "reveal", "victim"});
   CHECK(bad.exit_code == 5);
   CHECK_THAT(bad.err, Catch::Contains("secret 'victim' version 1"));

@@ -18,6 +18,9 @@ class EnvParser {
 
   Result<std::vector<EnvEntry>> run() {
     std::vector<EnvEntry> out;
+    // One scratch buffer for every value (a value is never longer than the input); each
+    // entry then gets a right-sized copy.
+    SecretBuffer value(text_.size());
     while (pos_ < text_.size()) {
       skip_spaces();
       if (at_end()) break;
@@ -41,7 +44,6 @@ class EnvParser {
       if (at_end() || peek() != '=') return error(key_line, "expected '=' after the key");
       advance();
       skip_spaces();
-      SecretBuffer value(text_.size() - pos_);
       std::size_t used = 0;
       Status status = Status::ok();
       if (!at_end() && peek() == '"') {
@@ -52,8 +54,7 @@ class EnvParser {
         unquoted(value, used);
       }
       if (!status.is_ok()) return status;
-      value.truncate(used);
-      out.push_back(EnvEntry{std::move(key), std::move(value)});
+      out.push_back(EnvEntry{std::move(key), SecretBuffer::copy_of(value.bytes().first(used))});
     }
     return out;
   }
