@@ -249,6 +249,57 @@ TEST_CASE("cli: rotate, history, rollback, grants, revoke and rm", "[vault][cli]
   CHECK(cli.run({"vault", "audit", "--verify"}).exit_code == 0);
 }
 
+TEST_CASE("cli: 20 processes x 10 concurrent `vault set`: every write present, no error shown",
+          "[vault][cli][concurrency]") {
+  ScratchDir dir;
+  CliRunner cli(dir);
+  init_keyfile_vault(cli, dir);
+  constexpr int kProcesses = 20;
+  constexpr int kWrites = 10;  // 200 CLI runs; the library test does 20 x 50
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      const std::string err = (dir / ("err-" + std::to_string(p))).string();
+      const int fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 1);
+      ::dup2(fd, 2);
+      for (const auto& [k, v] : cli.env()) ::setenv(k.c_str(), v.c_str(), 1);
+      const std::string script = "i=0; while [ $i -lt " + std::to_string(kWrites) +
+                                 " ]; do printf \"v-%s\" $i | \"$0\" vault set p" +
+                                 std::to_string(p) + "/s$i || exit 1; i=$((i+1)); done";
+      ::execl("/bin/sh", "sh", "-c", script.c_str(), KEYHOLD_BINARY, nullptr);
+      ::_exit(121);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  for (int p = 0; p < kProcesses; ++p) {
+    const std::string err = read_file(dir / ("err-" + std::to_string(p)));
+    INFO("process " << p << " stderr: " << err);
+    CHECK(err.empty());
+  }
+  auto key = Credentials::from_keyfile(dir / "key");
+  REQUIRE(key.is_ok());
+  Vault vault = std::move(Vault::open(dir / "vault.db", key.value())).value();
+  CHECK(vault.list_secrets().value().size() == kProcesses * kWrites);
+  for (int p = 0; p < kProcesses; ++p) {
+    for (int i = 0; i < kWrites; ++i) {
+      auto value = vault.read_secret("p" + std::to_string(p) + "/s" + std::to_string(i));
+      REQUIRE(value.is_ok());
+      CHECK(as_string(value.value()) == "v-" + std::to_string(i));
+    }
+  }
+  CHECK(vault.verify_audit().value().ok);
+}
+
 TEST_CASE("cli: every command has --help, and list/show/grants/history/audit take --json",
           "[vault][cli]") {
   ScratchDir dir;
