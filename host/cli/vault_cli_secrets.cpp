@@ -38,6 +38,29 @@ json versions_json(const std::vector<vault::VersionInfo>& versions) {
   return out;
 }
 
+// `list --json` streams its array (same layout as nlohmann's dump(2)): building a json tree
+// for 10k secrets cost more than reading them.
+void print_secrets_json(const std::vector<vault::SecretInfo>& secrets, vault::UnixSeconds now) {
+  auto quoted = [](const std::string& text) { return json(text).dump(); };
+  auto number_or_null = [](const std::optional<std::int64_t>& v) {
+    return v ? std::to_string(*v) : std::string("null");
+  };
+  std::string out = secrets.empty() ? "[]" : "[";
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    const auto& s = secrets[i];
+    out += i == 0 ? "\n  {\n" : ",\n  {\n";
+    out += "    \"created_at\": " + quoted(format_time(s.created_at)) + ",\n";
+    out += "    \"current_version\": " + number_or_null(s.current_version) + ",\n";
+    out += "    \"description\": " + quoted(s.description) + ",\n";
+    out += "    \"name\": " + quoted(s.name) + ",\n";
+    out += std::string("    \"overdue\": ") + (s.overdue(now) ? "true" : "false") + ",\n";
+    out += "    \"rotate_every_seconds\": " + number_or_null(s.rotate_every_seconds) + ",\n";
+    out += "    \"updated_at\": " + quoted(format_time(s.updated_at)) + "\n  }";
+  }
+  out += secrets.empty() ? "\n" : "\n]\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
 void print_versions(const std::vector<vault::VersionInfo>& versions) {
   std::printf("%-8s %-9s %-5s %s\n", "VERSION", "STAGE", "TERM", "CREATED");
   for (const auto& v : versions) {
@@ -127,9 +150,7 @@ void add_secret_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
       if (!secrets.is_ok()) fail(secrets.status());
       const auto now = now_unix();
       if (*json_out) {
-        json out = json::array();
-        for (const auto& s : secrets.value()) out.push_back(secret_json(s, now));
-        std::cout << out.dump(2) << "\n";
+        print_secrets_json(secrets.value(), now);
         return;
       }
       std::printf("%-40s %-8s %-21s %s\n", "NAME", "VERSION", "UPDATED", "DESCRIPTION");
