@@ -1,5 +1,6 @@
 #include "cli/config_loading.hpp"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -29,6 +30,36 @@ std::optional<Config> load_cli_config(const std::string& explicit_path, bool wri
   auto config = load_config(path, &error);
   if (!config) std::cerr << "keyhold: " << error << "\n";
   return config;
+}
+
+namespace {
+// A stderr sink that redacts each formatted line before writing it.
+class RedactingStderrSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit RedactingStderrSink(std::shared_ptr<const secrets::Redactor> redactor)
+      : redactor_(std::move(redactor)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::string line(formatted.data(), formatted.size());
+    redactor_->redact(line);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  std::shared_ptr<const secrets::Redactor> redactor_;
+};
+}  // namespace
+
+void redact_stderr_logging(std::shared_ptr<const secrets::Redactor> redactor) {
+  auto logger = spdlog::default_logger();
+  auto sink = std::make_shared<RedactingStderrSink>(std::move(redactor));
+  sink->set_pattern("keyhold %l: %v");
+  logger->sinks().clear();
+  logger->sinks().push_back(std::move(sink));
 }
 
 void setup_stderr_logging(const std::string& level) {

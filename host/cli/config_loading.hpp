@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "secrets/redactor.hpp"
 
 namespace keyhold::cli {
 
@@ -14,5 +15,7 @@ std::optional<Config> load_cli_config(const std::string& explicit_path, bool wri
 
 // Configures the stderr logger (never stdout: stdout is the protocol).
 void setup_stderr_logging(const std::string& level);
+// From now on every log line passes through redactor before it reaches stderr.
+void redact_stderr_logging(std::shared_ptr<const secrets::Redactor> redactor);
 
 }  // namespace keyhold::cli

@@ -11,6 +11,7 @@
 
 #include "cli/config_loading.hpp"
 #include "plugins/instance_loader.hpp"
+#include "secrets/serve_secrets.hpp"
 #include "server/event_hub.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio_transport.hpp"
@@ -103,15 +104,30 @@ int serve(const ServeFlags& flags) {
     return 1;
   }
 
+  std::string error;
+  auto secret_services = secrets::open_secret_services(*config, flags.config.empty(), &error);
+  if (!secret_services) {
+    std::cerr << "keyhold: " << error << "\n";
+    return 1;
+  }
+  redact_stderr_logging(secret_services->redactor);
+  secrets::RedactionRefresher refresher(*secret_services);
+
   Registry registry;
   EventHub hub(registry);
+  const auto results = load_instances(*config, registry, &hub, secret_services.get());
+  if (!refresher.reload(&error)) {
+    std::cerr << "keyhold: " << error << "\n";
+    return 1;
+  }
   bool failed = false;
-  for (const auto& result : load_instances(*config, registry, &hub)) {
+  for (const auto& result : results) {
     if (result.loaded) {
       spdlog::info("instance '{}' loaded from {}", result.instance, result.plugin_path);
     } else {
+      // A plugin's own error text could quote a secret: it goes out redacted.
       std::cerr << "keyhold: instance '" << result.instance << "' (" << result.plugin_path
-                << ") skipped: " << result.error << "\n";
+                << ") skipped: " << secret_services->redactor->redacted(result.error) << "\n";
       failed = true;
     }
   }
@@ -124,6 +140,13 @@ int serve(const ServeFlags& flags) {
   SessionOptions session_options;
   session_options.page_size = config->page_size;
   session_options.limits.max_message_bytes = config->max_message_bytes;
+  session_options.redactor = secret_services->redactor;
+  session_options.on_guard = [broker = secret_services->broker.get()](
+                                 const PluginInstance& instance, const std::string& request_id,
+                                 const std::string& detail, bool blocked) {
+    broker->audit(instance.name(), blocked ? "guard.block" : "guard.redact", "", request_id,
+                  blocked ? "denied" : "redacted", detail);
+  };
   if (!flags.http.empty()) {
     int code = serve_http(flags.http, *config, registry, hub, pool, session_options, stop_fd);
     pool.join();

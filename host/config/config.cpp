@@ -199,11 +199,20 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
           instance.secrets[std::string(alias.str())] = *text;
         }
       }
+      if (const toml::node* guard = table->get("guard")) {
+        auto text = guard->value<std::string>();
+        if (!text || (*text != "block" && *text != "redact" && *text != "off")) {
+          *error = where(path, *guard) + ": instances." + instance.name +
+                   ".guard must be \"block\", \"redact\" or \"off\"";
+          return std::nullopt;
+        }
+        instance.guard = *text;
+      }
       for (const auto& [field, field_value] : *table) {
         const std::string_view f = field.str();
-        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets") {
+        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets" && f != "guard") {
           *error = where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
-                   std::string(f) + "' (expected plugin, prefix, options, secrets)";
+                   std::string(f) + "' (expected plugin, prefix, options, secrets, guard)";
           return std::nullopt;
         }
       }
@@ -263,6 +272,7 @@ plugin = "echo"
 
 # [instances.echo.options]     # handed to the plugin as JSON
 # greeting = "hello"
+# guard = "block"              # tool arguments carrying a credential: block | redact | off
 # [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH"
 )";
 }

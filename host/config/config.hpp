@@ -16,6 +16,7 @@ struct InstanceConfig {
   std::optional<std::string> prefix;  // default "<name>_"
   nlohmann::json options = nlohmann::json::object();
   std::map<std::string, std::string> secrets;  // alias -> "vault:NAME" | "env:VAR" | "file:PATH"
+  std::string guard = "block";                 // argument guard: "block" | "redact" | "off"
 
   std::string effective_prefix() const { return prefix ? *prefix : name + "_"; }
 };

@@ -27,7 +27,8 @@ std::vector<std::filesystem::path> plugin_search_dirs(const Config& config) {
 }
 
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
-                                               HostServices* events) {
+                                               HostServices* events,
+                                               secrets::SecretServices* secrets) {
   std::vector<InstanceLoadResult> results;
   const auto dirs = plugin_search_dirs(config);
   const std::filesystem::path base =
@@ -48,8 +49,24 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
       results.push_back(std::move(result));
       continue;
     }
+    if (!instance.secrets.empty() && (secrets == nullptr || !secrets->broker)) {
+      result.error = "[secrets] are mapped but no secret services are available";
+      results.push_back(std::move(result));
+      continue;
+    }
+    if (secrets != nullptr && secrets->broker &&
+        !secrets->broker->bind_instance(instance.name, library->definition(), instance.secrets,
+                                        &error)) {
+      result.error = error;
+      results.push_back(std::move(result));
+      continue;
+    }
     auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
                                                     library, instance.options, events);
+    created->set_secrets(secrets);
+    created->set_guard(instance.guard == "off"      ? secrets::GuardMode::kOff
+                       : instance.guard == "redact" ? secrets::GuardMode::kRedact
+                                                    : secrets::GuardMode::kBlock);
     if (!created->create(&error) || !registry.add(std::move(created), &error)) {
       result.error = error;
       results.push_back(std::move(result));

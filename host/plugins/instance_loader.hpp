@@ -23,7 +23,11 @@ std::vector<std::filesystem::path> plugin_search_dirs(const Config& config);
 
 // Loads every instance of config into registry, in file order. A failing instance is
 // skipped and reported; the others still load. events receives instance-wide events.
+// When secrets is given, each instance's [secrets] aliases are bound in its broker before
+// the plugin is created (a bad mapping skips the instance) and the instance may use
+// handles; otherwise every secret operation answers "not granted".
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
-                                               HostServices* events);
+                                               HostServices* events,
+                                               secrets::SecretServices* secrets = nullptr);
 
 }  // namespace keyhold

@@ -1,5 +1,6 @@
 #include "plugins/plugin_instance.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 namespace keyhold {
@@ -70,29 +71,115 @@ int32_t api_client_request(kh_host*, const kh_call_ctx* ctx, kh_str method, kh_s
   }
 }
 
-// Secret handles are declared in ABI 1.0 so it need not break when the handle broker
-// lands; until an administrator can grant anything, every request is "not granted".
-int32_t api_secret_acquire(kh_host*, const kh_call_ctx*, kh_str, kh_secret_handle* out) {
-  if (out != nullptr) *out = kh_secret_handle{0, 0};
-  return KH_NOT_GRANTED;
+std::string request_of(const kh_call_ctx* ctx) {
+  return ctx == nullptr ? std::string() : ctx->request_id.dump();
 }
-int32_t api_secret_release(kh_host*, kh_secret_handle) { return KH_NOT_FOUND; }
-int32_t api_secret_reveal(kh_host*, const kh_call_ctx*, kh_secret_handle, kh_reveal_fn, void*) {
-  return KH_NOT_GRANTED;
+
+void write_sink(kh_sink* sink, std::string_view bytes) {
+  if (sink != nullptr && sink->append != nullptr)
+    sink->append(sink->host_data, bytes.data(), bytes.size());
 }
-int32_t api_secret_sign(kh_host*, const kh_call_ctx*, kh_secret_handle, kh_str, kh_str, kh_sink*) {
-  return KH_NOT_GRANTED;
+
+// Without a broker (no secrets configured) every secret operation is "not granted".
+int32_t api_secret_acquire(kh_host* host, const kh_call_ctx* ctx, kh_str alias,
+                           kh_secret_handle* out) {
+  try {
+    if (out == nullptr) return KH_INVALID_ARGUMENT;
+    *out = kh_secret_handle{0, 0};
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
+    return services->broker->acquire(host->instance->name(), view(alias), request_of(ctx), out);
+  } catch (...) {
+    return KH_ERROR;
+  }
 }
-int32_t api_process_spawn(kh_host*, const kh_call_ctx*, kh_str, uint64_t* out, kh_sink* error) {
-  if (out != nullptr) *out = 0;
-  static constexpr std::string_view kWhy = "process spawning is not granted to this instance";
-  if (error != nullptr && error->append != nullptr)
-    error->append(error->host_data, kWhy.data(), kWhy.size());
-  return KH_NOT_GRANTED;
+int32_t api_secret_release(kh_host* host, kh_secret_handle handle) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->broker) return KH_NOT_FOUND;
+    return services->broker->release(host->instance->name(), handle);
+  } catch (...) {
+    return KH_ERROR;
+  }
 }
-int32_t api_process_read(kh_host*, uint64_t, int32_t, int32_t, kh_sink*) { return KH_NOT_FOUND; }
-int32_t api_process_wait(kh_host*, uint64_t, int32_t, int32_t*) { return KH_NOT_FOUND; }
-int32_t api_process_kill(kh_host*, uint64_t, int32_t) { return KH_NOT_FOUND; }
+int32_t api_secret_reveal(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
+                          kh_reveal_fn use, void* user) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
+    return services->broker->reveal(host->instance->name(), handle, request_of(ctx), use, user);
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
+int32_t api_secret_sign(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
+                        kh_str algorithm, kh_str data, kh_sink* out) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
+    std::string result;
+    int32_t status = services->broker->sign(host->instance->name(), handle, view(algorithm),
+                                            view(data), request_of(ctx), &result);
+    write_sink(out, result);
+    sodium_memzero(result.data(), result.size());
+    return status;
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
+int32_t api_process_spawn(kh_host* host, const kh_call_ctx* ctx, kh_str spec, uint64_t* out,
+                          kh_sink* error) {
+  try {
+    if (out != nullptr) *out = 0;
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->children) {
+      write_sink(error, "process spawning is not available: no secret services are configured");
+      return KH_NOT_GRANTED;
+    }
+    std::string why;
+    uint64_t id = 0;
+    int32_t status =
+        services->children->spawn(host->instance->name(), request_of(ctx), view(spec), &id, &why);
+    if (out != nullptr) *out = id;
+    write_sink(error, why);
+    return status;
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
+int32_t api_process_read(kh_host* host, uint64_t process, int32_t stream, int32_t timeout_ms,
+                         kh_sink* out) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->children) return KH_NOT_FOUND;
+    std::string data;
+    int32_t status =
+        services->children->read(host->instance->name(), process, stream, timeout_ms, &data);
+    write_sink(out, data);
+    return status;
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
+int32_t api_process_wait(kh_host* host, uint64_t process, int32_t timeout_ms,
+                         int32_t* exit_status) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->children || exit_status == nullptr) return KH_NOT_FOUND;
+    return services->children->wait(host->instance->name(), process, timeout_ms, exit_status);
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
+int32_t api_process_kill(kh_host* host, uint64_t process, int32_t signal_number) {
+  try {
+    auto* services = host->instance->secrets();
+    if (services == nullptr || !services->children) return KH_NOT_FOUND;
+    return services->children->kill(host->instance->name(), process, signal_number);
+  } catch (...) {
+    return KH_ERROR;
+  }
+}
 
 const kh_host_api kHostApi = {
     sizeof(kh_host_api),
@@ -129,6 +216,7 @@ PluginInstance::PluginInstance(std::string name, std::string prefix,
 
 PluginInstance::~PluginInstance() {
   if (object_ != nullptr) library_->definition().destroy(object_);
+  if (secrets_ != nullptr && secrets_->children) secrets_->children->kill_all(name_);
 }
 
 bool PluginInstance::create(std::string* error) {

@@ -9,6 +9,7 @@
 
 #include "plugins/host_services.hpp"
 #include "plugins/plugin_library.hpp"
+#include "secrets/secret_services.hpp"
 
 namespace keyhold {
 class PluginInstance;
@@ -50,6 +51,11 @@ class PluginInstance {
   const PluginLibrary& library() const noexcept { return *library_; }
   HostServices* events() const noexcept { return events_; }
   void set_events(HostServices* events) noexcept { events_ = events; }
+  // Secret handles and child processes; null means "nothing is granted".
+  secrets::SecretServices* secrets() const noexcept { return secrets_; }
+  void set_secrets(secrets::SecretServices* secrets) noexcept { secrets_ = secrets; }
+  secrets::GuardMode guard() const noexcept { return guard_; }
+  void set_guard(secrets::GuardMode guard) noexcept { guard_ = guard; }
 
   // The services table every instance receives.
   static const kh_host_api& host_api() noexcept;
@@ -60,6 +66,8 @@ class PluginInstance {
   std::shared_ptr<PluginLibrary> library_;
   nlohmann::json options_;
   HostServices* events_;
+  secrets::SecretServices* secrets_ = nullptr;
+  secrets::GuardMode guard_ = secrets::GuardMode::kBlock;
   kh_host host_{this};
   void* object_ = nullptr;
 };

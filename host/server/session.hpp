@@ -17,6 +17,7 @@
 #include "plugins/host_services.hpp"
 #include "plugins/registry.hpp"
 #include "protocol/json_rpc.hpp"
+#include "secrets/redactor.hpp"
 #include "server/outbound.hpp"
 
 namespace keyhold {
@@ -28,6 +29,13 @@ struct SessionOptions {
   // When set, only tools it accepts (by exposed name) are listed or callable in this
   // session, e.g. the allowlist of the HTTP client's token.
   std::function<bool(std::string_view tool)> tool_allowed;
+  // When set, every outgoing message is redacted, and tool arguments carrying a secret
+  // or a credential are refused (or redacted) per instance guard mode.
+  std::shared_ptr<const secrets::Redactor> redactor;
+  // Told about every argument-guard action (for the audit log).
+  std::function<void(const PluginInstance& instance, const std::string& request_id,
+                     const std::string& detail, bool blocked)>
+      on_guard;
 };
 
 class Session : public HostServices {
@@ -75,7 +83,10 @@ class Session : public HostServices {
   void call_tool(const nlohmann::json& id, const nlohmann::json& params);
   void dispatch(const nlohmann::json& id, PluginInstance* instance, std::string method,
                 nlohmann::json params, const nlohmann::json& client_params);
-  void reply(const nlohmann::json& message, const CallContext* related);
+  void reply(nlohmann::json message, const CallContext* related);
+  // The argument guard: false when the call was answered (refused) here.
+  bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
+                       nlohmann::json* arguments);
 
   Registry& registry_;
   Outbound& out_;

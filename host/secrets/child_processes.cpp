@@ -1,0 +1,265 @@
+#include "secrets/child_processes.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+namespace keyhold::secrets {
+
+namespace {
+constexpr std::size_t kMaxPending = 64 * 1024;  // flush a line longer than this anyway
+constexpr const char* kInheritedVariables[] = {"PATH", "HOME", "LANG", "TMPDIR", "USER"};
+}  // namespace
+
+struct ChildProcesses::Child {
+  std::string instance;
+  pid_t pid = -1;
+  int fds[3] = {-1, -1, -1};  // [1] stdout, [2] stderr (read ends)
+  std::string pending[3];
+  bool eof[3] = {false, false, false};
+  bool reaped = false;
+  int status = 0;
+  std::mutex mutex;
+
+  ~Child() {
+    for (int fd : fds)
+      if (fd >= 0) ::close(fd);
+  }
+};
+
+ChildProcesses::ChildProcesses(HandleBroker& broker, std::shared_ptr<const Redactor> redactor)
+    : broker_(broker), redactor_(std::move(redactor)) {}
+
+ChildProcesses::~ChildProcesses() {
+  std::map<std::uint64_t, std::shared_ptr<Child>> all;
+  {
+    std::lock_guard lock(mutex_);
+    all.swap(children_);
+  }
+  for (auto& [id, child] : all) {
+    std::lock_guard lock(child->mutex);
+    if (!child->reaped) {
+      ::kill(-child->pid, SIGKILL);
+      ::waitpid(child->pid, &child->status, 0);
+      child->reaped = true;
+    }
+  }
+}
+
+int32_t ChildProcesses::spawn(const std::string& instance, const std::string& request_id,
+                              std::string_view spec_json, std::uint64_t* id, std::string* error) {
+  *id = 0;
+  auto spec = nlohmann::json::parse(spec_json, nullptr, false);
+  if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
+      !spec["argv"].is_array() || spec["argv"].empty()) {
+    *error = "spawn spec needs \"argv\": a non-empty array of strings";
+    return KH_INVALID_ARGUMENT;
+  }
+  std::vector<std::string> argv;
+  for (const auto& a : spec["argv"]) {
+    if (!a.is_string()) {
+      *error = "argv entries must be strings";
+      return KH_INVALID_ARGUMENT;
+    }
+    argv.push_back(a.get<std::string>());
+  }
+  // Environment: a few host variables, the plain env, then values from handles. Entries
+  // holding secrets live in guarded memory and are zeroed after the spawn.
+  std::vector<vault::SecretBuffer> entries;
+  auto add = [&](std::string_view name, std::string_view value) {
+    vault::SecretBuffer entry(name.size() + 1 + value.size() + 1);
+    std::memcpy(entry.data(), name.data(), name.size());
+    entry.data()[name.size()] = '=';
+    std::memcpy(entry.data() + name.size() + 1, value.data(), value.size());
+    entries.push_back(std::move(entry));
+  };
+  for (const char* name : kInheritedVariables)
+    if (const char* value = std::getenv(name)) add(name, value);
+  if (auto env = spec.find("env"); env != spec.end() && env->is_object())
+    for (const auto& [name, value] : env->items())
+      if (value.is_string()) add(name, value.get_ref<const std::string&>());
+  if (auto secret_env = spec.find("secret_env");
+      secret_env != spec.end() && secret_env->is_object()) {
+    for (const auto& [name, alias] : secret_env->items()) {
+      if (!alias.is_string()) continue;
+      vault::SecretBuffer value;
+      int32_t status =
+          broker_.value_for_env(instance, alias.get<std::string>(), request_id, &value);
+      if (status != KH_OK) {
+        *error = "secret alias '" + alias.get<std::string>() + "' is not granted for env";
+        return status;
+      }
+      add(name, value.view());
+    }
+  }
+  std::vector<char*> envp;
+  for (auto& e : entries) envp.push_back(reinterpret_cast<char*>(e.data()));
+  envp.push_back(nullptr);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return KH_ERROR;
+  }
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return KH_ERROR;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  std::string cwd = spec.value("cwd", std::string());
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);  // the child leads a new process group
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGHUP);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setsigmask(&attr, &none);  // the host blocks SIGTERM; the child must not
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  entries.clear();  // zeroes every environment entry
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    *error = "cannot start '" + argv[0] + "': " + std::strerror(rc);
+    return KH_ERROR;
+  }
+  auto child = std::make_shared<Child>();
+  child->instance = instance;
+  child->pid = pid;
+  child->fds[1] = out_pipe[0];
+  child->fds[2] = err_pipe[0];
+  std::lock_guard lock(mutex_);
+  *id = next_id_++;
+  children_[*id] = std::move(child);
+  return KH_OK;
+}
+
+std::shared_ptr<ChildProcesses::Child> ChildProcesses::find(const std::string& instance,
+                                                            std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  auto it = children_.find(id);
+  if (it == children_.end() || it->second->instance != instance) return nullptr;
+  return it->second;
+}
+
+int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int32_t stream,
+                             int32_t timeout_ms, std::string* out) {
+  if (stream != 1 && stream != 2) return KH_INVALID_ARGUMENT;
+  auto child = find(instance, id);
+  if (!child) return KH_NOT_FOUND;
+  std::lock_guard lock(child->mutex);
+  std::string& pending = child->pending[stream];
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
+  for (;;) {
+    // Whole lines (or everything at end of stream) leave, redacted.
+    std::size_t cut = child->eof[stream] ? pending.size() : pending.rfind('\n');
+    if (cut != std::string::npos && cut > 0 && !child->eof[stream]) ++cut;
+    if (!child->eof[stream] && pending.size() >= kMaxPending) cut = pending.size();
+    if (cut != std::string::npos && cut > 0) {
+      std::string ready = pending.substr(0, cut);
+      pending.erase(0, cut);
+      redactor_->redact(ready);
+      *out += ready;
+      return KH_OK;
+    }
+    if (child->eof[stream]) return KH_NOT_FOUND;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left < 0) return KH_OK;  // nothing whole yet
+    pollfd p{child->fds[stream], POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return KH_OK;
+    char buffer[16 * 1024];
+    const ssize_t n = ::read(child->fds[stream], buffer, sizeof buffer);
+    if (n <= 0) {
+      child->eof[stream] = true;
+      continue;
+    }
+    pending.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+int32_t ChildProcesses::wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
+                             int32_t* exit_status) {
+  auto child = find(instance, id);
+  if (!child) return KH_NOT_FOUND;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    {
+      std::lock_guard lock(child->mutex);
+      if (!child->reaped && ::waitpid(child->pid, &child->status, WNOHANG) == child->pid)
+        child->reaped = true;
+      if (child->reaped) {
+        *exit_status = child->status;
+        return KH_OK;
+      }
+    }
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return KH_UNAVAILABLE;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+int32_t ChildProcesses::kill(const std::string& instance, std::uint64_t id, int32_t signal_number) {
+  auto child = find(instance, id);
+  if (!child) return KH_NOT_FOUND;
+  std::lock_guard lock(child->mutex);
+  if (child->reaped) return KH_OK;
+  return ::kill(-child->pid, signal_number) == 0 ? KH_OK : KH_ERROR;
+}
+
+void ChildProcesses::kill_all(const std::string& instance) {
+  std::vector<std::shared_ptr<Child>> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = children_.begin(); it != children_.end();) {
+      if (it->second->instance == instance) {
+        doomed.push_back(it->second);
+        it = children_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& child : doomed) {
+    std::lock_guard lock(child->mutex);
+    if (child->reaped) continue;
+    ::kill(-child->pid, SIGKILL);
+    ::waitpid(child->pid, &child->status, 0);
+    child->reaped = true;
+  }
+}
+
+}  // namespace keyhold::secrets

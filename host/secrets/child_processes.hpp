@@ -1,0 +1,51 @@
+#pragma once
+// Child processes started on a plugin's behalf with secrets in their environment (the
+// `env` operation): the value goes from the vault into the child's environment and never
+// through the plugin. Output read back by the plugin passes through the redactor, line by
+// line, so a child that prints its environment yields markers. Each child leads its own
+// process group, so kill reaches the whole tree.
+//
+// Thread-safe.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "secrets/handle_broker.hpp"
+#include "secrets/redactor.hpp"
+
+namespace keyhold::secrets {
+
+class ChildProcesses {
+ public:
+  ChildProcesses(HandleBroker& broker, std::shared_ptr<const Redactor> redactor);
+  ~ChildProcesses();  // kills and reaps every child still running
+
+  // spec: {"argv":[...],"cwd":"...","env":{"K":"V"},"secret_env":{"VAR":"alias"}}.
+  // The child gets PATH, HOME, LANG, TMPDIR and USER from the host, then env, then
+  // secret_env. KH_NOT_GRANTED when an alias lacks the env grant; *error says why.
+  int32_t spawn(const std::string& instance, const std::string& request_id,
+                std::string_view spec_json, std::uint64_t* id, std::string* error);
+  // Redacted output of stream 1 (stdout) or 2 (stderr): whole lines, or the rest at end
+  // of stream. KH_NOT_FOUND at end of stream with nothing left.
+  int32_t read(const std::string& instance, std::uint64_t id, int32_t stream, int32_t timeout_ms,
+               std::string* out);
+  int32_t wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
+               int32_t* exit_status);
+  int32_t kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
+  // Kills (SIGKILL) and reaps every child of instance.
+  void kill_all(const std::string& instance);
+
+ private:
+  struct Child;
+  std::shared_ptr<Child> find(const std::string& instance, std::uint64_t id);
+
+  HandleBroker& broker_;
+  std::shared_ptr<const Redactor> redactor_;
+  std::mutex mutex_;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, std::shared_ptr<Child>> children_;
+};
+
+}  // namespace keyhold::secrets

@@ -1,0 +1,320 @@
+#include "secrets/handle_broker.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace keyhold::secrets {
+
+namespace {
+
+vault::Operation to_vault_op(std::uint32_t op) {
+  return op == KH_SECRET_OP_SIGN  ? vault::Operation::kSign
+         : op == KH_SECRET_OP_ENV ? vault::Operation::kEnv
+                                  : vault::Operation::kReveal;
+}
+
+void hmac_sha256(std::span<const std::uint8_t> key, std::string_view message,
+                 unsigned char out[crypto_auth_hmacsha256_BYTES]) {
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
+                                message.size());
+  crypto_auth_hmacsha256_final(&state, out);
+  sodium_memzero(&state, sizeof state);
+}
+
+}  // namespace
+
+HandleBroker::HandleBroker(std::shared_ptr<SharedVault> vault) : vault_(std::move(vault)) {}
+
+bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& definition,
+                                 const std::map<std::string, std::string>& mapping,
+                                 std::string* error) {
+  std::vector<AliasBinding> bindings;
+  for (const auto& [alias, text] : mapping) {
+    const kh_secret_decl* declared = nullptr;
+    std::string names;
+    for (uint32_t i = 0; i < definition.secret_count; ++i) {
+      const kh_secret_decl& d = definition.secrets[i];
+      if (d.alias == nullptr) continue;
+      names += (names.empty() ? "" : ", ") + std::string(d.alias);
+      if (alias == d.alias) declared = &d;
+    }
+    if (declared == nullptr) {
+      *error = "secret alias '" + alias + "' is not declared by plugin '" + definition.name +
+               "' (it declares: " + (names.empty() ? std::string("none") : names) + ")";
+      return false;
+    }
+    auto source = SecretSource::parse(text, error);
+    if (!source) {
+      *error = "secret alias '" + alias + "': " + *error;
+      return false;
+    }
+    if (source->kind == SecretSource::Kind::kVault) {
+      if (!vault_) {
+        *error =
+            "secret alias '" + alias + "' maps to " + source->describe() + " but no vault is open";
+        return false;
+      }
+      auto found = vault_->with([&](vault::Vault& v) { return v.find_secret(source->ref); });
+      if (!found.is_ok()) {
+        *error = "secret alias '" + alias + "': " + found.status().message();
+        return false;
+      }
+    } else {
+      auto value = read_source(*source, vault_.get());
+      if (!value.is_ok()) {
+        *error = "secret alias '" + alias + "': " + value.status().message();
+        return false;
+      }
+    }
+    bindings.push_back({alias, *source, declared->operations});
+  }
+  std::lock_guard lock(mutex_);
+  bindings_[instance] = std::move(bindings);
+  return true;
+}
+
+const AliasBinding* HandleBroker::find_binding(const std::string& instance,
+                                               std::string_view alias) const {
+  auto it = bindings_.find(instance);
+  if (it == bindings_.end()) return nullptr;
+  for (const auto& b : it->second)
+    if (b.alias == alias) return &b;
+  return nullptr;
+}
+
+int32_t HandleBroker::check(const std::string& instance, const AliasBinding& binding,
+                            std::uint32_t op) const {
+  if ((binding.declared_ops & op) == 0) return KH_NOT_GRANTED;
+  if (binding.source.kind != SecretSource::Kind::kVault) return KH_OK;  // the config is the grant
+  auto status = vault_->with([&](vault::Vault& v) {
+    return v.check_grant(instance, binding.source.ref, to_vault_op(op), std::time(nullptr));
+  });
+  return status.is_ok() ? KH_OK : KH_NOT_GRANTED;
+}
+
+void HandleBroker::audit(const std::string& instance, const std::string& action,
+                         const std::string& secret, const std::string& request_id,
+                         const std::string& outcome, const std::string& detail) {
+  if (!vault_) {
+    spdlog::info("audit: {} instance={} secret={} request={} outcome={} {}", action, instance,
+                 secret, request_id, outcome, detail);
+    return;
+  }
+  vault::AuditEntry entry;
+  entry.actor = "host:serve";
+  entry.action = action;
+  entry.secret = secret;
+  entry.instance = instance;
+  entry.request_id = request_id;
+  entry.outcome = outcome;
+  entry.detail = detail;
+  if (auto pos = action.find('.'); pos != std::string::npos)
+    entry.operation = action.substr(pos + 1);
+  auto appended = vault_->with([&](vault::Vault& v) { return v.append_audit(entry); });
+  if (!appended.is_ok())
+    spdlog::error("cannot append to the audit log: {}", appended.status().message());
+}
+
+int32_t HandleBroker::acquire(const std::string& instance, std::string_view alias,
+                              const std::string& request_id, kh_secret_handle* out) {
+  *out = kh_secret_handle{0, 0};
+  AliasBinding binding;
+  {
+    std::lock_guard lock(mutex_);
+    const AliasBinding* found = find_binding(instance, alias);
+    if (found == nullptr) {
+      audit(instance, "handle.acquire", "", request_id, "denied",
+            "alias=" + std::string(alias) + " not mapped");
+      return KH_NOT_GRANTED;
+    }
+    binding = *found;
+  }
+  bool any = false;
+  for (std::uint32_t op : {KH_SECRET_OP_REVEAL, KH_SECRET_OP_SIGN, KH_SECRET_OP_ENV})
+    if ((binding.declared_ops & op) && check(instance, binding, op) == KH_OK) any = true;
+  if (!any) {
+    audit(instance, "handle.acquire", binding.source.describe(), request_id, "denied",
+          "alias=" + binding.alias + " no operation granted");
+    return KH_NOT_GRANTED;
+  }
+  kh_secret_handle handle;
+  do {
+    randombytes_buf(&handle, sizeof handle);
+  } while (handle.hi == 0 && handle.lo == 0);
+  {
+    std::lock_guard lock(mutex_);
+    handles_[{handle.hi, handle.lo}] = HandleEntry{instance, binding.alias};
+  }
+  audit(instance, "handle.acquire", binding.source.describe(), request_id, "ok",
+        "alias=" + binding.alias);
+  *out = handle;
+  return KH_OK;
+}
+
+int32_t HandleBroker::release(const std::string& instance, kh_secret_handle handle) {
+  std::lock_guard lock(mutex_);
+  auto it = handles_.find({handle.hi, handle.lo});
+  if (it == handles_.end() || it->second.instance != instance) return KH_NOT_FOUND;
+  handles_.erase(it);
+  return KH_OK;
+}
+
+int32_t HandleBroker::resolve(const std::string& instance, kh_secret_handle handle,
+                              AliasBinding* out) const {
+  std::lock_guard lock(mutex_);
+  auto it = handles_.find({handle.hi, handle.lo});
+  if (it == handles_.end()) return KH_NOT_FOUND;
+  if (it->second.instance != instance) return KH_NOT_GRANTED;  // another instance's handle
+  const AliasBinding* binding = find_binding(instance, it->second.alias);
+  if (binding == nullptr) return KH_NOT_FOUND;
+  *out = *binding;
+  return KH_OK;
+}
+
+int32_t HandleBroker::reveal(const std::string& instance, kh_secret_handle handle,
+                             const std::string& request_id, kh_reveal_fn use, void* user) {
+  AliasBinding binding;
+  int32_t status = resolve(instance, handle, &binding);
+  if (status == KH_OK) status = check(instance, binding, KH_SECRET_OP_REVEAL);
+  const std::string what = binding.source.describe();
+  if (status != KH_OK) {
+    audit(instance, "handle.reveal", what, request_id, "denied",
+          status == KH_NOT_FOUND ? "unknown or released handle" : "alias=" + binding.alias);
+    return status == KH_NOT_FOUND ? KH_NOT_GRANTED : status;
+  }
+  auto value = read_source(binding.source, vault_.get());
+  if (!value.is_ok()) {
+    audit(instance, "handle.reveal", what, request_id, "error", value.status().message());
+    return KH_ERROR;
+  }
+  audit(instance, "handle.reveal", what, request_id, "ok", "alias=" + binding.alias);
+  if (use != nullptr) use(user, value.value().data(), value.value().size());
+  return KH_OK;  // value's buffer is zeroed as it goes out of scope
+}
+
+int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
+                           std::string_view algorithm, std::string_view data,
+                           const std::string& request_id, std::string* out) {
+  AliasBinding binding;
+  int32_t status = resolve(instance, handle, &binding);
+  if (status == KH_OK) status = check(instance, binding, KH_SECRET_OP_SIGN);
+  const std::string what = binding.source.describe();
+  if (status != KH_OK) {
+    audit(instance, "handle.sign", what, request_id, "denied",
+          status == KH_NOT_FOUND ? "unknown or released handle" : "alias=" + binding.alias);
+    return status == KH_NOT_FOUND ? KH_NOT_GRANTED : status;
+  }
+  if (algorithm != "hmac-sha256" && algorithm != "aws4-signing-key") {
+    *out = "unknown signing algorithm (use hmac-sha256 or aws4-signing-key)";
+    return KH_INVALID_ARGUMENT;
+  }
+  auto value = read_source(binding.source, vault_.get());
+  if (!value.is_ok()) {
+    audit(instance, "handle.sign", what, request_id, "error", value.status().message());
+    return KH_ERROR;
+  }
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  if (algorithm == "hmac-sha256") {
+    hmac_sha256(value.value().bytes(), data, mac);
+  } else {
+    // AWS SigV4: kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
+    // "aws4_request"). Only the derived key leaves the host.
+    auto scope = nlohmann::json::parse(data, nullptr, false);
+    if (scope.is_discarded() || !scope.is_object() ||
+        !scope.value("date", nlohmann::json()).is_string() ||
+        !scope.value("region", nlohmann::json()).is_string() ||
+        !scope.value("service", nlohmann::json()).is_string()) {
+      *out =
+          "aws4-signing-key needs {\"date\":\"YYYYMMDD\",\"region\":\"...\",\"service\":\"...\"}";
+      return KH_INVALID_ARGUMENT;
+    }
+    vault::SecretBuffer key(4 + value.value().size());
+    std::memcpy(key.data(), "AWS4", 4);
+    std::memcpy(key.data() + 4, value.value().data(), value.value().size());
+    unsigned char k1[32], k2[32], k3[32];
+    hmac_sha256(key.bytes(), scope["date"].get<std::string>(), k1);
+    hmac_sha256({k1, 32}, scope["region"].get<std::string>(), k2);
+    hmac_sha256({k2, 32}, scope["service"].get<std::string>(), k3);
+    hmac_sha256({k3, 32}, "aws4_request", mac);
+    sodium_memzero(k1, 32);
+    sodium_memzero(k2, 32);
+    sodium_memzero(k3, 32);
+  }
+  out->assign(reinterpret_cast<const char*>(mac), sizeof mac);
+  sodium_memzero(mac, sizeof mac);
+  audit(instance, "handle.sign", what, request_id, "ok",
+        "alias=" + binding.alias + " algorithm=" + std::string(algorithm));
+  return KH_OK;
+}
+
+int32_t HandleBroker::value_for_env(const std::string& instance, std::string_view alias,
+                                    const std::string& request_id, vault::SecretBuffer* out) {
+  AliasBinding binding;
+  {
+    std::lock_guard lock(mutex_);
+    const AliasBinding* found = find_binding(instance, alias);
+    if (found == nullptr) {
+      audit(instance, "handle.env", "", request_id, "denied",
+            "alias=" + std::string(alias) + " not mapped");
+      return KH_NOT_GRANTED;
+    }
+    binding = *found;
+  }
+  const std::string what = binding.source.describe();
+  if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
+    audit(instance, "handle.env", what, request_id, "denied", "alias=" + binding.alias);
+    return KH_NOT_GRANTED;
+  }
+  auto value = read_source(binding.source, vault_.get());
+  if (!value.is_ok()) {
+    audit(instance, "handle.env", what, request_id, "error", value.status().message());
+    return KH_ERROR;
+  }
+  audit(instance, "handle.env", what, request_id, "ok", "alias=" + binding.alias);
+  *out = std::move(value).value();
+  return KH_OK;
+}
+
+std::vector<KnownSecret> HandleBroker::releasable_values() {
+  std::vector<AliasBinding> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [instance, bindings] : bindings_)
+      all.insert(all.end(), bindings.begin(), bindings.end());
+  }
+  std::vector<KnownSecret> out;
+  for (const auto& b : all) {
+    auto value = read_source(b.source, vault_.get());
+    if (value.is_ok()) out.push_back({b.alias, std::move(value).value()});
+    if (b.source.kind != SecretSource::Kind::kVault) continue;
+    // After a rotation the previous value may still be in a plugin's memory or output.
+    auto previous = vault_->with([&](vault::Vault& v) -> vault::Result<vault::SecretBuffer> {
+      auto versions = v.list_versions(b.source.ref);
+      if (!versions.is_ok()) return versions.status();
+      for (const auto& version : versions.value())
+        if (version.stage == vault::Stage::kPrevious)
+          return v.read_secret(b.source.ref, version.version);
+      return vault::Status(vault::ErrorCode::kNotFound, "no previous version");
+    });
+    if (previous.is_ok()) out.push_back({b.alias, std::move(previous).value()});
+  }
+  return out;
+}
+
+bool HandleBroker::vault_changed() {
+  if (!vault_) return false;
+  auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
+  if (!version.is_ok()) return false;
+  std::lock_guard lock(mutex_);
+  const bool changed = last_data_version_ != -1 && version.value() != last_data_version_;
+  last_data_version_ = version.value();
+  return changed;
+}
+
+}  // namespace keyhold::secrets

@@ -1,0 +1,84 @@
+#pragma once
+// The handle broker: plugins reach secrets only through opaque, unguessable handles
+// bound to (instance, alias, source). Every use re-checks the grant (for vault sources, in
+// the vault itself, so revoke, expiry and rotation act at once on a running host) and is
+// audited. Values cross only inside reveal callbacks, in guarded memory zeroed afterwards;
+// sign derives MACs and AWS SigV4 signing keys so the secret never leaves the host.
+//
+// Thread-safe.
+#include <keyhold/plugin.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "secrets/redactor.hpp"
+#include "secrets/secret_source.hpp"
+
+namespace keyhold::secrets {
+
+struct AliasBinding {
+  std::string alias;
+  SecretSource source;
+  std::uint32_t declared_ops = 0;  // KH_SECRET_OP_* the plugin asked for
+};
+
+class HandleBroker {
+ public:
+  // vault may be null (then only env: and file: sources can be bound).
+  explicit HandleBroker(std::shared_ptr<SharedVault> vault);
+
+  // Records the aliases an instance maps in its config. Fails, with a message naming the
+  // alias, when the plugin did not declare an alias, a source is malformed, or the
+  // secret behind it does not exist (or, for env/file, cannot be read).
+  bool bind_instance(const std::string& instance, const kh_plugin& definition,
+                     const std::map<std::string, std::string>& mapping, std::string* error);
+
+  // KH_OK and a fresh handle when the alias is bound and at least one declared operation
+  // is granted now; KH_NOT_GRANTED otherwise. Audited.
+  int32_t acquire(const std::string& instance, std::string_view alias,
+                  const std::string& request_id, kh_secret_handle* out);
+  int32_t release(const std::string& instance, kh_secret_handle handle);
+  // Calls use(user, value, size) with the current value; the buffer is zeroed after.
+  int32_t reveal(const std::string& instance, kh_secret_handle handle,
+                 const std::string& request_id, kh_reveal_fn use, void* user);
+  // "hmac-sha256" (data = message) or "aws4-signing-key" (data = {"date","region",
+  // "service"} JSON). The MAC or key (32 bytes) goes to *out.
+  int32_t sign(const std::string& instance, kh_secret_handle handle, std::string_view algorithm,
+               std::string_view data, const std::string& request_id, std::string* out);
+  // The value of alias for a child's environment (operation env). Audited.
+  int32_t value_for_env(const std::string& instance, std::string_view alias,
+                        const std::string& request_id, vault::SecretBuffer* out);
+
+  // The current value of every bound alias, labelled by alias, for the redactor.
+  std::vector<KnownSecret> releasable_values();
+  // True once per change of the vault file by anyone (SQLite data_version).
+  bool vault_changed();
+
+  // Audits an event that is not a handle operation (argument guard refusals).
+  void audit(const std::string& instance, const std::string& action, const std::string& secret,
+             const std::string& request_id, const std::string& outcome, const std::string& detail);
+
+ private:
+  struct HandleEntry {
+    std::string instance;
+    std::string alias;
+  };
+  using Key = std::pair<std::uint64_t, std::uint64_t>;
+
+  const AliasBinding* find_binding(const std::string& instance, std::string_view alias) const;
+  // KH_OK when op is declared for the binding and granted now.
+  int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op) const;
+  // Resolves handle for instance; KH_NOT_FOUND / KH_NOT_GRANTED (another instance's).
+  int32_t resolve(const std::string& instance, kh_secret_handle handle, AliasBinding* out) const;
+
+  std::shared_ptr<SharedVault> vault_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<AliasBinding>> bindings_;  // by instance
+  std::map<Key, HandleEntry> handles_;
+  std::int64_t last_data_version_ = -1;
+};
+
+}  // namespace keyhold::secrets

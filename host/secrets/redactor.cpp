@@ -1,0 +1,297 @@
+#include "secrets/redactor.hpp"
+
+#include <hs/hs.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace keyhold::secrets {
+
+// A compiled database, the labels of its pattern ids, and a pool of scratch spaces (one
+// per concurrent scan; Hyperscan scratch is not shareable between threads).
+struct Redactor::Database {
+  hs_database_t* db = nullptr;
+  hs_scratch_t* prototype = nullptr;
+  std::vector<std::string> labels;      // by pattern id
+  std::vector<std::size_t> rule_index;  // by pattern id (rule databases only)
+  std::mutex pool_mutex;
+  std::vector<hs_scratch_t*> pool;
+
+  ~Database() {
+    for (auto* s : pool) hs_free_scratch(s);
+    if (prototype != nullptr) hs_free_scratch(prototype);
+    if (db != nullptr) hs_free_database(db);
+  }
+  hs_scratch_t* take() {
+    std::lock_guard lock(pool_mutex);
+    if (!pool.empty()) {
+      hs_scratch_t* s = pool.back();
+      pool.pop_back();
+      return s;
+    }
+    hs_scratch_t* s = nullptr;
+    return hs_clone_scratch(prototype, &s) == HS_SUCCESS ? s : nullptr;
+  }
+  void give_back(hs_scratch_t* s) {
+    std::lock_guard lock(pool_mutex);
+    pool.push_back(s);
+  }
+};
+
+namespace {
+
+std::string hyperscan_error(hs_compile_error_t* e) {
+  std::string what = e != nullptr && e->message != nullptr ? e->message : "unknown error";
+  if (e != nullptr) hs_free_compile_error(e);
+  return what;
+}
+
+struct Match {
+  unsigned id;
+  std::size_t from, to;
+};
+
+int collect(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
+            void* ctx) {
+  static_cast<std::vector<Match>*>(ctx)->push_back(
+      {id, static_cast<std::size_t>(from), static_cast<std::size_t>(to)});
+  return 0;
+}
+
+// All matches of db in text (empty when db is null or the scan fails).
+std::vector<Match> run(Redactor::Database* db, std::string_view text) {
+  std::vector<Match> matches;
+  if (db == nullptr || db->db == nullptr || text.empty()) return matches;
+  hs_scratch_t* scratch = db->take();
+  if (scratch == nullptr) return matches;
+  hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, &collect, &matches);
+  db->give_back(scratch);
+  return matches;
+}
+
+bool alloc_scratch(Redactor::Database& db, std::string* error) {
+  if (hs_alloc_scratch(db.db, &db.prototype) != HS_SUCCESS) {
+    *error = "cannot allocate Hyperscan scratch space";
+    return false;
+  }
+  return true;
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string base64(std::string_view value, int variant) {
+  std::string out(sodium_base64_encoded_len(value.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(value.data()),
+                    value.size(), variant);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> encoded_forms(std::string_view value) {
+  std::vector<std::string> forms;
+  forms.push_back(base64(value, sodium_base64_VARIANT_ORIGINAL_NO_PADDING));
+  forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
+  static constexpr char kHexLower[] = "0123456789abcdef";
+  static constexpr char kHexUpper[] = "0123456789ABCDEF";
+  std::string lower, upper, url;
+  for (unsigned char c : value) {
+    lower += kHexLower[c >> 4];
+    lower += kHexLower[c & 15];
+    upper += kHexUpper[c >> 4];
+    upper += kHexUpper[c & 15];
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      url += static_cast<char>(c);
+    } else {
+      url += '%';
+      url += kHexUpper[c >> 4];
+      url += kHexUpper[c & 15];
+    }
+  }
+  forms.push_back(std::move(lower));
+  forms.push_back(std::move(upper));
+  forms.push_back(std::move(url));
+  // Drop forms equal to the value or to each other (e.g. URL encoding of plain text).
+  std::sort(forms.begin(), forms.end());
+  forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
+  forms.erase(std::remove(forms.begin(), forms.end(), std::string(value)), forms.end());
+  return forms;
+}
+
+std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& rules,
+                                           std::string* error) {
+  std::shared_ptr<Redactor> redactor(new Redactor());
+  redactor->rules_ = rules;
+  if (rules.empty()) return redactor;
+  auto db = std::make_shared<Database>();
+  std::vector<const char*> expressions;
+  std::vector<unsigned> flags, ids;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    expressions.push_back(rules[i].regex.c_str());
+    flags.push_back(HS_FLAG_SOM_LEFTMOST | HS_FLAG_DOTALL |
+                    (rules[i].caseless ? HS_FLAG_CASELESS : 0));
+    ids.push_back(static_cast<unsigned>(i));
+    db->labels.push_back(rules[i].id);
+    db->rule_index.push_back(i);
+  }
+  hs_compile_error_t* compile_error = nullptr;
+  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
+                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db->db,
+                       &compile_error) != HS_SUCCESS) {
+    const int bad = compile_error != nullptr ? compile_error->expression : -1;
+    *error = "credential rule '" + (bad >= 0 ? rules[static_cast<std::size_t>(bad)].id : "?") +
+             "': " + hyperscan_error(compile_error);
+    return nullptr;
+  }
+  if (!alloc_scratch(*db, error)) return nullptr;
+  redactor->rule_db_ = std::move(db);
+  return redactor;
+}
+
+Redactor::~Redactor() = default;
+
+bool Redactor::set_secrets(const std::vector<KnownSecret>& secrets, std::string* error) {
+  // The literal patterns are derived secrets; they live only for the compile call.
+  std::vector<vault::SecretBuffer> patterns;
+  std::vector<std::string> labels;
+  for (const auto& secret : secrets) {
+    if (secret.value.size() < kMinSecretBytes) continue;
+    patterns.push_back(vault::SecretBuffer::copy_of(secret.value.bytes()));
+    labels.push_back(secret.label);
+    for (auto& form : encoded_forms(secret.value.view())) {
+      patterns.push_back(vault::SecretBuffer::copy_of(form));
+      labels.push_back(secret.label);
+      sodium_memzero(form.data(), form.size());
+    }
+  }
+  std::shared_ptr<Database> db;
+  if (!patterns.empty()) {
+    db = std::make_shared<Database>();
+    std::vector<const char*> expressions;
+    std::vector<std::size_t> lengths;
+    std::vector<unsigned> flags, ids;
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      expressions.push_back(reinterpret_cast<const char*>(patterns[i].data()));
+      lengths.push_back(patterns[i].size());
+      flags.push_back(HS_FLAG_SOM_LEFTMOST);
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* compile_error = nullptr;
+    if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
+                             static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
+                             &db->db, &compile_error) != HS_SUCCESS) {
+      // The message is Hyperscan's and never quotes the pattern.
+      *error = "cannot compile the secret value set: " + hyperscan_error(compile_error);
+      return false;
+    }
+    if (!alloc_scratch(*db, error)) return false;
+    db->labels = std::move(labels);
+  }
+  std::lock_guard lock(mutex_);
+  secret_db_ = std::move(db);
+  return true;
+}
+
+std::size_t Redactor::secret_pattern_count() const {
+  std::lock_guard lock(mutex_);
+  return secret_db_ ? secret_db_->labels.size() : 0;
+}
+
+std::vector<Finding> Redactor::scan(std::string_view text) const {
+  std::shared_ptr<Database> secrets;
+  {
+    std::lock_guard lock(mutex_);
+    secrets = secret_db_;
+  }
+  std::vector<Finding> findings;
+  for (const Match& m : run(secrets.get(), text))
+    findings.push_back({m.from, m.to, secrets->labels[m.id], false});
+  auto rule_matches = run(rule_db_.get(), text);
+  if (!rule_matches.empty()) {
+    std::string lowered;  // computed once, only when some rule needs keywords
+    for (const Match& m : rule_matches) {
+      const CredentialRule& rule = rules_[rule_db_->rule_index[m.id]];
+      if (!rule.keywords.empty()) {
+        if (lowered.empty()) lowered = lowercase(text);
+        const bool any =
+            std::any_of(rule.keywords.begin(), rule.keywords.end(),
+                        [&](const auto& k) { return lowered.find(k) != std::string::npos; });
+        if (!any) continue;
+      }
+      if (rule.min_entropy > 0 &&
+          shannon_entropy(text.substr(m.from, m.to - m.from)) < rule.min_entropy)
+        continue;
+      findings.push_back({m.from, m.to, rule.id, true});
+    }
+  }
+  if (findings.size() < 2) return findings;
+  // Secrets before rules at the same start; then longer first.
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.is_rule != b.is_rule) return !a.is_rule;
+    return a.end > b.end;
+  });
+  std::vector<Finding> merged;
+  for (auto& f : findings) {
+    if (!merged.empty() && f.begin < merged.back().end) {
+      merged.back().end = std::max(merged.back().end, f.end);  // union; the first names it
+      continue;
+    }
+    merged.push_back(std::move(f));
+  }
+  return merged;
+}
+
+bool Redactor::redact(std::string& text) const {
+  auto findings = scan(text);
+  if (findings.empty()) return false;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t at = 0;
+  for (const auto& f : findings) {
+    out.append(text, at, f.begin - at);
+    out += f.marker();
+    at = f.end;
+  }
+  out.append(text, at, std::string::npos);
+  sodium_memzero(text.data(), text.size());
+  text = std::move(out);
+  return true;
+}
+
+std::string Redactor::redacted(std::string_view text) const {
+  std::string copy(text);
+  redact(copy);
+  return copy;
+}
+
+bool Redactor::redact_json(nlohmann::json& value) const {
+  bool changed = false;
+  if (value.is_string()) return redact(value.get_ref<std::string&>());
+  if (value.is_array()) {
+    for (auto& item : value) changed = redact_json(item) || changed;
+    return changed;
+  }
+  if (!value.is_object()) return false;
+  bool key_changed = false;
+  for (auto& [key, item] : value.items()) {
+    changed = redact_json(item) || changed;
+    key_changed = key_changed || !scan(key).empty();
+  }
+  if (key_changed) {  // rare: rebuild the object with redacted keys
+    nlohmann::json rebuilt = nlohmann::json::object();
+    for (auto& [key, item] : value.items()) rebuilt[redacted(key)] = std::move(item);
+    value = std::move(rebuilt);
+  }
+  return changed || key_changed;
+}
+
+}  // namespace keyhold::secrets

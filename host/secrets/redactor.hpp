@@ -1,0 +1,76 @@
+#pragma once
+// The redactor: finds known secret values (and their encoded forms) and credential
+// formats in text bound for the outside, and replaces them with markers such as
+// [REDACTED:db-password] or [REDACTED:rule:aws-access-key].
+//
+// Matching runs on Hyperscan: one literal database for the values of every secret the
+// host can release (raw, base64, base64url, URL-encoded, hex lower and upper), one regex
+// database for the credential rules. Hyperscan reports every pattern id with its start
+// and end offsets in one pass, whatever the number of secrets, which a regex set engine
+// such as RE2::Set (ids only, no offsets) cannot.
+//
+// Thread-safe: scans run concurrently; set_secrets swaps the literal database atomically
+// (a scan sees the old set or the new one).
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyhold/vault/secret_buffer.hpp"
+#include "secrets/credential_rules.hpp"
+
+namespace keyhold::secrets {
+
+// Values shorter than this are not matched: they would redact ordinary words.
+inline constexpr std::size_t kMinSecretBytes = 8;
+
+struct KnownSecret {
+  std::string label;  // what the marker names, e.g. the alias "db-password"
+  vault::SecretBuffer value;
+};
+
+struct Finding {
+  std::size_t begin = 0;
+  std::size_t end = 0;  // one past the last byte
+  std::string label;    // secret label, or rule id
+  bool is_rule = false;
+
+  std::string marker() const { return "[REDACTED:" + (is_rule ? "rule:" + label : label) + "]"; }
+};
+
+class Redactor {
+ public:
+  // Compiles the rules. Returns nullptr and "rule '<id>': <hyperscan error>" on failure.
+  static std::shared_ptr<Redactor> create(const std::vector<CredentialRule>& rules,
+                                          std::string* error);
+  ~Redactor();
+
+  // Replaces the set of known values. Values under kMinSecretBytes are skipped. Returns
+  // false (keeping the previous set) if the database cannot be built.
+  bool set_secrets(const std::vector<KnownSecret>& secrets, std::string* error);
+  std::size_t secret_pattern_count() const;
+
+  // Every finding in text, sorted by position, overlaps merged (the longer one names it).
+  std::vector<Finding> scan(std::string_view text) const;
+  // text with every finding replaced by its marker. Returns true when anything changed.
+  bool redact(std::string& text) const;
+  std::string redacted(std::string_view text) const;
+  // Redacts every string (and object key) inside value. Returns true when anything changed.
+  bool redact_json(nlohmann::json& value) const;
+
+  struct Database;  // a compiled Hyperscan database with its scratch pool (internal)
+
+ private:
+  Redactor() = default;
+  std::vector<CredentialRule> rules_;
+  std::shared_ptr<Database> rule_db_;
+  mutable std::mutex mutex_;  // guards secret_db_ (the pointer, not the database)
+  std::shared_ptr<Database> secret_db_;
+};
+
+// The encoded forms of value that are matched besides the raw bytes.
+std::vector<std::string> encoded_forms(std::string_view value);
+
+}  // namespace keyhold::secrets

@@ -1,0 +1,70 @@
+#include "secrets/secret_source.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "keyhold/vault/credentials.hpp"
+
+namespace keyhold::secrets {
+
+std::optional<SecretSource> SecretSource::parse(std::string_view text, std::string* error) {
+  const auto colon = text.find(':');
+  const std::string_view scheme = text.substr(0, colon);
+  const std::string_view ref =
+      colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+  SecretSource source;
+  if (scheme == "vault") {
+    source.kind = Kind::kVault;
+    if (auto problem = vault::validate_secret_name(ref)) {
+      *error = "\"" + std::string(text) + "\": " + *problem;
+      return std::nullopt;
+    }
+  } else if (scheme == "env") {
+    source.kind = Kind::kEnv;
+  } else if (scheme == "file") {
+    source.kind = Kind::kFile;
+  } else {
+    *error = "\"" + std::string(text) + "\" must be vault:NAME, env:VAR or file:PATH";
+    return std::nullopt;
+  }
+  if (ref.empty()) {
+    *error = "\"" + std::string(text) + "\" names nothing after the ':'";
+    return std::nullopt;
+  }
+  source.ref = std::string(ref);
+  return source;
+}
+
+std::string SecretSource::describe() const {
+  switch (kind) {
+    case Kind::kVault:
+      return "vault:" + ref;
+    case Kind::kEnv:
+      return "env:" + ref;
+    case Kind::kFile:
+      return "file:" + ref;
+  }
+  return ref;
+}
+
+vault::Result<vault::SecretBuffer> read_source(const SecretSource& source, SharedVault* shared) {
+  using vault::ErrorCode;
+  switch (source.kind) {
+    case SecretSource::Kind::kVault:
+      if (shared == nullptr)
+        return vault::Status(ErrorCode::kNotFound, "no vault is open for " + source.describe());
+      return shared->with([&](vault::Vault& v) { return v.read_secret(source.ref); });
+    case SecretSource::Kind::kEnv: {
+      const char* value = std::getenv(source.ref.c_str());
+      if (value == nullptr)
+        return vault::Status(ErrorCode::kNotFound,
+                             "environment variable " + source.ref + " is not set");
+      return vault::SecretBuffer::copy_of(std::string_view(value, std::strlen(value)));
+    }
+    case SecretSource::Kind::kFile:
+      return vault::read_file_secret(source.ref);
+  }
+  return vault::Status(ErrorCode::kInternal, "unknown secret source");
+}
+
+}  // namespace keyhold::secrets
