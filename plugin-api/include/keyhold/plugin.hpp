@@ -20,12 +20,14 @@
 #include <keyhold/plugin.h>
 
 #include <exception>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace keyhold {
 
@@ -89,6 +91,28 @@ class Host {
     if (KEYHOLD_API_HAS(api_, notify_resource_updated))
       api_->notify_resource_updated(host_, detail::to_kh(uri));
   }
+  // Reads redacted output of a child (stream 1 = stdout, 2 = stderr), waiting at most
+  // timeout_ms; KH_NOT_FOUND at end of stream.
+  int32_t read_process(uint64_t process, int32_t stream, int32_t timeout_ms,
+                       std::string* out) const {
+    if (!KEYHOLD_API_HAS(api_, process_read)) return KH_UNSUPPORTED;
+    kh_sink sink{out, &detail::append_to_string};
+    return api_->process_read(host_, process, stream, timeout_ms, &sink);
+  }
+  // Waits for exit (timeout_ms < 0: forever); *status as from waitpid.
+  int32_t wait_process(uint64_t process, int32_t timeout_ms, int32_t* status) const {
+    if (!KEYHOLD_API_HAS(api_, process_wait)) return KH_UNSUPPORTED;
+    return api_->process_wait(host_, process, timeout_ms, status);
+  }
+  // Signals the child's whole process group.
+  int32_t kill_process(uint64_t process, int32_t signal_number) const {
+    if (!KEYHOLD_API_HAS(api_, process_kill)) return KH_UNSUPPORTED;
+    return api_->process_kill(host_, process, signal_number);
+  }
+  int32_t release_secret(kh_secret_handle handle) const {
+    if (!KEYHOLD_API_HAS(api_, secret_release)) return KH_UNSUPPORTED;
+    return api_->secret_release(host_, handle);
+  }
   kh_host* raw() const noexcept { return host_; }
   const kh_host_api* api() const noexcept { return api_; }
 
@@ -140,6 +164,45 @@ class Context {
   }
   const Host& host() const noexcept { return host_; }
   const kh_call_ctx* raw() const noexcept { return ctx_; }
+
+  // ---- secrets (each returns a KH_* status; KH_NOT_GRANTED without a grant) ----
+
+  // Acquires a handle for a declared alias.
+  int32_t acquire_secret(std::string_view alias, kh_secret_handle* out) const noexcept {
+    auto* api = host_.api();
+    if (!KEYHOLD_API_HAS(api, secret_acquire)) return KH_UNSUPPORTED;
+    return api->secret_acquire(host_.raw(), ctx_, detail::to_kh(alias), out);
+  }
+  // Calls use(bytes) with the value; the host zeroes its buffer afterwards, so use must
+  // copy only into memory it wipes itself (e.g. straight into a library's connect call).
+  template <class F>
+  int32_t reveal_secret(kh_secret_handle handle, F&& use) const {
+    auto* api = host_.api();
+    if (!KEYHOLD_API_HAS(api, secret_reveal)) return KH_UNSUPPORTED;
+    using Fn = std::remove_reference_t<F>;
+    auto trampoline = [](void* user, const unsigned char* value, size_t size) {
+      (*static_cast<Fn*>(user))(std::string_view(reinterpret_cast<const char*>(value), size));
+    };
+    void* user = const_cast<void*>(static_cast<const void*>(std::addressof(use)));
+    return api->secret_reveal(host_.raw(), ctx_, handle, trampoline, user);
+  }
+  // "hmac-sha256" over data, or "aws4-signing-key" for {"date","region","service"}.
+  int32_t sign_with_secret(kh_secret_handle handle, std::string_view algorithm,
+                           std::string_view data, std::string* out) const {
+    auto* api = host_.api();
+    if (!KEYHOLD_API_HAS(api, secret_sign)) return KH_UNSUPPORTED;
+    kh_sink sink{out, &detail::append_to_string};
+    return api->secret_sign(host_.raw(), ctx_, handle, detail::to_kh(algorithm),
+                            detail::to_kh(data), &sink);
+  }
+  // Starts a child: {"argv":[...],"cwd":"...","env":{...},"secret_env":{"VAR":"alias"}}.
+  int32_t spawn_process(const json& spec, uint64_t* process, std::string* error) const {
+    auto* api = host_.api();
+    if (!KEYHOLD_API_HAS(api, process_spawn)) return KH_UNSUPPORTED;
+    const std::string body = spec.dump();
+    kh_sink sink{error, &detail::append_to_string};
+    return api->process_spawn(host_.raw(), ctx_, detail::to_kh(body), process, &sink);
+  }
 
  private:
   Host host_;
