@@ -3,6 +3,7 @@
 
 #include "cli/plugins_command.hpp"
 #include "cli/serve_command.hpp"
+#include "cli/token_command.hpp"
 #include "cli/vault_command.hpp"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   keyhold::cli::add_serve_command(app);
   keyhold::cli::add_plugins_command(app);
   keyhold::cli::add_vault_command(app);
+  keyhold::cli::add_token_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

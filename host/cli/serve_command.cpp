@@ -7,9 +7,12 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
+#include <cstdlib>
 #include <iostream>
 
+#include "auth/http_authenticator.hpp"
 #include "cli/config_loading.hpp"
+#include "cli/vault_cli_support.hpp"
 #include "plugins/instance_loader.hpp"
 #include "secrets/serve_secrets.hpp"
 #include "server/event_hub.hpp"
@@ -72,8 +75,65 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
   options.allowed_origins = config.http.allowed_origins;
   options.max_sessions = config.http.max_sessions;
   options.max_body_bytes = config.http.max_body_bytes;
+  options.max_connections = config.http.max_connections;
+  options.read_timeout = std::chrono::seconds(config.http.read_timeout_seconds);
+  options.session_idle_timeout = std::chrono::seconds(config.http.session_idle_timeout_seconds);
   options.session = session_options;
+
+  // With auth on, tokens are checked against the vault on every request, so the vault must
+  // open now: a server that cannot check tokens would admit no one.
+  std::unique_ptr<auth::HttpAuthenticator> authenticator;
+  if (options.auth) {
+    constexpr int kExitVaultUnavailable = 3;
+    const char* how =
+        "serving HTTP with authentication needs the vault that holds the tokens: set "
+        "KEYHOLD_KEYFILE=PATH (keyfile vaults) or KEYHOLD_PASSPHRASE_FILE=PATH, and "
+        "KEYHOLD_VAULT if the vault is not in the default place; create tokens with "
+        "`keyhold token create NAME`";
+    try {
+      if (auto hardened = vault::harden_process(); !hardened.is_ok())
+        spdlog::warn("cannot harden the process: {}", hardened.message());
+      const auto path = vault_cli::resolve_vault_path({});
+      auto credentials = vault_cli::unlock_credentials(/*interactive=*/false);
+      // Then the unlock methods serve accepts besides (see secrets/serve_secrets.hpp): a
+      // systemd credential, and the keyfile the embedded default created.
+      std::vector<std::filesystem::path> fallbacks;
+      if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0')
+        fallbacks.push_back(std::filesystem::path(dir) / "keyhold-vault-key");
+      fallbacks.push_back(secrets::default_keyfile_path());
+      for (const auto& keyfile : fallbacks) {
+        std::error_code ec;
+        if (credentials || !std::filesystem::exists(keyfile, ec)) continue;
+        auto from_file = vault::Credentials::from_keyfile(keyfile);
+        if (from_file.is_ok()) credentials = std::move(from_file).value();
+      }
+      if (!credentials) {
+        std::cerr << "keyhold: the vault is locked; " << how << "\n";
+        return kExitVaultUnavailable;
+      }
+      auto opened = vault::Vault::open(path, *credentials);
+      if (!opened.is_ok()) {
+        std::cerr << "keyhold: cannot open the vault: " << opened.status().message() << "\n"
+                  << "keyhold: " << how << "\n";
+        return kExitVaultUnavailable;
+      }
+      authenticator = std::make_unique<auth::HttpAuthenticator>(
+          std::move(opened).value(),
+          auth::RateLimit{config.http.rate_limit_rate, config.http.rate_limit_burst});
+      if (auto loaded = authenticator->load(); !loaded.is_ok()) {
+        std::cerr << "keyhold: cannot read the HTTP tokens from the vault: " << loaded.message()
+                  << "\n";
+        return kExitVaultUnavailable;
+      }
+    } catch (const CLI::RuntimeError&) {
+      // vault_cli printed what failed (e.g. an unreadable KEYHOLD_KEYFILE)
+      std::cerr << "keyhold: " << how << "\n";
+      return kExitVaultUnavailable;
+    }
+  }
+
   HttpServer server(registry, hub, pool, options);
+  if (authenticator) server.set_token_check(authenticator->token_check());
   std::string error;
   if (!server.listen(&error)) {
     std::cerr << "keyhold: " << error << "\n";
@@ -81,8 +141,6 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
   }
   if (!options.auth)
     spdlog::warn("HTTP client authentication is OFF ([http] auth = \"off\"); loopback only");
-  // Bearer tokens are verified against the vault once `keyhold token` lands; until then
-  // an authenticating server admits no one, which is the safe failure.
   std::cerr << "keyhold: serving MCP over HTTP at http://" << address.substr(0, colon) << ":"
             << server.port() << "/mcp\n";
   server.serve(stop_fd);

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "keyhold/vault/vault.hpp"
+
 namespace keyhold {
 
 namespace {
@@ -50,6 +52,49 @@ bool read_size(const toml::table& table, const char* section, const char* key, s
     return false;
   }
   *out = static_cast<std::size_t>(*value);
+  return true;
+}
+
+// A duration: "30s", "2m", "1h" (see vault::parse_duration) or a number of seconds.
+bool read_duration(const toml::table& table, const char* section, const char* key,
+                   std::int64_t* seconds, const std::filesystem::path& path, std::string* error) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) return true;
+  std::optional<std::int64_t> value;
+  if (auto text = node->value<std::string>())
+    value = vault::parse_duration(*text);
+  else if (auto number = node->value<int64_t>(); number && *number > 0)
+    value = *number;
+  if (!value) {
+    *error = where(path, *node) + ": " + section + "." + key +
+             " must be a duration like \"30s\", \"5m\" or \"1h\", or a positive number of seconds";
+    return false;
+  }
+  *seconds = *value;
+  return true;
+}
+
+// `rate_limit = { rate = 20, burst = 40 }`: requests per second and at once, both > 0.
+bool read_rate_limit(const toml::table& table, HttpConfig* http, const std::filesystem::path& path,
+                     std::string* error) {
+  const toml::node* node = table.get("rate_limit");
+  if (node == nullptr) return true;
+  const toml::table* limit = node->as_table();
+  const auto fail = [&] {
+    *error = where(path, *node) +
+             ": http.rate_limit must be a table like { rate = 20, burst = 40 } (requests per "
+             "second, requests at once; both positive)";
+    return false;
+  };
+  if (limit == nullptr) return fail();
+  for (const auto& [key, value] : *limit)
+    if (key.str() != "rate" && key.str() != "burst") return fail();
+  auto rate = (*limit)["rate"].value<double>();
+  auto burst = (*limit)["burst"].value<double>();
+  if ((*limit).contains("rate") && (!rate || *rate <= 0)) return fail();
+  if ((*limit).contains("burst") && (!burst || *burst < 1)) return fail();
+  if (rate) http->rate_limit_rate = *rate;
+  if (burst) http->rate_limit_burst = *burst;
   return true;
 }
 
@@ -133,7 +178,13 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
       }
     }
     if (!read_size(*http, "http", "max_sessions", &config.http.max_sessions, path, error) ||
-        !read_size(*http, "http", "max_body_bytes", &config.http.max_body_bytes, path, error))
+        !read_size(*http, "http", "max_body_bytes", &config.http.max_body_bytes, path, error) ||
+        !read_size(*http, "http", "max_connections", &config.http.max_connections, path, error) ||
+        !read_duration(*http, "http", "read_timeout", &config.http.read_timeout_seconds, path,
+                       error) ||
+        !read_duration(*http, "http", "session_idle_timeout",
+                       &config.http.session_idle_timeout_seconds, path, error) ||
+        !read_rate_limit(*http, &config.http, path, error))
       return std::nullopt;
   }
 
@@ -264,6 +315,10 @@ std::string default_config_text() {
 # auth = "on"                  # bearer tokens; "off" is refused unless bound to loopback
 # allowed_origins = []         # browser origins allowed besides loopback ones
 # max_sessions = 100
+# max_connections = 128        # more are answered 503 and closed
+# read_timeout = "30s"         # a whole request must arrive within it; idle connections close
+# session_idle_timeout = "30m"
+# rate_limit = { rate = 20, burst = 40 }  # per token: requests per second, and at once
 
 # The built-in echo connector (needs no outside service): echo_echo, echo_add, echo_slow.
 [instances.echo]

@@ -1,6 +1,7 @@
 #pragma once
 // keyhold.toml: server settings and plugin instances.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,12 @@ struct HttpConfig {
   std::vector<std::string> allowed_origins;
   std::size_t max_sessions = 100;
   std::size_t max_body_bytes = 4u << 20;
+  std::size_t max_connections = 128;
+  std::int64_t read_timeout_seconds = 30;  // whole request, and idle keep-alive
+  std::int64_t session_idle_timeout_seconds = 1800;
+  // Per-token token bucket: `rate_limit = { rate = 20, burst = 40 }`.
+  double rate_limit_rate = 20;   // requests per second
+  double rate_limit_burst = 40;  // requests at once
 };
 
 struct Config {

@@ -25,6 +25,19 @@ namespace {
 
 constexpr std::string_view kEndpoint = "/mcp";
 constexpr auto kKeepAliveEvery = std::chrono::seconds(10);
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+// The answer to a connection over max_connections, written without blocking.
+const std::string& busy_response() {
+  static const std::string text = [] {
+    const std::string body =
+        serialize(rpc::make_error(nullptr, -32000, "Service Unavailable: too many connections"));
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: keyhold\r\nRetry-After: 1\r\n"
+           "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  return text;
+}
 
 void set_socket_timeouts(int fd, std::chrono::seconds timeout) {
   timeval tv{};
@@ -99,21 +112,28 @@ class HttpServer::Connection {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(server_.options_.max_header_bytes));
       parser.body_limit(server_.options_.max_body_bytes);
-      beast::error_code ec;
-      http::read(socket_, buffer, parser, ec);
+      const beast::error_code ec = read_request(buffer, parser);
       if (ec == http::error::body_limit) {
         // Refused from the Content-Length alone: the rest of the body is never read.
         reply_error(
             http::status::payload_too_large, false,
             "request body exceeds " + std::to_string(server_.options_.max_body_bytes) + " bytes");
+        linger_close();
         return;
       }
       if (ec == http::error::header_limit) {
         reply_error(http::status::request_header_fields_too_large, false,
                     "request headers too large");
+        linger_close();
         return;
       }
-      if (ec) return;  // closed, timed out or garbage: drop the connection
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() ||
+          ec == kMalformed) {
+        reply_error(http::status::bad_request, false, "Bad Request: malformed HTTP request");
+        linger_close();
+        return;
+      }
+      if (ec) return;  // closed, or too slow: drop the connection
       request_ = parser.release();
       if (!handle() || !request_.keep_alive() || server_.stopping_) return;
     }
@@ -121,9 +141,69 @@ class HttpServer::Connection {
 
  private:
   using Request = http::request<http::string_body>;
+  static constexpr beast::errc::errc_t kMalformed = beast::errc::bad_message;
+
+  // Reads one request into parser, feeding it from buffer (which keeps what belongs to a
+  // pipelined next request). The whole request must arrive within read_timeout of the
+  // call; a client that trickles bytes is cut off at the deadline. Returns timed_out then,
+  // eof when the client closed between requests, a beast http error for a bad request.
+  beast::error_code read_request(beast::flat_buffer& buffer,
+                                 http::request_parser<http::string_body>& parser) {
+    const auto deadline = std::chrono::steady_clock::now() + server_.options_.read_timeout;
+    beast::error_code ec;
+    for (;;) {
+      if (buffer.size() > 0) {
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (parser.is_done()) return {};
+        if (ec == http::error::need_more) {
+          ec = {};
+        } else if (ec) {
+          return ec;
+        } else if (used > 0) {
+          continue;  // a header was parsed; the body may already be buffered
+        }
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return beast::errc::make_error_code(beast::errc::timed_out);
+      pollfd pfd{socket_.native_handle(), POLLIN, 0};
+      const int ready =
+          ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
+      if (ready < 0 && errno != EINTR) return beast::errc::make_error_code(beast::errc::io_error);
+      if (server_.stopping_) return beast::errc::make_error_code(beast::errc::operation_canceled);
+      if (ready <= 0) continue;
+      const std::size_t n = socket_.read_some(buffer.prepare(kReadChunk), ec);
+      buffer.commit(n);
+      if (ec == net::error::eof) {
+        if (!parser.got_some() && buffer.size() == 0) return ec;  // closed between requests
+        return beast::errc::make_error_code(kMalformed);          // truncated request
+      }
+      if (ec) return ec;
+    }
+  }
+
+  // Ends the connection after an error reply without reading what the client still sends:
+  // shut down our side and discard a little of the input, so the reply is not lost to a
+  // TCP reset. The socket is closed by the caller (its descriptor is tracked until then).
+  void linger_close() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    std::size_t discarded = 0;
+    char scratch[16 * 1024];
+    while (discarded < (1u << 20) && std::chrono::steady_clock::now() < until) {
+      pollfd pfd{socket_.native_handle(), POLLIN, 0};
+      if (::poll(&pfd, 1, 100) <= 0) continue;
+      const std::size_t n = socket_.read_some(net::buffer(scratch), ec);
+      if (ec) break;
+      discarded += n;
+    }
+  }
 
   void write(http::response<http::string_body>& res) {
     res.set(http::field::server, "keyhold");
+    if (res.keep_alive()) res.set(http::field::keep_alive, keep_alive_hint());
     res.prepare_payload();
     beast::error_code ec;
     http::write(socket_, res, ec);
@@ -147,6 +227,12 @@ class HttpServer::Connection {
                  "application/json", extra);
   }
 
+  // Tells the client how long an idle connection stays open, so it does not reuse one
+  // that the server is about to close.
+  std::string keep_alive_hint() const {
+    return "timeout=" + std::to_string(server_.options_.read_timeout.count());
+  }
+
   std::string header(http::field field) const {
     auto it = request_.find(field);
     return it == request_.end() ? std::string() : std::string(it->value());
@@ -167,11 +253,20 @@ class HttpServer::Connection {
       return reply_error(http::status::forbidden, false, "Forbidden: Origin not allowed");
     if (target != kEndpoint)
       return reply_error(http::status::not_found, keep, "Not Found: use /mcp");
-    if (server_.options_.auth && !authenticated())
-      return reply_error(
-          http::status::unauthorized, keep,
-          "Unauthorized: send Authorization: Bearer <token> (keyhold token create)",
-          {{http::field::www_authenticate, "Bearer realm=\"keyhold\", error=\"invalid_token\""}});
+    client_ = AuthDecision{AuthDecision::Kind::kAllow, {}, {}, {}, {}, {}};
+    if (server_.options_.auth) {
+      client_ = authenticate();
+      if (client_.kind == AuthDecision::Kind::kDeny)
+        return reply_error(
+            http::status::unauthorized, keep,
+            "Unauthorized: send Authorization: Bearer <token> (keyhold token create)",
+            {{http::field::www_authenticate, "Bearer realm=\"keyhold\", error=\"invalid_token\""}});
+      if (client_.kind == AuthDecision::Kind::kRateLimited)
+        return reply_error(
+            http::status::too_many_requests, keep,
+            "Too Many Requests: this token's rate limit is exhausted",
+            {{http::field::retry_after, std::to_string(client_.retry_after.count())}});
+    }
     switch (request_.method()) {
       case http::verb::post:
         return handle_post(keep);
@@ -185,10 +280,12 @@ class HttpServer::Connection {
     }
   }
 
-  bool authenticated() const {
-    const std::string value = header(http::field::authorization);
-    if (!value.starts_with("Bearer ") || !server_.token_check_) return false;
-    return server_.token_check_(std::string_view(value).substr(7));
+  AuthDecision authenticate() const {
+    if (!server_.token_check_) return {};
+    beast::error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    return server_.token_check_(header(http::field::authorization),
+                                ec ? std::string("?") : peer.address().to_string());
   }
 
   // Resolves the session named by the request; answers 400/404 itself when it fails.
@@ -201,6 +298,13 @@ class HttpServer::Connection {
       return nullptr;
     }
     auto session = server_.find_session(id);
+    if (session && session->owner() != client_.client_id) {
+      // Another client's session: answered as if it did not exist, so a token holder
+      // cannot probe for the sessions of other tokens.
+      spdlog::warn("HTTP client '{}' used a session of another client; answered 404",
+                   client_.client_name);
+      session = nullptr;
+    }
     if (!session) {
       reply_error(http::status::not_found, keep, "Not Found: unknown or ended session");
       return nullptr;
@@ -244,7 +348,7 @@ class HttpServer::Connection {
 
     std::shared_ptr<HttpSession> session;
     if (method == "initialize") {
-      session = server_.create_session();
+      session = server_.create_session(client_);
       if (!session)
         return reply_error(http::status::service_unavailable, keep,
                            "Service Unavailable: too many sessions");
@@ -338,6 +442,10 @@ class HttpServer::Connection {
     std::size_t position = from;
     bool finished = false;
     while (ok && !finished && stream->owned_by(claim) && !server_.stopping_) {
+      if (client_.still_valid && !client_.still_valid()) {
+        ok = false;  // the token was revoked or expired: end the stream, close the connection
+        break;
+      }
       auto events = stream->next(position, kKeepAliveEvery, &finished);
       std::string text;
       for (const auto& event : events) {
@@ -360,6 +468,7 @@ class HttpServer::Connection {
   HttpServer& server_;
   tcp::socket socket_;
   Request request_;
+  AuthDecision client_;  // of the request being handled
 };
 
 HttpServer::HttpServer(Registry& registry, EventHub& hub, boost::asio::thread_pool& pool,
@@ -412,7 +521,11 @@ void HttpServer::serve(int stop_fd) {
     {
       std::lock_guard lock(mutex_);
       if (connections_ >= options_.max_connections) {
-        socket.close(ec);  // over the cap: refuse rather than queue without bound
+        // Over the cap: refuse politely rather than queue without bound.
+        [[maybe_unused]] auto sent =
+            ::send(fd, busy_response().data(), busy_response().size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ::shutdown(fd, SHUT_WR);
+        socket.close(ec);
         continue;
       }
       ++connections_;
@@ -458,11 +571,13 @@ void HttpServer::stop() {
   connections_done_.wait(lock, [this] { return connections_ == 0; });
 }
 
-std::shared_ptr<HttpSession> HttpServer::create_session() {
+std::shared_ptr<HttpSession> HttpServer::create_session(const AuthDecision& decision) {
   std::lock_guard lock(mutex_);
   if (sessions_.size() >= options_.max_sessions || stopping_) return nullptr;
-  auto session =
-      std::make_shared<HttpSession>(random_session_id(), registry_, pool_, options_.session);
+  SessionOptions session_options = options_.session;
+  if (decision.tool_allowed) session_options.tool_allowed = decision.tool_allowed;
+  auto session = std::make_shared<HttpSession>(random_session_id(), decision.client_id, registry_,
+                                               pool_, std::move(session_options));
   sessions_[session->id()] = session;
   hub_.attach(&session->core());
   return session;

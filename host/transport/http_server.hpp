@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "server/event_hub.hpp"
+#include "transport/http_client_auth.hpp"
 #include "transport/http_session.hpp"
 
 namespace keyhold {
@@ -31,14 +32,15 @@ struct HttpOptions {
   std::size_t max_body_bytes = 4u << 20;
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_sessions = 100;
+  // Connections served at once; more are answered 503 with Retry-After and closed.
   std::size_t max_connections = 128;
   std::chrono::seconds session_idle_timeout{30 * 60};
-  std::chrono::seconds read_timeout{30};  // idle keep-alive and slow clients
+  // The longest a connection may take to deliver one whole request (headers and body),
+  // counted from the end of the previous one: closes idle keep-alive connections and
+  // clients that trickle bytes. Also the socket send timeout.
+  std::chrono::seconds read_timeout{30};
   SessionOptions session;
 };
-
-// Answers whether a presented bearer token is valid; set when auth is on.
-using TokenCheck = std::function<bool(std::string_view token)>;
 
 class HttpServer {
  public:
@@ -50,6 +52,8 @@ class HttpServer {
   // auth is off on a non-loopback address.
   bool listen(std::string* error);
   std::uint16_t port() const noexcept { return port_; }
+  // Installs the client authentication used while options.auth is on; without one every
+  // request is refused 401. Call before serve().
   void set_token_check(TokenCheck check) { token_check_ = std::move(check); }
 
   // Accepts connections until stop_fd becomes readable, then stops.
@@ -65,7 +69,8 @@ class HttpServer {
   class Connection;
   friend class Connection;
 
-  std::shared_ptr<HttpSession> create_session();
+  // A new session owned by the client `decision` names, or nothing at the session cap.
+  std::shared_ptr<HttpSession> create_session(const AuthDecision& decision);
   std::shared_ptr<HttpSession> find_session(const std::string& id);
   void end_session(const std::string& id);
   void reap_idle_sessions();

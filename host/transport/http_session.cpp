@@ -69,9 +69,10 @@ void SseStream::detach(std::uint64_t claim) {
   if (claim == claim_) attached_ = false;
 }
 
-HttpSession::HttpSession(std::string id, Registry& registry, boost::asio::thread_pool& pool,
-                         SessionOptions options)
+HttpSession::HttpSession(std::string id, std::string owner, Registry& registry,
+                         boost::asio::thread_pool& pool, SessionOptions options)
     : id_(std::move(id)),
+      owner_(std::move(owner)),
       core_(std::make_unique<Session>(registry, *this, pool, std::move(options))) {}
 
 HttpSession::~HttpSession() { close(); }

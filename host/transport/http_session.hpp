@@ -5,6 +5,7 @@
 // standalone GET stream. Every event carries an id unique within the session, and
 // each stream keeps its events until they are delivered, so a client that lost the
 // connection resumes with Last-Event-ID.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -65,11 +66,14 @@ class SseStream {
 
 class HttpSession : public Outbound {
  public:
-  HttpSession(std::string id, Registry& registry, boost::asio::thread_pool& pool,
+  // owner: the authenticated client (AuthDecision::client_id) the session belongs to;
+  // empty when authentication is off.
+  HttpSession(std::string id, std::string owner, Registry& registry, boost::asio::thread_pool& pool,
               SessionOptions options);
   ~HttpSession() override;
 
   const std::string& id() const noexcept { return id_; }
+  const std::string& owner() const noexcept { return owner_; }
   Session& core() noexcept { return *core_; }
 
   // Opens the stream that will carry the answer to request `id_key` (and everything
@@ -82,8 +86,10 @@ class HttpSession : public Outbound {
   // Drops a request stream once fully delivered.
   void forget_stream(const std::string& stream_id);
 
-  void touch() { last_used_ = std::chrono::steady_clock::now(); }
-  std::chrono::steady_clock::time_point last_used() const { return last_used_; }
+  void touch() { last_used_ = std::chrono::steady_clock::now().time_since_epoch().count(); }
+  std::chrono::steady_clock::time_point last_used() const {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_used_));
+  }
 
   // Outbound: routes a message of the core session to its stream.
   void send(const nlohmann::json& message, const CallContext* related) override;
@@ -94,6 +100,7 @@ class HttpSession : public Outbound {
 
  private:
   std::string id_;
+  std::string owner_;
   std::unique_ptr<Session> core_;
   std::mutex mutex_;
   std::uint64_t next_stream_ = 1;
@@ -101,7 +108,9 @@ class HttpSession : public Outbound {
   std::map<std::string, std::shared_ptr<SseStream>> request_streams_;  // by request id key
   std::shared_ptr<SseStream> standalone_;
   std::deque<std::string> undelivered_;  // session-wide messages before any GET stream
-  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
+  // Written by connection threads, read by the reaper: atomic.
+  std::atomic<std::chrono::steady_clock::rep> last_used_{
+      std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 }  // namespace keyhold
