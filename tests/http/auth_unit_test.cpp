@@ -5,8 +5,13 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
+#include "auth/auth_audit_queue.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/token_store.hpp"
 #include "auth/token_text.hpp"
@@ -108,6 +113,41 @@ TEST_CASE("the rate limiter lets a burst through, then refills at the rate") {
   const auto later = t0 + std::chrono::hours(1);
   for (int i = 0; i < 3; ++i) CHECK(limiter.try_acquire("a", later, &retry));
   CHECK_FALSE(limiter.try_acquire("a", later, &retry));
+}
+
+TEST_CASE("the audit queue never blocks and summarises what did not fit") {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool entered = false, release = false;
+  std::vector<std::string> written;
+  {
+    AuthAuditQueue queue(
+        [&](const vault::AuditEntry& entry) {
+          std::unique_lock lock(mutex);
+          written.push_back(entry.detail);
+          entered = true;
+          changed.notify_all();
+          changed.wait(lock, [&] { return release; });  // a slow vault
+        },
+        /*capacity=*/3);
+    queue.push({0, 0, "http", "http.auth", "", "", "", "", "denied", "first"});
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return entered; });
+    }
+    for (int i = 0; i < 8; ++i)  // 3 fit, 5 are counted
+      queue.push({0, 0, "http", "http.auth", "", "", "", "", "denied", std::to_string(i)});
+    {
+      std::lock_guard lock(mutex);
+      release = true;
+    }
+    changed.notify_all();
+  }  // the destructor writes what is queued
+  REQUIRE(written.size() == 5);
+  CHECK(written[0] == "first");
+  CHECK(written[1] == "0");
+  CHECK(written[3] == "2");
+  CHECK(written[4] == "5 further authentication failures, not itemised (audit queue full)");
 }
 
 TEST_CASE("tokens are stored as keyed hashes and verified against the vault") {
