@@ -255,12 +255,13 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
 Status Vault::change_credentials(const Credentials& new_credentials, const KdfParams& kdf,
                                  const AuditContext& who) {
   return guarded("changing the vault credentials", [&]() -> Status {
-    SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     auto old_header = read_header(*state_->db);
     if (!old_header.is_ok()) return old_header.status();
+    // Argon2id runs before the write lock is taken: it can take a second.
     auto header = make_header(state_->vault_id, new_credentials, kdf, state_->root_key,
                               old_header->created_at);
     if (!header.is_ok()) return header.status();
+    SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     write_header(*state_->db, header.value());
     AuditEntry entry;
     entry.actor = who.actor;
