@@ -29,7 +29,8 @@ void hmac_sha256(std::span<const std::uint8_t> key, std::string_view message,
 
 }  // namespace
 
-HandleBroker::HandleBroker(std::shared_ptr<SharedVault> vault) : vault_(std::move(vault)) {}
+HandleBroker::HandleBroker(std::shared_ptr<SharedVault> vault)
+    : vault_(vault), audit_queue_(std::move(vault)) {}
 
 bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& definition,
                                  const std::map<std::string, std::string>& mapping,
@@ -101,11 +102,6 @@ int32_t HandleBroker::check(const std::string& instance, const AliasBinding& bin
 void HandleBroker::audit(const std::string& instance, const std::string& action,
                          const std::string& secret, const std::string& request_id,
                          const std::string& outcome, const std::string& detail) {
-  if (!vault_) {
-    spdlog::info("audit: {} instance={} secret={} request={} outcome={} {}", action, instance,
-                 secret, request_id, outcome, detail);
-    return;
-  }
   vault::AuditEntry entry;
   entry.actor = "host:serve";
   entry.action = action;
@@ -116,9 +112,7 @@ void HandleBroker::audit(const std::string& instance, const std::string& action,
   entry.detail = detail;
   if (auto pos = action.find('.'); pos != std::string::npos)
     entry.operation = action.substr(pos + 1);
-  auto appended = vault_->with([&](vault::Vault& v) { return v.append_audit(entry); });
-  if (!appended.is_ok())
-    spdlog::error("cannot append to the audit log: {}", appended.status().message());
+  audit_queue_.push(std::move(entry));
 }
 
 int32_t HandleBroker::acquire(const std::string& instance, std::string_view alias,

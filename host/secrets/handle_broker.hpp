@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "secrets/audit_queue.hpp"
 #include "secrets/redactor.hpp"
 #include "secrets/secret_source.hpp"
 
@@ -57,6 +58,9 @@ class HandleBroker {
   // True once per change of the vault file by anyone (SQLite data_version).
   bool vault_changed();
 
+  // Writes every queued audit entry (entries are written asynchronously).
+  void flush_audit() { audit_queue_.flush(); }
+
   // Audits an event that is not a handle operation (argument guard refusals).
   void audit(const std::string& instance, const std::string& action, const std::string& secret,
              const std::string& request_id, const std::string& outcome, const std::string& detail);
@@ -79,6 +83,7 @@ class HandleBroker {
   std::map<std::string, std::vector<AliasBinding>> bindings_;  // by instance
   std::map<Key, HandleEntry> handles_;
   std::int64_t last_data_version_ = -1;
+  AuditQueue audit_queue_;  // last: its thread stops first
 };
 
 }  // namespace keyhold::secrets
