@@ -4,12 +4,13 @@
 // Both servers answer with application/json (keyhold because the client accepts only
 // JSON; the SDK server because it runs with enableJsonResponse, and the SDK requires the
 // client to accept both).
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith('--') ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
 );
-const targets = JSON.parse(args.targets); // [{ name, url, tokenEnv?, tool, accept }]
+const targets = JSON.parse(args.targets); // [{ name, url, tokenEnv?, tool, accept, pid? }]
 const clients = Number(args.clients ?? 64);
 const perClient = Number(args.calls ?? 300);
 const warmup = Number(args.warmup ?? 20);
@@ -56,28 +57,47 @@ async function runClient(target, index, latencies) {
   agent.destroy();
 }
 
+// utime + stime of a process in milliseconds (/proc/PID/stat, clock ticks of 10 ms).
+function cpuMs(pid) {
+  if (!pid) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function measure(target) {
   const latencies = [];
+  const cpuBefore = cpuMs(target.pid);
   const started = process.hrtime.bigint();
   await Promise.all(Array.from({ length: clients }, (_, i) => runClient(target, i, latencies)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuPerCall = (cpuMs(target.pid) - cpuBefore) / (clients * (warmup + perClient + 2));
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   // Throughput over the measured calls only would need a barrier; the warm-up calls are
   // few and counted in, so requests/s slightly understates both servers alike.
-  return { name: target.name, rps: (clients * (warmup + perClient)) / seconds, p50: pct(50), p99: pct(99), n: latencies.length };
+  return {
+    name: target.name,
+    rps: (clients * (warmup + perClient)) / seconds,
+    p50: pct(50),
+    p99: pct(99),
+    cpuUs: cpuPerCall * 1000,
+  };
 }
 
 const results = [];
 for (const target of targets) results.push(await measure(target));
 const fmt = (x, d = 2) => x.toFixed(d);
 console.log(`\n${clients} concurrent clients, ${perClient} measured calls each (+${warmup} warm-up)`);
-console.log('server        requests/s    p50 ms    p99 ms');
-for (const r of results) console.log(`${r.name.padEnd(12)}  ${fmt(r.rps, 0).padStart(10)}  ${fmt(r.p50).padStart(8)}  ${fmt(r.p99).padStart(8)}`);
+console.log('server        requests/s    p50 ms    p99 ms   server CPU us/request');
+for (const r of results)
+  console.log(
+    `${r.name.padEnd(12)}  ${fmt(r.rps, 0).padStart(10)}  ${fmt(r.p50).padStart(8)}  ${fmt(r.p99).padStart(8)}   ${fmt(r.cpuUs, 0).padStart(8)}`,
+  );
 const [k, s] = results;
 if (k && s) {
   const speedup = k.rps / s.rps;
   const p99Ratio = k.p99 / s.p99;
   console.log(`\nthroughput keyhold/ts-sdk: ${fmt(speedup)}x  (target >= 5x)   ${speedup >= 5 ? 'PASS' : 'MISS'}`);
   console.log(`p99 keyhold/ts-sdk:        ${fmt(p99Ratio, 3)}   (target <= 0.333) ${p99Ratio <= 1 / 3 ? 'PASS' : 'MISS'}`);
+  console.log(`server CPU per request ts-sdk/keyhold: ${fmt(s.cpuUs / k.cpuUs)}x (steadier than wall-clock figures on a shared machine)`);
 }

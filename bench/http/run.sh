@@ -6,7 +6,8 @@
 #
 # 64 concurrent clients (CLIENTS), each with its own session and keep-alive connection,
 # call the echo tool in a loop; prints requests/s, p50 and p99 per server and the ratios
-# against the targets of issue 5 (throughput >= 5x, p99 <= 1/3) as PASS/MISS.
+# against the targets of issue 5 (throughput >= 5x, p99 <= 1/3) as PASS/MISS, and each
+# server's CPU time per request (utime+stime from /proc), steadier on a shared machine.
 # keyhold runs as a user would run it: auth on, a token from a keyfile vault (rate limit
 # raised so the bench is not throttled), the echo fixture plugin.
 # Environment: CLIENTS (64), WARMUP (20 per client), KEYHOLD (default build/bin/keyhold),
@@ -60,12 +61,14 @@ wait_port() {  # file pattern -> port
 
 env -u BENCH_TOKEN "$KEYHOLD" serve --config "$tmp/keyhold.toml" --http 127.0.0.1:0 2>"$tmp/keyhold.log" &
 pids+=($!)
+kpid=$!
 kport=$(wait_port "$tmp/keyhold.log" 'http://127.0.0.1:[0-9]*')
 env -u BENCH_TOKEN "$NODE" "$here/sdk_http_echo_server.mjs" 2>"$tmp/sdk.log" &
 pids+=($!)
+spid=$!
 sport=$(wait_port "$tmp/sdk.log" 'listening on [0-9]*')
 
 echo "keyhold Streamable HTTP bench ($(date -u +%Y-%m-%dT%H:%MZ), $("$KEYHOLD" --version | head -1))"
 echo "nproc: $(nproc); CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-targets=$(printf '[{"name":"keyhold","url":"http://127.0.0.1:%s/mcp","tokenEnv":"BENCH_TOKEN","tool":"echo_echo","accept":"application/json"},{"name":"ts-sdk","url":"http://127.0.0.1:%s/mcp","tool":"echo","accept":"application/json, text/event-stream"}]' "$kport" "$sport")
+targets=$(printf '[{"name":"keyhold","url":"http://127.0.0.1:%s/mcp","tokenEnv":"BENCH_TOKEN","tool":"echo_echo","accept":"application/json","pid":%s},{"name":"ts-sdk","url":"http://127.0.0.1:%s/mcp","tool":"echo","accept":"application/json, text/event-stream","pid":%s}]' "$kport" "$kpid" "$sport" "$spid")
 "$NODE" "$here/driver.mjs" --targets "$targets" --clients "$CLIENTS" --calls "$CALLS" --warmup "$WARMUP"
