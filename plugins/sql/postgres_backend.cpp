@@ -1,0 +1,545 @@
+#include "postgres_backend.hpp"
+
+#include "pg_values.hpp"
+#include "value_format.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <string.h>  // explicit_bzero
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+namespace keyhold::sql {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The database's message with its SQLSTATE, detail and hint; never the connection string.
+std::string describe_error(const PGresult* r, PGconn* conn) {
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  if (primary == nullptr) {
+    std::string text = r ? PQresultErrorMessage(r) : "";
+    if (text.empty()) text = PQerrorMessage(conn);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return "PostgreSQL: " + (text.empty() ? std::string("unknown error") : text);
+  }
+  std::string out = "PostgreSQL: ";
+  out += primary;
+  if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE))
+    out += std::string(" (SQLSTATE ") + state + ")";
+  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
+    out += std::string("\nDETAIL: ") + detail;
+  if (const char* hint = PQresultErrorField(r, PG_DIAG_MESSAGE_HINT))
+    out += std::string("\nHINT: ") + hint;
+  return out;
+}
+
+void send_cancel(PGconn* conn) {
+  if (PGcancel* cancel = PQgetCancel(conn)) {
+    char error[256];
+    PQcancel(cancel, error, sizeof error);
+    PQfreeCancel(cancel);
+  }
+}
+
+// One statement through the extended protocol, in single-row mode, waiting in 50 ms
+// steps so a cancelled request or the client-side deadline can send PQcancel.
+struct Outcome {
+  QueryResult rows;
+  long long affected = -1;
+  std::string error;
+  std::string sqlstate;
+  bool failed = false;
+  bool connection_lost = false;
+  bool cancelled = false;  // the request was cancelled and the server told
+};
+
+class StatementRunner {
+ public:
+  StatementRunner(PGconn* conn, Context* ctx, Clock::time_point hard_deadline)
+      : conn_(conn), ctx_(ctx), deadline_(hard_deadline) {}
+
+  Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
+              std::size_t row_limit, bool keep_rows) {
+    Outcome out;
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.empty() ? nullptr : values.data(), nullptr, nullptr, 0)) {
+      return lost(out);
+    }
+    PQsetSingleRowMode(conn_);
+    bool cancel_sent = false;
+    bool stop_reading = false;
+    while (true) {
+      while (PQisBusy(conn_)) {
+        pollfd pfd{PQsocket(conn_), POLLIN, 0};
+        ::poll(&pfd, 1, 50);
+        if (!PQconsumeInput(conn_)) return lost(out);
+        if (!cancel_sent && ((ctx_ != nullptr && ctx_->cancelled()) || Clock::now() > deadline_)) {
+          if (ctx_ != nullptr && ctx_->cancelled()) out.cancelled = true;
+          send_cancel(conn_);
+          cancel_sent = true;
+        }
+      }
+      Result r(PQgetResult(conn_));
+      if (!r) break;
+      switch (PQresultStatus(r.get())) {
+        case PGRES_SINGLE_TUPLE:
+        case PGRES_TUPLES_OK:
+          if (out.rows.columns.empty()) columns(r.get(), out.rows);
+          if (stop_reading) break;
+          for (int row = 0; row < PQntuples(r.get()); ++row) {
+            if (out.rows.rows.size() >= row_limit) {
+              // More rows than the limit: say so, and stop the server producing them.
+              out.rows.truncated = true;
+              stop_reading = true;
+              if (!cancel_sent) {
+                send_cancel(conn_);
+                cancel_sent = true;
+              }
+              break;
+            }
+            if (keep_rows) out.rows.rows.push_back(values_of(r.get(), row));
+          }
+          break;
+        case PGRES_COMMAND_OK: {
+          const char* n = PQcmdTuples(r.get());
+          if (n != nullptr && *n != '\0') out.affected = std::atoll(n);
+          break;
+        }
+        case PGRES_COPY_OUT: {
+          char* buffer = nullptr;
+          while (PQgetCopyData(conn_, &buffer, 0) > 0) PQfreemem(buffer);
+          record_error(out, "refused: COPY is not supported by this connector");
+          break;
+        }
+        case PGRES_COPY_IN:
+          PQputCopyEnd(conn_, "COPY is not supported by this connector");
+          record_error(out, "refused: COPY is not supported by this connector");
+          break;
+        case PGRES_EMPTY_QUERY:
+          record_error(out, "no SQL statement was given");
+          break;
+        default:
+          if (stop_reading) break;  // the cancel we sent after row_limit
+          if (!out.failed) {
+            out.failed = true;
+            out.error = describe_error(r.get(), conn_);
+            if (const char* s = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE)) out.sqlstate = s;
+          }
+          if (PQstatus(conn_) == CONNECTION_BAD) out.connection_lost = true;
+          break;
+      }
+    }
+    if (PQstatus(conn_) == CONNECTION_BAD) {
+      out.connection_lost = true;
+      if (!out.failed) record_error(out, "PostgreSQL: connection lost: " + message());
+    }
+    return out;
+  }
+
+ private:
+  Outcome& lost(Outcome& out) {
+    out.failed = true;
+    out.connection_lost = PQstatus(conn_) == CONNECTION_BAD;
+    out.error = "PostgreSQL: " + message();
+    return out;
+  }
+  std::string message() const {
+    std::string m = PQerrorMessage(conn_);
+    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+    return m;
+  }
+  static void record_error(Outcome& out, const std::string& message) {
+    if (out.failed) return;
+    out.failed = true;
+    out.error = message;
+  }
+  void columns(PGresult* r, QueryResult& rows) {
+    for (int c = 0; c < PQnfields(r); ++c) {
+      rows.columns.push_back({PQfname(r, c), std::to_string(PQftype(r, c))});
+      oids_.push_back(PQftype(r, c));
+    }
+  }
+  json values_of(PGresult* r, int row) const {
+    json values = json::array();
+    for (int c = 0; c < PQnfields(r); ++c) {
+      if (PQgetisnull(r, row, c))
+        values.push_back(nullptr);
+      else
+        values.push_back(
+            pg_text_to_json(oids_[static_cast<std::size_t>(c)],
+                            std::string_view(PQgetvalue(r, row, c),
+                                             static_cast<std::size_t>(PQgetlength(r, row, c)))));
+    }
+    return values;
+  }
+
+  PGconn* conn_;
+  Context* ctx_;
+  Clock::time_point deadline_;
+  std::vector<unsigned> oids_;
+};
+
+std::vector<std::optional<std::string>> to_params(const json& params) {
+  std::vector<std::optional<std::string>> out;
+  if (!params.is_array()) return out;
+  for (std::size_t i = 0; i < params.size(); ++i) out.push_back(pg_param_text(params[i], i));
+  return out;
+}
+
+// The first line of a connection failure, without the libpq prefix noise.
+std::string first_line(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+PostgresBackend::PostgresBackend(Host host, PostgresOptions options)
+    : host_(host), options_(std::move(options)) {}
+
+PostgresBackend::~PostgresBackend() {
+  for (PGconn* c : idle_) PQfinish(c);
+}
+
+bool PostgresBackend::schema_allowed(const std::string& schema) const {
+  if (options_.schemas.empty()) return true;
+  for (const auto& s : options_.schemas)
+    if (s == schema) return true;
+  return false;
+}
+
+PGconn* PostgresBackend::connect(Context& ctx) {
+  std::vector<std::pair<std::string, std::string>> settings = options_.connection;
+  bool has_application_name = false;
+  for (const auto& [k, _] : settings) has_application_name |= k == "application_name";
+  if (!has_application_name) settings.emplace_back("application_name", "keyhold-sql");
+  std::string session = "-c DateStyle=ISO";
+  if (options_.read_only) session += " -c default_transaction_read_only=on";
+  settings.emplace_back("options", session);
+
+  PGconn* conn = nullptr;
+  std::string error;
+  // Builds the keyword arrays around an optional credential and connects. `secret` is
+  // only borrowed for this call; libpq copies what it needs.
+  const auto attempt = [&](const char* secret_keyword, const char* secret) {
+    std::vector<const char*> keys;
+    std::vector<const char*> values;
+    if (secret_keyword != nullptr && std::strcmp(secret_keyword, "dbname") == 0) {
+      keys.push_back("dbname");  // first, so the URL is expanded and the options override it
+      values.push_back(secret);
+    }
+    for (const auto& [k, v] : settings) {
+      keys.push_back(k.c_str());
+      values.push_back(v.c_str());
+    }
+    if (secret_keyword != nullptr && std::strcmp(secret_keyword, "password") == 0) {
+      keys.push_back("password");
+      values.push_back(secret);
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn = PQconnectdbParams(keys.data(), values.data(), 1);
+    if (conn == nullptr) {
+      error = "out of memory";
+    } else if (PQstatus(conn) != CONNECTION_OK) {
+      error = first_line(PQerrorMessage(conn));
+      PQfinish(conn);
+      conn = nullptr;
+    }
+  };
+
+  bool revealed = false;
+  for (const char* alias : {"url", "password"}) {
+    kh_secret_handle handle{};
+    const int32_t status = ctx.acquire_secret(alias, &handle);
+    if (status == KH_NOT_GRANTED || status == KH_UNSUPPORTED || status == KH_NOT_FOUND) continue;
+    if (status != KH_OK)
+      throw SqlError(std::string("cannot use the secret alias `") + alias + "` (host status " +
+                     std::to_string(status) +
+                     "); check the instance's "
+                     "[secrets] and `keyhold vault grant`");
+    const int32_t reveal_status = ctx.reveal_secret(handle, [&](std::string_view value) {
+      // A NUL-terminated copy for libpq, wiped as soon as the connect call returns.
+      const std::size_t size = value.size() + 1;
+      std::unique_ptr<char[]> buffer(new char[size]);
+      std::memcpy(buffer.get(), value.data(), value.size());
+      buffer[value.size()] = '\0';
+      attempt(std::strcmp(alias, "url") == 0 ? "dbname" : "password", buffer.get());
+      if (!error.empty()) error = scrub_secret(error, value);
+      explicit_bzero(buffer.get(), size);
+    });
+    ctx.host().release_secret(handle);
+    if (reveal_status != KH_OK)
+      throw SqlError(std::string("cannot reveal the secret alias `") + alias + "` (host status " +
+                     std::to_string(reveal_status) +
+                     "); grant it with `keyhold vault grant "
+                     "<instance> <secret> --ops reveal`");
+    revealed = true;
+    break;
+  }
+  if (!revealed) attempt(nullptr, nullptr);
+  if (conn == nullptr)
+    throw SqlError("cannot connect to PostgreSQL: " + error +
+                   " (check host, port, dbname, user and the password secret; is the server up?)");
+  return conn;
+}
+
+PGconn* PostgresBackend::take(Context& ctx) {
+  {
+    std::lock_guard lock(pool_mutex_);
+    while (!idle_.empty()) {
+      PGconn* c = idle_.back();
+      idle_.pop_back();
+      if (PQstatus(c) == CONNECTION_OK) return c;
+      PQfinish(c);
+    }
+  }
+  return connect(ctx);
+}
+
+void PostgresBackend::give_back(PGconn* conn) {
+  if (conn == nullptr) return;
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+    std::lock_guard lock(pool_mutex_);
+    if (idle_.size() < static_cast<std::size_t>(options_.pool_size)) {
+      idle_.push_back(conn);
+      return;
+    }
+  }
+  PQfinish(conn);
+}
+
+QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
+                                      const json& params, const CallLimits& limits, Mode mode,
+                                      long long* rows_affected, bool* connection_lost,
+                                      bool* user_statement_sent) {
+  const auto hard_deadline = Clock::now() + limits.statement_timeout + std::chrono::seconds(2);
+  StatementRunner runner(conn, &ctx, hard_deadline);
+  const auto params_text = to_params(params);
+  const auto control = [&](const std::string& statement,
+                           const std::vector<std::optional<std::string>>& p = {}) {
+    Outcome o = runner.run(statement, p, 1, false);
+    if (o.connection_lost) *connection_lost = true;
+    if (o.failed) throw SqlError(o.error);
+  };
+
+  control(mode == Mode::kReadOnly ? "BEGIN READ ONLY" : "BEGIN");
+  control("SELECT set_config('statement_timeout', $1, true)",
+          {std::to_string(limits.statement_timeout.count())});
+  *user_statement_sent = true;
+  Outcome o = runner.run(sql, params_text, limits.row_limit, true);
+  if (o.connection_lost) {
+    *connection_lost = true;
+    throw SqlError(o.error);
+  }
+  const bool commit = mode == Mode::kWrite && !o.failed;
+  Outcome end = runner.run(commit ? "COMMIT" : "ROLLBACK", {}, 1, false);
+  if (end.connection_lost) *connection_lost = true;
+  if (o.cancelled || (ctx.cancelled() && o.failed)) throw Cancelled();
+  if (o.failed) {
+    if (o.sqlstate == "57014" && !ctx.cancelled())
+      throw SqlError(o.error + " (statement_timeout is " +
+                     std::to_string(limits.statement_timeout.count()) + " ms)");
+    throw SqlError(o.error);
+  }
+  if (end.failed) throw SqlError(end.error);
+  if (rows_affected != nullptr) *rows_affected = o.affected < 0 ? 0 : o.affected;
+  for (auto& c : o.rows.columns)
+    c.type = type_name(conn, static_cast<unsigned>(std::stoul(c.type)));
+  return std::move(o.rows);
+}
+
+QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const json& params,
+                                 const CallLimits& limits, Mode mode, long long* rows_affected) {
+  for (int attempt = 0;; ++attempt) {
+    PGconn* conn = take(ctx);
+    bool connection_lost = false;
+    bool user_statement_sent = false;
+    try {
+      QueryResult r = run_once(conn, ctx, sql, params, limits, mode, rows_affected,
+                               &connection_lost, &user_statement_sent);
+      give_back(conn);
+      return r;
+    } catch (...) {
+      const bool lost = connection_lost || PQstatus(conn) == CONNECTION_BAD;
+      if (lost) {
+        PQfinish(conn);
+      } else {
+        give_back(conn);
+      }
+      // A connection that broke (server restart) is replaced once: always for read-only
+      // statements, and for writes only when the statement itself was never sent.
+      const bool retry = lost && attempt == 0 &&
+                         (mode == Mode::kReadOnly || !user_statement_sent) && !ctx.cancelled();
+      if (!retry) throw;
+      host_.log(KH_LOG_INFO, "sql: the PostgreSQL connection was lost; reconnecting");
+    }
+  }
+}
+
+std::string PostgresBackend::type_name(PGconn* conn, unsigned oid) {
+  std::string name = pg_builtin_type_name(oid);
+  if (!name.empty()) return name;
+  {
+    std::lock_guard lock(types_mutex_);
+    if (const auto it = type_names_.find(oid); it != type_names_.end()) return it->second;
+  }
+  const std::string oid_text = std::to_string(oid);
+  const char* values[] = {oid_text.c_str()};
+  Result r(PQexecParams(conn, "SELECT format_type($1::oid, NULL)", 1, nullptr, values, nullptr,
+                        nullptr, 0));
+  if (PQresultStatus(r.get()) == PGRES_TUPLES_OK && PQntuples(r.get()) == 1)
+    name = PQgetvalue(r.get(), 0, 0);
+  else
+    name = "oid " + oid_text;
+  std::lock_guard lock(types_mutex_);
+  type_names_[oid] = name;
+  return name;
+}
+
+std::vector<std::string> PostgresBackend::list_schemas(Context& ctx) {
+  const auto r =
+      run(ctx,
+          "SELECT nspname::text FROM pg_namespace WHERE nspname !~ '^pg_' AND "
+          "nspname <> 'information_schema' ORDER BY 1",
+          json::array(), CallLimits{100000, std::chrono::seconds(15)}, Mode::kReadOnly, nullptr);
+  std::vector<std::string> out;
+  for (const auto& row : r.rows)
+    if (schema_allowed(row[0].get<std::string>())) out.push_back(row[0].get<std::string>());
+  return out;
+}
+
+json PostgresBackend::list_tables(Context& ctx, const std::string& schema) {
+  const auto r = run(ctx,
+                     "SELECT n.nspname::text, c.relname::text, CASE c.relkind WHEN 'v' THEN "
+                     "'view' WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' "
+                     "ELSE 'table' END FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                     "c.relnamespace WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname !~ "
+                     "'^pg_' AND n.nspname <> 'information_schema' AND ($1 = '' OR n.nspname = "
+                     "$1) ORDER BY 1, 2",
+                     json::array({schema}), CallLimits{100000, std::chrono::seconds(15)},
+                     Mode::kReadOnly, nullptr);
+  json out = json::array();
+  for (const auto& row : r.rows)
+    if (schema_allowed(row[0].get<std::string>()))
+      out.push_back({{"schema", row[0]}, {"name", row[1]}, {"type", row[2]}});
+  return out;
+}
+
+json PostgresBackend::describe_table(Context& ctx, const std::string& schema,
+                                     const std::string& table) {
+  if (!schema_allowed(schema))
+    throw SqlError("schema " + schema + " is not offered by this instance");
+  const CallLimits internal{100000, std::chrono::seconds(15)};
+  const auto rel = run(ctx,
+                       "SELECT c.oid::int8, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN "
+                       "'materialized view' WHEN 'f' THEN 'foreign table' ELSE 'table' END FROM "
+                       "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname "
+                       "= $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
+                       json::array({schema, table}), internal, Mode::kReadOnly, nullptr);
+  if (rel.rows.empty()) throw SqlError("no such table: " + schema + "." + table);
+  const std::string oid = std::to_string(rel.rows[0][0].get<long long>());
+
+  json columns = json::array();
+  const auto cols = run(ctx,
+                        "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT "
+                        "a.attnotnull, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a LEFT "
+                        "JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE "
+                        "a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY "
+                        "a.attnum",
+                        json::array({oid}), internal, Mode::kReadOnly, nullptr);
+  for (const auto& c : cols.rows)
+    columns.push_back({{"name", c[0]}, {"type", c[1]}, {"nullable", c[2]}, {"default", c[3]}});
+
+  const auto pk = run(ctx,
+                      "SELECT ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH "
+                      "ORDINALITY k(attnum, ord) JOIN pg_attribute a ON a.attrelid = con.conrelid "
+                      "AND a.attnum = k.attnum ORDER BY k.ord) FROM pg_constraint con WHERE "
+                      "con.conrelid = $1::oid AND con.contype = 'p'",
+                      json::array({oid}), internal, Mode::kReadOnly, nullptr);
+  const json primary_key = pk.rows.empty() ? json::array() : pk.rows[0][0];
+
+  json foreign_keys = json::array();
+  const auto fks =
+      run(ctx,
+          "SELECT con.conname::text, ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH "
+          "ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n "
+          "ORDER BY k.o), nf.nspname::text, cf.relname::text, ARRAY(SELECT a.attname::text FROM "
+          "unnest(con.confkey) WITH ORDINALITY k(n, o) JOIN pg_attribute a ON a.attrelid = "
+          "con.confrelid AND a.attnum = k.n ORDER BY k.o), con.confupdtype::text, "
+          "con.confdeltype::text FROM pg_constraint con JOIN pg_class cf ON cf.oid = con.confrelid "
+          "JOIN pg_namespace nf ON nf.oid = cf.relnamespace WHERE con.conrelid = $1::oid AND "
+          "con.contype = 'f' ORDER BY 1",
+          json::array({oid}), internal, Mode::kReadOnly, nullptr);
+  const auto action = [](const json& code) {
+    const std::string c = code.get<std::string>();
+    return c == "c"   ? "CASCADE"
+           : c == "n" ? "SET NULL"
+           : c == "d" ? "SET DEFAULT"
+           : c == "r" ? "RESTRICT"
+                      : "NO ACTION";
+  };
+  for (const auto& f : fks.rows)
+    foreign_keys.push_back({{"name", f[0]},
+                            {"columns", f[1]},
+                            {"references_schema", f[2]},
+                            {"references_table", f[3]},
+                            {"references_columns", f[4]},
+                            {"on_update", action(f[5])},
+                            {"on_delete", action(f[6])}});
+
+  json indexes = json::array();
+  const auto idx = run(ctx,
+                       "SELECT ic.relname::text, i.indisunique, i.indisprimary, ARRAY(SELECT "
+                       "a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o) "
+                       "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY "
+                       "k.o), pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class ic ON "
+                       "ic.oid = i.indexrelid WHERE i.indrelid = $1::oid ORDER BY 1",
+                       json::array({oid}), internal, Mode::kReadOnly, nullptr);
+  for (const auto& i : idx.rows)
+    indexes.push_back({{"name", i[0]},
+                       {"unique", i[1]},
+                       {"primary", i[2]},
+                       {"columns", i[3]},
+                       {"definition", i[4]}});
+  return {{"schema", schema},           {"name", table},
+          {"type", rel.rows[0][1]},     {"columns", columns},
+          {"primary_key", primary_key}, {"foreign_keys", foreign_keys},
+          {"indexes", indexes}};
+}
+
+QueryResult PostgresBackend::query(Context& ctx, const std::string& sql, const json& params,
+                                   const CallLimits& limits) {
+  return run(ctx, sql, params, limits, Mode::kReadOnly, nullptr);
+}
+
+std::string PostgresBackend::explain(Context& ctx, const std::string& sql, const json& params,
+                                     const CallLimits& limits) {
+  CallLimits plan_limits = limits;
+  plan_limits.row_limit = 100000;
+  // EXPLAIN without ANALYZE plans the statement and runs nothing; one statement still.
+  const auto r = run(ctx, "EXPLAIN " + sql, params, plan_limits, Mode::kReadOnly, nullptr);
+  std::string out;
+  for (const auto& row : r.rows) out += cell_text(row[0]) + "\n";
+  return out;
+}
+
+QueryResult PostgresBackend::execute(Context& ctx, const std::string& sql, const json& params,
+                                     const CallLimits& limits, long long* rows_affected) {
+  if (options_.read_only) throw SqlError("refused: this instance is read-only");
+  return run(ctx, sql, params, limits, Mode::kWrite, rows_affected);
+}
+
+}  // namespace keyhold::sql

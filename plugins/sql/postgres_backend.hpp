@@ -1,0 +1,74 @@
+// postgres_backend.hpp - the sql connector over PostgreSQL (libpq).
+//
+// Every statement goes through the extended query protocol (PQsendQueryParams), which
+// carries exactly one statement, so `COMMIT; DROP TABLE t` is refused by the server
+// itself. Read-only instances connect with default_transaction_read_only = on and run
+// every statement inside BEGIN READ ONLY with SET LOCAL statement_timeout, and always end
+// with ROLLBACK, so even a session setting changed by the statement is undone. The query
+// tool is read-only on every instance; execute (read_only = false only) commits.
+//
+// Credentials: the secret alias `url` (a whole connection URL) or `password` is revealed
+// for the duration of PQconnectdbParams only, copied into a buffer wiped right after; no
+// error message carries it. A small pool keeps idle connections and drops any that broke
+// (server restart), reconnecting on the next call. A cancelled request sends PQcancel.
+#pragma once
+
+#include "sql_backend.hpp"
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+typedef struct pg_conn PGconn;
+
+namespace keyhold::sql {
+
+struct PostgresOptions {
+  // libpq keywords without secrets: host, port, dbname, user, sslmode, connect_timeout ...
+  std::vector<std::pair<std::string, std::string>> connection;
+  bool read_only = true;
+  std::vector<std::string> schemas;  // allowlist; empty = every non-system schema
+  int pool_size = 4;
+};
+
+class PostgresBackend : public Backend {
+ public:
+  // Does not connect: the first call does (the server may be down at load time).
+  PostgresBackend(Host host, PostgresOptions options);
+  ~PostgresBackend() override;
+
+  std::vector<std::string> list_schemas(Context& ctx) override;
+  json list_tables(Context& ctx, const std::string& schema) override;
+  json describe_table(Context& ctx, const std::string& schema, const std::string& table) override;
+  QueryResult query(Context& ctx, const std::string& sql, const json& params,
+                    const CallLimits& limits) override;
+  std::string explain(Context& ctx, const std::string& sql, const json& params,
+                      const CallLimits& limits) override;
+  QueryResult execute(Context& ctx, const std::string& sql, const json& params,
+                      const CallLimits& limits, long long* rows_affected) override;
+  std::string default_schema() const override { return "public"; }
+
+ private:
+  enum class Mode { kReadOnly, kWrite };
+  QueryResult run(Context& ctx, const std::string& sql, const json& params,
+                  const CallLimits& limits, Mode mode, long long* rows_affected);
+  QueryResult run_once(PGconn* conn, Context& ctx, const std::string& sql, const json& params,
+                       const CallLimits& limits, Mode mode, long long* rows_affected,
+                       bool* connection_lost, bool* user_statement_sent);
+  PGconn* connect(Context& ctx);
+  PGconn* take(Context& ctx);
+  void give_back(PGconn* conn);
+  std::string type_name(PGconn* conn, unsigned oid);
+  bool schema_allowed(const std::string& schema) const;
+
+  Host host_;
+  PostgresOptions options_;
+  std::mutex pool_mutex_;
+  std::vector<PGconn*> idle_;
+  std::mutex types_mutex_;
+  std::map<unsigned, std::string> type_names_;
+};
+
+}  // namespace keyhold::sql

@@ -1,0 +1,395 @@
+#include "sqlite_backend.hpp"
+
+#include "value_format.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace keyhold::sql {
+
+struct SqliteBackend::Guard {
+  bool read_only = true;
+  Context* ctx = nullptr;
+  std::chrono::steady_clock::time_point deadline{};
+  bool timed_out = false;
+  bool cancelled = false;
+};
+
+namespace {
+
+// Pragmas that only report; allowed on read-only instances (with a table/index argument).
+const std::set<std::string, std::less<>> kInformationalPragmas = {
+    "table_info",      "table_xinfo",       "table_list",       "index_list",
+    "index_info",      "index_xinfo",       "foreign_key_list", "database_list",
+    "collation_list",  "function_list",     "module_list",      "pragma_list",
+    "compile_options", "foreign_key_check", "integrity_check",  "quick_check"};
+// Settings that may be read (no argument) but not set on read-only instances.
+const std::set<std::string, std::less<>> kReadablePragmas = {
+    "user_version", "schema_version", "application_id", "encoding",     "journal_mode",
+    "page_count",   "page_size",      "freelist_count", "foreign_keys", "auto_vacuum"};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+int authorize(void* user, int action, const char* arg1, const char* arg2, const char*,
+              const char*) {
+  const auto* guard = static_cast<const SqliteBackend::Guard*>(user);
+  switch (action) {
+    case SQLITE_ATTACH:
+    case SQLITE_DETACH:
+      return SQLITE_DENY;
+    case SQLITE_FUNCTION:
+      if (arg2 != nullptr && lower(arg2) == "load_extension") return SQLITE_DENY;
+      return SQLITE_OK;
+    case SQLITE_PRAGMA: {
+      const std::string name = arg1 == nullptr ? std::string() : lower(arg1);
+      if (name == "writable_schema" || name == "trusted_schema") return SQLITE_DENY;
+      if (!guard->read_only) return SQLITE_OK;
+      if (kInformationalPragmas.contains(name)) return SQLITE_OK;
+      if (arg2 == nullptr && kReadablePragmas.contains(name)) return SQLITE_OK;
+      return SQLITE_DENY;
+    }
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+      // A transaction left open would pin a snapshot (or a write lock) across calls.
+      return SQLITE_DENY;
+    default:
+      return SQLITE_OK;
+  }
+}
+
+int on_progress(void* user) {
+  auto* guard = static_cast<SqliteBackend::Guard*>(user);
+  if (guard->ctx != nullptr && guard->ctx->cancelled()) {
+    guard->cancelled = true;
+    return 1;
+  }
+  if (std::chrono::steady_clock::now() >= guard->deadline) {
+    guard->timed_out = true;
+    return 1;
+  }
+  return 0;
+}
+
+class Statement {
+ public:
+  Statement() = default;
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt** out() { return &stmt_; }
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+std::string errmsg(sqlite3* db) { return sqlite3_errmsg(db); }
+
+// True when the tail holds another statement (not just whitespace, ';' or comments).
+bool tail_has_statement(sqlite3* db, const char* tail) {
+  while (tail != nullptr && *tail != '\0') {
+    Statement next;
+    const char* rest = nullptr;
+    if (sqlite3_prepare_v2(db, tail, -1, next.out(), &rest) != SQLITE_OK) return true;
+    if (next.get() != nullptr) return true;
+    if (rest == tail) break;
+    tail = rest;
+  }
+  return false;
+}
+
+void bind_params(sqlite3* db, sqlite3_stmt* stmt, const json& params) {
+  const int expected = sqlite3_bind_parameter_count(stmt);
+  const int given = params.is_array() ? static_cast<int>(params.size()) : 0;
+  if (given != expected)
+    throw SqlError("the statement has " + std::to_string(expected) + " parameter(s) but " +
+                   std::to_string(given) + " were given in params");
+  for (int i = 0; i < given; ++i) {
+    const json& v = params[static_cast<std::size_t>(i)];
+    int rc = SQLITE_OK;
+    if (v.is_null()) {
+      rc = sqlite3_bind_null(stmt, i + 1);
+    } else if (v.is_boolean()) {
+      rc = sqlite3_bind_int(stmt, i + 1, v.get<bool>() ? 1 : 0);
+    } else if (v.is_number_integer()) {
+      rc = v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX
+               ? sqlite3_bind_double(stmt, i + 1, v.get<double>())
+               : sqlite3_bind_int64(stmt, i + 1, v.get<sqlite3_int64>());
+    } else if (v.is_number_float()) {
+      rc = sqlite3_bind_double(stmt, i + 1, v.get<double>());
+    } else if (v.is_string()) {
+      const auto& s = v.get_ref<const std::string&>();
+      rc = sqlite3_bind_text64(stmt, i + 1, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    } else if (is_blob_param(v)) {
+      const auto bytes = base64_decode(v["base64"].get<std::string>());
+      if (!bytes) throw SqlError("params[" + std::to_string(i) + "].base64 is not valid base64");
+      rc = sqlite3_bind_blob64(stmt, i + 1, bytes->data(), bytes->size(), SQLITE_TRANSIENT);
+    } else {
+      const std::string text = v.dump();  // arrays/objects bind as JSON text
+      rc =
+          sqlite3_bind_text64(stmt, i + 1, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    if (rc != SQLITE_OK)
+      throw SqlError("cannot bind params[" + std::to_string(i) + "]: " + errmsg(db));
+  }
+}
+
+json column_value(sqlite3_stmt* stmt, int c) {
+  switch (sqlite3_column_type(stmt, c)) {
+    case SQLITE_INTEGER:
+      return static_cast<std::int64_t>(sqlite3_column_int64(stmt, c));
+    case SQLITE_FLOAT: {
+      const double d = sqlite3_column_double(stmt, c);
+      if (std::isfinite(d)) return d;
+      return std::isnan(d) ? "NaN" : (d > 0 ? "Infinity" : "-Infinity");
+    }
+    case SQLITE_TEXT:
+      return std::string(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)),
+                         static_cast<std::size_t>(sqlite3_column_bytes(stmt, c)));
+    case SQLITE_BLOB: {
+      const void* data = sqlite3_column_blob(stmt, c);
+      const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
+      return blob_to_json(std::string_view(static_cast<const char*>(data), data ? size : 0));
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+SqliteBackend::SqliteBackend(SqliteOptions options)
+    : options_(std::move(options)), guard_(std::make_unique<Guard>()) {
+  guard_->read_only = options_.read_only;
+  const int flags = (options_.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(options_.path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string why = db_ != nullptr ? errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw SqlError("cannot open SQLite database " + options_.path + ": " + why +
+                   " (check the `path` option; set create_demo = true to create a demo database)");
+  }
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, 2000);
+  sqlite3_set_authorizer(db_, &authorize, guard_.get());
+  sqlite3_progress_handler(db_, 1000, &on_progress, guard_.get());
+  // Opening is lazy: read the schema now so a file that is not a database fails here.
+  Statement probe;
+  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM sqlite_schema", -1, probe.out(), nullptr) !=
+          SQLITE_OK ||
+      sqlite3_step(probe.get()) != SQLITE_ROW) {
+    const std::string why = errmsg(db_);
+    sqlite3_finalize(*probe.out());
+    *probe.out() = nullptr;
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw SqlError("cannot read SQLite database " + options_.path + ": " + why);
+  }
+}
+
+SqliteBackend::~SqliteBackend() { sqlite3_close(db_); }
+
+bool SqliteBackend::schema_allowed(const std::string& schema) const {
+  if (schema != "main") return false;
+  if (options_.schemas.empty()) return true;
+  for (const auto& s : options_.schemas)
+    if (s == schema) return true;
+  return false;
+}
+
+QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json& params,
+                               const CallLimits& limits, Mode mode, long long* rows_affected) {
+  std::lock_guard lock(mutex_);
+  // Internal catalog queries run under the same rules as the client's.
+  guard_->ctx = &ctx;
+  guard_->deadline = std::chrono::steady_clock::now() + limits.statement_timeout;
+  guard_->timed_out = false;
+  guard_->cancelled = false;
+  struct Reset {
+    Guard* g;
+    ~Reset() { g->ctx = nullptr; }
+  } reset{guard_.get()};
+
+  Statement stmt;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), stmt.out(), &tail) !=
+      SQLITE_OK) {
+    if (guard_->cancelled) throw Cancelled();
+    if (sqlite3_errcode(db_) == SQLITE_AUTH)
+      throw SqlError("refused: SQLite: " + errmsg(db_) +
+                     " (this instance denies ATTACH/DETACH, transaction control, pragmas that "
+                     "change settings, and load_extension)");
+    throw SqlError("SQLite: " + errmsg(db_));
+  }
+  if (stmt.get() == nullptr) throw SqlError("no SQL statement was given");
+  if (tail_has_statement(db_, tail))
+    throw SqlError(
+        "refused: the text holds more than one statement; send exactly one statement per call");
+  if (mode != Mode::kWrite && !sqlite3_stmt_readonly(stmt.get()))
+    throw SqlError(
+        "refused: this instance is read-only and the statement would write to the database");
+  bind_params(db_, stmt.get(), params);
+
+  QueryResult result;
+  const int n = sqlite3_column_count(stmt.get());
+  for (int c = 0; c < n; ++c) {
+    const char* decl = sqlite3_column_decltype(stmt.get(), c);
+    result.columns.push_back({sqlite3_column_name(stmt.get(), c), decl ? decl : ""});
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    if (result.rows.size() >= limits.row_limit) {
+      result.truncated = true;
+      break;
+    }
+    json row = json::array();
+    for (int c = 0; c < n; ++c) row.push_back(column_value(stmt.get(), c));
+    result.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (guard_->cancelled) throw Cancelled();
+    if (guard_->timed_out)
+      throw SqlError("canceling statement due to statement timeout (" +
+                     std::to_string(limits.statement_timeout.count()) + " ms)");
+    throw SqlError("SQLite: " + errmsg(db_));
+  }
+  if (rows_affected != nullptr) *rows_affected = sqlite3_changes64(db_);
+  return result;
+}
+
+std::vector<std::string> SqliteBackend::list_schemas(Context&) {
+  if (schema_allowed("main")) return {"main"};
+  return {};
+}
+
+json SqliteBackend::list_tables(Context& ctx, const std::string& schema) {
+  json out = json::array();
+  if (!schema.empty() && !schema_allowed(schema)) return out;
+  if (!schema_allowed("main")) return out;
+  const auto r =
+      run(ctx,
+          "SELECT name, type FROM sqlite_schema WHERE type IN ('table','view') AND "
+          "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+          json::array(), CallLimits{100000, std::chrono::seconds(15)}, Mode::kInternal, nullptr);
+  for (const auto& row : r.rows)
+    out.push_back({{"schema", "main"}, {"name", row[0]}, {"type", row[1]}});
+  return out;
+}
+
+json SqliteBackend::describe_table(Context& ctx, const std::string& schema,
+                                   const std::string& table) {
+  const std::string s = schema.empty() ? "main" : schema;
+  if (!schema_allowed(s)) throw SqlError("schema " + s + " is not offered by this instance");
+  const CallLimits internal{100000, std::chrono::seconds(15)};
+  const auto kind =
+      run(ctx, "SELECT type FROM sqlite_schema WHERE name = ?1 AND type IN ('table','view')",
+          json::array({table}), internal, Mode::kInternal, nullptr);
+  if (kind.rows.empty()) throw SqlError("no such table: " + s + "." + table);
+
+  json columns = json::array();
+  std::vector<std::pair<long long, std::string>> pk;
+  const auto cols = run(ctx,
+                        "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM "
+                        "pragma_table_xinfo(?1) ORDER BY cid",
+                        json::array({table}), internal, Mode::kInternal, nullptr);
+  for (const auto& c : cols.rows) {
+    if (c[5].get<long long>() == 1) continue;  // hidden column of a virtual table
+    columns.push_back({{"name", c[0]},
+                       {"type", c[1]},
+                       {"nullable", c[2].get<long long>() == 0},
+                       {"default", c[3]}});
+    if (c[4].get<long long>() > 0) pk.emplace_back(c[4].get<long long>(), c[0].get<std::string>());
+  }
+  std::sort(pk.begin(), pk.end());
+  json primary_key = json::array();
+  for (const auto& [_, name] : pk) primary_key.push_back(name);
+
+  json foreign_keys = json::array();
+  const auto fks = run(ctx,
+                       "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM "
+                       "pragma_foreign_key_list(?1) ORDER BY id, seq",
+                       json::array({table}), internal, Mode::kInternal, nullptr);
+  for (const auto& f : fks.rows) {
+    if (foreign_keys.empty() || foreign_keys.back()["id"] != f[0]) {
+      foreign_keys.push_back({{"id", f[0]},
+                              {"columns", json::array()},
+                              {"references_schema", "main"},
+                              {"references_table", f[1]},
+                              {"references_columns", json::array()},
+                              {"on_update", f[4]},
+                              {"on_delete", f[5]}});
+    }
+    foreign_keys.back()["columns"].push_back(f[2]);
+    foreign_keys.back()["references_columns"].push_back(f[3]);
+  }
+  for (auto& f : foreign_keys) f.erase("id");
+
+  json indexes = json::array();
+  const auto idx =
+      run(ctx, "SELECT name, \"unique\", origin FROM pragma_index_list(?1) ORDER BY name",
+          json::array({table}), internal, Mode::kInternal, nullptr);
+  for (const auto& i : idx.rows) {
+    const auto parts = run(ctx, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno",
+                           json::array({i[0]}), internal, Mode::kInternal, nullptr);
+    json names = json::array();
+    for (const auto& p : parts.rows) names.push_back(p[0]);
+    indexes.push_back({{"name", i[0]},
+                       {"unique", i[1].get<long long>() != 0},
+                       {"primary", i[2] == "pk"},
+                       {"columns", names}});
+  }
+  return {{"schema", s},
+          {"name", table},
+          {"type", kind.rows[0][0]},
+          {"columns", columns},
+          {"primary_key", primary_key},
+          {"foreign_keys", foreign_keys},
+          {"indexes", indexes}};
+}
+
+QueryResult SqliteBackend::query(Context& ctx, const std::string& sql, const json& params,
+                                 const CallLimits& limits) {
+  return run(ctx, sql, params, limits, Mode::kReadOnly, nullptr);
+}
+
+std::string SqliteBackend::explain(Context& ctx, const std::string& sql, const json& params,
+                                   const CallLimits& limits) {
+  CallLimits plan_limits = limits;
+  plan_limits.row_limit = 10000;
+  const auto r =
+      run(ctx, "EXPLAIN QUERY PLAN " + sql, params, plan_limits, Mode::kReadOnly, nullptr);
+  // Rows are (id, parent, notused, detail): indent each line under its parent.
+  std::map<long long, int> depth;
+  std::string out = "QUERY PLAN\n";
+  for (const auto& row : r.rows) {
+    const long long id = row[0].get<long long>();
+    const long long parent = row[1].get<long long>();
+    const int d = parent == 0 ? 0 : depth[parent] + 1;
+    depth[id] = d;
+    out += std::string(static_cast<std::size_t>(d) * 2, ' ') + "`--" + cell_text(row[3]) + "\n";
+  }
+  return out;
+}
+
+QueryResult SqliteBackend::execute(Context& ctx, const std::string& sql, const json& params,
+                                   const CallLimits& limits, long long* rows_affected) {
+  if (options_.read_only) throw SqlError("refused: this instance is read-only");
+  return run(ctx, sql, params, limits, Mode::kWrite, rows_affected);
+}
+
+}  // namespace keyhold::sql

@@ -1,0 +1,65 @@
+// sqlite_backend.hpp - the sql connector over one SQLite file (sqlite3 C API).
+//
+// Read-only instances are enforced by SQLite itself: the file is opened with
+// SQLITE_OPEN_READONLY, statements for which sqlite3_stmt_readonly() is false are
+// refused, an authorizer denies ATTACH/DETACH, transactions, every pragma that is not
+// informational and load_extension(), extension loading is switched off with
+// sqlite3_db_config, and a progress handler stops statements at the timeout or when the
+// request is cancelled. Exactly one statement per call: a non-empty tail is refused.
+#pragma once
+
+#include "sql_backend.hpp"
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+struct sqlite3;
+
+namespace keyhold::sql {
+
+struct SqliteOptions {
+  std::string path;  // absolute path of the database file
+  bool read_only = true;
+  std::vector<std::string> schemas;  // allowlist; empty = all ("main")
+};
+
+class SqliteBackend : public Backend {
+ public:
+  // Opens the database; throws SqlError naming the path and SQLite's reason.
+  explicit SqliteBackend(SqliteOptions options);
+  ~SqliteBackend() override;
+
+  std::vector<std::string> list_schemas(Context& ctx) override;
+  json list_tables(Context& ctx, const std::string& schema) override;
+  json describe_table(Context& ctx, const std::string& schema, const std::string& table) override;
+  QueryResult query(Context& ctx, const std::string& sql, const json& params,
+                    const CallLimits& limits) override;
+  std::string explain(Context& ctx, const std::string& sql, const json& params,
+                      const CallLimits& limits) override;
+  QueryResult execute(Context& ctx, const std::string& sql, const json& params,
+                      const CallLimits& limits, long long* rows_affected) override;
+  std::string default_schema() const override { return "main"; }
+
+  // The state the authorizer and progress handler read during one statement.
+  struct Guard;
+
+ private:
+  enum class Mode { kReadOnly, kWrite, kInternal };
+  QueryResult run(Context& ctx, const std::string& sql, const json& params,
+                  const CallLimits& limits, Mode mode, long long* rows_affected);
+  bool schema_allowed(const std::string& schema) const;
+
+  SqliteOptions options_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;  // one statement at a time on the connection
+  std::unique_ptr<Guard> guard_;
+};
+
+// Builds the demo database (customers, products, orders, order_items with foreign keys,
+// an index and a view) at `path`, through a writable connection that is closed before
+// returning. Writes to a temporary file and renames it, so a crash leaves no half file.
+// Throws SqlError on failure.
+void create_demo_database(const std::string& path);
+
+}  // namespace keyhold::sql

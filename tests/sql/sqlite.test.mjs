@@ -1,0 +1,228 @@
+// The sql connector over SQLite, through `keyhold serve` and the official SDK client:
+// catalog tools, queries with params, types, row_limit, read-only enforcement (checked by
+// a separate sqlite3 connection), timeout, cancellation, resources, the demo database.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { connectSdk, instanceToml, makeSandbox, pluginPath, run, waitForFile } from '../e2e/helpers.mjs';
+import { call, ok, refused, textOf } from './sql_helpers.mjs';
+
+const FIXTURE_SQL = `
+CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, note TEXT);
+INSERT INTO t (name, score, data, note) VALUES ('alpha', 1.5, x'0102ff', NULL), ('beta', -2.25, NULL, 'b');
+CREATE TABLE big (n INTEGER NOT NULL);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20) INSERT INTO big SELECT x FROM c;
+`;
+
+async function sqlite3(file, sql) {
+  const r = await run('sqlite3', [file, sql]);
+  assert.equal(r.code, 0, `sqlite3 ${sql}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const RUNAWAY = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
+
+describe('sql connector: SQLite', () => {
+  let sandbox;
+  let conn;
+  let client;
+  let fixture;
+  let writable;
+
+  before(async () => {
+    sandbox = makeSandbox('keyhold-sql-sqlite-');
+    fixture = path.join(sandbox.dir, 'fixture.sqlite');
+    writable = path.join(sandbox.dir, 'writable.sqlite');
+    await sqlite3(fixture, FIXTURE_SQL);
+    await sqlite3(writable, FIXTURE_SQL);
+    await waitForFile(pluginPath('sql'));
+    const config = sandbox.writeConfig(
+      instanceToml('ro', pluginPath('sql'), {
+        options: { backend: 'sqlite', path: fixture, row_limit: 5, statement_timeout: '1s' },
+      }) +
+        instanceToml('slow', pluginPath('sql'), { options: { path: fixture, statement_timeout: 60 } }) +
+        instanceToml('rw', pluginPath('sql'), { options: { path: writable, read_only: false } }) +
+        instanceToml('demo', pluginPath('sql'), { options: { path: 'demo.sqlite', create_demo: true } }),
+    );
+    conn = await connectSdk(sandbox, config);
+    client = conn.client;
+  });
+
+  after(async () => {
+    await client?.close();
+    sandbox?.cleanup();
+  });
+
+  test('read-only instances offer no execute tool; annotations are truthful', async () => {
+    const { tools } = await client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    for (const t of ['list_schemas', 'list_tables', 'describe_table', 'query', 'explain']) {
+      assert.ok(byName[`ro_${t}`], `ro_${t} listed`);
+      assert.equal(byName[`ro_${t}`].annotations.readOnlyHint, true);
+      assert.equal(byName[`ro_${t}`].annotations.destructiveHint, false);
+    }
+    assert.equal(byName.ro_execute, undefined, 'read-only instance must not offer execute');
+    assert.equal(byName.rw_execute.annotations.readOnlyHint, false);
+    assert.equal(byName.rw_execute.annotations.destructiveHint, true);
+    assert.ok(byName.ro_query.outputSchema, 'query declares an outputSchema');
+  });
+
+  test('the demo database is created under $XDG_DATA_HOME/keyhold and served', async () => {
+    assert.ok(existsSync(path.join(sandbox.env.XDG_DATA_HOME, 'keyhold', 'demo.sqlite')));
+    const { schemas } = await ok(client, 'demo_list_schemas');
+    assert.deepEqual(schemas, ['main']);
+    const { tables } = await ok(client, 'demo_list_tables');
+    const names = tables.map((t) => t.name);
+    for (const n of ['customers', 'orders', 'order_items', 'products', 'order_totals']) assert.ok(names.includes(n), n);
+  });
+
+  test('describe_table shows columns, nullability, primary and foreign keys, indexes', async () => {
+    const d = await ok(client, 'demo_describe_table', { table: 'orders' });
+    assert.equal(d.schema, 'main');
+    const col = Object.fromEntries(d.columns.map((c) => [c.name, c]));
+    assert.equal(col.customer_id.type, 'INTEGER');
+    assert.equal(col.customer_id.nullable, false);
+    assert.equal(col.note.nullable, true);
+    assert.deepEqual(d.primary_key, ['id']);
+    assert.deepEqual(d.foreign_keys.map((f) => [f.columns, f.references_table, f.references_columns, f.on_delete]), [
+      [['customer_id'], 'customers', ['id'], 'CASCADE'],
+    ]);
+    const idx = d.indexes.find((i) => i.name === 'orders_by_customer');
+    assert.deepEqual(idx.columns, ['customer_id', 'ordered_at']);
+    const items = await ok(client, 'demo_describe_table', { table: 'order_items', schema: 'main' });
+    assert.deepEqual(items.primary_key, ['order_id', 'product_id']);
+    await refused(client, 'demo_describe_table', { table: 'nosuch' }, /no such table/);
+  });
+
+  test('query binds params and returns structured rows plus a text table', async () => {
+    const r = await call(client, 'demo_query', {
+      sql: 'SELECT name, country FROM customers WHERE country = ? ORDER BY id',
+      params: ['US'],
+    });
+    assert.ok(!r.isError, textOf(r));
+    assert.deepEqual(r.structuredContent.columns, [
+      { name: 'name', type: 'TEXT' },
+      { name: 'country', type: 'TEXT' },
+    ]);
+    assert.deepEqual(r.structuredContent.rows, [
+      ['Grace Hopper', 'US'],
+      ['Barbara Liskov', 'US'],
+    ]);
+    assert.equal(r.structuredContent.truncated, false);
+    assert.equal(r.structuredContent.row_count, 2);
+    assert.match(textOf(r), /name\s+\| country\n-+-\+-+\nGrace Hopper\s+\| US/);
+    assert.match(textOf(r), /\(2 rows\)/);
+    // A parameter is a value, never SQL.
+    const inj = await ok(client, 'demo_query', { sql: 'SELECT count(*) FROM customers WHERE name = ?', params: ["x' OR '1'='1"] });
+    assert.deepEqual(inj.rows, [[0]]);
+  });
+
+  test('types: integer, float, text, null, blob (base64), and blob params', async () => {
+    const r = await ok(client, 'ro_query', {
+      sql: "SELECT 42 AS i, 1.5 AS f, 'txt' AS s, NULL AS n, x'0102ff' AS b, 9007199254740993 AS big",
+    });
+    assert.deepEqual(r.rows, [[42, 1.5, 'txt', null, { base64: 'AQL/' }, 9007199254740993]]);
+    const rows = await ok(client, 'ro_query', { sql: 'SELECT name, score, data, note FROM t ORDER BY id' });
+    assert.deepEqual(rows.rows, [
+      ['alpha', 1.5, { base64: 'AQL/' }, null],
+      ['beta', -2.25, null, 'b'],
+    ]);
+    const p = await ok(client, 'ro_query', { sql: 'SELECT name FROM t WHERE data = ?', params: [{ base64: 'AQL/' }] });
+    assert.deepEqual(p.rows, [['alpha']]);
+    const typed = await ok(client, 'ro_query', { sql: 'SELECT typeof(?), typeof(?), typeof(?), typeof(?)', params: [7, 2.5, 'x', null] });
+    assert.deepEqual(typed.rows, [['integer', 'real', 'text', 'null']]);
+  });
+
+  test('row_limit cuts the result and says so', async () => {
+    const r = await call(client, 'ro_query', { sql: 'SELECT n FROM big ORDER BY n' });
+    assert.equal(r.structuredContent.truncated, true);
+    assert.equal(r.structuredContent.row_count, 5);
+    assert.deepEqual(r.structuredContent.rows, [[1], [2], [3], [4], [5]]);
+    assert.match(textOf(r), /Truncated: .*first 5 \(row_limit\)/);
+    const exact = await ok(client, 'ro_query', { sql: 'SELECT n FROM big WHERE n <= 5' });
+    assert.equal(exact.truncated, false, 'exactly row_limit rows is not truncated');
+  });
+
+  test('read-only: every write attempt is refused and the data is unchanged', async () => {
+    const before = await sqlite3(fixture, 'SELECT count(*) FROM t; SELECT count(*) FROM big;');
+    const attacks = [
+      ['COMMIT; DROP TABLE t', /not authorized|more than one statement/],
+      ['SELECT 1; DELETE FROM t', /more than one statement/],
+      ['SELECT 1; DROP TABLE t; --', /more than one statement/],
+      ['ROLLBACK; DELETE FROM t', /not authorized|more than one statement/],
+      ['DROP TABLE t', /read-only/],
+      ['DELETE FROM t', /read-only/],
+      ['INSERT INTO t (name) VALUES (\'x\')', /read-only/],
+      ['WITH x AS (SELECT 1) DELETE FROM t', /read-only/],
+      ['CREATE TABLE evil (x)', /read-only/],
+      ["ATTACH DATABASE '" + path.join(sandbox.dir, 'other.sqlite') + "' AS other", /not authorized/],
+      ['PRAGMA writable_schema = 1', /not authorized/],
+      ['PRAGMA writable_schema', /not authorized/],
+      ["PRAGMA journal_mode = DELETE", /not authorized/],
+      ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", /not authorized/],
+      ['BEGIN', /not authorized/],
+      ['VACUUM', /read-only|not authorized/],
+    ];
+    for (const [sql, pattern] of attacks) await refused(client, 'ro_query', { sql }, pattern);
+    // execute is absent on a read-only instance.
+    await assert.rejects(call(client, 'ro_execute', { sql: 'DELETE FROM t' }));
+    assert.equal(await sqlite3(fixture, 'SELECT count(*) FROM t; SELECT count(*) FROM big;'), before);
+    assert.ok(!existsSync(path.join(sandbox.dir, 'other.sqlite')), 'ATTACH created no file');
+    // Informational pragmas still work.
+    const info = await ok(client, 'ro_query', { sql: "SELECT name FROM pragma_table_info('t') ORDER BY cid" });
+    assert.equal(info.rows[0][0], 'id');
+  });
+
+  test('a statement past statement_timeout stops with an error', async () => {
+    const started = Date.now();
+    await refused(client, 'ro_query', { sql: RUNAWAY }, /statement timeout/);
+    assert.ok(Date.now() - started < 10_000, 'stopped near the 1 s timeout');
+    await ok(client, 'ro_query', { sql: 'SELECT 1' });
+  });
+
+  test('cancelling a running query over MCP stops it', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const pending = call(client, 'slow_query', { sql: RUNAWAY }, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 300);
+    await assert.rejects(pending);
+    // The connection is free again at once (the statement really stopped).
+    await ok(client, 'slow_query', { sql: 'SELECT 1' });
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('explain shows the plan', async () => {
+    const r = await call(client, 'demo_explain', { sql: 'SELECT * FROM orders WHERE customer_id = ?', params: [1] });
+    assert.ok(!r.isError, textOf(r));
+    assert.match(textOf(r), /orders_by_customer/);
+  });
+
+  test('errors come back as isError results with the database message', async () => {
+    await refused(client, 'ro_query', { sql: 'SELECT * FROM nosuch' }, /no such table: nosuch/);
+    await refused(client, 'ro_query', { sql: 'SELECT ?', params: [] }, /1 parameter/);
+    await refused(client, 'ro_query', { sql: '   ' }, /no SQL statement/);
+  });
+
+  test('resources: one per table with its schema as JSON', async () => {
+    const { resources } = await client.listResources();
+    const uris = resources.map((r) => r.uri);
+    assert.ok(uris.includes('sql://demo/main/orders'), uris.join(' '));
+    const read = await client.readResource({ uri: 'sql://demo/main/orders' });
+    const d = JSON.parse(read.contents[0].text);
+    assert.equal(read.contents[0].mimeType, 'application/json');
+    assert.equal(d.name, 'orders');
+    assert.ok(d.columns.some((c) => c.name === 'customer_id'));
+    await assert.rejects(client.readResource({ uri: 'sql://demo/main/nosuch' }));
+  });
+
+  test('execute on a writable instance changes data; query there stays read-only', async () => {
+    const r = await ok(client, 'rw_execute', { sql: 'INSERT INTO t (name, score) VALUES (?, ?)', params: ['gamma', 3] });
+    assert.equal(r.rows_affected, 1);
+    assert.equal(await sqlite3(writable, "SELECT score FROM t WHERE name = 'gamma'"), '3.0');
+    await refused(client, 'rw_query', { sql: 'DELETE FROM t' }, /read-only/);
+    await refused(client, 'rw_execute', { sql: 'DELETE FROM t; DROP TABLE big' }, /more than one statement/);
+    assert.equal(await sqlite3(writable, 'SELECT count(*) FROM big'), '20');
+  });
+});
