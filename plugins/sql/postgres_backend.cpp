@@ -71,6 +71,7 @@ class StatementRunner {
   Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
               std::size_t row_limit, bool keep_rows) {
     Outcome out;
+    oids_.clear();
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
     if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,

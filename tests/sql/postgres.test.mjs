@@ -1,0 +1,272 @@
+// The sql connector over a real PostgreSQL 15 (started here, see pg_cluster.mjs), through
+// `keyhold serve` and the official SDK client, with the password in the keyhold vault:
+// catalog tools, params, types, row_limit, every read-only escape refused (checked by a
+// separate psql connection), timeout, cancellation, reconnect after a server restart,
+// and a canary password that must never appear in any output, log or audit row.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
+import { PgCluster } from './pg_cluster.mjs';
+import { call, ok, refused, textOf } from './sql_helpers.mjs';
+
+const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
+const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
+
+const SETUP = `
+SET ROLE keyhold;
+CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE);
+CREATE TABLE orders (id serial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  total numeric(10,2), note text);
+CREATE INDEX orders_by_customer ON orders (customer_id);
+CREATE TABLE t (id serial PRIMARY KEY, name text NOT NULL);
+INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', 'grace@example.com');
+INSERT INTO orders (customer_id, total) VALUES (1, 12.50), (2, 99.99);
+INSERT INTO t (name) VALUES ('one'), ('two'), ('three');
+CREATE TABLE big AS SELECT n FROM generate_series(1, 20) n;
+CREATE FUNCTION sneaky() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO t (name) VALUES ('sneaky'); RETURN 1; END $$;
+`;
+
+describe('sql connector: PostgreSQL 15', () => {
+  let pg;
+  let sandbox;
+  let conn;
+  let client;
+  const outputs = []; // every result and error the client saw, for the canary check
+
+  const keyhold = async (args, input) => {
+    const r = await run(await keyholdBin(), args, { env: sandbox.env, cwd: sandbox.dir, input });
+    outputs.push(r.stdout, r.stderr);
+    assert.equal(r.code, 0, `keyhold ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const tool = async (name, args, options) => {
+    try {
+      const r = await call(client, name, args, options);
+      outputs.push(JSON.stringify(r));
+      return r;
+    } catch (e) {
+      outputs.push(String(e?.message), JSON.stringify(e?.data ?? null));
+      throw e;
+    }
+  };
+  const pgOk = async (name, args = {}) => {
+    const r = await tool(name, args);
+    assert.ok(!r.isError, `${name}(${JSON.stringify(args)}) failed: ${textOf(r)}`);
+    return r.structuredContent;
+  };
+  const pgRefused = async (name, args, pattern) => {
+    const r = await tool(name, args);
+    assert.equal(r.isError, true, `${name}(${JSON.stringify(args)}) should fail, got: ${textOf(r)}`);
+    if (pattern) assert.match(textOf(r), pattern);
+    return textOf(r);
+  };
+  const count = (table) => pg.psql(`SELECT count(*) FROM ${table}`, { db: 'shop' });
+  const pgInstance = (name, options, secret) =>
+    instanceToml(name, pluginPath('sql'), {
+      options: { backend: 'postgres', host: '127.0.0.1', port: pg.port, dbname: 'shop', user: 'keyhold', sslmode: 'disable', ...options },
+    }) + (secret ? `[instances.${name}.secrets]\npassword = ${tomlString(secret)}\n\n` : '');
+
+  before(async () => {
+    pg = new PgCluster();
+    await pg.start(); // throws with the server log when PostgreSQL cannot start
+    await pg.psql(`CREATE ROLE keyhold LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql('CREATE DATABASE shop OWNER keyhold');
+    await pg.psql(SETUP, { db: 'shop' });
+
+    sandbox = makeSandbox('keyhold-sql-pg-');
+    sandbox.env.KEYHOLD_VAULT = path.join(sandbox.dir, 'vault.db');
+    sandbox.env.KEYHOLD_KEYFILE = path.join(sandbox.dir, 'vault.key');
+    await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
+    await keyhold(['vault', 'set', 'shop/password'], CANARY);
+    await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown'])
+      await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
+    await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
+
+    await waitForFile(pluginPath('sql'));
+    const config = sandbox.writeConfig(
+      '[server]\nlog_level = "debug"\n\n' +
+        pgInstance('pg', { row_limit: 5, statement_timeout: '2s' }, 'vault:shop/password') +
+        pgInstance('pgslow', { statement_timeout: 60 }, 'vault:shop/password') +
+        pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
+        pgInstance('pgbad', {}, 'vault:shop/wrong') +
+        pgInstance('pgdown', { port: 1 }, 'vault:shop/password'),
+    );
+    conn = await connectSdk(sandbox, config);
+    client = conn.client;
+  });
+
+  after(async () => {
+    await client?.close();
+    await conn?.stderrEnded;
+    sandbox?.cleanup();
+    await pg?.stop();
+  });
+
+  test('list_schemas, list_tables and describe_table read the catalog', async () => {
+    const { schemas } = await pgOk('pg_list_schemas');
+    assert.ok(schemas.includes('public'));
+    const { tables } = await pgOk('pg_list_tables', { schema: 'public' });
+    assert.deepEqual(tables.map((t) => t.name).sort(), ['big', 'customers', 'orders', 't']);
+    const d = await pgOk('pg_describe_table', { table: 'orders' });
+    const col = Object.fromEntries(d.columns.map((c) => [c.name, c]));
+    assert.equal(col.total.type, 'numeric(10,2)');
+    assert.equal(col.customer_id.nullable, false);
+    assert.equal(col.note.nullable, true);
+    assert.match(col.id.default, /nextval/);
+    assert.deepEqual(d.primary_key, ['id']);
+    assert.equal(d.foreign_keys.length, 1);
+    assert.deepEqual(d.foreign_keys[0].columns, ['customer_id']);
+    assert.equal(d.foreign_keys[0].references_table, 'customers');
+    assert.equal(d.foreign_keys[0].on_delete, 'CASCADE');
+    assert.deepEqual(d.indexes.find((i) => i.name === 'orders_by_customer').columns, ['customer_id']);
+    await pgRefused('pg_describe_table', { table: 'nosuch' }, /no such table/);
+    const res = await client.readResource({ uri: 'sql://pg/public/orders' });
+    assert.equal(JSON.parse(res.contents[0].text).name, 'orders');
+  });
+
+  test('query binds $n params; every type maps to JSON', async () => {
+    const r = await pgOk('pg_query', { sql: 'SELECT name FROM customers WHERE email = $1', params: ['grace@example.com'] });
+    assert.deepEqual(r.rows, [['Grace']]);
+    const inj = await pgOk('pg_query', { sql: 'SELECT count(*) FROM t WHERE name = $1', params: ["x' OR '1'='1"] });
+    assert.deepEqual(inj.rows, [[0]]);
+    const types = await pgOk('pg_query', {
+      sql: `SELECT 42::int AS i, 7::int8 AS b, 1.5::float8 AS f, 12.34::numeric AS n, 'txt'::text AS s,
+              true AS bo, NULL::text AS nu, '\\x0102ff'::bytea AS by, timestamptz '2024-05-01 08:00:00+00' AS ts,
+              '{"a":[1,2]}'::jsonb AS jb, '{"k":1}'::json AS j, ARRAY[1,2,3] AS ai, ARRAY['a','b c',NULL] AS at,
+              $1::bytea AS pb, $2::jsonb AS pj, $3::int[] AS pa`,
+      params: [{ base64: 'AQL/' }, { x: [true] }, '{4,5}'],
+    });
+    const cols = Object.fromEntries(types.columns.map((c, i) => [c.name, [c.type, types.rows[0][i]]]));
+    assert.deepEqual(cols.i, ['integer', 42]);
+    assert.deepEqual(cols.b, ['bigint', 7]);
+    assert.deepEqual(cols.f, ['double precision', 1.5]);
+    assert.deepEqual(cols.n, ['numeric', '12.34']);
+    assert.deepEqual(cols.s, ['text', 'txt']);
+    assert.deepEqual(cols.bo, ['boolean', true]);
+    assert.deepEqual(cols.nu, ['text', null]);
+    assert.deepEqual(cols.by, ['bytea', { base64: 'AQL/' }]);
+    assert.equal(cols.ts[0], 'timestamp with time zone');
+    assert.match(cols.ts[1], /^2024-05-01 \d\d:00:00/);
+    assert.deepEqual(cols.jb, ['jsonb', { a: [1, 2] }]);
+    assert.deepEqual(cols.j, ['json', { k: 1 }]);
+    assert.deepEqual(cols.ai, ['integer[]', [1, 2, 3]]);
+    assert.deepEqual(cols.at, ['text[]', ['a', 'b c', null]]);
+    assert.deepEqual(cols.pb, ['bytea', { base64: 'AQL/' }]);
+    assert.deepEqual(cols.pj, ['jsonb', { x: [true] }]);
+    assert.deepEqual(cols.pa, ['integer[]', [4, 5]]);
+  });
+
+  test('row_limit cuts the result and says so', async () => {
+    const r = await tool('pg_query', { sql: 'SELECT n FROM big ORDER BY n' });
+    assert.equal(r.structuredContent.truncated, true);
+    assert.equal(r.structuredContent.row_count, 5);
+    assert.deepEqual(r.structuredContent.rows, [[1], [2], [3], [4], [5]]);
+    assert.match(textOf(r), /row_limit/);
+    const exact = await pgOk('pg_query', { sql: 'SELECT n FROM big WHERE n <= 5' });
+    assert.equal(exact.truncated, false);
+    await pgOk('pg_query', { sql: 'SELECT 1' }); // the connection is usable after the cut
+  });
+
+  test('read-only: each escape fails and the data is unchanged (checked by psql)', async () => {
+    const before = [await count('t'), await count('big')];
+    const attacks = [
+      ['COMMIT; DROP TABLE t', /cannot insert multiple commands/],
+      ['SELECT 1; DELETE FROM t', /cannot insert multiple commands/],
+      ['ROLLBACK; DELETE FROM t', /cannot insert multiple commands/],
+      ['END; DROP TABLE big', /cannot insert multiple commands/],
+      ['DROP TABLE t', /read-only transaction/],
+      ['DELETE FROM t', /read-only transaction/],
+      ['WITH gone AS (DELETE FROM t RETURNING *) SELECT count(*) FROM gone', /read-only transaction/],
+      ['SELECT sneaky()', /read-only transaction/],
+      ["SELECT set_config('transaction_read_only', 'off', false)", /read-write mode|read-only/],
+      ["COPY t TO PROGRAM 'touch " + path.join(pg.dir, 'pwned') + "'", /permission denied|read-only|COPY/],
+      ['SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; DELETE FROM t', /cannot insert multiple commands/],
+    ];
+    for (const [sql, pattern] of attacks) await pgRefused('pg_query', { sql }, pattern);
+    // The session default cannot be switched off for later calls either.
+    await pgOk('pg_query', { sql: "SELECT set_config('default_transaction_read_only', 'off', false)" });
+    await pgRefused('pg_query', { sql: 'DELETE FROM t' }, /read-only transaction/);
+    const shown = await pgOk('pg_query', { sql: 'SHOW default_transaction_read_only' });
+    assert.deepEqual(shown.rows, [['on']]);
+    // COMMIT as the whole statement ends only our read-only transaction.
+    await tool('pg_query', { sql: 'COMMIT' });
+    await pgRefused('pg_query', { sql: 'DROP TABLE t' }, /read-only transaction/);
+    // The writable instance's query tool is read-only too; its execute takes one statement.
+    await pgRefused('pgrw_query', { sql: 'DELETE FROM t' }, /read-only transaction/);
+    await pgRefused('pgrw_execute', { sql: 'COMMIT; DROP TABLE t' }, /cannot insert multiple commands/);
+    assert.deepEqual([await count('t'), await count('big')], before);
+    assert.equal(await pg.psql("SELECT to_regclass('public.t') IS NOT NULL", { db: 'shop' }), 't');
+    assert.ok(!existsSync(path.join(pg.dir, 'pwned')), 'COPY TO PROGRAM ran nothing');
+  });
+
+  test('execute on a writable instance commits one statement', async () => {
+    const r = await pgOk('pgrw_execute', { sql: 'INSERT INTO customers (name, email) VALUES ($1, $2)', params: ['Barbara', 'b@example.com'] });
+    assert.equal(r.rows_affected, 1);
+    assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Barbara'", { db: 'shop' }), '1');
+    const { tools } = await client.listTools();
+    assert.ok(!tools.some((t) => t.name === 'pg_execute'), 'read-only instance offers no execute');
+  });
+
+  test('pg_sleep(60) is stopped at statement_timeout', async () => {
+    const started = Date.now();
+    await pgRefused('pg_query', { sql: 'SELECT pg_sleep(60)' }, /statement timeout/);
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    await pgOk('pg_query', { sql: 'SELECT 1' });
+  });
+
+  test('cancelling a long query over MCP removes it from pg_stat_activity within a second', async () => {
+    const controller = new AbortController();
+    const pending = tool('pgslow_query', { sql: 'SELECT pg_sleep(60) AS cancel_me' }, { signal: controller.signal });
+    pending.catch(() => {});
+    const active = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel_me%' AND pid <> pg_backend_pid()";
+    let seen = false;
+    for (let i = 0; i < 100 && !seen; ++i) {
+      seen = (await pg.psql(active)) === '1';
+      if (!seen) await sleep(100);
+    }
+    assert.ok(seen, 'the query ran on the server');
+    controller.abort();
+    const cancelledAt = Date.now();
+    await assert.rejects(pending);
+    let gone = false;
+    while (!gone && Date.now() - cancelledAt < 1000) {
+      gone = (await pg.psql(active)) === '0';
+      if (!gone) await sleep(50);
+    }
+    assert.ok(gone, 'the query left pg_stat_activity within 1 s of the cancellation');
+    await pgOk('pgslow_query', { sql: 'SELECT 1' });
+  });
+
+  test('a PostgreSQL restart mid-session: the next calls reconnect; the host lives', async () => {
+    await pgOk('pg_query', { sql: 'SELECT 1' });
+    await pgOk('pgslow_query', { sql: 'SELECT 1' });
+    await pg.restart();
+    const first = await tool('pg_query', { sql: 'SELECT 2 AS after_restart' });
+    if (first.isError) assert.match(textOf(first), /PostgreSQL/); // a clear error at most once
+    const second = await pgOk('pg_query', { sql: 'SELECT 3 AS again' });
+    assert.deepEqual(second.rows, [[3]]);
+    await pgOk('pgslow_query', { sql: 'SELECT 4' });
+  });
+
+  test('wrong password and server down: clear errors, no password', async () => {
+    await pgRefused('pgbad_query', { sql: 'SELECT 1' }, /password authentication failed/);
+    await pgRefused('pgdown_query', { sql: 'SELECT 1' }, /cannot connect to PostgreSQL/);
+  });
+
+  test('the canary password never appears in results, errors, logs or audit rows', async () => {
+    const audit = await keyhold(['vault', 'audit', '--json']);
+    assert.match(audit.stdout, /handle\.reveal/, 'the reveals were audited');
+    const everything = [...outputs, conn.stderr(), audit.stdout].join('\n');
+    for (const secret of [CANARY, WRONG]) {
+      assert.ok(!everything.includes(secret), 'a password leaked into an output');
+      assert.ok(!everything.includes(Buffer.from(secret).toString('base64')), 'a password leaked (base64)');
+    }
+    // The server log shows the wrong-password attempt was real.
+    assert.match(pg.serverLog(), /password authentication failed for user "keyhold"/);
+  });
+});
