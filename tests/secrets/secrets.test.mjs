@@ -1,0 +1,649 @@
+// Issue 4, acceptance (tests) 1-5: scoped secret handles, redaction of every outbound
+// byte, the argument guard, and a final sweep of everything the run printed.
+//
+// Each test makes a fresh keyfile vault in a sandbox with random canary secrets, grants,
+// writes a config with instances of the hostile fixture plugin "snoop"
+// (plugins/snoop), serves keyhold over stdio with the official SDK client and asserts
+// what the plugin got (KH_* status codes it reports) and what the client received (only
+// [REDACTED:<alias>] markers, never a canary in any encoded form). The last test searches
+// every captured stdout, stderr, client message, audit log and sandbox file of the run.
+//
+// Tests run in order (one file, node:test runs them sequentially); the sweep must be last.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { test } from 'node:test';
+
+import { keyholdBin, run, sleep } from '../e2e/helpers.mjs';
+import {
+  assertNoLeak,
+  audit,
+  canaries,
+  capture,
+  captures,
+  cli,
+  filesUnder,
+  findLeaks,
+  grant,
+  KH,
+  makeVault,
+  newCanary,
+  sandboxes,
+  serve,
+  setSecret,
+  snoopInstance,
+  structured,
+} from './lib.mjs';
+
+// An obviously fake AWS access key id (AKIA + 16 characters), example only.
+const FAKE_AWS_KEY = 'AKIA' + 'EXAMPLEFAKE12345'; // fake example key, not a credential
+
+const hmacHex = (key, message) => createHmac('sha256', key).update(message).digest('hex');
+const marker = (alias) => `[REDACTED:${alias}]`;
+// The marker alone; padded base64 leaves its '=' padding behind (no information).
+const onlyMarker = (alias) => new RegExp(`^\\[REDACTED:${alias}\\]=*$`);
+
+// The standard setup: secrets app/token, app/signkey, app/other (all canaries);
+// instance sa: token (reveal,sign,env), signkey (sign), other mapped but NOT granted;
+// instance sb: token granted reveal,sign (so its handle exists, to try sa's handle).
+async function standardVault(label) {
+  const sandbox = await makeVault(label);
+  const values = { token: newCanary('token-'), signkey: newCanary('signkey-'), other: newCanary('other-') };
+  await setSecret(sandbox, 'app/token', values.token);
+  await setSecret(sandbox, 'app/signkey', values.signkey);
+  await setSecret(sandbox, 'app/other', values.other);
+  await grant(sandbox, 'sa', 'app/token', 'reveal,sign,env');
+  await grant(sandbox, 'sa', 'app/signkey', 'sign');
+  await grant(sandbox, 'sb', 'app/token', 'reveal,sign');
+  const mapping = { token: 'vault:app/token', signkey: 'vault:app/signkey', other: 'vault:app/other' };
+  const config = snoopInstance('sa', mapping) + snoopInstance('sb', { token: 'vault:app/token' });
+  return { sandbox, values, config };
+}
+
+function textOf(result) {
+  return (result.content ?? []).map((c) => c.text ?? JSON.stringify(c)).join('\n');
+}
+
+// Known host bugs observed by todo tests (the sweep tolerates exactly these captures).
+const knownLeaks = [];
+
+// ------------------------------------------------------------------------ acceptance 1
+
+test('snoop: ungranted alias, another instance\'s handle, reveal with only sign: denied, audited', async () => {
+  const { sandbox, values, config } = await standardVault('deny');
+  const s = await serve(sandbox, config, 'deny');
+  try {
+    // acquire: mapped but not granted; not mapped at all; not declared at all.
+    assert.equal(structured(await s.call('sa_acquire', { alias: 'other' })).acquire, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sb_acquire', { alias: 'signkey' })).acquire, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sa_acquire', { alias: 'undeclared' })).acquire, KH.NOT_GRANTED);
+    const deniedNoHandle = structured(await s.call('sa_acquire', { alias: 'other' }));
+    assert.equal(deniedNoHandle.nonzero, false, 'a denied acquire must not hand out a handle');
+
+    // reveal with only sign granted: acquire succeeds (sign is granted), reveal is denied.
+    const signOnly = structured(await s.call('sa_reveal', { alias: 'signkey' }));
+    assert.equal(signOnly.acquire, KH.OK);
+    assert.equal(signOnly.reveal, KH.NOT_GRANTED);
+    assert.equal(signOnly.length, 0, 'the callback must not have run');
+
+    // Another instance's handle: sa acquires token, sb tries to reveal, sign and release it.
+    const acquired = structured(await s.call('sa_acquire', { alias: 'token' }));
+    assert.equal(acquired.acquire, KH.OK);
+    assert.equal(acquired.nonzero, true);
+    const foreignReveal = structured(await s.call('sb_use', { owner: 'sa', alias: 'token', op: 'reveal' }));
+    assert.equal(foreignReveal.reveal, KH.NOT_GRANTED);
+    assert.equal(foreignReveal.length, 0);
+    const foreignSign = structured(await s.call('sb_use', { owner: 'sa', alias: 'token', op: 'sign' }));
+    assert.equal(foreignSign.sign, KH.NOT_GRANTED);
+    assert.equal(foreignSign.mac, '');
+    assert.equal(structured(await s.call('sb_release', { owner: 'sa', alias: 'token' })).release, KH.NOT_FOUND);
+    // A forged handle.
+    assert.equal(structured(await s.call('sa_use', { owner: 'forged', alias: 'token', op: 'reveal' })).reveal, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sa_use', { owner: 'forged', alias: 'token', op: 'sign' })).sign, KH.NOT_GRANTED);
+
+    // The owner can still use it (the value reaches the client only as a marker) ...
+    const own = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' }));
+    assert.equal(own.reveal, KH.OK);
+    assert.equal(own.length, values.token.length);
+    assert.equal(own.value, marker('token'));
+    // ... until it releases it: then the handle is dead.
+    assert.equal(structured(await s.call('sa_release', { owner: 'sa', alias: 'token' })).release, KH.OK);
+    assert.equal(structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' })).reveal, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'sign' })).sign, KH.NOT_GRANTED);
+
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+  const entries = await audit(sandbox);
+  const denied = (instance, action) =>
+    entries.filter((e) => e.instance === instance && e.action === action && e.outcome === 'denied');
+  assert.ok(denied('sa', 'handle.acquire').length >= 3, 'denied acquires of sa are audited');
+  assert.ok(denied('sb', 'handle.acquire').length >= 1, 'denied acquire of sb is audited');
+  assert.ok(denied('sa', 'handle.reveal').length >= 2, 'reveal with only sign, forged, released: audited');
+  assert.ok(denied('sb', 'handle.reveal').length >= 1, 'reveal of another instance\'s handle is audited');
+  assert.ok(denied('sb', 'handle.sign').length >= 1, 'sign with another instance\'s handle is audited');
+  for (const e of entries.filter((e) => e.actor === 'host:serve'))
+    assert.ok(e.request_id !== '', `audit entry without request id: ${JSON.stringify(e)}`);
+});
+
+test('snoop: sign gives HMAC-SHA256 and the SigV4 signing key without revealing', async () => {
+  const { sandbox, values, config } = await standardVault('sign');
+  const s = await serve(sandbox, config, 'sign');
+  try {
+    const message = 'GET /bucket/object 20261126';
+    const withSignKey = structured(await s.call('sa_sign', { alias: 'signkey', message }));
+    assert.deepEqual(withSignKey, { acquire: KH.OK, sign: KH.OK, mac: hmacHex(values.signkey, message) });
+    const withToken = structured(await s.call('sa_sign', { alias: 'token', message }));
+    assert.equal(withToken.mac, hmacHex(values.token, message));
+
+    const scope = { date: '20261126', region: 'eu-west-1', service: 's3' };
+    const k1 = createHmac('sha256', 'AWS4' + values.signkey).update(scope.date).digest();
+    const k2 = createHmac('sha256', k1).update(scope.region).digest();
+    const k3 = createHmac('sha256', k2).update(scope.service).digest();
+    const signingKey = createHmac('sha256', k3).update('aws4_request').digest('hex');
+    const aws = structured(
+      await s.call('sa_sign', { alias: 'signkey', algorithm: 'aws4-signing-key', message: JSON.stringify(scope) }),
+    );
+    assert.deepEqual(aws, { acquire: KH.OK, sign: KH.OK, mac: signingKey });
+
+    const badAlgorithm = structured(await s.call('sa_sign', { alias: 'signkey', algorithm: 'md5', message }));
+    assert.equal(badAlgorithm.sign, KH.INVALID_ARGUMENT);
+    // other is mapped to sa but not granted at all: no handle, no signature.
+    assert.equal(structured(await s.call('sa_sign', { alias: 'other', message })).acquire, KH.NOT_GRANTED);
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+});
+
+// Where the plugin puts a revealed value, and how the client must see it.
+const REQUIRED_FORMS = ['raw', 'base64', 'base64-nopad', 'base64url', 'url', 'hex', 'HEX'];
+
+test('snoop: a revealed canary put into every outbound path, in every encoding: the client sees only markers', async () => {
+  const { sandbox, config } = await standardVault('leak');
+  const s = await serve(sandbox, config, 'leak');
+  try {
+    await s.client.setLoggingLevel('debug');
+    const logs = {
+      get length() {
+        return s.messages.filter((m) => m.method === 'notifications/message').length;
+      },
+      slice(from) {
+        return s.messages.filter((m) => m.method === 'notifications/message').slice(from).map((m) => m.params);
+      },
+    };
+    for (const form of REQUIRED_FORMS) {
+      const what = `form ${form}`;
+      // Tool result text.
+      for (const where of ['text', 'text-bare']) {
+        const r = await s.call('sa_leak', { alias: 'token', form, where });
+        assert.ok(!r.isError, `${what} ${where}: ${textOf(r)}`);
+        assert.ok(textOf(r).includes(marker('token')), `${what} ${where}: no marker in ${textOf(r)}`);
+        assertNoLeak(JSON.stringify(r), `${what} ${where}`);
+      }
+      // structuredContent (values, nested arrays and an object key).
+      {
+        const r = await s.call('sa_leak', { alias: 'token', form, where: 'structured' });
+        const sc = structured(r);
+        assert.match(sc.value, onlyMarker('token'), what);
+        assert.match(sc.nested.list[0], onlyMarker('token'), what);
+        const key = Object.keys(sc).find((k) => sc[k] === 'as a key');
+        assert.match(key, onlyMarker('token'), `${what}: the object key is redacted`);
+        assertNoLeak(JSON.stringify(r), `${what} structured`);
+      }
+      // Embedded resources (text, uri and a base64 blob of the value).
+      {
+        const r = await s.call('sa_leak', { alias: 'token', form, where: 'resource' });
+        const [, textResource] = r.content;
+        assert.match(textResource.resource.text, onlyMarker('token'), what);
+        assert.ok(textResource.resource.uri.includes(marker('token')), what);
+        assertNoLeak(JSON.stringify(r), `${what} resource`);
+      }
+      // A log notification.
+      {
+        const before = logs.length;
+        const r = await s.call('sa_leak', { alias: 'token', form, where: 'log' });
+        assert.equal(textOf(r), 'logged');
+        for (let i = 0; i < 50 && logs.length === before; i++) await sleep(20);
+        const got = logs.slice(before).map((l) => JSON.stringify(l)).join('\n');
+        assert.ok(got.includes(marker('token')), `${what}: log notification without marker: ${got}`);
+        assertNoLeak(got, `${what} log`);
+      }
+      // Progress messages.
+      {
+        // The SDK drops progress that arrives in the same read as the result (see
+        // tests/e2e/sdk_stdio.test.mjs), so the messages are taken as received.
+        const allProgress = () => s.messages.filter((m) => m.method === 'notifications/progress');
+        const before = allProgress().length;
+        const r = await s.call('sa_leak', { alias: 'token', form, where: 'progress' }, { onprogress: () => {} });
+        assert.equal(textOf(r), 'progressed');
+        const progress = allProgress().slice(before).map((m) => m.params);
+        assert.ok(progress.length >= 1, `${what}: no progress received`);
+        for (const p of progress) assert.ok(p.message.includes(marker('token')), `${what}: progress ${JSON.stringify(p)}`);
+        assertNoLeak(JSON.stringify(progress), `${what} progress`);
+      }
+      // A thrown exception's message (isError result) and an InvalidArgument from a tool.
+      for (const where of ['throw', 'invalid']) {
+        let r;
+        try {
+          r = await s.call('sa_leak', { alias: 'token', form, where });
+        } catch (e) {
+          r = { thrown: String(e?.message), data: e?.data, code: e?.code };
+        }
+        const text = JSON.stringify(r);
+        assert.ok(text.includes(marker('token')), `${what} ${where}: ${text}`);
+        assertNoLeak(text, `${what} ${where}`);
+      }
+      // The host's stderr log (checked after close).
+      await s.call('sa_leak', { alias: 'token', form, where: 'stderr' });
+    }
+    // Resource contents, an error from resources/read, and a prompt message.
+    const resource = await s.client.readResource({ uri: 'snoop://sa/value' });
+    assert.equal(resource.contents[0].text, `value ${marker('token')}`);
+    // The plugin's NotFound message carries the value; the host may pass it on (then as a
+    // marker) or replace it by its own.
+    await assert.rejects(s.client.readResource({ uri: 'snoop://nothing' }), (e) => {
+      assert.match(String(e.message), /snoop:\/\/nothing/);
+      assertNoLeak(String(e.message) + JSON.stringify(e.data ?? null), 'resources/read error');
+      return true;
+    });
+    const prompt = await s.client.getPrompt({ name: 'sa_leak' });
+    assert.equal(prompt.messages[0].content.text, `use token ${marker('token')}`);
+
+    assertNoLeak(s.received(), 'every client message');
+  } finally {
+    await s.close();
+  }
+  const stderr = captures.find((c) => c.label === 'leak/leak: serve stderr').text;
+  assert.ok(stderr.includes(`host log with the value ${marker('token')}`), 'the plugin host log line is in stderr');
+  assertNoLeak(stderr, 'serve stderr');
+});
+
+test('snoop: a revealed canary as the bytes of an embedded blob resource: redacted, and the result stays valid', async (t) => {
+  const { sandbox, config } = await standardVault('blob');
+  const s = await serve(sandbox, config, 'blob');
+  try {
+    let result;
+    let rejected;
+    try {
+      result = await s.call('sa_leak', { alias: 'token', form: 'raw', where: 'blob' });
+    } catch (e) {
+      rejected = e;
+    }
+    // Whatever the client made of it, the bytes it received carry no canary.
+    assertNoLeak(s.received(), 'client messages');
+    const blobs = s.messages.filter((m) => m.result?.content?.[1]?.resource?.blob !== undefined);
+    assert.equal(blobs.length, 1);
+    const blob = blobs[0].result.content[1].resource.blob;
+    assert.ok(blob.includes(marker('token')), `blob as received: ${blob}`);
+    if (rejected) {
+      t.todo(
+        'host bug: Redactor::redact_json puts a marker inside a base64 "blob", so the result is ' +
+          'no longer valid MCP and the SDK client rejects the whole tool result',
+      );
+    }
+    assert.equal(rejected, undefined, `the SDK client rejected the redacted result: ${rejected?.message?.slice(0, 200)}`);
+    assert.ok(result);
+  } finally {
+    await s.close();
+  }
+});
+
+// Other common percent-encodings: Python's urllib.parse.quote keeps '/', and lower-case
+// hex digits are as valid as upper-case ones. Issue 4 names "URL-encoded" forms.
+for (const form of ['url-keep-slash', 'url-lower']) {
+  test(`snoop: a revealed canary percent-encoded as ${form} is redacted`, async (t) => {
+    const { sandbox, values, config } = await standardVault(`leak-${form}`);
+    const s = await serve(sandbox, config, form);
+    try {
+      const r = await s.call('sa_leak', { alias: 'token', form, where: 'text-bare' });
+      const leaked = textOf(r);
+      if (leaked !== marker('token')) {
+        t.todo(`host bug: redactor (host/secrets/redactor.cpp encoded_forms) misses ${form} percent-encoding`);
+        s.markKnownLeak(`${form} percent-encoding`);
+        knownLeaks.push(form);
+      }
+      assert.equal(leaked, marker('token'), `the client received ${leaked} for ${values.token}`);
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+// ------------------------------------------------------------------------ acceptance 2
+
+test('revoke while serving: the next use is denied within one second, even with a handle held', async () => {
+  const { sandbox, config } = await standardVault('revoke');
+  const s = await serve(sandbox, config, 'revoke');
+  try {
+    assert.equal(structured(await s.call('sa_reveal', { alias: 'token' })).reveal, KH.OK);
+    assert.equal(structured(await s.call('sa_acquire', { alias: 'token' })).acquire, KH.OK); // held
+    await cli(sandbox, ['vault', 'revoke', 'sa', 'app/token']);
+    const revokedAt = Date.now();
+    let deniedAfter = null;
+    while (Date.now() - revokedAt < 3000) {
+      const r = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' }));
+      if (r.reveal === KH.NOT_GRANTED) {
+        deniedAfter = Date.now() - revokedAt;
+        break;
+      }
+      await sleep(50);
+    }
+    assert.ok(deniedAfter !== null && deniedAfter <= 1000, `held handle still usable ${deniedAfter ?? '>3000'} ms after revoke`);
+    const held = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'sign' }));
+    assert.equal(held.sign, KH.NOT_GRANTED, 'sign with a held handle after revoke');
+    const fresh = structured(await s.call('sa_reveal', { alias: 'token' }));
+    assert.equal(fresh.acquire, KH.NOT_GRANTED, 'acquire after revoke');
+    const env = structured(await s.call('sa_env', { alias: 'token' }));
+    assert.equal(env.spawn, KH.NOT_GRANTED, 'env after revoke');
+    // The other instance's grant is untouched.
+    assert.equal(structured(await s.call('sb_reveal', { alias: 'token' })).reveal, KH.OK);
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+});
+
+test('rotate while serving: the next reveal returns the new value, the client sees only markers', async (t) => {
+  const { sandbox, values, config } = await standardVault('rotate');
+  const s = await serve(sandbox, config, 'rotate');
+  try {
+    const message = 'rotate me';
+    assert.equal(structured(await s.call('sa_sign', { alias: 'token', message })).mac, hmacHex(values.token, message));
+    const rotated = newCanary('rotated-longer-'); // a different length, visible in `length`
+    await cli(sandbox, ['vault', 'rotate', 'app/token'], { input: rotated });
+    await sleep(1000);
+    const after = structured(await s.call('sa_reveal', { alias: 'token' }));
+    assert.equal(after.reveal, KH.OK);
+    assert.equal(after.length, rotated.length, 'reveal returns the rotated value');
+    assert.equal(structured(await s.call('sa_sign', { alias: 'token', message })).mac, hmacHex(rotated, message));
+    if (after.value !== marker('token')) {
+      t.todo(
+        'host bug: after `keyhold vault rotate` on a running serve, reveal returns the new value ' +
+          'but the redactor never learns it (RedactionRefresher / HandleBroker::vault_changed)',
+      );
+      s.markKnownLeak('rotated value not redacted');
+      knownLeaks.push('rotated value not redacted');
+    }
+    assert.equal(after.value, marker('token'), 'the rotated value reached the client');
+    // Both the new value and the previous one are still redacted in every form.
+    for (const form of ['raw', 'base64', 'hex']) {
+      const r = await s.call('sa_leak', { alias: 'token', form, where: 'text-bare' });
+      assert.equal(textOf(r), marker('token'), form);
+    }
+    const env = structured(await s.call('sa_env', { alias: 'token' }));
+    assert.equal(env.stdout, `got ${marker('token')}\n`);
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+});
+
+test('rotate while serving: a reveal right after the rotation is redacted too', async (t) => {
+  // The broker serves the new value at once, but the redactor learns it from a poll of
+  // the vault's data_version (every 250 ms, host/secrets/serve_secrets.cpp).
+  const { sandbox, config } = await standardVault('rotate-race');
+  const s = await serve(sandbox, config, 'rotate-race');
+  try {
+    const rotated = newCanary('race-');
+    await cli(sandbox, ['vault', 'rotate', 'app/token'], { input: rotated });
+    const r = structured(await s.call('sa_reveal', { alias: 'token' }));
+    assert.equal(r.length, rotated.length);
+    if (r.value !== marker('token')) {
+      t.todo(
+        'host bug: the redactor lags a rotation by up to 250 ms (RedactionRefresher polls data_version) ' +
+          'while HandleBroker::reveal already serves the new value, so it leaves unredacted',
+      );
+      s.markKnownLeak('rotation race');
+      knownLeaks.push('rotation race');
+    }
+    assert.equal(r.value, marker('token'), 'the value revealed right after rotate reached the client');
+  } finally {
+    await s.close();
+  }
+});
+
+test('an expired grant (--expires 2s) is denied', async () => {
+  const sandbox = await makeVault('expire');
+  const token = newCanary('expire-');
+  await setSecret(sandbox, 'app/token', token);
+  await grant(sandbox, 'sc', 'app/token', 'reveal');
+  const s = await serve(sandbox, snoopInstance('sc', { token: 'vault:app/token' }), 'expire');
+  try {
+    // Replace the grant, while serving, by one that expires in 2 s (start-up time does
+    // not eat into it).
+    await cli(sandbox, ['vault', 'revoke', 'sc', 'app/token']);
+    await grant(sandbox, 'sc', 'app/token', 'reveal,sign,env', '2s');
+    const first = structured(await s.call('sc_reveal', { alias: 'token' }));
+    assert.equal(first.reveal, KH.OK, 'usable before expiry');
+    assert.equal(structured(await s.call('sc_acquire', { alias: 'token' })).acquire, KH.OK); // held
+    await sleep(3100);
+    assert.equal(structured(await s.call('sc_reveal', { alias: 'token' })).acquire, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sc_use', { owner: 'sc', alias: 'token', op: 'reveal' })).reveal, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sc_use', { owner: 'sc', alias: 'token', op: 'sign' })).sign, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sc_env', { alias: 'token' })).spawn, KH.NOT_GRANTED);
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+});
+
+// ------------------------------------------------------------------------ acceptance 3
+
+test('env: the child prints its environment, the client sees the marker, the plugin never called reveal', async () => {
+  const { sandbox, values, config } = await standardVault('env');
+  const s = await serve(sandbox, config, 'env');
+  let envRequests;
+  try {
+    const echo = structured(await s.call('sa_env', { alias: 'token', mode: 'echo' }));
+    assert.equal(echo.spawn, KH.OK, JSON.stringify(echo));
+    assert.equal(echo.exit, 0);
+    assert.equal(echo.stdout, `got ${marker('token')}\n`);
+    assert.equal(echo.stderr, `on stderr ${marker('token')}\n`);
+    const printenv = structured(await s.call('sa_env', { alias: 'token', mode: 'env', var: 'MCP_AUTH_VALUE' }));
+    assert.equal(printenv.spawn, KH.OK);
+    const lines = printenv.stdout.split('\n');
+    assert.ok(lines.includes(`MCP_AUTH_VALUE=${marker('token')}`), printenv.stdout);
+    assert.ok(lines.includes('PLAIN=visible'), printenv.stdout);
+    assert.ok(!lines.some((l) => l.startsWith('KEYHOLD_')), `the host's own variables leak: ${printenv.stdout}`);
+    // What the plugin got back, reversed by the plugin: a value that reached the plugin
+    // would pass the redactor this way. It must hold only (reversed) markers.
+    for (const r of [echo, printenv]) {
+      const unreversed = [...r.stdout_reversed].reverse().join('') + [...r.stderr_reversed].reverse().join('');
+      assertNoLeak(unreversed, 'process output as the plugin saw it');
+    }
+    // Aliases without the env operation: refused before anything starts.
+    const other = structured(await s.call('sa_env', { alias: 'other' }));
+    assert.equal(other.spawn, KH.NOT_GRANTED);
+    assert.match(other.error, /other/);
+    assert.equal(structured(await s.call('sa_env', { alias: 'signkey' })).spawn, KH.NOT_GRANTED);
+    assert.equal(structured(await s.call('sb_env', { alias: 'token' })).spawn, KH.NOT_GRANTED, 'sb has no env grant');
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+  const entries = await audit(sandbox);
+  const envOk = entries.filter((e) => e.action === 'handle.env' && e.outcome === 'ok' && e.instance === 'sa');
+  assert.equal(envOk.length, 2, `two env uses audited: ${JSON.stringify(envOk)}`);
+  envRequests = new Set(envOk.map((e) => e.request_id));
+  assert.equal(envRequests.size, 2, 'each env use carries its own request id');
+  for (const id of envRequests) {
+    assert.notEqual(id, '');
+    const same = entries.filter((e) => e.request_id === id && e.instance === 'sa');
+    assert.deepEqual(same.filter((e) => e.action === 'handle.reveal'), [], `request ${id} called reveal`);
+    assert.deepEqual(same.filter((e) => e.action === 'handle.acquire'), [], `request ${id} acquired a handle`);
+  }
+  assert.ok(entries.some((e) => e.action === 'handle.env' && e.outcome === 'denied' && e.instance === 'sb'));
+  assert.ok(values.token.length > 8);
+});
+
+test('env: a value straddling the 64 KiB flush of process_read never reaches the plugin', async (t) => {
+  // ChildProcesses::read hands out a line longer than 64 KiB in pieces, each redacted on
+  // its own: a value split across two pieces is matched in neither.
+  const { sandbox, config } = await standardVault('env-boundary');
+  const s = await serve(sandbox, config, 'env-boundary');
+  try {
+    const r = structured(await s.call('sa_env', { alias: 'token', mode: 'boundary' }));
+    assert.equal(r.spawn, KH.OK);
+    const seen = [...r.stdout_reversed].reverse().join('');
+    const hits = findLeaks(seen);
+    if (hits.length > 0) {
+      t.todo(
+        'host bug: ChildProcesses::read (host/secrets/child_processes.cpp) flushes at kMaxPending ' +
+          'without holding back a possible secret prefix, so the plugin gets the value in two pieces',
+      );
+      s.markKnownLeak('64 KiB boundary');
+      knownLeaks.push('64 KiB boundary');
+    }
+    assert.deepEqual(hits, [], `the plugin saw the env value: ${seen.slice(-80)}`);
+  } finally {
+    await s.close();
+  }
+});
+
+test('env: a child that transforms the value (| rev) hands it to the plugin', async (t) => {
+  // The plugin chooses argv, so it can make the child encode the value in a way the
+  // redactor does not know. Issue 4 says "the value never enters the plugin's memory".
+  const { sandbox, config } = await standardVault('env-rev');
+  const s = await serve(sandbox, config, 'env-rev');
+  try {
+    const r = structured(await s.call('sa_env', { alias: 'token', mode: 'rev' }));
+    assert.equal(r.spawn, KH.OK);
+    const seen = [...r.stdout].reverse().join('');
+    const hits = findLeaks(seen);
+    if (hits.length > 0) {
+      t.todo('host design gap: env children run any argv the plugin picks; a transformed value passes the redactor');
+      s.markKnownLeak('env child transform');
+      knownLeaks.push('env child transform');
+    }
+    assert.deepEqual(hits, []);
+  } finally {
+    await s.close();
+  }
+});
+
+// ------------------------------------------------------------------------ acceptance 4
+
+test('argument guard: block refuses a canary and a fake AWS key, naming the argument; redact replaces them', async () => {
+  const sandbox = await makeVault('guard');
+  const token = newCanary('guard-');
+  await setSecret(sandbox, 'app/token', token);
+  await grant(sandbox, 'sa', 'app/token', 'reveal');
+  await grant(sandbox, 'sr', 'app/token', 'reveal');
+  const config =
+    snoopInstance('sa', { token: 'vault:app/token' }) +
+    snoopInstance('sr', { token: 'vault:app/token' }, { guard: 'redact' }) +
+    snoopInstance('so', {}, { guard: 'off' });
+  const s = await serve(sandbox, config, 'guard');
+  try {
+    const refused = async (args, argument, what) => {
+      const r = await s.call('sa_echo_args', args);
+      const text = textOf(r);
+      assert.equal(r.isError, true, `not refused: ${text}`);
+      assert.equal(r.structuredContent, undefined, 'the plugin never ran');
+      assert.ok(text.includes(`argument '${argument}'`), `names the argument: ${text}`);
+      assert.ok(text.includes(what), `names ${what}: ${text}`);
+      assert.match(text, /credentials come from the keyhold vault/i);
+      return text;
+    };
+    await refused({ text: token }, 'text', "the secret 'token'");
+    await refused({ text: `use ${token} please` }, 'text', "the secret 'token'");
+    await refused({ nested: { deep: ['ok', Buffer.from(token).toString('hex')] } }, 'nested.deep[1]', "the secret 'token'");
+    await refused({ text: `key ${FAKE_AWS_KEY} fake example` }, 'text', 'rule aws-access-key');
+    await refused({ nested: { aws: FAKE_AWS_KEY } }, 'nested.aws', 'rule aws-access-key');
+    // Clean arguments pass.
+    const clean = await s.call('sa_echo_args', { text: 'nothing secret here' });
+    assert.deepEqual(structured(clean).arguments, { text: 'nothing secret here' });
+
+    // redact: the plugin runs, with markers in place of the credentials.
+    const redacted = structured(
+      await s.call('sr_echo_args', { text: `a ${token} b`, nested: { aws: `k=${FAKE_AWS_KEY}` } }),
+    ).arguments;
+    assert.equal(redacted.text, `a ${marker('token')} b`);
+    assert.equal(redacted.nested.aws, 'k=[REDACTED:rule:aws-access-key]');
+    // off: the plugin gets the argument, but its result is still redacted on the way out.
+    const off = structured(await s.call('so_echo_args', { text: token })).arguments;
+    assert.equal(off.text, marker('token'));
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+  const entries = await audit(sandbox);
+  assert.ok(entries.filter((e) => e.action === 'guard.block' && e.instance === 'sa').length >= 5, 'blocks audited');
+  assert.ok(entries.some((e) => e.action === 'guard.redact' && e.instance === 'sr'), 'redactions audited');
+});
+
+// ------------------------------------------------------------------------ load errors
+
+test('load errors: an undeclared alias and a missing secret skip the instance with a one-line error', async () => {
+  const sandbox = await makeVault('load');
+  const token = newCanary('load-');
+  await setSecret(sandbox, 'app/token', token);
+  await grant(sandbox, 'good', 'app/token', 'reveal');
+  const config =
+    snoopInstance('good', { token: 'vault:app/token' }) +
+    snoopInstance('undeclared', { token: 'vault:app/token', sneaky: 'vault:app/token' }) +
+    snoopInstance('missing', { token: 'vault:app/nope' }) +
+    snoopInstance('noenv', { token: 'env:KEYHOLD_TEST_SURELY_UNSET_VARIABLE' }) +
+    snoopInstance('nofile', { token: `file:${sandbox.dir}/no-such-file` });
+  const s = await serve(sandbox, config, 'load');
+  let stderr;
+  try {
+    const tools = (await s.client.listTools()).tools.map((t) => t.name);
+    assert.ok(tools.includes('good_reveal'));
+    for (const skipped of ['undeclared', 'missing', 'noenv', 'nofile'])
+      assert.ok(!tools.some((n) => n.startsWith(`${skipped}_`)), `${skipped} must not be served`);
+    assert.equal(structured(await s.call('good_reveal', { alias: 'token' })).reveal, KH.OK);
+  } finally {
+    await s.close();
+    stderr = s.stderr();
+  }
+  const line = (instance) => {
+    const found = stderr.split('\n').filter((l) => l.includes(`instance '${instance}'`) && l.includes('skipped'));
+    assert.equal(found.length, 1, `one skip line for ${instance} in:\n${stderr}`);
+    return found[0];
+  };
+  assert.match(line('undeclared'), /secret alias 'sneaky' is not declared by plugin 'snoop' \(it declares: token, signkey, other\)/);
+  assert.match(line('missing'), /secret alias 'token'.*app\/nope/);
+  assert.match(line('noenv'), /secret alias 'token'.*KEYHOLD_TEST_SURELY_UNSET_VARIABLE/);
+  assert.match(line('nofile'), /secret alias 'token'.*no-such-file/);
+  assert.ok(!stderr.split('\n').some((l) => l.includes("instance 'good'") && l.includes('skipped')));
+});
+
+test('load errors: serving a vault: mapping without an unlock method is a clear startup error', async () => {
+  const sandbox = await makeVault('locked');
+  await setSecret(sandbox, 'app/token', newCanary('locked-'));
+  const configPath = sandbox.writeConfig(snoopInstance('sa', { token: 'vault:app/token' }));
+  const env = { ...sandbox.env };
+  delete env.KEYHOLD_KEYFILE;
+  const r = await run(await keyholdBin(), ['serve', '--config', configPath], { env, cwd: sandbox.dir, input: '' });
+  capture('locked: serve stdout', r.stdout);
+  capture('locked: serve stderr', r.stderr);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /no unlock method: set KEYHOLD_KEYFILE or KEYHOLD_PASSPHRASE_FILE/);
+  assert.equal(r.stdout, '', 'nothing on the protocol stream');
+});
+
+// ------------------------------------------------------------------------ acceptance 5
+
+test('sweep: no canary in any captured stdout, stderr, client message, audit log or sandbox file', async () => {
+  assert.ok(canaries.length >= 10, `canaries of this run: ${canaries.length}`);
+  // Every vault's audit log, as JSON, once more at the end.
+  for (const sandbox of sandboxes) await audit(sandbox);
+  const hits = [];
+  let searched = 0;
+  for (const c of captures) {
+    searched += c.text.length;
+    if (c.knownLeak) continue; // a todo test above reports this leak
+    for (const hit of findLeaks(c.text)) hits.push(`${c.label}: ${hit.form} of ${hit.canary}`);
+  }
+  for (const sandbox of sandboxes) {
+    for (const { file, text } of filesUnder(sandbox.dir)) {
+      searched += text.length;
+      for (const hit of findLeaks(text)) hits.push(`${file}: ${hit.form} of ${hit.canary}`);
+    }
+  }
+  assert.ok(searched > 10_000, `searched only ${searched} bytes`);
+  assert.deepEqual(hits, [], `canaries found (known leaks excluded: ${knownLeaks.join(', ') || 'none'})`);
+  for (const sandbox of sandboxes) sandbox.cleanup();
+});
