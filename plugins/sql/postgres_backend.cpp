@@ -271,15 +271,26 @@ PGconn* PostgresBackend::connect(Context& ctx) {
                      std::to_string(status) +
                      "); check the instance's "
                      "[secrets] and `keyhold vault grant`");
-    const int32_t reveal_status = ctx.reveal_secret(handle, [&](std::string_view value) {
-      // A NUL-terminated copy for libpq, wiped as soon as the connect call returns.
-      const std::size_t size = value.size() + 1;
-      std::unique_ptr<char[]> buffer(new char[size]);
-      std::memcpy(buffer.get(), value.data(), value.size());
-      buffer[value.size()] = '\0';
-      attempt(std::strcmp(alias, "url") == 0 ? "dbname" : "password", buffer.get());
-      if (!error.empty()) error = scrub_secret(error, value);
-      explicit_bzero(buffer.get(), size);
+    const int32_t reveal_status = ctx.reveal_secret(handle, [&](std::string_view value) noexcept {
+      // Runs inside the host's reveal call: nothing may throw across it.
+      try {
+        // A NUL-terminated copy for libpq, wiped as soon as the connect call returns.
+        const std::size_t size = value.size() + 1;
+        std::unique_ptr<char[]> buffer(new char[size]);
+        struct Wipe {
+          char* data;
+          std::size_t size;
+          ~Wipe() { explicit_bzero(data, size); }
+        } wipe{buffer.get(), size};
+        std::memcpy(buffer.get(), value.data(), value.size());
+        buffer[value.size()] = '\0';
+        attempt(std::strcmp(alias, "url") == 0 ? "dbname" : "password", buffer.get());
+        if (!error.empty()) error = scrub_secret(error, value);
+      } catch (...) {
+        if (conn != nullptr) PQfinish(conn);
+        conn = nullptr;
+        error = "out of memory while connecting";
+      }
     });
     ctx.host().release_secret(handle);
     if (reveal_status != KH_OK)

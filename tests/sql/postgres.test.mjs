@@ -86,6 +86,12 @@ describe('sql connector: PostgreSQL 15', () => {
     for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
+    // A whole connection URL as the secret (alias `url`), right and wrong.
+    const url = (password) => `postgresql://keyhold:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/shop?sslmode=disable`;
+    await keyhold(['vault', 'set', 'shop/url'], url(CANARY));
+    await keyhold(['vault', 'set', 'shop/badurl'], url(WRONG));
+    await keyhold(['vault', 'grant', 'pgurl', 'shop/url', '--ops', 'reveal']);
+    await keyhold(['vault', 'grant', 'pgbadurl', 'shop/badurl', '--ops', 'reveal']);
 
     await waitForFile(pluginPath('sql'));
     const config = sandbox.writeConfig(
@@ -94,7 +100,11 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgslow', { statement_timeout: 60 }, 'vault:shop/password') +
         pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
-        pgInstance('pgdown', { port: 1 }, 'vault:shop/password'),
+        pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
+        instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
+        '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
+        instanceToml('pgbadurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
+        '[instances.pgbadurl.secrets]\nurl = "vault:shop/badurl"\n\n',
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;
@@ -159,6 +169,13 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.deepEqual(cols.pb, ['bytea', { base64: 'AQL/' }]);
     assert.deepEqual(cols.pj, ['jsonb', { x: [true] }]);
     assert.deepEqual(cols.pa, ['integer[]', [4, 5]]);
+  });
+
+  test('explain shows the plan of a parameterised statement without running it', async () => {
+    const r = await tool('pg_explain', { sql: 'DELETE FROM orders WHERE customer_id = $1', params: [1] });
+    assert.ok(!r.isError, textOf(r));
+    assert.match(textOf(r), /Delete on orders/);
+    assert.equal(await count('orders'), '2');
   });
 
   test('row_limit cuts the result and says so', async () => {
@@ -256,6 +273,13 @@ describe('sql connector: PostgreSQL 15', () => {
   test('wrong password and server down: clear errors, no password', async () => {
     await pgRefused('pgbad_query', { sql: 'SELECT 1' }, /password authentication failed/);
     await pgRefused('pgdown_query', { sql: 'SELECT 1' }, /cannot connect to PostgreSQL/);
+  });
+
+  test('a whole connection URL from the vault connects; a wrong one fails without echoing it', async () => {
+    const r = await pgOk('pgurl_query', { sql: 'SELECT current_user, current_setting($1)', params: ['default_transaction_read_only'] });
+    assert.deepEqual(r.rows, [['keyhold', 'on']]);
+    const text = await pgRefused('pgbadurl_query', { sql: 'SELECT 1' }, /password authentication failed/);
+    assert.ok(!text.includes('postgresql://'), `the URL leaked: ${text}`);
   });
 
   test('the canary password never appears in results, errors, logs or audit rows', async () => {
