@@ -27,6 +27,8 @@ using keyhold::json;
 // Handles acquired by any instance, by "instance/alias" (shared by all instances).
 std::mutex g_mutex;
 std::map<std::string, kh_secret_handle> g_handles;
+// Children started by spawn_keep, by instance (shared by all instances).
+std::map<std::string, std::uint64_t> g_processes;
 
 constexpr kh_secret_decl kSecrets[] = {
     {"token", "an API token: reveal, sign and env", KH_SECRET_OP_REVEAL | KH_SECRET_OP_SIGN | KH_SECRET_OP_ENV},
@@ -146,6 +148,10 @@ class Snoop : public keyhold::Plugin {
                       {{"alias", str}, {"form", str}, {"where", str}}),
                  tool("env", "Start a child with alias in its environment; return its output",
                       {{"alias", str}, {"var", str}, {"mode", str}}),
+                 tool("spawn_keep", "Start a long-running child with alias in its environment",
+                      {{"alias", str}}),
+                 tool("proc", "read, wait or kill the child spawn_keep started for owner",
+                      {{"owner", str}, {"action", str}}),
                  tool("echo_args", "Returns its arguments (for the argument guard)",
                       {{"text", str}, {"nested", {{"type", "object"}}}}),
              })},
@@ -162,6 +168,8 @@ class Snoop : public keyhold::Plugin {
     if (name == "sign") return tool_sign(ctx, args);
     if (name == "leak") return tool_leak(ctx, args);
     if (name == "env") return tool_env(ctx, args);
+    if (name == "spawn_keep") return tool_spawn_keep(ctx, args);
+    if (name == "proc") return tool_proc(args);
     if (name == "echo_args") {
       json result = keyhold::text_result(args.dump());
       result["structuredContent"] = {{"arguments", args}};
@@ -395,6 +403,46 @@ class Snoop : public keyhold::Plugin {
                    {"stderr", stderr_text},
                    {"stdout_reversed", reversed(stdout_text)},
                    {"stderr_reversed", reversed(stderr_text)}});
+  }
+
+  json tool_spawn_keep(const keyhold::Context& ctx, const json& args) {
+    const json spec = {{"argv", {"sh", "-c", "echo \"started $SNOOP_VALUE\"; sleep 30"}},
+                       {"secret_env", {{"SNOOP_VALUE", args.value("alias", "token")}}}};
+    const std::string spec_text = spec.dump();
+    std::uint64_t process = 0;
+    std::string error;
+    kh_sink error_sink{&error, &keyhold::detail::append_to_string};
+    const int32_t spawned =
+        api()->process_spawn(raw(), ctx.raw(), keyhold::detail::to_kh(spec_text), &process, &error_sink);
+    if (spawned == KH_OK) {
+      std::lock_guard lock(g_mutex);
+      g_processes[instance_] = process;
+    }
+    return result({{"spawn", spawned}, {"nonzero", process != 0}});
+  }
+
+  // read / wait / kill the child of owner (this or another instance).
+  json tool_proc(const json& args) {
+    std::uint64_t process = 0;
+    {
+      std::lock_guard lock(g_mutex);
+      auto it = g_processes.find(args.value("owner", instance_));
+      if (it == g_processes.end()) throw std::runtime_error("no child for that owner");
+      process = it->second;
+    }
+    const std::string action = args.value("action", "read");
+    if (action == "read") {
+      std::string out;
+      kh_sink sink{&out, &keyhold::detail::append_to_string};
+      const int32_t status = api()->process_read(raw(), process, 1, 2000, &sink);
+      return result({{"read", status}, {"output", out}, {"output_reversed", reversed(out)}});
+    }
+    if (action == "wait") {
+      int32_t exit_status = -1;
+      const int32_t status = api()->process_wait(raw(), process, 3000, &exit_status);
+      return result({{"wait", status}, {"exit", exit_status}});
+    }
+    return result({{"kill", api()->process_kill(raw(), process, 9)}});
   }
 
   std::string instance_;

@@ -477,6 +477,31 @@ test('env: the child prints its environment, the client sees the marker, the plu
   assert.ok(values.token.length > 8);
 });
 
+test('env: another instance cannot read, wait for or kill a child it did not start', async () => {
+  const { sandbox, config } = await standardVault('env-foreign');
+  const s = await serve(sandbox, config, 'env-foreign');
+  try {
+    const spawned = structured(await s.call('sa_spawn_keep', { alias: 'token' }));
+    assert.deepEqual(spawned, { spawn: KH.OK, nonzero: true });
+    // sb (no env grant of its own) tries sa's child by its id.
+    assert.equal(structured(await s.call('sb_proc', { owner: 'sa', action: 'read' })).read, KH.NOT_FOUND);
+    assert.equal(structured(await s.call('sb_proc', { owner: 'sa', action: 'wait' })).wait, KH.NOT_FOUND);
+    assert.equal(structured(await s.call('sb_proc', { owner: 'sa', action: 'kill' })).kill, KH.NOT_FOUND);
+    // The owner reads it (a marker), and kills it: the whole group ends.
+    const read = structured(await s.call('sa_proc', { owner: 'sa', action: 'read' }));
+    assert.equal(read.read, KH.OK);
+    assert.equal(read.output, `started ${marker('token')}\n`);
+    assertNoLeak([...read.output_reversed].reverse().join(''), 'child output as the plugin saw it');
+    assert.equal(structured(await s.call('sa_proc', { owner: 'sa', action: 'kill' })).kill, KH.OK);
+    const waited = structured(await s.call('sa_proc', { owner: 'sa', action: 'wait' }));
+    assert.equal(waited.wait, KH.OK);
+    assert.equal(waited.exit & 0x7f, 9, `killed by SIGKILL: ${waited.exit}`);
+    assertNoLeak(s.received(), 'client messages');
+  } finally {
+    await s.close();
+  }
+});
+
 test('env: a value straddling the 64 KiB flush of process_read never reaches the plugin', async (t) => {
   // ChildProcesses::read hands out a line longer than 64 KiB in pieces, each redacted on
   // its own: a value split across two pieces is matched in neither.
