@@ -329,6 +329,18 @@ plugin = "echo"
 # greeting = "hello"
 # guard = "block"              # tool arguments carrying a credential: block | redact | off
 # [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH"
+
+# The built-in sql connector, read-only, over a small demo SQLite database that it creates
+# on first run in $XDG_DATA_HOME/keyhold/ (customers, products, orders):
+# demo_list_schemas, demo_list_tables, demo_describe_table, demo_query, demo_explain.
+[instances.demo]
+plugin = "sql"
+[instances.demo.options]
+backend = "sqlite"
+path = "demo.sqlite"           # relative paths are resolved against $XDG_DATA_HOME/keyhold
+create_demo = true
+# read_only = true             # the default: enforced by SQLite itself
+# row_limit = 500
 )";
 }
 

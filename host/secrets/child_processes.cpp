@@ -187,7 +187,13 @@ int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int3
     // Whole lines (or everything at end of stream) leave, redacted.
     std::size_t cut = child->eof[stream] ? pending.size() : pending.rfind('\n');
     if (cut != std::string::npos && cut > 0 && !child->eof[stream]) ++cut;
-    if (!child->eof[stream] && pending.size() >= kMaxPending) cut = pending.size();
+    if (!child->eof[stream] && pending.size() >= kMaxPending &&
+        (cut == std::string::npos || cut == 0)) {
+      // A very long line leaves in pieces; hold back a tail as long as the longest secret
+      // form so no value is split across two pieces (each piece is redacted alone).
+      const std::size_t hold = std::min(pending.size() - 1, redactor_->longest_secret_pattern());
+      cut = pending.size() - hold;
+    }
     if (cut != std::string::npos && cut > 0) {
       std::string ready = pending.substr(0, cut);
       pending.erase(0, cut);

@@ -187,6 +187,7 @@ int32_t HandleBroker::reveal(const std::string& instance, kh_secret_handle handl
     audit(instance, "handle.reveal", what, request_id, "error", value.status().message());
     return KH_ERROR;
   }
+  check_for_change();  // a rotated value must be known to the redactor before it leaves
   audit(instance, "handle.reveal", what, request_id, "ok", "alias=" + binding.alias);
   if (use != nullptr) use(user, value.value().data(), value.value().size());
   return KH_OK;  // value's buffer is zeroed as it goes out of scope
@@ -270,6 +271,7 @@ int32_t HandleBroker::value_for_env(const std::string& instance, std::string_vie
     audit(instance, "handle.env", what, request_id, "error", value.status().message());
     return KH_ERROR;
   }
+  check_for_change();
   audit(instance, "handle.env", what, request_id, "ok", "alias=" + binding.alias);
   *out = std::move(value).value();
   return KH_OK;
@@ -301,14 +303,19 @@ std::vector<KnownSecret> HandleBroker::releasable_values() {
   return out;
 }
 
-bool HandleBroker::vault_changed() {
-  if (!vault_) return false;
+void HandleBroker::set_change_listener(std::function<void()> listener) {
+  std::lock_guard lock(change_mutex_);
+  change_listener_ = std::move(listener);
+}
+
+void HandleBroker::check_for_change() {
+  if (!vault_) return;
+  std::lock_guard lock(change_mutex_);
   auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
-  if (!version.is_ok()) return false;
-  std::lock_guard lock(mutex_);
+  if (!version.is_ok()) return;
   const bool changed = last_data_version_ != -1 && version.value() != last_data_version_;
   last_data_version_ = version.value();
-  return changed;
+  if (changed && change_listener_) change_listener_();
 }
 
 }  // namespace keyhold::secrets

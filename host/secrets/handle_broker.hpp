@@ -8,6 +8,7 @@
 // Thread-safe.
 #include <keyhold/plugin.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,8 +56,13 @@ class HandleBroker {
 
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();
-  // True once per change of the vault file by anyone (SQLite data_version).
-  bool vault_changed();
+  // Called (on the caller's thread) when check_for_change() sees the vault changed.
+  void set_change_listener(std::function<void()> listener);
+  // Compares the vault's data_version with the last one seen and calls the listener when
+  // it moved (another process committed: a rotation, a revoke). Also run by reveal, sign
+  // and env before a value leaves, so the redactor knows a rotated value before any
+  // plugin can hold it.
+  void check_for_change();
 
   // Writes every queued audit entry (entries are written asynchronously).
   void flush_audit() { audit_queue_.flush(); }
@@ -83,6 +89,8 @@ class HandleBroker {
   std::map<std::string, std::vector<AliasBinding>> bindings_;  // by instance
   std::map<Key, HandleEntry> handles_;
   std::int64_t last_data_version_ = -1;
+  std::mutex change_mutex_;  // serializes listener calls
+  std::function<void()> change_listener_;
   AuditQueue audit_queue_;  // last: its thread stops first
 };
 

@@ -102,23 +102,31 @@ std::vector<std::string> encoded_forms(std::string_view value) {
   forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
   static constexpr char kHexLower[] = "0123456789abcdef";
   static constexpr char kHexUpper[] = "0123456789ABCDEF";
-  std::string lower, upper, url;
+  std::string lower, upper;
+  // Percent-encodings as different libraries write them: upper- or lower-case hex digits,
+  // with '/' encoded (RFC 3986 components) or kept (Python's quote, many path encoders).
+  std::string url[4];
   for (unsigned char c : value) {
     lower += kHexLower[c >> 4];
     lower += kHexLower[c & 15];
     upper += kHexUpper[c >> 4];
     upper += kHexUpper[c & 15];
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      url += static_cast<char>(c);
-    } else {
-      url += '%';
-      url += kHexUpper[c >> 4];
-      url += kHexUpper[c & 15];
+    const bool unreserved = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool keep_slash = variant >= 2;
+      const char* hex = (variant % 2 == 0) ? kHexUpper : kHexLower;
+      if (unreserved || (keep_slash && c == '/')) {
+        url[variant] += static_cast<char>(c);
+      } else {
+        url[variant] += '%';
+        url[variant] += hex[c >> 4];
+        url[variant] += hex[c & 15];
+      }
     }
   }
   forms.push_back(std::move(lower));
   forms.push_back(std::move(upper));
-  forms.push_back(std::move(url));
+  for (auto& u : url) forms.push_back(std::move(u));
   // Drop forms equal to the value or to each other (e.g. URL encoding of plain text).
   std::sort(forms.begin(), forms.end());
   forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
@@ -159,28 +167,46 @@ std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& ru
 Redactor::~Redactor() = default;
 
 bool Redactor::set_secrets(const std::vector<KnownSecret>& secrets, std::string* error) {
-  // The literal patterns are derived secrets; they live only for the compile call.
-  std::vector<vault::SecretBuffer> patterns;
+  // The literal patterns are derived secrets. They live in one guarded arena for the
+  // compile call only (one sodium_malloc per pattern would exhaust the process's memory
+  // mappings at a few thousand secrets).
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // (offset, length) in the arena
   std::vector<std::string> labels;
-  for (const auto& secret : secrets) {
-    if (secret.value.size() < kMinSecretBytes) continue;
-    patterns.push_back(vault::SecretBuffer::copy_of(secret.value.bytes()));
-    labels.push_back(secret.label);
-    for (auto& form : encoded_forms(secret.value.view())) {
-      patterns.push_back(vault::SecretBuffer::copy_of(form));
-      labels.push_back(secret.label);
+  std::vector<std::string> forms_of;
+  std::size_t total = 0, longest = 0;
+  std::vector<std::vector<std::string>> all_forms(secrets.size());
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    if (secrets[i].value.size() < kMinSecretBytes) continue;
+    all_forms[i] = encoded_forms(secrets[i].value.view());
+    total += secrets[i].value.size();
+    for (const auto& f : all_forms[i]) total += f.size();
+  }
+  vault::SecretBuffer arena(std::max<std::size_t>(total, 1));
+  std::size_t at = 0;
+  auto add = [&](std::string_view bytes, const std::string& label) {
+    std::memcpy(arena.data() + at, bytes.data(), bytes.size());
+    spans.emplace_back(at, bytes.size());
+    labels.push_back(label);
+    at += bytes.size();
+    longest = std::max(longest, bytes.size());
+  };
+  for (std::size_t i = 0; i < secrets.size(); ++i) {
+    if (secrets[i].value.size() < kMinSecretBytes) continue;
+    add(secrets[i].value.view(), secrets[i].label);
+    for (auto& form : all_forms[i]) {
+      add(form, secrets[i].label);
       sodium_memzero(form.data(), form.size());
     }
   }
   std::shared_ptr<Database> db;
-  if (!patterns.empty()) {
+  if (!spans.empty()) {
     db = std::make_shared<Database>();
     std::vector<const char*> expressions;
     std::vector<std::size_t> lengths;
     std::vector<unsigned> flags, ids;
-    for (std::size_t i = 0; i < patterns.size(); ++i) {
-      expressions.push_back(reinterpret_cast<const char*>(patterns[i].data()));
-      lengths.push_back(patterns[i].size());
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      expressions.push_back(reinterpret_cast<const char*>(arena.data() + spans[i].first));
+      lengths.push_back(spans[i].second);
       flags.push_back(HS_FLAG_SOM_LEFTMOST);
       ids.push_back(static_cast<unsigned>(i));
     }
@@ -197,7 +223,13 @@ bool Redactor::set_secrets(const std::vector<KnownSecret>& secrets, std::string*
   }
   std::lock_guard lock(mutex_);
   secret_db_ = std::move(db);
+  longest_pattern_ = longest;
   return true;
+}
+
+std::size_t Redactor::longest_secret_pattern() const {
+  std::lock_guard lock(mutex_);
+  return longest_pattern_;
 }
 
 std::size_t Redactor::secret_pattern_count() const {
@@ -215,6 +247,18 @@ std::vector<Finding> Redactor::scan(std::string_view text) const {
   for (const Match& m : run(secrets.get(), text))
     findings.push_back({m.from, m.to, secrets->labels[m.id], false});
   auto rule_matches = run(rule_db_.get(), text);
+  if (rule_matches.size() > 1) {
+    // Hyperscan reports every end offset of an open-ended match; keep the longest per
+    // (rule, start) so the checks below run once per match, not once per end offset.
+    std::sort(rule_matches.begin(), rule_matches.end(), [](const Match& a, const Match& b) {
+      return a.id != b.id ? a.id < b.id : a.from != b.from ? a.from < b.from : a.to > b.to;
+    });
+    rule_matches.erase(std::unique(rule_matches.begin(), rule_matches.end(),
+                                   [](const Match& a, const Match& b) {
+                                     return a.id == b.id && a.from == b.from;
+                                   }),
+                       rule_matches.end());
+  }
   if (!rule_matches.empty()) {
     std::string lowered;  // computed once, only when some rule needs keywords
     for (const Match& m : rule_matches) {
@@ -267,6 +311,35 @@ bool Redactor::redact(std::string& text) const {
   return true;
 }
 
+bool Redactor::redact_blob(std::string& blob) const {
+  // A base64 blob (MCP binary content) is redacted at the level of its bytes and
+  // re-encoded, so the result stays valid base64 that clients accept.
+  std::string decoded(blob.size(), '\0');
+  std::size_t decoded_size = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                        blob.data(), blob.size(), "\r\n ", &decoded_size, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    sodium_memzero(decoded.data(), decoded.size());
+    return redact(blob);  // not base64 after all: treat it as text
+  }
+  decoded.resize(decoded_size);
+  const bool text_hit = !scan(blob).empty();
+  if (!redact(decoded) && !text_hit) {
+    sodium_memzero(decoded.data(), decoded.size());
+    return false;
+  }
+  if (text_hit && scan(decoded).empty()) {
+    // The encoded text matched but the bytes did not (e.g. a secret's base64 form spans the
+    // whole blob): the bytes are the secret itself, so replace them with the marker.
+    sodium_memzero(decoded.data(), decoded.size());
+    decoded = scan(blob).front().marker();
+  }
+  sodium_memzero(blob.data(), blob.size());
+  blob = base64(decoded, sodium_base64_VARIANT_ORIGINAL);
+  sodium_memzero(decoded.data(), decoded.size());
+  return true;
+}
+
 std::string Redactor::redacted(std::string_view text) const {
   std::string copy(text);
   redact(copy);
@@ -283,6 +356,10 @@ bool Redactor::redact_json(nlohmann::json& value) const {
   if (!value.is_object()) return false;
   bool key_changed = false;
   for (auto& [key, item] : value.items()) {
+    if (key == "blob" && item.is_string()) {
+      changed = redact_blob(item.get_ref<std::string&>()) || changed;
+      continue;
+    }
     changed = redact_json(item) || changed;
     key_changed = key_changed || !scan(key).empty();
   }

@@ -51,6 +51,8 @@ class Redactor {
   // false (keeping the previous set) if the database cannot be built.
   bool set_secrets(const std::vector<KnownSecret>& secrets, std::string* error);
   std::size_t secret_pattern_count() const;
+  // The length of the longest literal pattern (value or encoded form); 0 when none.
+  std::size_t longest_secret_pattern() const;
 
   // Every finding in text, sorted by position, overlaps merged (the longer one names it).
   std::vector<Finding> scan(std::string_view text) const;
@@ -63,11 +65,15 @@ class Redactor {
   struct Database;  // a compiled Hyperscan database with its scratch pool (internal)
 
  private:
+  bool redact_blob(std::string& blob) const;
+
+ private:
   Redactor() = default;
   std::vector<CredentialRule> rules_;
   std::shared_ptr<Database> rule_db_;
   mutable std::mutex mutex_;  // guards secret_db_ (the pointer, not the database)
   std::shared_ptr<Database> secret_db_;
+  std::size_t longest_pattern_ = 0;
 };
 
 // The encoded forms of value that are matched besides the raw bytes.

@@ -125,20 +125,23 @@ std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool 
 }
 
 RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(services) {
+  services_.broker->set_change_listener([this] {
+    std::string error;
+    if (!reload(&error)) spdlog::error("redactor reload failed: {}", error);
+  });
+  services_.broker->check_for_change();  // records the starting data_version
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
       lock.unlock();
-      if (services_.broker->vault_changed()) {
-        std::string error;
-        if (!reload(&error)) spdlog::error("redactor reload failed: {}", error);
-      }
+      services_.broker->check_for_change();
       lock.lock();
     }
   });
 }
 
 RedactionRefresher::~RedactionRefresher() {
+  services_.broker->set_change_listener(nullptr);
   {
     std::lock_guard lock(mutex_);
     stop_ = true;

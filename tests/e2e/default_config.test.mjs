@@ -20,11 +20,21 @@ describe('default config', () => {
         ({ tools } = await client.listTools());
         const r = await client.callTool({ name: 'echo_echo', arguments: { text: 'default' } });
         assert.deepEqual(r.content, [{ type: 'text', text: 'default' }]);
+        // The sql connector serves the demo database it created, read-only.
+        const q = await client.callTool({ name: 'demo_query', arguments: { sql: 'SELECT count(*) AS n FROM customers', params: [] } });
+        assert.notEqual(q.isError, true, JSON.stringify(q));
+        assert.ok(q.structuredContent.rows[0][0] > 0 || q.structuredContent.rows[0].n > 0, JSON.stringify(q.structuredContent));
+        const w = await client.callTool({ name: 'demo_query', arguments: { sql: 'DELETE FROM customers', params: [] } });
+        assert.equal(w.isError, true, 'the demo instance is read-only');
       } finally {
         await client.close();
         await stderrEnded;
       }
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['echo_add', 'echo_echo', 'echo_slow']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), [
+        'demo_describe_table', 'demo_explain', 'demo_list_schemas', 'demo_list_tables', 'demo_query',
+        'echo_add', 'echo_echo', 'echo_slow',
+      ]);
+      assert.ok(existsSync(path.join(sb.env.XDG_DATA_HOME, 'keyhold', 'demo.sqlite')), 'demo database created');
       const file = path.join(sb.env.XDG_CONFIG_HOME, 'keyhold', 'keyhold.toml');
       assert.ok(existsSync(file), `no ${file}; stderr:\n${stderr()}`);
       assert.equal(statSync(file).mode & 0o777, 0o600);

@@ -50,11 +50,13 @@ TEST_CASE("config errors name the file, the line and the cause") {
   CHECK_THAT(error, Catch::StartsWith("k.toml:1: "));
 }
 
-TEST_CASE("the default config text is itself a valid config serving echo") {
+TEST_CASE("the default config text is itself a valid config serving echo and the sql demo") {
   std::string error;
   auto config = parse_config(default_config_text(), "default.toml", &error);
   INFO(error);
   REQUIRE(config);
-  REQUIRE(config->instances.size() == 1);
+  REQUIRE(config->instances.size() == 2);
   CHECK(config->instances[0].plugin == "echo");
+  CHECK(config->instances[1].plugin == "sql");
+  CHECK(config->instances[1].options["create_demo"] == true);
 }

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <sodium.h>
+
+#include <cstring>
+
 #include "secrets/redactor.hpp"
 
 using namespace keyhold::secrets;
@@ -31,7 +35,8 @@ TEST_CASE("every encoded form of a secret is replaced") {
     INFO(form);
     CHECK(r->redacted("x " + form + " y") == "x [REDACTED:db-password] y");
   }
-  CHECK(encoded_forms(kCanary).size() == 4);  // base64, base64url (same here), hex x2, url
+  // base64 (base64url is the same here), hex, HEX; URL forms equal the raw value and drop.
+  CHECK(encoded_forms(kCanary).size() == 3);
 }
 
 TEST_CASE("the encoded forms are the standard ones") {
@@ -41,6 +46,8 @@ TEST_CASE("the encoded forms are the standard ones") {
   CHECK(std::find(forms.begin(), forms.end(), "6120622f633f") != forms.end());  // hex
   CHECK(std::find(forms.begin(), forms.end(), "6120622F633F") != forms.end());  // HEX
   CHECK(std::find(forms.begin(), forms.end(), "a%20b%2Fc%3F") != forms.end());  // url
+  CHECK(std::find(forms.begin(), forms.end(), "a%20b%2fc%3f") != forms.end());  // url, lower
+  CHECK(std::find(forms.begin(), forms.end(), "a%20b/c%3F") != forms.end());    // '/' kept
 }
 
 TEST_CASE("values shorter than 8 bytes are not matched") {
@@ -91,4 +98,35 @@ TEST_CASE("binary values with NUL bytes are matched") {
   secrets.push_back({"bin", SecretBuffer::copy_of(value)});
   REQUIRE(r->set_secrets(secrets, &error));
   CHECK(r->redacted("a" + value + "b") == "a[REDACTED:bin]b");
+}
+
+TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob stays base64") {
+  auto r = with_canary();
+  const std::string bytes = "prefix " + std::string(kCanary) + " suffix";
+  std::string b64(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(std::strlen(b64.c_str()));
+  nlohmann::json value = {{"resource", {{"uri", "x://y"}, {"blob", b64}}}};
+  REQUIRE(r->redact_json(value));
+  const std::string blob = value["resource"]["blob"].get<std::string>();
+  std::string decoded(blob.size(), '\0');
+  std::size_t size = 0;
+  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                            blob.data(), blob.size(), nullptr, &size, nullptr,
+                            sodium_base64_VARIANT_ORIGINAL) == 0);
+  decoded.resize(size);
+  CHECK(decoded == "prefix [REDACTED:db-password] suffix");
+}
+
+TEST_CASE("thousands of secrets compile into one database") {
+  std::string error;
+  auto r = Redactor::create({}, &error);
+  std::vector<KnownSecret> secrets;
+  for (int i = 0; i < 5000; ++i)
+    secrets.push_back({"s" + std::to_string(i),
+                       SecretBuffer::copy_of("secret-value-" + std::to_string(i) + "-xyz")});
+  REQUIRE(r->set_secrets(secrets, &error));
+  CHECK(r->redacted("a secret-value-4999-xyz b") == "a [REDACTED:s4999] b");
+  CHECK(r->longest_secret_pattern() > 0);
 }
