@@ -242,8 +242,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--page-size", flags->page_size, "Items per page of the list methods");
   cmd->add_option("--workers", flags->workers, "Threads that run tool calls");
   cmd->footer(
-      "Exit codes: 0 after stdin closed or SIGTERM; 1 bad config; 2 --strict and an instance "
-      "failed.");
+      "Exit codes: 0 after stdin closed or SIGTERM; 1 bad config, or a vault the config needs is "
+      "missing or locked; 2 --strict and an instance failed; 3 --http with auth on and the vault "
+      "(which holds the tokens) missing, locked or unreadable.");
   cmd->callback([flags] {
     int code = serve(*flags);
     if (code != 0) throw CLI::RuntimeError(code);
