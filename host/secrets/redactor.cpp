@@ -98,7 +98,10 @@ std::string base64(std::string_view value, int variant) {
 
 std::vector<std::string> encoded_forms(std::string_view value) {
   std::vector<std::string> forms;
+  // Padded and unpadded: the padded form is the longer match, so no stray '=' remains.
+  forms.push_back(base64(value, sodium_base64_VARIANT_ORIGINAL));
   forms.push_back(base64(value, sodium_base64_VARIANT_ORIGINAL_NO_PADDING));
+  forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE));
   forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
   static constexpr char kHexLower[] = "0123456789abcdef";
   static constexpr char kHexUpper[] = "0123456789ABCDEF";

@@ -35,7 +35,8 @@ TEST_CASE("every encoded form of a secret is replaced") {
     INFO(form);
     CHECK(r->redacted("x " + form + " y") == "x [REDACTED:db-password] y");
   }
-  // base64 (base64url is the same here), hex, HEX; URL forms equal the raw value and drop.
+  // base64 (21 bytes: no padding; base64url is the same), hex, HEX; the URL forms equal the
+  // raw value and drop.
   CHECK(encoded_forms(kCanary).size() == 3);
 }
 
