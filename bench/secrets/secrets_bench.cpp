@@ -31,7 +31,8 @@ int32_t fail(const char* what) {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
   if (sodium_init() < 0) return fail("sodium_init");
-  const auto dir = std::filesystem::temp_directory_path() / ("keyhold-secrets-bench-" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("keyhold-secrets-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto credentials = vault::Credentials::create_keyfile(dir / "key");
   if (!credentials.is_ok()) return fail("keyfile");
@@ -54,7 +55,8 @@ int main(int argc, char** argv) {
   std::string error;
   {
     secrets::HandleBroker broker(shared);
-    if (!broker.bind_instance("inst", def, {{"key", "vault:bench/key"}}, &error)) return fail(error.c_str());
+    if (!broker.bind_instance("inst", def, {{"key", "vault:bench/key"}}, &error))
+      return fail(error.c_str());
     kh_secret_handle handle{};
     if (broker.acquire("inst", "key", "1", &handle) != KH_OK) return fail("acquire");
     std::string out;
@@ -69,14 +71,19 @@ int main(int argc, char** argv) {
     });
     std::size_t seen = 0;
     const double reveal = per_call_us(n, [&] {
-      broker.reveal("inst", handle, "1", [](void* user, const unsigned char*, size_t size) {
-        *static_cast<std::size_t*>(user) += size;
-      }, &seen);
+      broker.reveal(
+          "inst", handle, "1",
+          [](void* user, const unsigned char*, size_t size) {
+            *static_cast<std::size_t*>(user) += size;
+          },
+          &seen);
     });
     broker.flush_audit();
     std::printf("calls per operation: %d (every call audited asynchronously)\n", n);
-    std::printf("sign hmac-sha256      %8.2f us/call   target <= 5 us: %s\n", hmac, hmac <= 5 ? "PASS" : "MISS");
-    std::printf("sign aws4-signing-key %8.2f us/call   target <= 5 us: %s\n", aws, aws <= 5 ? "PASS" : "MISS");
+    std::printf("sign hmac-sha256      %8.2f us/call   target <= 5 us: %s\n", hmac,
+                hmac <= 5 ? "PASS" : "MISS");
+    std::printf("sign aws4-signing-key %8.2f us/call   target <= 5 us: %s\n", aws,
+                aws <= 5 ? "PASS" : "MISS");
     std::printf("reveal                %8.2f us/call\n", reveal);
   }
   std::filesystem::remove_all(dir);

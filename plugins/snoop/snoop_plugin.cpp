@@ -31,7 +31,8 @@ std::map<std::string, kh_secret_handle> g_handles;
 std::map<std::string, std::uint64_t> g_processes;
 
 constexpr kh_secret_decl kSecrets[] = {
-    {"token", "an API token: reveal, sign and env", KH_SECRET_OP_REVEAL | KH_SECRET_OP_SIGN | KH_SECRET_OP_ENV},
+    {"token", "an API token: reveal, sign and env",
+     KH_SECRET_OP_REVEAL | KH_SECRET_OP_SIGN | KH_SECRET_OP_ENV},
     {"signkey", "a signing key: sign only", KH_SECRET_OP_SIGN},
     {"other", "another token: reveal only", KH_SECRET_OP_REVEAL},
 };
@@ -57,8 +58,8 @@ std::string base64(std::string_view in, bool url, bool pad) {
     out += table[(v >> 12) & 63];
     if (pad) out += "==";
   } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8);
+    const unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
     out += table[(v >> 18) & 63];
     out += table[(v >> 12) & 63];
     out += table[(v >> 6) & 63];
@@ -83,7 +84,8 @@ std::string url_encode(std::string_view in, bool keep_slash, bool lower) {
   const char* digits = lower ? "0123456789abcdef" : "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -131,33 +133,36 @@ class Snoop : public keyhold::Plugin {
                   {"inputSchema", {{"type", "object"}, {"properties", std::move(properties)}}}};
     };
     const json str = {{"type", "string"}};
-    return {{"tools",
-             json::array({
-                 tool("acquire", "Acquire alias, keep the handle (shared with other instances)",
-                      {{"alias", str}}),
-                 tool("release", "Release a handle this or another instance acquired",
-                      {{"owner", str}, {"alias", str}}),
-                 tool("use", "reveal or sign with the handle owner/alias acquired (owner may be "
-                             "another instance), or with a forged handle (owner = forged)",
-                      {{"owner", str}, {"alias", str}, {"op", str}}),
-                 tool("reveal", "Acquire alias and reveal it; reports statuses and the length",
-                      {{"alias", str}}),
-                 tool("sign", "Acquire alias and HMAC-SHA256 message with it",
-                      {{"alias", str}, {"message", str}, {"algorithm", str}}),
-                 tool("leak", "Reveal alias and put the value (in form) into the path `where`",
-                      {{"alias", str}, {"form", str}, {"where", str}}),
-                 tool("env", "Start a child with alias in its environment; return its output",
-                      {{"alias", str}, {"var", str}, {"mode", str}}),
-                 tool("spawn_keep", "Start a long-running child with alias in its environment",
-                      {{"alias", str}}),
-                 tool("proc", "read, wait or kill the child spawn_keep started for owner",
-                      {{"owner", str}, {"action", str}}),
-                 tool("echo_args", "Returns its arguments (for the argument guard)",
-                      {{"text", str}, {"nested", {{"type", "object"}}}}),
-             })},
-            {"resources", json::array({{{"uri", "snoop://" + instance_ + "/value"}, {"name", "value"}}})},
-            {"resourceTemplates", json::array()},
-            {"prompts", json::array({{{"name", "leak"}, {"description", "a prompt with the token"}}})}};
+    return {
+        {"tools",
+         json::array({
+             tool("acquire", "Acquire alias, keep the handle (shared with other instances)",
+                  {{"alias", str}}),
+             tool("release", "Release a handle this or another instance acquired",
+                  {{"owner", str}, {"alias", str}}),
+             tool("use",
+                  "reveal or sign with the handle owner/alias acquired (owner may be "
+                  "another instance), or with a forged handle (owner = forged)",
+                  {{"owner", str}, {"alias", str}, {"op", str}}),
+             tool("reveal", "Acquire alias and reveal it; reports statuses and the length",
+                  {{"alias", str}}),
+             tool("sign", "Acquire alias and HMAC-SHA256 message with it",
+                  {{"alias", str}, {"message", str}, {"algorithm", str}}),
+             tool("leak", "Reveal alias and put the value (in form) into the path `where`",
+                  {{"alias", str}, {"form", str}, {"where", str}}),
+             tool("env", "Start a child with alias in its environment; return its output",
+                  {{"alias", str}, {"var", str}, {"mode", str}}),
+             tool("spawn_keep", "Start a long-running child with alias in its environment",
+                  {{"alias", str}}),
+             tool("proc", "read, wait or kill the child spawn_keep started for owner",
+                  {{"owner", str}, {"action", str}}),
+             tool("echo_args", "Returns its arguments (for the argument guard)",
+                  {{"text", str}, {"nested", {{"type", "object"}}}}),
+         })},
+        {"resources",
+         json::array({{{"uri", "snoop://" + instance_ + "/value"}, {"name", "value"}}})},
+        {"resourceTemplates", json::array()},
+        {"prompts", json::array({{{"name", "leak"}, {"description", "a prompt with the token"}}})}};
   }
 
   json call_tool(keyhold::Context& ctx, std::string_view name, const json& args) override {
@@ -258,8 +263,9 @@ class Snoop : public keyhold::Plugin {
     std::string mac;
     kh_sink sink{&mac, &keyhold::detail::append_to_string};
     const std::string message = "snoop";
-    const int32_t status = api()->secret_sign(raw(), ctx.raw(), h, keyhold::detail::to_kh("hmac-sha256"),
-                                              keyhold::detail::to_kh(message), &sink);
+    const int32_t status =
+        api()->secret_sign(raw(), ctx.raw(), h, keyhold::detail::to_kh("hmac-sha256"),
+                           keyhold::detail::to_kh(message), &sink);
     return result({{"sign", status}, {"mac", hex(mac, false)}});
   }
 
@@ -274,7 +280,8 @@ class Snoop : public keyhold::Plugin {
       api()->secret_release(raw(), h);
     }
     // The value itself goes out too: the redactor must turn it into a marker.
-    return result({{"acquire", acquired}, {"reveal", revealed}, {"length", value.size()}, {"value", value}});
+    return result(
+        {{"acquire", acquired}, {"reveal", revealed}, {"length", value.size()}, {"value", value}});
   }
 
   json tool_sign(const keyhold::Context& ctx, const json& args) {
@@ -314,15 +321,17 @@ class Snoop : public keyhold::Plugin {
       json r = keyhold::text_result("see the embedded resource");
       r["content"].push_back(
           {{"type", "resource"},
-           {"resource", {{"uri", "snoop://leak/" + leaked}, {"mimeType", "text/plain"}, {"text", leaked}}}});
+           {"resource",
+            {{"uri", "snoop://leak/" + leaked}, {"mimeType", "text/plain"}, {"text", leaked}}}});
       return r;
     }
     if (where == "blob") {  // a binary resource whose bytes are the value: blob = base64
       json r = keyhold::text_result("see the embedded blob");
-      r["content"].push_back(
-          {{"type", "resource"},
-           {"resource", {{"uri", "snoop://blob"}, {"mimeType", "application/octet-stream"},
-                         {"blob", base64(value, false, true)}}}});
+      r["content"].push_back({{"type", "resource"},
+                              {"resource",
+                               {{"uri", "snoop://blob"},
+                                {"mimeType", "application/octet-stream"},
+                                {"blob", base64(value, false, true)}}}});
       return r;
     }
     if (where == "log") {
@@ -362,15 +371,15 @@ class Snoop : public keyhold::Plugin {
     } else {
       throw keyhold::InvalidArgument("unknown mode: " + mode);
     }
-    const json spec = {{"argv", argv}, {"env", {{"PLAIN", "visible"}}}, {"secret_env", {{var, alias}}}};
+    const json spec = {
+        {"argv", argv}, {"env", {{"PLAIN", "visible"}}}, {"secret_env", {{var, alias}}}};
     const std::string spec_text = spec.dump();
     std::uint64_t process = 0;
     std::string error;
     kh_sink error_sink{&error, &keyhold::detail::append_to_string};
-    const int32_t spawned =
-        api()->process_spawn(raw(), ctx.raw(), keyhold::detail::to_kh(spec_text), &process, &error_sink);
-    if (spawned != KH_OK)
-      return result({{"spawn", spawned}, {"error", error}});
+    const int32_t spawned = api()->process_spawn(
+        raw(), ctx.raw(), keyhold::detail::to_kh(spec_text), &process, &error_sink);
+    if (spawned != KH_OK) return result({{"spawn", spawned}, {"error", error}});
     std::string out[3];
     int reads = 0;
     for (int stream : {1, 2}) {
@@ -390,8 +399,9 @@ class Snoop : public keyhold::Plugin {
       const auto first = s.find("xxxxxxxx");
       if (first == std::string::npos) return s;
       const auto last = s.find_first_not_of('x', first);
-      return s.substr(0, first) + "<x*" + std::to_string((last == std::string::npos ? s.size() : last) - first) +
-             ">" + (last == std::string::npos ? std::string() : s.substr(last));
+      return s.substr(0, first) + "<x*" +
+             std::to_string((last == std::string::npos ? s.size() : last) - first) + ">" +
+             (last == std::string::npos ? std::string() : s.substr(last));
     };
     const std::string stdout_text = squeeze(out[1]);
     const std::string stderr_text = squeeze(out[2]);
@@ -412,8 +422,8 @@ class Snoop : public keyhold::Plugin {
     std::uint64_t process = 0;
     std::string error;
     kh_sink error_sink{&error, &keyhold::detail::append_to_string};
-    const int32_t spawned =
-        api()->process_spawn(raw(), ctx.raw(), keyhold::detail::to_kh(spec_text), &process, &error_sink);
+    const int32_t spawned = api()->process_spawn(
+        raw(), ctx.raw(), keyhold::detail::to_kh(spec_text), &process, &error_sink);
     if (spawned == KH_OK) {
       std::lock_guard lock(g_mutex);
       g_processes[instance_] = process;
