@@ -115,20 +115,26 @@ void HandleBroker::audit(const std::string& instance, const std::string& action,
   audit_queue_.push(std::move(entry));
 }
 
+bool HandleBroker::mapped_binding(const std::string& instance, std::string_view alias,
+                                  const char* action, const std::string& request_id,
+                                  AliasBinding* out) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const AliasBinding* found = find_binding(instance, alias)) {
+      *out = *found;
+      return true;
+    }
+  }
+  audit(instance, action, "", request_id, "denied", "alias=" + std::string(alias) + " not mapped");
+  return false;
+}
+
 int32_t HandleBroker::acquire(const std::string& instance, std::string_view alias,
                               const std::string& request_id, kh_secret_handle* out) {
   *out = kh_secret_handle{0, 0};
   AliasBinding binding;
-  {
-    std::lock_guard lock(mutex_);
-    const AliasBinding* found = find_binding(instance, alias);
-    if (found == nullptr) {
-      audit(instance, "handle.acquire", "", request_id, "denied",
-            "alias=" + std::string(alias) + " not mapped");
-      return KH_NOT_GRANTED;
-    }
-    binding = *found;
-  }
+  if (!mapped_binding(instance, alias, "handle.acquire", request_id, &binding))
+    return KH_NOT_GRANTED;
   bool any = false;
   for (std::uint32_t op : {KH_SECRET_OP_REVEAL, KH_SECRET_OP_SIGN, KH_SECRET_OP_ENV})
     if ((binding.declared_ops & op) && check(instance, binding, op) == KH_OK) any = true;
@@ -251,16 +257,7 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
 int32_t HandleBroker::value_for_env(const std::string& instance, std::string_view alias,
                                     const std::string& request_id, vault::SecretBuffer* out) {
   AliasBinding binding;
-  {
-    std::lock_guard lock(mutex_);
-    const AliasBinding* found = find_binding(instance, alias);
-    if (found == nullptr) {
-      audit(instance, "handle.env", "", request_id, "denied",
-            "alias=" + std::string(alias) + " not mapped");
-      return KH_NOT_GRANTED;
-    }
-    binding = *found;
-  }
+  if (!mapped_binding(instance, alias, "handle.env", request_id, &binding)) return KH_NOT_GRANTED;
   const std::string what = binding.source.describe();
   if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
     audit(instance, "handle.env", what, request_id, "denied", "alias=" + binding.alias);

@@ -79,6 +79,9 @@ class HandleBroker {
   using Key = std::pair<std::uint64_t, std::uint64_t>;
 
   const AliasBinding* find_binding(const std::string& instance, std::string_view alias) const;
+  // Copies the binding of alias for instance; audits `action` as denied when unmapped.
+  bool mapped_binding(const std::string& instance, std::string_view alias, const char* action,
+                      const std::string& request_id, AliasBinding* out);
   // KH_OK when op is declared for the binding and granted now.
   int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op) const;
   // Resolves handle for instance; KH_NOT_FOUND / KH_NOT_GRANTED (another instance's).
