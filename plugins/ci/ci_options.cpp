@@ -1,0 +1,243 @@
+#include "ci_options.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+namespace keyhold::ci {
+
+namespace {
+
+std::invalid_argument bad(const std::string& option, const std::string& expected) {
+  return std::invalid_argument("option " + option + " " + expected);
+}
+
+std::string get_string(const json& table, const std::string& key, const std::string& where,
+                       const std::string& fallback = {}) {
+  if (!table.contains(key)) return fallback;
+  if (!table[key].is_string()) throw bad(where + key, "must be a string");
+  return table[key].get<std::string>();
+}
+
+long long get_integer(const json& table, const std::string& key, const std::string& where,
+                      long long fallback, long long min, long long max) {
+  if (!table.contains(key)) return fallback;
+  const json& v = table[key];
+  if (!v.is_number_integer() || v.get<long long>() < min || v.get<long long>() > max)
+    throw bad(where + key,
+              "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  return v.get<long long>();
+}
+
+std::map<std::string, std::string> get_string_map(const json& table, const std::string& key,
+                                                  const std::string& where) {
+  std::map<std::string, std::string> out;
+  if (!table.contains(key)) return out;
+  if (!table[key].is_object()) throw bad(where + key, "must be a table of strings");
+  for (const auto& [k, v] : table[key].items()) {
+    if (!v.is_string()) throw bad(where + key + "." + k, "must be a string");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+Suite parse_suite(const std::string& name, const json& table) {
+  const std::string where = "suites." + name + ".";
+  if (!table.is_object()) throw bad("suites." + name, "must be a table");
+  static const std::set<std::string> known = {
+      "argv",       "cwd",         "timeout",
+      "report",     "env",         "secret_env",
+      "filter_arg", "description", "auth_failure_exit_code"};
+  for (const auto& [key, _] : table.items())
+    if (!known.contains(key))
+      throw std::invalid_argument("unknown option " + where + key +
+                                  " (a suite knows: argv, cwd, timeout, report, env, secret_env, "
+                                  "filter_arg, auth_failure_exit_code, description)");
+  Suite s;
+  s.name = name;
+  s.description = get_string(table, "description", where);
+  if (!table.contains("argv") || !table["argv"].is_array() || table["argv"].empty())
+    throw bad(where + "argv", "is required: a non-empty array of strings (no shell is used)");
+  for (const auto& a : table["argv"]) {
+    if (!a.is_string() || a.get<std::string>().find('\0') != std::string::npos)
+      throw bad(where + "argv", "must be an array of strings");
+    s.argv.push_back(a.get<std::string>());
+  }
+  if (s.argv[0].empty()) throw bad(where + "argv", "must start with a program name");
+  s.cwd = get_string(table, "cwd", where);
+  if (s.cwd.empty() || s.cwd[0] != '/')
+    throw bad(where + "cwd", "is required and must be an absolute directory");
+  if (table.contains("timeout")) s.timeout = parse_duration(table["timeout"], where + "timeout");
+
+  std::string format = "exit-code";
+  if (table.contains("report")) {
+    const json& report = table["report"];
+    if (!report.is_object()) throw bad(where + "report", "must be a table {format, path}");
+    for (const auto& [key, _] : report.items())
+      if (key != "format" && key != "path")
+        throw bad(where + "report." + key, "is unknown (report knows format and path)");
+    format = get_string(report, "format", where + "report.", "exit-code");
+    s.report_path = get_string(report, "path", where + "report.");
+  }
+  if (format == "junit") {
+    s.format = ReportFormat::kJunit;
+    if (s.report_path.empty())
+      throw bad(where + "report.path", "is required for format \"junit\" (the XML file)");
+  } else if (format == "tap" || format == "ctest" || format == "exit-code") {
+    s.format = format == "tap"     ? ReportFormat::kTap
+               : format == "ctest" ? ReportFormat::kCtest
+                                   : ReportFormat::kExitCode;
+    if (!s.report_path.empty())
+      throw bad(where + "report.path",
+                "applies to format \"junit\" only (tap and ctest are read from stdout)");
+  } else {
+    throw bad(where + "report.format", "must be \"junit\", \"tap\", \"ctest\" or \"exit-code\"");
+  }
+
+  s.env = get_string_map(table, "env", where);
+  for (const auto& [k, _] : s.env)
+    if (!valid_env_name(k)) throw bad(where + "env." + k, "is not a valid variable name");
+  s.secret_env = get_string_map(table, "secret_env", where);
+  const auto& aliases = declared_secret_aliases();
+  for (const auto& [k, alias] : s.secret_env) {
+    if (!valid_env_name(k)) throw bad(where + "secret_env." + k, "is not a valid variable name");
+    if (s.env.contains(k)) throw bad(where + "secret_env." + k, "is also set in env");
+    if (std::find(aliases.begin(), aliases.end(), alias) == aliases.end()) {
+      std::string names;
+      for (const auto& a : aliases) names += (names.empty() ? "" : ", ") + a;
+      throw bad(where + "secret_env." + k,
+                "names the alias \"" + alias + "\"; the ci plugin declares: " + names);
+    }
+  }
+  s.filter_arg = get_string(table, "filter_arg", where);
+  if (table.contains("auth_failure_exit_code"))
+    s.auth_failure_exit_code =
+        static_cast<int>(get_integer(table, "auth_failure_exit_code", where, 0, 1, 255));
+  return s;
+}
+
+}  // namespace
+
+std::string_view format_name(ReportFormat format) {
+  switch (format) {
+    case ReportFormat::kJunit:
+      return "junit";
+    case ReportFormat::kTap:
+      return "tap";
+    case ReportFormat::kCtest:
+      return "ctest";
+    case ReportFormat::kExitCode:
+      break;
+  }
+  return "exit-code";
+}
+
+const std::vector<std::string>& declared_secret_aliases() {
+  static const std::vector<std::string> aliases = {
+      "api-token", "auth-token", "registry-token", "secret-1", "secret-2", "secret-3", "secret-4"};
+  return aliases;
+}
+
+std::chrono::milliseconds parse_duration(const json& value, const std::string& option) {
+  const auto fail = [&] {
+    return bad(option,
+               "must be a number of seconds or a string like \"90s\", \"500ms\", \"10m\" or "
+               "\"1h\" (greater than zero, at most 7 days)");
+  };
+  double seconds = 0;
+  if (value.is_number()) {
+    seconds = value.get<double>();
+  } else if (value.is_string()) {
+    const std::string text = value.get<std::string>();
+    std::size_t used = 0;
+    double number = 0;
+    try {
+      number = std::stod(text, &used);
+    } catch (const std::exception&) {
+      throw fail();
+    }
+    const std::string unit = text.substr(used);
+    if (unit.empty() || unit == "s")
+      seconds = number;
+    else if (unit == "ms")
+      seconds = number / 1000.0;
+    else if (unit == "m" || unit == "min")
+      seconds = number * 60.0;
+    else if (unit == "h")
+      seconds = number * 3600.0;
+    else
+      throw fail();
+  } else {
+    throw fail();
+  }
+  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 86400.0 * 7) throw fail();
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000.0)));
+}
+
+std::string filter_problem(std::string_view filter) {
+  if (filter.empty()) return "the filter is empty";
+  if (filter.size() > 200) return "the filter is longer than 200 characters";
+  if (filter[0] == '-') return "the filter starts with '-' (it would read as an option)";
+  if (filter[0] == ' ') return "the filter starts with a space";
+  for (char c : filter) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == ' ' || c == '_' || c == '.' || c == ':' || c == '/' || c == '@' ||
+        c == '+' || c == ',' || c == '=' || c == '*' || c == '#' || c == '-')
+      continue;
+    if (c == '\n' || c == '\r') return "the filter contains a line break";
+    if (u < 0x20 || u == 0x7f) return "the filter contains a control character";
+    return std::string("the filter contains '") + c +
+           "'; allowed are letters, digits, space and _ . : / @ + , = * # -";
+  }
+  return {};
+}
+
+CiOptions parse_options(const json& options) {
+  if (!options.is_object()) throw std::invalid_argument("options must be a table");
+  static const std::set<std::string> known = {"suites",       "max_concurrent_runs", "history",
+                                              "history_path", "log_bytes",           "tail_bytes",
+                                              "kill_grace"};
+  for (const auto& [key, _] : options.items())
+    if (!known.contains(key))
+      throw std::invalid_argument(
+          "unknown option " + key +
+          " (the ci connector knows: suites, max_concurrent_runs, history, history_path, "
+          "log_bytes, tail_bytes, kill_grace)");
+  CiOptions out;
+  if (!options.contains("suites") || !options["suites"].is_object() || options["suites"].empty())
+    throw bad("suites",
+              "is required: one table per suite, e.g. [instances.ci.options.suites.api] "
+              "with argv and cwd");
+  for (const auto& [name, table] : options["suites"].items()) {
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos)
+      throw bad("suites." + name, "needs a name of letters, digits, _ and - (at most 64)");
+    out.suites.emplace(name, parse_suite(name, table));
+  }
+  out.max_concurrent_runs =
+      static_cast<int>(get_integer(options, "max_concurrent_runs", "", 1, 1, 64));
+  out.history = static_cast<std::size_t>(get_integer(options, "history", "", 50, 1, 10000));
+  out.history_path = get_string(options, "history_path", "");
+  if (!out.history_path.empty() && out.history_path[0] != '/')
+    throw bad("history_path", "must be an absolute file path");
+  out.log_bytes = static_cast<std::size_t>(
+      get_integer(options, "log_bytes", "", 1024 * 1024, 1024, 256LL * 1024 * 1024));
+  out.tail_bytes =
+      static_cast<std::size_t>(get_integer(options, "tail_bytes", "", 4096, 256, 1024 * 1024));
+  if (options.contains("kill_grace"))
+    out.kill_grace = parse_duration(options["kill_grace"], "kill_grace");
+  return out;
+}
+
+}  // namespace keyhold::ci

@@ -1,0 +1,160 @@
+// ci connector, issue 8 acceptance 2: a suite calls a local HTTP API (started here) that
+// checks the bearer token. With the granted token it passes; with a wrong token the 401
+// shows up as an authentication error, separate from the failure; with the grant revoked
+// the host refuses to start the suite and the run reports an authentication error. The
+// token (a canary) is in no result, log, progress message, history row or audit row.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { after, before, test } from 'node:test';
+
+import { assertNoLeak, audit, captures, cli, filesUnder, grant, newCanary, setSecret } from '../secrets/lib.mjs';
+import { ciInstance, ciSandbox, copyFixture, mkdirSync, NODE, path, secretMapping, serveCi, structured, until } from './ci_lib.mjs';
+
+let sandbox;
+let session;
+let api;
+let token;
+let wrongToken;
+const seen = { ok: 0, refused: 0 };
+const results = [];
+
+before(async () => {
+  token = newCanary('api-');
+  wrongToken = newCanary('wrong-');
+  api = createServer((req, res) => {
+    if (req.headers.authorization === `Bearer ${token}`) {
+      ++seen.ok;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: 'ci-bot' }));
+    } else {
+      ++seen.refused;
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('who are you?');
+    }
+  });
+  await new Promise((resolve) => api.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${api.address().port}/whoami`;
+
+  sandbox = await ciSandbox('auth');
+  await setSecret(sandbox, 'ci/api-token', token);
+  await setSecret(sandbox, 'ci/wrong-token', wrongToken);
+  await grant(sandbox, 'ci', 'ci/api-token', 'env');
+  await grant(sandbox, 'ci', 'ci/wrong-token', 'env');
+  const project = copyFixture(sandbox, 'ci-node');
+  mkdirSync(path.join(project, 'reports'), { recursive: true });
+  const junit = (file, report) => ({
+    argv: [NODE, '--test', '--test-reporter=junit', `--test-reporter-destination=reports/${report}`,
+      '--test-reporter=spec', '--test-reporter-destination=stdout', file],
+    cwd: project,
+    report: { format: 'junit', path: `reports/${report}` },
+    env: { API_URL: url },
+  });
+  const config = ciInstance('ci', {
+    options: { history_path: sandbox.historyPath },
+    suites: {
+      api: { ...junit('api/whoami.mjs', 'api.xml'), secret_env: { MCP_AUTH_TOKEN: 'api-token' } },
+      'api-wrong': { ...junit('api/whoami.mjs', 'wrong.xml'), secret_env: { MCP_AUTH_TOKEN: 'auth-token' } },
+      'api-leak': { ...junit('api/leak.mjs', 'leak.xml'), secret_env: { MCP_AUTH_TOKEN: 'api-token' } },
+      'auth-exit': {
+        argv: [NODE, '-e', 'console.error("login failed"); process.exit(77)'],
+        cwd: project,
+        auth_failure_exit_code: 77,
+      },
+    },
+    secrets: {
+      'api-token': secretMapping('vault:ci/api-token', [NODE]),
+      'auth-token': secretMapping('vault:ci/wrong-token', [NODE]),
+    },
+  });
+  session = await serveCi(sandbox, config, 'auth');
+});
+
+after(async () => {
+  await session?.close();
+  await new Promise((resolve) => api?.close(resolve));
+  // The sweep: no canary in anything the run produced, received or stored.
+  try {
+    for (const c of captures) assertNoLeak(c.text, c.label, [token, wrongToken]);
+    for (const r of results) assertNoLeak(JSON.stringify(r), 'a tool result', [token, wrongToken]);
+    for (const f of filesUnder(sandbox.dir).filter((f) => !f.file.includes(`${path.sep}projects${path.sep}`)))
+      assertNoLeak(f.text, f.file, [token, wrongToken]);
+  } finally {
+    sandbox?.cleanup();
+  }
+});
+
+async function runSuite(suite, options) {
+  const result = await session.call('ci_run_suite', { suite }, options);
+  results.push(result);
+  return structured(result);
+}
+
+test('granted token: the suite passes against the API; the printed token is redacted', async () => {
+  const progress = [];
+  const r = await runSuite('api', { onprogress: (p) => progress.push(p) });
+  results.push(progress);
+  assert.equal(r.status, 'passed', r.summary);
+  assert.deepEqual(r.counts, { passed: 1, failed: 0, skipped: 0 });
+  assert.deepEqual(r.auth_errors, []);
+  assert.ok(seen.ok >= 1, 'the API saw the right token');
+  const log = structured(await session.call('ci_get_run_log', { run_id: r.run_id, limit: 1_000_000 }));
+  results.push(log);
+  assert.match(log.text, /with token=\[REDACTED:api-token\]/);
+});
+
+test('a token in a failure message of the JUnit report arrives redacted', async () => {
+  const r = await runSuite('api-leak');
+  assert.equal(r.status, 'failed');
+  assert.equal(r.failures.length, 1);
+  assert.equal(r.failures[0].name, 'the token is not what we expected');
+  assert.equal(r.failures[0].message, 'token was [REDACTED:api-token]');
+});
+
+test('wrong token: the 401 is an authentication error, separate from the test failure', async () => {
+  const refusedBefore = seen.refused;
+  const r = await runSuite('api-wrong');
+  assert.equal(r.status, 'failed', r.summary);
+  assert.deepEqual(r.counts, { passed: 0, failed: 1, skipped: 0 });
+  assert.equal(r.failures[0].name, 'the API accepts the token');
+  assert.equal(r.failures[0].message, 'HTTP 401 Unauthorized: the API refused the token');
+  assert.ok(seen.refused > refusedBefore);
+  assert.deepEqual(
+    r.auth_errors.map((a) => [a.source, a.message]),
+    [
+      ['output', 'HTTP 401 Unauthorized from GET /whoami'],
+      ['report', 'HTTP 401 Unauthorized: the API refused the token'],
+    ],
+  );
+  assert.match(r.summary, /AUTHENTICATION ERROR \(output\): HTTP 401 Unauthorized from GET \/whoami/);
+});
+
+test('the auth-failure exit code is an authentication error, status error', async () => {
+  const r = await runSuite('auth-exit');
+  assert.equal(r.status, 'error');
+  assert.deepEqual(r.auth_errors, [
+    { source: 'exit_code', message: 'the suite exited with 77, its configured authentication-failure exit code' },
+  ]);
+  assert.deepEqual(r.failures, []);
+});
+
+test('grant revoked: the host refuses to inject the token, the run reports an authentication error', async () => {
+  await cli(sandbox, ['vault', 'revoke', 'ci', 'ci/api-token']);
+  const okBefore = seen.ok;
+  // Grants are re-checked on every use; the broker may take up to a second to notice.
+  const r = await until('the revoke to take effect', async () => {
+    const run = await runSuite('api');
+    return run.status === 'error' ? run : null;
+  }, 20_000);
+  assert.deepEqual(r.counts, { passed: 0, failed: 0, skipped: 0 });
+  assert.equal(r.auth_errors.length, 1);
+  assert.equal(r.auth_errors[0].source, 'secret');
+  assert.match(r.auth_errors[0].message, /secret alias 'api-token' is not granted for env/);
+  assert.match(r.error, /^the suite did not start: /);
+  assert.equal(r.exit_code, null);
+  assert.ok(seen.ok >= okBefore);
+});
+
+test('audit rows carry no token; env uses and the denial are audited', async () => {
+  const entries = await audit(sandbox);
+  results.push(entries);
+  assert.ok(entries.some((e) => e.action === 'handle.env' && e.outcome === 'ok' && e.instance === 'ci'));
+  assert.ok(entries.some((e) => e.action === 'handle.env' && e.outcome === 'denied' && e.instance === 'ci'));
+});

@@ -1,0 +1,106 @@
+#include "ci_options.hpp"
+
+#include <catch2/catch.hpp>
+
+using Catch::Matchers::Contains;
+using keyhold::ci::filter_problem;
+using keyhold::ci::parse_duration;
+using keyhold::ci::parse_options;
+using keyhold::ci::ReportFormat;
+using nlohmann::json;
+
+namespace {
+json one_suite(json suite) { return {{"suites", {{"api", std::move(suite)}}}}; }
+const json kMinimal = {{"argv", {"npm", "test"}}, {"cwd", "/srv/app"}};
+}  // namespace
+
+TEST_CASE("ci options: a suite from the issue's example is read completely") {
+  const auto o =
+      parse_options(one_suite({{"argv", {"npm", "test", "--", "--reporter=junit"}},
+                               {"cwd", "/srv/app"},
+                               {"timeout", "10m"},
+                               {"report", {{"format", "junit"}, {"path", "reports/junit.xml"}}},
+                               {"env", {{"NODE_ENV", "test"}}},
+                               {"secret_env", {{"MCP_AUTH_TOKEN", "api-token"}}},
+                               {"filter_arg", "--grep"},
+                               {"auth_failure_exit_code", 77}}));
+  const auto& s = o.suites.at("api");
+  CHECK(s.argv == std::vector<std::string>{"npm", "test", "--", "--reporter=junit"});
+  CHECK(s.timeout == std::chrono::minutes(10));
+  CHECK(s.format == ReportFormat::kJunit);
+  CHECK(s.report_path == "reports/junit.xml");
+  CHECK(s.env.at("NODE_ENV") == "test");
+  CHECK(s.secret_env.at("MCP_AUTH_TOKEN") == "api-token");
+  CHECK(s.filter_arg == "--grep");
+  CHECK(s.auth_failure_exit_code == 77);
+  CHECK(o.max_concurrent_runs == 1);
+  CHECK(o.history == 50);
+}
+
+TEST_CASE("ci options: defaults are exit-code, 10 minutes, no filter") {
+  const auto o = parse_options(one_suite(kMinimal));
+  const auto& s = o.suites.at("api");
+  CHECK(s.format == ReportFormat::kExitCode);
+  CHECK(s.timeout == std::chrono::minutes(10));
+  CHECK(s.filter_arg.empty());
+  CHECK_FALSE(s.auth_failure_exit_code.has_value());
+}
+
+TEST_CASE("ci options: mistakes are refused with a message naming the option") {
+  CHECK_THROWS_WITH(parse_options(json::object()), Contains("option suites is required"));
+  CHECK_THROWS_WITH(parse_options(one_suite({{"cwd", "/x"}})),
+                    Contains("option suites.api.argv is required"));
+  CHECK_THROWS_WITH(parse_options(one_suite({{"argv", {"x"}}, {"cwd", "rel"}})),
+                    Contains("suites.api.cwd is required and must be an absolute"));
+  json bad_format = kMinimal;
+  bad_format["report"] = {{"format", "xunit"}};
+  CHECK_THROWS_WITH(parse_options(one_suite(bad_format)),
+                    Contains("report.format must be \"junit\", \"tap\""));
+  json junit_no_path = kMinimal;
+  junit_no_path["report"] = {{"format", "junit"}};
+  CHECK_THROWS_WITH(parse_options(one_suite(junit_no_path)),
+                    Contains("report.path is required for format \"junit\""));
+  json undeclared = kMinimal;
+  undeclared["secret_env"] = {{"TOKEN", "prod-db"}};
+  CHECK_THROWS_WITH(parse_options(one_suite(undeclared)),
+                    Contains("names the alias \"prod-db\"; the ci plugin declares: api-token"));
+  json bad_var = kMinimal;
+  bad_var["env"] = {{"A=B", "x"}};
+  CHECK_THROWS_WITH(parse_options(one_suite(bad_var)), Contains("not a valid variable"));
+  json unknown = kMinimal;
+  unknown["shell"] = true;
+  CHECK_THROWS_WITH(parse_options(one_suite(unknown)), Contains("unknown option suites.api.shell"));
+  CHECK_THROWS_WITH(parse_options({{"suites", {{"a b", kMinimal}}}}),
+                    Contains("needs a name of letters"));
+}
+
+TEST_CASE("ci options: durations") {
+  CHECK(parse_duration("90s", "t") == std::chrono::seconds(90));
+  CHECK(parse_duration("500ms", "t") == std::chrono::milliseconds(500));
+  CHECK(parse_duration("10m", "t") == std::chrono::minutes(10));
+  CHECK(parse_duration("2min", "t") == std::chrono::minutes(2));
+  CHECK(parse_duration("1h", "t") == std::chrono::hours(1));
+  CHECK(parse_duration(3, "t") == std::chrono::seconds(3));
+  CHECK_THROWS_WITH(parse_duration("0s", "t"), Contains("option t must be"));
+  CHECK_THROWS_WITH(parse_duration("soon", "t"), Contains("option t must be"));
+  CHECK_THROWS_WITH(parse_duration("8d", "t"), Contains("option t must be"));
+}
+
+TEST_CASE("ci filter: plain test names pass, shell and option syntax is refused") {
+  for (const char* ok : {"adds", "adds two", "api/whoami", "test_login*", "a.b:c@d+e,f=g#h-i"})
+    CHECK(filter_problem(ok).empty());
+  CHECK(filter_problem("math > x") ==
+        "the filter contains '>'; allowed are letters, digits, space and _ . : / @ + , = * # -");
+  CHECK(filter_problem("; rm -rf /") ==
+        "the filter contains ';'; allowed are letters, digits, space and _ . : / @ + , = * # -");
+  CHECK_THAT(filter_problem("$(id)"), Contains("contains '$'"));
+  CHECK_THAT(filter_problem("`id`"), Contains("contains '`'"));
+  CHECK(filter_problem("a\nb") == "the filter contains a line break");
+  CHECK(filter_problem("--inspect") == "the filter starts with '-' (it would read as an option)");
+  CHECK(filter_problem("-x") == "the filter starts with '-' (it would read as an option)");
+  CHECK(filter_problem("") == "the filter is empty");
+  CHECK(filter_problem(std::string(201, 'a')) == "the filter is longer than 200 characters");
+  CHECK_THAT(filter_problem("a|b"), Contains("contains '|'"));
+  CHECK_THAT(filter_problem("a'b"), Contains("contains '''"));
+  CHECK(filter_problem(std::string("a\x01") + "b") == "the filter contains a control character");
+}
