@@ -1,6 +1,7 @@
 #include "postgres_backend.hpp"
 
 #include "pg_values.hpp"
+#include "schema_allowlist.hpp"
 #include "value_format.hpp"
 
 #include <libpq-fe.h>
@@ -335,8 +336,8 @@ void PostgresBackend::give_back(PGconn* conn) {
 
 QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
                                       const json& params, const CallLimits& limits, Mode mode,
-                                      long long* rows_affected, bool* connection_lost,
-                                      bool* user_statement_sent) {
+                                      long long* rows_affected, const std::string* allowlist_check,
+                                      bool* connection_lost, bool* user_statement_sent) {
   const auto hard_deadline = Clock::now() + limits.statement_timeout + std::chrono::seconds(2);
   StatementRunner runner(conn, &ctx, hard_deadline);
   const auto params_text = to_params(params);
@@ -350,6 +351,39 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
   control(mode == Mode::kReadOnly ? "BEGIN READ ONLY" : "BEGIN");
   control("SELECT set_config('statement_timeout', $1, true)",
           {std::to_string(limits.statement_timeout.count())});
+  if (allowlist_check != nullptr) {
+    // Same transaction, snapshot rules, search_path and params as the statement itself.
+    Outcome plan =
+        runner.run("EXPLAIN (VERBOSE, FORMAT JSON) " + *allowlist_check, params_text, 1, true);
+    if (plan.connection_lost) {
+      *connection_lost = true;
+      throw SqlError(plan.error);
+    }
+    std::optional<std::string> refusal;
+    if (plan.cancelled || (ctx.cancelled() && plan.failed)) {
+      runner.run("ROLLBACK", {}, 1, false);
+      throw Cancelled();
+    }
+    if (plan.failed) {
+      refusal = plan.error;
+      if (plan.sqlstate == "42601")
+        *refusal +=
+            "\n(this instance has a `schemas` allowlist, so each statement is first checked with "
+            "EXPLAIN, which accepts SELECT, TABLE, VALUES, WITH ... SELECT and EXECUTE; other "
+            "commands such as SHOW, SET, CALL, DO or COPY are refused)";
+    } else if (plan.rows.rows.size() != 1 || !plan.rows.rows[0][0].is_array() ||
+               plan.rows.rows[0][0].empty()) {
+      refusal = "refused: could not read the plan to check the `schemas` allowlist";
+    } else if (const auto outside =
+                   first_disallowed_relation(plan.rows.rows[0][0], options_.schemas)) {
+      refusal = allowlist_refusal(*outside, options_.schemas);
+    }
+    if (refusal) {
+      Outcome end = runner.run("ROLLBACK", {}, 1, false);
+      if (end.connection_lost) *connection_lost = true;
+      throw SqlError(*refusal);
+    }
+  }
   *user_statement_sent = true;
   Outcome o = runner.run(sql, params_text, limits.row_limit, true);
   if (o.connection_lost) {
@@ -374,13 +408,14 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
 }
 
 QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const json& params,
-                                 const CallLimits& limits, Mode mode, long long* rows_affected) {
+                                 const CallLimits& limits, Mode mode, long long* rows_affected,
+                                 const std::string* allowlist_check) {
   for (int attempt = 0;; ++attempt) {
     PGconn* conn = take(ctx);
     bool connection_lost = false;
     bool user_statement_sent = false;
     try {
-      QueryResult r = run_once(conn, ctx, sql, params, limits, mode, rows_affected,
+      QueryResult r = run_once(conn, ctx, sql, params, limits, mode, rows_affected, allowlist_check,
                                &connection_lost, &user_statement_sent);
       give_back(conn);
       return r;
@@ -534,7 +569,8 @@ json PostgresBackend::describe_table(Context& ctx, const std::string& schema,
 
 QueryResult PostgresBackend::query(Context& ctx, const std::string& sql, const json& params,
                                    const CallLimits& limits) {
-  return run(ctx, sql, params, limits, Mode::kReadOnly, nullptr);
+  return run(ctx, sql, params, limits, Mode::kReadOnly, nullptr,
+             options_.schemas.empty() ? nullptr : &sql);
 }
 
 std::string PostgresBackend::explain(Context& ctx, const std::string& sql, const json& params,
@@ -542,7 +578,8 @@ std::string PostgresBackend::explain(Context& ctx, const std::string& sql, const
   CallLimits plan_limits = limits;
   plan_limits.row_limit = 100000;
   // EXPLAIN without ANALYZE plans the statement and runs nothing; one statement still.
-  const auto r = run(ctx, "EXPLAIN " + sql, params, plan_limits, Mode::kReadOnly, nullptr);
+  const auto r = run(ctx, "EXPLAIN " + sql, params, plan_limits, Mode::kReadOnly, nullptr,
+                     options_.schemas.empty() ? nullptr : &sql);
   std::string out;
   for (const auto& row : r.rows) out += cell_text(row[0]) + "\n";
   return out;

@@ -11,6 +11,11 @@
 // for the duration of PQconnectdbParams only, copied into a buffer wiped right after; no
 // error message carries it. A small pool keeps idle connections and drops any that broke
 // (server restart), reconnecting on the next call. A cancelled request sends PQcancel.
+//
+// With a `schemas` allowlist, query and explain first run EXPLAIN (VERBOSE, FORMAT JSON)
+// of the statement with its params in the same read-only transaction and refuse it when a
+// scanned relation lies outside the allowlist (schema_allowlist.hpp). Defence in depth:
+// functions, and statements EXPLAIN cannot plan, are not covered; see README.md.
 #pragma once
 
 #include "sql_backend.hpp"
@@ -52,11 +57,15 @@ class PostgresBackend : public Backend {
 
  private:
   enum class Mode { kReadOnly, kWrite };
+  // `allowlist_check`: the statement to plan and check against the `schemas` allowlist
+  // before `sql` runs (nullptr: no check; internal catalog queries).
   QueryResult run(Context& ctx, const std::string& sql, const json& params,
-                  const CallLimits& limits, Mode mode, long long* rows_affected);
+                  const CallLimits& limits, Mode mode, long long* rows_affected,
+                  const std::string* allowlist_check = nullptr);
   QueryResult run_once(PGconn* conn, Context& ctx, const std::string& sql, const json& params,
                        const CallLimits& limits, Mode mode, long long* rows_affected,
-                       bool* connection_lost, bool* user_statement_sent);
+                       const std::string* allowlist_check, bool* connection_lost,
+                       bool* user_statement_sent);
   PGconn* connect(Context& ctx);
   PGconn* take(Context& ctx);
   void give_back(PGconn* conn);

@@ -1,5 +1,6 @@
 #include "sqlite_backend.hpp"
 
+#include "schema_allowlist.hpp"
 #include "value_format.hpp"
 
 #include <sqlite3.h>
@@ -15,6 +16,14 @@ namespace keyhold::sql {
 
 struct SqliteBackend::Guard {
   bool read_only = true;
+  // The `schemas` allowlist, applied to every statement once the database is open; empty
+  // = every schema. The first database name it refused, for the error message.
+  std::vector<std::string> schemas;
+  std::string denied_schema;
+  std::string denied_object;
+  // A table read without a database name (SQLite reports none when no column of it is used,
+  // as in count(*) or EXISTS): run() then checks the databases the compiled program opens.
+  std::string unnamed_read;
   Context* ctx = nullptr;
   std::chrono::steady_clock::time_point deadline{};
   bool timed_out = false;
@@ -40,9 +49,37 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-int authorize(void* user, int action, const char* arg1, const char* arg2, const char*,
+// SQLite database names are case-insensitive (`MAIN.t` is main.t).
+bool sqlite_schema_allowed(const std::vector<std::string>& allowlist, std::string_view schema) {
+  if (allowlist.empty()) return true;
+  const std::string name = lower(schema);
+  for (const auto& s : allowlist)
+    if (lower(s) == name) return true;
+  return false;
+}
+
+int authorize(void* user, int action, const char* arg1, const char* arg2, const char* database,
               const char*) {
-  const auto* guard = static_cast<const SqliteBackend::Guard*>(user);
+  auto* guard = static_cast<SqliteBackend::Guard*>(user);
+  if (!guard->schemas.empty()) {
+    // SQLite names the database of every table, column, index, trigger and view it reads or
+    // changes (main, temp; ATTACH is denied below). A pragma without a schema name counts
+    // as main.
+    const char* schema = database != nullptr       ? database
+                         : action == SQLITE_PRAGMA ? "main"
+                                                   : nullptr;
+    if (schema == nullptr && action == SQLITE_READ && arg1 != nullptr &&
+        guard->unnamed_read.empty())
+      guard->unnamed_read = arg1;
+    if (schema != nullptr && !sqlite_schema_allowed(guard->schemas, schema)) {
+      if (guard->denied_schema.empty()) {
+        guard->denied_schema = schema;
+        guard->denied_object = (action == SQLITE_PRAGMA ? "PRAGMA " : "") + std::string(schema) +
+                               "." + (arg1 != nullptr ? arg1 : "");
+      }
+      return SQLITE_DENY;
+    }
+  }
   switch (action) {
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
@@ -200,16 +237,55 @@ SqliteBackend::SqliteBackend(SqliteOptions options)
     db_ = nullptr;
     throw SqlError("cannot read SQLite database " + options_.path + ": " + why);
   }
+  guard_->schemas = options_.schemas;
 }
 
 SqliteBackend::~SqliteBackend() { sqlite3_close(db_); }
 
 bool SqliteBackend::schema_allowed(const std::string& schema) const {
-  if (schema != "main") return false;
-  if (options_.schemas.empty()) return true;
-  for (const auto& s : options_.schemas)
-    if (s == schema) return true;
-  return false;
+  return schema == "main" && schema_in_allowlist(options_.schemas, schema);
+}
+
+void SqliteBackend::throw_if_outside_allowlist() const {
+  if (guard_->denied_schema.empty()) return;
+  std::string allowed;
+  for (const auto& s : guard_->schemas) allowed += (allowed.empty() ? "" : ", ") + s;
+  throw SqlError("refused: schema " + guard_->denied_schema +
+                 " is not in this instance's `schemas` allowlist (" + allowed +
+                 "); the statement uses " + guard_->denied_object);
+}
+
+void SqliteBackend::check_opened_databases(const std::string& sql) {
+  // Every b-tree cursor of the program (OpenRead/OpenWrite/ReopenIdx) names its database
+  // in P3. EXPLAIN lists the program without running it.
+  const std::string table = guard_->unnamed_read;
+  Statement program;
+  const std::string text = "EXPLAIN " + sql;
+  if (sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()), program.out(),
+                         nullptr) != SQLITE_OK ||
+      program.get() == nullptr)
+    throw SqlError(
+        "refused: cannot check which databases the statement reads against the "
+        "`schemas` allowlist: " +
+        errmsg(db_));
+  int rc;
+  while ((rc = sqlite3_step(program.get())) == SQLITE_ROW) {
+    const auto* op = reinterpret_cast<const char*>(sqlite3_column_text(program.get(), 1));
+    const std::string_view opcode = op != nullptr ? op : "";
+    if (opcode != "OpenRead" && opcode != "OpenWrite" && opcode != "ReopenIdx") continue;
+    const char* database = sqlite3_db_name(db_, sqlite3_column_int(program.get(), 4));
+    const std::string schema = database != nullptr ? database : "?";
+    if (!sqlite_schema_allowed(guard_->schemas, schema)) {
+      guard_->denied_schema = schema;
+      guard_->denied_object = schema + "." + table;
+      throw_if_outside_allowlist();
+    }
+  }
+  if (rc != SQLITE_DONE)
+    throw SqlError(
+        "refused: cannot check which databases the statement reads against the "
+        "`schemas` allowlist: " +
+        errmsg(db_));
 }
 
 QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json& params,
@@ -220,6 +296,9 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   guard_->deadline = std::chrono::steady_clock::now() + limits.statement_timeout;
   guard_->timed_out = false;
   guard_->cancelled = false;
+  guard_->denied_schema.clear();
+  guard_->denied_object.clear();
+  guard_->unnamed_read.clear();
   struct Reset {
     Guard* g;
     ~Reset() { g->ctx = nullptr; }
@@ -230,6 +309,7 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), stmt.out(), &tail) !=
       SQLITE_OK) {
     if (guard_->cancelled) throw Cancelled();
+    throw_if_outside_allowlist();
     if (sqlite3_errcode(db_) == SQLITE_AUTH)
       throw SqlError("refused: SQLite: " + errmsg(db_) +
                      " (this instance denies ATTACH/DETACH, transaction control, pragmas that "
@@ -240,6 +320,7 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   if (tail_has_statement(db_, tail))
     throw SqlError(
         "refused: the text holds more than one statement; send exactly one statement per call");
+  if (!guard_->unnamed_read.empty()) check_opened_databases(sql);
   if (mode != Mode::kWrite && !sqlite3_stmt_readonly(stmt.get()))
     throw SqlError(
         "refused: this instance is read-only and the statement would write to the database");
@@ -263,6 +344,7 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     if (guard_->cancelled) throw Cancelled();
+    throw_if_outside_allowlist();
     if (guard_->timed_out)
       throw SqlError("canceling statement due to statement timeout (" +
                      std::to_string(limits.statement_timeout.count()) + " ms)");

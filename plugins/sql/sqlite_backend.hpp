@@ -6,6 +6,8 @@
 // informational and load_extension(), extension loading is switched off with
 // sqlite3_db_config, and a progress handler stops statements at the timeout or when the
 // request is cancelled. Exactly one statement per call: a non-empty tail is refused.
+// With a `schemas` allowlist the authorizer also denies every read or write of a table,
+// view, index or pragma in a database (main, temp) outside the list.
 #pragma once
 
 #include "sql_backend.hpp"
@@ -49,6 +51,11 @@ class SqliteBackend : public Backend {
   QueryResult run(Context& ctx, const std::string& sql, const json& params,
                   const CallLimits& limits, Mode mode, long long* rows_affected);
   bool schema_allowed(const std::string& schema) const;
+  // Throws the SqlError naming the schema when the authorizer refused one (see Guard).
+  void throw_if_outside_allowlist() const;
+  // Refuses `sql` when its compiled program opens a table or index in a database outside
+  // the allowlist (for reads the authorizer saw without a database name).
+  void check_opened_databases(const std::string& sql);
 
   SqliteOptions options_;
   sqlite3* db_ = nullptr;

@@ -27,6 +27,12 @@ INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace',
 INSERT INTO orders (customer_id, total) VALUES (1, 12.50), (2, 99.99);
 INSERT INTO t (name) VALUES ('one'), ('two'), ('three');
 CREATE TABLE big AS SELECT n FROM generate_series(1, 20) n;
+CREATE SCHEMA secret;
+CREATE TABLE secret.codes (id int PRIMARY KEY, code text NOT NULL);
+INSERT INTO secret.codes VALUES (1, 'classified');
+CREATE SCHEMA reports;
+CREATE VIEW reports.names AS SELECT name FROM public.t;
+CREATE VIEW reports.leaky AS SELECT code FROM secret.codes;
 CREATE FUNCTION sneaky() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO t (name) VALUES ('sneaky'); RETURN 1; END $$;
 `;
 
@@ -65,10 +71,13 @@ describe('sql connector: PostgreSQL 15', () => {
     return textOf(r);
   };
   const count = (table) => pg.psql(`SELECT count(*) FROM ${table}`, { db: 'shop' });
-  const pgInstance = (name, options, secret) =>
+  const pgInstance = (name, options, secret, schemas) =>
     instanceToml(name, pluginPath('sql'), {
       options: { backend: 'postgres', host: '127.0.0.1', port: pg.port, dbname: 'shop', user: 'keyhold', sslmode: 'disable', ...options },
-    }) + (secret ? `[instances.${name}.secrets]\npassword = ${tomlString(secret)}\n\n` : '');
+    }).trimEnd() +
+    (schemas ? `\nschemas = ${JSON.stringify(schemas)}` : '') +
+    '\n\n' +
+    (secret ? `[instances.${name}.secrets]\npassword = ${tomlString(secret)}\n\n` : '');
 
   before(async () => {
     pg = new PgCluster();
@@ -83,7 +92,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -101,6 +110,7 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
+        pgInstance('pgscoped', {}, 'vault:shop/password', ['public', 'reports']) +
         instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
         '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
         instanceToml('pgbadurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
@@ -219,6 +229,36 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.deepEqual([await count('t'), await count('big')], before);
     assert.equal(await pg.psql("SELECT to_regclass('public.t') IS NOT NULL", { db: 'shop' }), 't');
     assert.ok(!existsSync(path.join(pg.dir, 'pwned')), 'COPY TO PROGRAM ran nothing');
+  });
+
+  test('the schemas allowlist also restricts query and explain: EXPLAIN finds every scanned schema', async () => {
+    // The role may read secret.codes (no allowlist, no refusal): the check is what refuses below.
+    assert.deepEqual((await pgOk('pg_query', { sql: 'SELECT code FROM secret.codes' })).rows, [['classified']]);
+    // Allowed schemas, the system catalog, information_schema and built-in functions still work.
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT name FROM customers WHERE id = $1', params: [1] })).rows, [['Ada']]);
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT count(*) FROM reports.names' })).rows, [[3]]);
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT sum(n)::int FROM generate_series(1, $1::int) n', params: [3] })).rows, [[6]]);
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1', params: ['public'] })).rows.length, 1);
+    const it = await pgOk('pgscoped_query', { sql: 'SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', params: ['public'] });
+    assert.deepEqual(it.rows.map((r) => r[0]), ['big', 'customers', 'orders', 't']);
+    const outside = /refused: schema secret is not in this instance's `schemas` allowlist \(public, reports\); the statement reads secret\.codes/;
+    for (const [sql, params] of [
+      ['SELECT code FROM secret.codes', []],
+      ['SELECT count(*) FROM secret.codes', []],
+      ['SELECT name FROM t WHERE EXISTS (SELECT 1 FROM secret.codes WHERE code = $1)', ['classified']],
+      ['WITH c AS MATERIALIZED (SELECT code FROM secret.codes) SELECT * FROM c', []],
+      ['SELECT * FROM reports.leaky', []], // a view in an allowed schema over a table outside it
+      ['TABLE secret.codes', []],
+    ])
+      await pgRefused('pgscoped_query', { sql, params }, outside);
+    await pgRefused('pgscoped_explain', { sql: 'SELECT code FROM secret.codes WHERE id = $1', params: [1] }, outside);
+    // Statements EXPLAIN cannot plan cannot be checked, so they are refused, with the reason.
+    await pgRefused('pgscoped_query', { sql: 'SHOW search_path' }, /`schemas` allowlist, so each statement is first checked with EXPLAIN/);
+    // Errors of the statement itself come through unchanged, and the connection stays usable.
+    await pgRefused('pgscoped_query', { sql: 'SELECT * FROM nosuch' }, /relation "nosuch" does not exist/);
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT 1' })).rows, [[1]]);
+    const { tables } = await pgOk('pgscoped_list_tables');
+    assert.ok(!tables.some((t) => t.schema === 'secret'), JSON.stringify(tables));
   });
 
   test('execute on a writable instance commits one statement', async () => {

@@ -22,6 +22,9 @@ async function sqlite3(file, sql) {
   return r.stdout.trim();
 }
 
+// Adds `schemas = [...]` to the options table an instanceToml() text ends with.
+const withSchemas = (toml, schemas) => `${toml.trimEnd()}\nschemas = ${JSON.stringify(schemas)}\n\n`;
+
 const RUNAWAY = 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c';
 
 describe('sql connector: SQLite', () => {
@@ -44,7 +47,9 @@ describe('sql connector: SQLite', () => {
       }) +
         instanceToml('slow', pluginPath('sql'), { options: { path: fixture, statement_timeout: 60 } }) +
         instanceToml('rw', pluginPath('sql'), { options: { path: writable, read_only: false } }) +
-        instanceToml('demo', pluginPath('sql'), { options: { path: 'demo.sqlite', create_demo: true } }),
+        instanceToml('demo', pluginPath('sql'), { options: { path: 'demo.sqlite', create_demo: true } }) +
+        withSchemas(instanceToml('mainonly', pluginPath('sql'), { options: { path: fixture } }), ['main']) +
+        withSchemas(instanceToml('nomain', pluginPath('sql'), { options: { path: fixture } }), ['temp']),
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;
@@ -224,5 +229,29 @@ describe('sql connector: SQLite', () => {
     await refused(client, 'rw_query', { sql: 'DELETE FROM t' }, /read-only/);
     await refused(client, 'rw_execute', { sql: 'DELETE FROM t; DROP TABLE big' }, /more than one statement/);
     assert.equal(await sqlite3(writable, 'SELECT count(*) FROM big'), '20');
+  });
+
+  test('the schemas allowlist also restricts query and explain (the authorizer names the schema)', async () => {
+    // Only main: its tables read as usual; the temp database is refused by name.
+    assert.deepEqual((await ok(client, 'mainonly_query', { sql: 'SELECT count(*) FROM t' })).rows, [[2]]);
+    assert.deepEqual((await ok(client, 'mainonly_query', { sql: 'SELECT count(*) FROM MAIN.t' })).rows, [[2]]);
+    assert.deepEqual((await ok(client, 'mainonly_query', { sql: "SELECT name FROM pragma_table_info('t') ORDER BY cid" })).rows[0], ['id']);
+    for (const sql of ['SELECT * FROM temp.sqlite_master', 'SELECT name FROM sqlite_temp_schema', 'PRAGMA temp.table_list'])
+      await refused(client, 'mainonly_query', { sql }, /schema temp is not in this instance's `schemas` allowlist \(main\)/);
+    // An allowlist without main: no table, view, pragma or plan of main, however it is named.
+    const outside = /refused: schema main is not in this instance's `schemas` allowlist \(temp\); the statement uses (PRAGMA )?main\./;
+    for (const sql of [
+      'SELECT * FROM t',
+      'SELECT count(*) FROM t',
+      'SELECT 1 WHERE EXISTS (SELECT 1 FROM big)',
+      'SELECT name FROM sqlite_schema',
+      "SELECT name FROM pragma_table_info('t')",
+      'PRAGMA table_info(t)',
+    ])
+      await refused(client, 'nomain_query', { sql }, outside);
+    await refused(client, 'nomain_explain', { sql: 'SELECT * FROM t WHERE id = ?', params: [1] }, outside);
+    assert.deepEqual((await ok(client, 'nomain_query', { sql: 'SELECT 1 + 1' })).rows, [[2]]);
+    assert.deepEqual((await ok(client, 'nomain_list_tables')).tables, []);
+    await refused(client, 'nomain_describe_table', { table: 't' }, /not offered/);
   });
 });
