@@ -16,10 +16,15 @@ const REPS = Number(process.env.REPS ?? 7);
 const argv = [NODE_BIN, '--test', '--test-reporter=tap', 'thousand.test.mjs'];
 const cwd = path.join(HERE, 'suite');
 
+// The same environment keyhold's env service gives the child (PATH, HOME, LANG, TMPDIR,
+// USER from the host, then the token).
+const directEnv = { MCP_AUTH_TOKEN: 'bench-token-0123456789abcdef' };
+for (const k of ['PATH', 'HOME', 'LANG', 'TMPDIR', 'USER']) if (process.env[k] !== undefined) directEnv[k] = process.env[k];
+
 function direct() {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MCP_AUTH_TOKEN: 'x' } });
+    const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: directEnv });
     let bytes = 0;
     child.stdout.on('data', (c) => (bytes += c.length));
     child.stderr.on('data', (c) => (bytes += c.length));
