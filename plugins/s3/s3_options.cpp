@@ -1,0 +1,144 @@
+#include "s3_options.hpp"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace keyhold::s3 {
+
+namespace {
+std::invalid_argument bad(const std::string& option, const std::string& expected) {
+  return std::invalid_argument("option " + option + " " + expected);
+}
+
+std::string get_string(const json& options, const char* key, const std::string& fallback) {
+  if (!options.contains(key)) return fallback;
+  if (!options[key].is_string()) throw bad(key, "must be a string");
+  return options[key].get<std::string>();
+}
+
+bool get_bool(const json& options, const char* key, bool fallback) {
+  if (!options.contains(key)) return fallback;
+  if (!options[key].is_boolean()) throw bad(key, "must be true or false");
+  return options[key].get<bool>();
+}
+
+long long get_integer(const json& options, const char* key, long long fallback, long long min,
+                      long long max) {
+  if (!options.contains(key)) return fallback;
+  const json& v = options[key];
+  if (!v.is_number_integer() || v.get<long long>() < min || v.get<long long>() > max)
+    throw bad(key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  return v.get<long long>();
+}
+
+std::vector<std::string> get_strings(const json& options, const char* key, bool allow_empty_item) {
+  std::vector<std::string> out;
+  if (!options.contains(key)) return out;
+  const json& v = options[key];
+  if (v.is_string()) {  // one name is accepted as a list of one
+    out.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      if (!item.is_string()) throw bad(key, "must be an array of strings");
+      out.push_back(item.get<std::string>());
+    }
+  } else {
+    throw bad(key, "must be an array of strings");
+  }
+  for (const auto& s : out)
+    if (s.empty() && !allow_empty_item) throw bad(key, "must not contain an empty string");
+  return out;
+}
+
+// S3 bucket naming rules (the subset that matters for safety: no '/', no '..', 3-63).
+bool valid_bucket_name(const std::string& name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  return name.find("..") == std::string::npos && name.front() != '.' && name.front() != '-';
+}
+}  // namespace
+
+S3Options parse_options(const json& options) {
+  if (!options.is_object()) throw std::invalid_argument("options must be a table");
+  static const std::set<std::string> known = {
+      "endpoint",           "region",           "path_style",  "buckets",
+      "prefixes",           "max_object_bytes", "read_only",   "max_pages_per_call",
+      "connect_timeout_ms", "timeout_ms",       "max_retries", "retry_base_ms",
+      "resources"};
+  for (const auto& [key, _] : options.items())
+    if (!known.contains(key))
+      throw std::invalid_argument(
+          "unknown option " + key +
+          " (the s3 connector knows: endpoint, region, path_style, buckets, prefixes, "
+          "max_object_bytes, read_only, max_pages_per_call, connect_timeout_ms, timeout_ms, "
+          "max_retries, retry_base_ms, resources)");
+  S3Options out;
+  out.region = get_string(options, "region", "us-east-1");
+  if (out.region.empty() || out.region.find('/') != std::string::npos)
+    throw bad("region", "must be a region name such as \"us-east-1\"");
+  out.endpoint = get_string(options, "endpoint", "https://s3." + out.region + ".amazonaws.com");
+  if (!out.endpoint.starts_with("http://") && !out.endpoint.starts_with("https://"))
+    throw bad("endpoint",
+              "must start with http:// or https:// (e.g. \"https://s3.us-east-1.amazonaws.com\")");
+  while (out.endpoint.ends_with("/")) out.endpoint.pop_back();
+  const std::string after_scheme = out.endpoint.substr(out.endpoint.find("//") + 2);
+  if (after_scheme.empty() || after_scheme.find('/') != std::string::npos ||
+      after_scheme.find('?') != std::string::npos)
+    throw bad("endpoint", "must be scheme://host[:port] without a path");
+  out.path_style = get_bool(options, "path_style", false);
+  out.buckets = get_strings(options, "buckets", false);
+  if (out.buckets.empty())
+    throw bad("buckets", "is required: the allowlist of bucket names this instance may read");
+  for (const auto& b : out.buckets)
+    if (!valid_bucket_name(b))
+      throw bad("buckets", "has an invalid bucket name \"" + b +
+                               "\" (3-63 characters: a-z, 0-9, '-' and '.')");
+  out.prefixes = get_strings(options, "prefixes", false);
+  out.max_object_bytes = static_cast<std::uint64_t>(
+      get_integer(options, "max_object_bytes", 10 * 1024 * 1024, 1, 1LL << 32));
+  out.read_only = get_bool(options, "read_only", true);
+  out.max_pages_per_call =
+      static_cast<int>(get_integer(options, "max_pages_per_call", 20, 1, 1000));
+  out.connect_timeout_ms =
+      static_cast<long>(get_integer(options, "connect_timeout_ms", 5000, 1, 600000));
+  out.timeout_ms = static_cast<long>(get_integer(options, "timeout_ms", 60000, 1, 3600000));
+  out.max_retries = static_cast<int>(get_integer(options, "max_retries", 3, 0, 10));
+  out.retry_base_ms = static_cast<long>(get_integer(options, "retry_base_ms", 100, 1, 60000));
+  out.resources = get_bool(options, "resources", true);
+  return out;
+}
+
+std::string check_bucket(const S3Options& options, std::string_view bucket) {
+  if (std::find(options.buckets.begin(), options.buckets.end(), bucket) != options.buckets.end())
+    return {};
+  std::string allowed;
+  for (const auto& b : options.buckets) allowed += (allowed.empty() ? "" : ", ") + b;
+  return "bucket \"" + std::string(bucket) +
+         "\" is not on this instance's allowlist (allowed: " + allowed +
+         "); ask an administrator to add it to the buckets option";
+}
+
+std::string check_key(const S3Options& options, std::string_view bucket, std::string_view key) {
+  if (std::string refusal = check_bucket(options, bucket); !refusal.empty()) return refusal;
+  if (key.empty()) return "an object key is required";
+  if (options.prefixes.empty()) return {};
+  for (const auto& p : options.prefixes)
+    if (key.starts_with(p)) return {};
+  return "key \"" + std::string(key) + "\" is outside the allowed prefixes of this instance";
+}
+
+std::string check_list_prefix(const S3Options& options, std::string_view bucket,
+                              std::string_view prefix) {
+  if (std::string refusal = check_bucket(options, bucket); !refusal.empty()) return refusal;
+  if (options.prefixes.empty()) return {};
+  for (const auto& p : options.prefixes)
+    if (prefix.starts_with(p)) return {};
+  std::string allowed;
+  for (const auto& p : options.prefixes) allowed += (allowed.empty() ? "" : ", ") + p;
+  return "prefix \"" + std::string(prefix) +
+         "\" is outside the allowed prefixes of this instance (list under one of: " + allowed + ")";
+}
+
+}  // namespace keyhold::s3

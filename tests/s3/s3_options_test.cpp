@@ -1,0 +1,51 @@
+// The s3 connector's instance options and the allowlist checks run before any request.
+#include "s3_options.hpp"
+
+#include <catch2/catch.hpp>
+
+using keyhold::json;
+using namespace keyhold::s3;
+
+TEST_CASE("defaults: AWS endpoint of the region, virtual-hosted, read-only, 10 MiB cap", "[s3]") {
+  const auto o = parse_options(json{{"buckets", {"docs"}}, {"region", "eu-west-1"}});
+  CHECK(o.endpoint == "https://s3.eu-west-1.amazonaws.com");
+  CHECK_FALSE(o.path_style);
+  CHECK(o.read_only);
+  CHECK(o.max_object_bytes == 10 * 1024 * 1024);
+  CHECK(o.prefixes.empty());
+}
+
+TEST_CASE("options are checked with messages that name them", "[s3]") {
+  CHECK_THROWS_WITH(parse_options(json::object()), Catch::Contains("option buckets is required"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"Bad_Name"}}}),
+                    Catch::Contains("invalid bucket name"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"endpoint", "ftp://x"}}),
+                    Catch::Contains("option endpoint must start with http://"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"endpoint", "http://h/path"}}),
+                    Catch::Contains("without a path"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"max_object_bytes", 0}}),
+                    Catch::Contains("option max_object_bytes must be an integer"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"colour", "red"}}),
+                    Catch::Contains("unknown option colour"));
+  CHECK(parse_options(json{{"buckets", "docs"}, {"endpoint", "http://127.0.0.1:9000/"}}).endpoint ==
+        "http://127.0.0.1:9000");
+}
+
+TEST_CASE("buckets and prefixes outside the allowlists are refused", "[s3]") {
+  const auto o =
+      parse_options(json{{"buckets", {"docs", "reports"}}, {"prefixes", {"public/", "shared/"}}});
+  CHECK(check_bucket(o, "docs").empty());
+  CHECK_THAT(check_bucket(o, "secrets"),
+             Catch::Contains("not on this instance's allowlist (allowed: docs, reports)"));
+  CHECK(check_key(o, "docs", "public/a.txt").empty());
+  CHECK_THAT(check_key(o, "docs", "private/a.txt"),
+             Catch::Contains("outside the allowed prefixes"));
+  CHECK_THAT(check_key(o, "other", "public/a.txt"),
+             Catch::Contains("not on this instance's allowlist"));
+  CHECK(check_list_prefix(o, "docs", "shared/x").empty());
+  CHECK_THAT(check_list_prefix(o, "docs", ""),
+             Catch::Contains("list under one of: public/, shared/"));
+  const auto open = parse_options(json{{"buckets", {"docs"}}});
+  CHECK(check_list_prefix(open, "docs", "").empty());
+  CHECK(check_key(open, "docs", "anything").empty());
+}
