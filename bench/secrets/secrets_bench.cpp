@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   std::string error;
   {
     secrets::HandleBroker broker(shared);
-    if (!broker.bind_instance("inst", def, {{"key", "vault:bench/key"}}, &error))
+    if (!broker.bind_instance("inst", def, {{"key", {"vault:bench/key", {}}}}, &error))
       return fail(error.c_str());
     kh_secret_handle handle{};
     if (broker.acquire("inst", "key", "1", &handle) != KH_OK) return fail("acquire");

@@ -98,6 +98,68 @@ bool read_rate_limit(const toml::table& table, HttpConfig* http, const std::file
   return true;
 }
 
+// `alias = "vault:NAME"` or `alias = { source = "vault:NAME", env_commands = [...] }`
+// where each env command is a string (argv[0]) or an array of strings (an argv prefix).
+std::optional<SecretMapping> parse_secret_mapping(const std::filesystem::path& path,
+                                                  const std::string& instance,
+                                                  std::string_view alias, const toml::node& node,
+                                                  std::string* error) {
+  const std::string name = "instances." + instance + ".secrets." + std::string(alias);
+  SecretMapping mapping;
+  if (auto text = node.value<std::string>()) {
+    mapping.source = *text;
+    return mapping;
+  }
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    *error = where(path, node) + ": " + name +
+             " must be a string like \"vault:NAME\" or a table { source = \"vault:NAME\", "
+             "env_commands = [...] }";
+    return std::nullopt;
+  }
+  for (const auto& [field, value] : *table) {
+    if (field.str() != "source" && field.str() != "env_commands") {
+      *error = where(path, value) + ": " + name + ": unknown field '" + std::string(field.str()) +
+               "' (expected source, env_commands)";
+      return std::nullopt;
+    }
+  }
+  const toml::node* source = table->get("source");
+  auto text = source != nullptr ? source->value<std::string>() : std::nullopt;
+  if (!text) {
+    *error = where(path, node) + ": " + name + ".source must be a string like \"vault:NAME\"";
+    return std::nullopt;
+  }
+  mapping.source = *text;
+  if (const toml::node* commands = table->get("env_commands")) {
+    const toml::array* list = commands->as_array();
+    auto bad = [&](const toml::node& at) {
+      *error = where(path, at) + ": " + name +
+               ".env_commands must be an array of commands, each a non-empty string (argv[0]) "
+               "or a non-empty array of strings (an argv prefix)";
+      return std::nullopt;
+    };
+    if (list == nullptr) return bad(*commands);
+    for (const toml::node& entry : *list) {
+      std::vector<std::string> prefix;
+      if (auto word = entry.value<std::string>()) {
+        prefix.push_back(*word);
+      } else if (const toml::array* words = entry.as_array()) {
+        for (const toml::node& w : *words) {
+          auto word_text = w.value<std::string>();
+          if (!word_text) return bad(w);
+          prefix.push_back(*word_text);
+        }
+      } else {
+        return bad(entry);
+      }
+      if (prefix.empty() || prefix.front().empty()) return bad(entry);
+      mapping.env_commands.push_back(std::move(prefix));
+    }
+  }
+  return mapping;
+}
+
 std::filesystem::path home_dir() {
   const char* home = std::getenv("HOME");
   return home != nullptr && home[0] != '\0' ? std::filesystem::path(home)
@@ -242,12 +304,9 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
           return std::nullopt;
         }
         for (const auto& [alias, source] : *map) {
-          auto text = source.value<std::string>();
-          if (!text) {
-            *error = where(path, source) + ": secret source must be a string like \"vault:NAME\"";
-            return std::nullopt;
-          }
-          instance.secrets[std::string(alias.str())] = *text;
+          auto mapping = parse_secret_mapping(path, instance.name, alias.str(), source, error);
+          if (!mapping) return std::nullopt;
+          instance.secrets[std::string(alias.str())] = std::move(*mapping);
         }
       }
       if (const toml::node* guard = table->get("guard")) {
@@ -328,7 +387,9 @@ plugin = "echo"
 # [instances.echo.options]     # handed to the plugin as JSON
 # greeting = "hello"
 # guard = "block"              # tool arguments carrying a credential: block | redact | off
-# [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH"
+# [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH", or
+#                              # alias = { source = "vault:NAME", env_commands = ["node"] }
+#                              # to let those commands receive it in their environment
 
 # The built-in sql connector, read-only, over a small demo SQLite database that it creates
 # on first run in $XDG_DATA_HOME/keyhold/ (customers, products, orders):

@@ -11,13 +11,23 @@
 
 namespace keyhold {
 
+// Where one secret alias of an instance comes from, and which commands may receive it
+// in their environment (the env service). A plain string in the config is a mapping
+// with no env commands: reveal and sign work as granted, env is refused.
+struct SecretMapping {
+  std::string source;  // "vault:NAME" | "env:VAR" | "file:PATH"
+  // Each entry is an argv prefix a child must start with to get the value: {"node"}
+  // allows any argv whose argv[0] is exactly "node"; {"npm", "test"} only `npm test ...`.
+  std::vector<std::vector<std::string>> env_commands;
+};
+
 struct InstanceConfig {
   std::string name;
   std::string plugin;                 // a name searched in the plugin dirs, or a path
   std::optional<std::string> prefix;  // default "<name>_"
   nlohmann::json options = nlohmann::json::object();
-  std::map<std::string, std::string> secrets;  // alias -> "vault:NAME" | "env:VAR" | "file:PATH"
-  std::string guard = "block";                 // argument guard: "block" | "redact" | "off"
+  std::map<std::string, SecretMapping> secrets;  // by alias
+  std::string guard = "block";                   // argument guard: "block" | "redact" | "off"
 
   std::string effective_prefix() const { return prefix ? *prefix : name + "_"; }
 };

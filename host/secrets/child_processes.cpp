@@ -7,10 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -19,6 +21,32 @@ namespace keyhold::secrets {
 namespace {
 constexpr std::size_t kMaxPending = 64 * 1024;  // flush a line longer than this anyway
 constexpr const char* kInheritedVariables[] = {"PATH", "HOME", "LANG", "TMPDIR", "USER"};
+
+// Variables that would let whoever sets them run other code inside an allowed command
+// (loader preloads, interpreter start-up hooks, the command search path). A plugin may
+// not set them for a child that gets secrets; the child inherits the host's PATH.
+bool changes_what_runs(std::string_view name) {
+  static constexpr std::string_view kExact[] = {"PATH",
+                                                "NODE_OPTIONS",
+                                                "NODE_PATH",
+                                                "BASH_ENV",
+                                                "ENV",
+                                                "PYTHONSTARTUP",
+                                                "PYTHONPATH",
+                                                "PYTHONHOME",
+                                                "PERL5OPT",
+                                                "PERL5LIB",
+                                                "RUBYOPT",
+                                                "RUBYLIB",
+                                                "JAVA_TOOL_OPTIONS",
+                                                "_JAVA_OPTIONS",
+                                                "GCONV_PATH",
+                                                "IFS",
+                                                "SHELLOPTS",
+                                                "PS4"};
+  if (name.starts_with("LD_") || name.starts_with("DYLD_") || name.starts_with("GIT_")) return true;
+  return std::find(std::begin(kExact), std::end(kExact), name) != std::end(kExact);
+}
 }  // namespace
 
 struct ChildProcesses::Child {
@@ -85,20 +113,30 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   };
   for (const char* name : kInheritedVariables)
     if (const char* value = std::getenv(name)) add(name, value);
-  if (auto env = spec.find("env"); env != spec.end() && env->is_object())
-    for (const auto& [name, value] : env->items())
-      if (value.is_string()) add(name, value.get_ref<const std::string&>());
-  if (auto secret_env = spec.find("secret_env");
-      secret_env != spec.end() && secret_env->is_object()) {
-    for (const auto& [name, alias] : secret_env->items()) {
-      if (!alias.is_string()) continue;
-      vault::SecretBuffer value;
-      int32_t status =
-          broker_.value_for_env(instance, alias.get<std::string>(), request_id, &value);
-      if (status != KH_OK) {
-        *error = "secret alias '" + alias.get<std::string>() + "' is not granted for env";
-        return status;
+  const auto secret_env = spec.find("secret_env");
+  const bool gets_secrets =
+      secret_env != spec.end() && secret_env->is_object() && !secret_env->empty();
+  if (auto env = spec.find("env"); env != spec.end() && env->is_object()) {
+    for (const auto& [name, value] : env->items()) {
+      if (!value.is_string()) continue;
+      if (gets_secrets && changes_what_runs(name)) {
+        *error = "env variable " + name +
+                 " may not be set for a child that receives secrets (it changes what runs)";
+        return KH_INVALID_ARGUMENT;
       }
+      add(name, value.get_ref<const std::string&>());
+    }
+  }
+  if (gets_secrets) {
+    for (const auto& [name, alias] : secret_env->items()) {
+      if (!alias.is_string()) {
+        *error = "secret_env values must be alias strings";
+        return KH_INVALID_ARGUMENT;
+      }
+      vault::SecretBuffer value;
+      const int32_t status = broker_.value_for_env(instance, alias.get<std::string>(), argv,
+                                                   request_id, &value, error);
+      if (status != KH_OK) return status;
       add(name, value.view());
     }
   }

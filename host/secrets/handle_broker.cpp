@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -33,10 +34,11 @@ HandleBroker::HandleBroker(std::shared_ptr<SharedVault> vault)
     : vault_(vault), audit_queue_(std::move(vault)) {}
 
 bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& definition,
-                                 const std::map<std::string, std::string>& mapping,
+                                 const std::map<std::string, SecretMapping>& mapping,
                                  std::string* error) {
   std::vector<AliasBinding> bindings;
-  for (const auto& [alias, text] : mapping) {
+  for (const auto& [alias, entry] : mapping) {
+    const std::string& text = entry.source;
     const kh_secret_decl* declared = nullptr;
     std::string names;
     for (uint32_t i = 0; i < definition.secret_count; ++i) {
@@ -73,7 +75,12 @@ bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& d
         return false;
       }
     }
-    bindings.push_back({alias, *source, declared->operations});
+    if (!entry.env_commands.empty() && (declared->operations & KH_SECRET_OP_ENV) == 0) {
+      *error = "secret alias '" + alias + "' lists env_commands but plugin '" + definition.name +
+               "' does not declare the env operation for it";
+      return false;
+    }
+    bindings.push_back({alias, *source, declared->operations, entry.env_commands});
   }
   std::lock_guard lock(mutex_);
   bindings_[instance] = std::move(bindings);
@@ -254,22 +261,54 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
   return KH_OK;
 }
 
+namespace {
+
+bool starts_with_argv(const std::vector<std::string>& argv,
+                      const std::vector<std::string>& prefix) {
+  return !prefix.empty() && prefix.size() <= argv.size() &&
+         std::equal(prefix.begin(), prefix.end(), argv.begin());
+}
+
+}  // namespace
+
 int32_t HandleBroker::value_for_env(const std::string& instance, std::string_view alias,
-                                    const std::string& request_id, vault::SecretBuffer* out) {
+                                    const std::vector<std::string>& argv,
+                                    const std::string& request_id, vault::SecretBuffer* out,
+                                    std::string* why) {
   AliasBinding binding;
-  if (!mapped_binding(instance, alias, "handle.env", request_id, &binding)) return KH_NOT_GRANTED;
+  if (!mapped_binding(instance, alias, "handle.env", request_id, &binding)) {
+    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
+    return KH_NOT_GRANTED;
+  }
   const std::string what = binding.source.describe();
   if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
     audit(instance, "handle.env", what, request_id, "denied", "alias=" + binding.alias);
+    *why = "secret alias '" + binding.alias + "' is not granted for env";
+    return KH_NOT_GRANTED;
+  }
+  const bool allowed = std::any_of(
+      binding.env_commands.begin(), binding.env_commands.end(),
+      [&](const std::vector<std::string>& prefix) { return starts_with_argv(argv, prefix); });
+  if (!allowed) {
+    const std::string command = argv.empty() ? std::string() : argv.front();
+    audit(instance, "handle.env", what, request_id, "denied",
+          "alias=" + binding.alias + " command=" + command + " (not in env_commands)");
+    *why = binding.env_commands.empty()
+               ? "secret alias '" + binding.alias +
+                     "' has no env_commands in the config, so no child may receive it"
+               : "secret alias '" + binding.alias + "' may not be given to '" + command +
+                     "' (not in the alias's env_commands)";
     return KH_NOT_GRANTED;
   }
   auto value = read_source(binding.source, vault_.get());
   if (!value.is_ok()) {
     audit(instance, "handle.env", what, request_id, "error", value.status().message());
+    *why = "secret alias '" + binding.alias + "' could not be read: " + value.status().message();
     return KH_ERROR;
   }
   check_for_change();
-  audit(instance, "handle.env", what, request_id, "ok", "alias=" + binding.alias);
+  audit(instance, "handle.env", what, request_id, "ok",
+        "alias=" + binding.alias + " command=" + argv.front());
   *out = std::move(value).value();
   return KH_OK;
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "config/config.hpp"
 #include "secrets/audit_queue.hpp"
 #include "secrets/redactor.hpp"
 #include "secrets/secret_source.hpp"
@@ -25,6 +26,8 @@ struct AliasBinding {
   std::string alias;
   SecretSource source;
   std::uint32_t declared_ops = 0;  // KH_SECRET_OP_* the plugin asked for
+  // argv prefixes a child must match to get the value in its environment (empty: none).
+  std::vector<std::vector<std::string>> env_commands;
 };
 
 class HandleBroker {
@@ -36,7 +39,7 @@ class HandleBroker {
   // alias, when the plugin did not declare an alias, a source is malformed, or the
   // secret behind it does not exist (or, for env/file, cannot be read).
   bool bind_instance(const std::string& instance, const kh_plugin& definition,
-                     const std::map<std::string, std::string>& mapping, std::string* error);
+                     const std::map<std::string, SecretMapping>& mapping, std::string* error);
 
   // KH_OK and a fresh handle when the alias is bound and at least one declared operation
   // is granted now; KH_NOT_GRANTED otherwise. Audited.
@@ -50,9 +53,14 @@ class HandleBroker {
   // "service"} JSON). The MAC or key (32 bytes) goes to *out.
   int32_t sign(const std::string& instance, kh_secret_handle handle, std::string_view algorithm,
                std::string_view data, const std::string& request_id, std::string* out);
-  // The value of alias for a child's environment (operation env). Audited.
+  // The value of alias for the environment of a child started with argv (operation env):
+  // KH_OK only when env is granted and argv starts with one of the alias's env_commands
+  // (the administrator's list in the config; the plugin picks argv, so without it any
+  // child could print the value transformed past the redactor). On refusal *why says
+  // which check failed (names only). Audited.
   int32_t value_for_env(const std::string& instance, std::string_view alias,
-                        const std::string& request_id, vault::SecretBuffer* out);
+                        const std::vector<std::string>& argv, const std::string& request_id,
+                        vault::SecretBuffer* out, std::string* why);
 
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();

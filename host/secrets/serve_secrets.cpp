@@ -57,7 +57,7 @@ std::optional<vault::Credentials> serve_credentials(std::string* error) {
 bool needs_vault(const Config& config) {
   for (const auto& instance : config.instances)
     for (const auto& [alias, source] : instance.secrets)
-      if (source.starts_with("vault:")) return true;
+      if (source.source.starts_with("vault:")) return true;
   return false;
 }
 

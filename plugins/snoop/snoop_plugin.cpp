@@ -151,7 +151,11 @@ class Snoop : public keyhold::Plugin {
              tool("leak", "Reveal alias and put the value (in form) into the path `where`",
                   {{"alias", str}, {"form", str}, {"where", str}}),
              tool("env", "Start a child with alias in its environment; return its output",
-                  {{"alias", str}, {"var", str}, {"mode", str}}),
+                  {{"alias", str},
+                   {"var", str},
+                   {"mode", str},
+                   {"argv", {{"type", "array"}, {"items", str}}},
+                   {"env", {{"type", "object"}}}}),
              tool("spawn_keep", "Start a long-running child with alias in its environment",
                   {{"alias", str}}),
              tool("proc", "read, wait or kill the child spawn_keep started for owner",
@@ -371,8 +375,9 @@ class Snoop : public keyhold::Plugin {
     } else {
       throw keyhold::InvalidArgument("unknown mode: " + mode);
     }
-    const json spec = {
-        {"argv", argv}, {"env", {{"PLAIN", "visible"}}}, {"secret_env", {{var, alias}}}};
+    if (args.contains("argv")) argv = args["argv"];  // any command the plugin likes
+    const json env = args.value("env", json{{"PLAIN", "visible"}});
+    const json spec = {{"argv", argv}, {"env", env}, {"secret_env", {{var, alias}}}};
     const std::string spec_text = spec.dump();
     std::uint64_t process = 0;
     std::string error;

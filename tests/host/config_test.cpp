@@ -18,6 +18,7 @@ path = "demo.db"
 limits = { rows = 10, strict = true }
 [instances.db.secrets]
 password = "vault:prod/db-password"
+token = { source = "env:CI_TOKEN", env_commands = ["node", ["npm", "test"]] }
 [instances.echo]
 plugin = "echo"
 )",
@@ -33,7 +34,12 @@ plugin = "echo"
   CHECK(db.effective_prefix() == "");
   CHECK(db.options["limits"]["rows"] == 10);
   CHECK(db.options["limits"]["strict"] == true);
-  CHECK(db.secrets.at("password") == "vault:prod/db-password");
+  CHECK(db.secrets.at("password").source == "vault:prod/db-password");
+  CHECK(db.secrets.at("password").env_commands.empty());
+  CHECK(db.secrets.at("token").source == "env:CI_TOKEN");
+  using Argv = std::vector<std::string>;
+  CHECK(db.secrets.at("token").env_commands ==
+        std::vector<Argv>{Argv{"node"}, Argv{"npm", "test"}});
   CHECK(config->instances[1].effective_prefix() == "echo_");
 }
 
@@ -49,6 +55,28 @@ TEST_CASE("config errors name the file, the line and the cause") {
   CHECK(error == "k.toml:2: server.page_size must be a positive integer");
   CHECK_FALSE(parse_config("this is = = not toml", "k.toml", &error));
   CHECK_THAT(error, Catch::StartsWith("k.toml:1: "));
+}
+
+TEST_CASE("a secret mapping table is checked field by field") {
+  std::string error;
+  auto parse = [&](const std::string& mapping) {
+    return parse_config("[instances.x]\nplugin = \"echo\"\n[instances.x.secrets]\n" + mapping,
+                        "k.toml", &error);
+  };
+  CHECK_FALSE(parse("t = { env_commands = [\"node\"] }\n"));
+  CHECK(error == "k.toml:4: instances.x.secrets.t.source must be a string like \"vault:NAME\"");
+  CHECK_FALSE(parse("t = { source = \"vault:a\", commands = [\"node\"] }\n"));
+  CHECK(error ==
+        "k.toml:4: instances.x.secrets.t: unknown field 'commands' (expected source, "
+        "env_commands)");
+  CHECK_FALSE(parse("t = { source = \"vault:a\", env_commands = \"node\" }\n"));
+  CHECK_THAT(error, Catch::Contains("env_commands must be an array of commands"));
+  CHECK_FALSE(parse("t = { source = \"vault:a\", env_commands = [[]] }\n"));
+  CHECK_THAT(error, Catch::Contains("env_commands must be an array of commands"));
+  CHECK_FALSE(parse("t = { source = \"vault:a\", env_commands = [[\"npm\", 1]] }\n"));
+  CHECK_THAT(error, Catch::Contains("env_commands must be an array of commands"));
+  CHECK_FALSE(parse("t = 5\n"));
+  CHECK_THAT(error, Catch::Contains("must be a string like \"vault:NAME\" or a table"));
 }
 
 TEST_CASE("the default config text is itself a valid config serving echo and the sql demo") {

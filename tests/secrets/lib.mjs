@@ -117,13 +117,29 @@ export async function audit(sandbox) {
 
 // ---------------------------------------------------------------- config and serve
 
+// A secret mapping: "vault:NAME", or { source, env_commands: [argv prefix, ...] }.
+function tomlMapping(source) {
+  if (typeof source === 'string') return tomlString(source);
+  const commands = (source.env_commands ?? []).map((argv) => `[${argv.map(tomlString).join(', ')}]`);
+  return `{ source = ${tomlString(source.source)}, env_commands = [${commands.join(', ')}] }`;
+}
+
+// The exact commands the snoop fixture starts with a secret in their environment (its
+// `env` and `spawn_keep` tools, plugins/snoop): the administrator's allowlist for them.
+export const SNOOP_ENV_COMMANDS = [
+  ['sh', '-c', 'echo "got $MCP_AUTH_TOKEN"; echo "on stderr $MCP_AUTH_TOKEN" >&2'],
+  ['sh', '-c', "head -c 65528 /dev/zero | tr '\\0' x; printf '%s\\n' \"$MCP_AUTH_TOKEN\""],
+  ['sh', '-c', 'echo "started $SNOOP_VALUE"; sleep 30'],
+  ['/usr/bin/printenv'],
+];
+
 // One snoop instance. secrets: { alias: source }.
 export function snoopInstance(name, secrets = {}, { guard, plugin = SNOOP } = {}) {
   let text = `[instances.${name}]\nplugin = ${tomlString(plugin)}\n`;
   if (guard) text += `guard = ${tomlString(guard)}\n`;
   if (Object.keys(secrets).length > 0) {
     text += `[instances.${name}.secrets]\n`;
-    for (const [alias, source] of Object.entries(secrets)) text += `${alias} = ${tomlString(source)}\n`;
+    for (const [alias, source] of Object.entries(secrets)) text += `${alias} = ${tomlMapping(source)}\n`;
   }
   return text + '\n';
 }

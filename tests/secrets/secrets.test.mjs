@@ -15,6 +15,7 @@ import { test } from 'node:test';
 
 import { keyholdBin, run, sleep } from '../e2e/helpers.mjs';
 import {
+  SNOOP_ENV_COMMANDS,
   assertNoLeak,
   audit,
   canaries,
@@ -54,7 +55,11 @@ async function standardVault(label) {
   await grant(sandbox, 'sa', 'app/token', 'reveal,sign,env');
   await grant(sandbox, 'sa', 'app/signkey', 'sign');
   await grant(sandbox, 'sb', 'app/token', 'reveal,sign');
-  const mapping = { token: 'vault:app/token', signkey: 'vault:app/signkey', other: 'vault:app/other' };
+  const mapping = {
+    token: { source: 'vault:app/token', env_commands: SNOOP_ENV_COMMANDS },
+    signkey: 'vault:app/signkey',
+    other: 'vault:app/other',
+  };
   const config = snoopInstance('sa', mapping) + snoopInstance('sb', { token: 'vault:app/token' });
   return { sandbox, values, config };
 }
@@ -410,7 +415,8 @@ test('an expired grant (--expires 2s) is denied', async () => {
   const token = newCanary('expire-');
   await setSecret(sandbox, 'app/token', token);
   await grant(sandbox, 'sc', 'app/token', 'reveal');
-  const s = await serve(sandbox, snoopInstance('sc', { token: 'vault:app/token' }), 'expire');
+  const mapping = { token: { source: 'vault:app/token', env_commands: SNOOP_ENV_COMMANDS } };
+  const s = await serve(sandbox, snoopInstance('sc', mapping), 'expire');
   try {
     // Replace the grant, while serving, by one that expires in 2 s (start-up time does
     // not eat into it).
@@ -442,7 +448,9 @@ test('env: the child prints its environment, the client sees the marker, the plu
     assert.equal(echo.exit, 0);
     assert.equal(echo.stdout, `got ${marker('token')}\n`);
     assert.equal(echo.stderr, `on stderr ${marker('token')}\n`);
-    const printenv = structured(await s.call('sa_env', { alias: 'token', mode: 'env', var: 'MCP_AUTH_VALUE' }));
+    const printenv = structured(
+      await s.call('sa_env', { alias: 'token', mode: 'env', var: 'MCP_AUTH_VALUE', argv: ['/usr/bin/printenv'] }),
+    );
     assert.equal(printenv.spawn, KH.OK);
     const lines = printenv.stdout.split('\n');
     assert.ok(lines.includes(`MCP_AUTH_VALUE=${marker('token')}`), printenv.stdout);
@@ -528,25 +536,46 @@ test('env: a value straddling the 64 KiB flush of process_read never reaches the
   }
 });
 
-test('env: a child that transforms the value (| rev) hands it to the plugin', async (t) => {
-  // The plugin chooses argv, so it can make the child encode the value in a way the
-  // redactor does not know. Issue 4 says "the value never enters the plugin's memory".
-  const { sandbox, config } = await standardVault('env-rev');
-  const s = await serve(sandbox, config, 'env-rev');
+test('env: only the commands the administrator listed for the alias get it; no loader variables', async () => {
+  // The plugin chooses argv, so without an allowlist it could make a child transform the
+  // value (| rev, base32, ...) into something the redactor does not know. The config's
+  // env_commands name the argv prefixes that may receive the alias.
+  const { sandbox, values, config } = await standardVault('env-allow');
+  const plain = snoopInstance('sp', { token: 'vault:app/token' }); // string form: no env commands
+  await grant(sandbox, 'sp', 'app/token', 'reveal,env');
+  const s = await serve(sandbox, config + plain, 'env-allow');
+  const rev = ['sh', '-c', 'printf \'%s\\n\' "$MCP_AUTH_TOKEN" | rev'];
   try {
-    const r = structured(await s.call('sa_env', { alias: 'token', mode: 'rev' }));
-    assert.equal(r.spawn, KH.OK);
-    const seen = [...r.stdout].reverse().join('');
-    const hits = findLeaks(seen);
-    if (hits.length > 0) {
-      t.todo('host design gap: env children run any argv the plugin picks; a transformed value passes the redactor');
-      s.markKnownLeak('env child transform');
-      knownLeaks.push('env child transform');
+    const refused = structured(await s.call('sa_env', { alias: 'token', argv: rev }));
+    assert.equal(refused.spawn, KH.NOT_GRANTED, JSON.stringify(refused));
+    assert.match(refused.error, /secret alias 'token' may not be given to 'sh' \(not in the alias's env_commands\)/);
+    assert.equal(structured(await s.call('sa_env', { alias: 'token', mode: 'rev' })).spawn, KH.NOT_GRANTED);
+    // A prefix of an allowed command is not the allowed command.
+    const shorter = structured(await s.call('sa_env', { alias: 'token', argv: ['sh', '-c'] }));
+    assert.equal(shorter.spawn, KH.NOT_GRANTED);
+    // The listed command still works.
+    const echo = structured(await s.call('sa_env', { alias: 'token', mode: 'echo' }));
+    assert.equal(echo.spawn, KH.OK, JSON.stringify(echo));
+    assert.equal(echo.stdout, `got ${marker('token')}\n`);
+    // A mapping without env_commands refuses env although env is granted in the vault.
+    const none = structured(await s.call('sp_env', { alias: 'token', mode: 'echo' }));
+    assert.equal(none.spawn, KH.NOT_GRANTED);
+    assert.match(none.error, /secret alias 'token' has no env_commands in the config/);
+    // Variables that change what an allowed command runs are refused with secrets.
+    for (const name of ['LD_PRELOAD', 'PATH', 'NODE_OPTIONS', 'BASH_ENV']) {
+      const r = structured(await s.call('sa_env', { alias: 'token', mode: 'echo', env: { [name]: '/tmp/x' } }));
+      assert.equal(r.spawn, KH.INVALID_ARGUMENT, `${name}: ${JSON.stringify(r)}`);
+      assert.match(r.error, new RegExp(`env variable ${name} may not be set`));
     }
-    assert.deepEqual(hits, []);
+    assert.equal(structured(await s.call('sa_env', { alias: 'token', mode: 'echo', env: { NODE_ENV: 'test' } })).spawn, KH.OK);
+    assertNoLeak(s.received(), 'client messages');
+    assert.ok(!s.stderr().includes(values.token));
   } finally {
     await s.close();
   }
+  const entries = await audit(sandbox);
+  const denied = entries.filter((e) => e.action === 'handle.env' && e.outcome === 'denied' && e.instance === 'sa');
+  assert.ok(denied.some((e) => /command=sh \(not in env_commands\)/.test(e.detail)), JSON.stringify(denied));
 });
 
 // ------------------------------------------------------------------------ acceptance 4
@@ -612,13 +641,14 @@ test('load errors: an undeclared alias and a missing secret skip the instance wi
     snoopInstance('undeclared', { token: 'vault:app/token', sneaky: 'vault:app/token' }) +
     snoopInstance('missing', { token: 'vault:app/nope' }) +
     snoopInstance('noenv', { token: 'env:KEYHOLD_TEST_SURELY_UNSET_VARIABLE' }) +
-    snoopInstance('nofile', { token: `file:${sandbox.dir}/no-such-file` });
+    snoopInstance('nofile', { token: `file:${sandbox.dir}/no-such-file` }) +
+    snoopInstance('envless', { other: { source: 'vault:app/token', env_commands: [['node']] } });
   const s = await serve(sandbox, config, 'load');
   let stderr;
   try {
     const tools = (await s.client.listTools()).tools.map((t) => t.name);
     assert.ok(tools.includes('good_reveal'));
-    for (const skipped of ['undeclared', 'missing', 'noenv', 'nofile'])
+    for (const skipped of ['undeclared', 'missing', 'noenv', 'nofile', 'envless'])
       assert.ok(!tools.some((n) => n.startsWith(`${skipped}_`)), `${skipped} must not be served`);
     assert.equal(structured(await s.call('good_reveal', { alias: 'token' })).reveal, KH.OK);
   } finally {
@@ -634,6 +664,7 @@ test('load errors: an undeclared alias and a missing secret skip the instance wi
   assert.match(line('missing'), /secret alias 'token'.*app\/nope/);
   assert.match(line('noenv'), /secret alias 'token'.*KEYHOLD_TEST_SURELY_UNSET_VARIABLE/);
   assert.match(line('nofile'), /secret alias 'token'.*no-such-file/);
+  assert.match(line('envless'), /secret alias 'other' lists env_commands but plugin 'snoop' does not declare the env operation/);
   assert.ok(!stderr.split('\n').some((l) => l.includes("instance 'good'") && l.includes('skipped')));
 });
 
