@@ -311,16 +311,18 @@ json run_suite_process(Context& ctx, const Suite& suite, const std::string& filt
       if (host.read_process(process, s, 0, &chunk) == KH_NOT_FOUND) open[s] = false;
       if (!chunk.empty()) {
         follower.consume(s, chunk);
+        wait_stream = s;
         got = true;
       }
     }
     if (got || !(open[1] || open[2])) continue;
+    // The host reads one stream at a time: wait on the one that spoke last, so a busy
+    // stdout is not left to fill its pipe while we wait on a quiet stderr.
     if (!open[wait_stream]) wait_stream = 3 - wait_stream;
     std::string chunk;
     if (host.read_process(process, wait_stream, kPollMs, &chunk) == KH_NOT_FOUND)
       open[wait_stream] = false;
     if (!chunk.empty()) follower.consume(wait_stream, chunk);
-    wait_stream = 3 - wait_stream;
   }
   // Every holder of the pipes is gone (or killed). After a cancel or timeout, SIGKILL
   // whatever of the group is left before the leader is reaped: once reaped, the host no
