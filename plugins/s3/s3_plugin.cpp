@@ -335,14 +335,16 @@ class S3Plugin : public Plugin {
    public:
     CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out) : ctx_(ctx) {
       if (ctx.acquire_secret("access_key_id", &key_id_) != KH_OK)
-        throw ToolError("no access key id: map the alias access_key_id of instance " + instance +
-                        " to a secret and grant it: `keyhold vault grant " + instance +
-                        " <secret> --ops reveal`");
+        throw ToolError("the host refused the access key id of instance " + instance +
+                        " (not granted, or the grant was revoked): map the alias access_key_id "
+                        "to a secret and grant it with `keyhold vault grant " +
+                        instance + " <secret> --ops reveal`");
       have_key_id_ = true;
       if (ctx.acquire_secret("secret_access_key", &secret_) != KH_OK)
-        throw ToolError("no secret access key: map the alias secret_access_key of instance " +
-                        instance + " to a secret and grant it: `keyhold vault grant " + instance +
-                        " <secret> --ops sign`");
+        throw ToolError("the host refused the secret access key of instance " + instance +
+                        " (not granted, or the grant was revoked): map the alias "
+                        "secret_access_key to a secret and grant it with `keyhold vault grant " +
+                        instance + " <secret> --ops sign`");
       have_secret_ = true;
       const int32_t status = ctx.reveal_secret(
           key_id_, [out](std::string_view v) { out->access_key_id.assign(v.data(), v.size()); });

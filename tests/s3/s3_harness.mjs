@@ -4,6 +4,7 @@
 // and the real secret, answers 403 SignatureDoesNotMatch (S3's XML) on a mismatch, and
 // forwards correct requests to s3rver. It also counts what reached it and can inject
 // failures (503 SlowDown, connection resets) to exercise the client's retries.
+import { spawn } from 'node:child_process';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -15,7 +16,6 @@ import path from 'node:path';
 export const requireE2E = createRequire(path.join(import.meta.dirname, '..', 'e2e', 'package.json'));
 const { escapeUri } = requireE2E('@smithy/core/protocols');
 const { SignatureV4 } = requireE2E('@smithy/signature-v4');
-const S3rver = requireE2E('s3rver');
 
 // The hash constructor @smithy/signature-v4 wants (what @smithy/hash-node does).
 export class Sha256 {
@@ -34,25 +34,34 @@ export class Sha256 {
 export const encodeKeyPath = (bucket, key) =>
   '/' + bucket + (key === undefined ? '' : '/' + key.split('/').map(escapeUri).join('/'));
 
-// s3rver in a fresh temp dir on a free loopback port. accessKeyIds are registered with
-// s3rver's dummy account (it refuses unknown key ids; it checks no V4 signature).
+// s3rver (s3rver_main.mjs, a child process) in a fresh temp dir on a free loopback port.
+// accessKeyIds are registered with s3rver's dummy account (it refuses unknown key ids).
 export async function startS3rver({ buckets = [], accessKeyIds = [] } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'keyhold-s3rver-'));
-  const { DUMMY_ACCOUNT } = requireE2E('s3rver/lib/models/account.js');
-  for (const id of accessKeyIds) DUMMY_ACCOUNT.createKeyPair(id, 'not-checked-by-s3rver');
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', path.join(import.meta.dirname, 's3rver_main.mjs'), dir, buckets.join(','), accessKeyIds.join(',')],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)).port);
+    });
+    child.on('exit', (code) => reject(new Error(`s3rver exited (${code}) before listening: ${stderr}`)));
   });
-  const { port } = await server.run();
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   return {
     port,
     endpoint: `http://127.0.0.1:${port}`,
     async close() {
-      await server.close();
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };

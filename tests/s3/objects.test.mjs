@@ -1,0 +1,215 @@
+// The s3 connector end to end: `keyhold serve` with the s3 plugin, the official SDK
+// client, s3rver behind the verifying proxy (every signature recomputed with
+// @smithy/signature-v4 and the real secret). Each instance is granted only `sign` on the
+// secret access key (issue 7, acceptance 5). Covers acceptance 2 and 3: correct requests
+// pass, a wrong secret gets a clear 403, a revoked grant is refused by the host;
+// pagination over 2,500 keys, ranges, head, the size cap, a missing key, buckets and
+// prefixes outside the allowlists (refused before any request reaches the proxy),
+// retries on 503 SlowDown and connection resets, resources, put_object, and a canary
+// sweep over everything the run printed.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { S3Env, s3InstanceToml, textOf } from './s3_env.mjs';
+
+const MANY = 2500;
+const CAP = 1024 * 1024;
+const UNICODE_KEY = 'keys/with space & ünïcode ሴ (1)+=.txt';
+const BINARY = randomBytes(3000);
+const BIG = Buffer.alloc(2 * CAP, 7);
+
+describe('s3 connector: objects through keyhold serve, signatures verified by a proxy', () => {
+  const env = new S3Env({ buckets: ['docs', 'archive', 'other'], label: 'keyhold-s3-objects-' });
+  const manyKeys = [];
+
+  before(async () => {
+    await env.start();
+    const direct = env.directClient();
+    await env.put(direct, 'docs', 'notes/hello.txt', 'Hello, wörld! 0123456789', 'text/plain; charset=utf-8', { owner: 'ada' });
+    await env.put(direct, 'docs', 'data/report.json', JSON.stringify({ total: 42, name: 'Grüße' }), 'application/json');
+    await env.put(direct, 'docs', UNICODE_KEY, 'unicode key body', 'text/plain');
+    await env.put(direct, 'docs', 'bin/blob.bin', BINARY, 'application/octet-stream');
+    await env.put(direct, 'docs', 'big/large.bin', BIG, 'application/octet-stream');
+    for (const k of ['nested/a/one.txt', 'nested/a/two.txt', 'nested/b/three.txt', 'nested/top.txt'])
+      await env.put(direct, 'docs', k, k, 'text/plain');
+    await env.put(direct, 'other', 'secret.txt', 'not for this instance', 'text/plain');
+    for (let i = 0; i < MANY; i++) manyKeys.push(`many/item-${String(i).padStart(5, '0')}.txt`);
+    for (let i = 0; i < MANY; i += 50)
+      await Promise.all(manyKeys.slice(i, i + 50).map((k) => env.put(direct, 'docs', k, k, 'text/plain')));
+
+    for (const name of ['docs', 'rev', 'rw', 'scoped']) await env.grant(name);
+    await env.grant('bad', 's3/wrong-secret');
+    await env.serve(
+      s3InstanceToml('docs', env.options({ buckets: ['docs', 'archive'], max_object_bytes: CAP }), env.secrets()) +
+        s3InstanceToml('bad', env.options({ buckets: ['docs'], resources: false }), env.secrets('s3/wrong-secret')) +
+        s3InstanceToml('rev', env.options({ buckets: ['docs'], resources: false }), env.secrets()) +
+        s3InstanceToml('rw', env.options({ buckets: ['archive'], read_only: false, resources: false }), env.secrets()) +
+        s3InstanceToml('scoped', env.options({ buckets: ['docs'], prefixes: ['notes/'], resources: false }), env.secrets()),
+    );
+  });
+
+  after(async () => {
+    await env.stop();
+  });
+
+  test('tools: read-only instances have no put_object; read_only = false adds it', async () => {
+    const { tools } = await env.client.listTools();
+    const names = tools.map((t) => t.name);
+    for (const t of ['list_buckets', 'list_objects', 'head_object', 'get_object', 'get_pdf_text'])
+      assert.ok(names.includes(`docs_${t}`), `docs_${t} listed`);
+    assert.ok(!names.includes('docs_put_object'));
+    assert.ok(names.includes('rw_put_object'));
+    const getObject = tools.find((t) => t.name === 'docs_get_object');
+    assert.ok(getObject.outputSchema, 'get_object has an outputSchema');
+  });
+
+  test('list_buckets shows only allowlisted buckets', async () => {
+    const { buckets } = await env.ok('docs_list_buckets');
+    assert.deepEqual(buckets.map((b) => b.name).sort(), ['archive', 'docs']);
+  });
+
+  test(`list_objects pages through ${MANY} keys with continuation tokens`, async () => {
+    const seen = [];
+    let token;
+    let pages = 0;
+    do {
+      const page = await env.ok('docs_list_objects', { bucket: 'docs', prefix: 'many/', max_keys: 1000, ...(token ? { continuation_token: token } : {}) });
+      seen.push(...page.objects.map((o) => o.key));
+      token = page.next_continuation_token;
+      assert.equal(page.is_truncated, token !== null);
+      pages += 1;
+      assert.ok(pages <= 4, 'pagination terminates');
+    } while (token);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, manyKeys);
+  });
+
+  test('list_objects with a delimiter groups common prefixes', async () => {
+    const r = await env.ok('docs_list_objects', { bucket: 'docs', prefix: 'nested/', delimiter: '/' });
+    assert.deepEqual(r.common_prefixes.sort(), ['nested/a/', 'nested/b/']);
+    assert.deepEqual(r.objects.map((o) => o.key), ['nested/top.txt']);
+  });
+
+  test('head_object: size, content type, user metadata', async () => {
+    const h = await env.ok('docs_head_object', { bucket: 'docs', key: 'notes/hello.txt' });
+    assert.equal(h.size, Buffer.byteLength('Hello, wörld! 0123456789'));
+    assert.match(h.content_type, /^text\/plain/);
+    assert.equal(h.metadata.owner, 'ada');
+  });
+
+  test('get_object returns text for text/* and JSON, also under a unicode key with reserved characters', async () => {
+    const t = await env.call('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt' });
+    assert.equal(textOf(t), 'Hello, wörld! 0123456789');
+    assert.equal(t.structuredContent.encoding, 'text');
+    const j = await env.ok('docs_get_object', { bucket: 'docs', key: 'data/report.json' });
+    assert.deepEqual(JSON.parse(j.text), { total: 42, name: 'Grüße' });
+    const u = await env.ok('docs_get_object', { bucket: 'docs', key: UNICODE_KEY });
+    assert.equal(u.text, 'unicode key body');
+  });
+
+  test('get_object with a byte range returns exactly those bytes', async () => {
+    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt', range_start: 7, range_end: 12 });
+    assert.equal(r.text, Buffer.from('Hello, wörld! 0123456789').subarray(7, 13).toString());
+    assert.equal(r.range, 'bytes=7-12');
+  });
+
+  test('binary objects come back as base64 within the cap', async () => {
+    const r = await env.call('docs_get_object', { bucket: 'docs', key: 'bin/blob.bin' });
+    assert.ok(!r.isError, textOf(r));
+    assert.equal(r.structuredContent.encoding, 'base64');
+    assert.deepEqual(Buffer.from(r.structuredContent.base64, 'base64'), BINARY);
+    assert.equal(r.content[0].type, 'resource');
+  });
+
+  test('an object above max_object_bytes is refused after a HEAD, before any GET', async () => {
+    const before = env.proxy.stats.log.length;
+    await env.refused('docs_get_object', { bucket: 'docs', key: 'big/large.bin' }, /2097152 bytes, above this instance's max_object_bytes of 1048576; nothing was downloaded/);
+    const sent = env.proxy.stats.log.slice(before).map((e) => e.method);
+    assert.deepEqual(sent, ['HEAD']);
+    // A range within the cap is fine.
+    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'big/large.bin', range_start: 0, range_end: 99 });
+    assert.equal(Buffer.from(r.base64, 'base64').length, 100);
+  });
+
+  test('a missing key is a clear isError', async () => {
+    await env.refused('docs_get_object', { bucket: 'docs', key: 'nope/missing.txt' }, /no such object: s3:\/\/docs\/nope\/missing\.txt \(404 Not Found\)/);
+    await env.refused('docs_head_object', { bucket: 'docs', key: 'nope/missing.txt' }, /no such object/);
+  });
+
+  test('a bucket or prefix outside the allowlist is refused without any request reaching the proxy', async () => {
+    const before = env.proxy.stats.requests;
+    await env.refused('docs_list_objects', { bucket: 'other' }, /bucket "other" is not on this instance's allowlist \(allowed: docs, archive\)/);
+    await env.refused('docs_get_object', { bucket: 'other', key: 'secret.txt' }, /not on this instance's allowlist/);
+    await env.refused('docs_head_object', { bucket: 'other', key: 'secret.txt' }, /not on this instance's allowlist/);
+    await env.refused('docs_get_pdf_text', { bucket: 'other', key: 'secret.txt' }, /not on this instance's allowlist/);
+    await env.refused('scoped_get_object', { bucket: 'docs', key: 'data/report.json' }, /outside the allowed prefixes/);
+    await env.refused('scoped_list_objects', { bucket: 'docs' }, /outside the allowed prefixes/);
+    assert.equal(env.proxy.stats.requests, before, 'no request reached the proxy');
+    assert.equal((await env.ok('scoped_get_object', { bucket: 'docs', key: 'notes/hello.txt' })).text, 'Hello, wörld! 0123456789');
+  });
+
+  test('with a wrong secret in the vault the proxy answers 403 and the call fails clearly', async () => {
+    const rejected = env.proxy.stats.rejected;
+    const text = await env.refused('bad_list_objects', { bucket: 'docs' }, /S3 answered 403 SignatureDoesNotMatch/);
+    assert.match(text, /secret_access_key/);
+    assert.equal(env.proxy.stats.rejected, rejected + 1, 'the proxy rejected exactly that request (403 is not retried)');
+    await env.refused('bad_head_object', { bucket: 'docs', key: 'notes/hello.txt' }, /403/);
+  });
+
+  test('503 SlowDown and a connection reset are retried with backoff', async () => {
+    const injected = env.proxy.stats.injected;
+    env.proxy.inject('slowdown', 'reset');
+    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt' });
+    assert.equal(r.text, 'Hello, wörld! 0123456789');
+    assert.equal(env.proxy.stats.injected, injected + 2);
+    // More failures than retries (3): a clear error, not a hang.
+    env.proxy.inject('slowdown', 'slowdown', 'slowdown', 'slowdown');
+    await env.refused('docs_head_object', { bucket: 'docs', key: 'notes/hello.txt' }, /503/);
+  });
+
+  test('objects are resources at s3://<bucket>/<percent-encoded key>', async () => {
+    const { resourceTemplates } = await env.client.listResourceTemplates();
+    assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate).sort(), ['s3://archive/{key}', 's3://docs/{key}']);
+    const r = await env.client.readResource({ uri: 's3://docs/notes%2Fhello.txt' });
+    env.outputs.push(JSON.stringify(r));
+    assert.equal(r.contents[0].text, 'Hello, wörld! 0123456789');
+    await assert.rejects(env.client.readResource({ uri: 's3://docs/nope%2Fmissing.txt' }), /no such object/);
+  });
+
+  test('put_object writes (read_only = false) and the object reads back', async () => {
+    const w = await env.ok('rw_put_object', { bucket: 'archive', key: 'written/ü note.txt', text: 'written by keyhold' });
+    assert.equal(w.bytes, 'written by keyhold'.length);
+    assert.equal((await env.ok('docs_get_object', { bucket: 'archive', key: 'written/ü note.txt' })).text, 'written by keyhold');
+  });
+
+  test('after revoking the sign grant mid-session the next call is refused by the host', async () => {
+    await env.ok('rev_list_objects', { bucket: 'docs', prefix: 'notes/' });
+    await env.kh(['vault', 'revoke', 'rev', 's3/secret']);
+    const before = env.proxy.stats.requests;
+    await env.refused('rev_list_objects', { bucket: 'docs', prefix: 'notes/' }, /the host refused the secret access key of instance rev \(not granted, or the grant was revoked\)/);
+    assert.equal(env.proxy.stats.requests, before, 'nothing was sent after the revoke');
+  });
+
+  test('only sign was ever granted or used on the secret access key', async () => {
+    const grants = JSON.parse((await env.kh(['vault', 'grants', '--json'])).stdout);
+    const onSecret = grants.filter((g) => /s3\/(wrong-)?secret$/.test(g.secret));
+    assert.equal(onSecret.length, 4, 'docs, bad, rw and scoped still hold a grant (rev was revoked)');
+    for (const g of onSecret) assert.equal(g.ops, 'sign', JSON.stringify(g));
+    const audit = JSON.parse((await env.kh(['vault', 'audit', '--json'])).stdout);
+    const uses = audit.filter((e) => /s3\/(wrong-)?secret/.test(e.secret ?? '') && e.action.startsWith('handle.'));
+    assert.ok(uses.some((e) => e.action === 'handle.sign' && e.outcome === 'ok'), 'signatures were audited');
+    assert.ok(!uses.some((e) => e.action === 'handle.reveal'), 'the secret access key was never revealed');
+    assert.ok(
+      audit.some((e) => e.instance === 'rev' && e.action.startsWith('handle.') && e.outcome === 'denied'),
+      'the host audited its refusal after the revoke',
+    );
+  });
+
+  test('the canary secrets never appear in results, errors, logs, stderr or audit rows', async () => {
+    const audit = await env.kh(['vault', 'audit', '--json']);
+    const everything = [...env.outputs, env.conn.stderr(), audit.stdout, JSON.stringify(env.proxy.stats.log)].join('\n');
+    assert.ok(everything.length > 100_000, 'the sweep covers the run');
+    env.assertNoLeak(everything, 'outputs, stderr and audit');
+  });
+});
