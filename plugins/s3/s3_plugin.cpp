@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <span>
@@ -333,7 +334,9 @@ class S3Plugin : public Plugin {
   // Handles of one call, released when the call ends.
   class CallSecrets {
    public:
-    CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out) : ctx_(ctx) {
+    CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out,
+                std::atomic<bool>* no_session_token)
+        : ctx_(ctx) {
       if (ctx.acquire_secret("access_key_id", &key_id_) != KH_OK)
         throw ToolError("the host refused the access key id of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias access_key_id "
@@ -351,7 +354,11 @@ class S3Plugin : public Plugin {
       if (status != KH_OK)
         throw ToolError("the host refused to reveal access_key_id of instance " + instance +
                         " (status " + std::to_string(status) + "; grant it with --ops reveal)");
-      if (ctx.acquire_secret("session_token", &token_) == KH_OK) {
+      // The token is optional: after one refusal (alias not mapped) it is not asked for
+      // again, so each call does not add a denied row to the audit log.
+      if (!*no_session_token && ctx.acquire_secret("session_token", &token_) != KH_OK)
+        *no_session_token = true;
+      else if (!*no_session_token) {
         have_token_ = true;
         const int32_t s = ctx.reveal_secret(
             token_, [out](std::string_view v) { out->session_token.assign(v.data(), v.size()); });
@@ -399,7 +406,7 @@ class S3Plugin : public Plugin {
 
   S3Response send(Context& ctx, const S3Request& request) {
     CallCredentials credentials;
-    CallSecrets secrets(ctx, instance_, &credentials);
+    CallSecrets secrets(ctx, instance_, &credentials, &no_session_token_);
     return client_.send(request, credentials);
   }
 
@@ -666,6 +673,7 @@ class S3Plugin : public Plugin {
   std::string instance_;
   S3Options options_;
   S3Client client_;
+  std::atomic<bool> no_session_token_{false};
 };
 
 }  // namespace

@@ -196,14 +196,17 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     const onSecret = grants.filter((g) => /s3\/(wrong-)?secret$/.test(g.secret));
     assert.equal(onSecret.length, 4, 'docs, bad, rw and scoped still hold a grant (rev was revoked)');
     for (const g of onSecret) assert.equal(g.ops, 'sign', JSON.stringify(g));
-    const audit = JSON.parse((await env.kh(['vault', 'audit', '--json'])).stdout);
+    // The host writes audit rows from a background queue: wait for the refusal's row.
+    let audit = [];
+    const refusedAfterRevoke = (e) => e.instance === 'rev' && /s3\/secret/.test(e.secret ?? '') && e.outcome === 'denied';
+    for (let i = 0; i < 50 && !audit.some(refusedAfterRevoke); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      audit = JSON.parse((await env.kh(['vault', 'audit', '--json'])).stdout);
+    }
+    assert.ok(audit.some(refusedAfterRevoke), 'the host audited its refusal after the revoke');
     const uses = audit.filter((e) => /s3\/(wrong-)?secret/.test(e.secret ?? '') && e.action.startsWith('handle.'));
     assert.ok(uses.some((e) => e.action === 'handle.sign' && e.outcome === 'ok'), 'signatures were audited');
     assert.ok(!uses.some((e) => e.action === 'handle.reveal'), 'the secret access key was never revealed');
-    assert.ok(
-      audit.some((e) => e.instance === 'rev' && e.action.startsWith('handle.') && e.outcome === 'denied'),
-      'the host audited its refusal after the revoke',
-    );
   });
 
   test('the canary secrets never appear in results, errors, logs, stderr or audit rows', async () => {
