@@ -510,7 +510,8 @@ class S3Plugin : public Plugin {
 
   // HEAD, the size cap, then GET (of a range when asked). Returns the get_object result.
   json fetch_object(Context& ctx, const std::string& bucket, const std::string& key,
-                    std::optional<long long> start, std::optional<long long> end) {
+                    std::optional<long long> start, std::optional<long long> end,
+                    std::string* raw_body = nullptr) {
     const json head = head_object(ctx, bucket, key);
     const std::uint64_t size = head["size"].get<std::uint64_t>();
     const std::string where = "s3://" + bucket + "/" + key;
@@ -549,6 +550,10 @@ class S3Plugin : public Plugin {
                 {"content_type", content_type},
                 {"range", range ? json(*range) : json(nullptr)},
                 {"bytes", r.body.size()}};
+    if (raw_body != nullptr) {
+      *raw_body = r.body;
+      return out;
+    }
     if (is_text_type(content_type) && valid_utf8(r.body)) {
       out["encoding"] = "text";
       out["text"] = r.body;
@@ -595,17 +600,11 @@ class S3Plugin : public Plugin {
         static_cast<int>(integer_arg(args, "max_pages", 1, options_.max_pages_per_call)
                              .value_or(options_.max_pages_per_call));
     json object;
+    std::string bytes;
     try {
-      object = fetch_object(ctx, bucket, key, std::nullopt, std::nullopt);
+      object = fetch_object(ctx, bucket, key, std::nullopt, std::nullopt, &bytes);
     } catch (const NotFoundError& e) {
       return text_result(e.what(), true);
-    }
-    std::string bytes;
-    if (object["encoding"] == "text") {
-      bytes = object["text"].get<std::string>();
-    } else {
-      auto decoded = from_base64(object["base64"].get<std::string>());
-      bytes = decoded.value_or(std::string());
     }
     PdfPages pdf;
     try {
