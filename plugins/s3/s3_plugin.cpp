@@ -205,7 +205,8 @@ class S3Plugin : public Plugin {
         {{"name", "get_object"},
          {"title", "Read an object"},
          {"description",
-          "Reads an object, or a byte range of it: text for text/* and JSON, otherwise base64. "
+          "Reads an object, or a byte range of it: a text block for text/* and JSON, otherwise "
+          "an embedded resource with the bytes in base64 (structuredContent describes them). "
           "Objects (or ranges) above " +
               cap + " bytes are refused before downloading."},
          {"inputSchema",
@@ -224,8 +225,6 @@ class S3Plugin : public Plugin {
                          {"content_type", {{"type", "string"}}},
                          {"range", {{"type", {"string", "null"}}}},
                          {"encoding", {{"type", "string"}, {"enum", {"text", "base64"}}}},
-                         {"text", {{"type", "string"}}},
-                         {"base64", {{"type", "string"}}},
                          {"bytes", {{"type", "integer"}, {"description", "Bytes returned"}}}},
                         {"bucket", "key", "size", "encoding", "bytes"})},
          {"annotations", kReadOnly}});
@@ -575,9 +574,12 @@ class S3Plugin : public Plugin {
     } catch (const NotFoundError& e) {
       return text_result(e.what(), true);
     }
+    // The bytes travel once, in the content block; structuredContent describes them.
+    // (Both would double every MiB the host serializes, redacts and the client parses.)
     json result;
     if (r["encoding"] == "text") {
       result = text_result(r["text"].get<std::string>());
+      r.erase("text");
     } else {
       result = {
           {"content", json::array({{{"type", "resource"},
@@ -587,6 +589,7 @@ class S3Plugin : public Plugin {
                                                        ? "application/octet-stream"
                                                        : r["content_type"]},
                                       {"blob", r["base64"]}}}}})}};
+      r.erase("base64");
     }
     result["structuredContent"] = std::move(r);
     return result;

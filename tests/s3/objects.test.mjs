@@ -102,24 +102,27 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     const t = await env.call('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt' });
     assert.equal(textOf(t), 'Hello, wörld! 0123456789');
     assert.equal(t.structuredContent.encoding, 'text');
-    const j = await env.ok('docs_get_object', { bucket: 'docs', key: 'data/report.json' });
-    assert.deepEqual(JSON.parse(j.text), { total: 42, name: 'Grüße' });
-    const u = await env.ok('docs_get_object', { bucket: 'docs', key: UNICODE_KEY });
-    assert.equal(u.text, 'unicode key body');
+    const j = await env.call('docs_get_object', { bucket: 'docs', key: 'data/report.json' });
+    assert.deepEqual(JSON.parse(textOf(j)), { total: 42, name: 'Grüße' });
+    assert.equal(j.structuredContent.content_type, 'application/json');
+    const u = await env.call('docs_get_object', { bucket: 'docs', key: UNICODE_KEY });
+    assert.equal(textOf(u), 'unicode key body');
   });
 
   test('get_object with a byte range returns exactly those bytes', async () => {
-    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt', range_start: 7, range_end: 12 });
-    assert.equal(r.text, Buffer.from('Hello, wörld! 0123456789').subarray(7, 13).toString());
-    assert.equal(r.range, 'bytes=7-12');
+    const r = await env.call('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt', range_start: 7, range_end: 12 });
+    assert.equal(textOf(r), Buffer.from('Hello, wörld! 0123456789').subarray(7, 13).toString());
+    assert.equal(r.structuredContent.range, 'bytes=7-12');
+    assert.equal(r.structuredContent.bytes, 6);
   });
 
   test('binary objects come back as base64 within the cap', async () => {
     const r = await env.call('docs_get_object', { bucket: 'docs', key: 'bin/blob.bin' });
     assert.ok(!r.isError, textOf(r));
     assert.equal(r.structuredContent.encoding, 'base64');
-    assert.deepEqual(Buffer.from(r.structuredContent.base64, 'base64'), BINARY);
     assert.equal(r.content[0].type, 'resource');
+    assert.deepEqual(Buffer.from(r.content[0].resource.blob, 'base64'), BINARY);
+    assert.equal(r.structuredContent.bytes, BINARY.length);
   });
 
   test('an object above max_object_bytes is refused after a HEAD, before any GET', async () => {
@@ -128,8 +131,8 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     const sent = env.proxy.stats.log.slice(before).map((e) => e.method);
     assert.deepEqual(sent, ['HEAD']);
     // A range within the cap is fine.
-    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'big/large.bin', range_start: 0, range_end: 99 });
-    assert.equal(Buffer.from(r.base64, 'base64').length, 100);
+    const r = await env.call('docs_get_object', { bucket: 'docs', key: 'big/large.bin', range_start: 0, range_end: 99 });
+    assert.deepEqual(Buffer.from(r.content[0].resource.blob, 'base64'), BIG.subarray(0, 100));
   });
 
   test('a missing key is a clear isError', async () => {
@@ -146,7 +149,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     await env.refused('scoped_get_object', { bucket: 'docs', key: 'data/report.json' }, /outside the allowed prefixes/);
     await env.refused('scoped_list_objects', { bucket: 'docs' }, /outside the allowed prefixes/);
     assert.equal(env.proxy.stats.requests, before, 'no request reached the proxy');
-    assert.equal((await env.ok('scoped_get_object', { bucket: 'docs', key: 'notes/hello.txt' })).text, 'Hello, wörld! 0123456789');
+    assert.equal(textOf(await env.call('scoped_get_object', { bucket: 'docs', key: 'notes/hello.txt' })), 'Hello, wörld! 0123456789');
   });
 
   test('with a wrong secret in the vault the proxy answers 403 and the call fails clearly', async () => {
@@ -160,8 +163,8 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
   test('503 SlowDown and a connection reset are retried with backoff', async () => {
     const injected = env.proxy.stats.injected;
     env.proxy.inject('slowdown', 'reset');
-    const r = await env.ok('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt' });
-    assert.equal(r.text, 'Hello, wörld! 0123456789');
+    const r = await env.call('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt' });
+    assert.equal(textOf(r), 'Hello, wörld! 0123456789');
     assert.equal(env.proxy.stats.injected, injected + 2);
     // More failures than retries (3): a clear error, not a hang.
     env.proxy.inject('slowdown', 'slowdown', 'slowdown', 'slowdown');
@@ -180,7 +183,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
   test('put_object writes (read_only = false) and the object reads back', async () => {
     const w = await env.ok('rw_put_object', { bucket: 'archive', key: 'written/ü note.txt', text: 'written by keyhold' });
     assert.equal(w.bytes, 'written by keyhold'.length);
-    assert.equal((await env.ok('docs_get_object', { bucket: 'archive', key: 'written/ü note.txt' })).text, 'written by keyhold');
+    assert.equal(textOf(await env.call('docs_get_object', { bucket: 'archive', key: 'written/ü note.txt' })), 'written by keyhold');
   });
 
   test('after revoking the sign grant mid-session the next call is refused by the host', async () => {

@@ -97,9 +97,9 @@ export class S3Env {
     return { access_key_id: 'vault:s3/key-id', secret_access_key: `vault:${secret}` };
   }
 
-  async serve(instancesToml) {
+  async serve(instancesToml, { logLevel = 'debug' } = {}) {
     await waitForFile(pluginPath('s3'));
-    const config = this.sandbox.writeConfig(`[server]\nlog_level = "debug"\n\n${instancesToml}`);
+    const config = this.sandbox.writeConfig(`[server]\nlog_level = "${logLevel}"\n\n${instancesToml}`);
     this.conn = await connectSdk(this.sandbox, config);
     this.client = this.conn.client;
     return this.client;
