@@ -255,12 +255,35 @@ void SqliteBackend::throw_if_outside_allowlist() const {
                  "); the statement uses " + guard_->denied_object);
 }
 
+namespace {
+// `sql` without a leading EXPLAIN or EXPLAIN QUERY PLAN (the explain tool adds one), so the
+// statement it explains can be listed with EXPLAIN (which does not nest).
+std::string without_explain_prefix(const std::string& sql) {
+  std::size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  };
+  const auto keyword = [&](std::string_view word) {
+    skip_space();
+    if (sql.size() - i <= word.size() || lower(sql.substr(i, word.size())) != word ||
+        !std::isspace(static_cast<unsigned char>(sql[i + word.size()])))
+      return false;
+    i += word.size();
+    return true;
+  };
+  if (!keyword("explain")) return sql;
+  const std::size_t after_explain = i;
+  if (!(keyword("query") && keyword("plan"))) i = after_explain;
+  return sql.substr(i);
+}
+}  // namespace
+
 void SqliteBackend::check_opened_databases(const std::string& sql) {
   // Every b-tree cursor of the program (OpenRead/OpenWrite/ReopenIdx) names its database
   // in P3. EXPLAIN lists the program without running it.
   const std::string table = guard_->unnamed_read;
   Statement program;
-  const std::string text = "EXPLAIN " + sql;
+  const std::string text = "EXPLAIN " + without_explain_prefix(sql);
   if (sqlite3_prepare_v2(db_, text.c_str(), static_cast<int>(text.size()), program.out(),
                          nullptr) != SQLITE_OK ||
       program.get() == nullptr)

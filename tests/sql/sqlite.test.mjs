@@ -250,6 +250,9 @@ describe('sql connector: SQLite', () => {
     ])
       await refused(client, 'nomain_query', { sql }, outside);
     await refused(client, 'nomain_explain', { sql: 'SELECT * FROM t WHERE id = ?', params: [1] }, outside);
+    await refused(client, 'nomain_explain', { sql: 'SELECT count(*) FROM t' }, outside);
+    await refused(client, 'nomain_query', { sql: 'EXPLAIN QUERY PLAN SELECT count(*) FROM t' }, outside);
+    assert.match(textOf(await call(client, 'mainonly_explain', { sql: 'SELECT count(*) FROM t' })), /SCAN t/);
     assert.deepEqual((await ok(client, 'nomain_query', { sql: 'SELECT 1 + 1' })).rows, [[2]]);
     assert.deepEqual((await ok(client, 'nomain_list_tables')).tables, []);
     await refused(client, 'nomain_describe_table', { table: 't' }, /not offered/);
