@@ -38,14 +38,16 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     for (let i = 0; i < MANY; i += 50)
       await Promise.all(manyKeys.slice(i, i + 50).map((k) => env.put(direct, 'docs', k, k, 'text/plain')));
 
-    for (const name of ['docs', 'rev', 'rw', 'scoped']) await env.grant(name);
+    for (const name of ['docs', 'rev', 'rw', 'scoped', 'slow', 'down']) await env.grant(name);
     await env.grant('bad', 's3/wrong-secret');
     await env.serve(
       s3InstanceToml('docs', env.options({ buckets: ['docs', 'archive'], max_object_bytes: CAP }), env.secrets()) +
         s3InstanceToml('bad', env.options({ buckets: ['docs'], resources: false }), env.secrets('s3/wrong-secret')) +
         s3InstanceToml('rev', env.options({ buckets: ['docs'], resources: false }), env.secrets()) +
         s3InstanceToml('rw', env.options({ buckets: ['archive'], read_only: false, resources: false }), env.secrets()) +
-        s3InstanceToml('scoped', env.options({ buckets: ['docs'], prefixes: ['notes/'], resources: false }), env.secrets()),
+        s3InstanceToml('scoped', env.options({ buckets: ['docs'], prefixes: ['notes/'], resources: false }), env.secrets()) +
+        s3InstanceToml('slow', env.options({ buckets: ['docs'], resources: false, timeout_ms: 400, max_retries: 1 }), env.secrets()) +
+        s3InstanceToml('down', env.options({ endpoint: 'http://127.0.0.1:1', buckets: ['docs'], resources: false, retry_base_ms: 1, connect_timeout_ms: 1000 }), env.secrets()),
     );
   });
 
@@ -171,6 +173,18 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     await env.refused('docs_head_object', { bucket: 'docs', key: 'notes/hello.txt' }, /503/);
   });
 
+  test('a server that never answers hits the total timeout on every attempt, then a clear error', async () => {
+    const injected = env.proxy.stats.injected;
+    env.proxy.inject('hang', 'hang');
+    await env.refused('slow_head_object', { bucket: 'docs', key: 'notes/hello.txt' }, /after 2 attempt\(s\): Timeout was reached/);
+    assert.equal(env.proxy.stats.injected, injected + 2, 'the first attempt and one retry');
+    assert.equal(textOf(await env.call('slow_get_object', { bucket: 'docs', key: 'notes/hello.txt' })), 'Hello, wörld! 0123456789');
+  });
+
+  test('an unreachable endpoint is retried, then reported with the address', async () => {
+    await env.refused('down_list_objects', { bucket: 'docs' }, /cannot reach http:\/\/127\.0\.0\.1:1 after 4 attempt\(s\): Couldn't connect to server/);
+  });
+
   test('objects are resources at s3://<bucket>/<percent-encoded key>', async () => {
     const { resourceTemplates } = await env.client.listResourceTemplates();
     assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate).sort(), ['s3://archive/{key}', 's3://docs/{key}']);
@@ -197,7 +211,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
   test('only sign was ever granted or used on the secret access key', async () => {
     const grants = JSON.parse((await env.kh(['vault', 'grants', '--json'])).stdout);
     const onSecret = grants.filter((g) => /s3\/(wrong-)?secret$/.test(g.secret));
-    assert.equal(onSecret.length, 4, 'docs, bad, rw and scoped still hold a grant (rev was revoked)');
+    assert.equal(onSecret.length, 6, 'docs, bad, rw, scoped, slow and down still hold a grant (rev was revoked)');
     for (const g of onSecret) assert.equal(g.ops, 'sign', JSON.stringify(g));
     // The host writes audit rows from a background queue: wait for the refusal's row.
     let audit = [];

@@ -152,7 +152,8 @@ export async function verifySigV4(req, body, { accessKeyId, secretAccessKey, ses
 // secret the signatures must come from. Returns { endpoint, stats, inject, close }.
 export async function startVerifyingProxy(target, credentials) {
   const stats = { requests: 0, forwarded: 0, rejected: 0, injected: 0, log: [] };
-  const pending = []; // injected failures: 'slowdown' | 'reset'
+  const pending = []; // injected failures: 'slowdown' | 'reset' | 'hang'
+  const hanging = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -161,6 +162,13 @@ export async function startVerifyingProxy(target, credentials) {
       const entry = { method: req.method, url: req.url, status: 0 };
       stats.log.push(entry);
       const failure = pending.shift();
+      if (failure === 'hang') {
+        // Never answers: the client's timeout must end the attempt.
+        stats.injected += 1;
+        entry.status = 'hang';
+        hanging.push(res);
+        return;
+      }
       if (failure === 'reset') {
         stats.injected += 1;
         entry.status = 'reset';
@@ -212,11 +220,12 @@ export async function startVerifyingProxy(target, credentials) {
     port,
     endpoint: `http://127.0.0.1:${port}`,
     stats,
-    // Makes the next requests fail: kinds is a list of 'slowdown' | 'reset'.
+    // Makes the next requests fail: kinds is a list of 'slowdown' | 'reset' | 'hang'.
     inject(...kinds) {
       pending.push(...kinds);
     },
     async close() {
+      for (const res of hanging) res.destroy();
       server.closeAllConnections?.();
       await new Promise((resolve) => server.close(resolve));
     },
