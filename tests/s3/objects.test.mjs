@@ -11,17 +11,20 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { S3Env, s3InstanceToml, textOf } from './s3_env.mjs';
+import { startVerifyingProxy } from './s3_harness.mjs';
+import { REGION, S3Env, s3InstanceToml, textOf } from './s3_env.mjs';
 
 const MANY = 2500;
 const CAP = 1024 * 1024;
 const UNICODE_KEY = 'keys/with space & ünïcode ሴ (1)+=.txt';
 const BINARY = randomBytes(3000);
 const BIG = Buffer.alloc(2 * CAP, 7);
+const SESSION_TOKEN = `kh-s3-token-${randomBytes(16).toString('base64')}`;
 
 describe('s3 connector: objects through keyhold serve, signatures verified by a proxy', () => {
   const env = new S3Env({ buckets: ['docs', 'archive', 'other'], label: 'keyhold-s3-objects-' });
   const manyKeys = [];
+  let stsProxy; // a second verifying proxy that also requires the session token
 
   before(async () => {
     await env.start();
@@ -38,7 +41,15 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     for (let i = 0; i < MANY; i += 50)
       await Promise.all(manyKeys.slice(i, i + 50).map((k) => env.put(direct, 'docs', k, k, 'text/plain')));
 
-    for (const name of ['docs', 'rev', 'rw', 'scoped', 'slow', 'down']) await env.grant(name);
+    stsProxy = await startVerifyingProxy(env.s3, {
+      accessKeyId: env.creds.accessKeyId,
+      secretAccessKey: env.creds.secretAccessKey,
+      sessionToken: SESSION_TOKEN,
+      region: REGION,
+    });
+    await env.kh(['vault', 'set', 's3/session-token'], SESSION_TOKEN);
+    await env.kh(['vault', 'grant', 'sts', 's3/session-token', '--ops', 'reveal']);
+    for (const name of ['docs', 'rev', 'rw', 'scoped', 'slow', 'down', 'cancel', 'sts', 'nosts']) await env.grant(name);
     await env.grant('bad', 's3/wrong-secret');
     await env.serve(
       s3InstanceToml('docs', env.options({ buckets: ['docs', 'archive'], max_object_bytes: CAP }), env.secrets()) +
@@ -47,11 +58,18 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
         s3InstanceToml('rw', env.options({ buckets: ['archive'], read_only: false, resources: false }), env.secrets()) +
         s3InstanceToml('scoped', env.options({ buckets: ['docs'], prefixes: ['notes/'], resources: false }), env.secrets()) +
         s3InstanceToml('slow', env.options({ buckets: ['docs'], resources: false, timeout_ms: 400, max_retries: 1 }), env.secrets()) +
-        s3InstanceToml('down', env.options({ endpoint: 'http://127.0.0.1:1', buckets: ['docs'], resources: false, retry_base_ms: 1, connect_timeout_ms: 1000 }), env.secrets()),
+        s3InstanceToml('down', env.options({ endpoint: 'http://127.0.0.1:1', buckets: ['docs'], resources: false, retry_base_ms: 1, connect_timeout_ms: 1000 }), env.secrets()) +
+        s3InstanceToml('cancel', env.options({ buckets: ['docs'], resources: false, timeout_ms: 60000, max_retries: 0 }), env.secrets()) +
+        s3InstanceToml('sts', env.options({ endpoint: stsProxy.endpoint, buckets: ['docs'], resources: false }), {
+          ...env.secrets(),
+          session_token: 'vault:s3/session-token',
+        }) +
+        s3InstanceToml('nosts', env.options({ endpoint: stsProxy.endpoint, buckets: ['docs'], resources: false }), env.secrets()),
     );
   });
 
   after(async () => {
+    await stsProxy?.close();
     await env.stop();
   });
 
@@ -185,6 +203,28 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     await env.refused('down_list_objects', { bucket: 'docs' }, /cannot reach http:\/\/127\.0\.0\.1:1 after 4 attempt\(s\): Couldn't connect to server/);
   });
 
+  test('cancelling a call aborts its transfer in the plugin', async () => {
+    env.proxy.inject('hang');
+    const before = env.proxy.stats.log.length;
+    const controller = new AbortController();
+    const pending = env.client.callTool({ name: 'cancel_head_object', arguments: { bucket: 'docs', key: 'notes/hello.txt' } }, undefined, { signal: controller.signal });
+    while (env.proxy.stats.log.length === before) await new Promise((r) => setTimeout(r, 20));
+    controller.abort('test cancels');
+    await assert.rejects(pending);
+    const entry = env.proxy.stats.log[before];
+    for (let i = 0; i < 100 && !entry.closedByClient; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(entry.closedByClient, 'the plugin closed the hanging request after the cancel');
+    assert.equal(textOf(await env.call('cancel_get_object', { bucket: 'docs', key: 'notes/hello.txt' })), 'Hello, wörld! 0123456789');
+  });
+
+  test('a session token from the vault is sent and signed; without it the server refuses', async () => {
+    const r = await env.ok('sts_list_objects', { bucket: 'docs', prefix: 'notes/' });
+    assert.deepEqual(r.objects.map((o) => o.key), ['notes/hello.txt']);
+    await env.refused('nosts_list_objects', { bucket: 'docs', prefix: 'notes/' }, /403 InvalidToken/);
+    assert.equal(stsProxy.stats.forwarded, 1);
+    assert.equal(stsProxy.stats.rejected, 1);
+  });
+
   test('objects are resources at s3://<bucket>/<percent-encoded key>', async () => {
     const { resourceTemplates } = await env.client.listResourceTemplates();
     assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate).sort(), ['s3://archive/{key}', 's3://docs/{key}']);
@@ -211,7 +251,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
   test('only sign was ever granted or used on the secret access key', async () => {
     const grants = JSON.parse((await env.kh(['vault', 'grants', '--json'])).stdout);
     const onSecret = grants.filter((g) => /s3\/(wrong-)?secret$/.test(g.secret));
-    assert.equal(onSecret.length, 6, 'docs, bad, rw, scoped, slow and down still hold a grant (rev was revoked)');
+    assert.equal(onSecret.length, 9, 'every instance but rev still holds its grant');
     for (const g of onSecret) assert.equal(g.ops, 'sign', JSON.stringify(g));
     // The host writes audit rows from a background queue: wait for the refusal's row.
     let audit = [];
@@ -228,8 +268,8 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
 
   test('the canary secrets never appear in results, errors, logs, stderr or audit rows', async () => {
     const audit = await env.kh(['vault', 'audit', '--json']);
-    const everything = [...env.outputs, env.conn.stderr(), audit.stdout, JSON.stringify(env.proxy.stats.log)].join('\n');
+    const everything = [...env.outputs, env.conn.stderr(), audit.stdout, JSON.stringify(env.proxy.stats.log), JSON.stringify(stsProxy.stats.log)].join('\n');
     assert.ok(everything.length > 100_000, 'the sweep covers the run');
-    env.assertNoLeak(everything, 'outputs, stderr and audit');
+    env.assertNoLeak(everything, 'outputs, stderr and audit', { sessionToken: SESSION_TOKEN });
   });
 });

@@ -131,8 +131,8 @@ export class S3Env {
   }
 
   // Asserts no secret of this run, in any encoded form, is in text.
-  assertNoLeak(text, what) {
-    for (const [name, value] of Object.entries({ secret: this.creds.secretAccessKey, wrong: this.creds.wrongSecret }))
+  assertNoLeak(text, what, extra = {}) {
+    for (const [name, value] of Object.entries({ secret: this.creds.secretAccessKey, wrong: this.creds.wrongSecret, ...extra }))
       for (const [form, encoded] of Object.entries(forms(value)))
         assert.ok(!text.includes(encoded), `${what}: the ${name} canary leaked (${form} form)`);
   }

@@ -167,6 +167,7 @@ export async function startVerifyingProxy(target, credentials) {
         stats.injected += 1;
         entry.status = 'hang';
         hanging.push(res);
+        res.on('close', () => (entry.closedByClient = true));
         return;
       }
       if (failure === 'reset') {
