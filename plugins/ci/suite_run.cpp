@@ -271,8 +271,10 @@ json run_suite_process(Context& ctx, const Suite& suite, const std::string& filt
     if (spawned == KH_NOT_GRANTED)
       follower.add_auth_error(
           {{"source", "secret"},
-           {"message", valid_utf8(spawn_error) + " (ask the administrator to grant the env "
-                                                 "operation: keyhold vault grant ...)"}});
+           {"message", valid_utf8(spawn_error) +
+                           " (the administrator grants it with `keyhold vault grant <instance> "
+                           "<secret> --ops env` and lists the suite's command in the alias's "
+                           "env_commands)"}});
     return finish("error");
   }
 

@@ -53,6 +53,11 @@ before(async () => {
       api: { ...junit('api/whoami.mjs', 'api.xml'), secret_env: { MCP_AUTH_TOKEN: 'api-token' } },
       'api-wrong': { ...junit('api/whoami.mjs', 'wrong.xml'), secret_env: { MCP_AUTH_TOKEN: 'auth-token' } },
       'api-leak': { ...junit('api/leak.mjs', 'leak.xml'), secret_env: { MCP_AUTH_TOKEN: 'api-token' } },
+      'api-perl': {
+        argv: ['perl', '-e', 'print "got $ENV{MCP_AUTH_TOKEN}\\n"'],
+        cwd: project,
+        secret_env: { MCP_AUTH_TOKEN: 'api-token' },
+      },
       'auth-exit': {
         argv: [NODE, '-e', 'console.error("login failed"); process.exit(77)'],
         cwd: project,
@@ -113,6 +118,15 @@ test('wrong token: the 401 is an authentication error, separate from the test fa
   assert.ok(auth.some(([source, message]) => source === 'report' && message === 'HTTP 401 Unauthorized: the API refused the token'), JSON.stringify(auth));
   for (const [, message] of auth) assert.match(message, /401/);
   assert.match(r.summary, /AUTHENTICATION ERROR \(output\): HTTP 401 Unauthorized from GET \/whoami/);
+});
+
+test('a command not in the alias\'s env_commands gets no token: the host refuses, reported as auth error', async () => {
+  const r = await runSuite('api-perl');
+  assert.equal(r.status, 'error');
+  assert.equal(r.auth_errors.length, 1);
+  assert.equal(r.auth_errors[0].source, 'secret');
+  assert.match(r.auth_errors[0].message, /^secret alias 'api-token' may not be given to 'perl' \(not in the alias's env_commands\)/);
+  assert.equal(r.log_bytes, 0, 'nothing ran');
 });
 
 test('the auth-failure exit code is an authentication error, status error', async () => {

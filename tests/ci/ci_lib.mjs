@@ -16,10 +16,8 @@ export const SANITIZE = ['1', 'ON', 'TRUE'].includes(String(process.env.KEYHOLD_
 
 // The administrator's mapping of an alias: the table form names the commands allowed to
 // receive the secret in their environment (argv[0] must equal one of them).
-// TEMPORARY: the host does not parse the table form yet; switch back once it lands.
-const HOST_PARSES_ENV_COMMANDS = false;
 export function secretMapping(source, envCommands) {
-  return HOST_PARSES_ENV_COMMANDS ? { source, env_commands: envCommands } : source;
+  return { source, env_commands: envCommands };
 }
 
 // A sandbox with a vault (KEYHOLD_VAULT/KEYHOLD_KEYFILE in sandbox.env).
