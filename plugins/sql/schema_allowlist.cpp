@@ -11,7 +11,15 @@ void collect(const json& node, std::vector<PlanRelation>& out) {
   };
   std::string name = text("Relation Name");
   if (name.empty()) name = text("Function Name");
-  if (!name.empty()) out.push_back({text("Schema"), name, text("Node Type")});
+  const std::string type = text("Node Type");
+  if (!name.empty()) {
+    out.push_back({text("Schema"), name, type});
+  } else if (type == "Foreign Scan" || type == "Custom Scan") {
+    // A join pushed down to a foreign server (or an extension's scan) names no relation:
+    // recorded without a schema, so the check fails closed.
+    const std::string relations = text("Relations");
+    out.push_back({"", relations.empty() ? "a scan without a relation name" : relations, type});
+  }
   if (const auto it = node.find("Plans"); it != node.end() && it->is_array())
     for (const auto& child : *it) collect(child, out);
 }

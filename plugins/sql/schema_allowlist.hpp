@@ -31,7 +31,9 @@ struct PlanRelation {
 bool schema_in_allowlist(const std::vector<std::string>& allowlist, const std::string& schema);
 
 // Every node of an EXPLAIN (FORMAT JSON) result that names a relation or function (scans,
-// modify nodes, function scans), including init plans and subplans, in plan order.
+// modify nodes, function scans), including init plans and subplans, in plan order; a
+// Foreign Scan or Custom Scan without a relation name (a pushed-down join) is listed with
+// an empty schema.
 // `plan` is the whole EXPLAIN result: an array of {"Plan": {...}} objects.
 std::vector<PlanRelation> plan_relations(const json& plan);
 

@@ -51,3 +51,12 @@ TEST_CASE("a relation without a schema fails closed", "[sql]") {
   CHECK_THAT(allowlist_refusal(*outside, {"public"}),
              Catch::Matchers::Contains("without naming its schema"));
 }
+
+TEST_CASE("a foreign join pushed down names no relation and fails closed", "[sql]") {
+  const json plan = json::parse(R"json([{"Plan": {"Node Type": "Foreign Scan",
+      "Relations": "(secret.a) INNER JOIN (secret.b)"}}])json");
+  const auto outside = first_disallowed_relation(plan, {"public"});
+  REQUIRE(outside);
+  CHECK(outside->schema.empty());
+  CHECK(outside->name == "(secret.a) INNER JOIN (secret.b)");
+}
