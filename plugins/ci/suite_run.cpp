@@ -146,13 +146,11 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
   std::string err_text;
   bool open[3] = {false, true, true};
   while (open[1] || open[2]) {
-    bool got = false;
     for (int s : {1, 2}) {
       if (!open[s]) continue;
       std::string chunk;
       if (host.read_process(process, s, s == 1 ? kPollMs : 0, &chunk) == KH_NOT_FOUND)
         open[s] = false;
-      got = got || !chunk.empty();
       (s == 1 ? text : err_text) += chunk;
     }
     if (text.size() > kMaxReportBytes) {
@@ -162,7 +160,6 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
       *error = "the report " + path + " is larger than 64 MiB";
       return std::nullopt;
     }
-    (void)got;
   }
   int32_t status = 0;
   host.wait_process(process, -1, &status);

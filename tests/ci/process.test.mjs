@@ -32,6 +32,7 @@ before(async () => {
         cwd: project,
       },
       gate: { argv: [NODE, 'scripts/wait-file.mjs', file('gate.started'), file('gate.release')], cwd: project },
+      stuck: { argv: [NODE, 'scripts/wait-file.mjs', file('stuck.started'), file('stuck.release')], cwd: project },
     },
   });
   session = await serveCi(sandbox, config, 'process');
@@ -124,7 +125,7 @@ test('50 MiB of output: capped log and tail, bounded host memory, host responsiv
   // The run is alive (it waits for the release file): the host still answers.
   await session.client.ping();
   const suites = structured(await session.call('ci_list_suites')).suites;
-  assert.equal(suites.length, 5);
+  assert.equal(suites.length, 6);
   const during = memory(session.pid);
   writeFileSync(file('big.release'), 'go');
   const r = structured(await call);
@@ -178,4 +179,30 @@ test('history: runs survive a host restart (get_run, get_run_log)', async () => 
   const log = structured(await session.call('ci_get_run_log', { run_id: r.run_id }));
   assert.equal(log.text, 'arguments: ["fixed","--filter","after restart"]\n');
   assert.equal(log.complete, true);
+});
+
+test('history: a run cut short by a host crash is an error after the restart', async () => {
+  let runId = null;
+  const call = session.call('ci_run_suite', { suite: 'stuck' }, {
+    onprogress: (p) => {
+      runId ??= p.message.split(':')[0];
+    },
+  });
+  call.catch(() => {});
+  await until('the run to start', () => existsSync(file('stuck.started')) && runId);
+  process.kill(session.pid, 'SIGKILL');
+  await assert.rejects(call);
+  await session.close().catch(() => {});
+  // The host died without ending the group; end it here (a crash cannot clean up).
+  const leader = Number(readFileSync(file('stuck.started'), 'utf8').trim());
+  try {
+    process.kill(-leader, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  session = await serveCi(sandbox, config, 'process-after-crash');
+  const r = structured(await session.call('ci_get_run', { run_id: runId }));
+  assert.equal(r.status, 'error');
+  assert.equal(r.error, 'the host stopped before the run finished');
+  assert.equal(r.suite, 'stuck');
 });
