@@ -71,6 +71,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
   after(async () => {
     await stsProxy?.close();
     await env.stop();
+    assert.equal(env.sanitizerReport, null, 'keyhold serve reported a sanitizer finding');
   });
 
   test('tools: read-only instances have no put_object; read_only = false adds it', async () => {

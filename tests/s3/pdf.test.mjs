@@ -58,6 +58,7 @@ describe('s3 connector: get_pdf_text on PDFs made with enscript, ps2pdf and qpdf
 
   after(async () => {
     await env.stop();
+    assert.equal(env.sanitizerReport, null, 'keyhold serve reported a sanitizer finding');
   });
 
   test('a multi-page PDF with non-ASCII latin1 text comes back page by page', async () => {

@@ -140,6 +140,10 @@ export class S3Env {
   async stop() {
     await this.client?.close();
     if (this.conn) await Promise.race([this.conn.stderrEnded, new Promise((r) => setTimeout(r, 5000))]);
+    // Under -DKEYHOLD_SANITIZE=ON a finding (also a leak, reported at exit) ends up here.
+    this.sanitizerReport = /ERROR: (Address|Leak)Sanitizer|runtime error:/.test(this.conn?.stderr() ?? '')
+      ? this.conn.stderr()
+      : null;
     await this.proxy?.close();
     await this.s3?.close();
     this.sandbox?.cleanup();
