@@ -57,7 +57,7 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
         s3InstanceToml('rev', env.options({ buckets: ['docs'], resources: false }), env.secrets()) +
         s3InstanceToml('rw', env.options({ buckets: ['archive'], read_only: false, resources: false }), env.secrets()) +
         s3InstanceToml('scoped', env.options({ buckets: ['docs'], prefixes: ['notes/'], resources: false }), env.secrets()) +
-        s3InstanceToml('slow', env.options({ buckets: ['docs'], resources: false, timeout_ms: 400, max_retries: 1 }), env.secrets()) +
+        s3InstanceToml('slow', env.options({ buckets: ['docs'], resources: false, timeout_ms: 1500, max_retries: 1 }), env.secrets()) +
         s3InstanceToml('down', env.options({ endpoint: 'http://127.0.0.1:1', buckets: ['docs'], resources: false, retry_base_ms: 1, connect_timeout_ms: 1000 }), env.secrets()) +
         s3InstanceToml('cancel', env.options({ buckets: ['docs'], resources: false, timeout_ms: 60000, max_retries: 0 }), env.secrets()) +
         s3InstanceToml('sts', env.options({ endpoint: stsProxy.endpoint, buckets: ['docs'], resources: false }), {
