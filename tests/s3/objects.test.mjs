@@ -130,6 +130,12 @@ describe('s3 connector: objects through keyhold serve, signatures verified by a 
     assert.equal(textOf(u), 'unicode key body');
   });
 
+  test('concurrent calls each get their own signed request and the right object', async () => {
+    const keys = manyKeys.slice(100, 140);
+    const results = await Promise.all(keys.map((key) => env.call('docs_get_object', { bucket: 'docs', key })));
+    results.forEach((r, i) => assert.equal(textOf(r), keys[i]));
+  });
+
   test('get_object with a byte range returns exactly those bytes', async () => {
     const r = await env.call('docs_get_object', { bucket: 'docs', key: 'notes/hello.txt', range_start: 7, range_end: 12 });
     assert.equal(textOf(r), Buffer.from('Hello, wörld! 0123456789').subarray(7, 13).toString());
