@@ -330,46 +330,72 @@ class S3Plugin : public Plugin {
     using ToolError::ToolError;
   };
 
-  // Handles of one call, released when the call ends.
+  // One acquired handle, released when it goes out of scope (also when a constructor
+  // that holds it throws).
+  struct ScopedHandle {
+    const Host* host = nullptr;
+    kh_secret_handle handle{};
+    bool held = false;
+    ScopedHandle() = default;
+    ScopedHandle(const ScopedHandle&) = delete;
+    ScopedHandle& operator=(const ScopedHandle&) = delete;
+    ~ScopedHandle() {
+      if (held) host->release_secret(handle);
+    }
+    bool acquire(const Context& ctx, std::string_view alias) {
+      host = &ctx.host();
+      held = ctx.acquire_secret(alias, &handle) == KH_OK;
+      return held;
+    }
+  };
+
+  // Signing keys derived for one request; wiped when the last user lets go.
+  struct SigningKeyCache {
+    std::map<std::string, std::string> keys;  // "date/region/service" -> 32 bytes
+    ~SigningKeyCache() {
+      for (auto& [_, k] : keys) sodium_memzero(k.data(), k.size());
+    }
+  };
+
+  // The handles of one request: the access key id (and session token) revealed into
+  // out, the secret access key used only through the host's sign service.
   class CallSecrets {
    public:
     CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out,
-                std::atomic<bool>* no_session_token)
-        : ctx_(ctx) {
-      if (ctx.acquire_secret("access_key_id", &key_id_) != KH_OK)
+                std::atomic<bool>* no_session_token) {
+      if (!key_id_.acquire(ctx, "access_key_id"))
         throw ToolError("the host refused the access key id of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias access_key_id "
                         "to a secret and grant it with `keyhold vault grant " +
                         instance + " <secret> --ops reveal`");
-      have_key_id_ = true;
-      if (ctx.acquire_secret("secret_access_key", &secret_) != KH_OK)
+      if (!secret_.acquire(ctx, "secret_access_key"))
         throw ToolError("the host refused the secret access key of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias "
                         "secret_access_key to a secret and grant it with `keyhold vault grant " +
                         instance + " <secret> --ops sign`");
-      have_secret_ = true;
-      const int32_t status = ctx.reveal_secret(
-          key_id_, [out](std::string_view v) { out->access_key_id.assign(v.data(), v.size()); });
+      const int32_t status = ctx.reveal_secret(key_id_.handle, [out](std::string_view v) {
+        out->access_key_id.assign(v.data(), v.size());
+      });
       if (status != KH_OK)
         throw ToolError("the host refused to reveal access_key_id of instance " + instance +
                         " (status " + std::to_string(status) + "; grant it with --ops reveal)");
       // The token is optional: after one refusal (alias not mapped) it is not asked for
       // again, so each call does not add a denied row to the audit log.
-      if (!*no_session_token && ctx.acquire_secret("session_token", &token_) != KH_OK)
-        *no_session_token = true;
-      else if (!*no_session_token) {
-        have_token_ = true;
-        const int32_t s = ctx.reveal_secret(
-            token_, [out](std::string_view v) { out->session_token.assign(v.data(), v.size()); });
-        if (s != KH_OK)
+      if (!*no_session_token) {
+        if (!token_.acquire(ctx, "session_token")) {
+          *no_session_token = true;
+        } else if (ctx.reveal_secret(token_.handle, [out](std::string_view v) {
+                     out->session_token.assign(v.data(), v.size());
+                   }) != KH_OK) {
           throw ToolError("the host refused to reveal session_token of instance " + instance);
+        }
       }
-      const kh_secret_handle secret = secret_;
-      const Context* c = &ctx_;
-      auto cache = std::make_shared<std::map<std::string, std::string>>();
+      const kh_secret_handle secret = secret_.handle;
+      const Context* c = &ctx;
+      auto cache = std::make_shared<SigningKeyCache>();
       out->signing_key = [c, secret, cache, instance](const SigningScope& scope) {
         const std::string scope_key = scope.date() + "/" + scope.region + "/" + scope.service;
-        if (auto it = cache->find(scope_key); it != cache->end()) return it->second;
+        if (auto it = cache->keys.find(scope_key); it != cache->keys.end()) return it->second;
         std::string key;
         const json data = {
             {"date", scope.date()}, {"region", scope.region}, {"service", scope.service}};
@@ -383,24 +409,14 @@ class S3Plugin : public Plugin {
                                          instance + " <secret> --ops sign`"
                                    : " (status " + std::to_string(s) + ")"));
         }
-        (*cache)[scope_key] = key;
+        cache->keys[scope_key] = key;
         return key;
       };
       out->cancelled = [c] { return c->cancelled(); };
     }
-    ~CallSecrets() {
-      const Host& h = ctx_.host();
-      if (have_key_id_) h.release_secret(key_id_);
-      if (have_secret_) h.release_secret(secret_);
-      if (have_token_) h.release_secret(token_);
-    }
-    CallSecrets(const CallSecrets&) = delete;
-    CallSecrets& operator=(const CallSecrets&) = delete;
 
    private:
-    const Context& ctx_;
-    kh_secret_handle key_id_{}, secret_{}, token_{};
-    bool have_key_id_ = false, have_secret_ = false, have_token_ = false;
+    ScopedHandle key_id_, secret_, token_;
   };
 
   S3Response send(Context& ctx, const S3Request& request) {
