@@ -1,0 +1,71 @@
+#include "run_gate.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+using keyhold::ci::RunGate;
+
+namespace {
+// Waits (no timing assertion: only a generous bound against a hang) until pred() holds.
+template <class Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 10000 && !pred(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return pred();
+}
+}  // namespace
+
+TEST_CASE("run gate: the first run enters at once, the next queues at position 1 until a leave") {
+  RunGate gate(1);
+  std::size_t first = 99;
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  CHECK(first == 0);
+
+  std::mutex m;
+  std::vector<std::size_t> positions;
+  std::atomic<bool> entered{false};
+  std::size_t second_first = 99;
+  std::thread second([&] {
+    const bool ok = gate.enter(
+        [&](std::size_t p) {
+          std::lock_guard lock(m);
+          positions.push_back(p);
+        },
+        [] { return false; }, &second_first);
+    entered = ok;
+  });
+  REQUIRE(eventually([&] {
+    std::lock_guard lock(m);
+    return !positions.empty();
+  }));
+  CHECK_FALSE(entered.load());
+  gate.leave();
+  second.join();
+  CHECK(entered.load());
+  CHECK(second_first == 1);
+  CHECK(positions == std::vector<std::size_t>{1});
+  gate.leave();
+}
+
+TEST_CASE("run gate: a queued run that is cancelled leaves the queue without a slot") {
+  RunGate gate(1);
+  std::size_t first = 0;
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  std::atomic<bool> stop{false};
+  std::atomic<int> result{-1};
+  std::thread waiter([&] {
+    std::size_t p = 0;
+    result = gate.enter([](std::size_t) {}, [&] { return stop.load(); }, &p) ? 1 : 0;
+  });
+  stop = true;
+  waiter.join();
+  CHECK(result.load() == 0);
+  gate.leave();
+  // The slot is free again and nobody is queued.
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  CHECK(first == 0);
+  gate.leave();
+}
