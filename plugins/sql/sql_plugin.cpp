@@ -211,7 +211,8 @@ class SqlPlugin : public Plugin {
         {{"name", "query"},
          {"title", "Run a read-only query"},
          {"description", "Runs exactly one read-only SQL statement against the " + engine +
-                             " database, with params bound to placeholders." + limit_note},
+                             " database, with params bound to placeholders." + limit_note +
+                             schemas_note()},
          {"inputSchema", sql_input_schema("One SQL statement (no ';'-separated lists)")},
          {"outputSchema", rows_output_schema(false)},
          {"annotations", kReadOnlyAnnotations}});
@@ -331,6 +332,15 @@ class SqlPlugin : public Plugin {
  private:
   std::string table_uri(const std::string& schema, const std::string& table) const {
     return "sql://" + instance_ + "/" + encode_segment(schema) + "/" + encode_segment(table);
+  }
+  // Tells the client which schemas query may read, when the `schemas` allowlist is set.
+  std::string schemas_note() const {
+    if (options_.schemas.empty()) return {};
+    std::string names;
+    for (const auto& s : options_.schemas) names += (names.empty() ? "" : ", ") + s;
+    return " Reads only schemas " + names +
+           (options_.backend == "postgres" ? " (and pg_catalog, information_schema)" : "") +
+           "; statements that read other schemas are refused.";
   }
   std::string schema_or_default(const std::string& schema) const {
     return schema.empty() ? backend_->default_schema() : schema;

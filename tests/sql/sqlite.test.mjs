@@ -72,6 +72,8 @@ describe('sql connector: SQLite', () => {
     assert.equal(byName.rw_execute.annotations.readOnlyHint, false);
     assert.equal(byName.rw_execute.annotations.destructiveHint, true);
     assert.ok(byName.ro_query.outputSchema, 'query declares an outputSchema');
+    assert.match(byName.mainonly_query.description, /Reads only schemas main; statements that read other schemas are refused/);
+    assert.doesNotMatch(byName.ro_query.description, /Reads only schemas/);
   });
 
   test('the demo database is created under $XDG_DATA_HOME/keyhold and served', async () => {
