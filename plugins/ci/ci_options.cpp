@@ -203,14 +203,15 @@ std::string filter_problem(std::string_view filter) {
 
 CiOptions parse_options(const json& options) {
   if (!options.is_object()) throw std::invalid_argument("options must be a table");
-  static const std::set<std::string> known = {"suites",       "max_concurrent_runs", "history",
-                                              "history_path", "log_bytes",           "tail_bytes",
-                                              "kill_grace"};
+  static const std::set<std::string> known = {
+      "suites",       "max_concurrent_runs", "max_queued_runs", "history",
+      "history_path", "log_bytes",           "tail_bytes",      "kill_grace"};
   for (const auto& [key, _] : options.items())
     if (!known.contains(key))
       throw std::invalid_argument(
           "unknown option " + key +
-          " (the ci connector knows: suites, max_concurrent_runs, history, history_path, "
+          " (the ci connector knows: suites, max_concurrent_runs, max_queued_runs, history, "
+          "history_path, "
           "log_bytes, tail_bytes, kill_grace)");
   CiOptions out;
   if (!options.contains("suites") || !options["suites"].is_object() || options["suites"].empty())
@@ -227,6 +228,7 @@ CiOptions parse_options(const json& options) {
   }
   out.max_concurrent_runs =
       static_cast<int>(get_integer(options, "max_concurrent_runs", "", 1, 1, 64));
+  out.max_queued_runs = static_cast<int>(get_integer(options, "max_queued_runs", "", 4, 0, 64));
   out.history = static_cast<std::size_t>(get_integer(options, "history", "", 50, 1, 10000));
   out.history_path = get_string(options, "history_path", "");
   if (!out.history_path.empty() && out.history_path[0] != '/')

@@ -38,6 +38,7 @@ struct Suite {
 struct CiOptions {
   std::map<std::string, Suite> suites;
   int max_concurrent_runs = 1;
+  int max_queued_runs = 4;                     // each waiting run holds a host worker thread
   std::size_t history = 50;                    // runs kept in the history file
   std::string history_path;                    // resolved by the plugin when empty
   std::size_t log_bytes = 1024 * 1024;         // per run: first half and last half are kept

@@ -150,7 +150,7 @@ class CiPlugin : public Plugin {
       : Plugin(host),
         instance_(instance),
         options_(parse_options(options)),
-        gate_(options_.max_concurrent_runs),
+        gate_(options_.max_concurrent_runs, static_cast<std::size_t>(options_.max_queued_runs)),
         history_(history_path_for(options_, instance), options_.history) {}
 
   static std::span<const kh_secret_decl> secret_declarations() {
@@ -316,7 +316,7 @@ class CiPlugin : public Plugin {
 
     double queue_progress = 0;
     std::size_t first_position = 0;
-    const bool admitted = gate_.enter(
+    const Admission admission = gate_.enter(
         [&](std::size_t position) {
           {
             std::lock_guard lock(live->mutex);
@@ -329,8 +329,14 @@ class CiPlugin : public Plugin {
           ctx.log(KH_LOG_NOTICE, "ci: " + message);
         },
         [&] { return ctx.cancelled(); }, &first_position);
+    if (admission == Admission::kQueueFull)
+      return text_result("suite " + suite.name +
+                             " not started: " + std::to_string(options_.max_concurrent_runs) +
+                             " run(s) going and " + std::to_string(options_.max_queued_runs) +
+                             " queued (max_queued_runs); try again when one has finished",
+                         true);
     json result;
-    if (!admitted) {
+    if (admission == Admission::kStopped) {
       std::lock_guard lock(live->mutex);
       result = live->state;
       result["status"] = "cancelled";

@@ -34,7 +34,27 @@ TEST_CASE("ci options: a suite from the issue's example is read completely") {
   CHECK(s.filter_arg == "--grep");
   CHECK(s.auth_failure_exit_code == 77);
   CHECK(o.max_concurrent_runs == 1);
+  CHECK(o.max_queued_runs == 4);
   CHECK(o.history == 50);
+}
+
+TEST_CASE("ci options: every instance-level option is accepted") {
+  json options = one_suite(kMinimal);
+  options.update({{"max_concurrent_runs", 2},
+                  {"max_queued_runs", 0},
+                  {"history", 5},
+                  {"history_path", "/var/lib/keyhold/ci.sqlite"},
+                  {"log_bytes", 4096},
+                  {"tail_bytes", 512},
+                  {"kill_grace", "2s"}});
+  const auto o = parse_options(options);
+  CHECK(o.max_concurrent_runs == 2);
+  CHECK(o.max_queued_runs == 0);
+  CHECK(o.history == 5);
+  CHECK(o.history_path == "/var/lib/keyhold/ci.sqlite");
+  CHECK(o.log_bytes == 4096);
+  CHECK(o.tail_bytes == 512);
+  CHECK(o.kill_grace == std::chrono::seconds(2));
 }
 
 TEST_CASE("ci options: defaults are exit-code, 10 minutes, no filter") {

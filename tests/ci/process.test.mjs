@@ -22,7 +22,7 @@ before(async () => {
   sandbox = await ciSandbox('process');
   project = copyFixture(sandbox, 'ci-node');
   config = ciInstance('ci', {
-    options: { history_path: sandbox.historyPath, kill_grace: '1s', max_concurrent_runs: 1 },
+    options: { history_path: sandbox.historyPath, kill_grace: '1s', max_concurrent_runs: 1, max_queued_runs: 1 },
     suites: {
       hang: { argv: [NODE, 'scripts/hang.mjs', file('hang.json')], cwd: project },
       'hang-timeout': { argv: [NODE, 'scripts/hang.mjs', file('timeout.json')], cwd: project, timeout: '2s' },
@@ -153,12 +153,17 @@ test('50 MiB of output: capped log and tail, bounded host memory, host responsiv
   console.log(`# host memory: RSS before ${(before.rss / 1048576).toFixed(1)} MiB, peak during ${(during.peak / 1048576).toFixed(1)} MiB`);
 });
 
-test('concurrency cap: a second run queues, says its position, then runs', async () => {
+test('concurrency cap: a second run queues, says its position, then runs; a full queue refuses', async () => {
   const progressB = [];
   const a = session.call('ci_run_suite', { suite: 'gate' });
   await until('run A to start', () => existsSync(file('gate.started')));
   const b = session.call('ci_run_suite', { suite: 'gate' }, { onprogress: (p) => progressB.push(p) });
   await until('run B to say it is queued', () => progressB.some((p) => / is queued at position 1$/.test(p.message)));
+  // The queue holds one run (max_queued_runs = 1): a third is refused at once.
+  const c = await session.call('ci_run_suite', { suite: 'gate' });
+  assert.equal(c.isError, true);
+  assert.equal(c.content[0].text,
+    'suite gate not started: 1 run(s) going and 1 queued (max_queued_runs); try again when one has finished');
   const lines = readFileSync(file('gate.started'), 'utf8').trim().split('\n');
   assert.equal(lines.length, 1, 'B has not started while A runs');
   writeFileSync(file('gate.release'), 'go');

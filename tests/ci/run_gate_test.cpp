@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+using keyhold::ci::Admission;
 using keyhold::ci::RunGate;
 
 namespace {
@@ -19,9 +20,9 @@ bool eventually(Pred pred) {
 }  // namespace
 
 TEST_CASE("run gate: the first run enters at once, the next queues at position 1 until a leave") {
-  RunGate gate(1);
+  RunGate gate(1, 4);
   std::size_t first = 99;
-  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first) == Admission::kEntered);
   CHECK(first == 0);
 
   std::mutex m;
@@ -29,13 +30,13 @@ TEST_CASE("run gate: the first run enters at once, the next queues at position 1
   std::atomic<bool> entered{false};
   std::size_t second_first = 99;
   std::thread second([&] {
-    const bool ok = gate.enter(
+    const Admission a = gate.enter(
         [&](std::size_t p) {
           std::lock_guard lock(m);
           positions.push_back(p);
         },
         [] { return false; }, &second_first);
-    entered = ok;
+    entered = a == Admission::kEntered;
   });
   REQUIRE(eventually([&] {
     std::lock_guard lock(m);
@@ -51,21 +52,32 @@ TEST_CASE("run gate: the first run enters at once, the next queues at position 1
 }
 
 TEST_CASE("run gate: a queued run that is cancelled leaves the queue without a slot") {
-  RunGate gate(1);
+  RunGate gate(1, 4);
   std::size_t first = 0;
-  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first) == Admission::kEntered);
   std::atomic<bool> stop{false};
   std::atomic<int> result{-1};
   std::thread waiter([&] {
     std::size_t p = 0;
-    result = gate.enter([](std::size_t) {}, [&] { return stop.load(); }, &p) ? 1 : 0;
+    result = static_cast<int>(gate.enter([](std::size_t) {}, [&] { return stop.load(); }, &p));
   });
   stop = true;
   waiter.join();
-  CHECK(result.load() == 0);
+  CHECK(result.load() == static_cast<int>(Admission::kStopped));
   gate.leave();
   // The slot is free again and nobody is queued.
-  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first));
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first) == Admission::kEntered);
   CHECK(first == 0);
+  gate.leave();
+}
+
+TEST_CASE("run gate: beyond max_waiting a run is refused at once, nothing is queued") {
+  RunGate gate(1, 0);
+  std::size_t first = 0;
+  REQUIRE(gate.enter([](std::size_t) {}, [] { return false; }, &first) == Admission::kEntered);
+  bool told = false;
+  CHECK(gate.enter([&](std::size_t) { told = true; }, [] { return false; }, &first) ==
+        Admission::kQueueFull);
+  CHECK_FALSE(told);
   gate.leave();
 }
