@@ -61,16 +61,19 @@ void AuditQueue::write(std::vector<vault::AuditEntry> entries) {
       entries.push_back(std::move(entry));
     }
   }
-  for (const auto& entry : entries) {
-    if (!vault_) {
+  if (!vault_) {
+    for (const auto& entry : entries)
       spdlog::info("audit: {} instance={} secret={} request={} outcome={} {}", entry.action,
                    entry.instance, entry.secret, entry.request_id, entry.outcome, entry.detail);
-      continue;
-    }
-    auto appended = vault_->with([&](vault::Vault& v) { return v.append_audit(entry); });
-    if (!appended.is_ok())
-      spdlog::error("cannot append to the audit log: {}", appended.status().message());
+    return;
   }
+  // One transaction for the batch: the vault's lock (which every handle use takes) is held
+  // once, not once per entry.
+  auto appended = vault_->with(
+      [&](vault::Vault& v) { return v.append_audit(std::span<const vault::AuditEntry>(entries)); });
+  if (!appended.is_ok())
+    spdlog::error("cannot append {} entries to the audit log: {}", entries.size(),
+                  appended.status().message());
 }
 
 }  // namespace keyhold::secrets

@@ -97,13 +97,56 @@ const AliasBinding* HandleBroker::find_binding(const std::string& instance,
 }
 
 int32_t HandleBroker::check(const std::string& instance, const AliasBinding& binding,
-                            std::uint32_t op) const {
+                            std::uint32_t op) {
   if ((binding.declared_ops & op) == 0) return KH_NOT_GRANTED;
   if (binding.source.kind != SecretSource::Kind::kVault) return KH_OK;  // the config is the grant
-  auto status = vault_->with([&](vault::Vault& v) {
-    return v.check_grant(instance, binding.source.ref, to_vault_op(op), std::time(nullptr));
-  });
-  return status.is_ok() ? KH_OK : KH_NOT_GRANTED;
+  check_for_change();  // the cache then holds nothing older than the vault's last commit
+  std::lock_guard lock(cache_mutex_);
+  auto grants = cached_grants_.find(instance);
+  if (grants == cached_grants_.end()) {
+    auto read = vault_->with([&](vault::Vault& v) { return v.list_grants(instance); });
+    if (!read.is_ok()) return KH_NOT_GRANTED;
+    grants = cached_grants_.emplace(instance, std::move(read).value()).first;
+  }
+  const auto decision =
+      vault::decide_grant(grants->second, binding.source.ref, to_vault_op(op), std::time(nullptr));
+  return decision == vault::GrantDecision::kAllowed ? KH_OK : KH_NOT_GRANTED;
+}
+
+int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use,
+                                 std::string* error) {
+  if (binding.source.kind != SecretSource::Kind::kVault) {
+    auto value = read_source(binding.source, vault_.get());
+    if (!value.is_ok()) {
+      *error = value.status().message();
+      return KH_ERROR;
+    }
+    use(value.value().bytes(), false);
+    return KH_OK;
+  }
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (auto hit = cached_values_.find(binding.source.ref); hit != cached_values_.end()) {
+      use(hit->second.bytes(), true);
+      return KH_OK;
+    }
+  }
+  auto value = read_source(binding.source, vault_.get());
+  if (!value.is_ok()) {
+    *error = value.status().message();
+    return KH_ERROR;
+  }
+  // A rotation committed since the last check must reach the redactor before this value
+  // leaves; then the value may be older than the vault, so it is not cached.
+  const bool moved = check_for_change();
+  std::lock_guard lock(cache_mutex_);
+  if (!moved) {
+    auto cached = cached_values_.emplace(binding.source.ref, std::move(value).value()).first;
+    use(cached->second.bytes(), true);
+  } else {
+    use(value.value().bytes(), false);
+  }
+  return KH_OK;
 }
 
 void HandleBroker::audit(const std::string& instance, const std::string& action,
@@ -195,14 +238,17 @@ int32_t HandleBroker::reveal(const std::string& instance, kh_secret_handle handl
           status == KH_NOT_FOUND ? "unknown or released handle" : "alias=" + binding.alias);
     return status == KH_NOT_FOUND ? KH_NOT_GRANTED : status;
   }
-  auto value = read_source(binding.source, vault_.get());
-  if (!value.is_ok()) {
-    audit(instance, "handle.reveal", what, request_id, "error", value.status().message());
+  vault::SecretBuffer value;
+  std::string error;
+  if (with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { value = vault::SecretBuffer::copy_of(v); },
+          &error) != KH_OK) {
+    audit(instance, "handle.reveal", what, request_id, "error", error);
     return KH_ERROR;
   }
-  check_for_change();  // a rotated value must be known to the redactor before it leaves
   audit(instance, "handle.reveal", what, request_id, "ok", "alias=" + binding.alias);
-  if (use != nullptr) use(user, value.value().data(), value.value().size());
+  if (use != nullptr) use(user, value.data(), value.size());
   return KH_OK;  // value's buffer is zeroed as it goes out of scope
 }
 
@@ -222,17 +268,19 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
     *out = "unknown signing algorithm (use hmac-sha256 or aws4-signing-key)";
     return KH_INVALID_ARGUMENT;
   }
-  auto value = read_source(binding.source, vault_.get());
-  if (!value.is_ok()) {
-    audit(instance, "handle.sign", what, request_id, "error", value.status().message());
-    return KH_ERROR;
-  }
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  if (algorithm == "hmac-sha256") {
-    hmac_sha256(value.value().bytes(), data, mac);
-  } else {
-    // AWS SigV4: kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
-    // "aws4_request"). Only the derived key leaves the host.
+  // A SigV4 signing key is derived once per secret and scope while the vault is unchanged.
+  std::string derived_key_id;
+  if (algorithm == "aws4-signing-key") {
+    derived_key_id = binding.source.describe() + '\n' + std::string(data);
+    std::lock_guard lock(cache_mutex_);
+    if (auto hit = cached_signing_keys_.find(derived_key_id); hit != cached_signing_keys_.end()) {
+      std::memcpy(mac, hit->second.data(), sizeof mac);
+      return finish_sign(instance, binding, algorithm, request_id, mac, out);
+    }
+  }
+  std::string date, region, service;
+  if (algorithm == "aws4-signing-key") {
     auto scope = nlohmann::json::parse(data, nullptr, false);
     if (scope.is_discarded() || !scope.is_object() ||
         !scope.value("date", nlohmann::json()).is_string() ||
@@ -242,21 +290,61 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
           "aws4-signing-key needs {\"date\":\"YYYYMMDD\",\"region\":\"...\",\"service\":\"...\"}";
       return KH_INVALID_ARGUMENT;
     }
-    vault::SecretBuffer key(4 + value.value().size());
-    std::memcpy(key.data(), "AWS4", 4);
-    std::memcpy(key.data() + 4, value.value().data(), value.value().size());
-    unsigned char k1[32], k2[32], k3[32];
-    hmac_sha256(key.bytes(), scope["date"].get<std::string>(), k1);
-    hmac_sha256({k1, 32}, scope["region"].get<std::string>(), k2);
-    hmac_sha256({k2, 32}, scope["service"].get<std::string>(), k3);
-    hmac_sha256({k3, 32}, "aws4_request", mac);
-    sodium_memzero(k1, 32);
-    sodium_memzero(k2, 32);
-    sodium_memzero(k3, 32);
+    date = scope["date"].get<std::string>();
+    region = scope["region"].get<std::string>();
+    service = scope["service"].get<std::string>();
   }
+  std::string error;
+  const int32_t computed = with_value(
+      binding,
+      [&](std::span<const std::uint8_t> secret, bool current) {
+        if (algorithm == "hmac-sha256") {
+          hmac_sha256(secret, data, mac);
+          return;
+        }
+        // AWS SigV4: kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region),
+        // service), "aws4_request"). Only the derived key leaves the host. An HMAC key
+        // longer than the SHA-256 block is its hash, so the key fits on the stack.
+        unsigned char key[crypto_hash_sha256_BYTES > 64 ? crypto_hash_sha256_BYTES : 64];
+        std::size_t key_size = 4 + secret.size();
+        if (key_size <= 64) {
+          std::memcpy(key, "AWS4", 4);
+          std::memcpy(key + 4, secret.data(), secret.size());
+        } else {
+          crypto_hash_sha256_state state;
+          crypto_hash_sha256_init(&state);
+          crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>("AWS4"), 4);
+          crypto_hash_sha256_update(&state, secret.data(), secret.size());
+          crypto_hash_sha256_final(&state, key);
+          key_size = crypto_hash_sha256_BYTES;
+        }
+        unsigned char k1[32], k2[32], k3[32];
+        hmac_sha256({key, key_size}, date, k1);
+        hmac_sha256({k1, 32}, region, k2);
+        hmac_sha256({k2, 32}, service, k3);
+        hmac_sha256({k3, 32}, "aws4_request", mac);
+        sodium_memzero(key, sizeof key);
+        sodium_memzero(k1, 32);
+        sodium_memzero(k2, 32);
+        sodium_memzero(k3, 32);
+        if (current)  // with_value holds the cache lock while use runs
+          cached_signing_keys_.insert_or_assign(
+              derived_key_id, vault::SecretBuffer::copy_of(std::span<const std::uint8_t>(mac)));
+      },
+      &error);
+  if (computed != KH_OK) {
+    audit(instance, "handle.sign", what, request_id, "error", error);
+    return KH_ERROR;
+  }
+  return finish_sign(instance, binding, algorithm, request_id, mac, out);
+}
+
+int32_t HandleBroker::finish_sign(const std::string& instance, const AliasBinding& binding,
+                                  std::string_view algorithm, const std::string& request_id,
+                                  unsigned char (&mac)[32], std::string* out) {
   out->assign(reinterpret_cast<const char*>(mac), sizeof mac);
   sodium_memzero(mac, sizeof mac);
-  audit(instance, "handle.sign", what, request_id, "ok",
+  audit(instance, "handle.sign", binding.source.describe(), request_id, "ok",
         "alias=" + binding.alias + " algorithm=" + std::string(algorithm));
   return KH_OK;
 }
@@ -300,16 +388,17 @@ int32_t HandleBroker::value_for_env(const std::string& instance, std::string_vie
                      "' (not in the alias's env_commands)";
     return KH_NOT_GRANTED;
   }
-  auto value = read_source(binding.source, vault_.get());
-  if (!value.is_ok()) {
-    audit(instance, "handle.env", what, request_id, "error", value.status().message());
-    *why = "secret alias '" + binding.alias + "' could not be read: " + value.status().message();
+  std::string error;
+  if (with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
+          &error) != KH_OK) {
+    audit(instance, "handle.env", what, request_id, "error", error);
+    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
     return KH_ERROR;
   }
-  check_for_change();
   audit(instance, "handle.env", what, request_id, "ok",
         "alias=" + binding.alias + " command=" + argv.front());
-  *out = std::move(value).value();
   return KH_OK;
 }
 
@@ -344,14 +433,28 @@ void HandleBroker::set_change_listener(std::function<void()> listener) {
   change_listener_ = std::move(listener);
 }
 
-void HandleBroker::check_for_change() {
-  if (!vault_) return;
+bool HandleBroker::check_for_change() {
+  if (!vault_) return false;
   std::lock_guard lock(change_mutex_);
   auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
-  if (!version.is_ok()) return;
-  const bool changed = last_data_version_ != -1 && version.value() != last_data_version_;
+  if (!version.is_ok()) {  // cannot tell: trust nothing cached
+    std::lock_guard cache(cache_mutex_);
+    cached_grants_.clear();
+    cached_values_.clear();
+    cached_signing_keys_.clear();
+    return false;
+  }
+  if (version.value() == last_data_version_) return false;
+  const bool changed = last_data_version_ != -1;
   last_data_version_ = version.value();
+  {
+    std::lock_guard cache(cache_mutex_);
+    cached_grants_.clear();
+    cached_values_.clear();
+    cached_signing_keys_.clear();
+  }
   if (changed && change_listener_) change_listener_();
+  return changed;
 }
 
 }  // namespace keyhold::secrets

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,11 +67,11 @@ class HandleBroker {
   std::vector<KnownSecret> releasable_values();
   // Called (on the caller's thread) when check_for_change() sees the vault changed.
   void set_change_listener(std::function<void()> listener);
-  // Compares the vault's data_version with the last one seen and calls the listener when
-  // it moved (another process committed: a rotation, a revoke). Also run by reveal, sign
-  // and env before a value leaves, so the redactor knows a rotated value before any
-  // plugin can hold it.
-  void check_for_change();
+  // Compares the vault's data_version with the last one seen; when it moved (another
+  // process committed: a grant, a revoke, a rotation) empties the cache and calls the
+  // listener, and returns true. Run by every use before a grant is judged and after a
+  // value is read, so the redactor knows a rotated value before any plugin can hold it.
+  bool check_for_change();
 
   // Writes every queued audit entry (entries are written asynchronously).
   void flush_audit() { audit_queue_.flush(); }
@@ -91,7 +92,18 @@ class HandleBroker {
   bool mapped_binding(const std::string& instance, std::string_view alias, const char* action,
                       const std::string& request_id, AliasBinding* out);
   // KH_OK when op is declared for the binding and granted now.
-  int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op) const;
+  int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op);
+  // Calls use with the current value of binding's secret (an operation already checked);
+  // KH_ERROR with *error (names only) when it cannot be read. use runs under the cache
+  // lock: keep it short (a MAC, a copy), never a plugin callback.
+  // use(value, current): current is false when the value must not be cached (read from
+  // env or a file, or the vault moved while it was read).
+  using ValueUse = std::function<void(std::span<const std::uint8_t>, bool)>;
+  int32_t with_value(const AliasBinding& binding, const ValueUse& use, std::string* error);
+  // Hands the MAC or key out (and wipes mac) and audits a successful sign.
+  int32_t finish_sign(const std::string& instance, const AliasBinding& binding,
+                      std::string_view algorithm, const std::string& request_id,
+                      unsigned char (&mac)[32], std::string* out);
   // Resolves handle for instance; KH_NOT_FOUND / KH_NOT_GRANTED (another instance's).
   int32_t resolve(const std::string& instance, kh_secret_handle handle, AliasBinding* out) const;
 
@@ -100,6 +112,15 @@ class HandleBroker {
   std::map<std::string, std::vector<AliasBinding>> bindings_;  // by instance
   std::map<Key, HandleEntry> handles_;
   std::int64_t last_data_version_ = -1;
+  // What the vault said since the last data_version change: each instance's grants
+  // (expiry is still judged by the clock on every use) and the values of secrets used
+  // (guarded memory, as the redactor holds them anyway). Emptied whenever data_version
+  // moves, so a revoke or rotation by another process acts on the next use.
+  std::mutex cache_mutex_;  // taken after change_mutex_, never the other way round
+  std::map<std::string, std::vector<vault::Grant>, std::less<>> cached_grants_;
+  std::map<std::string, vault::SecretBuffer, std::less<>> cached_values_;
+  // SigV4 signing keys by "<source>\n<scope JSON>" (a plugin gets these anyway).
+  std::map<std::string, vault::SecretBuffer, std::less<>> cached_signing_keys_;
   std::mutex change_mutex_;  // serializes listener calls
   std::function<void()> change_listener_;
   AuditQueue audit_queue_;  // last: its thread stops first

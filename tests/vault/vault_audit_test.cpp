@@ -28,6 +28,31 @@ AuditVerification verify(const ScratchDir& dir) {
   return result.value();
 }
 
+TEST_CASE("a batch of audit entries is appended in order and verifies", "[vault][audit]") {
+  ScratchDir dir;
+  {
+    Vault vault = make_keyfile_vault(dir);
+    std::vector<AuditEntry> batch(3);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      batch[i].actor = "test";
+      batch[i].action = "handle.sign";
+      batch[i].detail = "n=" + std::to_string(i);
+    }
+    auto last = vault.append_audit(std::span<const AuditEntry>(batch));
+    REQUIRE(last.is_ok());
+    CHECK(last.value() == 4);  // after the init entry
+  }
+  const AuditVerification v = verify(dir);
+  CHECK(v.ok);
+  CHECK(v.entries_checked == 4);
+  auto vault = Vault::open(dir / "vault.db", keyfile_for(dir));
+  auto entries = vault->read_audit();
+  REQUIRE(entries.is_ok());
+  REQUIRE(entries.value().size() == 4);
+  CHECK(entries.value()[1].detail == "n=0");
+  CHECK(entries.value()[3].detail == "n=2");
+}
+
 TEST_CASE("audit --verify passes on a clean vault and records every action", "[vault][audit]") {
   ScratchDir dir;
   populate(dir);

@@ -107,6 +107,21 @@ std::optional<std::string> validate_grant_pattern(std::string_view pattern) {
   return validate_secret_name(pattern);
 }
 
+GrantDecision decide_grant(std::span<const Grant> grants, std::string_view secret_name,
+                           Operation op, UnixSeconds now) noexcept {
+  bool expired = false;
+  for (const Grant& g : grants) {
+    if (!g.authentic || !grant_pattern_matches(g.pattern, secret_name)) continue;
+    if ((g.operations & static_cast<std::uint32_t>(op)) == 0) continue;
+    if (g.expires_at && now >= *g.expires_at) {
+      expired = true;
+      continue;
+    }
+    return GrantDecision::kAllowed;
+  }
+  return expired ? GrantDecision::kExpired : GrantDecision::kDenied;
+}
+
 bool grant_pattern_matches(std::string_view pattern, std::string_view secret_name) noexcept {
   if (pattern.size() > 2 && pattern.substr(pattern.size() - 2) == "/*") {
     const std::string_view prefix = pattern.substr(0, pattern.size() - 1);  // keeps the '/'

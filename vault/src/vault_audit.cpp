@@ -102,6 +102,16 @@ Result<std::int64_t> Vault::append_audit(const AuditEntry& entry) {
   });
 }
 
+Result<std::int64_t> Vault::append_audit(std::span<const AuditEntry> entries) {
+  return guarded("appending to the audit log", [&]() -> Result<std::int64_t> {
+    SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::int64_t seq = 0;
+    for (const AuditEntry& entry : entries) seq = state_->append_audit_in_transaction(entry);
+    txn.commit();
+    return seq;
+  });
+}
+
 Result<std::vector<AuditEntry>> Vault::read_audit(const AuditFilter& filter) {
   return guarded("reading the audit log", [&]() -> Result<std::vector<AuditEntry>> {
     std::string sql = std::string("SELECT ") + kEntryColumns + " FROM audit WHERE 1";

@@ -128,16 +128,9 @@ Status Vault::check_grant(std::string_view instance, std::string_view secret_nam
                           UnixSeconds now) {
   auto grants = list_grants(instance);
   if (!grants.is_ok()) return grants.status();
-  bool expired = false;
-  for (const Grant& g : grants.value()) {
-    if (!g.authentic || !grant_pattern_matches(g.pattern, secret_name)) continue;
-    if ((g.operations & static_cast<std::uint32_t>(op)) == 0) continue;
-    if (g.expires_at && now >= *g.expires_at) {
-      expired = true;
-      continue;
-    }
-    return Status::ok();
-  }
+  const GrantDecision decision = decide_grant(grants.value(), secret_name, op, now);
+  if (decision == GrantDecision::kAllowed) return Status::ok();
+  const bool expired = decision == GrantDecision::kExpired;
   return Status(ErrorCode::kPermissionDenied,
                 "instance '" + std::string(instance) + "' may not " + operation_name(op) + " '" +
                     std::string(secret_name) + "'" + (expired ? " (its grant expired)" : "") +

@@ -304,7 +304,10 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
 
 Result<std::int64_t> Vault::data_version() {
   return guarded("reading the data version", [&]() -> Result<std::int64_t> {
-    return state_->db->execAndGet("PRAGMA data_version").getInt64();
+    ScopedStatement query(*state_, "PRAGMA data_version");
+    if (!(*query).executeStep())
+      return Status(ErrorCode::kInternal, "PRAGMA data_version returned no row");
+    return (*query).getColumn(0).getInt64();
   });
 }
 

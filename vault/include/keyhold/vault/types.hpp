@@ -2,6 +2,7 @@
 // Plain records the vault hands out: metadata only, never values.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,5 +112,11 @@ std::optional<std::string> validate_instance_name(std::string_view name);
 std::optional<std::string> validate_grant_pattern(std::string_view pattern);
 // True when pattern (already valid) covers secret_name.
 bool grant_pattern_matches(std::string_view pattern, std::string_view secret_name) noexcept;
+
+// Whether grants (of one instance, as read from the vault) allow op on secret_name at now:
+// only authentic grants count; an expired grant that would have allowed it says kExpired.
+enum class GrantDecision { kAllowed, kDenied, kExpired };
+GrantDecision decide_grant(std::span<const Grant> grants, std::string_view secret_name,
+                           Operation op, UnixSeconds now) noexcept;
 
 }  // namespace keyhold::vault

@@ -105,6 +105,8 @@ class Vault {
   // ---- audit ----
   // Appends one entry to the chain (seq, time and MAC are filled in); returns its seq.
   Result<std::int64_t> append_audit(const AuditEntry& entry);
+  // Appends entries in order in one transaction (all or none); returns the last seq.
+  Result<std::int64_t> append_audit(std::span<const AuditEntry> entries);
   Result<std::vector<AuditEntry>> read_audit(const AuditFilter& filter = {});
   // Walks the whole chain and the anchor; reports the first entry that does not verify.
   Result<AuditVerification> verify_audit();
