@@ -40,6 +40,21 @@ before(async () => {
 
 after(async () => {
   await session?.close();
+  // A failed test may leave a fixture's process group behind: end it so CI stays clean.
+  const leaders = [];
+  for (const name of ['hang.json', 'timeout.json']) {
+    if (existsSync(file(name))) leaders.push(JSON.parse(readFileSync(file(name), 'utf8')).leader);
+  }
+  for (const name of ['gate.started', 'stuck.started']) {
+    if (existsSync(file(name))) leaders.push(...readFileSync(file(name), 'utf8').trim().split('\n').map(Number));
+  }
+  for (const pgid of leaders) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone (the normal case)
+    }
+  }
   sandbox?.cleanup();
 });
 
