@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 
 namespace keyhold::secrets {
@@ -137,17 +138,17 @@ std::vector<std::string> encoded_forms(std::string_view value) {
   return forms;
 }
 
-std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& rules,
-                                           std::string* error) {
-  std::shared_ptr<Redactor> redactor(new Redactor());
-  redactor->rules_ = rules;
-  if (rules.empty()) return redactor;
-  auto db = std::make_shared<Database>();
+namespace {
+
+// Compiles rules into one database; som: report where each match starts (slower scans).
+std::shared_ptr<Redactor::Database> compile_rules(const std::vector<CredentialRule>& rules,
+                                                  bool som, std::string* error) {
+  auto db = std::make_shared<Redactor::Database>();
   std::vector<const char*> expressions;
   std::vector<unsigned> flags, ids;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     expressions.push_back(rules[i].regex.c_str());
-    flags.push_back(HS_FLAG_SOM_LEFTMOST | HS_FLAG_DOTALL |
+    flags.push_back((som ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH) | HS_FLAG_DOTALL |
                     (rules[i].caseless ? HS_FLAG_CASELESS : 0));
     ids.push_back(static_cast<unsigned>(i));
     db->labels.push_back(rules[i].id);
@@ -163,8 +164,45 @@ std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& ru
     return nullptr;
   }
   if (!alloc_scratch(*db, error)) return nullptr;
-  redactor->rule_db_ = std::move(db);
+  return db;
+}
+
+int stop_at_first(unsigned int, unsigned long long, unsigned long long, unsigned int, void*) {
+  return 1;  // terminates the scan
+}
+
+// True when any pattern of db matches text.
+bool any_match(Redactor::Database* db, std::string_view text) {
+  if (db == nullptr || db->db == nullptr || text.empty()) return false;
+  hs_scratch_t* scratch = db->take();
+  if (scratch == nullptr) return true;  // cannot tell: take the slow path
+  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                                &stop_at_first, nullptr);
+  db->give_back(scratch);
+  return rc != HS_SUCCESS;  // HS_SCAN_TERMINATED on a match; an error takes the slow path
+}
+
+}  // namespace
+
+std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& rules,
+                                           std::string* error) {
+  std::shared_ptr<Redactor> redactor(new Redactor());
+  redactor->rules_ = rules;
+  if (rules.empty()) return redactor;
+  redactor->rule_detect_db_ = compile_rules(rules, false, error);
+  if (!redactor->rule_detect_db_) return nullptr;
   return redactor;
+}
+
+std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
+  std::call_once(rule_db_once_, [this] {
+    std::string error;
+    rule_db_ = compile_rules(rules_, true, &error);
+    // The same rules compiled once without start tracking, so this cannot fail short of
+    // memory; say so loudly rather than redact less.
+    if (!rule_db_) std::abort();
+  });
+  return rule_db_;
 }
 
 Redactor::~Redactor() = default;
@@ -249,7 +287,12 @@ std::vector<Finding> Redactor::scan(std::string_view text) const {
   std::vector<Finding> findings;
   for (const Match& m : run(secrets.get(), text))
     findings.push_back({m.from, m.to, secrets->labels[m.id], false});
-  auto rule_matches = run(rule_db_.get(), text);
+  std::vector<Match> rule_matches;
+  std::shared_ptr<Database> rule_db;
+  if (any_match(rule_detect_db_.get(), text)) {
+    rule_db = rule_positions();
+    rule_matches = run(rule_db.get(), text);
+  }
   if (rule_matches.size() > 1) {
     // Hyperscan reports every end offset of an open-ended match; keep the longest per
     // (rule, start) so the checks below run once per match, not once per end offset.
@@ -265,7 +308,7 @@ std::vector<Finding> Redactor::scan(std::string_view text) const {
   if (!rule_matches.empty()) {
     std::string lowered;  // computed once, only when some rule needs keywords
     for (const Match& m : rule_matches) {
-      const CredentialRule& rule = rules_[rule_db_->rule_index[m.id]];
+      const CredentialRule& rule = rules_[rule_db->rule_index[m.id]];
       if (!rule.keywords.empty()) {
         if (lowered.empty()) lowered = lowercase(text);
         const bool any =

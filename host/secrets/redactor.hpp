@@ -69,8 +69,17 @@ class Redactor {
 
  private:
   Redactor() = default;
+  // The rule database the scan needs where matches start.
+  std::shared_ptr<Database> rule_positions() const;
+
   std::vector<CredentialRule> rules_;
-  std::shared_ptr<Database> rule_db_;
+  // Rules are scanned twice only when something matches: rule_detect_db_ (compiled
+  // without start-of-match tracking, which is what makes Hyperscan slow) says whether any
+  // rule matches; only then rule_db_ (with leftmost starts, compiled on first need)
+  // finds where.
+  std::shared_ptr<Database> rule_detect_db_;
+  mutable std::once_flag rule_db_once_;
+  mutable std::shared_ptr<Database> rule_db_;
   mutable std::mutex mutex_;  // guards secret_db_ (the pointer, not the database)
   std::shared_ptr<Database> secret_db_;
   std::size_t longest_pattern_ = 0;
