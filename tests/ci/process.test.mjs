@@ -25,7 +25,7 @@ before(async () => {
     options: { history_path: sandbox.historyPath, kill_grace: '1s', max_concurrent_runs: 1, max_queued_runs: 1 },
     suites: {
       hang: { argv: [NODE, 'scripts/hang.mjs', file('hang.json')], cwd: project },
-      'hang-timeout': { argv: [NODE, 'scripts/hang.mjs', file('timeout.json')], cwd: project, timeout: '2s' },
+      'hang-timeout': { argv: [NODE, 'scripts/hang.mjs', file('timeout.json')], cwd: project, timeout: '4s' },
       argv: { argv: [NODE, 'scripts/print-argv.mjs', 'fixed'], cwd: project, filter_arg: '--filter' },
       big: {
         argv: [NODE, 'scripts/big-output.mjs', '50', file('big.done'), file('big.release')],
@@ -94,8 +94,10 @@ test('cancel over MCP: status cancelled and no process of the group remains', as
 test('timeout: status timeout, the SIGTERM-ignoring group is killed, nothing remains', async () => {
   const r = structured(await session.call('ci_run_suite', { suite: 'hang-timeout' }));
   assert.equal(r.status, 'timeout', r.summary);
-  assert.equal(r.error, 'the suite ran longer than its timeout of 2 s');
-  assert.equal(r.signal, 9);
+  assert.equal(r.error, 'the suite ran longer than its timeout of 4 s');
+  // 9 when the leader had installed its SIGTERM handler (it has, unless node took over 4 s
+  // to start on a loaded machine).
+  assert.ok(r.signal === 9 || r.signal === 15, `signal ${r.signal}`);
   const pids = JSON.parse(readFileSync(file('timeout.json'), 'utf8'));
   await groupGone(pids.leader);
   for (const pid of [pids.leader, ...pids.children]) assert.equal(pidAlive(pid), false, `pid ${pid} survived`);
