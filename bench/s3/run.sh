@@ -5,14 +5,14 @@
 #
 #   bench/s3/run.sh
 #
-# Environment: KEYHOLD_BUILD_DIR (default /work/main/build: bin/keyhold, plugins/s3.so;
+# Environment: KEYHOLD_BUILD_DIR (default <repo>/build: bin/keyhold, plugins/s3.so;
 # nothing is built here), KEYS (10000), OBJECTS (100), ROUNDS (3), PDF_RUNS (5),
 # NODE (default tests/e2e/node_modules/.bin/node). Needs enscript and ps2pdf.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-build="${KEYHOLD_BUILD_DIR:-/work/main/build}"
+build="${KEYHOLD_BUILD_DIR:-$root/build}"
 NODE="${NODE:-$root/tests/e2e/node_modules/.bin/node}"
 
 for f in "$build/bin/keyhold" "$build/plugins/s3.so" "$NODE" "$root/tests/e2e/node_modules/s3rver" \

@@ -5,7 +5,7 @@
 #
 #   bench/sql/run.sh [N]      N measured calls per server (default 3000)
 #
-# Environment: KEYHOLD_BUILD_DIR (default /work/main/build: bin/keyhold, plugins/sql.so;
+# Environment: KEYHOLD_BUILD_DIR (default <repo>/build: bin/keyhold, plugins/sql.so;
 # nothing is built here), WARMUP (default 300), ROUNDS (alternating blocks, default 6),
 # PAGE (page size and row_limit for the 100k-row scan, default 1000), SCANS (default 3),
 # NODE (default tests/e2e/node_modules/.bin/node).
@@ -13,7 +13,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-build="${KEYHOLD_BUILD_DIR:-/work/main/build}"
+build="${KEYHOLD_BUILD_DIR:-$root/build}"
 NODE="${NODE:-$root/tests/e2e/node_modules/.bin/node}"
 
 for f in "$build/bin/keyhold" "$build/plugins/sql.so" "$NODE" \
