@@ -211,9 +211,10 @@ class CiPlugin : public Plugin {
          {"title", "Read a run's output"},
          {"description",
           "The redacted stdout+stderr of a run, from offset (bytes), at most limit bytes "
-          "(default 65536). The first and last " +
+          "(default 65536). The first " +
+              std::to_string(options_.log_bytes / 2) + " bytes and at least the last " +
               std::to_string(options_.log_bytes / 2) +
-              " bytes are kept; `dropped` says which middle part was not."},
+              " are kept; `dropped` says which middle part was not."},
          {"inputSchema",
           {{"type", "object"},
            {"properties",
