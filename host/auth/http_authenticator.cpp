@@ -19,11 +19,27 @@ vault::UnixSeconds unix_now() {
 }  // namespace
 
 HttpAuthenticator::HttpAuthenticator(vault::Vault vault, RateLimit limit)
-    : verifier_(std::move(vault)), limiter_(limit), audit_([this](const vault::AuditEntry& entry) {
-        auto written = verifier_.append_audit(entry);
-        if (!written.is_ok())
-          spdlog::error("cannot audit a refused HTTP request: {}", written.status().message());
-      }) {}
+    : verifier_(std::move(vault)),
+      limiter_(limit),
+      audit_([this](std::span<const vault::AuditEntry> entries) { write_audit(entries); },
+             kAuditCapacity, overflow_summary()) {}
+
+vault::AuditEntry HttpAuthenticator::overflow_summary() {
+  vault::AuditEntry summary;
+  summary.actor = "http";
+  summary.action = "http.auth";
+  summary.outcome = "denied";
+  summary.detail = "authentication failures";
+  return summary;
+}
+
+void HttpAuthenticator::write_audit(std::span<const vault::AuditEntry> entries) {
+  for (const auto& entry : entries) {
+    auto written = verifier_.append_audit(entry);
+    if (!written.is_ok())
+      spdlog::error("cannot audit a refused HTTP request: {}", written.status().message());
+  }
+}
 
 AuthDecision HttpAuthenticator::authenticate(std::string_view authorization,
                                              std::string_view peer) {

@@ -5,9 +5,9 @@
 // when it was recognised, never the token text).
 #include <string_view>
 
-#include "auth/auth_audit_queue.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/token_verifier.hpp"
+#include "secrets/audit_queue.hpp"
 #include "transport/http_client_auth.hpp"
 
 namespace keyhold::auth {
@@ -30,11 +30,15 @@ class HttpAuthenticator {
   }
 
  private:
+  // Refused requests waiting to be audited at most; a flood beyond is counted instead.
+  static constexpr std::size_t kAuditCapacity = 4096;
+  static vault::AuditEntry overflow_summary();
+  void write_audit(std::span<const vault::AuditEntry> entries);
   void audit_refusal(const char* reason, const TokenRecord* token, std::string_view peer);
 
   TokenVerifier verifier_;
   RateLimiter limiter_;
-  AuthAuditQueue audit_;  // last: destroyed first, flushing into verifier_
+  secrets::AuditQueue audit_;  // last: destroyed first, flushing into verifier_
 };
 
 }  // namespace keyhold::auth

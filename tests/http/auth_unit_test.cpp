@@ -11,12 +11,12 @@
 #include <mutex>
 #include <thread>
 
-#include "auth/auth_audit_queue.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/token_store.hpp"
 #include "auth/token_text.hpp"
 #include "auth/token_verifier.hpp"
 #include "config/config.hpp"
+#include "secrets/audit_queue.hpp"
 
 using namespace keyhold;
 using namespace keyhold::auth;
@@ -121,15 +121,19 @@ TEST_CASE("the audit queue never blocks and summarises what did not fit") {
   bool entered = false, release = false;
   std::vector<std::string> written;
   {
-    AuthAuditQueue queue(
-        [&](const vault::AuditEntry& entry) {
-          std::unique_lock lock(mutex);
-          written.push_back(entry.detail);
-          entered = true;
-          changed.notify_all();
-          changed.wait(lock, [&] { return release; });  // a slow vault
+    vault::AuditEntry summary;
+    summary.detail = "authentication failures";
+    secrets::AuditQueue queue(
+        [&](std::span<const vault::AuditEntry> batch) {
+          for (const auto& entry : batch) {
+            std::unique_lock lock(mutex);
+            written.push_back(entry.detail);
+            entered = true;
+            changed.notify_all();
+            changed.wait(lock, [&] { return release; });  // a slow vault
+          }
         },
-        /*capacity=*/3);
+        /*capacity=*/3, summary);
     queue.push({0, 0, "http", "http.auth", "", "", "", "", "denied", "first"});
     {
       std::unique_lock lock(mutex);
@@ -147,7 +151,7 @@ TEST_CASE("the audit queue never blocks and summarises what did not fit") {
   CHECK(written[0] == "first");
   CHECK(written[1] == "0");
   CHECK(written[3] == "2");
-  CHECK(written[4] == "5 further authentication failures, not itemised (audit queue full)");
+  CHECK(written[4] == "5 further entries not itemised (audit queue full): authentication failures");
 }
 
 TEST_CASE("tokens are stored as keyed hashes and verified against the vault") {
