@@ -81,22 +81,36 @@ std::string yaml_scalar(std::string_view v) {
   return std::string(v);
 }
 
+// libstdc++'s std::regex recurses once per character a repetition consumes, so a long
+// line overflows the stack (and the host with it). Every regex here sees at most this
+// many bytes of a line; longer lines are cut (or, where the match is anchored at the
+// end, not matched at all).
+constexpr std::size_t kRegexMaxBytes = 2048;
+
+std::string regex_cut(std::string_view text) { return std::string(text.substr(0, kRegexMaxBytes)); }
+
 // "path:line[:col]" found in text, skipping runtime-internal frames (node:, internal/).
+// A frame does not span lines, so each line (cut to kRegexMaxBytes) is searched alone.
 std::string location_in(std::string_view text, std::string_view cwd) {
   static const std::regex frame(R"((?:file://)?(/[^\s():'"]+):(\d+)(?::(\d+))?)");
-  const std::string s(text.substr(0, 20000));
-  for (auto it = std::sregex_iterator(s.begin(), s.end(), frame); it != std::sregex_iterator();
-       ++it) {
-    std::string path = (*it)[1].str();
-    if (path.find("/node_modules/") != std::string::npos) continue;
-    if (!cwd.empty()) {
-      std::string prefix(cwd);
-      if (prefix.back() != '/') prefix += '/';
-      if (path.starts_with(prefix)) path = path.substr(prefix.size());
+  text = text.substr(0, 20000);
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string s = regex_cut(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), frame); it != std::sregex_iterator();
+         ++it) {
+      std::string path = (*it)[1].str();
+      if (path.find("/node_modules/") != std::string::npos) continue;
+      if (!cwd.empty()) {
+        std::string prefix(cwd);
+        if (prefix.back() != '/') prefix += '/';
+        if (path.starts_with(prefix)) path = path.substr(prefix.size());
+      }
+      std::string out = path + ":" + (*it)[2].str();
+      if ((*it)[3].matched) out += ":" + (*it)[3].str();
+      return out;
     }
-    std::string out = path + ":" + (*it)[2].str();
-    if ((*it)[3].matched) out += ":" + (*it)[3].str();
-    return out;
   }
   return {};
 }
@@ -126,7 +140,7 @@ void TapReader::close_failure() {
     static const std::regex at_line(R"(^at (.+) line (\d+)\.?$)");
     for (const auto& l : comment_lines_) {
       std::smatch m;
-      if (f.location.empty() && std::regex_match(l, m, at_line)) {
+      if (f.location.empty() && l.size() <= kRegexMaxBytes && std::regex_match(l, m, at_line)) {
         f.location = m[1].str() + ":" + m[2].str();
         continue;
       }
@@ -286,7 +300,8 @@ void CtestReader::close_failure() {
   output_lines_.clear();
   if (!lines.empty()) f.message = join_lines(lines);
   static const std::regex file_line(R"(^([^\s:]+):(\d+)(?::(\d+))?:)");
-  for (const auto& l : lines) {
+  for (const auto& line : lines) {
+    const std::string l = regex_cut(line);
     std::smatch m;
     if (std::regex_search(l, m, file_line)) {
       f.location = m[1].str() + ":" + m[2].str() + (m[3].matched ? ":" + m[3].str() : "");
@@ -302,10 +317,10 @@ bool CtestReader::feed(std::string_view raw) {
   static const std::regex result(
       R"(^\s*(\d+)/(\d+) +Test +#(\d+): (.+?) \.*(?: |\*)+(Passed|[A-Za-z][^*]*?)\s+[0-9.]+ sec\s*$)");
   static const std::regex start(R"(^\s+Start +\d+: )");
-  const std::string text(line);
+  const std::string text = regex_cut(line);  // a longer line is never a result line
   std::smatch m;
-  if (line.find(" Test ") != std::string_view::npos && line.find('#') != std::string_view::npos &&
-      std::regex_match(text, m, result)) {
+  if (line.size() <= kRegexMaxBytes && line.find(" Test ") != std::string_view::npos &&
+      line.find('#') != std::string_view::npos && std::regex_match(text, m, result)) {
     close_failure();
     total_ = std::atol(m[2].str().c_str());
     last_test_ = m[4].str();
@@ -324,7 +339,7 @@ bool CtestReader::feed(std::string_view raw) {
     close_failure();
     return false;
   }
-  if (open_failure_ && output_lines_.size() < 200) output_lines_.push_back(text);
+  if (open_failure_ && output_lines_.size() < 200) output_lines_.emplace_back(line);
   return false;
 }
 

@@ -209,3 +209,33 @@ TEST_CASE("utf8: invalid sequences become U+FFFD, control characters spaces") {
   CHECK(valid_utf8("bell\x07") == "bell ");
   CHECK(valid_utf8("tab\tnl\n") == "tab\tnl\n");
 }
+
+TEST_CASE("long lines do not overflow the stack in the regex readers (2 KiB cut)") {
+  SECTION("TAP: '# at ' followed by 40000 characters") {
+    TapReader tap;
+    feed_all(tap, "1..1\nnot ok 1 - x\n# at " + std::string(40000, 'x') + "\n");
+    REQUIRE(tap.outcome().failed == 1);
+    REQUIRE(tap.outcome().failures.at(0).location.empty());
+  }
+  SECTION("TAP: a long '# at FILE line N.' keeps no location but does not crash") {
+    TapReader tap;
+    feed_all(tap, "1..1\nnot ok 1 - x\n# at " + std::string(80000, 'x') + " line 3.\n");
+    REQUIRE(tap.outcome().failed == 1);
+  }
+  SECTION("ctest: a 60000-character result line and output line") {
+    CtestReader ctest;
+    feed_all(ctest, "1/1 Test #1: " + std::string(60000, 'a') + "\n" +
+                        "1/1 Test #1: t .......***Failed    0.01 sec\n" + std::string(60000, 'b') +
+                        ":12: boom\n" + std::string(60000, ' ') + "Start 2: x\n");
+    REQUIRE(ctest.outcome().failed == 1);
+  }
+  SECTION("junit: a failure text that is one long path-like token") {
+    std::string error;
+    const std::string xml = "<testsuites><testsuite name='s'><testcase name='t'><failure>/" +
+                            std::string(80000, 'p') +
+                            " at /w/t.js:3:4</failure></testcase></testsuite></testsuites>";
+    const auto out = parse_junit(xml, "/w", &error);
+    REQUIRE(out);
+    REQUIRE(out->failed == 1);
+  }
+}
