@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -61,6 +62,29 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(user);
   return (*t->cancelled && (*t->cancelled)()) ? 1 : 0;  // non-zero aborts
+}
+
+bool has_control_byte(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c < 0x20 || c == 0x7f;
+  });
+}
+
+// Refuses a header a line of which libcurl would send as is: a CR or LF (or any other
+// control byte) in a name or value would add headers or a whole second request. The
+// message names the header, never its value (it may be the session token).
+void check_headers(const Pairs& headers) {
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || has_control_byte(name) || name.find_first_of(": ") != std::string::npos)
+      throw S3RequestError(
+          "refused: a request header name is empty or holds a control character (bytes below "
+          "0x20 or 0x7f), ':' or a space");
+    if (has_control_byte(value))
+      throw S3RequestError("refused: the value of the request header '" + name +
+                           "' holds a control character (bytes below 0x20 or 0x7f, such as CR "
+                           "or LF); nothing was sent");
+  }
 }
 
 std::string now_amz_date() {
@@ -161,6 +185,7 @@ S3Response S3Client::send(const S3Request& request, const CallCredentials& crede
     if (!credentials.session_token.empty())
       signable.headers.emplace_back("x-amz-security-token", credentials.session_token);
     for (const auto& h : request.headers) signable.headers.push_back(h);
+    check_headers(signable.headers);  // every header sent, before signing
     std::string signed_headers;
     const std::string creq = canonical_request(signable, CanonicalOptions{}, &signed_headers);
     std::string key = credentials.signing_key(scope);

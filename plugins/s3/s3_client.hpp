@@ -54,6 +54,13 @@ struct S3TransportError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown before anything is sent when a request cannot be sent as given: a header name or
+// value with a control byte (< 0x20 or 0x7f; CR/LF would inject headers or a second request
+// on a kept-alive connection).
+struct S3RequestError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class S3Client {
  public:
   explicit S3Client(const S3Options& options);
@@ -62,8 +69,9 @@ class S3Client {
   S3Client& operator=(const S3Client&) = delete;
 
   // Sends request (signed, retried). Returns the final response, whatever its status;
-  // throws S3TransportError when no response arrived, std::runtime_error when signing
-  // was refused, keyhold::Cancelled when the client cancelled.
+  // throws S3RequestError when a header holds a control byte (before signing or sending),
+  // S3TransportError when no response arrived, std::runtime_error when signing was
+  // refused, keyhold::Cancelled when the client cancelled.
   S3Response send(const S3Request& request, const CallCredentials& credentials);
 
   // The URL and Host header request goes to (for tests and error messages).

@@ -296,6 +296,8 @@ class S3Plugin : public Plugin {
       return text_result(e.what(), true);
     } catch (const S3TransportError& e) {
       return text_result(e.what(), true);
+    } catch (const S3RequestError& e) {
+      return text_result(e.what(), true);
     } catch (const PdfError& e) {
       return text_result(e.what(), true);
     }
