@@ -120,9 +120,34 @@ std::string check_bucket(const S3Options& options, std::string_view bucket) {
          "); ask an administrator to add it to the buckets option";
 }
 
+std::string check_path_shape(std::string_view what, std::string_view text) {
+  const std::string quoted = what == "key" ? "an object key" : "a prefix";
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f)
+      return "refused: " + quoted + " may not hold control characters (bytes below 0x20 or 0x7f)";
+  }
+  if (text.find("//") != std::string_view::npos || text.starts_with("/"))
+    return "refused: " + quoted +
+           " may not hold an empty path segment ('//' or a leading '/'): it would not stay "
+           "inside the allowed bucket and prefixes";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find('/', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view segment = text.substr(start, end - start);
+    if (segment == "." || segment == "..")
+      return "refused: " + quoted + " may not hold a '" + std::string(segment) +
+             "' path segment: it would not stay inside the allowed bucket and prefixes";
+    start = end + 1;
+  }
+  return {};
+}
+
 std::string check_key(const S3Options& options, std::string_view bucket, std::string_view key) {
   if (std::string refusal = check_bucket(options, bucket); !refusal.empty()) return refusal;
   if (key.empty()) return "an object key is required";
+  if (std::string refusal = check_path_shape("key", key); !refusal.empty()) return refusal;
   if (options.prefixes.empty()) return {};
   for (const auto& p : options.prefixes)
     if (key.starts_with(p)) return {};
@@ -132,6 +157,7 @@ std::string check_key(const S3Options& options, std::string_view bucket, std::st
 std::string check_list_prefix(const S3Options& options, std::string_view bucket,
                               std::string_view prefix) {
   if (std::string refusal = check_bucket(options, bucket); !refusal.empty()) return refusal;
+  if (std::string refusal = check_path_shape("prefix", prefix); !refusal.empty()) return refusal;
   if (options.prefixes.empty()) return {};
   for (const auto& p : options.prefixes)
     if (prefix.starts_with(p)) return {};

@@ -34,10 +34,17 @@ S3Options parse_options(const json& options);
 // Empty when bucket is on the allowlist; otherwise the refusal message.
 std::string check_bucket(const S3Options& options, std::string_view bucket);
 
-// Empty when key lies under an allowed prefix (or no prefix allowlist is set).
+// Empty when text (what: "key" or "prefix") holds no '.' or '..' path segment, no empty
+// segment ('//' or a leading '/') and no control byte: such keys would be resolved by the
+// server (or a proxy) to a path outside the allowed bucket and prefixes. Else the refusal.
+std::string check_path_shape(std::string_view what, std::string_view text);
+
+// Refused as check_path_shape says; else empty when key lies under an allowed prefix (or
+// no prefix allowlist is set).
 std::string check_key(const S3Options& options, std::string_view bucket, std::string_view key);
 
-// Empty when a listing with this prefix stays inside the prefix allowlist.
+// Refused as check_path_shape says; else empty when a listing with this prefix stays
+// inside the prefix allowlist.
 std::string check_list_prefix(const S3Options& options, std::string_view bucket,
                               std::string_view prefix);
 

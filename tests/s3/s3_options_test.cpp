@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 using keyhold::json;
 using namespace keyhold::s3;
 
@@ -48,4 +51,32 @@ TEST_CASE("buckets and prefixes outside the allowlists are refused", "[s3]") {
   const auto open = parse_options(json{{"buckets", {"docs"}}});
   CHECK(check_list_prefix(open, "docs", "").empty());
   CHECK(check_key(open, "docs", "anything").empty());
+}
+
+TEST_CASE("'.' and '..' segments, '//' and control bytes in keys and prefixes are refused",
+          "[s3]") {
+  const auto o = parse_options(json{{"buckets", {"docs"}}, {"prefixes", {"public/"}}});
+  const auto open = parse_options(json{{"buckets", {"docs"}}});
+  for (const std::string& key :
+       std::vector<std::string>{"public/../private/a.txt", "public/..", "public/./a", "public/.",
+                                "../other/a", "./a", "public//a", "/public/a", "public/a\r\nb",
+                                std::string("public/a\0b", 10), "public/a\x7f"}) {
+    INFO(key);
+    CHECK_THAT(check_key(o, "docs", key), Catch::StartsWith("refused: an object key may not"));
+    CHECK_THAT(check_key(open, "docs", key), Catch::StartsWith("refused: an object key may not"));
+  }
+  CHECK_THAT(check_key(o, "docs", "public/../private/a"), Catch::Contains("'..' path segment"));
+  CHECK_THAT(check_key(o, "docs", "public/./a"), Catch::Contains("'.' path segment"));
+  CHECK_THAT(check_key(o, "docs", "public//a"), Catch::Contains("'//'"));
+  CHECK_THAT(check_key(o, "docs", "public/a\nb"), Catch::Contains("control characters"));
+  for (const std::string& prefix :
+       std::vector<std::string>{"public/../", "public/./", "public//", "public/\t"}) {
+    INFO(prefix);
+    CHECK_THAT(check_list_prefix(o, "docs", prefix), Catch::StartsWith("refused: a prefix"));
+    CHECK_THAT(check_list_prefix(open, "docs", prefix), Catch::StartsWith("refused: a prefix"));
+  }
+  // Dots inside a segment and a trailing '/' are ordinary keys.
+  CHECK(check_key(o, "docs", "public/a..b/.hidden/...txt").empty());
+  CHECK(check_key(o, "docs", "public/dir/").empty());
+  CHECK(check_list_prefix(o, "docs", "public/x.").empty());
 }
