@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -52,16 +53,31 @@ bool changes_what_runs(std::string_view name) {
 struct ChildProcesses::Child {
   std::string instance;
   pid_t pid = -1;
-  int fds[3] = {-1, -1, -1};  // [1] stdout, [2] stderr (read ends)
-  std::string pending[3];
-  bool eof[3] = {false, false, false};
+
+  // Output: one lock per stream, held while a read polls, so a read never delays a wait
+  // or a kill. The pipe is closed as soon as it reports end of stream.
+  struct Stream {
+    std::mutex mutex;
+    int fd = -1;
+    std::string pending;
+    bool eof = false;
+  };
+  Stream streams[3];                                     // [1] stdout, [2] stderr (read ends)
+  std::atomic<bool> drained[3] = {false, false, false};  // end of stream told to the plugin
+
+  // The process.
+  std::mutex mutex;
   bool reaped = false;
   int status = 0;
-  std::mutex mutex;
+  std::atomic<bool> status_reported = false;  // wait told the plugin the exit status
+
+  // Once the plugin has seen both ends of stream and the exit status it can want nothing
+  // more: the entry is forgotten.
+  bool finished() const { return drained[1] && drained[2] && status_reported; }
 
   ~Child() {
-    for (int fd : fds)
-      if (fd >= 0) ::close(fd);
+    for (auto& s : streams)
+      if (s.fd >= 0) ::close(s.fd);
   }
 };
 
@@ -196,8 +212,8 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   auto child = std::make_shared<Child>();
   child->instance = instance;
   child->pid = pid;
-  child->fds[1] = out_pipe[0];
-  child->fds[2] = err_pipe[0];
+  child->streams[1].fd = out_pipe[0];
+  child->streams[2].fd = err_pipe[0];
   std::lock_guard lock(mutex_);
   *id = next_id_++;
   children_[*id] = std::move(child);
@@ -212,20 +228,28 @@ std::shared_ptr<ChildProcesses::Child> ChildProcesses::find(const std::string& i
   return it->second;
 }
 
+void ChildProcesses::forget_if_finished(std::uint64_t id, const std::shared_ptr<Child>& child) {
+  if (!child->finished()) return;
+  std::lock_guard lock(mutex_);
+  if (auto it = children_.find(id); it != children_.end() && it->second == child)
+    children_.erase(it);
+}
+
 int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int32_t stream,
                              int32_t timeout_ms, std::string* out) {
   if (stream != 1 && stream != 2) return KH_INVALID_ARGUMENT;
   auto child = find(instance, id);
   if (!child) return KH_NOT_FOUND;
-  std::lock_guard lock(child->mutex);
-  std::string& pending = child->pending[stream];
+  Child::Stream& out_stream = child->streams[stream];
+  std::unique_lock lock(out_stream.mutex);
+  std::string& pending = out_stream.pending;
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(0, timeout_ms));
   for (;;) {
     // Whole lines (or everything at end of stream) leave, redacted.
-    std::size_t cut = child->eof[stream] ? pending.size() : pending.rfind('\n');
-    if (cut != std::string::npos && cut > 0 && !child->eof[stream]) ++cut;
-    if (!child->eof[stream] && pending.size() >= kMaxPending &&
+    std::size_t cut = out_stream.eof ? pending.size() : pending.rfind('\n');
+    if (cut != std::string::npos && cut > 0 && !out_stream.eof) ++cut;
+    if (!out_stream.eof && pending.size() >= kMaxPending &&
         (cut == std::string::npos || cut == 0)) {
       // A very long line leaves in pieces; hold back a tail as long as the longest secret
       // form so no value is split across two pieces (each piece is redacted alone).
@@ -239,17 +263,24 @@ int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int3
       *out += ready;
       return KH_OK;
     }
-    if (child->eof[stream]) return KH_NOT_FOUND;
+    if (out_stream.eof) {
+      child->drained[stream] = true;
+      lock.unlock();
+      forget_if_finished(id, child);
+      return KH_NOT_FOUND;
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
     if (left < 0) return KH_OK;  // nothing whole yet
-    pollfd p{child->fds[stream], POLLIN, 0};
+    pollfd p{out_stream.fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) return KH_OK;
     char buffer[16 * 1024];
-    const ssize_t n = ::read(child->fds[stream], buffer, sizeof buffer);
+    const ssize_t n = ::read(out_stream.fd, buffer, sizeof buffer);
     if (n <= 0) {
-      child->eof[stream] = true;
+      out_stream.eof = true;
+      ::close(out_stream.fd);
+      out_stream.fd = -1;
       continue;
     }
     pending.append(buffer, static_cast<std::size_t>(n));
@@ -268,8 +299,12 @@ int32_t ChildProcesses::wait(const std::string& instance, std::uint64_t id, int3
         child->reaped = true;
       if (child->reaped) {
         *exit_status = child->status;
-        return KH_OK;
+        child->status_reported = true;
       }
+    }
+    if (child->status_reported) {
+      forget_if_finished(id, child);
+      return KH_OK;
     }
     if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return KH_UNAVAILABLE;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

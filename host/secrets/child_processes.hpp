@@ -31,6 +31,10 @@ class ChildProcesses {
   // of stream. KH_NOT_FOUND at end of stream with nothing left.
   int32_t read(const std::string& instance, std::uint64_t id, int32_t stream, int32_t timeout_ms,
                std::string* out);
+  // The exit status as from waitpid; KH_UNAVAILABLE while it runs past timeout_ms.
+  // Once a wait has returned the status and both streams have reported their end, the id
+  // is forgotten (its pipes are closed at end of stream already); later calls with it
+  // return KH_NOT_FOUND.
   int32_t wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
                int32_t* exit_status);
   int32_t kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
@@ -40,6 +44,7 @@ class ChildProcesses {
  private:
   struct Child;
   std::shared_ptr<Child> find(const std::string& instance, std::uint64_t id);
+  void forget_if_finished(std::uint64_t id, const std::shared_ptr<Child>& child);
 
   HandleBroker& broker_;
   std::shared_ptr<const Redactor> redactor_;

@@ -11,6 +11,7 @@
 // Tests run in order (one file, node:test runs them sequentially); the sweep must be last.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { keyholdBin, run, sleep } from '../e2e/helpers.mjs';
@@ -437,6 +438,26 @@ test('an expired grant (--expires 2s) is denied', async () => {
 });
 
 // ------------------------------------------------------------------------ acceptance 3
+
+test('env: a finished child leaves no open pipe in the host', async () => {
+  // The host closes a child's pipes at end of stream and forgets the child once the
+  // plugin has read both streams to the end and waited for it.
+  const { sandbox, config } = await standardVault('env-fds');
+  const s = await serve(sandbox, config, 'env-fds');
+  try {
+    const pid = s.transport.pid ?? s.transport._process?.pid;
+    assert.ok(pid, 'the serve process id');
+    const openFds = () => readdirSync(`/proc/${pid}/fd`).length;
+    assert.equal(structured(await s.call('sa_env', { alias: 'token', mode: 'echo' })).spawn, KH.OK);
+    const before = openFds();
+    for (let i = 0; i < 20; ++i)
+      assert.equal(structured(await s.call('sa_env', { alias: 'token', mode: 'echo' })).exit, 0);
+    const after = openFds();
+    assert.ok(after - before <= 2, `open descriptors went from ${before} to ${after} over 20 children`);
+  } finally {
+    await s.close();
+  }
+});
 
 test('env: the child prints its environment, the client sees the marker, the plugin never called reveal', async () => {
   const { sandbox, values, config } = await standardVault('env');

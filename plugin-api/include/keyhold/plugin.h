@@ -155,10 +155,13 @@ typedef struct kh_host_api {
    * timeout_ms; appends nothing at end of stream and returns KH_NOT_FOUND. */
   int32_t (*process_read)(kh_host* host, uint64_t process, int32_t stream, int32_t timeout_ms,
                           kh_sink* out);
-  /* Wait at most timeout_ms (-1 = forever) for exit; *exit_status as from waitpid. */
+  /* Wait at most timeout_ms (-1 = forever) for exit; *exit_status as from waitpid.
+   * Once a wait has returned the status and both streams have returned KH_NOT_FOUND, the
+   * host forgets the process: further calls with it return KH_NOT_FOUND. */
   int32_t (*process_wait)(kh_host* host, uint64_t process, int32_t timeout_ms,
                           int32_t* exit_status);
-  /* Signal the child's whole process group. */
+  /* Signal the child's whole process group. Once a wait has reaped the child this does
+   * nothing (the group id may be reused), so kill first when members may outlive it. */
   int32_t (*process_kill)(kh_host* host, uint64_t process, int32_t signal_number);
 } kh_host_api;
 
