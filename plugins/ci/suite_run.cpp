@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,6 +27,7 @@ constexpr std::size_t kMaxAuthErrors = 20;
 constexpr std::size_t kMaxReportBytes = 64 * 1024 * 1024;  // a JUnit report larger is refused
 constexpr auto kProgressInterval = std::chrono::milliseconds(100);
 constexpr auto kStragglerWait = std::chrono::seconds(5);  // after SIGKILL, for pipes to close
+constexpr auto kReportReadMin = std::chrono::seconds(5);  // to read the JUnit report
 
 enum class Ending { kNone, kCancelled, kTimeout };
 
@@ -131,9 +133,13 @@ class OutputFollower {
 };
 
 // Reads a file through the host (`cat` as a child process), so its bytes pass the
-// redactor before the plugin sees them.
+// redactor before the plugin sees them. The read ends (and the child is killed) when the
+// client cancels or at deadline (a FIFO or a stalled file system at the path would block
+// `cat` for ever): nullopt and *ending says which.
 std::optional<std::string> read_through_host(Context& ctx, const std::string& path,
-                                             const std::string& cwd, std::string* error) {
+                                             const std::string& cwd, Clock::time_point deadline,
+                                             std::string* error, Ending* ending) {
+  *ending = Ending::kNone;
   std::uint64_t process = 0;
   std::string spawn_error;
   const json spec = {{"argv", {"cat", "--", path}}, {"cwd", cwd}};
@@ -142,10 +148,26 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
     return std::nullopt;
   }
   const Host& host = ctx.host();
+  auto give_up = [&](std::string why) {
+    host.kill_process(process, SIGKILL);
+    int32_t ignored = 0;
+    host.wait_process(process, 5000, &ignored);
+    *error = std::move(why);
+    return std::nullopt;
+  };
+  auto stop_reason = [&]() -> Ending {
+    if (ctx.cancelled()) return Ending::kCancelled;
+    if (Clock::now() >= deadline) return Ending::kTimeout;
+    return Ending::kNone;
+  };
   std::string text;
   std::string err_text;
   bool open[3] = {false, true, true};
   while (open[1] || open[2]) {
+    if ((*ending = stop_reason()) != Ending::kNone)
+      return give_up(
+          "reading the JUnit report " + path +
+          (*ending == Ending::kCancelled ? " was cancelled" : " did not finish in time"));
     for (int s : {1, 2}) {
       if (!open[s]) continue;
       std::string chunk;
@@ -153,16 +175,18 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
         open[s] = false;
       (s == 1 ? text : err_text) += chunk;
     }
-    if (text.size() > kMaxReportBytes) {
-      host.kill_process(process, SIGKILL);
-      int32_t ignored = 0;
-      host.wait_process(process, 5000, &ignored);
-      *error = "the report " + path + " is larger than 64 MiB";
-      return std::nullopt;
-    }
+    if (text.size() > kMaxReportBytes)
+      return give_up("the report " + path + " is larger than 64 MiB");
   }
   int32_t status = 0;
-  host.wait_process(process, -1, &status);
+  for (;;) {
+    const int32_t waited = host.wait_process(process, 100, &status);
+    if (waited == KH_OK || waited == KH_NOT_FOUND) break;
+    if ((*ending = stop_reason()) != Ending::kNone)
+      return give_up(
+          "reading the JUnit report " + path +
+          (*ending == Ending::kCancelled ? " was cancelled" : " did not finish in time"));
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!err_text.empty() && (err_text.back() == '\n')) err_text.pop_back();
     *error = "cannot read the report " + path + ": " + valid_utf8(err_text);
@@ -390,7 +414,19 @@ json run_suite_process(Context& ctx, const Suite& suite, const std::string& filt
       return finish("error");
     }
     std::string error;
-    const auto xml = read_through_host(ctx, report.string(), suite.cwd, &error);
+    Ending read_ending = Ending::kNone;
+    // The suite's own deadline, but at least kReportReadMin to read a report it wrote
+    // just before its time ran out.
+    const auto read_deadline = std::max(deadline, Clock::now() + kReportReadMin);
+    const auto xml =
+        read_through_host(ctx, report.string(), suite.cwd, read_deadline, &error, &read_ending);
+    if (read_ending == Ending::kCancelled) return finish("cancelled");
+    if (read_ending == Ending::kTimeout) {
+      result["error"] = "the suite " + how + ", but " + valid_utf8(error) +
+                        " (the suite's timeout is " +
+                        seconds_text(static_cast<double>(suite.timeout.count()) / 1000.0) + ")";
+      return finish("timeout");
+    }
     std::optional<TestOutcome> parsed;
     if (xml) parsed = parse_junit(*xml, suite.cwd, &error);
     if (!parsed) {
