@@ -12,6 +12,7 @@
 #include "s3_options.hpp"
 #include "s3_xml.hpp"
 #include "sigv4.hpp"
+#include "utf8.hpp"
 
 #include <sodium.h>
 
@@ -61,23 +62,6 @@ std::optional<long long> integer_arg(const json& args, const char* key, long lon
     throw ToolError(std::string("argument ") + key + " must be an integer from " +
                     std::to_string(min) + " to " + std::to_string(max));
   return args[key].get<long long>();
-}
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const std::size_t extra = c < 0x80         ? 0
-                              : (c >> 5) == 6  ? 1
-                              : (c >> 4) == 14 ? 2
-                              : (c >> 3) == 30 ? 3
-                                               : 4;
-    if (extra == 4 || i + extra >= s.size()) return false;
-    for (std::size_t k = 1; k <= extra; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 bool is_text_type(std::string_view content_type) {
@@ -506,14 +490,14 @@ class S3Plugin : public Plugin {
     if (r.status != 200) fail(r, "HeadObject of s3://" + bucket + "/" + key);
     json metadata = json::object();
     for (const auto& [k, v] : r.headers)
-      if (k.starts_with("x-amz-meta-")) metadata[k.substr(11)] = v;
+      if (k.starts_with("x-amz-meta-")) metadata[to_valid_utf8(k.substr(11))] = to_valid_utf8(v);
     const std::string length = r.header("content-length");
     return {{"bucket", bucket},
             {"key", key},
             {"size", length.empty() ? 0ull : std::stoull(length)},
-            {"content_type", r.header("content-type")},
-            {"etag", r.header("etag")},
-            {"last_modified", r.header("last-modified")},
+            {"content_type", to_valid_utf8(r.header("content-type"))},
+            {"etag", to_valid_utf8(r.header("etag"))},
+            {"last_modified", to_valid_utf8(r.header("last-modified"))},
             {"metadata", metadata}};
   }
 
@@ -571,7 +555,7 @@ class S3Plugin : public Plugin {
       *raw_body = r.body;
       return out;
     }
-    if (is_text_type(content_type) && valid_utf8(r.body)) {
+    if (is_text_type(content_type) && is_valid_utf8(r.body)) {
       out["encoding"] = "text";
       out["text"] = r.body;
     } else {
@@ -685,8 +669,10 @@ class S3Plugin : public Plugin {
     if (r.status != 200) fail(r, "PutObject of s3://" + bucket + "/" + key);
     json result = text_result("wrote s3://" + bucket + "/" + key + " (" +
                               std::to_string(req.body.size()) + " bytes)");
-    result["structuredContent"] = {
-        {"bucket", bucket}, {"key", key}, {"bytes", req.body.size()}, {"etag", r.header("etag")}};
+    result["structuredContent"] = {{"bucket", bucket},
+                                   {"key", key},
+                                   {"bytes", req.body.size()},
+                                   {"etag", to_valid_utf8(r.header("etag"))}};
     return result;
   }
 

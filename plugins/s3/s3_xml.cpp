@@ -1,5 +1,7 @@
 #include "s3_xml.hpp"
 
+#include "utf8.hpp"
+
 #include <pugixml.hpp>
 
 #include <stdexcept>
@@ -15,8 +17,9 @@ pugi::xml_document load(std::string_view xml, const char* what) {
                              " answer is not valid XML: " + result.description());
   return doc;
 }
+// A child's text, its invalid UTF-8 (a key may hold any bytes) replaced by U+FFFD.
 std::string text(const pugi::xml_node& node, const char* child) {
-  return node.child(child).text().as_string();
+  return to_valid_utf8(node.child(child).text().as_string());
 }
 }  // namespace
 
