@@ -188,6 +188,8 @@ std::string filter_problem(std::string_view filter) {
   if (filter.size() > 200) return "the filter is longer than 200 characters";
   if (filter[0] == '-') return "the filter starts with '-' (it would read as an option)";
   if (filter[0] == ' ') return "the filter starts with a space";
+  if (filter[0] == '@')
+    return "the filter starts with '@' (many runners read it as a file of arguments)";
   for (char c : filter) {
     const auto u = static_cast<unsigned char>(c);
     if (std::isalnum(u) || c == ' ' || c == '_' || c == '.' || c == ':' || c == '/' || c == '@' ||

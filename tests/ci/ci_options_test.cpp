@@ -124,3 +124,11 @@ TEST_CASE("ci filter: plain test names pass, shell and option syntax is refused"
   CHECK_THAT(filter_problem("a'b"), Contains("contains '''"));
   CHECK(filter_problem(std::string("a\x01") + "b") == "the filter contains a control character");
 }
+
+TEST_CASE("ci filter: a leading '@' (response-file expansion) is refused, a later one is not") {
+  CHECK(filter_problem("@/etc/passwd") ==
+        "the filter starts with '@' (many runners read it as a file of arguments)");
+  CHECK(filter_problem("@args.txt") ==
+        "the filter starts with '@' (many runners read it as a file of arguments)");
+  CHECK(filter_problem("user@host").empty());
+}
