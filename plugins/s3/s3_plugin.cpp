@@ -348,7 +348,7 @@ class S3Plugin : public Plugin {
   class CallSecrets {
    public:
     CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out,
-                std::atomic<bool>* no_session_token) {
+                OptionalSecretRetry* session_token_retry) {
       if (!key_id_.acquire(ctx, "access_key_id"))
         throw ToolError("the host refused the access key id of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias access_key_id "
@@ -365,15 +365,18 @@ class S3Plugin : public Plugin {
       if (status != KH_OK)
         throw ToolError("the host refused to reveal access_key_id of instance " + instance +
                         " (status " + std::to_string(status) + "; grant it with --ops reveal)");
-      // The token is optional: after one refusal (alias not mapped) it is not asked for
-      // again, so each call does not add a denied row to the audit log.
-      if (!*no_session_token) {
+      // The token is optional: a refusal means "not mapped" or "not granted" (the host
+      // does not say which), so after one it is asked for again at most once a minute,
+      // not on every call (each ask adds a denied row to the audit log).
+      if (session_token_retry->should_ask()) {
         if (!token_.acquire(ctx, "session_token")) {
-          *no_session_token = true;
+          session_token_retry->refused();
         } else if (ctx.reveal_secret(token_.handle, [out](std::string_view v) {
                      out->session_token.assign(v.data(), v.size());
                    }) != KH_OK) {
           throw ToolError("the host refused to reveal session_token of instance " + instance);
+        } else {
+          session_token_retry->granted();
         }
       }
       const kh_secret_handle secret = secret_.handle;
@@ -407,7 +410,7 @@ class S3Plugin : public Plugin {
 
   S3Response send(Context& ctx, const S3Request& request) {
     CallCredentials credentials;
-    CallSecrets secrets(ctx, instance_, &credentials, &no_session_token_);
+    CallSecrets secrets(ctx, instance_, &credentials, &session_token_retry_);
     return client_.send(request, credentials);
   }
 
@@ -679,7 +682,7 @@ class S3Plugin : public Plugin {
   std::string instance_;
   S3Options options_;
   S3Client client_;
-  std::atomic<bool> no_session_token_{false};
+  OptionalSecretRetry session_token_retry_;
 };
 
 }  // namespace

@@ -34,3 +34,18 @@ TEST_CASE("backoff grows by doubling under a cap, with jitter below the ceiling"
   CHECK(max_seen[2] > 320);  // ceiling 400
   CHECK(max_seen[5] > 800);  // capped at 1000
 }
+
+TEST_CASE("the optional session token is asked for again a minute after a refusal", "[s3]") {
+  using namespace std::chrono_literals;
+  OptionalSecretRetry retry;
+  const auto t0 = OptionalSecretRetry::Clock::now();
+  CHECK(retry.should_ask(t0));  // never refused
+  retry.refused(t0);
+  CHECK_FALSE(retry.should_ask(t0));
+  CHECK_FALSE(retry.should_ask(t0 + 59s));  // not on every call: no denied row each time
+  CHECK(retry.should_ask(t0 + 60s));        // a grant added later is picked up
+  retry.refused(t0 + 60s);
+  CHECK_FALSE(retry.should_ask(t0 + 61s));
+  retry.granted();
+  CHECK(retry.should_ask(t0 + 61s));
+}
