@@ -24,7 +24,7 @@ struct S3Options {
   long timeout_ms = 60000;         // libcurl CURLOPT_TIMEOUT_MS, per attempt
   int max_retries = 3;             // retries after the first attempt
   long retry_base_ms = 100;        // backoff base (doubles per retry, full jitter)
-  bool resources = true;           // offer s3://<bucket>/{key} templates
+  bool resources = true;           // offer s3://<bucket>/{+key} templates
 };
 
 // Reads the options JSON. Throws std::invalid_argument naming the option and what is

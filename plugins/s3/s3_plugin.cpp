@@ -2,8 +2,9 @@
 // never enters the plugin.
 //
 // Tools: list_buckets, list_objects, head_object, get_object, get_pdf_text, and
-// put_object (only with read_only = false). Objects are resources at
-// s3://<bucket>/<percent-encoded key>, one template per allowlisted bucket. Every bucket
+// put_object (only with read_only = false). Objects are resources at s3://<bucket>/<key>
+// (RFC 6570 reserved expansion: '/' kept, other reserved bytes percent-encoded), one
+// template s3://<bucket>/{+key} per allowlisted bucket. Every bucket
 // and key is checked against the allowlists before any network call.
 #include <keyhold/plugin.hpp>
 
@@ -89,9 +90,9 @@ std::optional<std::string> from_base64(std::string_view text) {
   return out;
 }
 
-// s3://bucket/<key with every reserved byte percent-encoded, '/' included>.
+// s3://bucket/<key with '/' kept and every other reserved byte percent-encoded>.
 std::string object_uri(std::string_view bucket, std::string_view key) {
-  return "s3://" + std::string(bucket) + "/" + uri_encode(key, false);
+  return "s3://" + std::string(bucket) + "/" + uri_encode(key, true);
 }
 
 std::optional<std::string> percent_decode(std::string_view s) {
@@ -258,10 +259,9 @@ class S3Plugin : public Plugin {
     json templates = json::array();
     if (options_.resources)
       for (const auto& b : options_.buckets)
-        templates.push_back(
-            {{"uriTemplate", "s3://" + b + "/{key}"},
-             {"name", "s3-object-" + b},
-             {"title", "Object in bucket " + b + " (key percent-encoded, '/' as %2F)"}});
+        templates.push_back({{"uriTemplate", "s3://" + b + "/{+key}"},
+                             {"name", "s3-object-" + b},
+                             {"title", "Object in bucket " + b}});
     return {{"tools", tools},
             {"resources", json::array()},
             {"resourceTemplates", templates},
