@@ -1,6 +1,7 @@
 // run_log.hpp - the output of one run, bounded: the first half of the budget is kept from
 // the start of the output and the second half is a window over its end, so a 50 MB run
-// costs log_bytes of memory and what was dropped in the middle is said, not hidden.
+// keeps log_bytes (at most 1.5 x log_bytes in memory while it runs: the end window is
+// trimmed in batches) and what was dropped in the middle is said, not hidden.
 // Offsets are absolute positions in the whole output. Not thread-safe (the run guards it).
 #pragma once
 
@@ -33,7 +34,10 @@ class RunLog {
   std::string tail_text(std::size_t max_bytes) const;
 
   const std::string& head() const { return head_; }
-  std::string tail() const { return tail_; }
+  // The end window, at most half the budget (what the history stores).
+  std::string tail() const {
+    return tail_.size() > tail_budget_ ? tail_.substr(tail_.size() - tail_budget_) : tail_;
+  }
   std::uint64_t total_bytes() const { return total_; }
   std::uint64_t tail_start() const { return total_ - tail_.size(); }
   bool truncated() const { return tail_start() > head_.size(); }

@@ -51,3 +51,14 @@ TEST_CASE("run log: slices never split a UTF-8 character") {
   CHECK(log.read(1, 10).text == "\xc3\xa9");
   CHECK(log.read(0, 3).text == "\xc3\xa9");
 }
+
+TEST_CASE("run log: what the history stores is at most the budget") {
+  RunLog log(100);
+  for (int i = 0; i < 72; ++i) log.append("0123456789\n");  // 792 bytes in small chunks
+  CHECK(log.head().size() == 50);
+  CHECK(log.tail().size() == 50);  // the window in memory may be longer until trimmed
+  CHECK(log.tail() == std::string("56789\n0123456789\n0123456789\n0123456789\n0123456789\n"));
+  RunLog restored(100, log.head(), log.tail(), log.total_bytes());
+  CHECK(restored.total_bytes() == 792);
+  CHECK(restored.tail_start() == 742);
+}
