@@ -78,6 +78,9 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
   options.max_connections = config.http.max_connections;
   options.read_timeout = std::chrono::seconds(config.http.read_timeout_seconds);
   options.session_idle_timeout = std::chrono::seconds(config.http.session_idle_timeout_seconds);
+  options.max_sessions_per_token = config.http.max_sessions_per_token;
+  options.abandoned_session_timeout =
+      std::chrono::seconds(config.http.abandoned_session_timeout_seconds);
   options.session = session_options;
 
   // With auth on, tokens are checked against the vault on every request, so the vault must

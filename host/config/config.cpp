@@ -246,6 +246,10 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
                        error) ||
         !read_duration(*http, "http", "session_idle_timeout",
                        &config.http.session_idle_timeout_seconds, path, error) ||
+        !read_size(*http, "http", "max_sessions_per_token", &config.http.max_sessions_per_token,
+                   path, error) ||
+        !read_duration(*http, "http", "abandoned_session_timeout",
+                       &config.http.abandoned_session_timeout_seconds, path, error) ||
         !read_rate_limit(*http, &config.http, path, error))
       return std::nullopt;
   }
@@ -377,6 +381,8 @@ std::string default_config_text() {
 # max_connections = 128        # more are answered 503 and closed
 # read_timeout = "30s"         # a whole request must arrive within it; idle connections close
 # session_idle_timeout = "30m"
+# max_sessions_per_token = 16  # at the cap, the token's least recently used idle session ends
+# abandoned_session_timeout = "5m"  # no request in flight and no open stream for this long
 # rate_limit = { rate = 20, burst = 40 }  # per token: requests per second, and at once
 
 # The built-in echo connector (needs no outside service): echo_echo, echo_add, echo_slow.

@@ -40,6 +40,9 @@ struct HttpConfig {
   std::size_t max_connections = 128;
   std::int64_t read_timeout_seconds = 30;  // whole request, and idle keep-alive
   std::int64_t session_idle_timeout_seconds = 1800;
+  std::size_t max_sessions_per_token = 16;
+  // A session with no request in flight and no open stream for this long is ended.
+  std::int64_t abandoned_session_timeout_seconds = 300;
   // Per-token token bucket: `rate_limit = { rate = 20, burst = 40 }`.
   double rate_limit_rate = 20;   // requests per second
   double rate_limit_burst = 40;  // requests at once

@@ -62,7 +62,7 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
         *error = "instance '" + who + "': a tool has no name";
         return false;
       }
-      const std::string name = tool["name"].get<std::string>();
+      const std::string name = tool["name"].get_ref<const std::string&>();
       const std::string exposed = inst->prefix() + name;
       if (!valid_name(exposed)) {
         *error = "instance '" + who + "': tool name '" + exposed +
@@ -75,16 +75,26 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
         return false;
       }
       std::string why;
-      auto schema = ToolSchema::compile(tool.value("inputSchema", nlohmann::json()), &why);
+      auto input = tool.find("inputSchema");
+      auto schema = ToolSchema::compile(input == tool.end() ? nlohmann::json() : *input, &why);
       if (!schema) {
         *error = "instance '" + who + "': tool '" + name + "': " + why;
         return false;
+      }
+      std::shared_ptr<const ToolSchema> output_schema;
+      if (auto output = tool.find("outputSchema"); output != tool.end()) {
+        output_schema = ToolSchema::compile(*output, &why, ToolSchema::Kind::kOutput);
+        if (!output_schema) {
+          *error = "instance '" + who + "': tool '" + name + "': " + why;
+          return false;
+        }
       }
       tool_owner[exposed] = who;
       nlohmann::json def = tool;
       def["name"] = exposed;
       snap.tools.push_back(std::move(def));
-      snap.tool_by_name[exposed] = ToolBinding{exposed, name, inst, std::move(schema)};
+      snap.tool_by_name[exposed] =
+          ToolBinding{exposed, name, inst, std::move(schema), std::move(output_schema)};
     }
     for (const auto& prompt : list_of(entry->catalog, "prompts")) {
       if (!prompt.is_object() || !prompt.contains("name") || !prompt["name"].is_string()) {

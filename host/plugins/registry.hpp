@@ -20,6 +20,7 @@ struct ToolBinding {
   std::string plugin_name;   // what the plugin calls it
   PluginInstance* instance = nullptr;
   std::shared_ptr<const ToolSchema> input_schema;
+  std::shared_ptr<const ToolSchema> output_schema;  // null when the tool declares none
 };
 
 struct PromptBinding {

@@ -12,22 +12,25 @@ ToolSchema::ToolSchema() : schema_(std::make_unique<valijson::Schema>()) {}
 ToolSchema::~ToolSchema() = default;
 
 std::shared_ptr<const ToolSchema> ToolSchema::compile(const nlohmann::json& schema,
-                                                      std::string* error) {
+                                                      std::string* error, Kind kind) {
+  const std::string name = kind == Kind::kInput ? "inputSchema" : "outputSchema";
   if (!schema.is_object()) {
-    *error = "inputSchema must be a JSON object";
+    *error = name + " must be a JSON object";
     return nullptr;
   }
-  if (schema.value("type", std::string()) != "object") {
-    *error = "inputSchema must have \"type\": \"object\"";
+  auto type = schema.find("type");
+  if (type == schema.end() || *type != "object") {
+    *error = name + " must have \"type\": \"object\"";
     return nullptr;
   }
   std::shared_ptr<ToolSchema> compiled(new ToolSchema());
+  compiled->kind_ = kind;
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
     valijson::adapters::NlohmannJsonAdapter adapter(schema);
     parser.populateSchema(adapter, *compiled->schema_);
   } catch (const std::exception& e) {
-    *error = std::string("invalid inputSchema: ") + e.what();
+    *error = "invalid " + name + ": " + e.what();
     return nullptr;
   }
   return compiled;
@@ -69,11 +72,15 @@ std::optional<std::string> ToolSchema::validate(const nlohmann::json& arguments)
     // Skip the generic wrapper errors when a more specific one names a field.
     if (path.empty() && results.numErrors() > 0) continue;
     message += (message.empty() ? "" : "; ");
-    message += path.empty() ? std::string("arguments") : "argument '" + path + "'";
+    const bool input = kind_ == Kind::kInput;
+    message += path.empty() ? std::string(input ? "arguments" : "result")
+                            : (input ? "argument '" : "field '") + path + "'";
     message += ": " + error.description;
     ++shown;
   }
-  if (message.empty()) message = "arguments do not match the tool's inputSchema";
+  if (message.empty())
+    message = kind_ == Kind::kInput ? "arguments do not match the tool's inputSchema"
+                                    : "the result does not match the tool's outputSchema";
   return message;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// A tool's inputSchema, compiled once at load and checked against every call's
-// arguments before the plugin sees them (JSON Schema draft 7 via valijson).
+// A tool's inputSchema or outputSchema, compiled once at load: every call's arguments are
+// checked against the first before the plugin sees them, every structured result against
+// the second before the client sees it (JSON Schema draft 7 via valijson).
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -14,20 +15,23 @@ namespace keyhold {
 
 class ToolSchema {
  public:
+  enum class Kind { kInput, kOutput };
   // Compiles `schema`. Returns nullptr and the reason in *error when it is not a valid
-  // JSON Schema or not an object schema (MCP requires "type": "object").
-  static std::shared_ptr<const ToolSchema> compile(const nlohmann::json& schema,
-                                                   std::string* error);
+  // JSON Schema or not an object schema (MCP requires "type": "object"). Never throws.
+  static std::shared_ptr<const ToolSchema> compile(const nlohmann::json& schema, std::string* error,
+                                                   Kind kind = Kind::kInput);
   ~ToolSchema();
 
   // Returns nothing when `arguments` conforms; otherwise a message naming the offending
-  // field(s), e.g. "argument 'count': value type not permitted by 'type' constraint".
+  // field(s), e.g. "argument 'count': value type not permitted by 'type' constraint"
+  // ("field 'sum': ..." for an outputSchema).
   // Thread-safe.
   std::optional<std::string> validate(const nlohmann::json& arguments) const;
 
  private:
   ToolSchema();
   std::unique_ptr<valijson::Schema> schema_;
+  Kind kind_ = Kind::kInput;
 };
 
 }  // namespace keyhold

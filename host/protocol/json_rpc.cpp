@@ -104,6 +104,74 @@ std::size_t nesting_depth(std::string_view text, std::size_t stop_at) {
   return deepest;
 }
 
+namespace {
+
+// Reads the top-level "id" of a message that failed to parse, as far as the parser got:
+// a SAX handler that keeps a string or integer id seen at depth 1 and ignores the rest.
+class IdRecovery : public nlohmann::json_sax<json> {
+ public:
+  json id;
+
+  bool null() override { return scalar(nullptr); }
+  bool boolean(bool) override { return scalar(nullptr); }
+  bool number_integer(number_integer_t v) override { return scalar(v); }
+  bool number_unsigned(number_unsigned_t v) override { return scalar(v); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(nullptr); }
+  bool string(string_t& v) override { return scalar(v); }
+  bool binary(binary_t&) override { return scalar(nullptr); }
+  bool start_object(std::size_t) override { return open(); }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& k) override {
+    next_is_id_ = depth_ == 1 && k == "id";
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool scalar(json v) {
+    if (next_is_id_ && depth_ == 1) id = std::move(v);
+    next_is_id_ = false;
+    return true;
+  }
+  bool open() {
+    next_is_id_ = false;
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    if (depth_ > 0) --depth_;
+    return true;
+  }
+  std::size_t depth_ = 0;
+  bool next_is_id_ = false;
+};
+
+json recover_id(std::string_view text) {
+  IdRecovery recovery;
+  try {
+    json::sax_parse(text, &recovery, json::input_format_t::json, false);
+  } catch (...) {
+    // sax_parse reports errors through parse_error; nothing else is expected here.
+  }
+  return valid_id(recovery.id) ? recovery.id : json(nullptr);
+}
+
+// The library message without its "[json.exception.x.y] " prefix and without the
+// "; last read: '...'" tail, which would echo the client's bytes (maybe invalid UTF-8,
+// maybe a secret).
+std::string library_reason(const std::exception& e) {
+  std::string why = e.what();
+  if (auto pos = why.find("] "); pos != std::string::npos) why.erase(0, pos + 2);
+  if (auto pos = why.find("; last read"); pos != std::string::npos) why.erase(pos);
+  return why;
+}
+
+}  // namespace
+
 std::optional<json> parse_message(std::string_view text, const Limits& limits, json* error) {
   if (text.size() > limits.max_message_bytes) {
     *error =
@@ -119,18 +187,22 @@ std::optional<json> parse_message(std::string_view text, const Limits& limits, j
     return std::nullopt;
   }
   // nlohmann's lexer rejects ill-formed UTF-8 inside strings; bytes outside strings are
-  // syntax errors anyway, so a successful parse implies valid UTF-8 throughout.
+  // syntax errors anyway, so a successful parse implies valid UTF-8 throughout. A leading
+  // UTF-8 byte order mark is skipped by the lexer (ignored on every transport).
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
-    std::string why = e.what();
-    // Strip the library prefix "[json.exception.parse_error.101] ".
-    if (auto pos = why.find("] "); pos != std::string::npos) why.erase(0, pos + 2);
-    // Never echo the client's bytes back: they may be invalid UTF-8 or a secret.
-    if (auto pos = why.find("; last read"); pos != std::string::npos) why.erase(pos);
-    *error = make_error(nullptr, kParseError, why);
-    return std::nullopt;
+    *error = make_error(nullptr, kParseError, library_reason(e));
+  } catch (const json::out_of_range&) {
+    // Well-formed JSON (RFC 8259 sets no range) with a number no double can hold: an
+    // invalid request rather than a parse error, answered with its id when one came
+    // before the offending number.
+    *error = make_error(recover_id(text), kInvalidRequest,
+                        "invalid request: a number is outside the range of a double");
+  } catch (const std::exception& e) {
+    *error = make_error(nullptr, kParseError, library_reason(e));
   }
+  return std::nullopt;
 }
 
 std::string id_key(const json& id) { return id.dump(); }

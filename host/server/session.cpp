@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <typeinfo>
+#include <unordered_map>
 
 #include "protocol/pagination.hpp"
+#include "protocol/params.hpp"
 #include "protocol/versions.hpp"
 
 namespace keyhold {
@@ -14,9 +16,6 @@ namespace keyhold {
 using nlohmann::json;
 
 namespace {
-constexpr std::array<std::string_view, 8> kLevelNames = {
-    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
-
 spdlog::level::level_enum spd_level(int32_t level) {
   switch (level) {
     case KH_LOG_DEBUG:
@@ -39,26 +38,10 @@ const json& params_object(const json& message) {
   return (it != message.end() && it->is_object()) ? *it : empty;
 }
 
-std::optional<std::string_view> string_field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) return std::nullopt;
-  return std::string_view(it->get_ref<const std::string&>());
-}
 }  // namespace
-
-std::string_view log_level_name(int32_t level) {
-  if (level < 0 || level >= static_cast<int32_t>(kLevelNames.size())) return "info";
-  return kLevelNames[static_cast<std::size_t>(level)];
-}
 
 void log_plugin_line(std::string_view instance, int32_t level, std::string_view message) {
   spdlog::log(spd_level(level), "[{}] {}", instance, message);
-}
-
-int32_t log_level_from_name(std::string_view name) {
-  for (std::size_t i = 0; i < kLevelNames.size(); ++i)
-    if (kLevelNames[i] == name) return static_cast<int32_t>(i);
-  return -1;
 }
 
 Session::Session(Registry& registry, Outbound& out, boost::asio::thread_pool& pool,
@@ -121,39 +104,65 @@ void Session::handle_text(std::string_view text) {
   json error;
   auto message = rpc::parse_message(text, options_.limits, &error);
   if (!message) {
-    reply(error, nullptr);
+    send_guarded(std::move(error));
     return;
   }
   handle(*message);
 }
 
+// Sends a message built for a failure, swallowing a second failure: the dispatch
+// boundary must never throw.
+void Session::send_guarded(json message) noexcept {
+  try {
+    reply(std::move(message), nullptr);
+  } catch (...) {
+    spdlog::error("could not send an error response to the client");
+  }
+}
+
 void Session::handle(const json& message) {
   std::string why;
   json id;
-  switch (rpc::classify(message, &why, &id)) {
-    case rpc::Kind::kInvalid:
-      reply(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why), nullptr);
-      return;
-    case rpc::Kind::kResponse:
-      handle_response(message);
-      return;
-    case rpc::Kind::kNotification:
-      handle_notification(message["method"].get<std::string>(), params_object(message));
-      return;
-    case rpc::Kind::kRequest:
-      handle_request(id, message["method"].get<std::string>(), params_object(message));
-      return;
+  std::string method;
+  rpc::Kind kind = rpc::Kind::kInvalid;
+  try {
+    kind = rpc::classify(message, &why, &id);
+    switch (kind) {
+      case rpc::Kind::kInvalid:
+        send_guarded(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why));
+        return;
+      case rpc::Kind::kResponse:
+        handle_response(message);
+        return;
+      case rpc::Kind::kNotification:
+        method = message["method"].get_ref<const std::string&>();
+        handle_notification(method, params_object(message));
+        return;
+      case rpc::Kind::kRequest:
+        method = message["method"].get_ref<const std::string&>();
+        handle_request(id, method, params_object(message));
+        return;
+    }
+  } catch (const std::exception& e) {
+    // A bug: no handler may throw on client data. Logged without e.what(), which may
+    // quote the client's bytes; answered without detail.
+    spdlog::error("internal error handling '{}' ({}); the session goes on", method,
+                  typeid(e).name());
+  } catch (...) {
+    spdlog::error("internal error handling '{}' (unknown exception); the session goes on", method);
   }
+  if (kind == rpc::Kind::kRequest)
+    send_guarded(rpc::make_error(id, rpc::kInternalError, "internal error"));
 }
 
 void Session::handle_notification(const std::string& method, const json& params) {
   if (method == "notifications/initialized") {
     initialized_ = true;
   } else if (method == "notifications/cancelled") {
-    auto it = params.find("requestId");
-    if (it == params.end()) return;
+    auto cancelled = mcp::parse_cancelled(params);
+    if (!cancelled.is_ok()) return;  // a notification gets no answer, even when malformed
     std::lock_guard lock(mutex_);
-    if (auto call = in_flight_.find(rpc::id_key(*it)); call != in_flight_.end())
+    if (auto call = in_flight_.find(rpc::id_key(cancelled->request_id)); call != in_flight_.end())
       call->second->cancelled = true;
   }
   // Other notifications (roots/list_changed, progress for our requests) need no action.
@@ -171,122 +180,67 @@ void Session::handle_response(const json& message) {
   waiter.set_value(message);
 }
 
+namespace {
+struct MethodEntry {
+  void (Session::*handler)(const json& id, const std::string& method, const json& params);
+  bool needs_initialize;
+};
+}  // namespace
+
 void Session::handle_request(const json& id, const std::string& method, const json& params) {
-  if (method == "initialize") {
-    if (initialize_answered_.exchange(true)) {
-      reply(rpc::make_error(id, rpc::kInvalidRequest, "session is already initialized"), nullptr);
-      return;
-    }
-    reply(rpc::make_result(id, initialize(params)), nullptr);
-    return;
-  }
-  if (method == "ping") {
-    reply(rpc::make_result(id, json::object()), nullptr);
-    return;
-  }
-  if (!initialize_answered_) {
+  static const std::unordered_map<std::string_view, MethodEntry> kMethods = {
+      {"initialize", {&Session::on_initialize, false}},
+      {"ping", {&Session::on_ping, false}},
+      {"tools/list", {&Session::on_list, true}},
+      {"prompts/list", {&Session::on_list, true}},
+      {"resources/list", {&Session::on_list, true}},
+      {"resources/templates/list", {&Session::on_list, true}},
+      {"tools/call", {&Session::on_call_tool, true}},
+      {"logging/setLevel", {&Session::on_set_level, true}},
+      {"prompts/get", {&Session::on_get_prompt, true}},
+      {"resources/read", {&Session::on_resource, true}},
+      {"resources/subscribe", {&Session::on_resource, true}},
+      {"resources/unsubscribe", {&Session::on_resource, true}},
+      {"completion/complete", {&Session::on_complete, true}},
+  };
+  auto entry = kMethods.find(method);
+  if (entry != kMethods.end() && entry->second.needs_initialize && !initialize_answered_) {
     reply(rpc::make_error(id, rpc::kInvalidRequest,
                           "session not initialized: send \"initialize\" first"),
           nullptr);
     return;
   }
-  if (method == "tools/list") return list(id, params, "tools", &CatalogSnapshot::tools);
-  if (method == "prompts/list") return list(id, params, "prompts", &CatalogSnapshot::prompts);
-  if (method == "resources/list") return list(id, params, "resources", &CatalogSnapshot::resources);
-  if (method == "resources/templates/list")
-    return list(id, params, "resourceTemplates", &CatalogSnapshot::resource_templates);
-  if (method == "tools/call") return call_tool(id, params);
-  if (method == "logging/setLevel") {
-    auto level = string_field(params, "level");
-    int32_t value = level ? log_level_from_name(*level) : -1;
-    if (value < 0) {
-      reply(rpc::make_error(id, rpc::kInvalidParams,
-                            "\"level\" must be one of debug, info, notice, warning, error, "
-                            "critical, alert, emergency"),
+  if (entry == kMethods.end()) {
+    if (!initialize_answered_) {
+      reply(rpc::make_error(id, rpc::kInvalidRequest,
+                            "session not initialized: send \"initialize\" first"),
             nullptr);
-      return;
+    } else {
+      reply(rpc::make_error(id, rpc::kMethodNotFound, "method not found: " + method), nullptr);
     }
-    min_log_level_ = value;
-    reply(rpc::make_result(id, json::object()), nullptr);
     return;
   }
-  if (method == "prompts/get") {
-    auto name = string_field(params, "name");
-    if (!name) {
-      reply(rpc::make_error(id, rpc::kInvalidParams, "\"name\" must be a string"), nullptr);
-      return;
-    }
-    auto snap = registry_.snapshot();
-    auto it = snap->prompt_by_name.find(std::string(*name));
-    if (it == snap->prompt_by_name.end()) {
-      reply(rpc::make_error(id, rpc::kInvalidParams, "unknown prompt: " + std::string(*name)),
-            nullptr);
-      return;
-    }
-    json forwarded = params;
-    forwarded["name"] = it->second.plugin_name;
-    dispatch(id, it->second.instance, method, std::move(forwarded), params);
-    return;
-  }
-  if (method == "resources/read" || method == "resources/subscribe" ||
-      method == "resources/unsubscribe") {
-    auto uri = string_field(params, "uri");
-    if (!uri) {
-      reply(rpc::make_error(id, rpc::kInvalidParams, "\"uri\" must be a string"), nullptr);
-      return;
-    }
-    PluginInstance* owner = registry_.resource_owner(*uri);
-    if (owner == nullptr) {
-      reply(rpc::make_error(id, rpc::kResourceNotFound, "resource not found: " + std::string(*uri),
-                            json{{"uri", *uri}}),
-            nullptr);
-      return;
-    }
-    if (method != "resources/read") {
-      std::lock_guard lock(mutex_);
-      if (method == "resources/subscribe")
-        subscriptions_.insert(std::string(*uri));
-      else
-        subscriptions_.erase(std::string(*uri));
-    }
-    dispatch(id, owner, method, params, params);
-    return;
-  }
-  if (method == "completion/complete") {
-    const json ref = params.value("ref", json::object());
-    const std::string type = ref.value("type", std::string());
-    json forwarded = params;
-    PluginInstance* owner = nullptr;
-    if (type == "ref/prompt") {
-      auto snap = registry_.snapshot();
-      auto it = snap->prompt_by_name.find(ref.value("name", std::string()));
-      if (it != snap->prompt_by_name.end()) {
-        owner = it->second.instance;
-        forwarded["ref"]["name"] = it->second.plugin_name;
-      }
-    } else if (type == "ref/resource") {
-      owner = registry_.resource_owner(ref.value("uri", std::string()));
-    }
-    if (owner == nullptr) {
-      reply(rpc::make_error(id, rpc::kInvalidParams,
-                            "completion/complete: unknown prompt or resource reference"),
-            nullptr);
-      return;
-    }
-    dispatch(id, owner, method, std::move(forwarded), params);
-    return;
-  }
-  reply(rpc::make_error(id, rpc::kMethodNotFound, "method not found: " + method), nullptr);
+  (this->*entry->second.handler)(id, method, params);
 }
 
-json Session::initialize(const json& params) {
-  const std::string requested = params.value("protocolVersion", std::string());
-  const std::string version = mcp::negotiate_version(requested);
+bool Session::refuse_invalid(const json& id, const mcp::Status& status) {
+  if (status.is_ok()) return false;
+  reply(rpc::make_error(id, rpc::kInvalidParams, "invalid params: " + status.message()), nullptr);
+  return true;
+}
+
+void Session::on_initialize(const json& id, const std::string&, const json& params) {
+  auto parsed = mcp::parse_initialize(params);
+  if (refuse_invalid(id, parsed.status())) return;  // a failed initialize may be retried
+  if (initialize_answered_.exchange(true)) {
+    reply(rpc::make_error(id, rpc::kInvalidRequest, "session is already initialized"), nullptr);
+    return;
+  }
+  const std::string version = mcp::negotiate_version(parsed->protocol_version);
   {
     std::lock_guard lock(mutex_);
     protocol_version_ = version;
-    client_capabilities_ = params.value("capabilities", json::object());
-    if (!client_capabilities_.is_object()) client_capabilities_ = json::object();
+    client_capabilities_ = std::move(parsed->capabilities);
   }
   json result{
       {"protocolVersion", version},
@@ -299,26 +253,105 @@ json Session::initialize(const json& params) {
       {"serverInfo", {{"name", "keyhold"}, {"title", "keyhold"}, {"version", KEYHOLD_VERSION}}},
   };
   if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
-  return result;
+  reply(rpc::make_result(id, std::move(result)), nullptr);
+}
+
+void Session::on_ping(const json& id, const std::string&, const json&) {
+  reply(rpc::make_result(id, json::object()), nullptr);
+}
+
+void Session::on_set_level(const json& id, const std::string&, const json& params) {
+  auto parsed = mcp::parse_set_level(params);
+  if (refuse_invalid(id, parsed.status())) return;
+  min_log_level_ = parsed->level;
+  reply(rpc::make_result(id, json::object()), nullptr);
+}
+
+void Session::on_get_prompt(const json& id, const std::string& method, const json& params) {
+  auto parsed = mcp::parse_get_prompt(params);
+  if (refuse_invalid(id, parsed.status())) return;
+  auto meta = mcp::parse_meta(params);
+  if (refuse_invalid(id, meta.status())) return;
+  auto snap = registry_.snapshot();
+  auto it = snap->prompt_by_name.find(parsed->name);
+  if (it == snap->prompt_by_name.end()) {
+    reply(rpc::make_error(id, rpc::kInvalidParams, "unknown prompt: " + parsed->name), nullptr);
+    return;
+  }
+  json forwarded = params;
+  forwarded["name"] = it->second.plugin_name;
+  dispatch(id, it->second.instance, method, std::move(forwarded), meta.value(), nullptr);
+}
+
+void Session::on_resource(const json& id, const std::string& method, const json& params) {
+  auto parsed = mcp::parse_resource(params);
+  if (refuse_invalid(id, parsed.status())) return;
+  auto meta = mcp::parse_meta(params);
+  if (refuse_invalid(id, meta.status())) return;
+  PluginInstance* owner = registry_.resource_owner(parsed->uri);
+  if (owner == nullptr) {
+    reply(rpc::make_error(id, rpc::kResourceNotFound, "resource not found: " + parsed->uri,
+                          json{{"uri", parsed->uri}}),
+          nullptr);
+    return;
+  }
+  if (method != "resources/read") {
+    std::lock_guard lock(mutex_);
+    if (method == "resources/subscribe")
+      subscriptions_.insert(parsed->uri);
+    else
+      subscriptions_.erase(parsed->uri);
+  }
+  dispatch(id, owner, method, params, meta.value(), nullptr);
+}
+
+void Session::on_complete(const json& id, const std::string& method, const json& params) {
+  auto parsed = mcp::parse_complete(params);
+  if (refuse_invalid(id, parsed.status())) return;
+  auto meta = mcp::parse_meta(params);
+  if (refuse_invalid(id, meta.status())) return;
+  json forwarded = params;
+  PluginInstance* owner = nullptr;
+  if (parsed->ref_kind == mcp::CompleteParams::RefKind::kPrompt) {
+    auto snap = registry_.snapshot();
+    auto it = snap->prompt_by_name.find(parsed->ref_target);
+    if (it != snap->prompt_by_name.end()) {
+      owner = it->second.instance;
+      forwarded["ref"]["name"] = it->second.plugin_name;
+    }
+  } else {
+    owner = registry_.resource_owner(parsed->ref_target);
+  }
+  if (owner == nullptr) {
+    reply(rpc::make_error(id, rpc::kInvalidParams,
+                          "completion/complete: unknown prompt or resource reference"),
+          nullptr);
+    return;
+  }
+  dispatch(id, owner, method, std::move(forwarded), meta.value(), nullptr);
+}
+
+void Session::on_list(const json& id, const std::string& method, const json& params) {
+  if (method == "tools/list") return list(id, params, "tools", &CatalogSnapshot::tools);
+  if (method == "prompts/list") return list(id, params, "prompts", &CatalogSnapshot::prompts);
+  if (method == "resources/list") return list(id, params, "resources", &CatalogSnapshot::resources);
+  list(id, params, "resourceTemplates", &CatalogSnapshot::resource_templates);
 }
 
 void Session::list(const json& id, const json& params, const char* key,
                    const json CatalogSnapshot::*items) {
+  auto parsed = mcp::parse_list(params);
+  if (refuse_invalid(id, parsed.status())) return;
   std::optional<std::string_view> cursor;
-  if (auto it = params.find("cursor"); it != params.end() && !it->is_null()) {
-    if (!it->is_string()) {
-      reply(rpc::make_error(id, rpc::kInvalidParams, "\"cursor\" must be a string"), nullptr);
-      return;
-    }
-    cursor = it->get_ref<const std::string&>();
-  }
+  if (parsed->cursor) cursor = *parsed->cursor;
   auto snap = registry_.snapshot();
   const json* all = &((*snap).*items);
   json allowed;
   if (options_.tool_allowed && items == &CatalogSnapshot::tools) {
     allowed = json::array();
     for (const auto& tool : *all)
-      if (options_.tool_allowed(tool["name"].get<std::string>())) allowed.push_back(tool);
+      if (options_.tool_allowed(tool["name"].get_ref<const std::string&>()))
+        allowed.push_back(tool);
     all = &allowed;
   }
   auto page = mcp::paginate(*all, key, cursor, options_.page_size);
@@ -331,23 +364,19 @@ void Session::list(const json& id, const json& params, const char* key,
   reply(rpc::make_result(id, std::move(result)), nullptr);
 }
 
-void Session::call_tool(const json& id, const json& params) {
-  auto name = string_field(params, "name");
-  if (!name) {
-    reply(rpc::make_error(id, rpc::kInvalidParams, "\"name\" must be a string"), nullptr);
-    return;
-  }
-  json arguments = params.value("arguments", json::object());
-  if (!arguments.is_object()) {
-    reply(rpc::make_error(id, rpc::kInvalidParams, "\"arguments\" must be an object"), nullptr);
-    return;
-  }
+void Session::on_call_tool(const json& id, const std::string&, const json& params) {
+  auto parsed = mcp::parse_call_tool(params);
+  if (refuse_invalid(id, parsed.status())) return;
+  auto meta = mcp::parse_meta(params);
+  if (refuse_invalid(id, meta.status())) return;
+  const std::string& name = parsed->name;
   auto snap = registry_.snapshot();
-  auto it = snap->tool_by_name.find(std::string(*name));
-  if (it == snap->tool_by_name.end() || (options_.tool_allowed && !options_.tool_allowed(*name))) {
-    reply(rpc::make_error(id, rpc::kInvalidParams, "unknown tool: " + std::string(*name)), nullptr);
+  auto it = snap->tool_by_name.find(name);
+  if (it == snap->tool_by_name.end() || (options_.tool_allowed && !options_.tool_allowed(name))) {
+    reply(rpc::make_error(id, rpc::kInvalidParams, "unknown tool: " + name), nullptr);
     return;
   }
+  json& arguments = parsed->arguments;
   if (auto problem = it->second.input_schema->validate(arguments)) {
     json result{{"content",
                  json::array({json{{"type", "text"}, {"text", "invalid arguments: " + *problem}}})},
@@ -359,85 +388,125 @@ void Session::call_tool(const json& id, const json& params) {
   json forwarded = params;
   forwarded["name"] = it->second.plugin_name;
   forwarded["arguments"] = std::move(arguments);
-  dispatch(id, it->second.instance, "tools/call", std::move(forwarded), params);
+  dispatch(id, it->second.instance, "tools/call", std::move(forwarded), meta.value(),
+           it->second.output_schema);
+}
+
+namespace {
+json tool_error(std::string text) {
+  return json{{"content", json::array({json{{"type", "text"}, {"text", std::move(text)}}})},
+              {"isError", true}};
+}
+
+// A successful tools/call result checked against the tool's declared outputSchema: the
+// spec requires structured results that conform, so a plugin's nonconforming result
+// (say a sum that overflowed to null) becomes a tool error instead of reaching the client.
+json checked_tool_result(json body, const ToolSchema* output_schema, const std::string& instance) {
+  if (output_schema == nullptr) return body;
+  auto is_error = body.find("isError");
+  if (is_error != body.end() && is_error->is_boolean() && is_error->get<bool>()) return body;
+  auto structured = body.find("structuredContent");
+  if (structured == body.end())
+    return tool_error("plugin '" + instance +
+                      "' declared an outputSchema for this tool but returned no "
+                      "structuredContent");
+  if (auto problem = output_schema->validate(*structured))
+    return tool_error(
+        "plugin '" + instance +
+        "' returned a result that does not conform to the tool's outputSchema: " + *problem);
+  return body;
+}
+}  // namespace
+
+json Session::response_for(const CallContext& ctx, PluginInstance& instance,
+                           const std::string& method, const json& params,
+                           const ToolSchema* output_schema, PluginReply result) {
+  const json& id = ctx.request_id;
+  switch (result.status) {
+    case KH_OK: {
+      json body = json::parse(result.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return rpc::make_error(id, rpc::kInternalError,
+                               "plugin '" + instance.name() + "' returned an invalid result");
+      if (method == "tools/call")
+        body = checked_tool_result(std::move(body), output_schema, instance.name());
+      return rpc::make_result(id, std::move(body));
+    }
+    case KH_NOT_FOUND:
+      if (method.starts_with("resources/")) {
+        auto uri = params.find("uri");
+        return rpc::make_error(id, rpc::kResourceNotFound, result.body,
+                               json{{"uri", uri != params.end() ? *uri : json("")}});
+      }
+      return rpc::make_error(id, rpc::kInvalidParams, result.body);
+    case KH_INVALID_ARGUMENT:
+      return rpc::make_error(id, rpc::kInvalidParams, result.body);
+    case KH_UNSUPPORTED:
+      return rpc::make_error(id, rpc::kMethodNotFound, method + " is not supported by this plugin");
+    case KH_CANCELLED:
+      return rpc::make_error(id, rpc::kInternalError, "request cancelled");
+    default:
+      if (method == "tools/call") return rpc::make_result(id, tool_error(std::move(result.body)));
+      return rpc::make_error(id, rpc::kInternalError, result.body);
+  }
 }
 
 void Session::dispatch(const json& id, PluginInstance* instance, std::string method, json params,
-                       const json& client_params) {
+                       const mcp::RequestMeta& meta,
+                       std::shared_ptr<const ToolSchema> output_schema) {
   auto ctx = std::make_shared<CallContext>();
   ctx->request_id = id;
   ctx->services = this;
-  if (auto meta = client_params.find("_meta"); meta != client_params.end() && meta->is_object()) {
-    if (auto token = meta->find("progressToken"); token != meta->end())
-      ctx->progress_token = *token;
-  }
+  ctx->progress_token = meta.progress_token;
+  const std::string key = rpc::id_key(id);
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
       reply(rpc::make_error(id, rpc::kInternalError, "server is shutting down"), nullptr);
       return;
     }
-    in_flight_[rpc::id_key(id)] = ctx;
+    if (in_flight_.contains(key)) {
+      // Answering both would give the client two responses with one id, and a
+      // cancellation could not say which it means: the second is refused at once.
+      reply(rpc::make_error(id, rpc::kInvalidRequest,
+                            "invalid request: a request with this id is already in flight"),
+            nullptr);
+      return;
+    }
+    in_flight_[key] = ctx;
     ++busy_;
   }
-  boost::asio::post(
-      pool_, [this, ctx, instance, method = std::move(method), params = std::move(params)] {
-        json response;
-        try {
-          PluginReply result = instance->call(*ctx, method, params);
-          switch (result.status) {
-            case KH_OK: {
-              json body = json::parse(result.body, nullptr, false);
-              if (body.is_discarded() || !body.is_object()) {
-                response =
-                    rpc::make_error(ctx->request_id, rpc::kInternalError,
-                                    "plugin '" + instance->name() + "' returned an invalid result");
-              } else {
-                response = rpc::make_result(ctx->request_id, std::move(body));
-              }
-              break;
-            }
-            case KH_NOT_FOUND:
-              response = method.starts_with("resources/")
-                             ? rpc::make_error(ctx->request_id, rpc::kResourceNotFound, result.body,
-                                               json{{"uri", params.value("uri", std::string())}})
-                             : rpc::make_error(ctx->request_id, rpc::kInvalidParams, result.body);
-              break;
-            case KH_INVALID_ARGUMENT:
-              response = rpc::make_error(ctx->request_id, rpc::kInvalidParams, result.body);
-              break;
-            case KH_UNSUPPORTED:
-              response = rpc::make_error(ctx->request_id, rpc::kMethodNotFound,
-                                         method + " is not supported by this plugin");
-              break;
-            case KH_CANCELLED:
-              response = rpc::make_error(ctx->request_id, rpc::kInternalError, "request cancelled");
-              break;
-            default:
-              if (method == "tools/call") {
-                response = rpc::make_result(
-                    ctx->request_id,
-                    json{{"content", json::array({json{{"type", "text"}, {"text", result.body}}})},
-                         {"isError", true}});
-              } else {
-                response = rpc::make_error(ctx->request_id, rpc::kInternalError, result.body);
-              }
-          }
-        } catch (const std::exception& e) {
-          response = rpc::make_error(ctx->request_id, rpc::kInternalError, e.what());
-        }
-        {
-          std::lock_guard lock(mutex_);
-          in_flight_.erase(rpc::id_key(ctx->request_id));
-        }
-        // A cancelled request gets no response (the client has forgotten it).
-        if (!ctx->cancelled)
-          reply(response, ctx.get());
-        else
-          out_.abandoned(*ctx);
-        std::lock_guard lock(mutex_);
-        if (--busy_ == 0) idle_.notify_all();
-      });
+  boost::asio::post(pool_, [this, ctx, key, instance, method = std::move(method),
+                            params = std::move(params), output_schema = std::move(output_schema)] {
+    json response;
+    try {
+      response = response_for(*ctx, *instance, method, params, output_schema.get(),
+                              instance->call(*ctx, method, params));
+    } catch (const std::exception& e) {
+      spdlog::error("internal error serving '{}' of instance '{}' ({})", method, instance->name(),
+                    typeid(e).name());
+      response = rpc::make_error(ctx->request_id, rpc::kInternalError, "internal error");
+    } catch (...) {
+      spdlog::error("internal error serving '{}' of instance '{}'", method, instance->name());
+      response = rpc::make_error(ctx->request_id, rpc::kInternalError, "internal error");
+    }
+    {
+      std::lock_guard lock(mutex_);
+      in_flight_.erase(key);
+    }
+    // A cancelled request gets no response (the client has forgotten it).
+    try {
+      if (!ctx->cancelled)
+        reply(std::move(response), ctx.get());
+      else
+        out_.abandoned(*ctx);
+    } catch (...) {
+      spdlog::error("could not send the response to '{}' of instance '{}'", method,
+                    instance->name());
+    }
+    std::lock_guard lock(mutex_);
+    if (--busy_ == 0) idle_.notify_all();
+  });
 }
 
 void Session::close() {
@@ -471,7 +540,7 @@ void Session::plugin_log(const PluginInstance& from, const CallContext* ctx, int
                          std::string_view message) {
   log_plugin_line(from.name(), level, message);
   if (ctx == nullptr || level < min_log_level_.load()) return;
-  reply(rpc::make_notification("notifications/message", json{{"level", log_level_name(level)},
+  reply(rpc::make_notification("notifications/message", json{{"level", mcp::log_level_name(level)},
                                                              {"logger", from.name()},
                                                              {"data", std::string(message)}}),
         ctx);

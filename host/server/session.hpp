@@ -17,6 +17,7 @@
 #include "plugins/host_services.hpp"
 #include "plugins/registry.hpp"
 #include "protocol/json_rpc.hpp"
+#include "protocol/params.hpp"
 #include "secrets/redactor.hpp"
 #include "server/outbound.hpp"
 
@@ -77,12 +78,36 @@ class Session : public HostServices {
   void handle_notification(const std::string& method, const nlohmann::json& params);
   void handle_response(const nlohmann::json& message);
 
-  nlohmann::json initialize(const nlohmann::json& params);
+  // Request handlers, one per method (see the table in handle_request). Each reads its
+  // params through protocol/params.hpp and answers every request exactly once.
+  void on_initialize(const nlohmann::json& id, const std::string& method,
+                     const nlohmann::json& params);
+  void on_ping(const nlohmann::json& id, const std::string& method, const nlohmann::json& params);
+  void on_list(const nlohmann::json& id, const std::string& method, const nlohmann::json& params);
+  void on_call_tool(const nlohmann::json& id, const std::string& method,
+                    const nlohmann::json& params);
+  void on_set_level(const nlohmann::json& id, const std::string& method,
+                    const nlohmann::json& params);
+  void on_get_prompt(const nlohmann::json& id, const std::string& method,
+                     const nlohmann::json& params);
+  void on_resource(const nlohmann::json& id, const std::string& method,
+                   const nlohmann::json& params);
+  void on_complete(const nlohmann::json& id, const std::string& method,
+                   const nlohmann::json& params);
+
+  // Answers -32602 naming the bad field and returns true when status is not OK.
+  bool refuse_invalid(const nlohmann::json& id, const mcp::Status& status);
   void list(const nlohmann::json& id, const nlohmann::json& params, const char* key,
             const nlohmann::json CatalogSnapshot::*items);
-  void call_tool(const nlohmann::json& id, const nlohmann::json& params);
+  // Hands a request to the plugin on the pool; the answer is sent from there.
   void dispatch(const nlohmann::json& id, PluginInstance* instance, std::string method,
-                nlohmann::json params, const nlohmann::json& client_params);
+                nlohmann::json params, const mcp::RequestMeta& meta,
+                std::shared_ptr<const ToolSchema> output_schema);
+  // The JSON-RPC response to a plugin's reply.
+  static nlohmann::json response_for(const CallContext& ctx, PluginInstance& instance,
+                                     const std::string& method, const nlohmann::json& params,
+                                     const ToolSchema* output_schema, PluginReply result);
+  void send_guarded(nlohmann::json message) noexcept;
   void reply(nlohmann::json message, const CallContext* related);
   // The argument guard: false when the call was answered (refused) here.
   bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
@@ -109,11 +134,7 @@ class Session : public HostServices {
   std::set<std::string> subscriptions_;
 };
 
-// MCP logging level names, indexed by KH_LOG_*.
-std::string_view log_level_name(int32_t level);
 // Writes a plugin's log line to the host's stderr log.
 void log_plugin_line(std::string_view instance, int32_t level, std::string_view message);
-// The KH_LOG_* value of an MCP level name, or -1.
-int32_t log_level_from_name(std::string_view name);
 
 }  // namespace keyhold

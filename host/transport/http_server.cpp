@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <thread>
+#include <typeinfo>
 
 #include "protocol/json_rpc.hpp"
 #include "protocol/versions.hpp"
@@ -111,7 +112,9 @@ class HttpServer::Connection {
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(server_.options_.max_header_bytes));
-      parser.body_limit(server_.options_.max_body_bytes);
+      // Two bytes of slack for a CRLF after a message of exactly the limit; the message
+      // itself is held to the limit by parse_message.
+      parser.body_limit(server_.options_.max_body_bytes + 2);
       const beast::error_code ec = read_request(buffer, parser);
       if (ec == http::error::body_limit) {
         // Refused from the Content-Length alone: the rest of the body is never read.
@@ -135,7 +138,21 @@ class HttpServer::Connection {
       }
       if (ec) return;  // closed, or too slow: drop the connection
       request_ = parser.release();
-      if (!handle() || !request_.keep_alive() || server_.stopping_) return;
+      bool keep = false;
+      try {
+        keep = handle();
+      } catch (const std::exception& e) {
+        // A bug: nothing a client sends may make a handler throw. The client still gets
+        // an answer it can read; the connection closes (its state is unknown).
+        spdlog::error("internal error handling an HTTP request ({})", typeid(e).name());
+        reply_internal_error();
+        return;
+      } catch (...) {
+        spdlog::error("internal error handling an HTTP request (unknown exception)");
+        reply_internal_error();
+        return;
+      }
+      if (!keep || !request_.keep_alive() || server_.stopping_) return;
     }
   }
 
@@ -225,6 +242,15 @@ class HttpServer::Connection {
                    const std::vector<std::pair<http::field, std::string>>& extra = {}) {
     return reply(status, keep_alive, serialize(rpc::make_error(nullptr, -32000, message)),
                  "application/json", extra);
+  }
+
+  void reply_internal_error() noexcept {
+    try {
+      reply(http::status::internal_server_error, false,
+            serialize(rpc::make_error(nullptr, rpc::kInternalError, "internal error")),
+            "application/json");
+    } catch (...) {
+    }
   }
 
   // Tells the client how long an idle connection stays open, so it does not reuse one
@@ -333,7 +359,9 @@ class HttpServer::Connection {
       return reply_error(http::status::unsupported_media_type, keep,
                          "Unsupported Media Type: send application/json");
     json error;
-    auto message = rpc::parse_message(request_.body(), server_.options_.session.limits, &error);
+    std::string_view text = request_.body();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    auto message = rpc::parse_message(text, server_.options_.session.limits, &error);
     if (!message)
       return reply(http::status::bad_request, keep, serialize(error), "application/json");
     std::string why;
@@ -347,11 +375,13 @@ class HttpServer::Connection {
         kind == rpc::Kind::kRequest ? (*message)["method"].get<std::string>() : "";
 
     std::shared_ptr<HttpSession> session;
-    if (method == "initialize") {
-      session = server_.create_session(client_);
+    const bool initialize = method == "initialize";
+    if (initialize) {
+      std::string why;
+      session = server_.create_session(client_, &why);
       if (!session)
-        return reply_error(http::status::service_unavailable, keep,
-                           "Service Unavailable: too many sessions");
+        return reply_error(http::status::service_unavailable, keep, "Service Unavailable: " + why,
+                           {{http::field::retry_after, "5"}});
     } else {
       bool answered = false;
       session = session_of_request(keep, &answered);
@@ -363,6 +393,12 @@ class HttpServer::Connection {
       return reply(http::status::accepted, keep, "", "");
     }
     auto stream = session->open_request_stream(rpc::id_key(id));
+    if (!stream)
+      return reply(http::status::conflict, keep,
+                   serialize(rpc::make_error(
+                       id, rpc::kInvalidRequest,
+                       "invalid request: a request with this id is already in flight")),
+                   "application/json");
     // Every request but initialize is answered on its own SSE stream when the client
     // accepts one, so notifications and client requests can ride along.
     const bool use_sse = accepts_sse && method != "initialize";
@@ -381,12 +417,18 @@ class HttpServer::Connection {
       if (server_.stopping_ && !finished) break;
     }
     session->forget_stream(stream->id());
-    if (body.empty())
+    if (body.empty()) {
+      if (initialize) server_.end_session(session->id());
       return reply_error(http::status::service_unavailable, false,
                          "Service Unavailable: shutting down");
+    }
+    // A failed initialize leaves no session behind: the client may retry with a new one.
+    const bool failed_initialize =
+        initialize && json::parse(body, nullptr, false).contains("error");
+    if (failed_initialize) server_.end_session(session->id());
     http::response<http::string_body> res{http::status::ok, request_.version()};
     res.set(http::field::content_type, "application/json");
-    res.set("mcp-session-id", session->id());
+    if (!failed_initialize) res.set("mcp-session-id", session->id());
     res.keep_alive(keep);
     res.body() = std::move(body);
     write(res);
@@ -428,12 +470,15 @@ class HttpServer::Connection {
   bool stream_events(HttpSession& session, const std::shared_ptr<SseStream>& stream,
                      std::size_t from, bool keep) {
     const std::uint64_t claim = stream->attach();
+    // HTTP/1.0 has no chunked encoding: the stream is delimited by closing the connection.
+    const bool chunked = request_.version() >= 11;
+    if (!chunked) keep = false;
     http::response<http::empty_body> res{http::status::ok, request_.version()};
     res.set(http::field::server, "keyhold");
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-cache, no-transform");
     res.set("mcp-session-id", session.id());
-    res.chunked(true);
+    res.chunked(chunked);
     res.keep_alive(keep);
     http::response_serializer<http::empty_body> serializer{res};
     beast::error_code ec;
@@ -454,13 +499,19 @@ class HttpServer::Connection {
         text += "data: " + event.data + "\n\n";
       }
       if (text.empty() && !finished) text = ": keep-alive\n\n";  // also detects a gone client
-      if (!text.empty()) net::write(socket_, http::make_chunk(net::buffer(text)), ec);
+      if (!text.empty()) {
+        if (chunked)
+          net::write(socket_, http::make_chunk(net::buffer(text)), ec);
+        else
+          net::write(socket_, net::buffer(text), ec);
+      }
       ok = !ec;
       position += events.size();
     }
     stream->detach(claim);
     if (!ok) return false;  // the client may resume with Last-Event-ID
     if (finished && position > 0) session.forget_stream(stream->id());
+    if (!chunked) return false;  // the close ends the body
     net::write(socket_, http::make_chunk_last(), ec);
     return keep && !ec && !server_.stopping_;
   }
@@ -571,9 +622,51 @@ void HttpServer::stop() {
   connections_done_.wait(lock, [this] { return connections_ == 0; });
 }
 
-std::shared_ptr<HttpSession> HttpServer::create_session(const AuthDecision& decision) {
+std::shared_ptr<HttpSession> HttpServer::create_session(const AuthDecision& decision,
+                                                        std::string* why) {
+  std::shared_ptr<HttpSession> reclaimed;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      *why = "shutting down";
+      return nullptr;
+    }
+    // The client's own sessions, least recently used first among the idle ones.
+    std::size_t owned = 0;
+    std::shared_ptr<HttpSession> idle_lru;
+    for (const auto& [id, session] : sessions_) {
+      if (session->owner() != decision.client_id) continue;
+      ++owned;
+      if (!session->busy() && (!idle_lru || session->last_used() < idle_lru->last_used()))
+        idle_lru = session;
+    }
+    if (owned >= options_.max_sessions_per_token) {
+      if (!idle_lru) {
+        *why = "this client holds " + std::to_string(owned) +
+               " sessions, all busy (max_sessions_per_token); end one with DELETE";
+        return nullptr;
+      }
+      sessions_.erase(idle_lru->id());
+      reclaimed = std::move(idle_lru);
+    }
+  }
+  if (reclaimed) {
+    spdlog::info(
+        "HTTP client '{}' reached max_sessions_per_token; ended its least recently "
+        "used idle session",
+        decision.client_name);
+    hub_.detach(&reclaimed->core());
+    reclaimed->close();
+  }
   std::lock_guard lock(mutex_);
-  if (sessions_.size() >= options_.max_sessions || stopping_) return nullptr;
+  if (stopping_) {
+    *why = "shutting down";
+    return nullptr;
+  }
+  if (sessions_.size() >= options_.max_sessions) {
+    *why = "too many sessions (max_sessions)";
+    return nullptr;
+  }
   SessionOptions session_options = options_.session;
   if (decision.tool_allowed) session_options.tool_allowed = decision.tool_allowed;
   auto session = std::make_shared<HttpSession>(random_session_id(), decision.client_id, registry_,
@@ -607,8 +700,12 @@ void HttpServer::reap_idle_sessions() {
   {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& [id, session] : sessions_)
-      if (now - session->last_used() > options_.session_idle_timeout) idle.push_back(id);
+    for (const auto& [id, session] : sessions_) {
+      const auto unused = now - session->last_used();
+      if (unused > options_.session_idle_timeout ||
+          (unused > options_.abandoned_session_timeout && !session->busy()))
+        idle.push_back(id);
+    }
   }
   for (const auto& id : idle) end_session(id);
 }

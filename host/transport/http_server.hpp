@@ -35,6 +35,11 @@ struct HttpOptions {
   // Connections served at once; more are answered 503 with Retry-After and closed.
   std::size_t max_connections = 128;
   std::chrono::seconds session_idle_timeout{30 * 60};
+  // Sessions one client (token) may hold. At the cap, initialize ends the client's least
+  // recently used session that is idle (nothing in flight, no open stream), or gets 503.
+  std::size_t max_sessions_per_token = 16;
+  // A session with no request in flight and no open stream for this long is ended.
+  std::chrono::seconds abandoned_session_timeout{5 * 60};
   // The longest a connection may take to deliver one whole request (headers and body),
   // counted from the end of the previous one: closes idle keep-alive connections and
   // clients that trickle bytes. Also the socket send timeout.
@@ -69,8 +74,9 @@ class HttpServer {
   class Connection;
   friend class Connection;
 
-  // A new session owned by the client `decision` names, or nothing at the session cap.
-  std::shared_ptr<HttpSession> create_session(const AuthDecision& decision);
+  // A new session owned by the client `decision` names, or nothing (and *why) at the
+  // session cap or the client's cap with no idle session to reclaim.
+  std::shared_ptr<HttpSession> create_session(const AuthDecision& decision, std::string* why);
   std::shared_ptr<HttpSession> find_session(const std::string& id);
   void end_session(const std::string& id);
   void reap_idle_sessions();

@@ -79,10 +79,19 @@ HttpSession::~HttpSession() { close(); }
 
 std::shared_ptr<SseStream> HttpSession::open_request_stream(const std::string& id_key) {
   std::lock_guard lock(mutex_);
+  if (request_streams_.contains(id_key)) return nullptr;
   auto stream = std::make_shared<SseStream>(std::to_string(next_stream_++));
   streams_[stream->id()] = stream;
   request_streams_[id_key] = stream;
   return stream;
+}
+
+bool HttpSession::busy() {
+  std::lock_guard lock(mutex_);
+  if (!request_streams_.empty()) return true;
+  for (const auto& [id, stream] : streams_)
+    if (stream->attached()) return true;
+  return false;
 }
 
 std::shared_ptr<SseStream> HttpSession::open_standalone_stream() {

@@ -78,7 +78,10 @@ class HttpSession : public Outbound {
 
   // Opens the stream that will carry the answer to request `id_key` (and everything
   // sent while serving it). Must be called before the request is handed to core().
+  // Returns null when a request with that id is still in flight on this session.
   std::shared_ptr<SseStream> open_request_stream(const std::string& id_key);
+  // True while a request is in flight or a connection holds one of the session's streams.
+  bool busy();
   // The standalone stream of a GET; nothing when a connection already holds it.
   std::shared_ptr<SseStream> open_standalone_stream();
   // The stream that issued `event_id`, for a resuming GET.

@@ -78,7 +78,9 @@ void run_stdio(Session& session, Outbound& out, int in_fd, int stop_fd,
       std::string_view part = chunk.substr(0, newline);
       if (discarding) {
         discarded += part.size();
-      } else if (line.size() + part.size() > max_line_bytes) {
+      } else if (line.size() + part.size() > max_line_bytes + 1) {
+        // One byte of slack for the CR of a CRLF line end, which is not part of the
+        // message; a line over the limit without it is refused by parse_message.
         discarding = true;
         discarded = line.size() + part.size();
         line.clear();

@@ -100,3 +100,41 @@ TEST_CASE("version negotiation keeps a supported version and answers the latest 
 TEST_CASE("id_key keeps string and numeric ids apart") {
   CHECK(rpc::id_key(json(1)) != rpc::id_key(json("1")));
 }
+
+TEST_CASE("parse_message answers numbers outside double range with -32600, never a throw") {
+  const std::string digits(400, '9');
+  struct Case {
+    std::string text;
+    json id;
+  };
+  const Case cases[] = {
+      {R"({"jsonrpc":"2.0","id":1e400,"method":"ping"})", nullptr},
+      {R"({"jsonrpc":"2.0","id":)" + digits + R"(,"method":"ping"})", nullptr},
+      {R"({"jsonrpc":"2.0","id":"a","method":"ping","params":{"x":-1e400}})", "a"},
+      {R"({"jsonrpc":"2.0","id":7,"method":"x","params":{"deep":[[{"n":1e999}]]}})", 7},
+      {R"({"params":{"x":1e400},"jsonrpc":"2.0","id":7,"method":"x"})", nullptr},
+      {R"({"jsonrpc":"2.0","params":{"id":"inner"},"x":1e400,"id":"outer"})", nullptr},
+  };
+  for (const auto& c : cases) {
+    json error;
+    REQUIRE_FALSE(rpc::parse_message(c.text, {}, &error));
+    CHECK(error["error"]["code"] == -32600);
+    CHECK(error["id"] == c.id);
+    CHECK(error["error"]["message"].get<std::string>().find("range") != std::string::npos);
+  }
+}
+
+TEST_CASE("parse_message keeps the id of a nested object out of the recovered id") {
+  json error;
+  REQUIRE_FALSE(
+      rpc::parse_message(R"({"params":{"id":"inner","x":1e400},"id":"outer"})", {}, &error));
+  CHECK(error["id"].is_null());
+}
+
+TEST_CASE("parse_message ignores a leading UTF-8 byte order mark") {
+  json error;
+  auto msg = rpc::parse_message("\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+                                {}, &error);
+  REQUIRE(msg);
+  CHECK((*msg)["method"] == "ping");
+}

@@ -7,7 +7,6 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import {
-  connectClient,
   createToken,
   echoConfig,
   httpRequest,
@@ -17,39 +16,13 @@ import {
   rawExchange,
   sleep,
   startServer,
+  startValidClient,
 } from './http_helpers.mjs';
 
 let sandbox;
 let server;
 let token;
 let valid; // { client, stop(), results }
-
-// A valid client calling echo_echo in a loop until stopped; every answer is checked.
-async function startValidClient(url) {
-  const { client } = await connectClient(url, token);
-  const state = { calls: 0, failures: [], running: true };
-  const loop = (async () => {
-    while (state.running) {
-      const text = `call ${state.calls}`;
-      try {
-        const result = await client.callTool({ name: 'echo_echo', arguments: { text } });
-        if (result.content?.[0]?.text !== text) state.failures.push(`wrong answer to ${text}`);
-      } catch (e) {
-        state.failures.push(`${text}: ${e.message}`);
-      }
-      state.calls += 1;
-      await sleep(20);
-    }
-  })();
-  return {
-    state,
-    async stop() {
-      state.running = false;
-      await loop;
-      await client.close();
-    },
-  };
-}
 
 before(async () => {
   sandbox = await makeVaultSandbox();
@@ -58,7 +31,7 @@ before(async () => {
     sandbox,
     echoConfig(sandbox, 'read_timeout = "2s"\nmax_connections = 256\nrate_limit = { rate = 1000, burst = 1000 }'),
   );
-  valid = await startValidClient(server.url);
+  valid = await startValidClient(server.url, token);
 });
 
 after(async () => {

@@ -106,6 +106,33 @@ export async function connectClient(url, token, { transportOptions = {}, clientO
   return { client, transport };
 }
 
+// A valid client calling echo_echo in a loop until stopped; every answer is checked.
+export async function startValidClient(url, token) {
+  const { client } = await connectClient(url, token);
+  const state = { calls: 0, failures: [], running: true };
+  const loop = (async () => {
+    while (state.running) {
+      const text = `call ${state.calls}`;
+      try {
+        const result = await client.callTool({ name: 'echo_echo', arguments: { text } });
+        if (result.content?.[0]?.text !== text) state.failures.push(`wrong answer to ${text}`);
+      } catch (e) {
+        state.failures.push(`${text}: ${e.message}`);
+      }
+      state.calls += 1;
+      await sleep(20);
+    }
+  })();
+  return {
+    state,
+    async stop() {
+      state.running = false;
+      await loop;
+      await client.close();
+    },
+  };
+}
+
 // One HTTP request with node:http (no connection reuse, any Host header).
 // Resolves with { status, headers, body }.
 export function httpRequest(port, { method = 'POST', path: target = '/mcp', headers = {}, body } = {}) {

@@ -281,7 +281,7 @@ struct Exports {
 
   static int32_t describe(void* instance, kh_sink* out) noexcept {
     try {
-      write(out, static_cast<Plugin*>(instance)->describe().dump());
+      write(out, static_cast<Plugin*>(instance)->describe().dump(-1, ' ', false, json::error_handler_t::replace));
       return KH_OK;
     } catch (const std::exception& e) {
       write(out, e.what());
@@ -326,7 +326,8 @@ struct Exports {
         write(out, "method not offered by this plugin");
         return KH_UNSUPPORTED;
       }
-      write(out, result.dump());
+      // Invalid UTF-8 in a result is replaced (U+FFFD) rather than failing the call.
+      write(out, result.dump(-1, ' ', false, json::error_handler_t::replace));
       return KH_OK;
     } catch (const Cancelled&) {
       write(out, "cancelled");
