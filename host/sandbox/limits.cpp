@@ -12,6 +12,20 @@
 namespace keyhold::sandbox::detail {
 namespace {
 
+// AddressSanitizer reserves terabytes of address space at startup; under any RLIMIT_AS its
+// next mmap fails and it aborts the process ("ERROR: Failed to mmap").
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 Status set_limit(int resource, const char* name, std::uint64_t value, Report* report,
                  const std::string& shown) {
   rlimit current{};
@@ -42,7 +56,10 @@ std::string format_bytes(unsigned long long bytes) {
 
 Status apply_limits(const Policy& policy, Report* report) {
   Status status = set_limit(RLIMIT_CORE, "RLIMIT_CORE", 0, report, "0");
-  if (status.ok() && policy.memory_bytes != 0) {
+  if (kAddressSanitizer && policy.memory_bytes != 0) {
+    // A test build only; listed as missing but not fatal, or no sanitizer run could sandbox.
+    report->missing.push_back("RLIMIT_AS: not set in an AddressSanitizer build");
+  } else if (status.ok() && policy.memory_bytes != 0) {
     status = set_limit(RLIMIT_AS, "RLIMIT_AS", policy.memory_bytes, report,
                        format_bytes(policy.memory_bytes));
   }

@@ -64,7 +64,8 @@ struct Policy {
   // Landlock nor seccomp can restrict where a datagram goes: this opens UDP to anywhere.
   bool allow_udp = false;
 
-  // RLIMIT_AS in bytes (address space, not resident memory); 0 leaves it unchanged.
+  // RLIMIT_AS in bytes (address space, not resident memory); 0 leaves it unchanged. An
+  // AddressSanitizer build never sets it (listed in Report::missing, not an error).
   std::uint64_t memory_bytes = 512ull << 20;
   // RLIMIT_NOFILE; 0 leaves it unchanged.
   std::uint64_t max_open_files = 256;

@@ -18,7 +18,6 @@ Policy base_policy() {
   policy.read_paths = default_read_paths();
   policy.write_paths = default_write_paths();
   policy.max_processes = 0;
-  if (kAddressSanitizer) policy.memory_bytes = 0;
   return policy;
 }
 

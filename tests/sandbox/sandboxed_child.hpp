@@ -10,7 +10,7 @@
 namespace keyhold::sandbox::testing {
 
 // True in an AddressSanitizer build: ASan reserves terabytes of address space at startup,
-// so any RLIMIT_AS cap makes every later mmap, and so malloc and libseccomp, fail.
+// so apply() leaves RLIMIT_AS alone there and the memory cap cannot be tested.
 #if defined(__SANITIZE_ADDRESS__)
 inline constexpr bool kAddressSanitizer = true;
 #elif defined(__has_feature)
@@ -31,8 +31,7 @@ struct ChildOutcome {
   std::string output;  // "apply: <message>" when apply() failed, else what body returned
 };
 
-// The default read and write sets, no process cap (a root test run keeps uid 0), and no
-// memory cap under ASan.
+// The default read and write sets and no process cap (a root test run keeps uid 0).
 Policy base_policy();
 
 // Forks a child that applies `policy` (plus a kept pipe to the parent) and returns body()'s
