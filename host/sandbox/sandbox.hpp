@@ -35,7 +35,7 @@ class Status {
 };
 
 enum class Network {
-  kNone,       // no IP sockets at all (seccomp) and no TCP bind/connect (Landlock)
+  kNone,       // no IP or other sockets (seccomp) and no TCP bind/connect (Landlock)
   kAny,        // no network restriction
   kAllowlist,  // TCP connect only to connect_ports, no TCP bind, no other IP protocol
 };
@@ -63,6 +63,12 @@ struct Policy {
   // kAllowlist: also allow UDP sockets, which the system resolver (DNS) needs. Neither
   // Landlock nor seccomp can restrict where a datagram goes: this opens UDP to anywhere.
   bool allow_udp = false;
+
+  // socket(AF_UNIX), to connect to named unix sockets (a local PostgreSQL, say). Landlock
+  // cannot restrict which: every socket file whose permissions allow it becomes reachable,
+  // such as the Docker or D-Bus socket. Without it only socketpair(AF_UNIX, SOCK_STREAM or
+  // SOCK_SEQPACKET) remains: a datagram pair could sendto() any named socket.
+  bool unix_sockets = false;
 
   // RLIMIT_AS in bytes (address space, not resident memory); 0 leaves it unchanged. An
   // AddressSanitizer build never sets it (listed in Report::missing, not an error).

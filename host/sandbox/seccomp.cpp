@@ -200,9 +200,15 @@ void refuse_non_tcp(Builder& b, const Policy& policy, int family) {
 }
 
 void refuse_sockets(Builder& b, const Policy& policy) {
+  if (!policy.unix_sockets) {
+    // Landlock (up to ABI 7) does not check connect() or sendto() to a socket file.
+    b.refuse("socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX)});
+    b.refuse("socketpair", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, AF_UNIX),
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM)});
+  }
   if (policy.network == Network::kAny) return;
   for (int family = 0; family < kMaxFamily; ++family) {
-    if (allowed_family(policy, family)) continue;
+    if (family == AF_UNIX || allowed_family(policy, family)) continue;
     b.refuse("socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, static_cast<scmp_datum_t>(family))});
   }
   if (policy.network == Network::kAllowlist) {
@@ -270,9 +276,10 @@ Status apply_seccomp(const Policy& policy, std::string* summary) {
   if (summary != nullptr) {
     *summary = "seccomp: EPERM for " + std::to_string(std::size(kRefused)) +
                " syscalls, namespace flags of clone/unshare, personality changes";
+    if (!policy.unix_sockets) *summary += ", unix sockets other than stream socketpairs";
     switch (policy.network) {
       case Network::kNone:
-        *summary += ", every socket family but AF_UNIX";
+        *summary += ", every other socket family";
         break;
       case Network::kAllowlist:
         *summary += policy.allow_udp ? ", IP sockets other than TCP and UDP"

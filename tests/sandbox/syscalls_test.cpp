@@ -232,6 +232,7 @@ TEST_CASE("abstract unix sockets outside the sandbox are unreachable", "[sandbox
   CHECK(attempt() == "ok");  // the same connect from outside the sandbox
   Policy any = base_policy();
   any.network = Network::kAny;
+  any.unix_sockets = true;
   CHECK(run_sandboxed(any, attempt).output == "EPERM");
   ::close(listener);
 }
