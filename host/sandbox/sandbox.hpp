@@ -37,7 +37,7 @@ class Status {
 enum class Network {
   kNone,       // no IP or other sockets (seccomp) and no TCP bind/connect (Landlock)
   kAny,        // no network restriction
-  kAllowlist,  // TCP connect only to connect_ports, no TCP bind, no other IP protocol
+  kAllowlist,  // TCP connect only to connect_ports; no TCP bind or listen, no other IP protocol
 };
 
 // An unprivileged identity to switch to when the caller runs as root.

@@ -214,6 +214,9 @@ void refuse_sockets(Builder& b, const Policy& policy) {
   if (policy.network == Network::kAllowlist) {
     refuse_non_tcp(b, policy, AF_INET);
     refuse_non_tcp(b, policy, AF_INET6);
+    // listen() on an unbound TCP socket binds an ephemeral port without the bind() that
+    // Landlock checks, and would accept connections from anywhere. A connector is a client.
+    b.refuse("listen");
   }
 }
 
@@ -282,8 +285,8 @@ Status apply_seccomp(const Policy& policy, std::string* summary) {
         *summary += ", every other socket family";
         break;
       case Network::kAllowlist:
-        *summary += policy.allow_udp ? ", IP sockets other than TCP and UDP"
-                                     : ", IP sockets other than TCP";
+        *summary += policy.allow_udp ? ", IP sockets other than TCP and UDP, listen"
+                                     : ", IP sockets other than TCP, listen";
         break;
       case Network::kAny:
         break;

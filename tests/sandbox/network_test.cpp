@@ -68,6 +68,13 @@ std::string bind_any_port() {
   return result;
 }
 
+std::string listen_without_bind() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::string result = outcome(::listen(fd, 4));
+  ::close(fd);
+  return result;
+}
+
 std::string socket_outcome(long family, int type, int protocol) {
   long fd = ::syscall(SYS_socket, family, type, protocol);
   if (fd >= 0) ::close(static_cast<int>(fd));
@@ -86,7 +93,8 @@ TEST_CASE("an allowlist connects to listed TCP ports only", "[sandbox][network]"
   policy.connect_ports = {listed.port()};
   ChildOutcome child = run_sandboxed(policy, [&] {
     return "listed: " + connect_to(listed.port()) + "; unlisted: " + connect_to(unlisted.port()) +
-           "; bind: " + bind_any_port() + "; udp: " + socket_outcome(AF_INET, SOCK_DGRAM, 0) +
+           "; bind: " + bind_any_port() + "; listen without bind: " + listen_without_bind() +
+           "; udp: " + socket_outcome(AF_INET, SOCK_DGRAM, 0) +
            "; udp6: " + socket_outcome(AF_INET6, SOCK_DGRAM, 0) +
            "; sctp: " + socket_outcome(AF_INET, SOCK_STREAM, IPPROTO_SCTP) +
            "; mptcp: " + socket_outcome(AF_INET, SOCK_STREAM, 262) +
@@ -97,7 +105,8 @@ TEST_CASE("an allowlist connects to listed TCP ports only", "[sandbox][network]"
            "; unix: " + socket_outcome(AF_UNIX, SOCK_STREAM, 0);
   });
   CHECK(child.output ==
-        "listed: ok; unlisted: EACCES; bind: EACCES; udp: EPERM; udp6: EPERM; sctp: EPERM; "
+        "listed: ok; unlisted: EACCES; bind: EACCES; listen without bind: EPERM; udp: EPERM; udp6: "
+        "EPERM; sctp: EPERM; "
         "mptcp: EPERM; ping: EPERM; raw: EPERM; packet: EPERM; tcp6: ok; unix: EPERM");
 }
 
@@ -139,9 +148,10 @@ TEST_CASE("network any leaves TCP alone", "[sandbox][network]") {
   Policy policy = base_policy();
   policy.network = Network::kAny;
   ChildOutcome child = run_sandboxed(policy, [&] {
-    return "connect: " + connect_to(listener.port()) + "; bind: " + bind_any_port();
+    return "connect: " + connect_to(listener.port()) + "; bind: " + bind_any_port() +
+           "; listen without bind: " + listen_without_bind();
   });
-  CHECK(child.output == "connect: ok; bind: ok");
+  CHECK(child.output == "connect: ok; bind: ok; listen without bind: ok");
 }
 
 TEST_CASE("unix sockets: only stream pairs, unless the policy allows named sockets",
