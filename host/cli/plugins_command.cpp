@@ -38,6 +38,10 @@ int list_instances(const std::string& config_path, bool as_json) {
                    {"plugin", r.plugin_path},
                    {"state", r.loaded ? "loaded" : "failed"},
                    {"tools", tools},
+                   {"isolation", r.isolation},
+                   {"sandbox", r.sandbox},
+                   {"sandbox_applied", r.sandbox_applied},
+                   {"sandbox_missing", r.sandbox_missing},
                    {"error", r.error}});
   }
   if (as_json) {
@@ -47,10 +51,18 @@ int list_instances(const std::string& config_path, bool as_json) {
       std::cout << row["instance"].get<std::string>() << "\t" << row["state"].get<std::string>()
                 << "\t" << row["plugin"].get<std::string>();
       if (row["state"] == "loaded")
-        std::cout << "\t" << row["tools"].get<std::size_t>() << " tools";
+        std::cout << "\t" << row["tools"].get<std::size_t>() << " tools\t"
+                  << row["isolation"].get<std::string>();
       else
         std::cout << "\t" << row["error"].get<std::string>();
       std::cout << "\n";
+      if (row["state"] == "loaded" && row["isolation"] == "process") {
+        std::cout << "  sandbox: " << row["sandbox"].dump() << "\n";
+        for (const auto& line : row["sandbox_applied"])
+          std::cout << "  applied: " << line.get<std::string>() << "\n";
+        for (const auto& line : row["sandbox_missing"])
+          std::cout << "  MISSING: " << line.get<std::string>() << "\n";
+      }
     }
   }
   registry.clear();
@@ -87,7 +99,7 @@ int inspect(const std::string& path, const std::string& options_text, bool as_js
   }
   Registry registry;
   EventHub hub(registry);
-  PluginInstance instance(def.name, "", library, options, &hub);
+  PluginInstance instance(def.name, "", std::make_unique<InProcessBackend>(library), options, &hub);
   nlohmann::json catalog;
   if (!instance.create(&error) || !instance.describe(&catalog, &error)) {
     info["catalog_error"] = error;

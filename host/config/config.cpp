@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -52,6 +53,127 @@ bool read_size(const toml::table& table, const char* section, const char* key, s
     return false;
   }
   *out = static_cast<std::size_t>(*value);
+  return true;
+}
+
+bool read_duration(const toml::table& table, const char* section, const char* key,
+                   std::int64_t* seconds, const std::filesystem::path& path, std::string* error);
+
+// A byte size: a positive integer, or "512MiB", "2GiB", "64KiB", "1000000B".
+std::optional<std::uint64_t> parse_bytes(const toml::node& node) {
+  if (auto number = node.value<int64_t>(); number && *number > 0)
+    return static_cast<std::uint64_t>(*number);
+  auto text = node.value<std::string>();
+  if (!text || text->empty()) return std::nullopt;
+  std::size_t digits = 0;
+  while (digits < text->size() && std::isdigit(static_cast<unsigned char>((*text)[digits])))
+    ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const std::uint64_t value = std::stoull(text->substr(0, digits));
+  const std::string unit = text->substr(digits);
+  const std::uint64_t scale = unit == "B" || unit.empty() ? 1
+                              : unit == "KiB"             ? 1ull << 10
+                              : unit == "MiB"             ? 1ull << 20
+                              : unit == "GiB"             ? 1ull << 30
+                                                          : 0;
+  if (scale == 0 || value == 0) return std::nullopt;
+  return value * scale;
+}
+
+// [instances.X.sandbox]: the runner's policy. Paths are made absolute (relative to the
+// config file's folder) and must exist; network entries are ports ("host:port" or a
+// number; Landlock binds ports, not addresses: see the README's security model).
+bool read_sandbox(const toml::table& table, InstanceConfig& instance,
+                  const std::filesystem::path& base_dir, const std::filesystem::path& path,
+                  std::string* error) {
+  const std::string name = "instances." + instance.name + ".sandbox";
+  nlohmann::json& policy = instance.sandbox;
+  for (const char* key : {"read", "write"}) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) continue;
+    const toml::array* list = node->as_array();
+    nlohmann::json paths = nlohmann::json::array();
+    bool ok = list != nullptr;
+    if (ok)
+      for (const auto& item : *list) {
+        auto text = item.value<std::string>();
+        if (!text || text->empty()) {
+          ok = false;
+          break;
+        }
+        std::filesystem::path p(*text);
+        if (p.is_relative()) p = base_dir / p;
+        paths.push_back(p.lexically_normal().string());
+      }
+    if (!ok) {
+      *error = where(path, *node) + ": " + name + "." + key + " must be an array of paths";
+      return false;
+    }
+    policy[key] = std::move(paths);
+  }
+  if (const toml::node* node = table.get("network")) {
+    if (auto text = node->value<std::string>(); text && (*text == "none" || *text == "any")) {
+      policy["network"] = *text;
+    } else if (const toml::array* list = node->as_array()) {
+      nlohmann::json ports = nlohmann::json::array();
+      for (const auto& item : *list) {
+        std::optional<std::int64_t> port = item.value<int64_t>();
+        if (auto entry = item.value<std::string>()) {
+          const auto colon = entry->rfind(':');
+          const std::string digits = colon == std::string::npos ? *entry : entry->substr(colon + 1);
+          if (!digits.empty() && digits.size() <= 5 &&
+              digits.find_first_not_of("0123456789") == std::string::npos)
+            port = std::stoll(digits);
+        }
+        if (!port || *port <= 0 || *port > 65535) {
+          *error = where(path, item) + ": " + name +
+                   ".network entries must be \"host:port\" or a port number";
+          return false;
+        }
+        ports.push_back(*port);
+      }
+      policy["network"] = "allowlist";
+      policy["ports"] = std::move(ports);
+    } else {
+      *error = where(path, *node) + ": " + name +
+               ".network must be \"none\", \"any\" or an array of \"host:port\"";
+      return false;
+    }
+  }
+  if (const toml::node* node = table.get("memory")) {
+    auto bytes = parse_bytes(*node);
+    if (!bytes) {
+      *error = where(path, *node) + ": " + name + ".memory must be a size like \"512MiB\"";
+      return false;
+    }
+    policy["memory"] = *bytes;
+  }
+  for (const char* key : {"max_open_files", "max_processes"}) {
+    std::size_t value = 0;
+    if (!read_size(table, name.c_str(), key, &value, path, error)) return false;
+    if (value != 0) policy[key] = value;
+  }
+  for (const char* key : {"unix_sockets", "udp"}) {
+    if (const toml::node* node = table.get(key)) {
+      auto flag = node->value<bool>();
+      if (!flag) {
+        *error = where(path, *node) + ": " + name + "." + key + " must be true or false";
+        return false;
+      }
+      policy[key] = *flag;
+    }
+  }
+  if (!read_duration(table, name.c_str(), "call_timeout", &instance.call_timeout_seconds, path,
+                     error))
+    return false;
+  for (const auto& [field, value] : table) {
+    const std::string_view f = field.str();
+    if (f != "read" && f != "write" && f != "network" && f != "memory" && f != "max_open_files" &&
+        f != "max_processes" && f != "unix_sockets" && f != "udp" && f != "call_timeout") {
+      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(f) + "'";
+      return false;
+    }
+  }
   return true;
 }
 
@@ -180,6 +302,8 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
   }
   Config config;
   config.path = path;
+  const std::filesystem::path base_dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   const std::filesystem::path base = path.has_parent_path() ? path.parent_path() : ".";
 
   if (const toml::node* server_node = root.get("server")) {
@@ -322,11 +446,38 @@ std::optional<Config> parse_config(std::string_view text, const std::filesystem:
         }
         instance.guard = *text;
       }
+      if (const toml::node* isolation = table->get("isolation")) {
+        auto text = isolation->value<std::string>();
+        if (!text || (*text != "process" && *text != "in-process")) {
+          *error = where(path, *isolation) + ": instances." + instance.name +
+                   ".isolation must be \"process\" or \"in-process\"";
+          return std::nullopt;
+        }
+        instance.isolation = *text;
+      }
+      if (const toml::node* sandbox = table->get("sandbox")) {
+        if (auto mode = sandbox->value<std::string>()) {
+          if (*mode != "strict" && *mode != "best-effort") {
+            *error = where(path, *sandbox) + ": instances." + instance.name +
+                     ".sandbox must be \"strict\", \"best-effort\" or a table";
+            return std::nullopt;
+          }
+          instance.sandbox_mode = *mode;
+        } else if (const toml::table* policy = sandbox->as_table()) {
+          if (!read_sandbox(*policy, instance, base_dir, path, error)) return std::nullopt;
+        } else {
+          *error = where(path, *sandbox) + ": instances." + instance.name +
+                   ".sandbox must be \"strict\", \"best-effort\" or a table";
+          return std::nullopt;
+        }
+      }
       for (const auto& [field, field_value] : *table) {
         const std::string_view f = field.str();
-        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets" && f != "guard") {
+        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets" && f != "guard" &&
+            f != "isolation" && f != "sandbox") {
           *error = where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
-                   std::string(f) + "' (expected plugin, prefix, options, secrets, guard)";
+                   std::string(f) +
+                   "' (expected plugin, prefix, options, secrets, guard, isolation, sandbox)";
           return std::nullopt;
         }
       }

@@ -28,6 +28,17 @@ struct InstanceConfig {
   nlohmann::json options = nlohmann::json::object();
   std::map<std::string, SecretMapping> secrets;  // by alias
   std::string guard = "block";                   // argument guard: "block" | "redact" | "off"
+  // Where the plugin runs: "process" (a sandboxed keyhold-runner, the default) or
+  // "in-process" (inside the host: trusted code only).
+  std::string isolation = "process";
+  // "strict": a sandbox feature the kernel lacks stops the instance; "best-effort": the
+  // instance starts with what exists, and the log and `plugins list` say what is missing.
+  std::string sandbox_mode = "strict";
+  // [instances.X.sandbox] as the runner's policy JSON: read, write (absolute paths),
+  // network ("none" | "any" | "allowlist" with ports), memory (bytes), max_open_files,
+  // max_processes, unix_sockets, udp.
+  nlohmann::json sandbox = nlohmann::json::object();
+  std::int64_t call_timeout_seconds = 600;  // [instances.X.sandbox] call_timeout
 
   std::string effective_prefix() const { return prefix ? *prefix : name + "_"; }
 };

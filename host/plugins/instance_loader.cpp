@@ -1,7 +1,13 @@
 #include "plugins/instance_loader.hpp"
 
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <boost/dll/runtime_symbol_info.hpp>
+
 #include <cstdlib>
+
+#include "plugins/runner_backend.hpp"
 
 namespace keyhold {
 
@@ -26,6 +32,47 @@ std::vector<std::filesystem::path> plugin_search_dirs(const Config& config) {
   return dirs;
 }
 
+namespace {
+
+// The plugin in a sandboxed runner (isolation = "process") or loaded into the host.
+std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
+                                             const std::filesystem::path& path,
+                                             std::string* error) {
+  if (instance.isolation == "in-process") {
+    auto library = PluginLibrary::load(path, error);
+    if (!library) return nullptr;
+    spdlog::warn(
+        "instance '{}' runs in-process (isolation = \"in-process\"): its code can read "
+        "everything the host holds",
+        instance.name);
+    return std::make_unique<InProcessBackend>(std::move(library));
+  }
+  RunnerOptions options;
+  options.runner_path = runner_executable();
+  options.plugin_path = path;
+  options.policy = instance.sandbox;
+  options.policy["best_effort"] = instance.sandbox_mode == "best-effort";
+  // The kernel never enforces RLIMIT_NPROC for uid 0: a host run as root gets no process
+  // cap unless the administrator sets one (and then strict mode refuses to start).
+  if (::geteuid() == 0 && !options.policy.contains("max_processes"))
+    options.policy["max_processes"] = 0;
+  options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
+  auto backend = RunnerBackend::start(instance.name, std::move(options), error);
+  if (!backend) {
+    *error = "isolated runner: " + *error;
+    return nullptr;
+  }
+  const auto missing = backend->sandbox_missing();
+  spdlog::info("instance '{}' runs in its own sandboxed process (pid {}): {}", instance.name,
+               backend->pid(), fmt::join(backend->sandbox_applied(), "; "));
+  if (!missing.empty())
+    spdlog::warn("instance '{}': sandbox features missing: {}", instance.name,
+                 fmt::join(missing, "; "));
+  return backend;
+}
+
+}  // namespace
+
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
                                                HostServices* events,
                                                secrets::SecretServices* secrets) {
@@ -34,7 +81,11 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
   const std::filesystem::path base =
       config.path.has_parent_path() ? config.path.parent_path() : std::filesystem::path(".");
   for (const auto& instance : config.instances) {
-    InstanceLoadResult result{instance.name, instance.plugin, false, {}};
+    InstanceLoadResult result;
+    result.instance = instance.name;
+    result.plugin_path = instance.plugin;
+    result.isolation = instance.isolation;
+    result.sandbox = instance.sandbox;
     std::string error;
     const auto path = resolve_plugin_path(instance.plugin, base, dirs, &error);
     if (path.empty()) {
@@ -43,27 +94,37 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
       continue;
     }
     result.plugin_path = path.string();
-    auto library = PluginLibrary::load(path, &error);
-    if (!library) {
+    auto backend = start_backend(instance, path, &error);
+    if (!backend) {
       result.error = error;
       results.push_back(std::move(result));
       continue;
     }
+    result.sandbox_applied = backend->sandbox_applied();
+    result.sandbox_missing = backend->sandbox_missing();
     if (!instance.secrets.empty() && (secrets == nullptr || !secrets->broker)) {
       result.error = "[secrets] are mapped but no secret services are available";
       results.push_back(std::move(result));
       continue;
     }
     if (secrets != nullptr && secrets->broker &&
-        !secrets->broker->bind_instance(instance.name, library->definition(), instance.secrets,
+        !secrets->broker->bind_instance(instance.name, backend->definition(), instance.secrets,
                                         &error)) {
       result.error = error;
       results.push_back(std::move(result));
       continue;
     }
     auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
-                                                    library, instance.options, events);
+                                                    std::move(backend), instance.options, events);
     created->set_secrets(secrets);
+    if (instance.isolation == "process" && secrets != nullptr && secrets->children) {
+      // Children started through the env service get the instance's sandbox too.
+      nlohmann::json policy = instance.sandbox;
+      policy["best_effort"] = instance.sandbox_mode == "best-effort";
+      if (::geteuid() == 0 && !policy.contains("max_processes")) policy["max_processes"] = 0;
+      secrets->children->set_wrapper(
+          instance.name, {runner_executable().string(), "--exec-policy=" + policy.dump(), "--"});
+    }
     created->set_guard(instance.guard == "off"      ? secrets::GuardMode::kOff
                        : instance.guard == "redact" ? secrets::GuardMode::kRedact
                                                     : secrets::GuardMode::kBlock);

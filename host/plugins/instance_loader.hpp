@@ -13,7 +13,10 @@ struct InstanceLoadResult {
   std::string instance;
   std::string plugin_path;  // resolved file, or the reference when it did not resolve
   bool loaded = false;
-  std::string error;  // one line: why it was skipped
+  std::string error;                                  // one line: why it was skipped
+  std::string isolation;                              // "process" or "in-process"
+  nlohmann::json sandbox = nlohmann::json::object();  // the policy the runner applied
+  std::vector<std::string> sandbox_applied, sandbox_missing;
 };
 
 // The folders searched for "<name>.so": the config's plugin_dirs, $KEYHOLD_PLUGIN_PATH

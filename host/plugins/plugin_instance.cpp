@@ -206,39 +206,32 @@ const kh_host_api kHostApi = {
 const kh_host_api& PluginInstance::host_api() noexcept { return kHostApi; }
 
 PluginInstance::PluginInstance(std::string name, std::string prefix,
-                               std::shared_ptr<PluginLibrary> library, nlohmann::json options,
+                               std::unique_ptr<PluginBackend> backend, nlohmann::json options,
                                HostServices* events)
     : name_(std::move(name)),
       prefix_(std::move(prefix)),
-      library_(std::move(library)),
+      backend_(std::move(backend)),
       options_(std::move(options)),
       events_(events) {}
 
 PluginInstance::~PluginInstance() {
-  if (object_ != nullptr) library_->definition().destroy(object_);
+  backend_->destroy();
   if (secrets_ != nullptr && secrets_->children) secrets_->children->kill_all(name_);
 }
 
 bool PluginInstance::create(std::string* error) {
-  const std::string options = options_.dump();
   std::string message;
-  kh_sink sink{&message, &append_to_string};
-  void* object = nullptr;
-  int32_t status =
-      library_->definition().create(&host_, &kHostApi, kh_str{name_.data(), name_.size()},
-                                    kh_str{options.data(), options.size()}, &object, &sink);
-  if (status != KH_OK || object == nullptr) {
+  const int32_t status = backend_->create(&host_, name_, options_.dump(), &message);
+  if (status != KH_OK) {
     *error = "create() failed" + (message.empty() ? std::string() : ": " + message);
     return false;
   }
-  object_ = object;
   return true;
 }
 
 bool PluginInstance::describe(nlohmann::json* catalog, std::string* error) {
   std::string body;
-  kh_sink sink{&body, &append_to_string};
-  if (int32_t status = library_->definition().describe(object_, &sink); status != KH_OK) {
+  if (int32_t status = backend_->describe(&body); status != KH_OK) {
     *error = "describe() failed: " + body;
     return false;
   }
@@ -254,11 +247,37 @@ bool PluginInstance::describe(nlohmann::json* catalog, std::string* error) {
 PluginReply PluginInstance::call(CallContext& ctx, std::string_view method,
                                  const nlohmann::json& params) {
   PluginReply reply;
-  const std::string body = params.dump();
-  kh_sink sink{&reply.body, &append_to_string};
-  reply.status = library_->definition().call(object_, &ctx, kh_str{method.data(), method.size()},
-                                             kh_str{body.data(), body.size()}, &sink);
+  reply.status = backend_->call(ctx, method, params.dump(), &reply.body);
   return reply;
+}
+
+int32_t InProcessBackend::create(kh_host* host, std::string_view name,
+                                 std::string_view options_json, std::string* message) {
+  kh_sink sink{message, &append_to_string};
+  void* object = nullptr;
+  int32_t status = library_->definition().create(host, &kHostApi, kh_str{name.data(), name.size()},
+                                                 kh_str{options_json.data(), options_json.size()},
+                                                 &object, &sink);
+  if (status == KH_OK && object == nullptr) status = KH_ERROR;
+  if (status == KH_OK) object_ = object;
+  return status;
+}
+
+int32_t InProcessBackend::describe(std::string* body) {
+  kh_sink sink{body, &append_to_string};
+  return library_->definition().describe(object_, &sink);
+}
+
+int32_t InProcessBackend::call(CallContext& ctx, std::string_view method,
+                               std::string_view params_json, std::string* body) {
+  kh_sink sink{body, &append_to_string};
+  return library_->definition().call(object_, &ctx, kh_str{method.data(), method.size()},
+                                     kh_str{params_json.data(), params_json.size()}, &sink);
+}
+
+void InProcessBackend::destroy() {
+  if (object_ != nullptr) library_->definition().destroy(object_);
+  object_ = nullptr;
 }
 
 }  // namespace keyhold

@@ -1,6 +1,6 @@
 #pragma once
-// One configured instance of a plugin: the plugin's object plus the host table it was
-// given. Owns a reference to its library so the code outlives the object.
+// One configured instance of a plugin: its backend (the plugin in this process, or in a
+// sandboxed runner) plus the kh_host through which it reaches the host's services.
 #include <keyhold/plugin.h>
 
 #include <memory>
@@ -8,7 +8,7 @@
 #include <string>
 
 #include "plugins/host_services.hpp"
-#include "plugins/plugin_library.hpp"
+#include "plugins/plugin_backend.hpp"
 #include "secrets/secret_services.hpp"
 
 namespace keyhold {
@@ -32,7 +32,7 @@ class PluginInstance {
  public:
   // `events` receives instance-wide events (list_changed, logs outside a request); it
   // must outlive the instance.
-  PluginInstance(std::string name, std::string prefix, std::shared_ptr<PluginLibrary> library,
+  PluginInstance(std::string name, std::string prefix, std::unique_ptr<PluginBackend> backend,
                  nlohmann::json options, HostServices* events);
   ~PluginInstance();  // destroys the plugin object, if created
   PluginInstance(const PluginInstance&) = delete;
@@ -48,7 +48,7 @@ class PluginInstance {
 
   const std::string& name() const noexcept { return name_; }
   const std::string& prefix() const noexcept { return prefix_; }
-  const PluginLibrary& library() const noexcept { return *library_; }
+  const PluginBackend& backend() const noexcept { return *backend_; }
   HostServices* events() const noexcept { return events_; }
   void set_events(HostServices* events) noexcept { events_ = events; }
   // Secret handles and child processes; null means "nothing is granted".
@@ -63,13 +63,12 @@ class PluginInstance {
  private:
   std::string name_;
   std::string prefix_;
-  std::shared_ptr<PluginLibrary> library_;
+  std::unique_ptr<PluginBackend> backend_;
   nlohmann::json options_;
   HostServices* events_;
   secrets::SecretServices* secrets_ = nullptr;
   secrets::GuardMode guard_ = secrets::GuardMode::kBlock;
   kh_host host_{this};
-  void* object_ = nullptr;
 };
 
 }  // namespace keyhold

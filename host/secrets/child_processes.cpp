@@ -159,6 +159,11 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   std::vector<char*> envp;
   for (auto& e : entries) envp.push_back(reinterpret_cast<char*>(e.data()));
   envp.push_back(nullptr);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto wrapper = wrappers_.find(instance); wrapper != wrappers_.end())
+      argv.insert(argv.begin(), wrapper->second.begin(), wrapper->second.end());
+  }
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -339,6 +344,11 @@ void ChildProcesses::kill_all(const std::string& instance) {
     ::waitpid(child->pid, &child->status, 0);
     child->reaped = true;
   }
+}
+
+void ChildProcesses::set_wrapper(const std::string& instance, std::vector<std::string> wrapper) {
+  std::lock_guard lock(mutex_);
+  wrappers_[instance] = std::move(wrapper);
 }
 
 }  // namespace keyhold::secrets

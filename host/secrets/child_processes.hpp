@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "secrets/handle_broker.hpp"
 #include "secrets/redactor.hpp"
@@ -40,6 +41,10 @@ class ChildProcesses {
   int32_t kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
   // Kills (SIGKILL) and reaps every child of instance.
   void kill_all(const std::string& instance);
+  // Starts every later child of instance through `wrapper` (an argv prefix, e.g. the
+  // runner applying the instance's sandbox), after the env grants were checked against
+  // the child's own argv.
+  void set_wrapper(const std::string& instance, std::vector<std::string> wrapper);
 
  private:
   struct Child;
@@ -51,6 +56,7 @@ class ChildProcesses {
   std::mutex mutex_;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Child>> children_;
+  std::map<std::string, std::vector<std::string>> wrappers_;  // by instance
 };
 
 }  // namespace keyhold::secrets

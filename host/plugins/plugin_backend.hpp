@@ -1,0 +1,63 @@
+#pragma once
+// Where a plugin instance's code runs. In-process: the plugin's library is loaded into the
+// host and called directly (trusted code only). Process: a sandboxed keyhold-runner loads
+// it and every call and host service crosses a channel (the default; see
+// runner_backend.hpp). PluginInstance talks to either through this interface.
+#include <keyhold/plugin.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "plugins/call_context.hpp"
+#include "plugins/plugin_library.hpp"
+
+namespace keyhold {
+
+class PluginBackend {
+ public:
+  virtual ~PluginBackend() = default;
+  // The plugin's definition (name, version, secret declarations). Only the data fields
+  // are meaningful; for a runner the function pointers are null.
+  virtual const kh_plugin& definition() const = 0;
+  // "in-process" or "process".
+  virtual std::string_view isolation() const = 0;
+  // One line per sandbox mechanism applied / missing (empty in-process).
+  virtual std::vector<std::string> sandbox_applied() const { return {}; }
+  virtual std::vector<std::string> sandbox_missing() const { return {}; }
+  // create(): `host` is the instance's kh_host, given to the plugin in-process and used
+  // by a runner backend to answer the runner's service requests. Returns a KH_* status;
+  // *message holds the plugin's error text.
+  virtual int32_t create(kh_host* host, std::string_view name, std::string_view options_json,
+                         std::string* message) = 0;
+  virtual int32_t describe(std::string* body) = 0;
+  // Thread-safe: calls may run concurrently on different contexts.
+  virtual int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
+                       std::string* body) = 0;
+  // Destroys the plugin object; no call is in flight. Idempotent.
+  virtual void destroy() = 0;
+};
+
+// The plugin's library loaded into the host process.
+class InProcessBackend final : public PluginBackend {
+ public:
+  explicit InProcessBackend(std::shared_ptr<PluginLibrary> library)
+      : library_(std::move(library)) {}
+  ~InProcessBackend() override { destroy(); }
+
+  const kh_plugin& definition() const override { return library_->definition(); }
+  std::string_view isolation() const override { return "in-process"; }
+  int32_t create(kh_host* host, std::string_view name, std::string_view options_json,
+                 std::string* message) override;
+  int32_t describe(std::string* body) override;
+  int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
+               std::string* body) override;
+  void destroy() override;
+
+ private:
+  std::shared_ptr<PluginLibrary> library_;
+  void* object_ = nullptr;
+};
+
+}  // namespace keyhold

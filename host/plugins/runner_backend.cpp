@@ -1,0 +1,645 @@
+#include "plugins/runner_backend.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "plugins/plugin_instance.hpp"
+
+namespace keyhold {
+
+using runner::Message;
+using runner::Service;
+using runner::Type;
+using Clock = std::chrono::steady_clock;
+
+struct RunnerBackend::Process {
+  pid_t pid = -1;
+  std::uint64_t generation = 0;
+  std::unique_ptr<runner::Channel> channel;
+  int fd = -1;
+  int log_fd = -1;
+  std::thread reader;
+  std::thread log_reader;
+  std::string kill_reason;  // set when the host ended it on purpose
+  bool ended = false;
+};
+
+namespace {
+
+// Environment of a runner: nothing of the host's (no KEYHOLD_*, no HOME), except what a
+// sanitizer build needs to run at all.
+std::vector<std::string> runner_environment() {
+  // Two malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts.
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
+                                  "MALLOC_ARENA_MAX=2"};
+  if (std::getenv("ASAN_OPTIONS") != nullptr)
+    // LeakSanitizer's exit check needs ptrace, which the sandbox refuses.
+    env.push_back(std::string("ASAN_OPTIONS=") + std::getenv("ASAN_OPTIONS") + ":detect_leaks=0");
+  if (const char* ubsan = std::getenv("UBSAN_OPTIONS"))
+    env.push_back(std::string("UBSAN_OPTIONS=") + ubsan);
+  return env;
+}
+
+bool wait_readable(int fd, Clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd pfd{fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return false;
+  }
+}
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended";
+}
+
+void append_to_string(void* host_data, const char* data, size_t size) {
+  static_cast<std::string*>(host_data)->append(data, size);
+}
+
+}  // namespace
+
+std::filesystem::path runner_executable() {
+  if (const char* env = std::getenv("KEYHOLD_RUNNER"); env != nullptr && *env != '\0') return env;
+  std::error_code ec;
+  const std::filesystem::path exe = boost::dll::program_location(ec);
+  if (ec) return "keyhold-runner";
+  return exe.parent_path() / "keyhold-runner";
+}
+
+RunnerBackend::RunnerBackend(std::string instance, RunnerOptions options)
+    : instance_(std::move(instance)), options_(std::move(options)) {}
+
+std::unique_ptr<RunnerBackend> RunnerBackend::start(std::string instance, RunnerOptions options,
+                                                    std::string* error) {
+  std::unique_ptr<RunnerBackend> backend(
+      new RunnerBackend(std::move(instance), std::move(options)));
+  if (!backend->spawn(error)) return nullptr;
+  return backend;
+}
+
+RunnerBackend::~RunnerBackend() { destroy(); }
+
+std::vector<std::string> RunnerBackend::sandbox_applied() const {
+  std::lock_guard lock(mutex_);
+  return applied_;
+}
+std::vector<std::string> RunnerBackend::sandbox_missing() const {
+  std::lock_guard lock(mutex_);
+  return missing_;
+}
+
+pid_t RunnerBackend::pid() const {
+  std::lock_guard lock(mutex_);
+  return process_ && !process_->ended ? process_->pid : 0;
+}
+
+std::string RunnerBackend::failure() const {
+  std::lock_guard lock(mutex_);
+  return failed_;
+}
+
+bool RunnerBackend::spawn(std::string* error) {
+  int channel[2], log[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+    *error = std::string("socketpair: ") + std::strerror(errno);
+    return false;
+  }
+  if (::pipe2(log, O_CLOEXEC) != 0) {
+    ::close(channel[0]);
+    ::close(channel[1]);
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return false;
+  }
+  // Everything the child needs is prepared before fork: between fork and exec it calls
+  // only async-signal-safe functions (the host has other threads).
+  const std::string runner = options_.runner_path.string();
+  std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3";
+  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  std::vector<std::string> env = runner_environment();
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = std::string("fork: ") + std::strerror(errno);
+    for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
+    return false;
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);  // its own process group: ending the group ends everything it started
+    const int ch = ::fcntl(channel[1], F_DUPFD, 10);
+    const int lg = ::fcntl(log[1], F_DUPFD, 10);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (ch < 0 || lg < 0 || null < 0) ::_exit(126);
+    ::dup2(null, 0);
+    ::dup2(lg, 1);  // its stdout and stderr lead to the host's log, never to the protocol
+    ::dup2(lg, 2);
+    ::dup2(ch, 3);
+    ::close_range(4, ~0U, 0);
+    ::execve(runner.c_str(), argv, envp.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also from the parent, so the group exists before anyone kills it
+  ::close(channel[1]);
+  ::close(log[1]);
+
+  auto process = std::make_shared<Process>();
+  process->pid = pid;
+  process->fd = channel[0];
+  process->log_fd = log[0];
+  process->channel = std::make_unique<runner::Channel>(channel[0]);
+
+  auto fail = [&](const std::string& why) {
+    ::kill(-pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::close(process->fd);
+    ::close(process->log_fd);
+    *error = why;
+    return false;
+  };
+
+  Message init;
+  init.type = Type::kInit;
+  nlohmann::json spec{{"plugin", options_.plugin_path.string()},
+                      {"policy", options_.policy},
+                      {"sandbox", options_.policy.value("sandbox", true)}};
+  init.parts.push_back(spec.dump());
+  if (!process->channel->send(init)) return fail("the runner did not start (" + runner + ")");
+  Message reply;
+  std::string why;
+  const auto deadline = Clock::now() + options_.start_timeout;
+  if (!wait_readable(process->fd, deadline)) return fail("the runner did not answer in time");
+  if (!process->channel->receive(&reply, &why)) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ::close(process->fd);
+    ::close(process->log_fd);
+    *error = "the runner ended while starting (" + describe_exit(status) + ")";
+    return false;
+  }
+  if (reply.type == Type::kFatal) return fail(reply.part(0));
+  if (reply.type != Type::kDefinition) return fail("the runner sent no definition");
+  auto definition = nlohmann::json::parse(reply.part(0), nullptr, false);
+  if (!definition.is_object() || !definition["name"].is_string() ||
+      !definition["abi_major"].is_number_unsigned() ||
+      definition["abi_major"].get<std::uint64_t>() != KH_ABI_MAJOR ||
+      !definition["secrets"].is_array())
+    return fail("the runner sent a malformed definition");
+
+  {
+    std::lock_guard lock(mutex_);
+    if (generation_ == 0) {
+      // The first start fixes the definition; a restart must load the same plugin.
+      strings_.clear();
+      strings_.reserve(3 + 2 * definition["secrets"].size());
+      auto keep = [&](const nlohmann::json& v) -> const char* {
+        strings_.push_back(v.is_string() ? v.get<std::string>() : std::string());
+        return strings_.back().c_str();
+      };
+      definition_ = kh_plugin{};
+      definition_.struct_size = sizeof(kh_plugin);
+      definition_.abi_major = KH_ABI_MAJOR;
+      definition_.abi_minor = static_cast<std::uint16_t>(definition.value("abi_minor", 0));
+      definition_.name = keep(definition["name"]);
+      definition_.version = keep(definition.value("version", nlohmann::json("")));
+      definition_.description = keep(definition.value("description", nlohmann::json("")));
+      for (const auto& s : definition["secrets"]) {
+        if (!s.is_object()) continue;
+        kh_secret_decl decl{};
+        decl.alias = keep(s.value("alias", nlohmann::json("")));
+        decl.description = keep(s.value("description", nlohmann::json("")));
+        decl.operations = s.value("operations", 0u);
+        secret_decls_.push_back(decl);
+      }
+      definition_.secrets = secret_decls_.data();
+      definition_.secret_count = static_cast<std::uint32_t>(secret_decls_.size());
+    } else if (definition["name"] != std::string(definition_.name)) {
+      return fail("the restarted runner loaded another plugin");
+    }
+    applied_.clear();
+    missing_.clear();
+    for (const auto& line : definition.value("applied", nlohmann::json::array()))
+      if (line.is_string()) applied_.push_back(line.get<std::string>());
+    for (const auto& line : definition.value("missing", nlohmann::json::array()))
+      if (line.is_string()) missing_.push_back(line.get<std::string>());
+    process->generation = ++generation_;
+    process_ = process;
+  }
+  process->log_reader = std::thread([fd = process->log_fd, name = instance_] {
+    std::string pending;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buffer, static_cast<std::size_t>(n));
+      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+        spdlog::warn("[{}] (runner output) {}", name,
+                     pending.substr(0, std::min<std::size_t>(nl, 2048)));
+        pending.erase(0, nl + 1);
+      }
+      if (pending.size() > 2048) {
+        spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
+        pending.clear();
+      }
+    }
+    if (!pending.empty()) spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
+  });
+  process->reader = std::thread([this, process] { read_frames(process); });
+  return true;
+}
+
+bool RunnerBackend::ensure_running(std::string* error) {
+  std::lock_guard spawn_lock(spawn_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_) {
+      *error = "instance '" + instance_ + "' is shut down";
+      return false;
+    }
+    if (!failed_.empty()) {
+      *error = failed_;
+      return false;
+    }
+    if (process_ && !process_->ended) return true;
+    const auto now = Clock::now();
+    if (now < next_restart_) {
+      *error = "instance '" + instance_ + "' is restarting after: " + last_end_;
+      return false;
+    }
+    std::erase_if(restarts_, [&](auto t) { return now - t > std::chrono::minutes(10); });
+    if (restarts_.size() >= static_cast<std::size_t>(kMaxRestarts)) {
+      failed_ = "instance '" + instance_ + "' failed: its runner ended " +
+                std::to_string(kMaxRestarts + 1) + " times within 10 minutes (last: " + last_end_ +
+                ")";
+      spdlog::error("{}", failed_);
+      *error = failed_;
+      return false;
+    }
+    const auto backoff =
+        std::chrono::seconds(restarts_.empty() ? 0 : std::min(30, 1 << (restarts_.size() - 1)));
+    restarts_.push_back(now);
+    next_restart_ = now + backoff;
+  }
+  spdlog::warn("instance '{}': starting a new runner (the last one {})", instance_, last_end_);
+  if (!spawn(error)) {
+    *error = "instance '" + instance_ + "' could not restart: " + *error;
+    return false;
+  }
+  if (created_) {
+    Message create;
+    create.type = Type::kCreate;
+    create.parts = {created_name_, created_options_};
+    std::string message;
+    if (request(std::move(create), nullptr, &message) != KH_OK) {
+      *error = "instance '" + instance_ + "' could not be created again: " + message;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::string* body) {
+  std::shared_ptr<Process> process;
+  std::uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    process = process_;
+    if (!process || process->ended) {
+      *body = "instance '" + instance_ + "' is not running";
+      return KH_ERROR;
+    }
+    id = next_id_++;
+    Pending& p = pending_[id];
+    p.generation = process->generation;
+    p.ctx = ctx;
+  }
+  message.id = id;
+  const bool is_call = message.type == Type::kCall;
+  process->channel->send(message);
+  const auto started = Clock::now();
+  bool cancel_sent = false;
+  Clock::time_point cancel_deadline{};
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    Pending& p = pending_[id];
+    if (p.done) break;
+    changed_.wait_for(lock, std::chrono::milliseconds(20));
+    if (pending_[id].done) break;
+    const auto now = Clock::now();
+    if (is_call && ctx != nullptr && ctx->cancelled && !cancel_sent) {
+      cancel_sent = true;
+      cancel_deadline = now + options_.cancel_grace;
+      Message cancel;
+      cancel.type = Type::kCancel;
+      cancel.id = id;
+      lock.unlock();
+      process->channel->send(cancel);
+      lock.lock();
+      continue;
+    }
+    std::string reason;
+    if (cancel_sent && now > cancel_deadline)
+      reason = "a call ignored its cancellation for " +
+               std::to_string(options_.cancel_grace.count()) + " ms";
+    else if (is_call && now - started > options_.call_timeout)
+      reason = "a call exceeded call_timeout (" +
+               std::to_string(options_.call_timeout.count() / 1000) + " s)";
+    if (!reason.empty()) {
+      lock.unlock();
+      kill_process(process, reason);
+      lock.lock();
+    }
+  }
+  Pending& p = pending_[id];
+  // Service handlers may still use ctx: wait for them before the caller's ctx goes away.
+  changed_.wait(lock, [&] { return pending_[id].users == 0; });
+  const std::int32_t status = p.status;
+  *body = std::move(p.body);
+  pending_.erase(id);
+  return status;
+}
+
+int32_t RunnerBackend::create(kh_host* host, std::string_view name, std::string_view options_json,
+                              std::string* message) {
+  host_ = host;
+  created_name_ = std::string(name);
+  created_options_ = std::string(options_json);
+  Message m;
+  m.type = Type::kCreate;
+  m.parts = {created_name_, created_options_};
+  const int32_t status = request(std::move(m), nullptr, message);
+  if (status == KH_OK) created_ = true;
+  return status;
+}
+
+int32_t RunnerBackend::describe(std::string* body) {
+  std::string error;
+  if (!ensure_running(&error)) {
+    *body = error;
+    return KH_ERROR;
+  }
+  Message m;
+  m.type = Type::kDescribe;
+  return request(std::move(m), nullptr, body);
+}
+
+int32_t RunnerBackend::call(CallContext& ctx, std::string_view method, std::string_view params_json,
+                            std::string* body) {
+  std::string error;
+  if (!ensure_running(&error)) {
+    *body = error;
+    return KH_ERROR;
+  }
+  Message m;
+  m.type = Type::kCall;
+  m.parts = {std::string(method), std::string(params_json)};
+  return request(std::move(m), &ctx, body);
+}
+
+void RunnerBackend::destroy() {
+  std::shared_ptr<Process> process;
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_) return;
+    destroyed_ = true;
+    process = process_;
+  }
+  if (process && !process->ended && created_) {
+    // Let the plugin clean up (it may hold connections); a runner that does not finish
+    // within a second is killed with its whole group.
+    Message m;
+    m.type = Type::kDestroy;
+    m.id = 0;
+    process->channel->send(m);
+    const auto deadline = Clock::now() + std::chrono::seconds(1);
+    std::unique_lock lock(mutex_);
+    changed_.wait_until(lock, deadline, [&] { return process->ended; });
+  }
+  if (process) {
+    kill_process(process, "the host is shutting the instance down");
+    if (process->reader.joinable()) process->reader.join();
+    if (process->log_reader.joinable()) process->log_reader.join();
+  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return service_threads_ == 0; });
+}
+
+void RunnerBackend::kill_process(const std::shared_ptr<Process>& process,
+                                 const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (process->ended) return;
+  if (process->kill_reason.empty()) process->kill_reason = reason;
+  ::kill(-process->pid, SIGKILL);
+  // The reader sees the channel close and ends the process's calls.
+  ::shutdown(process->fd, SHUT_RDWR);
+}
+
+void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const std::string& why) {
+  ::kill(-process->pid, SIGKILL);  // also whatever it started
+  int status = 0;
+  while (::waitpid(process->pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string reason;
+  {
+    std::lock_guard lock(mutex_);
+    reason = !process->kill_reason.empty() ? process->kill_reason
+             : !why.empty()                ? why + " (" + describe_exit(status) + ")"
+                                           : describe_exit(status);
+    process->ended = true;
+    if (!destroyed_) last_end_ = reason;
+    for (auto& [id, p] : pending_) {
+      if (p.generation != process->generation || p.done) continue;
+      p.done = true;
+      p.status = KH_ERROR;
+      p.body =
+          "instance '" + instance_ + "' stopped: " + reason + "; it is restarted on the next call";
+    }
+    changed_.notify_all();
+  }
+  if (!destroyed_) spdlog::error("instance '{}': its runner stopped: {}", instance_, reason);
+  ::close(process->fd);
+}
+
+void RunnerBackend::read_frames(std::shared_ptr<Process> process) {
+  Message m;
+  std::string error;
+  while (process->channel->receive(&m, &error)) {
+    if (m.type == Type::kReply) {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(m.id);
+      if (it != pending_.end() && it->second.generation == process->generation &&
+          !it->second.done) {
+        it->second.done = true;
+        it->second.status = m.status;
+        it->second.body = std::move(m.parts.empty() ? std::string() : m.parts[0]);
+        changed_.notify_all();
+      }
+      continue;
+    }
+    if (m.type != Type::kService) {
+      error = "the runner sent a frame only the host may send";
+      break;
+    }
+    handle_service(process, std::move(m));
+    m = Message();
+  }
+  end_process(process, error);
+}
+
+void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) {
+  const kh_host_api& api = PluginInstance::host_api();
+  // The call context is looked up by id among this runner's calls; an unknown id (ended,
+  // forged, or another instance's) gets none.
+  CallContext* ctx = nullptr;
+  std::uint64_t pending_id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (host_ == nullptr) return;
+    if (auto it = pending_.find(m.call); m.call != 0 && it != pending_.end() &&
+                                         it->second.generation == process->generation &&
+                                         it->second.ctx != nullptr && !it->second.done) {
+      ctx = it->second.ctx;
+      pending_id = m.call;
+      ++it->second.users;
+    }
+    if (m.id != 0) ++service_threads_;
+  }
+  auto release = [this, pending_id] {
+    std::lock_guard lock(mutex_);
+    if (pending_id != 0)
+      if (auto it = pending_.find(pending_id); it != pending_.end()) --it->second.users;
+    changed_.notify_all();
+  };
+  auto str = [](const std::string& s) { return kh_str{s.data(), s.size()}; };
+
+  if (m.id == 0) {  // one-way: answered by nothing, handled on the reader thread
+    switch (m.service) {
+      case Service::kLog:
+        api.log(host_, ctx, m.status, str(m.part(0)));
+        break;
+      case Service::kProgress:
+        if (ctx != nullptr) api.progress(host_, ctx, m.x, m.y, str(m.part(0)));
+        break;
+      case Service::kListChanged:
+        // Re-reading the catalog needs this reader free: done on its own thread.
+        {
+          std::lock_guard lock(mutex_);
+          ++service_threads_;
+        }
+        std::thread([this, what = m.status, &api] {
+          api.notify_list_changed(host_, what);
+          std::lock_guard lock(mutex_);
+          --service_threads_;
+          changed_.notify_all();
+        }).detach();
+        break;
+      case Service::kResourceUpdated:
+        api.notify_resource_updated(host_, str(m.part(0)));
+        break;
+      default:
+        break;
+    }
+    release();
+    return;
+  }
+
+  // Requests may wait (on the client, on a child process): each runs on its own thread
+  // so the reader keeps delivering replies.
+  std::thread([this, process, m = std::move(m), ctx, release, &api, str]() mutable {
+    Message reply;
+    reply.type = Type::kServiceReply;
+    reply.id = m.id;
+    reply.status = KH_ERROR;
+    bool sensitive = false;
+    std::string out;
+    kh_sink sink{&out, &append_to_string};
+    const kh_secret_handle handle{m.a, m.b};
+    switch (m.service) {
+      case Service::kClientRequest:
+        reply.status = ctx == nullptr
+                           ? KH_UNAVAILABLE
+                           : api.client_request(host_, ctx, str(m.part(0)), str(m.part(1)), &sink);
+        break;
+      case Service::kSecretAcquire: {
+        kh_secret_handle h{0, 0};
+        reply.status = api.secret_acquire(host_, ctx, str(m.part(0)), &h);
+        reply.a = h.hi;
+        reply.b = h.lo;
+        break;
+      }
+      case Service::kSecretRelease:
+        reply.status = api.secret_release(host_, handle);
+        break;
+      case Service::kSecretReveal:
+        sensitive = true;
+        reply.status = api.secret_reveal(
+            host_, ctx, handle,
+            [](void* user, const unsigned char* value, size_t size) {
+              static_cast<std::string*>(user)->assign(reinterpret_cast<const char*>(value), size);
+            },
+            &out);
+        break;
+      case Service::kSecretSign:
+        sensitive = true;
+        reply.status = api.secret_sign(host_, ctx, handle, str(m.part(0)), str(m.part(1)), &sink);
+        break;
+      case Service::kProcessSpawn: {
+        std::uint64_t id = 0;
+        reply.status = api.process_spawn(host_, ctx, str(m.part(0)), &id, &sink);
+        reply.a = id;
+        break;
+      }
+      case Service::kProcessRead:
+        reply.status = api.process_read(host_, m.a, static_cast<int32_t>(m.b), m.status, &sink);
+        break;
+      case Service::kProcessWait: {
+        int32_t exit_status = 0;
+        reply.status = api.process_wait(host_, m.a, m.status, &exit_status);
+        reply.a = static_cast<std::uint32_t>(exit_status);
+        break;
+      }
+      case Service::kProcessKill:
+        reply.status = api.process_kill(host_, m.a, m.status);
+        break;
+      default:
+        reply.status = KH_UNSUPPORTED;
+        break;
+    }
+    m.wipe();
+    reply.parts.push_back(std::move(out));
+    process->channel->send(reply, sensitive);
+    if (sensitive) reply.wipe();
+    release();
+    std::lock_guard lock(mutex_);
+    --service_threads_;
+    changed_.notify_all();
+  }).detach();
+}
+
+}  // namespace keyhold

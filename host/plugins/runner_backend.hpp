@@ -1,0 +1,127 @@
+#pragma once
+// A plugin instance in its own sandboxed process (keyhold-runner), behind the same C ABI.
+//
+// The host never loads the plugin's library: the runner applies the sandbox, loads it and
+// reports its definition. Calls travel as frames over a socketpair, concurrent calls
+// multiplexed by id; every service the plugin asks for comes back as a frame and is
+// answered through the host's own kh_host_api with this instance's kh_host, so the host
+// identifies a caller by its channel, never by a pointer the caller passes.
+//
+// A runner that crashes, is killed (OOM, limits) or breaks the protocol ends only
+// itself: its calls in flight get an error, and the next call restarts it with backoff
+// (immediately, then 1 s, 2 s, ... up to 30 s; after kMaxRestarts within 10 minutes the
+// instance is marked failed). A call that outlives call_timeout, or ignores its
+// cancellation for cancel_grace, ends the runner. Destroying the backend ends the runner
+// and everything it started (its process group).
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "plugins/plugin_backend.hpp"
+#include "plugins/runner_channel.hpp"
+
+namespace keyhold {
+
+struct RunnerOptions {
+  std::filesystem::path runner_path;  // keyhold-runner
+  std::filesystem::path plugin_path;
+  // The sandbox policy handed to the runner (read, write, network, ports, memory, ...);
+  // see runner_main.cpp. "sandbox": false runs the runner unconfined (tests only).
+  nlohmann::json policy = nlohmann::json::object();
+  std::chrono::milliseconds call_timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
+  std::chrono::milliseconds start_timeout{std::chrono::seconds(20)};
+};
+
+class RunnerBackend final : public PluginBackend {
+ public:
+  static constexpr int kMaxRestarts = 5;
+
+  // Starts the runner and waits for the plugin's definition. Returns null and a one-line
+  // cause in *error (the runner's own message when the sandbox or the load failed).
+  static std::unique_ptr<RunnerBackend> start(std::string instance, RunnerOptions options,
+                                              std::string* error);
+  ~RunnerBackend() override;
+
+  const kh_plugin& definition() const override { return definition_; }
+  std::string_view isolation() const override { return "process"; }
+  std::vector<std::string> sandbox_applied() const override;
+  std::vector<std::string> sandbox_missing() const override;
+  int32_t create(kh_host* host, std::string_view name, std::string_view options_json,
+                 std::string* message) override;
+  int32_t describe(std::string* body) override;
+  int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
+               std::string* body) override;
+  void destroy() override;
+
+  // The runner's process id (0 when none runs), for tests and `plugins list`.
+  pid_t pid() const;
+  // Why the instance is failed for good, or empty.
+  std::string failure() const;
+
+ private:
+  struct Process;
+  struct Pending {
+    std::uint64_t generation = 0;
+    CallContext* ctx = nullptr;  // null for create/describe/destroy
+    bool done = false;
+    std::int32_t status = KH_ERROR;
+    std::string body;
+    int users = 0;  // service handlers using ctx right now
+  };
+
+  RunnerBackend(std::string instance, RunnerOptions options);
+  // Spawns a runner and completes the handshake; the caller holds no lock.
+  bool spawn(std::string* error);
+  // Restarts a dead runner when the backoff allows; false and *error otherwise.
+  bool ensure_running(std::string* error);
+  // Sends a request and waits for its reply (or the runner's end).
+  std::int32_t request(runner::Message message, CallContext* ctx, std::string* body);
+  void read_frames(std::shared_ptr<Process> process);
+  void handle_service(std::shared_ptr<Process> process, runner::Message message);
+  void end_process(const std::shared_ptr<Process>& process, const std::string& reason);
+  void kill_process(const std::shared_ptr<Process>& process, const std::string& reason);
+
+  std::string instance_;
+  RunnerOptions options_;
+
+  // The definition the runner reported, with storage for its strings.
+  kh_plugin definition_{};
+  std::vector<std::string> strings_;
+  std::vector<kh_secret_decl> secret_decls_;
+  std::vector<std::string> applied_, missing_;
+
+  // What create() was given, to create the plugin again after a restart.
+  kh_host* host_ = nullptr;
+  std::string created_name_, created_options_;
+  bool created_ = false;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::shared_ptr<Process> process_;  // the current runner, or null
+  std::uint64_t generation_ = 0;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Pending> pending_;
+  std::vector<std::chrono::steady_clock::time_point> restarts_;
+  std::chrono::steady_clock::time_point next_restart_{};
+  std::string failed_;    // set once the instance has failed for good
+  std::string last_end_;  // why the previous runner ended
+  int service_threads_ = 0;
+  bool destroyed_ = false;
+  std::mutex spawn_mutex_;  // one restart at a time
+};
+
+// The keyhold-runner executable next to the running keyhold (build tree and installed
+// layout), or $KEYHOLD_RUNNER when set.
+std::filesystem::path runner_executable();
+
+}  // namespace keyhold

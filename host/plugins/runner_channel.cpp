@@ -1,0 +1,172 @@
+#include "plugins/runner_channel.hpp"
+
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace keyhold::runner {
+
+namespace {
+
+constexpr std::size_t kFixedBytes = 1 + 1 + 8 + 8 + 4 + 8 + 8 + 8 + 8 + 4;
+
+template <typename T>
+void put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
+
+// Reads fixed-size fields from a body, refusing to read past its end.
+class Reader {
+ public:
+  explicit Reader(std::string_view body) : body_(body) {}
+  template <typename T>
+  bool get(T* value) {
+    if (body_.size() - at_ < sizeof(T)) return false;
+    std::memcpy(value, body_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return true;
+  }
+  bool bytes(std::size_t n, std::string* out) {
+    if (body_.size() - at_ < n) return false;
+    out->assign(body_.data() + at_, n);
+    at_ += n;
+    return true;
+  }
+  bool done() const { return at_ == body_.size(); }
+
+ private:
+  std::string_view body_;
+  std::size_t at_ = 0;
+};
+
+bool write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// 1: read all, 0: clean end of stream before the first byte, -1: error or truncated.
+int read_all(int fd, char* data, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, data + got, size - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) return got == 0 ? 0 : -1;
+    got += static_cast<std::size_t>(n);
+  }
+  return 1;
+}
+
+bool known_type(std::uint8_t t) { return (t >= 1 && t <= 7) || (t >= 20 && t <= 23); }
+
+}  // namespace
+
+const std::string& Message::part(std::size_t i) const {
+  static const std::string kEmpty;
+  return i < parts.size() ? parts[i] : kEmpty;
+}
+
+void Message::wipe() {
+  for (auto& p : parts) sodium_memzero(p.data(), p.size());
+}
+
+bool Channel::send(const Message& m, bool sensitive) {
+  std::size_t size = kFixedBytes;
+  for (const auto& p : m.parts) size += 4 + p.size();
+  if (size > kMaxFrameBytes || m.parts.size() > kMaxParts) return false;
+  std::string frame;
+  frame.reserve(4 + size);
+  put(frame, static_cast<std::uint32_t>(size));
+  put(frame, static_cast<std::uint8_t>(m.type));
+  put(frame, static_cast<std::uint8_t>(m.service));
+  put(frame, m.id);
+  put(frame, m.call);
+  put(frame, m.status);
+  put(frame, m.a);
+  put(frame, m.b);
+  put(frame, m.x);
+  put(frame, m.y);
+  put(frame, static_cast<std::uint32_t>(m.parts.size()));
+  for (const auto& p : m.parts) {
+    put(frame, static_cast<std::uint32_t>(p.size()));
+    frame.append(p);
+  }
+  bool ok;
+  {
+    std::lock_guard lock(write_mutex_);
+    ok = write_all(fd_, frame.data(), frame.size());
+  }
+  if (sensitive) sodium_memzero(frame.data(), frame.size());
+  return ok;
+}
+
+bool Channel::receive(Message* m, std::string* error) {
+  error->clear();
+  std::uint32_t size = 0;
+  const int head = read_all(fd_, reinterpret_cast<char*>(&size), sizeof size);
+  if (head == 0) return false;
+  if (head < 0) {
+    *error = "the channel broke inside a frame header";
+    return false;
+  }
+  if (size < kFixedBytes || size > kMaxFrameBytes) {
+    *error = "a frame of " + std::to_string(size) + " bytes is outside the allowed size";
+    return false;
+  }
+  std::string body(size, '\0');
+  if (read_all(fd_, body.data(), size) != 1) {
+    *error = "the channel broke inside a frame";
+    return false;
+  }
+  Reader in(body);
+  std::uint8_t type = 0, service = 0;
+  std::uint32_t count = 0;
+  in.get(&type);
+  in.get(&service);
+  in.get(&m->id);
+  in.get(&m->call);
+  in.get(&m->status);
+  in.get(&m->a);
+  in.get(&m->b);
+  in.get(&m->x);
+  in.get(&m->y);
+  in.get(&count);
+  if (!known_type(type) || count > kMaxParts) {
+    *error = "a malformed frame (type " + std::to_string(type) + ")";
+    return false;
+  }
+  m->type = static_cast<Type>(type);
+  m->service = static_cast<Service>(service);
+  m->parts.assign(count, std::string());
+  for (auto& part : m->parts) {
+    std::uint32_t length = 0;
+    if (!in.get(&length) || !in.bytes(length, &part)) {
+      *error = "a frame whose parts overrun it";
+      return false;
+    }
+  }
+  if (!in.done()) {
+    *error = "a frame with trailing bytes";
+    return false;
+  }
+  // The frame may have carried a secret value (reveal): its raw copy is zeroed.
+  sodium_memzero(body.data(), body.size());
+  return true;
+}
+
+}  // namespace keyhold::runner

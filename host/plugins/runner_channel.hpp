@@ -1,0 +1,91 @@
+#pragma once
+// The framed binary protocol between the host and a plugin runner (keyhold-runner), over
+// one SOCK_STREAM socketpair. One message shape for every frame keeps the parser small:
+//
+//   u32 body length | u8 type | u8 service | u64 id | u64 call | i32 status |
+//   u64 a | u64 b | f64 x | f64 y | u32 part count | (u32 length | bytes) per part
+//
+// (little-endian, host byte order: both ends are one machine). The host treats every
+// frame from a runner as hostile: lengths, counts and types are checked before use, and
+// a malformed frame ends the runner.
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace keyhold::runner {
+
+enum class Type : std::uint8_t {
+  // host -> runner
+  kInit = 1,          // parts: [init JSON: plugin path, sandbox policy]
+  kCreate = 2,        // id; parts: [instance name, options JSON]
+  kDescribe = 3,      // id
+  kCall = 4,          // id = call; parts: [method, params JSON]
+  kCancel = 5,        // id = call
+  kDestroy = 6,       // id
+  kServiceReply = 7,  // id = service request; status; a, b; parts: [body]
+  // runner -> host
+  kDefinition = 20,  // parts: [definition JSON: name, version, ABI, secrets, sandbox report]
+  kFatal = 21,       // parts: [message]: the runner could not start
+  kReply = 22,       // id (of create/describe/call/destroy); status; parts: [body]
+  kService = 23,     // id = service request (0: one-way); call; service; fields per service
+};
+
+// The kh_host_api services a runner forwards. One-way services carry id 0.
+enum class Service : std::uint8_t {
+  kLog = 1,              // call; status = level; parts: [message]
+  kProgress = 2,         // call; x = progress, y = total; parts: [message]
+  kListChanged = 3,      // status = what
+  kResourceUpdated = 4,  // parts: [uri]
+  kClientRequest = 5,    // call; parts: [method, params]      -> status, [result]
+  kSecretAcquire = 6,    // call; parts: [alias]               -> status, a/b = handle
+  kSecretRelease = 7,    // a/b = handle                       -> status
+  kSecretReveal = 8,     // call; a/b = handle                 -> status, [value]
+  kSecretSign = 9,       // call; a/b; parts: [algorithm, data] -> status, [output]
+  kProcessSpawn = 10,    // call; parts: [spec]                -> status, a = id, [error]
+  kProcessRead = 11,     // a = process, b = stream, status = timeout -> status, [data]
+  kProcessWait = 12,     // a = process, status = timeout      -> status, a = exit status
+  kProcessKill = 13,     // a = process, status = signal       -> status
+};
+
+struct Message {
+  Type type = Type::kFatal;
+  Service service = Service::kLog;
+  std::uint64_t id = 0;
+  std::uint64_t call = 0;
+  std::int32_t status = 0;
+  std::uint64_t a = 0;
+  std::uint64_t b = 0;
+  double x = 0;
+  double y = 0;
+  std::vector<std::string> parts;
+
+  // The part at index i, or an empty string when the frame has fewer.
+  const std::string& part(std::size_t i) const;
+  // Zeroes every part (for frames that carried a secret value).
+  void wipe();
+};
+
+inline constexpr std::size_t kMaxFrameBytes = 64u << 20;  // a result larger than this fails
+inline constexpr std::size_t kMaxParts = 8;
+
+// One end of the socketpair. send() is thread-safe (frames never interleave); receive()
+// must be called from one thread at a time. Neither throws.
+class Channel {
+ public:
+  explicit Channel(int fd) : fd_(fd) {}
+  int fd() const noexcept { return fd_; }
+
+  // Writes one frame whole. With `sensitive`, the encoded copy is zeroed afterwards.
+  // False once the peer is gone.
+  bool send(const Message& message, bool sensitive = false);
+  // Reads one frame. False at end of stream, on a read error or a malformed frame (*error
+  // says which; empty at a clean end of stream).
+  bool receive(Message* message, std::string* error);
+
+ private:
+  int fd_;
+  std::mutex write_mutex_;
+};
+
+}  // namespace keyhold::runner

@@ -1,0 +1,540 @@
+// keyhold-runner: runs one plugin instance in its own sandboxed process. Started by
+// `keyhold serve` with the channel on fd 3 (never by a person). To the plugin it is the
+// host (the same kh_host_api table); to the host it is a plugin: every service a plugin
+// asks for becomes a frame on the channel, answered by the host, which identifies the
+// caller by the channel and checks every request itself.
+//
+// Order: read the init frame, apply the sandbox (before any plugin code runs and before a
+// second thread exists), load the plugin, report its definition, then serve frames.
+#include <keyhold/plugin.h>
+#include <sodium.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "plugins/plugin_library.hpp"
+#include "plugins/runner_channel.hpp"
+#include "sandbox/sandbox.hpp"
+
+namespace keyhold::runner {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kChannelFd = 3;
+
+// One call in flight inside the runner; the plugin sees it as an opaque kh_call_ctx*.
+struct RunnerCall {
+  std::uint64_t id = 0;
+  std::atomic<bool> cancelled{false};
+};
+
+class Runner;
+Runner* g_runner = nullptr;
+
+class Runner {
+ public:
+  explicit Runner(int fd) : channel_(fd) {}
+
+  int run();
+
+  // ---- services the plugin calls (kh_host_api) ----
+  Message service(Message request) {
+    const std::uint64_t id = next_service_.fetch_add(1) + 1;
+    request.type = Type::kService;
+    request.id = id;
+    auto waiter = std::make_shared<Waiter>();
+    {
+      std::lock_guard lock(mutex_);
+      waiters_[id] = waiter;
+    }
+    Message reply;
+    reply.status = KH_ERROR;
+    if (!channel_.send(request)) {
+      std::lock_guard lock(mutex_);
+      waiters_.erase(id);
+      return reply;
+    }
+    std::unique_lock lock(mutex_);
+    waiter->ready.wait(lock, [&] { return waiter->done || host_gone_; });
+    waiters_.erase(id);
+    if (waiter->done) reply = std::move(waiter->reply);
+    return reply;
+  }
+  void one_way(Message message) {
+    message.type = Type::kService;
+    message.id = 0;
+    channel_.send(message);
+  }
+  static std::uint64_t call_id(const kh_call_ctx* ctx) {
+    return ctx == nullptr ? 0 : reinterpret_cast<const RunnerCall*>(ctx)->id;
+  }
+
+ private:
+  struct Waiter {
+    std::condition_variable ready;
+    bool done = false;
+    Message reply;
+  };
+
+  bool start(const Message& init);
+  void serve_call(Message request);
+  void worker();
+  void reply(std::uint64_t id, std::int32_t status, std::string body) {
+    Message m;
+    m.type = Type::kReply;
+    m.id = id;
+    m.status = status;
+    m.parts.push_back(std::move(body));
+    channel_.send(m);
+  }
+
+  Channel channel_;
+  std::shared_ptr<PluginLibrary> library_;
+  void* object_ = nullptr;
+  std::atomic<std::uint64_t> next_service_{0};
+
+  std::mutex mutex_;
+  std::map<std::uint64_t, std::shared_ptr<Waiter>> waiters_;
+  std::map<std::uint64_t, std::shared_ptr<RunnerCall>> calls_;
+  bool host_gone_ = false;
+  // Calls run on a pool that grows on demand (a call waiting on the client must not hold
+  // up the others) and keeps idle threads for the next ones.
+  std::deque<Message> queue_;
+  std::condition_variable queued_;
+  std::size_t idle_workers_ = 0;
+  std::size_t workers_ = 0;
+};
+
+std::string_view view(kh_str s) {
+  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
+}
+void write_sink(kh_sink* sink, std::string_view bytes) {
+  if (sink != nullptr && sink->append != nullptr)
+    sink->append(sink->host_data, bytes.data(), bytes.size());
+}
+void append_to_string(void* host_data, const char* data, size_t size) {
+  static_cast<std::string*>(host_data)->append(data, size);
+}
+
+// ---- the kh_host_api of the runner: each function becomes one frame ----
+
+void api_log(kh_host*, const kh_call_ctx* ctx, int32_t level, kh_str message) {
+  Message m;
+  m.service = Service::kLog;
+  m.call = Runner::call_id(ctx);
+  m.status = level;
+  m.parts.emplace_back(view(message));
+  g_runner->one_way(std::move(m));
+}
+void api_progress(kh_host*, const kh_call_ctx* ctx, double progress, double total, kh_str message) {
+  if (ctx == nullptr) return;
+  Message m;
+  m.service = Service::kProgress;
+  m.call = Runner::call_id(ctx);
+  m.x = progress;
+  m.y = total;
+  m.parts.emplace_back(view(message));
+  g_runner->one_way(std::move(m));
+}
+int32_t api_is_cancelled(kh_host*, const kh_call_ctx* ctx) {
+  return ctx != nullptr && reinterpret_cast<const RunnerCall*>(ctx)->cancelled.load() ? 1 : 0;
+}
+void api_notify_list_changed(kh_host*, int32_t what) {
+  Message m;
+  m.service = Service::kListChanged;
+  m.status = what;
+  g_runner->one_way(std::move(m));
+}
+void api_notify_resource_updated(kh_host*, kh_str uri) {
+  Message m;
+  m.service = Service::kResourceUpdated;
+  m.parts.emplace_back(view(uri));
+  g_runner->one_way(std::move(m));
+}
+int32_t api_client_request(kh_host*, const kh_call_ctx* ctx, kh_str method, kh_str params,
+                           kh_sink* result) {
+  Message m;
+  m.service = Service::kClientRequest;
+  m.call = Runner::call_id(ctx);
+  m.parts = {std::string(view(method)), std::string(view(params))};
+  Message r = g_runner->service(std::move(m));
+  write_sink(result, r.part(0));
+  return r.status;
+}
+int32_t api_secret_acquire(kh_host*, const kh_call_ctx* ctx, kh_str alias, kh_secret_handle* out) {
+  if (out == nullptr) return KH_INVALID_ARGUMENT;
+  Message m;
+  m.service = Service::kSecretAcquire;
+  m.call = Runner::call_id(ctx);
+  m.parts.emplace_back(view(alias));
+  Message r = g_runner->service(std::move(m));
+  *out = kh_secret_handle{r.a, r.b};
+  return r.status;
+}
+int32_t api_secret_release(kh_host*, kh_secret_handle handle) {
+  Message m;
+  m.service = Service::kSecretRelease;
+  m.a = handle.hi;
+  m.b = handle.lo;
+  return g_runner->service(std::move(m)).status;
+}
+int32_t api_secret_reveal(kh_host*, const kh_call_ctx* ctx, kh_secret_handle handle,
+                          kh_reveal_fn use, void* user) {
+  Message m;
+  m.service = Service::kSecretReveal;
+  m.call = Runner::call_id(ctx);
+  m.a = handle.hi;
+  m.b = handle.lo;
+  Message r = g_runner->service(std::move(m));
+  if (r.status == KH_OK && use != nullptr) {
+    const std::string& value = r.part(0);
+    use(user, reinterpret_cast<const unsigned char*>(value.data()), value.size());
+  }
+  r.wipe();
+  return r.status;
+}
+int32_t api_secret_sign(kh_host*, const kh_call_ctx* ctx, kh_secret_handle handle, kh_str algorithm,
+                        kh_str data, kh_sink* out) {
+  Message m;
+  m.service = Service::kSecretSign;
+  m.call = Runner::call_id(ctx);
+  m.a = handle.hi;
+  m.b = handle.lo;
+  m.parts = {std::string(view(algorithm)), std::string(view(data))};
+  Message r = g_runner->service(std::move(m));
+  write_sink(out, r.part(0));
+  r.wipe();
+  return r.status;
+}
+int32_t api_process_spawn(kh_host*, const kh_call_ctx* ctx, kh_str spec, uint64_t* out,
+                          kh_sink* error) {
+  Message m;
+  m.service = Service::kProcessSpawn;
+  m.call = Runner::call_id(ctx);
+  m.parts.emplace_back(view(spec));
+  Message r = g_runner->service(std::move(m));
+  if (out != nullptr) *out = r.a;
+  write_sink(error, r.part(0));
+  return r.status;
+}
+int32_t api_process_read(kh_host*, uint64_t process, int32_t stream, int32_t timeout_ms,
+                         kh_sink* out) {
+  Message m;
+  m.service = Service::kProcessRead;
+  m.a = process;
+  m.b = static_cast<std::uint64_t>(static_cast<std::uint32_t>(stream));
+  m.status = timeout_ms;
+  Message r = g_runner->service(std::move(m));
+  write_sink(out, r.part(0));
+  return r.status;
+}
+int32_t api_process_wait(kh_host*, uint64_t process, int32_t timeout_ms, int32_t* exit_status) {
+  Message m;
+  m.service = Service::kProcessWait;
+  m.a = process;
+  m.status = timeout_ms;
+  Message r = g_runner->service(std::move(m));
+  if (exit_status != nullptr) *exit_status = static_cast<int32_t>(r.a);
+  return r.status;
+}
+int32_t api_process_kill(kh_host*, uint64_t process, int32_t signal_number) {
+  Message m;
+  m.service = Service::kProcessKill;
+  m.a = process;
+  m.status = signal_number;
+  return g_runner->service(std::move(m)).status;
+}
+
+const kh_host_api kRunnerApi = {
+    sizeof(kh_host_api),
+    KH_ABI_MAJOR,
+    KH_ABI_MINOR,
+    &api_log,
+    &api_progress,
+    &api_is_cancelled,
+    &api_notify_list_changed,
+    &api_notify_resource_updated,
+    &api_client_request,
+    &api_secret_acquire,
+    &api_secret_release,
+    &api_secret_reveal,
+    &api_secret_sign,
+    &api_process_spawn,
+    &api_process_read,
+    &api_process_wait,
+    &api_process_kill,
+};
+
+sandbox::Policy policy_from(const json& spec, const std::string& plugin_path) {
+  sandbox::Policy policy;
+  policy.keep_fds = {0, 1, 2, kChannelFd};
+  policy.read_paths = sandbox::default_read_paths();
+  policy.read_paths.push_back(plugin_path);
+  policy.write_paths = sandbox::default_write_paths();
+  auto strings = [&](const char* key, std::vector<std::string>* out) {
+    if (auto it = spec.find(key); it != spec.end() && it->is_array())
+      for (const auto& v : *it)
+        if (v.is_string()) out->push_back(v.get<std::string>());
+  };
+  strings("read", &policy.read_paths);
+  strings("write", &policy.write_paths);
+  const std::string network = spec.value("network", std::string("none"));
+  policy.network = network == "any"         ? sandbox::Network::kAny
+                   : network == "allowlist" ? sandbox::Network::kAllowlist
+                                            : sandbox::Network::kNone;
+  if (auto it = spec.find("ports"); it != spec.end() && it->is_array())
+    for (const auto& v : *it)
+      if (v.is_number_unsigned() && v.get<std::uint64_t>() <= 65535)
+        policy.connect_ports.push_back(static_cast<std::uint16_t>(v.get<std::uint64_t>()));
+  policy.allow_udp = spec.value("udp", false);
+  policy.unix_sockets = spec.value("unix_sockets", false);
+  policy.memory_bytes = spec.value("memory", policy.memory_bytes);
+  policy.max_open_files = spec.value("max_open_files", policy.max_open_files);
+  policy.max_processes = spec.value("max_processes", policy.max_processes);
+  if (spec.value("run_as_nobody", false)) policy.run_as = sandbox::Identity{};
+  policy.best_effort = spec.value("best_effort", false);
+  return policy;
+}
+
+bool Runner::start(const Message& init) {
+  json spec = json::parse(init.part(0), nullptr, false);
+  if (!spec.is_object() || !spec.contains("plugin") || !spec["plugin"].is_string()) {
+    Message m;
+    m.type = Type::kFatal;
+    m.parts.emplace_back("the init frame is malformed");
+    channel_.send(m);
+    return false;
+  }
+  const std::string plugin_path = spec["plugin"].get<std::string>();
+  sandbox::Report report;
+  if (spec.value("sandbox", true)) {
+    const sandbox::Status status =
+        sandbox::apply(policy_from(spec.value("policy", json::object()), plugin_path), &report);
+    if (!status.ok()) {
+      Message m;
+      m.type = Type::kFatal;
+      m.parts.push_back("sandbox: " + status.message());
+      channel_.send(m);
+      return false;
+    }
+  }
+  std::string error;
+  library_ = PluginLibrary::load(plugin_path, &error);
+  if (!library_) {
+    Message m;
+    m.type = Type::kFatal;
+    m.parts.push_back(error);
+    channel_.send(m);
+    return false;
+  }
+  const kh_plugin& d = library_->definition();
+  json secrets = json::array();
+  for (uint32_t i = 0; i < d.secret_count; ++i)
+    secrets.push_back({{"alias", d.secrets[i].alias ? d.secrets[i].alias : ""},
+                       {"description", d.secrets[i].description ? d.secrets[i].description : ""},
+                       {"operations", d.secrets[i].operations}});
+  json definition{{"abi_major", d.abi_major},
+                  {"abi_minor", d.abi_minor},
+                  {"name", d.name ? d.name : ""},
+                  {"version", d.version ? d.version : ""},
+                  {"description", d.description ? d.description : ""},
+                  {"secrets", std::move(secrets)},
+                  {"applied", report.applied},
+                  {"missing", report.missing}};
+  Message m;
+  m.type = Type::kDefinition;
+  m.parts.push_back(definition.dump(-1, ' ', false, json::error_handler_t::replace));
+  return channel_.send(m);
+}
+
+void Runner::worker() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    ++idle_workers_;
+    queued_.wait(lock, [&] { return !queue_.empty() || host_gone_; });
+    --idle_workers_;
+    if (queue_.empty()) return;
+    Message request = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    serve_call(std::move(request));
+    lock.lock();
+  }
+}
+
+void Runner::serve_call(Message request) {
+  std::shared_ptr<RunnerCall> call;
+  {
+    std::lock_guard lock(mutex_);
+    call = calls_[request.id];
+  }
+  std::string body;
+  kh_sink sink{&body, &append_to_string};
+  const std::string& method = request.part(0);
+  const std::string& params = request.part(1);
+  const int32_t status = library_->definition().call(
+      object_, reinterpret_cast<const kh_call_ctx*>(call.get()),
+      kh_str{method.data(), method.size()}, kh_str{params.data(), params.size()}, &sink);
+  {
+    std::lock_guard lock(mutex_);
+    calls_.erase(request.id);
+  }
+  reply(request.id, status, std::move(body));
+}
+
+int Runner::run() {
+  Message init;
+  std::string error;
+  if (!channel_.receive(&init, &error) || init.type != Type::kInit) return 2;
+  if (!start(init)) return 3;
+  // The plugin's kh_host*: an address it may pass back, never read (the channel identifies us).
+  static char host_token;
+  Message m;
+  while (channel_.receive(&m, &error)) {
+    switch (m.type) {
+      case Type::kCreate: {
+        std::string message;
+        kh_sink sink{&message, &append_to_string};
+        void* object = nullptr;
+        const std::string& name = m.part(0);
+        const std::string& options = m.part(1);
+        int32_t status = library_->definition().create(
+            reinterpret_cast<kh_host*>(&host_token), &kRunnerApi, kh_str{name.data(), name.size()},
+            kh_str{options.data(), options.size()}, &object, &sink);
+        if (status == KH_OK && object == nullptr) status = KH_ERROR;
+        if (status == KH_OK) object_ = object;
+        reply(m.id, status, std::move(message));
+        break;
+      }
+      case Type::kDescribe: {
+        std::string body;
+        kh_sink sink{&body, &append_to_string};
+        const int32_t status = object_ ? library_->definition().describe(object_, &sink) : KH_ERROR;
+        reply(m.id, status, std::move(body));
+        break;
+      }
+      case Type::kCall: {
+        if (object_ == nullptr) {
+          reply(m.id, KH_ERROR, "the instance was not created");
+          break;
+        }
+        std::lock_guard lock(mutex_);
+        auto call = std::make_shared<RunnerCall>();
+        call->id = m.id;
+        calls_[m.id] = call;
+        queue_.push_back(std::move(m));
+        if (idle_workers_ == 0) {
+          ++workers_;
+          std::thread([this] { worker(); }).detach();
+        } else {
+          queued_.notify_one();
+        }
+        m = Message();
+        break;
+      }
+      case Type::kCancel: {
+        std::lock_guard lock(mutex_);
+        if (auto it = calls_.find(m.id); it != calls_.end()) it->second->cancelled = true;
+        break;
+      }
+      case Type::kServiceReply: {
+        std::lock_guard lock(mutex_);
+        if (auto it = waiters_.find(m.id); it != waiters_.end()) {
+          it->second->reply = std::move(m);
+          it->second->done = true;
+          it->second->ready.notify_all();
+          m = Message();
+        }
+        break;
+      }
+      case Type::kDestroy: {
+        if (object_ != nullptr) library_->definition().destroy(object_);
+        object_ = nullptr;
+        reply(m.id, KH_OK, "");
+        ::_exit(0);
+      }
+      default:
+        return 4;  // a frame only a runner sends: the host is confused; stop
+    }
+  }
+  // The host went away: nothing more can be answered.
+  {
+    std::lock_guard lock(mutex_);
+    host_gone_ = true;
+    for (auto& [id, call] : calls_) call->cancelled = true;
+    for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
+    queued_.notify_all();
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+}  // namespace keyhold::runner
+
+namespace keyhold::runner {
+namespace {
+// `keyhold-runner --exec-policy=JSON -- PROGRAM ARGS...`: how the host starts a child
+// process of an isolated instance (the env service): the child gets the instance's
+// sandbox (plus read access to the system's programs) before PROGRAM runs.
+int exec_sandboxed(const std::string& policy_json, char** argv) {
+  json spec = json::parse(policy_json, nullptr, false);
+  if (!spec.is_object()) return 126;
+  sandbox::Policy policy = policy_from(spec, "/usr/bin");
+  policy.keep_fds = {0, 1, 2};
+  // Runtimes such as Node reserve gigabytes of address space: RLIMIT_AS is not applied to
+  // children (see the README's security model).
+  policy.memory_bytes = 0;
+  for (const char* dir :
+       {"/bin", "/usr/local/bin", "/usr/sbin", "/sbin", "/usr/libexec", "/usr/share", "/etc"})
+    if (::access(dir, F_OK) == 0) policy.read_paths.push_back(dir);
+  sandbox::Report report;
+  const sandbox::Status status = sandbox::apply(policy, &report);
+  if (!status.ok()) {
+    const std::string line = "keyhold-runner: cannot sandbox the child: " + status.message() + "\n";
+    [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+    return 126;
+  }
+  ::execvp(argv[0], argv);
+  const std::string line =
+      std::string("keyhold-runner: cannot run ") + argv[0] + ": " + std::strerror(errno) + "\n";
+  [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+  return 127;
+}
+}  // namespace
+}  // namespace keyhold::runner
+
+int main(int argc, char** argv) {
+  constexpr std::string_view kExec = "--exec-policy=";
+  if (argc >= 4 && std::string_view(argv[1]).starts_with(kExec) &&
+      std::string_view(argv[2]) == "--")
+    return keyhold::runner::exec_sandboxed(std::string(argv[1] + kExec.size()), argv + 3);
+  // Started by the host only: a person running it sees what it is for.
+  if (argc != 2 || std::string_view(argv[1]) != "--channel-fd=3") {
+    const char* usage =
+        "keyhold-runner runs one keyhold plugin in a sandbox; `keyhold serve` starts it.\n";
+    [[maybe_unused]] auto n = ::write(2, usage, std::strlen(usage));
+    return 2;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
+  if (::getppid() == 1) return 2;      // the host died before the line above
+  std::signal(SIGPIPE, SIG_IGN);
+  if (sodium_init() < 0) return 2;
+  keyhold::runner::Runner runner(keyhold::runner::kChannelFd);
+  keyhold::runner::g_runner = &runner;
+  return runner.run();
+}
