@@ -2,6 +2,7 @@
 // free port, auth off as on loopback, 1 s read timeout), with the echo and conformance
 // plugins loaded. Each input is written whole on a new TCP connection, the client's
 // write side is shut, and the response is read until the server closes or 1.5 s pass.
+// KEYHOLD_FUZZ_VERBOSE=1 keeps the server's log on stderr.
 //
 // Structure: every "@SID@" in the input is replaced by the id of a session created for
 // this input (a well-formed initialize first), so GET streams, DELETE and requests on a
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,9 +36,13 @@
 
 namespace {
 
-constexpr std::size_t kMaxSessions = 16;
+constexpr std::size_t kMaxSessions = 8;
 constexpr unsigned kHealthEvery = 25;
-constexpr auto kResponseDeadline = std::chrono::milliseconds(1500);
+// How long the harness waits for the server to answer and close: an input's own request
+// (an SSE stream may never end), and the harness's requests (initialize, DELETE), which
+// must be answered even on a loaded machine.
+constexpr auto kInputDeadline = std::chrono::milliseconds(1500);
+constexpr auto kHarnessDeadline = std::chrono::seconds(10);
 constexpr std::string_view kSessionPlaceholder = "@SID@";
 
 std::uint16_t g_port = 0;
@@ -47,17 +53,22 @@ std::uint16_t g_port = 0;
 }
 
 // Sends request on a new connection and returns everything the server wrote back before
-// it closed the connection or the deadline passed.
-std::string exchange(std::string_view request) {
+// it closed the connection or `patience` passed.
+std::string round_trip(std::string_view request, std::chrono::milliseconds patience) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket() failed", std::to_string(errno));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(g_port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
+  int connected;
+  do {
+    connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  } while (connected != 0 && errno == EINTR);
+  // A retried connect that the interrupted one already completed reports EISCONN.
+  if (connected != 0 && errno != EISCONN)
     fail("cannot connect to the server", std::to_string(errno));
-  const auto deadline = std::chrono::steady_clock::now() + kResponseDeadline;
+  const auto deadline = std::chrono::steady_clock::now() + patience;
   auto remaining_ms = [&] {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -75,9 +86,14 @@ std::string exchange(std::string_view request) {
     }
     pollfd pfd{fd, static_cast<short>(POLLIN | (write_shut ? 0 : POLLOUT)), 0};
     const int wait = remaining_ms();
-    if (wait == 0 || ::poll(&pfd, 1, wait) <= 0) break;
+    if (wait == 0) break;
+    // libFuzzer's -timeout alarm (SIGALRM) interrupts blocking calls: EINTR is not an answer.
+    const int ready = ::poll(&pfd, 1, wait);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     if (pfd.revents & POLLIN) {
       const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       response.append(buffer, static_cast<std::size_t>(n));
     } else if (pfd.revents & POLLOUT) {
@@ -126,13 +142,14 @@ std::string initialize_request() {
 }
 
 void delete_session(const std::string& id) {
-  exchange("DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: " + id +
-           "\r\nConnection: close\r\n\r\n");
+  round_trip("DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: " + id +
+                 "\r\nConnection: close\r\n\r\n",
+             kHarnessDeadline);
 }
 
 // A new session, or "" when the server did not create one.
 std::string open_session(std::string* response) {
-  *response = exchange(initialize_request());
+  *response = round_trip(initialize_request(), kHarnessDeadline);
   const auto ids = session_ids(*response);
   return response->starts_with("HTTP/1.1 200") && ids.size() == 1 ? ids.front() : "";
 }
@@ -150,7 +167,9 @@ void check_server_healthy(const char* when) {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   ::signal(SIGPIPE, SIG_IGN);
-  keyhold::fuzz::silence_host_logging();
+  if (const char* verbose = std::getenv("KEYHOLD_FUZZ_VERBOSE");
+      verbose == nullptr || std::string_view(verbose) != "1")
+    keyhold::fuzz::silence_host_logging();  // =1 shows the server's warnings (replaying)
   auto& fixture = keyhold::fuzz::fuzz_fixture();
   keyhold::HttpOptions options;
   options.auth = false;
@@ -180,7 +199,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          at = request.find(kSessionPlaceholder, at + fixture_session.size()))
       request.replace(at, kSessionPlaceholder.size(), fixture_session);
   }
-  const std::string response = exchange(request);
+  const std::string response = round_trip(request, kInputDeadline);
   for (const auto& id : session_ids(response))
     if (id != fixture_session) delete_session(id);
   if (!fixture_session.empty()) delete_session(fixture_session);
