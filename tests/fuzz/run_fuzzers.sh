@@ -30,6 +30,17 @@ for target in "${targets[@]}"; do
   rm -rf "$corpus"
   mkdir -p "$corpus" "$artifacts"
   cp "$here/corpus/$name/"* "$corpus/"
+  # Every kept reproducer first, 20 times each: a finding that needs repetition (a leaked
+  # HTTP session slot fills the cap only after several) shows up without luck.
+  repros=("$here/corpus/$name/"repro-*)
+  if [ -e "${repros[0]}" ]; then
+    echo "== fuzz: $target replays ${#repros[@]} kept reproducers"
+    if ! "$binary" -runs=20 -timeout=10 -artifact_prefix="$artifacts/" "${repros[@]}"; then
+      echo "== fuzz: $target FAILED on a kept reproducer (the last one it ran, above)" >&2
+      status=1
+      continue
+    fi
+  fi
   echo "== fuzz: $target for ${seconds}s (corpus copy $corpus, artifacts $artifacts)"
   # shellcheck disable=SC2086
   if ! "$binary" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
