@@ -6,13 +6,17 @@
 //
 // Structure: every "@SID@" in the input is replaced by the id of a session created for
 // this input (a well-formed initialize first), so GET streams, DELETE and requests on a
-// live session are reachable. Sessions the input itself created (Mcp-Session-Id in the
-// response) and the @SID@ session are deleted afterwards, as a polite client would.
+// live session are reachable; every "@LEN@" becomes the length of the body after its
+// header block (to the end of the input), so a mutated JSON body keeps a matching
+// Content-Length. Sessions the input itself created (Mcp-Session-Id in the response) and
+// the @SID@ session are deleted afterwards, as a polite client would.
 //
-// Oracles besides ASan/UBSan and crashes: every kHealthEvery inputs a well-formed
-// initialize must still be answered 200 with a session id. Sessions are capped at
-// kMaxSessions, so requests that leak session slots (sessions the client was never told
-// about, e.g. a failed initialize) are found once that many have leaked.
+// Oracles besides ASan/UBSan and crashes: an input that starts with a complete, valid
+// HTTP request gets some response before the server closes (never a bare close); every
+// kHealthEvery inputs a well-formed initialize must still be answered 200 with a session
+// id. Sessions are capped at kMaxSessions, so requests that leak session slots (sessions
+// the client was never told about, e.g. a failed initialize) are found once that many
+// have leaked.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/beast/http.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdint>
@@ -44,6 +49,7 @@ constexpr unsigned kHealthEvery = 25;
 constexpr auto kInputDeadline = std::chrono::milliseconds(1500);
 constexpr auto kHarnessDeadline = std::chrono::seconds(10);
 constexpr std::string_view kSessionPlaceholder = "@SID@";
+constexpr std::string_view kLengthPlaceholder = "@LEN@";
 
 std::uint16_t g_port = 0;
 
@@ -54,7 +60,11 @@ std::uint16_t g_port = 0;
 
 // Sends request on a new connection and returns everything the server wrote back before
 // it closed the connection or `patience` passed.
-std::string round_trip(std::string_view request, std::chrono::milliseconds patience) {
+// *closed_by_server (optional) tells whether the server ended the connection (EOF or
+// reset) rather than the patience running out.
+std::string round_trip(std::string_view request, std::chrono::milliseconds patience,
+                       bool* closed_by_server = nullptr) {
+  if (closed_by_server != nullptr) *closed_by_server = false;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket() failed", std::to_string(errno));
   sockaddr_in address{};
@@ -94,7 +104,10 @@ std::string round_trip(std::string_view request, std::chrono::milliseconds patie
     if (pfd.revents & POLLIN) {
       const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
+      if (n <= 0) {
+        if (closed_by_server != nullptr) *closed_by_server = true;
+        break;
+      }
       response.append(buffer, static_cast<std::size_t>(n));
     } else if (pfd.revents & POLLOUT) {
       const ssize_t n = ::send(fd, request.data() + written, request.size() - written,
@@ -107,11 +120,41 @@ std::string round_trip(std::string_view request, std::chrono::milliseconds patie
       }
       written += static_cast<std::size_t>(n);
     } else {
+      if (closed_by_server != nullptr) *closed_by_server = true;
       break;  // POLLERR / POLLHUP without data
     }
   }
   ::close(fd);
   return response;
+}
+
+// Replaces each "@LEN@" by the number of bytes from the end of the header block that
+// holds it to the end of the input, so mutations of a JSON body keep a Content-Length
+// that matches and reach the JSON-RPC layer.
+void fill_in_lengths(std::string& request) {
+  for (auto at = request.find(kLengthPlaceholder); at != std::string::npos;
+       at = request.find(kLengthPlaceholder, at + 1)) {
+    const auto header_end = request.find("\r\n\r\n", at);
+    const std::size_t body =
+        header_end == std::string::npos ? 0 : request.size() - (header_end + 4);
+    // The replacement changes the size before the body, not the body itself.
+    request.replace(at, kLengthPlaceholder.size(), std::to_string(body));
+  }
+}
+
+// True when text starts with one whole HTTP request that Beast parses without error, as
+// the server does: the server owes such a request a response, if only an error status.
+bool starts_with_complete_request(std::string_view text) {
+  namespace http = boost::beast::http;
+  http::request_parser<http::string_body> parser;
+  parser.eager(true);
+  boost::beast::error_code ec;
+  while (!text.empty() && !parser.is_done()) {
+    const std::size_t used = parser.put(boost::asio::buffer(text.data(), text.size()), ec);
+    if (ec || used == 0) return false;  // need_more, or not a valid request
+    text.remove_prefix(used);
+  }
+  return parser.is_done();
 }
 
 // The values of every Mcp-Session-Id header in response (header names are case-insensitive).
@@ -199,7 +242,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          at = request.find(kSessionPlaceholder, at + fixture_session.size()))
       request.replace(at, kSessionPlaceholder.size(), fixture_session);
   }
-  const std::string response = round_trip(request, kInputDeadline);
+  fill_in_lengths(request);
+  bool closed_by_server = false;
+  const std::string response = round_trip(request, kInputDeadline, &closed_by_server);
+  if (response.empty() && closed_by_server && starts_with_complete_request(request))
+    fail("a complete HTTP request was answered by closing the connection, without a response",
+         request);
   for (const auto& id : session_ids(response))
     if (id != fixture_session) delete_session(id);
   if (!fixture_session.empty()) delete_session(fixture_session);

@@ -137,14 +137,16 @@ def session_corpus(out):
     write(os.path.join(out, "fresh-bom"), b"\n\xef\xbb\xbf" + msg(1, "ping").encode() + b"\n")
 
 
-def http_request(method, body=None, headers=(), target="/mcp", version="1.1"):
+def http_request(method, body=None, headers=(), target="/mcp", version="1.1", literal_length=False):
+    """One raw request. The body's Content-Length is "@LEN@" (the harness fills it in, so
+    mutated bodies keep a matching length) unless literal_length or headers set one."""
     lines = [f"{method} {target} HTTP/{version}", "Host: 127.0.0.1"]
     lines += list(headers)
     data = b""
     if body is not None:
         data = body.encode() if isinstance(body, str) else body
         if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
-            lines.append(f"Content-Length: {len(data)}")
+            lines.append(f"Content-Length: {len(data)}" if literal_length else "Content-Length: @LEN@")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
 
 
@@ -179,10 +181,11 @@ def http_corpus(out):
         "chunked-initialize": http_request(
             "POST", f"{len(init):x}\r\n{init}\r\n0\r\n\r\n",
             JSON_HEADERS + ("Transfer-Encoding: chunked",)),
-        "pipelined": http_request("POST", msg(5, "ping"), JSON_HEADERS + SESSION) +
-                     http_request("POST", msg(6, "tools/list"), JSON_HEADERS + SESSION) +
+        "pipelined": http_request("POST", msg(5, "ping"), JSON_HEADERS + SESSION, literal_length=True) +
+                     http_request("POST", msg(6, "tools/list"), JSON_HEADERS + SESSION, literal_length=True) +
                      http_request("DELETE", None, SESSION),
-        "pipelined-initialize-twice": http_request("POST", init, JSON_HEADERS) * 2,
+        "pipelined-initialize-twice": http_request("POST", init, JSON_HEADERS, literal_length=True) * 2,
+        "post-initialize-literal-length": http_request("POST", init, JSON_HEADERS, literal_length=True),
         "content-length-short": http_request("POST", init, JSON_HEADERS + ("Content-Length: 10",)),
         "content-length-long": http_request("POST", init, JSON_HEADERS + ("Content-Length: 100000",)),
         "content-length-huge": http_request("POST", init, JSON_HEADERS + ("Content-Length: 99999999999999999999",)),
