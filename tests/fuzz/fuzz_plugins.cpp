@@ -16,11 +16,15 @@ FuzzFixture& fuzz_fixture() {
     InstanceConfig echo;
     echo.name = "echo";
     echo.plugin = "echo";
+    // In-process: the fuzzers target the host's parsing and dispatch, and a runner per
+    // fuzz process would only slow every input down.
+    echo.isolation = "in-process";
     config.instances.push_back(echo);
     InstanceConfig conformance;
     conformance.name = "conformance";
     conformance.plugin = "conformance";
     conformance.prefix = "";
+    conformance.isolation = "in-process";
     config.instances.push_back(conformance);
     for (const auto& result : load_instances(config, created->registry, &created->hub)) {
       if (!result.loaded) {
