@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdlib>
@@ -184,7 +185,13 @@ int serve(const ServeFlags& flags) {
   bool failed = false;
   for (const auto& result : results) {
     if (result.loaded) {
-      spdlog::info("instance '{}' loaded from {}", result.instance, result.plugin_path);
+      if (result.isolation == "process")
+        spdlog::info("instance '{}' loaded from {}, isolated in its own sandboxed process: {}",
+                     result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "));
+      else
+        spdlog::info("instance '{}' loaded from {} INTO THE HOST PROCESS (isolation = "
+                     "\"in-process\")",
+                     result.instance, result.plugin_path);
     } else {
       // A plugin's own error text could quote a secret: it goes out redacted.
       std::cerr << "keyhold: instance '" << result.instance << "' (" << result.plugin_path

@@ -512,7 +512,31 @@ std::filesystem::path default_data_dir() {
   return base / "keyhold";
 }
 
+namespace {
+// A TOML string for a path: a literal string when it has no single quote, else a basic
+// string with escapes.
+std::string toml_path(const std::filesystem::path& path) {
+  const std::string text = path.string();
+  if (text.find('\'') == std::string::npos && text.find('\n') == std::string::npos)
+    return "'" + text + "'";
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+}  // namespace
+
+std::filesystem::path demo_data_dir() { return default_data_dir() / "demo"; }
+
 std::string default_config_text() {
+  const std::string demo_dir = toml_path(demo_data_dir());
+  const std::string demo_file = toml_path(demo_data_dir() / "demo.sqlite");
   return R"(# keyhold configuration, written on first run. Edit freely; see README.md.
 #
 # Each [instances.NAME] table loads one connector plugin. Its tools and prompts reach
@@ -549,16 +573,22 @@ plugin = "echo"
 #                              # to let those commands receive it in their environment
 
 # The built-in sql connector, read-only, over a small demo SQLite database that it creates
-# on first run in $XDG_DATA_HOME/keyhold/ (customers, products, orders):
+# on first run in $XDG_DATA_HOME/keyhold/demo/ (customers, products, orders):
 # demo_list_schemas, demo_list_tables, demo_describe_table, demo_query, demo_explain.
+# Like every instance it runs in its own sandboxed process; it may write only its folder.
 [instances.demo]
 plugin = "sql"
+# isolation = "process"        # the default; "in-process" only for code you trust fully
 [instances.demo.options]
 backend = "sqlite"
-path = "demo.sqlite"           # relative paths are resolved against $XDG_DATA_HOME/keyhold
+path = )" + demo_file + R"(
 create_demo = true
 # read_only = true             # the default: enforced by SQLite itself
 # row_limit = 500
+[instances.demo.sandbox]
+write = [)" + demo_dir + R"(]   # never the keyhold folder itself: it holds the vault
+# network = "none"             # the default; or "any", or ["db.example.com:5432"]
+# memory = "512MiB"
 )";
 }
 
@@ -574,6 +604,16 @@ bool write_default_config(const std::filesystem::path& path, std::string* error)
     if (errno == EEXIST) return true;  // someone else wrote it first: keep theirs
     *error = "cannot create " + path.string() + ": " + std::strerror(errno);
     return false;
+  }
+  // The demo connector's own folder, which its sandbox may write (0700, like the rest).
+  const bool had_data_dir = std::filesystem::exists(default_data_dir(), ec);
+  std::filesystem::create_directories(demo_data_dir(), ec);
+  if (!ec) {
+    for (const auto& dir : {demo_data_dir(), default_data_dir()}) {
+      if (dir == default_data_dir() && had_data_dir) continue;  // not ours to change
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
+    }
   }
   const std::string text = default_config_text();
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());

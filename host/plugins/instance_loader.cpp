@@ -62,12 +62,9 @@ std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
     *error = "isolated runner: " + *error;
     return nullptr;
   }
-  const auto missing = backend->sandbox_missing();
-  spdlog::info("instance '{}' runs in its own sandboxed process (pid {}): {}", instance.name,
-               backend->pid(), fmt::join(backend->sandbox_applied(), "; "));
-  if (!missing.empty())
-    spdlog::warn("instance '{}': sandbox features missing: {}", instance.name,
-                 fmt::join(missing, "; "));
+  if (const auto missing = backend->sandbox_missing(); !missing.empty())
+    spdlog::warn("instance '{}' (sandbox = \"best-effort\"): sandbox features missing: {}",
+                 instance.name, fmt::join(missing, "; "));
   return backend;
 }
 

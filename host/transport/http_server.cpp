@@ -640,7 +640,9 @@ std::shared_ptr<HttpSession> HttpServer::create_session(const AuthDecision& deci
       if (!session->busy() && (!idle_lru || session->last_used() < idle_lru->last_used()))
         idle_lru = session;
     }
-    if (owned >= options_.max_sessions_per_token) {
+    // With authentication off (loopback only) every client is the same anonymous one:
+    // only max_sessions applies.
+    if (!decision.client_id.empty() && owned >= options_.max_sessions_per_token) {
       if (!idle_lru) {
         *why = "this client holds " + std::to_string(owned) +
                " sessions, all busy (max_sessions_per_token); end one with DELETE";

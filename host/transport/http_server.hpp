@@ -37,6 +37,7 @@ struct HttpOptions {
   std::chrono::seconds session_idle_timeout{30 * 60};
   // Sessions one client (token) may hold. At the cap, initialize ends the client's least
   // recently used session that is idle (nothing in flight, no open stream), or gets 503.
+  // Not applied with auth off (one anonymous client); max_sessions still is.
   std::size_t max_sessions_per_token = 16;
   // A session with no request in flight and no open stream for this long is ended.
   std::chrono::seconds abandoned_session_timeout{5 * 60};

@@ -34,7 +34,7 @@ describe('default config', () => {
         'demo_describe_table', 'demo_explain', 'demo_list_schemas', 'demo_list_tables', 'demo_query',
         'echo_add', 'echo_echo', 'echo_slow',
       ]);
-      assert.ok(existsSync(path.join(sb.env.XDG_DATA_HOME, 'keyhold', 'demo.sqlite')), 'demo database created');
+      assert.ok(existsSync(path.join(sb.env.XDG_DATA_HOME, 'keyhold', 'demo', 'demo.sqlite')), 'demo database created');
       const file = path.join(sb.env.XDG_CONFIG_HOME, 'keyhold', 'keyhold.toml');
       assert.ok(existsSync(file), `no ${file}; stderr:\n${stderr()}`);
       assert.equal(statSync(file).mode & 0o777, 0o600);
