@@ -134,8 +134,11 @@ export const SNOOP_ENV_COMMANDS = [
 ];
 
 // One snoop instance. secrets: { alias: source }.
-export function snoopInstance(name, secrets = {}, { guard, plugin = SNOOP } = {}) {
+// isolation: "in-process" where a test needs two instances to share the library's statics
+// (to hand one instance's handle or child id to another); by default each runs alone.
+export function snoopInstance(name, secrets = {}, { guard, plugin = SNOOP, isolation } = {}) {
   let text = `[instances.${name}]\nplugin = ${tomlString(plugin)}\n`;
+  if (isolation) text += `isolation = ${tomlString(isolation)}\n`;
   if (guard) text += `guard = ${tomlString(guard)}\n`;
   if (Object.keys(secrets).length > 0) {
     text += `[instances.${name}.secrets]\n`;

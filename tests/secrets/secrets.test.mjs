@@ -47,7 +47,10 @@ const onlyMarker = (alias) => new RegExp(`^\\[REDACTED:${alias}\\]=*$`);
 // The standard setup: secrets app/token, app/signkey, app/other (all canaries);
 // instance sa: token (reveal,sign,env), signkey (sign), other mapped but NOT granted;
 // instance sb: token granted reveal,sign (so its handle exists, to try sa's handle).
-async function standardVault(label) {
+// isolation: see snoopInstance(). In-process, the two instances share the snoop library's
+// statics, so sb can try sa's handles and children: the broker must refuse by instance.
+// Isolated (the default) they cannot even see them (tests/sandbox/isolation.test.mjs).
+async function standardVault(label, { isolation } = {}) {
   const sandbox = await makeVault(label);
   const values = { token: newCanary('token-'), signkey: newCanary('signkey-'), other: newCanary('other-') };
   await setSecret(sandbox, 'app/token', values.token);
@@ -61,7 +64,9 @@ async function standardVault(label) {
     signkey: 'vault:app/signkey',
     other: 'vault:app/other',
   };
-  const config = snoopInstance('sa', mapping) + snoopInstance('sb', { token: 'vault:app/token' });
+  const config =
+    snoopInstance('sa', mapping, { isolation }) +
+    snoopInstance('sb', { token: 'vault:app/token' }, { isolation });
   return { sandbox, values, config };
 }
 
@@ -75,7 +80,7 @@ const knownLeaks = [];
 // ------------------------------------------------------------------------ acceptance 1
 
 test('snoop: ungranted alias, another instance\'s handle, reveal with only sign: denied, audited', async () => {
-  const { sandbox, values, config } = await standardVault('deny');
+  const { sandbox, values, config } = await standardVault('deny', { isolation: 'in-process' });
   const s = await serve(sandbox, config, 'deny');
   try {
     // acquire: mapped but not granted; not mapped at all; not declared at all.
@@ -509,7 +514,7 @@ test('env: the child prints its environment, the client sees the marker, the plu
 });
 
 test('env: another instance cannot read, wait for or kill a child it did not start', async () => {
-  const { sandbox, config } = await standardVault('env-foreign');
+  const { sandbox, config } = await standardVault('env-foreign', { isolation: 'in-process' });
   const s = await serve(sandbox, config, 'env-foreign');
   try {
     const spawned = structured(await s.call('sa_spawn_keep', { alias: 'token' }));
