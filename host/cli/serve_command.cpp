@@ -189,9 +189,10 @@ int serve(const ServeFlags& flags) {
         spdlog::info("instance '{}' loaded from {}, isolated in its own sandboxed process: {}",
                      result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "));
       else
-        spdlog::info("instance '{}' loaded from {} INTO THE HOST PROCESS (isolation = "
-                     "\"in-process\")",
-                     result.instance, result.plugin_path);
+        spdlog::info(
+            "instance '{}' loaded from {} INTO THE HOST PROCESS (isolation = "
+            "\"in-process\")",
+            result.instance, result.plugin_path);
     } else {
       // A plugin's own error text could quote a secret: it goes out redacted.
       std::cerr << "keyhold: instance '" << result.instance << "' (" << result.plugin_path

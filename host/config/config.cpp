@@ -581,12 +581,14 @@ plugin = "sql"
 # isolation = "process"        # the default; "in-process" only for code you trust fully
 [instances.demo.options]
 backend = "sqlite"
-path = )" + demo_file + R"(
+path = )" +
+         demo_file + R"(
 create_demo = true
 # read_only = true             # the default: enforced by SQLite itself
 # row_limit = 500
 [instances.demo.sandbox]
-write = [)" + demo_dir + R"(]   # never the keyhold folder itself: it holds the vault
+write = [)" +
+         demo_dir + R"(]   # never the keyhold folder itself: it holds the vault
 # network = "none"             # the default; or "any", or ["db.example.com:5432"]
 # memory = "512MiB"
 )";

@@ -33,6 +33,18 @@ struct RunnerBackend::Process {
   std::thread log_reader;
   std::string kill_reason;  // set when the host ended it on purpose
   bool ended = false;
+
+  // The last reference may be dropped by the reader thread itself (it holds one while it
+  // runs): that thread is detached, any other is joined.
+  ~Process() {
+    for (std::thread* t : {&reader, &log_reader}) {
+      if (!t->joinable()) continue;
+      if (t->get_id() == std::this_thread::get_id())
+        t->detach();
+      else
+        t->join();
+    }
+  }
 };
 
 namespace {
@@ -287,11 +299,20 @@ bool RunnerBackend::ensure_running(std::string* error) {
       return false;
     }
     if (process_ && !process_->ended) return true;
-    const auto now = Clock::now();
-    if (now < next_restart_) {
-      *error = "instance '" + instance_ + "' is restarting after: " + last_end_;
+  }
+  // Back off before a restart (at most 30 s): the caller waits rather than fails.
+  for (;;) {
+    std::unique_lock lock(mutex_);
+    if (destroyed_) {
+      *error = "instance '" + instance_ + "' is shut down";
       return false;
     }
+    if (Clock::now() >= next_restart_) break;
+    changed_.wait_until(lock, next_restart_);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
     std::erase_if(restarts_, [&](auto t) { return now - t > std::chrono::minutes(10); });
     if (restarts_.size() >= static_cast<std::size_t>(kMaxRestarts)) {
       failed_ = "instance '" + instance_ + "' failed: its runner ended " +

@@ -1,0 +1,185 @@
+// Acceptance of the sandbox issue: from inside its sandbox, the hostile `escape` fixture
+// tries to read the vault and the host, trace or signal the host and a sibling runner,
+// load modules, mount, write to the protocol stream, reach unlisted ports, and repeats
+// from a forked child; it crashes, aborts, spins and allocates 20 GiB. Every attempt
+// fails, the echo instance keeps answering, and a crashed instance answers the next
+// call after a restart. One host serves all of it over stdio through the official SDK.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, tomlString } from '../e2e/helpers.mjs';
+
+let sandbox;
+let conn;
+let hostPid;
+let listeners = [];
+let allowedPort;
+let deniedPort;
+let keyFile;
+let vaultFile;
+let configPath;
+const forged = [];
+
+function runnerPids() {
+  const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(hostPid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([, comm]) => comm === 'keyhold-runner')
+    .map(([pid]) => Number(pid));
+}
+
+async function attempt(what, args = {}) {
+  const r = await conn.client.callTool({ name: 'esc_attempt', arguments: { what, ...args } });
+  assert.ok(r.structuredContent, JSON.stringify(r));
+  return r.structuredContent;
+}
+
+async function assertRefused(what, args = {}) {
+  const r = await attempt(what, args);
+  assert.equal(r.ok, false, `${what} ${JSON.stringify(args)} succeeded: ${r.detail}`);
+  const child = await attempt('child', { inner: what, ...args });
+  assert.equal(child.ok, false, `${what} from a forked child succeeded: ${child.detail}`);
+}
+
+async function echoAnswers() {
+  const r = await conn.client.callTool({ name: 'echo_echo', arguments: { text: 'still here' } });
+  assert.equal(r.content[0].text, 'still here');
+}
+
+function listen() {
+  return new Promise((resolve) => {
+    const server = net.createServer((s) => s.end());
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+before(async () => {
+  sandbox = makeSandbox('keyhold-isolation-');
+  listeners = [await listen(), await listen()];
+  allowedPort = listeners[0].address().port;
+  deniedPort = listeners[1].address().port;
+  // Stand-ins for the vault files at their real default paths, owned by the host's user.
+  const dataDir = path.join(sandbox.env.XDG_DATA_HOME, 'keyhold');
+  execFileSync('mkdir', ['-p', dataDir]);
+  keyFile = path.join(dataDir, 'vault.key');
+  vaultFile = path.join(dataDir, 'vault.db');
+  writeFileSync(keyFile, 'not a real key', { mode: 0o600 });
+  writeFileSync(vaultFile, 'not a real vault', { mode: 0o600 });
+  configPath = sandbox.writeConfig(
+    `[server]\nplugin_dirs = [${tomlString(PLUGIN_DIR)}]\n` +
+      `[instances.echo]\nplugin = "echo"\n` +
+      `[instances.esc]\nplugin = "escape"\n` +
+      `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n`,
+  );
+  conn = await connectSdk(sandbox, configPath);
+  conn.client.fallbackNotificationHandler = async (n) => {
+    if (JSON.stringify(n).includes('FORGED-BY-ESCAPE')) forged.push(n);
+  };
+  hostPid = conn.transport.pid;
+  assert.ok(hostPid > 0);
+});
+
+after(async () => {
+  if (process.env.SHOW_STDERR) console.error(conn?.stderr());
+  await conn?.client.close();
+  for (const l of listeners) l.close();
+  // Host shutdown ends every runner: no orphan survives.
+  await new Promise((r) => setTimeout(r, 300));
+  const left = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes('keyhold-runner') && l.includes('--channel-fd'));
+  const ours = left.filter((l) => !l.includes('grep'));
+  sandbox?.cleanup();
+  assert.ok(conn.stderr().includes("instance 'esc' loaded"), conn.stderr());
+  for (const l of ours) {
+    const pid = Number(l.trim().split(/\s+/)[0]);
+    let ppid = '';
+    try {
+      ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[3];
+    } catch {}
+    assert.notEqual(ppid, '1', `an orphaned runner survived: ${l}`);
+  }
+});
+
+test('each instance runs in its own runner process, a child of the host', async () => {
+  const pids = runnerPids();
+  assert.equal(pids.length, 2, `runners: ${pids}`);
+  assert.ok(!pids.includes(hostPid));
+});
+
+test('the vault, its key file, the config and the host are out of reach', async () => {
+  for (const file of [keyFile, vaultFile, configPath, `/proc/${hostPid}/mem`, `/proc/${hostPid}/environ`])
+    await assertRefused('read', { path: file });
+  const sibling = runnerPids().find((p) => p !== undefined);
+  for (const pid of runnerPids()) await assertRefused('read', { path: `/proc/${pid}/mem` });
+  await assertRefused('write', { path: path.join(path.dirname(keyFile), 'planted') });
+  assert.ok(!existsSync(path.join(path.dirname(keyFile), 'planted')));
+  // The keyhold binary itself cannot be run to reveal or grant.
+  const bin = await keyholdBin();
+  await assertRefused('exec', { argv: [bin, 'vault', 'list'] });
+  assert.ok(sibling > 0);
+  await echoAnswers();
+});
+
+test('ptrace, process_vm_readv and signals to the host or a sibling runner are refused', async () => {
+  for (const pid of [hostPid, ...runnerPids()]) {
+    await assertRefused('ptrace', { pid });
+    await assertRefused('vm_read', { pid });
+  }
+  await assertRefused('kill', { pid: hostPid });
+  await echoAnswers();
+});
+
+test('no kernel module, no mount', async () => {
+  await assertRefused('module');
+  await assertRefused('mount');
+});
+
+test("fd 1 of a plugin leads to the host's log, never to the protocol stream", async () => {
+  const r = await attempt('stdout');
+  assert.equal(r.ok, true, 'the write itself succeeds (into the log pipe)');
+  await echoAnswers();
+  assert.deepEqual(forged, [], 'a forged notification reached the client');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.match(conn.stderr(), /\[esc\] \(runner output\) .*FORGED-BY-ESCAPE/);
+  assert.match(conn.stderr(), /\[esc\] \(runner output\) ESCAPE-STDERR/);
+});
+
+test('network: the listed port connects, an unlisted one does not (also from a child)', async () => {
+  const ok = await attempt('connect', { port: allowedPort });
+  assert.equal(ok.ok, true, ok.detail);
+  await assertRefused('connect', { port: deniedPort });
+});
+
+test('20 GiB cannot be mapped; the host and the instance survive', async () => {
+  const r = await attempt('alloc', { gib: 20 });
+  assert.equal(r.ok, false, r.detail);
+  await echoAnswers();
+});
+
+for (const how of ['segv', 'abort']) {
+  test(`${how} in a tool call: an error result, a restart, the next call works`, async () => {
+    const before = runnerPids();
+    const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how } });
+    assert.equal(r.isError, true);
+    assert.match(r.content[0].text, /instance 'esc' stopped: killed by signal/);
+    await echoAnswers();
+    const next = await attempt('read', { path: '/etc/hostname' });
+    assert.equal(typeof next.ok, 'boolean');
+    assert.notDeepEqual(runnerPids().sort(), before.sort(), 'a new runner was started');
+  });
+}
+
+test('a call spinning past call_timeout is ended and the host says so', async () => {
+  const started = Date.now();
+  const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'spin' } });
+  assert.equal(r.isError, true);
+  assert.match(r.content[0].text, /call_timeout/);
+  assert.ok(Date.now() - started < 15_000);
+  await echoAnswers();
+});
