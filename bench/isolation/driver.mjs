@@ -1,0 +1,125 @@
+// Isolation cost: the echo connector in-process vs in its own sandboxed runner, measured
+// by one driver in one run (raw newline-delimited JSON-RPC over stdio, no SDK client).
+// Prints sequential p50/p99, pipelined calls/s, runner RSS, and the cold start of a host
+// with 10 instances, with the targets of the sandbox issue. A report, not a test.
+//
+// Usage: node driver.mjs --keyhold BIN --plugin ECHO_SO --dir TMP [--n 20000] [--seq 5000]
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const N = Number(args.n ?? 20000);
+const SEQ = Number(args.seq ?? 5000);
+const WINDOW = 64;
+const STARTS = 5;
+
+function config(isolation, instances) {
+  let text = '';
+  for (let i = 0; i < instances; ++i)
+    text += `[instances.echo${i}]\nplugin = "${args.plugin}"\nisolation = "${isolation}"\n` +
+      (i === 0 ? 'prefix = ""\n' : '');
+  const file = path.join(args.dir, `${isolation}-${instances}.toml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+function start(configFile) {
+  const child = spawn(args.keyhold, ['serve', '--config', configFile], { stdio: ['pipe', 'pipe', 'ignore'] });
+  let buffer = '';
+  const waiters = new Map();
+  child.stdout.on('data', (chunk) => {
+    buffer += chunk;
+    for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      const m = JSON.parse(line);
+      if (m.id !== undefined && waiters.has(m.id)) {
+        waiters.get(m.id)(m);
+        waiters.delete(m.id);
+      }
+    }
+  });
+  const send = (id, method, params) =>
+    new Promise((resolve) => {
+      waiters.set(id, resolve);
+      child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+    });
+  return { child, send };
+}
+
+const call = (s, id) => s.send(id, 'tools/call', { name: 'echo', arguments: { text: 'hello from the isolation bench' } });
+
+async function measure(isolation) {
+  const s = start(config(isolation, 1));
+  await s.send(0, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
+  let id = 1;
+  for (let i = 0; i < 1000; ++i) await call(s, id++);
+  const lat = [];
+  for (let i = 0; i < SEQ; ++i) {
+    const t = process.hrtime.bigint();
+    const r = await call(s, id++);
+    lat.push(Number(process.hrtime.bigint() - t) / 1000);
+    if (r.result?.content?.[0]?.text === undefined) throw new Error(JSON.stringify(r));
+  }
+  lat.sort((a, b) => a - b);
+  const t0 = process.hrtime.bigint();
+  let next = 0;
+  let done = 0;
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (next < N && next - done < WINDOW) {
+        next += 1;
+        call(s, id++).then(() => {
+          done += 1;
+          if (done === N) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  let rss = null;
+  if (isolation === 'process') {
+    const runners = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(s.child.pid)], { encoding: 'utf8' })
+      .split('\n').map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === 'keyhold-runner');
+    const status = readFileSync(`/proc/${runners[0][0]}/status`, 'utf8');
+    rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+  }
+  const hostRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))[1]) / 1024;
+  s.child.kill('SIGTERM');
+  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate: N / seconds, rss, hostRss };
+}
+
+async function coldStart(isolation) {
+  const file = config(isolation, 10);
+  const times = [];
+  for (let i = 0; i < STARTS; ++i) {
+    const t = process.hrtime.bigint();
+    const s = start(file);
+    await s.send(0, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    s.child.kill('SIGTERM');
+    await new Promise((r) => s.child.on('exit', r));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const inproc = await measure('in-process');
+const isolated = await measure('process');
+const coldIn = await coldStart('in-process');
+const coldIso = await coldStart('process');
+const f = (x, d = 1) => x.toFixed(d);
+const verdict = (ok) => (ok ? 'PASS' : 'MISS');
+console.log(`| | in-process | process | target |`);
+console.log(`| --- | ---: | ---: | --- |`);
+console.log(`| sequential p50 | ${f(inproc.p50)} us | ${f(isolated.p50)} us | +${f(isolated.p50 - inproc.p50)} us, <= +20 us: ${verdict(isolated.p50 - inproc.p50 <= 20)} |`);
+console.log(`| sequential p99 | ${f(inproc.p99)} us | ${f(isolated.p99)} us | |`);
+console.log(`| pipelined calls/s (window ${WINDOW}) | ${f(inproc.rate, 0)} | ${f(isolated.rate, 0)} | ${f((100 * isolated.rate) / inproc.rate, 0)}%, >= 60%: ${verdict(isolated.rate >= 0.6 * inproc.rate)} |`);
+console.log(`| runner RSS (one echo instance) | - | ${f(isolated.rss, 2)} MiB | <= 4 MiB: ${verdict(isolated.rss <= 4)} |`);
+console.log(`| host RSS | ${f(inproc.hostRss, 1)} MiB | ${f(isolated.hostRss, 1)} MiB | |`);
+console.log(`| cold start, 10 instances (median of ${STARTS}) | ${f(coldIn)} ms | ${f(coldIso)} ms | ${f(coldIso / coldIn, 2)}x, <= 2x: ${verdict(coldIso <= 2 * coldIn)} |`);
