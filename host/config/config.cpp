@@ -565,9 +565,9 @@ std::string default_config_text() {
 plugin = "echo"
 # prefix = "echo_"             # "" exposes the plugin's names unprefixed
 
+# guard = "block"              # tool arguments carrying a credential: block | redact | off
 # [instances.echo.options]     # handed to the plugin as JSON
 # greeting = "hello"
-# guard = "block"              # tool arguments carrying a credential: block | redact | off
 # [instances.echo.secrets]     # alias = "vault:NAME" | "env:VAR" | "file:PATH", or
 #                              # alias = { source = "vault:NAME", env_commands = ["node"] }
 #                              # to let those commands receive it in their environment

@@ -147,8 +147,8 @@ describe('out-of-tree plugin against an installed keyhold', () => {
   test('the install tree holds keyhold, the plugins, the headers and the package config', () => {
     for (const f of [
       'bin/keyhold',
+      'bin/keyhold-runner',
       'lib/keyhold/plugins/echo.so',
-      'lib/keyhold/plugins/c_fixture.so',
       'include/keyhold/plugin.h',
       'include/keyhold/plugin.hpp',
       'lib/cmake/keyhold/keyholdConfig.cmake',
@@ -158,7 +158,10 @@ describe('out-of-tree plugin against an installed keyhold', () => {
     ])
       assert.ok(existsSync(path.join(prefix, f)), `${f} not installed`);
     // The deliberately broken fixtures stay out of the install.
-    for (const f of ['lib/keyhold/plugins/bad_no_entry.so', 'lib/keyhold/plugins/collide_echo.so'])
+    // Neither are the test fixtures (snoop and escape are hostile on purpose).
+    for (const f of ['lib/keyhold/plugins/bad_no_entry.so', 'lib/keyhold/plugins/collide_echo.so',
+      'lib/keyhold/plugins/snoop.so', 'lib/keyhold/plugins/escape.so', 'lib/keyhold/plugins/c_fixture.so',
+      'lib/keyhold/plugins/conformance.so'])
       assert.ok(!existsSync(path.join(prefix, f)), `${f} installed`);
   });
 
