@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
 import { PgCluster } from './pg_cluster.mjs';
-import { call, ok, refused, textOf } from './sql_helpers.mjs';
+import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
 const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
@@ -71,13 +71,17 @@ describe('sql connector: PostgreSQL 15', () => {
     return textOf(r);
   };
   const count = (table) => pg.psql(`SELECT count(*) FROM ${table}`, { db: 'shop' });
+  // Each instance runs in its own sandboxed keyhold-runner that may open TCP connections to
+  // the port it connects to and nothing else (no files to write, no other socket).
+  const pgSandbox = (name, port = pg.port) => sandboxToml(name, { network: [`127.0.0.1:${port}`] });
   const pgInstance = (name, options, secret, schemas) =>
     instanceToml(name, pluginPath('sql'), {
       options: { backend: 'postgres', host: '127.0.0.1', port: pg.port, dbname: 'shop', user: 'keyhold', sslmode: 'disable', ...options },
     }).trimEnd() +
     (schemas ? `\nschemas = ${JSON.stringify(schemas)}` : '') +
     '\n\n' +
-    (secret ? `[instances.${name}.secrets]\npassword = ${tomlString(secret)}\n\n` : '');
+    (secret ? `[instances.${name}.secrets]\npassword = ${tomlString(secret)}\n\n` : '') +
+    pgSandbox(name, options.port ?? pg.port);
 
   before(async () => {
     pg = new PgCluster();
@@ -113,8 +117,10 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgscoped', {}, 'vault:shop/password', ['public', 'reports']) +
         instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
         '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
+        pgSandbox('pgurl') +
         instanceToml('pgbadurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
-        '[instances.pgbadurl.secrets]\nurl = "vault:shop/badurl"\n\n',
+        '[instances.pgbadurl.secrets]\nurl = "vault:shop/badurl"\n\n' +
+        pgSandbox('pgbadurl'),
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;

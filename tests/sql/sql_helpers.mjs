@@ -22,3 +22,13 @@ export async function refused(client, name, args, pattern) {
   if (pattern) assert.match(textOf(r), pattern);
   return textOf(r);
 }
+
+// `[instances.NAME.sandbox]` for an instance that runs in its own sandboxed keyhold-runner
+// (the default isolation): keys as in the config (read, write, network, udp, unix_sockets,
+// memory, ...), values written as TOML (JSON strings, arrays and booleans are valid TOML).
+// Append it after the instance's other tables.
+export function sandboxToml(name, spec) {
+  let text = `[instances.${name}.sandbox]\n`;
+  for (const [key, value] of Object.entries(spec)) text += `${key} = ${JSON.stringify(value)}\n`;
+  return text + '\n';
+}

@@ -2,12 +2,12 @@
 // catalog tools, queries with params, types, row_limit, read-only enforcement (checked by
 // a separate sqlite3 connection), timeout, cancellation, resources, the demo database.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, makeSandbox, pluginPath, run, waitForFile } from '../e2e/helpers.mjs';
-import { call, ok, refused, textOf } from './sql_helpers.mjs';
+import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const FIXTURE_SQL = `
 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, note TEXT);
@@ -34,22 +34,44 @@ describe('sql connector: SQLite', () => {
   let fixture;
   let writable;
 
+  let demoDir;
+
   before(async () => {
     sandbox = makeSandbox('keyhold-sql-sqlite-');
-    fixture = path.join(sandbox.dir, 'fixture.sqlite');
-    writable = path.join(sandbox.dir, 'writable.sqlite');
+    // Each instance runs in its own sandboxed keyhold-runner: the read-only ones may read
+    // the fixture file and nothing else of the test's folder, the writable one may write
+    // only the folder of its database (SQLite creates its journal next to it), the demo
+    // only its data_dir (it creates demo.sqlite there).
+    const dir = (name) => {
+      const d = path.join(sandbox.dir, name);
+      mkdirSync(d);
+      return d;
+    };
+    fixture = path.join(dir('ro'), 'fixture.sqlite');
+    const rwDir = dir('rw');
+    writable = path.join(rwDir, 'writable.sqlite');
+    demoDir = dir('demo');
     await sqlite3(fixture, FIXTURE_SQL);
     await sqlite3(writable, FIXTURE_SQL);
     await waitForFile(pluginPath('sql'));
+    const readFixture = (name) => sandboxToml(name, { read: [fixture] });
     const config = sandbox.writeConfig(
       instanceToml('ro', pluginPath('sql'), {
         options: { backend: 'sqlite', path: fixture, row_limit: 5, statement_timeout: '1s' },
       }) +
+        readFixture('ro') +
         instanceToml('slow', pluginPath('sql'), { options: { path: fixture, statement_timeout: 60 } }) +
+        readFixture('slow') +
         instanceToml('rw', pluginPath('sql'), { options: { path: writable, read_only: false } }) +
-        instanceToml('demo', pluginPath('sql'), { options: { path: 'demo.sqlite', create_demo: true } }) +
+        sandboxToml('rw', { write: [rwDir] }) +
+        // A relative path resolves against data_dir: the runner's environment has no
+        // XDG_DATA_HOME or HOME to resolve it against.
+        instanceToml('demo', pluginPath('sql'), { options: { path: 'demo.sqlite', data_dir: demoDir, create_demo: true } }) +
+        sandboxToml('demo', { write: [demoDir] }) +
         withSchemas(instanceToml('mainonly', pluginPath('sql'), { options: { path: fixture } }), ['main']) +
-        withSchemas(instanceToml('nomain', pluginPath('sql'), { options: { path: fixture } }), ['temp']),
+        readFixture('mainonly') +
+        withSchemas(instanceToml('nomain', pluginPath('sql'), { options: { path: fixture } }), ['temp']) +
+        readFixture('nomain'),
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;
@@ -76,8 +98,8 @@ describe('sql connector: SQLite', () => {
     assert.doesNotMatch(byName.ro_query.description, /Reads only schemas/);
   });
 
-  test('the demo database is created under $XDG_DATA_HOME/keyhold and served', async () => {
-    assert.ok(existsSync(path.join(sandbox.env.XDG_DATA_HOME, 'keyhold', 'demo.sqlite')));
+  test('the demo database is created in data_dir and served', async () => {
+    assert.ok(existsSync(path.join(demoDir, 'demo.sqlite')));
     const { schemas } = await ok(client, 'demo_list_schemas');
     assert.deepEqual(schemas, ['main']);
     const { tables } = await ok(client, 'demo_list_tables');
