@@ -322,6 +322,15 @@ PGconn* PostgresBackend::take(Context& ctx) {
   return connect(ctx);
 }
 
+void PostgresBackend::drop_idle() {
+  std::vector<PGconn*> idle;
+  {
+    std::lock_guard lock(pool_mutex_);
+    idle.swap(idle_);
+  }
+  for (PGconn* c : idle) PQfinish(c);
+}
+
 void PostgresBackend::give_back(PGconn* conn) {
   if (conn == nullptr) return;
   if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
@@ -411,7 +420,9 @@ QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const jso
                                  const CallLimits& limits, Mode mode, long long* rows_affected,
                                  const std::string* allowlist_check) {
   for (int attempt = 0;; ++attempt) {
-    PGconn* conn = take(ctx);
+    // The retry connects afresh: after a server restart every pooled connection is dead,
+    // and another one from the pool would fail the same way.
+    PGconn* conn = attempt == 0 ? take(ctx) : connect(ctx);
     bool connection_lost = false;
     bool user_statement_sent = false;
     try {
@@ -423,6 +434,7 @@ QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const jso
       const bool lost = connection_lost || PQstatus(conn) == CONNECTION_BAD;
       if (lost) {
         PQfinish(conn);
+        drop_idle();  // they went to the same server: most likely lost too
       } else {
         give_back(conn);
       }

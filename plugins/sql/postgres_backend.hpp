@@ -69,6 +69,7 @@ class PostgresBackend : public Backend {
   PGconn* connect(Context& ctx);
   PGconn* take(Context& ctx);
   void give_back(PGconn* conn);
+  void drop_idle();  // closes every pooled connection (after one was found lost)
   std::string type_name(PGconn* conn, unsigned oid);
   bool schema_allowed(const std::string& schema) const;
 
