@@ -25,11 +25,19 @@ const tomlValue = (v) =>
   Array.isArray(v) ? `[${v.map(tomlValue).join(', ')}]` : typeof v === 'string' ? tomlString(v) : String(v);
 
 // One [instances.NAME] table of the s3 plugin; secrets: { alias: "vault:NAME" }.
-export function s3InstanceToml(name, options, secrets) {
+// The instance runs in its own sandboxed keyhold-runner (the default isolation) that may
+// open TCP connections to its endpoint's port and nothing else: no files to write, no
+// DNS (the endpoints are loopback addresses). `sandbox` replaces that table's keys.
+export function s3InstanceToml(name, options, secrets, sandbox) {
   let text = `[instances.${name}]\nplugin = ${tomlString(pluginPath('s3'))}\n[instances.${name}.options]\n`;
   for (const [k, v] of Object.entries(options)) text += `${k} = ${tomlValue(v)}\n`;
   text += `[instances.${name}.secrets]\n`;
   for (const [k, v] of Object.entries(secrets)) text += `${k} = ${tomlString(v)}\n`;
+  const endpoint = new URL(options.endpoint);
+  const port = endpoint.port || (endpoint.protocol === 'https:' ? '443' : '80');
+  const policy = sandbox ?? { network: [`${endpoint.hostname}:${port}`] };
+  text += `[instances.${name}.sandbox]\n`;
+  for (const [k, v] of Object.entries(policy)) text += `${k} = ${tomlValue(v)}\n`;
   return text + '\n';
 }
 
