@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { assertNoLeak, audit, captures, cli, filesUnder, grant, newCanary, setSecret } from '../secrets/lib.mjs';
-import { ciInstance, ciSandbox, copyFixture, mkdirSync, NODE, path, secretMapping, serveCi, structured, until } from './ci_lib.mjs';
+import { ciInstance, ciSandbox, ciSandboxPolicy, copyFixture, mkdirSync, NODE, path, secretMapping, serveCi, structured, until } from './ci_lib.mjs';
 
 let sandbox;
 let session;
@@ -68,6 +68,8 @@ before(async () => {
       'api-token': secretMapping('vault:ci/api-token', [NODE]),
       'auth-token': secretMapping('vault:ci/wrong-token', [NODE]),
     },
+    // The suites write their reports in the project and call the test API on its port.
+    sandbox: ciSandboxPolicy(sandbox, { projects: [project], network: [`127.0.0.1:${api.address().port}`] }),
   });
   session = await serveCi(sandbox, config, 'auth');
 });

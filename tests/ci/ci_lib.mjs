@@ -3,7 +3,7 @@
 // TOML, `keyhold serve` behind the official SDK client, and ps checks for process groups.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 import { connectSdk, NODE_BIN, PLUGIN_DIR, run, SOURCE_DIR, sleep, waitForFile } from '../e2e/helpers.mjs';
@@ -12,6 +12,9 @@ import { capture, makeVault } from '../secrets/lib.mjs';
 export const CI_PLUGIN = path.join(PLUGIN_DIR, 'ci.so');
 export const FIXTURES = path.join(SOURCE_DIR, 'tests', 'fixtures');
 export const NODE = NODE_BIN;
+// The file NODE leads to: a ci instance's sandbox must let its children read (execute) it.
+// Landlock checks the file finally reached, not the symlinks on the way.
+export const NODE_REAL = realpathSync(NODE_BIN);
 export const SANITIZE = ['1', 'ON', 'TRUE'].includes(String(process.env.KEYHOLD_SANITIZE ?? '').toUpperCase());
 
 // The administrator's mapping of an alias: the table form names the commands allowed to
@@ -23,7 +26,10 @@ export function secretMapping(source, envCommands) {
 // A sandbox with a vault (KEYHOLD_VAULT/KEYHOLD_KEYFILE in sandbox.env).
 export async function ciSandbox(label) {
   const sandbox = await makeVault(`ci-${label}`);
+  // Its own folder: the instance's sandbox may write it (a sandbox's write paths must
+  // exist), never the sandbox's top folder, which holds the vault and its keyfile.
   sandbox.historyPath = path.join(sandbox.dir, 'state', 'ci-history.sqlite');
+  mkdirSync(path.dirname(sandbox.historyPath), { recursive: true });
   return sandbox;
 }
 
@@ -56,8 +62,9 @@ export function tomlValue(v) {
 }
 
 // [instances.NAME] for the ci plugin. suites: { name: {argv, cwd, ...} }; options: other
-// top-level options; secrets: { alias: mapping } (string or secretMapping()).
-export function ciInstance(name, { suites, options = {}, secrets = {} }) {
+// top-level options; secrets: { alias: mapping } (string or secretMapping()); sandbox: the
+// [instances.NAME.sandbox] keys (the instance and every suite it starts run in it).
+export function ciInstance(name, { suites, options = {}, secrets = {}, sandbox }) {
   let text = `[instances.${name}]\nplugin = ${JSON.stringify(CI_PLUGIN)}\n`;
   text += `[instances.${name}.options]\n`;
   for (const [k, v] of Object.entries(options)) text += `${bareKey(k)} = ${tomlValue(v)}\n`;
@@ -69,7 +76,24 @@ export function ciInstance(name, { suites, options = {}, secrets = {} }) {
     text += `[instances.${name}.secrets]\n`;
     for (const [alias, mapping] of Object.entries(secrets)) text += `${bareKey(alias)} = ${tomlValue(mapping)}\n`;
   }
+  if (sandbox) {
+    text += `[instances.${name}.sandbox]\n`;
+    for (const [k, v] of Object.entries(sandbox)) text += `${bareKey(k)} = ${tomlValue(v)}\n`;
+  }
   return text + '\n';
+}
+
+// The sandbox a ci instance needs: its history folder and the projects its suites run in
+// (they write reports and build output there) writable, the Node binary readable; extra
+// read/write paths and a network policy as the suites need. The suites' children run in
+// the same sandbox (plus read access to the system's program folders).
+export function ciSandboxPolicy(sandbox, { projects = [], read = [], write = [], network } = {}) {
+  const policy = {
+    read: [NODE_REAL, ...read],
+    write: [path.dirname(sandbox.historyPath), ...projects, ...write],
+  };
+  if (network !== undefined) policy.network = network;
+  return policy;
 }
 
 // ---------------------------------------------------------------- serve

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { buildCtestFixture, ciInstance, ciSandbox, copyFixture, mkdirSync, NODE, path, serveCi, structured } from './ci_lib.mjs';
+import { buildCtestFixture, ciInstance, ciSandbox, ciSandboxPolicy, copyFixture, mkdirSync, NODE, path, serveCi, structured } from './ci_lib.mjs';
 
 let sandbox;
 let session;
@@ -43,6 +43,8 @@ before(async () => {
       'exit-pass': { argv: [NODE, '-e', 'console.log("fine")'], cwd: nodeProject },
       'exit-fail': { argv: [NODE, '-e', 'console.error("broken"); process.exit(3)'], cwd: nodeProject },
     },
+    // The three projects: reports and ctest's Testing/ folder are written in them.
+    sandbox: ciSandboxPolicy(sandbox, { projects: [nodeProject, tapProject, ctestBuild] }),
   });
   session = await serveCi(sandbox, config, 'formats');
 });

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
 import {
-  ciInstance, ciSandbox, copyFixture, existsSync, NODE, path, pidAlive, processesInGroup, SANITIZE, serveCi, sleep,
+  ciInstance, ciSandbox, ciSandboxPolicy, copyFixture, existsSync, mkdirSync, NODE, path, pidAlive, processesInGroup, SANITIZE, serveCi, sleep,
   structured, until,
 } from './ci_lib.mjs';
 
@@ -16,11 +16,14 @@ let sandbox;
 let session;
 let project;
 let config;
-const file = (name) => path.join(sandbox.dir, name);
+// The suites' signal files (pids, started/done markers, releases), in a folder of their own
+// that the instance's sandbox may write.
+const file = (name) => path.join(sandbox.dir, 'signals', name);
 
 before(async () => {
   sandbox = await ciSandbox('process');
   project = copyFixture(sandbox, 'ci-node');
+  mkdirSync(path.dirname(file('x')), { recursive: true });
   config = ciInstance('ci', {
     options: { history_path: sandbox.historyPath, kill_grace: '1s', max_concurrent_runs: 1, max_queued_runs: 1 },
     suites: {
@@ -34,6 +37,7 @@ before(async () => {
       gate: { argv: [NODE, 'scripts/wait-file.mjs', file('gate.started'), file('gate.release')], cwd: project },
       stuck: { argv: [NODE, 'scripts/wait-file.mjs', file('stuck.started'), file('stuck.release')], cwd: project },
     },
+    sandbox: ciSandboxPolicy(sandbox, { projects: [project], write: [path.dirname(file('x'))] }),
   });
   session = await serveCi(sandbox, config, 'process');
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
-import { ciInstance, ciSandbox, copyFixture, NODE, path, serveCi, structured, until } from './ci_lib.mjs';
+import { ciInstance, ciSandbox, ciSandboxPolicy, copyFixture, NODE, path, serveCi, structured, until } from './ci_lib.mjs';
 
 let sandbox;
 let session;
@@ -28,6 +28,7 @@ before(async () => {
       'fifo-timeout': fifoSuite('reports/timeout.xml', { timeout: '2s' }),
       'fifo-cancel': fifoSuite('reports/cancel.xml'),
     },
+    sandbox: ciSandboxPolicy(sandbox, { projects: [project] }), // the FIFOs are made in it
   });
   session = await serveCi(sandbox, config, 'report-read');
 });
