@@ -93,6 +93,8 @@ class Runner {
 
   bool start(const Message& init);
   void serve_call(Message request);
+  void serve_lifecycle(Message request);
+  void lifecycle_worker();
   void worker();
   void reply(std::uint64_t id, std::int32_t status, std::string body) {
     Message m;
@@ -105,7 +107,7 @@ class Runner {
 
   Channel channel_;
   std::shared_ptr<PluginLibrary> library_;
-  void* object_ = nullptr;
+  std::atomic<void*> object_{nullptr};
   std::atomic<std::uint64_t> next_service_{0};
 
   std::mutex mutex_;
@@ -118,6 +120,12 @@ class Runner {
   std::condition_variable queued_;
   std::size_t idle_workers_ = 0;
   std::size_t workers_ = 0;
+  // create, describe and destroy run one at a time on their own thread, never on the
+  // thread that reads the channel: a plugin may call a host service that answers (a secret
+  // acquire in create, a database connection in describe) and its reply must be read.
+  std::deque<Message> lifecycle_queue_;
+  std::condition_variable lifecycle_queued_;
+  bool lifecycle_started_ = false;
 };
 
 std::string_view view(kh_str s) {
@@ -397,35 +405,73 @@ void Runner::serve_call(Message request) {
   reply(request.id, status, std::move(body));
 }
 
+void Runner::lifecycle_worker() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    lifecycle_queued_.wait(lock, [&] { return !lifecycle_queue_.empty() || host_gone_; });
+    if (lifecycle_queue_.empty()) return;
+    Message request = std::move(lifecycle_queue_.front());
+    lifecycle_queue_.pop_front();
+    lock.unlock();
+    serve_lifecycle(std::move(request));
+    lock.lock();
+  }
+}
+
+void Runner::serve_lifecycle(Message m) {
+  // The plugin's kh_host*: an address it may pass back, never read (the channel identifies us).
+  static char host_token;
+  switch (m.type) {
+    case Type::kCreate: {
+      std::string message;
+      kh_sink sink{&message, &append_to_string};
+      void* object = nullptr;
+      const std::string& name = m.part(0);
+      const std::string& options = m.part(1);
+      int32_t status = library_->definition().create(
+          reinterpret_cast<kh_host*>(&host_token), &kRunnerApi, kh_str{name.data(), name.size()},
+          kh_str{options.data(), options.size()}, &object, &sink);
+      if (status == KH_OK && object == nullptr) status = KH_ERROR;
+      if (status == KH_OK) object_ = object;
+      reply(m.id, status, std::move(message));
+      break;
+    }
+    case Type::kDescribe: {
+      std::string body;
+      kh_sink sink{&body, &append_to_string};
+      const int32_t status = object_ ? library_->definition().describe(object_, &sink) : KH_ERROR;
+      reply(m.id, status, std::move(body));
+      break;
+    }
+    case Type::kDestroy: {
+      if (object_ != nullptr) library_->definition().destroy(object_);
+      object_ = nullptr;
+      reply(m.id, KH_OK, "");
+      ::_exit(0);
+    }
+    default:
+      break;
+  }
+}
+
 int Runner::run() {
   Message init;
   std::string error;
   if (!channel_.receive(&init, &error) || init.type != Type::kInit) return 2;
   if (!start(init)) return 3;
-  // The plugin's kh_host*: an address it may pass back, never read (the channel identifies us).
-  static char host_token;
   Message m;
   while (channel_.receive(&m, &error)) {
     switch (m.type) {
-      case Type::kCreate: {
-        std::string message;
-        kh_sink sink{&message, &append_to_string};
-        void* object = nullptr;
-        const std::string& name = m.part(0);
-        const std::string& options = m.part(1);
-        int32_t status = library_->definition().create(
-            reinterpret_cast<kh_host*>(&host_token), &kRunnerApi, kh_str{name.data(), name.size()},
-            kh_str{options.data(), options.size()}, &object, &sink);
-        if (status == KH_OK && object == nullptr) status = KH_ERROR;
-        if (status == KH_OK) object_ = object;
-        reply(m.id, status, std::move(message));
-        break;
-      }
+      case Type::kCreate:
       case Type::kDescribe: {
-        std::string body;
-        kh_sink sink{&body, &append_to_string};
-        const int32_t status = object_ ? library_->definition().describe(object_, &sink) : KH_ERROR;
-        reply(m.id, status, std::move(body));
+        std::lock_guard lock(mutex_);
+        lifecycle_queue_.push_back(std::move(m));
+        m = Message();
+        if (!lifecycle_started_) {
+          lifecycle_started_ = true;
+          std::thread([this] { lifecycle_worker(); }).detach();
+        }
+        lifecycle_queued_.notify_one();
         break;
       }
       case Type::kCall: {
@@ -463,10 +509,15 @@ int Runner::run() {
         break;
       }
       case Type::kDestroy: {
-        if (object_ != nullptr) library_->definition().destroy(object_);
-        object_ = nullptr;
-        reply(m.id, KH_OK, "");
-        ::_exit(0);
+        std::lock_guard lock(mutex_);
+        lifecycle_queue_.push_back(std::move(m));
+        m = Message();
+        if (!lifecycle_started_) {
+          lifecycle_started_ = true;
+          std::thread([this] { lifecycle_worker(); }).detach();
+        }
+        lifecycle_queued_.notify_one();
+        break;
       }
       default:
         return 4;  // a frame only a runner sends: the host is confused; stop
@@ -479,6 +530,7 @@ int Runner::run() {
     for (auto& [id, call] : calls_) call->cancelled = true;
     for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
     queued_.notify_all();
+    lifecycle_queued_.notify_all();
   }
   ::_exit(0);
 }

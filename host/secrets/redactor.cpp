@@ -1,5 +1,8 @@
 #include "secrets/redactor.hpp"
 
+#include <atomic>
+#include <optional>
+
 #include <hs/hs.h>
 #include <sodium.h>
 
@@ -61,14 +64,21 @@ int collect(unsigned int id, unsigned long long from, unsigned long long to, uns
   return 0;
 }
 
-// All matches of db in text (empty when db is null or the scan fails).
-std::vector<Match> run(Redactor::Database* db, std::string_view text) {
+std::atomic<int> g_failing_scans{0};
+
+// All matches of db in text (none when db is null: nothing to find), or nothing at all
+// when the scan could not run (no scratch space, a Hyperscan error): the caller must then
+// treat the whole text as a match (fail closed).
+std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view text) {
   std::vector<Match> matches;
   if (db == nullptr || db->db == nullptr || text.empty()) return matches;
+  if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
   hs_scratch_t* scratch = db->take();
-  if (scratch == nullptr) return matches;
-  hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, &collect, &matches);
+  if (scratch == nullptr) return std::nullopt;
+  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0,
+                                scratch, &collect, &matches);
   db->give_back(scratch);
+  if (rc != HS_SUCCESS) return std::nullopt;
   return matches;
 }
 
@@ -278,20 +288,29 @@ std::size_t Redactor::secret_pattern_count() const {
   return secret_db_ ? secret_db_->labels.size() : 0;
 }
 
+void fail_scans_for_testing(int count) { g_failing_scans = count; }
+
 std::vector<Finding> Redactor::scan(std::string_view text) const {
   std::shared_ptr<Database> secrets;
   {
     std::lock_guard lock(mutex_);
     secrets = secret_db_;
   }
+  // A text that could not be scanned is one finding from end to end: it never leaves.
+  const std::vector<Finding> unscanned = {{0, text.size(), "unscanned", true}};
   std::vector<Finding> findings;
-  for (const Match& m : run(secrets.get(), text))
+  auto secret_matches = run(secrets.get(), text);
+  if (!secret_matches) return unscanned;
+  for (const Match& m : *secret_matches)
     findings.push_back({m.from, m.to, secrets->labels[m.id], false});
   std::vector<Match> rule_matches;
   std::shared_ptr<Database> rule_db;
   if (any_match(rule_detect_db_.get(), text)) {
     rule_db = rule_positions();
-    rule_matches = run(rule_db.get(), text);
+    if (!rule_db) return unscanned;
+    auto matches = run(rule_db.get(), text);
+    if (!matches) return unscanned;
+    rule_matches = std::move(*matches);
   }
   if (rule_matches.size() > 1) {
     // Hyperscan reports every end offset of an open-ended match; keep the longest per

@@ -85,6 +85,10 @@ class Redactor {
   std::size_t longest_pattern_ = 0;
 };
 
+// Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must
+// then replace the whole text with [REDACTED:rule:unscanned] rather than let it leave.
+void fail_scans_for_testing(int count);
+
 // The encoded forms of value that are matched besides the raw bytes.
 std::vector<std::string> encoded_forms(std::string_view value);
 

@@ -131,3 +131,16 @@ TEST_CASE("thousands of secrets compile into one database") {
   CHECK(r->redacted("a secret-value-4999-xyz b") == "a [REDACTED:s4999] b");
   CHECK(r->longest_secret_pattern() > 0);
 }
+
+TEST_CASE("a text that cannot be scanned never leaves: the redactor fails closed") {
+  auto r = with_canary();
+  const std::string text = "pw=" + std::string(kCanary);
+  keyhold::secrets::fail_scans_for_testing(1);
+  CHECK(r->redacted(text) == "[REDACTED:rule:unscanned]");
+  keyhold::secrets::fail_scans_for_testing(1);
+  nlohmann::json message{{"result", {{"text", text}, {"plain", "nothing secret here"}}}};
+  r->redact_json(message);
+  CHECK(message.dump().find(std::string(kCanary)) == std::string::npos);
+  keyhold::secrets::fail_scans_for_testing(0);
+  CHECK(r->redacted(text) == "pw=[REDACTED:db-password]");
+}
