@@ -26,6 +26,12 @@ KdfParams KdfParams::minimum_for_tests() noexcept {
   return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 }
 
+bool KdfParams::within_bounds() const noexcept {
+  const KdfParams low = minimum_for_tests(), high = moderate();
+  return opslimit >= low.opslimit && opslimit <= high.opslimit && memlimit >= low.memlimit &&
+         memlimit <= high.memlimit;
+}
+
 Result<SecretBuffer> read_file_secret(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error(path, "open", errno);

@@ -47,10 +47,66 @@ const char* kWrongKey =
     "cannot unlock the vault: wrong passphrase or keyfile, or the vault header was modified "
     "(nothing was changed)";
 
+Status header_modified(const std::string& how) {
+  return Status(ErrorCode::kUnlockFailed,
+                "cannot unlock the vault: the vault header was modified (" + how +
+                    "); nothing was changed. Restore the vault file from a backup");
+}
+
+// The header's unlock method and Argon2id limits, checked against what keyhold writes: a
+// keyfile vault stores zero limits, a passphrase vault limits within KdfParams bounds. Runs
+// before any key derivation.
+Status check_header_kdf(const Header& header) {
+  const KdfParams limits{header.opslimit, header.memlimit};
+  if (header.unlock_method == "keyfile") {
+    if (limits.opslimit == 0 && limits.memlimit == 0) return Status::ok();
+    return header_modified(
+        "it names a keyfile as the unlock method but carries Argon2id limits, which keyhold "
+        "writes only for passphrase vaults");
+  }
+  if (header.unlock_method != "passphrase") {
+    return header_modified("unknown unlock method '" + header.unlock_method + "'");
+  }
+  if (limits.opslimit == 0 && limits.memlimit == 0) {
+    return header_modified(
+        "it names a passphrase as the unlock method but carries no Argon2id limits, which "
+        "keyhold writes for every passphrase vault");
+  }
+  if (!limits.within_bounds()) {
+    const KdfParams high = KdfParams::moderate();
+    return header_modified(
+        "it asks for Argon2id opslimit " + std::to_string(limits.opslimit) + " and memlimit " +
+        std::to_string(limits.memlimit) + " bytes, beyond the most keyhold ever writes: opslimit " +
+        std::to_string(high.opslimit) + ", memlimit " + std::to_string(high.memlimit));
+  }
+  return Status::ok();
+}
+
+// Whether keyfile credentials unwrap a header whose unlock method says passphrase once the
+// header is put back the way keyhold writes keyfile vaults: then the method was edited.
+// Cheap (keyed BLAKE2b, no Argon2id).
+bool keyfile_unlocks_as_keyfile_vault(const Header& header, const Credentials& credentials) {
+  Header original = header;
+  original.unlock_method = "keyfile";
+  original.opslimit = 0;
+  original.memlimit = 0;
+  auto kek = crypto::derive_kek(credentials, original.salt, {0, 0});
+  SecretBuffer root;
+  return kek.is_ok() &&
+         crypto::open(kek.value(), original.wrapped_root, header_associated_data(original), root);
+}
+
 }  // namespace
 
 Result<SecretBuffer> unwrap_root(const Header& header, const Credentials& credentials) {
+  if (auto s = check_header_kdf(header); !s.is_ok()) return s;
   if (header.unlock_method != method_name(credentials.kind())) {
+    if (credentials.kind() == Credentials::Kind::kKeyfile &&
+        keyfile_unlocks_as_keyfile_vault(header, credentials)) {
+      return header_modified(
+          "its unlock method was changed from keyfile to passphrase; the keyfile given unlocks "
+          "the original header");
+    }
     return Status(ErrorCode::kUnlockFailed,
                   std::string("cannot unlock the vault: it is protected by a ") +
                       header.unlock_method + ", but a " + method_name(credentials.kind()) +
@@ -76,6 +132,11 @@ Result<Header> make_header(const crypto::Bytes& vault_id, const Credentials& cre
   header.vault_id = vault_id;
   header.unlock_method = method_name(credentials.kind());
   if (credentials.kind() == Credentials::Kind::kPassphrase) {
+    if (!kdf.within_bounds()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "Argon2id limits out of range: keyhold writes opslimit/memlimit between "
+                    "OPSLIMIT_MIN/MEMLIMIT_MIN and OPSLIMIT_MODERATE/MEMLIMIT_MODERATE");
+    }
     header.opslimit = kdf.opslimit;
     header.memlimit = kdf.memlimit;
   }

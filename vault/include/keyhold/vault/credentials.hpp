@@ -18,6 +18,10 @@ struct KdfParams {
   static KdfParams moderate() noexcept;
   // OPSLIMIT_MIN / MEMLIMIT_MIN. TEST ONLY: a vault made with these is cheap to brute-force.
   static KdfParams minimum_for_tests() noexcept;
+  // True when keyhold could have written these limits: each between minimum_for_tests() and
+  // moderate(). A header outside that range was edited, and is refused before Argon2id runs,
+  // so an edited header cannot make an unlock run for minutes or allocate gigabytes.
+  bool within_bounds() const noexcept;
 };
 
 class Credentials {
