@@ -266,7 +266,8 @@ Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials
     create_schema(*state->db);
     write_header(*state->db, header.value());
     state->insert_term(1, crypto::random_key(), now);
-    state->write_audit_anchor(0, {});
+    state->write_audit_anchor({});
+    state->write_grant_anchor(0, {});
     AuditEntry entry;
     entry.actor = who.actor;
     entry.request_id = who.request_id;
@@ -296,11 +297,7 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
     auto state = std::make_unique<VaultState>();
     state->path = path;
     state->db = open_database(path, false);
-    auto version = read_schema_version(*state->db);
-    if (!version.is_ok()) return version.status();
-    if (version.value() > kSchemaVersion) {
-      if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
-    }
+    if (auto s = check_schema_supported(*state->db); !s.is_ok()) return s;
     auto header = read_header(*state->db);
     if (!header.is_ok()) return header.status();
     auto root = unwrap_root(header.value(), credentials);
@@ -308,7 +305,7 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
     state->vault_id = header->vault_id;
     state->root_key = std::move(root).value();
     state->derive_subkeys();
-    if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
+    if (auto s = migrate_schema(*state); !s.is_ok()) return s;
     return Vault(std::move(state));
   });
 }
@@ -345,6 +342,8 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
     out.versions = count("SELECT count(*) FROM versions");
     out.grants = count("SELECT count(*) FROM grants");
     out.audit_entries = count("SELECT count(*) FROM audit");
+    SQLite::Statement head(db, "SELECT mac FROM audit ORDER BY seq DESC LIMIT 1");
+    if (head.executeStep()) out.audit_head = crypto::to_hex(column_bytes(head.getColumn(0)));
     out.schema_version = count("SELECT version FROM schema_version");
     auto header = read_header(db);
     if (!header.is_ok()) return header.status();
