@@ -208,6 +208,8 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
   // 32 MiB page cache (the default is 2 MiB): with 100k secrets the working set of the
   // name and stage indexes no longer fits in 2 MiB and reads fall through to pread.
   db->exec("PRAGMA cache_size = -32768");
+  // Sorts and temporary tables stay in memory: no SQLite temporary file ever holds vault rows.
+  db->exec("PRAGMA temp_store = MEMORY");
   return db;
 }
 
@@ -294,20 +296,28 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
                                             "--vault / KEYHOLD_VAULT");
   }
   return guarded("opening the vault", [&]() -> Result<Vault> {
-    auto state = std::make_unique<VaultState>();
-    state->path = path;
-    state->db = open_database(path, false);
-    if (auto s = check_schema_supported(*state->db); !s.is_ok()) return s;
-    auto header = read_header(*state->db);
-    if (!header.is_ok()) return header.status();
-    auto root = unwrap_root(header.value(), credentials);
-    if (!root.is_ok()) return root.status();
-    state->vault_id = header->vault_id;
-    state->root_key = std::move(root).value();
-    state->derive_subkeys();
-    if (auto s = migrate_schema(*state); !s.is_ok()) return s;
-    return Vault(std::move(state));
+    auto state = unlock_database(open_database(path, false), path, credentials);
+    if (!state.is_ok()) return state.status();
+    return Vault(std::move(state).value());
   });
+}
+
+Result<std::unique_ptr<VaultState>> unlock_database(std::unique_ptr<SQLite::Database> db,
+                                                    const std::filesystem::path& path,
+                                                    const Credentials& credentials) {
+  auto state = std::make_unique<VaultState>();
+  state->path = path;
+  state->db = std::move(db);
+  if (auto s = check_schema_supported(*state->db); !s.is_ok()) return s;
+  auto header = read_header(*state->db);
+  if (!header.is_ok()) return header.status();
+  auto root = unwrap_root(header.value(), credentials);
+  if (!root.is_ok()) return root.status();
+  state->vault_id = header->vault_id;
+  state->root_key = std::move(root).value();
+  state->derive_subkeys();
+  if (auto s = migrate_schema(*state); !s.is_ok()) return s;
+  return state;
 }
 
 Status Vault::change_credentials(const Credentials& new_credentials, const KdfParams& kdf,

@@ -154,6 +154,13 @@ class ScopedStatement {
   SQLite::Statement& statement_;
 };
 
+// Unlocks the vault in db (a file, or an in-memory image during restore): checks the schema
+// version, unwraps the root key from the header, derives the subkeys, migrates an older
+// schema. path names the vault in messages.
+Result<std::unique_ptr<VaultState>> unlock_database(std::unique_ptr<SQLite::Database> db,
+                                                    const std::filesystem::path& path,
+                                                    const Credentials& credentials);
+
 // Opens the SQLite connection with the vault's pragmas (busy timeout, secure_delete,
 // synchronous=NORMAL in WAL, foreign keys).
 std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool create);
