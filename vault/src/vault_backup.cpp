@@ -13,6 +13,7 @@
 #include <string>
 
 #include "atomic_file.hpp"
+#include "file_permissions.hpp"
 #include "keyhold/vault/vault.hpp"
 #include "vault_state.hpp"
 
@@ -215,6 +216,10 @@ Status Vault::restore(const std::filesystem::path& backup_path, const std::files
       return Status(ErrorCode::kAlreadyExists, "a file already exists at " + target.string() +
                                                    suffix + "; restore only into a new path");
     }
+  }
+  {
+    const auto dir = std::filesystem::absolute(target, ec).parent_path().lexically_normal();
+    if (auto s = check_vault_directory(dir); !s.is_ok()) return s;
   }
   remove_stale_temporaries(target);
   auto file = read_file_secret(backup_path);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "file_permissions.hpp"
 #include "keyhold/vault/vault.hpp"
 #include "schema.hpp"
 #include "vault_state.hpp"
@@ -248,6 +249,22 @@ Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials
     }
     ::chmod(path.parent_path().c_str(), 0700);
   }
+  if (auto s = check_vault_directory(
+          std::filesystem::absolute(path, ec).parent_path().lexically_normal());
+      !s.is_ok()) {
+    return s;
+  }
+  // SQLite would adopt (and replay) a -wal or -shm that is already there.
+  for (const char* suffix : {"-wal", "-shm"}) {
+    struct stat st {};
+    if (::lstat((path.string() + suffix).c_str(), &st) == 0) {
+      return Status(ErrorCode::kAlreadyExists,
+                    "a file already exists at " + path.string() + suffix +
+                        " (left by another vault or put there by someone else); remove it "
+                        "before creating a vault at " +
+                        path.string());
+    }
+  }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
@@ -295,9 +312,14 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
                                             "; create one with `keyhold vault init` or pass "
                                             "--vault / KEYHOLD_VAULT");
   }
+  // Before SQLite opens anything: a -wal/-shm that another user made would be written to.
+  if (auto s = check_vault_files(path); !s.is_ok()) return s;
   return guarded("opening the vault", [&]() -> Result<Vault> {
     auto state = unlock_database(open_database(path, false), path, credentials);
     if (!state.is_ok()) return state.status();
+    // Again now that SQLite has opened -wal/-shm (it creates them on first read): one slipped
+    // in between the check and the open is caught before anything is written.
+    if (auto s = check_vault_files(path); !s.is_ok()) return s;
     return Vault(std::move(state).value());
   });
 }
