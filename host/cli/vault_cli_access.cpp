@@ -1,4 +1,5 @@
 // `keyhold vault grant|revoke|grants|audit`.
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -107,8 +108,8 @@ void add_access_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
   }
   {
     struct Options {
-      std::string since, instance, secret;
-      bool json = false, verify = false;
+      std::string since, instance, secret, expect_head;
+      bool json = false, verify = false, repair_anchor = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = parent.add_subcommand(
@@ -117,24 +118,78 @@ void add_access_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
     cmd->add_option("--instance", o->instance, "Only entries about this plugin instance");
     cmd->add_option("--secret", o->secret, "Only entries about this secret");
     cmd->add_flag("--json", o->json, "Print JSON");
-    cmd->add_flag("--verify", o->verify, "Verify the MAC chain and its anchor");
+    auto* verify = cmd->add_flag("--verify", o->verify, "Verify the MAC chain and its anchor");
+    cmd->add_option("--expect-head", o->expect_head,
+                    "With --verify: also check that the log continues a head recorded earlier "
+                    "from `vault status` (COUNT:MAC); an older copy of the vault fails")
+        ->needs(verify);
+    cmd->add_flag("--repair-anchor", o->repair_anchor,
+                  "Rebuild a missing or edited audit anchor after verifying every entry "
+                  "(audited; exit 5 when the chain itself is broken)")
+        ->excludes(verify);
     cmd->callback([o, common] {
       vault::Vault v = open_vault(*common);
+      if (o->repair_anchor) {
+        auto repaired = v.repair_audit_anchor(cli_actor());
+        if (!repaired.is_ok()) fail(repaired.status());
+        const auto& r = repaired.value();
+        if (!r.repaired) {
+          std::printf("audit anchor intact (%lld entries verified); nothing changed\n",
+                      static_cast<long long>(r.entries));
+          return;
+        }
+        std::printf("audit anchor rebuilt over %lld verified entries (was: %s)\n",
+                    static_cast<long long>(r.entries), r.previous_problem.c_str());
+        if (!r.grants_kept) {
+          std::printf(
+              "grants do not match the generation the audit log recorded: every grant is "
+              "ignored until granted again (see `keyhold vault grants`)\n");
+        }
+        return;
+      }
       if (o->verify) {
+        std::optional<std::pair<std::int64_t, std::string>> expected;
+        if (!o->expect_head.empty()) {
+          const auto colon = o->expect_head.find(':');
+          long long count = 0;
+          const char* first = o->expect_head.data();
+          const char* digits_end = first + (colon == std::string::npos ? 0 : colon);
+          auto [ptr, ec] = std::from_chars(first, digits_end, count);
+          if (colon == std::string::npos || ec != std::errc() || ptr != digits_end || count < 0) {
+            fail(kExitUsage, "--expect-head takes COUNT:MAC as printed by `keyhold vault status`");
+          }
+          expected.emplace(count, o->expect_head.substr(colon + 1));
+        }
         auto result = v.verify_audit();
         if (!result.is_ok()) fail(result.status());
-        const auto& r = result.value();
+        auto r = result.value();
+        if (r.ok && expected && expected->first > 0) {
+          auto mac = v.audit_mac_at(expected->first);
+          if (!mac.is_ok()) fail(mac.status());
+          if (!mac.value() || *mac.value() != expected->second) {
+            r.ok = false;
+            r.first_bad_seq = expected->first;
+            r.problem = !mac.value()
+                            ? "the log has no entry " + std::to_string(expected->first) +
+                                  ": this is an older copy of the vault, or entries were removed"
+                            : "entry " + std::to_string(expected->first) +
+                                  " is not the one recorded: the log was rewritten or this is "
+                                  "another vault";
+          }
+        }
         if (o->json) {
           std::cout << json{{"ok", r.ok},
                             {"entries_checked", r.entries_checked},
                             {"anchored_count", r.anchored_count},
                             {"first_bad_seq", r.first_bad_seq ? json(*r.first_bad_seq) : json()},
+                            {"anchor_only", r.anchor_only},
                             {"problem", r.problem}}
                            .dump(2)
                     << "\n";
         } else if (r.ok) {
-          std::printf("audit chain ok: %lld entries verified\n",
-                      static_cast<long long>(r.entries_checked));
+          std::printf("audit chain ok: %lld entries verified%s\n",
+                      static_cast<long long>(r.entries_checked),
+                      expected ? ", continues the expected head" : "");
         } else {
           std::printf("audit chain BROKEN at entry %lld: %s\n",
                       static_cast<long long>(r.first_bad_seq.value_or(0)), r.problem.c_str());

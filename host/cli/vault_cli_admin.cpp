@@ -113,6 +113,7 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
                           {"versions", m.versions},
                           {"grants", m.grants},
                           {"audit_entries", m.audit_entries},
+                          {"audit_head", m.audit_head},
                           {"key_term", m.active_key_term},
                           {"schema_version", m.schema_version},
                           {"overdue", m.overdue_secrets}}
@@ -127,6 +128,10 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
           static_cast<long long>(m.removed_secrets), static_cast<long long>(m.versions),
           static_cast<long long>(m.grants), static_cast<long long>(m.audit_entries),
           static_cast<long long>(m.active_key_term), static_cast<long long>(m.schema_version));
+      // A figure to write down elsewhere: `audit --verify --expect-head` later proves the
+      // file still continues this history (an older copy of the file would not).
+      std::printf("audit head: %lld:%s\n", static_cast<long long>(m.audit_entries),
+                  m.audit_head.c_str());
       std::printf("overdue for rotation: %zu\n", m.overdue_secrets.size());
       for (const auto& name : m.overdue_secrets) std::printf("  %s\n", name.c_str());
     });

@@ -90,6 +90,8 @@ int exit_code_for(vault::ErrorCode code) {
       return kExitIntegrity;
     case vault::ErrorCode::kPermissionDenied:
       return kExitDenied;
+    case vault::ErrorCode::kInsecurePermissions:
+      return kExitInsecure;
     case vault::ErrorCode::kUnsupported:
     case vault::ErrorCode::kIo:
     case vault::ErrorCode::kInternal:
@@ -105,18 +107,26 @@ void fail(int exit_code, const std::string& message) {
 
 void fail(const vault::Status& status) { fail(exit_code_for(status.code()), status.message()); }
 
+namespace {
+
+// A credential file that cannot be used leaves the vault locked, unless the reason is its
+// permissions, which have their own exit code.
+[[noreturn]] void fail_credentials(const char* variable, const vault::Status& status) {
+  const bool insecure = status.code() == vault::ErrorCode::kInsecurePermissions;
+  fail(insecure ? kExitInsecure : kExitLocked, std::string(variable) + ": " + status.message());
+}
+
+}  // namespace
+
 std::optional<vault::Credentials> unlock_credentials(bool interactive) {
   if (const char* keyfile = env("KEYHOLD_KEYFILE")) {
     auto credentials = vault::Credentials::from_keyfile(keyfile);
-    if (!credentials.is_ok())
-      fail(kExitLocked, "KEYHOLD_KEYFILE: " + credentials.status().message());
+    if (!credentials.is_ok()) fail_credentials("KEYHOLD_KEYFILE", credentials.status());
     return std::move(credentials).value();
   }
   if (const char* file = env("KEYHOLD_PASSPHRASE_FILE")) {
     auto credentials = vault::Credentials::from_passphrase_file(file);
-    if (!credentials.is_ok()) {
-      fail(kExitLocked, "KEYHOLD_PASSPHRASE_FILE: " + credentials.status().message());
-    }
+    if (!credentials.is_ok()) fail_credentials("KEYHOLD_PASSPHRASE_FILE", credentials.status());
     return std::move(credentials).value();
   }
   if (!interactive) return std::nullopt;

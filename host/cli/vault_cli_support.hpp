@@ -24,6 +24,7 @@ enum ExitCode : int {
   kExitExists = 6,        // the vault, keyfile, secret or backup already exists
   kExitError = 7,         // I/O, unsupported format, or an internal error
   kExitDenied = 8,        // a grant check said no
+  kExitInsecure = 9,      // a key, passphrase or vault file (or its directory) is not private
 };
 
 // Options every vault command shares.

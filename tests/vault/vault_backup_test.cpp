@@ -1,4 +1,13 @@
 // Backup and restore (issue 3 acceptance 13).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <set>
+#include <thread>
+
 #include "vault_test_support.hpp"
 
 namespace keyhold::vault::testing {
@@ -57,9 +66,14 @@ TEST_CASE("backup then restore into a fresh path keeps everything: tampering is 
   REQUIRE(Vault::restore(other / "vault.bak", other / "restored.db", key, test_actor()).is_ok());
   Vault restored = std::move(Vault::open(other / "restored.db", key)).value();
   CHECK(describe(restored) == describe(vault));
-  const auto original_audit = audit_lines(vault);
+  // The backup is audited once complete, so its own entry is not inside it; the restored
+  // vault has its "restore" entry in that place.
+  auto original_audit = audit_lines(vault);
   auto restored_audit = audit_lines(restored);
-  REQUIRE(restored_audit.size() == original_audit.size() + 1);  // plus the "restore" entry
+  REQUIRE(restored_audit.size() == original_audit.size());
+  CHECK(vault.read_audit().value().back().action == "backup");
+  CHECK(restored.read_audit().value().back().action == "restore");
+  original_audit.pop_back();
   restored_audit.pop_back();
   CHECK(restored_audit == original_audit);
   CHECK(restored.verify_audit().value().ok);
@@ -89,6 +103,136 @@ TEST_CASE("backup then restore into a fresh path keeps everything: tampering is 
     auto status = Vault::restore(other / "vault.bak", other / "t.db", wrong.value(), test_actor());
     CHECK(status.code() == ErrorCode::kUnlockFailed);
   }
+}
+
+// Every file in dir (recursively) except the vault's own files.
+std::vector<std::filesystem::path> files_besides_vault(const ScratchDir& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& item : std::filesystem::recursive_directory_iterator(dir.path())) {
+    const std::string name = item.path().filename().string();
+    if (!item.is_regular_file() || name.starts_with("vault.db")) continue;
+    out.push_back(item.path());
+  }
+  return out;
+}
+
+// Runs fn in a child process and SIGKILLs it after delay (or lets it finish first).
+void run_and_kill(const std::function<void()>& fn, std::chrono::microseconds delay) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    fn();
+    ::_exit(0);
+  }
+  std::this_thread::sleep_for(delay);
+  ::kill(child, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+}
+
+TEST_CASE("kill -9 during backup or restore leaves no plain copy, no partial file",
+          "[vault][backup]") {
+  ScratchDir dir;
+  const std::string probe = "kill-probe-name-7f3a";
+  {
+    Vault vault = make_keyfile_vault(dir);
+    for (int i = 0; i < 1500; ++i) {
+      REQUIRE(vault.put_secret(probe + "/" + std::to_string(i), as_bytes("v"), {}, test_actor())
+                  .is_ok());
+    }
+  }
+  const Credentials key = keyfile_for(dir);
+  // How long one backup and one restore take here, to kill at moments spread over them.
+  auto started = std::chrono::steady_clock::now();
+  {
+    Vault vault = std::move(Vault::open(dir / "vault.db", key)).value();
+    REQUIRE(vault.backup(dir / "reference.bak", test_actor()).is_ok());
+  }
+  const auto backup_time = std::chrono::steady_clock::now() - started;
+  started = std::chrono::steady_clock::now();
+  REQUIRE(Vault::restore(dir / "reference.bak", dir / "reference.db", key, test_actor()).is_ok());
+  const auto restore_time = std::chrono::steady_clock::now() - started;
+  std::filesystem::remove(dir / "reference.db");
+
+  std::mt19937 random(12345);
+  // Up to twice the in-process time plus a few ms for fork and open: most kills land
+  // mid-way, some after the end.
+  const auto somewhen = [&](auto span) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(span).count();
+    return std::chrono::microseconds(
+        std::uniform_int_distribution<long long>(0, 2 * us + 5000)(random));
+  };
+  constexpr int kRuns = 24;
+  for (int i = 0; i < kRuns; ++i) {
+    const auto backup = dir / ("b" + std::to_string(i) + ".bak");
+    run_and_kill(
+        [&] {
+          auto vault = Vault::open(dir / "vault.db", key);
+          if (vault.is_ok()) (void)vault->backup(backup, test_actor());
+        },
+        somewhen(backup_time));
+    const auto restored = dir / ("r" + std::to_string(i) + ".db");
+    run_and_kill([&] { (void)Vault::restore(dir / "reference.bak", restored, key, test_actor()); },
+                 somewhen(restore_time));
+  }
+
+  // Nothing besides the vault itself, restored vaults and complete backups holds the names.
+  for (const auto& file : files_besides_vault(dir)) {
+    const std::string name = file.filename().string();
+    INFO(name);
+    const bool restored_vault = name.starts_with("r") && name.find(".db") != std::string::npos;
+    if (!restored_vault) CHECK(read_file(file).find(probe) == std::string::npos);
+    CHECK(name.find("snapshot") == std::string::npos);
+    CHECK(name.find("restore") == std::string::npos);
+    CHECK(name.find("keyhold-tmp") == std::string::npos);
+  }
+  Vault vault = std::move(Vault::open(dir / "vault.db", key)).value();
+  std::set<std::string> audited;
+  for (const AuditEntry& e : vault.read_audit().value()) {
+    if (e.action == "backup") audited.insert(e.detail.substr(3));  // "to=NAME"
+  }
+  int backups = 0, restores = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    const std::string name = "b" + std::to_string(i) + ".bak";
+    INFO(name);
+    // Every backup at its final path is complete: it restores.
+    if (std::filesystem::exists(dir / name)) {
+      ++backups;
+      ScratchDir check;
+      CHECK(Vault::restore(dir / name, check / "vault.db", key, test_actor()).is_ok());
+    } else {
+      CHECK(audited.count(name) == 0);  // no audit entry for a backup that is not there
+    }
+    const auto restored = dir / ("r" + std::to_string(i) + ".db");
+    if (std::filesystem::exists(restored)) {
+      ++restores;
+      auto opened = Vault::open(restored, key);
+      REQUIRE(opened.is_ok());
+      CHECK(opened->verify_audit().value().ok);
+      CHECK(opened->read_audit().value().back().action == "restore");
+    }
+  }
+  WARN("complete backups " << backups << " and restores " << restores << " of " << kRuns);
+  CHECK(backups < kRuns);  // some kills did land mid-way
+}
+
+TEST_CASE("a backup or restore removes plain copies an older keyhold left when killed",
+          "[vault][backup]") {
+  ScratchDir dir;
+  Vault vault = make_keyfile_vault(dir);
+  for (const char* leftover : {"vault.bak.snapshot-0123456789ab", "new.db.restore-0123456789ab",
+                               "new.db.restore-0123456789ab-wal", ".vault.bak.keyhold-tmp-aa"}) {
+    write_file(dir / leftover, "plain copy");
+  }
+  write_file(dir / "vault.bak.snapshot-notmine", "a file keyhold did not write");
+  REQUIRE(vault.backup(dir / "vault.bak", test_actor()).is_ok());
+  CHECK_FALSE(std::filesystem::exists(dir / "vault.bak.snapshot-0123456789ab"));
+  CHECK_FALSE(std::filesystem::exists(dir / ".vault.bak.keyhold-tmp-aa"));
+  CHECK(std::filesystem::exists(dir / "vault.bak.snapshot-notmine"));
+  REQUIRE(
+      Vault::restore(dir / "vault.bak", dir / "new.db", keyfile_for(dir), test_actor()).is_ok());
+  CHECK_FALSE(std::filesystem::exists(dir / "new.db.restore-0123456789ab"));
+  CHECK_FALSE(std::filesystem::exists(dir / "new.db.restore-0123456789ab-wal"));
 }
 
 }  // namespace

@@ -100,6 +100,93 @@ TEST_CASE("edited KDF parameters or header fields are refused", "[vault][keys]")
   CHECK(Vault::open(dir / "vault.db", passphrase("pw")).status().code() == ErrorCode::kUnsupported);
 }
 
+TEST_CASE("Argon2id limits beyond what keyhold writes are refused before deriving anything",
+          "[vault][keys]") {
+  ScratchDir dir;
+  {
+    auto vault = Vault::create(dir / "vault.db", passphrase("pw"), KdfParams::minimum_for_tests(),
+                               test_actor());
+    REQUIRE(vault.is_ok());
+  }
+  const KdfParams high = KdfParams::moderate();
+  const std::string edits[] = {
+      "UPDATE header SET opslimit = " + std::to_string(high.opslimit + 1),
+      "UPDATE header SET memlimit = " + std::to_string(high.memlimit * 2),
+      // 4 GiB: in libsodium's range (and under the old 8 GiB cap), so Argon2id used to run.
+      "UPDATE header SET memlimit = " + std::to_string(std::uint64_t{4} << 30),
+      "UPDATE header SET opslimit = 0",
+  };
+  for (const std::string& edit : edits) {
+    INFO(edit);
+    ScratchDir copy;
+    std::filesystem::copy_file(dir / "vault.db", copy / "vault.db");
+    {
+      auto db = raw_db(copy / "vault.db");
+      db.exec(edit);
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto opened = Vault::open(copy / "vault.db", passphrase("pw"));
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE_FALSE(opened.is_ok());
+    CHECK(opened.status().code() == ErrorCode::kUnlockFailed);
+    CHECK_THAT(opened.status().message(),
+               Catch::Contains("the vault header was modified") && Catch::Contains("Argon2id"));
+    CHECK(took < std::chrono::milliseconds(500));
+  }
+  CHECK(KdfParams::moderate().within_bounds());
+  CHECK(KdfParams::minimum_for_tests().within_bounds());
+  CHECK_FALSE(KdfParams{high.opslimit, high.memlimit + 1}.within_bounds());
+  CHECK(Vault::create(dir / "strong.db", passphrase("pw"), {high.opslimit + 1, high.memlimit},
+                      test_actor())
+            .status()
+            .code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("an edited unlock_method says that the header was modified", "[vault][keys]") {
+  ScratchDir dir;
+  make_keyfile_vault(dir);
+  {
+    auto vault = Vault::create(dir / "pass.db", passphrase("pw"), KdfParams::minimum_for_tests(),
+                               test_actor());
+    REQUIRE(vault.is_ok());
+  }
+  const KdfParams low = KdfParams::minimum_for_tests();
+  struct Case {
+    const char* file;
+    std::string edit;
+    bool with_keyfile;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"vault.db", "UPDATE header SET unlock_method = 'passphrase'", true, "header was modified"},
+      {"vault.db", "UPDATE header SET unlock_method = 'passphrase'", false, "header was modified"},
+      // Method and limits both edited to look like a passphrase vault: the keyfile still
+      // unwraps the original header, so that is what the message says.
+      {"vault.db",
+       "UPDATE header SET unlock_method = 'passphrase', opslimit = " +
+           std::to_string(low.opslimit) + ", memlimit = " + std::to_string(low.memlimit),
+       true, "changed from keyfile to passphrase"},
+      {"pass.db", "UPDATE header SET unlock_method = 'keyfile'", false, "header was modified"},
+      {"pass.db", "UPDATE header SET unlock_method = 'keyfile'", true, "header was modified"},
+      {"pass.db", "UPDATE header SET unlock_method = 'token'", false, "unknown unlock method"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.file << ": " << c.edit << (c.with_keyfile ? " (keyfile)" : " (passphrase)"));
+    ScratchDir copy;
+    std::filesystem::copy_file(dir / c.file, copy / "vault.db");
+    {
+      auto db = raw_db(copy / "vault.db");
+      db.exec(c.edit);
+    }
+    auto opened = c.with_keyfile ? Vault::open(copy / "vault.db", keyfile_for(dir))
+                                 : Vault::open(copy / "vault.db", passphrase("pw"));
+    REQUIRE_FALSE(opened.is_ok());
+    CHECK(opened.status().code() == ErrorCode::kUnlockFailed);
+    CHECK_THAT(opened.status().message(), Catch::Contains(c.says));
+    CHECK_THAT(opened.status().message(), !Catch::Contains("was given"));
+  }
+}
+
 TEST_CASE("a newer schema version is refused with advice", "[vault][keys]") {
   ScratchDir dir;
   make_keyfile_vault(dir);

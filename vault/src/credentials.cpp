@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "file_permissions.hpp"
+
 namespace keyhold::vault {
 namespace {
 
@@ -26,13 +28,30 @@ KdfParams KdfParams::minimum_for_tests() noexcept {
   return {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN};
 }
 
-Result<SecretBuffer> read_file_secret(const std::filesystem::path& path) {
+bool KdfParams::within_bounds() const noexcept {
+  const KdfParams low = minimum_for_tests(), high = moderate();
+  return opslimit >= low.opslimit && opslimit <= high.opslimit && memlimit >= low.memlimit &&
+         memlimit <= high.memlimit;
+}
+
+namespace {
+
+// Reads a whole file into guarded memory; when private_as is set, the file must also pass
+// check_private_file (checked on the open descriptor, so it is the file that is read).
+Result<SecretBuffer> read_file_into_buffer(const std::filesystem::path& path,
+                                           const char* private_as) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error(path, "open", errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return Status(ErrorCode::kInvalidArgument, "not a regular file: " + path.string());
+  }
+  if (private_as != nullptr) {
+    if (auto s = check_private_file(path, st, private_as); !s.is_ok()) {
+      ::close(fd);
+      return s;
+    }
   }
   SecretBuffer buffer(static_cast<std::size_t>(st.st_size) + 1);
   std::size_t used = 0;
@@ -57,12 +76,18 @@ Result<SecretBuffer> read_file_secret(const std::filesystem::path& path) {
   return buffer;
 }
 
+}  // namespace
+
+Result<SecretBuffer> read_file_secret(const std::filesystem::path& path) {
+  return read_file_into_buffer(path, nullptr);
+}
+
 Credentials Credentials::passphrase(SecretBuffer passphrase) {
   return Credentials(Kind::kPassphrase, std::move(passphrase));
 }
 
 Result<Credentials> Credentials::from_keyfile(const std::filesystem::path& path) {
-  auto bytes = read_file_secret(path);
+  auto bytes = read_file_into_buffer(path, "keyfile");
   if (!bytes.is_ok()) return bytes.status();
   if (bytes->size() != kKeyfileSize) {
     return Status(ErrorCode::kInvalidArgument,
@@ -74,7 +99,7 @@ Result<Credentials> Credentials::from_keyfile(const std::filesystem::path& path)
 }
 
 Result<Credentials> Credentials::from_passphrase_file(const std::filesystem::path& path) {
-  auto bytes = read_file_secret(path);
+  auto bytes = read_file_into_buffer(path, "passphrase file");
   if (!bytes.is_ok()) return bytes.status();
   SecretBuffer pass = std::move(bytes).value();
   std::size_t n = pass.size();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "keyhold/vault/vault.hpp"
+#include "vault_state.hpp"
 
 namespace keyhold::vault {
 namespace {
@@ -52,7 +53,13 @@ CREATE TABLE grants(
   expires_at INTEGER,
   created_at INTEGER NOT NULL,
   mac BLOB NOT NULL,
+  serial INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (instance, pattern));
+CREATE TABLE grant_anchor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL,
+  live BLOB NOT NULL,
+  mac BLOB NOT NULL);
 CREATE TABLE audit(
   seq INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,
@@ -69,13 +76,38 @@ CREATE TABLE audit_anchor(
   id INTEGER PRIMARY KEY CHECK (id = 1),
   count INTEGER NOT NULL,
   head BLOB NOT NULL,
-  mac BLOB NOT NULL);
+  mac BLOB NOT NULL,
+  grant_generation INTEGER NOT NULL DEFAULT 0);
 )sql";
 
-// migrations[i] upgrades schema version i+1 to i+2. Empty while only version 1 exists; a
-// new version appends its step here and bumps kSchemaVersion.
-const std::vector<std::function<void(SQLite::Database&)>>& migrations() {
-  static const std::vector<std::function<void(SQLite::Database&)>> steps;
+// Schema 1 -> 2: grants gain a serial bound into their MAC, the grant set an anchor row, and
+// the audit anchor the grant generation (issue 16: a revoked grant could be copied back).
+constexpr const char* kSchemaV1ToV2 = R"sql(
+ALTER TABLE grants ADD COLUMN serial INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE grant_anchor(
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL,
+  live BLOB NOT NULL,
+  mac BLOB NOT NULL);
+ALTER TABLE audit_anchor ADD COLUMN grant_generation INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+void migrate_v1_to_v2(VaultState& state) {
+  state.db->exec(kSchemaV1ToV2);
+  const std::int64_t generation = state.migrate_grants_to_v2();
+  if (state.migrate_audit_anchor_to_v2(generation)) {
+    AuditEntry entry;
+    entry.actor = "keyhold:migrate";
+    entry.action = "migrate";
+    entry.detail = "schema=2 grant_generation=" + std::to_string(generation);
+    state.append_audit_in_transaction(entry, generation);
+  }
+}
+
+// migrations[i] upgrades schema version i+1 to i+2 inside the caller's transaction, with
+// the vault unlocked (a step may re-MAC rows).
+const std::vector<std::function<void(VaultState&)>>& migrations() {
+  static const std::vector<std::function<void(VaultState&)>> steps = {migrate_v1_to_v2};
   return steps;
 }
 
@@ -98,7 +130,7 @@ Result<std::int64_t> read_schema_version(SQLite::Database& db) {
   return query.getColumn(0).getInt64();
 }
 
-Status migrate_schema(SQLite::Database& db) {
+Status check_schema_supported(SQLite::Database& db) {
   auto version = read_schema_version(db);
   if (!version.is_ok()) return version.status();
   if (version.value() > kSchemaVersion) {
@@ -107,7 +139,13 @@ Status migrate_schema(SQLite::Database& db) {
                       ", newer than this keyhold understands (" + std::to_string(kSchemaVersion) +
                       "); upgrade keyhold");
   }
-  if (version.value() == kSchemaVersion) return Status::ok();
+  return Status::ok();
+}
+
+Status migrate_schema(VaultState& state) {
+  SQLite::Database& db = *state.db;
+  if (auto s = check_schema_supported(db); !s.is_ok()) return s;
+  if (read_schema_version(db).value() == kSchemaVersion) return Status::ok();
   SQLite::Transaction txn(db, SQLite::TransactionBehavior::IMMEDIATE);
   auto current = read_schema_version(db);  // another process may have migrated meanwhile
   if (!current.is_ok()) return current.status();
@@ -117,7 +155,7 @@ Status migrate_schema(SQLite::Database& db) {
       return Status(ErrorCode::kUnsupported,
                     "no migration from schema version " + std::to_string(v));
     }
-    migrations()[index](db);
+    migrations()[index](state);
   }
   db.exec("UPDATE schema_version SET version = " + std::to_string(kSchemaVersion));
   txn.commit();

@@ -30,6 +30,8 @@ const char* error_code_name(ErrorCode code) noexcept {
       return "permission-denied";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kInsecurePermissions:
+      return "insecure-permissions";
   }
   return "unknown";
 }

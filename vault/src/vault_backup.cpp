@@ -1,4 +1,4 @@
-// Backup and restore: the vault file (VACUUM INTO snapshot) encrypted with
+// Backup and restore: the vault (an in-memory snapshot, never a file) encrypted with
 // crypto_secretstream under a root-derived key. The header travels in clear (it is needed
 // to derive the key) and is bound to the stream as associated data of the first chunk.
 //
@@ -12,6 +12,8 @@
 #include <cstring>
 #include <string>
 
+#include "atomic_file.hpp"
+#include "file_permissions.hpp"
 #include "keyhold/vault/vault.hpp"
 #include "vault_state.hpp"
 
@@ -90,35 +92,53 @@ void put_u32(crypto::Bytes& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 
-Status write_new_file(const std::filesystem::path& path, std::span<const std::uint8_t> data) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
-                  "cannot create " + path.string() + ": " + std::strerror(errno));
-  }
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Status(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(err));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Status(ErrorCode::kIo, "cannot sync " + path.string() + ": " + std::strerror(err));
-  }
-  ::close(fd);
-  return Status::ok();
+// SQLite's file header bytes 18-19 (write/read format): 2 in WAL mode, 1 otherwise. An
+// in-memory image must say 1 to be opened from memory, and backups hold such images.
+void clear_wal_mode(std::span<std::uint8_t> image) {
+  if (image.size() >= 100 && image[18] == 2 && image[19] == 2) image[18] = image[19] = 1;
 }
 
-std::filesystem::path sibling_temp(const std::filesystem::path& path, const char* tag) {
-  return path.string() + tag + crypto::to_hex(crypto::random_bytes(6));
+// An in-memory SQLite database (the "memdb" VFS) whose pages can be read and zeroed in
+// place. Nothing of it ever reaches a file.
+std::unique_ptr<SQLite::Database> open_memory_database() {
+  auto db =
+      std::make_unique<SQLite::Database>(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  const int rc =
+      sqlite3_deserialize(db->getHandle(), "main", nullptr, 0, 0,
+                          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db->getHandle(), rc);
+  db->exec("PRAGMA temp_store = MEMORY");
+  db->exec("PRAGMA secure_delete = ON");
+  db->exec("PRAGMA foreign_keys = ON");
+  return db;
+}
+
+// The pages of an in-memory database, borrowed: valid until it is changed or closed.
+std::span<std::uint8_t> memory_image(SQLite::Database& db) {
+  sqlite3_int64 size = 0;
+  unsigned char* data = sqlite3_serialize(db.getHandle(), "main", &size, SQLITE_SERIALIZE_NOCOPY);
+  if (data == nullptr) return {};
+  return {data, static_cast<std::size_t>(size)};
+}
+
+// Copies a consistent snapshot of the vault (one read transaction) into memory, for backup.
+// The memory database's pages are zeroed before it closes.
+Result<SecretBuffer> snapshot_in_memory(SQLite::Database& vault_db) {
+  auto memory = open_memory_database();
+  sqlite3_backup* copy =
+      sqlite3_backup_init(memory->getHandle(), "main", vault_db.getHandle(), "main");
+  if (copy == nullptr) throw SQLite::Exception(memory->getHandle());
+  const int step = sqlite3_backup_step(copy, -1);
+  const int finished = sqlite3_backup_finish(copy);
+  if (step != SQLITE_DONE || finished != SQLITE_OK) {
+    throw SQLite::Exception(memory->getHandle(), step != SQLITE_DONE ? step : finished);
+  }
+  const auto image = memory_image(*memory);
+  if (image.empty()) return Status(ErrorCode::kInternal, "the in-memory snapshot is empty");
+  SecretBuffer plain = SecretBuffer::copy_of(image);
+  sodium_memzero(image.data(), image.size());
+  clear_wal_mode(plain.mutable_bytes());
+  return plain;
 }
 
 const char* kDamaged =
@@ -132,22 +152,13 @@ Status Vault::backup(const std::filesystem::path& backup_path, const AuditContex
     return Status(ErrorCode::kAlreadyExists,
                   "a file already exists at " + backup_path.string() + "; backups never overwrite");
   }
-  AuditEntry entry;
-  entry.actor = who.actor;
-  entry.request_id = who.request_id;
-  entry.action = "backup";
-  entry.detail = "to=" + backup_path.filename().string();
-  if (auto seq = append_audit(entry); !seq.is_ok()) return seq.status();
+  remove_stale_temporaries(backup_path);
+  // The backup is audited once complete; refuse up front if that entry could not be written.
+  auto anchor = guarded("checking the audit log", [&] { return state_->read_audit_anchor(); });
+  if (!anchor.is_ok()) return anchor.status();
 
-  const std::filesystem::path snapshot = sibling_temp(backup_path, ".snapshot-");
-  auto plain = guarded("taking a snapshot for backup", [&]() -> Result<SecretBuffer> {
-    if (auto s = write_new_file(snapshot, {}); !s.is_ok()) return s;
-    SQLite::Statement vacuum(*state_->db, "VACUUM INTO ?");
-    vacuum.bind(1, snapshot.string());
-    vacuum.exec();
-    return read_file_secret(snapshot);
-  });
-  std::filesystem::remove(snapshot, ec);
+  auto plain = guarded("taking a snapshot for backup",
+                       [&]() -> Result<SecretBuffer> { return snapshot_in_memory(*state_->db); });
   if (!plain.is_ok()) return plain.status();
 
   auto header = guarded("reading the header", [&]() { return read_header(*state_->db); });
@@ -181,7 +192,19 @@ Status Vault::backup(const std::filesystem::path& backup_path, const AuditContex
     offset += n;
   } while (offset < data.size());
   sodium_memzero(&stream, sizeof stream);
-  return write_new_file(backup_path, out);
+  if (auto s = write_new_file_atomically(backup_path, out); !s.is_ok()) return s;
+
+  AuditEntry entry;
+  entry.actor = who.actor;
+  entry.request_id = who.request_id;
+  entry.action = "backup";
+  entry.detail = "to=" + backup_path.filename().string();
+  if (auto seq = append_audit(entry); !seq.is_ok()) {
+    // No unaudited backup is left behind.
+    std::filesystem::remove(backup_path, ec);
+    return seq.status();
+  }
+  return Status::ok();
 }
 
 Status Vault::restore(const std::filesystem::path& backup_path, const std::filesystem::path& target,
@@ -194,6 +217,11 @@ Status Vault::restore(const std::filesystem::path& backup_path, const std::files
                                                    suffix + "; restore only into a new path");
     }
   }
+  {
+    const auto dir = std::filesystem::absolute(target, ec).parent_path().lexically_normal();
+    if (auto s = check_vault_directory(dir); !s.is_ok()) return s;
+  }
+  remove_stale_temporaries(target);
   auto file = read_file_secret(backup_path);
   if (!file.is_ok()) return file.status();
   Reader reader(file->bytes());
@@ -242,51 +270,50 @@ Status Vault::restore(const std::filesystem::path& backup_path, const std::files
   }
   if (!final_seen) return Status(ErrorCode::kIntegrity, kDamaged);
   plain.truncate(used);
+  clear_wal_mode(plain.mutable_bytes());
 
-  const std::filesystem::path temp = sibling_temp(target, ".restore-");
-  auto cleanup = [&] {
-    for (const char* suffix : {"", "-wal", "-shm"})
-      std::filesystem::remove(temp.string() + suffix, ec);
-  };
-  if (auto s = write_new_file(temp, plain.bytes()); !s.is_ok()) return s;
-  {
-    auto restored = Vault::open(temp, credentials);
-    if (!restored.is_ok()) {
-      cleanup();
-      return restored.status();
+  // The decrypted vault is opened, checked, migrated and given its "restore" entry in
+  // memory; the file appears at target only complete (write_new_file_atomically), so a
+  // process killed at any moment leaves nothing behind.
+  auto written = guarded("restoring the backup", [&]() -> Status {
+    auto memory = open_memory_database();
+    {
+      auto* image = static_cast<unsigned char*>(sqlite3_malloc64(plain.size()));
+      if (image == nullptr) return Status(ErrorCode::kIo, "out of memory restoring the backup");
+      std::memcpy(image, plain.data(), plain.size());
+      const int rc = sqlite3_deserialize(
+          memory->getHandle(), "main", image, static_cast<sqlite3_int64>(plain.size()),
+          static_cast<sqlite3_int64>(plain.size()),
+          SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+      if (rc != SQLITE_OK) throw SQLite::Exception(memory->getHandle(), rc);
     }
-    auto verified = restored->verify_audit();
-    if (!verified.is_ok() || !verified->ok || restored->state_->vault_id != header.vault_id) {
-      cleanup();
+    SQLite::Database* memory_db = memory.get();
+    auto state = unlock_database(std::move(memory), target, credentials);
+    if (!state.is_ok()) return state.status();
+    Vault restored(std::move(state).value());
+    auto verified = restored.verify_audit();
+    if (!verified.is_ok() || !verified->ok || restored.state_->vault_id != header.vault_id) {
       return Status(ErrorCode::kIntegrity, "the backup's contents do not verify; nothing restored");
     }
-    auto wal = guarded("switching the restored vault to WAL", [&]() -> Status {
-      restored->state_->db->exec("PRAGMA journal_mode = WAL");
-      restored->state_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
-      return Status::ok();
-    });
-    if (!wal.is_ok()) {
-      cleanup();
-      return wal;
-    }
-  }
-  std::filesystem::remove(temp.string() + "-wal", ec);
-  std::filesystem::remove(temp.string() + "-shm", ec);
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    const int err = errno;
-    cleanup();
-    return Status(ErrorCode::kIo, "cannot move the restored vault to " + target.string() + ": " +
-                                      std::strerror(err));
-  }
-  auto vault = Vault::open(target, credentials);
-  if (!vault.is_ok()) return vault.status();
-  AuditEntry entry;
-  entry.actor = who.actor;
-  entry.request_id = who.request_id;
-  entry.action = "restore";
-  entry.detail = "from=" + backup_path.filename().string();
-  auto seq = vault->append_audit(entry);
-  return seq.is_ok() ? Status::ok() : seq.status();
+    AuditEntry entry;
+    entry.actor = who.actor;
+    entry.request_id = who.request_id;
+    entry.action = "restore";
+    entry.detail = "from=" + backup_path.filename().string();
+    if (auto seq = restored.append_audit(entry); !seq.is_ok()) return seq.status();
+    const auto image = memory_image(*memory_db);
+    if (image.empty()) return Status(ErrorCode::kInternal, "the restored image is empty");
+    Status status = write_new_file_atomically(target, image);
+    sodium_memzero(image.data(), image.size());
+    return status;
+  });
+  if (!written.is_ok()) return written;
+  // Back in WAL mode, like every vault (a vault killed before this still opens and works).
+  return guarded("switching the restored vault to WAL", [&]() -> Status {
+    auto db = open_database(target, false);
+    db->exec("PRAGMA journal_mode = WAL");
+    return Status::ok();
+  });
 }
 
 }  // namespace keyhold::vault

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "file_permissions.hpp"
 #include "keyhold/vault/vault.hpp"
 #include "schema.hpp"
 #include "vault_state.hpp"
@@ -47,10 +48,66 @@ const char* kWrongKey =
     "cannot unlock the vault: wrong passphrase or keyfile, or the vault header was modified "
     "(nothing was changed)";
 
+Status header_modified(const std::string& how) {
+  return Status(ErrorCode::kUnlockFailed,
+                "cannot unlock the vault: the vault header was modified (" + how +
+                    "); nothing was changed. Restore the vault file from a backup");
+}
+
+// The header's unlock method and Argon2id limits, checked against what keyhold writes: a
+// keyfile vault stores zero limits, a passphrase vault limits within KdfParams bounds. Runs
+// before any key derivation.
+Status check_header_kdf(const Header& header) {
+  const KdfParams limits{header.opslimit, header.memlimit};
+  if (header.unlock_method == "keyfile") {
+    if (limits.opslimit == 0 && limits.memlimit == 0) return Status::ok();
+    return header_modified(
+        "it names a keyfile as the unlock method but carries Argon2id limits, which keyhold "
+        "writes only for passphrase vaults");
+  }
+  if (header.unlock_method != "passphrase") {
+    return header_modified("unknown unlock method '" + header.unlock_method + "'");
+  }
+  if (limits.opslimit == 0 && limits.memlimit == 0) {
+    return header_modified(
+        "it names a passphrase as the unlock method but carries no Argon2id limits, which "
+        "keyhold writes for every passphrase vault");
+  }
+  if (!limits.within_bounds()) {
+    const KdfParams high = KdfParams::moderate();
+    return header_modified(
+        "it asks for Argon2id opslimit " + std::to_string(limits.opslimit) + " and memlimit " +
+        std::to_string(limits.memlimit) + " bytes, beyond the most keyhold ever writes: opslimit " +
+        std::to_string(high.opslimit) + ", memlimit " + std::to_string(high.memlimit));
+  }
+  return Status::ok();
+}
+
+// Whether keyfile credentials unwrap a header whose unlock method says passphrase once the
+// header is put back the way keyhold writes keyfile vaults: then the method was edited.
+// Cheap (keyed BLAKE2b, no Argon2id).
+bool keyfile_unlocks_as_keyfile_vault(const Header& header, const Credentials& credentials) {
+  Header original = header;
+  original.unlock_method = "keyfile";
+  original.opslimit = 0;
+  original.memlimit = 0;
+  auto kek = crypto::derive_kek(credentials, original.salt, {0, 0});
+  SecretBuffer root;
+  return kek.is_ok() &&
+         crypto::open(kek.value(), original.wrapped_root, header_associated_data(original), root);
+}
+
 }  // namespace
 
 Result<SecretBuffer> unwrap_root(const Header& header, const Credentials& credentials) {
+  if (auto s = check_header_kdf(header); !s.is_ok()) return s;
   if (header.unlock_method != method_name(credentials.kind())) {
+    if (credentials.kind() == Credentials::Kind::kKeyfile &&
+        keyfile_unlocks_as_keyfile_vault(header, credentials)) {
+      return header_modified(
+          "its unlock method was changed from keyfile to passphrase; the keyfile given unlocks "
+          "the original header");
+    }
     return Status(ErrorCode::kUnlockFailed,
                   std::string("cannot unlock the vault: it is protected by a ") +
                       header.unlock_method + ", but a " + method_name(credentials.kind()) +
@@ -76,6 +133,11 @@ Result<Header> make_header(const crypto::Bytes& vault_id, const Credentials& cre
   header.vault_id = vault_id;
   header.unlock_method = method_name(credentials.kind());
   if (credentials.kind() == Credentials::Kind::kPassphrase) {
+    if (!kdf.within_bounds()) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "Argon2id limits out of range: keyhold writes opslimit/memlimit between "
+                    "OPSLIMIT_MIN/MEMLIMIT_MIN and OPSLIMIT_MODERATE/MEMLIMIT_MODERATE");
+    }
     header.opslimit = kdf.opslimit;
     header.memlimit = kdf.memlimit;
   }
@@ -147,6 +209,8 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
   // 32 MiB page cache (the default is 2 MiB): with 100k secrets the working set of the
   // name and stage indexes no longer fits in 2 MiB and reads fall through to pread.
   db->exec("PRAGMA cache_size = -32768");
+  // Sorts and temporary tables stay in memory: no SQLite temporary file ever holds vault rows.
+  db->exec("PRAGMA temp_store = MEMORY");
   return db;
 }
 
@@ -185,6 +249,22 @@ Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials
     }
     ::chmod(path.parent_path().c_str(), 0700);
   }
+  if (auto s = check_vault_directory(
+          std::filesystem::absolute(path, ec).parent_path().lexically_normal());
+      !s.is_ok()) {
+    return s;
+  }
+  // SQLite would adopt (and replay) a -wal or -shm that is already there.
+  for (const char* suffix : {"-wal", "-shm"}) {
+    struct stat st {};
+    if (::lstat((path.string() + suffix).c_str(), &st) == 0) {
+      return Status(ErrorCode::kAlreadyExists,
+                    "a file already exists at " + path.string() + suffix +
+                        " (left by another vault or put there by someone else); remove it "
+                        "before creating a vault at " +
+                        path.string());
+    }
+  }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return Status(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
@@ -205,7 +285,8 @@ Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials
     create_schema(*state->db);
     write_header(*state->db, header.value());
     state->insert_term(1, crypto::random_key(), now);
-    state->write_audit_anchor(0, {});
+    state->write_audit_anchor({});
+    state->write_grant_anchor(0, {});
     AuditEntry entry;
     entry.actor = who.actor;
     entry.request_id = who.request_id;
@@ -231,25 +312,34 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
                                             "; create one with `keyhold vault init` or pass "
                                             "--vault / KEYHOLD_VAULT");
   }
+  // Before SQLite opens anything: a -wal/-shm that another user made would be written to.
+  if (auto s = check_vault_files(path); !s.is_ok()) return s;
   return guarded("opening the vault", [&]() -> Result<Vault> {
-    auto state = std::make_unique<VaultState>();
-    state->path = path;
-    state->db = open_database(path, false);
-    auto version = read_schema_version(*state->db);
-    if (!version.is_ok()) return version.status();
-    if (version.value() > kSchemaVersion) {
-      if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
-    }
-    auto header = read_header(*state->db);
-    if (!header.is_ok()) return header.status();
-    auto root = unwrap_root(header.value(), credentials);
-    if (!root.is_ok()) return root.status();
-    state->vault_id = header->vault_id;
-    state->root_key = std::move(root).value();
-    state->derive_subkeys();
-    if (auto s = migrate_schema(*state->db); !s.is_ok()) return s;
-    return Vault(std::move(state));
+    auto state = unlock_database(open_database(path, false), path, credentials);
+    if (!state.is_ok()) return state.status();
+    // Again now that SQLite has opened -wal/-shm (it creates them on first read): one slipped
+    // in between the check and the open is caught before anything is written.
+    if (auto s = check_vault_files(path); !s.is_ok()) return s;
+    return Vault(std::move(state).value());
   });
+}
+
+Result<std::unique_ptr<VaultState>> unlock_database(std::unique_ptr<SQLite::Database> db,
+                                                    const std::filesystem::path& path,
+                                                    const Credentials& credentials) {
+  auto state = std::make_unique<VaultState>();
+  state->path = path;
+  state->db = std::move(db);
+  if (auto s = check_schema_supported(*state->db); !s.is_ok()) return s;
+  auto header = read_header(*state->db);
+  if (!header.is_ok()) return header.status();
+  auto root = unwrap_root(header.value(), credentials);
+  if (!root.is_ok()) return root.status();
+  state->vault_id = header->vault_id;
+  state->root_key = std::move(root).value();
+  state->derive_subkeys();
+  if (auto s = migrate_schema(*state); !s.is_ok()) return s;
+  return state;
 }
 
 Status Vault::change_credentials(const Credentials& new_credentials, const KdfParams& kdf,
@@ -284,6 +374,8 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
     out.versions = count("SELECT count(*) FROM versions");
     out.grants = count("SELECT count(*) FROM grants");
     out.audit_entries = count("SELECT count(*) FROM audit");
+    SQLite::Statement head(db, "SELECT mac FROM audit ORDER BY seq DESC LIMIT 1");
+    if (head.executeStep()) out.audit_head = crypto::to_hex(column_bytes(head.getColumn(0)));
     out.schema_version = count("SELECT version FROM schema_version");
     auto header = read_header(db);
     if (!header.is_ok()) return header.status();

@@ -350,16 +350,16 @@ Status Vault::remove_secret(std::string_view name, bool purge, const AuditContex
       SQLite::Statement secret(*state_->db, "DELETE FROM secrets WHERE id = ?");
       secret.bind(1, info->id);
       secret.exec();
-      SQLite::Statement grants(*state_->db, "DELETE FROM grants WHERE pattern = ?");
-      grants.bind(1, name_text);
-      grants.exec();
+      std::string detail;
+      const auto generation = state_->remove_grants_on(name_text, &detail);
+      state_->append_audit_in_transaction(admin_entry(who, "purge", name, detail), generation);
     } else {
       SQLite::Statement hide(*state_->db, "UPDATE secrets SET removed_at = ? WHERE id = ?");
       hide.bind(1, now_seconds());
       hide.bind(2, info->id);
       hide.exec();
+      state_->append_audit_in_transaction(admin_entry(who, "rm", name, ""));
     }
-    state_->append_audit_in_transaction(admin_entry(who, purge ? "purge" : "rm", name, ""));
     txn.commit();
     return Status::ok();
   });

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,34 @@ Result<Header> read_header(SQLite::Database& db);
 // kUnlockFailed when the credentials are wrong or the header was edited.
 Result<SecretBuffer> unwrap_root(const Header& header, const Credentials& credentials);
 
+// Thrown inside a write transaction when a row the write depends on (the audit anchor, the
+// grant anchor) fails its integrity check; guarded() turns it into kIntegrity with what() as
+// the message, and the transaction rolls back.
+class IntegrityError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The audit anchor row: the number of entries, the head MAC, and the generation of the grant
+// set (see GrantSet), all under one MAC.
+struct AuditAnchor {
+  std::int64_t count = 0;
+  crypto::Bytes head;
+  std::int64_t grant_generation = 0;
+};
+
+// The grant rows that may count: a row is authentic when its MAC verifies and its serial is
+// in live. trusted is false when the grant anchor is missing, fails its MAC or is older than
+// the generation the audit anchor recorded (a grant table copied back from an older file):
+// then no row is authentic.
+struct GrantSet {
+  bool trusted = false;
+  std::int64_t generation = 0;     // the last generation issued (max of every trusted source)
+  std::vector<std::int64_t> live;  // sorted serials
+  std::string problem;             // why not trusted, for a person
+  bool is_live(std::int64_t serial) const;
+};
+
 struct VaultState {
   std::filesystem::path path;
   std::unique_ptr<SQLite::Database> db;
@@ -68,10 +98,40 @@ struct VaultState {
   Result<std::int64_t> active_term();
   // Seals a new data key for term into the keyring (inside the caller's transaction).
   void insert_term(std::int64_t term, const SecretBuffer& key, UnixSeconds now);
-  // Appends an audit entry inside the caller's write transaction; returns its seq.
-  std::int64_t append_audit_in_transaction(AuditEntry entry);
-  // Writes the audit anchor row (count, head) inside the caller's transaction.
-  void write_audit_anchor(std::int64_t count, const crypto::Bytes& head);
+  // Appends an audit entry inside the caller's write transaction; returns its seq. When
+  // new_grant_generation is set (grant changes), the anchor records it. Throws
+  // IntegrityError when the anchor is missing, edited or does not match the last entry, so
+  // nothing is written over a broken chain.
+  std::int64_t append_audit_in_transaction(
+      AuditEntry entry, std::optional<std::int64_t> new_grant_generation = std::nullopt);
+  // The audit anchor after checking its MAC and that count is the seq of the last entry;
+  // kIntegrity with a message that says how to recover otherwise.
+  Result<AuditAnchor> read_audit_anchor();
+  // Writes the audit anchor row inside the caller's transaction.
+  void write_audit_anchor(const AuditAnchor& anchor);
+
+  // The grant set as of the caller's snapshot (vault_grants.cpp). Throws IntegrityError
+  // when the audit anchor it is checked against is broken.
+  GrantSet read_grant_set();
+  // The grant anchor row (generation, live serials) when present and its MAC verifies.
+  struct GrantAnchor {
+    std::int64_t generation = 0;
+    std::vector<std::int64_t> live;
+  };
+  std::optional<GrantAnchor> read_grant_anchor();
+  // Writes the grant anchor (generation, live serials) inside the caller's transaction.
+  void write_grant_anchor(std::int64_t generation, const std::vector<std::int64_t>& live);
+  // Deletes every grant on pattern (rm --purge) and records the change in the grant anchor;
+  // returns the new generation and sets detail for the audit entry, or nullopt when there
+  // was no such grant.
+  std::optional<std::int64_t> remove_grants_on(const std::string& pattern, std::string* detail);
+
+  // Schema 1 -> 2 (inside the migration's transaction). Gives every grant row whose v1 MAC
+  // verifies a serial and a v2 MAC, writes the grant anchor; returns its generation.
+  std::int64_t migrate_grants_to_v2();
+  // Re-MACs a v1 audit anchor that verifies, binding grant_generation; false (anchor left
+  // as it was, reported by verify_audit) when it does not verify.
+  bool migrate_audit_anchor_to_v2(std::int64_t grant_generation);
 };
 
 // Resets a cached statement (and its bindings) when the scope ends.
@@ -94,6 +154,13 @@ class ScopedStatement {
   SQLite::Statement& statement_;
 };
 
+// Unlocks the vault in db (a file, or an in-memory image during restore): checks the schema
+// version, unwraps the root key from the header, derives the subkeys, migrates an older
+// schema. path names the vault in messages.
+Result<std::unique_ptr<VaultState>> unlock_database(std::unique_ptr<SQLite::Database> db,
+                                                    const std::filesystem::path& path,
+                                                    const Credentials& credentials);
+
 // Opens the SQLite connection with the vault's pragmas (busy timeout, secure_delete,
 // synchronous=NORMAL in WAL, foreign keys).
 std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& path, bool create);
@@ -108,6 +175,8 @@ template <typename Fn>
 auto guarded(const char* what, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
+  } catch (const IntegrityError& e) {
+    return Status(ErrorCode::kIntegrity, std::string(what) + " refused: " + e.what());
   } catch (const SQLite::Exception& e) {
     const int code = e.getErrorCode();
     const bool corrupt = code == SQLITE_CORRUPT || code == SQLITE_NOTADB;

@@ -18,6 +18,10 @@ struct KdfParams {
   static KdfParams moderate() noexcept;
   // OPSLIMIT_MIN / MEMLIMIT_MIN. TEST ONLY: a vault made with these is cheap to brute-force.
   static KdfParams minimum_for_tests() noexcept;
+  // True when keyhold could have written these limits: each between minimum_for_tests() and
+  // moderate(). A header outside that range was edited, and is refused before Argon2id runs,
+  // so an edited header cannot make an unlock run for minutes or allocate gigabytes.
+  bool within_bounds() const noexcept;
 };
 
 class Credentials {
@@ -27,6 +31,9 @@ class Credentials {
   // Takes ownership of a passphrase. An empty passphrase is refused by create/open.
   static Credentials passphrase(SecretBuffer passphrase);
   // Reads a keyfile: exactly 32 bytes, else kInvalidArgument naming the path (not bytes).
+  // Like the passphrase file, it must be a regular file owned by the effective user (or
+  // root) and inaccessible to group and others, else kInsecurePermissions saying how to fix
+  // it (override: KEYHOLD_INSECURE_PERMISSIONS=1, which warns on stderr instead).
   static Result<Credentials> from_keyfile(const std::filesystem::path& path);
   // Reads a passphrase file; one trailing "\n" (or "\r\n") is dropped.
   static Result<Credentials> from_passphrase_file(const std::filesystem::path& path);
@@ -43,8 +50,8 @@ class Credentials {
   SecretBuffer material_;
 };
 
-// Reads a whole file into guarded memory (for values and key material). kNotFound / kIo
-// errors name the path only.
+// Reads a whole file into guarded memory (for values). kNotFound / kIo errors name the path
+// only. No permission check: key material goes through Credentials.
 Result<SecretBuffer> read_file_secret(const std::filesystem::path& path);
 
 }  // namespace keyhold::vault

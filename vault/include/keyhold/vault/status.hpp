@@ -18,6 +18,9 @@ enum class ErrorCode {
   kIo,                // the file system or SQLite failed
   kPermissionDenied,  // a grant check said no
   kInternal,          // a bug or an unexpected library failure
+  // A key file, passphrase file, vault file, its -wal/-shm or its directory can be read or
+  // written by another user (override: KEYHOLD_INSECURE_PERMISSIONS=1).
+  kInsecurePermissions,
 };
 
 // Returns a short stable name for code ("integrity", "not-found", ...), for JSON output.

@@ -86,6 +86,19 @@ struct AuditVerification {
   std::int64_t anchored_count = 0;
   std::optional<std::int64_t> first_bad_seq;  // the first entry that does not verify
   std::string problem;                        // what is wrong with it, for a person
+  // Every entry verifies in order and only the anchor is missing or edited: the case
+  // Vault::repair_audit_anchor can fix.
+  bool anchor_only = false;
+};
+
+// What Vault::repair_audit_anchor did.
+struct AnchorRepair {
+  bool repaired = false;         // false: the anchor was intact, nothing changed
+  std::int64_t entries = 0;      // entries verified and anchored
+  std::string previous_problem;  // what was wrong with the anchor
+  // false: the grant set did not match the generation the audit log recorded, and every
+  // grant is ignored until granted again
+  bool grants_kept = true;
 };
 
 // Counts for `vault status`.
@@ -95,6 +108,10 @@ struct VaultSummary {
   std::int64_t versions = 0;
   std::int64_t grants = 0;
   std::int64_t audit_entries = 0;
+  // The MAC of the last audit entry (hex), with audit_entries: a figure to record outside
+  // the vault. A later copy whose entry audit_entries no longer has this MAC, or that has
+  // fewer entries, is an older copy or a rewritten log (see Vault::audit_head_at).
+  std::string audit_head;
   std::int64_t active_key_term = 0;
   std::string unlock_method;  // "passphrase" or "keyfile"
   std::int64_t kdf_opslimit = 0;

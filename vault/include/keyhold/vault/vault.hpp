@@ -26,7 +26,7 @@ namespace keyhold::vault {
 
 struct VaultState;  // internal
 
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 struct PutOptions {
   std::optional<std::string> description;            // unchanged when not set
@@ -110,6 +110,14 @@ class Vault {
   Result<std::vector<AuditEntry>> read_audit(const AuditFilter& filter = {});
   // Walks the whole chain and the anchor; reports the first entry that does not verify.
   Result<AuditVerification> verify_audit();
+  // Rebuilds a missing or edited audit anchor over the chain, after verifying every entry;
+  // kIntegrity (nothing changed) when an entry does not verify. Entries removed from the end
+  // before the repair cannot be detected afterwards. Grants stay valid only when the grant
+  // set matches the generation the chain recorded. Audited ("audit.repair-anchor").
+  Result<AnchorRepair> repair_audit_anchor(const AuditContext& who);
+  // The MAC (hex) of audit entry seq, or nullopt when there is none: compared with a head
+  // recorded earlier from `vault status`, it shows whether this file continues that history.
+  Result<std::optional<std::string>> audit_mac_at(std::int64_t seq);
 
   // ---- keys ----
   // Rewraps the root key under new credentials (new salt); records are not touched.
