@@ -196,7 +196,7 @@ void refuse_non_tcp(Builder& b, const Policy& policy, int family) {
     b.refuse("socket",
              {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, fam), SCMP_A2(SCMP_CMP_MASKED_EQ, kInt, protocol)});
   }
-  b.refuse("socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, fam), SCMP_A2(SCMP_CMP_GT, highest)});
+  b.refuse("socket", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, fam), SCMP_A2(SCMP_CMP_GT, highest, 0)});
 }
 
 void refuse_sockets(Builder& b, const Policy& policy) {
