@@ -549,6 +549,19 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
       pending_id = m.call;
       ++it->second.users;
     }
+    // A runner may not make the host start threads without bound: past the cap a request
+    // is refused at once (the plugin sees KH_UNAVAILABLE).
+    if (m.id != 0 && service_threads_ >= kMaxServiceThreads) {
+      if (pending_id != 0) --pending_[pending_id].users;
+      Message busy;
+      busy.type = Type::kServiceReply;
+      busy.id = m.id;
+      busy.status = KH_UNAVAILABLE;
+      busy.parts.emplace_back("too many host services in flight for this instance");
+      process->channel->send(busy);
+      changed_.notify_all();
+      return;
+    }
     if (m.id != 0) ++service_threads_;
   }
   auto release = [this, pending_id] {
@@ -568,9 +581,11 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
         if (ctx != nullptr) api.progress(host_, ctx, m.x, m.y, str(m.part(0)));
         break;
       case Service::kListChanged:
-        // Re-reading the catalog needs this reader free: done on its own thread.
+        // Re-reading the catalog needs this reader free: done on its own thread; past the
+        // thread cap a notification storm is dropped.
         {
           std::lock_guard lock(mutex_);
+          if (service_threads_ >= kMaxServiceThreads) break;
           ++service_threads_;
         }
         std::thread([this, what = m.status, &api] {

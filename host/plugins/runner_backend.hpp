@@ -45,6 +45,8 @@ struct RunnerOptions {
 class RunnerBackend final : public PluginBackend {
  public:
   static constexpr int kMaxRestarts = 5;
+  // Host threads one runner may keep busy with service requests at once.
+  static constexpr int kMaxServiceThreads = 64;
 
   // Starts the runner and waits for the plugin's definition. Returns null and a one-line
   // cause in *error (the runner's own message when the sandbox or the load failed).
