@@ -1,0 +1,145 @@
+// The host <-> runner channel: frames round-trip whole, and every malformed frame a
+// hostile runner could write is refused with a reason instead of being trusted.
+#include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "plugins/runner_channel.hpp"
+
+using namespace keyhold::runner;
+
+namespace {
+struct Pair {
+  int fds[2];
+  Pair() { REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0); }
+  ~Pair() {
+    ::close(fds[0]);
+    if (fds[1] >= 0) ::close(fds[1]);
+  }
+  void write_raw(const std::string& bytes) {
+    REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  }
+  void close_writer() {
+    ::close(fds[1]);
+    fds[1] = -1;
+  }
+};
+
+template <typename T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// A frame body with the fixed fields and the given part count; parts appended by caller.
+std::string body(std::uint8_t type, std::uint32_t parts) {
+  std::string b;
+  put<std::uint8_t>(b, type);
+  put<std::uint8_t>(b, 0);
+  put<std::uint64_t>(b, 7);
+  put<std::uint64_t>(b, 0);
+  put<std::int32_t>(b, 0);
+  put<std::uint64_t>(b, 0);
+  put<std::uint64_t>(b, 0);
+  put<double>(b, 0);
+  put<double>(b, 0);
+  put<std::uint32_t>(b, parts);
+  return b;
+}
+std::string framed(const std::string& b) {
+  std::string f;
+  put<std::uint32_t>(f, static_cast<std::uint32_t>(b.size()));
+  return f + b;
+}
+}  // namespace
+
+TEST_CASE("a frame round-trips with all its fields and parts") {
+  Pair p;
+  Channel writer(p.fds[1]), reader(p.fds[0]);
+  Message m;
+  m.type = Type::kService;
+  m.service = Service::kSecretSign;
+  m.id = 42;
+  m.call = 9;
+  m.status = -3;
+  m.a = 1ull << 63;
+  m.b = 5;
+  m.x = 0.5;
+  m.y = -1;
+  m.parts = {"hmac-sha256", std::string("\0binary\xff", 8), ""};
+  REQUIRE(writer.send(m));
+  Message got;
+  std::string error;
+  REQUIRE(reader.receive(&got, &error));
+  CHECK(got.type == Type::kService);
+  CHECK(got.service == Service::kSecretSign);
+  CHECK(got.id == 42);
+  CHECK(got.call == 9);
+  CHECK(got.status == -3);
+  CHECK(got.a == (1ull << 63));
+  CHECK(got.x == 0.5);
+  CHECK(got.parts == m.parts);
+  CHECK(got.part(7).empty());
+}
+
+TEST_CASE("a clean end of stream is not an error; a truncated frame is") {
+  {
+    Pair p;
+    p.close_writer();
+    Channel reader(p.fds[0]);
+    Message m;
+    std::string error;
+    CHECK_FALSE(reader.receive(&m, &error));
+    CHECK(error.empty());
+  }
+  {
+    Pair p;
+    p.write_raw(framed(body(22, 0)).substr(0, 20));
+    p.close_writer();
+    Channel reader(p.fds[0]);
+    Message m;
+    std::string error;
+    CHECK_FALSE(reader.receive(&m, &error));
+    CHECK(error == "the channel broke inside a frame");
+  }
+}
+
+TEST_CASE("malformed frames from a runner are refused with a reason") {
+  struct Case {
+    std::string bytes;
+    std::string why;
+  };
+  std::string overrun = body(22, 1);
+  put<std::uint32_t>(overrun, 1000);  // a part longer than the frame
+  overrun += "abc";
+  std::string trailing = body(22, 0) + "x";
+  std::string huge;
+  put<std::uint32_t>(huge, 0xffffffffu);
+  const Case cases[] = {
+      {huge, "outside the allowed size"},
+      {framed(body(99, 0)), "malformed frame (type 99)"},
+      {framed(body(22, 9)), "malformed frame"},
+      {framed(overrun), "parts overrun"},
+      {framed(trailing), "trailing bytes"},
+  };
+  for (const auto& c : cases) {
+    Pair p;
+    p.write_raw(c.bytes);
+    p.close_writer();
+    Channel reader(p.fds[0]);
+    Message m;
+    std::string error;
+    CHECK_FALSE(reader.receive(&m, &error));
+    CHECK(error.find(c.why) != std::string::npos);
+  }
+}
+
+TEST_CASE("send refuses a frame over the size or part limits") {
+  Pair p;
+  Channel writer(p.fds[1]);
+  Message m;
+  m.type = Type::kReply;
+  m.parts.assign(kMaxParts + 1, "x");
+  CHECK_FALSE(writer.send(m));
+}
