@@ -47,6 +47,11 @@ std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
         instance.name);
     return std::make_unique<InProcessBackend>(std::move(library));
   }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {  // the same words as an in-process load
+    *error = "file not found";
+    return nullptr;
+  }
   RunnerOptions options;
   options.runner_path = runner_executable();
   options.plugin_path = path;

@@ -518,7 +518,7 @@ void RunnerBackend::read_frames(std::shared_ptr<Process> process) {
           !it->second.done) {
         it->second.done = true;
         it->second.status = m.status;
-        it->second.body = std::move(m.parts.empty() ? std::string() : m.parts[0]);
+        it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
         changed_.notify_all();
       }
       continue;

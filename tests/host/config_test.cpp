@@ -50,7 +50,7 @@ TEST_CASE("config errors name the file, the line and the cause") {
   CHECK_FALSE(parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml", &error));
   CHECK(error ==
         "k.toml:3: instances.x: unknown key 'plgin' (expected plugin, prefix, options, secrets, "
-        "guard)");
+        "guard, isolation, sandbox)");
   CHECK_FALSE(parse_config("[server]\npage_size = -1\n", "k.toml", &error));
   CHECK(error == "k.toml:2: server.page_size must be a positive integer");
   CHECK_FALSE(parse_config("this is = = not toml", "k.toml", &error));
