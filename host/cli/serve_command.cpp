@@ -185,7 +185,13 @@ int serve(const ServeFlags& flags) {
   bool failed = false;
   for (const auto& result : results) {
     if (result.loaded) {
-      if (result.isolation == "process")
+      if (result.isolation == "process" && !result.sandbox_missing.empty())
+        spdlog::warn(
+            "instance '{}' loaded from {}, isolated in its own sandboxed process: {}; sandbox "
+            "features MISSING: {}",
+            result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "),
+            fmt::join(result.sandbox_missing, "; "));
+      else if (result.isolation == "process")
         spdlog::info("instance '{}' loaded from {}, isolated in its own sandboxed process: {}",
                      result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "));
       else

@@ -1,6 +1,5 @@
 #include "plugins/instance_loader.hpp"
 
-#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <boost/dll/runtime_symbol_info.hpp>
@@ -67,9 +66,6 @@ std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
     *error = "isolated runner: " + *error;
     return nullptr;
   }
-  if (const auto missing = backend->sandbox_missing(); !missing.empty())
-    spdlog::warn("instance '{}' (sandbox = \"best-effort\"): sandbox features missing: {}",
-                 instance.name, fmt::join(missing, "; "));
   return backend;
 }
 
