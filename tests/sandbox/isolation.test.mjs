@@ -172,7 +172,8 @@ for (const how of ['segv', 'abort']) {
     const before = runnerPids();
     const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how } });
     assert.equal(r.isError, true);
-    assert.match(r.content[0].text, /instance 'esc' stopped: killed by signal/);
+    // A sanitizer build's runner reports the crash itself and exits instead of dying of it.
+    assert.match(r.content[0].text, /instance 'esc' stopped: (killed by signal|exited with status)/);
     await echoAnswers();
     const next = await attempt('read', { path: '/etc/hostname' });
     assert.equal(typeof next.ok, 'boolean');
