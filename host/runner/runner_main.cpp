@@ -463,7 +463,8 @@ int Runner::run() {
   while (channel_.receive(&m, &error)) {
     switch (m.type) {
       case Type::kCreate:
-      case Type::kDescribe: {
+      case Type::kDescribe:
+      case Type::kDestroy: {
         std::lock_guard lock(mutex_);
         lifecycle_queue_.push_back(std::move(m));
         m = Message();
@@ -506,17 +507,6 @@ int Runner::run() {
           it->second->ready.notify_all();
           m = Message();
         }
-        break;
-      }
-      case Type::kDestroy: {
-        std::lock_guard lock(mutex_);
-        lifecycle_queue_.push_back(std::move(m));
-        m = Message();
-        if (!lifecycle_started_) {
-          lifecycle_started_ = true;
-          std::thread([this] { lifecycle_worker(); }).detach();
-        }
-        lifecycle_queued_.notify_one();
         break;
       }
       default:
