@@ -212,6 +212,9 @@ bool RunnerBackend::spawn(std::string* error) {
     ::close(process->fd);
     ::close(process->log_fd);
     *error = "the runner ended while starting (" + describe_exit(status) + ")";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+      *error = "cannot run " + runner +
+               ": install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path";
     return false;
   }
   if (reply.type == Type::kFatal) return fail(reply.part(0));
