@@ -75,8 +75,8 @@ std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view t
   if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
   hs_scratch_t* scratch = db->take();
   if (scratch == nullptr) return std::nullopt;
-  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0,
-                                scratch, &collect, &matches);
+  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                                &collect, &matches);
   db->give_back(scratch);
   if (rc != HS_SUCCESS) return std::nullopt;
   return matches;

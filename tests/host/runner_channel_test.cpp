@@ -1,8 +1,8 @@
 // The host <-> runner channel: frames round-trip whole, and every malformed frame a
 // hostile runner could write is refused with a reason instead of being trusted.
-#include <catch2/catch.hpp>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <cstring>
 
@@ -117,10 +117,8 @@ TEST_CASE("malformed frames from a runner are refused with a reason") {
   std::string huge;
   put<std::uint32_t>(huge, 0xffffffffu);
   const Case cases[] = {
-      {huge, "outside the allowed size"},
-      {framed(body(99, 0)), "malformed frame (type 99)"},
-      {framed(body(22, 9)), "malformed frame"},
-      {framed(overrun), "parts overrun"},
+      {huge, "outside the allowed size"},       {framed(body(99, 0)), "malformed frame (type 99)"},
+      {framed(body(22, 9)), "malformed frame"}, {framed(overrun), "parts overrun"},
       {framed(trailing), "trailing bytes"},
   };
   for (const auto& c : cases) {

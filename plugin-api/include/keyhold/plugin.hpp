@@ -281,7 +281,8 @@ struct Exports {
 
   static int32_t describe(void* instance, kh_sink* out) noexcept {
     try {
-      write(out, static_cast<Plugin*>(instance)->describe().dump(-1, ' ', false, json::error_handler_t::replace));
+      write(out, static_cast<Plugin*>(instance)->describe().dump(-1, ' ', false,
+                                                                 json::error_handler_t::replace));
       return KH_OK;
     } catch (const std::exception& e) {
       write(out, e.what());
