@@ -1,4 +1,5 @@
 #include "plugins/plugin_instance.hpp"
+#include "plugins/abi_strings.hpp"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -7,13 +8,9 @@ namespace keyhold {
 
 namespace {
 
-void append_to_string(void* host_data, const char* data, size_t size) {
-  static_cast<std::string*>(host_data)->append(data, size);
-}
-
-std::string_view view(kh_str s) {
-  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
-}
+using abi::append_to_string;
+using abi::view;
+using abi::write_sink;
 
 // ---- the kh_host_api functions: C linkage shape, never throw across the line ----
 
@@ -73,11 +70,6 @@ int32_t api_client_request(kh_host*, const kh_call_ctx* ctx, kh_str method, kh_s
 
 std::string request_of(const kh_call_ctx* ctx) {
   return ctx == nullptr ? std::string() : ctx->request_id.dump();
-}
-
-void write_sink(kh_sink* sink, std::string_view bytes) {
-  if (sink != nullptr && sink->append != nullptr)
-    sink->append(sink->host_data, bytes.data(), bytes.size());
 }
 
 // Without a broker (no secrets configured) every secret operation is "not granted".

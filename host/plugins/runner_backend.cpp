@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "plugins/abi_strings.hpp"
 #include "plugins/plugin_instance.hpp"
 
 namespace keyhold {
@@ -84,10 +85,6 @@ std::string describe_exit(int status) {
   }
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "ended";
-}
-
-void append_to_string(void* host_data, const char* data, size_t size) {
-  static_cast<std::string*>(host_data)->append(data, size);
 }
 
 }  // namespace
@@ -617,7 +614,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     reply.status = KH_ERROR;
     bool sensitive = false;
     std::string out;
-    kh_sink sink{&out, &append_to_string};
+    kh_sink sink{&out, &abi::append_to_string};
     const kh_secret_handle handle{m.a, m.b};
     switch (m.service) {
       case Service::kClientRequest:

@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "plugins/abi_strings.hpp"
 #include "plugins/plugin_library.hpp"
 #include "plugins/runner_channel.hpp"
 #include "sandbox/sandbox.hpp"
@@ -34,6 +35,10 @@ namespace keyhold::runner {
 namespace {
 
 using nlohmann::json;
+
+using abi::append_to_string;
+using abi::view;
+using abi::write_sink;
 
 constexpr int kChannelFd = 3;
 
@@ -127,17 +132,6 @@ class Runner {
   std::condition_variable lifecycle_queued_;
   bool lifecycle_started_ = false;
 };
-
-std::string_view view(kh_str s) {
-  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
-}
-void write_sink(kh_sink* sink, std::string_view bytes) {
-  if (sink != nullptr && sink->append != nullptr)
-    sink->append(sink->host_data, bytes.data(), bytes.size());
-}
-void append_to_string(void* host_data, const char* data, size_t size) {
-  static_cast<std::string*>(host_data)->append(data, size);
-}
 
 // ---- the kh_host_api of the runner: each function becomes one frame ----
 
