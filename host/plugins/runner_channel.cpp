@@ -57,20 +57,7 @@ bool write_all(int fd, const char* data, std::size_t size) {
   return true;
 }
 
-// 1: read all, 0: clean end of stream before the first byte, -1: error or truncated.
-int read_all(int fd, char* data, std::size_t size) {
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(fd, data + got, size - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (n == 0) return got == 0 ? 0 : -1;
-    got += static_cast<std::size_t>(n);
-  }
-  return 1;
-}
+constexpr std::size_t kReadAhead = 64 * 1024;
 
 bool known_type(std::uint8_t t) { return (t >= 1 && t <= 7) || (t >= 20 && t <= 23); }
 
@@ -115,24 +102,69 @@ bool Channel::send(const Message& m, bool sensitive) {
   return ok;
 }
 
+Channel::~Channel() { sodium_memzero(buffer_.data(), buffer_.size()); }
+
+int Channel::fill(std::size_t need) {
+  if (end_ - begin_ >= need) return 1;
+  if (end_ == begin_ && buffer_.size() > kReadAhead) {
+    // After a large frame (already zeroed): give the memory back.
+    std::string().swap(buffer_);
+    begin_ = end_ = 0;
+  }
+  if (begin_ > 0) {  // move the unparsed tail to the front, zeroing what it leaves behind
+    const std::size_t tail = end_ - begin_;
+    std::memmove(buffer_.data(), buffer_.data() + begin_, tail);
+    sodium_memzero(buffer_.data() + tail, end_ - tail);
+    begin_ = 0;
+    end_ = tail;
+  }
+  if (buffer_.size() < need) {
+    std::string bigger(std::max(need, kReadAhead), '\0');
+    std::memcpy(bigger.data(), buffer_.data(), end_);
+    sodium_memzero(buffer_.data(), buffer_.size());
+    buffer_.swap(bigger);
+  }
+  while (end_ < need) {
+    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) return end_ == 0 ? 0 : -1;
+    end_ += static_cast<std::size_t>(n);
+  }
+  return 1;
+}
+
 bool Channel::receive(Message* m, std::string* error) {
   error->clear();
-  std::uint32_t size = 0;
-  const int head = read_all(fd_, reinterpret_cast<char*>(&size), sizeof size);
+  const int head = fill(sizeof(std::uint32_t));
   if (head == 0) return false;
   if (head < 0) {
     *error = "the channel broke inside a frame header";
     return false;
   }
+  std::uint32_t size = 0;
+  std::memcpy(&size, buffer_.data() + begin_, sizeof size);
   if (size < kFixedBytes || size > kMaxFrameBytes) {
     *error = "a frame of " + std::to_string(size) + " bytes is outside the allowed size";
     return false;
   }
-  std::string body(size, '\0');
-  if (read_all(fd_, body.data(), size) != 1) {
+  if (fill(sizeof size + size) != 1) {
     *error = "the channel broke inside a frame";
     return false;
   }
+  char* const frame = buffer_.data() + begin_;
+  const std::string_view body(frame + sizeof size, size);
+  begin_ += sizeof size + size;
+  // The frame may carry a secret value (reveal): its bytes in the buffer are zeroed once
+  // parsed, whatever the outcome.
+  struct Wipe {
+    char* at;
+    std::size_t n;
+    ~Wipe() { sodium_memzero(at, n); }
+  } wipe{frame, sizeof size + size};
+  if (begin_ == end_) begin_ = end_ = 0;
   Reader in(body);
   std::uint8_t type = 0, service = 0;
   std::uint32_t count = 0;
@@ -164,8 +196,6 @@ bool Channel::receive(Message* m, std::string* error) {
     *error = "a frame with trailing bytes";
     return false;
   }
-  // The frame may have carried a secret value (reveal): its raw copy is zeroed.
-  sodium_memzero(body.data(), body.size());
   return true;
 }
 

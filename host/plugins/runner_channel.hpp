@@ -71,10 +71,20 @@ inline constexpr std::size_t kMaxParts = 8;
 
 // One end of the socketpair. send() is thread-safe (frames never interleave); receive()
 // must be called from one thread at a time. Neither throws.
+//
+// receive() reads ahead into a buffer (one read(2) usually brings a whole frame, and a
+// burst of pipelined frames at once); every byte it has parsed is zeroed there, since a
+// frame may carry a secret value.
 class Channel {
  public:
   explicit Channel(int fd) : fd_(fd) {}
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
   int fd() const noexcept { return fd_; }
+  // True when a whole or partial frame is already buffered (poll(2) on fd() would not
+  // see it).
+  bool buffered() const noexcept { return end_ > begin_; }
 
   // Writes one frame whole. With `sensitive`, the encoded copy is zeroed afterwards.
   // False once the peer is gone.
@@ -84,8 +94,14 @@ class Channel {
   bool receive(Message* message, std::string* error);
 
  private:
+  // Reads until at least `need` bytes are buffered. 1: done, 0: clean end of stream with
+  // nothing buffered, -1: error or end of stream inside a frame.
+  int fill(std::size_t need);
+
   int fd_;
   std::mutex write_mutex_;
+  std::string buffer_;  // read-ahead: bytes [begin_, end_) are not parsed yet
+  std::size_t begin_ = 0, end_ = 0;
 };
 
 }  // namespace keyhold::runner

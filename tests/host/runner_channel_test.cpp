@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <thread>
 
 #include "plugins/runner_channel.hpp"
 
@@ -140,4 +141,43 @@ TEST_CASE("send refuses a frame over the size or part limits") {
   m.type = Type::kReply;
   m.parts.assign(kMaxParts + 1, "x");
   CHECK_FALSE(writer.send(m));
+}
+
+TEST_CASE("frames arriving together, split or larger than the read-ahead parse in order") {
+  Pair p;
+  // Three frames in one write, the middle one 1 MiB (larger than the read-ahead buffer).
+  std::string big(1u << 20, 'b');
+  std::string b1 = body(22, 1), b2 = body(22, 1), b3 = body(22, 0);
+  put<std::uint32_t>(b1, 3);
+  b1 += "one";
+  put<std::uint32_t>(b2, static_cast<std::uint32_t>(big.size()));
+  b2 += big;
+  const std::string all = framed(b1) + framed(b2) + framed(b3);
+  const int out = p.fds[1];
+  p.fds[1] = -1;
+  std::thread writer([&all, out] {
+    // Byte-sized pieces first (a header split across reads), then the rest at once.
+    // (No Catch2 assertion on this thread.)
+    std::size_t at = 0;
+    while (at < all.size()) {
+      const ssize_t n = ::write(out, all.data() + at, at < 7 ? 1 : all.size() - at);
+      if (n <= 0) break;
+      at += static_cast<std::size_t>(n);
+    }
+    ::close(out);
+  });
+  Channel reader(p.fds[0]);
+  Message m;
+  std::string error;
+  REQUIRE(reader.receive(&m, &error));
+  CHECK(m.parts == std::vector<std::string>{"one"});
+  REQUIRE(reader.receive(&m, &error));
+  REQUIRE(m.parts.size() == 1);
+  CHECK(m.parts[0] == big);
+  REQUIRE(reader.receive(&m, &error));
+  CHECK(m.parts.empty());
+  CHECK_FALSE(reader.buffered());
+  CHECK_FALSE(reader.receive(&m, &error));
+  CHECK(error.empty());
+  writer.join();
 }
