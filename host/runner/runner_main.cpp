@@ -97,10 +97,15 @@ class Runner {
   };
 
   bool start(const Message& init);
-  void serve_call(Message request);
+  void serve_call(Message request, std::shared_ptr<RunnerCall> call);
   void serve_lifecycle(Message request);
   void lifecycle_worker();
-  void worker();
+  // The loop of every serving thread (the main one included): take the turn to read the
+  // channel, handle frames until a call arrives, pass the turn on, run the call.
+  void take_turns(bool may_retire);
+  // Reads frames until one is a call (true, in *call) or the host is gone (false). Every
+  // other frame is handled here at once.
+  bool read_until_call(Message* call, std::shared_ptr<RunnerCall>* state);
   void reply(std::uint64_t id, std::int32_t status, std::string body) {
     Message m;
     m.type = Type::kReply;
@@ -119,12 +124,15 @@ class Runner {
   std::map<std::uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::uint64_t, std::shared_ptr<RunnerCall>> calls_;
   bool host_gone_ = false;
-  // Calls run on a pool that grows on demand (a call waiting on the client must not hold
-  // up the others) and keeps idle threads for the next ones.
-  std::deque<Message> queue_;
-  std::condition_variable queued_;
-  std::size_t idle_workers_ = 0;
-  std::size_t workers_ = 0;
+  // Leader/followers: one thread at a time reads the channel; the one that receives a
+  // call passes the turn to a waiting thread (or starts one) and runs the call itself,
+  // so a call is never handed from thread to thread. A call may wait (on the client, a
+  // secret, a child process) while the others go on; at most kMaxWaiting threads stay
+  // parked for the next calls.
+  static constexpr std::size_t kMaxWaiting = 4;
+  std::condition_variable turn_;
+  bool reading_ = false;
+  std::size_t waiting_ = 0;
   // create, describe and destroy run one at a time on their own thread, never on the
   // thread that reads the channel: a plugin may call a host service that answers (a secret
   // acquire in create, a database connection in describe) and its reply must be read.
@@ -364,27 +372,42 @@ bool Runner::start(const Message& init) {
   return channel_.send(m);
 }
 
-void Runner::worker() {
+void Runner::take_turns(bool may_retire) {
   std::unique_lock lock(mutex_);
   for (;;) {
-    ++idle_workers_;
-    queued_.wait(lock, [&] { return !queue_.empty() || host_gone_; });
-    --idle_workers_;
-    if (queue_.empty()) return;
-    Message request = std::move(queue_.front());
-    queue_.pop_front();
+    ++waiting_;
+    turn_.wait(lock, [&] { return !reading_ || host_gone_; });
+    --waiting_;
+    if (host_gone_) return;
+    reading_ = true;
     lock.unlock();
-    serve_call(std::move(request));
+    Message call;
+    std::shared_ptr<RunnerCall> state;
+    const bool got = read_until_call(&call, &state);
     lock.lock();
+    reading_ = false;
+    if (!got) {
+      // The host went away (or broke the protocol): nothing more can be answered.
+      host_gone_ = true;
+      for (auto& [id, c] : calls_) c->cancelled = true;
+      for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
+      turn_.notify_all();
+      lifecycle_queued_.notify_all();
+      ::_exit(0);
+    }
+    const bool start_reader = waiting_ == 0;
+    lock.unlock();
+    if (start_reader)
+      std::thread([this] { take_turns(true); }).detach();
+    else
+      turn_.notify_one();
+    serve_call(std::move(call), std::move(state));
+    lock.lock();
+    if (may_retire && waiting_ >= kMaxWaiting) return;
   }
 }
 
-void Runner::serve_call(Message request) {
-  std::shared_ptr<RunnerCall> call;
-  {
-    std::lock_guard lock(mutex_);
-    call = calls_[request.id];
-  }
+void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {
   std::string body;
   kh_sink sink{&body, &append_to_string};
   const std::string& method = request.part(0);
@@ -448,12 +471,9 @@ void Runner::serve_lifecycle(Message m) {
   }
 }
 
-int Runner::run() {
-  Message init;
-  std::string error;
-  if (!channel_.receive(&init, &error) || init.type != Type::kInit) return 2;
-  if (!start(init)) return 3;
+bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) {
   Message m;
+  std::string error;
   while (channel_.receive(&m, &error)) {
     switch (m.type) {
       case Type::kCreate:
@@ -475,18 +495,12 @@ int Runner::run() {
           break;
         }
         std::lock_guard lock(mutex_);
-        auto call = std::make_shared<RunnerCall>();
-        call->id = m.id;
-        calls_[m.id] = call;
-        queue_.push_back(std::move(m));
-        if (idle_workers_ == 0) {
-          ++workers_;
-          std::thread([this] { worker(); }).detach();
-        } else {
-          queued_.notify_one();
-        }
-        m = Message();
-        break;
+        auto c = std::make_shared<RunnerCall>();
+        c->id = m.id;
+        calls_[m.id] = c;
+        *state = std::move(c);
+        *call = std::move(m);
+        return true;
       }
       case Type::kCancel: {
         std::lock_guard lock(mutex_);
@@ -504,18 +518,18 @@ int Runner::run() {
         break;
       }
       default:
-        return 4;  // a frame only a runner sends: the host is confused; stop
+        return false;  // a frame only a runner sends: the host is confused; stop
     }
   }
-  // The host went away: nothing more can be answered.
-  {
-    std::lock_guard lock(mutex_);
-    host_gone_ = true;
-    for (auto& [id, call] : calls_) call->cancelled = true;
-    for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
-    queued_.notify_all();
-    lifecycle_queued_.notify_all();
-  }
+  return false;
+}
+
+int Runner::run() {
+  Message init;
+  std::string error;
+  if (!channel_.receive(&init, &error) || init.type != Type::kInit) return 2;
+  if (!start(init)) return 3;
+  take_turns(false);  // returns only when the host is gone, which ends the process
   ::_exit(0);
 }
 
