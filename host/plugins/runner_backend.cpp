@@ -28,12 +28,22 @@ struct RunnerBackend::Process {
   pid_t pid = -1;
   std::uint64_t generation = 0;
   std::unique_ptr<runner::Channel> channel;
-  int fd = -1;
-  int log_fd = -1;
+  int fd = -1;      // closed with the last reference, never earlier: no send can reach a
+  int log_fd = -1;  // reused descriptor number
   std::thread reader;
   std::thread log_reader;
   std::string kill_reason;  // set when the host ended it on purpose
   bool ended = false;
+
+  // Who reads the channel (guarded by the backend's mutex_): one thread at a time, the
+  // "turn". A caller waiting for its reply takes the turn itself when it is free, so a
+  // reply wakes no other thread; the reader thread takes it only when no call has been
+  // in flight for kLinger (to see log lines, notifications and the runner's end between
+  // calls).
+  bool reading = false;
+  int calls = 0;  // requests in flight
+  Clock::time_point last_call{};
+  std::condition_variable turn;
 
   // The last reference may be dropped by the reader thread itself (it holds one while it
   // runs): that thread is detached, any other is joined.
@@ -45,6 +55,8 @@ struct RunnerBackend::Process {
       else
         t->join();
     }
+    if (fd >= 0) ::close(fd);
+    if (log_fd >= 0) ::close(log_fd);
   }
 };
 
@@ -186,8 +198,6 @@ bool RunnerBackend::spawn(std::string* error) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    ::close(process->fd);
-    ::close(process->log_fd);
     *error = why;
     return false;
   };
@@ -206,8 +216,6 @@ bool RunnerBackend::spawn(std::string* error) {
   if (!process->channel->receive(&reply, &why)) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    ::close(process->fd);
-    ::close(process->log_fd);
     *error = "the runner ended while starting (" + describe_exit(status) + ")";
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
       *error = "cannot run " + runner +
@@ -282,7 +290,7 @@ bool RunnerBackend::spawn(std::string* error) {
     }
     if (!pending.empty()) spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
   });
-  process->reader = std::thread([this, process] { read_frames(process); });
+  process->reader = std::thread([this, process] { read_between_calls(process); });
   return true;
 }
 
@@ -356,9 +364,10 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       return KH_ERROR;
     }
     id = next_id_++;
-    Pending& p = pending_[id];
+    Pending& p = pending_.try_emplace(id).first->second;
     p.generation = process->generation;
     p.ctx = ctx;
+    ++process->calls;
   }
   message.id = id;
   const bool is_call = message.type == Type::kCall;
@@ -367,11 +376,22 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   bool cancel_sent = false;
   Clock::time_point cancel_deadline{};
   std::unique_lock lock(mutex_);
+  Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
   for (;;) {
-    Pending& p = pending_[id];
     if (p.done) break;
-    changed_.wait_for(lock, std::chrono::milliseconds(20));
-    if (pending_[id].done) break;
+    if (!process->reading && !process->ended) {
+      // The turn is free: read the channel ourselves (most often our own reply is next).
+      process->reading = true;
+      lock.unlock();
+      read_frame(process, std::chrono::milliseconds(20));
+      lock.lock();
+      pass_turn(*process, id);
+    } else {
+      // Someone else reads: the wait ends at our reply or when the turn is passed to us;
+      // the 20 ms tick notices a cancellation and the limits.
+      p.ready.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    if (p.done) break;
     const auto now = Clock::now();
     if (is_call && ctx != nullptr && ctx->cancelled && !cancel_sent) {
       cancel_sent = true;
@@ -397,13 +417,26 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       lock.lock();
     }
   }
-  Pending& p = pending_[id];
   // Service handlers may still use ctx: wait for them before the caller's ctx goes away.
-  changed_.wait(lock, [&] { return pending_[id].users == 0; });
+  p.ready.wait(lock, [&] { return p.users == 0; });
   const std::int32_t status = p.status;
   *body = std::move(p.body);
   pending_.erase(id);
+  process->last_call = Clock::now();
+  --process->calls;  // the reader thread notices on its own (see read_between_calls)
   return status;
+}
+
+void RunnerBackend::pass_turn(Process& process, std::uint64_t self) {
+  process.reading = false;
+  // A caller still waiting takes the turn (any one: they all read for everyone). With
+  // none, the reader thread takes it when it next looks: it is not woken for that, since
+  // in a stream of calls the next caller comes sooner and would find the turn taken.
+  for (auto& [id, p] : pending_)
+    if (id != self && !p.done && p.generation == process.generation) {
+      p.ready.notify_one();
+      return;
+    }
 }
 
 int32_t RunnerBackend::create(kh_host* host, std::string_view name, std::string_view options_json,
@@ -493,6 +526,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
              : !why.empty()                ? why + " (" + describe_exit(status) + ")"
                                            : describe_exit(status);
     process->ended = true;
+    process->turn.notify_all();
     if (!destroyed_) last_end_ = reason;
     for (auto& [id, p] : pending_) {
       if (p.generation != process->generation || p.done) continue;
@@ -500,37 +534,70 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
       p.status = KH_ERROR;
       p.body =
           "instance '" + instance_ + "' stopped: " + reason + "; it is restarted on the next call";
+      p.ready.notify_all();
     }
     changed_.notify_all();
   }
   if (!destroyed_) spdlog::error("instance '{}': its runner stopped: {}", instance_, reason);
-  ::close(process->fd);
+  // Any send still under way fails from here on; the descriptor closes with the Process.
+  ::shutdown(process->fd, SHUT_RDWR);
 }
 
-void RunnerBackend::read_frames(std::shared_ptr<Process> process) {
+bool RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
+                               std::chrono::milliseconds timeout) {
+  runner::Channel& channel = *process->channel;
+  if (!channel.buffered()) {
+    pollfd pfd{channel.fd(), POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    if (ready == 0 || (ready < 0 && errno == EINTR)) return true;
+  }
   Message m;
   std::string error;
-  while (process->channel->receive(&m, &error)) {
-    if (m.type == Type::kReply) {
-      std::lock_guard lock(mutex_);
-      auto it = pending_.find(m.id);
-      if (it != pending_.end() && it->second.generation == process->generation &&
-          !it->second.done) {
-        it->second.done = true;
-        it->second.status = m.status;
-        it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
-        changed_.notify_all();
-      }
+  if (!channel.receive(&m, &error)) {
+    end_process(process, error);
+    return false;
+  }
+  if (m.type == Type::kReply) {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(m.id);
+    if (it != pending_.end() && it->second.generation == process->generation && !it->second.done) {
+      it->second.done = true;
+      it->second.status = m.status;
+      it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
+      it->second.ready.notify_all();
+    }
+    return true;
+  }
+  if (m.type != Type::kService) {
+    kill_process(process, "the runner sent a frame only the host may send");
+    end_process(process, "");
+    return false;
+  }
+  handle_service(process, std::move(m));
+  return true;
+}
+
+void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
+  // A frame that arrives while no call is in flight (a log line from a plugin's own
+  // thread, the runner's end) waits at most about this long to be read.
+  constexpr auto kLinger = std::chrono::milliseconds(5);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (process->ended) return;
+    if (process->reading || process->calls > 0) {
+      process->turn.wait_for(lock, kLinger);
       continue;
     }
-    if (m.type != Type::kService) {
-      error = "the runner sent a frame only the host may send";
-      break;
+    if (const auto quiet_from = process->last_call + kLinger; Clock::now() < quiet_from) {
+      process->turn.wait_until(lock, quiet_from);
+      continue;
     }
-    handle_service(process, std::move(m));
-    m = Message();
+    process->reading = true;
+    lock.unlock();
+    read_frame(process, std::chrono::milliseconds(-1));
+    lock.lock();
+    pass_turn(*process, 0);
   }
-  end_process(process, error);
 }
 
 void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) {
@@ -552,7 +619,11 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     // A runner may not make the host start threads without bound: past the cap a request
     // is refused at once (the plugin sees KH_UNAVAILABLE).
     if (m.id != 0 && service_threads_ >= kMaxServiceThreads) {
-      if (pending_id != 0) --pending_[pending_id].users;
+      if (pending_id != 0) {
+        Pending& p = pending_.at(pending_id);
+        --p.users;
+        p.ready.notify_all();
+      }
       Message busy;
       busy.type = Type::kServiceReply;
       busy.id = m.id;
@@ -567,8 +638,10 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
   auto release = [this, pending_id] {
     std::lock_guard lock(mutex_);
     if (pending_id != 0)
-      if (auto it = pending_.find(pending_id); it != pending_.end()) --it->second.users;
-    changed_.notify_all();
+      if (auto it = pending_.find(pending_id); it != pending_.end()) {
+        --it->second.users;
+        it->second.ready.notify_all();
+      }
   };
   auto str = [](const std::string& s) { return kh_str{s.data(), s.size()}; };
 

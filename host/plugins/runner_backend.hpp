@@ -79,6 +79,9 @@ class RunnerBackend final : public PluginBackend {
     std::int32_t status = KH_ERROR;
     std::string body;
     int users = 0;  // service handlers using ctx right now
+    // Signalled when done or users changes: each caller waits on its own (a reply wakes
+    // only its caller, not every call in flight).
+    std::condition_variable ready;
   };
 
   RunnerBackend(std::string instance, RunnerOptions options);
@@ -88,7 +91,13 @@ class RunnerBackend final : public PluginBackend {
   bool ensure_running(std::string* error);
   // Sends a request and waits for its reply (or the runner's end).
   std::int32_t request(runner::Message message, CallContext* ctx, std::string* body);
-  void read_frames(std::shared_ptr<Process> process);
+  // Reads and handles one frame when one arrives within timeout (-1: no limit). False
+  // when the channel ended (the process is ended then). The caller holds the turn.
+  bool read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout);
+  // The reader thread: holds the turn while no call is in flight.
+  void read_between_calls(std::shared_ptr<Process> process);
+  // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
+  void pass_turn(Process& process, std::uint64_t self);
   void handle_service(std::shared_ptr<Process> process, runner::Message message);
   void end_process(const std::shared_ptr<Process>& process, const std::string& reason);
   void kill_process(const std::shared_ptr<Process>& process, const std::string& reason);
