@@ -5,6 +5,7 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include <cstdlib>
+#include <thread>
 
 #include "plugins/runner_backend.hpp"
 
@@ -78,21 +79,48 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
   const auto dirs = plugin_search_dirs(config);
   const std::filesystem::path base =
       config.path.has_parent_path() ? config.path.parent_path() : std::filesystem::path(".");
-  for (const auto& instance : config.instances) {
+
+  // Backends start side by side (a runner's start is mostly waiting for a new process);
+  // everything after (secrets, create, the catalog) happens in config order.
+  struct Started {
+    std::filesystem::path path;
+    std::unique_ptr<PluginBackend> backend;
+    std::string error;
+  };
+  std::vector<Started> started(config.instances.size());
+  {
+    std::vector<std::thread> starters;
+    for (std::size_t i = 0; i < config.instances.size(); ++i) {
+      Started& s = started[i];
+      s.path = resolve_plugin_path(config.instances[i].plugin, base, dirs, &s.error);
+      if (s.path.empty()) continue;
+      auto start = [&s, &instance = config.instances[i]] {
+        s.backend = start_backend(instance, s.path, &s.error);
+      };
+      if (config.instances[i].isolation == "in-process")
+        start();  // the host's own dynamic loader: one at a time
+      else
+        starters.emplace_back(start);
+    }
+    for (auto& t : starters) t.join();
+  }
+
+  for (std::size_t i = 0; i < config.instances.size(); ++i) {
+    const InstanceConfig& instance = config.instances[i];
     InstanceLoadResult result;
     result.instance = instance.name;
     result.plugin_path = instance.plugin;
     result.isolation = instance.isolation;
     result.sandbox = instance.sandbox;
-    std::string error;
-    const auto path = resolve_plugin_path(instance.plugin, base, dirs, &error);
+    std::string error = std::move(started[i].error);
+    const auto& path = started[i].path;
     if (path.empty()) {
       result.error = error;
       results.push_back(std::move(result));
       continue;
     }
     result.plugin_path = path.string();
-    auto backend = start_backend(instance, path, &error);
+    auto backend = std::move(started[i].backend);
     if (!backend) {
       result.error = error;
       results.push_back(std::move(result));

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,6 +14,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
+#include <future>
 
 #include "plugins/abi_strings.hpp"
 #include "plugins/plugin_instance.hpp"
@@ -88,6 +92,48 @@ bool wait_readable(int fd, Clock::time_point deadline) {
   }
 }
 
+// Runners are started from one long-lived thread. A runner asks for SIGKILL when its
+// parent dies (PR_SET_PDEATHSIG), and to the kernel the parent is the thread that started
+// it: a runner started from a loader's or a call's thread would die with that thread.
+class SpawnThread {
+ public:
+  // Runs job on the spawn thread and returns its result.
+  int run(std::function<int()> job) {
+    std::packaged_task<int()> task(std::move(job));
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(task));
+    }
+    queued_.notify_one();
+    return result.get();
+  }
+
+ private:
+  friend SpawnThread& spawn_thread();
+  SpawnThread() {
+    std::thread([this] {
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        queued_.wait(lock, [&] { return !queue_.empty(); });
+        auto task = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        task();
+        lock.lock();
+      }
+    }).detach();
+  }
+  std::mutex mutex_;
+  std::condition_variable queued_;
+  std::deque<std::packaged_task<int()>> queue_;
+};
+
+SpawnThread& spawn_thread() {
+  static SpawnThread* const thread = new SpawnThread;  // lives as long as the process
+  return *thread;
+}
+
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -153,8 +199,6 @@ bool RunnerBackend::spawn(std::string* error) {
     *error = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
-  // Everything the child needs is prepared before fork: between fork and exec it calls
-  // only async-signal-safe functions (the host has other threads).
   const std::string runner = options_.runner_path.string();
   std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3";
   char* argv[] = {arg0.data(), arg1.data(), nullptr};
@@ -163,27 +207,41 @@ bool RunnerBackend::spawn(std::string* error) {
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    *error = std::string("fork: ") + std::strerror(errno);
+  // posix_spawn (vfork-like: no copy of the host's page tables). The runner gets its own
+  // process group (ending the group ends everything it started), /dev/null as stdin, the
+  // log pipe as stdout and stderr (never the protocol stream), the channel as fd 3 and
+  // nothing else.
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, log[1], 1);
+  ::posix_spawn_file_actions_adddup2(&actions, log[1], 2);
+  ::posix_spawn_file_actions_adddup2(&actions, channel[1], 3);
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  ::posix_spawnattr_init(&attributes);
+  sigset_t no_signals, all_signals;
+  sigemptyset(&no_signals);
+  sigfillset(&all_signals);
+  ::posix_spawnattr_setsigmask(&attributes, &no_signals);
+  ::posix_spawnattr_setsigdefault(&attributes, &all_signals);
+  ::posix_spawnattr_setpgroup(&attributes, 0);
+  ::posix_spawnattr_setflags(
+      &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int spawned = spawn_thread().run([&] {
+    return ::posix_spawn(&pid, runner.c_str(), &actions, &attributes, argv, envp.data());
+  });
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
+    *error = spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
+                 ? "cannot run " + runner + " (" + std::strerror(spawned) +
+                       "): install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path"
+                 : std::string("cannot start a runner: ") + std::strerror(spawned);
     return false;
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);  // its own process group: ending the group ends everything it started
-    const int ch = ::fcntl(channel[1], F_DUPFD, 10);
-    const int lg = ::fcntl(log[1], F_DUPFD, 10);
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (ch < 0 || lg < 0 || null < 0) ::_exit(126);
-    ::dup2(null, 0);
-    ::dup2(lg, 1);  // its stdout and stderr lead to the host's log, never to the protocol
-    ::dup2(lg, 2);
-    ::dup2(ch, 3);
-    ::close_range(4, ~0U, 0);
-    ::execve(runner.c_str(), argv, envp.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also from the parent, so the group exists before anyone kills it
   ::close(channel[1]);
   ::close(log[1]);
 
