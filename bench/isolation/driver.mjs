@@ -83,15 +83,23 @@ async function measure(isolation) {
   });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   let rss = null;
+  let pss = null;
+  let uss = null;
   if (isolation === 'process') {
     const runners = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(s.child.pid)], { encoding: 'utf8' })
       .split('\n').map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === 'keyhold-runner');
     const status = readFileSync(`/proc/${runners[0][0]}/status`, 'utf8');
     rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+    // RSS counts every mapped page of the shared libraries (libc, libstdc++), which exist
+    // once in memory for all runners; PSS shares them out, USS is the runner's own.
+    const rollup = readFileSync(`/proc/${runners[0][0]}/smaps_rollup`, 'utf8');
+    const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)[1]);
+    pss = kib('Pss') / 1024;
+    uss = (kib('Private_Clean') + kib('Private_Dirty')) / 1024;
   }
   const hostRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))[1]) / 1024;
   s.child.kill('SIGTERM');
-  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate: N / seconds, rss, hostRss };
+  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate: N / seconds, rss, pss, uss, hostRss };
 }
 
 async function coldStart(isolation) {
@@ -121,5 +129,6 @@ console.log(`| sequential p50 | ${f(inproc.p50)} us | ${f(isolated.p50)} us | +$
 console.log(`| sequential p99 | ${f(inproc.p99)} us | ${f(isolated.p99)} us | |`);
 console.log(`| pipelined calls/s (window ${WINDOW}) | ${f(inproc.rate, 0)} | ${f(isolated.rate, 0)} | ${f((100 * isolated.rate) / inproc.rate, 0)}%, >= 60%: ${verdict(isolated.rate >= 0.6 * inproc.rate)} |`);
 console.log(`| runner RSS (one echo instance) | - | ${f(isolated.rss, 2)} MiB | <= 4 MiB: ${verdict(isolated.rss <= 4)} |`);
+console.log(`| runner PSS / USS (shared pages shared out / its own) | - | ${f(isolated.pss, 2)} / ${f(isolated.uss, 2)} MiB | |`);
 console.log(`| host RSS | ${f(inproc.hostRss, 1)} MiB | ${f(isolated.hostRss, 1)} MiB | |`);
 console.log(`| cold start, 10 instances (median of ${STARTS}) | ${f(coldIn)} ms | ${f(coldIso)} ms | ${f(coldIso / coldIn, 2)}x, <= 2x: ${verdict(coldIso <= 2 * coldIn)} |`);

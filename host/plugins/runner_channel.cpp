@@ -1,8 +1,10 @@
 #include "plugins/runner_channel.hpp"
 
-#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <new>
 
 #include <cerrno>
 #include <cstring>
@@ -57,7 +59,13 @@ bool write_all(int fd, const char* data, std::size_t size) {
   return true;
 }
 
-constexpr std::size_t kReadAhead = 64 * 1024;
+constexpr std::size_t kReadAhead = 16 * 1024;
+
+// explicit_bzero (glibc): a zeroing the compiler may not drop. The runner links this file
+// and does without libsodium (one library less to map into every runner).
+void wipe_bytes(void* at, std::size_t n) {
+  if (n > 0) ::explicit_bzero(at, n);
+}
 
 bool known_type(std::uint8_t t) { return (t >= 1 && t <= 7) || (t >= 20 && t <= 23); }
 
@@ -69,15 +77,15 @@ const std::string& Message::part(std::size_t i) const {
 }
 
 void Message::wipe() {
-  for (auto& p : parts) sodium_memzero(p.data(), p.size());
+  for (auto& p : parts) wipe_bytes(p.data(), p.size());
 }
 
-bool Channel::send(const Message& m, bool sensitive) {
+bool Channel::encode(const Message& m, std::string* out) {
   std::size_t size = kFixedBytes;
   for (const auto& p : m.parts) size += 4 + p.size();
   if (size > kMaxFrameBytes || m.parts.size() > kMaxParts) return false;
-  std::string frame;
-  frame.reserve(4 + size);
+  std::string& frame = *out;
+  frame.reserve(frame.size() + 4 + size);
   put(frame, static_cast<std::uint32_t>(size));
   put(frame, static_cast<std::uint8_t>(m.type));
   put(frame, static_cast<std::uint8_t>(m.service));
@@ -93,39 +101,63 @@ bool Channel::send(const Message& m, bool sensitive) {
     put(frame, static_cast<std::uint32_t>(p.size()));
     frame.append(p);
   }
+  return true;
+}
+
+bool Channel::send_encoded(std::string* frames) {
+  bool ok;
+  {
+    std::lock_guard lock(write_mutex_);
+    ok = write_all(fd_, frames->data(), frames->size());
+  }
+  wipe_bytes(frames->data(), frames->size());
+  frames->clear();
+  return ok;
+}
+
+bool Channel::send(const Message& m, bool sensitive) {
+  std::string frame;
+  if (!encode(m, &frame)) return false;
   bool ok;
   {
     std::lock_guard lock(write_mutex_);
     ok = write_all(fd_, frame.data(), frame.size());
   }
-  if (sensitive) sodium_memzero(frame.data(), frame.size());
+  if (sensitive) wipe_bytes(frame.data(), frame.size());
   return ok;
 }
 
-Channel::~Channel() { sodium_memzero(buffer_.data(), buffer_.size()); }
+Channel::~Channel() {
+  if (buffer_) wipe_bytes(buffer_.get() + begin_, end_ - begin_);
+}
 
 int Channel::fill(std::size_t need) {
   if (end_ - begin_ >= need) return 1;
-  if (end_ == begin_ && buffer_.size() > kReadAhead) {
+  if (end_ == begin_ && capacity_ > kReadAhead) {
     // After a large frame (already zeroed): give the memory back.
-    std::string().swap(buffer_);
-    begin_ = end_ = 0;
+    buffer_.reset();
+    capacity_ = begin_ = end_ = 0;
   }
   if (begin_ > 0) {  // move the unparsed tail to the front, zeroing what it leaves behind
     const std::size_t tail = end_ - begin_;
-    std::memmove(buffer_.data(), buffer_.data() + begin_, tail);
-    sodium_memzero(buffer_.data() + tail, end_ - tail);
+    std::memmove(buffer_.get(), buffer_.get() + begin_, tail);
+    wipe_bytes(buffer_.get() + tail, end_ - tail);
     begin_ = 0;
     end_ = tail;
   }
-  if (buffer_.size() < need) {
-    std::string bigger(std::max(need, kReadAhead), '\0');
-    std::memcpy(bigger.data(), buffer_.data(), end_);
-    sodium_memzero(buffer_.data(), buffer_.size());
-    buffer_.swap(bigger);
+  if (capacity_ < need) {
+    const std::size_t capacity = std::max(need, kReadAhead);
+    std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
+    if (!bigger) return -1;
+    if (end_ > 0) {
+      std::memcpy(bigger.get(), buffer_.get(), end_);
+      wipe_bytes(buffer_.get(), end_);
+    }
+    buffer_ = std::move(bigger);
+    capacity_ = capacity;
   }
   while (end_ < need) {
-    const ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+    const ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -145,7 +177,7 @@ bool Channel::receive(Message* m, std::string* error) {
     return false;
   }
   std::uint32_t size = 0;
-  std::memcpy(&size, buffer_.data() + begin_, sizeof size);
+  std::memcpy(&size, buffer_.get() + begin_, sizeof size);
   if (size < kFixedBytes || size > kMaxFrameBytes) {
     *error = "a frame of " + std::to_string(size) + " bytes is outside the allowed size";
     return false;
@@ -154,7 +186,7 @@ bool Channel::receive(Message* m, std::string* error) {
     *error = "the channel broke inside a frame";
     return false;
   }
-  char* const frame = buffer_.data() + begin_;
+  char* const frame = buffer_.get() + begin_;
   const std::string_view body(frame + sizeof size, size);
   begin_ += sizeof size + size;
   // The frame may carry a secret value (reveal): its bytes in the buffer are zeroed once
@@ -162,7 +194,7 @@ bool Channel::receive(Message* m, std::string* error) {
   struct Wipe {
     char* at;
     std::size_t n;
-    ~Wipe() { sodium_memzero(at, n); }
+    ~Wipe() { wipe_bytes(at, n); }
   } wipe{frame, sizeof size + size};
   if (begin_ == end_) begin_ = end_ = 0;
   Reader in(body);

@@ -9,6 +9,7 @@
 // frame from a runner as hostile: lengths, counts and types are checked before use, and
 // a malformed frame ends the runner.
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -89,6 +90,10 @@ class Channel {
   // Writes one frame whole. With `sensitive`, the encoded copy is zeroed afterwards.
   // False once the peer is gone.
   bool send(const Message& message, bool sensitive = false);
+  // Appends the encoding of one frame to *out (false, nothing appended: over the limits),
+  // and writes such a batch in one go, zeroing and clearing it afterwards.
+  static bool encode(const Message& message, std::string* out);
+  bool send_encoded(std::string* frames);
   // Reads one frame. False at end of stream, on a read error or a malformed frame (*error
   // says which; empty at a clean end of stream).
   bool receive(Message* message, std::string* error);
@@ -100,7 +105,10 @@ class Channel {
 
   int fd_;
   std::mutex write_mutex_;
-  std::string buffer_;  // read-ahead: bytes [begin_, end_) are not parsed yet
+  // Read-ahead, allocated without initialising (pages a runner never fills are never
+  // touched); bytes [begin_, end_) are not parsed yet, every byte before begin_ is zero.
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
   std::size_t begin_ = 0, end_ = 0;
 };
 

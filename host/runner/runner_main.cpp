@@ -7,12 +7,12 @@
 // Order: read the init frame, apply the sandbox (before any plugin code runs and before a
 // second thread exists), load the plugin, report its definition, then serve frames.
 #include <keyhold/plugin.h>
-#include <sodium.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -42,14 +42,21 @@ using abi::write_sink;
 
 constexpr int kChannelFd = 3;
 
+using Clock = std::chrono::steady_clock;
+
 // One call in flight inside the runner; the plugin sees it as an opaque kh_call_ctx*.
 struct RunnerCall {
   std::uint64_t id = 0;
   std::atomic<bool> cancelled{false};
+  // While the call runs inline its one-way frames (log, progress) wait in the outbox and
+  // leave with its reply in one write (guarded by Runner::outbox_mutex_).
+  bool buffering = false;
 };
 
 class Runner;
 Runner* g_runner = nullptr;
+// The call this thread runs inline while holding the turn, if any.
+thread_local RunnerCall* t_inline = nullptr;
 
 class Runner {
  public:
@@ -59,6 +66,8 @@ class Runner {
 
   // ---- services the plugin calls (kh_host_api) ----
   Message service(Message request) {
+    // The reply must be read by someone: an inline call gives up the turn first.
+    if (t_inline != nullptr) leave_inline(t_inline);
     const std::uint64_t id = next_service_.fetch_add(1) + 1;
     request.type = Type::kService;
     request.id = id;
@@ -83,6 +92,13 @@ class Runner {
   void one_way(Message message) {
     message.type = Type::kService;
     message.id = 0;
+    if (t_inline != nullptr) {
+      std::lock_guard lock(outbox_mutex_);
+      if (t_inline->buffering && outbox_.size() < kOutboxBytes &&
+          Channel::encode(message, &outbox_))
+        return;
+      flush_outbox_locked();
+    }
     channel_.send(message);
   }
   static std::uint64_t call_id(const kh_call_ctx* ctx) {
@@ -101,8 +117,17 @@ class Runner {
   void serve_lifecycle(Message request);
   void lifecycle_worker();
   // The loop of every serving thread (the main one included): take the turn to read the
-  // channel, handle frames until a call arrives, pass the turn on, run the call.
+  // channel, handle frames until a call arrives, run the call inline.
   void take_turns(bool may_retire);
+  // Frees the turn held by an inline call (it is about to wait, or has run too long): a
+  // waiting thread, or a new one, reads on. The call's buffered frames are sent.
+  void leave_inline(RunnerCall* call);
+  // The standby thread: frees the turn of a call that runs inline longer than kInlineFor.
+  void standby();
+  // Sends the outbox (outbox_mutex_ held).
+  void flush_outbox_locked() {
+    if (!outbox_.empty()) channel_.send_encoded(&outbox_);
+  }
   // Reads frames until one is a call (true, in *call) or the host is gone (false). Every
   // other frame is handled here at once.
   bool read_until_call(Message* call, std::shared_ptr<RunnerCall>* state);
@@ -112,7 +137,15 @@ class Runner {
     m.id = id;
     m.status = status;
     m.parts.push_back(std::move(body));
+    if (channel_.send(m)) return;
+    too_large(&m);  // (a send fails for this or because the host is gone)
     channel_.send(m);
+  }
+  // Turns a reply over the frame limit into an error the host can show.
+  static void too_large(Message* m) {
+    m->status = KH_ERROR;
+    m->parts = {"the result is larger than the " + std::to_string(kMaxFrameBytes >> 20) +
+                " MiB a plugin may return"};
   }
 
   Channel channel_;
@@ -124,15 +157,31 @@ class Runner {
   std::map<std::uint64_t, std::shared_ptr<Waiter>> waiters_;
   std::map<std::uint64_t, std::shared_ptr<RunnerCall>> calls_;
   bool host_gone_ = false;
-  // Leader/followers: one thread at a time reads the channel; the one that receives a
-  // call passes the turn to a waiting thread (or starts one) and runs the call itself,
-  // so a call is never handed from thread to thread. A call may wait (on the client, a
-  // secret, a child process) while the others go on; at most kMaxWaiting threads stay
-  // parked for the next calls.
+  // Leader/followers: one thread at a time holds the turn to read the channel. The one
+  // that receives a call runs it inline, still holding the turn, so a short call wakes no
+  // other thread and its log lines leave with its reply. A call that waits for a host
+  // service gives the turn up first; one that runs longer than kInlineFor has it taken
+  // away by the standby thread; either way a waiting (or new) thread reads on, so calls
+  // run concurrently and a cancellation is seen within about kInlineFor. At most
+  // kMaxWaiting threads stay parked for the next turn.
+  enum class Turn { kFree, kReading, kInline };
   static constexpr std::size_t kMaxWaiting = 4;
+  static constexpr auto kInlineFor = std::chrono::milliseconds(1);
+  // The standby ticks while calls come; after this long without one it sleeps until the
+  // next inline call wakes it.
+  static constexpr auto kStandbyIdle = std::chrono::milliseconds(200);
+  static constexpr std::size_t kOutboxBytes = 256 * 1024;
   std::condition_variable turn_;
-  bool reading_ = false;
+  Turn turn_state_ = Turn::kFree;
+  std::shared_ptr<RunnerCall> inline_call_;  // the call holding the turn (kInline)
+  Clock::time_point inline_since_{};
+  Clock::time_point last_inline_{};
   std::size_t waiting_ = 0;
+  std::condition_variable standby_wake_;
+  bool standby_started_ = false;
+  bool standby_asleep_ = false;
+  std::mutex outbox_mutex_;  // after mutex_ when both are taken
+  std::string outbox_;
   // create, describe and destroy run one at a time on their own thread, never on the
   // thread that reads the channel: a plugin may call a host service that answers (a secret
   // acquire in create, a database connection in describe) and its reply must be read.
@@ -376,34 +425,96 @@ void Runner::take_turns(bool may_retire) {
   std::unique_lock lock(mutex_);
   for (;;) {
     ++waiting_;
-    turn_.wait(lock, [&] { return !reading_ || host_gone_; });
+    turn_.wait(lock, [&] { return turn_state_ == Turn::kFree || host_gone_; });
     --waiting_;
     if (host_gone_) return;
-    reading_ = true;
+    turn_state_ = Turn::kReading;
     lock.unlock();
     Message call;
     std::shared_ptr<RunnerCall> state;
     const bool got = read_until_call(&call, &state);
     lock.lock();
-    reading_ = false;
     if (!got) {
       // The host went away (or broke the protocol): nothing more can be answered.
       host_gone_ = true;
       for (auto& [id, c] : calls_) c->cancelled = true;
       for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
       turn_.notify_all();
+      standby_wake_.notify_all();
       lifecycle_queued_.notify_all();
       ::_exit(0);
     }
-    const bool start_reader = waiting_ == 0;
+    turn_state_ = Turn::kInline;
+    inline_call_ = state;
+    inline_since_ = Clock::now();
+    const bool start_standby = !standby_started_;
+    const bool wake_standby = standby_asleep_;
+    standby_started_ = true;
     lock.unlock();
-    if (start_reader)
-      std::thread([this] { take_turns(true); }).detach();
-    else
-      turn_.notify_one();
-    serve_call(std::move(call), std::move(state));
+    if (start_standby)
+      std::thread([this] { standby(); }).detach();
+    else if (wake_standby)
+      standby_wake_.notify_one();
+    {
+      std::lock_guard out(outbox_mutex_);
+      state->buffering = true;
+    }
+    t_inline = state.get();
+    serve_call(std::move(call), state);
+    t_inline = nullptr;
     lock.lock();
+    if (turn_state_ == Turn::kInline && inline_call_ == state) {
+      // Still ours: the turn goes on with this thread (the loop takes it, no wake-up).
+      turn_state_ = Turn::kFree;
+      inline_call_.reset();
+      last_inline_ = Clock::now();
+      continue;
+    }
     if (may_retire && waiting_ >= kMaxWaiting) return;
+  }
+}
+
+void Runner::leave_inline(RunnerCall* call) {
+  bool start_reader = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (turn_state_ == Turn::kInline && inline_call_.get() == call) {
+      turn_state_ = Turn::kFree;
+      inline_call_.reset();
+      last_inline_ = Clock::now();
+      start_reader = waiting_ == 0;
+      if (!start_reader) turn_.notify_one();
+    }
+  }
+  if (start_reader) std::thread([this] { take_turns(true); }).detach();
+  std::lock_guard out(outbox_mutex_);
+  call->buffering = false;
+  flush_outbox_locked();
+}
+
+void Runner::standby() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (host_gone_) return;
+    const auto now = Clock::now();
+    if (turn_state_ != Turn::kInline) {
+      if (now - last_inline_ > kStandbyIdle) {
+        standby_asleep_ = true;
+        standby_wake_.wait(lock);
+        standby_asleep_ = false;
+      } else {
+        standby_wake_.wait_for(lock, kInlineFor);
+      }
+      continue;
+    }
+    if (now < inline_since_ + kInlineFor) {
+      standby_wake_.wait_until(lock, inline_since_ + kInlineFor);
+      continue;
+    }
+    const std::shared_ptr<RunnerCall> call = inline_call_;
+    lock.unlock();
+    leave_inline(call.get());
+    lock.lock();
   }
 }
 
@@ -419,7 +530,19 @@ void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {
     std::lock_guard lock(mutex_);
     calls_.erase(request.id);
   }
-  reply(request.id, status, std::move(body));
+  // The reply leaves after (and with) the call's buffered log and progress frames.
+  Message m;
+  m.type = Type::kReply;
+  m.id = request.id;
+  m.status = status;
+  m.parts.push_back(std::move(body));
+  std::lock_guard out(outbox_mutex_);
+  call->buffering = false;
+  if (!Channel::encode(m, &outbox_)) {
+    too_large(&m);
+    Channel::encode(m, &outbox_);
+  }
+  flush_outbox_locked();
 }
 
 void Runner::lifecycle_worker() {
@@ -583,7 +706,6 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
   if (::getppid() == 1) return 2;      // the host died before the line above
   std::signal(SIGPIPE, SIG_IGN);
-  if (sodium_init() < 0) return 2;
   keyhold::runner::Runner runner(keyhold::runner::kChannelFd);
   keyhold::runner::g_runner = &runner;
   return runner.run();

@@ -181,6 +181,28 @@ for (const how of ['segv', 'abort']) {
   });
 }
 
+test('calls to one isolated instance run side by side, with live progress and cancellation', async () => {
+  // The runner runs a call inline on the thread that read it; one that runs on (here a
+  // 10 s count) must not hold up the instance's next calls or its own progress.
+  const progress = [];
+  const controller = new AbortController();
+  let slowSettled = false;
+  const slow = conn.client
+    .callTool({ name: 'echo_slow', arguments: { steps: 100, delay_ms: 100 } }, undefined, {
+      signal: controller.signal,
+      onprogress: (p) => progress.push(p),
+    })
+    .finally(() => {
+      slowSettled = true;
+    });
+  while (progress.length < 2) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 5; ++i) await echoAnswers();
+  assert.equal(slowSettled, false, 'the echo calls were answered while the slow call ran');
+  controller.abort();
+  await assert.rejects(slow);
+  await echoAnswers();
+});
+
 test('a call spinning past call_timeout is ended and the host says so', async () => {
   const started = Date.now();
   const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'spin' } });
