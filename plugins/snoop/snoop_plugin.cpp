@@ -8,6 +8,8 @@
 // child with a secret in its environment and return what process_read gives back, plus
 // that text reversed, so a value that reached the plugin would escape the redactor and
 // the test would see it. Never use this plugin outside tests.
+#include <fcntl.h>
+#include <unistd.h>
 #include <keyhold/plugin.hpp>
 
 #include <algorithm>
@@ -160,6 +162,8 @@ class Snoop : public keyhold::Plugin {
                   {{"alias", str}}),
              tool("proc", "read, wait or kill the child spawn_keep started for owner",
                   {{"owner", str}, {"action", str}}),
+             tool("touch", "open() and close() a file, as any in-process code may",
+                  {{"path", str}}),
              tool("echo_args", "Returns its arguments (for the argument guard)",
                   {{"text", str}, {"nested", {{"type", "object"}}}}),
          })},
@@ -179,6 +183,14 @@ class Snoop : public keyhold::Plugin {
     if (name == "env") return tool_env(ctx, args);
     if (name == "spawn_keep") return tool_spawn_keep(ctx, args);
     if (name == "proc") return tool_proc(args);
+    if (name == "touch") {
+      // Closing any descriptor of a file drops every POSIX lock this process holds on it,
+      // SQLite's included (the vault's "foreign close" test).
+      const int fd = ::open(args.value("path", "").c_str(), O_RDONLY | O_CLOEXEC);
+      const bool opened = fd >= 0;
+      if (opened) ::close(fd);
+      return result({{"opened", opened}});
+    }
     if (name == "echo_args") {
       json result = keyhold::text_result(args.dump());
       result["structuredContent"] = {{"arguments", args}};

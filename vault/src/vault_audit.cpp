@@ -149,7 +149,7 @@ std::int64_t VaultState::append_audit_in_transaction(
 }
 
 Result<std::int64_t> Vault::append_audit(const AuditEntry& entry) {
-  return guarded("appending to the audit log", [&]() -> Result<std::int64_t> {
+  return guarded(*state_, "appending to the audit log", [&]() -> Result<std::int64_t> {
     SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     const std::int64_t seq = state_->append_audit_in_transaction(entry);
     txn.commit();
@@ -158,7 +158,7 @@ Result<std::int64_t> Vault::append_audit(const AuditEntry& entry) {
 }
 
 Result<std::int64_t> Vault::append_audit(std::span<const AuditEntry> entries) {
-  return guarded("appending to the audit log", [&]() -> Result<std::int64_t> {
+  return guarded(*state_, "appending to the audit log", [&]() -> Result<std::int64_t> {
     SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     std::int64_t seq = 0;
     for (const AuditEntry& entry : entries) seq = state_->append_audit_in_transaction(entry);
@@ -168,7 +168,7 @@ Result<std::int64_t> Vault::append_audit(std::span<const AuditEntry> entries) {
 }
 
 Result<std::vector<AuditEntry>> Vault::read_audit(const AuditFilter& filter) {
-  return guarded("reading the audit log", [&]() -> Result<std::vector<AuditEntry>> {
+  return guarded(*state_, "reading the audit log", [&]() -> Result<std::vector<AuditEntry>> {
     std::string sql = std::string("SELECT ") + kEntryColumns + " FROM audit WHERE 1";
     if (filter.since) sql += " AND at >= :since";
     if (filter.instance) sql += " AND instance = :instance";
@@ -246,7 +246,7 @@ ChainWalk walk_chain(VaultState& state) {
 }  // namespace
 
 Result<AuditVerification> Vault::verify_audit() {
-  return guarded("verifying the audit log", [&]() -> Result<AuditVerification> {
+  return guarded(*state_, "verifying the audit log", [&]() -> Result<AuditVerification> {
     // One read transaction so the chain and the anchor are from the same snapshot.
     SQLite::Transaction txn(*state_->db);
     AuditVerification out;
@@ -300,7 +300,7 @@ Result<AuditVerification> Vault::verify_audit() {
 }
 
 Result<AnchorRepair> Vault::repair_audit_anchor(const AuditContext& who) {
-  return guarded("repairing the audit anchor", [&]() -> Result<AnchorRepair> {
+  return guarded(*state_, "repairing the audit anchor", [&]() -> Result<AnchorRepair> {
     VaultState& s = *state_;
     SQLite::Transaction txn(*s.db, SQLite::TransactionBehavior::IMMEDIATE);
     const ChainWalk walk = walk_chain(s);
@@ -345,7 +345,7 @@ Result<AnchorRepair> Vault::repair_audit_anchor(const AuditContext& who) {
 }
 
 Result<std::optional<std::string>> Vault::audit_mac_at(std::int64_t seq) {
-  return guarded("reading the audit log", [&]() -> Result<std::optional<std::string>> {
+  return guarded(*state_, "reading the audit log", [&]() -> Result<std::optional<std::string>> {
     SQLite::Statement query(*state_->db, "SELECT mac FROM audit WHERE seq = ?");
     query.bind(1, seq);
     if (!query.executeStep()) return std::optional<std::string>();

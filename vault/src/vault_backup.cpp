@@ -154,14 +154,14 @@ Status Vault::backup(const std::filesystem::path& backup_path, const AuditContex
   }
   remove_stale_temporaries(backup_path);
   // The backup is audited once complete; refuse up front if that entry could not be written.
-  auto anchor = guarded("checking the audit log", [&] { return state_->read_audit_anchor(); });
+  auto anchor = guarded(*state_, "checking the audit log", [&] { return state_->read_audit_anchor(); });
   if (!anchor.is_ok()) return anchor.status();
 
-  auto plain = guarded("taking a snapshot for backup",
+  auto plain = guarded(*state_, "taking a snapshot for backup",
                        [&]() -> Result<SecretBuffer> { return snapshot_in_memory(*state_->db); });
   if (!plain.is_ok()) return plain.status();
 
-  auto header = guarded("reading the header", [&]() { return read_header(*state_->db); });
+  auto header = guarded(*state_, "reading the header", [&]() { return read_header(*state_->db); });
   if (!header.is_ok()) return header.status();
   const crypto::Bytes header_bytes = encode_header(header.value());
 

@@ -165,7 +165,7 @@ Status Vault::grant(std::string_view instance, std::string_view pattern, std::ui
   if (operations == 0 || operations > 7) {
     return Status(ErrorCode::kInvalidArgument, "a grant needs operations from reveal, sign, env");
   }
-  return guarded("granting access", [&]() -> Status {
+  return guarded(*state_, "granting access", [&]() -> Status {
     VaultState& s = *state_;
     Grant g;
     g.instance = std::string(instance);
@@ -208,7 +208,7 @@ Status Vault::grant(std::string_view instance, std::string_view pattern, std::ui
 }
 
 Status Vault::revoke(std::string_view instance, std::string_view pattern, const AuditContext& who) {
-  return guarded("revoking access", [&]() -> Status {
+  return guarded(*state_, "revoking access", [&]() -> Status {
     VaultState& s = *state_;
     SQLite::Transaction txn(*s.db, SQLite::TransactionBehavior::IMMEDIATE);
     const GrantSet set = s.read_grant_set();
@@ -286,7 +286,7 @@ std::int64_t VaultState::migrate_grants_to_v2() {
 }
 
 Result<std::vector<Grant>> Vault::list_grants(std::optional<std::string_view> instance) {
-  return guarded("listing grants", [&]() -> Result<std::vector<Grant>> {
+  return guarded(*state_, "listing grants", [&]() -> Result<std::vector<Grant>> {
     VaultState& s = *state_;
     SQLite::Transaction txn(*s.db);  // the rows and the anchors from one snapshot
     GrantSet set;

@@ -56,7 +56,7 @@ Result<std::int64_t> VaultState::active_term() {
 }
 
 Result<std::int64_t> Vault::rekey(const AuditContext& who) {
-  return guarded("rekeying the vault", [&]() -> Result<std::int64_t> {
+  return guarded(*state_, "rekeying the vault", [&]() -> Result<std::int64_t> {
     VaultState& s = *state_;
     // If anything below fails the transaction rolls back; drop cached keys so a term number
     // that never committed cannot be reused with a stale key.

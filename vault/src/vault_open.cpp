@@ -214,6 +214,42 @@ std::unique_ptr<SQLite::Database> open_database(const std::filesystem::path& pat
   return db;
 }
 
+FileIdentity FileIdentity::of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+void VaultState::remember_files() {
+  db_file = FileIdentity::of(path);
+  shm_file = FileIdentity::of(path.string() + "-shm");
+}
+
+void VaultState::ensure_current() {
+  if (db && !db_file.exists) return;  // being created or opened: nothing to compare yet
+  if (db && FileIdentity::of(path) == db_file &&
+      FileIdentity::of(path.string() + "-shm") == shm_file)
+    return;
+  if (db) {
+    // The old connection is dropped without a checkpoint: its WAL index may be a deleted
+    // file whose view of the database is stale, and nothing of it may reach vault.db.
+    sqlite3_db_config(db->getHandle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    statements.clear();
+    db.reset();
+  }
+  // Until a reopen succeeds every operation tries again (and fails with the reason).
+  if (auto s = check_vault_files(path); !s.is_ok()) throw std::runtime_error(s.message());
+  auto fresh = open_database(path, false);
+  auto header = read_header(*fresh);
+  if (!header.is_ok()) throw IntegrityError(header.status().message());
+  if (header.value().vault_id != vault_id)
+    throw IntegrityError("the file at " + path.string() +
+                         " is now another vault; restart keyhold to use it");
+  db = std::move(fresh);
+  remember_files();
+  ++reopens;
+}
+
 SQLite::Statement& VaultState::statement(const std::string& sql) {
   auto& slot = statements[sql];
   if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -294,6 +330,7 @@ Result<Vault> Vault::create(const std::filesystem::path& path, const Credentials
     entry.detail = std::string("unlock=") + method_name(credentials.kind());
     state->append_audit_in_transaction(entry);
     txn.commit();
+    state->remember_files();
     return Vault(std::move(state));
   });
   if (!result.is_ok()) {
@@ -320,6 +357,7 @@ Result<Vault> Vault::open(const std::filesystem::path& path, const Credentials& 
     // Again now that SQLite has opened -wal/-shm (it creates them on first read): one slipped
     // in between the check and the open is caught before anything is written.
     if (auto s = check_vault_files(path); !s.is_ok()) return s;
+    state.value()->remember_files();
     return Vault(std::move(state).value());
   });
 }
@@ -344,7 +382,7 @@ Result<std::unique_ptr<VaultState>> unlock_database(std::unique_ptr<SQLite::Data
 
 Status Vault::change_credentials(const Credentials& new_credentials, const KdfParams& kdf,
                                  const AuditContext& who) {
-  return guarded("changing the vault credentials", [&]() -> Status {
+  return guarded(*state_, "changing the vault credentials", [&]() -> Status {
     auto old_header = read_header(*state_->db);
     if (!old_header.is_ok()) return old_header.status();
     // Argon2id runs before the write lock is taken: it can take a second.
@@ -365,7 +403,7 @@ Status Vault::change_credentials(const Credentials& new_credentials, const KdfPa
 }
 
 Result<VaultSummary> Vault::summary(UnixSeconds now) {
-  return guarded("reading the vault status", [&]() -> Result<VaultSummary> {
+  return guarded(*state_, "reading the vault status", [&]() -> Result<VaultSummary> {
     VaultSummary out;
     SQLite::Database& db = *state_->db;
     auto count = [&](const char* sql) { return db.execAndGet(sql).getInt64(); };
@@ -395,16 +433,18 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
 }
 
 Result<std::int64_t> Vault::data_version() {
-  return guarded("reading the data version", [&]() -> Result<std::int64_t> {
+  return guarded(*state_, "reading the data version", [&]() -> Result<std::int64_t> {
     ScopedStatement query(*state_, "PRAGMA data_version");
     if (!(*query).executeStep())
       return Status(ErrorCode::kInternal, "PRAGMA data_version returned no row");
-    return (*query).getColumn(0).getInt64();
+    // PRAGMA data_version counts per connection: after a reopen (ensure_current) it starts
+    // again, so the number of reopens is folded in and the value still moves.
+    return (state_->reopens << 40) + (*query).getColumn(0).getInt64();
   });
 }
 
 Status Vault::checkpoint() {
-  return guarded("checkpointing the vault", [&]() -> Status {
+  return guarded(*state_, "checkpointing the vault", [&]() -> Status {
     state_->db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
     return Status::ok();
   });

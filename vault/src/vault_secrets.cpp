@@ -100,7 +100,7 @@ AuditEntry admin_entry(const AuditContext& who, std::string_view action, std::st
 }  // namespace
 
 Result<SecretInfo> Vault::find_secret(std::string_view name) {
-  return guarded("looking up a secret", [&]() -> Result<SecretInfo> {
+  return guarded(*state_, "looking up a secret", [&]() -> Result<SecretInfo> {
     auto info = lookup(*state_->db, name);
     if (!info || info->removed) return not_found(name);
     return std::move(*info);
@@ -108,7 +108,7 @@ Result<SecretInfo> Vault::find_secret(std::string_view name) {
 }
 
 Result<std::vector<SecretInfo>> Vault::list_secrets() {
-  return guarded("listing secrets", [&]() -> Result<std::vector<SecretInfo>> {
+  return guarded(*state_, "listing secrets", [&]() -> Result<std::vector<SecretInfo>> {
     SQLite::Statement query(*state_->db, std::string("SELECT ") + kSecretColumns +
                                              " WHERE s.removed_at IS NULL ORDER BY s.name");
     std::vector<SecretInfo> out;
@@ -118,7 +118,7 @@ Result<std::vector<SecretInfo>> Vault::list_secrets() {
 }
 
 Result<std::vector<VersionInfo>> Vault::list_versions(std::string_view name) {
-  return guarded("listing versions", [&]() -> Result<std::vector<VersionInfo>> {
+  return guarded(*state_, "listing versions", [&]() -> Result<std::vector<VersionInfo>> {
     auto info = lookup(*state_->db, name);
     if (!info || info->removed) return not_found(name);
     SQLite::Statement query(*state_->db,
@@ -141,7 +141,7 @@ Result<std::vector<VersionInfo>> Vault::list_versions(std::string_view name) {
 
 Result<SecretBuffer> Vault::read_secret(std::string_view name,
                                         std::optional<std::int64_t> version) {
-  return guarded("reading a secret", [&]() -> Result<SecretBuffer> {
+  return guarded(*state_, "reading a secret", [&]() -> Result<SecretBuffer> {
     const std::string name_text(name);
     static const std::string kByVersion =
         "SELECT s.id, v.version, v.term, v.blob FROM secrets s JOIN versions v "
@@ -202,7 +202,7 @@ Result<std::int64_t> Vault::put_secret(std::string_view name, std::span<const st
   if (options.stage != Stage::kCurrent && options.stage != Stage::kPending) {
     return Status(ErrorCode::kInvalidArgument, "a new version is staged current or pending");
   }
-  return guarded("storing a secret", [&]() -> Result<std::int64_t> {
+  return guarded(*state_, "storing a secret", [&]() -> Result<std::int64_t> {
     VaultState& s = *state_;
     const std::string name_text(name);
     const UnixSeconds now = now_seconds();
@@ -286,7 +286,7 @@ Result<std::int64_t> Vault::put_secret(std::string_view name, std::span<const st
 }
 
 Status Vault::promote_pending(std::string_view name, const AuditContext& who) {
-  return guarded("promoting a pending version", [&]() -> Status {
+  return guarded(*state_, "promoting a pending version", [&]() -> Status {
     SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     auto info = lookup(*state_->db, name);
     if (!info || info->removed) return not_found(name);
@@ -305,7 +305,7 @@ Status Vault::promote_pending(std::string_view name, const AuditContext& who) {
 
 Status Vault::rollback(std::string_view name, std::optional<std::int64_t> to,
                        const AuditContext& who) {
-  return guarded("rolling back a secret", [&]() -> Status {
+  return guarded(*state_, "rolling back a secret", [&]() -> Status {
     SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     auto info = lookup(*state_->db, name);
     if (!info || info->removed) return not_found(name);
@@ -338,7 +338,7 @@ Status Vault::rollback(std::string_view name, std::optional<std::int64_t> to,
 }
 
 Status Vault::remove_secret(std::string_view name, bool purge, const AuditContext& who) {
-  auto status = guarded("removing a secret", [&]() -> Status {
+  auto status = guarded(*state_, "removing a secret", [&]() -> Status {
     SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
     auto info = lookup(*state_->db, name);
     if (!info || (info->removed && !purge)) return not_found(name);

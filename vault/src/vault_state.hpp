@@ -73,9 +73,26 @@ struct GrantSet {
   bool is_live(std::int64_t serial) const;
 };
 
+// Which file a path names (device and inode), or none when nothing is there.
+struct FileIdentity {
+  bool exists = false;
+  std::uint64_t device = 0, inode = 0;
+  bool operator==(const FileIdentity&) const = default;
+  static FileIdentity of(const std::filesystem::path& path);
+};
+
 struct VaultState {
   std::filesystem::path path;
   std::unique_ptr<SQLite::Database> db;
+  // The database file and its WAL index as this connection opened them. Any close() of
+  // any descriptor of vault.db in this process (a library, an in-process plugin) drops
+  // SQLite's POSIX locks on it; another process's next write then believes it is the
+  // file's only user, checkpoints and deletes vault.db-wal and -shm, and this connection
+  // would go on reading and writing the deleted files: later commits unseen (a revoked
+  // grant honoured), its own writes lost. A restore renames a new file into place, with
+  // the same effect. Every operation first compares these with the files on disk.
+  FileIdentity db_file, shm_file;
+  std::int64_t reopens = 0;
   // Prepared statements of hot paths, keyed by SQL text. Declared after db so they are
   // finalized first. Use through ScopedStatement, which resets them after use (a statement
   // left mid-step would pin an old WAL snapshot).
@@ -86,6 +103,13 @@ struct VaultState {
   SecretBuffer keyring_key;
   SecretBuffer grant_key;
   std::map<std::int64_t, SecretBuffer> term_keys;  // data keys by term, loaded on demand
+
+  // Records the files the connection uses now (after it has read: the WAL index exists).
+  void remember_files();
+  // Reopens the connection when vault.db or vault.db-shm on disk is not the file the
+  // connection uses (see db_file). Throws IntegrityError when the file now at the path is
+  // another vault, SQLite::Exception when it cannot be opened.
+  void ensure_current();
 
   // The cached prepared statement for sql (prepared on first use).
   SQLite::Statement& statement(const std::string& sql);
@@ -185,6 +209,16 @@ auto guarded(const char* what, Fn&& fn) -> decltype(fn()) {
   } catch (const std::exception& e) {
     return Status(ErrorCode::kInternal, std::string(what) + " failed: " + e.what());
   }
+}
+
+// guarded() for an operation on an open vault: the connection is made current first
+// (VaultState::ensure_current).
+template <typename Fn>
+auto guarded(VaultState& state, const char* what, Fn&& fn) -> decltype(fn()) {
+  return guarded(what, [&]() -> decltype(fn()) {
+    state.ensure_current();
+    return fn();
+  });
 }
 
 }  // namespace keyhold::vault

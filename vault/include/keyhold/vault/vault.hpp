@@ -129,7 +129,8 @@ class Vault {
 
   // ---- housekeeping ----
   Result<VaultSummary> summary(UnixSeconds now);
-  // SQLite's PRAGMA data_version: changes whenever another connection commits. Cheap.
+  // Changes whenever another connection commits (SQLite's PRAGMA data_version) or the
+  // connection was reopened because the files on disk were replaced. Cheap.
   Result<std::int64_t> data_version();
   // Writes an encrypted, authenticated copy to backup_path (created 0600, never
   // overwritten). Audited (the entry is inside the backup).
