@@ -16,16 +16,6 @@ constexpr char kHexUpper[] = "0123456789ABCDEF";
 
 void wipe(std::string& s) { sodium_memzero(s.data(), s.size()); }
 
-std::string base64_unpadded(std::string_view bytes, bool url) {
-  const int variant =
-      url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
-  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
 // The base64 forms of value at each alignment. With `shift` bytes before it in its 3-byte
 // group, value covers bits [8 * shift, 8 * (shift + size)) of the encoded input; character
 // i holds bits [6i, 6i + 6). The characters that hold only value bits are the stable
@@ -35,7 +25,8 @@ void add_base64_forms(std::string_view value, bool url, std::vector<std::string>
   for (std::size_t shift = 0; shift < 3; ++shift) {
     std::string input(shift, '\0');
     input.append(value);
-    std::string encoded = base64_unpadded(input, url);
+    std::string encoded = base64_encode(input, url ? sodium_base64_VARIANT_URLSAFE_NO_PADDING
+                                                   : sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
     const std::size_t first = (8 * shift + 5) / 6;  // the first character without prefix bits
     const std::size_t last = 8 * input.size() / 6;  // one past the last without suffix bits
     if (last >= first + kMinBase64SecretChars) {
@@ -226,6 +217,14 @@ void add_json_forms(std::string_view text, std::vector<std::string>& forms) {
 }
 
 }  // namespace
+
+std::string base64_encode(std::string_view bytes, int variant) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), variant);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
 
 std::vector<std::string> encoded_forms(std::string_view value) {
   std::vector<std::string> forms;

@@ -32,4 +32,8 @@ inline constexpr std::size_t kMinBase64SecretChars = 10;
 // The forms are derived secrets: the caller wipes them (sodium_memzero) when done.
 std::vector<std::string> encoded_forms(std::string_view value);
 
+// bytes in base64; variant is one of libsodium's sodium_base64_VARIANT_* (with or without
+// padding, standard or URL-safe alphabet).
+std::string base64_encode(std::string_view bytes, int variant);
+
 }  // namespace keyhold::secrets

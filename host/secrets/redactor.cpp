@@ -97,14 +97,6 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
-std::string base64(std::string_view value, int variant) {
-  std::string out(sodium_base64_encoded_len(value.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(value.data()),
-                    value.size(), variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
 }  // namespace
 
 namespace {
@@ -360,7 +352,7 @@ bool Redactor::redact_blob(std::string& blob) const {
     decoded = scan(blob).front().marker();
   }
   sodium_memzero(blob.data(), blob.size());
-  blob = base64(decoded, sodium_base64_VARIANT_ORIGINAL);
+  blob = base64_encode(decoded, sodium_base64_VARIANT_ORIGINAL);
   sodium_memzero(decoded.data(), decoded.size());
   return true;
 }

@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "secrets/encoded_forms.hpp"
 
@@ -13,14 +12,6 @@ namespace {
 
 bool has(const std::vector<std::string>& forms, std::string_view form) {
   return std::find(forms.begin(), forms.end(), form) != forms.end();
-}
-
-std::string base64(std::string_view bytes, int variant) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
 }
 
 }  // namespace
@@ -50,13 +41,15 @@ TEST_CASE("a base64 form holds at least 10 characters of the value alone") {
   // holds bits of the byte after it, are not part of the form.
   const std::string eight = "8canary!";
   auto forms = encoded_forms(eight);
-  CHECK(has(forms, base64(eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(0, 10)));
-  CHECK(has(forms, base64("x" + eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(2, 10)));
-  CHECK(has(forms, base64("xy" + eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(3, 10)));
+  CHECK(has(forms, base64_encode(eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(0, 10)));
+  CHECK(has(forms,
+            base64_encode("x" + eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(2, 10)));
+  CHECK(has(forms,
+            base64_encode("xy" + eight, sodium_base64_VARIANT_ORIGINAL_NO_PADDING).substr(3, 10)));
   // 7 bytes leave 9 or fewer at every alignment: no base64 pattern at all.
   const std::string seven = "7canary";
   for (const std::string prefix : {"", "x", "xy"}) {
-    const std::string encoded = base64(prefix + seven + "z", sodium_base64_VARIANT_ORIGINAL);
+    const std::string encoded = base64_encode(prefix + seven + "z", sodium_base64_VARIANT_ORIGINAL);
     for (const auto& form : encoded_forms(seven)) {
       INFO(prefix.size() << ": " << form);
       CHECK(encoded.find(form) == std::string::npos);

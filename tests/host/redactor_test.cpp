@@ -2,7 +2,6 @@
 
 #include <sodium.h>
 
-#include <cstring>
 
 #include "secrets/redactor.hpp"
 
@@ -34,13 +33,6 @@ std::shared_ptr<Redactor> knowing(std::string_view value) {
   return redactor;
 }
 
-std::string base64(std::string_view bytes, int variant) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
 }  // namespace
 
 TEST_CASE("an exact secret value is replaced by a marker naming its label") {
@@ -111,11 +103,9 @@ TEST_CASE("binary values with NUL bytes are matched") {
 TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob stays base64") {
   auto r = with_canary();
   const std::string bytes = "prefix " + std::string(kCanary) + " suffix";
-  std::string b64(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(b64.data(), b64.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  b64.resize(std::strlen(b64.c_str()));
-  nlohmann::json value = {{"resource", {{"uri", "x://y"}, {"blob", b64}}}};
+  nlohmann::json value = {
+      {"resource",
+       {{"uri", "x://y"}, {"blob", base64_encode(bytes, sodium_base64_VARIANT_ORIGINAL)}}}};
   REQUIRE(r->redact_json(value));
   const std::string blob = value["resource"]["blob"].get<std::string>();
   std::string decoded(blob.size(), '\0');
@@ -155,7 +145,7 @@ TEST_CASE("a text that cannot be scanned never leaves: the redactor fails closed
 TEST_CASE("base64 of a value after a prefix is redacted: Authorization: Basic user:password") {
   auto r = knowing(kCanary);
   const std::string encoded =
-      base64("user:" + std::string(kCanary), sodium_base64_VARIANT_ORIGINAL);
+      base64_encode("user:" + std::string(kCanary), sodium_base64_VARIANT_ORIGINAL);
   // "user:" is 5 bytes: the 7th character holds its last 2 bits and the value's first 4.
   CHECK(r->redacted("Authorization: Basic " + encoded) ==
         "Authorization: Basic " + encoded.substr(0, 7) + "[REDACTED:canary]");
@@ -170,7 +160,7 @@ TEST_CASE("base64 of a value at any alignment leaves only characters shared with
       for (std::size_t after = 0; after <= 4; ++after) {
         const std::string input =
             std::string(before, '\x7f') + std::string(kCanary) + std::string(after, '\xfe');
-        const std::string encoded = base64(input, variant);
+        const std::string encoded = base64_encode(input, variant);
         INFO("variant " << variant << ", " << before << " bytes before, " << after << " after");
         const std::string out = r->redacted(encoded);
         const std::size_t at = out.find(marker);
@@ -215,7 +205,7 @@ TEST_CASE("a value inside a JSON string is redacted as serializers escape it") {
 
 TEST_CASE("an encoded form inside a JSON string is redacted: base64 with '/' written \\/") {
   const std::string value = "canary-{?}-value";
-  const std::string encoded = base64(value, sodium_base64_VARIANT_ORIGINAL);
+  const std::string encoded = base64_encode(value, sodium_base64_VARIANT_ORIGINAL);
   REQUIRE(encoded.find('/') != std::string::npos);
   std::string php;  // PHP json_encode writes '/' as \/
   for (char c : encoded) php += c == '/' ? std::string("\\/") : std::string(1, c);
