@@ -232,7 +232,7 @@ std::vector<std::string> encoded_forms(std::string_view value) {
   add_base64_forms(value, true, forms);
   add_hex_forms(value, forms);
   add_percent_forms(value, forms);
-  // A form inside a JSON string: the same encoder applied once more.
+  // The value and each form above as written inside a JSON string.
   const std::size_t encoded = forms.size();
   add_json_forms(value, forms);
   for (std::size_t i = 0; i < encoded; ++i) {
