@@ -2,7 +2,6 @@
 
 #include <sodium.h>
 
-
 #include "secrets/redactor.hpp"
 
 using namespace keyhold::secrets;
