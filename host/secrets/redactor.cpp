@@ -97,56 +97,7 @@ std::string lowercase(std::string_view text) {
   return out;
 }
 
-std::string base64(std::string_view value, int variant) {
-  std::string out(sodium_base64_encoded_len(value.size(), variant), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(value.data()),
-                    value.size(), variant);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
 }  // namespace
-
-std::vector<std::string> encoded_forms(std::string_view value) {
-  std::vector<std::string> forms;
-  // Padded and unpadded: the padded form is the longer match, so no stray '=' remains.
-  forms.push_back(base64(value, sodium_base64_VARIANT_ORIGINAL));
-  forms.push_back(base64(value, sodium_base64_VARIANT_ORIGINAL_NO_PADDING));
-  forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE));
-  forms.push_back(base64(value, sodium_base64_VARIANT_URLSAFE_NO_PADDING));
-  static constexpr char kHexLower[] = "0123456789abcdef";
-  static constexpr char kHexUpper[] = "0123456789ABCDEF";
-  std::string lower, upper;
-  // Percent-encodings as different libraries write them: upper- or lower-case hex digits,
-  // with '/' encoded (RFC 3986 components) or kept (Python's quote, many path encoders).
-  std::string url[4];
-  for (unsigned char c : value) {
-    lower += kHexLower[c >> 4];
-    lower += kHexLower[c & 15];
-    upper += kHexUpper[c >> 4];
-    upper += kHexUpper[c & 15];
-    const bool unreserved = std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-    for (int variant = 0; variant < 4; ++variant) {
-      const bool keep_slash = variant >= 2;
-      const char* hex = (variant % 2 == 0) ? kHexUpper : kHexLower;
-      if (unreserved || (keep_slash && c == '/')) {
-        url[variant] += static_cast<char>(c);
-      } else {
-        url[variant] += '%';
-        url[variant] += hex[c >> 4];
-        url[variant] += hex[c & 15];
-      }
-    }
-  }
-  forms.push_back(std::move(lower));
-  forms.push_back(std::move(upper));
-  for (auto& u : url) forms.push_back(std::move(u));
-  // Drop forms equal to the value or to each other (e.g. URL encoding of plain text).
-  std::sort(forms.begin(), forms.end());
-  forms.erase(std::unique(forms.begin(), forms.end()), forms.end());
-  forms.erase(std::remove(forms.begin(), forms.end(), std::string(value)), forms.end());
-  return forms;
-}
 
 namespace {
 
@@ -389,18 +340,19 @@ bool Redactor::redact_blob(std::string& blob) const {
   }
   decoded.resize(decoded_size);
   const bool text_hit = !scan(blob).empty();
-  if (!redact(decoded) && !text_hit) {
+  const bool bytes_hit = redact(decoded);
+  if (!bytes_hit && !text_hit) {
     sodium_memzero(decoded.data(), decoded.size());
     return false;
   }
-  if (text_hit && scan(decoded).empty()) {
+  if (text_hit && !bytes_hit) {
     // The encoded text matched but the bytes did not (e.g. a secret's base64 form spans the
     // whole blob): the bytes are the secret itself, so replace them with the marker.
     sodium_memzero(decoded.data(), decoded.size());
     decoded = scan(blob).front().marker();
   }
   sodium_memzero(blob.data(), blob.size());
-  blob = base64(decoded, sodium_base64_VARIANT_ORIGINAL);
+  blob = base64_encode(decoded, sodium_base64_VARIANT_ORIGINAL);
   sodium_memzero(decoded.data(), decoded.size());
   return true;
 }

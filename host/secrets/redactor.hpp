@@ -4,8 +4,9 @@
 // [REDACTED:db-password] or [REDACTED:rule:aws-access-key].
 //
 // Matching runs on Hyperscan: one literal database for the values of every secret the
-// host can release (raw, base64, base64url, URL-encoded, hex lower and upper), one regex
-// database for the credential rules. Hyperscan reports every pattern id with its start
+// host can release (raw and every form of encoded_forms.hpp: base64 and base64url at each
+// alignment, hex, percent-encodings, JSON string escapes), one regex database for the
+// credential rules. Hyperscan reports every pattern id with its start
 // and end offsets in one pass, whatever the number of secrets, which a regex set engine
 // such as RE2::Set (ids only, no offsets) cannot.
 //
@@ -20,6 +21,7 @@
 
 #include "keyhold/vault/secret_buffer.hpp"
 #include "secrets/credential_rules.hpp"
+#include "secrets/encoded_forms.hpp"
 
 namespace keyhold::secrets {
 
@@ -88,8 +90,5 @@ class Redactor {
 // Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must
 // then replace the whole text with [REDACTED:rule:unscanned] rather than let it leave.
 void fail_scans_for_testing(int count);
-
-// The encoded forms of value that are matched besides the raw bytes.
-std::vector<std::string> encoded_forms(std::string_view value);
 
 }  // namespace keyhold::secrets

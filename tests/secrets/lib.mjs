@@ -58,10 +58,10 @@ export function assertNoLeak(text, what, values = canaries) {
 
 // ---------------------------------------------------------------- captures (acceptance 5)
 
-// Everything the run printed or received: { label, text, knownLeak }.
+// Everything the run printed or received: { label, text }; the sweep searches every one.
 export const captures = [];
 export function capture(label, text) {
-  const entry = { label, text: String(text ?? ''), knownLeak: null };
+  const entry = { label, text: String(text ?? '') };
   captures.push(entry);
   return entry;
 }
@@ -175,10 +175,6 @@ export async function serve(sandbox, config, label) {
     received: () => rawChunks.join('') + '\n' + messages.map((m) => JSON.stringify(m)).join('\n'),
     async call(name, args = {}, options) {
       return conn.client.callTool({ name, arguments: args }, undefined, options);
-    },
-    markKnownLeak(reason) {
-      stdoutCapture.knownLeak = reason;
-      stderrCapture.knownLeak = reason;
     },
     async close() {
       if (closed) return;

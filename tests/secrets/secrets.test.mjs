@@ -74,9 +74,6 @@ function textOf(result) {
   return (result.content ?? []).map((c) => c.text ?? JSON.stringify(c)).join('\n');
 }
 
-// Known host bugs observed by todo tests (the sweep tolerates exactly these captures).
-const knownLeaks = [];
-
 // ------------------------------------------------------------------------ acceptance 1
 
 test('snoop: ungranted alias, another instance\'s handle, reveal with only sign: denied, audited', async () => {
@@ -270,7 +267,7 @@ test('snoop: a revealed canary put into every outbound path, in every encoding: 
   assertNoLeak(stderr, 'serve stderr');
 });
 
-test('snoop: a revealed canary as the bytes of an embedded blob resource: redacted, and the result stays valid', async (t) => {
+test('snoop: a revealed canary as the bytes of an embedded blob resource: redacted, and the result stays valid', async () => {
   const { sandbox, config } = await standardVault('blob');
   const s = await serve(sandbox, config, 'blob');
   try {
@@ -289,12 +286,6 @@ test('snoop: a revealed canary as the bytes of an embedded blob resource: redact
     // The blob stays base64; its bytes carry the marker instead of the value.
     assert.match(blob, /^[A-Za-z0-9+/]*={0,2}$/, `blob as received: ${blob}`);
     assert.ok(Buffer.from(blob, 'base64').toString('latin1').includes(marker('token')), `blob as received: ${blob}`);
-    if (rejected) {
-      t.todo(
-        'host bug: Redactor::redact_json puts a marker inside a base64 "blob", so the result is ' +
-          'no longer valid MCP and the SDK client rejects the whole tool result',
-      );
-    }
     assert.equal(rejected, undefined, `the SDK client rejected the redacted result: ${rejected?.message?.slice(0, 200)}`);
     assert.ok(result);
   } finally {
@@ -305,17 +296,12 @@ test('snoop: a revealed canary as the bytes of an embedded blob resource: redact
 // Other common percent-encodings: Python's urllib.parse.quote keeps '/', and lower-case
 // hex digits are as valid as upper-case ones. Issue 4 names "URL-encoded" forms.
 for (const form of ['url-keep-slash', 'url-lower']) {
-  test(`snoop: a revealed canary percent-encoded as ${form} is redacted`, async (t) => {
+  test(`snoop: a revealed canary percent-encoded as ${form} is redacted`, async () => {
     const { sandbox, values, config } = await standardVault(`leak-${form}`);
     const s = await serve(sandbox, config, form);
     try {
       const r = await s.call('sa_leak', { alias: 'token', form, where: 'text-bare' });
       const leaked = textOf(r);
-      if (leaked !== marker('token')) {
-        t.todo(`host bug: redactor (host/secrets/redactor.cpp encoded_forms) misses ${form} percent-encoding`);
-        s.markKnownLeak(`${form} percent-encoding`);
-        knownLeaks.push(form);
-      }
       assert.equal(leaked, marker('token'), `the client received ${leaked} for ${values.token}`);
     } finally {
       await s.close();
@@ -357,7 +343,7 @@ test('revoke while serving: the next use is denied within one second, even with 
   }
 });
 
-test('rotate while serving: the next reveal returns the new value, the client sees only markers', async (t) => {
+test('rotate while serving: the next reveal returns the new value, the client sees only markers', async () => {
   const { sandbox, values, config } = await standardVault('rotate');
   const s = await serve(sandbox, config, 'rotate');
   try {
@@ -370,14 +356,6 @@ test('rotate while serving: the next reveal returns the new value, the client se
     assert.equal(after.reveal, KH.OK);
     assert.equal(after.length, rotated.length, 'reveal returns the rotated value');
     assert.equal(structured(await s.call('sa_sign', { alias: 'token', message })).mac, hmacHex(rotated, message));
-    if (after.value !== marker('token')) {
-      t.todo(
-        'host bug: after `keyhold vault rotate` on a running serve, reveal returns the new value ' +
-          'but the redactor never learns it (RedactionRefresher / HandleBroker::vault_changed)',
-      );
-      s.markKnownLeak('rotated value not redacted');
-      knownLeaks.push('rotated value not redacted');
-    }
     assert.equal(after.value, marker('token'), 'the rotated value reached the client');
     // Both the new value and the previous one are still redacted in every form.
     for (const form of ['raw', 'base64', 'hex']) {
@@ -392,9 +370,9 @@ test('rotate while serving: the next reveal returns the new value, the client se
   }
 });
 
-test('rotate while serving: a reveal right after the rotation is redacted too', async (t) => {
-  // The broker serves the new value at once, but the redactor learns it from a poll of
-  // the vault's data_version (every 250 ms, host/secrets/serve_secrets.cpp).
+test('rotate while serving: a reveal right after the rotation is redacted too', async () => {
+  // The broker serves the new value at once; the redactor must know it before it leaves,
+  // not only after the next 250 ms poll of the vault's data_version.
   const { sandbox, config } = await standardVault('rotate-race');
   const s = await serve(sandbox, config, 'rotate-race');
   try {
@@ -402,14 +380,6 @@ test('rotate while serving: a reveal right after the rotation is redacted too', 
     await cli(sandbox, ['vault', 'rotate', 'app/token'], { input: rotated });
     const r = structured(await s.call('sa_reveal', { alias: 'token' }));
     assert.equal(r.length, rotated.length);
-    if (r.value !== marker('token')) {
-      t.todo(
-        'host bug: the redactor lags a rotation by up to 250 ms (RedactionRefresher polls data_version) ' +
-          'while HandleBroker::reveal already serves the new value, so it leaves unredacted',
-      );
-      s.markKnownLeak('rotation race');
-      knownLeaks.push('rotation race');
-    }
     assert.equal(r.value, marker('token'), 'the value revealed right after rotate reached the client');
   } finally {
     await s.close();
@@ -538,25 +508,16 @@ test('env: another instance cannot read, wait for or kill a child it did not sta
   }
 });
 
-test('env: a value straddling the 64 KiB flush of process_read never reaches the plugin', async (t) => {
+test('env: a value straddling the 64 KiB flush of process_read never reaches the plugin', async () => {
   // ChildProcesses::read hands out a line longer than 64 KiB in pieces, each redacted on
-  // its own: a value split across two pieces is matched in neither.
+  // its own: it must hold back a possible value prefix so no value is split across two.
   const { sandbox, config } = await standardVault('env-boundary');
   const s = await serve(sandbox, config, 'env-boundary');
   try {
     const r = structured(await s.call('sa_env', { alias: 'token', mode: 'boundary' }));
     assert.equal(r.spawn, KH.OK);
     const seen = [...r.stdout_reversed].reverse().join('');
-    const hits = findLeaks(seen);
-    if (hits.length > 0) {
-      t.todo(
-        'host bug: ChildProcesses::read (host/secrets/child_processes.cpp) flushes at kMaxPending ' +
-          'without holding back a possible secret prefix, so the plugin gets the value in two pieces',
-      );
-      s.markKnownLeak('64 KiB boundary');
-      knownLeaks.push('64 KiB boundary');
-    }
-    assert.deepEqual(hits, [], `the plugin saw the env value: ${seen.slice(-80)}`);
+    assert.deepEqual(findLeaks(seen), [], `the plugin saw the env value: ${seen.slice(-80)}`);
   } finally {
     await s.close();
   }
@@ -718,7 +679,6 @@ test('sweep: no canary in any captured stdout, stderr, client message, audit log
   let searched = 0;
   for (const c of captures) {
     searched += c.text.length;
-    if (c.knownLeak) continue; // a todo test above reports this leak
     for (const hit of findLeaks(c.text)) hits.push(`${c.label}: ${hit.form} of ${hit.canary}`);
   }
   for (const sandbox of sandboxes) {
@@ -728,6 +688,6 @@ test('sweep: no canary in any captured stdout, stderr, client message, audit log
     }
   }
   assert.ok(searched > 10_000, `searched only ${searched} bytes`);
-  assert.deepEqual(hits, [], `canaries found (known leaks excluded: ${knownLeaks.join(', ') || 'none'})`);
+  assert.deepEqual(hits, [], 'canaries found');
   for (const sandbox of sandboxes) sandbox.cleanup();
 });

@@ -1,0 +1,35 @@
+# keyhold_check_only_entry_exported(<library>...): fails unless each library's dynamic
+# symbol table defines keyhold_plugin_entry and nothing else (nm -D --defined-only).
+function(keyhold_check_only_entry_exported)
+  find_program(NM nm REQUIRED)
+  foreach(library ${ARGN})
+    if(NOT EXISTS "${library}")
+      message(FATAL_ERROR "${library} does not exist: build it first")
+    endif()
+    execute_process(COMMAND "${NM}" -D --defined-only "${library}" RESULT_VARIABLE rc
+                    OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "nm -D --defined-only ${library} failed: ${err}")
+    endif()
+    string(REGEX REPLACE "\n$" "" out "${out}")
+    string(REPLACE "\n" ";" lines "${out}")
+    set(names)
+    foreach(line IN LISTS lines)
+      # "<address> <type> <name>"; version nodes (type A, e.g. the map's anonymous node)
+      # are not symbols.
+      if(line MATCHES "^[0-9a-fA-F]+ ([A-Za-z]) (.+)$" AND NOT CMAKE_MATCH_1 STREQUAL "A")
+        list(APPEND names "${CMAKE_MATCH_2}")
+      endif()
+    endforeach()
+    if(NOT names STREQUAL "keyhold_plugin_entry")
+      list(JOIN names "\n  " shown)
+      message(FATAL_ERROR "${library} must export only keyhold_plugin_entry; it exports:\n  ${shown}")
+    endif()
+  endforeach()
+endfunction()
+
+# As a script: cmake -DLIBRARIES="a.so;b.so" -P exported_symbols.cmake
+if(CMAKE_SCRIPT_MODE_FILE STREQUAL CMAKE_CURRENT_LIST_FILE)
+  keyhold_check_only_entry_exported(${LIBRARIES})
+  message(STATUS "each exports only keyhold_plugin_entry: ${LIBRARIES}")
+endif()
