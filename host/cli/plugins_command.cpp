@@ -71,15 +71,25 @@ int list_instances(const std::string& config_path, bool as_json) {
   return 0;
 }
 
-int inspect(const std::string& path, const std::string& options_text, bool as_json) {
+// The plugin runs in a sandboxed runner, as an instance with the default sandbox would
+// (no network, no file outside the system libraries): inspecting an unknown .so runs no
+// code of it in this process. --in-process loads it here (trusted code only).
+int inspect(const std::string& path, const std::string& options_text, bool as_json,
+            bool in_process) {
   setup_stderr_logging("warn");
   std::string error;
-  auto library = PluginLibrary::load(path, &error);
-  if (!library) {
+  InstanceConfig config;
+  config.name = "inspect";
+  config.plugin = path;
+  config.isolation = in_process ? "in-process" : "process";
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::absolute(path, ec);
+  auto backend = start_backend(config, ec ? std::filesystem::path(path) : resolved, &error);
+  if (!backend) {
     std::cerr << "keyhold: " << path << ": " << error << "\n";
     return 1;
   }
-  const kh_plugin& def = library->definition();
+  const kh_plugin& def = backend->definition();
   nlohmann::json info{{"path", path},
                       {"name", def.name},
                       {"version", def.version ? def.version : ""},
@@ -99,7 +109,7 @@ int inspect(const std::string& path, const std::string& options_text, bool as_js
   }
   Registry registry;
   EventHub hub(registry);
-  PluginInstance instance(def.name, "", std::make_unique<InProcessBackend>(library), options, &hub);
+  PluginInstance instance(def.name, "", std::move(backend), options, &hub);
   nlohmann::json catalog;
   if (!instance.create(&error) || !instance.describe(&catalog, &error)) {
     info["catalog_error"] = error;
@@ -160,10 +170,16 @@ void add_plugins_command(CLI::App& app) {
   auto inspect_json = std::make_shared<bool>(false);
   inspect_cmd->add_option("path", *path, "Path to the plugin's .so")->required();
   inspect_cmd->add_option("--options", *options, "Instance options as a JSON object");
+  auto in_process = std::make_shared<bool>(false);
   inspect_cmd->add_flag("--json", *inspect_json, "Print JSON");
-  inspect_cmd->footer("Exit codes: 0 shown; 1 not loadable.");
-  inspect_cmd->callback([path, options, inspect_json] {
-    if (int code = inspect(*path, *options, *inspect_json); code != 0)
+  inspect_cmd->add_flag("--in-process", *in_process,
+                        "Load the plugin into this process instead of a sandboxed runner "
+                        "(trusted code only)");
+  inspect_cmd->footer(
+      "The plugin runs in a sandboxed keyhold-runner with the default sandbox (no network, "
+      "no files but the system libraries).\nExit codes: 0 shown; 1 not loadable.");
+  inspect_cmd->callback([path, options, inspect_json, in_process] {
+    if (int code = inspect(*path, *options, *inspect_json, *in_process); code != 0)
       throw CLI::RuntimeError(code);
   });
 }

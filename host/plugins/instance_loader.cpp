@@ -32,9 +32,6 @@ std::vector<std::filesystem::path> plugin_search_dirs(const Config& config) {
   return dirs;
 }
 
-namespace {
-
-// The plugin in a sandboxed runner (isolation = "process") or loaded into the host.
 std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
                                              const std::filesystem::path& path,
                                              std::string* error) {
@@ -69,8 +66,6 @@ std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
   }
   return backend;
 }
-
-}  // namespace
 
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
                                                HostServices* events,

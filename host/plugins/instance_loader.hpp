@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "plugins/host_services.hpp"
+#include "plugins/plugin_backend.hpp"
 #include "plugins/registry.hpp"
 
 namespace keyhold {
@@ -23,6 +24,12 @@ struct InstanceLoadResult {
 // (colon-separated), then the plugin folder next to the executable (build tree and
 // installed layout).
 std::vector<std::filesystem::path> plugin_search_dirs(const Config& config);
+
+// The plugin at path (resolved) for instance: in a sandboxed runner (isolation
+// "process") or loaded into this process ("in-process"). Null and *error when it cannot
+// start.
+std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
+                                             const std::filesystem::path& path, std::string* error);
 
 // Loads every instance of config into registry, in file order. A failing instance is
 // skipped and reported; the others still load. events receives instance-wide events.

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, tomlString } from '../e2e/helpers.mjs';
+import { connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, run, tomlString } from '../e2e/helpers.mjs';
 
 let sandbox;
 let conn;
@@ -210,4 +210,19 @@ test('a call spinning past call_timeout is ended and the host says so', async ()
   assert.match(r.content[0].text, /call_timeout/);
   assert.ok(Date.now() - started < 15_000);
   await echoAnswers();
+});
+
+test('plugins inspect runs the plugin in a sandboxed runner, not in the CLI', async () => {
+  const bin = await keyholdBin();
+  const plugin = path.join(PLUGIN_DIR, 'escape.so');
+  const shown = await run(bin, ['plugins', 'inspect', '--json', plugin], { env: sandbox.env });
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal(JSON.parse(shown.stdout).name, 'escape');
+  // Without a runner it cannot show anything: the plugin never entered the CLI's process.
+  const env = { ...sandbox.env, KEYHOLD_RUNNER: '/nonexistent/keyhold-runner' };
+  const refused = await run(bin, ['plugins', 'inspect', plugin], { env });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /cannot run \/nonexistent\/keyhold-runner/);
+  const trusted = await run(bin, ['plugins', 'inspect', '--in-process', '--json', plugin], { env });
+  assert.equal(trusted.code, 0, trusted.stderr);
 });
