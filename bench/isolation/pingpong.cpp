@@ -14,12 +14,15 @@ int main() {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) return 1;
   const pid_t child = ::fork();
+  if (child < 0) return 1;
   if (child == 0) {
+    ::close(fds[0]);  // else the parent's close below never ends this loop
     char b[64];
     while (::read(fds[1], b, sizeof b) == static_cast<ssize_t>(sizeof b))
       if (::write(fds[1], b, sizeof b) != static_cast<ssize_t>(sizeof b)) break;
     ::_exit(0);
   }
+  ::close(fds[1]);
   char b[64] = {};
   std::vector<double> us;
   for (int i = 0; i < 21000; ++i) {

@@ -15,7 +15,7 @@ export XDG_CONFIG_HOME="$tmp/xdg-config" XDG_DATA_HOME="$tmp/xdg-data" HOME="$tm
 echo "keyhold isolation bench ($(date -u +%Y-%m-%dT%H:%MZ)); nproc $(nproc); load $(cut -d' ' -f1-3 /proc/loadavg)"
 # The floor: a bare round trip between two processes (pingpong.cpp), for scale.
 c++ -O2 -std=c++20 -o "$tmp/pingpong" "$here/pingpong.cpp"
-read -r pp50 pp99 < <("$tmp/pingpong")
+read -r pp50 pp99 < <(timeout 60 "$tmp/pingpong")
 echo "floor: a bare 64-byte socketpair round trip between two processes: p50 ${pp50} us, p99 ${pp99} us"
-"$NODE" "$here/driver.mjs" --keyhold "$KEYHOLD" --plugin "$ECHO_PLUGIN" --dir "$tmp" \
+exec "$NODE" "$here/driver.mjs" --keyhold "$KEYHOLD" --plugin "$ECHO_PLUGIN" --dir "$tmp" \
   --n "${1:-20000}" --seq "${SEQ:-5000}"
