@@ -35,11 +35,12 @@ static void put_escaped(kh_sink* sink, kh_str s) {
   }
 }
 
-static int32_t fixture_create(kh_host* host, const kh_host_api* api, kh_str instance_name,
-                              kh_str options_json, void** out_instance, kh_sink* error) {
+static kh_status fixture_create(kh_host* host, const kh_host_api* api, kh_str instance_name,
+                                kh_str options_json, void** out_instance, kh_sink* error) {
   static int marker;
   (void)host;
-  (void)api;
+  /* The fixture needs nothing past 1.0; a plugin using a later field checks it this way. */
+  if (!KH_HAS_FIELD(kh_host_api, api, process_kill)) return KH_UNSUPPORTED;
   (void)instance_name;
   (void)options_json;
   (void)error;
@@ -49,14 +50,14 @@ static int32_t fixture_create(kh_host* host, const kh_host_api* api, kh_str inst
 
 static void fixture_destroy(void* instance) { (void)instance; }
 
-static int32_t fixture_describe(void* instance, kh_sink* out) {
+static kh_status fixture_describe(void* instance, kh_sink* out) {
   (void)instance;
   put(out, kCatalog, sizeof kCatalog - 1);
   return KH_OK;
 }
 
-static int32_t fixture_call(void* instance, const kh_call_ctx* ctx, kh_str method, kh_str params,
-                            kh_sink* out) {
+static kh_status fixture_call(void* instance, const kh_call_ctx* ctx, kh_str method, kh_str params,
+                              kh_sink* out) {
   static const char kToolsCall[] = "tools/call";
   (void)instance;
   (void)ctx;

@@ -9,7 +9,9 @@
  *  - Versioning: a plugin states the ABI it was built against (KH_ABI_MAJOR/MINOR).
  *    The host loads it only when the majors are equal and host minor >= plugin minor.
  *  - Tables (kh_plugin, kh_host_api) begin with their struct size and only ever grow at
- *    the end; a reader never touches a field beyond the size the writer declared.
+ *    the end; a reader never touches a field beyond the size the writer declared. Each
+ *    field states the ABI version it arrived in ("since 1.0"); a plugin built against a
+ *    newer minor than its host checks KH_HAS_FIELD before using a later one.
  *  - Strings cross as kh_str (pointer + length, UTF-8), borrowed for the duration of the
  *    call that passed them. Copy what you keep.
  *  - Results leave through kh_sink, which the host owns: the plugin appends bytes, the
@@ -43,7 +45,9 @@ extern "C" {
 #define KH_EXPORT __attribute__((visibility("default")))
 #endif
 
-/* Status codes returned across the ABI. Values are stable; new ones are appended. */
+/* Status codes returned across the ABI, as kh_status (a named int32_t: no ABI change from
+ * the int32_t of 1.0). Values are stable; new ones are appended. */
+typedef int32_t kh_status;
 #define KH_OK 0
 #define KH_ERROR 1            /* failure; a UTF-8 message is in the error/result sink */
 #define KH_INVALID_ARGUMENT 2 /* bad parameters (unknown tool, bad arguments, bad uri) */
@@ -101,7 +105,14 @@ typedef struct kh_secret_handle {
  * callback returns, so copy nothing you do not wipe yourself. */
 typedef void (*kh_reveal_fn)(void* user, const unsigned char* value, size_t size);
 
-/* Services the host offers a plugin instance. ctx may be NULL where noted. */
+/* True when the table (a kh_host_api* or kh_plugin* of the given type) is large enough,
+ * as its writer declared, to hold field: a host of an older minor lacks the fields
+ * appended after it. Example: KH_HAS_FIELD(kh_host_api, api, process_kill). */
+#define KH_HAS_FIELD(type, table, field) \
+  ((table)->struct_size >= offsetof(type, field) + sizeof(((const type*)0)->field))
+
+/* Services the host offers a plugin instance. ctx may be NULL where noted. Every field
+ * below arrived in ABI 1.0; fields appended later say "since 1.N". */
 typedef struct kh_host_api {
   uint32_t struct_size;
   uint16_t abi_major;
@@ -130,39 +141,39 @@ typedef struct kh_host_api {
    * on behalf of ctx and wait for its answer. On KH_OK the result object (JSON) is in
    * result; on KH_ERROR the client's error object (JSON); KH_UNAVAILABLE when the
    * client did not declare the capability; KH_CANCELLED when ctx was cancelled. */
-  int32_t (*client_request)(kh_host* host, const kh_call_ctx* ctx, kh_str method,
-                            kh_str params_json, kh_sink* result);
+  kh_status (*client_request)(kh_host* host, const kh_call_ctx* ctx, kh_str method,
+                              kh_str params_json, kh_sink* result);
 
   /* Secret handles. acquire maps an alias the plugin declared to a handle bound to
    * (this instance, the secret, the granted operations). Every use re-checks the grant.
    * All return KH_NOT_GRANTED when the administrator granted nothing. */
-  int32_t (*secret_acquire)(kh_host* host, const kh_call_ctx* ctx, kh_str alias,
-                            kh_secret_handle* out_handle);
-  int32_t (*secret_release)(kh_host* host, kh_secret_handle handle);
-  int32_t (*secret_reveal)(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
-                           kh_reveal_fn use, void* user);
+  kh_status (*secret_acquire)(kh_host* host, const kh_call_ctx* ctx, kh_str alias,
+                              kh_secret_handle* out_handle);
+  kh_status (*secret_release)(kh_host* host, kh_secret_handle handle);
+  kh_status (*secret_reveal)(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
+                             kh_reveal_fn use, void* user);
   /* algorithm: "hmac-sha256" (data = message) or "aws4-signing-key" (data = JSON
    * {"date":"YYYYMMDD","region":"...","service":"..."}); the MAC or key goes to out. */
-  int32_t (*secret_sign)(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
-                         kh_str algorithm, kh_str data, kh_sink* out);
+  kh_status (*secret_sign)(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle handle,
+                           kh_str algorithm, kh_str data, kh_sink* out);
 
   /* Child processes with secrets in their environment. spec_json:
    * {"argv":[...],"cwd":"...","env":{"K":"V"},"secret_env":{"VAR":"alias"}}.
    * The value never enters the plugin. out_process identifies the child. */
-  int32_t (*process_spawn)(kh_host* host, const kh_call_ctx* ctx, kh_str spec_json,
-                           uint64_t* out_process, kh_sink* error);
+  kh_status (*process_spawn)(kh_host* host, const kh_call_ctx* ctx, kh_str spec_json,
+                             uint64_t* out_process, kh_sink* error);
   /* Read what the child wrote on stream 1 (stdout) or 2 (stderr), waiting at most
    * timeout_ms; appends nothing at end of stream and returns KH_NOT_FOUND. */
-  int32_t (*process_read)(kh_host* host, uint64_t process, int32_t stream, int32_t timeout_ms,
-                          kh_sink* out);
+  kh_status (*process_read)(kh_host* host, uint64_t process, int32_t stream, int32_t timeout_ms,
+                            kh_sink* out);
   /* Wait at most timeout_ms (-1 = forever) for exit; *exit_status as from waitpid.
    * Once a wait has returned the status and both streams have returned KH_NOT_FOUND, the
    * host forgets the process: further calls with it return KH_NOT_FOUND. */
-  int32_t (*process_wait)(kh_host* host, uint64_t process, int32_t timeout_ms,
-                          int32_t* exit_status);
+  kh_status (*process_wait)(kh_host* host, uint64_t process, int32_t timeout_ms,
+                            int32_t* exit_status);
   /* Signal the child's whole process group. Once a wait has reaped the child this does
    * nothing (the group id may be reused), so kill first when members may outlive it. */
-  int32_t (*process_kill)(kh_host* host, uint64_t process, int32_t signal_number);
+  kh_status (*process_kill)(kh_host* host, uint64_t process, int32_t signal_number);
 } kh_host_api;
 
 /* A secret the plugin would like, by alias; the administrator maps aliases to secrets. */
@@ -185,23 +196,23 @@ typedef struct kh_plugin {
 
   /* Create one instance. options_json is the instance's [options] table as JSON.
    * On failure return non-KH_OK and append a message to error. */
-  int32_t (*create)(kh_host* host, const kh_host_api* api, kh_str instance_name,
-                    kh_str options_json, void** out_instance, kh_sink* error);
+  kh_status (*create)(kh_host* host, const kh_host_api* api, kh_str instance_name,
+                      kh_str options_json, void** out_instance, kh_sink* error);
 
   /* Destroy an instance; no call is in flight. */
   void (*destroy)(void* instance);
 
   /* Append the catalog as JSON: {"tools":[...],"resources":[...],
    * "resourceTemplates":[...],"prompts":[...]} with MCP field names, unprefixed. */
-  int32_t (*describe)(void* instance, kh_sink* catalog_json);
+  kh_status (*describe)(void* instance, kh_sink* catalog_json);
 
   /* Serve one request. method is one of "tools/call", "resources/read",
    * "resources/subscribe", "resources/unsubscribe", "prompts/get",
    * "completion/complete"; params_json is the MCP params object (names unprefixed).
    * On KH_OK, result holds the MCP result object as JSON. Otherwise result holds a
    * UTF-8 message. A failing tool is KH_OK with "isError": true. */
-  int32_t (*call)(void* instance, const kh_call_ctx* ctx, kh_str method, kh_str params_json,
-                  kh_sink* result);
+  kh_status (*call)(void* instance, const kh_call_ctx* ctx, kh_str method, kh_str params_json,
+                    kh_sink* result);
 } kh_plugin;
 
 typedef const kh_plugin* (*kh_plugin_entry_fn)(void);
