@@ -1,6 +1,7 @@
 #include "sqlite_backend.hpp"
 
 #include "schema_allowlist.hpp"
+#include "sqlite_functions.hpp"
 #include "value_format.hpp"
 
 #include <sqlite3.h>
@@ -24,6 +25,9 @@ struct SqliteBackend::Guard {
   // A table read without a database name (SQLite reports none when no column of it is used,
   // as in count(*) or EXISTS): run() then checks the databases the compiled program opens.
   std::string unnamed_read;
+  // The first function the authorizer refused (sqlite_functions.hpp), and why.
+  std::string denied_function;
+  std::string_view denied_function_reason;
   Context* ctx = nullptr;
   std::chrono::steady_clock::time_point deadline{};
   bool timed_out = false;
@@ -84,9 +88,17 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
       return SQLITE_DENY;
-    case SQLITE_FUNCTION:
-      if (arg2 != nullptr && lower(arg2) == "load_extension") return SQLITE_DENY;
-      return SQLITE_OK;
+    case SQLITE_FUNCTION: {
+      // Every function a statement names, also through a view, is judged by name; the
+      // authorizer sees no arity, so a function is refused with all its forms.
+      const auto verdict = sqlite_function_verdict(arg2 != nullptr ? arg2 : "");
+      if (verdict.allowed) return SQLITE_OK;
+      if (guard->denied_function.empty()) {
+        guard->denied_function = arg2 != nullptr ? arg2 : "";
+        guard->denied_function_reason = verdict.reason;
+      }
+      return SQLITE_DENY;
+    }
     case SQLITE_PRAGMA: {
       const std::string name = arg1 == nullptr ? std::string() : lower(arg1);
       if (name == "writable_schema" || name == "trusted_schema") return SQLITE_DENY;
@@ -221,6 +233,9 @@ SqliteBackend::SqliteBackend(SqliteOptions options)
   sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  // Debian builds with SQLITE_ENABLE_FTS3_TOKENIZER: the two-argument fts3_tokenizer()
+  // installs a pointer given in SQL. The authorizer refuses the function too.
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 2000);
   sqlite3_set_authorizer(db_, &authorize, guard_.get());
@@ -322,6 +337,8 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   guard_->denied_schema.clear();
   guard_->denied_object.clear();
   guard_->unnamed_read.clear();
+  guard_->denied_function.clear();
+  guard_->denied_function_reason = {};
   struct Reset {
     Guard* g;
     ~Reset() { g->ctx = nullptr; }
@@ -333,10 +350,15 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
       SQLITE_OK) {
     if (guard_->cancelled) throw Cancelled();
     throw_if_outside_allowlist();
+    if (!guard_->denied_function.empty())
+      throw SqlError(
+          "refused: the SQLite function " + guard_->denied_function +
+          "() is not allowed on this connector: " + std::string(guard_->denied_function_reason));
     if (sqlite3_errcode(db_) == SQLITE_AUTH)
       throw SqlError("refused: SQLite: " + errmsg(db_) +
                      " (this instance denies ATTACH/DETACH, transaction control, pragmas that "
-                     "change settings, and load_extension)");
+                     "change settings, and functions that reach past the statement such as "
+                     "load_extension and fts3_tokenizer)");
     throw SqlError("SQLite: " + errmsg(db_));
   }
   if (stmt.get() == nullptr) throw SqlError("no SQL statement was given");

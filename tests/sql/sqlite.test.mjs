@@ -14,6 +14,9 @@ CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLO
 INSERT INTO t (name, score, data, note) VALUES ('alpha', 1.5, x'0102ff', NULL), ('beta', -2.25, NULL, 'b');
 CREATE TABLE big (n INTEGER NOT NULL);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20) INSERT INTO big SELECT x FROM c;
+CREATE VIRTUAL TABLE ft USING fts3(body, tokenize=simple);
+INSERT INTO ft (body) VALUES ('keyhold vault'), ('sandboxed runner');
+CREATE VIEW tokenizer_view AS SELECT hex(fts3_tokenizer('simple')) AS address;
 `;
 
 async function sqlite3(file, sql) {
@@ -190,7 +193,7 @@ describe('sql connector: SQLite', () => {
       ['PRAGMA writable_schema = 1', /not authorized/],
       ['PRAGMA writable_schema', /not authorized/],
       ["PRAGMA journal_mode = DELETE", /not authorized/],
-      ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", /not authorized/],
+      ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", /load_extension\(\) is not allowed/],
       ['BEGIN', /not authorized/],
       ['VACUUM', /read-only|not authorized/],
     ];
@@ -202,6 +205,41 @@ describe('sql connector: SQLite', () => {
     // Informational pragmas still work.
     const info = await ok(client, 'ro_query', { sql: "SELECT name FROM pragma_table_info('t') ORDER BY cid" });
     assert.equal(info.rows[0][0], 'id');
+  });
+
+  test('SQL functions that reach past the statement are refused: fts3_tokenizer cannot leak or plant a pointer', async () => {
+    // The known route from a read-only SELECT to a host crash: read a tokenizer's address,
+    // overwrite it with bytes from SQL, then use a full-text table not opened yet.
+    const pointer = /refused: the SQLite function fts3_tokenizer\(\) is not allowed on this connector: it returns the address/;
+    const tokenizerAttacks = [
+      "SELECT fts3_tokenizer('porter')",
+      "SELECT hex(fts3_tokenizer('simple'))",
+      "SELECT FTS3_Tokenizer('simple', x'4141414141414141')",
+      "SELECT 1 WHERE fts3_tokenizer('simple', x'4141414141414141') IS NOT NULL",
+      "SELECT (SELECT fts3_tokenizer('simple', x'4141414141414141'))",
+    ];
+    for (const sql of tokenizerAttacks) await refused(client, 'ro_query', { sql }, pointer);
+    for (const sql of tokenizerAttacks) await refused(client, 'rw_execute', { sql }, pointer);
+    await refused(client, 'ro_explain', { sql: "SELECT fts3_tokenizer('porter')" }, pointer);
+    // Also through a view the database file defines (the view is the attacker's).
+    await refused(client, 'ro_query', { sql: 'SELECT address FROM tokenizer_view' }, /fts3_tokenizer|unsafe use/);
+    // The other refused functions of Debian's build, each with its reason.
+    for (const [sql, why] of [
+      ["SELECT rtreenode(2, x'00000000')", /rtreenode\(\) is not allowed on this connector: it parses a blob/],
+      ['SELECT rtreedepth(x\'0000\')', /rtreedepth\(\) is not allowed/],
+      ["SELECT rtreecheck('t')", /rtreecheck\(\) is not allowed/],
+      ["SELECT sqlite_log(1, 'x')", /sqlite_log\(\) is not allowed/],
+      ['SELECT optimize(ft) FROM ft', /optimize\(\) is not allowed/],
+      ['SELECT fts5(NULL)', /fts5\(\) is not allowed/],
+    ])
+      await refused(client, 'ro_query', { sql }, why);
+    // The full-text table still works, so the host and its tokenizers are intact.
+    assert.deepEqual((await ok(client, 'ro_query', { sql: "SELECT body FROM ft WHERE ft MATCH 'vault'" })).rows, [['keyhold vault']]);
+    assert.deepEqual((await ok(client, 'rw_query', { sql: "SELECT snippet(ft) FROM ft WHERE ft MATCH 'runner'" })).rows, [['sandboxed <b>runner</b>']]);
+    // Ordinary functions are untouched, and the function list itself may be read.
+    const fns = await ok(client, 'ro_query', { sql: "SELECT count(*) FROM pragma_function_list WHERE name IN ('abs', 'json_extract', 'fts3_tokenizer')" });
+    assert.ok(fns.rows[0][0] >= 3);
+    assert.deepEqual((await ok(client, 'ro_query', { sql: "SELECT abs(-2), json_extract('{\"a\":1}', '$.a'), upper('x')" })).rows, [[2, 1, 'X']]);
   });
 
   test('a statement past statement_timeout stops with an error', async () => {
@@ -252,6 +290,10 @@ describe('sql connector: SQLite', () => {
     assert.equal(await sqlite3(writable, "SELECT score FROM t WHERE name = 'gamma'"), '3.0');
     await refused(client, 'rw_query', { sql: 'DELETE FROM t' }, /read-only/);
     await refused(client, 'rw_execute', { sql: 'DELETE FROM t; DROP TABLE big' }, /more than one statement/);
+    // ALTER TABLE rewrites the schema with SQLite's internal functions: still allowed.
+    for (const sql of ['CREATE TABLE r (a, c)', 'ALTER TABLE r RENAME COLUMN a TO b', 'ALTER TABLE r RENAME TO r2', 'ALTER TABLE r2 DROP COLUMN b'])
+      await ok(client, 'rw_execute', { sql });
+    assert.equal(await sqlite3(writable, "SELECT sql FROM sqlite_schema WHERE name = 'r2'"), 'CREATE TABLE "r2" (c)');
     assert.equal(await sqlite3(writable, 'SELECT count(*) FROM big'), '20');
   });
 
