@@ -1,6 +1,7 @@
 #include "postgres_backend.hpp"
 
 #include "pg_values.hpp"
+#include "result_budget.hpp"
 #include "schema_allowlist.hpp"
 #include "value_format.hpp"
 
@@ -69,8 +70,9 @@ class StatementRunner {
   StatementRunner(PGconn* conn, Context* ctx, Clock::time_point hard_deadline)
       : conn_(conn), ctx_(ctx), deadline_(hard_deadline) {}
 
+  // `budget`: the max_result_bytes cap on the kept rows (nullptr: none, for the plan).
   Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
-              std::size_t row_limit, bool keep_rows) {
+              std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr) {
     Outcome out;
     oids_.clear();
     std::vector<const char*> values;
@@ -82,6 +84,15 @@ class StatementRunner {
     PQsetSingleRowMode(conn_);
     bool cancel_sent = false;
     bool stop_reading = false;
+    // Stops the server producing rows we will not read (the error it answers with is
+    // expected and ignored).
+    const auto stop = [&] {
+      stop_reading = true;
+      if (!cancel_sent) {
+        send_cancel(conn_);
+        cancel_sent = true;
+      }
+    };
     while (true) {
       while (PQisBusy(conn_)) {
         pollfd pfd{PQsocket(conn_), POLLIN, 0};
@@ -100,18 +111,42 @@ class StatementRunner {
         case PGRES_TUPLES_OK:
           if (out.rows.columns.empty()) columns(r.get(), out.rows);
           if (stop_reading) break;
-          for (int row = 0; row < PQntuples(r.get()); ++row) {
+          for (int row = 0; row < PQntuples(r.get()) && !stop_reading; ++row) {
             if (out.rows.rows.size() >= row_limit) {
               // More rows than the limit: say so, and stop the server producing them.
-              out.rows.truncated = true;
-              stop_reading = true;
-              if (!cancel_sent) {
-                send_cancel(conn_);
-                cancel_sent = true;
-              }
+              mark_truncated(out.rows, Truncation::kRowLimit);
+              stop();
               break;
             }
-            if (keep_rows) out.rows.rows.push_back(values_of(r.get(), row));
+            if (!keep_rows) continue;
+            // The deadline and cancellation cover reading the rows too, not only the
+            // server's work.
+            if (ctx_ != nullptr && ctx_->cancelled()) {
+              out.cancelled = true;
+              record_error(out, "the request was cancelled");
+              stop();
+              break;
+            }
+            if (Clock::now() > deadline_) {
+              record_error(out, "PostgreSQL: the call passed its deadline while reading rows");
+              out.sqlstate = "57014";
+              stop();
+              break;
+            }
+            // A value larger than what is left is never converted (a 100 MB array would
+            // take seconds to parse).
+            if (budget != nullptr && !budget->may_fit(raw_size(r.get(), row))) {
+              mark_truncated(out.rows, Truncation::kResultBytes);
+              stop();
+              break;
+            }
+            json values = values_of(r.get(), row);
+            if (budget != nullptr && !budget->take(values)) {
+              mark_truncated(out.rows, Truncation::kResultBytes);
+              stop();
+              break;
+            }
+            out.rows.rows.push_back(std::move(values));
           }
           break;
         case PGRES_COMMAND_OK: {
@@ -172,6 +207,12 @@ class StatementRunner {
       rows.columns.push_back({PQfname(r, c), std::to_string(PQftype(r, c))});
       oids_.push_back(PQftype(r, c));
     }
+  }
+  static std::size_t raw_size(PGresult* r, int row) {
+    std::size_t bytes = 0;
+    for (int c = 0; c < PQnfields(r); ++c)
+      bytes += static_cast<std::size_t>(PQgetlength(r, row, c));
+    return bytes;
   }
   json values_of(PGresult* r, int row) const {
     json values = json::array();
@@ -394,7 +435,9 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     }
   }
   *user_statement_sent = true;
-  Outcome o = runner.run(sql, params_text, limits.row_limit, true);
+  ResultBudget budget(limits.max_result_bytes);
+  Outcome o = runner.run(sql, params_text, limits.row_limit, true, &budget);
+  o.rows.result_bytes = budget.used();
   if (o.connection_lost) {
     *connection_lost = true;
     throw SqlError(o.error);

@@ -66,6 +66,7 @@ SqlOptions parse_options(const json& options,
   static const std::set<std::string> known = {"backend",
                                               "read_only",
                                               "row_limit",
+                                              "max_result_bytes",
                                               "statement_timeout",
                                               "schemas",
                                               "path",
@@ -83,7 +84,8 @@ SqlOptions parse_options(const json& options,
     if (!known.contains(key))
       throw std::invalid_argument("unknown option " + key +
                                   " (the sql connector knows: backend, path, data_dir, "
-                                  "create_demo, read_only, row_limit, statement_timeout, schemas, "
+                                  "create_demo, read_only, row_limit, max_result_bytes, "
+                                  "statement_timeout, schemas, "
                                   "host, port, dbname, user, sslmode, connect_timeout, "
                                   "application_name, pool_size)");
   SqlOptions out;
@@ -93,6 +95,8 @@ SqlOptions parse_options(const json& options,
   out.read_only = get_bool(options, "read_only", true);
   out.limits.row_limit =
       static_cast<std::size_t>(get_integer(options, "row_limit", 500, 1, 100000));
+  out.limits.max_result_bytes = static_cast<std::size_t>(
+      get_integer(options, "max_result_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024));
   if (options.contains("statement_timeout"))
     out.limits.statement_timeout =
         parse_duration(options["statement_timeout"], "statement_timeout");

@@ -1,5 +1,6 @@
 #include "sqlite_backend.hpp"
 
+#include "result_budget.hpp"
 #include "schema_allowlist.hpp"
 #include "sqlite_functions.hpp"
 #include "value_format.hpp"
@@ -129,6 +130,15 @@ int on_progress(void* user) {
   return 0;
 }
 
+// The SQLITE_LIMIT_LENGTH of a connection: 8 x max_result_bytes (room for the
+// intermediate values of a query whose result fits), at least 16 MiB, at most SQLite's
+// compiled maximum.
+std::size_t max_value_bytes(std::size_t max_result_bytes) {
+  const std::size_t floor = 16 * 1024 * 1024;
+  const std::size_t ceiling = 1000000000;
+  return std::min(ceiling, std::max(floor, max_result_bytes * 8));
+}
+
 class Statement {
  public:
   Statement() = default;
@@ -237,6 +247,10 @@ SqliteBackend::SqliteBackend(SqliteOptions options)
   // installs a pointer given in SQL. The authorizer refuses the function too.
   sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
   sqlite3_extended_result_codes(db_, 1);
+  // No single string or blob, stored or computed (randomblob, printf, group_concat), may
+  // outgrow a bound tied to max_result_bytes: the connector's memory stays bounded.
+  sqlite3_limit(db_, SQLITE_LIMIT_LENGTH,
+                static_cast<int>(max_value_bytes(options_.max_result_bytes)));
   sqlite3_busy_timeout(db_, 2000);
   sqlite3_set_authorizer(db_, &authorize, guard_.get());
   sqlite3_progress_handler(db_, 1000, &on_progress, guard_.get());
@@ -377,22 +391,47 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
     const char* decl = sqlite3_column_decltype(stmt.get(), c);
     result.columns.push_back({sqlite3_column_name(stmt.get(), c), decl ? decl : ""});
   }
+  ResultBudget budget(limits.max_result_bytes);
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     if (result.rows.size() >= limits.row_limit) {
-      result.truncated = true;
+      mark_truncated(result, Truncation::kRowLimit);
+      break;
+    }
+    // The progress handler watches SQLite's work; this watches ours between rows, so the
+    // deadline and cancellation cover the whole call.
+    if (on_progress(guard_.get()) != 0) break;
+    // Sizes first: a value too large for what is left is never copied.
+    std::size_t raw = 0;
+    for (int c = 0; c < n; ++c)
+      raw += static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), c));
+    if (!budget.may_fit(raw)) {
+      mark_truncated(result, Truncation::kResultBytes);
       break;
     }
     json row = json::array();
     for (int c = 0; c < n; ++c) row.push_back(column_value(stmt.get(), c));
+    if (!budget.take(row)) {
+      mark_truncated(result, Truncation::kResultBytes);
+      break;
+    }
     result.rows.push_back(std::move(row));
   }
+  result.result_bytes = budget.used();
+  if (guard_->cancelled) throw Cancelled();
+  if (guard_->timed_out)
+    throw SqlError("canceling statement due to statement timeout (" +
+                   std::to_string(limits.statement_timeout.count()) + " ms)");
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     if (guard_->cancelled) throw Cancelled();
     throw_if_outside_allowlist();
     if (guard_->timed_out)
       throw SqlError("canceling statement due to statement timeout (" +
                      std::to_string(limits.statement_timeout.count()) + " ms)");
+    if (sqlite3_errcode(db_) == SQLITE_TOOBIG)
+      throw SqlError("SQLite: " + errmsg(db_) + " (one value may hold at most " +
+                     std::to_string(max_value_bytes(options_.max_result_bytes)) +
+                     " bytes on this instance: 8 x max_result_bytes, at least 16 MiB)");
     throw SqlError("SQLite: " + errmsg(db_));
   }
   if (rows_affected != nullptr) *rows_affected = sqlite3_changes64(db_);

@@ -25,6 +25,8 @@ struct SqliteOptions {
   std::string path;  // absolute path of the database file
   bool read_only = true;
   std::vector<std::string> schemas;  // allowlist; empty = all ("main")
+  // Bounds SQLITE_LIMIT_LENGTH (the largest string or blob) to 8 x this, at least 16 MiB.
+  std::size_t max_result_bytes = 4 * 1024 * 1024;
 };
 
 class SqliteBackend : public Backend {

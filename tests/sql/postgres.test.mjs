@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
 import { PgCluster } from './pg_cluster.mjs';
-import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
 const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
@@ -96,7 +96,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -115,6 +115,7 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
         pgInstance('pgscoped', {}, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgbulk', { row_limit: 100000, statement_timeout: '10s' }, 'vault:shop/password') +
         instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
         '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
         pgSandbox('pgurl') +
@@ -273,6 +274,34 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Barbara'", { db: 'shop' }), '1');
     const { tools } = await client.listTools();
     assert.ok(!tools.some((t) => t.name === 'pg_execute'), 'read-only instance offers no execute');
+  });
+
+  test('max_result_bytes: 100 MB results are cut at 4 MiB and said so; no huge value is parsed; host memory stays bounded', async () => {
+    const before = peakMemoryOfTree(conn.transport.pid);
+    const started = Date.now();
+    // 100,000 rows of about 1 KB: 100 MB if nothing stopped it.
+    const r = await tool('pgbulk_query', { sql: "SELECT n, repeat('x', 1000) AS payload FROM generate_series(1, 100000) n" });
+    assert.ok(!r.isError, textOf(r));
+    const s = r.structuredContent;
+    assert.deepEqual([s.truncated, s.truncated_by], [true, 'max_result_bytes']);
+    const bytes = JSON.stringify(s.rows).length;
+    assert.ok(bytes <= 4 * 1024 * 1024 && bytes > 4 * 1024 * 1024 - 2048, `rows take ${bytes} bytes as JSON`);
+    assert.deepEqual(s.rows.slice(0, 2).map((row) => row[0]), [1, 2]);
+    assert.match(textOf(r), /Truncated: the rows reached max_result_bytes \(4194304 bytes as JSON\) after \d+ rows/);
+    // One array of 3 million numbers (about 24 MB of text): refused by its size before the
+    // connector parses it (parsing such arrays took seconds outside the deadline).
+    const aggStarted = Date.now();
+    const agg = await tool('pgbulk_query', { sql: 'SELECT array_agg(n) FROM generate_series(1, 3000000) n' });
+    assert.ok(!agg.isError, textOf(agg));
+    assert.deepEqual([agg.structuredContent.row_count, agg.structuredContent.truncated_by], [0, 'max_result_bytes']);
+    assert.ok(Date.now() - aggStarted < 10_000 + 3000, `array_agg took ${Date.now() - aggStarted} ms`);
+    // 100 MB in 100 values of 1 MB each.
+    const wide = await tool('pgbulk_query', { sql: "SELECT repeat('y', 1000000) FROM generate_series(1, 100)" });
+    assert.deepEqual([wide.structuredContent.truncated_by, wide.structuredContent.row_count], ['max_result_bytes', 4]);
+    assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), 64 * 1024 * 1024, '100 MB PostgreSQL results');
+    // The connection was cancelled mid-result and is usable again.
+    assert.deepEqual((await pgOk('pgbulk_query', { sql: 'SELECT 1' })).rows, [[1]]);
   });
 
   test('pg_sleep(60) is stopped at statement_timeout', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, makeSandbox, pluginPath, run, waitForFile } from '../e2e/helpers.mjs';
-import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const FIXTURE_SQL = `
 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, note TEXT);
@@ -74,7 +74,11 @@ describe('sql connector: SQLite', () => {
         withSchemas(instanceToml('mainonly', pluginPath('sql'), { options: { path: fixture } }), ['main']) +
         readFixture('mainonly') +
         withSchemas(instanceToml('nomain', pluginPath('sql'), { options: { path: fixture } }), ['temp']) +
-        readFixture('nomain'),
+        readFixture('nomain') +
+        // row_limit as high as it goes: only max_result_bytes (default 4 MiB) stands
+        // between a 100 MB result and the host.
+        instanceToml('bulk', pluginPath('sql'), { options: { path: fixture, row_limit: 100000, statement_timeout: '30s' } }) +
+        readFixture('bulk'),
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;
@@ -240,6 +244,39 @@ describe('sql connector: SQLite', () => {
     const fns = await ok(client, 'ro_query', { sql: "SELECT count(*) FROM pragma_function_list WHERE name IN ('abs', 'json_extract', 'fts3_tokenizer')" });
     assert.ok(fns.rows[0][0] >= 3);
     assert.deepEqual((await ok(client, 'ro_query', { sql: "SELECT abs(-2), json_extract('{\"a\":1}', '$.a'), upper('x')" })).rows, [[2, 1, 'X']]);
+  });
+
+  test('max_result_bytes: a 100 MB result is cut at 4 MiB, says so, and host memory stays bounded', async () => {
+    const before = peakMemoryOfTree(conn.transport.pid);
+    const started = Date.now();
+    // 100,000 rows of about 1 KB each: 100 MB of JSON if nothing stopped it.
+    const r = await call(client, 'bulk_query', {
+      sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT x, hex(randomblob(500)) AS payload FROM c',
+    });
+    assert.ok(!r.isError, textOf(r));
+    const s = r.structuredContent;
+    assert.equal(s.truncated, true);
+    assert.equal(s.truncated_by, 'max_result_bytes');
+    const bytes = JSON.stringify(s.rows).length;
+    assert.ok(bytes <= 4 * 1024 * 1024 && bytes > 4 * 1024 * 1024 - 2048, `rows take ${bytes} bytes as JSON`);
+    assert.equal(s.row_count, s.rows.length);
+    assert.deepEqual(s.rows.slice(0, 3).map((row) => row[0]), [1, 2, 3]);
+    assert.match(textOf(r), new RegExp(`Truncated: the rows reached max_result_bytes \\(4194304 bytes as JSON\\) after ${s.row_count} rows; the rest were not read`));
+    // One value larger than the whole budget: not copied, no rows, and said so.
+    const one = await call(client, 'bulk_query', { sql: "SELECT printf('%.*c', 12000000, 'x') AS huge" });
+    assert.ok(!one.isError, textOf(one));
+    assert.deepEqual([one.structuredContent.row_count, one.structuredContent.truncated_by], [0, 'max_result_bytes']);
+    // Nor can SQLite build a value past 8 x max_result_bytes (32 MiB here).
+    await refused(client, 'bulk_query', { sql: 'SELECT length(zeroblob(100000000))' }, /string or blob too big \(one value may hold at most 33554432 bytes/);
+    // The same 100 MB through GROUP BY and a wide row.
+    const wide = await call(client, 'bulk_query', {
+      sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) SELECT x, printf('%.*c', 10000, 'y') FROM c GROUP BY x",
+    });
+    assert.equal(wide.structuredContent.truncated_by, 'max_result_bytes');
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    // The host and each runner grew by far less than the 100 MB that were asked for.
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), 64 * 1024 * 1024, '100 MB SQLite results');
+    await ok(client, 'bulk_query', { sql: 'SELECT 1' });
   });
 
   test('a statement past statement_timeout stops with an error', async () => {
