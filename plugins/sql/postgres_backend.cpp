@@ -347,7 +347,112 @@ PGconn* PostgresBackend::connect(Context& ctx) {
   if (conn == nullptr)
     throw SqlError("cannot connect to PostgreSQL: " + error +
                    " (check host, port, dbname, user and the password secret; is the server up?)");
+  if (options_.read_only) check_role(conn);
   return conn;
+}
+
+namespace {
+
+// What the connected role can reach, by itself or through a role it may SET ROLE to
+// (pg_has_role MEMBER): each column a comma-separated list of role or schema names.
+constexpr const char* kRoleCheckSql = R"(
+WITH me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+reach AS (SELECT r.* FROM pg_roles r, me WHERE pg_has_role(me.oid, r.oid, 'MEMBER'))
+SELECT current_user::text,
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolsuper), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolreplication), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolbypassrls), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolname IN
+    ('pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files',
+     'pg_signal_backend')), ''),
+  coalesce((SELECT string_agg(n.nspname::text, ', ' ORDER BY n.nspname) FROM pg_namespace n, me
+    WHERE n.nspname IN (SELECT json_array_elements_text($1::json))
+      AND pg_has_role(me.oid, n.nspowner, 'MEMBER')), '')
+)";
+
+// Why each predefined role defeats a read-only transaction.
+std::string predefined_role_risk(std::string_view role) {
+  if (role == "pg_execute_server_program")
+    return "pg_execute_server_program (COPY ... TO PROGRAM runs shell commands on the server)";
+  if (role == "pg_write_server_files")
+    return "pg_write_server_files (COPY ... TO a file writes server files)";
+  if (role == "pg_read_server_files")
+    return "pg_read_server_files (COPY ... FROM a file and pg_read_file read any server file)";
+  if (role == "pg_signal_backend")
+    return "pg_signal_backend (pg_terminate_backend ends other roles' sessions)";
+  return std::string(role);
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < list.size()) {
+    const std::size_t end = list.find(", ", start);
+    out.push_back(list.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void PostgresBackend::check_role(PGconn* conn) {
+  const std::string schemas = json(options_.schemas).dump();
+  const char* values[] = {schemas.c_str()};
+  Result r(PQexecParams(conn, kRoleCheckSql, 1, nullptr, values, nullptr, nullptr, 0));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
+    const std::string why = describe_error(r.get(), conn);
+    PQfinish(conn);
+    throw SqlError(
+        "refused: cannot check what the PostgreSQL role may do outside a read-only "
+        "transaction: " +
+        why);
+  }
+  const auto column = [&](int c) { return std::string(PQgetvalue(r.get(), 0, c)); };
+  const std::string role = column(0);
+  std::vector<std::string> findings;
+  // A power the role has itself, or one it may SET ROLE to.
+  const auto via = [&](const std::string& roles) {
+    for (const auto& r : split_list(roles))
+      if (r == role) return std::string();
+    return " (through SET ROLE " + roles + ")";
+  };
+  const bool superuser = !column(1).empty();
+  if (const auto s = column(1); !s.empty())
+    findings.push_back("is a superuser" + via(s) +
+                       ": it may run programs, read and write server files and change "
+                       "anything, whatever the transaction mode");
+  if (const auto s = column(2); !s.empty())
+    findings.push_back("has REPLICATION" + via(s) +
+                       ": replication slots it creates survive the rollback");
+  if (const auto s = column(3); !s.empty())
+    findings.push_back("has BYPASSRLS" + via(s) + ": row-level security does not bind it");
+  if (const auto s = column(4); !s.empty() && !superuser)
+    for (const auto& predefined : split_list(s))
+      findings.push_back("is a member of " + predefined_role_risk(predefined));
+  if (const auto s = column(5); !s.empty())
+    findings.push_back("owns the allowlisted schema(s) " + s +
+                       ": an owner is not bound by the privileges the `schemas` allowlist "
+                       "relies on (it may grant itself any of them)");
+  if (findings.empty()) return;
+  std::string list;
+  for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
+  if (options_.allow_privileged_role) {
+    host_.log(KH_LOG_WARNING,
+              "sql: SECURITY WARNING: serving a read-only instance as PostgreSQL role \"" + role +
+                  "\", which " + list +
+                  ". read_only does not hold against this role; allow_privileged_role = true "
+                  "accepts that. Remove the option and connect as a least-privilege role "
+                  "(plugins/sql/README.md).");
+    return;
+  }
+  PQfinish(conn);
+  throw SqlError("refused: this read-only instance connects as PostgreSQL role \"" + role +
+                 "\", which " + list +
+                 ". A statement could act outside the read-only transaction. Connect as a role "
+                 "without these powers (plugins/sql/README.md has the SQL to create one), or set "
+                 "allow_privileged_role = true to accept the risk (logged at every connection).");
 }
 
 PGconn* PostgresBackend::take(Context& ctx) {

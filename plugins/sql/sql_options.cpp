@@ -79,7 +79,8 @@ SqlOptions parse_options(const json& options,
                                               "sslmode",
                                               "connect_timeout",
                                               "application_name",
-                                              "pool_size"};
+                                              "pool_size",
+                                              "allow_privileged_role"};
   for (const auto& [key, _] : options.items())
     if (!known.contains(key))
       throw std::invalid_argument("unknown option " + key +
@@ -87,7 +88,7 @@ SqlOptions parse_options(const json& options,
                                   "create_demo, read_only, row_limit, max_result_bytes, "
                                   "statement_timeout, schemas, "
                                   "host, port, dbname, user, sslmode, connect_timeout, "
-                                  "application_name, pool_size)");
+                                  "application_name, pool_size, allow_privileged_role)");
   SqlOptions out;
   out.backend = get_string(options, "backend", "sqlite");
   if (out.backend != "sqlite" && out.backend != "postgres")
@@ -111,7 +112,7 @@ SqlOptions parse_options(const json& options,
 
   if (out.backend == "sqlite") {
     for (const char* key : {"host", "port", "dbname", "user", "sslmode", "connect_timeout",
-                            "application_name", "pool_size"})
+                            "application_name", "pool_size", "allow_privileged_role"})
       if (options.contains(key)) throw bad(key, "applies to backend = \"postgres\" only");
     out.create_demo = get_bool(options, "create_demo", false);
     std::string path = get_string(options, "path", out.create_demo ? "demo.sqlite" : "");
@@ -132,6 +133,7 @@ SqlOptions parse_options(const json& options,
   out.connection.emplace_back("connect_timeout",
                               std::to_string(get_integer(options, "connect_timeout", 10, 1, 600)));
   out.pool_size = static_cast<int>(get_integer(options, "pool_size", 4, 1, 64));
+  out.allow_privileged_role = get_bool(options, "allow_privileged_role", false);
   return out;
 }
 

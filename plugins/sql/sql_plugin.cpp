@@ -176,7 +176,7 @@ class SqlPlugin : public Plugin {
     } else {
       backend_ = std::make_unique<PostgresBackend>(
           host, PostgresOptions{options_.connection, options_.read_only, options_.schemas,
-                                options_.pool_size});
+                                options_.pool_size, options_.allow_privileged_role});
     }
   }
 

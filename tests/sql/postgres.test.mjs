@@ -16,6 +16,20 @@ import { assertPeakGrowthBelow, call, ok, peakMemoryOfTree, refused, sandboxToml
 const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
 const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
 
+// Read-only instances whose role can act outside the transaction: instance -> [user, schemas].
+// `keyhold` owns the database (so also public, through pg_database_owner) and reports.
+const PRIVILEGED = {
+  pgsuper: ['kh_super'],
+  pgindirect: ['kh_indirect'],
+  pgexec: ['kh_exec'],
+  pgwfiles: ['kh_wfiles'],
+  pgrfiles: ['kh_rfiles'],
+  pgsignal: ['kh_signal'],
+  pgrepl: ['kh_repl'],
+  pgbypass: ['kh_bypass'],
+  pgowner: ['keyhold', ['public', 'reports']],
+};
+
 const SETUP = `
 SET ROLE keyhold;
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE);
@@ -89,6 +103,29 @@ describe('sql connector: PostgreSQL 15', () => {
     await pg.psql(`CREATE ROLE keyhold LOGIN PASSWORD '${CANARY}'`);
     await pg.psql('CREATE DATABASE shop OWNER keyhold');
     await pg.psql(SETUP, { db: 'shop' });
+    // The least-privilege role the README recommends, for the allowlisted instance: it owns
+    // nothing and may read the three schemas (also secret: the allowlist check is what
+    // refuses those reads below).
+    await pg.psql(`CREATE ROLE keyhold_reader LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(
+      'GRANT USAGE ON SCHEMA public, reports, secret TO keyhold_reader; ' +
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports, secret TO keyhold_reader',
+      { db: 'shop' },
+    );
+    // A role with each power that defeats a read-only transaction (and one that reaches
+    // superuser only through SET ROLE).
+    for (const sql of [
+      `CREATE ROLE kh_super LOGIN SUPERUSER PASSWORD '${CANARY}'`,
+      `CREATE ROLE kh_exec LOGIN PASSWORD '${CANARY}' IN ROLE pg_execute_server_program`,
+      `CREATE ROLE kh_wfiles LOGIN PASSWORD '${CANARY}' IN ROLE pg_write_server_files`,
+      `CREATE ROLE kh_rfiles LOGIN PASSWORD '${CANARY}' IN ROLE pg_read_server_files`,
+      `CREATE ROLE kh_signal LOGIN PASSWORD '${CANARY}' IN ROLE pg_signal_backend`,
+      `CREATE ROLE kh_repl LOGIN REPLICATION PASSWORD '${CANARY}'`,
+      `CREATE ROLE kh_bypass LOGIN BYPASSRLS PASSWORD '${CANARY}'`,
+      'CREATE ROLE kh_admins NOLOGIN SUPERUSER',
+      `CREATE ROLE kh_indirect LOGIN NOINHERIT PASSWORD '${CANARY}' IN ROLE kh_admins`,
+    ])
+      await pg.psql(sql);
 
     sandbox = makeSandbox('keyhold-sql-pg-');
     sandbox.env.KEYHOLD_VAULT = path.join(sandbox.dir, 'vault.db');
@@ -96,7 +133,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk', ...Object.keys(PRIVILEGED), 'pgsuperok'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -114,7 +151,11 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
-        pgInstance('pgscoped', {}, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgscoped', { user: 'keyhold_reader' }, 'vault:shop/password', ['public', 'reports']) +
+        Object.entries(PRIVILEGED)
+          .map(([name, [user, schemas]]) => pgInstance(name, { user }, 'vault:shop/password', schemas))
+          .join('') +
+        pgInstance('pgsuperok', { user: 'kh_super', allow_privileged_role: true }, 'vault:shop/password') +
         pgInstance('pgbulk', { row_limit: 100000, statement_timeout: '10s' }, 'vault:shop/password') +
         instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
         '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
@@ -266,6 +307,41 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT 1' })).rows, [[1]]);
     const { tables } = await pgOk('pgscoped_list_tables');
     assert.ok(!tables.some((t) => t.schema === 'secret'), JSON.stringify(tables));
+  });
+
+  test('read-only instances refuse a role that can act outside the transaction; the override is logged', async () => {
+    const pwned = path.join(pg.dir, 'pwned-by-role');
+    const why = {
+      pgsuper: /role "kh_super", which is a superuser: it may run programs, read and write server files/,
+      pgindirect: /role "kh_indirect", which is a superuser \(through SET ROLE kh_admins\)/,
+      pgexec: /role "kh_exec", which is a member of pg_execute_server_program \(COPY \.\.\. TO PROGRAM runs shell commands/,
+      pgwfiles: /role "kh_wfiles", which is a member of pg_write_server_files/,
+      pgrfiles: /role "kh_rfiles", which is a member of pg_read_server_files/,
+      pgsignal: /role "kh_signal", which is a member of pg_signal_backend/,
+      pgrepl: /role "kh_repl", which has REPLICATION: replication slots it creates survive the rollback/,
+      pgbypass: /role "kh_bypass", which has BYPASSRLS/,
+      pgowner: /role "keyhold", which owns the allowlisted schema\(s\) public, reports/,
+    };
+    for (const [instance, pattern] of Object.entries(why)) {
+      const text = await pgRefused(`${instance}_query`, { sql: `COPY (SELECT 1) TO PROGRAM 'touch ${pwned}'` }, pattern);
+      assert.match(text, /^refused: this read-only instance connects as PostgreSQL role .*set allow_privileged_role = true to accept the risk/s);
+      await pgRefused(`${instance}_list_tables`, {}, pattern);
+    }
+    assert.ok(!existsSync(pwned), 'no statement ran as a privileged role');
+    // No connection of theirs stayed open (a backend takes a moment to exit).
+    const open = "SELECT count(*) FROM pg_stat_activity WHERE usename IN ('kh_exec', 'kh_repl', 'kh_indirect') AND application_name = 'keyhold-sql'";
+    let left = await pg.psql(open);
+    for (let i = 0; i < 40 && left !== '0'; ++i) {
+      await sleep(50);
+      left = await pg.psql(open);
+    }
+    assert.equal(left, '0', 'a refused connection stayed open');
+    // The least-privilege role of the README, and a non-owner without an allowlist, serve.
+    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT current_user' })).rows, [['keyhold_reader']]);
+    assert.deepEqual((await pgOk('pg_query', { sql: 'SELECT current_user' })).rows, [['keyhold']]);
+    // The explicit override serves, and says so loudly in the log.
+    assert.deepEqual((await pgOk('pgsuperok_query', { sql: 'SELECT current_user' })).rows, [['kh_super']]);
+    assert.match(conn.stderr(), /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
   });
 
   test('execute on a writable instance commits one statement', async () => {
