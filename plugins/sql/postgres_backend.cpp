@@ -242,6 +242,11 @@ std::vector<std::optional<std::string>> to_params(const json& params) {
 }
 
 // The first line of a connection failure, without the libpq prefix noise.
+bool reset_session(PGconn* conn) {
+  Result r(PQexec(conn, "DISCARD ALL"));
+  return PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+}
+
 std::string first_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -479,7 +484,12 @@ void PostgresBackend::drop_idle() {
 
 void PostgresBackend::give_back(PGconn* conn) {
   if (conn == nullptr) return;
-  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+  // The ROLLBACK that ends every call leaves what is not transactional: advisory locks,
+  // prepared statements, WITH HOLD cursors, session settings made outside a transaction.
+  // DISCARD ALL clears them (the settings return to the connection's startup values) and
+  // releases the locks now rather than when the connection is next used.
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+      reset_session(conn)) {
     std::lock_guard lock(pool_mutex_);
     if (idle_.size() < static_cast<std::size_t>(options_.pool_size)) {
       idle_.push_back(conn);

@@ -11,6 +11,9 @@
 // for the duration of PQconnectdbParams only, copied into a buffer wiped right after; no
 // error message carries it. A small pool keeps idle connections and drops any that broke
 // (server restart), reconnecting on the next call. A cancelled request sends PQcancel.
+// A connection goes back to the pool only after DISCARD ALL (advisory locks, prepared
+// statements, cursors, LISTEN, session settings a statement left behind are gone).
+//
 // Read-only instances refuse at connect a role that could act outside the transaction
 // (superuser, REPLICATION, BYPASSRLS, pg_execute_server_program, pg_read/write_server_files,
 // pg_signal_backend, owner of an allowlisted schema), unless allow_privileged_role.

@@ -133,7 +133,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk', ...Object.keys(PRIVILEGED), 'pgsuperok'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk', 'pgpool', ...Object.keys(PRIVILEGED), 'pgsuperok'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -152,6 +152,7 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
         pgInstance('pgscoped', { user: 'keyhold_reader' }, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgpool', { pool_size: 1 }, 'vault:shop/password') +
         Object.entries(PRIVILEGED)
           .map(([name, [user, schemas]]) => pgInstance(name, { user }, 'vault:shop/password', schemas))
           .join('') +
@@ -342,6 +343,19 @@ describe('sql connector: PostgreSQL 15', () => {
     // The explicit override serves, and says so loudly in the log.
     assert.deepEqual((await pgOk('pgsuperok_query', { sql: 'SELECT current_user' })).rows, [['kh_super']]);
     assert.match(conn.stderr(), /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
+  });
+
+  test('pooled connections are reset between calls: advisory locks and prepared statements do not survive', async () => {
+    const pid = (await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid()' })).rows[0][0];
+    await pgOk('pgpool_query', { sql: 'SELECT pg_advisory_lock(4242)' });
+    assert.equal(await pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"), '0', 'the advisory lock outlived the call');
+    await pgOk('pgpool_query', { sql: "PREPARE leak AS SELECT 'leaked'" });
+    await pgRefused('pgpool_query', { sql: 'EXECUTE leak' }, /prepared statement "leak" does not exist/);
+    // A session setting changed by the statement is undone as well.
+    await pgOk('pgpool_query', { sql: "SELECT set_config('search_path', 'secret', false)" });
+    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT current_setting($1)', params: ['search_path'] })).rows, [['"$user", public']]);
+    // All of it on one pooled connection (pool_size = 1), which stays read-only.
+    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid(), current_setting($1)', params: ['default_transaction_read_only'] })).rows, [[pid, 'on']]);
   });
 
   test('execute on a writable instance commits one statement', async () => {
