@@ -372,7 +372,24 @@ SELECT current_user::text,
      'pg_signal_backend')), ''),
   coalesce((SELECT string_agg(n.nspname::text, ', ' ORDER BY n.nspname) FROM pg_namespace n, me
     WHERE n.nspname IN (SELECT json_array_elements_text($1::json))
-      AND pg_has_role(me.oid, n.nspowner, 'MEMBER')), '')
+      AND pg_has_role(me.oid, n.nspowner, 'MEMBER')), ''),
+  -- With an allowlist: what the role reaches outside it, where no plan shows it.
+  coalesce((SELECT string_agg(n.nspname::text, ', ' ORDER BY n.nspname) FROM pg_namespace n, me
+    WHERE json_array_length($1::json) > 0
+      AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+      AND n.nspname NOT IN (SELECT json_array_elements_text($1::json))
+      AND has_schema_privilege(me.oid, n.oid, 'USAGE')), ''),
+  (SELECT count(*) FROM pg_largeobject_metadata m, me
+    WHERE json_array_length($1::json) > 0
+      AND (current_setting('lo_compat_privileges')::bool
+        OR pg_has_role(me.oid, m.lomowner, 'MEMBER')
+        OR EXISTS (SELECT 1 FROM aclexplode(m.lomacl) a WHERE a.privilege_type = 'SELECT'
+                   AND (a.grantee = 0 OR pg_has_role(me.oid, a.grantee, 'MEMBER')))))::text,
+  coalesce((SELECT string_agg(DISTINCT n.nspname || '.' || p.proname, ', ') FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace, me
+    WHERE json_array_length($1::json) > 0 AND p.proname LIKE 'dblink%'
+      AND has_schema_privilege(me.oid, n.oid, 'USAGE')
+      AND has_function_privilege(me.oid, p.oid, 'EXECUTE')), '')
 )";
 
 // Why each predefined role defeats a read-only transaction.
@@ -440,6 +457,23 @@ void PostgresBackend::check_role(PGconn* conn) {
     findings.push_back("owns the allowlisted schema(s) " + s +
                        ": an owner is not bound by the privileges the `schemas` allowlist "
                        "relies on (it may grant itself any of them)");
+  // The plan check sees relations the statement scans, not SQL run by a function
+  // (query_to_xml, table_to_xml, a function body), large objects or dblink: for those the
+  // role's privileges must stop at the allowlist.
+  if (const auto s = column(6); !s.empty())
+    findings.push_back("may use schema(s) " + s +
+                       " outside the `schemas` allowlist: functions that run SQL text "
+                       "(query_to_xml, table_to_xml, any function body) read them unseen by "
+                       "the plan check; revoke USAGE (for public also from PUBLIC) or add "
+                       "them to `schemas`");
+  if (const auto s = column(7); !s.empty() && s != "0")
+    findings.push_back("may read " + s +
+                       " large object(s), which lie outside every schema (lo_get, "
+                       "lo_export): revoke SELECT on them or change their owner");
+  if (const auto s = column(8); !s.empty())
+    findings.push_back("may call " + s +
+                       " (dblink runs SQL on any database it can log in to): revoke EXECUTE "
+                       "or drop the extension");
   if (findings.empty()) return;
   std::string list;
   for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
@@ -455,7 +489,8 @@ void PostgresBackend::check_role(PGconn* conn) {
   PQfinish(conn);
   throw SqlError("refused: this read-only instance connects as PostgreSQL role \"" + role +
                  "\", which " + list +
-                 ". A statement could act outside the read-only transaction. Connect as a role "
+                 ". A statement could act outside the read-only transaction or the `schemas` "
+                 "allowlist. Connect as a role "
                  "without these powers (plugins/sql/README.md has the SQL to create one), or set "
                  "allow_privileged_role = true to accept the risk (logged at every connection).");
 }

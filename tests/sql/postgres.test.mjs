@@ -28,6 +28,8 @@ const PRIVILEGED = {
   pgrepl: ['kh_repl'],
   pgbypass: ['kh_bypass'],
   pgowner: ['keyhold', ['public', 'reports']],
+  pgwide: ['keyhold_wide', ['public', 'reports']],
+  pglo: ['keyhold_lo', ['public', 'reports']],
 };
 
 const SETUP = `
@@ -55,6 +57,7 @@ describe('sql connector: PostgreSQL 15', () => {
   let sandbox;
   let conn;
   let client;
+  let largeObject;
   const outputs = []; // every result and error the client saw, for the canary check
 
   const keyhold = async (args, input) => {
@@ -103,15 +106,27 @@ describe('sql connector: PostgreSQL 15', () => {
     await pg.psql(`CREATE ROLE keyhold LOGIN PASSWORD '${CANARY}'`);
     await pg.psql('CREATE DATABASE shop OWNER keyhold');
     await pg.psql(SETUP, { db: 'shop' });
-    // The least-privilege role the README recommends, for the allowlisted instance: it owns
-    // nothing and may read the three schemas (also secret: the allowlist check is what
-    // refuses those reads below).
+    // The least-privilege role the README recommends, for an allowlist of public and
+    // reports: it owns nothing and may use only those schemas.
     await pg.psql(`CREATE ROLE keyhold_reader LOGIN PASSWORD '${CANARY}'`);
     await pg.psql(
-      'GRANT USAGE ON SCHEMA public, reports, secret TO keyhold_reader; ' +
-        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports, secret TO keyhold_reader',
+      'GRANT USAGE ON SCHEMA public, reports TO keyhold_reader; ' +
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports TO keyhold_reader',
       { db: 'shop' },
     );
+    // A wider role that may also read secret: refused at connect under that allowlist,
+    // unless allow_privileged_role, which the plan-check tests use (the check is then what
+    // refuses reads of secret).
+    await pg.psql(`CREATE ROLE keyhold_wide LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(
+      'GRANT USAGE ON SCHEMA public, reports, secret TO keyhold_wide; ' +
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports, secret TO keyhold_wide',
+      { db: 'shop' },
+    );
+    // A large object (outside every schema) the owner may read, and a role granted it.
+    largeObject = await pg.psql("SET ROLE keyhold; SELECT lo_from_bytea(0, 'classified-lo'::bytea)", { db: 'shop' });
+    await pg.psql(`CREATE ROLE keyhold_lo LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(`GRANT USAGE ON SCHEMA public, reports TO keyhold_lo; GRANT SELECT ON LARGE OBJECT ${largeObject} TO keyhold_lo`, { db: 'shop' });
     // A role with each power that defeats a read-only transaction (and one that reaches
     // superuser only through SET ROLE).
     for (const sql of [
@@ -133,7 +148,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgbulk', 'pgpool', ...Object.keys(PRIVILEGED), 'pgsuperok'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgreader', 'pgbulk', 'pgpool', ...Object.keys(PRIVILEGED), 'pgsuperok'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -151,7 +166,8 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
-        pgInstance('pgscoped', { user: 'keyhold_reader' }, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgscoped', { user: 'keyhold_wide', allow_privileged_role: true }, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgreader', { user: 'keyhold_reader' }, 'vault:shop/password', ['public', 'reports']) +
         pgInstance('pgpool', { pool_size: 1 }, 'vault:shop/password') +
         Object.entries(PRIVILEGED)
           .map(([name, [user, schemas]]) => pgInstance(name, { user }, 'vault:shop/password', schemas))
@@ -322,6 +338,8 @@ describe('sql connector: PostgreSQL 15', () => {
       pgrepl: /role "kh_repl", which has REPLICATION: replication slots it creates survive the rollback/,
       pgbypass: /role "kh_bypass", which has BYPASSRLS/,
       pgowner: /role "keyhold", which owns the allowlisted schema\(s\) public, reports/,
+      pgwide: /role "keyhold_wide", which may use schema\(s\) secret outside the `schemas` allowlist: functions that run SQL text \(query_to_xml/,
+      pglo: /role "keyhold_lo", which may read 1 large object\(s\), which lie outside every schema/,
     };
     for (const [instance, pattern] of Object.entries(why)) {
       const text = await pgRefused(`${instance}_query`, { sql: `COPY (SELECT 1) TO PROGRAM 'touch ${pwned}'` }, pattern);
@@ -338,11 +356,31 @@ describe('sql connector: PostgreSQL 15', () => {
     }
     assert.equal(left, '0', 'a refused connection stayed open');
     // The least-privilege role of the README, and a non-owner without an allowlist, serve.
-    assert.deepEqual((await pgOk('pgscoped_query', { sql: 'SELECT current_user' })).rows, [['keyhold_reader']]);
+    assert.deepEqual((await pgOk('pgreader_query', { sql: 'SELECT current_user' })).rows, [['keyhold_reader']]);
     assert.deepEqual((await pgOk('pg_query', { sql: 'SELECT current_user' })).rows, [['keyhold']]);
     // The explicit override serves, and says so loudly in the log.
     assert.deepEqual((await pgOk('pgsuperok_query', { sql: 'SELECT current_user' })).rows, [['kh_super']]);
     assert.match(conn.stderr(), /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
+  });
+
+  test('the schemas allowlist holds against SQL run by functions and large objects: the role stops at it', async () => {
+    // Built-ins that run SQL text or read outside every schema: the plan shows only a
+    // function call, so the role's privileges are what stop them (they returned rows from
+    // secret.codes and the large object before).
+    for (const sql of [
+      "SELECT query_to_xml('SELECT code FROM secret.codes', true, false, '')",
+      "SELECT query_to_xml_and_xmlschema('SELECT code FROM secret.codes', true, false, '')",
+      "SELECT table_to_xml('secret.codes', true, false, '')",
+      "SELECT schema_to_xml('secret', true, false, '')",
+      `SELECT lo_get(${largeObject})`,
+      `SELECT convert_from(lo_get(${largeObject}), 'UTF8')`,
+    ]) {
+      const text = await pgRefused('pgreader_query', { sql }, /permission denied for (schema secret|large object)/);
+      assert.ok(!text.includes('classified'), text);
+    }
+    // What the role may read still works through the same functions.
+    const xml = await pgOk('pgreader_query', { sql: "SELECT query_to_xml('SELECT name FROM public.t ORDER BY id LIMIT 1', true, false, '')::text" });
+    assert.match(xml.rows[0][0], /<name>one<\/name>/);
   });
 
   test('pooled connections are reset between calls: advisory locks and prepared statements do not survive', async () => {
