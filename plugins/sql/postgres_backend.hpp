@@ -16,7 +16,9 @@
 //
 // Read-only instances refuse at connect a role that could act outside the transaction
 // (superuser, REPLICATION, BYPASSRLS, pg_execute_server_program, pg_read/write_server_files,
-// pg_signal_backend, owner of an allowlisted schema), unless allow_privileged_role.
+// pg_signal_backend, owner of an allowlisted schema) and, with a `schemas` allowlist, a
+// role that may use a schema outside it, read a large object or call dblink (SQL run by
+// query_to_xml and friends is bounded only by privileges), unless allow_privileged_role.
 //
 // With a `schemas` allowlist, query and explain first run EXPLAIN (VERBOSE, FORMAT JSON)
 // of the statement with its params in the same read-only transaction and refuse it when a
