@@ -378,6 +378,13 @@ describe('sql connector: PostgreSQL 15', () => {
       const text = await pgRefused('pgreader_query', { sql }, /permission denied for (schema secret|large object)/);
       assert.ok(!text.includes('classified'), text);
     }
+    // The issue's case: a role that may read secret, under an allowlist without it. The
+    // plan shows only query_to_xml; the connector refuses to serve such a role at all.
+    for (const sql of ["SELECT query_to_xml('SELECT code FROM secret.codes', true, false, '')", `SELECT lo_get(${largeObject})`]) {
+      const text = await pgRefused('pgwide_query', { sql }, /role "keyhold_wide", which may use schema\(s\) secret outside the `schemas` allowlist/);
+      assert.ok(!text.includes('classified'), text);
+    }
+    await pgRefused('pglo_query', { sql: `SELECT lo_get(${largeObject})` }, /role "keyhold_lo", which may read 1 large object\(s\)/);
     // What the role may read still works through the same functions.
     const xml = await pgOk('pgreader_query', { sql: "SELECT query_to_xml('SELECT name FROM public.t ORDER BY id LIMIT 1', true, false, '')::text" });
     assert.match(xml.rows[0][0], /<name>one<\/name>/);
