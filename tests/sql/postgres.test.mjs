@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
 import { PgCluster } from './pg_cluster.mjs';
-import { assertPeakGrowthBelow, call, ok, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, PEAK_GROWTH_LIMIT, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
 const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
@@ -434,7 +434,7 @@ describe('sql connector: PostgreSQL 15', () => {
     const wide = await tool('pgbulk_query', { sql: "SELECT repeat('y', 1000000) FROM generate_series(1, 100)" });
     assert.deepEqual([wide.structuredContent.truncated_by, wide.structuredContent.row_count], ['max_result_bytes', 4]);
     assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
-    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), 64 * 1024 * 1024, '100 MB PostgreSQL results');
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), PEAK_GROWTH_LIMIT, '100 MB PostgreSQL results');
     // The connection was cancelled mid-result and is usable again.
     assert.deepEqual((await pgOk('pgbulk_query', { sql: 'SELECT 1' })).rows, [[1]]);
   });

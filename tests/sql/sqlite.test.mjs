@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, makeSandbox, pluginPath, run, waitForFile } from '../e2e/helpers.mjs';
-import { assertPeakGrowthBelow, call, ok, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, PEAK_GROWTH_LIMIT, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const FIXTURE_SQL = `
 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, note TEXT);
@@ -275,7 +275,7 @@ describe('sql connector: SQLite', () => {
     assert.equal(wide.structuredContent.truncated_by, 'max_result_bytes');
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     // The host and each runner grew by far less than the 100 MB that were asked for.
-    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), 64 * 1024 * 1024, '100 MB SQLite results');
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), PEAK_GROWTH_LIMIT, '100 MB SQLite results');
     await ok(client, 'bulk_query', { sql: 'SELECT 1' });
   });
 
