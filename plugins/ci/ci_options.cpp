@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <stdexcept>
 
@@ -183,6 +184,58 @@ std::chrono::milliseconds parse_duration(const json& value, const std::string& o
   return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000.0)));
 }
 
+namespace {
+
+// One code point decoded from the front of `text`: its value and how many bytes it takes;
+// bytes = 0 when the text does not start with a strict UTF-8 sequence.
+struct CodePoint {
+  char32_t value = 0;
+  std::size_t bytes = 0;
+};
+
+CodePoint decode_utf8(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  char32_t value = 0;
+  char32_t min = 0;
+  if (lead < 0x80) return {lead, 1};
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, value = lead & 0x1F, min = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, value = lead & 0x0F, min = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, value = lead & 0x07, min = 0x10000;
+  } else {
+    return {};
+  }
+  if (text.size() < length) return {};
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return {};
+    value = (value << 6) | (byte(i) & 0x3F);
+  }
+  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return {};
+  return {value, length};
+}
+
+std::string code_point_name(char32_t value) {
+  char name[16];
+  std::snprintf(name, sizeof name, "U+%04X", static_cast<unsigned>(value));
+  return name;
+}
+
+// Code points a client's display would not show as themselves: C1 controls, line and
+// paragraph separators, bidirectional and zero-width formatting, the BOM.
+bool invisible(char32_t c) {
+  return (c >= 0x80 && c <= 0x9F) || c == 0xAD || (c >= 0x200B && c <= 0x200F) ||
+         (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF;
+}
+
+constexpr std::string_view kAllowedFilterCharacters =
+    "; allowed are letters, digits, space and _ . : / @ + , = * # -";
+
+}  // namespace
+
 std::string filter_problem(std::string_view filter) {
   if (filter.empty()) return "the filter is empty";
   if (filter.size() > 200) return "the filter is longer than 200 characters";
@@ -190,15 +243,27 @@ std::string filter_problem(std::string_view filter) {
   if (filter[0] == ' ') return "the filter starts with a space";
   if (filter[0] == '@')
     return "the filter starts with '@' (many runners read it as a file of arguments)";
-  for (char c : filter) {
+  for (std::size_t i = 0; i < filter.size(); ++i) {
+    const char c = filter[i];
     const auto u = static_cast<unsigned char>(c);
     if (std::isalnum(u) || c == ' ' || c == '_' || c == '.' || c == ':' || c == '/' || c == '@' ||
         c == '+' || c == ',' || c == '=' || c == '*' || c == '#' || c == '-')
       continue;
     if (c == '\n' || c == '\r') return "the filter contains a line break";
     if (u < 0x20 || u == 0x7f) return "the filter contains a control character";
-    return std::string("the filter contains '") + c +
-           "'; allowed are letters, digits, space and _ . : / @ + , = * # -";
+    if (u < 0x80)
+      return std::string("the filter contains '") + c + "'" + std::string(kAllowedFilterCharacters);
+    // The refusal is sent back as JSON text: quote the whole character, never one byte of
+    // it (a lone byte of a multi-byte character is not UTF-8 and breaks the response).
+    const CodePoint cp = decode_utf8(filter.substr(i));
+    if (cp.bytes == 0) return "the filter is not valid UTF-8";
+    if (cp.value == 0x2028 || cp.value == 0x2029 || cp.value == 0x85)
+      return "the filter contains a line break (" + code_point_name(cp.value) + ")";
+    if (invisible(cp.value))
+      return "the filter contains an invisible formatting or control character (" +
+             code_point_name(cp.value) + ")";
+    return "the filter contains '" + std::string(filter.substr(i, cp.bytes)) + "' (" +
+           code_point_name(cp.value) + ")" + std::string(kAllowedFilterCharacters);
   }
   return {};
 }

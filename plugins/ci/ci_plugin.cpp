@@ -289,7 +289,7 @@ class CiPlugin : public Plugin {
         return text_result(
             "suite " + suite.name + " takes no filter (the administrator set no filter_arg)", true);
       if (const std::string problem = filter_problem(filter); !problem.empty())
-        return text_result("filter refused: " + problem, true);
+        return text_result("filter refused: " + valid_utf8(problem), true);
     }
 
     const std::string run_id = new_run_id();

@@ -1,6 +1,7 @@
 // pdf_text.hpp - text per page of a PDF held in memory, through poppler-cpp.
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -23,5 +24,11 @@ struct PdfError : std::runtime_error {
 // Throws PdfError when the bytes are no readable PDF or need a password, and when
 // first_page lies beyond the last page.
 PdfPages extract_pdf_text(std::string_view bytes, int first_page, int max_pages);
+
+// As above, calling on_open(total_pages, first_page) once the document is open and
+// on_page(text) after each page, in order, instead of collecting them.
+void extract_pdf_text(std::string_view bytes, int first_page, int max_pages,
+                      const std::function<void(int, int)>& on_open,
+                      const std::function<void(std::string)>& on_page);
 
 }  // namespace keyhold::s3

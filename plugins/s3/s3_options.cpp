@@ -63,17 +63,18 @@ bool valid_bucket_name(const std::string& name) {
 S3Options parse_options(const json& options) {
   if (!options.is_object()) throw std::invalid_argument("options must be a table");
   static const std::set<std::string> known = {
-      "endpoint",           "region",           "path_style",  "buckets",
-      "prefixes",           "max_object_bytes", "read_only",   "max_pages_per_call",
-      "connect_timeout_ms", "timeout_ms",       "max_retries", "retry_base_ms",
-      "resources"};
+      "endpoint",           "region",           "path_style",      "buckets",
+      "prefixes",           "max_object_bytes", "read_only",       "max_pages_per_call",
+      "connect_timeout_ms", "timeout_ms",       "max_retries",     "retry_base_ms",
+      "resources",          "pdf_timeout_ms",   "pdf_cpu_seconds", "pdf_memory_bytes"};
   for (const auto& [key, _] : options.items())
     if (!known.contains(key))
       throw std::invalid_argument(
           "unknown option " + key +
           " (the s3 connector knows: endpoint, region, path_style, buckets, prefixes, "
           "max_object_bytes, read_only, max_pages_per_call, connect_timeout_ms, timeout_ms, "
-          "max_retries, retry_base_ms, resources)");
+          "max_retries, retry_base_ms, resources, pdf_timeout_ms, pdf_cpu_seconds, "
+          "pdf_memory_bytes)");
   S3Options out;
   out.region = get_string(options, "region", "us-east-1");
   if (out.region.empty() || out.region.find('/') != std::string::npos)
@@ -101,6 +102,10 @@ S3Options parse_options(const json& options) {
   out.read_only = get_bool(options, "read_only", true);
   out.max_pages_per_call =
       static_cast<int>(get_integer(options, "max_pages_per_call", 20, 1, 1000));
+  out.pdf_timeout_ms = get_integer(options, "pdf_timeout_ms", 30000, 100, 3600000);
+  out.pdf_cpu_seconds = static_cast<int>(get_integer(options, "pdf_cpu_seconds", 20, 1, 3600));
+  out.pdf_memory_bytes = static_cast<std::uint64_t>(
+      get_integer(options, "pdf_memory_bytes", 512LL * 1024 * 1024, 16LL * 1024 * 1024, 1LL << 40));
   out.connect_timeout_ms =
       static_cast<long>(get_integer(options, "connect_timeout_ms", 5000, 1, 600000));
   out.timeout_ms = static_cast<long>(get_integer(options, "timeout_ms", 60000, 1, 3600000));

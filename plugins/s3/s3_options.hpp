@@ -19,7 +19,12 @@ struct S3Options {
   std::vector<std::string> prefixes;  // key prefix allowlist; empty = every key
   std::uint64_t max_object_bytes = 10 * 1024 * 1024;
   bool read_only = true;
-  int max_pages_per_call = 20;     // get_pdf_text cap
+  int max_pages_per_call = 20;  // get_pdf_text cap
+  // get_pdf_text's budget (pdf_child.hpp): wall clock, CPU time and address space of the
+  // extraction child.
+  long long pdf_timeout_ms = 30000;
+  int pdf_cpu_seconds = 20;
+  std::uint64_t pdf_memory_bytes = 512ull * 1024 * 1024;
   long connect_timeout_ms = 5000;  // libcurl CURLOPT_CONNECTTIMEOUT_MS
   long timeout_ms = 60000;         // libcurl CURLOPT_TIMEOUT_MS, per attempt
   int max_retries = 3;             // retries after the first attempt

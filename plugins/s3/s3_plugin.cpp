@@ -8,6 +8,7 @@
 // and key is checked against the allowlists before any network call.
 #include <keyhold/plugin.hpp>
 
+#include "pdf_child.hpp"
 #include "pdf_text.hpp"
 #include "s3_client.hpp"
 #include "s3_options.hpp"
@@ -616,7 +617,14 @@ class S3Plugin : public Plugin {
     }
     PdfPages pdf;
     try {
-      pdf = extract_pdf_text(bytes, first, max_pages);
+      PdfBudget budget;
+      budget.wall = std::chrono::milliseconds(options_.pdf_timeout_ms);
+      budget.cpu_seconds = options_.pdf_cpu_seconds;
+      budget.memory_bytes = options_.pdf_memory_bytes;
+      pdf = extract_pdf_text_in_child(bytes, first, max_pages, budget,
+                                      [&] { return ctx.cancelled(); });
+    } catch (const PdfCancelled&) {
+      throw Cancelled();
     } catch (const PdfError& e) {
       throw PdfError("s3://" + bucket + "/" + key + ": " + e.what());
     }

@@ -1,6 +1,7 @@
 #include "postgres_backend.hpp"
 
 #include "pg_values.hpp"
+#include "result_budget.hpp"
 #include "schema_allowlist.hpp"
 #include "value_format.hpp"
 
@@ -69,8 +70,9 @@ class StatementRunner {
   StatementRunner(PGconn* conn, Context* ctx, Clock::time_point hard_deadline)
       : conn_(conn), ctx_(ctx), deadline_(hard_deadline) {}
 
+  // `budget`: the max_result_bytes cap on the kept rows (nullptr: none, for the plan).
   Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
-              std::size_t row_limit, bool keep_rows) {
+              std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr) {
     Outcome out;
     oids_.clear();
     std::vector<const char*> values;
@@ -82,6 +84,15 @@ class StatementRunner {
     PQsetSingleRowMode(conn_);
     bool cancel_sent = false;
     bool stop_reading = false;
+    // Stops the server producing rows we will not read (the error it answers with is
+    // expected and ignored).
+    const auto stop = [&] {
+      stop_reading = true;
+      if (!cancel_sent) {
+        send_cancel(conn_);
+        cancel_sent = true;
+      }
+    };
     while (true) {
       while (PQisBusy(conn_)) {
         pollfd pfd{PQsocket(conn_), POLLIN, 0};
@@ -100,18 +111,42 @@ class StatementRunner {
         case PGRES_TUPLES_OK:
           if (out.rows.columns.empty()) columns(r.get(), out.rows);
           if (stop_reading) break;
-          for (int row = 0; row < PQntuples(r.get()); ++row) {
+          for (int row = 0; row < PQntuples(r.get()) && !stop_reading; ++row) {
             if (out.rows.rows.size() >= row_limit) {
               // More rows than the limit: say so, and stop the server producing them.
-              out.rows.truncated = true;
-              stop_reading = true;
-              if (!cancel_sent) {
-                send_cancel(conn_);
-                cancel_sent = true;
-              }
+              mark_truncated(out.rows, Truncation::kRowLimit);
+              stop();
               break;
             }
-            if (keep_rows) out.rows.rows.push_back(values_of(r.get(), row));
+            if (!keep_rows) continue;
+            // The deadline and cancellation cover reading the rows too, not only the
+            // server's work.
+            if (ctx_ != nullptr && ctx_->cancelled()) {
+              out.cancelled = true;
+              record_error(out, "the request was cancelled");
+              stop();
+              break;
+            }
+            if (Clock::now() > deadline_) {
+              record_error(out, "PostgreSQL: the call passed its deadline while reading rows");
+              out.sqlstate = "57014";
+              stop();
+              break;
+            }
+            // A value larger than what is left is never converted (a 100 MB array would
+            // take seconds to parse).
+            if (budget != nullptr && !budget->may_fit(raw_size(r.get(), row))) {
+              mark_truncated(out.rows, Truncation::kResultBytes);
+              stop();
+              break;
+            }
+            json values = values_of(r.get(), row);
+            if (budget != nullptr && !budget->take(values)) {
+              mark_truncated(out.rows, Truncation::kResultBytes);
+              stop();
+              break;
+            }
+            out.rows.rows.push_back(std::move(values));
           }
           break;
         case PGRES_COMMAND_OK: {
@@ -173,6 +208,12 @@ class StatementRunner {
       oids_.push_back(PQftype(r, c));
     }
   }
+  static std::size_t raw_size(PGresult* r, int row) {
+    std::size_t bytes = 0;
+    for (int c = 0; c < PQnfields(r); ++c)
+      bytes += static_cast<std::size_t>(PQgetlength(r, row, c));
+    return bytes;
+  }
   json values_of(PGresult* r, int row) const {
     json values = json::array();
     for (int c = 0; c < PQnfields(r); ++c) {
@@ -201,6 +242,11 @@ std::vector<std::optional<std::string>> to_params(const json& params) {
 }
 
 // The first line of a connection failure, without the libpq prefix noise.
+bool reset_session(PGconn* conn) {
+  Result r(PQexec(conn, "DISCARD ALL"));
+  return PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+}
+
 std::string first_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -306,7 +352,147 @@ PGconn* PostgresBackend::connect(Context& ctx) {
   if (conn == nullptr)
     throw SqlError("cannot connect to PostgreSQL: " + error +
                    " (check host, port, dbname, user and the password secret; is the server up?)");
+  if (options_.read_only) check_role(conn);
   return conn;
+}
+
+namespace {
+
+// What the connected role can reach, by itself or through a role it may SET ROLE to
+// (pg_has_role MEMBER): each column a comma-separated list of role or schema names.
+constexpr const char* kRoleCheckSql = R"(
+WITH me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+reach AS (SELECT r.* FROM pg_roles r, me WHERE pg_has_role(me.oid, r.oid, 'MEMBER'))
+SELECT current_user::text,
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolsuper), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolreplication), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolbypassrls), ''),
+  coalesce((SELECT string_agg(rolname::text, ', ' ORDER BY rolname) FROM reach WHERE rolname IN
+    ('pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files',
+     'pg_signal_backend')), ''),
+  coalesce((SELECT string_agg(n.nspname::text, ', ' ORDER BY n.nspname) FROM pg_namespace n, me
+    WHERE n.nspname IN (SELECT json_array_elements_text($1::json))
+      AND pg_has_role(me.oid, n.nspowner, 'MEMBER')), ''),
+  -- With an allowlist: what the role reaches outside it, where no plan shows it.
+  coalesce((SELECT string_agg(n.nspname::text, ', ' ORDER BY n.nspname) FROM pg_namespace n, me
+    WHERE json_array_length($1::json) > 0
+      AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+      AND n.nspname NOT IN (SELECT json_array_elements_text($1::json))
+      AND has_schema_privilege(me.oid, n.oid, 'USAGE')), ''),
+  (SELECT count(*) FROM pg_largeobject_metadata m, me
+    WHERE json_array_length($1::json) > 0
+      AND (current_setting('lo_compat_privileges')::bool
+        OR pg_has_role(me.oid, m.lomowner, 'MEMBER')
+        OR EXISTS (SELECT 1 FROM aclexplode(m.lomacl) a WHERE a.privilege_type = 'SELECT'
+                   AND (a.grantee = 0 OR pg_has_role(me.oid, a.grantee, 'MEMBER')))))::text,
+  coalesce((SELECT string_agg(DISTINCT n.nspname || '.' || p.proname, ', ') FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace, me
+    WHERE json_array_length($1::json) > 0 AND p.proname LIKE 'dblink%'
+      AND has_schema_privilege(me.oid, n.oid, 'USAGE')
+      AND has_function_privilege(me.oid, p.oid, 'EXECUTE')), '')
+)";
+
+// Why each predefined role defeats a read-only transaction.
+std::string predefined_role_risk(std::string_view role) {
+  if (role == "pg_execute_server_program")
+    return "pg_execute_server_program (COPY ... TO PROGRAM runs shell commands on the server)";
+  if (role == "pg_write_server_files")
+    return "pg_write_server_files (COPY ... TO a file writes server files)";
+  if (role == "pg_read_server_files")
+    return "pg_read_server_files (COPY ... FROM a file and pg_read_file read any server file)";
+  if (role == "pg_signal_backend")
+    return "pg_signal_backend (pg_terminate_backend ends other roles' sessions)";
+  return std::string(role);
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < list.size()) {
+    const std::size_t end = list.find(", ", start);
+    out.push_back(list.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+void PostgresBackend::check_role(PGconn* conn) {
+  const std::string schemas = json(options_.schemas).dump();
+  const char* values[] = {schemas.c_str()};
+  Result r(PQexecParams(conn, kRoleCheckSql, 1, nullptr, values, nullptr, nullptr, 0));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
+    const std::string why = describe_error(r.get(), conn);
+    PQfinish(conn);
+    throw SqlError(
+        "refused: cannot check what the PostgreSQL role may do outside a read-only "
+        "transaction: " +
+        why);
+  }
+  const auto column = [&](int c) { return std::string(PQgetvalue(r.get(), 0, c)); };
+  const std::string role = column(0);
+  std::vector<std::string> findings;
+  // A power the role has itself, or one it may SET ROLE to.
+  const auto via = [&](const std::string& roles) {
+    for (const auto& r : split_list(roles))
+      if (r == role) return std::string();
+    return " (through SET ROLE " + roles + ")";
+  };
+  const bool superuser = !column(1).empty();
+  if (const auto s = column(1); !s.empty())
+    findings.push_back("is a superuser" + via(s) +
+                       ": it may run programs, read and write server files and change "
+                       "anything, whatever the transaction mode");
+  if (const auto s = column(2); !s.empty())
+    findings.push_back("has REPLICATION" + via(s) +
+                       ": replication slots it creates survive the rollback");
+  if (const auto s = column(3); !s.empty())
+    findings.push_back("has BYPASSRLS" + via(s) + ": row-level security does not bind it");
+  if (const auto s = column(4); !s.empty() && !superuser)
+    for (const auto& predefined : split_list(s))
+      findings.push_back("is a member of " + predefined_role_risk(predefined));
+  if (const auto s = column(5); !s.empty())
+    findings.push_back("owns the allowlisted schema(s) " + s +
+                       ": an owner is not bound by the privileges the `schemas` allowlist "
+                       "relies on (it may grant itself any of them)");
+  // The plan check sees relations the statement scans, not SQL run by a function
+  // (query_to_xml, table_to_xml, a function body), large objects or dblink: for those the
+  // role's privileges must stop at the allowlist.
+  if (const auto s = column(6); !s.empty())
+    findings.push_back("may use schema(s) " + s +
+                       " outside the `schemas` allowlist: functions that run SQL text "
+                       "(query_to_xml, table_to_xml, any function body) read them unseen by "
+                       "the plan check; revoke USAGE (for public also from PUBLIC) or add "
+                       "them to `schemas`");
+  if (const auto s = column(7); !s.empty() && s != "0")
+    findings.push_back("may read " + s +
+                       " large object(s), which lie outside every schema (lo_get, "
+                       "lo_export): revoke SELECT on them or change their owner");
+  if (const auto s = column(8); !s.empty())
+    findings.push_back("may call " + s +
+                       " (dblink runs SQL on any database it can log in to): revoke EXECUTE "
+                       "or drop the extension");
+  if (findings.empty()) return;
+  std::string list;
+  for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
+  if (options_.allow_privileged_role) {
+    host_.log(KH_LOG_WARNING,
+              "sql: SECURITY WARNING: serving a read-only instance as PostgreSQL role \"" + role +
+                  "\", which " + list +
+                  ". read_only does not hold against this role; allow_privileged_role = true "
+                  "accepts that. Remove the option and connect as a least-privilege role "
+                  "(plugins/sql/README.md).");
+    return;
+  }
+  PQfinish(conn);
+  throw SqlError("refused: this read-only instance connects as PostgreSQL role \"" + role +
+                 "\", which " + list +
+                 ". A statement could act outside the read-only transaction or the `schemas` "
+                 "allowlist. Connect as a role "
+                 "without these powers (plugins/sql/README.md has the SQL to create one), or set "
+                 "allow_privileged_role = true to accept the risk (logged at every connection).");
 }
 
 PGconn* PostgresBackend::take(Context& ctx) {
@@ -333,7 +519,12 @@ void PostgresBackend::drop_idle() {
 
 void PostgresBackend::give_back(PGconn* conn) {
   if (conn == nullptr) return;
-  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+  // The ROLLBACK that ends every call leaves what is not transactional: advisory locks,
+  // prepared statements, WITH HOLD cursors, session settings made outside a transaction.
+  // DISCARD ALL clears them (the settings return to the connection's startup values) and
+  // releases the locks now rather than when the connection is next used.
+  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+      reset_session(conn)) {
     std::lock_guard lock(pool_mutex_);
     if (idle_.size() < static_cast<std::size_t>(options_.pool_size)) {
       idle_.push_back(conn);
@@ -394,7 +585,9 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     }
   }
   *user_statement_sent = true;
-  Outcome o = runner.run(sql, params_text, limits.row_limit, true);
+  ResultBudget budget(limits.max_result_bytes);
+  Outcome o = runner.run(sql, params_text, limits.row_limit, true, &budget);
+  o.rows.result_bytes = budget.used();
   if (o.connection_lost) {
     *connection_lost = true;
     throw SqlError(o.error);

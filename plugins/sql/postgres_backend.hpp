@@ -11,6 +11,14 @@
 // for the duration of PQconnectdbParams only, copied into a buffer wiped right after; no
 // error message carries it. A small pool keeps idle connections and drops any that broke
 // (server restart), reconnecting on the next call. A cancelled request sends PQcancel.
+// A connection goes back to the pool only after DISCARD ALL (advisory locks, prepared
+// statements, cursors, LISTEN, session settings a statement left behind are gone).
+//
+// Read-only instances refuse at connect a role that could act outside the transaction
+// (superuser, REPLICATION, BYPASSRLS, pg_execute_server_program, pg_read/write_server_files,
+// pg_signal_backend, owner of an allowlisted schema) and, with a `schemas` allowlist, a
+// role that may use a schema outside it, read a large object or call dblink (SQL run by
+// query_to_xml and friends is bounded only by privileges), unless allow_privileged_role.
 //
 // With a `schemas` allowlist, query and explain first run EXPLAIN (VERBOSE, FORMAT JSON)
 // of the statement with its params in the same read-only transaction and refuse it when a
@@ -36,6 +44,8 @@ struct PostgresOptions {
   bool read_only = true;
   std::vector<std::string> schemas;  // allowlist; empty = every non-system schema
   int pool_size = 4;
+  // See check_role(): serve a read-only instance with a privileged role anyway.
+  bool allow_privileged_role = false;
 };
 
 class PostgresBackend : public Backend {
@@ -67,6 +77,9 @@ class PostgresBackend : public Backend {
                        const std::string* allowlist_check, bool* connection_lost,
                        bool* user_statement_sent);
   PGconn* connect(Context& ctx);
+  // On read-only instances: refuses (closes `conn`, throws SqlError) a role that can act
+  // outside the read-only transaction, unless allow_privileged_role, which logs a warning.
+  void check_role(PGconn* conn);
   PGconn* take(Context& ctx);
   void give_back(PGconn* conn);
   void drop_idle();  // closes every pooled connection (after one was found lost)

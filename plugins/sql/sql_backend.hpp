@@ -26,18 +26,25 @@ struct Column {
   std::string type;  // the engine's type name; may be empty (SQLite expressions)
 };
 
+// Which limit cut a result short.
+enum class Truncation { kNone, kRowLimit, kResultBytes };
+
 // The rows of one statement, each an array of JSON values (see value_format.hpp for
 // how engine types map to JSON).
 struct QueryResult {
   std::vector<Column> columns;
   json rows = json::array();
-  bool truncated = false;  // more rows existed than row_limit
+  bool truncated = false;  // more rows existed than row_limit or max_result_bytes allowed
+  Truncation truncated_by = Truncation::kNone;
+  std::size_t result_bytes = 0;  // the rows' size as JSON (see ResultBudget)
 };
 
 // Per-call limits, taken from the instance options.
 struct CallLimits {
   std::size_t row_limit = 500;
   std::chrono::milliseconds statement_timeout{15000};
+  // The most bytes of rows (as JSON) one call returns; the rows past it are not read.
+  std::size_t max_result_bytes = 4 * 1024 * 1024;
 };
 
 class Backend {

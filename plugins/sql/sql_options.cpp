@@ -66,6 +66,7 @@ SqlOptions parse_options(const json& options,
   static const std::set<std::string> known = {"backend",
                                               "read_only",
                                               "row_limit",
+                                              "max_result_bytes",
                                               "statement_timeout",
                                               "schemas",
                                               "path",
@@ -78,14 +79,16 @@ SqlOptions parse_options(const json& options,
                                               "sslmode",
                                               "connect_timeout",
                                               "application_name",
-                                              "pool_size"};
+                                              "pool_size",
+                                              "allow_privileged_role"};
   for (const auto& [key, _] : options.items())
     if (!known.contains(key))
       throw std::invalid_argument("unknown option " + key +
                                   " (the sql connector knows: backend, path, data_dir, "
-                                  "create_demo, read_only, row_limit, statement_timeout, schemas, "
+                                  "create_demo, read_only, row_limit, max_result_bytes, "
+                                  "statement_timeout, schemas, "
                                   "host, port, dbname, user, sslmode, connect_timeout, "
-                                  "application_name, pool_size)");
+                                  "application_name, pool_size, allow_privileged_role)");
   SqlOptions out;
   out.backend = get_string(options, "backend", "sqlite");
   if (out.backend != "sqlite" && out.backend != "postgres")
@@ -93,6 +96,8 @@ SqlOptions parse_options(const json& options,
   out.read_only = get_bool(options, "read_only", true);
   out.limits.row_limit =
       static_cast<std::size_t>(get_integer(options, "row_limit", 500, 1, 100000));
+  out.limits.max_result_bytes = static_cast<std::size_t>(
+      get_integer(options, "max_result_bytes", 4 * 1024 * 1024, 1024, 256 * 1024 * 1024));
   if (options.contains("statement_timeout"))
     out.limits.statement_timeout =
         parse_duration(options["statement_timeout"], "statement_timeout");
@@ -107,7 +112,7 @@ SqlOptions parse_options(const json& options,
 
   if (out.backend == "sqlite") {
     for (const char* key : {"host", "port", "dbname", "user", "sslmode", "connect_timeout",
-                            "application_name", "pool_size"})
+                            "application_name", "pool_size", "allow_privileged_role"})
       if (options.contains(key)) throw bad(key, "applies to backend = \"postgres\" only");
     out.create_demo = get_bool(options, "create_demo", false);
     std::string path = get_string(options, "path", out.create_demo ? "demo.sqlite" : "");
@@ -128,6 +133,7 @@ SqlOptions parse_options(const json& options,
   out.connection.emplace_back("connect_timeout",
                               std::to_string(get_integer(options, "connect_timeout", 10, 1, 600)));
   out.pool_size = static_cast<int>(get_integer(options, "pool_size", 4, 1, 64));
+  out.allow_privileged_role = get_bool(options, "allow_privileged_role", false);
   return out;
 }
 

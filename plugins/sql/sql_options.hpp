@@ -24,6 +24,9 @@ struct SqlOptions {
   // postgres: libpq keywords (host, port, dbname, user, sslmode, ...) without secrets.
   std::vector<std::pair<std::string, std::string>> connection;
   int pool_size = 4;
+  // Serve a read-only instance even when the role can act outside the read-only
+  // transaction (superuser, pg_execute_server_program ...); logged at every connection.
+  bool allow_privileged_role = false;
 };
 
 // Reads the options JSON. Throws std::invalid_argument with a message that names the

@@ -57,7 +57,13 @@ json rows_output_schema(bool with_affected) {
           {"description",
            "One array of values per row, in column order; blobs are {\"base64\": ...}"},
           {"items", {{"type", "array"}}}}},
-        {"truncated", {{"type", "boolean"}, {"description", "true when row_limit cut the result"}}},
+        {"truncated",
+         {{"type", "boolean"},
+          {"description", "true when row_limit or max_result_bytes cut the result"}}},
+        {"truncated_by",
+         {{"type", "string"},
+          {"enum", {"row_limit", "max_result_bytes"}},
+          {"description", "which limit cut the result (only when truncated)"}}},
         {"row_count", {{"type", "integer"}, {"description", "rows returned (after row_limit)"}}}}},
       {"required", {"columns", "rows", "truncated", "row_count"}}};
   if (with_affected) {
@@ -113,14 +119,17 @@ std::map<std::string, std::string> process_environment() {
   return env;
 }
 
-json rows_result(const QueryResult& r, std::size_t row_limit, const long long* rows_affected) {
+json rows_result(const QueryResult& r, const CallLimits& limits, const long long* rows_affected) {
   json columns = json::array();
   for (const auto& c : r.columns) columns.push_back({{"name", c.name}, {"type", c.type}});
   json structured = {{"columns", columns},
                      {"rows", r.rows},
                      {"truncated", r.truncated},
                      {"row_count", r.rows.size()}};
-  std::string text = render_text_table(r, row_limit);
+  if (r.truncated)
+    structured["truncated_by"] =
+        r.truncated_by == Truncation::kResultBytes ? "max_result_bytes" : "row_limit";
+  std::string text = render_text_table(r, limits.row_limit, limits.max_result_bytes);
   if (rows_affected != nullptr) {
     structured["rows_affected"] = *rows_affected;
     text += "\n" + std::to_string(*rows_affected) + " row(s) affected";
@@ -162,12 +171,12 @@ class SqlPlugin : public Plugin {
         create_demo_database(options_.path);
         host.log(KH_LOG_INFO, "sql: created the demo database " + options_.path);
       }
-      backend_ = std::make_unique<SqliteBackend>(
-          SqliteOptions{options_.path, options_.read_only, options_.schemas});
+      backend_ = std::make_unique<SqliteBackend>(SqliteOptions{
+          options_.path, options_.read_only, options_.schemas, options_.limits.max_result_bytes});
     } else {
       backend_ = std::make_unique<PostgresBackend>(
           host, PostgresOptions{options_.connection, options_.read_only, options_.schemas,
-                                options_.pool_size});
+                                options_.pool_size, options_.allow_privileged_role});
     }
   }
 
@@ -176,8 +185,10 @@ class SqlPlugin : public Plugin {
   json describe() override {
     const std::string engine = options_.backend == "sqlite" ? "SQLite" : "PostgreSQL";
     const std::string limit_note =
-        " Returns at most " + std::to_string(options_.limits.row_limit) +
-        " rows (row_limit; `truncated` says when more existed); statements stop after " +
+        " Returns at most " + std::to_string(options_.limits.row_limit) + " rows and " +
+        std::to_string(options_.limits.max_result_bytes) +
+        " bytes of rows as JSON (row_limit, max_result_bytes; `truncated` and `truncated_by` "
+        "say when more existed); statements stop after " +
         std::to_string(options_.limits.statement_timeout.count()) + " ms.";
     json tools = json::array();
     tools.push_back({{"name", "list_schemas"},
@@ -291,7 +302,7 @@ class SqlPlugin : public Plugin {
       if (name == "query") {
         const auto r =
             backend_->query(ctx, string_arg(args, "sql", true), params_arg(args), options_.limits);
-        return rows_result(r, options_.limits.row_limit, nullptr);
+        return rows_result(r, options_.limits, nullptr);
       }
       if (name == "explain")
         return text_result(backend_->explain(ctx, string_arg(args, "sql", true), params_arg(args),
@@ -300,7 +311,7 @@ class SqlPlugin : public Plugin {
         long long affected = 0;
         const auto r = backend_->execute(ctx, string_arg(args, "sql", true), params_arg(args),
                                          options_.limits, &affected);
-        return rows_result(r, options_.limits.row_limit, &affected);
+        return rows_result(r, options_.limits, &affected);
       }
     } catch (const SqlError& e) {
       return text_result(e.what(), true);

@@ -1,6 +1,8 @@
 #include "sqlite_backend.hpp"
 
+#include "result_budget.hpp"
 #include "schema_allowlist.hpp"
+#include "sqlite_functions.hpp"
 #include "value_format.hpp"
 
 #include <sqlite3.h>
@@ -24,6 +26,9 @@ struct SqliteBackend::Guard {
   // A table read without a database name (SQLite reports none when no column of it is used,
   // as in count(*) or EXISTS): run() then checks the databases the compiled program opens.
   std::string unnamed_read;
+  // The first function the authorizer refused (sqlite_functions.hpp), and why.
+  std::string denied_function;
+  std::string_view denied_function_reason;
   Context* ctx = nullptr;
   std::chrono::steady_clock::time_point deadline{};
   bool timed_out = false;
@@ -84,9 +89,17 @@ int authorize(void* user, int action, const char* arg1, const char* arg2, const 
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
       return SQLITE_DENY;
-    case SQLITE_FUNCTION:
-      if (arg2 != nullptr && lower(arg2) == "load_extension") return SQLITE_DENY;
-      return SQLITE_OK;
+    case SQLITE_FUNCTION: {
+      // Every function a statement names, also through a view, is judged by name; the
+      // authorizer sees no arity, so a function is refused with all its forms.
+      const auto verdict = sqlite_function_verdict(arg2 != nullptr ? arg2 : "");
+      if (verdict.allowed) return SQLITE_OK;
+      if (guard->denied_function.empty()) {
+        guard->denied_function = arg2 != nullptr ? arg2 : "";
+        guard->denied_function_reason = verdict.reason;
+      }
+      return SQLITE_DENY;
+    }
     case SQLITE_PRAGMA: {
       const std::string name = arg1 == nullptr ? std::string() : lower(arg1);
       if (name == "writable_schema" || name == "trusted_schema") return SQLITE_DENY;
@@ -115,6 +128,15 @@ int on_progress(void* user) {
     return 1;
   }
   return 0;
+}
+
+// The SQLITE_LIMIT_LENGTH of a connection: 8 x max_result_bytes (room for the
+// intermediate values of a query whose result fits), at least 16 MiB, at most SQLite's
+// compiled maximum.
+std::size_t max_value_bytes(std::size_t max_result_bytes) {
+  const std::size_t floor = 16 * 1024 * 1024;
+  const std::size_t ceiling = 1000000000;
+  return std::min(ceiling, std::max(floor, max_result_bytes * 8));
 }
 
 class Statement {
@@ -221,7 +243,14 @@ SqliteBackend::SqliteBackend(SqliteOptions options)
   sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  // Debian builds with SQLITE_ENABLE_FTS3_TOKENIZER: the two-argument fts3_tokenizer()
+  // installs a pointer given in SQL. The authorizer refuses the function too.
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_FTS3_TOKENIZER, 0, nullptr);
   sqlite3_extended_result_codes(db_, 1);
+  // No single string or blob, stored or computed (randomblob, printf, group_concat), may
+  // outgrow a bound tied to max_result_bytes: the connector's memory stays bounded.
+  sqlite3_limit(db_, SQLITE_LIMIT_LENGTH,
+                static_cast<int>(max_value_bytes(options_.max_result_bytes)));
   sqlite3_busy_timeout(db_, 2000);
   sqlite3_set_authorizer(db_, &authorize, guard_.get());
   sqlite3_progress_handler(db_, 1000, &on_progress, guard_.get());
@@ -322,6 +351,8 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
   guard_->denied_schema.clear();
   guard_->denied_object.clear();
   guard_->unnamed_read.clear();
+  guard_->denied_function.clear();
+  guard_->denied_function_reason = {};
   struct Reset {
     Guard* g;
     ~Reset() { g->ctx = nullptr; }
@@ -333,10 +364,15 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
       SQLITE_OK) {
     if (guard_->cancelled) throw Cancelled();
     throw_if_outside_allowlist();
+    if (!guard_->denied_function.empty())
+      throw SqlError(
+          "refused: the SQLite function " + guard_->denied_function +
+          "() is not allowed on this connector: " + std::string(guard_->denied_function_reason));
     if (sqlite3_errcode(db_) == SQLITE_AUTH)
       throw SqlError("refused: SQLite: " + errmsg(db_) +
                      " (this instance denies ATTACH/DETACH, transaction control, pragmas that "
-                     "change settings, and load_extension)");
+                     "change settings, and functions that reach past the statement such as "
+                     "load_extension and fts3_tokenizer)");
     throw SqlError("SQLite: " + errmsg(db_));
   }
   if (stmt.get() == nullptr) throw SqlError("no SQL statement was given");
@@ -355,22 +391,47 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
     const char* decl = sqlite3_column_decltype(stmt.get(), c);
     result.columns.push_back({sqlite3_column_name(stmt.get(), c), decl ? decl : ""});
   }
+  ResultBudget budget(limits.max_result_bytes);
   int rc;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     if (result.rows.size() >= limits.row_limit) {
-      result.truncated = true;
+      mark_truncated(result, Truncation::kRowLimit);
+      break;
+    }
+    // The progress handler watches SQLite's work; this watches ours between rows, so the
+    // deadline and cancellation cover the whole call.
+    if (on_progress(guard_.get()) != 0) break;
+    // Sizes first: a value too large for what is left is never copied.
+    std::size_t raw = 0;
+    for (int c = 0; c < n; ++c)
+      raw += static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), c));
+    if (!budget.may_fit(raw)) {
+      mark_truncated(result, Truncation::kResultBytes);
       break;
     }
     json row = json::array();
     for (int c = 0; c < n; ++c) row.push_back(column_value(stmt.get(), c));
+    if (!budget.take(row)) {
+      mark_truncated(result, Truncation::kResultBytes);
+      break;
+    }
     result.rows.push_back(std::move(row));
   }
+  result.result_bytes = budget.used();
+  if (guard_->cancelled) throw Cancelled();
+  if (guard_->timed_out)
+    throw SqlError("canceling statement due to statement timeout (" +
+                   std::to_string(limits.statement_timeout.count()) + " ms)");
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     if (guard_->cancelled) throw Cancelled();
     throw_if_outside_allowlist();
     if (guard_->timed_out)
       throw SqlError("canceling statement due to statement timeout (" +
                      std::to_string(limits.statement_timeout.count()) + " ms)");
+    if (sqlite3_errcode(db_) == SQLITE_TOOBIG)
+      throw SqlError("SQLite: " + errmsg(db_) + " (one value may hold at most " +
+                     std::to_string(max_value_bytes(options_.max_result_bytes)) +
+                     " bytes on this instance: 8 x max_result_bytes, at least 16 MiB)");
     throw SqlError("SQLite: " + errmsg(db_));
   }
   if (rows_affected != nullptr) *rows_affected = sqlite3_changes64(db_);

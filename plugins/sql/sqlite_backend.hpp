@@ -3,10 +3,11 @@
 // Read-only instances are enforced by SQLite itself: the file is opened with
 // SQLITE_OPEN_READONLY, statements for which sqlite3_stmt_readonly() is false are
 // refused, an authorizer denies ATTACH/DETACH, transactions, every pragma that is not
-// informational and load_extension(), extension loading is switched off with
-// sqlite3_db_config, and a progress handler stops statements at the timeout or when the
-// request is cancelled. Exactly one statement per call: a non-empty tail is refused.
-// With a `schemas` allowlist the authorizer also denies every read or write of a table,
+// informational and every SQL function not reviewed as harmless (sqlite_functions.hpp:
+// load_extension, fts3_tokenizer ...), extension loading and the FTS3 tokenizer pointer
+// interface are switched off with sqlite3_db_config, and a progress handler stops statements at the
+// timeout or when the request is cancelled. Exactly one statement per call: a non-empty tail is
+// refused. With a `schemas` allowlist the authorizer also denies every read or write of a table,
 // view, index or pragma in a database (main, temp) outside the list.
 #pragma once
 
@@ -24,6 +25,8 @@ struct SqliteOptions {
   std::string path;  // absolute path of the database file
   bool read_only = true;
   std::vector<std::string> schemas;  // allowlist; empty = all ("main")
+  // Bounds SQLITE_LIMIT_LENGTH (the largest string or blob) to 8 x this, at least 16 MiB.
+  std::size_t max_result_bytes = 4 * 1024 * 1024;
 };
 
 class SqliteBackend : public Backend {

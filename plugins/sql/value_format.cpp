@@ -229,7 +229,7 @@ std::string cell_text(const json& value) {
 }
 
 std::string render_text_table(const QueryResult& result, std::size_t row_limit,
-                              std::size_t max_cell) {
+                              std::size_t max_result_bytes, std::size_t max_cell) {
   const std::size_t n = result.columns.size();
   std::vector<std::vector<std::string>> cells;
   std::vector<std::size_t> widths(n, 0);
@@ -273,7 +273,12 @@ std::string render_text_table(const QueryResult& result, std::size_t row_limit,
   }
   const std::size_t count = result.rows.size();
   out += "(" + std::to_string(count) + (count == 1 ? " row)" : " rows)");
-  if (result.truncated)
+  if (result.truncated_by == Truncation::kResultBytes)
+    out += "\nTruncated: the rows reached max_result_bytes (" + std::to_string(max_result_bytes) +
+           " bytes as JSON) after " + std::to_string(count) + (count == 1 ? " row" : " rows") +
+           "; the rest were not read. Select fewer or shorter columns (substr, length), or page "
+           "with LIMIT/OFFSET.";
+  else if (result.truncated)
     out += "\nTruncated: the result has more rows; only the first " + std::to_string(row_limit) +
            " (row_limit) are shown. Narrow the query or add LIMIT/OFFSET to page.";
   return out;

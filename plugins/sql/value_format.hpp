@@ -35,9 +35,10 @@ std::optional<json> parse_pg_array(std::string_view text,
 std::chrono::milliseconds parse_duration(const json& value, std::string_view option_name);
 
 // A compact, aligned text table: header, rule, rows; values longer than max_cell are
-// cut with "…". Appends "(N rows)" and a line saying whether row_limit cut the result.
+// cut with "…". Appends "(N rows)" and a line saying whether row_limit or
+// max_result_bytes cut the result.
 std::string render_text_table(const QueryResult& result, std::size_t row_limit,
-                              std::size_t max_cell = 60);
+                              std::size_t max_result_bytes, std::size_t max_cell = 60);
 
 // The JSON value as one table cell (strings bare, null as NULL, blobs as <blob N bytes>).
 std::string cell_text(const json& value);

@@ -125,6 +125,42 @@ TEST_CASE("ci filter: plain test names pass, shell and option syntax is refused"
   CHECK(filter_problem(std::string("a\x01") + "b") == "the filter contains a control character");
 }
 
+TEST_CASE("ci filter: a non-ASCII character is quoted whole, with its code point") {
+  const std::string allowed = "; allowed are letters, digits, space and _ . : / @ + , = * # -";
+  CHECK(filter_problem("caf\u00e9") == "the filter contains '\u00e9' (U+00E9)" + allowed);
+  CHECK(filter_problem("\uff54est") == "the filter contains '\uff54' (U+FF54)" + allowed);
+  CHECK(filter_problem("ok \U0001F600") == "the filter contains '\U0001F600' (U+1F600)" + allowed);
+  CHECK(filter_problem("a\u2028b") == "the filter contains a line break (U+2028)");
+  CHECK(filter_problem("a\u2029b") == "the filter contains a line break (U+2029)");
+  CHECK(filter_problem("a\u0085b") == "the filter contains a line break (U+0085)");
+  CHECK(filter_problem("a\u202eb") ==
+        "the filter contains an invisible formatting or control character (U+202E)");
+  CHECK(filter_problem("a\u200bb") ==
+        "the filter contains an invisible formatting or control character (U+200B)");
+  // Not UTF-8 at all (a lone continuation byte, a truncated sequence, an overlong form, a
+  // surrogate): said so, without quoting the bytes.
+  for (const char* bad : {"a\x80", "a\xc3", "a\xc0\xaf", "a\xed\xa0\x80", "a\xf5\x80\x80\x80"})
+    CHECK(filter_problem(bad) == "the filter is not valid UTF-8");
+}
+
+TEST_CASE("ci filter: every refusal message is valid UTF-8, whatever the filter") {
+  // Each two-, three- and four-byte lead with each continuation: the message never
+  // carries part of a character.
+  const auto valid_utf8 = [](const std::string& text) {
+    return nlohmann::json(text)
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::strict)
+               .size() > 0;
+  };
+  for (int lead = 0x80; lead <= 0xFF; ++lead)
+    for (int next = 0x80; next <= 0xBF; next += 7) {
+      const std::string filter = std::string("x") + static_cast<char>(lead) +
+                                 static_cast<char>(next) + static_cast<char>(0x80) +
+                                 static_cast<char>(0x80);
+      INFO(lead << " " << next);
+      CHECK_NOTHROW(valid_utf8(filter_problem(filter)));
+    }
+}
+
 TEST_CASE("ci filter: a leading '@' (response-file expansion) is refused, a later one is not") {
   CHECK(filter_problem("@/etc/passwd") ==
         "the filter starts with '@' (many runners read it as a file of arguments)");

@@ -118,6 +118,12 @@ test('filters: shell syntax, line breaks and leading dashes are refused before a
     'a && b': "the filter contains '&'; allowed are letters, digits, space and _ . : / @ + , = * # -",
     'x | y': "the filter contains '|'; allowed are letters, digits, space and _ . : / @ + , = * # -",
     "it's": "the filter contains '''; allowed are letters, digits, space and _ . : / @ + , = * # -",
+    // Non-ASCII: the whole character is quoted (one byte of it would not be UTF-8, and the
+    // client would get a JSON-RPC error instead of this refusal).
+    'café': "the filter contains 'é' (U+00E9); allowed are letters, digits, space and _ . : / @ + , = * # -",
+    'ｔｅｓｔ': "the filter contains 'ｔ' (U+FF54); allowed are letters, digits, space and _ . : / @ + , = * # -",
+    'adds\u2028two': 'the filter contains a line break (U+2028)',
+    'adds\u202etwo': 'the filter contains an invisible formatting or control character (U+202E)',
   };
   for (const [filter, why] of Object.entries(refused)) {
     const r = await session.call('ci_run_suite', { suite: 'argv', filter });

@@ -8,8 +8,29 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { run } from '../e2e/helpers.mjs';
+import { readdirSync } from 'node:fs';
+
+import { run, sleep } from '../e2e/helpers.mjs';
 import { S3Env, s3InstanceToml } from './s3_env.mjs';
+import { slowPdf } from './slow_pdf.mjs';
+
+// CPU seconds (user + system) used so far by `pid` and every descendant still alive.
+function treeCpuSeconds(pid) {
+  let ticks = 0;
+  const visit = (p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+      for (const task of readdirSync(`/proc/${p}/task`))
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) visit(child);
+    } catch {
+      // the process ended meanwhile
+    }
+  };
+  visit(pid);
+  return ticks / 100; // USER_HZ
+}
 
 const CAP = 50; // max_pages_per_call of the instance
 
@@ -52,8 +73,19 @@ describe('s3 connector: get_pdf_text on PDFs made with enscript, ps2pdf and qpdf
     await env.put(direct, 'pdfs', 'docs/encrypted.pdf', readFileSync(encrypted), 'application/pdf');
     await env.put(direct, 'pdfs', 'docs/truncated.pdf', bigBytes.subarray(0, Math.floor(bigBytes.length / 2)), 'application/pdf');
     await env.put(direct, 'pdfs', 'docs/not-a.pdf', 'just some text, no PDF', 'text/plain');
-    await env.grant('pdf');
-    await env.serve(s3InstanceToml('pdf', env.options({ buckets: ['pdfs'], max_pages_per_call: CAP }), env.secrets()));
+    // 3 KiB, minutes of CPU per page; and a cheaper one (about a second per page) of 20 pages.
+    await env.put(direct, 'pdfs', 'docs/slow.pdf', slowPdf(3, 5), 'application/pdf');
+    await env.put(direct, 'pdfs', 'docs/slowish.pdf', slowPdf(20, 4), 'application/pdf');
+    for (const name of ['pdf', 'pdfwall', 'pdfcpu', 'pdfmem', 'pdfslow']) await env.grant(name);
+    // resources = false: one instance per bucket may offer the s3://pdfs/ template.
+    const budget = (name, limits) => s3InstanceToml(name, env.options({ buckets: ['pdfs'], max_pages_per_call: CAP, resources: false, ...limits }), env.secrets());
+    await env.serve(
+      s3InstanceToml('pdf', env.options({ buckets: ['pdfs'], max_pages_per_call: CAP }), env.secrets()) +
+        budget('pdfwall', { pdf_timeout_ms: 2000, pdf_cpu_seconds: 600 }) +
+        budget('pdfcpu', { pdf_timeout_ms: 120000, pdf_cpu_seconds: 1 }) +
+        budget('pdfmem', { pdf_timeout_ms: 120000, pdf_cpu_seconds: 600, pdf_memory_bytes: 16 * 1024 * 1024 }) +
+        budget('pdfslow', { pdf_timeout_ms: 600000, pdf_cpu_seconds: 600 }),
+    );
   });
 
   after(async () => {
@@ -104,6 +136,46 @@ describe('s3 connector: get_pdf_text on PDFs made with enscript, ps2pdf and qpdf
     await env.refused('pdf_get_pdf_text', { bucket: 'pdfs', key: 'docs/truncated.pdf' }, /the PDF is damaged and cannot be read/);
     await env.refused('pdf_get_pdf_text', { bucket: 'pdfs', key: 'docs/not-a.pdf' }, /the object is not a PDF/);
     await env.refused('pdf_get_pdf_text', { bucket: 'pdfs', key: 'docs/missing.pdf' }, /no such object/);
+  });
+
+  test('a crafted slow PDF is stopped at the wall-clock limit, with the option named', async () => {
+    const started = Date.now();
+    const text = await env.refused('pdfwall_get_pdf_text', { bucket: 'pdfs', key: 'docs/slow.pdf' },
+      /s3:\/\/pdfs\/docs\/slow\.pdf: text extraction stopped after 2 s \(the pdf_timeout_ms limit\)/);
+    assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms: ${text}`);
+    // The instance is free again, and ordinary PDFs still read under the same budget.
+    const r = await env.ok('pdfwall_get_pdf_text', { bucket: 'pdfs', key: 'docs/multi ü.pdf' });
+    assert.equal(r.pages[0].text.trim(), MULTI[0]);
+  });
+
+  test('a crafted slow PDF is stopped at the CPU-time limit', async () => {
+    const started = Date.now();
+    await env.refused('pdfcpu_get_pdf_text', { bucket: 'pdfs', key: 'docs/slow.pdf' },
+      /text extraction stopped after 1 s of CPU time \(the pdf_cpu_seconds limit\)/);
+    assert.ok(Date.now() - started < 15000, `took ${Date.now() - started} ms`);
+  });
+
+  test('the memory limit stops an extraction that grows past it', { skip: process.env.KEYHOLD_SANITIZE === '1' && 'RLIMIT_AS is not applied under AddressSanitizer' }, async () => {
+    await env.refused('pdfmem_get_pdf_text', { bucket: 'pdfs', key: 'docs/slow.pdf' }, /pdf_memory_bytes limit/);
+    await env.ok('pdfmem_get_pdf_text', { bucket: 'pdfs', key: 'docs/multi ü.pdf' });
+  });
+
+  test('cancelling get_pdf_text stops the extraction at once: no CPU is spent after it', async () => {
+    const controller = new AbortController();
+    const pending = env.client.callTool({ name: 'pdfslow_get_pdf_text', arguments: { bucket: 'pdfs', key: 'docs/slowish.pdf' } }, undefined, { signal: controller.signal });
+    pending.catch(() => {});
+    await sleep(1500); // a page or so in
+    controller.abort();
+    await assert.rejects(pending);
+    await sleep(500);
+    const pid = env.conn.transport.pid;
+    const before = treeCpuSeconds(pid);
+    await sleep(3000);
+    const spent = treeCpuSeconds(pid) - before;
+    assert.ok(spent < 0.6, `the host and its runners used ${spent.toFixed(2)} s of CPU in the 3 s after the cancellation`);
+    // The instance answers again at once.
+    const r = await env.ok('pdfslow_get_pdf_text', { bucket: 'pdfs', key: 'docs/multi ü.pdf', max_pages: 1 });
+    assert.equal(r.pages.length, 1);
   });
 
   test('the canary secrets never appear in results, logs, stderr or audit rows', async () => {

@@ -18,6 +18,24 @@ TEST_CASE("defaults: AWS endpoint of the region, virtual-hosted, read-only, 10 M
   CHECK(o.prefixes.empty());
 }
 
+TEST_CASE("get_pdf_text's budget: defaults and limits", "[s3]") {
+  const auto o = parse_options(json{{"buckets", {"docs"}}});
+  CHECK(o.pdf_timeout_ms == 30000);
+  CHECK(o.pdf_cpu_seconds == 20);
+  CHECK(o.pdf_memory_bytes == 512ull * 1024 * 1024);
+  const auto set = parse_options(json{{"buckets", {"docs"}},
+                                      {"pdf_timeout_ms", 2000},
+                                      {"pdf_cpu_seconds", 1},
+                                      {"pdf_memory_bytes", 64 * 1024 * 1024}});
+  CHECK(set.pdf_timeout_ms == 2000);
+  CHECK(set.pdf_cpu_seconds == 1);
+  CHECK(set.pdf_memory_bytes == 64 * 1024 * 1024);
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"pdf_cpu_seconds", 0}}),
+                    Catch::Contains("option pdf_cpu_seconds must be an integer"));
+  CHECK_THROWS_WITH(parse_options(json{{"buckets", {"docs"}}, {"pdf_memory_bytes", 1024}}),
+                    Catch::Contains("option pdf_memory_bytes must be an integer"));
+}
+
 TEST_CASE("options are checked with messages that name them", "[s3]") {
   CHECK_THROWS_WITH(parse_options(json::object()), Catch::Contains("option buckets is required"));
   CHECK_THROWS_WITH(parse_options(json{{"buckets", {"Bad_Name"}}}),

@@ -11,10 +11,26 @@ import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
 import { PgCluster } from './pg_cluster.mjs';
-import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, PEAK_GROWTH_LIMIT, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const CANARY = `kh-canary-${randomBytes(9).toString('hex')}`;
 const WRONG = `kh-wrong-${randomBytes(9).toString('hex')}`;
+
+// Read-only instances whose role can act outside the transaction: instance -> [user, schemas].
+// `keyhold` owns the database (so also public, through pg_database_owner) and reports.
+const PRIVILEGED = {
+  pgsuper: ['kh_super'],
+  pgindirect: ['kh_indirect'],
+  pgexec: ['kh_exec'],
+  pgwfiles: ['kh_wfiles'],
+  pgrfiles: ['kh_rfiles'],
+  pgsignal: ['kh_signal'],
+  pgrepl: ['kh_repl'],
+  pgbypass: ['kh_bypass'],
+  pgowner: ['keyhold', ['public', 'reports']],
+  pgwide: ['keyhold_wide', ['public', 'reports']],
+  pglo: ['keyhold_lo', ['public', 'reports']],
+};
 
 const SETUP = `
 SET ROLE keyhold;
@@ -41,6 +57,7 @@ describe('sql connector: PostgreSQL 15', () => {
   let sandbox;
   let conn;
   let client;
+  let largeObject;
   const outputs = []; // every result and error the client saw, for the canary check
 
   const keyhold = async (args, input) => {
@@ -89,6 +106,41 @@ describe('sql connector: PostgreSQL 15', () => {
     await pg.psql(`CREATE ROLE keyhold LOGIN PASSWORD '${CANARY}'`);
     await pg.psql('CREATE DATABASE shop OWNER keyhold');
     await pg.psql(SETUP, { db: 'shop' });
+    // The least-privilege role the README recommends, for an allowlist of public and
+    // reports: it owns nothing and may use only those schemas.
+    await pg.psql(`CREATE ROLE keyhold_reader LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(
+      'GRANT USAGE ON SCHEMA public, reports TO keyhold_reader; ' +
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports TO keyhold_reader',
+      { db: 'shop' },
+    );
+    // A wider role that may also read secret: refused at connect under that allowlist,
+    // unless allow_privileged_role, which the plan-check tests use (the check is then what
+    // refuses reads of secret).
+    await pg.psql(`CREATE ROLE keyhold_wide LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(
+      'GRANT USAGE ON SCHEMA public, reports, secret TO keyhold_wide; ' +
+        'GRANT SELECT ON ALL TABLES IN SCHEMA public, reports, secret TO keyhold_wide',
+      { db: 'shop' },
+    );
+    // A large object (outside every schema) the owner may read, and a role granted it.
+    largeObject = await pg.psql("SET ROLE keyhold; SELECT lo_from_bytea(0, 'classified-lo'::bytea)", { db: 'shop' });
+    await pg.psql(`CREATE ROLE keyhold_lo LOGIN PASSWORD '${CANARY}'`);
+    await pg.psql(`GRANT USAGE ON SCHEMA public, reports TO keyhold_lo; GRANT SELECT ON LARGE OBJECT ${largeObject} TO keyhold_lo`, { db: 'shop' });
+    // A role with each power that defeats a read-only transaction (and one that reaches
+    // superuser only through SET ROLE).
+    for (const sql of [
+      `CREATE ROLE kh_super LOGIN SUPERUSER PASSWORD '${CANARY}'`,
+      `CREATE ROLE kh_exec LOGIN PASSWORD '${CANARY}' IN ROLE pg_execute_server_program`,
+      `CREATE ROLE kh_wfiles LOGIN PASSWORD '${CANARY}' IN ROLE pg_write_server_files`,
+      `CREATE ROLE kh_rfiles LOGIN PASSWORD '${CANARY}' IN ROLE pg_read_server_files`,
+      `CREATE ROLE kh_signal LOGIN PASSWORD '${CANARY}' IN ROLE pg_signal_backend`,
+      `CREATE ROLE kh_repl LOGIN REPLICATION PASSWORD '${CANARY}'`,
+      `CREATE ROLE kh_bypass LOGIN BYPASSRLS PASSWORD '${CANARY}'`,
+      'CREATE ROLE kh_admins NOLOGIN SUPERUSER',
+      `CREATE ROLE kh_indirect LOGIN NOINHERIT PASSWORD '${CANARY}' IN ROLE kh_admins`,
+    ])
+      await pg.psql(sql);
 
     sandbox = makeSandbox('keyhold-sql-pg-');
     sandbox.env.KEYHOLD_VAULT = path.join(sandbox.dir, 'vault.db');
@@ -96,7 +148,7 @@ describe('sql connector: PostgreSQL 15', () => {
     await keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE]);
     await keyhold(['vault', 'set', 'shop/password'], CANARY);
     await keyhold(['vault', 'set', 'shop/wrong'], WRONG);
-    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped'])
+    for (const instance of ['pg', 'pgslow', 'pgrw', 'pgdown', 'pgscoped', 'pgreader', 'pgbulk', 'pgpool', ...Object.keys(PRIVILEGED), 'pgsuperok'])
       await keyhold(['vault', 'grant', instance, 'shop/password', '--ops', 'reveal']);
     await keyhold(['vault', 'grant', 'pgbad', 'shop/wrong', '--ops', 'reveal']);
     // A whole connection URL as the secret (alias `url`), right and wrong.
@@ -114,7 +166,14 @@ describe('sql connector: PostgreSQL 15', () => {
         pgInstance('pgrw', { read_only: false }, 'vault:shop/password') +
         pgInstance('pgbad', {}, 'vault:shop/wrong') +
         pgInstance('pgdown', { port: 1 }, 'vault:shop/password') +
-        pgInstance('pgscoped', {}, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgscoped', { user: 'keyhold_wide', allow_privileged_role: true }, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgreader', { user: 'keyhold_reader' }, 'vault:shop/password', ['public', 'reports']) +
+        pgInstance('pgpool', { pool_size: 1 }, 'vault:shop/password') +
+        Object.entries(PRIVILEGED)
+          .map(([name, [user, schemas]]) => pgInstance(name, { user }, 'vault:shop/password', schemas))
+          .join('') +
+        pgInstance('pgsuperok', { user: 'kh_super', allow_privileged_role: true }, 'vault:shop/password') +
+        pgInstance('pgbulk', { row_limit: 100000, statement_timeout: '10s' }, 'vault:shop/password') +
         instanceToml('pgurl', pluginPath('sql'), { options: { backend: 'postgres' } }) +
         '[instances.pgurl.secrets]\nurl = "vault:shop/url"\n\n' +
         pgSandbox('pgurl') +
@@ -267,12 +326,117 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.ok(!tables.some((t) => t.schema === 'secret'), JSON.stringify(tables));
   });
 
+  test('read-only instances refuse a role that can act outside the transaction; the override is logged', async () => {
+    const pwned = path.join(pg.dir, 'pwned-by-role');
+    const why = {
+      pgsuper: /role "kh_super", which is a superuser: it may run programs, read and write server files/,
+      pgindirect: /role "kh_indirect", which is a superuser \(through SET ROLE kh_admins\)/,
+      pgexec: /role "kh_exec", which is a member of pg_execute_server_program \(COPY \.\.\. TO PROGRAM runs shell commands/,
+      pgwfiles: /role "kh_wfiles", which is a member of pg_write_server_files/,
+      pgrfiles: /role "kh_rfiles", which is a member of pg_read_server_files/,
+      pgsignal: /role "kh_signal", which is a member of pg_signal_backend/,
+      pgrepl: /role "kh_repl", which has REPLICATION: replication slots it creates survive the rollback/,
+      pgbypass: /role "kh_bypass", which has BYPASSRLS/,
+      pgowner: /role "keyhold", which owns the allowlisted schema\(s\) public, reports/,
+      pgwide: /role "keyhold_wide", which may use schema\(s\) secret outside the `schemas` allowlist: functions that run SQL text \(query_to_xml/,
+      pglo: /role "keyhold_lo", which may read 1 large object\(s\), which lie outside every schema/,
+    };
+    for (const [instance, pattern] of Object.entries(why)) {
+      const text = await pgRefused(`${instance}_query`, { sql: `COPY (SELECT 1) TO PROGRAM 'touch ${pwned}'` }, pattern);
+      assert.match(text, /^refused: this read-only instance connects as PostgreSQL role .*set allow_privileged_role = true to accept the risk/s);
+      await pgRefused(`${instance}_list_tables`, {}, pattern);
+    }
+    assert.ok(!existsSync(pwned), 'no statement ran as a privileged role');
+    // No connection of theirs stayed open (a backend takes a moment to exit).
+    const open = "SELECT count(*) FROM pg_stat_activity WHERE usename IN ('kh_exec', 'kh_repl', 'kh_indirect') AND application_name = 'keyhold-sql'";
+    let left = await pg.psql(open);
+    for (let i = 0; i < 40 && left !== '0'; ++i) {
+      await sleep(50);
+      left = await pg.psql(open);
+    }
+    assert.equal(left, '0', 'a refused connection stayed open');
+    // The least-privilege role of the README, and a non-owner without an allowlist, serve.
+    assert.deepEqual((await pgOk('pgreader_query', { sql: 'SELECT current_user' })).rows, [['keyhold_reader']]);
+    assert.deepEqual((await pgOk('pg_query', { sql: 'SELECT current_user' })).rows, [['keyhold']]);
+    // The explicit override serves, and says so loudly in the log.
+    assert.deepEqual((await pgOk('pgsuperok_query', { sql: 'SELECT current_user' })).rows, [['kh_super']]);
+    assert.match(conn.stderr(), /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
+  });
+
+  test('the schemas allowlist holds against SQL run by functions and large objects: the role stops at it', async () => {
+    // Built-ins that run SQL text or read outside every schema: the plan shows only a
+    // function call, so the role's privileges are what stop them (they returned rows from
+    // secret.codes and the large object before).
+    for (const sql of [
+      "SELECT query_to_xml('SELECT code FROM secret.codes', true, false, '')",
+      "SELECT query_to_xml_and_xmlschema('SELECT code FROM secret.codes', true, false, '')",
+      "SELECT table_to_xml('secret.codes', true, false, '')",
+      "SELECT schema_to_xml('secret', true, false, '')",
+      `SELECT lo_get(${largeObject})`,
+      `SELECT convert_from(lo_get(${largeObject}), 'UTF8')`,
+    ]) {
+      const text = await pgRefused('pgreader_query', { sql }, /permission denied for (schema secret|large object)/);
+      assert.ok(!text.includes('classified'), text);
+    }
+    // The issue's case: a role that may read secret, under an allowlist without it. The
+    // plan shows only query_to_xml; the connector refuses to serve such a role at all.
+    for (const sql of ["SELECT query_to_xml('SELECT code FROM secret.codes', true, false, '')", `SELECT lo_get(${largeObject})`]) {
+      const text = await pgRefused('pgwide_query', { sql }, /role "keyhold_wide", which may use schema\(s\) secret outside the `schemas` allowlist/);
+      assert.ok(!text.includes('classified'), text);
+    }
+    await pgRefused('pglo_query', { sql: `SELECT lo_get(${largeObject})` }, /role "keyhold_lo", which may read 1 large object\(s\)/);
+    // What the role may read still works through the same functions.
+    const xml = await pgOk('pgreader_query', { sql: "SELECT query_to_xml('SELECT name FROM public.t ORDER BY id LIMIT 1', true, false, '')::text" });
+    assert.match(xml.rows[0][0], /<name>one<\/name>/);
+  });
+
+  test('pooled connections are reset between calls: advisory locks and prepared statements do not survive', async () => {
+    const pid = (await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid()' })).rows[0][0];
+    await pgOk('pgpool_query', { sql: 'SELECT pg_advisory_lock(4242)' });
+    assert.equal(await pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242"), '0', 'the advisory lock outlived the call');
+    await pgOk('pgpool_query', { sql: "PREPARE leak AS SELECT 'leaked'" });
+    await pgRefused('pgpool_query', { sql: 'EXECUTE leak' }, /prepared statement "leak" does not exist/);
+    // A session setting changed by the statement is undone as well.
+    await pgOk('pgpool_query', { sql: "SELECT set_config('search_path', 'secret', false)" });
+    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT current_setting($1)', params: ['search_path'] })).rows, [['"$user", public']]);
+    // All of it on one pooled connection (pool_size = 1), which stays read-only.
+    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid(), current_setting($1)', params: ['default_transaction_read_only'] })).rows, [[pid, 'on']]);
+  });
+
   test('execute on a writable instance commits one statement', async () => {
     const r = await pgOk('pgrw_execute', { sql: 'INSERT INTO customers (name, email) VALUES ($1, $2)', params: ['Barbara', 'b@example.com'] });
     assert.equal(r.rows_affected, 1);
     assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Barbara'", { db: 'shop' }), '1');
     const { tools } = await client.listTools();
     assert.ok(!tools.some((t) => t.name === 'pg_execute'), 'read-only instance offers no execute');
+  });
+
+  test('max_result_bytes: 100 MB results are cut at 4 MiB and said so; no huge value is parsed; host memory stays bounded', async () => {
+    const before = peakMemoryOfTree(conn.transport.pid);
+    const started = Date.now();
+    // 100,000 rows of about 1 KB: 100 MB if nothing stopped it.
+    const r = await tool('pgbulk_query', { sql: "SELECT n, repeat('x', 1000) AS payload FROM generate_series(1, 100000) n" });
+    assert.ok(!r.isError, textOf(r));
+    const s = r.structuredContent;
+    assert.deepEqual([s.truncated, s.truncated_by], [true, 'max_result_bytes']);
+    const bytes = JSON.stringify(s.rows).length;
+    assert.ok(bytes <= 4 * 1024 * 1024 && bytes > 4 * 1024 * 1024 - 2048, `rows take ${bytes} bytes as JSON`);
+    assert.deepEqual(s.rows.slice(0, 2).map((row) => row[0]), [1, 2]);
+    assert.match(textOf(r), /Truncated: the rows reached max_result_bytes \(4194304 bytes as JSON\) after \d+ rows/);
+    // One array of 3 million numbers (about 24 MB of text): refused by its size before the
+    // connector parses it (parsing such arrays took seconds outside the deadline).
+    const aggStarted = Date.now();
+    const agg = await tool('pgbulk_query', { sql: 'SELECT array_agg(n) FROM generate_series(1, 3000000) n' });
+    assert.ok(!agg.isError, textOf(agg));
+    assert.deepEqual([agg.structuredContent.row_count, agg.structuredContent.truncated_by], [0, 'max_result_bytes']);
+    assert.ok(Date.now() - aggStarted < 10_000 + 3000, `array_agg took ${Date.now() - aggStarted} ms`);
+    // 100 MB in 100 values of 1 MB each.
+    const wide = await tool('pgbulk_query', { sql: "SELECT repeat('y', 1000000) FROM generate_series(1, 100)" });
+    assert.deepEqual([wide.structuredContent.truncated_by, wide.structuredContent.row_count], ['max_result_bytes', 4]);
+    assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), PEAK_GROWTH_LIMIT, '100 MB PostgreSQL results');
+    // The connection was cancelled mid-result and is usable again.
+    assert.deepEqual((await pgOk('pgbulk_query', { sql: 'SELECT 1' })).rows, [[1]]);
   });
 
   test('pg_sleep(60) is stopped at statement_timeout', async () => {

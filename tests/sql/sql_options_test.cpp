@@ -15,8 +15,10 @@ TEST_CASE("defaults: sqlite, read-only, 500 rows, 15 s", "[sql]") {
   CHECK(o.backend == "sqlite");
   CHECK(o.read_only);
   CHECK(o.limits.row_limit == 500);
+  CHECK(o.limits.max_result_bytes == 4 * 1024 * 1024);
   CHECK(o.limits.statement_timeout == std::chrono::seconds(15));
   CHECK(o.path == "/db/x.sqlite");
+  CHECK_FALSE(o.allow_privileged_role);
   CHECK_FALSE(o.create_demo);
 }
 
@@ -40,13 +42,17 @@ TEST_CASE("postgres options become libpq keywords without secrets", "[sql]") {
                                     {"sslmode", "disable"},
                                     {"read_only", false},
                                     {"row_limit", 10},
+                                    {"max_result_bytes", 65536},
                                     {"statement_timeout", "2s"},
-                                    {"schemas", {"public"}}},
+                                    {"schemas", {"public"}},
+                                    {"allow_privileged_role", true}},
                                kEnv);
   CHECK(o.backend == "postgres");
   CHECK_FALSE(o.read_only);
   CHECK(o.limits.row_limit == 10);
+  CHECK(o.limits.max_result_bytes == 65536);
   CHECK(o.schemas == std::vector<std::string>{"public"});
+  CHECK(o.allow_privileged_role);
   const std::vector<std::pair<std::string, std::string>> expected = {
       {"host", "127.0.0.1"},  {"dbname", "shop"}, {"user", "app"},
       {"sslmode", "disable"}, {"port", "5433"},   {"connect_timeout", "10"}};
@@ -64,10 +70,13 @@ TEST_CASE("bad options are refused with a message naming the option", "[sql]") {
   };
   refuses(json{{"backend", "mysql"}}, "backend");
   refuses(json{{"path", "/x"}, {"row_limit", 0}}, "row_limit");
+  refuses(json{{"path", "/x"}, {"max_result_bytes", 100}}, "max_result_bytes");
   refuses(json{{"path", "/x"}, {"read_only", "yes"}}, "read_only");
   refuses(json{{"path", "/x"}, {"password", "hunter2"}}, "unknown option password");
   refuses(json::object(), "path");
   refuses(json{{"path", "/x"}, {"host", "db"}}, "host");
   refuses(json{{"backend", "postgres"}, {"port", 70000}}, "port");
   refuses(json{{"backend", "postgres"}, {"path", "/x"}}, "path");
+  refuses(json{{"path", "/x"}, {"allow_privileged_role", true}}, "allow_privileged_role");
+  refuses(json{{"backend", "postgres"}, {"allow_privileged_role", "yes"}}, "allow_privileged_role");
 }

@@ -7,13 +7,16 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { connectSdk, instanceToml, makeSandbox, pluginPath, run, waitForFile } from '../e2e/helpers.mjs';
-import { call, ok, refused, sandboxToml, textOf } from './sql_helpers.mjs';
+import { assertPeakGrowthBelow, call, ok, PEAK_GROWTH_LIMIT, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
 const FIXTURE_SQL = `
 CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL, score REAL, data BLOB, note TEXT);
 INSERT INTO t (name, score, data, note) VALUES ('alpha', 1.5, x'0102ff', NULL), ('beta', -2.25, NULL, 'b');
 CREATE TABLE big (n INTEGER NOT NULL);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20) INSERT INTO big SELECT x FROM c;
+CREATE VIRTUAL TABLE ft USING fts3(body, tokenize=simple);
+INSERT INTO ft (body) VALUES ('keyhold vault'), ('sandboxed runner');
+CREATE VIEW tokenizer_view AS SELECT hex(fts3_tokenizer('simple')) AS address;
 `;
 
 async function sqlite3(file, sql) {
@@ -71,7 +74,11 @@ describe('sql connector: SQLite', () => {
         withSchemas(instanceToml('mainonly', pluginPath('sql'), { options: { path: fixture } }), ['main']) +
         readFixture('mainonly') +
         withSchemas(instanceToml('nomain', pluginPath('sql'), { options: { path: fixture } }), ['temp']) +
-        readFixture('nomain'),
+        readFixture('nomain') +
+        // row_limit as high as it goes: only max_result_bytes (default 4 MiB) stands
+        // between a 100 MB result and the host.
+        instanceToml('bulk', pluginPath('sql'), { options: { path: fixture, row_limit: 100000, statement_timeout: '30s' } }) +
+        readFixture('bulk'),
     );
     conn = await connectSdk(sandbox, config);
     client = conn.client;
@@ -190,7 +197,7 @@ describe('sql connector: SQLite', () => {
       ['PRAGMA writable_schema = 1', /not authorized/],
       ['PRAGMA writable_schema', /not authorized/],
       ["PRAGMA journal_mode = DELETE", /not authorized/],
-      ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", /not authorized/],
+      ["SELECT load_extension('/usr/lib/x86_64-linux-gnu/libsqlite3.so.0')", /load_extension\(\) is not allowed/],
       ['BEGIN', /not authorized/],
       ['VACUUM', /read-only|not authorized/],
     ];
@@ -202,6 +209,74 @@ describe('sql connector: SQLite', () => {
     // Informational pragmas still work.
     const info = await ok(client, 'ro_query', { sql: "SELECT name FROM pragma_table_info('t') ORDER BY cid" });
     assert.equal(info.rows[0][0], 'id');
+  });
+
+  test('SQL functions that reach past the statement are refused: fts3_tokenizer cannot leak or plant a pointer', async () => {
+    // The known route from a read-only SELECT to a host crash: read a tokenizer's address,
+    // overwrite it with bytes from SQL, then use a full-text table not opened yet.
+    const pointer = /refused: the SQLite function fts3_tokenizer\(\) is not allowed on this connector: it returns the address/;
+    const tokenizerAttacks = [
+      "SELECT fts3_tokenizer('porter')",
+      "SELECT hex(fts3_tokenizer('simple'))",
+      "SELECT FTS3_Tokenizer('simple', x'4141414141414141')",
+      "SELECT 1 WHERE fts3_tokenizer('simple', x'4141414141414141') IS NOT NULL",
+      "SELECT (SELECT fts3_tokenizer('simple', x'4141414141414141'))",
+    ];
+    for (const sql of tokenizerAttacks) await refused(client, 'ro_query', { sql }, pointer);
+    for (const sql of tokenizerAttacks) await refused(client, 'rw_execute', { sql }, pointer);
+    await refused(client, 'ro_explain', { sql: "SELECT fts3_tokenizer('porter')" }, pointer);
+    // Also through a view the database file defines (the view is the attacker's).
+    await refused(client, 'ro_query', { sql: 'SELECT address FROM tokenizer_view' }, /fts3_tokenizer|unsafe use/);
+    // The other refused functions of Debian's build, each with its reason.
+    for (const [sql, why] of [
+      ["SELECT rtreenode(2, x'00000000')", /rtreenode\(\) is not allowed on this connector: it parses a blob/],
+      ['SELECT rtreedepth(x\'0000\')', /rtreedepth\(\) is not allowed/],
+      ["SELECT rtreecheck('t')", /rtreecheck\(\) is not allowed/],
+      ["SELECT sqlite_log(1, 'x')", /sqlite_log\(\) is not allowed/],
+      ['SELECT optimize(ft) FROM ft', /optimize\(\) is not allowed/],
+      ['SELECT fts5(NULL)', /fts5\(\) is not allowed/],
+    ])
+      await refused(client, 'ro_query', { sql }, why);
+    // The full-text table still works, so the host and its tokenizers are intact.
+    assert.deepEqual((await ok(client, 'ro_query', { sql: "SELECT body FROM ft WHERE ft MATCH 'vault'" })).rows, [['keyhold vault']]);
+    assert.deepEqual((await ok(client, 'rw_query', { sql: "SELECT snippet(ft) FROM ft WHERE ft MATCH 'runner'" })).rows, [['sandboxed <b>runner</b>']]);
+    // Ordinary functions are untouched, and the function list itself may be read.
+    const fns = await ok(client, 'ro_query', { sql: "SELECT count(*) FROM pragma_function_list WHERE name IN ('abs', 'json_extract', 'fts3_tokenizer')" });
+    assert.ok(fns.rows[0][0] >= 3);
+    assert.deepEqual((await ok(client, 'ro_query', { sql: "SELECT abs(-2), json_extract('{\"a\":1}', '$.a'), upper('x')" })).rows, [[2, 1, 'X']]);
+  });
+
+  test('max_result_bytes: a 100 MB result is cut at 4 MiB, says so, and host memory stays bounded', async () => {
+    const before = peakMemoryOfTree(conn.transport.pid);
+    const started = Date.now();
+    // 100,000 rows of about 1 KB each: 100 MB of JSON if nothing stopped it.
+    const r = await call(client, 'bulk_query', {
+      sql: 'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000) SELECT x, hex(randomblob(500)) AS payload FROM c',
+    });
+    assert.ok(!r.isError, textOf(r));
+    const s = r.structuredContent;
+    assert.equal(s.truncated, true);
+    assert.equal(s.truncated_by, 'max_result_bytes');
+    const bytes = JSON.stringify(s.rows).length;
+    assert.ok(bytes <= 4 * 1024 * 1024 && bytes > 4 * 1024 * 1024 - 2048, `rows take ${bytes} bytes as JSON`);
+    assert.equal(s.row_count, s.rows.length);
+    assert.deepEqual(s.rows.slice(0, 3).map((row) => row[0]), [1, 2, 3]);
+    assert.match(textOf(r), new RegExp(`Truncated: the rows reached max_result_bytes \\(4194304 bytes as JSON\\) after ${s.row_count} rows; the rest were not read`));
+    // One value larger than the whole budget: not copied, no rows, and said so.
+    const one = await call(client, 'bulk_query', { sql: "SELECT printf('%.*c', 12000000, 'x') AS huge" });
+    assert.ok(!one.isError, textOf(one));
+    assert.deepEqual([one.structuredContent.row_count, one.structuredContent.truncated_by], [0, 'max_result_bytes']);
+    // Nor can SQLite build a value past 8 x max_result_bytes (32 MiB here).
+    await refused(client, 'bulk_query', { sql: 'SELECT length(zeroblob(100000000))' }, /string or blob too big \(one value may hold at most 33554432 bytes/);
+    // The same 100 MB through GROUP BY and a wide row.
+    const wide = await call(client, 'bulk_query', {
+      sql: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000) SELECT x, printf('%.*c', 10000, 'y') FROM c GROUP BY x",
+    });
+    assert.equal(wide.structuredContent.truncated_by, 'max_result_bytes');
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    // The host and each runner grew by far less than the 100 MB that were asked for.
+    assertPeakGrowthBelow(before, peakMemoryOfTree(conn.transport.pid), PEAK_GROWTH_LIMIT, '100 MB SQLite results');
+    await ok(client, 'bulk_query', { sql: 'SELECT 1' });
   });
 
   test('a statement past statement_timeout stops with an error', async () => {
@@ -252,6 +327,10 @@ describe('sql connector: SQLite', () => {
     assert.equal(await sqlite3(writable, "SELECT score FROM t WHERE name = 'gamma'"), '3.0');
     await refused(client, 'rw_query', { sql: 'DELETE FROM t' }, /read-only/);
     await refused(client, 'rw_execute', { sql: 'DELETE FROM t; DROP TABLE big' }, /more than one statement/);
+    // ALTER TABLE rewrites the schema with SQLite's internal functions: still allowed.
+    for (const sql of ['CREATE TABLE r (a, c)', 'ALTER TABLE r RENAME COLUMN a TO b', 'ALTER TABLE r RENAME TO r2', 'ALTER TABLE r2 DROP COLUMN b'])
+      await ok(client, 'rw_execute', { sql });
+    assert.equal(await sqlite3(writable, "SELECT sql FROM sqlite_schema WHERE name = 'r2'"), 'CREATE TABLE "r2" (c)');
     assert.equal(await sqlite3(writable, 'SELECT count(*) FROM big'), '20');
   });
 

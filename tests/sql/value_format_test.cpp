@@ -85,11 +85,17 @@ TEST_CASE("the text table aligns columns and says when row_limit cut it", "[sql]
   QueryResult r;
   r.columns = {{"id", "INTEGER"}, {"name", "TEXT"}};
   r.rows = json::parse(R"([[1,"Ada"],[22,null]])");
-  CHECK(render_text_table(r, 500) == "id | name\n---+-----\n1  | Ada\n22 | NULL\n(2 rows)");
+  CHECK(render_text_table(r, 500, 4096) == "id | name\n---+-----\n1  | Ada\n22 | NULL\n(2 rows)");
   r.truncated = true;
-  CHECK(render_text_table(r, 2).find("only the first 2 (row_limit)") != std::string::npos);
+  r.truncated_by = Truncation::kRowLimit;
+  CHECK(render_text_table(r, 2, 4096).find("only the first 2 (row_limit)") != std::string::npos);
+  r.truncated_by = Truncation::kResultBytes;
+  const std::string cut = render_text_table(r, 500, 4096);
+  CHECK(cut.find("Truncated: the rows reached max_result_bytes (4096 bytes as JSON) after 2 rows; "
+                 "the rest were not read.") != std::string::npos);
+  CHECK(cut.find("row_limit") == std::string::npos);
   QueryResult blob;
   blob.columns = {{"b", ""}};
   blob.rows = json::array({json::array({json{{"base64", "AQL/"}}})});
-  CHECK(render_text_table(blob, 5).find("<blob 3 bytes>") != std::string::npos);
+  CHECK(render_text_table(blob, 5, 4096).find("<blob 3 bytes>") != std::string::npos);
 }
