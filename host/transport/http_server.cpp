@@ -586,14 +586,27 @@ void HttpServer::serve(int stop_fd) {
     auto* owned = new tcp::socket(std::move(socket));
     std::thread([this, owned, fd] {
       std::unique_ptr<tcp::socket> socket(owned);
+      // The descriptor leaves open_sockets_ before it is closed: stop() shuts down every
+      // listed number, and a closed one may already belong to someone else (a runner's
+      // channel, the vault).
+      struct Unlist {
+        HttpServer* server;
+        int fd;
+        ~Unlist() {
+          std::lock_guard lock(server->mutex_);
+          server->open_sockets_.erase(fd);
+        }
+      };
       try {
-        Connection(*this, std::move(*socket)).run();
+        Connection connection(*this, std::move(*socket));
+        const Unlist unlist{this, fd};  // destroyed before connection closes the socket
+        connection.run();
       } catch (const std::exception& e) {
         spdlog::warn("http connection failed: {}", e.what());
       }
       socket.reset();  // before the count drops: stop() may then destroy io_
       std::lock_guard lock(mutex_);
-      open_sockets_.erase(fd);
+      open_sockets_.erase(fd);  // (when Connection's constructor threw)
       if (--connections_ == 0) connections_done_.notify_all();
     }).detach();
   }
