@@ -134,6 +134,11 @@ SpawnThread& spawn_thread() {
   return *thread;
 }
 
+std::string cannot_run(const std::string& runner, const std::string& why) {
+  return "cannot run " + runner + why +
+         ": install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path";
+}
+
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
@@ -237,8 +242,7 @@ bool RunnerBackend::spawn(std::string* error) {
   if (spawned != 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
     *error = spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
-                 ? "cannot run " + runner + " (" + std::strerror(spawned) +
-                       "): install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path"
+                 ? cannot_run(runner, std::string(" (") + std::strerror(spawned) + ")")
                  : std::string("cannot start a runner: ") + std::strerror(spawned);
     return false;
   }
@@ -275,9 +279,7 @@ bool RunnerBackend::spawn(std::string* error) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     *error = "the runner ended while starting (" + describe_exit(status) + ")";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-      *error = "cannot run " + runner +
-               ": install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) *error = cannot_run(runner, "");
     return false;
   }
   if (reply.type == Type::kFatal) return fail(reply.part(0));
@@ -601,19 +603,19 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   ::shutdown(process->fd, SHUT_RDWR);
 }
 
-bool RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
+void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
                                std::chrono::milliseconds timeout) {
   runner::Channel& channel = *process->channel;
   if (!channel.buffered()) {
     pollfd pfd{channel.fd(), POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-    if (ready == 0 || (ready < 0 && errno == EINTR)) return true;
+    if (ready == 0 || (ready < 0 && errno == EINTR)) return;
   }
   Message m;
   std::string error;
   if (!channel.receive(&m, &error)) {
     end_process(process, error);
-    return false;
+    return;
   }
   if (m.type == Type::kReply) {
     std::lock_guard lock(mutex_);
@@ -624,15 +626,14 @@ bool RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
       it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
       it->second.ready.notify_all();
     }
-    return true;
+    return;
   }
   if (m.type != Type::kService) {
     kill_process(process, "the runner sent a frame only the host may send");
     end_process(process, "");
-    return false;
+    return;
   }
   handle_service(process, std::move(m));
-  return true;
 }
 
 void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
@@ -800,7 +801,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     }
     m.wipe();
     reply.parts.push_back(std::move(out));
-    process->channel->send(reply, sensitive);
+    process->channel->send(reply);
     if (sensitive) reply.wipe();
     release();
     std::lock_guard lock(mutex_);

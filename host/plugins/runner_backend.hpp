@@ -91,9 +91,9 @@ class RunnerBackend final : public PluginBackend {
   bool ensure_running(std::string* error);
   // Sends a request and waits for its reply (or the runner's end).
   std::int32_t request(runner::Message message, CallContext* ctx, std::string* body);
-  // Reads and handles one frame when one arrives within timeout (-1: no limit). False
-  // when the channel ended (the process is ended then). The caller holds the turn.
-  bool read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout);
+  // Reads and handles one frame when one arrives within timeout (-1: no limit); at the
+  // channel's end the process is ended. The caller holds the turn.
+  void read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout);
   // The reader thread: holds the turn while no call is in flight.
   void read_between_calls(std::shared_ptr<Process> process);
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.

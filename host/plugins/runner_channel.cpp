@@ -115,16 +115,9 @@ bool Channel::send_encoded(std::string* frames) {
   return ok;
 }
 
-bool Channel::send(const Message& m, bool sensitive) {
+bool Channel::send(const Message& m) {
   std::string frame;
-  if (!encode(m, &frame)) return false;
-  bool ok;
-  {
-    std::lock_guard lock(write_mutex_);
-    ok = write_all(fd_, frame.data(), frame.size());
-  }
-  if (sensitive) wipe_bytes(frame.data(), frame.size());
-  return ok;
+  return encode(m, &frame) && send_encoded(&frame);
 }
 
 Channel::~Channel() {

@@ -87,9 +87,9 @@ class Channel {
   // see it).
   bool buffered() const noexcept { return end_ > begin_; }
 
-  // Writes one frame whole. With `sensitive`, the encoded copy is zeroed afterwards.
-  // False once the peer is gone.
-  bool send(const Message& message, bool sensitive = false);
+  // Writes one frame whole; its encoded copy is zeroed afterwards (a frame may carry a
+  // secret value). False once the peer is gone or over the limits.
+  bool send(const Message& message);
   // Appends the encoding of one frame to *out (false, nothing appended: over the limits),
   // and writes such a batch in one go, zeroing and clearing it afterwards.
   static bool encode(const Message& message, std::string* out);

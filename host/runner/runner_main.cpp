@@ -124,6 +124,12 @@ class Runner {
   void leave_inline(RunnerCall* call);
   // The standby thread: frees the turn of a call that runs inline longer than kInlineFor.
   void standby();
+  // Ends the inline run of the call holding the turn and frees the turn (mutex_ held).
+  void free_turn_locked() {
+    turn_state_ = Turn::kFree;
+    inline_call_.reset();
+    last_inline_ = Clock::now();
+  }
   // Sends the outbox (outbox_mutex_ held).
   void flush_outbox_locked() {
     if (!outbox_.empty()) channel_.send_encoded(&outbox_);
@@ -131,21 +137,23 @@ class Runner {
   // Reads frames until one is a call (true, in *call) or the host is gone (false). Every
   // other frame is handled here at once.
   bool read_until_call(Message* call, std::shared_ptr<RunnerCall>* state);
+  // Sends a reply after whatever the outbox holds (so a call's buffered log and progress
+  // frames leave before it, in one write). A reply over the frame limit becomes an error
+  // the host can show.
   void reply(std::uint64_t id, std::int32_t status, std::string body) {
     Message m;
     m.type = Type::kReply;
     m.id = id;
     m.status = status;
     m.parts.push_back(std::move(body));
-    if (channel_.send(m)) return;
-    too_large(&m);  // (a send fails for this or because the host is gone)
-    channel_.send(m);
-  }
-  // Turns a reply over the frame limit into an error the host can show.
-  static void too_large(Message* m) {
-    m->status = KH_ERROR;
-    m->parts = {"the result is larger than the " + std::to_string(kMaxFrameBytes >> 20) +
-                " MiB a plugin may return"};
+    std::lock_guard out(outbox_mutex_);
+    if (!Channel::encode(m, &outbox_)) {
+      m.status = KH_ERROR;
+      m.parts = {"the result is larger than the " + std::to_string(kMaxFrameBytes >> 20) +
+                 " MiB a plugin may return"};
+      Channel::encode(m, &outbox_);
+    }
+    flush_outbox_locked();
   }
 
   Channel channel_;
@@ -465,9 +473,7 @@ void Runner::take_turns(bool may_retire) {
     lock.lock();
     if (turn_state_ == Turn::kInline && inline_call_ == state) {
       // Still ours: the turn goes on with this thread (the loop takes it, no wake-up).
-      turn_state_ = Turn::kFree;
-      inline_call_.reset();
-      last_inline_ = Clock::now();
+      free_turn_locked();
       continue;
     }
     if (may_retire && waiting_ >= kMaxWaiting) return;
@@ -479,9 +485,7 @@ void Runner::leave_inline(RunnerCall* call) {
   {
     std::lock_guard lock(mutex_);
     if (turn_state_ == Turn::kInline && inline_call_.get() == call) {
-      turn_state_ = Turn::kFree;
-      inline_call_.reset();
-      last_inline_ = Clock::now();
+      free_turn_locked();
       start_reader = waiting_ == 0;
       if (!start_reader) turn_.notify_one();
     }
@@ -530,19 +534,11 @@ void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {
     std::lock_guard lock(mutex_);
     calls_.erase(request.id);
   }
-  // The reply leaves after (and with) the call's buffered log and progress frames.
-  Message m;
-  m.type = Type::kReply;
-  m.id = request.id;
-  m.status = status;
-  m.parts.push_back(std::move(body));
-  std::lock_guard out(outbox_mutex_);
-  call->buffering = false;
-  if (!Channel::encode(m, &outbox_)) {
-    too_large(&m);
-    Channel::encode(m, &outbox_);
+  {
+    std::lock_guard out(outbox_mutex_);
+    call->buffering = false;
   }
-  flush_outbox_locked();
+  reply(request.id, status, std::move(body));
 }
 
 void Runner::lifecycle_worker() {

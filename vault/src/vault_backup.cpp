@@ -154,7 +154,8 @@ Status Vault::backup(const std::filesystem::path& backup_path, const AuditContex
   }
   remove_stale_temporaries(backup_path);
   // The backup is audited once complete; refuse up front if that entry could not be written.
-  auto anchor = guarded(*state_, "checking the audit log", [&] { return state_->read_audit_anchor(); });
+  auto anchor =
+      guarded(*state_, "checking the audit log", [&] { return state_->read_audit_anchor(); });
   if (!anchor.is_ok()) return anchor.status();
 
   auto plain = guarded(*state_, "taking a snapshot for backup",
