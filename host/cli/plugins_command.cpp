@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/config_loading.hpp"
-#include "plugins/instance_loader.hpp"
+#include "loader/instance_loader.hpp"
 #include "server/event_hub.hpp"
 
 namespace keyhold::cli {

@@ -14,7 +14,7 @@
 #include "auth/http_authenticator.hpp"
 #include "cli/config_loading.hpp"
 #include "cli/vault_cli_support.hpp"
-#include "plugins/instance_loader.hpp"
+#include "loader/instance_loader.hpp"
 #include "secrets/serve_secrets.hpp"
 #include "server/event_hub.hpp"
 #include "transport/http_server.hpp"

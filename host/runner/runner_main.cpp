@@ -26,9 +26,9 @@
 #include <string>
 #include <thread>
 
-#include "plugins/abi_strings.hpp"
-#include "plugins/plugin_library.hpp"
-#include "plugins/runner_channel.hpp"
+#include "loader/abi_strings.hpp"
+#include "loader/plugin_library.hpp"
+#include "loader/runner_channel.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace keyhold::runner {

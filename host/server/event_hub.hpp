@@ -4,8 +4,8 @@
 #include <mutex>
 #include <vector>
 
-#include "plugins/host_services.hpp"
-#include "plugins/registry.hpp"
+#include "loader/host_services.hpp"
+#include "loader/registry.hpp"
 #include "server/session.hpp"
 
 namespace keyhold {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "plugins/call_context.hpp"
+#include "loader/call_context.hpp"
 
 namespace keyhold {
 

@@ -14,8 +14,8 @@
 #include <set>
 #include <string>
 
-#include "plugins/host_services.hpp"
-#include "plugins/registry.hpp"
+#include "loader/host_services.hpp"
+#include "loader/registry.hpp"
 #include "protocol/json_rpc.hpp"
 #include "protocol/params.hpp"
 #include "secrets/redactor.hpp"

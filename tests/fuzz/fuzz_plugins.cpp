@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "plugins/instance_loader.hpp"
+#include "loader/instance_loader.hpp"
 
 namespace keyhold::fuzz {
 

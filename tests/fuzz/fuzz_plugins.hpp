@@ -3,7 +3,7 @@
 // EventHub that fans out their instance-wide events, and a small thread pool.
 #include <boost/asio/thread_pool.hpp>
 
-#include "plugins/registry.hpp"
+#include "loader/registry.hpp"
 #include "server/event_hub.hpp"
 
 namespace keyhold::fuzz {

@@ -3,8 +3,8 @@
 
 #include <fstream>
 
-#include "plugins/instance_loader.hpp"
-#include "plugins/registry.hpp"
+#include "loader/instance_loader.hpp"
+#include "loader/registry.hpp"
 #include "server/event_hub.hpp"
 
 using namespace keyhold;

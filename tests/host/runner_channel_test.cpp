@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "plugins/runner_channel.hpp"
+#include "loader/runner_channel.hpp"
 
 using namespace keyhold::runner;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "plugins/tool_schema.hpp"
+#include "loader/tool_schema.hpp"
 
 using keyhold::ToolSchema;
 using nlohmann::json;

@@ -125,7 +125,7 @@ function tomlMapping(source) {
 }
 
 // The exact commands the snoop fixture starts with a secret in their environment (its
-// `env` and `spawn_keep` tools, plugins/snoop): the administrator's allowlist for them.
+// `env` and `spawn_keep` tools, tests/fixtures/plugins/snoop): the administrator's allowlist for them.
 export const SNOOP_ENV_COMMANDS = [
   ['sh', '-c', 'echo "got $MCP_AUTH_TOKEN"; echo "on stderr $MCP_AUTH_TOKEN" >&2'],
   ['sh', '-c', "head -c 65528 /dev/zero | tr '\\0' x; printf '%s\\n' \"$MCP_AUTH_TOKEN\""],

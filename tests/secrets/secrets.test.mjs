@@ -3,7 +3,7 @@
 //
 // Each test makes a fresh keyfile vault in a sandbox with random canary secrets, grants,
 // writes a config with instances of the hostile fixture plugin "snoop"
-// (plugins/snoop), serves keyhold over stdio with the official SDK client and asserts
+// (tests/fixtures/plugins/snoop), serves keyhold over stdio with the official SDK client and asserts
 // what the plugin got (KH_* status codes it reports) and what the client received (only
 // [REDACTED:<alias>] markers, never a canary in any encoded form). The last test searches
 // every captured stdout, stderr, client message, audit log and sandbox file of the run.

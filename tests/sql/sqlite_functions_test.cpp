@@ -31,7 +31,7 @@ TEST_CASE("every function of the linked SQLite has been reviewed") {
   const auto names = linked_sqlite_functions();
   REQUIRE(names.size() > 100);  // the list was really read
   for (const auto& name : names) {
-    INFO("SQLite function " << name << " has no decision in plugins/sql/sqlite_functions.cpp");
+    INFO("SQLite function " << name << " has no decision in connectors/sql/sqlite_functions.cpp");
     CHECK(sqlite_function_reviewed(name));
   }
 }

@@ -4,9 +4,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "plugins/host_services.hpp"
-#include "plugins/plugin_backend.hpp"
-#include "plugins/registry.hpp"
+#include "loader/host_services.hpp"
+#include "loader/plugin_backend.hpp"
+#include "loader/registry.hpp"
 
 namespace keyhold {
 

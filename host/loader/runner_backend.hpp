@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "plugins/plugin_backend.hpp"
-#include "plugins/runner_channel.hpp"
+#include "loader/plugin_backend.hpp"
+#include "loader/runner_channel.hpp"
 
 namespace keyhold {
 

@@ -1,4 +1,4 @@
-#include "plugins/tool_schema.hpp"
+#include "loader/tool_schema.hpp"
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>

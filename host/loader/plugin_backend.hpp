@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "plugins/call_context.hpp"
-#include "plugins/plugin_library.hpp"
+#include "loader/call_context.hpp"
+#include "loader/plugin_library.hpp"
 
 namespace keyhold {
 

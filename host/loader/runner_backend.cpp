@@ -1,4 +1,4 @@
-#include "plugins/runner_backend.hpp"
+#include "loader/runner_backend.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -18,8 +18,8 @@
 #include <functional>
 #include <future>
 
-#include "plugins/abi_strings.hpp"
-#include "plugins/plugin_instance.hpp"
+#include "loader/abi_strings.hpp"
+#include "loader/plugin_instance.hpp"
 
 namespace keyhold {
 

@@ -1,5 +1,5 @@
-#include "plugins/plugin_instance.hpp"
-#include "plugins/abi_strings.hpp"
+#include "loader/plugin_instance.hpp"
+#include "loader/abi_strings.hpp"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>

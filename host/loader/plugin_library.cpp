@@ -1,4 +1,4 @@
-#include "plugins/plugin_library.hpp"
+#include "loader/plugin_library.hpp"
 
 #include <cstddef>
 #include <system_error>

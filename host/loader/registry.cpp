@@ -1,4 +1,4 @@
-#include "plugins/registry.hpp"
+#include "loader/registry.hpp"
 
 namespace keyhold {
 

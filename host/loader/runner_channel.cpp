@@ -1,4 +1,4 @@
-#include "plugins/runner_channel.hpp"
+#include "loader/runner_channel.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>

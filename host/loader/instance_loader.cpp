@@ -1,4 +1,4 @@
-#include "plugins/instance_loader.hpp"
+#include "loader/instance_loader.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "plugins/runner_backend.hpp"
+#include "loader/runner_backend.hpp"
 
 namespace keyhold {
 

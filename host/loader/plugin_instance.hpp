@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "plugins/host_services.hpp"
-#include "plugins/plugin_backend.hpp"
+#include "loader/host_services.hpp"
+#include "loader/plugin_backend.hpp"
 #include "secrets/secret_services.hpp"
 
 namespace keyhold {

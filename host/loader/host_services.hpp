@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "plugins/call_context.hpp"
+#include "loader/call_context.hpp"
 
 namespace keyhold {
 

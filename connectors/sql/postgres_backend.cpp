@@ -483,16 +483,17 @@ void PostgresBackend::check_role(PGconn* conn) {
                   "\", which " + list +
                   ". read_only does not hold against this role; allow_privileged_role = true "
                   "accepts that. Remove the option and connect as a least-privilege role "
-                  "(plugins/sql/README.md).");
+                  "(connectors/sql/README.md).");
     return;
   }
   PQfinish(conn);
-  throw SqlError("refused: this read-only instance connects as PostgreSQL role \"" + role +
-                 "\", which " + list +
-                 ". A statement could act outside the read-only transaction or the `schemas` "
-                 "allowlist. Connect as a role "
-                 "without these powers (plugins/sql/README.md has the SQL to create one), or set "
-                 "allow_privileged_role = true to accept the risk (logged at every connection).");
+  throw SqlError(
+      "refused: this read-only instance connects as PostgreSQL role \"" + role + "\", which " +
+      list +
+      ". A statement could act outside the read-only transaction or the `schemas` "
+      "allowlist. Connect as a role "
+      "without these powers (connectors/sql/README.md has the SQL to create one), or set "
+      "allow_privileged_role = true to accept the risk (logged at every connection).");
 }
 
 PGconn* PostgresBackend::take(Context& ctx) {

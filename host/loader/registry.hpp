@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "plugins/plugin_instance.hpp"
-#include "plugins/tool_schema.hpp"
+#include "loader/plugin_instance.hpp"
+#include "loader/tool_schema.hpp"
 
 namespace keyhold {
 
