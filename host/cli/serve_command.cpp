@@ -13,9 +13,10 @@
 
 #include "auth/http_authenticator.hpp"
 #include "cli/config_loading.hpp"
-#include "cli/vault_cli_support.hpp"
+#include "cli/serve_secrets.hpp"
+#include "cli/vault_location.hpp"
 #include "loader/instance_loader.hpp"
-#include "secrets/serve_secrets.hpp"
+#include "secrets/redaction_refresher.hpp"
 #include "server/event_hub.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio_transport.hpp"
@@ -94,44 +95,30 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
         "KEYHOLD_KEYFILE=PATH (keyfile vaults) or KEYHOLD_PASSPHRASE_FILE=PATH, and "
         "KEYHOLD_VAULT if the vault is not in the default place; create tokens with "
         "`keyhold token create NAME`";
-    try {
-      if (auto hardened = vault::harden_process(); !hardened.is_ok())
-        spdlog::warn("cannot harden the process: {}", hardened.message());
-      const auto path = vault_cli::resolve_vault_path({});
-      auto credentials = vault_cli::unlock_credentials(/*interactive=*/false);
-      // Then the unlock methods serve accepts besides (see secrets/serve_secrets.hpp): a
-      // systemd credential, and the keyfile the embedded default created.
-      std::vector<std::filesystem::path> fallbacks;
-      if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0')
-        fallbacks.push_back(std::filesystem::path(dir) / "keyhold-vault-key");
-      fallbacks.push_back(secrets::default_keyfile_path());
-      for (const auto& keyfile : fallbacks) {
-        std::error_code ec;
-        if (credentials || !std::filesystem::exists(keyfile, ec)) continue;
-        auto from_file = vault::Credentials::from_keyfile(keyfile);
-        if (from_file.is_ok()) credentials = std::move(from_file).value();
-      }
-      if (!credentials) {
-        std::cerr << "keyhold: the vault is locked; " << how << "\n";
-        return kExitVaultUnavailable;
-      }
-      auto opened = vault::Vault::open(path, *credentials);
-      if (!opened.is_ok()) {
-        std::cerr << "keyhold: cannot open the vault: " << opened.status().message() << "\n"
-                  << "keyhold: " << how << "\n";
-        return kExitVaultUnavailable;
-      }
-      authenticator = std::make_unique<auth::HttpAuthenticator>(
-          std::move(opened).value(),
-          auth::RateLimit{config.http.rate_limit_rate, config.http.rate_limit_burst});
-      if (auto loaded = authenticator->load(); !loaded.is_ok()) {
-        std::cerr << "keyhold: cannot read the HTTP tokens from the vault: " << loaded.message()
-                  << "\n";
-        return kExitVaultUnavailable;
-      }
-    } catch (const CLI::RuntimeError&) {
-      // vault_cli printed what failed (e.g. an unreadable KEYHOLD_KEYFILE)
-      std::cerr << "keyhold: " << how << "\n";
+    if (auto hardened = vault::harden_process(); !hardened.is_ok())
+      spdlog::warn("cannot harden the process: {}", hardened.message());
+    auto credentials = unattended_credentials(UnlockFallbacks::kServe);
+    if (!credentials) {
+      std::cerr << "keyhold: the vault is locked; " << how << "\n";
+      return kExitVaultUnavailable;
+    }
+    if (!credentials->is_ok()) {
+      std::cerr << "keyhold: cannot unlock the vault: " << credentials->status().message() << "\n"
+                << "keyhold: " << how << "\n";
+      return kExitVaultUnavailable;
+    }
+    auto opened = vault::Vault::open(vault_path(), credentials->value());
+    if (!opened.is_ok()) {
+      std::cerr << "keyhold: cannot open the vault: " << opened.status().message() << "\n"
+                << "keyhold: " << how << "\n";
+      return kExitVaultUnavailable;
+    }
+    authenticator = std::make_unique<auth::HttpAuthenticator>(
+        std::move(opened).value(),
+        auth::RateLimit{config.http.rate_limit_rate, config.http.rate_limit_burst});
+    if (auto loaded = authenticator->load(); !loaded.is_ok()) {
+      std::cerr << "keyhold: cannot read the HTTP tokens from the vault: " << loaded.message()
+                << "\n";
       return kExitVaultUnavailable;
     }
   }
@@ -167,7 +154,7 @@ int serve(const ServeFlags& flags) {
   }
 
   std::string error;
-  auto secret_services = secrets::open_secret_services(*config, flags.config.empty(), &error);
+  auto secret_services = open_secret_services(*config, flags.config.empty(), &error);
   if (!secret_services) {
     std::cerr << "keyhold: " << error << "\n";
     return 1;

@@ -77,10 +77,10 @@ void add_token_command(CLI::App& app) {
       }
       vault::Vault v = open_vault(*common);
       const auto now = now_unix();
-      auto token = auth::create_token(v, request, now, cli_actor());
-      if (!token.is_ok()) token_fail(token.status());
+      auto created = auth::create_token(v, request, now, cli_actor());
+      if (!created.is_ok()) token_fail(created.status());
       // The one place the token is ever shown: stdout alone, so it can be captured.
-      std::fwrite(token->data(), 1, token->size(), stdout);
+      std::fwrite(created->data(), 1, created->size(), stdout);
       std::fputc('\n', stdout);
       std::fflush(stdout);
       std::cerr << "keyhold token: created '" << o->name

@@ -56,7 +56,7 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
                     "when it does not exist");
     cmd->callback([keyfile, common] {
       if (auto hardened = vault::harden_process(); !hardened.is_ok()) fail(hardened);
-      const auto path = resolve_vault_path(*common);
+      const auto path = vault_path(common->vault_path);
       std::error_code ec;
       if (std::filesystem::exists(path, ec)) {
         fail(kExitExists, "a vault already exists at " + path.string());
@@ -81,7 +81,7 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
     cmd->add_flag("--json", *json_out, "Print JSON");
     cmd->callback([json_out, common] {
       if (auto hardened = vault::harden_process(); !hardened.is_ok()) fail(hardened);
-      const auto path = resolve_vault_path(*common);
+      const auto path = vault_path(common->vault_path);
       std::error_code ec;
       if (!std::filesystem::exists(path, ec)) {
         fail(kExitNotFound,
@@ -248,7 +248,7 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
     cmd->add_option("FILE", *file, "Backup file")->required();
     cmd->callback([file, common] {
       if (auto hardened = vault::harden_process(); !hardened.is_ok()) fail(hardened);
-      const auto target = resolve_vault_path(*common);
+      const auto target = vault_path(common->vault_path);
       auto credentials = unlock_credentials(true);
       if (auto s = vault::Vault::restore(*file, target, *credentials, cli_actor()); !s.is_ok()) {
         fail(s);

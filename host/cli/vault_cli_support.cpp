@@ -62,18 +62,6 @@ vault::UnixSeconds now_unix() {
       .count();
 }
 
-std::filesystem::path resolve_vault_path(const CommonOptions& options) {
-  if (!options.vault_path.empty()) return options.vault_path;
-  if (const char* path = env("KEYHOLD_VAULT")) return path;
-  if (const char* data = env("XDG_DATA_HOME")) {
-    return std::filesystem::path(data) / "keyhold" / "vault.db";
-  }
-  if (const char* home = env("HOME")) {
-    return std::filesystem::path(home) / ".local" / "share" / "keyhold" / "vault.db";
-  }
-  fail(kExitUsage, "cannot locate the vault: pass --vault PATH or set KEYHOLD_VAULT");
-}
-
 int exit_code_for(vault::ErrorCode code) {
   switch (code) {
     case vault::ErrorCode::kOk:
@@ -111,30 +99,24 @@ namespace {
 
 // A credential file that cannot be used leaves the vault locked, unless the reason is its
 // permissions, which have their own exit code.
-[[noreturn]] void fail_credentials(const char* variable, const vault::Status& status) {
+[[noreturn]] void fail_credentials(const vault::Status& status) {
   const bool insecure = status.code() == vault::ErrorCode::kInsecurePermissions;
-  fail(insecure ? kExitInsecure : kExitLocked, std::string(variable) + ": " + status.message());
+  fail(insecure ? kExitInsecure : kExitLocked, status.message());
 }
 
 }  // namespace
 
 std::optional<vault::Credentials> unlock_credentials(bool interactive) {
-  if (const char* keyfile = env("KEYHOLD_KEYFILE")) {
-    auto credentials = vault::Credentials::from_keyfile(keyfile);
-    if (!credentials.is_ok()) fail_credentials("KEYHOLD_KEYFILE", credentials.status());
-    return std::move(credentials).value();
-  }
-  if (const char* file = env("KEYHOLD_PASSPHRASE_FILE")) {
-    auto credentials = vault::Credentials::from_passphrase_file(file);
-    if (!credentials.is_ok()) fail_credentials("KEYHOLD_PASSPHRASE_FILE", credentials.status());
-    return std::move(credentials).value();
+  if (auto credentials = unattended_credentials(UnlockFallbacks::kNone)) {
+    if (!credentials->is_ok()) fail_credentials(credentials->status());
+    return std::move(*credentials).value();
   }
   if (!interactive) return std::nullopt;
   auto pass = prompt_no_echo("Vault passphrase: ");
   if (!pass) {
     fail(kExitLocked,
-         "the vault is locked and there is no terminal to ask for the passphrase: set "
-         "KEYHOLD_KEYFILE=PATH (keyfile vaults) or KEYHOLD_PASSPHRASE_FILE=PATH");
+         std::string("the vault is locked and there is no terminal to ask for the passphrase: ") +
+             kUnlockHelp);
   }
   if (pass->empty()) fail(kExitLocked, "empty passphrase; nothing was changed");
   return vault::Credentials::passphrase(std::move(*pass));
@@ -142,7 +124,7 @@ std::optional<vault::Credentials> unlock_credentials(bool interactive) {
 
 vault::Vault open_vault(const CommonOptions& options) {
   if (auto hardened = vault::harden_process(); !hardened.is_ok()) fail(hardened);
-  const auto path = resolve_vault_path(options);
+  const auto path = vault_path(options.vault_path);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     fail(kExitNotFound, "no vault at " + path.string() +

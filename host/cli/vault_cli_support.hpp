@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "cli/vault_location.hpp"
 #include "keyhold/vault/vault.hpp"
 
 namespace keyhold::cli::vault_cli {
@@ -31,10 +32,6 @@ enum ExitCode : int {
 struct CommonOptions {
   std::string vault_path;  // --vault
 };
-
-// --vault, else KEYHOLD_VAULT, else $XDG_DATA_HOME/keyhold/vault.db, else
-// ~/.local/share/keyhold/vault.db.
-std::filesystem::path resolve_vault_path(const CommonOptions& options);
 
 // Prints "keyhold vault: <message>" on stderr and throws CLI::RuntimeError with the exit
 // code for status. Never returns.

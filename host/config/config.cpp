@@ -290,11 +290,11 @@ std::filesystem::path home_dir() {
 
 }  // namespace
 
-std::optional<Config> parse_config(std::string_view text, const std::filesystem::path& path,
+std::optional<Config> parse_config(std::string_view document, const std::filesystem::path& path,
                                    std::string* error) {
   toml::table root;
   try {
-    root = toml::parse(text, path.string());
+    root = toml::parse(document, path.string());
   } catch (const toml::parse_error& e) {
     *error = path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
              std::string(e.description());

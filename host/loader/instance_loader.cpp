@@ -146,9 +146,8 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
       secrets->children->set_wrapper(
           instance.name, {runner_executable().string(), "--exec-policy=" + policy.dump(), "--"});
     }
-    created->set_guard(instance.guard == "off"      ? secrets::GuardMode::kOff
-                       : instance.guard == "redact" ? secrets::GuardMode::kRedact
-                                                    : secrets::GuardMode::kBlock);
+    created->set_guard(
+        secrets::parse_guard_mode(instance.guard).value_or(secrets::GuardMode::kBlock));
     if (!created->create(&error) || !registry.add(std::move(created), &error)) {
       result.error = error;
       results.push_back(std::move(result));

@@ -41,10 +41,6 @@ struct CatalogSnapshot {
   std::vector<std::pair<std::string, PluginInstance*>> templates;
 };
 
-// True when `uri` matches an RFC 6570 level-1 template such as "test://template/{id}/data"
-// (each {var} matches one or more characters other than '/').
-bool template_matches(std::string_view uri_template, std::string_view uri);
-
 class Registry {
  public:
   Registry() = default;

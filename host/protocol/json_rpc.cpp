@@ -2,6 +2,10 @@
 
 namespace keyhold::rpc {
 
+std::string serialize(const json& message) {
+  return message.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json make_result(const json& id, json result) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
 }

@@ -30,6 +30,10 @@ json make_error(const json& id, int code, std::string_view message, json data = 
 json make_notification(std::string_view method, json params);
 json make_request(const json& id, std::string_view method, json params);
 
+// Serializes a message for the wire: compact, one line, invalid UTF-8 replaced by U+FFFD
+// (a plugin's bad bytes must not abort the host).
+std::string serialize(const json& message);
+
 enum class Kind { kRequest, kNotification, kResponse, kInvalid };
 
 // Classifies a parsed message. For kInvalid, *why says what is wrong and *id is the id

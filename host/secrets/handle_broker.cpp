@@ -8,6 +8,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "secrets/signing.hpp"
+
 namespace keyhold::secrets {
 
 namespace {
@@ -16,16 +18,6 @@ vault::Operation to_vault_op(std::uint32_t op) {
   return op == KH_SECRET_OP_SIGN  ? vault::Operation::kSign
          : op == KH_SECRET_OP_ENV ? vault::Operation::kEnv
                                   : vault::Operation::kReveal;
-}
-
-void hmac_sha256(std::span<const std::uint8_t> key, std::string_view message,
-                 unsigned char out[crypto_auth_hmacsha256_BYTES]) {
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
-  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(message.data()),
-                                message.size());
-  crypto_auth_hmacsha256_final(&state, out);
-  sodium_memzero(&state, sizeof state);
 }
 
 }  // namespace
@@ -82,7 +74,7 @@ bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& d
     }
     bindings.push_back({alias, *source, declared->operations, entry.env_commands});
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   bindings_[instance] = std::move(bindings);
   return true;
 }
@@ -101,7 +93,7 @@ int32_t HandleBroker::check(const std::string& instance, const AliasBinding& bin
   if ((binding.declared_ops & op) == 0) return KH_NOT_GRANTED;
   if (binding.source.kind != SecretSource::Kind::kVault) return KH_OK;  // the config is the grant
   check_for_change();  // the cache then holds nothing older than the vault's last commit
-  std::lock_guard lock(cache_mutex_);
+  MutexLock lock(cache_mutex_);
   auto grants = cached_grants_.find(instance);
   if (grants == cached_grants_.end()) {
     auto read = vault_->with([&](vault::Vault& v) { return v.list_grants(instance); });
@@ -125,7 +117,7 @@ int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& us
     return KH_OK;
   }
   {
-    std::lock_guard lock(cache_mutex_);
+    MutexLock lock(cache_mutex_);
     if (auto hit = cached_values_.find(binding.source.ref); hit != cached_values_.end()) {
       use(hit->second.bytes(), true);
       return KH_OK;
@@ -139,7 +131,7 @@ int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& us
   // A rotation committed since the last check must reach the redactor before this value
   // leaves; then the value may be older than the vault, so it is not cached.
   const bool moved = check_for_change();
-  std::lock_guard lock(cache_mutex_);
+  MutexLock lock(cache_mutex_);
   if (!moved) {
     auto cached = cached_values_.emplace(binding.source.ref, std::move(value).value()).first;
     use(cached->second.bytes(), true);
@@ -169,7 +161,7 @@ bool HandleBroker::mapped_binding(const std::string& instance, std::string_view 
                                   const char* action, const std::string& request_id,
                                   AliasBinding* out) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (const AliasBinding* found = find_binding(instance, alias)) {
       *out = *found;
       return true;
@@ -198,7 +190,7 @@ int32_t HandleBroker::acquire(const std::string& instance, std::string_view alia
     randombytes_buf(&handle, sizeof handle);
   } while (handle.hi == 0 && handle.lo == 0);
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     handles_[{handle.hi, handle.lo}] = HandleEntry{instance, binding.alias};
   }
   audit(instance, "handle.acquire", binding.source.describe(), request_id, "ok",
@@ -208,7 +200,7 @@ int32_t HandleBroker::acquire(const std::string& instance, std::string_view alia
 }
 
 int32_t HandleBroker::release(const std::string& instance, kh_secret_handle handle) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = handles_.find({handle.hi, handle.lo});
   if (it == handles_.end() || it->second.instance != instance) return KH_NOT_FOUND;
   handles_.erase(it);
@@ -217,7 +209,7 @@ int32_t HandleBroker::release(const std::string& instance, kh_secret_handle hand
 
 int32_t HandleBroker::resolve(const std::string& instance, kh_secret_handle handle,
                               AliasBinding* out) const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = handles_.find({handle.hi, handle.lo});
   if (it == handles_.end()) return KH_NOT_FOUND;
   if (it->second.instance != instance) return KH_NOT_GRANTED;  // another instance's handle
@@ -268,31 +260,26 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
     *out = "unknown signing algorithm (use hmac-sha256 or aws4-signing-key)";
     return KH_INVALID_ARGUMENT;
   }
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  unsigned char mac[kMacBytes];
   // A SigV4 signing key is derived once per secret and scope while the vault is unchanged.
   std::string derived_key_id;
   if (algorithm == "aws4-signing-key") {
     derived_key_id = binding.source.describe() + '\n' + std::string(data);
-    std::lock_guard lock(cache_mutex_);
+    MutexLock lock(cache_mutex_);
     if (auto hit = cached_signing_keys_.find(derived_key_id); hit != cached_signing_keys_.end()) {
       std::memcpy(mac, hit->second.data(), sizeof mac);
       return finish_sign(instance, binding, algorithm, request_id, mac, out);
     }
   }
-  std::string date, region, service;
+  Aws4Scope scope;
   if (algorithm == "aws4-signing-key") {
-    auto scope = nlohmann::json::parse(data, nullptr, false);
-    if (scope.is_discarded() || !scope.is_object() ||
-        !scope.value("date", nlohmann::json()).is_string() ||
-        !scope.value("region", nlohmann::json()).is_string() ||
-        !scope.value("service", nlohmann::json()).is_string()) {
+    auto parsed = parse_aws4_scope(data);
+    if (!parsed) {
       *out =
           "aws4-signing-key needs {\"date\":\"YYYYMMDD\",\"region\":\"...\",\"service\":\"...\"}";
       return KH_INVALID_ARGUMENT;
     }
-    date = scope["date"].get<std::string>();
-    region = scope["region"].get<std::string>();
-    service = scope["service"].get<std::string>();
+    scope = std::move(*parsed);
   }
   std::string error;
   const int32_t computed = with_value(
@@ -302,31 +289,7 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
           hmac_sha256(secret, data, mac);
           return;
         }
-        // AWS SigV4: kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region),
-        // service), "aws4_request"). Only the derived key leaves the host. An HMAC key
-        // longer than the SHA-256 block is its hash, so the key fits on the stack.
-        unsigned char key[crypto_hash_sha256_BYTES > 64 ? crypto_hash_sha256_BYTES : 64];
-        std::size_t key_size = 4 + secret.size();
-        if (key_size <= 64) {
-          std::memcpy(key, "AWS4", 4);
-          std::memcpy(key + 4, secret.data(), secret.size());
-        } else {
-          crypto_hash_sha256_state state;
-          crypto_hash_sha256_init(&state);
-          crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>("AWS4"), 4);
-          crypto_hash_sha256_update(&state, secret.data(), secret.size());
-          crypto_hash_sha256_final(&state, key);
-          key_size = crypto_hash_sha256_BYTES;
-        }
-        unsigned char k1[32], k2[32], k3[32];
-        hmac_sha256({key, key_size}, date, k1);
-        hmac_sha256({k1, 32}, region, k2);
-        hmac_sha256({k2, 32}, service, k3);
-        hmac_sha256({k3, 32}, "aws4_request", mac);
-        sodium_memzero(key, sizeof key);
-        sodium_memzero(k1, 32);
-        sodium_memzero(k2, 32);
-        sodium_memzero(k3, 32);
+        aws4_signing_key(secret, scope, mac);
         if (current)  // with_value holds the cache lock while use runs
           cached_signing_keys_.insert_or_assign(
               derived_key_id, vault::SecretBuffer::copy_of(std::span<const std::uint8_t>(mac)));
@@ -405,7 +368,7 @@ int32_t HandleBroker::value_for_env(const std::string& instance, std::string_vie
 std::vector<KnownSecret> HandleBroker::releasable_values() {
   std::vector<AliasBinding> all;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (const auto& [instance, bindings] : bindings_)
       all.insert(all.end(), bindings.begin(), bindings.end());
   }
@@ -429,16 +392,16 @@ std::vector<KnownSecret> HandleBroker::releasable_values() {
 }
 
 void HandleBroker::set_change_listener(std::function<void()> listener) {
-  std::lock_guard lock(change_mutex_);
+  MutexLock lock(change_mutex_);
   change_listener_ = std::move(listener);
 }
 
 bool HandleBroker::check_for_change() {
   if (!vault_) return false;
-  std::lock_guard lock(change_mutex_);
+  MutexLock lock(change_mutex_);
   auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
   if (!version.is_ok()) {  // cannot tell: trust nothing cached
-    std::lock_guard cache(cache_mutex_);
+    MutexLock cache(cache_mutex_);
     cached_grants_.clear();
     cached_values_.clear();
     cached_signing_keys_.clear();
@@ -448,7 +411,7 @@ bool HandleBroker::check_for_change() {
   const bool changed = last_data_version_ != -1;
   last_data_version_ = version.value();
   {
-    std::lock_guard cache(cache_mutex_);
+    MutexLock cache(cache_mutex_);
     cached_grants_.clear();
     cached_values_.clear();
     cached_signing_keys_.clear();

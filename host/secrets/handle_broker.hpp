@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.hpp"
 #include "config/config.hpp"
 #include "secrets/audit_queue.hpp"
 #include "secrets/redactor.hpp"
@@ -87,7 +88,8 @@ class HandleBroker {
   };
   using Key = std::pair<std::uint64_t, std::uint64_t>;
 
-  const AliasBinding* find_binding(const std::string& instance, std::string_view alias) const;
+  const AliasBinding* find_binding(const std::string& instance, std::string_view alias) const
+      KH_REQUIRES(mutex_);
   // Copies the binding of alias for instance; audits `action` as denied when unmapped.
   bool mapped_binding(const std::string& instance, std::string_view alias, const char* action,
                       const std::string& request_id, AliasBinding* out);
@@ -108,21 +110,25 @@ class HandleBroker {
   int32_t resolve(const std::string& instance, kh_secret_handle handle, AliasBinding* out) const;
 
   std::shared_ptr<SharedVault> vault_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::vector<AliasBinding>> bindings_;  // by instance
-  std::map<Key, HandleEntry> handles_;
-  std::int64_t last_data_version_ = -1;
+  mutable Mutex mutex_;
+  std::map<std::string, std::vector<AliasBinding>> bindings_ KH_GUARDED_BY(mutex_);  // by instance
+  std::map<Key, HandleEntry> handles_ KH_GUARDED_BY(mutex_);
   // What the vault said since the last data_version change: each instance's grants
   // (expiry is still judged by the clock on every use) and the values of secrets used
   // (guarded memory, as the redactor holds them anyway). Emptied whenever data_version
   // moves, so a revoke or rotation by another process acts on the next use.
-  std::mutex cache_mutex_;  // taken after change_mutex_, never the other way round
-  std::map<std::string, std::vector<vault::Grant>, std::less<>> cached_grants_;
-  std::map<std::string, vault::SecretBuffer, std::less<>> cached_values_;
-  // SigV4 signing keys by "<source>\n<scope JSON>" (a plugin gets these anyway).
+  Mutex change_mutex_;  // serializes change checks and listener calls
+  std::int64_t last_data_version_ KH_GUARDED_BY(change_mutex_) = -1;
+  std::function<void()> change_listener_ KH_GUARDED_BY(change_mutex_);
+  Mutex cache_mutex_ KH_ACQUIRED_AFTER(change_mutex_);
+  std::map<std::string, std::vector<vault::Grant>, std::less<>> cached_grants_
+      KH_GUARDED_BY(cache_mutex_);
+  std::map<std::string, vault::SecretBuffer, std::less<>> cached_values_
+      KH_GUARDED_BY(cache_mutex_);
+  // SigV4 signing keys by "<source>\n<scope JSON>" (a plugin gets these anyway). Guarded
+  // by cache_mutex_ too, but not annotated: sign() fills it inside with_value's callback,
+  // which runs with the lock held where the analysis cannot see it.
   std::map<std::string, vault::SecretBuffer, std::less<>> cached_signing_keys_;
-  std::mutex change_mutex_;  // serializes listener calls
-  std::function<void()> change_listener_;
   AuditQueue audit_queue_;  // last: its thread stops first
 };
 

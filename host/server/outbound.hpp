@@ -20,10 +20,4 @@ class Outbound {
   virtual void abandoned(const CallContext& request) { (void)request; }
 };
 
-// Serializes a message for the wire: compact, one line, invalid UTF-8 replaced by U+FFFD
-// (a plugin's bad bytes must not abort the host).
-inline std::string serialize(const nlohmann::json& message) {
-  return message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 }  // namespace keyhold

@@ -60,42 +60,17 @@ void Session::reply(json message, const CallContext* related) {
   out_.send(message, related);
 }
 
-namespace {
-// Collects "argument 'x' carries ..." for every finding in the strings of value.
-void find_credentials(const secrets::Redactor& redactor, const json& value, const std::string& path,
-                      std::vector<std::string>* found) {
-  if (value.is_string()) {
-    for (const auto& f : redactor.scan(value.get_ref<const std::string&>()))
-      found->push_back(
-          "argument '" + path + "' carries " +
-          (f.is_rule ? "a credential (rule " + f.label + ")" : "the secret '" + f.label + "'"));
-  } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i)
-      find_credentials(redactor, value[i], path + "[" + std::to_string(i) + "]", found);
-  } else if (value.is_object()) {
-    for (const auto& [key, item] : value.items())
-      find_credentials(redactor, item, path.empty() ? key : path + "." + key, found);
-  }
-}
-}  // namespace
-
 bool Session::guard_arguments(const json& id, PluginInstance& instance, json* arguments) {
-  if (!options_.redactor || instance.guard() == secrets::GuardMode::kOff) return true;
-  std::vector<std::string> found;
-  find_credentials(*options_.redactor, *arguments, "", &found);
-  if (found.empty()) return true;
-  const bool block = instance.guard() == secrets::GuardMode::kBlock;
-  if (options_.on_guard) options_.on_guard(instance, id.dump(), found.front(), block);
-  if (!block) {
-    options_.redactor->redact_json(*arguments);
-    return true;
-  }
-  std::string text = "refused: " + found.front();
-  if (found.size() > 1) text += " (and " + std::to_string(found.size() - 1) + " more)";
-  text += ". Credentials come from the keyhold vault, never from tool input.";
+  if (!options_.redactor) return true;
+  const auto verdict = secrets::guard_arguments(*options_.redactor, instance.guard(), *arguments);
+  if (verdict.findings.empty()) return true;
+  if (options_.on_guard)
+    options_.on_guard(instance, id.dump(), verdict.findings.front(), verdict.refused);
+  if (!verdict.refused) return true;
   reply(
-      rpc::make_result(id, json{{"content", json::array({json{{"type", "text"}, {"text", text}}})},
-                                {"isError", true}}),
+      rpc::make_result(
+          id, json{{"content", json::array({json{{"type", "text"}, {"text", verdict.refusal()}}})},
+                   {"isError", true}}),
       nullptr);
   return false;
 }
@@ -601,10 +576,10 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
   }
   json message = answer.get();
   if (auto result = message.find("result"); result != message.end()) {
-    *out = serialize(*result);
+    *out = rpc::serialize(*result);
     return KH_OK;
   }
-  *out = serialize(message.value("error", json::object()));
+  *out = rpc::serialize(message.value("error", json::object()));
   return KH_ERROR;
 }
 

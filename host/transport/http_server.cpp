@@ -31,8 +31,8 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // The answer to a connection over max_connections, written without blocking.
 const std::string& busy_response() {
   static const std::string text = [] {
-    const std::string body =
-        serialize(rpc::make_error(nullptr, -32000, "Service Unavailable: too many connections"));
+    const std::string body = rpc::serialize(
+        rpc::make_error(nullptr, -32000, "Service Unavailable: too many connections"));
     return "HTTP/1.1 503 Service Unavailable\r\nServer: keyhold\r\nRetry-After: 1\r\n"
            "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
            std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -240,14 +240,14 @@ class HttpServer::Connection {
   // An HTTP-level error with a JSON-RPC error body, as the TypeScript SDK answers.
   bool reply_error(http::status status, bool keep_alive, const std::string& message,
                    const std::vector<std::pair<http::field, std::string>>& extra = {}) {
-    return reply(status, keep_alive, serialize(rpc::make_error(nullptr, -32000, message)),
+    return reply(status, keep_alive, rpc::serialize(rpc::make_error(nullptr, -32000, message)),
                  "application/json", extra);
   }
 
   void reply_internal_error() noexcept {
     try {
       reply(http::status::internal_server_error, false,
-            serialize(rpc::make_error(nullptr, rpc::kInternalError, "internal error")),
+            rpc::serialize(rpc::make_error(nullptr, rpc::kInternalError, "internal error")),
             "application/json");
     } catch (...) {
     }
@@ -363,25 +363,26 @@ class HttpServer::Connection {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     auto message = rpc::parse_message(text, server_.options_.session.limits, &error);
     if (!message)
-      return reply(http::status::bad_request, keep, serialize(error), "application/json");
+      return reply(http::status::bad_request, keep, rpc::serialize(error), "application/json");
     std::string why;
     json id;
     const rpc::Kind kind = rpc::classify(*message, &why, &id);
     if (kind == rpc::Kind::kInvalid)
-      return reply(http::status::bad_request, keep,
-                   serialize(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
-                   "application/json");
+      return reply(
+          http::status::bad_request, keep,
+          rpc::serialize(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
+          "application/json");
     const std::string method =
         kind == rpc::Kind::kRequest ? (*message)["method"].get<std::string>() : "";
 
     std::shared_ptr<HttpSession> session;
     const bool initialize = method == "initialize";
     if (initialize) {
-      std::string why;
-      session = server_.create_session(client_, &why);
+      std::string refused;
+      session = server_.create_session(client_, &refused);
       if (!session)
-        return reply_error(http::status::service_unavailable, keep, "Service Unavailable: " + why,
-                           {{http::field::retry_after, "5"}});
+        return reply_error(http::status::service_unavailable, keep,
+                           "Service Unavailable: " + refused, {{http::field::retry_after, "5"}});
     } else {
       bool answered = false;
       session = session_of_request(keep, &answered);
@@ -395,7 +396,7 @@ class HttpServer::Connection {
     auto stream = session->open_request_stream(rpc::id_key(id));
     if (!stream)
       return reply(http::status::conflict, keep,
-                   serialize(rpc::make_error(
+                   rpc::serialize(rpc::make_error(
                        id, rpc::kInvalidRequest,
                        "invalid request: a request with this id is already in flight")),
                    "application/json");
@@ -585,7 +586,7 @@ void HttpServer::serve(int stop_fd) {
     set_socket_timeouts(fd, options_.read_timeout);
     auto* owned = new tcp::socket(std::move(socket));
     std::thread([this, owned, fd] {
-      std::unique_ptr<tcp::socket> socket(owned);
+      std::unique_ptr<tcp::socket> held(owned);
       // The descriptor leaves open_sockets_ before it is closed: stop() shuts down every
       // listed number, and a closed one may already belong to someone else (a runner's
       // channel, the vault).
@@ -598,13 +599,13 @@ void HttpServer::serve(int stop_fd) {
         }
       };
       try {
-        Connection connection(*this, std::move(*socket));
+        Connection connection(*this, std::move(*held));
         const Unlist unlist{this, fd};  // destroyed before connection closes the socket
         connection.run();
       } catch (const std::exception& e) {
         spdlog::warn("http connection failed: {}", e.what());
       }
-      socket.reset();  // before the count drops: stop() may then destroy io_
+      held.reset();  // before the count drops: stop() may then destroy io_
       std::lock_guard lock(mutex_);
       open_sockets_.erase(fd);  // (when Connection's constructor threw)
       if (--connections_ == 0) connections_done_.notify_all();

@@ -121,7 +121,7 @@ void HttpSession::forget_stream(const std::string& stream_id) {
 
 void HttpSession::send(const nlohmann::json& message, const CallContext* related) {
   const bool is_response = message.contains("id") && !message.contains("method");
-  std::string data = serialize(message);
+  std::string data = rpc::serialize(message);
   std::shared_ptr<SseStream> target;
   {
     std::lock_guard lock(mutex_);

@@ -11,7 +11,7 @@
 namespace keyhold {
 
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
-  std::string line = serialize(message);
+  std::string line = rpc::serialize(message);
   line.push_back('\n');
   std::lock_guard lock(mutex_);
   if (!healthy_) return;

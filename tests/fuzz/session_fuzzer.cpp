@@ -91,7 +91,7 @@ class CheckingOutbound : public keyhold::Outbound {
   }
 
   void send(const json& message, const keyhold::CallContext*) override {
-    const std::string text = keyhold::serialize(message);
+    const std::string text = keyhold::rpc::serialize(message);
     if (g_verbose) std::fprintf(stderr, "<- %.2000s\n", text.c_str());
     const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) fail("an outbound message is not valid JSON", text);

@@ -43,23 +43,6 @@ std::string load_one_error(const InstanceConfig& bad) {
 }
 }  // namespace
 
-TEST_CASE("template_matches lets reserved {+var} and fragment {#var} span '/'") {
-  CHECK(template_matches("s3://{bucket}/{+key}", "s3://docs/reports/2026/q3.pdf"));
-  CHECK_FALSE(template_matches("s3://{bucket}/{key}", "s3://docs/reports/2026/q3.pdf"));
-  CHECK_FALSE(template_matches("s3://{bucket}/{+key}", "s3://docs/"));
-  CHECK(template_matches("file://{+path}.txt", "file://a/b/c.txt"));
-  CHECK(template_matches("doc://x{#section}", "doc://x#a/b"));
-  CHECK_FALSE(template_matches("doc://x{#section}", "doc://xa/b"));
-}
-
-TEST_CASE("template_matches follows RFC 6570 simple variables") {
-  CHECK(template_matches("test://template/{id}/data", "test://template/42/data"));
-  CHECK_FALSE(template_matches("test://template/{id}/data", "test://template//data"));
-  CHECK_FALSE(template_matches("test://template/{id}/data", "test://template/4/2/data"));
-  CHECK_FALSE(template_matches("test://template/{id}/data", "test://template/42/dat"));
-  CHECK(template_matches("s3://{bucket}/{key}", "s3://b/k"));
-}
-
 TEST_CASE("instances load with prefixes and tools are found by exposed name") {
   Registry registry;
   EventHub hub(registry);

@@ -1,0 +1,29 @@
+#pragma once
+// Keeps the redactor's value set current while serving.
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "secrets/secret_services.hpp"
+
+namespace keyhold::secrets {
+
+// Re-reads the releasable values into the redactor whenever the vault changes (checked
+// every 250 ms), so a rotation is redacted at once. Stops in its destructor.
+class RedactionRefresher {
+ public:
+  explicit RedactionRefresher(SecretServices& services);
+  ~RedactionRefresher();
+  // Reloads now; false and a message when the redactor refused the new set.
+  bool reload(std::string* error);
+
+ private:
+  SecretServices& services_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace keyhold::secrets
