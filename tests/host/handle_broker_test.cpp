@@ -1,0 +1,242 @@
+// The handle broker against a real vault in a temp dir: handles bind to one instance,
+// every use re-checks the grant (a revoke acts at once), sign derives keys without
+// handing out the secret, env values go only to the administrator's commands, and every
+// use is audited. Values here are canaries; none may appear in a message or audit row.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "secrets/handle_broker.hpp"
+#include "secrets/signing.hpp"
+
+using namespace keyhold;
+using namespace keyhold::secrets;
+
+namespace {
+
+constexpr std::string_view kCanary = "CANARY-broker-7f3a9c";
+const vault::AuditContext kWho{"test", ""};
+
+std::span<const std::uint8_t> bytes(std::string_view text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+// A keyfile vault holding "team/db" = kCanary, shared like serve shares it. Grants,
+// revokes and rotations are made by the real `keyhold vault` CLI in another process, as
+// an administrator makes them: the broker notices another connection's commits through
+// SQLite's data_version (its own connection's commits do not move it).
+struct Fixture {
+  std::filesystem::path dir;
+  std::shared_ptr<SharedVault> vault;
+  std::optional<HandleBroker> broker;
+  Fixture() {
+    char pattern[] = "/tmp/keyhold-broker-test-XXXXXX";
+    dir = ::mkdtemp(pattern);
+    auto key = vault::Credentials::create_keyfile(dir / "k");
+    REQUIRE(key.is_ok());
+    auto created = vault::Vault::create(dir / "vault.db", key.value(),
+                                        vault::KdfParams::minimum_for_tests(), kWho);
+    REQUIRE(created.is_ok());
+    REQUIRE(created.value().put_secret("team/db", bytes(kCanary), {}, kWho).is_ok());
+    vault = std::make_shared<SharedVault>(std::move(created).value());
+    broker.emplace(vault);
+  }
+  ~Fixture() {
+    broker.reset();
+    vault.reset();
+    std::filesystem::remove_all(dir);
+  }
+  // Runs `keyhold vault ARGS` on this vault; REQUIREs exit code 0.
+  void admin(const std::string& args) {
+    const std::string command = "KEYHOLD_VAULT='" + (dir / "vault.db").string() +
+                                "' KEYHOLD_KEYFILE='" + (dir / "k").string() + "' '" +
+                                KEYHOLD_TEST_KEYHOLD_BIN + "' vault " + args + " 2>/dev/null";
+    INFO(command);
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  void grant(const std::string& instance, const std::string& ops) {
+    admin("grant " + instance + " team/db --ops " + ops);
+  }
+  void revoke(const std::string& instance) { admin("revoke " + instance + " team/db"); }
+  std::vector<vault::AuditEntry> audit() {
+    broker->flush_audit();
+    auto rows = vault->with([](vault::Vault& v) { return v.read_audit(); });
+    REQUIRE(rows.is_ok());
+    return std::move(rows).value();
+  }
+};
+
+const kh_secret_decl kDecls[] = {
+    {"db", "the database password", KH_SECRET_OP_REVEAL | KH_SECRET_OP_SIGN | KH_SECRET_OP_ENV},
+};
+
+kh_plugin plugin_declaring_db() {
+  kh_plugin p{};
+  p.struct_size = sizeof p;
+  p.name = "test";
+  p.secrets = kDecls;
+  p.secret_count = 1;
+  return p;
+}
+
+void bind(HandleBroker& broker, const std::string& instance,
+          std::vector<std::vector<std::string>> env_commands = {}) {
+  std::string error;
+  const auto plugin = plugin_declaring_db();
+  INFO(error);
+  REQUIRE(
+      broker.bind_instance(instance, plugin, {{"db", {"vault:team/db", env_commands}}}, &error));
+}
+
+std::optional<std::string> reveal(HandleBroker& broker, const std::string& instance,
+                                  kh_secret_handle handle) {
+  std::string seen;
+  const auto copy = [](void* user, const unsigned char* value, size_t size) {
+    static_cast<std::string*>(user)->assign(reinterpret_cast<const char*>(value), size);
+  };
+  if (broker.reveal(instance, handle, "r1", copy, &seen) != KH_OK) return std::nullopt;
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("broker: without a grant nothing is handed out; with one, reveal gives the value") {
+  Fixture f;
+  bind(*f.broker, "a");
+  kh_secret_handle handle{};
+  CHECK(f.broker->acquire("a", "db", "r1", &handle) == KH_NOT_GRANTED);
+  f.grant("a", "reveal");
+  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  CHECK(reveal(*f.broker, "a", handle) == std::string(kCanary));
+  CHECK(f.broker->release("a", handle) == KH_OK);
+  CHECK_FALSE(reveal(*f.broker, "a", handle));  // a released handle is dead
+}
+
+TEST_CASE("broker: a handle works only for the instance that acquired it") {
+  Fixture f;
+  bind(*f.broker, "a");
+  bind(*f.broker, "b");
+  f.grant("a", "reveal");
+  kh_secret_handle handle{};
+  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  CHECK_FALSE(reveal(*f.broker, "b", handle));
+  std::string out;
+  CHECK(f.broker->sign("b", handle, "hmac-sha256", "m", "r1", &out) != KH_OK);
+  CHECK(f.broker->release("b", handle) != KH_OK);
+  CHECK(reveal(*f.broker, "a", handle) == std::string(kCanary));  // still the owner's
+  const kh_secret_handle forged{handle.hi ^ 1, handle.lo};
+  CHECK_FALSE(reveal(*f.broker, "a", forged));
+}
+
+TEST_CASE("broker: a revoke acts on the next use of a handle already held") {
+  Fixture f;
+  bind(*f.broker, "a");
+  f.grant("a", "reveal");
+  kh_secret_handle handle{};
+  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  REQUIRE(reveal(*f.broker, "a", handle));
+  f.revoke("a");
+  CHECK_FALSE(reveal(*f.broker, "a", handle));
+}
+
+TEST_CASE("broker: sign needs the sign operation and never returns the secret") {
+  Fixture f;
+  bind(*f.broker, "a");
+  f.grant("a", "reveal");
+  kh_secret_handle handle{};
+  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  std::string out;
+  CHECK(f.broker->sign("a", handle, "hmac-sha256", "m", "r1", &out) == KH_NOT_GRANTED);
+  f.grant("a", "sign");  // replaces the reveal grant: sign only
+  CHECK_FALSE(reveal(*f.broker, "a", handle));
+  REQUIRE(f.broker->sign("a", handle, "hmac-sha256", "message", "r1", &out) == KH_OK);
+  unsigned char expected[kMacBytes];
+  hmac_sha256(bytes(kCanary), "message", expected);
+  CHECK(out == std::string(reinterpret_cast<const char*>(expected), kMacBytes));
+  REQUIRE(f.broker->sign("a", handle, "aws4-signing-key",
+                         R"({"date":"20150830","region":"us-east-1","service":"iam"})", "r1",
+                         &out) == KH_OK);
+  aws4_signing_key(bytes(kCanary), {"20150830", "us-east-1", "iam"}, expected);
+  CHECK(out == std::string(reinterpret_cast<const char*>(expected), kMacBytes));
+  CHECK(out.find(kCanary) == std::string::npos);
+  CHECK(f.broker->sign("a", handle, "aws4-signing-key", "{}", "r1", &out) == KH_INVALID_ARGUMENT);
+  CHECK(f.broker->sign("a", handle, "md5", "m", "r1", &out) == KH_INVALID_ARGUMENT);
+}
+
+TEST_CASE("broker: env values go only to the administrator's commands") {
+  Fixture f;
+  bind(*f.broker, "a", {{"npm", "test"}});
+  f.grant("a", "env");
+  vault::SecretBuffer value;
+  std::string why;
+  CHECK(f.broker->value_for_env("a", "db", {"sh", "-c", "env"}, "r1", &value, &why) != KH_OK);
+  CHECK(why.find(kCanary) == std::string::npos);
+  CHECK(f.broker->value_for_env("a", "db", {"npm"}, "r1", &value, &why) != KH_OK);
+  REQUIRE(f.broker->value_for_env("a", "db", {"npm", "test", "--", "x"}, "r1", &value, &why) ==
+          KH_OK);
+  CHECK(std::string_view(reinterpret_cast<const char*>(value.data()), value.size()) == kCanary);
+}
+
+TEST_CASE("broker: binding refuses undeclared aliases and missing secrets, naming the alias") {
+  Fixture f;
+  const auto plugin = plugin_declaring_db();
+  std::string error;
+  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"other", {"vault:team/db", {}}}}, &error));
+  CHECK(error.find("other") != std::string::npos);
+  error.clear();
+  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"db", {"vault:team/none", {}}}}, &error));
+  CHECK(error.find("db") != std::string::npos);
+  error.clear();
+  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"db", {"nowhere:x", {}}}}, &error));
+  CHECK_FALSE(error.empty());
+}
+
+TEST_CASE("broker: every use is audited, and no audit row carries the value") {
+  Fixture f;
+  bind(*f.broker, "a");
+  kh_secret_handle handle{};
+  CHECK(f.broker->acquire("a", "db", "req-denied", &handle) == KH_NOT_GRANTED);
+  f.grant("a", "reveal");
+  REQUIRE(f.broker->acquire("a", "db", "req-ok", &handle) == KH_OK);
+  REQUIRE(reveal(*f.broker, "a", handle));
+  bool denied = false, acquired = false, revealed = false;
+  for (const auto& row : f.audit()) {
+    for (const auto* field : {&row.actor, &row.action, &row.secret, &row.instance, &row.operation,
+                              &row.request_id, &row.outcome, &row.detail})
+      CHECK(field->find(kCanary) == std::string::npos);
+    if (row.action == "handle.acquire" && row.outcome == "denied") denied = true;
+    if (row.action == "handle.acquire" && row.outcome == "ok") acquired = true;
+    if (row.action == "handle.reveal" && row.outcome == "ok") revealed = true;
+  }
+  CHECK(denied);
+  CHECK(acquired);
+  CHECK(revealed);
+}
+
+TEST_CASE("broker: releasable values follow a rotation once the vault moves") {
+  Fixture f;
+  bind(*f.broker, "a");
+  f.grant("a", "reveal");
+  auto labels = f.broker->releasable_values();
+  REQUIRE(labels.size() == 1);
+  CHECK(labels[0].label == "db");
+  constexpr std::string_view kRotated = "CANARY-broker-rotated-1c2d";
+  f.broker->check_for_change();  // the broker's starting point
+  REQUIRE(::setenv("KEYHOLD_TEST_ROTATED", std::string(kRotated).c_str(), 1) == 0);
+  f.admin("rotate team/db --from-env KEYHOLD_TEST_ROTATED");
+  ::unsetenv("KEYHOLD_TEST_ROTATED");
+  CHECK(f.broker->check_for_change());
+  // The new value, and the previous one (a plugin may still hold it), both as "db".
+  std::set<std::string> values;
+  for (const auto& known : f.broker->releasable_values()) {
+    CHECK(known.label == "db");
+    values.emplace(reinterpret_cast<const char*>(known.value.data()), known.value.size());
+  }
+  CHECK(values == std::set<std::string>{std::string(kCanary), std::string(kRotated)});
+}
