@@ -33,6 +33,7 @@ TEST_CASE("base64 round-trips every byte value", "[sdk][base64]") {
     CHECK(*back == bytes);
   }
   CHECK(base64_encode(std::string("\xff\xfe", 2)) == "//4=");
+  CHECK(base64_encode(std::string("\x01\x02\xff", 3)) == "AQL/");
   CHECK(base64_encode(std::string("\xfb\xef", 2)) == "++8=");
 }
 
