@@ -15,6 +15,8 @@ TEST_CASE("percent_encode keeps unreserved characters and upper-cases the rest",
   CHECK(percent_encode("\xC3\xA9") == "%C3%A9");
   CHECK(percent_encode(std::string("\0\xff", 2)) == "%00%FF");
   CHECK(percent_encode("*") == "%2A");  // SigV4: '*' is encoded
+  CHECK(percent_encode("a/b c~") == "a%2Fb%20c~");
+  CHECK(percent_encode("a/b c~", "/") == "a/b%20c~");
 }
 
 TEST_CASE("percent_decode reverses percent_encode and refuses broken triplets", "[sdk][percent]") {

@@ -2,6 +2,9 @@
 #include <keyhold/sdk/utf8.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <vector>
 
 using namespace keyhold::sdk;
 
@@ -52,4 +55,37 @@ TEST_CASE("to_valid_utf8 turns control characters into spaces only when asked", 
       "b\tc\nd\re\x7f";
   CHECK(to_valid_utf8(text) == text);
   CHECK(to_valid_utf8(text, ControlCharacters::kToSpace) == "a b\tc\nd\re ");
+}
+
+TEST_CASE("every invalid form is refused and repaired; every valid boundary is kept",
+          "[sdk][utf8]") {
+  for (const std::string& bad : std::vector<std::string>{
+           std::string("\xC0\xAF"),          // overlong '/'
+           std::string("\xC1\xBF"),          // overlong
+           std::string("\xE0\x80\xAF"),      // overlong
+           std::string("\xED\xA0\x80"),      // surrogate U+D800
+           std::string("\xED\xBF\xBF"),      // surrogate U+DFFF
+           std::string("\xF0\x80\x80\xAF"),  // overlong
+           std::string("\xF4\x90\x80\x80"),  // above U+10FFFF
+           std::string("\xF5\x80\x80\x80"),  // F5..F7 leads
+           std::string("\xF7\xBF\xBF\xBF"), std::string("\xF8\x88\x80\x80\x80"),
+           std::string("a\x80"),     // lone continuation
+           std::string("\xE2\x82"),  // truncated
+       }) {
+    INFO(bad.size());
+    CHECK_FALSE(is_valid_utf8(bad));
+    const std::string fixed = to_valid_utf8(bad);
+    CHECK(is_valid_utf8(fixed));
+    CHECK(fixed.find("\xEF\xBF\xBD") != std::string::npos);
+    CHECK_NOTHROW(nlohmann::json(fixed).dump());
+  }
+  for (const std::string& good : std::vector<std::string>{
+           std::string(""), std::string("plain"), std::string("\xC2\x80"),
+           std::string("\xE0\xA0\x80"), std::string("\xED\x9F\xBF"), std::string("\xEE\x80\x80"),
+           std::string("\xF0\x90\x80\x80"), std::string("\xF4\x8F\xBF\xBF"),
+           std::string("a\xC3\xBC\xE2\x82\xAC")}) {
+    CHECK(is_valid_utf8(good));
+    CHECK(to_valid_utf8(good) == good);
+  }
+  CHECK(to_valid_utf8("a\xED\xA0\x80z") == "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDz");
 }
