@@ -57,7 +57,7 @@ TEST_CASE("to_valid_utf8 turns control characters into spaces only when asked", 
   CHECK(to_valid_utf8(text, ControlCharacters::kToSpace) == "a b\tc\nd\re ");
 }
 
-TEST_CASE("every invalid form is refused and repaired; every valid boundary is kept",
+TEST_CASE("every invalid form is refused and repaired, every valid boundary is kept",
           "[sdk][utf8]") {
   for (const std::string& bad : std::vector<std::string>{
            std::string("\xC0\xAF"),          // overlong '/'
