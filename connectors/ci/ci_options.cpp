@@ -1,5 +1,8 @@
 #include "ci_options.hpp"
 
+#include <keyhold/sdk/options.hpp>
+#include <keyhold/sdk/utf8.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,34 +14,13 @@ namespace keyhold::ci {
 
 namespace {
 
-std::invalid_argument bad(const std::string& option, const std::string& expected) {
-  return std::invalid_argument("option " + option + " " + expected);
-}
-
-std::string get_string(const json& table, const std::string& key, const std::string& where,
-                       const std::string& fallback = {}) {
-  if (!table.contains(key)) return fallback;
-  if (!table[key].is_string()) throw bad(where + key, "must be a string");
-  return table[key].get<std::string>();
-}
-
-long long get_integer(const json& table, const std::string& key, const std::string& where,
-                      long long fallback, long long min, long long max) {
-  if (!table.contains(key)) return fallback;
-  const json& v = table[key];
-  if (!v.is_number_integer() || v.get<long long>() < min || v.get<long long>() > max)
-    throw bad(where + key,
-              "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  return v.get<long long>();
-}
-
 std::map<std::string, std::string> get_string_map(const json& table, const std::string& key,
                                                   const std::string& where) {
   std::map<std::string, std::string> out;
   if (!table.contains(key)) return out;
-  if (!table[key].is_object()) throw bad(where + key, "must be a table of strings");
+  if (!table[key].is_object()) throw sdk::bad_option(where + key, "must be a table of strings");
   for (const auto& [k, v] : table[key].items()) {
-    if (!v.is_string()) throw bad(where + key + "." + k, "must be a string");
+    if (!v.is_string()) throw sdk::bad_option(where + key + "." + k, "must be a string");
     out[k] = v.get<std::string>();
   }
   return out;
@@ -53,7 +35,7 @@ bool valid_env_name(std::string_view name) {
 
 Suite parse_suite(const std::string& name, const json& table) {
   const std::string where = "suites." + name + ".";
-  if (!table.is_object()) throw bad("suites." + name, "must be a table");
+  if (!table.is_object()) throw sdk::bad_option("suites." + name, "must be a table");
   static const std::set<std::string> known = {
       "argv",       "cwd",         "timeout",
       "report",     "env",         "secret_env",
@@ -65,64 +47,72 @@ Suite parse_suite(const std::string& name, const json& table) {
                                   "filter_arg, auth_failure_exit_code, description)");
   Suite s;
   s.name = name;
-  s.description = get_string(table, "description", where);
+  s.description = sdk::string_option(table, "description", {}, where);
   if (!table.contains("argv") || !table["argv"].is_array() || table["argv"].empty())
-    throw bad(where + "argv", "is required: a non-empty array of strings (no shell is used)");
+    throw sdk::bad_option(where + "argv",
+                          "is required: a non-empty array of strings (no shell is used)");
   for (const auto& a : table["argv"]) {
     if (!a.is_string() || a.get<std::string>().find('\0') != std::string::npos)
-      throw bad(where + "argv", "must be an array of strings");
+      throw sdk::bad_option(where + "argv", "must be an array of strings");
     s.argv.push_back(a.get<std::string>());
   }
-  if (s.argv[0].empty()) throw bad(where + "argv", "must start with a program name");
-  s.cwd = get_string(table, "cwd", where);
+  if (s.argv[0].empty()) throw sdk::bad_option(where + "argv", "must start with a program name");
+  s.cwd = sdk::string_option(table, "cwd", {}, where);
   if (s.cwd.empty() || s.cwd[0] != '/')
-    throw bad(where + "cwd", "is required and must be an absolute directory");
-  if (table.contains("timeout")) s.timeout = parse_duration(table["timeout"], where + "timeout");
+    throw sdk::bad_option(where + "cwd", "is required and must be an absolute directory");
+  if (table.contains("timeout"))
+    s.timeout = sdk::duration_option(table["timeout"], where + "timeout", std::chrono::days(7));
 
   std::string format = "exit-code";
   if (table.contains("report")) {
     const json& report = table["report"];
-    if (!report.is_object()) throw bad(where + "report", "must be a table {format, path}");
+    if (!report.is_object())
+      throw sdk::bad_option(where + "report", "must be a table {format, path}");
     for (const auto& [key, _] : report.items())
       if (key != "format" && key != "path")
-        throw bad(where + "report." + key, "is unknown (report knows format and path)");
-    format = get_string(report, "format", where + "report.", "exit-code");
-    s.report_path = get_string(report, "path", where + "report.");
+        throw sdk::bad_option(where + "report." + key, "is unknown (report knows format and path)");
+    format = sdk::string_option(report, "format", "exit-code", where + "report.");
+    s.report_path = sdk::string_option(report, "path", {}, where + "report.");
   }
   if (format == "junit") {
     s.format = ReportFormat::kJunit;
     if (s.report_path.empty())
-      throw bad(where + "report.path", "is required for format \"junit\" (the XML file)");
+      throw sdk::bad_option(where + "report.path",
+                            "is required for format \"junit\" (the XML file)");
   } else if (format == "tap" || format == "ctest" || format == "exit-code") {
     s.format = format == "tap"     ? ReportFormat::kTap
                : format == "ctest" ? ReportFormat::kCtest
                                    : ReportFormat::kExitCode;
     if (!s.report_path.empty())
-      throw bad(where + "report.path",
-                "applies to format \"junit\" only (tap and ctest are read from stdout)");
+      throw sdk::bad_option(
+          where + "report.path",
+          "applies to format \"junit\" only (tap and ctest are read from stdout)");
   } else {
-    throw bad(where + "report.format", "must be \"junit\", \"tap\", \"ctest\" or \"exit-code\"");
+    throw sdk::bad_option(where + "report.format",
+                          "must be \"junit\", \"tap\", \"ctest\" or \"exit-code\"");
   }
 
   s.env = get_string_map(table, "env", where);
   for (const auto& [k, _] : s.env)
-    if (!valid_env_name(k)) throw bad(where + "env." + k, "is not a valid variable name");
+    if (!valid_env_name(k))
+      throw sdk::bad_option(where + "env." + k, "is not a valid variable name");
   s.secret_env = get_string_map(table, "secret_env", where);
   const auto& aliases = declared_secret_aliases();
   for (const auto& [k, alias] : s.secret_env) {
-    if (!valid_env_name(k)) throw bad(where + "secret_env." + k, "is not a valid variable name");
-    if (s.env.contains(k)) throw bad(where + "secret_env." + k, "is also set in env");
+    if (!valid_env_name(k))
+      throw sdk::bad_option(where + "secret_env." + k, "is not a valid variable name");
+    if (s.env.contains(k)) throw sdk::bad_option(where + "secret_env." + k, "is also set in env");
     if (std::find(aliases.begin(), aliases.end(), alias) == aliases.end()) {
       std::string names;
       for (const auto& a : aliases) names += (names.empty() ? "" : ", ") + a;
-      throw bad(where + "secret_env." + k,
-                "names the alias \"" + alias + "\"; the ci plugin declares: " + names);
+      throw sdk::bad_option(where + "secret_env." + k,
+                            "names the alias \"" + alias + "\"; the ci plugin declares: " + names);
     }
   }
-  s.filter_arg = get_string(table, "filter_arg", where);
+  s.filter_arg = sdk::string_option(table, "filter_arg", {}, where);
   if (table.contains("auth_failure_exit_code"))
     s.auth_failure_exit_code =
-        static_cast<int>(get_integer(table, "auth_failure_exit_code", where, 0, 1, 255));
+        static_cast<int>(sdk::integer_option(table, "auth_failure_exit_code", 0, 1, 255, where));
   return s;
 }
 
@@ -148,75 +138,7 @@ const std::vector<std::string>& declared_secret_aliases() {
   return aliases;
 }
 
-std::chrono::milliseconds parse_duration(const json& value, const std::string& option) {
-  const auto fail = [&] {
-    return bad(option,
-               "must be a number of seconds or a string like \"90s\", \"500ms\", \"10m\" or "
-               "\"1h\" (greater than zero, at most 7 days)");
-  };
-  double seconds = 0;
-  if (value.is_number()) {
-    seconds = value.get<double>();
-  } else if (value.is_string()) {
-    const std::string text = value.get<std::string>();
-    std::size_t used = 0;
-    double number = 0;
-    try {
-      number = std::stod(text, &used);
-    } catch (const std::exception&) {
-      throw fail();
-    }
-    const std::string unit = text.substr(used);
-    if (unit.empty() || unit == "s")
-      seconds = number;
-    else if (unit == "ms")
-      seconds = number / 1000.0;
-    else if (unit == "m" || unit == "min")
-      seconds = number * 60.0;
-    else if (unit == "h")
-      seconds = number * 3600.0;
-    else
-      throw fail();
-  } else {
-    throw fail();
-  }
-  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 86400.0 * 7) throw fail();
-  return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000.0)));
-}
-
 namespace {
-
-// One code point decoded from the front of `text`: its value and how many bytes it takes;
-// bytes = 0 when the text does not start with a strict UTF-8 sequence.
-struct CodePoint {
-  char32_t value = 0;
-  std::size_t bytes = 0;
-};
-
-CodePoint decode_utf8(std::string_view text) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  std::size_t length = 0;
-  char32_t value = 0;
-  char32_t min = 0;
-  if (lead < 0x80) return {lead, 1};
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2, value = lead & 0x1F, min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3, value = lead & 0x0F, min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4, value = lead & 0x07, min = 0x10000;
-  } else {
-    return {};
-  }
-  if (text.size() < length) return {};
-  for (std::size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return {};
-    value = (value << 6) | (byte(i) & 0x3F);
-  }
-  if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return {};
-  return {value, length};
-}
 
 std::string code_point_name(char32_t value) {
   char name[16];
@@ -255,7 +177,7 @@ std::string filter_problem(std::string_view filter) {
       return std::string("the filter contains '") + c + "'" + std::string(kAllowedFilterCharacters);
     // The refusal is sent back as JSON text: quote the whole character, never one byte of
     // it (a lone byte of a multi-byte character is not UTF-8 and breaks the response).
-    const CodePoint cp = decode_utf8(filter.substr(i));
+    const sdk::CodePoint cp = sdk::decode_code_point(filter.substr(i));
     if (cp.bytes == 0) return "the filter is not valid UTF-8";
     if (cp.value == 0x2028 || cp.value == 0x2029 || cp.value == 0x85)
       return "the filter contains a line break (" + code_point_name(cp.value) + ")";
@@ -282,30 +204,33 @@ CiOptions parse_options(const json& options) {
           "log_bytes, tail_bytes, kill_grace)");
   CiOptions out;
   if (!options.contains("suites") || !options["suites"].is_object() || options["suites"].empty())
-    throw bad("suites",
-              "is required: one table per suite, e.g. [instances.ci.options.suites.api] "
-              "with argv and cwd");
+    throw sdk::bad_option(
+        "suites",
+        "is required: one table per suite, e.g. [instances.ci.options.suites.api] "
+        "with argv and cwd");
   for (const auto& [name, table] : options["suites"].items()) {
     if (name.empty() || name.size() > 64 ||
         name.find_first_not_of(
             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
             std::string::npos)
-      throw bad("suites." + name, "needs a name of letters, digits, _ and - (at most 64)");
+      throw sdk::bad_option("suites." + name,
+                            "needs a name of letters, digits, _ and - (at most 64)");
     out.suites.emplace(name, parse_suite(name, table));
   }
   out.max_concurrent_runs =
-      static_cast<int>(get_integer(options, "max_concurrent_runs", "", 1, 1, 64));
-  out.max_queued_runs = static_cast<int>(get_integer(options, "max_queued_runs", "", 4, 0, 64));
-  out.history = static_cast<std::size_t>(get_integer(options, "history", "", 50, 1, 10000));
-  out.history_path = get_string(options, "history_path", "");
+      static_cast<int>(sdk::integer_option(options, "max_concurrent_runs", 1, 1, 64));
+  out.max_queued_runs = static_cast<int>(sdk::integer_option(options, "max_queued_runs", 4, 0, 64));
+  out.history = static_cast<std::size_t>(sdk::integer_option(options, "history", 50, 1, 10000));
+  out.history_path = sdk::string_option(options, "history_path", {});
   if (!out.history_path.empty() && out.history_path[0] != '/')
-    throw bad("history_path", "must be an absolute file path");
+    throw sdk::bad_option("history_path", "must be an absolute file path");
   out.log_bytes = static_cast<std::size_t>(
-      get_integer(options, "log_bytes", "", 1024 * 1024, 1024, 256LL * 1024 * 1024));
+      sdk::integer_option(options, "log_bytes", 1024 * 1024, 1024, 256LL * 1024 * 1024));
   out.tail_bytes =
-      static_cast<std::size_t>(get_integer(options, "tail_bytes", "", 4096, 256, 1024 * 1024));
+      static_cast<std::size_t>(sdk::integer_option(options, "tail_bytes", 4096, 256, 1024 * 1024));
   if (options.contains("kill_grace"))
-    out.kill_grace = parse_duration(options["kill_grace"], "kill_grace");
+    out.kill_grace =
+        sdk::duration_option(options["kill_grace"], "kill_grace", std::chrono::days(7));
   return out;
 }
 

@@ -53,9 +53,6 @@ const std::vector<std::string>& declared_secret_aliases();
 // accepted.
 CiOptions parse_options(const json& options);
 
-// "90s", "500ms", "10m", "2min", "1h" or a number of seconds; > 0 and at most 7 days.
-std::chrono::milliseconds parse_duration(const json& value, const std::string& option);
-
 // Returns an empty string when filter is acceptable, else why it is refused. Accepted:
 // 1 to 200 characters of letters, digits, space and _ . : / @ + , = * # - , not starting
 // with '-' or a space. Anything a shell or an option parser could read as syntax is out.

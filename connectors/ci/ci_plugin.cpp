@@ -4,6 +4,9 @@
 //
 // Tools: list_suites, run_suite, get_run, get_run_log. See README.md.
 #include <keyhold/plugin.hpp>
+#include <keyhold/sdk/args.hpp>
+#include <keyhold/sdk/paths.hpp>
+#include <keyhold/sdk/time.hpp>
 
 #include "ci_options.hpp"
 #include "run_gate.hpp"
@@ -94,12 +97,7 @@ std::string new_run_id() {
   static std::mutex mutex;
   static std::mt19937_64 random{std::random_device{}()};
   std::lock_guard lock(mutex);
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string stamp = sdk::iso8601_basic_utc(std::chrono::system_clock::now());
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%08llx",
                 static_cast<unsigned long long>(random() & 0xffffffffULL));
@@ -108,25 +106,11 @@ std::string new_run_id() {
 
 std::string history_path_for(const CiOptions& options, std::string_view instance) {
   if (!options.history_path.empty()) return options.history_path;
-  std::string base;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && xdg[0] == '/')
-    base = std::string(xdg) + "/keyhold";
-  else if (const char* home = std::getenv("HOME"); home && home[0] == '/')
-    base = std::string(home) + "/.local/share/keyhold";
-  else
+  const auto base = sdk::keyhold_data_dir();
+  if (!base)
     throw std::invalid_argument(
         "option history_path is needed: neither XDG_DATA_HOME nor HOME is set");
-  return base + "/ci/" + std::string(instance) + ".sqlite";
-}
-
-std::string string_arg(const json& args, const char* key, bool required) {
-  if (!args.contains(key) || args[key].is_null()) {
-    if (required) throw InvalidArgument(std::string("argument ") + key + " is required");
-    return {};
-  }
-  if (!args[key].is_string())
-    throw InvalidArgument(std::string("argument ") + key + " must be a string");
-  return args[key].get<std::string>();
+  return *base + "/ci/" + std::string(instance) + ".sqlite";
 }
 
 json structured_result(json structured, std::string text, bool is_error = false) {
@@ -274,7 +258,7 @@ class CiPlugin : public Plugin {
   }
 
   json run_suite(Context& ctx, const json& args) {
-    const std::string suite_name = string_arg(args, "suite", true);
+    const std::string suite_name = sdk::string_arg(args, "suite", true);
     const auto it = options_.suites.find(suite_name);
     if (it == options_.suites.end()) {
       std::string names;
@@ -283,7 +267,7 @@ class CiPlugin : public Plugin {
                          true);
     }
     const Suite& suite = it->second;
-    const std::string filter = string_arg(args, "filter", false);
+    const std::string filter = sdk::string_arg(args, "filter", false);
     if (!filter.empty()) {
       if (suite.filter_arg.empty())
         return text_result(
@@ -390,7 +374,7 @@ class CiPlugin : public Plugin {
   }
 
   json get_run(const json& args) {
-    const std::string run_id = string_arg(args, "run_id", true);
+    const std::string run_id = sdk::string_arg(args, "run_id", true);
     std::shared_ptr<LiveRun> live;
     json run = find_run(run_id, &live);
     if (run.is_null())
@@ -402,7 +386,7 @@ class CiPlugin : public Plugin {
   }
 
   json get_run_log(const json& args) {
-    const std::string run_id = string_arg(args, "run_id", true);
+    const std::string run_id = sdk::string_arg(args, "run_id", true);
     const std::uint64_t offset = args.value("offset", std::uint64_t{0});
     const std::size_t limit = args.value("limit", std::size_t{65536});
     std::shared_ptr<LiveRun> live;

@@ -2,6 +2,8 @@
 
 #include "test_report.hpp"
 
+#include <keyhold/sdk/time.hpp>
+
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -205,16 +207,6 @@ std::string seconds_text(double seconds) {
   return s + " s";
 }
 
-std::string iso_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
 std::string summary_text(const json& r) {
   const json& c = r["counts"];
   std::string text =
@@ -245,7 +237,7 @@ json run_suite_process(Context& ctx, const Suite& suite, const std::string& filt
   {
     std::lock_guard lock(live.mutex);
     live.state["status"] = "running";
-    live.state["started_at"] = iso_now();
+    live.state["started_at"] = sdk::iso8601_utc(std::chrono::system_clock::now());
     result = live.state;
   }
   result["counts"] = {{"passed", 0}, {"failed", 0}, {"skipped", 0}};

@@ -4,6 +4,8 @@
 // authentication failures. Pure: no process, no I/O; tests/ci/test_report_test.cpp.
 #pragma once
 
+#include <keyhold/sdk/utf8.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -104,7 +106,11 @@ std::optional<TestOutcome> parse_junit(std::string_view xml, std::string_view cw
 // unauthorized, forbidden, ...), returns it trimmed to at most 300 bytes.
 std::optional<std::string> auth_failure_line(std::string_view line);
 
-// Replaces invalid UTF-8 sequences with U+FFFD (JSON needs valid UTF-8).
-std::string valid_utf8(std::string_view text);
+// Text from a child or a report as it goes into a result: invalid UTF-8 replaced with
+// U+FFFD (JSON needs valid UTF-8), control characters other than tab, LF and CR with a
+// space (they would only confuse a reader).
+inline std::string valid_utf8(std::string_view text) {
+  return sdk::to_valid_utf8(text, sdk::ControlCharacters::kToSpace);
+}
 
 }  // namespace keyhold::ci

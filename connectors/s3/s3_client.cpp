@@ -1,5 +1,8 @@
 #include "s3_client.hpp"
 
+#include <keyhold/sdk/percent.hpp>
+#include <keyhold/sdk/time.hpp>
+
 #include <curl/curl.h>
 #include <sodium.h>
 
@@ -87,11 +90,7 @@ void check_headers(const Pairs& headers) {
   }
 }
 
-std::string now_amz_date() {
-  const auto now = std::chrono::system_clock::now();
-  return amz_date_from_unix(
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-}
+std::string now_amz_date() { return sdk::iso8601_basic_utc(std::chrono::system_clock::now()); }
 }  // namespace
 
 CallCredentials::~CallCredentials() {
@@ -146,7 +145,7 @@ std::string S3Client::url_for(const S3Request& request, std::string* host_header
     }
   }
   if (host_header != nullptr) *host_header = host;
-  std::string url = scheme_ + "://" + host + uri_encode(path, true);
+  std::string url = scheme_ + "://" + host + sdk::percent_encode(path, "/");
   const std::string query = canonical_query(request.query);
   if (!query.empty()) url += "?" + query;
   return url;

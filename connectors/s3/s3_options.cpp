@@ -1,5 +1,7 @@
 #include "s3_options.hpp"
 
+#include <keyhold/sdk/options.hpp>
+
 #include <algorithm>
 #include <set>
 #include <stdexcept>
@@ -7,31 +9,6 @@
 namespace keyhold::s3 {
 
 namespace {
-std::invalid_argument bad(const std::string& option, const std::string& expected) {
-  return std::invalid_argument("option " + option + " " + expected);
-}
-
-std::string get_string(const json& options, const char* key, const std::string& fallback) {
-  if (!options.contains(key)) return fallback;
-  if (!options[key].is_string()) throw bad(key, "must be a string");
-  return options[key].get<std::string>();
-}
-
-bool get_bool(const json& options, const char* key, bool fallback) {
-  if (!options.contains(key)) return fallback;
-  if (!options[key].is_boolean()) throw bad(key, "must be true or false");
-  return options[key].get<bool>();
-}
-
-long long get_integer(const json& options, const char* key, long long fallback, long long min,
-                      long long max) {
-  if (!options.contains(key)) return fallback;
-  const json& v = options[key];
-  if (!v.is_number_integer() || v.get<long long>() < min || v.get<long long>() > max)
-    throw bad(key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
-  return v.get<long long>();
-}
-
 std::vector<std::string> get_strings(const json& options, const char* key, bool allow_empty_item) {
   std::vector<std::string> out;
   if (!options.contains(key)) return out;
@@ -40,14 +17,15 @@ std::vector<std::string> get_strings(const json& options, const char* key, bool 
     out.push_back(v.get<std::string>());
   } else if (v.is_array()) {
     for (const auto& item : v) {
-      if (!item.is_string()) throw bad(key, "must be an array of strings");
+      if (!item.is_string()) throw sdk::bad_option(key, "must be an array of strings");
       out.push_back(item.get<std::string>());
     }
   } else {
-    throw bad(key, "must be an array of strings");
+    throw sdk::bad_option(key, "must be an array of strings");
   }
   for (const auto& s : out)
-    if (s.empty() && !allow_empty_item) throw bad(key, "must not contain an empty string");
+    if (s.empty() && !allow_empty_item)
+      throw sdk::bad_option(key, "must not contain an empty string");
   return out;
 }
 
@@ -76,42 +54,47 @@ S3Options parse_options(const json& options) {
           "max_retries, retry_base_ms, resources, pdf_timeout_ms, pdf_cpu_seconds, "
           "pdf_memory_bytes)");
   S3Options out;
-  out.region = get_string(options, "region", "us-east-1");
+  out.region = sdk::string_option(options, "region", "us-east-1");
   if (out.region.empty() || out.region.find('/') != std::string::npos)
-    throw bad("region", "must be a region name such as \"us-east-1\"");
-  out.endpoint = get_string(options, "endpoint", "https://s3." + out.region + ".amazonaws.com");
+    throw sdk::bad_option("region", "must be a region name such as \"us-east-1\"");
+  out.endpoint =
+      sdk::string_option(options, "endpoint", "https://s3." + out.region + ".amazonaws.com");
   if (!out.endpoint.starts_with("http://") && !out.endpoint.starts_with("https://"))
-    throw bad("endpoint",
-              "must start with http:// or https:// (e.g. \"https://s3.us-east-1.amazonaws.com\")");
+    throw sdk::bad_option(
+        "endpoint",
+        "must start with http:// or https:// (e.g. \"https://s3.us-east-1.amazonaws.com\")");
   while (out.endpoint.ends_with("/")) out.endpoint.pop_back();
   const std::string after_scheme = out.endpoint.substr(out.endpoint.find("//") + 2);
   if (after_scheme.empty() || after_scheme.find('/') != std::string::npos ||
       after_scheme.find('?') != std::string::npos)
-    throw bad("endpoint", "must be scheme://host[:port] without a path");
-  out.path_style = get_bool(options, "path_style", false);
+    throw sdk::bad_option("endpoint", "must be scheme://host[:port] without a path");
+  out.path_style = sdk::bool_option(options, "path_style", false);
   out.buckets = get_strings(options, "buckets", false);
   if (out.buckets.empty())
-    throw bad("buckets", "is required: the allowlist of bucket names this instance may read");
+    throw sdk::bad_option("buckets",
+                          "is required: the allowlist of bucket names this instance may read");
   for (const auto& b : out.buckets)
     if (!valid_bucket_name(b))
-      throw bad("buckets", "has an invalid bucket name \"" + b +
-                               "\" (3-63 characters: a-z, 0-9, '-' and '.')");
+      throw sdk::bad_option("buckets", "has an invalid bucket name \"" + b +
+                                           "\" (3-63 characters: a-z, 0-9, '-' and '.')");
   out.prefixes = get_strings(options, "prefixes", false);
   out.max_object_bytes = static_cast<std::uint64_t>(
-      get_integer(options, "max_object_bytes", 10 * 1024 * 1024, 1, 1LL << 32));
-  out.read_only = get_bool(options, "read_only", true);
+      sdk::integer_option(options, "max_object_bytes", 10 * 1024 * 1024, 1, 1LL << 32));
+  out.read_only = sdk::bool_option(options, "read_only", true);
   out.max_pages_per_call =
-      static_cast<int>(get_integer(options, "max_pages_per_call", 20, 1, 1000));
-  out.pdf_timeout_ms = get_integer(options, "pdf_timeout_ms", 30000, 100, 3600000);
-  out.pdf_cpu_seconds = static_cast<int>(get_integer(options, "pdf_cpu_seconds", 20, 1, 3600));
-  out.pdf_memory_bytes = static_cast<std::uint64_t>(
-      get_integer(options, "pdf_memory_bytes", 512LL * 1024 * 1024, 16LL * 1024 * 1024, 1LL << 40));
+      static_cast<int>(sdk::integer_option(options, "max_pages_per_call", 20, 1, 1000));
+  out.pdf_timeout_ms = sdk::integer_option(options, "pdf_timeout_ms", 30000, 100, 3600000);
+  out.pdf_cpu_seconds =
+      static_cast<int>(sdk::integer_option(options, "pdf_cpu_seconds", 20, 1, 3600));
+  out.pdf_memory_bytes = static_cast<std::uint64_t>(sdk::integer_option(
+      options, "pdf_memory_bytes", 512LL * 1024 * 1024, 16LL * 1024 * 1024, 1LL << 40));
   out.connect_timeout_ms =
-      static_cast<long>(get_integer(options, "connect_timeout_ms", 5000, 1, 600000));
-  out.timeout_ms = static_cast<long>(get_integer(options, "timeout_ms", 60000, 1, 3600000));
-  out.max_retries = static_cast<int>(get_integer(options, "max_retries", 3, 0, 10));
-  out.retry_base_ms = static_cast<long>(get_integer(options, "retry_base_ms", 100, 1, 60000));
-  out.resources = get_bool(options, "resources", true);
+      static_cast<long>(sdk::integer_option(options, "connect_timeout_ms", 5000, 1, 600000));
+  out.timeout_ms = static_cast<long>(sdk::integer_option(options, "timeout_ms", 60000, 1, 3600000));
+  out.max_retries = static_cast<int>(sdk::integer_option(options, "max_retries", 3, 0, 10));
+  out.retry_base_ms =
+      static_cast<long>(sdk::integer_option(options, "retry_base_ms", 100, 1, 60000));
+  out.resources = sdk::bool_option(options, "resources", true);
   return out;
 }
 

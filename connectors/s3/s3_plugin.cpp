@@ -7,6 +7,11 @@
 // template s3://<bucket>/{+key} per allowlisted bucket. Every bucket
 // and key is checked against the allowlists before any network call.
 #include <keyhold/plugin.hpp>
+#include <keyhold/sdk/args.hpp>
+#include <keyhold/sdk/base64.hpp>
+#include <keyhold/sdk/percent.hpp>
+#include <keyhold/sdk/secret_handle.hpp>
+#include <keyhold/sdk/utf8.hpp>
 
 #include "pdf_child.hpp"
 #include "pdf_text.hpp"
@@ -14,7 +19,6 @@
 #include "s3_options.hpp"
 #include "s3_xml.hpp"
 #include "sigv4.hpp"
-#include "utf8.hpp"
 
 #include <sodium.h>
 
@@ -47,25 +51,6 @@ struct ToolError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string string_arg(const json& args, const char* key, bool required) {
-  if (!args.contains(key) || args[key].is_null()) {
-    if (required) throw ToolError(std::string("argument ") + key + " is required");
-    return {};
-  }
-  if (!args[key].is_string()) throw ToolError(std::string("argument ") + key + " must be a string");
-  return args[key].get<std::string>();
-}
-
-std::optional<long long> integer_arg(const json& args, const char* key, long long min,
-                                     long long max) {
-  if (!args.contains(key) || args[key].is_null()) return std::nullopt;
-  if (!args[key].is_number_integer() || args[key].get<long long>() < min ||
-      args[key].get<long long>() > max)
-    throw ToolError(std::string("argument ") + key + " must be an integer from " +
-                    std::to_string(min) + " to " + std::to_string(max));
-  return args[key].get<long long>();
-}
-
 bool is_text_type(std::string_view content_type) {
   std::string t(content_type.substr(0, content_type.find(';')));
   for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -73,50 +58,9 @@ bool is_text_type(std::string_view content_type) {
          t == "application/xml" || t.ends_with("+xml") || t == "application/x-ndjson";
 }
 
-std::string base64(std::string_view bytes) {
-  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-std::optional<std::string> from_base64(std::string_view text) {
-  std::string out(text.size(), '\0');
-  size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                        text.size(), " \r\n", &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0)
-    return std::nullopt;
-  out.resize(len);
-  return out;
-}
-
 // s3://bucket/<key with '/' kept and every other reserved byte percent-encoded>.
 std::string object_uri(std::string_view bucket, std::string_view key) {
-  return "s3://" + std::string(bucket) + "/" + uri_encode(key, true);
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    auto hexv = [](char c) {
-      return (c >= '0' && c <= '9')   ? c - '0'
-             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                      : -1;
-    };
-    const int hi = hexv(s[i + 1]);
-    const int lo = hexv(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
+  return "s3://" + std::string(bucket) + "/" + sdk::percent_encode(key, "/");
 }
 
 json object_schema(std::initializer_list<std::pair<const char*, json>> props,
@@ -295,7 +239,7 @@ class S3Plugin : public Plugin {
     const auto slash = rest.find('/');
     if (slash == std::string_view::npos) throw NotFound("no such resource: " + std::string(uri));
     const std::string bucket(rest.substr(0, slash));
-    const auto key = percent_decode(rest.substr(slash + 1));
+    const auto key = sdk::percent_decode(rest.substr(slash + 1));
     if (!key || key->empty()) throw NotFound("no such resource: " + std::string(uri));
     if (std::string refusal = check_key(options_, bucket, *key); !refusal.empty())
       throw NotFound(std::string(uri) + ": " + refusal);
@@ -317,25 +261,6 @@ class S3Plugin : public Plugin {
     using ToolError::ToolError;
   };
 
-  // One acquired handle, released when it goes out of scope (also when a constructor
-  // that holds it throws).
-  struct ScopedHandle {
-    const Host* host = nullptr;
-    kh_secret_handle handle{};
-    bool held = false;
-    ScopedHandle() = default;
-    ScopedHandle(const ScopedHandle&) = delete;
-    ScopedHandle& operator=(const ScopedHandle&) = delete;
-    ~ScopedHandle() {
-      if (held) host->release_secret(handle);
-    }
-    bool acquire(const Context& ctx, std::string_view alias) {
-      host = &ctx.host();
-      held = ctx.acquire_secret(alias, &handle) == KH_OK;
-      return held;
-    }
-  };
-
   // Signing keys derived for one request; wiped when the last user lets go.
   struct SigningKeyCache {
     std::map<std::string, std::string> keys;  // "date/region/service" -> 32 bytes
@@ -350,17 +275,17 @@ class S3Plugin : public Plugin {
    public:
     CallSecrets(const Context& ctx, const std::string& instance, CallCredentials* out,
                 OptionalSecretRetry* session_token_retry) {
-      if (!key_id_.acquire(ctx, "access_key_id"))
+      if (key_id_.acquire(ctx, "access_key_id") != KH_OK)
         throw ToolError("the host refused the access key id of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias access_key_id "
                         "to a secret and grant it with `keyhold vault grant " +
                         instance + " <secret> --ops reveal`");
-      if (!secret_.acquire(ctx, "secret_access_key"))
+      if (secret_.acquire(ctx, "secret_access_key") != KH_OK)
         throw ToolError("the host refused the secret access key of instance " + instance +
                         " (not granted, or the grant was revoked): map the alias "
                         "secret_access_key to a secret and grant it with `keyhold vault grant " +
                         instance + " <secret> --ops sign`");
-      const int32_t status = ctx.reveal_secret(key_id_.handle, [out](std::string_view v) {
+      const int32_t status = ctx.reveal_secret(key_id_.get(), [out](std::string_view v) {
         out->access_key_id.assign(v.data(), v.size());
       });
       if (status != KH_OK)
@@ -370,9 +295,9 @@ class S3Plugin : public Plugin {
       // does not say which), so after one it is asked for again at most once a minute,
       // not on every call (each ask adds a denied row to the audit log).
       if (session_token_retry->should_ask()) {
-        if (!token_.acquire(ctx, "session_token")) {
+        if (token_.acquire(ctx, "session_token") != KH_OK) {
           session_token_retry->refused();
-        } else if (ctx.reveal_secret(token_.handle, [out](std::string_view v) {
+        } else if (ctx.reveal_secret(token_.get(), [out](std::string_view v) {
                      out->session_token.assign(v.data(), v.size());
                    }) != KH_OK) {
           throw ToolError("the host refused to reveal session_token of instance " + instance);
@@ -380,7 +305,7 @@ class S3Plugin : public Plugin {
           session_token_retry->granted();
         }
       }
-      const kh_secret_handle secret = secret_.handle;
+      const kh_secret_handle secret = secret_.get();
       const Context* c = &ctx;
       auto cache = std::make_shared<SigningKeyCache>();
       out->signing_key = [c, secret, cache, instance](const SigningScope& scope) {
@@ -406,7 +331,7 @@ class S3Plugin : public Plugin {
     }
 
    private:
-    ScopedHandle key_id_, secret_, token_;
+    sdk::SecretHandle key_id_, secret_, token_;  // each released when the call ends
   };
 
   S3Response send(Context& ctx, const S3Request& request) {
@@ -450,20 +375,20 @@ class S3Plugin : public Plugin {
   }
 
   json list_objects(Context& ctx, const json& args) {
-    const std::string bucket = string_arg(args, "bucket", true);
-    const std::string prefix = string_arg(args, "prefix", false);
+    const std::string bucket = sdk::string_arg(args, "bucket", true);
+    const std::string prefix = sdk::string_arg(args, "prefix", false);
     if (std::string refusal = check_list_prefix(options_, bucket, prefix); !refusal.empty())
       throw ToolError(refusal);
     S3Request req;
     req.bucket = bucket;
     req.query = {{"list-type", "2"}};
     if (!prefix.empty()) req.query.emplace_back("prefix", prefix);
-    if (auto d = string_arg(args, "delimiter", false); !d.empty())
+    if (auto d = sdk::string_arg(args, "delimiter", false); !d.empty())
       req.query.emplace_back("delimiter", d);
-    if (auto t = string_arg(args, "continuation_token", false); !t.empty())
+    if (auto t = sdk::string_arg(args, "continuation_token", false); !t.empty())
       req.query.emplace_back("continuation-token", t);
-    req.query.emplace_back("max-keys",
-                           std::to_string(integer_arg(args, "max_keys", 1, 1000).value_or(1000)));
+    req.query.emplace_back(
+        "max-keys", std::to_string(sdk::integer_arg(args, "max_keys", 1, 1000).value_or(1000)));
     const S3Response r = send(ctx, req);
     if (r.status != 200) fail(r, "ListObjectsV2 of bucket " + bucket);
     json listing = parse_list_objects_v2(r.body);
@@ -494,20 +419,21 @@ class S3Plugin : public Plugin {
     if (r.status != 200) fail(r, "HeadObject of s3://" + bucket + "/" + key);
     json metadata = json::object();
     for (const auto& [k, v] : r.headers)
-      if (k.starts_with("x-amz-meta-")) metadata[to_valid_utf8(k.substr(11))] = to_valid_utf8(v);
+      if (k.starts_with("x-amz-meta-"))
+        metadata[sdk::to_valid_utf8(k.substr(11))] = sdk::to_valid_utf8(v);
     const std::string length = r.header("content-length");
     return {{"bucket", bucket},
             {"key", key},
             {"size", length.empty() ? 0ull : std::stoull(length)},
-            {"content_type", to_valid_utf8(r.header("content-type"))},
-            {"etag", to_valid_utf8(r.header("etag"))},
-            {"last_modified", to_valid_utf8(r.header("last-modified"))},
+            {"content_type", sdk::to_valid_utf8(r.header("content-type"))},
+            {"etag", sdk::to_valid_utf8(r.header("etag"))},
+            {"last_modified", sdk::to_valid_utf8(r.header("last-modified"))},
             {"metadata", metadata}};
   }
 
   json head_object_tool(Context& ctx, const json& args) {
     const json h =
-        head_object(ctx, string_arg(args, "bucket", true), string_arg(args, "key", true));
+        head_object(ctx, sdk::string_arg(args, "bucket", true), sdk::string_arg(args, "key", true));
     json result = text_result(h.dump(2));
     result["structuredContent"] = h;
     return result;
@@ -559,21 +485,21 @@ class S3Plugin : public Plugin {
       *raw_body = r.body;
       return out;
     }
-    if (is_text_type(content_type) && is_valid_utf8(r.body)) {
+    if (is_text_type(content_type) && sdk::is_valid_utf8(r.body)) {
       out["encoding"] = "text";
       out["text"] = r.body;
     } else {
       out["encoding"] = "base64";
-      out["base64"] = base64(r.body);
+      out["base64"] = sdk::base64_encode(r.body);
     }
     return out;
   }
 
   json get_object_tool(Context& ctx, const json& args) {
-    const std::string bucket = string_arg(args, "bucket", true);
-    const std::string key = string_arg(args, "key", true);
-    const auto start = integer_arg(args, "range_start", 0, 1LL << 53);
-    const auto end = integer_arg(args, "range_end", 0, 1LL << 53);
+    const std::string bucket = sdk::string_arg(args, "bucket", true);
+    const std::string key = sdk::string_arg(args, "key", true);
+    const auto start = sdk::integer_arg(args, "range_start", 0, 1LL << 53);
+    const auto end = sdk::integer_arg(args, "range_end", 0, 1LL << 53);
     json r;
     try {
       r = fetch_object(ctx, bucket, key, start, end);
@@ -602,11 +528,12 @@ class S3Plugin : public Plugin {
   }
 
   json get_pdf_text(Context& ctx, const json& args) {
-    const std::string bucket = string_arg(args, "bucket", true);
-    const std::string key = string_arg(args, "key", true);
-    const int first = static_cast<int>(integer_arg(args, "first_page", 1, 1000000).value_or(1));
+    const std::string bucket = sdk::string_arg(args, "bucket", true);
+    const std::string key = sdk::string_arg(args, "key", true);
+    const int first =
+        static_cast<int>(sdk::integer_arg(args, "first_page", 1, 1000000).value_or(1));
     const int max_pages =
-        static_cast<int>(integer_arg(args, "max_pages", 1, options_.max_pages_per_call)
+        static_cast<int>(sdk::integer_arg(args, "max_pages", 1, options_.max_pages_per_call)
                              .value_or(options_.max_pages_per_call));
     json object;
     std::string bytes;
@@ -651,8 +578,8 @@ class S3Plugin : public Plugin {
   }
 
   json put_object(Context& ctx, const json& args) {
-    const std::string bucket = string_arg(args, "bucket", true);
-    const std::string key = string_arg(args, "key", true);
+    const std::string bucket = sdk::string_arg(args, "bucket", true);
+    const std::string key = sdk::string_arg(args, "key", true);
     if (std::string refusal = check_key(options_, bucket, key); !refusal.empty())
       throw ToolError(refusal);
     const bool has_text = args.contains("text") && !args["text"].is_null();
@@ -663,9 +590,9 @@ class S3Plugin : public Plugin {
     req.bucket = bucket;
     req.key = key;
     if (has_text) {
-      req.body = string_arg(args, "text", true);
+      req.body = sdk::string_arg(args, "text", true);
     } else {
-      auto decoded = from_base64(string_arg(args, "base64", true));
+      auto decoded = sdk::base64_decode(sdk::string_arg(args, "base64", true), " \r\n");
       if (!decoded) throw ToolError("argument base64 is not valid base64");
       req.body = std::move(*decoded);
     }
@@ -673,7 +600,7 @@ class S3Plugin : public Plugin {
       throw ToolError("the object is " + std::to_string(req.body.size()) +
                       " bytes, above max_object_bytes " +
                       std::to_string(options_.max_object_bytes));
-    std::string type = string_arg(args, "content_type", false);
+    std::string type = sdk::string_arg(args, "content_type", false);
     if (type.empty()) type = has_text ? "text/plain; charset=utf-8" : "application/octet-stream";
     req.headers.emplace_back("content-type", type);
     const S3Response r = send(ctx, req);
@@ -683,7 +610,7 @@ class S3Plugin : public Plugin {
     result["structuredContent"] = {{"bucket", bucket},
                                    {"key", key},
                                    {"bytes", req.body.size()},
-                                   {"etag", to_valid_utf8(r.header("etag"))}};
+                                   {"etag", sdk::to_valid_utf8(r.header("etag"))}};
     return result;
   }
 

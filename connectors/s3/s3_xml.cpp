@@ -1,6 +1,6 @@
 #include "s3_xml.hpp"
 
-#include "utf8.hpp"
+#include <keyhold/sdk/utf8.hpp>
 
 #include <pugixml.hpp>
 
@@ -19,7 +19,7 @@ pugi::xml_document load(std::string_view xml, const char* what) {
 }
 // A child's text, its invalid UTF-8 (a key may hold any bytes) replaced by U+FFFD.
 std::string text(const pugi::xml_node& node, const char* child) {
-  return to_valid_utf8(node.child(child).text().as_string());
+  return sdk::to_valid_utf8(node.child(child).text().as_string());
 }
 }  // namespace
 

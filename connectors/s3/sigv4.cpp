@@ -1,5 +1,7 @@
 #include "sigv4.hpp"
 
+#include <keyhold/sdk/percent.hpp>
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -9,11 +11,6 @@
 namespace keyhold::s3 {
 
 namespace {
-bool is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)
@@ -70,31 +67,17 @@ std::string SigningScope::credential_scope() const {
   return date() + "/" + region + "/" + service + "/aws4_request";
 }
 
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size() * 3 / 2);
-  for (unsigned char c : s) {
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string canonical_uri(std::string_view path, const CanonicalOptions& options) {
   if (path.empty()) return "/";
-  return uri_encode(options.normalize_path ? std::string_view(normalize(path)) : path, true);
+  return sdk::percent_encode(options.normalize_path ? std::string_view(normalize(path)) : path,
+                             "/");
 }
 
 std::string canonical_query(const Pairs& query) {
   std::vector<std::pair<std::string, std::string>> encoded;
   encoded.reserve(query.size());
-  for (const auto& [k, v] : query) encoded.emplace_back(uri_encode(k, false), uri_encode(v, false));
+  for (const auto& [k, v] : query)
+    encoded.emplace_back(sdk::percent_encode(k), sdk::percent_encode(v));
   std::sort(encoded.begin(), encoded.end());
   std::string out;
   for (const auto& [k, v] : encoded) {
@@ -184,15 +167,6 @@ std::string derive_signing_key_for_tests(std::string_view secret, const SigningS
   k = hmac_sha256(k, scope.region);
   k = hmac_sha256(k, scope.service);
   return hmac_sha256(k, "aws4_request");
-}
-
-std::string amz_date_from_unix(int64_t seconds) {
-  const std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
 }
 
 }  // namespace keyhold::s3

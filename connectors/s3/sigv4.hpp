@@ -42,10 +42,6 @@ struct SigningScope {
   std::string credential_scope() const;  // "YYYYMMDD/region/service/aws4_request"
 };
 
-// RFC 3986 percent-encoding as SigV4 wants it: unreserved characters (A-Z a-z 0-9 - . _ ~)
-// stay, every other byte becomes %XX (upper-case hex); '/' stays when keep_slash.
-std::string uri_encode(std::string_view s, bool keep_slash);
-
 // The canonical URI of a decoded path (normalized first when options say so).
 std::string canonical_uri(std::string_view path, const CanonicalOptions& options);
 
@@ -83,8 +79,5 @@ std::string hmac_sha256(std::string_view key, std::string_view message);
 // kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request").
 // For tests only; the plugin asks the host for this key.
 std::string derive_signing_key_for_tests(std::string_view secret, const SigningScope& scope);
-
-// "YYYYMMDDTHHMMSSZ" for a UNIX time (UTC).
-std::string amz_date_from_unix(int64_t seconds);
 
 }  // namespace keyhold::s3

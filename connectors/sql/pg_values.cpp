@@ -2,6 +2,9 @@
 
 #include "value_format.hpp"
 
+#include <keyhold/sdk/base64.hpp>
+#include <keyhold/sdk/percent.hpp>
+
 #include <cerrno>
 #include <cstdlib>
 #include <map>
@@ -110,26 +113,6 @@ ElementFn element_fn(unsigned oid) {
   }
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 void replace_all(std::string& text, std::string_view what, std::string_view with) {
   if (what.empty()) return;
   for (std::size_t pos = text.find(what); pos != std::string::npos;
@@ -193,7 +176,7 @@ std::optional<std::string> pg_param_text(const json& value, std::size_t index) {
   if (value.is_boolean()) return std::string(value.get<bool>() ? "true" : "false");
   if (value.is_string()) return value.get<std::string>();
   if (is_blob_param(value)) {
-    const auto bytes = base64_decode(value["base64"].get<std::string>());
+    const auto bytes = sdk::base64_decode(value["base64"].get<std::string>());
     if (!bytes) throw SqlError("params[" + std::to_string(index) + "].base64 is not valid base64");
     static const char* hex = "0123456789abcdef";
     std::string out = "\\x";
@@ -220,7 +203,7 @@ std::string scrub_secret(std::string message, std::string_view secret) {
         replace_all(message, secret, "[REDACTED]");
         if (password.size() >= 1) {
           replace_all(message, password, "[REDACTED]");
-          replace_all(message, percent_decode(password), "[REDACTED]");
+          replace_all(message, sdk::percent_decode_lenient(password), "[REDACTED]");
         }
       }
     }

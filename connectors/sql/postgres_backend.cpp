@@ -5,6 +5,8 @@
 #include "schema_allowlist.hpp"
 #include "value_format.hpp"
 
+#include <keyhold/sdk/secret_handle.hpp>
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -310,36 +312,37 @@ PGconn* PostgresBackend::connect(Context& ctx) {
 
   bool revealed = false;
   for (const char* alias : {"url", "password"}) {
-    kh_secret_handle handle{};
-    const int32_t status = ctx.acquire_secret(alias, &handle);
+    sdk::SecretHandle handle;  // released at the end of this iteration, or by a throw
+    const int32_t status = handle.acquire(ctx, alias);
     if (status == KH_NOT_GRANTED || status == KH_UNSUPPORTED || status == KH_NOT_FOUND) continue;
     if (status != KH_OK)
       throw SqlError(std::string("cannot use the secret alias `") + alias + "` (host status " +
                      std::to_string(status) +
                      "); check the instance's "
                      "[secrets] and `keyhold vault grant`");
-    const int32_t reveal_status = ctx.reveal_secret(handle, [&](std::string_view value) noexcept {
-      // Runs inside the host's reveal call: nothing may throw across it.
-      try {
-        // A NUL-terminated copy for libpq, wiped as soon as the connect call returns.
-        const std::size_t size = value.size() + 1;
-        std::unique_ptr<char[]> buffer(new char[size]);
-        struct Wipe {
-          char* data;
-          std::size_t size;
-          ~Wipe() { explicit_bzero(data, size); }
-        } wipe{buffer.get(), size};
-        std::memcpy(buffer.get(), value.data(), value.size());
-        buffer[value.size()] = '\0';
-        attempt(std::strcmp(alias, "url") == 0 ? "dbname" : "password", buffer.get());
-        if (!error.empty()) error = scrub_secret(error, value);
-      } catch (...) {
-        if (conn != nullptr) PQfinish(conn);
-        conn = nullptr;
-        error = "out of memory while connecting";
-      }
-    });
-    ctx.host().release_secret(handle);
+    const int32_t reveal_status =
+        ctx.reveal_secret(handle.get(), [&](std::string_view value) noexcept {
+          // Runs inside the host's reveal call: nothing may throw across it.
+          try {
+            // A NUL-terminated copy for libpq, wiped as soon as the connect call returns.
+            const std::size_t size = value.size() + 1;
+            std::unique_ptr<char[]> buffer(new char[size]);
+            struct Wipe {
+              char* data;
+              std::size_t size;
+              ~Wipe() { explicit_bzero(data, size); }
+            } wipe{buffer.get(), size};
+            std::memcpy(buffer.get(), value.data(), value.size());
+            buffer[value.size()] = '\0';
+            attempt(std::strcmp(alias, "url") == 0 ? "dbname" : "password", buffer.get());
+            if (!error.empty()) error = scrub_secret(error, value);
+          } catch (...) {
+            if (conn != nullptr) PQfinish(conn);
+            conn = nullptr;
+            error = "out of memory while connecting";
+          }
+        });
+    handle.release();
     if (reveal_status != KH_OK)
       throw SqlError(std::string("cannot reveal the secret alias `") + alias + "` (host status " +
                      std::to_string(reveal_status) +

@@ -5,6 +5,8 @@
 // sql://<instance>/<schema>/<table>. Read-only is enforced by the database, not by
 // parsing SQL: see sqlite_backend.hpp and postgres_backend.hpp for how.
 #include <keyhold/plugin.hpp>
+#include <keyhold/sdk/args.hpp>
+#include <keyhold/sdk/percent.hpp>
 
 #include "postgres_backend.hpp"
 #include "sql_backend.hpp"
@@ -73,45 +75,6 @@ json rows_output_schema(bool with_affected) {
   return schema;
 }
 
-// Percent-encodes one URI path segment (RFC 3986 unreserved characters stay).
-std::string encode_segment(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> decode_segment(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const auto hexv = [](char c) {
-      return std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
-             : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
-             : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
-                                                         : -1;
-    };
-    const int hi = hexv(s[i + 1]);
-    const int lo = hexv(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 std::map<std::string, std::string> process_environment() {
   std::map<std::string, std::string> env;
   for (const char* name : {"XDG_DATA_HOME", "HOME"})
@@ -137,16 +100,6 @@ json rows_result(const QueryResult& r, const CallLimits& limits, const long long
   json result = text_result(text);
   result["structuredContent"] = std::move(structured);
   return result;
-}
-
-std::string string_arg(const json& args, const char* key, bool required) {
-  if (!args.contains(key) || args[key].is_null()) {
-    if (required) throw InvalidArgument(std::string("argument ") + key + " is required");
-    return {};
-  }
-  if (!args[key].is_string())
-    throw InvalidArgument(std::string("argument ") + key + " must be a string");
-  return args[key].get<std::string>();
 }
 
 json params_arg(const json& args) {
@@ -282,7 +235,7 @@ class SqlPlugin : public Plugin {
         return result;
       }
       if (name == "list_tables") {
-        const json tables = backend_->list_tables(ctx, string_arg(args, "schema", false));
+        const json tables = backend_->list_tables(ctx, sdk::string_arg(args, "schema", false));
         std::string text;
         for (const auto& t : tables)
           text += t["schema"].get<std::string>() + "." + t["name"].get<std::string>() + " (" +
@@ -293,23 +246,23 @@ class SqlPlugin : public Plugin {
       }
       if (name == "describe_table") {
         const json d =
-            backend_->describe_table(ctx, schema_or_default(string_arg(args, "schema", false)),
-                                     string_arg(args, "table", true));
+            backend_->describe_table(ctx, schema_or_default(sdk::string_arg(args, "schema", false)),
+                                     sdk::string_arg(args, "table", true));
         json result = text_result(d.dump(2));
         result["structuredContent"] = d;
         return result;
       }
       if (name == "query") {
-        const auto r =
-            backend_->query(ctx, string_arg(args, "sql", true), params_arg(args), options_.limits);
+        const auto r = backend_->query(ctx, sdk::string_arg(args, "sql", true), params_arg(args),
+                                       options_.limits);
         return rows_result(r, options_.limits, nullptr);
       }
       if (name == "explain")
-        return text_result(backend_->explain(ctx, string_arg(args, "sql", true), params_arg(args),
-                                             options_.limits));
+        return text_result(backend_->explain(ctx, sdk::string_arg(args, "sql", true),
+                                             params_arg(args), options_.limits));
       if (name == "execute" && !options_.read_only) {
         long long affected = 0;
-        const auto r = backend_->execute(ctx, string_arg(args, "sql", true), params_arg(args),
+        const auto r = backend_->execute(ctx, sdk::string_arg(args, "sql", true), params_arg(args),
                                          options_.limits, &affected);
         return rows_result(r, options_.limits, &affected);
       }
@@ -325,8 +278,8 @@ class SqlPlugin : public Plugin {
     const std::string_view rest = uri.substr(prefix.size());
     const auto slash = rest.find('/');
     if (slash == std::string_view::npos) throw NotFound("no such resource: " + std::string(uri));
-    const auto schema = decode_segment(rest.substr(0, slash));
-    const auto table = decode_segment(rest.substr(slash + 1));
+    const auto schema = sdk::percent_decode(rest.substr(0, slash));
+    const auto table = sdk::percent_decode(rest.substr(slash + 1));
     if (!schema || !table || table->empty())
       throw NotFound("no such resource: " + std::string(uri));
     json d;
@@ -342,7 +295,8 @@ class SqlPlugin : public Plugin {
 
  private:
   std::string table_uri(const std::string& schema, const std::string& table) const {
-    return "sql://" + instance_ + "/" + encode_segment(schema) + "/" + encode_segment(table);
+    return "sql://" + instance_ + "/" + sdk::percent_encode(schema) + "/" +
+           sdk::percent_encode(table);
   }
   // Tells the client which schemas query may read, when the `schemas` allowlist is set.
   std::string schemas_note() const {

@@ -6,6 +6,7 @@
 #include "value_format.hpp"
 
 #include <sqlite3.h>
+#include <keyhold/sdk/base64.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -190,7 +191,7 @@ void bind_params(sqlite3* db, sqlite3_stmt* stmt, const json& params) {
       const auto& s = v.get_ref<const std::string&>();
       rc = sqlite3_bind_text64(stmt, i + 1, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     } else if (is_blob_param(v)) {
-      const auto bytes = base64_decode(v["base64"].get<std::string>());
+      const auto bytes = sdk::base64_decode(v["base64"].get<std::string>());
       if (!bytes) throw SqlError("params[" + std::to_string(i) + "].base64 is not valid base64");
       rc = sqlite3_bind_blob64(stmt, i + 1, bytes->data(), bytes->size(), SQLITE_TRANSIENT);
     } else {

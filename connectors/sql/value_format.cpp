@@ -1,24 +1,12 @@
 #include "value_format.hpp"
 
+#include <keyhold/sdk/base64.hpp>
+
 #include <algorithm>
-#include <cmath>
-#include <stdexcept>
 
 namespace keyhold::sql {
 
 namespace {
-constexpr char kBase64Alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -51,55 +39,7 @@ void pad_to(std::string& line, const std::string& cell, std::size_t width) {
 }
 }  // namespace
 
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += kBase64Alphabet[(v >> 6) & 63];
-    out += kBase64Alphabet[v & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    int v[4];
-    int padding = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      if (c == '=' && i + 4 == text.size() && k >= 2) {
-        v[k] = 0;
-        ++padding;
-      } else if (padding > 0 || (v[k] = base64_value(c)) < 0) {
-        return std::nullopt;
-      }
-    }
-    const unsigned bits = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out += static_cast<char>((bits >> 16) & 0xFF);
-    if (padding < 2) out += static_cast<char>((bits >> 8) & 0xFF);
-    if (padding < 1) out += static_cast<char>(bits & 0xFF);
-  }
-  return out;
-}
-
-json blob_to_json(std::string_view bytes) { return json{{"base64", base64_encode(bytes)}}; }
+json blob_to_json(std::string_view bytes) { return json{{"base64", sdk::base64_encode(bytes)}}; }
 
 bool is_blob_param(const json& value) {
   return value.is_object() && value.size() == 1 && value.contains("base64") &&
@@ -184,45 +124,11 @@ std::optional<json> parse_pg_array(std::string_view text, json (*element)(std::s
   return out;
 }
 
-std::chrono::milliseconds parse_duration(const json& value, std::string_view option_name) {
-  const auto fail = [&]() -> std::invalid_argument {
-    return std::invalid_argument("option " + std::string(option_name) +
-                                 " must be a number of seconds or a string like \"15s\", "
-                                 "\"500ms\" or \"2min\" (and greater than zero)");
-  };
-  double seconds = 0;
-  if (value.is_number()) {
-    seconds = value.get<double>();
-  } else if (value.is_string()) {
-    const std::string text = value.get<std::string>();
-    std::size_t used = 0;
-    double number = 0;
-    try {
-      number = std::stod(text, &used);
-    } catch (const std::exception&) {
-      throw fail();
-    }
-    const std::string unit = text.substr(used);
-    if (unit.empty() || unit == "s")
-      seconds = number;
-    else if (unit == "ms")
-      seconds = number / 1000.0;
-    else if (unit == "min")
-      seconds = number * 60.0;
-    else
-      throw fail();
-  } else {
-    throw fail();
-  }
-  if (!std::isfinite(seconds) || seconds <= 0 || seconds > 86400.0 * 7) throw fail();
-  return std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000.0)));
-}
-
 std::string cell_text(const json& value) {
   if (value.is_null()) return "NULL";
   if (value.is_string()) return value.get<std::string>();
   if (is_blob_param(value)) {
-    const auto bytes = base64_decode(value["base64"].get<std::string>());
+    const auto bytes = sdk::base64_decode(value["base64"].get<std::string>());
     return "<blob " + std::to_string(bytes ? bytes->size() : 0) + " bytes>";
   }
   return value.dump();

@@ -1,5 +1,7 @@
 #include "cli/vault_cli_support.hpp"
 
+#include <keyhold/sdk/time.hpp>
+
 #include <fcntl.h>
 #include <pwd.h>
 #include <sodium.h>
@@ -214,12 +216,7 @@ vault::AuditContext cli_actor() {
 }
 
 std::string format_time(vault::UnixSeconds t) {
-  const std::time_t seconds = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
+  return keyhold::sdk::iso8601_utc(static_cast<std::int64_t>(t));
 }
 
 std::optional<vault::UnixSeconds> parse_since(const std::string& text, vault::UnixSeconds now) {

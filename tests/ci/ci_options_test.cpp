@@ -4,7 +4,6 @@
 
 using Catch::Matchers::Contains;
 using keyhold::ci::filter_problem;
-using keyhold::ci::parse_duration;
 using keyhold::ci::parse_options;
 using keyhold::ci::ReportFormat;
 using nlohmann::json;
@@ -94,16 +93,24 @@ TEST_CASE("ci options: mistakes are refused with a message naming the option") {
                     Contains("needs a name of letters"));
 }
 
-TEST_CASE("ci options: durations") {
-  CHECK(parse_duration("90s", "t") == std::chrono::seconds(90));
-  CHECK(parse_duration("500ms", "t") == std::chrono::milliseconds(500));
-  CHECK(parse_duration("10m", "t") == std::chrono::minutes(10));
-  CHECK(parse_duration("2min", "t") == std::chrono::minutes(2));
-  CHECK(parse_duration("1h", "t") == std::chrono::hours(1));
-  CHECK(parse_duration(3, "t") == std::chrono::seconds(3));
-  CHECK_THROWS_WITH(parse_duration("0s", "t"), Contains("option t must be"));
-  CHECK_THROWS_WITH(parse_duration("soon", "t"), Contains("option t must be"));
-  CHECK_THROWS_WITH(parse_duration("8d", "t"), Contains("option t must be"));
+TEST_CASE("ci options: timeout and kill_grace read the SDK duration grammar") {
+  const auto timeout = [](const json& value) {
+    json suite = kMinimal;
+    suite["timeout"] = value;
+    return parse_options(one_suite(suite)).suites.at("api").timeout;
+  };
+  CHECK(timeout("90s") == std::chrono::seconds(90));
+  CHECK(timeout("10m") == std::chrono::minutes(10));
+  CHECK(timeout("2min") == std::chrono::minutes(2));
+  CHECK(timeout("1h30m") == std::chrono::minutes(90));
+  CHECK(timeout(3) == std::chrono::seconds(3));
+  CHECK_THROWS_WITH(timeout("0s"), Contains("option suites.api.timeout must be"));
+  CHECK_THROWS_WITH(timeout("8d"), Contains("option suites.api.timeout must be"));
+  json options = one_suite(kMinimal);
+  options["kill_grace"] = "500ms";
+  CHECK(parse_options(options).kill_grace == std::chrono::milliseconds(500));
+  options["kill_grace"] = "soon";
+  CHECK_THROWS_WITH(parse_options(options), Contains("option kill_grace must be"));
 }
 
 TEST_CASE("ci filter: plain test names pass, shell and option syntax is refused") {

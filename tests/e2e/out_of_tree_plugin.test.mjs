@@ -28,6 +28,7 @@ file(WRITE \${CMAKE_BINARY_DIR}/keyhold_version.txt "\${keyhold_VERSION}")
 
 const SHOUT_CPP = `// An out-of-tree keyhold plugin: one tool that upper-cases its text.
 #include <keyhold/plugin.hpp>
+#include <keyhold/sdk/args.hpp>  // the installed SDK helpers reach out-of-tree plugins
 
 #include <cctype>
 #include <cstdio>
@@ -54,7 +55,7 @@ class ShoutPlugin : public keyhold::Plugin {
   keyhold::json call_tool(keyhold::Context& ctx, std::string_view name,
                           const keyhold::json& args) override {
     if (name != "shout") throw keyhold::InvalidArgument("unknown tool");
-    std::string text = args.at("text").get<std::string>();
+    std::string text = keyhold::sdk::string_arg(args, "text", true);
     for (auto& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     std::printf("stray stdout from shout: %s\\n", text.c_str());
     std::fflush(stdout);
@@ -151,6 +152,8 @@ describe('out-of-tree plugin against an installed keyhold', () => {
       'lib/keyhold/plugins/echo.so',
       'include/keyhold/plugin.h',
       'include/keyhold/plugin.hpp',
+      'include/keyhold/sdk/args.hpp',
+      'include/keyhold/sdk/duration.hpp',
       'lib/cmake/keyhold/keyholdConfig.cmake',
       'lib/cmake/keyhold/keyholdConfigVersion.cmake',
       'lib/cmake/keyhold/keyholdTargets.cmake',

@@ -80,3 +80,19 @@ TEST_CASE("bad options are refused with a message naming the option", "[sql]") {
   refuses(json{{"path", "/x"}, {"allow_privileged_role", true}}, "allow_privileged_role");
   refuses(json{{"backend", "postgres"}, {"allow_privileged_role", "yes"}}, "allow_privileged_role");
 }
+
+TEST_CASE("statement_timeout reads the SDK duration grammar: 10m is ten minutes", "[sql]") {
+  const auto timeout = [](const json& value) {
+    return parse_options(json{{"path", "/db/x.sqlite"}, {"statement_timeout", value}}, kEnv)
+        .limits.statement_timeout;
+  };
+  CHECK(timeout("10m") == std::chrono::minutes(10));
+  CHECK(timeout("1m30s") == std::chrono::seconds(90));
+  CHECK(timeout("2min") == std::chrono::minutes(2));
+  CHECK(timeout("500ms") == std::chrono::milliseconds(500));
+  CHECK(timeout(15) == std::chrono::seconds(15));  // a number is seconds, as before
+  CHECK(timeout("0.25") == std::chrono::milliseconds(250));
+  CHECK_THROWS_WITH(timeout("8d"), Catch::Contains("option statement_timeout must be a duration"));
+  CHECK_THROWS_WITH(timeout("soon"),
+                    Catch::Contains("option statement_timeout must be a duration"));
+}

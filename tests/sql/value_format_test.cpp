@@ -1,5 +1,5 @@
-// Pure helpers of the sql connector: base64, bytea, PostgreSQL arrays and values,
-// parameters, durations, text tables and credential scrubbing.
+// Pure helpers of the sql connector: bytea, PostgreSQL arrays and values, parameters,
+// text tables and credential scrubbing (base64 and durations: tests/sdk/).
 #include "value_format.hpp"
 #include "pg_values.hpp"
 
@@ -7,19 +7,6 @@
 
 using keyhold::json;
 using namespace keyhold::sql;
-
-TEST_CASE("base64 round-trips bytes of every length and rejects bad input", "[sql]") {
-  CHECK(base64_encode("") == "");
-  CHECK(base64_encode("f") == "Zg==");
-  CHECK(base64_encode("fo") == "Zm8=");
-  CHECK(base64_encode("foo") == "Zm9v");
-  CHECK(base64_encode(std::string("\x01\x02\xff", 3)) == "AQL/");
-  for (std::string s : {"", "a", "ab", "abc", "abcd", "hello world"})
-    CHECK(base64_decode(base64_encode(s)) == s);
-  CHECK_FALSE(base64_decode("abc").has_value());
-  CHECK_FALSE(base64_decode("a=bc").has_value());
-  CHECK_FALSE(base64_decode("ab!c").has_value());
-}
 
 TEST_CASE("bytea hex output decodes to bytes", "[sql]") {
   CHECK(decode_bytea_hex("\\x48656c6c6f") == "Hello");
@@ -67,18 +54,6 @@ TEST_CASE("scrub_secret removes a password and a URL's password in every spellin
   CHECK(scrub_secret("bad " + url, url) == "bad [REDACTED]");
   CHECK(scrub_secret("pw p%40ss or p@ss", url) == "pw [REDACTED] or [REDACTED]");
   CHECK(scrub_secret("nothing here", "") == "nothing here");
-}
-
-TEST_CASE("durations accept seconds, ms and min and refuse nonsense", "[sql]") {
-  using std::chrono::milliseconds;
-  CHECK(parse_duration(15, "t") == milliseconds(15000));
-  CHECK(parse_duration(0.25, "t") == milliseconds(250));
-  CHECK(parse_duration("15s", "t") == milliseconds(15000));
-  CHECK(parse_duration("500ms", "t") == milliseconds(500));
-  CHECK(parse_duration("2min", "t") == milliseconds(120000));
-  CHECK_THROWS_AS(parse_duration("fast", "t"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_duration(0, "t"), std::invalid_argument);
-  CHECK_THROWS_AS(parse_duration("5h", "t"), std::invalid_argument);
 }
 
 TEST_CASE("the text table aligns columns and says when row_limit cut it", "[sql]") {

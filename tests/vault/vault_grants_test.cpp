@@ -254,5 +254,13 @@ TEST_CASE("durations parse", "[vault][grants]") {
   CHECK_FALSE(parse_duration("5 d"));
 }
 
+TEST_CASE("durations use the SDK grammar in whole seconds", "[vault][grants]") {
+  CHECK(parse_duration("1h30m") == 5400);
+  CHECK(parse_duration("1.5m") == 90);
+  CHECK(parse_duration("2000ms") == 2);
+  CHECK_FALSE(parse_duration("1500ms"));  // not a whole number of seconds
+  CHECK_FALSE(parse_duration("10"));      // no unit
+}
+
 }  // namespace
 }  // namespace keyhold::vault::testing

@@ -1,10 +1,11 @@
 #include "keyhold/vault/status.hpp"
 
-#include <charconv>
 #include <optional>
 #include <string_view>
 
 #include "keyhold/vault/vault.hpp"
+
+#include <keyhold/sdk/duration.hpp>
 
 namespace keyhold::vault {
 
@@ -37,32 +38,9 @@ const char* error_code_name(ErrorCode code) noexcept {
 }
 
 std::optional<std::int64_t> parse_duration(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  std::int64_t unit = 0;
-  switch (text.back()) {
-    case 's':
-      unit = 1;
-      break;
-    case 'm':
-      unit = 60;
-      break;
-    case 'h':
-      unit = 3600;
-      break;
-    case 'd':
-      unit = 86400;
-      break;
-    case 'w':
-      unit = 7 * 86400;
-      break;
-    default:
-      return std::nullopt;
-  }
-  std::int64_t n = 0;
-  const char* end = text.data() + text.size() - 1;
-  auto [ptr, ec] = std::from_chars(text.data(), end, n);
-  if (ec != std::errc() || ptr != end || n <= 0 || n > (std::int64_t{1} << 40)) return std::nullopt;
-  return n * unit;
+  const auto parsed = sdk::parse_duration(text);
+  if (!parsed || parsed->count() <= 0 || parsed->count() % 1000 != 0) return std::nullopt;
+  return parsed->count() / 1000;
 }
 
 }  // namespace keyhold::vault

@@ -153,7 +153,9 @@ class Vault {
 // Call once the process holds key material.
 Status harden_process();
 
-// Parses "90d", "24h", "30m", "45s", "2w" into seconds; nullopt when malformed.
+// Parses a duration in the SDK grammar (keyhold/sdk/duration.hpp: "90d", "24h", "30m",
+// "45s", "2w", "1h30m") into seconds; nullopt when malformed, not positive, or not a whole
+// number of seconds ("1500ms").
 std::optional<std::int64_t> parse_duration(std::string_view text);
 
 }  // namespace keyhold::vault
