@@ -19,6 +19,9 @@ plugin_dirs = ["$plugin_dir"]
 [instances.conformance]
 plugin = "conformance"
 prefix = ""
+# The mount's sandbox confines the whole inner keyhold; a runner inside it could not apply
+# a second sandbox (its seccomp filter refuses what the runner's setup needs).
+isolation = "in-process"
 TOML
 cat > "$work/keyhold.toml" <<TOML
 [http]
