@@ -152,7 +152,10 @@ bool McpServerBackend::start(std::string* error) {
   if (request(c, "initialize", std::move(init), nullptr, options_.start_timeout, &response, &why) !=
       KH_OK) {
     c->process->kill_group();
-    *error = "initialize: " + why;
+    std::lock_guard lock(mutex_);
+    *error = c->ended ? "the server ended before it answered initialize (" + last_end_ +
+                            "); its stderr is in the log"
+                      : "initialize: " + why;
     return false;
   }
   if (auto e = response.find("error"); e != response.end()) {
@@ -501,7 +504,14 @@ void McpServerBackend::read_stderr(std::shared_ptr<Connection> c) {
       spdlog::info("[{}] (server stderr) a line over 16 KiB, left out", options_.instance);
       continue;
     }
-    spdlog::info("[{}] (server stderr) {}", options_.instance, line);
+    bool starting;
+    {
+      std::lock_guard lock(mutex_);
+      starting = !c->ready;
+    }
+    // While it starts, what a server says on stderr is most likely why it did not start.
+    spdlog::log(starting ? spdlog::level::warn : spdlog::level::info, "[{}] (server stderr) {}",
+                options_.instance, line);
   }
 }
 

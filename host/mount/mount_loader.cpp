@@ -48,9 +48,11 @@ void append_entry(std::vector<vault::SecretBuffer>* env, std::string_view name,
 
 std::vector<std::string> default_read_paths(const std::vector<std::string>& command) {
   std::vector<std::string> paths;
-  auto add = [&](const std::filesystem::path& p) {
+  auto add = [&](const std::filesystem::path& p) {  // the sandbox refuses a missing path
     const std::string text = p.string();
-    if (!text.empty() && std::find(paths.begin(), paths.end(), text) == paths.end())
+    std::error_code exists_ec;
+    if (!text.empty() && std::filesystem::exists(p, exists_ec) &&
+        std::find(paths.begin(), paths.end(), text) == paths.end())
       paths.push_back(text);
   };
   if (command.empty()) return paths;

@@ -17,7 +17,8 @@ namespace keyhold::mount {
 // The paths a server's command needs to read besides the system's: the folder of
 // argv[0]'s resolved program, and for each argument naming an existing file, the
 // outermost node_modules folder above it (a Node package imports its dependencies from
-// there) or else its folder. Relative paths are taken from the current directory.
+// there) or else its folder. Relative paths are taken from the current directory; paths
+// that do not exist are left out.
 std::vector<std::string> default_read_paths(const std::vector<std::string>& command);
 
 // The server's environment: PATH, HOME, LANG, TMPDIR and USER from the host, then env,

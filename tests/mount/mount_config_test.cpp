@@ -71,6 +71,7 @@ TEST_CASE("bad mounted-server settings are refused with the line and the cause")
 }
 
 TEST_CASE("a server's default read paths: its program's folder and its package tree") {
+  CHECK(mount::default_read_paths({"/no/such/server"}).empty());  // missing: left out
   const auto paths = mount::default_read_paths({"/bin/sh", "/no/such/file.js", "-e"});
   REQUIRE(!paths.empty());
   std::error_code ec;
