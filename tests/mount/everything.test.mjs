@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
+import {
+  CallToolResultSchema,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceListChangedNotificationSchema,
+} from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
@@ -154,4 +159,23 @@ test('the injected secret is in the server environment and reaches the client on
   assert.ok(!text.includes(canary), 'the canary reached the client');
   // The host's own environment does not reach the server.
   assert.ok(!text.includes('KEYHOLD_KEYFILE') && !text.includes('KEYHOLD_VAULT'), text);
+});
+
+test('a resource the server adds is announced to the client (list_changed) and readable', async () => {
+  let announce;
+  const announced = new Promise((resolve) => (announce = resolve));
+  client.setNotificationHandler(ResourceListChangedNotificationSchema, () => announce());
+  const data = 'data:text/plain;base64,' + Buffer.from('hello through the mount').toString('base64');
+  const result = await client.callTool({
+    name: 'everything_gzip-file-as-resource',
+    arguments: { name: 'hello.txt.gz', data, outputType: 'resourceLink' },
+  });
+  const link = result.content.find((c) => c.type === 'resource_link');
+  assert.ok(link, JSON.stringify(result));
+  await Promise.race([announced, sleep(10_000).then(() => assert.fail('no resources/list_changed'))]);
+  const { resources } = await client.listResources();
+  assert.ok(resources.some((r) => r.uri === link.uri), `${link.uri} not listed`);
+  const read = await client.readResource({ uri: link.uri });
+  assert.equal(read.contents[0].uri, link.uri);
+  assert.ok(read.contents[0].blob.length > 0);
 });
