@@ -282,6 +282,68 @@ std::optional<SecretMapping> parse_secret_mapping(const std::filesystem::path& p
   return mapping;
 }
 
+// A variable name a shell would accept: [A-Za-z_][A-Za-z0-9_]*.
+bool valid_variable_name(std::string_view name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// `server = { command = [...], env = {...} }` of a mounted MCP server (usually written as
+// the dotted keys server.command and server.env).
+std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
+                                                       const std::string& instance,
+                                                       const std::filesystem::path& path,
+                                                       std::string* error) {
+  const std::string name = "instances." + instance + ".server";
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    *error = where(path, node) + ": " + name +
+             " must be a table: server.command = [\"program\", \"arg\", ...]";
+    return std::nullopt;
+  }
+  for (const auto& [field, value] : *table) {
+    if (field.str() != "command" && field.str() != "env") {
+      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(field.str()) +
+               "' (expected command, env)";
+      return std::nullopt;
+    }
+  }
+  MountedServerConfig server;
+  const toml::node* command = table->get("command");
+  const toml::array* argv = command != nullptr ? command->as_array() : nullptr;
+  bool ok = argv != nullptr && !argv->empty();
+  for (std::size_t i = 0; ok && i < argv->size(); ++i) {
+    auto word = (*argv)[i].value<std::string>();
+    ok = word && !(i == 0 && word->empty()) && word->find('\0') == std::string::npos;
+    if (ok) server.command.push_back(*word);
+  }
+  if (!ok) {
+    *error = where(path, command != nullptr ? *command : node) + ": " + name +
+             ".command must be a non-empty array of strings (the program and its arguments, "
+             "run without a shell)";
+    return std::nullopt;
+  }
+  if (const toml::node* env = table->get("env")) {
+    const toml::table* vars = env->as_table();
+    if (vars == nullptr) {
+      *error = where(path, *env) + ": " + name + ".env must be a table of strings";
+      return std::nullopt;
+    }
+    for (const auto& [key, value] : *vars) {
+      auto text = value.value<std::string>();
+      if (!valid_variable_name(key.str()) || !text || text->find('\0') != std::string::npos) {
+        *error = where(path, value) + ": " + name + ".env." + std::string(key.str()) +
+                 ": each entry must be NAME = \"value\" with NAME of [A-Za-z0-9_]";
+        return std::nullopt;
+      }
+      server.env[std::string(key.str())] = *text;
+    }
+  }
+  return server;
+}
+
 std::filesystem::path home_dir() {
   const char* home = std::getenv("HOME");
   return home != nullptr && home[0] != '\0' ? std::filesystem::path(home)
@@ -400,13 +462,24 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
         *error = where(path, value) + ": instances." + instance.name + " must be a table";
         return std::nullopt;
       }
-      auto plugin = (*table)["plugin"].value<std::string>();
-      if (!plugin || plugin->empty()) {
-        *error = where(path, value) + ": instances." + instance.name +
-                 " needs plugin = \"<name or path>\"";
-        return std::nullopt;
+      if (const toml::node* server = table->get("server")) {
+        if (table->contains("plugin")) {
+          *error = where(path, *server) + ": instances." + instance.name +
+                   " has both plugin and server: an instance is either a plugin or a mounted "
+                   "MCP server";
+          return std::nullopt;
+        }
+        instance.server = read_mounted_server(*server, instance.name, path, error);
+        if (!instance.server) return std::nullopt;
+      } else {
+        auto plugin = (*table)["plugin"].value<std::string>();
+        if (!plugin || plugin->empty()) {
+          *error = where(path, value) + ": instances." + instance.name +
+                   " needs plugin = \"<name or path>\" or server.command = [...]";
+          return std::nullopt;
+        }
+        instance.plugin = *plugin;
       }
-      instance.plugin = *plugin;
       if (const toml::node* prefix = table->get("prefix")) {
         auto text = prefix->value<std::string>();
         if (!text) {
@@ -434,6 +507,14 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
         for (const auto& [alias, source] : *map) {
           auto mapping = parse_secret_mapping(path, instance.name, alias.str(), source, error);
           if (!mapping) return std::nullopt;
+          if (instance.server &&
+              (!valid_variable_name(alias.str()) || !mapping->env_commands.empty())) {
+            *error = where(path, source) + ": instances." + instance.name + ".secrets." +
+                     std::string(alias.str()) +
+                     ": a mounted server's secret is the variable of that name, so the alias "
+                     "must be [A-Za-z_][A-Za-z0-9_]* and the mapping a plain \"vault:NAME\"";
+            return std::nullopt;
+          }
           instance.secrets[std::string(alias.str())] = std::move(*mapping);
         }
       }
@@ -454,6 +535,11 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
           return std::nullopt;
         }
         instance.isolation = *text;
+        if (instance.server && instance.isolation != "process") {
+          *error = where(path, *isolation) + ": instances." + instance.name +
+                   ": a mounted server always runs in its own sandboxed process";
+          return std::nullopt;
+        }
       }
       if (const toml::node* sandbox = table->get("sandbox")) {
         if (auto mode = sandbox->value<std::string>()) {
@@ -473,11 +559,12 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
       }
       for (const auto& [field, field_value] : *table) {
         const std::string_view f = field.str();
-        if (f != "plugin" && f != "prefix" && f != "options" && f != "secrets" && f != "guard" &&
-            f != "isolation" && f != "sandbox") {
+        if (f != "plugin" && f != "server" && f != "prefix" && f != "options" && f != "secrets" &&
+            f != "guard" && f != "isolation" && f != "sandbox") {
           *error = where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
                    std::string(f) +
-                   "' (expected plugin, prefix, options, secrets, guard, isolation, sandbox)";
+                   "' (expected plugin or server, prefix, options, secrets, guard, isolation, "
+                   "sandbox)";
           return std::nullopt;
         }
       }

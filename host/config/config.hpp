@@ -21,9 +21,19 @@ struct SecretMapping {
   std::vector<std::vector<std::string>> env_commands;
 };
 
+// An existing MCP server mounted as an instance (`server.command`, `server.env`): the host
+// starts it as a child speaking MCP over stdio and is its client.
+struct MountedServerConfig {
+  std::vector<std::string> command;        // argv, non-empty, run without a shell
+  std::map<std::string, std::string> env;  // plain variables, by name
+};
+
 struct InstanceConfig {
   std::string name;
-  std::string plugin;                 // a name searched in the plugin dirs, or a path
+  std::string plugin;  // a name searched in the plugin dirs, or a path; empty when mounted
+  // Set instead of plugin for a mounted MCP server. Its [secrets] aliases are variable
+  // names: each granted alias (operation env) reaches the server's environment.
+  std::optional<MountedServerConfig> server;
   std::optional<std::string> prefix;  // default "<name>_"
   nlohmann::json options = nlohmann::json::object();
   std::map<std::string, SecretMapping> secrets;  // by alias

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "loader/runner_backend.hpp"
+#include "mount/mount_loader.hpp"
 
 namespace keyhold {
 
@@ -87,6 +88,12 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     std::vector<std::thread> starters;
     for (std::size_t i = 0; i < config.instances.size(); ++i) {
       Started& s = started[i];
+      if (const auto& server = config.instances[i].server) {  // a mounted MCP server
+        s.path = server->command.front();
+        s.backend = mount::make_mounted_backend(config.instances[i], config.max_message_bytes,
+                                                runner_executable());
+        continue;
+      }
       s.path = resolve_plugin_path(config.instances[i].plugin, base, dirs, &s.error);
       if (s.path.empty()) continue;
       auto start = [&s, &instance = config.instances[i]] {
@@ -115,6 +122,8 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
       continue;
     }
     result.plugin_path = path.string();
+    if (instance.server)
+      result.plugin_path = "server.command " + nlohmann::json(instance.server->command).dump();
     auto backend = std::move(started[i].backend);
     if (!backend) {
       result.error = error;
@@ -128,9 +137,12 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
       results.push_back(std::move(result));
       continue;
     }
+    // A mounted server's secrets go to its own command's environment, nowhere else.
+    auto mapping = instance.secrets;
+    if (instance.server)
+      for (auto& [alias, entry] : mapping) entry.env_commands = {instance.server->command};
     if (secrets != nullptr && secrets->broker &&
-        !secrets->broker->bind_instance(instance.name, backend->definition(), instance.secrets,
-                                        &error)) {
+        !secrets->broker->bind_instance(instance.name, backend->definition(), mapping, &error)) {
       result.error = error;
       results.push_back(std::move(result));
       continue;
@@ -138,7 +150,8 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
                                                     std::move(backend), instance.options, events);
     created->set_secrets(secrets);
-    if (instance.isolation == "process" && secrets != nullptr && secrets->children) {
+    if (instance.isolation == "process" && !instance.server && secrets != nullptr &&
+        secrets->children) {
       // Children started through the env service get the instance's sandbox too.
       nlohmann::json policy = instance.sandbox;
       policy["best_effort"] = instance.sandbox_mode == "best-effort";

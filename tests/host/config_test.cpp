@@ -46,11 +46,12 @@ plugin = "echo"
 TEST_CASE("config errors name the file, the line and the cause") {
   std::string error;
   CHECK_FALSE(parse_config("[instances.x]\nprefix = \"p\"\n", "k.toml", &error));
-  CHECK(error == "k.toml:1: instances.x needs plugin = \"<name or path>\"");
+  CHECK(error ==
+        "k.toml:1: instances.x needs plugin = \"<name or path>\" or server.command = [...]");
   CHECK_FALSE(parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml", &error));
   CHECK(error ==
-        "k.toml:3: instances.x: unknown key 'plgin' (expected plugin, prefix, options, secrets, "
-        "guard, isolation, sandbox)");
+        "k.toml:3: instances.x: unknown key 'plgin' (expected plugin or server, prefix, options, "
+        "secrets, guard, isolation, sandbox)");
   CHECK_FALSE(parse_config("[server]\npage_size = -1\n", "k.toml", &error));
   CHECK(error == "k.toml:2: server.page_size must be a positive integer");
   CHECK_FALSE(parse_config("this is = = not toml", "k.toml", &error));

@@ -1,0 +1,44 @@
+#include "mount/line_reader.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace keyhold::mount {
+
+LineReader::Result LineReader::next(std::string* line) {
+  for (;;) {
+    const std::size_t nl = buffer_.find('\n', scanned_);
+    if (nl != std::string::npos) {
+      if (skipping_) {  // the end of a too-long line: drop it, go on with the next
+        buffer_.erase(0, nl + 1);
+        scanned_ = 0;
+        skipping_ = false;
+        continue;
+      }
+      line->assign(buffer_, 0, nl);
+      if (!line->empty() && line->back() == '\r') line->pop_back();
+      buffer_.erase(0, nl + 1);
+      scanned_ = 0;
+      return Result::kLine;
+    }
+    scanned_ = buffer_.size();
+    if (buffer_.size() > max_bytes_) {
+      buffer_.clear();
+      scanned_ = 0;
+      if (!skipping_) {
+        skipping_ = true;
+        return Result::kTooLong;
+      }
+    }
+    char chunk[64 * 1024];
+    ssize_t n;
+    do {
+      n = ::read(fd_, chunk, sizeof chunk);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return Result::kEnd;
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace keyhold::mount

@@ -1,0 +1,32 @@
+#pragma once
+// Reads newline-delimited messages from a descriptor with a size cap, for the stdout of
+// a mounted server (which is not trusted): a line longer than the cap is never held in
+// memory whole; it is reported as too long once and its bytes are skipped to its end.
+//
+// Not thread-safe: one reader thread owns it.
+#include <cstddef>
+#include <string>
+
+namespace keyhold::mount {
+
+class LineReader {
+ public:
+  enum class Result {
+    kLine,     // *line holds one line without its '\n' (a trailing '\r' removed)
+    kTooLong,  // a line exceeded max_bytes; it is skipped
+    kEnd,      // end of stream or a read error; a last line without '\n' is dropped
+  };
+  // fd stays owned by the caller.
+  LineReader(int fd, std::size_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {}
+  // Blocks until a line, a too-long line or the end.
+  Result next(std::string* line);
+
+ private:
+  int fd_;
+  std::size_t max_bytes_;
+  std::string buffer_;
+  std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
+  bool skipping_ = false;    // inside a too-long line
+};
+
+}  // namespace keyhold::mount

@@ -1,0 +1,732 @@
+#include "mount/mcp_server_backend.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "loader/abi_strings.hpp"
+#include "loader/plugin_instance.hpp"
+#include "mount/line_reader.hpp"
+#include "mount/server_catalog.hpp"
+#include "mount/server_process.hpp"
+#include "protocol/json_rpc.hpp"
+
+namespace keyhold::mount {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct McpServerBackend::Connection {
+  std::uint64_t number = 0;
+  std::unique_ptr<ServerProcess> process;
+  std::thread reader, stderr_reader;
+  bool ended = false;  // guarded by the backend's mutex_
+  bool ready = false;  // the handshake and the first lists are done (mutex_)
+
+  ~Connection() {
+    for (std::thread* t : {&reader, &stderr_reader}) {
+      if (!t->joinable()) continue;
+      if (t->get_id() == std::this_thread::get_id())
+        t->detach();
+      else
+        t->join();
+    }
+  }
+};
+
+namespace {
+
+constexpr const char* kProtocolVersion = "2025-11-25";
+
+kh_str kh_arg(const std::string& s) { return kh_str{s.data(), s.size()}; }
+
+std::string text_of(const json& message) {
+  return message.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+int32_t log_level_of(const json& level) {
+  static const std::pair<const char*, int32_t> kLevels[] = {
+      {"debug", KH_LOG_DEBUG},     {"info", KH_LOG_INFO},          {"notice", KH_LOG_NOTICE},
+      {"warning", KH_LOG_WARNING}, {"error", KH_LOG_ERROR},        {"critical", KH_LOG_CRITICAL},
+      {"alert", KH_LOG_ALERT},     {"emergency", KH_LOG_EMERGENCY}};
+  if (level.is_string())
+    for (const auto& [name, value] : kLevels)
+      if (level.get_ref<const std::string&>() == name) return value;
+  return KH_LOG_INFO;
+}
+
+// The KH_* status and body for a server's JSON-RPC error (the session turns it back into
+// an error of the same kind for the client).
+int32_t status_for_error(const json& error, std::string* body) {
+  const int code = error.is_object() && error.contains("code") && error["code"].is_number_integer()
+                       ? error["code"].get<int>()
+                       : rpc::kInternalError;
+  std::string message =
+      error.is_object() && error.contains("message") && error["message"].is_string()
+          ? error["message"].get<std::string>()
+          : std::string("an error without a message");
+  *body = message;
+  switch (code) {
+    case rpc::kInvalidParams:
+      return KH_INVALID_ARGUMENT;
+    case rpc::kResourceNotFound:
+      return KH_NOT_FOUND;
+    case rpc::kMethodNotFound:
+      return KH_UNSUPPORTED;
+    default:
+      *body = "the mounted server answered with error " + std::to_string(code) + ": " + message;
+      return KH_ERROR;
+  }
+}
+
+}  // namespace
+
+McpServerBackend::McpServerBackend(McpServerOptions options) : options_(std::move(options)) {
+  for (const auto& alias : options_.secret_aliases)
+    secret_decls_.push_back(
+        kh_secret_decl{alias.c_str(), "a variable of the server's environment", KH_SECRET_OP_ENV});
+  definition_.struct_size = sizeof(kh_plugin);
+  definition_.abi_major = KH_ABI_MAJOR;
+  definition_.abi_minor = KH_ABI_MINOR;
+  definition_.name = "mcp-server";
+  definition_.version = "";
+  definition_.description = "an MCP server mounted over stdio";
+  definition_.secrets = secret_decls_.data();
+  definition_.secret_count = static_cast<std::uint32_t>(secret_decls_.size());
+}
+
+McpServerBackend::~McpServerBackend() { destroy(); }
+
+int McpServerBackend::pid() const {
+  std::lock_guard lock(mutex_);
+  return connection_ && !connection_->ended ? connection_->process->pid() : 0;
+}
+
+int32_t McpServerBackend::create(kh_host* host, std::string_view, std::string_view,
+                                 std::string* message) {
+  host_ = host;
+  std::lock_guard start_lock(start_mutex_);
+  if (!start(message)) return KH_ERROR;
+  return KH_OK;
+}
+
+int32_t McpServerBackend::describe(std::string* body) {
+  std::lock_guard lock(mutex_);
+  *body = text_of(catalog_);
+  return KH_OK;
+}
+
+bool McpServerBackend::start(std::string* error) {
+  std::shared_ptr<Connection> old;
+  {
+    std::lock_guard lock(mutex_);
+    old = std::move(connection_);
+  }
+  if (old) {  // already ended; its threads finish before a new server starts
+    old->process->terminate(std::chrono::milliseconds(200));
+    if (old->reader.joinable()) old->reader.join();
+    if (old->stderr_reader.joinable()) old->stderr_reader.join();
+    old.reset();
+  }
+  secrets::SecretServices* services =
+      host_ != nullptr && host_->instance != nullptr ? host_->instance->secrets() : nullptr;
+  auto environment =
+      options_.environment ? options_.environment(services) : std::vector<vault::SecretBuffer>{};
+  auto process = ServerProcess::start(options_.argv, std::move(environment), error);
+  if (!process) return false;
+  auto c = std::make_shared<Connection>();
+  c->process = std::move(process);
+  {
+    std::lock_guard lock(mutex_);
+    c->number = ++connection_count_;
+    connection_ = c;
+  }
+  c->reader = std::thread([this, c] { read_messages(c); });
+  c->stderr_reader = std::thread([this, c] { read_stderr(c); });
+
+  json init{{"protocolVersion", kProtocolVersion},
+            {"capabilities", {{"sampling", json::object()}, {"elicitation", json::object()}}},
+            {"clientInfo", {{"name", "keyhold"}, {"version", KEYHOLD_VERSION}}}};
+  json response;
+  std::string why;
+  if (request(c, "initialize", std::move(init), nullptr, options_.start_timeout, &response, &why) !=
+      KH_OK) {
+    c->process->kill_group();
+    std::lock_guard lock(mutex_);
+    *error = c->ended ? "the server ended before it answered initialize (" + last_end_ +
+                            "); its stderr is in the log"
+                      : "initialize: " + why;
+    return false;
+  }
+  if (auto e = response.find("error"); e != response.end()) {
+    c->process->kill_group();
+    *error = "initialize: the server refused: " + text_of(*e);
+    return false;
+  }
+  const json& result = response["result"];
+  if (!result.is_object() || !result.contains("protocolVersion") ||
+      !result["protocolVersion"].is_string()) {
+    c->process->kill_group();
+    *error = "initialize: the server's answer has no protocolVersion";
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    server_capabilities_ = result.value("capabilities", json::object());
+    if (!server_capabilities_.is_object()) server_capabilities_ = json::object();
+  }
+  if (!c->process->write_line(
+          text_of(rpc::make_notification("notifications/initialized", nullptr)))) {
+    c->process->kill_group();
+    *error = "the server stopped reading after initialize";
+    return false;
+  }
+  if (!read_catalog(c, error)) {
+    c->process->kill_group();
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  c->ready = true;
+  return true;
+}
+
+bool McpServerBackend::ensure_running(std::string* error) {
+  std::lock_guard start_lock(start_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_) {
+      *error = "instance '" + options_.instance + "' is shut down";
+      return false;
+    }
+    if (!failed_.empty()) {
+      *error = failed_;
+      return false;
+    }
+    if (connection_ && !connection_->ended) return true;
+  }
+  for (;;) {  // back off before a restart: the caller waits rather than fails
+    std::unique_lock lock(mutex_);
+    if (destroyed_) {
+      *error = "instance '" + options_.instance + "' is shut down";
+      return false;
+    }
+    if (Clock::now() >= next_restart_) break;
+    changed_.wait_until(lock, next_restart_);
+  }
+  json before;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    std::erase_if(restarts_, [&](auto t) { return now - t > std::chrono::minutes(10); });
+    if (restarts_.size() >= static_cast<std::size_t>(kMaxRestarts)) {
+      failed_ = "instance '" + options_.instance + "' failed: its server ended " +
+                std::to_string(kMaxRestarts + 1) + " times within 10 minutes (last: " + last_end_ +
+                ")";
+      spdlog::error("{}", failed_);
+      *error = failed_;
+      return false;
+    }
+    const auto backoff =
+        std::chrono::seconds(restarts_.empty() ? 0 : std::min(30, 1 << (restarts_.size() - 1)));
+    restarts_.push_back(now);
+    next_restart_ = now + backoff;
+    before = catalog_;
+  }
+  spdlog::warn("instance '{}': starting its server again (the last one {})", options_.instance,
+               last_end_);
+  if (!start(error)) {
+    *error = "instance '" + options_.instance + "' could not restart its server: " + *error;
+    return false;
+  }
+  json after;
+  {
+    std::lock_guard lock(mutex_);
+    after = catalog_;
+  }
+  if (after != before && host_ != nullptr) {
+    const kh_host_api& api = PluginInstance::host_api();
+    for (int32_t what : {KH_LIST_TOOLS, KH_LIST_RESOURCES, KH_LIST_PROMPTS})
+      api.notify_list_changed(host_, what);
+  }
+  return true;
+}
+
+int32_t McpServerBackend::request(const std::shared_ptr<Connection>& c, const std::string& method,
+                                  json params, CallContext* ctx, std::chrono::milliseconds timeout,
+                                  json* response, std::string* error) {
+  std::int64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    if (c->ended) {
+      *error = "instance '" + options_.instance + "' is not running (" + last_end_ + ")";
+      return KH_ERROR;
+    }
+    id = next_id_++;
+    Pending& p = pending_.try_emplace(id).first->second;
+    p.connection = c->number;
+    p.ctx = ctx;
+    p.started = Clock::now();
+  }
+  // The client's progress token stays with the session; the server gets this request's
+  // id as its token, so its progress finds this call.
+  if (params.is_object()) {
+    if (ctx != nullptr && !ctx->progress_token.is_null())
+      params["_meta"]["progressToken"] = id;
+    else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
+      meta->erase("progressToken");
+  }
+  const bool sent =
+      c->process->write_line(text_of(rpc::make_request(id, method, std::move(params))));
+  if (!sent) c->process->kill_group();  // gone or not reading: the reader ends it
+  auto cancel = [&](const char* reason) {
+    c->process->write_line(
+        text_of(rpc::make_notification("notifications/cancelled",
+                                       json{{"requestId", id}, {"reason", reason}})),
+        std::chrono::milliseconds(500));
+  };
+  const auto deadline = Clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
+  int32_t status = KH_OK;
+  while (!p.done) {
+    p.ready.wait_for(lock, std::chrono::milliseconds(20));
+    if (p.done) break;
+    if (ctx != nullptr && ctx->cancelled) {
+      lock.unlock();
+      cancel("cancelled by the client");
+      lock.lock();
+      status = KH_CANCELLED;
+      *error = "request cancelled";
+      break;
+    }
+    if (Clock::now() > deadline) {
+      lock.unlock();
+      cancel("timed out");
+      lock.lock();
+      status = KH_ERROR;
+      *error = "the mounted server did not answer " + method + " within " +
+               std::to_string(timeout.count() / 1000) + " s";
+      break;
+    }
+  }
+  if (status == KH_OK) {
+    if (!p.failure.empty()) {
+      status = KH_ERROR;
+      *error = p.failure;
+    } else {
+      *response = std::move(p.response);
+    }
+  }
+  // Server requests may still use ctx: wait for them before the caller's ctx goes away.
+  p.done = true;
+  p.ready.wait(lock, [&] { return p.users == 0; });
+  pending_.erase(id);
+  return status;
+}
+
+bool McpServerBackend::read_list(const std::shared_ptr<Connection>& c, const char* method,
+                                 const char* key, json* items, std::string* error) {
+  std::string cursor;
+  for (int page = 0; page < 1000; ++page) {
+    json params = json::object();
+    if (!cursor.empty()) params["cursor"] = cursor;
+    json response;
+    std::string why;
+    if (request(c, method, std::move(params), nullptr, options_.start_timeout, &response, &why) !=
+        KH_OK) {
+      *error = std::string(method) + ": " + why;
+      return false;
+    }
+    if (auto e = response.find("error"); e != response.end()) {
+      if (e->is_object() && e->value("code", 0) == rpc::kMethodNotFound) return true;
+      *error = std::string(method) + ": " + text_of(*e);
+      return false;
+    }
+    cursor = append_page(response["result"], key, items);
+    if (cursor.empty()) return true;
+  }
+  *error = std::string(method) + ": more than 1000 pages";
+  return false;
+}
+
+bool McpServerBackend::read_catalog(const std::shared_ptr<Connection>& c, std::string* error) {
+  json capabilities;
+  {
+    std::lock_guard lock(mutex_);
+    capabilities = server_capabilities_;
+  }
+  ServerLists lists;
+  if (capabilities.contains("tools") && !read_list(c, "tools/list", "tools", &lists.tools, error))
+    return false;
+  if (capabilities.contains("resources") &&
+      (!read_list(c, "resources/list", "resources", &lists.resources, error) ||
+       !read_list(c, "resources/templates/list", "resourceTemplates", &lists.resource_templates,
+                  error)))
+    return false;
+  if (capabilities.contains("prompts") &&
+      !read_list(c, "prompts/list", "prompts", &lists.prompts, error))
+    return false;
+  std::vector<std::string> dropped;
+  json catalog = catalog_from_server_lists(lists, &dropped);
+  for (const auto& line : dropped)
+    spdlog::warn("instance '{}': left out of the catalog: {}", options_.instance, line);
+  std::lock_guard lock(mutex_);
+  catalog_ = std::move(catalog);
+  return true;
+}
+
+int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
+                               std::string_view params_json, std::string* body) {
+  std::string error;
+  if (!ensure_running(&error)) {
+    *body = error;
+    return KH_ERROR;
+  }
+  json params = json::parse(params_json, nullptr, false);
+  if (params.is_discarded() || !params.is_object()) {
+    *body = "params must be a JSON object";
+    return KH_INVALID_ARGUMENT;
+  }
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard lock(mutex_);
+    c = connection_;
+  }
+  if (!c) {
+    *body = "instance '" + options_.instance + "' is not running";
+    return KH_ERROR;
+  }
+  json response;
+  const int32_t status = request(c, std::string(method), std::move(params), &ctx,
+                                 options_.call_timeout, &response, &error);
+  if (status != KH_OK) {
+    *body = error;
+    return status;
+  }
+  if (auto e = response.find("error"); e != response.end()) return status_for_error(*e, body);
+  auto result = response.find("result");
+  if (result == response.end() || !result->is_object()) {
+    *body = "the mounted server answered without a result object";
+    return KH_ERROR;
+  }
+  *body = text_of(*result);
+  return KH_OK;
+}
+
+void McpServerBackend::destroy() {
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard lock(mutex_);
+    if (destroyed_) return;
+    destroyed_ = true;
+    c = connection_;
+    changed_.notify_all();
+  }
+  if (c) c->process->terminate();            // also ends a start under way sooner
+  std::lock_guard start_lock(start_mutex_);  // no start under way any more
+  {
+    std::lock_guard lock(mutex_);
+    c = std::move(connection_);
+  }
+  if (c) {
+    c->process->terminate();
+    if (c->reader.joinable()) c->reader.join();
+    if (c->stderr_reader.joinable()) c->stderr_reader.join();
+  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return server_requests_ == 0; });
+}
+
+void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
+                                      const std::string& reason) {
+  bool quiet;
+  {
+    std::lock_guard lock(mutex_);
+    c->ended = true;
+    quiet = destroyed_;
+    last_end_ = reason;
+    for (auto& [id, p] : pending_) {
+      if (p.connection != c->number || p.done) continue;
+      p.done = true;
+      p.failure = "mounted server of instance '" + options_.instance + "' stopped: " + reason +
+                  "; it is started again on the next call";
+      p.ready.notify_all();
+    }
+    changed_.notify_all();
+  }
+  if (!quiet) spdlog::error("instance '{}': its server stopped: {}", options_.instance, reason);
+}
+
+void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
+  LineReader lines(c->process->stdout_fd(), options_.max_message_bytes);
+  rpc::Limits limits;
+  limits.max_message_bytes = options_.max_message_bytes;
+  std::string reason;
+  std::string line;
+  for (;;) {
+    const auto got = lines.next(&line);
+    if (got == LineReader::Result::kEnd) break;
+    if (got == LineReader::Result::kTooLong) {
+      reason = "it sent a message over max_message_bytes (" +
+               std::to_string(options_.max_message_bytes) + " bytes)";
+      c->process->kill_group();
+      break;
+    }
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    json error;
+    auto message = rpc::parse_message(line, limits, &error);
+    if (!message) {
+      // Never quoted: the line may hold anything.
+      spdlog::warn(
+          "instance '{}': its server wrote a line that is not a JSON-RPC message ({} "
+          "bytes); ignored",
+          options_.instance, line.size());
+      continue;
+    }
+    try {
+      handle_message(c, std::move(*message));
+    } catch (const std::exception& e) {
+      spdlog::warn("instance '{}': a message of its server could not be handled ({}); ignored",
+                   options_.instance, typeid(e).name());
+    }
+  }
+  const std::string how = c->process->terminate(std::chrono::milliseconds(400));
+  end_connection(c, reason.empty() ? how : reason + "; " + how);
+}
+
+void McpServerBackend::read_stderr(std::shared_ptr<Connection> c) {
+  LineReader lines(c->process->stderr_fd(), 16 * 1024);
+  std::string line;
+  for (;;) {
+    const auto got = lines.next(&line);
+    if (got == LineReader::Result::kEnd) return;
+    if (got == LineReader::Result::kTooLong) {
+      spdlog::info("[{}] (server stderr) a line over 16 KiB, left out", options_.instance);
+      continue;
+    }
+    bool starting;
+    {
+      std::lock_guard lock(mutex_);
+      starting = !c->ready;
+    }
+    // While it starts, what a server says on stderr is most likely why it did not start.
+    spdlog::log(starting ? spdlog::level::warn : spdlog::level::info, "[{}] (server stderr) {}",
+                options_.instance, line);
+  }
+}
+
+void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json message) {
+  std::string why;
+  json id;
+  switch (rpc::classify(message, &why, &id)) {
+    case rpc::Kind::kResponse: {
+      if (!id.is_number_integer()) return;  // not an id keyhold sent
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(id.get<std::int64_t>());
+      if (it == pending_.end() || it->second.connection != c->number || it->second.done) return;
+      it->second.response = std::move(message);
+      it->second.done = true;
+      it->second.ready.notify_all();
+      return;
+    }
+    case rpc::Kind::kNotification: {
+      auto params = message.find("params");
+      handle_notification(
+          c, message["method"].get<std::string>(),
+          params != message.end() && params->is_object() ? *params : json::object());
+      return;
+    }
+    case rpc::Kind::kRequest:
+      handle_server_request(c, std::move(message));
+      return;
+    case rpc::Kind::kInvalid:
+      if (!id.is_null())
+        c->process->write_line(
+            text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)));
+      return;
+  }
+}
+
+void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
+                                           const std::string& method, const json& params) {
+  if (host_ == nullptr) return;
+  const kh_host_api& api = PluginInstance::host_api();
+  if (method == "notifications/progress") {
+    auto token = params.find("progressToken");
+    auto progress = params.find("progress");
+    if (token == params.end() || !token->is_number_integer() || progress == params.end() ||
+        !progress->is_number())
+      return;
+    CallContext* ctx = nullptr;
+    Pending* pending = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(token->get<std::int64_t>());
+      if (it == pending_.end() || it->second.connection != c->number || it->second.done ||
+          it->second.ctx == nullptr)
+        return;
+      pending = &it->second;
+      ctx = pending->ctx;
+      ++pending->users;
+    }
+    const double total = params.contains("total") && params["total"].is_number()
+                             ? params["total"].get<double>()
+                             : -1.0;
+    const std::string text = params.value("message", json("")).is_string()
+                                 ? params.value("message", std::string())
+                                 : std::string();
+    api.progress(host_, ctx, progress->get<double>(), total, kh_arg(text));
+    std::lock_guard lock(mutex_);
+    --pending->users;
+    pending->ready.notify_all();
+    return;
+  }
+  if (method == "notifications/message") {
+    const json data = params.value("data", json());
+    std::string text = data.is_string() ? data.get<std::string>() : text_of(data);
+    if (auto logger = params.find("logger"); logger != params.end() && logger->is_string())
+      text = logger->get<std::string>() + ": " + text;
+    // Sent to the client only when exactly one call is in flight (then it is that call's).
+    CallContext* ctx = nullptr;
+    Pending* pending = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      int calls = 0;
+      for (auto& [id, p] : pending_)
+        if (p.connection == c->number && !p.done && p.ctx != nullptr) {
+          ++calls;
+          pending = &p;
+        }
+      if (calls == 1) {
+        ctx = pending->ctx;
+        ++pending->users;
+      } else {
+        pending = nullptr;
+      }
+    }
+    api.log(host_, ctx, log_level_of(params.value("level", json())), kh_arg(text));
+    if (pending != nullptr) {
+      std::lock_guard lock(mutex_);
+      --pending->users;
+      pending->ready.notify_all();
+    }
+    return;
+  }
+  if (method == "notifications/resources/updated") {
+    if (auto uri = params.find("uri"); uri != params.end() && uri->is_string())
+      api.notify_resource_updated(host_, kh_arg(uri->get_ref<const std::string&>()));
+    return;
+  }
+  const int32_t what = method == "notifications/tools/list_changed"       ? KH_LIST_TOOLS
+                       : method == "notifications/resources/list_changed" ? KH_LIST_RESOURCES
+                       : method == "notifications/prompts/list_changed"   ? KH_LIST_PROMPTS
+                                                                          : 0;
+  if (what == 0) return;  // cancelled (of our requests), roots, unknown: nothing to do
+  {
+    std::lock_guard lock(mutex_);
+    // Before the first lists are read they are read anyway; past the cap a storm is dropped.
+    if (!c->ready || c->ended || server_requests_ >= kMaxServerRequests) return;
+    ++server_requests_;
+  }
+  // Re-reading needs this reader free: on its own thread.
+  std::thread([this, c, what] {
+    on_list_changed(c, what);
+    std::lock_guard lock(mutex_);
+    --server_requests_;
+    changed_.notify_all();
+  }).detach();
+}
+
+void McpServerBackend::on_list_changed(const std::shared_ptr<Connection>& c, int32_t what) {
+  std::string error;
+  if (!read_catalog(c, &error)) {
+    spdlog::warn("instance '{}': its server changed a list, but reading it failed: {}",
+                 options_.instance, error);
+    return;
+  }
+  PluginInstance::host_api().notify_list_changed(host_, what);
+}
+
+void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& c, json message) {
+  const json id = message["id"];
+  const std::string method = message["method"].get<std::string>();
+  auto answer_error = [&](int code, const std::string& text) {
+    c->process->write_line(text_of(rpc::make_error(id, code, text)));
+  };
+  if (method == "ping") {
+    c->process->write_line(text_of(rpc::make_result(id, json::object())));
+    return;
+  }
+  if (method != "sampling/createMessage" && method != "elicitation/create" &&
+      method != "roots/list") {
+    answer_error(rpc::kMethodNotFound, "method not found: " + method);
+    return;
+  }
+  // The call the request belongs to: stdio carries no link, so the call in flight (the
+  // most recent one when several are).
+  CallContext* ctx = nullptr;
+  std::int64_t owner = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (server_requests_ >= kMaxServerRequests) {
+      answer_error(rpc::kInternalError, "too many requests to the client in flight");
+      return;
+    }
+    Clock::time_point latest{};
+    for (auto& [pid, p] : pending_)
+      if (p.connection == c->number && !p.done && p.ctx != nullptr && p.started >= latest) {
+        latest = p.started;
+        owner = pid;
+        ctx = p.ctx;
+      }
+    if (ctx == nullptr) {
+      answer_error(rpc::kInternalError,
+                   "keyhold forwards " + method + " to its client only during a call");
+      return;
+    }
+    ++pending_.at(owner).users;
+    ++server_requests_;
+  }
+  json params = message.contains("params") ? message["params"] : json::object();
+  // Waits for the client: on its own thread, so the reader keeps delivering responses.
+  std::thread([this, c, id, method, params = std::move(params), ctx, owner] {
+    std::string out;
+    kh_sink sink{&out, &abi::append_to_string};
+    const std::string params_text = text_of(params);
+    const int32_t status = PluginInstance::host_api().client_request(host_, ctx, kh_arg(method),
+                                                                     kh_arg(params_text), &sink);
+    json reply;
+    if (status == KH_OK) {
+      json result = json::parse(out, nullptr, false);
+      reply = result.is_object() ? rpc::make_result(id, std::move(result))
+                                 : rpc::make_error(id, rpc::kInternalError,
+                                                   "the client's answer is not an object");
+    } else if (status == KH_ERROR) {
+      json error = json::parse(out, nullptr, false);
+      const bool usable = error.is_object() && error.contains("code") &&
+                          error["code"].is_number_integer() && error.contains("message") &&
+                          error["message"].is_string();
+      reply =
+          usable ? rpc::make_error(id, error["code"].get<int>(),
+                                   error["message"].get<std::string>(), error.value("data", json()))
+                 : rpc::make_error(id, rpc::kInternalError, "the client answered with an error");
+    } else if (status == KH_UNAVAILABLE) {
+      reply =
+          rpc::make_error(id, rpc::kMethodNotFound, "keyhold's client does not support " + method);
+    } else if (status == KH_CANCELLED) {
+      reply = rpc::make_error(id, rpc::kInternalError, "the call was cancelled");
+    } else {
+      reply = rpc::make_error(id, rpc::kInternalError, "the client could not answer");
+    }
+    c->process->write_line(text_of(reply));
+    std::lock_guard lock(mutex_);
+    if (auto it = pending_.find(owner); it != pending_.end()) {
+      --it->second.users;
+      it->second.ready.notify_all();
+    }
+    --server_requests_;
+    changed_.notify_all();
+  }).detach();
+}
+
+}  // namespace keyhold::mount

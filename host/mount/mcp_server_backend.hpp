@@ -1,0 +1,142 @@
+#pragma once
+// A mounted MCP server as a plugin backend: keyhold is the MCP client of a server that
+// speaks JSON-RPC over stdio, started as a sandboxed child (see mount_loader.hpp). The
+// server's tools, resources, templates and prompts become the instance's catalog, so the
+// registry, the session, the argument guard, the redactor, outputSchema checks, progress
+// and cancellation work for it exactly as for a plugin.
+//
+// Protocol: initialize (declaring sampling and elicitation, which keyhold forwards to its
+// own client), notifications/initialized, then every page of each list the server offers.
+// call() forwards tools/call, resources/read, resources/(un)subscribe, prompts/get and
+// completion/complete as requests; the server's progress for a call reaches the call's
+// context; a cancelled call sends notifications/cancelled; the server's sampling,
+// elicitation and roots requests go to the client through the call's context (the call in
+// flight, or the most recent one when several are), and are refused with a JSON-RPC error
+// when none is in flight or the client lacks the capability; its log notifications go to
+// the host's (redacting) log; list_changed re-reads that list and tells the host.
+//
+// Lifecycle: create() starts the server and completes the handshake. A server that exits,
+// crashes, breaks the protocol (a line over max_message_bytes) or stops reading ends only
+// itself: its calls in flight get an error, and the next call starts it again with backoff
+// (immediately, then 1 s, 2 s, ... up to 30 s; after kMaxRestarts within 10 minutes the
+// instance is failed). destroy() ends the server's whole process group.
+//
+// Thread-safe: calls run concurrently, multiplexed by JSON-RPC id.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "keyhold/vault/secret_buffer.hpp"
+#include "loader/plugin_backend.hpp"
+#include "secrets/secret_services.hpp"
+
+namespace keyhold::mount {
+
+struct McpServerOptions {
+  std::string instance;
+  // The full argv to start: the sandbox wrapper (keyhold-runner --exec-policy=... --)
+  // followed by the configured server.command.
+  std::vector<std::string> argv;
+  // Builds the server's environment at each start ("NAME=value" entries, guarded): plain
+  // variables plus the secrets granted now (services may be null: no secrets). Called on
+  // the starting thread.
+  std::function<std::vector<vault::SecretBuffer>(secrets::SecretServices* services)> environment;
+  std::size_t max_message_bytes = 4u << 20;
+  std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds call_timeout{std::chrono::minutes(10)};
+  // The secret aliases the instance maps (declared with the env operation).
+  std::vector<std::string> secret_aliases;
+  std::vector<std::string> sandbox_applied;  // what the sandbox policy asks, for `plugins list`
+};
+
+class McpServerBackend final : public PluginBackend {
+ public:
+  static constexpr int kMaxRestarts = 5;
+  // Server-to-client requests handled at once; more are refused with a JSON-RPC error.
+  static constexpr int kMaxServerRequests = 16;
+
+  explicit McpServerBackend(McpServerOptions options);
+  ~McpServerBackend() override;
+
+  const kh_plugin& definition() const override { return definition_; }
+  std::string_view isolation() const override { return "process"; }
+  std::vector<std::string> sandbox_applied() const override { return options_.sandbox_applied; }
+  // Starts the server (host and name are kept for events); *message says why it failed.
+  int32_t create(kh_host* host, std::string_view name, std::string_view options_json,
+                 std::string* message) override;
+  // The catalog read at the last (re)start or list_changed.
+  int32_t describe(std::string* body) override;
+  int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
+               std::string* body) override;
+  void destroy() override;
+
+  // The server's process id (0 when none runs), for tests and logs.
+  int pid() const;
+
+ private:
+  struct Connection;
+  struct Pending {
+    std::uint64_t connection = 0;
+    CallContext* ctx = nullptr;  // null for the host's own requests (initialize, lists)
+    bool done = false;
+    nlohmann::json response;  // the whole JSON-RPC response
+    std::string failure;      // set when the connection ended before the response
+    int users = 0;            // server requests using ctx right now
+    std::chrono::steady_clock::time_point started;
+    std::condition_variable ready;
+  };
+
+  // Starts a server and completes the handshake and the lists; the caller holds
+  // start_mutex_.
+  bool start(std::string* error);
+  bool ensure_running(std::string* error);
+  // Sends a request and waits for the response (or the end of the connection, the
+  // cancellation of ctx, or timeout). KH_OK with the response in *response; otherwise a
+  // KH_* status and a message in *error.
+  int32_t request(const std::shared_ptr<Connection>& c, const std::string& method,
+                  nlohmann::json params, CallContext* ctx, std::chrono::milliseconds timeout,
+                  nlohmann::json* response, std::string* error);
+  // Reads every page of the lists the server's capabilities offer into catalog_.
+  bool read_catalog(const std::shared_ptr<Connection>& c, std::string* error);
+  bool read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
+                 nlohmann::json* items, std::string* error);
+  void read_messages(std::shared_ptr<Connection> c);
+  void read_stderr(std::shared_ptr<Connection> c);
+  void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message);
+  void handle_notification(const std::shared_ptr<Connection>& c, const std::string& method,
+                           const nlohmann::json& params);
+  void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message);
+  void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
+  // Marks c ended and fails its pending requests with reason.
+  void end_connection(const std::shared_ptr<Connection>& c, const std::string& reason);
+
+  McpServerOptions options_;
+  kh_plugin definition_{};
+  std::vector<kh_secret_decl> secret_decls_;
+
+  kh_host* host_ = nullptr;
+
+  std::mutex start_mutex_;  // one start at a time; taken before mutex_
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::shared_ptr<Connection> connection_;  // the current server, or null
+  std::uint64_t connection_count_ = 0;
+  std::int64_t next_id_ = 1;
+  std::map<std::int64_t, Pending> pending_;  // by JSON-RPC id
+  nlohmann::json catalog_ = nlohmann::json::object();
+  nlohmann::json server_capabilities_ = nlohmann::json::object();
+  std::vector<std::chrono::steady_clock::time_point> restarts_;
+  std::chrono::steady_clock::time_point next_restart_{};
+  std::string failed_;       // set once the instance has failed for good
+  std::string last_end_;     // why the previous server ended
+  int server_requests_ = 0;  // threads answering server-to-client requests
+  bool destroyed_ = false;
+};
+
+}  // namespace keyhold::mount

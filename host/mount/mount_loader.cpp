@@ -1,0 +1,140 @@
+#include "mount/mount_loader.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "mount/mcp_server_backend.hpp"
+
+namespace keyhold::mount {
+
+namespace {
+
+constexpr const char* kInheritedVariables[] = {"PATH", "HOME", "LANG", "TMPDIR", "USER"};
+
+// argv[0] as execvp would find it in the host's PATH, resolved through links.
+std::filesystem::path resolve_program(const std::string& program) {
+  std::error_code ec;
+  if (program.find('/') != std::string::npos)
+    return std::filesystem::weakly_canonical(std::filesystem::absolute(program, ec), ec);
+  const char* path = std::getenv("PATH");
+  std::string_view rest(path != nullptr ? path : "/usr/bin:/bin");
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    const std::filesystem::path candidate =
+        std::filesystem::path(dir.empty() ? "." : dir) / program;
+    if (::access(candidate.c_str(), X_OK) == 0)
+      return std::filesystem::weakly_canonical(std::filesystem::absolute(candidate, ec), ec);
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return {};
+}
+
+void append_entry(std::vector<vault::SecretBuffer>* env, std::string_view name,
+                  std::string_view value) {
+  vault::SecretBuffer entry(name.size() + 1 + value.size() + 1);
+  std::memcpy(entry.data(), name.data(), name.size());
+  entry.data()[name.size()] = '=';
+  std::memcpy(entry.data() + name.size() + 1, value.data(), value.size());
+  env->push_back(std::move(entry));
+}
+
+}  // namespace
+
+std::vector<std::string> default_read_paths(const std::vector<std::string>& command) {
+  std::vector<std::string> paths;
+  auto add = [&](const std::filesystem::path& p) {  // the sandbox refuses a missing path
+    const std::string text = p.string();
+    std::error_code exists_ec;
+    if (!text.empty() && std::filesystem::exists(p, exists_ec) &&
+        std::find(paths.begin(), paths.end(), text) == paths.end())
+      paths.push_back(text);
+  };
+  if (command.empty()) return paths;
+  if (auto program = resolve_program(command[0]); !program.empty()) add(program.parent_path());
+  std::error_code ec;
+  for (std::size_t i = 1; i < command.size(); ++i) {
+    const std::string& arg = command[i];
+    if (arg.empty() || arg[0] == '-') continue;
+    const std::filesystem::path file = std::filesystem::absolute(arg, ec);
+    if (ec || !std::filesystem::is_regular_file(file, ec)) continue;
+    const std::filesystem::path real = std::filesystem::weakly_canonical(file, ec);
+    std::filesystem::path outermost;
+    for (auto p = real.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+      if (p.filename() == "node_modules") outermost = p;
+    add(outermost.empty() ? real.parent_path() : outermost);
+  }
+  return paths;
+}
+
+std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
+                                                    const MountedServerConfig& server,
+                                                    const std::vector<std::string>& aliases,
+                                                    secrets::SecretServices* services) {
+  std::vector<vault::SecretBuffer> env;
+  for (const char* name : kInheritedVariables)
+    if (!server.env.contains(name))
+      if (const char* value = std::getenv(name)) append_entry(&env, name, value);
+  for (const auto& [name, value] : server.env) append_entry(&env, name, value);
+  if (services == nullptr || !services->broker) {
+    for (const auto& alias : aliases)
+      spdlog::warn("instance '{}': no secret services; the server starts without {}", instance,
+                   alias);
+    return env;
+  }
+  // The redactor learns every value before the server can print one (stderr included).
+  if (services->redactor) {
+    std::string error;
+    if (!services->redactor->set_secrets(services->broker->releasable_values(), &error))
+      spdlog::error("instance '{}': the redactor refused the secret values: {}", instance, error);
+  }
+  for (const auto& alias : aliases) {
+    vault::SecretBuffer value;
+    std::string why;
+    if (services->broker->value_for_env(instance, alias, server.command, "", &value, &why) !=
+        KH_OK) {
+      spdlog::warn(
+          "instance '{}': {}; its server starts without the variable {} (grant it with "
+          "`keyhold vault grant {} SECRET --ops env`)",
+          instance, why, alias, instance);
+      continue;
+    }
+    append_entry(&env, alias, value.view());
+  }
+  return env;
+}
+
+std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instance,
+                                                    std::size_t max_message_bytes,
+                                                    const std::filesystem::path& runner) {
+  const MountedServerConfig& server = *instance.server;
+  nlohmann::json policy = instance.sandbox;
+  policy["best_effort"] = instance.sandbox_mode == "best-effort";
+  // The kernel never enforces RLIMIT_NPROC for uid 0 (see instance_loader.cpp).
+  if (::geteuid() == 0 && !policy.contains("max_processes")) policy["max_processes"] = 0;
+  nlohmann::json reads = policy.value("read", nlohmann::json::array());
+  for (const auto& path : default_read_paths(server.command)) reads.push_back(path);
+  policy["read"] = std::move(reads);
+
+  McpServerOptions options;
+  options.instance = instance.name;
+  options.argv = {runner.string(), "--exec-policy=" + policy.dump(), "--"};
+  options.argv.insert(options.argv.end(), server.command.begin(), server.command.end());
+  options.max_message_bytes = max_message_bytes;
+  options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
+  for (const auto& [alias, mapping] : instance.secrets) options.secret_aliases.push_back(alias);
+  options.environment = [name = instance.name, server,
+                         aliases = options.secret_aliases](secrets::SecretServices* services) {
+    return server_environment(name, server, aliases, services);
+  };
+  options.sandbox_applied = {
+      "server started by keyhold-runner --exec-policy (read: " + policy["read"].dump() + ")"};
+  return std::make_unique<McpServerBackend>(std::move(options));
+}
+
+}  // namespace keyhold::mount

@@ -1,0 +1,169 @@
+#include "mount/server_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace keyhold::mount {
+
+std::string describe_exit_status(int status) {
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) +
+           (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended";
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::string>& argv,
+                                                    std::vector<vault::SecretBuffer> env,
+                                                    std::string* error) {
+  if (argv.empty()) {
+    *error = "no command";
+    return nullptr;
+  }
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    return nullptr;
+  }
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    for (int fd : in) ::close(fd);
+    return nullptr;
+  }
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    *error = std::string("pipe: ") + std::strerror(errno);
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    return nullptr;
+  }
+  std::vector<std::string> args_storage = argv;
+  std::vector<char*> args;
+  for (auto& a : args_storage) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(reinterpret_cast<char*>(e.data()));
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);  // leads its own group: terminate() reaches the tree
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);  // the host blocks SIGTERM; the child must not
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  env.clear();  // zeroes every entry
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (rc != 0) {
+    for (int fd : {in[1], out[0], err[0]}) ::close(fd);
+    *error = "cannot start '" + argv[0] + "': " + std::strerror(rc);
+    return nullptr;
+  }
+  std::unique_ptr<ServerProcess> process(new ServerProcess);
+  process->pid_ = pid;
+  process->in_fd_ = in[1];
+  process->out_fd_ = out[0];
+  process->err_fd_ = err[0];
+  ::fcntl(process->in_fd_, F_SETFL, O_NONBLOCK);  // a server that stops reading cannot block us
+  return process;
+}
+
+ServerProcess::~ServerProcess() {
+  terminate(std::chrono::milliseconds(500));
+  for (int fd : {out_fd_, err_fd_})
+    if (fd >= 0) ::close(fd);
+}
+
+bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
+  std::lock_guard lock(write_mutex_);
+  if (in_fd_ < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto write_all = [&](std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::write(in_fd_, bytes.data(), bytes.size());
+      if (n > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN) return false;  // EPIPE: the server is gone
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now())
+                            .count();
+      if (left <= 0) return false;
+      pollfd p{in_fd_, POLLOUT, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    }
+    return true;
+  };
+  return write_all(text) && write_all("\n");
+}
+
+void ServerProcess::kill_group() {
+  std::lock_guard lock(end_mutex_);
+  if (!reaped_) ::kill(-pid_, SIGKILL);
+}
+
+std::string ServerProcess::terminate(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(write_mutex_);
+    if (in_fd_ >= 0) ::close(in_fd_);  // stdin's end: a well-behaved server exits now
+    in_fd_ = -1;
+  }
+  std::lock_guard lock(end_mutex_);
+  if (reaped_) return ended_;
+  int status = 0;
+  auto reaped = [&] {
+    pid_t r;
+    do {
+      r = ::waitpid(pid_, &status, WNOHANG);
+    } while (r < 0 && errno == EINTR);
+    return r == pid_ || r < 0;
+  };
+  const auto poll_until = [&](std::chrono::steady_clock::time_point deadline) {
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (reaped()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return reaped();
+  };
+  bool done = poll_until(std::chrono::steady_clock::now() + grace / 4);
+  if (!done) {
+    ::kill(-pid_, SIGTERM);
+    done = poll_until(std::chrono::steady_clock::now() + grace);
+  }
+  ::kill(-pid_, SIGKILL);  // the rest of the group, and the leader if it ignored SIGTERM
+  if (!done) {
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  reaped_ = true;
+  ended_ = describe_exit_status(status);
+  return ended_;
+}
+
+}  // namespace keyhold::mount

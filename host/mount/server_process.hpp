@@ -1,0 +1,62 @@
+#pragma once
+// The child process of a mounted MCP server: started with posix_spawn as the leader of its
+// own process group, stdin and stdout as pipes to the host (the MCP stream), stderr as a
+// third pipe (the caller logs it, redacted). Environment entries arrive in guarded memory
+// and are zeroed once the child has started; nothing of the host's environment is passed
+// unless listed.
+//
+// Thread-safe: write_line() serializes writers; terminate() may race with a reader, which
+// then sees the end of stdout.
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyhold/vault/secret_buffer.hpp"
+
+namespace keyhold::mount {
+
+class ServerProcess {
+ public:
+  // Starts argv (argv[0] a path, or searched in the host's PATH) with exactly the
+  // entries of env ("NAME=value", guarded). Null and a one-line cause in *error on
+  // failure.
+  static std::unique_ptr<ServerProcess> start(const std::vector<std::string>& argv,
+                                              std::vector<vault::SecretBuffer> env,
+                                              std::string* error);
+  ~ServerProcess();  // terminate()s
+
+  // Writes text and a '\n' to the server's stdin; false when the server is gone or has
+  // not read for `timeout` (then it is treated as hung by the caller).
+  bool write_line(std::string_view text,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  int stdout_fd() const noexcept { return out_fd_; }
+  int stderr_fd() const noexcept { return err_fd_; }
+  pid_t pid() const noexcept { return pid_; }
+
+  // Closes stdin, sends SIGTERM to the group, SIGKILL after grace, and reaps the leader.
+  // Returns a description of how it ended ("exited with status 0", "killed by signal 9
+  // (SIGKILL)"). Idempotent; later calls return the same text.
+  std::string terminate(std::chrono::milliseconds grace = std::chrono::seconds(2));
+  // Kills the whole group at once (SIGKILL) without reaping; for a server that broke the
+  // protocol. The reader then sees the end of stdout.
+  void kill_group();
+
+ private:
+  ServerProcess() = default;
+  pid_t pid_ = -1;
+  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::mutex write_mutex_;
+  std::mutex end_mutex_;
+  bool reaped_ = false;
+  std::string ended_;
+};
+
+// How a waitpid status reads in a message.
+std::string describe_exit_status(int status);
+
+}  // namespace keyhold::mount

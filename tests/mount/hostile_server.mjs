@@ -1,0 +1,50 @@
+// A hostile MCP server for the mount tests (not a stand-in for a real one: the real ones
+// are from npm). It completes the handshake, then answers tools/call of `garbage` with a
+// burst of what a broken or hostile server may write (malformed JSON, invalid UTF-8,
+// unknown ids, a deep nesting, a batch) before the real answer, and `huge` with one line
+// larger than the host's max_message_bytes.
+import { createInterface } from 'node:readline';
+
+const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+const tools = ['garbage', 'huge', 'ok'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  let msg;
+  try {
+    msg = JSON.parse(line);
+  } catch {
+    return;
+  }
+  if (msg.id === undefined) return; // notifications
+  const reply = (result) => write({ jsonrpc: '2.0', id: msg.id, result });
+  switch (msg.method) {
+    case 'initialize':
+      return reply({ protocolVersion: msg.params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'hostile', version: '0' } });
+    case 'tools/list':
+      return reply({ tools });
+    case 'tools/call': {
+      const name = msg.params.name;
+      if (name === 'garbage') {
+        process.stdout.write('this is not json\n');
+        process.stdout.write(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d, 0x0a])); // {"\xff\xfe":1}
+        write({ jsonrpc: '2.0', id: 987654321, result: { content: [] } });
+        write({ jsonrpc: '2.0', id: 'not-ours', result: {} });
+        write({ jsonrpc: '2.0', id: msg.id + 1000, error: { code: 1, message: 'stray' } });
+        write({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'x', progress: 'NaN' } });
+        write({ jsonrpc: '2.0', method: 'sampling/createMessage', id: 'srv-1', params: {} }); // outside capability use
+        write({ jsonrpc: '2.0', method: 'unknown/method', id: 'srv-2' });
+        process.stdout.write('['.repeat(100000) + '\n');
+        process.stdout.write('[{"jsonrpc":"2.0","method":"x"}]\n');
+        process.stdout.write('\n\n   \n');
+        return reply({ content: [{ type: 'text', text: 'survived the garbage' }] });
+      }
+      if (name === 'huge') {
+        process.stdout.write('"' + 'x'.repeat(2 * 1024 * 1024) + '"\n');
+        return;
+      }
+      return reply({ content: [{ type: 'text', text: 'ok' }] });
+    }
+    default:
+      return write({ jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'method not found' } });
+  }
+});

@@ -1,0 +1,52 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <thread>
+
+#include "mount/line_reader.hpp"
+
+using keyhold::mount::LineReader;
+
+namespace {
+// Writes text to a pipe from another thread and returns the read end.
+int pipe_with(std::string text) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::thread([fd = fds[1], text = std::move(text)] {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  }).detach();
+  return fds[0];
+}
+}  // namespace
+
+TEST_CASE("lines come out one by one, a carriage return dropped, an unfinished tail not") {
+  const int fd = pipe_with("{\"a\":1}\r\n\n{\"b\":2}\npartial");
+  LineReader reader(fd, 100);
+  std::string line;
+  REQUIRE(reader.next(&line) == LineReader::Result::kLine);
+  CHECK(line == "{\"a\":1}");
+  REQUIRE(reader.next(&line) == LineReader::Result::kLine);
+  CHECK(line.empty());
+  REQUIRE(reader.next(&line) == LineReader::Result::kLine);
+  CHECK(line == "{\"b\":2}");
+  CHECK(reader.next(&line) == LineReader::Result::kEnd);
+  ::close(fd);
+}
+
+TEST_CASE("a line over the cap is reported once and skipped, the next line still arrives") {
+  const int fd = pipe_with(std::string(1 << 20, 'x') + "\nafter\n");
+  LineReader reader(fd, 1000);
+  std::string line;
+  CHECK(reader.next(&line) == LineReader::Result::kTooLong);
+  REQUIRE(reader.next(&line) == LineReader::Result::kLine);
+  CHECK(line == "after");
+  CHECK(reader.next(&line) == LineReader::Result::kEnd);
+  ::close(fd);
+}

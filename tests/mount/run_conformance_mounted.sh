@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Issue 17, acceptance 6: the official MCP conformance suite against an outer keyhold that
+# mounts, as an external stdio MCP server, an inner `keyhold serve` of the conformance
+# fixture plugin. The proxy must add no failure: "Total: 40 passed, 0 failed" and exit 0.
+# Usage: run_conformance_mounted.sh KEYHOLD_BIN PLUGIN_DIR E2E_DIR
+set -euo pipefail
+keyhold=$1 plugin_dir=$2 e2e=$3
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/inner"
+cat > "$work/inner/keyhold.toml" <<TOML
+[server]
+plugin_dirs = ["$plugin_dir"]
+[instances.conformance]
+plugin = "conformance"
+prefix = ""
+# The mount's sandbox confines the whole inner keyhold; a runner inside it could not apply
+# a second sandbox (its seccomp filter refuses what the runner's setup needs).
+isolation = "in-process"
+TOML
+cat > "$work/keyhold.toml" <<TOML
+[http]
+auth = "off"  # the suite cannot send a token; allowed only because we bind loopback
+[instances.mounted]
+server.command = ["$keyhold", "serve", "--config", "$work/inner/keyhold.toml"]
+server.env = { XDG_CONFIG_HOME = "$work/inner", XDG_DATA_HOME = "$work/inner", HOME = "$work/inner" }
+prefix = ""
+[instances.mounted.sandbox]
+read = ["$plugin_dir"]
+TOML
+HOME=$work XDG_CONFIG_HOME=$work XDG_DATA_HOME=$work \
+  "$keyhold" serve --config "$work/keyhold.toml" --http 127.0.0.1:0 2>"$work/serve.log" &
+server_pid=$!
+for _ in $(seq 1 200); do
+  port=$(grep -o 'http://127.0.0.1:[0-9]*/mcp' "$work/serve.log" 2>/dev/null | head -1 | sed 's/.*:\([0-9]*\)\/mcp/\1/') || true
+  [ -n "${port:-}" ] && break
+  sleep 0.1
+done
+if [ -z "${port:-}" ]; then echo "keyhold did not start:"; cat "$work/serve.log"; exit 1; fi
+if grep -q "skipped" "$work/serve.log"; then echo "the mounted server did not load:"; cat "$work/serve.log"; exit 1; fi
+set +e
+"$e2e/node_modules/.bin/node" "$e2e/node_modules/@modelcontextprotocol/conformance/dist/index.js" \
+  server --url "http://127.0.0.1:$port/mcp" >"$work/suite.log" 2>&1
+status=$?
+set -e
+sed -n '/=== SUMMARY ===/,$p' "$work/suite.log"
+if [ $status -ne 0 ] || ! grep -q '^Total: 40 passed, 0 failed' "$work/suite.log"; then
+  echo "conformance suite failed through the mount (exit $status); full log:"; cat "$work/suite.log"
+  echo "server log:"; cat "$work/serve.log"
+  exit 1
+fi
+kill -TERM "$server_pid"
+wait "$server_pid"
+server_status=$?
+server_pid=
+if [ $server_status -ne 0 ]; then echo "keyhold exited $server_status after SIGTERM"; cat "$work/serve.log"; exit 1; fi
+echo "conformance through a mounted server: clean run, keyhold exited 0 on SIGTERM"
