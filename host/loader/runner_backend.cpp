@@ -139,17 +139,6 @@ std::string cannot_run(const std::string& runner, const std::string& why) {
          ": install keyhold-runner beside keyhold or set KEYHOLD_RUNNER to its path";
 }
 
-std::string describe_exit(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = sigabbrev_np(sig);
-    return "killed by signal " + std::to_string(sig) +
-           (name ? std::string(" (SIG") + name + ")" : "");
-  }
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  return "ended";
-}
-
 }  // namespace
 
 std::filesystem::path runner_executable() {
@@ -278,7 +267,7 @@ bool RunnerBackend::spawn(std::string* error) {
   if (!process->channel->receive(&reply, &why)) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    *error = "the runner ended while starting (" + describe_exit(status) + ")";
+    *error = "the runner ended while starting (" + describe_exit_status(status) + ")";
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) *error = cannot_run(runner, "");
     return false;
   }
@@ -375,25 +364,19 @@ bool RunnerBackend::ensure_running(std::string* error) {
       *error = "instance '" + instance_ + "' is shut down";
       return false;
     }
-    if (Clock::now() >= next_restart_) break;
-    changed_.wait_until(lock, next_restart_);
+    if (Clock::now() >= restart_budget_.next_allowed()) break;
+    changed_.wait_until(lock, restart_budget_.next_allowed());
   }
   {
     std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
-    std::erase_if(restarts_, [&](auto t) { return now - t > std::chrono::minutes(10); });
-    if (restarts_.size() >= static_cast<std::size_t>(kMaxRestarts)) {
+    if (!restart_budget_.take(Clock::now())) {
       failed_ = "instance '" + instance_ + "' failed: its runner ended " +
-                std::to_string(kMaxRestarts + 1) + " times within 10 minutes (last: " + last_end_ +
-                ")";
+                std::to_string(RestartBudget::kMaxRestarts + 1) +
+                " times within 10 minutes (last: " + last_end_ + ")";
       spdlog::error("{}", failed_);
       *error = failed_;
       return false;
     }
-    const auto backoff =
-        std::chrono::seconds(restarts_.empty() ? 0 : std::min(30, 1 << (restarts_.size() - 1)));
-    restarts_.push_back(now);
-    next_restart_ = now + backoff;
   }
   spdlog::warn("instance '{}': starting a new runner (the last one {})", instance_, last_end_);
   if (!spawn(error)) {
@@ -583,8 +566,8 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   {
     std::lock_guard lock(mutex_);
     reason = !process->kill_reason.empty() ? process->kill_reason
-             : !why.empty()                ? why + " (" + describe_exit(status) + ")"
-                                           : describe_exit(status);
+             : !why.empty()                ? why + " (" + describe_exit_status(status) + ")"
+                                           : describe_exit_status(status);
     process->ended = true;
     process->turn.notify_all();
     if (!destroyed_) last_end_ = reason;

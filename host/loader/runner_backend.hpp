@@ -9,10 +9,10 @@
 //
 // A runner that crashes, is killed (OOM, limits) or breaks the protocol ends only
 // itself: its calls in flight get an error, and the next call restarts it with backoff
-// (immediately, then 1 s, 2 s, ... up to 30 s; after kMaxRestarts within 10 minutes the
-// instance is marked failed). A call that outlives call_timeout, or ignores its
-// cancellation for cancel_grace, ends the runner. Destroying the backend ends the runner
-// and everything it started (its process group).
+// (immediately, then 1 s, 2 s, ... up to 30 s; after RestartBudget::kMaxRestarts within 10 minutes
+// the instance is marked failed). A call that outlives call_timeout, or ignores its cancellation
+// for cancel_grace, ends the runner. Destroying the backend ends the runner and everything it
+// started (its process group).
 #include <sys/types.h>
 
 #include <chrono>
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "loader/plugin_backend.hpp"
+#include "loader/restart_budget.hpp"
 #include "loader/runner_channel.hpp"
 
 namespace keyhold {
@@ -44,7 +45,6 @@ struct RunnerOptions {
 
 class RunnerBackend final : public PluginBackend {
  public:
-  static constexpr int kMaxRestarts = 5;
   // Host threads one runner may keep busy with service requests at once.
   static constexpr int kMaxServiceThreads = 64;
 
@@ -122,8 +122,7 @@ class RunnerBackend final : public PluginBackend {
   std::uint64_t generation_ = 0;
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, Pending> pending_;
-  std::vector<std::chrono::steady_clock::time_point> restarts_;
-  std::chrono::steady_clock::time_point next_restart_{};
+  RestartBudget restart_budget_;
   std::string failed_;    // set once the instance has failed for good
   std::string last_end_;  // why the previous runner ended
   int service_threads_ = 0;

@@ -210,26 +210,20 @@ bool McpServerBackend::ensure_running(std::string* error) {
       *error = "instance '" + options_.instance + "' is shut down";
       return false;
     }
-    if (Clock::now() >= next_restart_) break;
-    changed_.wait_until(lock, next_restart_);
+    if (Clock::now() >= restart_budget_.next_allowed()) break;
+    changed_.wait_until(lock, restart_budget_.next_allowed());
   }
   json before;
   {
     std::lock_guard lock(mutex_);
-    const auto now = Clock::now();
-    std::erase_if(restarts_, [&](auto t) { return now - t > std::chrono::minutes(10); });
-    if (restarts_.size() >= static_cast<std::size_t>(kMaxRestarts)) {
+    if (!restart_budget_.take(Clock::now())) {
       failed_ = "instance '" + options_.instance + "' failed: its server ended " +
-                std::to_string(kMaxRestarts + 1) + " times within 10 minutes (last: " + last_end_ +
-                ")";
+                std::to_string(RestartBudget::kMaxRestarts + 1) +
+                " times within 10 minutes (last: " + last_end_ + ")";
       spdlog::error("{}", failed_);
       *error = failed_;
       return false;
     }
-    const auto backoff =
-        std::chrono::seconds(restarts_.empty() ? 0 : std::min(30, 1 << (restarts_.size() - 1)));
-    restarts_.push_back(now);
-    next_restart_ = now + backoff;
     before = catalog_;
   }
   spdlog::warn("instance '{}': starting its server again (the last one {})", options_.instance,

@@ -18,8 +18,8 @@
 // Lifecycle: create() starts the server and completes the handshake. A server that exits,
 // crashes, breaks the protocol (a line over max_message_bytes) or stops reading ends only
 // itself: its calls in flight get an error, and the next call starts it again with backoff
-// (immediately, then 1 s, 2 s, ... up to 30 s; after kMaxRestarts within 10 minutes the
-// instance is failed). destroy() ends the server's whole process group.
+// (immediately, then 1 s, 2 s, ... up to 30 s; after RestartBudget::kMaxRestarts within 10 minutes
+// the instance is failed). destroy() ends the server's whole process group.
 //
 // Thread-safe: calls run concurrently, multiplexed by JSON-RPC id.
 #include <chrono>
@@ -34,6 +34,7 @@
 
 #include "keyhold/vault/secret_buffer.hpp"
 #include "loader/plugin_backend.hpp"
+#include "loader/restart_budget.hpp"
 #include "secrets/secret_services.hpp"
 
 namespace keyhold::mount {
@@ -57,7 +58,6 @@ struct McpServerOptions {
 
 class McpServerBackend final : public PluginBackend {
  public:
-  static constexpr int kMaxRestarts = 5;
   // Server-to-client requests handled at once; more are refused with a JSON-RPC error.
   static constexpr int kMaxServerRequests = 16;
 
@@ -131,8 +131,7 @@ class McpServerBackend final : public PluginBackend {
   std::map<std::int64_t, Pending> pending_;  // by JSON-RPC id
   nlohmann::json catalog_ = nlohmann::json::object();
   nlohmann::json server_capabilities_ = nlohmann::json::object();
-  std::vector<std::chrono::steady_clock::time_point> restarts_;
-  std::chrono::steady_clock::time_point next_restart_{};
+  RestartBudget restart_budget_;
   std::string failed_;       // set once the instance has failed for good
   std::string last_end_;     // why the previous server ended
   int server_requests_ = 0;  // threads answering server-to-client requests

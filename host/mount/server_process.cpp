@@ -11,18 +11,9 @@
 #include <cstring>
 #include <thread>
 
-namespace keyhold::mount {
+#include "loader/restart_budget.hpp"
 
-std::string describe_exit_status(int status) {
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    const char* name = sigabbrev_np(sig);
-    return "killed by signal " + std::to_string(sig) +
-           (name ? std::string(" (SIG") + name + ")" : "");
-  }
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  return "ended";
-}
+namespace keyhold::mount {
 
 std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::string>& argv,
                                                     std::vector<vault::SecretBuffer> env,

@@ -56,7 +56,4 @@ class ServerProcess {
   std::string ended_;
 };
 
-// How a waitpid status reads in a message.
-std::string describe_exit_status(int status);
-
 }  // namespace keyhold::mount
