@@ -656,8 +656,9 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     answer_error(rpc::kMethodNotFound, "method not found: " + method);
     return;
   }
-  // The call the request belongs to: stdio carries no link, so the call in flight (the
-  // most recent one when several are).
+  // The call the request belongs to: stdio carries no link, so it is forwarded only when
+  // exactly one call is in flight. With several (perhaps from different clients of an
+  // HTTP host), picking one could show one client's prompt to another: refused.
   CallContext* ctx = nullptr;
   std::int64_t owner = 0;
   {
@@ -666,16 +667,22 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
       answer_error(rpc::kInternalError, "too many requests to the client in flight");
       return;
     }
-    Clock::time_point latest{};
+    int calls = 0;
     for (auto& [pid, p] : pending_)
-      if (p.connection == c->number && !p.done && p.ctx != nullptr && p.started >= latest) {
-        latest = p.started;
+      if (p.connection == c->number && !p.done && p.ctx != nullptr) {
+        ++calls;
         owner = pid;
         ctx = p.ctx;
       }
-    if (ctx == nullptr) {
+    if (calls == 0) {
       answer_error(rpc::kInternalError,
                    "keyhold forwards " + method + " to its client only during a call");
+      return;
+    }
+    if (calls > 1) {
+      answer_error(rpc::kInternalError, "keyhold cannot tell which of " + std::to_string(calls) +
+                                            " calls in flight this " + method +
+                                            " belongs to (stdio carries no link)");
       return;
     }
     ++pending_.at(owner).users;

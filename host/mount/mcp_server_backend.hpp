@@ -10,9 +10,10 @@
 // call() forwards tools/call, resources/read, resources/(un)subscribe, prompts/get and
 // completion/complete as requests; the server's progress for a call reaches the call's
 // context; a cancelled call sends notifications/cancelled; the server's sampling,
-// elicitation and roots requests go to the client through the call's context (the call in
-// flight, or the most recent one when several are), and are refused with a JSON-RPC error
-// when none is in flight or the client lacks the capability; its log notifications go to
+// elicitation and roots requests go to the client through the context of the one call in
+// flight, and are refused with a JSON-RPC error when none or several are in flight (stdio
+// does not say which call a request belongs to; guessing could show one client's prompt
+// to another) or the client lacks the capability; its log notifications go to
 // the host's (redacting) log; list_changed re-reads that list and tells the host.
 //
 // Lifecycle: create() starts the server and completes the handshake. A server that exits,

@@ -145,6 +145,24 @@ test("the server's sampling request reaches the SDK client and the answer comes 
   assert.match(textOf(result), /sampled-by-the-sdk-client/);
 });
 
+test('a sampling request while several calls are in flight is refused, not guessed', async () => {
+  // stdio does not say which call the server's request belongs to; with two calls in
+  // flight (they could come from two clients of an HTTP host) keyhold must not pick one.
+  const before = samplingRequests.length;
+  const long = client.callTool({
+    name: 'everything_trigger-long-running-operation',
+    arguments: { duration: 3, steps: 3 },
+  });
+  await sleep(300);
+  const sampled = await client.callTool({
+    name: 'everything_trigger-sampling-request',
+    arguments: { prompt: 'say hello again', maxTokens: 20 },
+  });
+  assert.equal(samplingRequests.length, before, 'the request reached a client');
+  assert.doesNotMatch(textOf(sampled), /sampled-by-the-sdk-client/);
+  assert.match(textOf(await long), /Long running operation completed/);
+});
+
 test("the server's elicitation request reaches the SDK client and the answer comes back", async () => {
   const result = await client.callTool({ name: 'everything_trigger-elicitation-request', arguments: {} });
   assert.equal(elicitationRequests.length, 1);
