@@ -167,7 +167,7 @@ TEST_CASE("import: instance names are sanitized and de-duplicated") {
   CHECK(plan.instances[2].source_name == "my server v2");
 }
 
-TEST_CASE("import: the rendered TOML loads as a keyhold config; the plan text names only") {
+TEST_CASE("import: the rendered TOML loads as a keyhold config, the plan text names only") {
   std::string error;
   std::string text = claude_desktop();
   // A plain value with characters TOML must escape.
