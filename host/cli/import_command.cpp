@@ -176,8 +176,10 @@ void run_import(const ImportOptions& o) {
   std::printf("keyhold config: %s (%s)\n", config_path.string().c_str(),
               config_exists ? "instances appended" : "created");
   if (secret_count > 0) {
-    std::printf("vault: %s (%zu secret(s), each granted to its instance for env)\n",
-                vault_file.string().c_str(), secret_count);
+    const bool have_vault = std::filesystem::exists(vault_file, ec);
+    std::printf("vault: %s (%zu secret(s), each granted to its instance for env)%s\n",
+                vault_file.string().c_str(), secret_count,
+                have_vault ? "" : "; there is no vault yet: create one with `keyhold vault init`");
   }
   std::fflush(stdout);
 

@@ -229,3 +229,18 @@ TEST_CASE("import: the client rewrite keeps other keys and the skipped servers")
   CHECK(v["servers"]["keyhold"]["url"] == "http://x");
   CHECK(v.contains("inputs"));
 }
+
+TEST_CASE("import: ~/.claude.json: top-level servers are read, per-project ones are noted") {
+  std::string error;
+  auto client = parse_client_config(
+      R"({"numStartups": 3, "projects": {"/src/app": {"mcpServers": {"p": {"command": "x"}}}},
+          "mcpServers": {"u": {"type": "stdio", "command": "y"}}})",
+      &error);
+  REQUIRE(client);
+  REQUIRE(client->servers.size() == 1);
+  CHECK(client->servers[0].name == "u");
+  REQUIRE(client->notes.size() == 1);
+  CHECK(client->notes[0].find("projects") != std::string::npos);
+  CHECK_FALSE(parse_client_config(R"({"projects": {"/a": {"mcpServers": {}}}})", &error));
+  CHECK(error.find("import the project's .mcp.json") != std::string::npos);
+}
