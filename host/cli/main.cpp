@@ -1,6 +1,7 @@
 // keyhold: one MCP host for all of a team's tools, with an encrypted vault.
 #include <CLI/CLI.hpp>
 
+#include "cli/import_command.hpp"
 #include "cli/plugins_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/token_command.hpp"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   keyhold::cli::add_plugins_command(app);
   keyhold::cli::add_vault_command(app);
   keyhold::cli::add_token_command(app);
+  keyhold::cli::add_import_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
