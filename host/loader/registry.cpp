@@ -11,7 +11,9 @@ const nlohmann::json& list_of(const nlohmann::json& catalog, const char* key) {
   return (it != catalog.end() && it->is_array()) ? *it : empty;
 }
 
-bool valid_name(const std::string& name) {
+}  // namespace
+
+bool valid_tool_name(std::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -20,7 +22,6 @@ bool valid_name(const std::string& name) {
   }
   return true;
 }
-}  // namespace
 
 bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* out,
                      std::string* error) {
@@ -36,7 +37,7 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
       }
       const std::string name = tool["name"].get_ref<const std::string&>();
       const std::string exposed = inst->prefix() + name;
-      if (!valid_name(exposed)) {
+      if (!valid_tool_name(exposed)) {
         *error = "instance '" + who + "': tool name '" + exposed +
                  "' is not 1-128 characters of [A-Za-z0-9_.-]";
         return false;

@@ -41,6 +41,9 @@ struct CatalogSnapshot {
   std::vector<std::pair<std::string, PluginInstance*>> templates;
 };
 
+// True when name is 1-128 characters of [A-Za-z0-9_.-], the tool names MCP clients accept.
+bool valid_tool_name(std::string_view name);
+
 class Registry {
  public:
   Registry() = default;

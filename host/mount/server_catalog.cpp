@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "loader/registry.hpp"
 #include "loader/tool_schema.hpp"
 
 namespace keyhold::mount {
@@ -9,16 +10,6 @@ namespace keyhold::mount {
 using nlohmann::json;
 
 namespace {
-
-bool valid_tool_name(const std::string& name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 // The entries of list whose `key` is a non-empty string not seen before.
 json unique_by(const json& list, const char* key, const char* what,
