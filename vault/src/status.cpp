@@ -33,6 +33,10 @@ const char* error_code_name(ErrorCode code) noexcept {
       return "internal";
     case ErrorCode::kInsecurePermissions:
       return "insecure-permissions";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
   }
   return "unknown";
 }

@@ -21,6 +21,11 @@ enum class ErrorCode {
   // A key file, passphrase file, vault file, its -wal/-shm or its directory can be read or
   // written by another user (override: KEYHOLD_INSECURE_PERMISSIONS=1).
   kInsecurePermissions,
+  // Host-side outcomes (the vault itself never returns them): a client cancelled the
+  // request, or a peer that must answer (a client, a plugin runner, a mounted server)
+  // cannot do so right now.
+  kCancelled,
+  kUnavailable,
 };
 
 // Returns a short stable name for code ("integrity", "not-found", ...), for JSON output.
