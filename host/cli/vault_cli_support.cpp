@@ -85,6 +85,8 @@ int exit_code_for(vault::ErrorCode code) {
     case vault::ErrorCode::kUnsupported:
     case vault::ErrorCode::kIo:
     case vault::ErrorCode::kInternal:
+    case vault::ErrorCode::kCancelled:
+    case vault::ErrorCode::kUnavailable:
       break;
   }
   return kExitError;
