@@ -77,18 +77,18 @@ int list_instances(const std::string& config_path, bool as_json) {
 int inspect(const std::string& path, const std::string& options_text, bool as_json,
             bool in_process) {
   setup_stderr_logging("warn");
-  std::string error;
   InstanceConfig config;
   config.name = "inspect";
   config.plugin = path;
   config.isolation = in_process ? "in-process" : "process";
   std::error_code ec;
   const std::filesystem::path resolved = std::filesystem::absolute(path, ec);
-  auto backend = start_backend(config, ec ? std::filesystem::path(path) : resolved, &error);
-  if (!backend) {
-    std::cerr << "keyhold: " << path << ": " << error << "\n";
+  auto started = start_backend(config, ec ? std::filesystem::path(path) : resolved);
+  if (!started.is_ok()) {
+    std::cerr << "keyhold: " << path << ": " << started.status().message() << "\n";
     return 1;
   }
+  std::unique_ptr<PluginBackend> backend = std::move(started).value();
   const kh_plugin& def = backend->definition();
   nlohmann::json info{{"path", path},
                       {"name", def.name},
@@ -110,11 +110,12 @@ int inspect(const std::string& path, const std::string& options_text, bool as_js
   Registry registry;
   EventHub hub(registry);
   PluginInstance instance(def.name, "", std::move(backend), options, &hub);
-  nlohmann::json catalog;
-  if (!instance.create(&error) || !instance.describe(&catalog, &error)) {
-    info["catalog_error"] = error;
+  const Status created = instance.create();
+  Result<nlohmann::json> catalog = created.is_ok() ? instance.describe() : created;
+  if (!catalog.is_ok()) {
+    info["catalog_error"] = catalog.status().message();
   } else {
-    info["catalog"] = catalog;
+    info["catalog"] = std::move(catalog).value();
   }
   if (as_json) {
     std::cout << info.dump(2) << "\n";
@@ -133,7 +134,7 @@ int inspect(const std::string& path, const std::string& options_text, bool as_js
     return 0;
   }
   for (const char* kind : {"tools", "prompts", "resources", "resourceTemplates"}) {
-    const auto& items = catalog.value(kind, nlohmann::json::array());
+    const auto& items = info["catalog"].value(kind, nlohmann::json::array());
     std::cout << kind << ":" << (items.empty() ? " none" : "") << "\n";
     for (const auto& item : items) {
       std::string id = item.value("name", item.value("uri", item.value("uriTemplate", "?")));

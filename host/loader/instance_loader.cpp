@@ -33,23 +33,21 @@ std::vector<std::filesystem::path> plugin_search_dirs(const Config& config) {
   return dirs;
 }
 
-std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
-                                             const std::filesystem::path& path,
-                                             std::string* error) {
+Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& instance,
+                                                     const std::filesystem::path& path) {
   if (instance.isolation == "in-process") {
-    auto library = PluginLibrary::load(path, error);
-    if (!library) return nullptr;
+    auto library = PluginLibrary::load(path);
+    if (!library.is_ok()) return library.status();
     spdlog::warn(
         "instance '{}' runs in-process (isolation = \"in-process\"): its code can read "
         "everything the host holds",
         instance.name);
-    return std::make_unique<InProcessBackend>(std::move(library));
+    return std::unique_ptr<PluginBackend>(
+        std::make_unique<InProcessBackend>(std::move(library).value()));
   }
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {  // the same words as an in-process load
-    *error = "file not found";
-    return nullptr;
-  }
+  if (!std::filesystem::exists(path, ec))  // the same words as an in-process load
+    return not_found("file not found");
   RunnerOptions options;
   options.runner_path = runner_executable();
   options.plugin_path = path;
@@ -60,12 +58,10 @@ std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
   if (::geteuid() == 0 && !options.policy.contains("max_processes"))
     options.policy["max_processes"] = 0;
   options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
-  auto backend = RunnerBackend::start(instance.name, std::move(options), error);
-  if (!backend) {
-    *error = "isolated runner: " + *error;
-    return nullptr;
-  }
-  return backend;
+  auto backend = RunnerBackend::start(instance.name, std::move(options));
+  if (!backend.is_ok())
+    return Status(backend.status().code(), "isolated runner: " + backend.status().message());
+  return std::unique_ptr<PluginBackend>(std::move(backend).value());
 }
 
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
@@ -81,7 +77,7 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
   struct Started {
     std::filesystem::path path;
     std::unique_ptr<PluginBackend> backend;
-    std::string error;
+    Status status;
   };
   std::vector<Started> started(config.instances.size());
   {
@@ -94,10 +90,18 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
                                                 runner_executable());
         continue;
       }
-      s.path = resolve_plugin_path(config.instances[i].plugin, base, dirs, &s.error);
-      if (s.path.empty()) continue;
+      auto resolved = resolve_plugin_path(config.instances[i].plugin, base, dirs);
+      if (!resolved.is_ok()) {
+        s.status = resolved.status();
+        continue;
+      }
+      s.path = std::move(resolved).value();
       auto start = [&s, &instance = config.instances[i]] {
-        s.backend = start_backend(instance, s.path, &s.error);
+        auto backend = start_backend(instance, s.path);
+        if (backend.is_ok())
+          s.backend = std::move(backend).value();
+        else
+          s.status = backend.status();
       };
       if (config.instances[i].isolation == "in-process")
         start();  // the host's own dynamic loader: one at a time
@@ -114,7 +118,7 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     result.plugin_path = instance.plugin;
     result.isolation = instance.isolation;
     result.sandbox = instance.sandbox;
-    std::string error = std::move(started[i].error);
+    const std::string error = started[i].status.message();
     const auto& path = started[i].path;
     if (path.empty()) {
       result.error = error;
@@ -141,11 +145,14 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     auto mapping = instance.secrets;
     if (instance.server)
       for (auto& [alias, entry] : mapping) entry.env_commands = {instance.server->command};
-    if (secrets != nullptr && secrets->broker &&
-        !secrets->broker->bind_instance(instance.name, backend->definition(), mapping, &error)) {
-      result.error = error;
-      results.push_back(std::move(result));
-      continue;
+    if (secrets != nullptr && secrets->broker) {
+      std::string bind_error;
+      if (!secrets->broker->bind_instance(instance.name, backend->definition(), mapping,
+                                          &bind_error)) {
+        result.error = bind_error;
+        results.push_back(std::move(result));
+        continue;
+      }
     }
     auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
                                                     std::move(backend), instance.options, events);
@@ -161,8 +168,10 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     }
     created->set_guard(
         secrets::parse_guard_mode(instance.guard).value_or(secrets::GuardMode::kBlock));
-    if (!created->create(&error) || !registry.add(std::move(created), &error)) {
-      result.error = error;
+    Status loaded = created->create();
+    if (loaded.is_ok()) loaded = registry.add(std::move(created));
+    if (!loaded.is_ok()) {
+      result.error = loaded.message();
       results.push_back(std::move(result));
       continue;
     }

@@ -26,10 +26,9 @@ struct InstanceLoadResult {
 std::vector<std::filesystem::path> plugin_search_dirs(const Config& config);
 
 // The plugin at path (resolved) for instance: in a sandboxed runner (isolation
-// "process") or loaded into this process ("in-process"). Null and *error when it cannot
-// start.
-std::unique_ptr<PluginBackend> start_backend(const InstanceConfig& instance,
-                                             const std::filesystem::path& path, std::string* error);
+// "process") or loaded into this process ("in-process"). An error when it cannot start.
+Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& instance,
+                                                     const std::filesystem::path& path);
 
 // Loads every instance of config into registry, in file order. A failing instance is
 // skipped and reported; the others still load. events receives instance-wide events.

@@ -211,29 +211,22 @@ PluginInstance::~PluginInstance() {
   if (secrets_ != nullptr && secrets_->children) secrets_->children->kill_all(name_);
 }
 
-bool PluginInstance::create(std::string* error) {
+Status PluginInstance::create() {
   std::string message;
   const int32_t status = backend_->create(&host_, name_, options_.dump(), &message);
-  if (status != KH_OK) {
-    *error = "create() failed" + (message.empty() ? std::string() : ": " + message);
-    return false;
-  }
-  return true;
+  if (status != KH_OK)
+    return internal_error("create() failed" + (message.empty() ? std::string() : ": " + message));
+  return Status::ok();
 }
 
-bool PluginInstance::describe(nlohmann::json* catalog, std::string* error) {
+Result<nlohmann::json> PluginInstance::describe() {
   std::string body;
-  if (int32_t status = backend_->describe(&body); status != KH_OK) {
-    *error = "describe() failed: " + body;
-    return false;
-  }
+  if (int32_t status = backend_->describe(&body); status != KH_OK)
+    return internal_error("describe() failed: " + body);
   auto parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    *error = "describe() did not return a JSON object";
-    return false;
-  }
-  *catalog = std::move(parsed);
-  return true;
+  if (parsed.is_discarded() || !parsed.is_object())
+    return internal_error("describe() did not return a JSON object");
+  return parsed;
 }
 
 PluginReply PluginInstance::call(CallContext& ctx, std::string_view method,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/status.hpp"
 #include "loader/host_services.hpp"
 #include "loader/plugin_backend.hpp"
 #include "secrets/secret_services.hpp"
@@ -38,11 +39,10 @@ class PluginInstance {
   PluginInstance(const PluginInstance&) = delete;
   PluginInstance& operator=(const PluginInstance&) = delete;
 
-  // Calls the plugin's create(); false and a message in *error on failure.
-  bool create(std::string* error);
-  // The plugin's catalog; false and a message in *error when describe() fails or does not
-  // return a JSON object.
-  bool describe(nlohmann::json* catalog, std::string* error);
+  // Calls the plugin's create(); kInternal with the plugin's message on failure.
+  Status create();
+  // The plugin's catalog; an error when describe() fails or does not return a JSON object.
+  Result<nlohmann::json> describe();
   // Forwards one request. Thread-safe as the ABI promises (concurrent calls allowed).
   PluginReply call(CallContext& ctx, std::string_view method, const nlohmann::json& params);
 

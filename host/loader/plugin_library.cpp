@@ -36,13 +36,9 @@ std::string check_definition(const kh_plugin* def) {
 }
 }  // namespace
 
-std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& path,
-                                                   std::string* error) {
+Result<std::shared_ptr<PluginLibrary>> PluginLibrary::load(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
-    *error = "file not found";
-    return nullptr;
-  }
+  if (!std::filesystem::exists(path, ec)) return not_found("file not found");
   boost::dll::shared_library library;
   try {
     library.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
@@ -57,26 +53,20 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::filesystem::path& 
                                                      ? std::string::npos
                                                      : end - start - kMarker.size());
     }
-    *error = "cannot load shared library (dlerror: " + what + ")";
-    return nullptr;
+    return invalid_argument("cannot load shared library (dlerror: " + what + ")");
   }
-  if (!library.has(KH_ENTRY_SYMBOL)) {
-    *error = std::string("not a keyhold plugin: no exported symbol ") + KH_ENTRY_SYMBOL;
-    return nullptr;
-  }
+  if (!library.has(KH_ENTRY_SYMBOL))
+    return invalid_argument(std::string("not a keyhold plugin: no exported symbol ") +
+                            KH_ENTRY_SYMBOL);
   auto entry = library.get<const kh_plugin*()>(KH_ENTRY_SYMBOL);
   const kh_plugin* def = entry();
-  if (std::string why = check_definition(def); !why.empty()) {
-    *error = why;
-    return nullptr;
-  }
+  if (std::string why = check_definition(def); !why.empty()) return invalid_argument(why);
   return std::shared_ptr<PluginLibrary>(new PluginLibrary(std::move(library), def, path));
 }
 
-std::filesystem::path resolve_plugin_path(const std::string& reference,
-                                          const std::filesystem::path& base_dir,
-                                          const std::vector<std::filesystem::path>& search_dirs,
-                                          std::string* error) {
+Result<std::filesystem::path> resolve_plugin_path(
+    const std::string& reference, const std::filesystem::path& base_dir,
+    const std::vector<std::filesystem::path>& search_dirs) {
   namespace fs = std::filesystem;
   const bool is_path = reference.find('/') != std::string::npos ||
                        (reference.size() > 3 && reference.ends_with(".so"));
@@ -91,9 +81,8 @@ std::filesystem::path resolve_plugin_path(const std::string& reference,
   }
   std::string searched;
   for (const auto& dir : search_dirs) searched += (searched.empty() ? "" : ", ") + dir.string();
-  *error = "no plugin named \"" + reference + "\" (looked for " + reference + ".so in " +
-           (searched.empty() ? std::string("no directories") : searched) + ")";
-  return {};
+  return not_found("no plugin named \"" + reference + "\" (looked for " + reference + ".so in " +
+                   (searched.empty() ? std::string("no directories") : searched) + ")");
 }
 
 }  // namespace keyhold

@@ -8,16 +8,18 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
+
 namespace keyhold {
 
 class PluginLibrary {
  public:
   // Loads the library at `path` (RTLD_NOW | RTLD_LOCAL), finds KH_ENTRY_SYMBOL and checks
   // the definition: ABI major equal, plugin minor <= host minor, table large enough,
-  // name and entry points present. Returns nullptr and a one-line cause in *error on
-  // failure (dlerror text included). Instances keep the returned pointer so the library
-  // outlives every object it produced.
-  static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& path, std::string* error);
+  // name and entry points present. An error with a one-line cause on failure (dlerror
+  // text included). Instances keep the returned pointer so the library outlives every
+  // object it produced.
+  static Result<std::shared_ptr<PluginLibrary>> load(const std::filesystem::path& path);
 
   const kh_plugin& definition() const noexcept { return *definition_; }
   const std::filesystem::path& path() const noexcept { return path_; }
@@ -33,10 +35,9 @@ class PluginLibrary {
 
 // Finds the file for a plugin reference: a path (contains '/' or ends in ".so",
 // relative to base_dir) or a bare name looked up as "<name>.so" in search_dirs, in order.
-// Returns an empty path and a cause in *error when nothing matches.
-std::filesystem::path resolve_plugin_path(const std::string& reference,
-                                          const std::filesystem::path& base_dir,
-                                          const std::vector<std::filesystem::path>& search_dirs,
-                                          std::string* error);
+// kNotFound naming the folders searched when nothing matches.
+Result<std::filesystem::path> resolve_plugin_path(
+    const std::string& reference, const std::filesystem::path& base_dir,
+    const std::vector<std::filesystem::path>& search_dirs);
 
 }  // namespace keyhold

@@ -23,8 +23,7 @@ bool valid_tool_name(std::string_view name) {
   return true;
 }
 
-bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* out,
-                     std::string* error) {
+Status Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* out) {
   CatalogSnapshot snap;
   std::unordered_map<std::string, std::string> tool_owner, prompt_owner, uri_owner;
   for (const Entry* entry : entries) {
@@ -32,54 +31,51 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
     const std::string& who = inst->name();
     for (const auto& tool : list_of(entry->catalog, "tools")) {
       if (!tool.is_object() || !tool.contains("name") || !tool["name"].is_string()) {
-        *error = "instance '" + who + "': a tool has no name";
-        return false;
+        return invalid_argument("instance '" + who + "': a tool has no name");
       }
       const std::string name = tool["name"].get_ref<const std::string&>();
       const std::string exposed = inst->prefix() + name;
       if (!valid_tool_name(exposed)) {
-        *error = "instance '" + who + "': tool name '" + exposed +
-                 "' is not 1-128 characters of [A-Za-z0-9_.-]";
-        return false;
+        return invalid_argument("instance '" + who + "': tool name '" + exposed +
+                                "' is not 1-128 characters of [A-Za-z0-9_.-]");
       }
       if (auto it = tool_owner.find(exposed); it != tool_owner.end()) {
-        *error = "tool '" + exposed + "' of instance '" + who + "' collides with instance '" +
-                 it->second + "'; give one of them another prefix";
-        return false;
+        return invalid_argument("tool '" + exposed + "' of instance '" + who +
+                                "' collides with instance '" + it->second +
+                                "'; give one of them another prefix");
       }
-      std::string why;
       auto input = tool.find("inputSchema");
-      auto schema = ToolSchema::compile(input == tool.end() ? nlohmann::json() : *input, &why);
-      if (!schema) {
-        *error = "instance '" + who + "': tool '" + name + "': " + why;
-        return false;
+      auto schema = ToolSchema::compile(input == tool.end() ? nlohmann::json() : *input);
+      if (!schema.is_ok()) {
+        return invalid_argument("instance '" + who + "': tool '" + name +
+                                "': " + schema.status().message());
       }
       std::shared_ptr<const ToolSchema> output_schema;
       if (auto output = tool.find("outputSchema"); output != tool.end()) {
-        output_schema = ToolSchema::compile(*output, &why, ToolSchema::Kind::kOutput);
-        if (!output_schema) {
-          *error = "instance '" + who + "': tool '" + name + "': " + why;
-          return false;
+        auto compiled = ToolSchema::compile(*output, ToolSchema::Kind::kOutput);
+        if (!compiled.is_ok()) {
+          return invalid_argument("instance '" + who + "': tool '" + name +
+                                  "': " + compiled.status().message());
         }
+        output_schema = std::move(compiled).value();
       }
       tool_owner[exposed] = who;
       nlohmann::json def = tool;
       def["name"] = exposed;
       snap.tools.push_back(std::move(def));
       snap.tool_by_name[exposed] =
-          ToolBinding{exposed, name, inst, std::move(schema), std::move(output_schema)};
+          ToolBinding{exposed, name, inst, std::move(schema).value(), std::move(output_schema)};
     }
     for (const auto& prompt : list_of(entry->catalog, "prompts")) {
       if (!prompt.is_object() || !prompt.contains("name") || !prompt["name"].is_string()) {
-        *error = "instance '" + who + "': a prompt has no name";
-        return false;
+        return invalid_argument("instance '" + who + "': a prompt has no name");
       }
       const std::string name = prompt["name"].get<std::string>();
       const std::string exposed = inst->prefix() + name;
       if (auto it = prompt_owner.find(exposed); it != prompt_owner.end()) {
-        *error = "prompt '" + exposed + "' of instance '" + who + "' collides with instance '" +
-                 it->second + "'; give one of them another prefix";
-        return false;
+        return invalid_argument("prompt '" + exposed + "' of instance '" + who +
+                                "' collides with instance '" + it->second +
+                                "'; give one of them another prefix");
       }
       prompt_owner[exposed] = who;
       nlohmann::json def = prompt;
@@ -89,14 +85,12 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
     }
     for (const auto& resource : list_of(entry->catalog, "resources")) {
       if (!resource.is_object() || !resource.contains("uri") || !resource["uri"].is_string()) {
-        *error = "instance '" + who + "': a resource has no uri";
-        return false;
+        return invalid_argument("instance '" + who + "': a resource has no uri");
       }
       const std::string uri = resource["uri"].get<std::string>();
       if (auto it = uri_owner.find(uri); it != uri_owner.end()) {
-        *error = "resource '" + uri + "' of instance '" + who + "' collides with instance '" +
-                 it->second + "'";
-        return false;
+        return invalid_argument("resource '" + uri + "' of instance '" + who +
+                                "' collides with instance '" + it->second + "'");
       }
       uri_owner[uri] = who;
       snap.resources.push_back(resource);
@@ -104,14 +98,12 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
     }
     for (const auto& tmpl : list_of(entry->catalog, "resourceTemplates")) {
       if (!tmpl.is_object() || !tmpl.contains("uriTemplate") || !tmpl["uriTemplate"].is_string()) {
-        *error = "instance '" + who + "': a resource template has no uriTemplate";
-        return false;
+        return invalid_argument("instance '" + who + "': a resource template has no uriTemplate");
       }
       const std::string uri_template = tmpl["uriTemplate"].get<std::string>();
       if (auto it = uri_owner.find(uri_template); it != uri_owner.end()) {
-        *error = "resource template '" + uri_template + "' of instance '" + who +
-                 "' collides with instance '" + it->second + "'";
-        return false;
+        return invalid_argument("resource template '" + uri_template + "' of instance '" + who +
+                                "' collides with instance '" + it->second + "'");
       }
       uri_owner[uri_template] = who;
       snap.resource_templates.push_back(tmpl);
@@ -119,46 +111,44 @@ bool Registry::build(const std::vector<const Entry*>& entries, CatalogSnapshot* 
     }
   }
   *out = std::move(snap);
-  return true;
+  return Status::ok();
 }
 
 Registry::~Registry() { clear(); }
 
-bool Registry::add(std::unique_ptr<PluginInstance> instance, std::string* error) {
-  Entry entry{std::move(instance), nlohmann::json()};
-  if (!entry.instance->describe(&entry.catalog, error)) return false;
+Status Registry::add(std::unique_ptr<PluginInstance> instance) {
+  auto catalog = instance->describe();
+  if (!catalog.is_ok()) return catalog.status();
+  Entry entry{std::move(instance), std::move(catalog).value()};
   std::lock_guard lock(mutex_);
   std::vector<const Entry*> all;
   for (const auto& e : entries_) all.push_back(&e);
   all.push_back(&entry);
   auto snap = std::make_shared<CatalogSnapshot>();
-  if (!build(all, snap.get(), error)) return false;
+  if (Status built = build(all, snap.get()); !built.is_ok()) return built;
   entries_.push_back(std::move(entry));
   snapshot_ = std::move(snap);
-  return true;
+  return Status::ok();
 }
 
-bool Registry::refresh(PluginInstance& instance, std::string* error) {
-  nlohmann::json catalog;
-  if (!instance.describe(&catalog, error)) return false;
+Status Registry::refresh(PluginInstance& instance) {
+  auto catalog = instance.describe();
+  if (!catalog.is_ok()) return catalog.status();
   std::lock_guard lock(mutex_);
   Entry* target = nullptr;
   for (auto& e : entries_)
     if (e.instance.get() == &instance) target = &e;
-  if (target == nullptr) {
-    *error = "instance is not registered";
-    return false;
-  }
-  nlohmann::json previous = std::exchange(target->catalog, std::move(catalog));
+  if (target == nullptr) return not_found("instance is not registered");
+  nlohmann::json previous = std::exchange(target->catalog, std::move(catalog).value());
   std::vector<const Entry*> all;
   for (const auto& e : entries_) all.push_back(&e);
   auto snap = std::make_shared<CatalogSnapshot>();
-  if (!build(all, snap.get(), error)) {
+  if (Status built = build(all, snap.get()); !built.is_ok()) {
     target->catalog = std::move(previous);
-    return false;
+    return built;
   }
   snapshot_ = std::move(snap);
-  return true;
+  return Status::ok();
 }
 
 std::shared_ptr<const CatalogSnapshot> Registry::snapshot() const {

@@ -53,12 +53,12 @@ class Registry {
 
   // Reads the created instance's catalog, validates it (names, input schemas) and adds
   // it unless a name or URI collides with an instance already loaded. On failure returns
-  // false with a one-line cause in *error, and the instance is destroyed.
-  bool add(std::unique_ptr<PluginInstance> instance, std::string* error);
+  // a one-line cause, and the instance is destroyed.
+  Status add(std::unique_ptr<PluginInstance> instance);
 
   // Re-reads one instance's catalog (after it signalled list_changed). On failure the
-  // previous catalog stays in force and *error says why.
-  bool refresh(PluginInstance& instance, std::string* error);
+  // previous catalog stays in force and the Status says why.
+  Status refresh(PluginInstance& instance);
 
   std::shared_ptr<const CatalogSnapshot> snapshot() const;
 
@@ -76,9 +76,8 @@ class Registry {
     std::unique_ptr<PluginInstance> instance;
     nlohmann::json catalog;
   };
-  // Builds a snapshot from entries; false and a cause on a collision or invalid catalog.
-  static bool build(const std::vector<const Entry*>& entries, CatalogSnapshot* out,
-                    std::string* error);
+  // Builds a snapshot from entries; a cause on a collision or invalid catalog.
+  static Status build(const std::vector<const Entry*>& entries, CatalogSnapshot* out);
 
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;

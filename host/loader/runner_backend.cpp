@@ -152,11 +152,11 @@ std::filesystem::path runner_executable() {
 RunnerBackend::RunnerBackend(std::string instance, RunnerOptions options)
     : instance_(std::move(instance)), options_(std::move(options)) {}
 
-std::unique_ptr<RunnerBackend> RunnerBackend::start(std::string instance, RunnerOptions options,
-                                                    std::string* error) {
+Result<std::unique_ptr<RunnerBackend>> RunnerBackend::start(std::string instance,
+                                                            RunnerOptions options) {
   std::unique_ptr<RunnerBackend> backend(
       new RunnerBackend(std::move(instance), std::move(options)));
-  if (!backend->spawn(error)) return nullptr;
+  if (Status spawned = backend->spawn(); !spawned.is_ok()) return spawned;
   return backend;
 }
 
@@ -181,17 +181,14 @@ std::string RunnerBackend::failure() const {
   return failed_;
 }
 
-bool RunnerBackend::spawn(std::string* error) {
+Status RunnerBackend::spawn() {
   int channel[2], log[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
-    *error = std::string("socketpair: ") + std::strerror(errno);
-    return false;
-  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0)
+    return io_error(std::string("socketpair: ") + std::strerror(errno));
   if (::pipe2(log, O_CLOEXEC) != 0) {
     ::close(channel[0]);
     ::close(channel[1]);
-    *error = std::string("pipe: ") + std::strerror(errno);
-    return false;
+    return io_error(std::string("pipe: ") + std::strerror(errno));
   }
   const std::string runner = options_.runner_path.string();
   std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3";
@@ -230,10 +227,9 @@ bool RunnerBackend::spawn(std::string* error) {
   ::posix_spawnattr_destroy(&attributes);
   if (spawned != 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
-    *error = spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
-                 ? cannot_run(runner, std::string(" (") + std::strerror(spawned) + ")")
-                 : std::string("cannot start a runner: ") + std::strerror(spawned);
-    return false;
+    return unavailable(spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
+                           ? cannot_run(runner, std::string(" (") + std::strerror(spawned) + ")")
+                           : std::string("cannot start a runner: ") + std::strerror(spawned));
   }
   ::close(channel[1]);
   ::close(log[1]);
@@ -249,8 +245,7 @@ bool RunnerBackend::spawn(std::string* error) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    *error = why;
-    return false;
+    return unavailable(why);
   };
 
   Message init;
@@ -261,15 +256,13 @@ bool RunnerBackend::spawn(std::string* error) {
   init.parts.push_back(spec.dump());
   if (!process->channel->send(init)) return fail("the runner did not start (" + runner + ")");
   Message reply;
-  std::string why;
   const auto deadline = Clock::now() + options_.start_timeout;
   if (!wait_readable(process->fd, deadline)) return fail("the runner did not answer in time");
-  if (!process->channel->receive(&reply, &why)) {
+  if (!process->channel->receive(&reply).is_ok()) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    *error = "the runner ended while starting (" + describe_exit_status(status) + ")";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) *error = cannot_run(runner, "");
-    return false;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return unavailable(cannot_run(runner, ""));
+    return unavailable("the runner ended while starting (" + describe_exit_status(status) + ")");
   }
   if (reply.type == Type::kFatal) return fail(reply.part(0));
   if (reply.type != Type::kDefinition) return fail("the runner sent no definition");
@@ -340,30 +333,21 @@ bool RunnerBackend::spawn(std::string* error) {
     if (!pending.empty()) spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
   });
   process->reader = std::thread([this, process] { read_between_calls(process); });
-  return true;
+  return Status::ok();
 }
 
-bool RunnerBackend::ensure_running(std::string* error) {
+Status RunnerBackend::ensure_running() {
   std::lock_guard spawn_lock(spawn_mutex_);
   {
     std::lock_guard lock(mutex_);
-    if (destroyed_) {
-      *error = "instance '" + instance_ + "' is shut down";
-      return false;
-    }
-    if (!failed_.empty()) {
-      *error = failed_;
-      return false;
-    }
-    if (process_ && !process_->ended) return true;
+    if (destroyed_) return unavailable("instance '" + instance_ + "' is shut down");
+    if (!failed_.empty()) return unavailable(failed_);
+    if (process_ && !process_->ended) return Status::ok();
   }
   // Back off before a restart (at most 30 s): the caller waits rather than fails.
   for (;;) {
     std::unique_lock lock(mutex_);
-    if (destroyed_) {
-      *error = "instance '" + instance_ + "' is shut down";
-      return false;
-    }
+    if (destroyed_) return unavailable("instance '" + instance_ + "' is shut down");
     if (Clock::now() >= restart_budget_.next_allowed()) break;
     changed_.wait_until(lock, restart_budget_.next_allowed());
   }
@@ -374,26 +358,21 @@ bool RunnerBackend::ensure_running(std::string* error) {
                 std::to_string(RestartBudget::kMaxRestarts + 1) +
                 " times within 10 minutes (last: " + last_end_ + ")";
       spdlog::error("{}", failed_);
-      *error = failed_;
-      return false;
+      return unavailable(failed_);
     }
   }
   spdlog::warn("instance '{}': starting a new runner (the last one {})", instance_, last_end_);
-  if (!spawn(error)) {
-    *error = "instance '" + instance_ + "' could not restart: " + *error;
-    return false;
-  }
+  if (Status spawned = spawn(); !spawned.is_ok())
+    return unavailable("instance '" + instance_ + "' could not restart: " + spawned.message());
   if (created_) {
     Message create;
     create.type = Type::kCreate;
     create.parts = {created_name_, created_options_};
     std::string message;
-    if (request(std::move(create), nullptr, &message) != KH_OK) {
-      *error = "instance '" + instance_ + "' could not be created again: " + message;
-      return false;
-    }
+    if (request(std::move(create), nullptr, &message) != KH_OK)
+      return unavailable("instance '" + instance_ + "' could not be created again: " + message);
   }
-  return true;
+  return Status::ok();
 }
 
 std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::string* body) {
@@ -496,9 +475,8 @@ int32_t RunnerBackend::create(kh_host* host, std::string_view name, std::string_
 }
 
 int32_t RunnerBackend::describe(std::string* body) {
-  std::string error;
-  if (!ensure_running(&error)) {
-    *body = error;
+  if (Status running = ensure_running(); !running.is_ok()) {
+    *body = running.message();
     return KH_ERROR;
   }
   Message m;
@@ -508,9 +486,8 @@ int32_t RunnerBackend::describe(std::string* body) {
 
 int32_t RunnerBackend::call(CallContext& ctx, std::string_view method, std::string_view params_json,
                             std::string* body) {
-  std::string error;
-  if (!ensure_running(&error)) {
-    *body = error;
+  if (Status running = ensure_running(); !running.is_ok()) {
+    *body = running.message();
     return KH_ERROR;
   }
   Message m;
@@ -595,9 +572,9 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
     if (ready == 0 || (ready < 0 && errno == EINTR)) return;
   }
   Message m;
-  std::string error;
-  if (!channel.receive(&m, &error)) {
-    end_process(process, error);
+  if (Status got = channel.receive(&m); !got.is_ok()) {
+    // A clean end of stream has no cause of its own: end_process names the exit status.
+    end_process(process, got.code() == ErrorCode::kUnavailable ? "" : got.message());
     return;
   }
   if (m.type == Type::kReply) {

@@ -48,10 +48,9 @@ class RunnerBackend final : public PluginBackend {
   // Host threads one runner may keep busy with service requests at once.
   static constexpr int kMaxServiceThreads = 64;
 
-  // Starts the runner and waits for the plugin's definition. Returns null and a one-line
-  // cause in *error (the runner's own message when the sandbox or the load failed).
-  static std::unique_ptr<RunnerBackend> start(std::string instance, RunnerOptions options,
-                                              std::string* error);
+  // Starts the runner and waits for the plugin's definition. An error with a one-line
+  // cause (the runner's own message when the sandbox or the load failed).
+  static Result<std::unique_ptr<RunnerBackend>> start(std::string instance, RunnerOptions options);
   ~RunnerBackend() override;
 
   const kh_plugin& definition() const override { return definition_; }
@@ -86,9 +85,9 @@ class RunnerBackend final : public PluginBackend {
 
   RunnerBackend(std::string instance, RunnerOptions options);
   // Spawns a runner and completes the handshake; the caller holds no lock.
-  bool spawn(std::string* error);
-  // Restarts a dead runner when the backoff allows; false and *error otherwise.
-  bool ensure_running(std::string* error);
+  Status spawn();
+  // Restarts a dead runner when the backoff allows; an error otherwise.
+  Status ensure_running();
   // Sends a request and waits for its reply (or the runner's end).
   std::int32_t request(runner::Message message, CallContext* ctx, std::string* body);
   // Reads and handles one frame when one arrives within timeout (-1: no limit); at the

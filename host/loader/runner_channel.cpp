@@ -161,24 +161,16 @@ int Channel::fill(std::size_t need) {
   return 1;
 }
 
-bool Channel::receive(Message* m, std::string* error) {
-  error->clear();
+Status Channel::receive(Message* m) {
   const int head = fill(sizeof(std::uint32_t));
-  if (head == 0) return false;
-  if (head < 0) {
-    *error = "the channel broke inside a frame header";
-    return false;
-  }
+  if (head == 0) return unavailable("the peer closed the channel");
+  if (head < 0) return io_error("the channel broke inside a frame header");
   std::uint32_t size = 0;
   std::memcpy(&size, buffer_.get() + begin_, sizeof size);
-  if (size < kFixedBytes || size > kMaxFrameBytes) {
-    *error = "a frame of " + std::to_string(size) + " bytes is outside the allowed size";
-    return false;
-  }
-  if (fill(sizeof size + size) != 1) {
-    *error = "the channel broke inside a frame";
-    return false;
-  }
+  if (size < kFixedBytes || size > kMaxFrameBytes)
+    return invalid_argument("a frame of " + std::to_string(size) +
+                            " bytes is outside the allowed size");
+  if (fill(sizeof size + size) != 1) return io_error("the channel broke inside a frame");
   char* const frame = buffer_.get() + begin_;
   const std::string_view body(frame + sizeof size, size);
   begin_ += sizeof size + size;
@@ -204,8 +196,7 @@ bool Channel::receive(Message* m, std::string* error) {
   in.get(&m->y);
   in.get(&count);
   if (!known_type(type) || count > kMaxParts) {
-    *error = "a malformed frame (type " + std::to_string(type) + ")";
-    return false;
+    return invalid_argument("a malformed frame (type " + std::to_string(type) + ")");
   }
   m->type = static_cast<Type>(type);
   m->service = static_cast<Service>(service);
@@ -213,15 +204,13 @@ bool Channel::receive(Message* m, std::string* error) {
   for (auto& part : m->parts) {
     std::uint32_t length = 0;
     if (!in.get(&length) || !in.bytes(length, &part)) {
-      *error = "a frame whose parts overrun it";
-      return false;
+      return invalid_argument("a frame whose parts overrun it");
     }
   }
   if (!in.done()) {
-    *error = "a frame with trailing bytes";
-    return false;
+    return invalid_argument("a frame with trailing bytes");
   }
-  return true;
+  return Status::ok();
 }
 
 }  // namespace keyhold::runner

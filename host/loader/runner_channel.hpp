@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
+
 namespace keyhold::runner {
 
 enum class Type : std::uint8_t {
@@ -94,9 +96,9 @@ class Channel {
   // and writes such a batch in one go, zeroing and clearing it afterwards.
   static bool encode(const Message& message, std::string* out);
   bool send_encoded(std::string* frames);
-  // Reads one frame. False at end of stream, on a read error or a malformed frame (*error
-  // says which; empty at a clean end of stream).
-  bool receive(Message* message, std::string* error);
+  // Reads one frame. kUnavailable at a clean end of stream (between frames); kIo when the
+  // stream broke inside a frame; kInvalidArgument for a malformed frame.
+  Status receive(Message* message);
 
  private:
   // Reads until at least `need` bytes are buffered. 1: done, 0: clean end of stream with

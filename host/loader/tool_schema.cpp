@@ -11,17 +11,15 @@ namespace keyhold {
 ToolSchema::ToolSchema() : schema_(std::make_unique<valijson::Schema>()) {}
 ToolSchema::~ToolSchema() = default;
 
-std::shared_ptr<const ToolSchema> ToolSchema::compile(const nlohmann::json& schema,
-                                                      std::string* error, Kind kind) {
+Result<std::shared_ptr<const ToolSchema>> ToolSchema::compile(const nlohmann::json& schema,
+                                                              Kind kind) {
   const std::string name = kind == Kind::kInput ? "inputSchema" : "outputSchema";
   if (!schema.is_object()) {
-    *error = name + " must be a JSON object";
-    return nullptr;
+    return invalid_argument(name + " must be a JSON object");
   }
   auto type = schema.find("type");
   if (type == schema.end() || *type != "object") {
-    *error = name + " must have \"type\": \"object\"";
-    return nullptr;
+    return invalid_argument(name + " must have \"type\": \"object\"");
   }
   std::shared_ptr<ToolSchema> compiled(new ToolSchema());
   compiled->kind_ = kind;
@@ -30,10 +28,9 @@ std::shared_ptr<const ToolSchema> ToolSchema::compile(const nlohmann::json& sche
     valijson::adapters::NlohmannJsonAdapter adapter(schema);
     parser.populateSchema(adapter, *compiled->schema_);
   } catch (const std::exception& e) {
-    *error = "invalid " + name + ": " + e.what();
-    return nullptr;
+    return invalid_argument("invalid " + name + ": " + e.what());
   }
-  return compiled;
+  return std::shared_ptr<const ToolSchema>(std::move(compiled));
 }
 
 namespace {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "base/status.hpp"
+
 namespace valijson {
 class Schema;
 }
@@ -16,10 +18,10 @@ namespace keyhold {
 class ToolSchema {
  public:
   enum class Kind { kInput, kOutput };
-  // Compiles `schema`. Returns nullptr and the reason in *error when it is not a valid
-  // JSON Schema or not an object schema (MCP requires "type": "object"). Never throws.
-  static std::shared_ptr<const ToolSchema> compile(const nlohmann::json& schema, std::string* error,
-                                                   Kind kind = Kind::kInput);
+  // Compiles `schema`. kInvalidArgument naming the reason when it is not a valid JSON
+  // Schema or not an object schema (MCP requires "type": "object"). Never throws.
+  static Result<std::shared_ptr<const ToolSchema>> compile(const nlohmann::json& schema,
+                                                           Kind kind = Kind::kInput);
   ~ToolSchema();
 
   // Returns nothing when `arguments` conforms; otherwise a message naming the offending

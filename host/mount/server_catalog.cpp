@@ -46,15 +46,12 @@ json catalog_from_server_lists(const ServerLists& lists, std::vector<std::string
                            "': its name is not 1-128 characters of [A-Za-z0-9_.-]");
       continue;
     }
-    std::string why;
     auto input = tool.find("inputSchema");
-    if (!ToolSchema::compile(input == tool.end() ? json() : *input, &why)) {
-      if (dropped) dropped->push_back("tool '" + name + "': " + why);
-      continue;
-    }
-    if (auto output = tool.find("outputSchema");
-        output != tool.end() && !ToolSchema::compile(*output, &why, ToolSchema::Kind::kOutput)) {
-      if (dropped) dropped->push_back("tool '" + name + "': " + why);
+    Status schema_status = ToolSchema::compile(input == tool.end() ? json() : *input).status();
+    if (auto output = tool.find("outputSchema"); schema_status.is_ok() && output != tool.end())
+      schema_status = ToolSchema::compile(*output, ToolSchema::Kind::kOutput).status();
+    if (!schema_status.is_ok()) {
+      if (dropped) dropped->push_back("tool '" + name + "': " + schema_status.message());
       continue;
     }
     tools.push_back(std::move(tool));

@@ -400,15 +400,15 @@ bool Runner::start(const Message& init) {
       return false;
     }
   }
-  std::string error;
-  library_ = PluginLibrary::load(plugin_path, &error);
-  if (!library_) {
+  auto library = PluginLibrary::load(plugin_path);
+  if (!library.is_ok()) {
     Message m;
     m.type = Type::kFatal;
-    m.parts.push_back(error);
+    m.parts.push_back(library.status().message());
     channel_.send(m);
     return false;
   }
+  library_ = std::move(library).value();
   const kh_plugin& d = library_->definition();
   json secrets = json::array();
   for (uint32_t i = 0; i < d.secret_count; ++i)
@@ -592,8 +592,7 @@ void Runner::serve_lifecycle(Message m) {
 
 bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) {
   Message m;
-  std::string error;
-  while (channel_.receive(&m, &error)) {
+  while (channel_.receive(&m).is_ok()) {
     switch (m.type) {
       case Type::kCreate:
       case Type::kDescribe:
@@ -645,8 +644,7 @@ bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) 
 
 int Runner::run() {
   Message init;
-  std::string error;
-  if (!channel_.receive(&init, &error) || init.type != Type::kInit) return 2;
+  if (!channel_.receive(&init).is_ok() || init.type != Type::kInit) return 2;
   if (!start(init)) return 3;
   take_turns(false);  // returns only when the host is gone, which ends the process
   ::_exit(0);

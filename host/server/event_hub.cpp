@@ -22,10 +22,9 @@ void EventHub::plugin_log(const PluginInstance& from, const CallContext*, int32_
 }
 
 void EventHub::plugin_list_changed(PluginInstance& from, int32_t what) {
-  std::string error;
-  if (!registry_.refresh(from, &error)) {
+  if (Status refreshed = registry_.refresh(from); !refreshed.is_ok()) {
     spdlog::warn("instance '{}' changed its catalog, but the new one is refused: {}", from.name(),
-                 error);
+                 refreshed.message());
     return;
   }
   std::lock_guard lock(mutex_);

@@ -71,8 +71,7 @@ TEST_CASE("a frame round-trips with all its fields and parts") {
   m.parts = {"hmac-sha256", std::string("\0binary\xff", 8), ""};
   REQUIRE(writer.send(m));
   Message got;
-  std::string error;
-  REQUIRE(reader.receive(&got, &error));
+  REQUIRE(reader.receive(&got).is_ok());
   CHECK(got.type == Type::kService);
   CHECK(got.service == Service::kSecretSign);
   CHECK(got.id == 42);
@@ -90,9 +89,7 @@ TEST_CASE("a clean end of stream is not an error; a truncated frame is") {
     p.close_writer();
     Channel reader(p.fds[0]);
     Message m;
-    std::string error;
-    CHECK_FALSE(reader.receive(&m, &error));
-    CHECK(error.empty());
+    CHECK(reader.receive(&m).code() == keyhold::ErrorCode::kUnavailable);
   }
   {
     Pair p;
@@ -100,9 +97,9 @@ TEST_CASE("a clean end of stream is not an error; a truncated frame is") {
     p.close_writer();
     Channel reader(p.fds[0]);
     Message m;
-    std::string error;
-    CHECK_FALSE(reader.receive(&m, &error));
-    CHECK(error == "the channel broke inside a frame");
+    const keyhold::Status got = reader.receive(&m);
+    CHECK(got.code() == keyhold::ErrorCode::kIo);
+    CHECK(got.message() == "the channel broke inside a frame");
   }
 }
 
@@ -128,9 +125,9 @@ TEST_CASE("malformed frames from a runner are refused with a reason") {
     p.close_writer();
     Channel reader(p.fds[0]);
     Message m;
-    std::string error;
-    CHECK_FALSE(reader.receive(&m, &error));
-    CHECK(error.find(c.why) != std::string::npos);
+    const keyhold::Status got = reader.receive(&m);
+    CHECK_FALSE(got.is_ok());
+    CHECK(got.message().find(c.why) != std::string::npos);
   }
 }
 
@@ -168,16 +165,14 @@ TEST_CASE("frames arriving together, split or larger than the read-ahead parse i
   });
   Channel reader(p.fds[0]);
   Message m;
-  std::string error;
-  REQUIRE(reader.receive(&m, &error));
+  REQUIRE(reader.receive(&m).is_ok());
   CHECK(m.parts == std::vector<std::string>{"one"});
-  REQUIRE(reader.receive(&m, &error));
+  REQUIRE(reader.receive(&m).is_ok());
   REQUIRE(m.parts.size() == 1);
   CHECK(m.parts[0] == big);
-  REQUIRE(reader.receive(&m, &error));
+  REQUIRE(reader.receive(&m).is_ok());
   CHECK(m.parts.empty());
   CHECK_FALSE(reader.buffered());
-  CHECK_FALSE(reader.receive(&m, &error));
-  CHECK(error.empty());
+  CHECK(reader.receive(&m).code() == keyhold::ErrorCode::kUnavailable);
   writer.join();
 }

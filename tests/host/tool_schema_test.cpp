@@ -7,11 +7,10 @@ using nlohmann::json;
 
 namespace {
 std::shared_ptr<const ToolSchema> compile(const json& schema) {
-  std::string error;
-  auto compiled = ToolSchema::compile(schema, &error);
-  INFO(error);
-  REQUIRE(compiled);
-  return compiled;
+  auto compiled = ToolSchema::compile(schema);
+  INFO(compiled.status().message());
+  REQUIRE(compiled.is_ok());
+  return std::move(compiled).value();
 }
 }  // namespace
 
@@ -46,11 +45,11 @@ TEST_CASE("nested array fields are named with their path") {
 }
 
 TEST_CASE("invalid schemas are refused at load") {
-  std::string error;
-  CHECK_FALSE(ToolSchema::compile(json("string"), &error));
-  CHECK_FALSE(ToolSchema::compile(json{{"type", "string"}}, &error));
-  CHECK(error == "inputSchema must have \"type\": \"object\"");
-  CHECK_FALSE(ToolSchema::compile(
-      json::parse(R"({"type":"object","properties":{"x":{"type":12}}})"), &error));
-  CHECK_THAT(error, Catch::StartsWith("invalid inputSchema"));
+  CHECK_FALSE(ToolSchema::compile(json("string")).is_ok());
+  auto not_object = ToolSchema::compile(json{{"type", "string"}});
+  CHECK(not_object.status().code() == keyhold::ErrorCode::kInvalidArgument);
+  CHECK(not_object.status().message() == "inputSchema must have \"type\": \"object\"");
+  auto bad_type =
+      ToolSchema::compile(json::parse(R"({"type":"object","properties":{"x":{"type":12}}})"));
+  CHECK_THAT(bad_type.status().message(), Catch::StartsWith("invalid inputSchema"));
 }
