@@ -149,15 +149,15 @@ int main(int argc, char** argv) {
   }
   if (sizes.empty()) sizes = {10, 1000, 10000};
 
-  std::string error;
   const auto create_start = Clock::now();
-  auto redactor = ks::Redactor::create(
-      with_rules ? ks::builtin_credential_rules() : std::vector<ks::CredentialRule>{}, &error);
+  auto created = ks::Redactor::create(with_rules ? ks::builtin_credential_rules()
+                                                 : std::vector<ks::CredentialRule>{});
   const double create_ms = seconds_since(create_start) * 1e3;
-  if (!redactor) {
-    std::fprintf(stderr, "cannot build the redactor: %s\n", error.c_str());
+  if (!created.is_ok()) {
+    std::fprintf(stderr, "cannot build the redactor: %s\n", created.status().message().c_str());
     return 1;
   }
+  const std::shared_ptr<ks::Redactor> redactor = std::move(created).value();
   if (header) {
     std::printf(
         "tool result: %.2f MB of JSON text (issue records) with 3 live values (one raw, two "
@@ -191,8 +191,8 @@ int main(int argc, char** argv) {
       secrets.push_back({"secret-" + std::to_string(i), SecretBuffer::copy_of(values.back())});
     }
     const auto set_start = Clock::now();
-    if (!redactor->set_secrets(secrets, &error)) {
-      std::fprintf(stderr, "set_secrets(%zu): %s\n", n, error.c_str());
+    if (auto known = redactor->set_secrets(secrets); !known.is_ok()) {
+      std::fprintf(stderr, "set_secrets(%zu): %s\n", n, known.message().c_str());
       return 1;
     }
     const double set_ms = seconds_since(set_start) * 1e3;

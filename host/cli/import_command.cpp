@@ -39,33 +39,30 @@ struct ImportOptions {
   throw CLI::RuntimeError(code);
 }
 
-std::optional<std::string> read_text(const std::filesystem::path& path, std::string* error) {
+Result<std::string> read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    *error = "cannot read " + path.string() + ": " + std::strerror(errno);
-    return std::nullopt;
+    const int code = errno;
+    return Status(code == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                  "cannot read " + path.string() + ": " + std::strerror(code));
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) {
-    *error = "cannot read " + path.string();
-    return std::nullopt;
-  }
+  if (in.bad()) return io_error("cannot read " + path.string());
   return buffer.str();
 }
 
 // Writes bytes to path through a temporary file in the same folder (mode `mode`, fsync,
 // rename), so readers see the old file or the new one, never a part. When no_clobber, an
-// existing path is an error (*err = EEXIST) instead of being replaced.
-bool write_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode,
-                      bool no_clobber, std::string* error, int* err = nullptr) {
+// existing path is kAlreadyExists instead of being replaced.
+Status write_atomically(const std::filesystem::path& path, std::string_view bytes, mode_t mode,
+                        bool no_clobber) {
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
   std::string temp = (dir / ("." + path.filename().string() + ".keyhold-XXXXXX")).string();
   const auto failed = [&](int code, bool remove_temp) {
-    *error = "cannot write " + path.string() + ": " + std::strerror(code);
-    if (err != nullptr) *err = code;
     if (remove_temp) ::unlink(temp.c_str());
-    return false;
+    return Status(code == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo,
+                  "cannot write " + path.string() + ": " + std::strerror(code));
   };
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) return failed(errno, false);
@@ -91,7 +88,7 @@ bool write_atomically(const std::filesystem::path& path, std::string_view bytes,
     ::fsync(dfd);
     ::close(dfd);
   }
-  return true;
+  return Status::ok();
 }
 
 std::string this_executable() {
@@ -118,13 +115,17 @@ std::string join(const std::vector<std::string>& words) {
 void run_import(const ImportOptions& o) {
   const std::filesystem::path file(o.file);
   std::string error;
-  auto text = read_text(file, &error);
-  if (!text) import_fail(kExitNotFound, error);
-  auto client = import::parse_client_config(*text, &error);
-  if (!client) import_fail(kExitUsage, file.string() + ": " + error);
+  auto text = read_text(file);
+  if (!text.is_ok())
+    import_fail(text.status().code() == ErrorCode::kNotFound ? kExitNotFound : kExitError,
+                text.status().message());
+  auto client = import::parse_client_config(*text);
+  if (!client.is_ok()) import_fail(kExitUsage, file.string() + ": " + client.status().message());
 
-  auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules(), &error);
-  if (!redactor) import_fail(kExitError, "cannot load the credential rules: " + error);
+  auto created = secrets::Redactor::create(secrets::builtin_credential_rules());
+  if (!created.is_ok())
+    import_fail(kExitError, "cannot load the credential rules: " + created.status().message());
+  const std::shared_ptr<secrets::Redactor> redactor = std::move(created).value();
   const auto matcher = [&redactor](std::string_view name,
                                    std::string_view value) -> std::optional<std::string> {
     const std::string line = std::string(name) + "=" + std::string(value);
@@ -148,9 +149,9 @@ void run_import(const ImportOptions& o) {
   std::string config_text;
   std::vector<std::string> taken;
   if (config_exists) {
-    auto existing = read_text(config_path, &error);
-    if (!existing) import_fail(kExitError, error);
-    config_text = std::move(*existing);
+    auto existing = read_text(config_path);
+    if (!existing.is_ok()) import_fail(kExitError, existing.status().message());
+    config_text = std::move(existing).value();
     auto parsed = parse_config(config_text, config_path, &error);
     if (!parsed) {
       import_fail(kExitUsage, "the keyhold config is not valid, fix it first: " + error);
@@ -232,9 +233,10 @@ void run_import(const ImportOptions& o) {
   // everything as it was.
   std::string rewritten;
   if (o.rewrite_client) {
-    auto out = import::rewrite_client_config(*text, keyhold_argv, keep, &error);
-    if (!out) import_fail(kExitError, "cannot rewrite " + file.string() + ": " + error);
-    rewritten = std::move(*out);
+    auto out = import::rewrite_client_config(*text, keyhold_argv, keep);
+    if (!out.is_ok())
+      import_fail(kExitError, "cannot rewrite " + file.string() + ": " + out.status().message());
+    rewritten = std::move(out).value();
   }
 
   // 1. The vault: secrets and grants.
@@ -296,9 +298,11 @@ void run_import(const ImportOptions& o) {
                                       : "; the vault already holds (granted): " + join(stored)));
     }
   }
-  if (!write_atomically(config_path, new_config, 0600, /*no_clobber=*/!config_exists, &error)) {
+  if (Status written =
+          write_atomically(config_path, new_config, 0600, /*no_clobber=*/!config_exists);
+      !written.is_ok()) {
     import_fail(kExitError,
-                error + "; the config was not changed" +
+                written.message() + "; the config was not changed" +
                     (stored.empty() ? std::string()
                                     : "; the vault already holds (granted): " + join(stored) +
                                           " (running the import again stores new "
@@ -315,21 +319,20 @@ void run_import(const ImportOptions& o) {
     const mode_t mode = ::stat(target.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
     const std::string base = target.string() + ".keyhold-backup-" + utc_stamp();
     std::string backup = base;
-    bool backed_up = false;
-    for (int n = 2; n < 100 && !backed_up; ++n) {
-      int code = 0;
-      backed_up = write_atomically(backup, *text, 0600, /*no_clobber=*/true, &error, &code);
-      if (!backed_up && code != EEXIST) break;
-      if (!backed_up) backup = base + "-" + std::to_string(n);
+    Status backed_up = write_atomically(backup, *text, 0600, /*no_clobber=*/true);
+    for (int n = 2; n < 100 && backed_up.code() == ErrorCode::kAlreadyExists; ++n) {
+      backup = base + "-" + std::to_string(n);
+      backed_up = write_atomically(backup, *text, 0600, /*no_clobber=*/true);
     }
-    if (!backed_up) {
-      import_fail(kExitError, "cannot back up " + target.string() + ": " + error +
+    if (!backed_up.is_ok()) {
+      import_fail(kExitError, "cannot back up " + target.string() + ": " + backed_up.message() +
                                   "; the client config was not changed (the vault and the keyhold "
                                   "config were)");
     }
-    if (!write_atomically(target, rewritten, mode, /*no_clobber=*/false, &error)) {
-      import_fail(kExitError,
-                  error + "; the client config was not changed (backup: " + backup + ")");
+    if (Status written = write_atomically(target, rewritten, mode, /*no_clobber=*/false);
+        !written.is_ok()) {
+      import_fail(kExitError, written.message() +
+                                  "; the client config was not changed (backup: " + backup + ")");
     }
     std::printf(
         "rewrote %s: its servers now run through keyhold%s\nbackup of the original: %s (mode "

@@ -161,18 +161,16 @@ ojson* server_list(ojson& root) {
   return const_cast<ojson*>(server_list(static_cast<const ojson&>(root), &format, &where));
 }
 
-bool parse_json(std::string_view text, ojson* out, std::string* error) {
+Result<ojson> parse_json(std::string_view text) {
   try {
-    *out = ojson::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
+    return ojson::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
                         /*ignore_comments=*/true);
-    return true;
   } catch (const ojson::parse_error& e) {
     // e.what() quotes the text around the error: only its position is reported.
     const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
     auto [line, column] = line_column(text, at);
-    *error = "invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
-             " (parse error " + std::to_string(e.id) + ")";
-    return false;
+    return invalid_argument("invalid JSON at line " + std::to_string(line) + ", column " +
+                            std::to_string(column) + " (parse error " + std::to_string(e.id) + ")");
   }
 }
 
@@ -191,35 +189,29 @@ const char* format_label(ClientFormat format) {
                                          : "Claude Desktop, Claude Code or Cursor (mcpServers)";
 }
 
-std::optional<ClientConfig> parse_client_config(std::string_view text, std::string* error) {
-  ojson root;
-  if (!parse_json(text, &root, error)) return std::nullopt;
-  if (!root.is_object()) {
-    *error = "unknown shape: the top level is not a JSON object";
-    return std::nullopt;
-  }
+Result<ClientConfig> parse_client_config(std::string_view text) {
+  auto parsed = parse_json(text);
+  if (!parsed.is_ok()) return parsed.status();
+  const ojson root = std::move(parsed).value();
+  if (!root.is_object())
+    return invalid_argument("unknown shape: the top level is not a JSON object");
   ClientConfig config;
   std::string where;
   const ojson* list = server_list(root, &config.format, &where);
   if (list == nullptr) {
-    *error =
+    std::string why =
         "unknown shape: no \"mcpServers\" object (Claude Desktop, Claude Code, Cursor) and no "
         "\"servers\" object (VS Code mcp.json)";
     if (auto projects = root.find("projects"); projects != root.end() && projects->is_object()) {
-      *error +=
+      why +=
           "; per-project servers under \"projects\" are not imported: import the "
           "project's .mcp.json instead";
     }
-    return std::nullopt;
+    return invalid_argument(why);
   }
-  if (!list->is_object()) {
-    *error = "unknown shape: \"" + where + "\" is not an object of named servers";
-    return std::nullopt;
-  }
-  if (list->empty()) {
-    *error = "no servers: \"" + where + "\" is empty";
-    return std::nullopt;
-  }
+  if (!list->is_object())
+    return invalid_argument("unknown shape: \"" + where + "\" is not an object of named servers");
+  if (list->empty()) return invalid_argument("no servers: \"" + where + "\" is empty");
   for (const auto& [name, entry] : list->items())
     config.servers.push_back(read_server(name, entry));
   if (auto projects = root.find("projects"); projects != root.end() && projects->is_object()) {
@@ -434,24 +426,19 @@ std::string render_plan_text(const ImportPlan& plan,
   return out;
 }
 
-std::optional<std::string> rewrite_client_config(std::string_view text,
-                                                 const std::vector<std::string>& keyhold_argv,
-                                                 const std::set<std::string>& keep,
-                                                 std::string* error) {
-  ojson root;
-  if (!parse_json(text, &root, error)) return std::nullopt;
+Result<std::string> rewrite_client_config(std::string_view text,
+                                          const std::vector<std::string>& keyhold_argv,
+                                          const std::set<std::string>& keep) {
+  auto parsed = parse_json(text);
+  if (!parsed.is_ok()) return parsed.status();
+  ojson root = std::move(parsed).value();
   ClientFormat format{};
   std::string where;
-  if (!root.is_object() ||
-      server_list(static_cast<const ojson&>(root), &format, &where) == nullptr) {
-    *error = "unknown shape";
-    return std::nullopt;
-  }
+  if (!root.is_object() || server_list(static_cast<const ojson&>(root), &format, &where) == nullptr)
+    return invalid_argument("unknown shape");
   ojson* list = server_list(root);
-  if (list == nullptr || !list->is_object() || keyhold_argv.empty()) {
-    *error = "unknown shape";
-    return std::nullopt;
-  }
+  if (list == nullptr || !list->is_object() || keyhold_argv.empty())
+    return invalid_argument("unknown shape");
   ojson replaced = ojson::object();
   for (const auto& [name, entry] : list->items()) {
     if (keep.count(name) != 0) replaced[name] = entry;

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/status.hpp"
+
 namespace keyhold::cli::import {
 
 enum class ClientFormat {
@@ -36,9 +38,9 @@ struct ClientConfig {
   std::vector<std::string> notes;     // about the file as a whole
 };
 
-// Parses the client config. nullopt and a message in *error (never quoting the file's
-// content): invalid JSON (with line and column), an unknown shape, no servers.
-std::optional<ClientConfig> parse_client_config(std::string_view text, std::string* error);
+// Parses the client config. kInvalidArgument (never quoting the file's content): invalid
+// JSON (with line and column), an unknown shape, no servers.
+Result<ClientConfig> parse_client_config(std::string_view text);
 
 // True when the variable's name says it holds a credential: *_TOKEN, *_KEY, *_SECRET,
 // *PASSWORD*, *_PAT (case-insensitive), or exactly TOKEN, SECRET, PASSWORD.
@@ -105,10 +107,9 @@ std::string toml_string(std::string_view text);
 
 // The client config with its server list replaced by one entry running keyhold_argv
 // (entry "keyhold", or "keyhold-import" when kept servers use that name). Servers named in
-// keep (those not imported) stay. Other keys keep their order. error on failure.
-std::optional<std::string> rewrite_client_config(std::string_view text,
-                                                 const std::vector<std::string>& keyhold_argv,
-                                                 const std::set<std::string>& keep,
-                                                 std::string* error);
+// keep (those not imported) stay. Other keys keep their order.
+Result<std::string> rewrite_client_config(std::string_view text,
+                                          const std::vector<std::string>& keyhold_argv,
+                                          const std::set<std::string>& keep);
 
 }  // namespace keyhold::cli::import

@@ -125,9 +125,8 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
 
   HttpServer server(registry, hub, pool, options);
   if (authenticator) server.set_token_check(authenticator->token_check());
-  std::string error;
-  if (!server.listen(&error)) {
-    std::cerr << "keyhold: " << error << "\n";
+  if (Status listening = server.listen(); !listening.is_ok()) {
+    std::cerr << "keyhold: " << listening.message() << "\n";
     return 1;
   }
   if (!options.auth)
@@ -165,8 +164,8 @@ int serve(const ServeFlags& flags) {
   Registry registry;
   EventHub hub(registry);
   const auto results = load_instances(*config, registry, &hub, secret_services.get());
-  if (!refresher.reload(&error)) {
-    std::cerr << "keyhold: " << error << "\n";
+  if (Status reloaded = refresher.reload(); !reloaded.is_ok()) {
+    std::cerr << "keyhold: " << reloaded.message() << "\n";
     return 1;
   }
   bool failed = false;

@@ -72,8 +72,12 @@ std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool 
       spdlog::warn("cannot harden the process: {}", hardened.message());
   }
   services->broker = std::make_unique<secrets::HandleBroker>(services->vault);
-  services->redactor = secrets::Redactor::create(secrets::builtin_credential_rules(), error);
-  if (!services->redactor) return nullptr;
+  auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules());
+  if (!redactor.is_ok()) {
+    *error = redactor.status().message();
+    return nullptr;
+  }
+  services->redactor = std::move(redactor).value();
   services->children =
       std::make_unique<secrets::ChildProcesses>(*services->broker, services->redactor);
   return services;

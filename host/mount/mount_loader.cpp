@@ -87,11 +87,17 @@ std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
                    alias);
     return env;
   }
-  // The redactor learns every value before the server can print one (stderr included).
+  // The redactor learns every value before the server can print one (stderr included);
+  // when it cannot, no value is handed out (fail closed).
   if (services->redactor) {
-    std::string error;
-    if (!services->redactor->set_secrets(services->broker->releasable_values(), &error))
-      spdlog::error("instance '{}': the redactor refused the secret values: {}", instance, error);
+    if (Status known = services->redactor->set_secrets(services->broker->releasable_values());
+        !known.is_ok()) {
+      spdlog::error(
+          "instance '{}': the redactor refused the secret values ({}); the server starts "
+          "without any of them",
+          instance, known.message());
+      return env;
+    }
   }
   for (const auto& alias : aliases) {
     vault::SecretBuffer value;

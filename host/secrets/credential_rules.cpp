@@ -11,29 +11,23 @@
 
 namespace keyhold::secrets {
 
-std::optional<std::vector<CredentialRule>> parse_credential_rules(std::string_view toml_text,
-                                                                  std::string_view name,
-                                                                  std::string* error) {
+Result<std::vector<CredentialRule>> parse_credential_rules(std::string_view toml_text,
+                                                           std::string_view name) {
   toml::table root;
   try {
     root = toml::parse(toml_text, std::string(name));
   } catch (const toml::parse_error& e) {
-    *error = std::string(name) + ":" + std::to_string(e.source().begin.line) + ": " +
-             std::string(e.description());
-    return std::nullopt;
+    return invalid_argument(std::string(name) + ":" + std::to_string(e.source().begin.line) + ": " +
+                            std::string(e.description()));
   }
   const toml::array* list = root["rule"].as_array();
-  if (list == nullptr) {
-    *error = std::string(name) + ": no [[rule]] entries";
-    return std::nullopt;
-  }
+  if (list == nullptr) return invalid_argument(std::string(name) + ": no [[rule]] entries");
   std::vector<CredentialRule> rules;
   std::set<std::string> ids;
   for (std::size_t i = 0; i < list->size(); ++i) {
     const toml::table* t = (*list)[i].as_table();
     auto fail = [&](const std::string& why) {
-      *error = std::string(name) + ": rule " + std::to_string(i + 1) + ": " + why;
-      return std::nullopt;
+      return invalid_argument(std::string(name) + ": rule " + std::to_string(i + 1) + ": " + why);
     };
     if (t == nullptr) return fail("must be a table");
     CredentialRule rule;
@@ -63,11 +57,11 @@ std::optional<std::vector<CredentialRule>> parse_credential_rules(std::string_vi
 
 const std::vector<CredentialRule>& builtin_credential_rules() {
   static const std::vector<CredentialRule> rules = [] {
-    std::string error;
-    auto parsed = parse_credential_rules(kCredentialRulesToml, "credential_rules.toml", &error);
+    auto parsed = parse_credential_rules(kCredentialRulesToml, "credential_rules.toml");
     // The file is part of the build and its own unit test parses it; a broken one is a bug.
-    if (!parsed) throw std::logic_error("embedded credential rules: " + error);
-    return *parsed;
+    if (!parsed.is_ok())
+      throw std::logic_error("embedded credential rules: " + parsed.status().message());
+    return std::move(parsed).value();
   }();
   return rules;
 }

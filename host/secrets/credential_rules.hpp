@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.hpp"
+
 namespace keyhold::secrets {
 
 struct CredentialRule {
@@ -22,11 +24,10 @@ struct CredentialRule {
   std::string counterexample;  // must not be
 };
 
-// Parses the rules file. Returns nothing and "<name>: rule N: cause" in *error when a rule
-// lacks a field or repeats an id.
-std::optional<std::vector<CredentialRule>> parse_credential_rules(std::string_view toml_text,
-                                                                  std::string_view name,
-                                                                  std::string* error);
+// Parses the rules file. kInvalidArgument "<name>: rule N: cause" when a rule lacks a
+// field or repeats an id.
+Result<std::vector<CredentialRule>> parse_credential_rules(std::string_view toml_text,
+                                                           std::string_view name);
 
 // The rules shipped with keyhold (the embedded credential_rules.toml). Parsed once.
 const std::vector<CredentialRule>& builtin_credential_rules();

@@ -8,8 +8,8 @@ namespace keyhold::secrets {
 
 RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(services) {
   services_.broker->set_change_listener([this] {
-    std::string error;
-    if (!reload(&error)) spdlog::error("redactor reload failed: {}", error);
+    if (Status reloaded = reload(); !reloaded.is_ok())
+      spdlog::error("redactor reload failed: {}", reloaded.message());
   });
   services_.broker->check_for_change();  // records the starting data_version
   thread_ = std::thread([this] {
@@ -32,9 +32,9 @@ RedactionRefresher::~RedactionRefresher() {
   thread_.join();
 }
 
-bool RedactionRefresher::reload(std::string* error) {
+Status RedactionRefresher::reload() {
   auto values = services_.broker->releasable_values();
-  return services_.redactor->set_secrets(values, error);
+  return services_.redactor->set_secrets(values);
 }
 
 }  // namespace keyhold::secrets

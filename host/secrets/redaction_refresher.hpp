@@ -5,6 +5,7 @@
 #include <string>
 #include <thread>
 
+#include "base/status.hpp"
 #include "secrets/secret_services.hpp"
 
 namespace keyhold::secrets {
@@ -15,8 +16,8 @@ class RedactionRefresher {
  public:
   explicit RedactionRefresher(SecretServices& services);
   ~RedactionRefresher();
-  // Reloads now; false and a message when the redactor refused the new set.
-  bool reload(std::string* error);
+  // Reloads now; an error when the redactor refused the new set.
+  Status reload();
 
  private:
   SecretServices& services_;

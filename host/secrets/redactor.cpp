@@ -82,12 +82,10 @@ std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view t
   return matches;
 }
 
-bool alloc_scratch(Redactor::Database& db, std::string* error) {
-  if (hs_alloc_scratch(db.db, &db.prototype) != HS_SUCCESS) {
-    *error = "cannot allocate Hyperscan scratch space";
-    return false;
-  }
-  return true;
+Status alloc_scratch(Redactor::Database& db) {
+  if (hs_alloc_scratch(db.db, &db.prototype) != HS_SUCCESS)
+    return internal_error("cannot allocate Hyperscan scratch space");
+  return Status::ok();
 }
 
 std::string lowercase(std::string_view text) {
@@ -102,8 +100,8 @@ std::string lowercase(std::string_view text) {
 namespace {
 
 // Compiles rules into one database; som: report where each match starts (slower scans).
-std::shared_ptr<Redactor::Database> compile_rules(const std::vector<CredentialRule>& rules,
-                                                  bool som, std::string* error) {
+Result<std::shared_ptr<Redactor::Database>> compile_rules(const std::vector<CredentialRule>& rules,
+                                                          bool som) {
   auto db = std::make_shared<Redactor::Database>();
   std::vector<const char*> expressions;
   std::vector<unsigned> flags, ids;
@@ -120,11 +118,11 @@ std::shared_ptr<Redactor::Database> compile_rules(const std::vector<CredentialRu
                        static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db->db,
                        &compile_error) != HS_SUCCESS) {
     const int bad = compile_error != nullptr ? compile_error->expression : -1;
-    *error = "credential rule '" + (bad >= 0 ? rules[static_cast<std::size_t>(bad)].id : "?") +
-             "': " + hyperscan_error(compile_error);
-    return nullptr;
+    return invalid_argument("credential rule '" +
+                            (bad >= 0 ? rules[static_cast<std::size_t>(bad)].id : "?") +
+                            "': " + hyperscan_error(compile_error));
   }
-  if (!alloc_scratch(*db, error)) return nullptr;
+  if (Status scratch = alloc_scratch(*db); !scratch.is_ok()) return scratch;
   return db;
 }
 
@@ -145,30 +143,30 @@ bool any_match(Redactor::Database* db, std::string_view text) {
 
 }  // namespace
 
-std::shared_ptr<Redactor> Redactor::create(const std::vector<CredentialRule>& rules,
-                                           std::string* error) {
+Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialRule>& rules) {
   std::shared_ptr<Redactor> redactor(new Redactor());
   redactor->rules_ = rules;
   if (rules.empty()) return redactor;
-  redactor->rule_detect_db_ = compile_rules(rules, false, error);
-  if (!redactor->rule_detect_db_) return nullptr;
+  auto compiled = compile_rules(rules, false);
+  if (!compiled.is_ok()) return compiled.status();
+  redactor->rule_detect_db_ = std::move(compiled).value();
   return redactor;
 }
 
 std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
   std::call_once(rule_db_once_, [this] {
-    std::string error;
-    rule_db_ = compile_rules(rules_, true, &error);
+    auto compiled = compile_rules(rules_, true);
     // The same rules compiled once without start tracking, so this cannot fail short of
     // memory; say so loudly rather than redact less.
-    if (!rule_db_) std::abort();
+    if (!compiled.is_ok()) std::abort();
+    rule_db_ = std::move(compiled).value();
   });
   return rule_db_;
 }
 
 Redactor::~Redactor() = default;
 
-bool Redactor::set_secrets(const std::vector<KnownSecret>& secrets, std::string* error) {
+Status Redactor::set_secrets(const std::vector<KnownSecret>& secrets) {
   // The literal patterns are derived secrets. They live in one guarded arena for the
   // compile call only (one sodium_malloc per pattern would exhaust the process's memory
   // mappings at a few thousand secrets).
@@ -217,16 +215,16 @@ bool Redactor::set_secrets(const std::vector<KnownSecret>& secrets, std::string*
                              static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
                              &db->db, &compile_error) != HS_SUCCESS) {
       // The message is Hyperscan's and never quotes the pattern.
-      *error = "cannot compile the secret value set: " + hyperscan_error(compile_error);
-      return false;
+      return internal_error("cannot compile the secret value set: " +
+                            hyperscan_error(compile_error));
     }
-    if (!alloc_scratch(*db, error)) return false;
+    if (Status scratch = alloc_scratch(*db); !scratch.is_ok()) return scratch;
     db->labels = std::move(labels);
   }
   std::lock_guard lock(mutex_);
   secret_db_ = std::move(db);
   longest_pattern_ = longest;
-  return true;
+  return Status::ok();
 }
 
 std::size_t Redactor::longest_secret_pattern() const {

@@ -44,14 +44,14 @@ struct Finding {
 
 class Redactor {
  public:
-  // Compiles the rules. Returns nullptr and "rule '<id>': <hyperscan error>" on failure.
-  static std::shared_ptr<Redactor> create(const std::vector<CredentialRule>& rules,
-                                          std::string* error);
+  // Compiles the rules. kInvalidArgument "credential rule '<id>': <hyperscan error>" on
+  // failure.
+  static Result<std::shared_ptr<Redactor>> create(const std::vector<CredentialRule>& rules);
   ~Redactor();
 
-  // Replaces the set of known values. Values under kMinSecretBytes are skipped. Returns
-  // false (keeping the previous set) if the database cannot be built.
-  bool set_secrets(const std::vector<KnownSecret>& secrets, std::string* error);
+  // Replaces the set of known values. Values under kMinSecretBytes are skipped. An error
+  // (the previous set stays in force) when the database cannot be built.
+  Status set_secrets(const std::vector<KnownSecret>& secrets);
   std::size_t secret_pattern_count() const;
   // The length of the longest literal pattern (value or encoded form); 0 when none.
   std::size_t longest_secret_pattern() const;

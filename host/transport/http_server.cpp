@@ -529,29 +529,23 @@ HttpServer::HttpServer(Registry& registry, EventHub& hub, boost::asio::thread_po
 
 HttpServer::~HttpServer() { stop(); }
 
-bool HttpServer::listen(std::string* error) {
+Status HttpServer::listen() {
   beast::error_code ec;
   auto address = net::ip::make_address(options_.bind_address, ec);
-  if (ec) {
-    *error = "invalid bind address '" + options_.bind_address + "'";
-    return false;
-  }
-  if (!options_.auth && !address.is_loopback()) {
-    *error = "auth = \"off\" is allowed only on a loopback address, not " + options_.bind_address;
-    return false;
-  }
+  if (ec) return invalid_argument("invalid bind address '" + options_.bind_address + "'");
+  if (!options_.auth && !address.is_loopback())
+    return invalid_argument("auth = \"off\" is allowed only on a loopback address, not " +
+                            options_.bind_address);
   tcp::endpoint endpoint(address, options_.port);
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    *error = "cannot listen on " + options_.bind_address + ":" + std::to_string(options_.port) +
-             ": " + ec.message();
-    return false;
-  }
+  if (ec)
+    return io_error("cannot listen on " + options_.bind_address + ":" +
+                    std::to_string(options_.port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
-  return true;
+  return Status::ok();
 }
 
 void HttpServer::serve(int stop_fd) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
 #include "server/event_hub.hpp"
 #include "transport/http_client_auth.hpp"
 #include "transport/http_session.hpp"
@@ -54,9 +55,9 @@ class HttpServer {
              HttpOptions options);
   ~HttpServer();  // stop()s
 
-  // Binds and listens. Returns false and a message when the address is unusable or
-  // auth is off on a non-loopback address.
-  bool listen(std::string* error);
+  // Binds and listens. An error when the address is unusable or auth is off on a
+  // non-loopback address.
+  Status listen();
   std::uint16_t port() const noexcept { return port_; }
   // Installs the client authentication used while options.auth is on; without one every
   // request is refused 401. Call before serve().

@@ -220,8 +220,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   options.max_sessions = kMaxSessions;
   // Never destroyed, like the fixture: the server thread runs until the process exits.
   auto* server = new keyhold::HttpServer(fixture.registry, fixture.hub, fixture.pool, options);
-  std::string error;
-  if (!server->listen(&error)) fail("cannot listen", error);
+  if (auto listening = server->listen(); !listening.is_ok())
+    fail("cannot listen", listening.message());
   g_port = server->port();
   std::thread([server] { server->serve(-1); }).detach();
   check_server_healthy("at start");

@@ -115,14 +115,14 @@ class CheckingOutbound : public keyhold::Outbound {
 keyhold::SessionOptions& session_options() {
   static keyhold::SessionOptions* options = [] {
     auto* created = new keyhold::SessionOptions;
-    std::string error;
     auto redactor =
-        keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules(), &error);
-    if (!redactor) fail("cannot build the redactor", error);
+        keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules());
+    if (!redactor.is_ok()) fail("cannot build the redactor", redactor.status().message());
     std::vector<keyhold::secrets::KnownSecret> secrets;
     secrets.push_back({"fuzz-secret", keyhold::vault::SecretBuffer::copy_of(kFuzzSecret)});
-    if (!redactor->set_secrets(secrets, &error)) fail("cannot set the secret", error);
-    created->redactor = std::move(redactor);
+    if (auto known = redactor->set_secrets(secrets); !known.is_ok())
+      fail("cannot set the secret", known.message());
+    created->redactor = std::move(redactor).value();
     return created;
   }();
   return *options;

@@ -14,9 +14,7 @@ using namespace keyhold::secrets;
 namespace {
 
 std::shared_ptr<Redactor> builtin_redactor() {
-  std::string error;
-  auto r = Redactor::create(builtin_credential_rules(), &error);
-  INFO(error);
+  auto r = Redactor::create(builtin_credential_rules()).value();
   REQUIRE(r);
   return r;
 }
@@ -24,10 +22,8 @@ std::shared_ptr<Redactor> builtin_redactor() {
 }  // namespace
 
 TEST_CASE("the embedded credential rules parse and compile") {
-  std::string error;
   REQUIRE_FALSE(builtin_credential_rules().empty());
-  auto r = Redactor::create(builtin_credential_rules(), &error);
-  INFO(error);
+  auto r = Redactor::create(builtin_credential_rules()).value();
   REQUIRE(r);
 }
 
@@ -175,14 +171,14 @@ TEST_CASE("credentials in common file formats are redacted") {
 }
 
 TEST_CASE("rule files with missing fields or duplicate ids are refused") {
-  std::string error;
-  CHECK_FALSE(parse_credential_rules("[[rule]]\nid = \"x\"\n", "t.toml", &error));
-  CHECK(error == "t.toml: rule 1: needs id and regex");
-  CHECK_FALSE(
-      parse_credential_rules("[[rule]]\nid='a'\nregex='a'\nexample='a'\ncounterexample='b'\n"
-                             "[[rule]]\nid='a'\nregex='b'\nexample='b'\ncounterexample='c'\n",
-                             "t.toml", &error));
-  CHECK(error == "t.toml: rule 2: duplicate id 'a'");
+  auto missing = parse_credential_rules("[[rule]]\nid = \"x\"\n", "t.toml");
+  CHECK(missing.status().message() == "t.toml: rule 1: needs id and regex");
+  auto duplicate = parse_credential_rules(
+      "[[rule]]\nid='a'\nregex='a'\nexample='a'\ncounterexample='b'\n"
+      "[[rule]]\nid='a'\nregex='b'\nexample='b'\ncounterexample='c'\n",
+      "t.toml");
+  CHECK(duplicate.status().code() == keyhold::ErrorCode::kInvalidArgument);
+  CHECK(duplicate.status().message() == "t.toml: rule 2: duplicate id 'a'");
 }
 
 TEST_CASE("shannon entropy") {

@@ -18,10 +18,16 @@ namespace {
 const std::string kCanaryToken = "canary-token-5f1e2d3c4b5a6978";
 const std::string kCanaryRule = "ghp_FAKE0123456789abcdefghijklmnopqrstuvwxyzAB";
 
+// The message of a client config that must be refused.
+std::string error_of(std::string_view text) {
+  auto parsed = keyhold::cli::import::parse_client_config(text);
+  REQUIRE_FALSE(parsed.is_ok());
+  return parsed.status().message();
+}
+
 CredentialMatcher rules_matcher() {
-  std::string error;
   static auto redactor =
-      keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules(), &error);
+      keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules()).value();
   REQUIRE(redactor);
   return [](std::string_view name, std::string_view value) -> std::optional<std::string> {
     const std::string line = std::string(name) + "=" + std::string(value);
@@ -54,9 +60,8 @@ std::string claude_desktop() {
 }  // namespace
 
 TEST_CASE("import: the mcpServers shape (Claude Desktop, Claude Code, Cursor)") {
-  std::string error;
-  auto client = parse_client_config(claude_desktop(), &error);
-  REQUIRE(client);
+  auto client = parse_client_config(claude_desktop());
+  REQUIRE(client.is_ok());
   CHECK(client->format == ClientFormat::kMcpServers);
   REQUIRE(client->servers.size() == 6);
   CHECK(client->servers[0].name == "github");
@@ -80,9 +85,8 @@ TEST_CASE("import: the VS Code shape, with inputs, comments and ${input:} refere
     "web": {"type": "sse", "url": "http://localhost:1/sse"}
   }
 })";
-  std::string error;
-  auto client = parse_client_config(text, &error);
-  REQUIRE(client);
+  auto client = parse_client_config(text);
+  REQUIRE(client.is_ok());
   CHECK(client->format == ClientFormat::kVsCode);
   auto plan = plan_import(*client, rules_matcher());
   REQUIRE(plan.instances.size() == 1);
@@ -101,28 +105,27 @@ TEST_CASE("import: the VS Code shape, with inputs, comments and ${input:} refere
   CHECK(plan.instances[0].notes.size() == 1);  // cwd
 
   // settings.json: "mcp": {"servers": ...}
-  auto settings = parse_client_config(R"({"mcp": {"servers": {"a": {"command": "x"}}}})", &error);
-  REQUIRE(settings);
+  auto settings = parse_client_config(R"({"mcp": {"servers": {"a": {"command": "x"}}}})");
+  REQUIRE(settings.is_ok());
   CHECK(settings->format == ClientFormat::kVsCode);
 }
 
 TEST_CASE("import: errors say where and why, never quoting the content") {
   std::string error;
-  CHECK_FALSE(
-      parse_client_config("{\n  \"mcpServers\": {\n    \"a\": " + kCanaryToken + "\n}", &error));
+  error = error_of("{\n  \"mcpServers\": {\n    \"a\": " + kCanaryToken + "\n}");
   CHECK(error.find("invalid JSON at line 3, column") == 0);
   CHECK(error.find(kCanaryToken) == std::string::npos);
   CHECK(error.find("canary") == std::string::npos);
 
-  CHECK_FALSE(parse_client_config("[1, 2]", &error));
+  error = error_of("[1, 2]");
   CHECK(error.find("unknown shape") == 0);
-  CHECK_FALSE(parse_client_config(R"({"other": {}})", &error));
+  error = error_of(R"({"other": {}})");
   CHECK(error.find("unknown shape") == 0);
-  CHECK_FALSE(parse_client_config(R"({"mcpServers": []})", &error));
+  error = error_of(R"({"mcpServers": []})");
   CHECK(error.find("unknown shape") == 0);
-  CHECK_FALSE(parse_client_config(R"({"mcpServers": {}})", &error));
+  error = error_of(R"({"mcpServers": {}})");
   CHECK(error.find("no servers") == 0);
-  CHECK_FALSE(parse_client_config("", &error));
+  error = error_of("");
   CHECK(error.find("invalid JSON at line 1") == 0);
 }
 
@@ -136,9 +139,8 @@ TEST_CASE("import: variable names and credential rules decide what goes to the v
     INFO(name);
     CHECK_FALSE(credential_variable_name(name));
   }
-  std::string error;
-  auto client = parse_client_config(claude_desktop(), &error);
-  REQUIRE(client);
+  auto client = parse_client_config(claude_desktop());
+  REQUIRE(client.is_ok());
   auto plan = plan_import(*client, rules_matcher());
   REQUIRE(plan.instances.size() == 3);
   const auto& vars = plan.instances[0].variables;
@@ -157,9 +159,8 @@ TEST_CASE("import: instance names are sanitized and de-duplicated") {
   CHECK(sanitize_instance_name("my server.v2") == "my_server_v2");
   CHECK(sanitize_instance_name("") == "server");
   CHECK(sanitize_instance_name(std::string(100, 'a')).size() == 64);
-  std::string error;
-  auto client = parse_client_config(claude_desktop(), &error);
-  REQUIRE(client);
+  auto client = parse_client_config(claude_desktop());
+  REQUIRE(client.is_ok());
   auto plan = plan_import(*client, {});
   REQUIRE(plan.instances.size() == 3);
   CHECK(plan.instances[1].instance == "my_server_v2");
@@ -172,8 +173,8 @@ TEST_CASE("import: the rendered TOML loads as a keyhold config, the plan text na
   std::string text = claude_desktop();
   // A plain value with characters TOML must escape.
   text.replace(text.find("\"debug\""), 7, R"("de\"b\\ug\n\u0001")");
-  auto client = parse_client_config(text, &error);
-  REQUIRE(client);
+  auto client = parse_client_config(text);
+  REQUIRE(client.is_ok());
   auto plan = plan_import(*client, rules_matcher());
   const std::string toml = render_instances_toml(plan, "/home/u/claude \"desktop\".json");
   auto config = keyhold::parse_config(toml, "/tmp/keyhold.toml", &error);
@@ -204,10 +205,9 @@ TEST_CASE("import: the rendered TOML loads as a keyhold config, the plan text na
 }
 
 TEST_CASE("import: the client rewrite keeps other keys and the skipped servers") {
-  std::string error;
   auto out = rewrite_client_config(claude_desktop(), {"/usr/bin/keyhold", "serve"},
-                                   {"remote", "sse", "broken"}, &error);
-  REQUIRE(out);
+                                   {"remote", "sse", "broken"});
+  REQUIRE(out.is_ok());
   auto json = nlohmann::ordered_json::parse(*out);
   CHECK(json["globalShortcut"] == "Ctrl+Space");
   CHECK(json.begin().key() == "globalShortcut");
@@ -221,8 +221,8 @@ TEST_CASE("import: the client rewrite keeps other keys and the skipped servers")
 
   auto vscode = rewrite_client_config(
       R"({"inputs": [], "servers": {"keyhold": {"url": "http://x"}, "a": {"command": "x"}}})",
-      {"/k", "serve", "--config", "/c.toml"}, {"keyhold"}, &error);
-  REQUIRE(vscode);
+      {"/k", "serve", "--config", "/c.toml"}, {"keyhold"});
+  REQUIRE(vscode.is_ok());
   auto v = nlohmann::json::parse(*vscode);
   CHECK(v["servers"]["keyhold-import"]["type"] == "stdio");
   CHECK(v["servers"]["keyhold-import"]["args"].size() == 3);
@@ -234,13 +234,12 @@ TEST_CASE("import: ~/.claude.json: top-level servers are read, per-project ones 
   std::string error;
   auto client = parse_client_config(
       R"({"numStartups": 3, "projects": {"/src/app": {"mcpServers": {"p": {"command": "x"}}}},
-          "mcpServers": {"u": {"type": "stdio", "command": "y"}}})",
-      &error);
-  REQUIRE(client);
+          "mcpServers": {"u": {"type": "stdio", "command": "y"}}})");
+  REQUIRE(client.is_ok());
   REQUIRE(client->servers.size() == 1);
   CHECK(client->servers[0].name == "u");
   REQUIRE(client->notes.size() == 1);
   CHECK(client->notes[0].find("projects") != std::string::npos);
-  CHECK_FALSE(parse_client_config(R"({"projects": {"/a": {"mcpServers": {}}}})", &error));
+  error = error_of(R"({"projects": {"/a": {"mcpServers": {}}}})");
   CHECK(error.find("import the project's .mcp.json") != std::string::npos);
 }

@@ -11,24 +11,21 @@ namespace {
 constexpr std::string_view kCanary = "canary-3f9a1c7e-value";
 
 std::shared_ptr<Redactor> with_canary() {
-  std::string error;
-  auto redactor = Redactor::create(builtin_credential_rules(), &error);
-  INFO(error);
+  auto redactor = Redactor::create(builtin_credential_rules()).value();
   REQUIRE(redactor);
   std::vector<KnownSecret> secrets;
   secrets.push_back({"db-password", SecretBuffer::copy_of(kCanary)});
-  REQUIRE(redactor->set_secrets(secrets, &error));
+  REQUIRE(redactor->set_secrets(secrets).is_ok());
   return redactor;
 }
 
 // A redactor that knows one value and no credential rules, so every finding is the value's.
 std::shared_ptr<Redactor> knowing(std::string_view value) {
-  std::string error;
-  auto redactor = Redactor::create({}, &error);
+  auto redactor = Redactor::create({}).value();
   REQUIRE(redactor);
   std::vector<KnownSecret> secrets;
   secrets.push_back({"canary", SecretBuffer::copy_of(value)});
-  REQUIRE(redactor->set_secrets(secrets, &error));
+  REQUIRE(redactor->set_secrets(secrets).is_ok());
   return redactor;
 }
 
@@ -50,11 +47,10 @@ TEST_CASE("every encoded form of a secret is replaced") {
 }
 
 TEST_CASE("values shorter than 8 bytes are not matched") {
-  std::string error;
-  auto r = Redactor::create({}, &error);
+  auto r = Redactor::create({}).value();
   std::vector<KnownSecret> secrets;
   secrets.push_back({"short", SecretBuffer::copy_of(std::string_view("abc1234"))});
-  REQUIRE(r->set_secrets(secrets, &error));
+  REQUIRE(r->set_secrets(secrets).is_ok());
   CHECK(r->redacted("abc1234") == "abc1234");
 }
 
@@ -81,21 +77,19 @@ TEST_CASE("redact_json reaches strings at any depth and object keys") {
 
 TEST_CASE("set_secrets replaces the previous set") {
   auto r = with_canary();
-  std::string error;
   std::vector<KnownSecret> secrets;
   secrets.push_back({"new", SecretBuffer::copy_of(std::string_view("rotated-canary-77"))});
-  REQUIRE(r->set_secrets(secrets, &error));
+  REQUIRE(r->set_secrets(secrets).is_ok());
   CHECK(r->redacted(std::string(kCanary)) == std::string(kCanary));
   CHECK(r->redacted("rotated-canary-77") == "[REDACTED:new]");
 }
 
 TEST_CASE("binary values with NUL bytes are matched") {
-  std::string error;
-  auto r = Redactor::create({}, &error);
+  auto r = Redactor::create({}).value();
   const std::string value("\x00\x01secret\xff\x00zz", 12);
   std::vector<KnownSecret> secrets;
   secrets.push_back({"bin", SecretBuffer::copy_of(value)});
-  REQUIRE(r->set_secrets(secrets, &error));
+  REQUIRE(r->set_secrets(secrets).is_ok());
   CHECK(r->redacted("a" + value + "b") == "a[REDACTED:bin]b");
 }
 
@@ -117,13 +111,12 @@ TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob s
 }
 
 TEST_CASE("thousands of secrets compile into one database") {
-  std::string error;
-  auto r = Redactor::create({}, &error);
+  auto r = Redactor::create({}).value();
   std::vector<KnownSecret> secrets;
   for (int i = 0; i < 5000; ++i)
     secrets.push_back({"s" + std::to_string(i),
                        SecretBuffer::copy_of("secret-value-" + std::to_string(i) + "-xyz")});
-  REQUIRE(r->set_secrets(secrets, &error));
+  REQUIRE(r->set_secrets(secrets).is_ok());
   CHECK(r->redacted("a secret-value-4999-xyz b") == "a [REDACTED:s4999] b");
   CHECK(r->longest_secret_pattern() > 0);
 }

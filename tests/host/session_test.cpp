@@ -91,12 +91,11 @@ struct Fixture {
     REQUIRE(results.size() == 1);
     INFO(results[0].error);
     REQUIRE(results[0].loaded);
-    std::string error;
-    auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules(), &error);
+    auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules()).value();
     REQUIRE(redactor);
     std::vector<secrets::KnownSecret> known;
     known.push_back({"db-password", vault::SecretBuffer::copy_of(kCanary)});
-    REQUIRE(redactor->set_secrets(known, &error));
+    REQUIRE(redactor->set_secrets(known).is_ok());
     SessionOptions options;
     options.redactor = std::move(redactor);
     options.on_guard = [this](const PluginInstance&, const std::string&, const std::string& detail,

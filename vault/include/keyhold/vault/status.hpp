@@ -61,6 +61,8 @@ class [[nodiscard]] Result {
   const T& value() const& { return *value_; }
   // On an rvalue the value is moved out by value, so `for (x : f().value())` is safe.
   T value() && { return std::move(*value_); }
+  T& operator*() & { return *value_; }
+  const T& operator*() const& { return *value_; }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
 
