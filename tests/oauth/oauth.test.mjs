@@ -1,0 +1,220 @@
+// Issue 18: keyhold as an OAuth 2.1 client of a real authorization server (oidc-provider,
+// see oidc_server.mjs), end to end: `keyhold oauth login` (authorization code + PKCE,
+// loopback redirect) driven by a headless user agent, tokens in the vault and never on any
+// output, `oauth status`, a plugin granted `oauth:NAME` getting the current access token
+// (never the refresh token) while the host refreshes it before it expires, forged state
+// and mixed-up issuer refused, client credentials, and `oauth logout` revoking at the
+// provider. Every captured output is swept for every token the provider issued.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { after, before, test } from 'node:test';
+
+import { keyholdBin, sleep, tomlString } from '../e2e/helpers.mjs';
+import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, snoopInstance, structured } from '../secrets/lib.mjs';
+import { all, authorize, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
+
+let op;
+let sandbox;
+let configPath;
+const TTL = 40; // access token lifetime at the provider
+const MARGIN = 34; // keyhold refreshes this long before expiry: from 6 s after issue
+
+before(async () => {
+  op = await startProvider({ accessTokenTtl: TTL });
+  sandbox = await makeVault('oauth');
+  await setSecret(sandbox, 'oauth/service-client-secret', op.serviceSecret);
+  await grant(sandbox, 'app', 'oauth-token/local', 'reveal,sign');
+  configPath = sandbox.writeConfig(
+    `[server]\nlog_level = "debug"\n\n` +
+      `[oauth.local]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-native"\n` +
+      `scopes = ["openid", "offline_access", "api:read"]\nrefresh_margin = "${MARGIN}s"\nlogin_timeout = "60s"\n\n` +
+      `[oauth.service]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-service"\n` +
+      `client_secret = "vault:oauth/service-client-secret"\nscopes = ["api:read"]\n\n` +
+      snoopInstance('app', { token: 'oauth:local' }),
+  );
+});
+
+after(async () => {
+  await op?.close();
+  // The sweep: no token, code or client secret the provider knows of reached any output.
+  const values = [...issued.values()].flat().concat([op.serviceSecret]);
+  assert.ok(values.length > 5, 'the provider issued tokens');
+  const leaks = captures.flatMap((c) => findLeaks(c.text, values).map((h) => `${c.label}: ${h.form}`));
+  assert.deepEqual(leaks, [], 'a token reached an output');
+  sandbox?.cleanup();
+});
+
+const oauthCli = (args, options) => cli(sandbox, ['oauth', '--config', configPath, ...args], options);
+
+// Starts `keyhold oauth login NAME`; resolves once it printed the authorization URL.
+async function startLogin(name) {
+  const child = spawn(await keyholdBin(), ['oauth', '--config', configPath, 'login', name, '--no-browser'], {
+    env: sandbox.env,
+    cwd: sandbox.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const done = new Promise((resolve) =>
+    child.on('close', (code) => {
+      capture(`oauth login ${name} (stdout)`, stdout);
+      capture(`oauth login ${name} (stderr)`, stderr);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      const line = stdout.split('\n').find((l) => l.startsWith('http'));
+      if (line) resolve(line.trim());
+    });
+    child.on('close', () => reject(new Error(`login exited before printing a URL: ${stderr}`)));
+  });
+  const redirect = new URL(url).searchParams.get('redirect_uri');
+  return { url, redirect, done };
+}
+
+const hmac = (key, message) => createHmac('sha256', key).update(message).digest('hex');
+
+test('login with code + PKCE stores the tokens in the vault, never prints them', async () => {
+  const { url, redirect, done } = await startLogin('local');
+  const params = new URL(url).searchParams;
+  assert.equal(params.get('code_challenge_method'), 'S256');
+  assert.match(params.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+  assert.match(redirect, /^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+  const callback = await authorize(url, redirect);
+  assert.equal(new URL(callback).searchParams.get('iss'), op.issuer, 'the provider sends iss (RFC 9207)');
+  const page = await fetch(callback);
+  assert.equal(page.status, 200);
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /tokens stored in the vault as oauth-token\/local/);
+
+  const list = await cli(sandbox, ['vault', 'list']);
+  assert.match(list.stdout, /oauth-token\/local/);
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout);
+  const local = status.find((s) => s.provider === 'local');
+  assert.equal(local.state, 'valid');
+  assert.equal(local.scopes.split(' ').includes('api:read'), true, JSON.stringify(local));
+  assert.ok(local.expires_in > 0 && local.expires_in <= TTL, JSON.stringify(local));
+  assert.equal(local.refresh_token, true);
+  assert.equal(local.subject, 'alice');
+  assert.equal(local.issuer, op.issuer);
+  const text = (await oauthCli(['status'])).stdout;
+  assert.match(text, /scopes:\s+openid offline_access api:read/);
+  assert.match(text, /expires in \(s\):\s+\d+/);
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  assert.ok(audit.some((e) => e.action === 'oauth.login' && e.secret === 'oauth-token/local'), 'the login is audited');
+});
+
+test('a forged state or a mixed-up issuer in the redirect is refused', async () => {
+  for (const [param, value, why] of [
+    ['state', 'forged-state', /state does not match/],
+    ['iss', 'https://evil.example', /issuer 'https:\/\/evil.example'/],
+  ]) {
+    const before = latest('AccessToken');
+    const { url, redirect, done } = await startLogin('local');
+    const callback = new URL(await authorize(url, redirect));
+    callback.searchParams.set(param, value);
+    const page = await fetch(callback);
+    assert.equal(page.status, 400);
+    const result = await done;
+    assert.equal(result.code, 8, `${param}: ${result.stderr}`);
+    assert.match(result.stderr, why);
+    assert.equal(latest('AccessToken'), before, `${param}: the code was not exchanged`);
+  }
+});
+
+test('a plugin granted oauth:local gets the current access token, refreshed before expiry', async () => {
+  const host = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-serve');
+  try {
+    const sign = async () => structured(await host.call('app_sign', { alias: 'token', message: 'm' }));
+    const first = await sign();
+    assert.equal(first.sign, KH.OK, JSON.stringify(first));
+    const access1 = latest('AccessToken');
+    assert.equal(first.mac, hmac(access1, 'm'), 'the plugin holds the latest access token');
+    for (const refresh of all('RefreshToken'))
+      assert.notEqual(first.mac, hmac(refresh, 'm'), 'the plugin never gets a refresh token');
+    const revealed = structured(await host.call('app_reveal', { alias: 'token' }));
+    assert.equal(revealed.reveal, KH.OK);
+    assert.equal(revealed.length, access1.length);
+    assert.notEqual(revealed.value, access1);
+    assert.match(revealed.value, /REDACTED/, 'the redactor knows the access token');
+
+    const refreshesBefore = op.grants.refresh_token ?? 0;
+    const refreshTokenBefore = latest('RefreshToken');
+    await sleep(7000); // past issue + (TTL - MARGIN): the next use refreshes first
+    const second = await sign();
+    const access2 = latest('AccessToken');
+    assert.notEqual(access2, access1, 'a new access token was issued');
+    assert.equal(second.mac, hmac(access2, 'm'), 'the next call sees the refreshed token');
+    assert.equal(op.grants.refresh_token, refreshesBefore + 1, 'exactly one refresh');
+    assert.notEqual(latest('RefreshToken'), refreshTokenBefore, 'the refresh token was rotated');
+    const third = await sign();
+    assert.equal(third.mac, second.mac, 'a fresh token is not refreshed again');
+    assert.equal(op.grants.refresh_token, refreshesBefore + 1);
+    const again = structured(await host.call('app_reveal', { alias: 'token' }));
+    assert.match(again.value, /REDACTED/, 'the redactor knows the refreshed token');
+  } finally {
+    await host.close();
+  }
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'local');
+  assert.notEqual(status.last_refresh, null, 'the refresh was stored');
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  assert.ok(audit.some((e) => e.action === 'oauth.refresh' && e.actor === 'host:serve'), 'the refresh is audited');
+
+  // The rotated refresh token the vault kept still works: a new host refreshes with it.
+  await sleep(1000);
+  const host2 = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-serve-2');
+  try {
+    const before = op.grants.refresh_token;
+    await sleep(6500);
+    const r = structured(await host2.call('app_sign', { alias: 'token', message: 'm' }));
+    assert.equal(r.sign, KH.OK, JSON.stringify(r));
+    assert.equal(op.grants.refresh_token, before + 1);
+    assert.equal(r.mac, hmac(latest('AccessToken'), 'm'));
+  } finally {
+    await host2.close();
+  }
+});
+
+test('vault: mappings cannot name a token record', async () => {
+  const bad = sandbox.writeConfig(snoopInstance('app', { token: 'vault:oauth-token/local' }), 'bad.toml');
+  const r = await cli(sandbox, ['plugins', 'list', '--config', bad], { expect: null });
+  assert.match(r.stdout + r.stderr, /hold OAuth token records; map "oauth:local" instead/);
+});
+
+test('client credentials with a client secret from the vault', async () => {
+  const r = await oauthCli(['client-credentials', 'service']);
+  assert.match(r.stdout, /oauth-token\/service/);
+  assert.ok(latest('ClientCredentials'), 'the provider issued a client credentials token');
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'service');
+  assert.equal(status.grant, 'client_credentials');
+  assert.equal(status.scopes, 'api:read');
+  assert.equal(status.refresh_token, false);
+});
+
+test('logout revokes at the provider, then erases the record', async () => {
+  const access = latest('AccessToken');
+  const refresh = latest('RefreshToken');
+  assert.equal(stillStored('RefreshToken', refresh), true);
+  const r = await oauthCli(['logout', 'local']);
+  assert.match(r.stdout, /tokens revoked at the provider; oauth-token\/local erased/);
+  assert.equal(stillStored('RefreshToken', refresh), false, 'the refresh token is revoked');
+  assert.equal(stillStored('AccessToken', access), false, 'the access token is revoked');
+  const list = await cli(sandbox, ['vault', 'list']);
+  assert.doesNotMatch(list.stdout, /oauth-token\/local/);
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'local');
+  assert.equal(status.state, 'not logged in');
+  // A host started now tells the plugin's caller to log in again.
+  const host = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-after-logout');
+  try {
+    const res = structured(await host.call('app_sign', { alias: 'token', message: 'm' }));
+    assert.notEqual(res.sign, KH.OK);
+  } finally {
+    await host.close();
+  }
+  assert.match(captures.at(-1).text, /keyhold oauth login local/);
+});
