@@ -181,9 +181,11 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
 });
 
 test('vault: mappings cannot name a token record', async () => {
-  const bad = sandbox.writeConfig(snoopInstance('app', { token: 'vault:oauth-token/local' }), 'bad.toml');
-  const r = await cli(sandbox, ['plugins', 'list', '--config', bad], { expect: null });
-  assert.match(r.stdout + r.stderr, /hold OAuth token records; map "oauth:local" instead/);
+  const host = await serve(sandbox, snoopInstance('bad', { token: 'vault:oauth-token/local' }), 'oauth-bad-mapping');
+  const tools = await host.client.listTools();
+  assert.equal(tools.tools.some((t) => t.name.startsWith('bad_')), false, 'the instance did not load');
+  await host.close();
+  assert.match(captures.at(-1).text, /hold OAuth token records; map .{0,2}oauth:local/);
 });
 
 test('client credentials with a client secret from the vault', async () => {
@@ -216,5 +218,8 @@ test('logout revokes at the provider, then erases the record', async () => {
   } finally {
     await host.close();
   }
-  assert.match(captures.at(-1).text, /keyhold oauth login local/);
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  const failed = audit.filter((e) => e.action === 'handle.sign' && e.outcome === 'error').at(-1);
+  assert.ok(failed, 'the failed use is audited');
+  assert.match(failed.detail, /run `keyhold oauth login local`/);
 });
