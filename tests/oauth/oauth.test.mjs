@@ -47,9 +47,9 @@ after(async () => {
 
 const oauthCli = (args, options) => cli(sandbox, ['oauth', '--config', configPath, ...args], options);
 
-// Starts `keyhold oauth login NAME`; resolves once it printed the authorization URL.
-async function startLogin(name) {
-  const child = spawn(await keyholdBin(), ['oauth', '--config', configPath, 'login', name, '--no-browser'], {
+// Starts `keyhold oauth login NAME [extra]`; resolves once it printed the authorization URL.
+async function startLogin(name, extra = []) {
+  const child = spawn(await keyholdBin(), ['oauth', '--config', configPath, 'login', name, '--no-browser', ...extra], {
     env: sandbox.env,
     cwd: sandbox.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -196,6 +196,21 @@ test('client credentials with a client secret from the vault', async () => {
   assert.equal(status.grant, 'client_credentials');
   assert.equal(status.scopes, 'api:read');
   assert.equal(status.refresh_token, false);
+});
+
+test('login --device: the device authorization grant (RFC 8628)', async () => {
+  const before = latest('AccessToken');
+  const { url, done } = await startLogin('local', ['--device']);
+  assert.match(url, /\/device\?user_code=/);
+  const page = await authorize(url, undefined);
+  assert.match(page, /Sign-in Success|success/i);
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /tokens stored in the vault as oauth-token\/local/);
+  assert.notEqual(latest('AccessToken'), before);
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'local');
+  assert.equal(status.grant, 'device_code');
+  assert.equal(status.refresh_token, true);
 });
 
 test('logout revokes at the provider, then erases the record', async () => {

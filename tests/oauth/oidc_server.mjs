@@ -80,7 +80,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
         application_type: 'native',
         token_endpoint_auth_method: 'none',
         redirect_uris: ['http://127.0.0.1/callback'], // any port (RFC 8252 7.3)
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
         response_types: ['code'],
       },
       {
@@ -98,6 +98,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
       revocation: { enabled: true },
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
+      deviceFlow: { enabled: true },
     },
     ttl: { AccessToken: accessTokenTtl, ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600 },
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -123,8 +124,9 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
 }
 
 // A headless user agent: follows redirects with a cookie jar, submits the provider's dev
-// login form (any login/password) and consent form, and stops at the first redirect to
-// stopAt (keyhold's loopback listener), returning that URL without requesting it.
+// login form (any login/password), consent form and device confirmation form, and stops
+// at the first redirect to stopAt (keyhold's loopback listener), returning that URL without
+// requesting it. Without stopAt (the device flow), it returns the first page with no form.
 export async function authorize(url, stopAt, { login = 'alice' } = {}) {
   const jar = new Map();
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -132,7 +134,7 @@ export async function authorize(url, stopAt, { login = 'alice' } = {}) {
   let method = 'GET';
   let body;
   for (let step = 0; step < 20; step++) {
-    if (next.startsWith(stopAt)) return next;
+    if (stopAt && next.startsWith(stopAt)) return next;
     const headers = { cookie: cookieHeader() };
     if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
     const res = await fetch(next, { method, body, headers, redirect: 'manual' });
@@ -152,15 +154,21 @@ export async function authorize(url, stopAt, { login = 'alice' } = {}) {
       continue;
     }
     const html = await res.text();
-    const form = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(html);
-    if (!form) throw new Error(`the provider answered ${res.status} without a form at ${next}: ${html.slice(0, 500)}`);
+    const form = /<form[^>]*method="post"[^>]*>/i.exec(html);
+    const action = form && /action="([^"]+)"/.exec(form[0]);
+    if (!action) {
+      if (!stopAt && res.status === 200) return html;
+      throw new Error(`the provider answered ${res.status} without a form at ${next}: ${html.slice(0, 500)}`);
+    }
     const fields = new URLSearchParams();
     for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)) fields.set(m[1], m[2]);
+    const userCode = new URL(next).searchParams.get('user_code');
+    if (/name="user_code"/.test(html) && !fields.has('user_code') && userCode) fields.set('user_code', userCode);
     if (/name="login"/.test(html)) {
       fields.set('login', login);
       fields.set('password', 'any');
     }
-    next = new URL(form[1].replace(/&amp;/g, '&'), next).href;
+    next = new URL(action[1].replace(/&amp;/g, '&'), next).href;
     method = 'POST';
     body = fields.toString();
   }
