@@ -11,12 +11,13 @@ import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
 import { keyholdBin, sleep, tomlString } from '../e2e/helpers.mjs';
-import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, snoopInstance, structured } from '../secrets/lib.mjs';
+import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, SNOOP_ENV_COMMANDS, snoopInstance, structured } from '../secrets/lib.mjs';
 import { all, authorize, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
 let op;
 let sandbox;
 let configPath;
+let providers; // the [oauth.*] tables, also in every served config
 const TTL = 40; // access token lifetime at the provider
 const MARGIN = 34; // keyhold refreshes this long before expiry: from 6 s after issue
 
@@ -24,15 +25,13 @@ before(async () => {
   op = await startProvider({ accessTokenTtl: TTL });
   sandbox = await makeVault('oauth');
   await setSecret(sandbox, 'oauth/service-client-secret', op.serviceSecret);
-  await grant(sandbox, 'app', 'oauth-token/local', 'reveal,sign');
-  configPath = sandbox.writeConfig(
-    `[server]\nlog_level = "debug"\n\n` +
-      `[oauth.local]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-native"\n` +
-      `scopes = ["openid", "offline_access", "api:read"]\nrefresh_margin = "${MARGIN}s"\nlogin_timeout = "60s"\n\n` +
-      `[oauth.service]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-service"\n` +
-      `client_secret = "vault:oauth/service-client-secret"\nscopes = ["api:read"]\n\n` +
-      snoopInstance('app', { token: 'oauth:local' }),
-  );
+  await grant(sandbox, 'app', 'oauth-token/local', 'reveal,sign,env');
+  providers =
+    `[oauth.local]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-native"\n` +
+    `scopes = ["openid", "offline_access", "api:read"]\nrefresh_margin = "${MARGIN}s"\nlogin_timeout = "60s"\n\n` +
+    `[oauth.service]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-service"\n` +
+    `client_secret = "vault:oauth/service-client-secret"\nscopes = ["api:read"]\n\n`;
+  configPath = sandbox.writeConfig(providers, 'oauth.toml');
 });
 
 after(async () => {
@@ -127,8 +126,13 @@ test('a forged state or a mixed-up issuer in the redirect is refused', async () 
   }
 });
 
+// The snoop commands, and its `rev` mode: a child that prints the value reversed, past the
+// redactor, which is how this test can see which token the child got.
+const REV = ['sh', '-c', `printf '%s\\n' "$MCP_AUTH_TOKEN" | rev`];
+const APP = snoopInstance('app', { token: { source: 'oauth:local', env_commands: [...SNOOP_ENV_COMMANDS, REV] } });
+
 test('a plugin granted oauth:local gets the current access token, refreshed before expiry', async () => {
-  const host = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-serve');
+  const host = await serve(sandbox, providers + APP, 'oauth-serve');
   try {
     const sign = async () => structured(await host.call('app_sign', { alias: 'token', message: 'm' }));
     const first = await sign();
@@ -157,6 +161,13 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
     assert.equal(op.grants.refresh_token, refreshesBefore + 1);
     const again = structured(await host.call('app_reveal', { alias: 'token' }));
     assert.match(again.value, /REDACTED/, 'the redactor knows the refreshed token');
+    // env: a child started with the alias in its environment gets the current token.
+    const env = structured(await host.call('app_env', { alias: 'token' }));
+    assert.equal(env.spawn, KH.OK, JSON.stringify(env));
+    assert.match(env.stdout, /^got \[REDACTED:token\]/, 'the redactor knows it in child output');
+    const rev = structured(await host.call('app_env', { alias: 'token', mode: 'rev' }));
+    assert.equal(rev.spawn, KH.OK, JSON.stringify(rev));
+    assert.equal(rev.stdout.trim(), [...access2].reverse().join(''), 'the child got the current token');
   } finally {
     await host.close();
   }
@@ -167,7 +178,7 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
 
   // The rotated refresh token the vault kept still works: a new host refreshes with it.
   await sleep(1000);
-  const host2 = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-serve-2');
+  const host2 = await serve(sandbox, providers + APP, 'oauth-serve-2');
   try {
     const before = op.grants.refresh_token;
     await sleep(6500);
@@ -181,7 +192,7 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
 });
 
 test('vault: mappings cannot name a token record', async () => {
-  const host = await serve(sandbox, snoopInstance('bad', { token: 'vault:oauth-token/local' }), 'oauth-bad-mapping');
+  const host = await serve(sandbox, providers + snoopInstance('bad', { token: 'vault:oauth-token/local' }), 'oauth-bad-mapping');
   const tools = await host.client.listTools();
   assert.equal(tools.tools.some((t) => t.name.startsWith('bad_')), false, 'the instance did not load');
   await host.close();
@@ -226,7 +237,7 @@ test('logout revokes at the provider, then erases the record', async () => {
   const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'local');
   assert.equal(status.state, 'not logged in');
   // A host started now tells the plugin's caller to log in again.
-  const host = await serve(sandbox, snoopInstance('app', { token: 'oauth:local' }), 'oauth-after-logout');
+  const host = await serve(sandbox, providers + APP, 'oauth-after-logout');
   try {
     const res = structured(await host.call('app_sign', { alias: 'token', message: 'm' }));
     assert.notEqual(res.sign, KH.OK);
