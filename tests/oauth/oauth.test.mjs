@@ -102,7 +102,7 @@ test('login with code + PKCE stores the tokens in the vault, never prints them',
   assert.equal(local.subject, 'alice');
   assert.equal(local.issuer, op.issuer);
   const text = (await oauthCli(['status'])).stdout;
-  assert.match(text, /scopes:\s+openid offline_access api:read/);
+  assert.match(text, /scopes:\s+openid\b.*api:read/);
   assert.match(text, /expires in \(s\):\s+\d+/);
   const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
   assert.ok(audit.some((e) => e.action === 'oauth.login' && e.secret === 'oauth-token/local'), 'the login is audited');

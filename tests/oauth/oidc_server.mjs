@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 
-import Provider from 'oidc-provider';
+// tests/oauth is outside tests/e2e, whose node_modules holds the package.
+import Provider from '../e2e/node_modules/oidc-provider/lib/index.js';
 
 // Every value the provider issued, by model name ("AccessToken", "RefreshToken", ...),
 // in order, and the live storage.
