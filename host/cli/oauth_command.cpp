@@ -314,7 +314,9 @@ void add_oauth_command(CLI::App& app) {
   {
     auto name = std::make_shared<std::string>();
     auto* cmd = oauth_cmd->add_subcommand(
-        "logout", "Revoke the tokens at the provider (RFC 7009, when offered), then erase them");
+        "logout",
+        "Revoke the tokens at the provider (RFC 7009, when offered), then erase them (grants on "
+        "the record are kept for the next login)");
     cmd->add_option("NAME", *name, "Provider ([oauth.NAME])")->required();
     cmd->callback([name, common] {
       const Config config = load_config_or_fail(*common);
@@ -343,8 +345,21 @@ void add_oauth_command(CLI::App& app) {
           revoked = status.is_ok();
         }
       }
-      auto removed = v->with([&](vault::Vault& vault) {
-        return vault.remove_secret(secret, /*purge=*/true, cli_actor());
+      // Erasing purges the record and the grants naming it exactly; the grants are written
+      // again, so the instances that used the provider work after the next login.
+      auto removed = v->with([&](vault::Vault& vault) -> Status {
+        auto grants = vault.list_grants();
+        if (!grants.is_ok()) return grants.status();
+        if (auto purged = vault.remove_secret(secret, /*purge=*/true, cli_actor()); !purged.is_ok())
+          return purged;
+        for (const auto& g : grants.value()) {
+          if (g.pattern != secret || !g.authentic) continue;
+          if (auto again =
+                  vault.grant(g.instance, g.pattern, g.operations, g.expires_at, cli_actor());
+              !again.is_ok())
+            return again;
+        }
+        return Status();
       });
       if (!removed.is_ok()) oauth_fail(removed);
       std::printf("oauth provider '%s': %s; %s erased from the vault\n", provider.name.c_str(),

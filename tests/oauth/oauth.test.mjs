@@ -236,6 +236,8 @@ test('logout revokes at the provider, then erases the record', async () => {
   assert.doesNotMatch(list.stdout, /oauth-token\/local/);
   const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'local');
   assert.equal(status.state, 'not logged in');
+  const grants = await cli(sandbox, ['vault', 'grants']);
+  assert.match(grants.stdout, /app\s+oauth-token\/local/, 'the grant stays for the next login');
   // A host started now tells the plugin's caller to log in again.
   const host = await serve(sandbox, providers + APP, 'oauth-after-logout');
   try {

@@ -101,7 +101,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
     },
-    ttl: { AccessToken: accessTokenTtl, ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600 },
+    ttl: { AccessToken: accessTokenTtl, ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600, DeviceCode: 600 },
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: () => true,
     cookies: { keys: [randomBytes(16).toString('hex')] },
