@@ -139,7 +139,7 @@ TEST_CASE("metadata is looked up where RFC 8414 and OIDC discovery put it", "[oa
   CHECK_FALSE(oauth::secure_or_loopback("http://127.0.0.1@x.example/t"));
 }
 
-TEST_CASE("oauth:NAME is a source; vault: may not name a token record", "[oauth]") {
+TEST_CASE("oauth:NAME is a source, and vault: may not name a token record", "[oauth]") {
   std::string error;
   auto source = secrets::SecretSource::parse("oauth:github", &error);
   REQUIRE(source);
