@@ -70,7 +70,8 @@ void TokenManager::audit(const std::string& provider, const std::string& outcome
 
 Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState& state,
                              std::int64_t now) {
-  if (state.record->refresh_token.empty())
+  const bool client_credentials = state.record->grant == "client_credentials";
+  if (state.record->refresh_token.empty() && !client_credentials)
     return not_found("oauth provider '" + provider.name + "' issued no refresh token");
   if (!state.client) {
     auto endpoints = resolve_endpoints(provider);
@@ -79,8 +80,12 @@ Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState&
     if (!secret.is_ok()) return secret.status();
     state.client.emplace(provider, std::move(endpoints).value(), std::move(secret).value());
   }
-  auto next = state.client->refresh(*state.record, now);
+  // A client credentials token is renewed by running the grant again (RFC 6749 4.4.3: no
+  // refresh token is issued for it).
+  auto next = client_credentials ? state.client->client_credentials(now)
+                                 : state.client->refresh(*state.record, now);
   if (!next.is_ok()) return next.status();
+  next.value().last_refresh = now;
   // The new record (with a rotated refresh token) is committed before anyone sees the new
   // access token: if the process dies before the commit, the vault still holds the old
   // refresh token (see README: rotation and crashes).
@@ -91,7 +96,8 @@ Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState&
   });
   if (!stored.is_ok()) return stored.status();
   state.retired.push_back(std::move(state.record->access_token));
-  if (!state.record->refresh_token.equals(next.value().refresh_token))
+  if (!state.record->refresh_token.empty() &&
+      !state.record->refresh_token.equals(next.value().refresh_token))
     state.retired.push_back(std::move(state.record->refresh_token));
   while (state.retired.size() > kRetiredKept) state.retired.erase(state.retired.begin());
   state.record = std::move(next).value();
@@ -111,23 +117,24 @@ Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name) {
   const std::int64_t expires_at = state.record->expires_at;
   const bool fresh = expires_at == 0 || now < expires_at - provider.refresh_margin_seconds;
   if (!fresh && now >= state.next_attempt) {
-    if (auto refreshed = refresh(provider, state, now); refreshed.is_ok()) {
+    auto refreshed = refresh(provider, state, now);
+    if (refreshed.is_ok()) {
+      state.last_failure.clear();
       spdlog::info("oauth provider '{}': access token refreshed (expires in {} s)", provider.name,
                    state.record->expires_at ? state.record->expires_at - now : 0);
       return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
-    } else {
-      state.next_attempt = now + 5;
-      spdlog::warn("oauth provider '{}': refresh failed: {}", provider.name, refreshed.message());
-      audit(provider.name, "error", refreshed.message());
-      if (now >= expires_at)
-        return unavailable("the access token of oauth provider '" + provider.name +
-                           "' expired and the refresh failed (" + refreshed.message() +
-                           "): " + relogin(provider.name));
     }
+    state.next_attempt = now + 5;
+    state.last_failure = refreshed.message();
+    spdlog::warn("oauth provider '{}': refresh failed: {}", provider.name, refreshed.message());
+    audit(provider.name, "error", refreshed.message());
   }
   if (expires_at != 0 && now >= expires_at)
-    return unavailable("the access token of oauth provider '" + provider.name +
-                       "' expired (a refresh failed moments ago): " + relogin(provider.name));
+    return unavailable("the access token of oauth provider '" + provider.name + "' expired" +
+                       (state.last_failure.empty()
+                            ? std::string()
+                            : " and the refresh failed (" + state.last_failure + ")") +
+                       ": " + relogin(provider.name));
   return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
 }
 

@@ -44,6 +44,7 @@ class TokenManager final : public secrets::OAuthTokenSource {
     std::vector<vault::SecretBuffer> retired KH_GUARDED_BY(mutex);
     std::optional<TokenClient> client KH_GUARDED_BY(mutex);  // built at the first refresh
     std::int64_t next_attempt KH_GUARDED_BY(mutex) = 0;      // back-off after a failure
+    std::string last_failure KH_GUARDED_BY(mutex);  // why the last refresh failed (no values)
   };
   static constexpr std::size_t kRetiredKept = 8;
 

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 
 import { keyholdBin, sleep, tomlString } from '../e2e/helpers.mjs';
 import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, SNOOP_ENV_COMMANDS, snoopInstance, structured } from '../secrets/lib.mjs';
-import { all, authorize, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
+import { all, authorize, forget, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
 let op;
 let sandbox;
@@ -26,11 +26,14 @@ before(async () => {
   sandbox = await makeVault('oauth');
   await setSecret(sandbox, 'oauth/service-client-secret', op.serviceSecret);
   await grant(sandbox, 'app', 'oauth-token/local', 'reveal,sign,env');
+  await grant(sandbox, 'short', 'oauth-token/short', 'sign');
   providers =
     `[oauth.local]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-native"\n` +
     `scopes = ["openid", "offline_access", "api:read"]\nrefresh_margin = "${MARGIN}s"\nlogin_timeout = "60s"\n\n` +
     `[oauth.service]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-service"\n` +
-    `client_secret = "vault:oauth/service-client-secret"\nscopes = ["api:read"]\n\n`;
+    `client_secret = "vault:oauth/service-client-secret"\nscopes = ["api:read"]\n\n` +
+    `[oauth.short]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-short"\n` +
+    `scopes = ["openid", "api:read"]\nrefresh_margin = "3s"\nlogin_timeout = "60s"\n\n`;
   configPath = sandbox.writeConfig(providers, 'oauth.toml');
 });
 
@@ -150,11 +153,13 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
     const refreshesBefore = op.grants.refresh_token ?? 0;
     const refreshTokenBefore = latest('RefreshToken');
     await sleep(7000); // past issue + (TTL - MARGIN): the next use refreshes first
-    const second = await sign();
+    // Ten calls at once: one refresh, and every call gets the new token.
+    const burst = await Promise.all(Array.from({ length: 10 }, () => sign()));
+    const second = burst[0];
     const access2 = latest('AccessToken');
     assert.notEqual(access2, access1, 'a new access token was issued');
-    assert.equal(second.mac, hmac(access2, 'm'), 'the next call sees the refreshed token');
-    assert.equal(op.grants.refresh_token, refreshesBefore + 1, 'exactly one refresh');
+    for (const r of burst) assert.equal(r.mac, hmac(access2, 'm'), 'the next calls see the refreshed token');
+    assert.equal(op.grants.refresh_token, refreshesBefore + 1, 'exactly one refresh for ten concurrent calls');
     assert.notEqual(latest('RefreshToken'), refreshTokenBefore, 'the refresh token was rotated');
     const third = await sign();
     assert.equal(third.mac, second.mac, 'a fresh token is not refreshed again');
@@ -189,6 +194,37 @@ test('a plugin granted oauth:local gets the current access token, refreshed befo
   } finally {
     await host2.close();
   }
+});
+
+test('a refresh token revoked at the provider: the old token until it expires, then a re-login error', async () => {
+  const { url, redirect, done } = await startLogin('short');
+  await fetch(await authorize(url, redirect));
+  assert.equal((await done).code, 0);
+  const loginAt = Date.now();
+  const access = latest('AccessToken');
+  forget('RefreshToken', latest('RefreshToken')); // the provider's administrator revokes it
+  const host = await serve(sandbox, providers + snoopInstance('short', { token: 'oauth:short' }), 'oauth-short');
+  try {
+    const sign = async () => structured(await host.call('short_sign', { alias: 'token', message: 'm' }));
+    assert.equal((await sign()).mac, hmac(access, 'm'));
+    await sleep(loginAt + 5600 - Date.now()); // inside the margin (8 s lifetime, 3 s margin)
+    const kept = await sign(); // the refresh fails
+    assert.equal(kept.sign, KH.OK, JSON.stringify(kept));
+    assert.equal(kept.mac, hmac(access, 'm'), 'the old token is used while it is valid');
+    await sleep(loginAt + 9500 - Date.now()); // past its expiry
+    const failed = await sign();
+    assert.notEqual(failed.sign, KH.OK, 'an expired token is not handed out');
+  } finally {
+    await host.close();
+  }
+  assert.match(captures.at(-1).text, /oauth provider 'short': refresh failed: .*invalid_grant/);
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  assert.ok(audit.some((e) => e.action === 'oauth.refresh' && e.outcome === 'error' && e.secret === 'oauth-token/short'));
+  const last = audit.filter((e) => e.action === 'handle.sign' && e.outcome === 'error').at(-1);
+  assert.match(last.detail, /expired and the refresh failed .*run `keyhold oauth login short`/);
+  const status = JSON.parse((await oauthCli(['status', '--json'])).stdout).find((s) => s.provider === 'short');
+  assert.ok(status.refresh_failures >= 1, JSON.stringify(status));
+  assert.equal(status.state, 'expired');
 });
 
 test('vault: mappings cannot name a token record', async () => {

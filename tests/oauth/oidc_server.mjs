@@ -63,6 +63,10 @@ export function stillStored(model, value) {
   return Boolean(entry && !(entry.expiresAt && entry.expiresAt < Date.now()));
 }
 export const latest = (model) => issued.get(model)?.at(-1);
+// Revokes token `value` of model at the provider, as an administrator there would.
+export function forget(model, value) {
+  storage.delete(`${model}:${value}`);
+}
 export const all = (model) => issued.get(model) ?? [];
 
 // Starts the provider; resolves with { issuer, port, serviceSecret, grants, close() }.
@@ -85,6 +89,15 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
         response_types: ['code'],
       },
       {
+        // Like keyhold-native, with 8 s access tokens (the expiry test).
+        client_id: 'keyhold-short',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      },
+      {
         client_id: 'keyhold-service',
         client_secret: serviceSecret,
         token_endpoint_auth_method: 'client_secret_basic',
@@ -101,7 +114,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
     },
-    ttl: { AccessToken: accessTokenTtl, ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600, DeviceCode: 600 },
+    ttl: { AccessToken: (ctx, token, client) => (client?.clientId === 'keyhold-short' ? 8 : accessTokenTtl), ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600, DeviceCode: 600 },
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: () => true,
     cookies: { keys: [randomBytes(16).toString('hex')] },
