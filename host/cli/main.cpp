@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/import_command.hpp"
+#include "cli/oauth_command.hpp"
 #include "cli/plugins_command.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/token_command.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   keyhold::cli::add_vault_command(app);
   keyhold::cli::add_token_command(app);
   keyhold::cli::add_import_command(app);
+  keyhold::cli::add_oauth_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/vault_location.hpp"
+#include "oauth/token_manager.hpp"
 #include "secrets/child_processes.hpp"
 #include "secrets/credential_rules.hpp"
 
@@ -15,7 +16,7 @@ namespace {
 bool needs_vault(const Config& config) {
   for (const auto& instance : config.instances)
     for (const auto& [alias, source] : instance.secrets)
-      if (source.source.starts_with("vault:")) return true;
+      if (source.source.starts_with("vault:") || source.source.starts_with("oauth:")) return true;
   return false;
 }
 
@@ -72,6 +73,9 @@ std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool 
       spdlog::warn("cannot harden the process: {}", hardened.message());
   }
   services->broker = std::make_unique<secrets::HandleBroker>(services->vault);
+  if (services->vault && !config.oauth.empty())
+    services->broker->set_oauth_tokens(
+        std::make_shared<oauth::TokenManager>(config.oauth, services->vault));
   auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules());
   if (!redactor.is_ok()) {
     *error = redactor.status().message();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/oauth_config_reader.hpp"
 #include "keyhold/vault/vault.hpp"
 
 namespace keyhold {
@@ -438,6 +439,15 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
                        &config.http.abandoned_session_timeout_seconds, path, error) ||
         !read_rate_limit(*http, &config.http, path, error))
       return std::nullopt;
+  }
+
+  if (const toml::node* oauth = root.get("oauth")) {
+    auto providers = read_oauth_providers(*oauth, path);
+    if (!providers.is_ok()) {
+      *error = providers.status().message();
+      return std::nullopt;
+    }
+    config.oauth = std::move(providers).value();
   }
 
   if (const toml::node* instances_node = root.get("instances")) {

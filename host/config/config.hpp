@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "config/oauth_config.hpp"
+
 namespace keyhold {
 
 // Where one secret alias of an instance comes from, and which commands may receive it
@@ -78,6 +80,7 @@ struct Config {
   std::string log_level = "info";
   std::vector<InstanceConfig> instances;  // in file order
   HttpConfig http;
+  OAuthProviders oauth;  // [oauth.NAME], by name
 };
 
 // Parses a config file. Returns nothing and a message naming the file, line and cause in

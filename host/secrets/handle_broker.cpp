@@ -49,7 +49,14 @@ bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& d
       *error = "secret alias '" + alias + "': " + *error;
       return false;
     }
-    if (source->kind == SecretSource::Kind::kVault) {
+    if (source->kind == SecretSource::Kind::kOAuth) {
+      if (!vault_ || !oauth_ || !oauth_->knows(source->ref)) {
+        *error = "secret alias '" + alias + "' maps to " + source->describe() +
+                 (vault_ ? " but there is no [oauth." + source->ref + "] in the config"
+                         : " but no vault is open (OAuth tokens live in the vault)");
+        return false;
+      }
+    } else if (source->kind == SecretSource::Kind::kVault) {
       if (!vault_) {
         *error =
             "secret alias '" + alias + "' maps to " + source->describe() + " but no vault is open";
@@ -91,7 +98,8 @@ const AliasBinding* HandleBroker::find_binding(const std::string& instance,
 int32_t HandleBroker::check(const std::string& instance, const AliasBinding& binding,
                             std::uint32_t op) {
   if ((binding.declared_ops & op) == 0) return KH_NOT_GRANTED;
-  if (binding.source.kind != SecretSource::Kind::kVault) return KH_OK;  // the config is the grant
+  const std::string granted = binding.source.granted_secret();
+  if (granted.empty()) return KH_OK;  // env: and file: sources: the config is the grant
   check_for_change();  // the cache then holds nothing older than the vault's last commit
   MutexLock lock(cache_mutex_);
   auto grants = cached_grants_.find(instance);
@@ -101,12 +109,22 @@ int32_t HandleBroker::check(const std::string& instance, const AliasBinding& bin
     grants = cached_grants_.emplace(instance, std::move(read).value()).first;
   }
   const auto decision =
-      vault::decide_grant(grants->second, binding.source.ref, to_vault_op(op), std::time(nullptr));
+      vault::decide_grant(grants->second, granted, to_vault_op(op), std::time(nullptr));
   return decision == vault::GrantDecision::kAllowed ? KH_OK : KH_NOT_GRANTED;
 }
 
 int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use,
                                  std::string* error) {
+  if (binding.source.kind == SecretSource::Kind::kOAuth) {
+    auto token = oauth_->access_token(binding.source.ref);
+    if (!token.is_ok()) {
+      *error = token.status().message();
+      return KH_ERROR;
+    }
+    check_for_change();  // a refresh just happened: the redactor learns the new token first
+    use(token.value().bytes(), false);
+    return KH_OK;
+  }
   if (binding.source.kind != SecretSource::Kind::kVault) {
     auto value = read_source(binding.source, vault_.get());
     if (!value.is_ok()) {
@@ -374,6 +392,12 @@ std::vector<KnownSecret> HandleBroker::releasable_values() {
   }
   std::vector<KnownSecret> out;
   for (const auto& b : all) {
+    if (b.source.kind == SecretSource::Kind::kOAuth) {
+      if (oauth_)
+        for (auto& token : oauth_->known_tokens(b.source.ref))
+          out.push_back({b.alias, std::move(token)});
+      continue;
+    }
     auto value = read_source(b.source, vault_.get());
     if (value.is_ok()) out.push_back({b.alias, std::move(value).value()});
     if (b.source.kind != SecretSource::Kind::kVault) continue;
@@ -399,6 +423,13 @@ void HandleBroker::set_change_listener(std::function<void()> listener) {
 bool HandleBroker::check_for_change() {
   if (!vault_) return false;
   MutexLock lock(change_mutex_);
+  bool oauth_moved = false;
+  if (oauth_) {
+    const std::uint64_t generation = oauth_->generation();
+    oauth_moved = generation != last_oauth_generation_;
+    last_oauth_generation_ = generation;
+  }
+  if (oauth_moved && change_listener_) change_listener_();
   auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
   if (!version.is_ok()) {  // cannot tell: trust nothing cached
     MutexLock cache(cache_mutex_);

@@ -19,6 +19,7 @@
 #include "base/mutex.hpp"
 #include "config/config.hpp"
 #include "secrets/audit_queue.hpp"
+#include "secrets/oauth_tokens.hpp"
 #include "secrets/redactor.hpp"
 #include "secrets/secret_source.hpp"
 
@@ -36,6 +37,10 @@ class HandleBroker {
  public:
   // vault may be null (then only env: and file: sources can be bound).
   explicit HandleBroker(std::shared_ptr<SharedVault> vault);
+
+  // Where `oauth:NAME` sources get their access tokens. Set once, before bind_instance and
+  // before any use (not guarded); without it an oauth: mapping fails to bind.
+  void set_oauth_tokens(std::shared_ptr<OAuthTokenSource> tokens) { oauth_ = std::move(tokens); }
 
   // Records the aliases an instance maps in its config. Fails, with a message naming the
   // alias, when the plugin did not declare an alias, a source is malformed, or the
@@ -70,8 +75,9 @@ class HandleBroker {
   void set_change_listener(std::function<void()> listener);
   // Compares the vault's data_version with the last one seen; when it moved (another
   // process committed: a grant, a revoke, a rotation) empties the cache and calls the
-  // listener, and returns true. Run by every use before a grant is judged and after a
-  // value is read, so the redactor knows a rotated value before any plugin can hold it.
+  // listener, and returns true. A refreshed OAuth token (this process's own write, which
+  // data_version does not show) calls the listener too. Run by every use before a grant is judged
+  // and after a value is read, so the redactor knows a rotated value before any plugin can hold it.
   bool check_for_change();
 
   // Writes every queued audit entry (entries are written asynchronously).
@@ -110,6 +116,7 @@ class HandleBroker {
   int32_t resolve(const std::string& instance, kh_secret_handle handle, AliasBinding* out) const;
 
   std::shared_ptr<SharedVault> vault_;
+  std::shared_ptr<OAuthTokenSource> oauth_;  // set before serving, then read-only
   mutable Mutex mutex_;
   std::map<std::string, std::vector<AliasBinding>> bindings_ KH_GUARDED_BY(mutex_);  // by instance
   std::map<Key, HandleEntry> handles_ KH_GUARDED_BY(mutex_);
@@ -119,6 +126,7 @@ class HandleBroker {
   // moves, so a revoke or rotation by another process acts on the next use.
   Mutex change_mutex_;  // serializes change checks and listener calls
   std::int64_t last_data_version_ KH_GUARDED_BY(change_mutex_) = -1;
+  std::uint64_t last_oauth_generation_ KH_GUARDED_BY(change_mutex_) = 0;
   std::function<void()> change_listener_ KH_GUARDED_BY(change_mutex_);
   Mutex cache_mutex_ KH_ACQUIRED_AFTER(change_mutex_);
   std::map<std::string, std::vector<vault::Grant>, std::less<>> cached_grants_

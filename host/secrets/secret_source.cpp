@@ -19,12 +19,26 @@ std::optional<SecretSource> SecretSource::parse(std::string_view text, std::stri
       *error = "\"" + std::string(text) + "\": " + *problem;
       return std::nullopt;
     }
+    if (ref.starts_with(kOAuthRecordPrefix)) {
+      *error = "\"" + std::string(text) + "\": names under " + std::string(kOAuthRecordPrefix) +
+               " hold OAuth token records; map \"oauth:" +
+               std::string(ref.substr(kOAuthRecordPrefix.size())) + "\" instead";
+      return std::nullopt;
+    }
+  } else if (scheme == "oauth") {
+    source.kind = Kind::kOAuth;
+    if (auto problem =
+            vault::validate_secret_name(std::string(kOAuthRecordPrefix) + std::string(ref));
+        problem && !ref.empty()) {
+      *error = "\"" + std::string(text) + "\": " + *problem;
+      return std::nullopt;
+    }
   } else if (scheme == "env") {
     source.kind = Kind::kEnv;
   } else if (scheme == "file") {
     source.kind = Kind::kFile;
   } else {
-    *error = "\"" + std::string(text) + "\" must be vault:NAME, env:VAR or file:PATH";
+    *error = "\"" + std::string(text) + "\" must be vault:NAME, oauth:NAME, env:VAR or file:PATH";
     return std::nullopt;
   }
   if (ref.empty()) {
@@ -43,8 +57,16 @@ std::string SecretSource::describe() const {
       return "env:" + ref;
     case Kind::kFile:
       return "file:" + ref;
+    case Kind::kOAuth:
+      return "oauth:" + ref;
   }
   return ref;
+}
+
+std::string SecretSource::granted_secret() const {
+  if (kind == Kind::kVault) return ref;
+  if (kind == Kind::kOAuth) return std::string(kOAuthRecordPrefix) + ref;
+  return {};
 }
 
 vault::Result<vault::SecretBuffer> read_source(const SecretSource& source, SharedVault* shared) {
@@ -63,6 +85,9 @@ vault::Result<vault::SecretBuffer> read_source(const SecretSource& source, Share
     }
     case SecretSource::Kind::kFile:
       return vault::read_file_secret(source.ref);
+    case SecretSource::Kind::kOAuth:
+      return vault::Status(ErrorCode::kInternal,
+                           source.describe() + " is resolved by the host's OAuth client");
   }
   return vault::Status(ErrorCode::kInternal, "unknown secret source");
 }

@@ -1,0 +1,173 @@
+#include "oauth/token_manager.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+
+namespace keyhold::oauth {
+
+namespace {
+
+const vault::AuditContext kServeActor{"host:serve", ""};
+
+std::string relogin(const std::string& provider) {
+  return "run `keyhold oauth login " + provider + "`";
+}
+
+}  // namespace
+
+TokenManager::TokenManager(OAuthProviders providers, std::shared_ptr<secrets::SharedVault> vault,
+                           Clock now)
+    : providers_(std::move(providers)), vault_(std::move(vault)), now_(std::move(now)) {
+  if (!now_) now_ = [] { return static_cast<std::int64_t>(std::time(nullptr)); };
+  for (const auto& [name, provider] : providers_)
+    states_.emplace(name, std::make_unique<ProviderState>());
+}
+
+bool TokenManager::knows(std::string_view provider) const {
+  return states_.find(provider) != states_.end();
+}
+
+Status TokenManager::load(const OAuthProviderConfig& provider, ProviderState& state) {
+  auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
+  const std::int64_t seen = version.is_ok() ? version.value() : -2;
+  if (state.record && seen == state.data_version && seen >= 0) return Status();
+  auto bytes =
+      vault_->with([&](vault::Vault& v) { return v.read_secret(record_name(provider.name)); });
+  if (!bytes.is_ok()) {
+    if (bytes.status().code() == ErrorCode::kNotFound)
+      return not_found("oauth provider '" + provider.name +
+                       "' has no tokens in the vault: " + relogin(provider.name));
+    return bytes.status();
+  }
+  auto record = TokenRecord::from_secret(bytes.value().bytes(), provider.name);
+  if (!record.is_ok()) return record.status();
+  if (state.record && !state.record->access_token.equals(record.value().access_token)) {
+    // Another process wrote a new record (a login): the old tokens stay known.
+    state.retired.push_back(std::move(state.record->access_token));
+    if (!state.record->refresh_token.empty())
+      state.retired.push_back(std::move(state.record->refresh_token));
+    generation_.fetch_add(1);
+  }
+  state.record = std::move(record).value();
+  state.data_version = seen;
+  return Status();
+}
+
+void TokenManager::audit(const std::string& provider, const std::string& outcome,
+                         const std::string& detail) {
+  vault::AuditEntry entry;
+  entry.actor = kServeActor.actor;
+  entry.action = "oauth.refresh";
+  entry.secret = record_name(provider);
+  entry.outcome = outcome;
+  entry.detail = detail;
+  auto appended = vault_->with([&](vault::Vault& v) { return v.append_audit(entry); });
+  if (!appended.is_ok())
+    spdlog::warn("oauth provider '{}': cannot audit the refresh: {}", provider,
+                 appended.status().message());
+}
+
+Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState& state,
+                             std::int64_t now) {
+  const bool client_credentials = state.record->grant == "client_credentials";
+  if (state.record->refresh_token.empty() && !client_credentials)
+    return not_found("oauth provider '" + provider.name + "' issued no refresh token");
+  if (!state.client) {
+    auto endpoints = resolve_endpoints(provider);
+    if (!endpoints.is_ok()) return endpoints.status();
+    auto secret = read_client_secret(provider, vault_.get());
+    if (!secret.is_ok()) return secret.status();
+    state.client.emplace(provider, std::move(endpoints).value(), std::move(secret).value());
+  }
+  // A client credentials token is renewed by running the grant again (RFC 6749 4.4.3: no
+  // refresh token is issued for it).
+  auto next = client_credentials ? state.client->client_credentials(now)
+                                 : state.client->refresh(*state.record, now);
+  if (!next.is_ok()) return next.status();
+  next.value().last_refresh = now;
+  // The new record (with a rotated refresh token) is committed before anyone sees the new
+  // access token: if the process dies before the commit, the vault still holds the old
+  // refresh token (see README: rotation and crashes).
+  auto secret = next.value().to_secret();
+  auto stored = vault_->with([&](vault::Vault& v) {
+    return v.put_secret(record_name(provider.name), secret.bytes(), vault::PutOptions{},
+                        kServeActor, "oauth.refresh");
+  });
+  if (!stored.is_ok()) return stored.status();
+  state.retired.push_back(std::move(state.record->access_token));
+  if (!state.record->refresh_token.empty() &&
+      !state.record->refresh_token.equals(next.value().refresh_token))
+    state.retired.push_back(std::move(state.record->refresh_token));
+  while (state.retired.size() > kRetiredKept) state.retired.erase(state.retired.begin());
+  state.record = std::move(next).value();
+  generation_.fetch_add(1);
+  return Status();
+}
+
+Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name) {
+  auto found = states_.find(name);
+  if (found == states_.end())
+    return not_found("no [oauth." + std::string(name) + "] in the config");
+  const OAuthProviderConfig& provider = providers_.at(std::string(name));
+  ProviderState& state = *found->second;
+  MutexLock lock(state.mutex);
+  if (auto loaded = load(provider, state); !loaded.is_ok()) return loaded;
+  const std::int64_t now = now_();
+  const std::int64_t expires_at = state.record->expires_at;
+  const bool fresh = expires_at == 0 || now < expires_at - provider.refresh_margin_seconds;
+  if (!fresh && now >= state.next_attempt) {
+    auto refreshed = refresh(provider, state, now);
+    if (refreshed.is_ok()) {
+      state.last_failure.clear();
+      spdlog::info("oauth provider '{}': access token refreshed (expires in {} s)", provider.name,
+                   state.record->expires_at ? state.record->expires_at - now : 0);
+      return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
+    }
+    state.next_attempt = now + 5;
+    state.last_failure = refreshed.message();
+    spdlog::warn("oauth provider '{}': refresh failed: {}", provider.name, refreshed.message());
+    audit(provider.name, "error", refreshed.message());
+  }
+  if (expires_at != 0 && now >= expires_at)
+    return unavailable("the access token of oauth provider '" + provider.name + "' expired" +
+                       (state.last_failure.empty()
+                            ? std::string()
+                            : " and the refresh failed (" + state.last_failure + ")") +
+                       ": " + relogin(provider.name));
+  return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
+}
+
+std::vector<vault::SecretBuffer> TokenManager::known_tokens(std::string_view name) {
+  std::vector<vault::SecretBuffer> out;
+  auto found = states_.find(name);
+  if (found == states_.end()) return out;
+  ProviderState& state = *found->second;
+  MutexLock lock(state.mutex);
+  if (!load(providers_.at(std::string(name)), state).is_ok()) return out;
+  out.push_back(vault::SecretBuffer::copy_of(state.record->access_token.bytes()));
+  if (!state.record->refresh_token.empty())
+    out.push_back(vault::SecretBuffer::copy_of(state.record->refresh_token.bytes()));
+  for (const auto& token : state.retired)
+    out.push_back(vault::SecretBuffer::copy_of(token.bytes()));
+  // The previous vault version (a refresh by another host) may still be in use somewhere.
+  auto previous = vault_->with([&](vault::Vault& v) -> Result<vault::SecretBuffer> {
+    auto versions = v.list_versions(record_name(name));
+    if (!versions.is_ok()) return versions.status();
+    for (const auto& version : versions.value())
+      if (version.stage == vault::Stage::kPrevious)
+        return v.read_secret(record_name(name), version.version);
+    return not_found("no previous version");
+  });
+  if (previous.is_ok()) {
+    auto record = TokenRecord::from_secret(previous.value().bytes(), name);
+    if (record.is_ok()) {
+      out.push_back(std::move(record.value().access_token));
+      if (!record.value().refresh_token.empty())
+        out.push_back(std::move(record.value().refresh_token));
+    }
+  }
+  return out;
+}
+
+}  // namespace keyhold::oauth

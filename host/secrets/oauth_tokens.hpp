@@ -1,0 +1,33 @@
+#pragma once
+// OAuthTokenSource: what the broker needs from the host's OAuth client (host/oauth/) to
+// resolve `oauth:NAME` mappings, without this room depending on HTTP. The implementation
+// keeps the tokens in the vault record "oauth-token/NAME" and refreshes them before they expire.
+//
+// Thread-safe.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "base/status.hpp"
+#include "keyhold/vault/secret_buffer.hpp"
+
+namespace keyhold::secrets {
+
+class OAuthTokenSource {
+ public:
+  virtual ~OAuthTokenSource() = default;
+  // True when provider is configured (`[oauth.NAME]`).
+  virtual bool knows(std::string_view provider) const = 0;
+  // The current access token of provider, refreshed first when it is about to expire.
+  // The error says what to do ("run `keyhold oauth login NAME`"), never a value.
+  virtual Result<vault::SecretBuffer> access_token(std::string_view provider) = 0;
+  // Every token value of provider this host holds or may have handed out (the access
+  // token, earlier access tokens not yet expired, refresh tokens), for the redactor.
+  virtual std::vector<vault::SecretBuffer> known_tokens(std::string_view provider) = 0;
+  // Moves whenever this process replaced a token (a refresh), so the broker reloads the
+  // redactor before the new value leaves. (A write by this process does not move the
+  // vault's data_version.)
+  virtual std::uint64_t generation() const = 0;
+};
+
+}  // namespace keyhold::secrets
