@@ -308,6 +308,11 @@ std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
     return std::nullopt;
   }
   const bool remote = table->contains("url");
+  if (remote && table->contains("command")) {
+    *error = where(path, *table->get("url")) + ": " + name +
+             ": server.command (a stdio server) or server.url (a remote one), not both";
+    return std::nullopt;
+  }
   for (const auto& [field, value] : *table) {
     const std::string_view f = field.str();
     const bool known =

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "mount/sse_parser.hpp"
 
@@ -150,6 +151,12 @@ bool HttpTransport::send(std::string_view message, std::optional<std::int64_t> r
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.data());
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
   start_transfer(std::move(t));
+  bool open_stream;
+  {
+    std::lock_guard lock(mutex_);
+    open_stream = std::exchange(stream_due_, false);
+  }
+  if (open_stream) open_server_stream();  // after notifications/initialized, not before
   return true;
 }
 
@@ -184,8 +191,8 @@ void HttpTransport::initialized(const std::string& protocol_version) {
   {
     std::lock_guard lock(mutex_);
     protocol_version_ = protocol_version;
+    stream_due_ = true;
   }
-  open_server_stream();
 }
 
 bool HttpTransport::receive(std::string* message) {

@@ -4,7 +4,8 @@
 // application/json (the response) or text/event-stream (events ending with the response;
 // notifications and requests of the server may come first), or by 202 for notifications and
 // responses. The server's Mcp-Session-Id is sent back on every later request, and
-// MCP-Protocol-Version once initialize is answered; a GET stream carries what the server
+// MCP-Protocol-Version once initialize is answered; a GET stream (opened right after
+// notifications/initialized) carries what the server
 // says outside a request when it offers one (405: it does not), reopened when it ends;
 // close() DELETEs the session.
 //
@@ -99,6 +100,7 @@ class HttpTransport final : public ServerTransport {
   std::chrono::steady_clock::time_point reopen_stream_at_{};  // zero: no reopen due
   int stream_failures_ = 0;
   bool session_lost_ = false;
+  bool stream_due_ = false;  // open the GET stream with the next send (initialized's)
 
   // The transport thread's own.
   std::vector<std::unique_ptr<Transfer>> active_;

@@ -459,7 +459,8 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
       if (p.connection != c->number || p.done) continue;
       p.done = true;
       p.failure = "mounted server of instance '" + options_.instance + "' stopped: " + reason +
-                  "; it is started again on the next call";
+                  (options_.remote ? "; keyhold connects again on the next call"
+                                   : "; it is started again on the next call");
       p.ready.notify_all();
     }
     changed_.notify_all();

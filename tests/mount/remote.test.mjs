@@ -189,7 +189,12 @@ test('the server going down is a clear error; the next call after it is back wor
   await stopProxy();
   const down = await client.callTool({ name: 'remote_echo', arguments: { message: 'while down' } });
   assert.equal(down.isError, true);
-  assert.match(textOf(down), new RegExp(`cannot reach http://127\\.0\\.0\\.1:${proxyPort}`));
+  assert.match(
+    textOf(down),
+    new RegExp(
+      `mounted server of instance 'remote' stopped: cannot reach http://127\\.0\\.0\\.1:${proxyPort}: .*; keyhold connects again on the next call`,
+    ),
+  );
   const again = await client.callTool({ name: 'remote_echo', arguments: { message: 'still down' } });
   assert.equal(again.isError, true);
   assert.match(textOf(again), /could not reach its server: .*the next call tries again/);
