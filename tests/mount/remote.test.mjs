@@ -7,14 +7,12 @@
 // and the next call after it is back works (a new session), and without the grant the
 // instance does not start and says why. The canary never appears in keyhold's output.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { EVERYTHING_JS, NODE_BIN } from './lib.mjs';
+import { freePort, startEverythingHttp, stopChild } from './lib.mjs';
 
 let sandbox, canary, config, session, client;
 let everything; // the server-everything child
@@ -27,45 +25,14 @@ const seen = [];
 let refused = 0;
 const LEAK_WORD = 'please-leak-the-token';
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function startEverything() {
-  everything = spawn(NODE_BIN, [EVERYTHING_JS, 'streamableHttp'], {
-    env: { ...process.env, PORT: String(everythingPort) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const child = everything;
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server-everything did not start:\n${everythingLog.text}`)), 30_000);
-    const onData = (chunk) => {
-      everythingLog.text += chunk.toString('utf8');
-      if (/listening on port/.test(everythingLog.text.split('\n').slice(-5).join('\n'))) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stderr.on('data', onData);
-    child.stdout.on('data', (c) => (everythingLog.text += c.toString('utf8')));
-    child.once('exit', (code) => reject(new Error(`server-everything exited ${code}:\n${everythingLog.text}`)));
-  });
+  everything = await startEverythingHttp(everythingPort, everythingLog);
 }
 
 async function stopEverything() {
   const child = everything;
   everything = undefined;
-  if (!child || child.exitCode !== null) return;
-  const gone = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await gone;
+  await stopChild(child);
 }
 
 // The loopback proxy: checks the bearer, counts, forwards (streams included), and swaps
