@@ -315,16 +315,24 @@ std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
   }
   for (const auto& [field, value] : *table) {
     const std::string_view f = field.str();
-    const bool known =
-        remote ? (f == "url" || f == "headers" || f == "ca_file") : (f == "command" || f == "env");
+    const bool known = f == "lazy" || (remote ? (f == "url" || f == "headers" || f == "ca_file")
+                                              : (f == "command" || f == "env"));
     if (!known) {
       *error = where(path, value) + ": " + name + ": unknown key '" + std::string(f) +
-               (remote ? "' for a remote server (expected url, headers, ca_file)"
-                       : "' (expected command, env; or url, headers, ca_file)");
+               (remote ? "' for a remote server (expected url, headers, ca_file, lazy)"
+                       : "' (expected command, env, lazy; or url, headers, ca_file)");
       return std::nullopt;
     }
   }
   MountedServerConfig server;
+  if (const toml::node* lazy = table->get("lazy")) {
+    auto flag = lazy->value<bool>();
+    if (!flag) {
+      *error = where(path, *lazy) + ": " + name + ".lazy must be true or false";
+      return std::nullopt;
+    }
+    server.lazy = *flag;
+  }
   if (remote) {
     const toml::node* url = table->get("url");
     auto text = url->value<std::string>();

@@ -34,6 +34,9 @@ struct MountedServerConfig {
   std::string url;
   std::map<std::string, std::string> headers;
   std::string ca_file;
+  // server.lazy: the server is started at serve start only to read its catalog, then
+  // stopped; it starts again at the first call (either kind).
+  bool lazy = false;
 };
 
 struct InstanceConfig {

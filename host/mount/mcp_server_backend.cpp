@@ -105,6 +105,21 @@ int32_t McpServerBackend::create(kh_host* host, std::string_view, std::string_vi
   host_ = host;
   std::lock_guard start_lock(start_mutex_);
   if (!start(message)) return KH_ERROR;
+  if (options_.lazy) {  // the catalog is read: the server waits for the first call
+    std::shared_ptr<Connection> c;
+    {
+      std::lock_guard lock(mutex_);
+      parked_ = true;
+      c = connection_;
+    }
+    c->transport->close(std::chrono::seconds(2));
+    if (c->reader.joinable()) c->reader.join();  // it marks c ended
+    if (c->diagnostics_reader.joinable()) c->diagnostics_reader.join();
+    spdlog::info(
+        "instance '{}': catalog read; its server is stopped until the first call "
+        "(server.lazy)",
+        options_.instance);
+  }
   return KH_OK;
 }
 
@@ -192,6 +207,7 @@ bool McpServerBackend::start(std::string* error) {
 
 bool McpServerBackend::ensure_running(std::string* error) {
   std::lock_guard start_lock(start_mutex_);
+  bool first_call = false;  // a lazy server's first start: no backoff, no budget
   {
     std::lock_guard lock(mutex_);
     if (destroyed_) {
@@ -203,10 +219,11 @@ bool McpServerBackend::ensure_running(std::string* error) {
       return false;
     }
     if (connection_ && !connection_->ended) return true;
+    first_call = parked_;
   }
   // A child backs off before a restart (the caller waits rather than fails); a remote
   // server is tried again at once: reaching it costs one request, not a process.
-  while (!options_.remote) {
+  while (!options_.remote && !first_call) {
     std::unique_lock lock(mutex_);
     if (destroyed_) {
       *error = "instance '" + options_.instance + "' is shut down";
@@ -218,7 +235,7 @@ bool McpServerBackend::ensure_running(std::string* error) {
   json before;
   {
     std::lock_guard lock(mutex_);
-    if (!options_.remote && !restart_budget_.take(Clock::now())) {
+    if (!options_.remote && !first_call && !restart_budget_.take(Clock::now())) {
       failed_ = "instance '" + options_.instance + "' failed: its server ended " +
                 std::to_string(RestartBudget::kMaxRestarts + 1) +
                 " times within 10 minutes (last: " + last_end_ + ")";
@@ -228,8 +245,12 @@ bool McpServerBackend::ensure_running(std::string* error) {
     }
     before = catalog_;
   }
-  spdlog::warn("instance '{}': {} its server again (the last one {})", options_.instance,
-               options_.remote ? "connecting to" : "starting", last_end_);
+  if (first_call)
+    spdlog::info("instance '{}': first call: {} its server (server.lazy)", options_.instance,
+                 options_.remote ? "connecting to" : "starting");
+  else
+    spdlog::warn("instance '{}': {} its server again (the last one {})", options_.instance,
+                 options_.remote ? "connecting to" : "starting", last_end_);
   if (!start(error)) {
     *error = "instance '" + options_.instance + "' could not " +
              (options_.remote ? "reach" : "restart") + " its server: " + *error +
@@ -239,6 +260,7 @@ bool McpServerBackend::ensure_running(std::string* error) {
   json after;
   {
     std::lock_guard lock(mutex_);
+    parked_ = false;
     after = catalog_;
   }
   if (after != before && host_ != nullptr) {
@@ -453,7 +475,7 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
   {
     std::lock_guard lock(mutex_);
     c->ended = true;
-    quiet = destroyed_;
+    quiet = destroyed_ || parked_;
     last_end_ = reason;
     for (auto& [id, p] : pending_) {
       if (p.connection != c->number || p.done) continue;

@@ -54,6 +54,8 @@ struct McpServerOptions {
   // A remote server: no restart budget (a server that was down comes back; each call
   // after an end tries to reach it again at once).
   bool remote = false;
+  // server.lazy: create() reads the catalog and stops the server; the first call starts it.
+  bool lazy = false;
   std::string description = "an MCP server mounted over stdio";  // for `plugins list`
   std::size_t max_message_bytes = 4u << 20;
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};
@@ -144,6 +146,7 @@ class McpServerBackend final : public PluginBackend {
   std::string last_end_;     // why the previous server ended
   int server_requests_ = 0;  // threads answering server-to-client requests
   bool destroyed_ = false;
+  bool parked_ = false;  // lazy: stopped after create(), until the first call
 };
 
 }  // namespace keyhold::mount

@@ -177,6 +177,7 @@ std::unique_ptr<PluginBackend> make_remote_backend(const InstanceConfig& instanc
   const MountedServerConfig& server = *instance.server;
   McpServerOptions options;
   options.instance = instance.name;
+  options.lazy = instance.server->lazy;
   options.remote = true;
   options.description = "an MCP server mounted over Streamable HTTP";
   options.max_message_bytes = max_message_bytes;
@@ -219,6 +220,7 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
 
   McpServerOptions options;
   options.instance = instance.name;
+  options.lazy = instance.server->lazy;
   std::vector<std::string> argv = {runner.string(), "--exec-policy=" + policy.dump(), "--"};
   argv.insert(argv.end(), server.command.begin(), server.command.end());
   options.max_message_bytes = max_message_bytes;

@@ -58,8 +58,8 @@ TEST_CASE("bad mounted-server settings are refused with the line and the cause")
         "one), not both");
   CHECK(refused("[instances.x]\nserver.command = [\"node\"]\nserver.headers = {}\n"));
   CHECK(error ==
-        "k.toml:3: instances.x.server: unknown key 'headers' (expected command, env; or url, "
-        "headers, ca_file)");
+        "k.toml:3: instances.x.server: unknown key 'headers' (expected command, env, lazy; or "
+        "url, headers, ca_file)");
   CHECK(refused("[instances.x]\nplugin = \"echo\"\nserver.command = [\"node\"]\n"));
   CHECK(error ==
         "k.toml:3: instances.x has both plugin and server: an instance is either a plugin or a "

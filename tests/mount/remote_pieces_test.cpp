@@ -104,6 +104,22 @@ api-token = "vault:team/remote-token"
   CHECK(instance.server->headers.at("X-Team") == "core");
   CHECK(instance.server->ca_file == "/etc/keyhold/certs/ca.pem");
   CHECK(instance.secrets.at("api-token").source == "vault:team/remote-token");
+  CHECK_FALSE(instance.server->lazy);
+}
+
+TEST_CASE("server.lazy is a boolean of either kind of mounted server") {
+  std::string error;
+  auto config = parse_config(
+      "[instances.a]\nserver.command = [\"node\"]\nserver.lazy = true\n"
+      "[instances.b]\nserver.url = \"https://x/mcp\"\nserver.lazy = true\n",
+      "k.toml", &error);
+  INFO(error);
+  REQUIRE(config);
+  CHECK(config->instances.at(0).server->lazy);
+  CHECK(config->instances.at(1).server->lazy);
+  CHECK_FALSE(parse_config("[instances.a]\nserver.command = [\"node\"]\nserver.lazy = \"yes\"\n",
+                           "k.toml", &error));
+  CHECK(error == "k.toml:3: instances.a.server.lazy must be true or false");
 }
 
 TEST_CASE("bad remote-server settings are refused with the cause") {
