@@ -335,7 +335,16 @@ function report([kh, sdk], floor) {
   lines.push('');
   const fmtRate = (x) => `${Math.round(x)}`;
   const fmtUs = (x) => x.toFixed(1);
-  const rows = [
+  // --compare mount (bench/mount/run.sh): keyhold mounts the ts-sdk server (issue 17's
+  // targets: at most +50 us p50, at least 80% of the direct pipelined throughput).
+  const rows = args.compare === 'mount' ? [
+    ['', 'through keyhold', 'direct', 'keyhold/direct', 'target', ''],
+    ratioRow('pipelined calls/s', kh.pipeRate, sdk.pipeRate, fmtRate, '>= 0.8', (r) => r >= 0.8),
+    ratioRow('sequential calls/s', kh.seqRate, sdk.seqRate, fmtRate),
+    deltaRow('p50 latency (us)', kh.p50, sdk.p50, fmtUs, '<= +50 us', (d) => d <= 50),
+    deltaRow('p99 latency (us)', kh.p99, sdk.p99, fmtUs),
+    ratioRow('cold start (ms)', kh.cold, sdk.cold, (x) => x.toFixed(1)),
+  ] : [
     ['', 'keyhold', 'ts-sdk', 'keyhold/sdk', 'target', ''],
     ratioRow('pipelined calls/s', kh.pipeRate, sdk.pipeRate, fmtRate, '>= 5', (r) => r >= 5),
     ratioRow('sequential calls/s', kh.seqRate, sdk.seqRate, fmtRate),
@@ -368,6 +377,12 @@ function report([kh, sdk], floor) {
     if (r.exit.code !== 0) lines.push(`note: ${r.label} exited with code ${r.exit.code}, signal ${r.exit.signal}`);
   }
   console.log(lines.join('\n'));
+}
+
+// The difference a - b instead of the ratio (shown as +x us).
+function deltaRow(name, a, b, fmt, target = '', pass) {
+  const d = a - b;
+  return [name, fmt(a), fmt(b), `${d >= 0 ? '+' : ''}${d.toFixed(1)} us`, target, pass ? (pass(d) ? 'PASS' : 'MISS') : ''];
 }
 
 function ratioRow(name, a, b, fmt, target = '', pass) {

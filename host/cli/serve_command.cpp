@@ -177,6 +177,9 @@ int serve(const ServeFlags& flags) {
             "features MISSING: {}",
             result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "),
             fmt::join(result.sandbox_missing, "; "));
+      else if (result.isolation == "remote")
+        spdlog::info("instance '{}' mounted from {}: {}", result.instance, result.plugin_path,
+                     fmt::join(result.sandbox_applied, "; "));
       else if (result.isolation == "process")
         spdlog::info("instance '{}' loaded from {}, isolated in its own sandboxed process: {}",
                      result.instance, result.plugin_path, fmt::join(result.sandbox_applied, "; "));

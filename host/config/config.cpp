@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/header_template.hpp"
 #include "config/oauth_config_reader.hpp"
 #include "keyhold/vault/vault.hpp"
 
@@ -291,27 +292,89 @@ bool valid_variable_name(std::string_view name) {
   });
 }
 
-// `server = { command = [...], env = {...} }` of a mounted MCP server (usually written as
-// the dotted keys server.command and server.env).
+// `server = { command = [...], env = {...} }` of a mounted stdio MCP server, or
+// `server = { url = "...", headers = {...}, ca_file = "..." }` of a remote one (usually
+// written as dotted keys: server.command, server.url, ...).
 std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
                                                        const std::string& instance,
+                                                       const std::filesystem::path& base_dir,
                                                        const std::filesystem::path& path,
                                                        std::string* error) {
   const std::string name = "instances." + instance + ".server";
   const toml::table* table = node.as_table();
   if (table == nullptr) {
     *error = where(path, node) + ": " + name +
-             " must be a table: server.command = [\"program\", \"arg\", ...]";
+             " must be a table: server.command = [\"program\", \"arg\", ...] or server.url = "
+             "\"https://...\"";
+    return std::nullopt;
+  }
+  const bool remote = table->contains("url");
+  if (remote && table->contains("command")) {
+    *error = where(path, *table->get("url")) + ": " + name +
+             ": server.command (a stdio server) or server.url (a remote one), not both";
     return std::nullopt;
   }
   for (const auto& [field, value] : *table) {
-    if (field.str() != "command" && field.str() != "env") {
-      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(field.str()) +
-               "' (expected command, env)";
+    const std::string_view f = field.str();
+    const bool known = f == "lazy" || (remote ? (f == "url" || f == "headers" || f == "ca_file")
+                                              : (f == "command" || f == "env"));
+    if (!known) {
+      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(f) +
+               (remote ? "' for a remote server (expected url, headers, ca_file, lazy)"
+                       : "' (expected command, env, lazy; or url, headers, ca_file)");
       return std::nullopt;
     }
   }
   MountedServerConfig server;
+  if (const toml::node* lazy = table->get("lazy")) {
+    auto flag = lazy->value<bool>();
+    if (!flag) {
+      *error = where(path, *lazy) + ": " + name + ".lazy must be true or false";
+      return std::nullopt;
+    }
+    server.lazy = *flag;
+  }
+  if (remote) {
+    const toml::node* url = table->get("url");
+    auto text = url->value<std::string>();
+    if (!text || !(text->starts_with("http://") || text->starts_with("https://")) ||
+        text->find_first_of(" \t\r\n") != std::string::npos) {
+      *error = where(path, *url) + ": " + name +
+               ".url must be an http:// or https:// URL (the server's MCP endpoint)";
+      return std::nullopt;
+    }
+    server.url = *text;
+    if (const toml::node* headers = table->get("headers")) {
+      const toml::table* map = headers->as_table();
+      if (map == nullptr) {
+        *error = where(path, *headers) + ": " + name +
+                 ".headers must be a table: { Authorization = \"Bearer {secret:ALIAS}\" }";
+        return std::nullopt;
+      }
+      for (const auto& [key, value] : *map) {
+        auto header = value.value<std::string>();
+        auto parsed = header ? parse_header_template(*header)
+                             : Result<HeaderTemplate>(invalid_argument("it must be a string"));
+        if (!valid_header_name(key.str()) || !parsed.is_ok()) {
+          *error =
+              where(path, value) + ": " + name + ".headers." + std::string(key.str()) + ": " +
+              (parsed.is_ok() ? std::string("not a valid header name") : parsed.status().message());
+          return std::nullopt;
+        }
+        server.headers[std::string(key.str())] = *header;
+      }
+    }
+    if (const toml::node* ca = table->get("ca_file")) {
+      auto file = ca->value<std::string>();
+      if (!file || file->empty()) {
+        *error = where(path, *ca) + ": " + name + ".ca_file must be a path to a PEM file";
+        return std::nullopt;
+      }
+      std::filesystem::path p(*file);
+      server.ca_file = (p.is_relative() ? base_dir / p : p).string();
+    }
+    return server;
+  }
   const toml::node* command = table->get("command");
   const toml::array* argv = command != nullptr ? command->as_array() : nullptr;
   bool ok = argv != nullptr && !argv->empty();
@@ -479,13 +542,14 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
                    "MCP server";
           return std::nullopt;
         }
-        instance.server = read_mounted_server(*server, instance.name, path, error);
+        instance.server = read_mounted_server(*server, instance.name, base_dir, path, error);
         if (!instance.server) return std::nullopt;
       } else {
         auto plugin = (*table)["plugin"].value<std::string>();
         if (!plugin || plugin->empty()) {
-          *error = where(path, value) + ": instances." + instance.name +
-                   " needs plugin = \"<name or path>\" or server.command = [...]";
+          *error =
+              where(path, value) + ": instances." + instance.name +
+              " needs plugin = \"<name or path>\", server.command = [...] or server.url = \"...\"";
           return std::nullopt;
         }
         instance.plugin = *plugin;
@@ -517,7 +581,7 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
         for (const auto& [alias, source] : *map) {
           auto mapping = parse_secret_mapping(path, instance.name, alias.str(), source, error);
           if (!mapping) return std::nullopt;
-          if (instance.server &&
+          if (instance.server && instance.server->url.empty() &&
               (!valid_variable_name(alias.str()) || !mapping->env_commands.empty())) {
             *error = where(path, source) + ": instances." + instance.name + ".secrets." +
                      std::string(alias.str()) +
@@ -527,6 +591,16 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
           }
           instance.secrets[std::string(alias.str())] = std::move(*mapping);
         }
+      }
+      if (instance.server && !instance.server->url.empty()) {
+        for (const auto& [header, header_value] : instance.server->headers)
+          for (const auto& alias : parse_header_template(header_value).value().aliases())
+            if (!instance.secrets.contains(alias)) {
+              *error = where(path, *table) + ": instances." + instance.name + ".server.headers." +
+                       header + " names {secret:" + alias + "}, but [instances." + instance.name +
+                       ".secrets] maps no alias '" + alias + "'";
+              return std::nullopt;
+            }
       }
       if (const toml::node* guard = table->get("guard")) {
         auto text = guard->value<std::string>();

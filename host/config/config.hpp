@@ -26,8 +26,19 @@ struct SecretMapping {
 // An existing MCP server mounted as an instance (`server.command`, `server.env`): the host
 // starts it as a child speaking MCP over stdio and is its client.
 struct MountedServerConfig {
-  std::vector<std::string> command;        // argv, non-empty, run without a shell
+  // A stdio server (command set) or a remote one (url set); never both.
+  std::vector<std::string> command;        // argv, run without a shell
   std::map<std::string, std::string> env;  // plain variables, by name
+  // A remote server reached over Streamable HTTP: its endpoint (http:// or https://),
+  // headers sent with every request (values may hold {secret:ALIAS}, filled in by the
+  // host; see header_template.hpp) and a PEM file of CA certificates to trust instead of
+  // the system's (empty: the system's). TLS verification is always on.
+  std::string url;
+  std::map<std::string, std::string> headers;
+  std::string ca_file;
+  // server.lazy: the server is started at serve start only to read its catalog, then
+  // stopped; it starts again at the first call (either kind).
+  bool lazy = false;
 };
 
 struct InstanceConfig {

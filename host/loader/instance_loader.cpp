@@ -85,7 +85,7 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     for (std::size_t i = 0; i < config.instances.size(); ++i) {
       Started& s = started[i];
       if (const auto& server = config.instances[i].server) {  // a mounted MCP server
-        s.path = server->command.front();
+        s.path = server->url.empty() ? server->command.front() : server->url;
         s.backend = mount::make_mounted_backend(config.instances[i], config.max_message_bytes,
                                                 runner_executable());
         continue;
@@ -116,7 +116,8 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     InstanceLoadResult result;
     result.instance = instance.name;
     result.plugin_path = instance.plugin;
-    result.isolation = instance.isolation;
+    result.isolation =
+        instance.server && !instance.server->url.empty() ? "remote" : instance.isolation;
     result.sandbox = instance.sandbox;
     const std::string error = started[i].status.message();
     const auto& path = started[i].path;
@@ -127,7 +128,9 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     }
     result.plugin_path = path.string();
     if (instance.server)
-      result.plugin_path = "server.command " + nlohmann::json(instance.server->command).dump();
+      result.plugin_path = instance.server->url.empty()
+                               ? "server.command " + nlohmann::json(instance.server->command).dump()
+                               : "server.url " + instance.server->url;
     auto backend = std::move(started[i].backend);
     if (!backend) {
       result.error = error;

@@ -6,9 +6,7 @@
 
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
-#include "mount/line_reader.hpp"
 #include "mount/server_catalog.hpp"
-#include "mount/server_process.hpp"
 #include "protocol/json_rpc.hpp"
 
 namespace keyhold::mount {
@@ -18,13 +16,13 @@ using Clock = std::chrono::steady_clock;
 
 struct McpServerBackend::Connection {
   std::uint64_t number = 0;
-  std::unique_ptr<ServerProcess> process;
-  std::thread reader, stderr_reader;
+  std::unique_ptr<ServerTransport> transport;
+  std::thread reader, diagnostics_reader;
   bool ended = false;  // guarded by the backend's mutex_
   bool ready = false;  // the handshake and the first lists are done (mutex_)
 
   ~Connection() {
-    for (std::thread* t : {&reader, &stderr_reader}) {
+    for (std::thread* t : {&reader, &diagnostics_reader}) {
       if (!t->joinable()) continue;
       if (t->get_id() == std::this_thread::get_id())
         t->detach();
@@ -90,7 +88,7 @@ McpServerBackend::McpServerBackend(McpServerOptions options) : options_(std::mov
   definition_.abi_minor = KH_ABI_MINOR;
   definition_.name = "mcp-server";
   definition_.version = "";
-  definition_.description = "an MCP server mounted over stdio";
+  definition_.description = options_.description.c_str();
   definition_.secrets = secret_decls_.data();
   definition_.secret_count = static_cast<std::uint32_t>(secret_decls_.size());
 }
@@ -99,7 +97,7 @@ McpServerBackend::~McpServerBackend() { destroy(); }
 
 int McpServerBackend::pid() const {
   std::lock_guard lock(mutex_);
-  return connection_ && !connection_->ended ? connection_->process->pid() : 0;
+  return connection_ && !connection_->ended ? connection_->transport->pid() : 0;
 }
 
 int32_t McpServerBackend::create(kh_host* host, std::string_view, std::string_view,
@@ -107,6 +105,21 @@ int32_t McpServerBackend::create(kh_host* host, std::string_view, std::string_vi
   host_ = host;
   std::lock_guard start_lock(start_mutex_);
   if (!start(message)) return KH_ERROR;
+  if (options_.lazy) {  // the catalog is read: the server waits for the first call
+    std::shared_ptr<Connection> c;
+    {
+      std::lock_guard lock(mutex_);
+      parked_ = true;
+      c = connection_;
+    }
+    c->transport->close(std::chrono::seconds(2));
+    if (c->reader.joinable()) c->reader.join();  // it marks c ended
+    if (c->diagnostics_reader.joinable()) c->diagnostics_reader.join();
+    spdlog::info(
+        "instance '{}': catalog read; its server is stopped until the first call "
+        "(server.lazy)",
+        options_.instance);
+  }
   return KH_OK;
 }
 
@@ -123,26 +136,27 @@ bool McpServerBackend::start(std::string* error) {
     old = std::move(connection_);
   }
   if (old) {  // already ended; its threads finish before a new server starts
-    old->process->terminate(std::chrono::milliseconds(200));
+    old->transport->close(std::chrono::milliseconds(200));
     if (old->reader.joinable()) old->reader.join();
-    if (old->stderr_reader.joinable()) old->stderr_reader.join();
+    if (old->diagnostics_reader.joinable()) old->diagnostics_reader.join();
     old.reset();
   }
   secrets::SecretServices* services =
       host_ != nullptr && host_->instance != nullptr ? host_->instance->secrets() : nullptr;
-  auto environment =
-      options_.environment ? options_.environment(services) : std::vector<vault::SecretBuffer>{};
-  auto process = ServerProcess::start(options_.argv, std::move(environment), error);
-  if (!process) return false;
+  auto transport = options_.connect(services);
+  if (!transport.is_ok()) {
+    *error = transport.status().message();
+    return false;
+  }
   auto c = std::make_shared<Connection>();
-  c->process = std::move(process);
+  c->transport = std::move(transport).value();
   {
     std::lock_guard lock(mutex_);
     c->number = ++connection_count_;
     connection_ = c;
   }
   c->reader = std::thread([this, c] { read_messages(c); });
-  c->stderr_reader = std::thread([this, c] { read_stderr(c); });
+  c->diagnostics_reader = std::thread([this, c] { read_diagnostics(c); });
 
   json init{{"protocolVersion", kProtocolVersion},
             {"capabilities", {{"sampling", json::object()}, {"elicitation", json::object()}}},
@@ -151,22 +165,22 @@ bool McpServerBackend::start(std::string* error) {
   std::string why;
   if (request(c, "initialize", std::move(init), nullptr, options_.start_timeout, &response, &why) !=
       KH_OK) {
-    c->process->kill_group();
+    c->transport->abort();
     std::lock_guard lock(mutex_);
-    *error = c->ended ? "the server ended before it answered initialize (" + last_end_ +
-                            "); its stderr is in the log"
+    *error = c->ended ? "the server ended before it answered initialize (" + last_end_ + ")" +
+                            std::string(c->transport->failure_hint())
                       : "initialize: " + why;
     return false;
   }
   if (auto e = response.find("error"); e != response.end()) {
-    c->process->kill_group();
+    c->transport->abort();
     *error = "initialize: the server refused: " + text_of(*e);
     return false;
   }
   const json& result = response["result"];
   if (!result.is_object() || !result.contains("protocolVersion") ||
       !result["protocolVersion"].is_string()) {
-    c->process->kill_group();
+    c->transport->abort();
     *error = "initialize: the server's answer has no protocolVersion";
     return false;
   }
@@ -175,14 +189,15 @@ bool McpServerBackend::start(std::string* error) {
     server_capabilities_ = result.value("capabilities", json::object());
     if (!server_capabilities_.is_object()) server_capabilities_ = json::object();
   }
-  if (!c->process->write_line(
-          text_of(rpc::make_notification("notifications/initialized", nullptr)))) {
-    c->process->kill_group();
+  c->transport->initialized(result["protocolVersion"].get<std::string>());
+  if (!c->transport->send(text_of(rpc::make_notification("notifications/initialized", nullptr)),
+                          std::nullopt, std::chrono::seconds(10))) {
+    c->transport->abort();
     *error = "the server stopped reading after initialize";
     return false;
   }
   if (!read_catalog(c, error)) {
-    c->process->kill_group();
+    c->transport->abort();
     return false;
   }
   std::lock_guard lock(mutex_);
@@ -192,6 +207,7 @@ bool McpServerBackend::start(std::string* error) {
 
 bool McpServerBackend::ensure_running(std::string* error) {
   std::lock_guard start_lock(start_mutex_);
+  bool first_call = false;  // a lazy server's first start: no backoff, no budget
   {
     std::lock_guard lock(mutex_);
     if (destroyed_) {
@@ -203,8 +219,11 @@ bool McpServerBackend::ensure_running(std::string* error) {
       return false;
     }
     if (connection_ && !connection_->ended) return true;
+    first_call = parked_;
   }
-  for (;;) {  // back off before a restart: the caller waits rather than fails
+  // A child backs off before a restart (the caller waits rather than fails); a remote
+  // server is tried again at once: reaching it costs one request, not a process.
+  while (!options_.remote && !first_call) {
     std::unique_lock lock(mutex_);
     if (destroyed_) {
       *error = "instance '" + options_.instance + "' is shut down";
@@ -216,7 +235,7 @@ bool McpServerBackend::ensure_running(std::string* error) {
   json before;
   {
     std::lock_guard lock(mutex_);
-    if (!restart_budget_.take(Clock::now())) {
+    if (!options_.remote && !first_call && !restart_budget_.take(Clock::now())) {
       failed_ = "instance '" + options_.instance + "' failed: its server ended " +
                 std::to_string(RestartBudget::kMaxRestarts + 1) +
                 " times within 10 minutes (last: " + last_end_ + ")";
@@ -226,15 +245,22 @@ bool McpServerBackend::ensure_running(std::string* error) {
     }
     before = catalog_;
   }
-  spdlog::warn("instance '{}': starting its server again (the last one {})", options_.instance,
-               last_end_);
+  if (first_call)
+    spdlog::info("instance '{}': first call: {} its server (server.lazy)", options_.instance,
+                 options_.remote ? "connecting to" : "starting");
+  else
+    spdlog::warn("instance '{}': {} its server again (the last one {})", options_.instance,
+                 options_.remote ? "connecting to" : "starting", last_end_);
   if (!start(error)) {
-    *error = "instance '" + options_.instance + "' could not restart its server: " + *error;
+    *error = "instance '" + options_.instance + "' could not " +
+             (options_.remote ? "reach" : "restart") + " its server: " + *error +
+             (options_.remote ? "; the next call tries again" : "");
     return false;
   }
   json after;
   {
     std::lock_guard lock(mutex_);
+    parked_ = false;
     after = catalog_;
   }
   if (after != before && host_ != nullptr) {
@@ -269,14 +295,13 @@ int32_t McpServerBackend::request(const std::shared_ptr<Connection>& c, const st
     else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
       meta->erase("progressToken");
   }
-  const bool sent =
-      c->process->write_line(text_of(rpc::make_request(id, method, std::move(params))));
-  if (!sent) c->process->kill_group();  // gone or not reading: the reader ends it
+  // Not sent: the transport ends itself and the reader fails this request.
+  c->transport->send(text_of(rpc::make_request(id, method, std::move(params))), id,
+                     std::chrono::seconds(10));
   auto cancel = [&](const char* reason) {
-    c->process->write_line(
-        text_of(rpc::make_notification("notifications/cancelled",
-                                       json{{"requestId", id}, {"reason", reason}})),
-        std::chrono::milliseconds(500));
+    c->transport->send(text_of(rpc::make_notification("notifications/cancelled",
+                                                      json{{"requestId", id}, {"reason", reason}})),
+                       std::nullopt, std::chrono::milliseconds(500));
   };
   const auto deadline = Clock::now() + timeout;
   std::unique_lock lock(mutex_);
@@ -391,8 +416,21 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
     return KH_ERROR;
   }
   json response;
-  const int32_t status = request(c, std::string(method), std::move(params), &ctx,
-                                 options_.call_timeout, &response, &error);
+  int32_t status =
+      request(c, std::string(method), params, &ctx, options_.call_timeout, &response, &error);
+  if (status == KH_ERROR && c->transport->session_lost()) {
+    // Refused before the server processed it: once more, in a new session.
+    if (!ensure_running(&error)) {
+      *body = error;
+      return KH_ERROR;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      c = connection_;
+    }
+    status = request(c, std::string(method), std::move(params), &ctx, options_.call_timeout,
+                     &response, &error);
+  }
   if (status != KH_OK) {
     *body = error;
     return status;
@@ -416,16 +454,16 @@ void McpServerBackend::destroy() {
     c = connection_;
     changed_.notify_all();
   }
-  if (c) c->process->terminate();            // also ends a start under way sooner
-  std::lock_guard start_lock(start_mutex_);  // no start under way any more
+  if (c) c->transport->close(std::chrono::seconds(2));  // also ends a start under way sooner
+  std::lock_guard start_lock(start_mutex_);             // no start under way any more
   {
     std::lock_guard lock(mutex_);
     c = std::move(connection_);
   }
   if (c) {
-    c->process->terminate();
+    c->transport->close(std::chrono::seconds(2));
     if (c->reader.joinable()) c->reader.join();
-    if (c->stderr_reader.joinable()) c->stderr_reader.join();
+    if (c->diagnostics_reader.joinable()) c->diagnostics_reader.join();
   }
   std::unique_lock lock(mutex_);
   changed_.wait(lock, [&] { return server_requests_ == 0; });
@@ -437,13 +475,14 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
   {
     std::lock_guard lock(mutex_);
     c->ended = true;
-    quiet = destroyed_;
+    quiet = destroyed_ || parked_;
     last_end_ = reason;
     for (auto& [id, p] : pending_) {
       if (p.connection != c->number || p.done) continue;
       p.done = true;
       p.failure = "mounted server of instance '" + options_.instance + "' stopped: " + reason +
-                  "; it is started again on the next call";
+                  (options_.remote ? "; keyhold connects again on the next call"
+                                   : "; it is started again on the next call");
       p.ready.notify_all();
     }
     changed_.notify_all();
@@ -452,29 +491,18 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
 }
 
 void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
-  LineReader lines(c->process->stdout_fd(), options_.max_message_bytes);
   rpc::Limits limits;
   limits.max_message_bytes = options_.max_message_bytes;
-  std::string reason;
-  std::string line;
-  for (;;) {
-    const auto got = lines.next(&line);
-    if (got == LineReader::Result::kEnd) break;
-    if (got == LineReader::Result::kTooLong) {
-      reason = "it sent a message over max_message_bytes (" +
-               std::to_string(options_.max_message_bytes) + " bytes)";
-      c->process->kill_group();
-      break;
-    }
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+  std::string text;
+  while (c->transport->receive(&text)) {
     json error;
-    auto message = rpc::parse_message(line, limits, &error);
+    auto message = rpc::parse_message(text, limits, &error);
     if (!message) {
-      // Never quoted: the line may hold anything.
+      // Never quoted: the text may hold anything.
       spdlog::warn(
-          "instance '{}': its server wrote a line that is not a JSON-RPC message ({} "
+          "instance '{}': its server sent something that is not a JSON-RPC message ({} "
           "bytes); ignored",
-          options_.instance, line.size());
+          options_.instance, text.size());
       continue;
     }
     try {
@@ -484,20 +512,12 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
                    options_.instance, typeid(e).name());
     }
   }
-  const std::string how = c->process->terminate(std::chrono::milliseconds(400));
-  end_connection(c, reason.empty() ? how : reason + "; " + how);
+  end_connection(c, c->transport->close(std::chrono::milliseconds(400)));
 }
 
-void McpServerBackend::read_stderr(std::shared_ptr<Connection> c) {
-  LineReader lines(c->process->stderr_fd(), 16 * 1024);
+void McpServerBackend::read_diagnostics(std::shared_ptr<Connection> c) {
   std::string line;
-  for (;;) {
-    const auto got = lines.next(&line);
-    if (got == LineReader::Result::kEnd) return;
-    if (got == LineReader::Result::kTooLong) {
-      spdlog::info("[{}] (server stderr) a line over 16 KiB, left out", options_.instance);
-      continue;
-    }
+  while (c->transport->diagnostic(&line)) {
     bool starting;
     {
       std::lock_guard lock(mutex_);
@@ -535,8 +555,9 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
       return;
     case rpc::Kind::kInvalid:
       if (!id.is_null())
-        c->process->write_line(
-            text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)));
+        c->transport->send(
+            text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
+            std::nullopt, std::chrono::seconds(10));
       return;
   }
 }
@@ -645,10 +666,12 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
   const json id = message["id"];
   const std::string method = message["method"].get<std::string>();
   auto answer_error = [&](int code, const std::string& text) {
-    c->process->write_line(text_of(rpc::make_error(id, code, text)));
+    c->transport->send(text_of(rpc::make_error(id, code, text)), std::nullopt,
+                       std::chrono::seconds(10));
   };
   if (method == "ping") {
-    c->process->write_line(text_of(rpc::make_result(id, json::object())));
+    c->transport->send(text_of(rpc::make_result(id, json::object())), std::nullopt,
+                       std::chrono::seconds(10));
     return;
   }
   if (method != "sampling/createMessage" && method != "elicitation/create" &&
@@ -719,7 +742,7 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     } else {
       reply = rpc::make_error(id, rpc::kInternalError, "the client could not answer");
     }
-    c->process->write_line(text_of(reply));
+    c->transport->send(text_of(reply), std::nullopt, std::chrono::seconds(10));
     std::lock_guard lock(mutex_);
     if (auto it = pending_.find(owner); it != pending_.end()) {
       --it->second.users;

@@ -1,6 +1,7 @@
 #pragma once
 // A mounted MCP server as a plugin backend: keyhold is the MCP client of a server that
-// speaks JSON-RPC over stdio, started as a sandboxed child (see mount_loader.hpp). The
+// speaks JSON-RPC over stdio, started as a sandboxed child, or over Streamable HTTP (a
+// remote server): the ServerTransport is the only difference (see mount_loader.hpp). The
 // server's tools, resources, templates and prompts become the instance's catalog, so the
 // registry, the session, the argument guard, the redactor, outputSchema checks, progress
 // and cancellation work for it exactly as for a plugin.
@@ -33,22 +34,29 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
 #include "loader/plugin_backend.hpp"
 #include "loader/restart_budget.hpp"
+#include "mount/server_transport.hpp"
 #include "secrets/secret_services.hpp"
 
 namespace keyhold::mount {
 
 struct McpServerOptions {
   std::string instance;
-  // The full argv to start: the sandbox wrapper (keyhold-runner --exec-policy=... --)
-  // followed by the configured server.command.
-  std::vector<std::string> argv;
-  // Builds the server's environment at each start ("NAME=value" entries, guarded): plain
-  // variables plus the secrets granted now (services may be null: no secrets). Called on
+  // Opens a new transport to the server at each (re)start: starts the sandboxed child of
+  // a stdio server, or prepares the HTTP client of a remote one (its secret-bearing
+  // headers built from the grants of now). services may be null (no secrets). Called on
   // the starting thread.
-  std::function<std::vector<vault::SecretBuffer>(secrets::SecretServices* services)> environment;
+  std::function<Result<std::unique_ptr<ServerTransport>>(secrets::SecretServices* services)>
+      connect;
+  // A remote server: no restart budget (a server that was down comes back; each call
+  // after an end tries to reach it again at once).
+  bool remote = false;
+  // server.lazy: create() reads the catalog and stops the server; the first call starts it.
+  bool lazy = false;
+  std::string description = "an MCP server mounted over stdio";  // for `plugins list`
   std::size_t max_message_bytes = 4u << 20;
   std::chrono::milliseconds start_timeout{std::chrono::seconds(30)};
   std::chrono::milliseconds call_timeout{std::chrono::minutes(10)};
@@ -66,7 +74,8 @@ class McpServerBackend final : public PluginBackend {
   ~McpServerBackend() override;
 
   const kh_plugin& definition() const override { return definition_; }
-  std::string_view isolation() const override { return "process"; }
+  // "process" for a child, "remote" for a server keyhold reaches over HTTP.
+  std::string_view isolation() const override { return options_.remote ? "remote" : "process"; }
   std::vector<std::string> sandbox_applied() const override { return options_.sandbox_applied; }
   // Starts the server (host and name are kept for events); *message says why it failed.
   int32_t create(kh_host* host, std::string_view name, std::string_view options_json,
@@ -108,7 +117,7 @@ class McpServerBackend final : public PluginBackend {
   bool read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
                  nlohmann::json* items, std::string* error);
   void read_messages(std::shared_ptr<Connection> c);
-  void read_stderr(std::shared_ptr<Connection> c);
+  void read_diagnostics(std::shared_ptr<Connection> c);
   void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message);
   void handle_notification(const std::shared_ptr<Connection>& c, const std::string& method,
                            const nlohmann::json& params);
@@ -137,6 +146,7 @@ class McpServerBackend final : public PluginBackend {
   std::string last_end_;     // why the previous server ended
   int server_requests_ = 0;  // threads answering server-to-client requests
   bool destroyed_ = false;
+  bool parked_ = false;  // lazy: stopped after create(), until the first call
 };
 
 }  // namespace keyhold::mount

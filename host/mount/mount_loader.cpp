@@ -7,7 +7,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "config/header_template.hpp"
+#include "mount/http_transport.hpp"
 #include "mount/mcp_server_backend.hpp"
+#include "mount/server_process.hpp"
+#include "mount/stdio_transport.hpp"
 
 namespace keyhold::mount {
 
@@ -115,10 +119,105 @@ std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
   return env;
 }
 
+Result<std::vector<vault::SecretBuffer>> remote_headers(const std::string& instance,
+                                                        const MountedServerConfig& server,
+                                                        secrets::SecretServices* services) {
+  const std::string destination = HttpTransport::origin_of(server.url);
+  std::vector<vault::SecretBuffer> lines;
+  for (const auto& [name, value] : server.headers) {
+    auto parsed = parse_header_template(value);
+    if (!parsed.is_ok()) return parsed.status();  // checked by the config already
+    std::vector<vault::SecretBuffer> values;      // the secret parts, in order
+    std::size_t size = name.size() + 2;
+    for (const auto& part : parsed.value().parts) {
+      if (!part.secret) {
+        size += part.text.size();
+        continue;
+      }
+      if (services == nullptr || !services->broker)
+        return Status(ErrorCode::kPermissionDenied, "header " + name + " needs secret alias '" +
+                                                        part.text +
+                                                        "', but no secret services are available");
+      vault::SecretBuffer secret;
+      std::string why;
+      if (services->broker->value_for_header(instance, part.text, destination, "", &secret, &why) !=
+          KH_OK)
+        return Status(ErrorCode::kPermissionDenied, "header " + name + ": " + why +
+                                                        " (grant it with `keyhold vault grant " +
+                                                        instance + " SECRET --ops env`)");
+      const std::string_view v = secret.view();
+      if (v.find_first_of("\r\n", 0) != std::string_view::npos ||
+          v.find('\0') != std::string_view::npos)
+        return invalid_argument("header " + name + ": the value of secret alias '" + part.text +
+                                "' holds a line break or NUL, which no header may carry");
+      size += v.size();
+      values.push_back(std::move(secret));
+    }
+    vault::SecretBuffer line(size + 1);  // NUL-terminated for libcurl
+    auto* out = reinterpret_cast<char*>(line.data());
+    auto put = [&](std::string_view text) {
+      std::memcpy(out, text.data(), text.size());
+      out += text.size();
+    };
+    put(name);
+    put(": ");
+    std::size_t next_secret = 0;
+    for (const auto& part : parsed.value().parts)
+      put(part.secret ? values[next_secret++].view() : std::string_view(part.text));
+    *out = '\0';
+    lines.push_back(std::move(line));
+  }
+  // The redactor learns every value before the server can answer with one; when it
+  // cannot, no header leaves (fail closed).
+  if (services != nullptr && services->broker && services->redactor) {
+    if (Status known = services->redactor->set_secrets(services->broker->releasable_values());
+        !known.is_ok())
+      return internal_error("the redactor refused the secret values (" + known.message() +
+                            "); no secret header is sent");
+  }
+  return lines;
+}
+
+namespace {
+
+std::unique_ptr<PluginBackend> make_remote_backend(const InstanceConfig& instance,
+                                                   std::size_t max_message_bytes) {
+  const MountedServerConfig& server = *instance.server;
+  McpServerOptions options;
+  options.instance = instance.name;
+  options.lazy = instance.server->lazy;
+  options.remote = true;
+  options.description = "an MCP server mounted over Streamable HTTP";
+  options.max_message_bytes = max_message_bytes;
+  options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
+  for (const auto& [alias, mapping] : instance.secrets) options.secret_aliases.push_back(alias);
+  options.connect =
+      [name = instance.name, server, max_message_bytes](
+          secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
+    auto headers = remote_headers(name, server, services);
+    if (!headers.is_ok()) return headers.status();
+    HttpTransportOptions http;
+    http.instance = name;
+    http.url = server.url;
+    http.headers = std::move(headers).value();
+    http.ca_file = server.ca_file;
+    http.max_message_bytes = max_message_bytes;
+    auto transport = HttpTransport::open(std::move(http));
+    if (!transport.is_ok()) return transport.status();
+    return std::unique_ptr<ServerTransport>(std::move(transport).value());
+  };
+  options.sandbox_applied = {"remote server at " + HttpTransport::origin_of(server.url) +
+                             " (not a child of keyhold: no sandbox)"};
+  return std::make_unique<McpServerBackend>(std::move(options));
+}
+
+}  // namespace
+
 std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instance,
                                                     std::size_t max_message_bytes,
                                                     const std::filesystem::path& runner) {
   const MountedServerConfig& server = *instance.server;
+  if (!server.url.empty()) return make_remote_backend(instance, max_message_bytes);
   nlohmann::json policy = instance.sandbox;
   policy["best_effort"] = instance.sandbox_mode == "best-effort";
   // The kernel never enforces RLIMIT_NPROC for uid 0 (see instance_loader.cpp).
@@ -129,14 +228,22 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
 
   McpServerOptions options;
   options.instance = instance.name;
-  options.argv = {runner.string(), "--exec-policy=" + policy.dump(), "--"};
-  options.argv.insert(options.argv.end(), server.command.begin(), server.command.end());
+  options.lazy = instance.server->lazy;
+  std::vector<std::string> argv = {runner.string(), "--exec-policy=" + policy.dump(), "--"};
+  argv.insert(argv.end(), server.command.begin(), server.command.end());
   options.max_message_bytes = max_message_bytes;
   options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
   for (const auto& [alias, mapping] : instance.secrets) options.secret_aliases.push_back(alias);
-  options.environment = [name = instance.name, server,
-                         aliases = options.secret_aliases](secrets::SecretServices* services) {
-    return server_environment(name, server, aliases, services);
+  options.connect =
+      [name = instance.name, server, argv = std::move(argv), aliases = options.secret_aliases,
+       max_message_bytes](
+          secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
+    std::string error;
+    auto process =
+        ServerProcess::start(argv, server_environment(name, server, aliases, services), &error);
+    if (!process) return io_error(error);
+    return std::unique_ptr<ServerTransport>(
+        std::make_unique<StdioTransport>(std::move(process), max_message_bytes));
   };
   options.sandbox_applied = {
       "server started by keyhold-runner --exec-policy (read: " + policy["read"].dump() + ")"};

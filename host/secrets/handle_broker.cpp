@@ -383,6 +383,35 @@ int32_t HandleBroker::value_for_env(const std::string& instance, std::string_vie
   return KH_OK;
 }
 
+int32_t HandleBroker::value_for_header(const std::string& instance, std::string_view alias,
+                                       const std::string& destination,
+                                       const std::string& request_id, vault::SecretBuffer* out,
+                                       std::string* why) {
+  AliasBinding binding;
+  if (!mapped_binding(instance, alias, "handle.header", request_id, &binding)) {
+    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
+    return KH_NOT_GRANTED;
+  }
+  const std::string what = binding.source.describe();
+  if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
+    audit(instance, "handle.header", what, request_id, "denied", "alias=" + binding.alias);
+    *why = "secret alias '" + binding.alias + "' is not granted for env";
+    return KH_NOT_GRANTED;
+  }
+  std::string error;
+  if (with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
+          &error) != KH_OK) {
+    audit(instance, "handle.header", what, request_id, "error", error);
+    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
+    return KH_ERROR;
+  }
+  audit(instance, "handle.header", what, request_id, "ok",
+        "alias=" + binding.alias + " to=" + destination);
+  return KH_OK;
+}
+
 std::vector<KnownSecret> HandleBroker::releasable_values() {
   std::vector<AliasBinding> all;
   {

@@ -69,6 +69,16 @@ class HandleBroker {
                         const std::vector<std::string>& argv, const std::string& request_id,
                         vault::SecretBuffer* out, std::string* why);
 
+  // The value of alias for a header of the requests the host sends to a remote mounted
+  // server at destination (a URL, for the audit). Checked against the env operation: env
+  // and header are one grant, "the host hands the value to the instance's mounted server,
+  // never to plugin memory", so an instance moves between server.command and server.url
+  // without a new grant. On refusal *why says which check failed (names only). Audited as
+  // handle.header.
+  int32_t value_for_header(const std::string& instance, std::string_view alias,
+                           const std::string& destination, const std::string& request_id,
+                           vault::SecretBuffer* out, std::string* why);
+
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();
   // Called (on the caller's thread) when check_for_change() sees the vault changed.

@@ -47,7 +47,8 @@ TEST_CASE("config errors name the file, the line and the cause") {
   std::string error;
   CHECK_FALSE(parse_config("[instances.x]\nprefix = \"p\"\n", "k.toml", &error));
   CHECK(error ==
-        "k.toml:1: instances.x needs plugin = \"<name or path>\" or server.command = [...]");
+        "k.toml:1: instances.x needs plugin = \"<name or path>\", server.command = [...] or "
+        "server.url = \"...\"");
   CHECK_FALSE(parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml", &error));
   CHECK(error ==
         "k.toml:3: instances.x: unknown key 'plgin' (expected plugin or server, prefix, options, "

@@ -53,7 +53,13 @@ TEST_CASE("bad mounted-server settings are refused with the line and the cause")
         "k.toml:3: instances.x.server.env.A: each entry must be NAME = \"value\" with NAME of "
         "[A-Za-z0-9_]");
   CHECK(refused("[instances.x]\nserver.command = [\"node\"]\nserver.url = \"http://x\"\n"));
-  CHECK(error == "k.toml:3: instances.x.server: unknown key 'url' (expected command, env)");
+  CHECK(error ==
+        "k.toml:3: instances.x.server: server.command (a stdio server) or server.url (a remote "
+        "one), not both");
+  CHECK(refused("[instances.x]\nserver.command = [\"node\"]\nserver.headers = {}\n"));
+  CHECK(error ==
+        "k.toml:3: instances.x.server: unknown key 'headers' (expected command, env, lazy; or "
+        "url, headers, ca_file)");
   CHECK(refused("[instances.x]\nplugin = \"echo\"\nserver.command = [\"node\"]\n"));
   CHECK(error ==
         "k.toml:3: instances.x has both plugin and server: an instance is either a plugin or a "

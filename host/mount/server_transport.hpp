@@ -1,0 +1,53 @@
+#pragma once
+// How keyhold reaches a mounted MCP server: the only thing that differs between a stdio
+// server (a sandboxed child, stdio_transport.hpp) and a remote one (Streamable HTTP,
+// http_transport.hpp). McpServerBackend speaks the protocol over either.
+//
+// A transport carries whole JSON-RPC messages as text. One thread reads (receive), another
+// may read diagnostics (diagnostic), any thread may send; close() and abort() may race
+// with them, and the reader then sees the end.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace keyhold::mount {
+
+class ServerTransport {
+ public:
+  virtual ~ServerTransport() = default;
+
+  // Sends one message. request_id is the message's id when it is a request (an HTTP
+  // transport answers a request it could not deliver with a JSON-RPC error for that id).
+  // False when the server is gone or did not take the message within timeout; the
+  // transport then ends itself and the reader sees the end.
+  virtual bool send(std::string_view message, std::optional<std::int64_t> request_id,
+                    std::chrono::milliseconds timeout) = 0;
+  // Blocks for the next message from the server into *message; false at the end.
+  virtual bool receive(std::string* message) = 0;
+  // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end
+  // (at once for a transport that has none).
+  virtual bool diagnostic(std::string* line) {
+    (void)line;
+    return false;
+  }
+  // Called once the server has answered initialize, with the version both sides speak
+  // (HTTP sends it in every later request and opens the server's own stream then).
+  virtual void initialized(const std::string& protocol_version) { (void)protocol_version; }
+  // Ends the transport in order (stdio: stdin closed, SIGTERM, SIGKILL after grace; HTTP:
+  // the session deleted) and returns how it ended, for messages ("exited with status 0",
+  // "connection refused by https://..."). Idempotent.
+  virtual std::string close(std::chrono::milliseconds grace) = 0;
+  // Ends it at once (the server broke the protocol); the reader then sees the end.
+  virtual void abort() = 0;
+  // True once the transport ended because the server no longer knows the session (HTTP
+  // 404): the requests it refused were never processed, so a new session may send them.
+  virtual bool session_lost() const { return false; }
+  // The server's process id, 0 when it is not a child of keyhold.
+  virtual int pid() const { return 0; }
+  // Appended to a start failure: where to look for more ("; its stderr is in the log").
+  virtual std::string_view failure_hint() const { return {}; }
+};
+
+}  // namespace keyhold::mount

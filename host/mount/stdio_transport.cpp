@@ -1,0 +1,52 @@
+#include "mount/stdio_transport.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace keyhold::mount {
+
+StdioTransport::StdioTransport(std::unique_ptr<ServerProcess> process,
+                               std::size_t max_message_bytes)
+    : process_(std::move(process)),
+      max_message_bytes_(max_message_bytes),
+      lines_(process_->stdout_fd(), max_message_bytes),
+      diagnostics_(process_->stderr_fd(), 16 * 1024) {}
+
+bool StdioTransport::send(std::string_view message, std::optional<std::int64_t>,
+                          std::chrono::milliseconds timeout) {
+  if (process_->write_line(message, timeout)) return true;
+  process_->kill_group();  // gone or not reading: the reader ends it
+  return false;
+}
+
+bool StdioTransport::receive(std::string* message) {
+  for (;;) {
+    const auto got = lines_.next(message);
+    if (got == LineReader::Result::kEnd) return false;
+    if (got == LineReader::Result::kTooLong) {
+      std::lock_guard lock(broke_mutex_);
+      broke_ = "it sent a message over max_message_bytes (" + std::to_string(max_message_bytes_) +
+               " bytes)";
+      process_->kill_group();
+      return false;
+    }
+    if (message->find_first_not_of(" \t") != std::string::npos) return true;
+  }
+}
+
+bool StdioTransport::diagnostic(std::string* line) {
+  for (;;) {
+    const auto got = diagnostics_.next(line);
+    if (got == LineReader::Result::kEnd) return false;
+    if (got == LineReader::Result::kLine) return true;
+    *line = "(a line over 16 KiB, left out)";
+    return true;
+  }
+}
+
+std::string StdioTransport::close(std::chrono::milliseconds grace) {
+  const std::string how = process_->terminate(grace);
+  std::lock_guard lock(broke_mutex_);
+  return broke_.empty() ? how : broke_ + "; " + how;
+}
+
+}  // namespace keyhold::mount
