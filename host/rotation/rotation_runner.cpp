@@ -109,7 +109,6 @@ RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
     auto created = s.create_value();
     if (!created.is_ok()) return give_up("create", created.status(), nullptr);
     value = std::move(created.value());
-    if (options.on_new_value) options.on_new_value(name, value);
     pause_at("created");
     vault::PutOptions put;
     put.stage = vault::Stage::kPending;
@@ -118,7 +117,7 @@ RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
     if (!version.is_ok()) return give_up("create", version.status(), nullptr);
     pause_at("pending");
   }
-  if (report.resumed && options.on_new_value) options.on_new_value(name, value);
+  if (options.on_new_value) options.on_new_value(name, value);
   if (auto applied = s.apply(value.bytes()); !applied.is_ok()) return give_up("apply", applied, &s);
   pause_at("applied");
   if (auto tested = s.test(value.bytes()); !tested.is_ok()) return give_up("test", tested, &s);

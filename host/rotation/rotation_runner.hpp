@@ -38,8 +38,9 @@ struct RunnerOptions {
   std::string owner;                 // lock owner; default "HOST pid PID"
   std::int64_t lease_seconds = 600;  // how long a lock holds when its holder vanishes elsewhere
   vault::AuditContext who{.actor = "keyhold:rotation", .request_id = ""};
-  // Told the value of a pending version before it is used anywhere (the serving host adds
-  // it to the redactor). May be empty.
+  // Called once the pending version is stored (new or resumed) and before apply uses it,
+  // so the serving host's redactor learns it before the service or anyone else sees it.
+  // May be empty.
   std::function<void(const std::string& secret, const vault::SecretBuffer& value)> on_new_value;
 };
 
