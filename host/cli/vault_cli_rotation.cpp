@@ -55,7 +55,9 @@ void run_rotations(const CommonOptions& common, const std::optional<std::string>
     reports = rotation::rotate_due(v, options);
   }
   bool any_failed = false;
+  std::size_t printed = 0;
   for (const auto& r : reports) {
+    if (r.result != rotation::RotationReport::Result::kNotDue) ++printed;
     using Kind = rotation::RotationReport::Result;
     switch (r.result) {
       case Kind::kRotated:
@@ -74,7 +76,7 @@ void run_rotations(const CommonOptions& common, const std::optional<std::string>
         break;
     }
   }
-  if (reports.empty()) std::printf("nothing is due for rotation\n");
+  if (printed == 0) std::printf("nothing is due for rotation\n");
   std::fflush(stdout);
   if (any_failed) throw CLI::RuntimeError(kExitError);
 }

@@ -51,20 +51,11 @@ bool lock_holder_is_dead(const std::string& holder) {
 }
 
 RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
-                             const RunnerOptions& options) {
+                             const RunnerOptions& options, bool only_if_due) {
   const std::string owner = options.owner.empty() ? default_lock_owner() : options.owner;
   const vault::AuditContext& who = options.who;
   auto info = vault.find_rotation(name);
   if (!info.is_ok()) return failed(name, info.status().message());
-  if (!info->authentic) {
-    // Never run an edited policy (its argv or options may not be the administrator's).
-    const std::string why =
-        "the rotation policy of '" + name +
-        "' does not verify (edited in the file); set it again with `keyhold vault set-rotation`";
-    (void)vault.finish_rotation(
-        name, {.ok = false, .discard_pending = false, .step = "policy", .error = why}, owner, who);
-    return failed(name, why);
-  }
   auto locked = vault.lock_rotation(name, owner, options.lease_seconds, lock_holder_is_dead);
   if (!locked.is_ok()) return failed(name, locked.status().message());
   if (!locked.value()) {
@@ -73,6 +64,17 @@ RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
     report.result = RotationReport::Result::kSkippedLocked;
     report.message = "another rotator holds the lock (" + info->lock_owner + ")";
     return report;
+  }
+  // What was read before the lock may be stale: another rotator may just have finished.
+  if (auto fresh = vault.find_rotation(name); fresh.is_ok()) info = std::move(fresh);
+  if (!info->authentic) {
+    // Never run an edited policy (its argv or options may not be the administrator's).
+    const std::string why =
+        "the rotation policy of '" + name +
+        "' does not verify (edited in the file); set it again with `keyhold vault set-rotation`";
+    (void)vault.finish_rotation(
+        name, {.ok = false, .discard_pending = false, .step = "policy", .error = why}, owner, who);
+    return failed(name, why);
   }
   const auto give_up = [&](const std::string& step, const Status& why, RotationStrategy* strategy) {
     bool discard = false;
@@ -93,6 +95,16 @@ RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
                                        "next run resumes it"));
   };
 
+  if (only_if_due) {
+    if (!info->due(vault::clock_now())) {
+      (void)vault.unlock_rotation(name, owner);
+      RotationReport report;
+      report.secret = name;
+      report.result = RotationReport::Result::kNotDue;
+      report.message = "no longer due (rotated elsewhere)";
+      return report;
+    }
+  }
   auto strategy = make_strategy(info->policy, vault);
   if (!strategy.is_ok()) return give_up("prepare", strategy.status(), nullptr);
   RotationStrategy& s = *strategy.value();
@@ -149,7 +161,7 @@ std::vector<RotationReport> rotate_due(vault::Vault& vault, const RunnerOptions&
           failed(info.secret, "dropping the previous version: " + dropped.status().message()));
     }
     if (!info.due(now)) continue;
-    out.push_back(rotate_secret(vault, info.secret, options));
+    out.push_back(rotate_secret(vault, info.secret, options, /*only_if_due=*/true));
   }
   return out;
 }

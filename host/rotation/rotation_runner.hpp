@@ -44,9 +44,11 @@ struct RunnerOptions {
   std::function<void(const std::string& secret, const vault::SecretBuffer& value)> on_new_value;
 };
 
-// Rotates name now (due or not), or resumes its pending version. Never throws.
+// Rotates name now (due or not), or resumes its pending version. With only_if_due, the
+// schedule is checked again once the lock is held (another host may have rotated it in
+// the meantime) and kNotDue returned when it is no longer due. Never throws.
 RotationReport rotate_secret(vault::Vault& vault, const std::string& name,
-                             const RunnerOptions& options = {});
+                             const RunnerOptions& options = {}, bool only_if_due = false);
 
 // Rotates every secret whose policy says it is due (or that has a pending version), one
 // after the other, and erases previous versions whose grace period ended when the policy

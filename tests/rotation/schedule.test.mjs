@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
+import { connectSdk, sleep } from '../e2e/helpers.mjs';
 import { makeVaultSandbox } from './rotation_helpers.mjs';
 
 const DAY = 86400;
@@ -135,5 +136,42 @@ describe('rotation schedules under the test clock', () => {
     assert.match(audit.stdout, /"rotation"/);
     assert.match(audit.stdout, /"rotation.pending"/);
     sandbox.assertNoLeak([...revealed, 'kh-canary-app/daily', 'kh-canary-svc'], [readFileSync(sandbox.env.KEYHOLD_VAULT, 'latin1')]);
+  });
+});
+
+describe('keyhold serve rotates due secrets in the background', () => {
+  let sandbox;
+  const servers = [];
+  const T0 = Math.floor(Date.now() / 1000);
+
+  after(async () => {
+    for (const s of servers) {
+      await s.client.close();
+      await s.stderrEnded;
+    }
+    sandbox?.cleanup();
+  });
+
+  test('two hosts on one vault rotate a due secret exactly once', async () => {
+    sandbox = makeVaultSandbox('keyhold-rotation-serve-');
+    const env0 = { KEYHOLD_TEST_NOW: String(T0) };
+    await sandbox.keyhold(['vault', 'init', '--keyfile', sandbox.env.KEYHOLD_KEYFILE], { env: env0 });
+    await sandbox.keyhold(['vault', 'set', 'app/daily'], { input: 'kh-canary-serve', env: env0 });
+    await sandbox.keyhold(['vault', 'set-rotation', 'app/daily', '--every', '1d', '--strategy', 'generate'], { env: env0 });
+    const config = sandbox.writeConfig('[server]\nlog_level = "info"\n');
+    const later = { dir: sandbox.dir, env: { ...sandbox.env, KEYHOLD_TEST_NOW: String(T0 + 2 * 86400) } };
+    for (let i = 0; i < 2; i += 1) servers.push(await connectSdk(later, config, ['--rotation-interval', '1s']));
+    const deadline = Date.now() + 30_000;
+    while ((await sandbox.current('app/daily'))[0].version === 1 && Date.now() < deadline) await sleep(200);
+    assert.equal((await sandbox.current('app/daily'))[0].version, 2, 'a host rotated it');
+    // Both hosts wake several more times (1s + jitter): nothing else is due.
+    await sleep(3000);
+    const versions = await sandbox.versions('app/daily');
+    assert.deepEqual(versions.map((v) => [v.version, v.stage]), [[1, 'previous'], [2, 'current']]);
+    const logs = servers.map((s) => s.stderr()).join('\n');
+    assert.equal(logs.match(/rotation: app\/daily is at version 2/g)?.length, 1, logs);
+    await sandbox.keyhold(['vault', 'audit', '--verify']);
+    const value = (await sandbox.reveal('app/daily')).toString();
+    sandbox.assertNoLeak([value, 'kh-canary-serve'], [logs]);
   });
 });

@@ -216,6 +216,21 @@ Result<bool> Vault::lock_rotation(std::string_view name, const std::string& owne
   });
 }
 
+Status Vault::unlock_rotation(std::string_view name, const std::string& owner) {
+  return guarded(*state_, "unlocking a rotation", [&]() -> Status {
+    SQLite::Transaction txn(*state_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    SQLite::Statement update(*state_->db,
+                             "UPDATE rotation SET lock_owner = NULL, lock_until = NULL "
+                             "WHERE lock_owner = ? AND secret_id = "
+                             "(SELECT id FROM secrets WHERE name = ?)");
+    update.bind(1, owner);
+    update.bind(2, std::string(name));
+    update.exec();
+    txn.commit();
+    return Status::ok();
+  });
+}
+
 Status Vault::finish_rotation(std::string_view name, const RotationOutcome& outcome,
                               const std::string& owner, const AuditContext& who) {
   return guarded(*state_, "finishing a rotation", [&]() -> Status {

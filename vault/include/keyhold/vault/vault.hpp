@@ -106,6 +106,8 @@ class Vault {
   Result<bool> lock_rotation(std::string_view name, const std::string& owner,
                              std::int64_t lease_seconds,
                              const std::function<bool(const std::string&)>& holder_is_dead);
+  // Releases owner's lock on name without recording an attempt (it found nothing to do).
+  Status unlock_rotation(std::string_view name, const std::string& owner);
   // Ends an attempt in one transaction: on outcome.ok the pending version becomes current
   // (the old current previous); with outcome.discard_pending the pending version loses its
   // label; records the result, releases owner's lock and audits "rotation" (ok or error,
