@@ -7,7 +7,9 @@
 
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <boost/asio/thread_pool.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
@@ -16,6 +18,7 @@
 #include "cli/serve_secrets.hpp"
 #include "cli/vault_location.hpp"
 #include "loader/instance_loader.hpp"
+#include "rotation/rotation_scheduler.hpp"
 #include "secrets/redaction_refresher.hpp"
 #include "server/event_hub.hpp"
 #include "transport/http_server.hpp"
@@ -31,6 +34,7 @@ struct ServeFlags {
   bool strict = false;
   std::size_t page_size = 0;
   std::size_t workers = 0;
+  std::string rotation_interval = "5m";  // how often due rotations run; "off": never
 };
 
 // Keeps the protocol stream private: the real stdout moves to a new descriptor and fd 1
@@ -137,6 +141,50 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
   return 0;
 }
 
+// Rotates due secrets in the background (rotation/rotation_scheduler.hpp) on a vault
+// connection of its own. Before a pending value is used, and after each rotation, the
+// broker re-checks the vault, so the redactor knows the new value before any plugin can
+// get it. Null when there is no vault or --rotation-interval off.
+std::unique_ptr<rotation::RotationScheduler> start_background_rotation(
+    const ServeFlags& flags, secrets::SecretServices& services) {
+  if (!services.vault || flags.rotation_interval == "off") return nullptr;
+  const auto interval = vault::parse_duration(flags.rotation_interval);
+  if (!interval) {
+    spdlog::warn(
+        "--rotation-interval '{}' is not a duration (e.g. 5m, 1h); background "
+        "rotation is off",
+        flags.rotation_interval);
+    return nullptr;
+  }
+  secrets::HandleBroker* broker = services.broker.get();
+  rotation::SchedulerOptions options;
+  options.interval = std::chrono::seconds(*interval);
+  options.max_jitter = std::min(std::chrono::seconds(*interval / 4), std::chrono::seconds(60));
+  options.open_vault = []() -> vault::Result<vault::Vault> {
+    auto credentials = unattended_credentials(UnlockFallbacks::kServe);
+    if (!credentials) return vault::Status(vault::ErrorCode::kUnlockFailed, "no unlock method");
+    if (!credentials->is_ok()) return credentials->status();
+    return vault::Vault::open(vault_path(), credentials->value());
+  };
+  options.runner.who = {"host:serve", ""};
+  options.runner.on_new_value = [broker](const std::string&, const vault::SecretBuffer&) {
+    broker->check_for_change();  // another connection committed the pending version
+  };
+  options.on_report = [broker](const rotation::RotationReport& report) {
+    broker->check_for_change();
+    using Kind = rotation::RotationReport::Result;
+    if (report.result == Kind::kRotated) {
+      spdlog::info("rotation: {} is at version {}{}", report.secret, report.version,
+                   report.resumed ? " (resumed)" : "");
+    } else if (report.result == Kind::kFailed) {
+      spdlog::warn("rotation of {} failed: {}", report.secret, report.message);
+    }
+  };
+  auto scheduler = std::make_unique<rotation::RotationScheduler>(std::move(options));
+  scheduler->start();
+  return scheduler;
+}
+
 int serve(const ServeFlags& flags) {
   auto config = load_cli_config(flags.config, /*write_default=*/flags.config.empty());
   if (!config) return 1;
@@ -168,6 +216,7 @@ int serve(const ServeFlags& flags) {
     std::cerr << "keyhold: " << reloaded.message() << "\n";
     return 1;
   }
+  auto rotator = start_background_rotation(flags, *secret_services);
   bool failed = false;
   for (const auto& result : results) {
     if (result.loaded) {
@@ -247,6 +296,9 @@ void add_serve_command(CLI::App& app) {
                   "picks a free one");
   cmd->add_option("--page-size", flags->page_size, "Items per page of the list methods");
   cmd->add_option("--workers", flags->workers, "Threads that run tool calls");
+  cmd->add_option("--rotation-interval", flags->rotation_interval,
+                  "How often to rotate the vault's due secrets in the background (default 5m, "
+                  "plus up to a quarter of it, at most 60s, of random jitter); off: never");
   cmd->footer(
       "Exit codes: 0 after stdin closed or SIGTERM; 1 bad config, or a vault the config needs is "
       "missing or locked; 2 --strict and an instance failed; 3 --http with auth on and the vault "

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/vault_cli_commands.hpp"
+#include "cli/vault_cli_rotation.hpp"
 #include "cli/vault_cli_support.hpp"
 #include "keyhold/vault/env_file.hpp"
 
@@ -104,6 +105,15 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
       auto s = v->summary(now_unix());
       if (!s.is_ok()) fail(s.status());
       const auto& m = s.value();
+      auto rotations = v->list_rotations();
+      if (!rotations.is_ok()) fail(rotations.status());
+      const auto now = now_unix();
+      json rotation_list = json::array();
+      for (const auto& r : rotations.value()) {
+        json entry = rotation_json(r, now);
+        entry["secret"] = r.secret;
+        rotation_list.push_back(std::move(entry));
+      }
       if (*json_out) {
         std::cout << json{{"vault", path.string()},
                           {"state", "unlocked"},
@@ -116,7 +126,8 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
                           {"audit_head", m.audit_head},
                           {"key_term", m.active_key_term},
                           {"schema_version", m.schema_version},
-                          {"overdue", m.overdue_secrets}}
+                          {"overdue", m.overdue_secrets},
+                          {"rotation", rotation_list}}
                          .dump(2)
                   << "\n";
         return;
@@ -134,6 +145,10 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
                   m.audit_head.c_str());
       std::printf("overdue for rotation: %zu\n", m.overdue_secrets.size());
       for (const auto& name : m.overdue_secrets) std::printf("  %s\n", name.c_str());
+      std::printf("rotation policies: %zu\n", rotations->size());
+      for (const auto& r : rotations.value()) {
+        std::printf("  %s: %s\n", r.secret.c_str(), rotation_summary(r, now).c_str());
+      }
     });
   }
   {

@@ -15,4 +15,7 @@ void add_access_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
 // init, status, passwd, rekey, import, backup, restore
 void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& common);
 
+// set-rotation
+void add_rotation_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& common);
+
 }  // namespace keyhold::cli::vault_cli

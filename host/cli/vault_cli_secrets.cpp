@@ -4,9 +4,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/vault_cli_commands.hpp"
+#include "cli/vault_cli_rotation.hpp"
 #include "cli/vault_cli_support.hpp"
 
 namespace keyhold::cli::vault_cli {
@@ -40,7 +42,9 @@ json versions_json(const std::vector<vault::VersionInfo>& versions) {
 
 // `list --json` streams its array (same layout as nlohmann's dump(2)): building a json tree
 // for 10k secrets cost more than reading them.
-void print_secrets_json(const std::vector<vault::SecretInfo>& secrets, vault::UnixSeconds now) {
+void print_secrets_json(const std::vector<vault::SecretInfo>& secrets,
+                        const std::map<std::string, const vault::RotationInfo*>& rotations,
+                        vault::UnixSeconds now) {
   auto quoted = [](const std::string& text) { return json(text).dump(); };
   auto number_or_null = [](const std::optional<std::int64_t>& v) {
     return v ? std::to_string(*v) : std::string("null");
@@ -55,6 +59,11 @@ void print_secrets_json(const std::vector<vault::SecretInfo>& secrets, vault::Un
     out += "    \"name\": " + quoted(s.name) + ",\n";
     out += std::string("    \"overdue\": ") + (s.overdue(now) ? "true" : "false") + ",\n";
     out += "    \"rotate_every_seconds\": " + number_or_null(s.rotate_every_seconds) + ",\n";
+    const auto rotation = rotations.find(s.name);
+    out += "    \"rotation\": " +
+           (rotation == rotations.end() ? std::string("null")
+                                        : rotation_json(*rotation->second, now).dump()) +
+           ",\n";
     out += "    \"updated_at\": " + quoted(format_time(s.updated_at)) + "\n  }";
   }
   out += secrets.empty() ? "\n" : "\n]\n";
@@ -148,17 +157,27 @@ void add_secret_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
       vault::Vault v = open_vault(*common);
       auto secrets = v.list_secrets();
       if (!secrets.is_ok()) fail(secrets.status());
+      auto rotations = v.list_rotations();
+      if (!rotations.is_ok()) fail(rotations.status());
+      std::map<std::string, const vault::RotationInfo*> by_name;
+      for (const auto& r : rotations.value()) by_name[r.secret] = &r;
       const auto now = now_unix();
       if (*json_out) {
-        print_secrets_json(secrets.value(), now);
+        print_secrets_json(secrets.value(), by_name, now);
         return;
       }
       std::printf("%-40s %-8s %-21s %s\n", "NAME", "VERSION", "UPDATED", "DESCRIPTION");
       for (const auto& s : secrets.value()) {
+        const auto rotation = by_name.find(s.name);
+        std::string note;
+        if (rotation != by_name.end()) {
+          note = " [rotation: " + rotation_summary(*rotation->second, now) + "]";
+        } else if (s.overdue(now)) {
+          note = " [rotation overdue]";
+        }
         std::printf("%-40s %-8lld %-21s %s%s\n", s.name.c_str(),
                     static_cast<long long>(s.current_version.value_or(0)),
-                    format_time(s.updated_at).c_str(), s.description.c_str(),
-                    s.overdue(now) ? " [rotation overdue]" : "");
+                    format_time(s.updated_at).c_str(), s.description.c_str(), note.c_str());
       }
     });
   }
@@ -245,18 +264,33 @@ void add_secret_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
       std::string name, charset = "alnum";
       std::size_t generate = 0;
       ValueSource source;
+      bool due = false, now = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = parent.add_subcommand(
         "rotate",
         "Store a new current version of an existing secret (the old one becomes "
-        "previous): from stdin, --from-file, --from-env, or --generate LENGTH");
-    cmd->add_option("NAME", o->name, "Secret name")->required();
+        "previous): from stdin, --from-file, --from-env, or --generate LENGTH; or run the "
+        "rotation policies: --due (every secret that is due, once: for cron or a timer), "
+        "NAME --now (one secret, due or not)");
+    cmd->add_option("NAME", o->name, "Secret name");
+    cmd->add_flag("--due", o->due, "Rotate every secret whose rotation policy says it is due");
+    cmd->add_flag("--now", o->now, "Rotate NAME with its rotation policy now");
     cmd->add_option("--generate", o->generate, "Generate a random value of LENGTH characters");
     cmd->add_option("--charset", o->charset, "alnum (default), hex, base64url or printable");
     cmd->add_option("--from-file", o->source.from_file, "Read the value from this file");
     cmd->add_option("--from-env", o->source.from_env, "Read the value from this variable");
     cmd->callback([o, common] {
+      if (o->due || o->now) {
+        if (o->due && (o->now || !o->name.empty())) fail(kExitUsage, "--due takes no NAME");
+        if (o->now && o->name.empty()) fail(kExitUsage, "--now needs NAME");
+        if (o->generate > 0 || !o->source.from_file.empty() || !o->source.from_env.empty()) {
+          fail(kExitUsage, "--due and --now use the rotation policy, not a value");
+        }
+        run_rotations(*common, o->now ? std::optional<std::string>(o->name) : std::nullopt);
+        return;
+      }
+      if (o->name.empty()) fail(kExitUsage, "rotate needs NAME (or --due)");
       vault::Vault v = open_vault(*common);
       if (auto exists = v.find_secret(o->name); !exists.is_ok()) fail(exists.status());
       const vault::SecretBuffer value = o->generate > 0 ? generate_value(o->generate, o->charset)

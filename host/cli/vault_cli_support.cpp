@@ -58,11 +58,7 @@ std::optional<vault::SecretBuffer> prompt_no_echo(const std::string& prompt) {
 
 }  // namespace
 
-vault::UnixSeconds now_unix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+vault::UnixSeconds now_unix() { return vault::clock_now(); }
 
 int exit_code_for(vault::ErrorCode code) {
   switch (code) {

@@ -22,6 +22,7 @@ void add_vault_command(CLI::App& app) {
   vault_cli::add_admin_commands(*vault, common);
   vault_cli::add_secret_commands(*vault, common);
   vault_cli::add_access_commands(*vault, common);
+  vault_cli::add_rotation_commands(*vault, common);
 }
 
 }  // namespace keyhold::cli

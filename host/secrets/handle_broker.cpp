@@ -430,16 +430,18 @@ std::vector<KnownSecret> HandleBroker::releasable_values() {
     auto value = read_source(b.source, vault_.get());
     if (value.is_ok()) out.push_back({b.alias, std::move(value).value()});
     if (b.source.kind != SecretSource::Kind::kVault) continue;
-    // After a rotation the previous value may still be in a plugin's memory or output.
-    auto previous = vault_->with([&](vault::Vault& v) -> vault::Result<vault::SecretBuffer> {
-      auto versions = v.list_versions(b.source.ref);
-      if (!versions.is_ok()) return versions.status();
-      for (const auto& version : versions.value())
-        if (version.stage == vault::Stage::kPrevious)
-          return v.read_secret(b.source.ref, version.version);
-      return vault::Status(vault::ErrorCode::kNotFound, "no previous version");
-    });
-    if (previous.is_ok()) out.push_back({b.alias, std::move(previous).value()});
+    // After a rotation the previous value may still be in a plugin's memory or output; a
+    // pending one (a rotation in flight) may already be what the service answers with.
+    for (const vault::Stage stage : {vault::Stage::kPrevious, vault::Stage::kPending}) {
+      auto other = vault_->with([&](vault::Vault& v) -> vault::Result<vault::SecretBuffer> {
+        auto versions = v.list_versions(b.source.ref);
+        if (!versions.is_ok()) return versions.status();
+        for (const auto& version : versions.value())
+          if (version.stage == stage) return v.read_secret(b.source.ref, version.version);
+        return vault::Status(vault::ErrorCode::kNotFound, "no such version");
+      });
+      if (other.is_ok()) out.push_back({b.alias, std::move(other).value()});
+    }
   }
   return out;
 }
@@ -478,6 +480,17 @@ bool HandleBroker::check_for_change() {
   }
   if (changed && change_listener_) change_listener_();
   return changed;
+}
+
+void HandleBroker::forget_cached() {
+  MutexLock lock(change_mutex_);
+  {
+    MutexLock cache(cache_mutex_);
+    cached_grants_.clear();
+    cached_values_.clear();
+    cached_signing_keys_.clear();
+  }
+  if (change_listener_) change_listener_();
 }
 
 }  // namespace keyhold::secrets

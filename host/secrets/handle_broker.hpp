@@ -89,6 +89,10 @@ class HandleBroker {
   // data_version does not show) calls the listener too. Run by every use before a grant is judged
   // and after a value is read, so the redactor knows a rotated value before any plugin can hold it.
   bool check_for_change();
+  // Empties the caches and calls the listener, as if the vault had changed: for writes made
+  // through the broker's own connection, which SQLite's data_version does not report
+  // (it moves only for other connections' commits).
+  void forget_cached();
 
   // Writes every queued audit entry (entries are written asynchronously).
   void flush_audit() { audit_queue_.flush(); }

@@ -219,6 +219,34 @@ TEST_CASE("broker: every use is audited, and no audit row carries the value") {
   CHECK(revealed);
 }
 
+TEST_CASE(
+    "broker: a pending version is releasable, and forget_cached reports a same-connection write") {
+  Fixture f;
+  bind(*f.broker, "a");
+  f.grant("a", "reveal");
+  int changes = 0;
+  f.broker->set_change_listener([&] { ++changes; });
+  f.broker->check_for_change();
+  // A rotation in flight, written through the broker's own connection (as a host-side
+  // writer would): data_version does not move for it, forget_cached says so.
+  constexpr std::string_view kPending = "CANARY-broker-pending-7e8f";
+  vault::PutOptions pending;
+  pending.stage = vault::Stage::kPending;
+  REQUIRE(f.vault
+              ->with([&](vault::Vault& v) {
+                return v.put_secret("team/db", bytes(kPending), pending, kWho, "rotation.pending");
+              })
+              .is_ok());
+  CHECK_FALSE(f.broker->check_for_change());
+  CHECK(changes == 0);
+  f.broker->forget_cached();
+  CHECK(changes == 1);
+  std::set<std::string> values;
+  for (const auto& known : f.broker->releasable_values())
+    values.emplace(reinterpret_cast<const char*>(known.value.data()), known.value.size());
+  CHECK(values == std::set<std::string>{std::string(kCanary), std::string(kPending)});
+}
+
 TEST_CASE("broker: releasable values follow a rotation once the vault moves") {
   Fixture f;
   bind(*f.broker, "a");

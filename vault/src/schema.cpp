@@ -80,6 +80,25 @@ CREATE TABLE audit_anchor(
   grant_generation INTEGER NOT NULL DEFAULT 0);
 )sql";
 
+// Schema 3 (issue 19): a secret's rotation policy (under a MAC, see vault_rotation.cpp) and
+// the state of its last attempt and its lock, beside the versions it moves.
+constexpr const char* kRotationTable = R"sql(
+CREATE TABLE rotation(
+  secret_id INTEGER PRIMARY KEY REFERENCES secrets(id),
+  strategy TEXT NOT NULL,
+  every INTEGER NOT NULL,
+  options TEXT NOT NULL,
+  admin_secret TEXT NOT NULL,
+  grace INTEGER NOT NULL,
+  drop_previous INTEGER NOT NULL,
+  mac BLOB NOT NULL,
+  last_attempt_at INTEGER,
+  last_result TEXT NOT NULL DEFAULT '',
+  last_error TEXT NOT NULL DEFAULT '',
+  lock_owner TEXT,
+  lock_until INTEGER);
+)sql";
+
 // Schema 1 -> 2: grants gain a serial bound into their MAC, the grant set an anchor row, and
 // the audit anchor the grant generation (issue 16: a revoked grant could be copied back).
 constexpr const char* kSchemaV1ToV2 = R"sql(
@@ -104,10 +123,23 @@ void migrate_v1_to_v2(VaultState& state) {
   }
 }
 
+// Schema 2 -> 3: the rotation table. The `migrate` entry is appended when the audit anchor
+// verifies; over a broken anchor the table is still added (verify_audit reports the anchor).
+void migrate_v2_to_v3(VaultState& state) {
+  state.db->exec(kRotationTable);
+  if (!state.read_audit_anchor().is_ok()) return;
+  AuditEntry entry;
+  entry.actor = "keyhold:migrate";
+  entry.action = "migrate";
+  entry.detail = "schema=3";
+  state.append_audit_in_transaction(entry);
+}
+
 // migrations[i] upgrades schema version i+1 to i+2 inside the caller's transaction, with
 // the vault unlocked (a step may re-MAC rows).
 const std::vector<std::function<void(VaultState&)>>& migrations() {
-  static const std::vector<std::function<void(VaultState&)>> steps = {migrate_v1_to_v2};
+  static const std::vector<std::function<void(VaultState&)>> steps = {migrate_v1_to_v2,
+                                                                      migrate_v2_to_v3};
   return steps;
 }
 
@@ -115,6 +147,7 @@ const std::vector<std::function<void(VaultState&)>>& migrations() {
 
 void create_schema(SQLite::Database& db) {
   db.exec(kSchemaV1);
+  db.exec(kRotationTable);
   db.exec("INSERT INTO schema_version(version) VALUES (" + std::to_string(kSchemaVersion) + ")");
 }
 

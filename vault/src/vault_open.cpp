@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "file_permissions.hpp"
@@ -180,7 +182,24 @@ crypto::Bytes header_associated_data(const Header& header) {
   return ad.out();
 }
 
-UnixSeconds now_seconds() {
+UnixSeconds now_seconds() { return clock_now(); }
+
+UnixSeconds clock_now() {
+#ifdef KEYHOLD_TEST_HOOKS
+  if (const char* fake = std::getenv("KEYHOLD_TEST_NOW"); fake != nullptr && *fake != '\0') {
+    static const bool warned = [] {
+      std::fputs(
+          "keyhold: WARNING: KEYHOLD_TEST_NOW is set: using a fake clock (test builds "
+          "only)\n",
+          stderr);
+      return true;
+    }();
+    (void)warned;
+    char* end = nullptr;
+    const long long value = std::strtoll(fake, &end, 10);
+    if (end != fake && *end == '\0' && value > 0) return static_cast<UnixSeconds>(value);
+  }
+#endif
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();

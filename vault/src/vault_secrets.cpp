@@ -3,6 +3,7 @@
 
 #include "keyhold/vault/record_codec.hpp"
 #include "keyhold/vault/vault.hpp"
+#include "secret_rows.hpp"
 #include "vault_state.hpp"
 
 namespace keyhold::vault {
@@ -34,12 +35,24 @@ Stage stage_from_text(const std::string& text) {
   return Stage::kNone;
 }
 
+AuditEntry admin_entry(const AuditContext& who, std::string_view action, std::string_view secret,
+                       std::string detail) {
+  AuditEntry entry;
+  entry.actor = who.actor;
+  entry.request_id = who.request_id;
+  entry.action = std::string(action);
+  entry.secret = std::string(secret);
+  entry.detail = std::move(detail);
+  return entry;
+}
+
+}  // namespace
+
 Status not_found(std::string_view name) {
   return Status(ErrorCode::kNotFound,
                 "no secret named '" + std::string(name) + "' (see `keyhold vault list`)");
 }
 
-// Looks up a secret row by name, including removed ones.
 std::optional<SecretInfo> lookup(SQLite::Database& db, std::string_view name) {
   SQLite::Statement query(db, std::string("SELECT ") + kSecretColumns + " WHERE s.name = ?");
   query.bind(1, std::string(name));
@@ -72,8 +85,6 @@ std::optional<std::int64_t> version_with_stage(SQLite::Database& db, std::int64_
   return query.getColumn(0).getInt64();
 }
 
-// Makes version current; the old current (if any, and different) becomes previous and the
-// old previous loses its label.
 void make_current(SQLite::Database& db, std::int64_t secret_id, std::int64_t version,
                   UnixSeconds now) {
   const auto old_current = version_with_stage(db, secret_id, "current");
@@ -85,19 +96,6 @@ void make_current(SQLite::Database& db, std::int64_t secret_id, std::int64_t ver
   if (old_current) set_stage(db, secret_id, *old_current, "previous", now);
   set_stage(db, secret_id, version, "current", now);
 }
-
-AuditEntry admin_entry(const AuditContext& who, std::string_view action, std::string_view secret,
-                       std::string detail) {
-  AuditEntry entry;
-  entry.actor = who.actor;
-  entry.request_id = who.request_id;
-  entry.action = std::string(action);
-  entry.secret = std::string(secret);
-  entry.detail = std::move(detail);
-  return entry;
-}
-
-}  // namespace
 
 Result<SecretInfo> Vault::find_secret(std::string_view name) {
   return guarded(*state_, "looking up a secret", [&]() -> Result<SecretInfo> {
@@ -347,6 +345,9 @@ Status Vault::remove_secret(std::string_view name, bool purge, const AuditContex
       SQLite::Statement versions(*state_->db, "DELETE FROM versions WHERE secret_id = ?");
       versions.bind(1, info->id);
       versions.exec();
+      SQLite::Statement policy(*state_->db, "DELETE FROM rotation WHERE secret_id = ?");
+      policy.bind(1, info->id);
+      policy.exec();
       SQLite::Statement secret(*state_->db, "DELETE FROM secrets WHERE id = ?");
       secret.bind(1, info->id);
       secret.exec();

@@ -120,6 +120,50 @@ struct VaultSummary {
   std::vector<std::string> overdue_secrets;
 };
 
+// How a secret is rotated automatically (`keyhold vault set-rotation`). Stored in the vault
+// under a MAC (an edited row is not run; see vault/README.md, "Rotation"). Never a value.
+struct RotationPolicy {
+  std::string strategy;            // "generate", "postgres" or "command"
+  std::int64_t every_seconds = 0;  // the schedule (also the secret's rotate_every)
+  std::string options = "{}";      // strategy options, a JSON object (names, never values)
+  std::string admin_secret;        // postgres: the vault secret that holds the admin password
+  std::int64_t grace_seconds = 0;  // the previous version stays labelled previous this long
+  bool drop_previous = false;      // after the grace period, erase the previous version
+};
+
+// A policy with where its secret stands (`vault list`, `vault status`, `rotate --due`).
+struct RotationInfo {
+  std::string secret;
+  RotationPolicy policy;
+  bool authentic = true;  // false: the row's MAC does not verify (edited in the file)
+  std::optional<std::int64_t> current_version;
+  UnixSeconds current_since = 0;
+  std::optional<std::int64_t> pending_version;  // a rotation in flight (or kept after a failure)
+  std::optional<std::int64_t> previous_version;
+  UnixSeconds previous_since = 0;
+  UnixSeconds last_attempt_at = 0;  // 0: never attempted
+  std::string last_result;          // "", "ok" or "failed"
+  std::string last_error;           // why the last attempt failed (names only, never a value)
+  std::string lock_owner;           // who is rotating it now, when lock_until is in the future
+  UnixSeconds lock_until = 0;
+
+  UnixSeconds next_at() const noexcept { return current_since + policy.every_seconds; }
+  // Due: the schedule says so, or a rotation is in flight (a pending version to resume).
+  bool due(UnixSeconds now) const noexcept {
+    return pending_version.has_value() || !current_version || now >= next_at();
+  }
+  bool overdue(UnixSeconds now) const noexcept { return current_version && now > next_at(); }
+};
+
+// How a rotation attempt ended (Vault::finish_rotation).
+struct RotationOutcome {
+  bool ok = false;               // the pending version was applied, tested and is promoted
+  bool discard_pending = false;  // failed, and the service verifiably accepts current:
+                                 // the pending version loses its label (kept for inspection)
+  std::string step;              // the step that failed ("set", "test", ...), or ""
+  std::string error;             // for a person; names only, never a value
+};
+
 // Secret names are path-like: segments of [A-Za-z0-9._-] joined by '/', no empty segment,
 // no leading or trailing '/', at most 256 bytes. Returns an explanation when invalid.
 std::optional<std::string> validate_secret_name(std::string_view name);

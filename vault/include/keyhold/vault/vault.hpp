@@ -10,6 +10,7 @@
 // change without its audit entry (or the reverse) cannot be observed, even after kill -9.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,7 +27,7 @@ namespace keyhold::vault {
 
 struct VaultState;  // internal
 
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
 
 struct PutOptions {
   std::optional<std::string> description;            // unchanged when not set
@@ -89,6 +90,34 @@ class Vault {
   // WAL so the erased pages leave the -wal file. Audited.
   Status remove_secret(std::string_view name, bool purge, const AuditContext& who);
 
+  // ---- rotation policies and state (vault_rotation.cpp) ----
+  // Stores (or replaces) the rotation policy of name, under a MAC, and sets the secret's
+  // rotate_every to policy.every_seconds. Audited ("rotation.set").
+  Status set_rotation(std::string_view name, const RotationPolicy& policy, const AuditContext& who);
+  // Removes the policy of name (rotate_every stays); kNotFound when it has none. Audited.
+  Status clear_rotation(std::string_view name, const AuditContext& who);
+  // The policy and state of name; kNotFound when it has none.
+  Result<RotationInfo> find_rotation(std::string_view name);
+  // Every secret that has a policy (removed secrets excluded), ordered by name.
+  Result<std::vector<RotationInfo>> list_rotations();
+  // Takes the rotation lock of name for owner until now + lease_seconds. False when another
+  // holder's lease has not ended, unless holder_is_dead(holder) says that holder is gone (a
+  // killed process on this machine). One transaction, so two hosts never both get it.
+  Result<bool> lock_rotation(std::string_view name, const std::string& owner,
+                             std::int64_t lease_seconds,
+                             const std::function<bool(const std::string&)>& holder_is_dead);
+  // Releases owner's lock on name without recording an attempt (it found nothing to do).
+  Status unlock_rotation(std::string_view name, const std::string& owner);
+  // Ends an attempt in one transaction: on outcome.ok the pending version becomes current
+  // (the old current previous); with outcome.discard_pending the pending version loses its
+  // label; records the result, releases owner's lock and audits "rotation" (ok or error,
+  // with the step and error in the detail).
+  Status finish_rotation(std::string_view name, const RotationOutcome& outcome,
+                         const std::string& owner, const AuditContext& who);
+  // When the policy asks for it and the previous version has been previous for longer than
+  // the grace period, erases that version. True when one was erased. Audited.
+  Result<bool> drop_expired_previous(std::string_view name, const AuditContext& who);
+
   // ---- grants (deny by default) ----
   // Adds or replaces the grant (instance, pattern). Audited.
   Status grant(std::string_view instance, std::string_view pattern, std::uint32_t operations,
@@ -148,6 +177,11 @@ class Vault {
   explicit Vault(std::unique_ptr<VaultState> state);
   std::unique_ptr<VaultState> state_;
 };
+
+// The vault's clock (Unix seconds): the system clock; in a build with KEYHOLD_TEST_HOOKS,
+// KEYHOLD_TEST_NOW=<unix seconds> in the environment replaces it (tests of schedules; a
+// warning is printed once). Every timestamp the vault writes comes from here.
+UnixSeconds clock_now();
 
 // Makes this process refuse core dumps and ptrace attach (PR_SET_DUMPABLE 0, RLIMIT_CORE 0).
 // Call once the process holds key material.
