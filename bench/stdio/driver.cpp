@@ -28,7 +28,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -148,7 +147,7 @@ void set_nonblocking(int fd) {
 // One spawned server with non-blocking pipes and line framing.
 class Server {
  public:
-  Server(const Options& options) : options_(options) {
+  explicit Server(const Options& options) : options_(options) {
     int in_pipe[2], out_pipe[2];
     if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) die("pipe2 failed");
     posix_spawn_file_actions_t actions;

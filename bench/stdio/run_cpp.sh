@@ -20,7 +20,7 @@ N="${1:-${N:-20000}}"
 WINDOW="${WINDOW:-64}"
 STARTS="${STARTS:-7}"
 WARMUP="${WARMUP:-1000}"
-BUILD="${BUILD:-$root/build}"
+BUILD="$(cd "${BUILD:-$root/build}" && pwd)" # absolute: the config names the plugin by path
 KEYHOLD="${KEYHOLD:-$BUILD/bin/keyhold}"
 ECHO_PLUGIN="${ECHO_PLUGIN:-$BUILD/plugins/echo.so}"
 DRIVER="$BUILD/bin/stdio_driver"
@@ -51,8 +51,13 @@ echo "N=$N calls per mode, pipelined window=$WINDOW, warmup=$WARMUP sequential c
 drive() { # label tool command...
   local label="$1" tool="$2"
   shift 2
-  "$DRIVER" --label "$label" --tool "$tool" --n "$N" --window "$WINDOW" --warmup "$WARMUP" \
-    --starts "$STARTS" --server-stderr "$tmp/$label.stderr" -- "$@" | tee "$tmp/$label.json"
+  if ! "$DRIVER" --label "$label" --tool "$tool" --n "$N" --window "$WINDOW" --warmup "$WARMUP" \
+    --starts "$STARTS" --server-stderr "$tmp/$label.stderr" -- "$@" >"$tmp/$label.json"; then
+    echo "run_cpp.sh: $label failed; the tail of its stderr:" >&2
+    tail -n 20 "$tmp/$label.stderr" >&2 || true
+    exit 1
+  fi
+  cat "$tmp/$label.json"
 }
 drive floor echo "$FLOOR"
 drive keyhold-inproc echo_echo "$KEYHOLD" serve --config "$tmp/in-process.toml"
