@@ -115,14 +115,14 @@ class CheckingOutbound : public keyhold::Outbound {
 keyhold::SessionOptions& session_options() {
   static keyhold::SessionOptions* options = [] {
     auto* created = new keyhold::SessionOptions;
-    auto redactor =
-        keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules());
-    if (!redactor.is_ok()) fail("cannot build the redactor", redactor.status().message());
+    auto built = keyhold::secrets::Redactor::create(keyhold::secrets::builtin_credential_rules());
+    if (!built.is_ok()) fail("cannot build the redactor", built.status().message());
+    std::shared_ptr<keyhold::secrets::Redactor> redactor = std::move(built).value();
     std::vector<keyhold::secrets::KnownSecret> secrets;
     secrets.push_back({"fuzz-secret", keyhold::vault::SecretBuffer::copy_of(kFuzzSecret)});
     if (auto known = redactor->set_secrets(secrets); !known.is_ok())
       fail("cannot set the secret", known.message());
-    created->redactor = std::move(redactor).value();
+    created->redactor = std::move(redactor);
     return created;
   }();
   return *options;
