@@ -1,6 +1,7 @@
 #include "oauth/url_text.hpp"
 
 #include <sodium.h>
+#include <keyhold/sdk/percent.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -8,45 +9,15 @@
 
 namespace keyhold::oauth {
 
-std::string url_encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string url_encode(std::string_view text) { return sdk::percent_encode(text); }
 
 std::optional<std::string> url_decode(std::string_view text) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      out += ' ';
-    } else if (text[i] == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
+  // '+' is a space in application/x-www-form-urlencoded; "%2B" stays a '+'.
+  std::string spaced(text);
+  std::replace(spaced.begin(), spaced.end(), '+', ' ');
+  auto decoded = sdk::percent_decode(spaced);
+  if (!decoded) return std::nullopt;
+  return std::move(decoded).value();
 }
 
 std::string form_encode(const std::vector<std::pair<std::string, std::string>>& fields) {

@@ -340,27 +340,54 @@ bool starts_with_argv(const std::vector<std::string>& argv,
 
 }  // namespace
 
+int32_t HandleBroker::env_binding(const std::string& instance, std::string_view alias,
+                                  const char* action, const std::string& request_id,
+                                  AliasBinding* binding, std::string* why) {
+  if (!mapped_binding(instance, alias, action, request_id, binding)) {
+    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
+    return KH_NOT_GRANTED;
+  }
+  if (check(instance, *binding, KH_SECRET_OP_ENV) != KH_OK) {
+    audit(instance, action, binding->source.describe(), request_id, "denied",
+          "alias=" + binding->alias);
+    *why = "secret alias '" + binding->alias + "' is not granted for env";
+    return KH_NOT_GRANTED;
+  }
+  return KH_OK;
+}
+
+int32_t HandleBroker::copy_value(const std::string& instance, const AliasBinding& binding,
+                                 const char* action, const std::string& request_id,
+                                 const std::string& ok_detail, vault::SecretBuffer* out,
+                                 std::string* why) {
+  const std::string what = binding.source.describe();
+  std::string error;
+  if (with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
+          &error) != KH_OK) {
+    audit(instance, action, what, request_id, "error", error);
+    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
+    return KH_ERROR;
+  }
+  audit(instance, action, what, request_id, "ok", ok_detail);
+  return KH_OK;
+}
+
 int32_t HandleBroker::value_for_env(const std::string& instance, std::string_view alias,
                                     const std::vector<std::string>& argv,
                                     const std::string& request_id, vault::SecretBuffer* out,
                                     std::string* why) {
   AliasBinding binding;
-  if (!mapped_binding(instance, alias, "handle.env", request_id, &binding)) {
-    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
-    return KH_NOT_GRANTED;
-  }
-  const std::string what = binding.source.describe();
-  if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
-    audit(instance, "handle.env", what, request_id, "denied", "alias=" + binding.alias);
-    *why = "secret alias '" + binding.alias + "' is not granted for env";
-    return KH_NOT_GRANTED;
-  }
+  if (int32_t status = env_binding(instance, alias, "handle.env", request_id, &binding, why);
+      status != KH_OK)
+    return status;
   const bool allowed = std::any_of(
       binding.env_commands.begin(), binding.env_commands.end(),
       [&](const std::vector<std::string>& prefix) { return starts_with_argv(argv, prefix); });
   if (!allowed) {
     const std::string command = argv.empty() ? std::string() : argv.front();
-    audit(instance, "handle.env", what, request_id, "denied",
+    audit(instance, "handle.env", binding.source.describe(), request_id, "denied",
           "alias=" + binding.alias + " command=" + command + " (not in env_commands)");
     *why = binding.env_commands.empty()
                ? "secret alias '" + binding.alias +
@@ -369,18 +396,8 @@ int32_t HandleBroker::value_for_env(const std::string& instance, std::string_vie
                      "' (not in the alias's env_commands)";
     return KH_NOT_GRANTED;
   }
-  std::string error;
-  if (with_value(
-          binding,
-          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
-          &error) != KH_OK) {
-    audit(instance, "handle.env", what, request_id, "error", error);
-    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
-    return KH_ERROR;
-  }
-  audit(instance, "handle.env", what, request_id, "ok",
-        "alias=" + binding.alias + " command=" + argv.front());
-  return KH_OK;
+  return copy_value(instance, binding, "handle.env", request_id,
+                    "alias=" + binding.alias + " command=" + argv.front(), out, why);
 }
 
 int32_t HandleBroker::value_for_header(const std::string& instance, std::string_view alias,
@@ -388,28 +405,11 @@ int32_t HandleBroker::value_for_header(const std::string& instance, std::string_
                                        const std::string& request_id, vault::SecretBuffer* out,
                                        std::string* why) {
   AliasBinding binding;
-  if (!mapped_binding(instance, alias, "handle.header", request_id, &binding)) {
-    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
-    return KH_NOT_GRANTED;
-  }
-  const std::string what = binding.source.describe();
-  if (check(instance, binding, KH_SECRET_OP_ENV) != KH_OK) {
-    audit(instance, "handle.header", what, request_id, "denied", "alias=" + binding.alias);
-    *why = "secret alias '" + binding.alias + "' is not granted for env";
-    return KH_NOT_GRANTED;
-  }
-  std::string error;
-  if (with_value(
-          binding,
-          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
-          &error) != KH_OK) {
-    audit(instance, "handle.header", what, request_id, "error", error);
-    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
-    return KH_ERROR;
-  }
-  audit(instance, "handle.header", what, request_id, "ok",
-        "alias=" + binding.alias + " to=" + destination);
-  return KH_OK;
+  if (int32_t status = env_binding(instance, alias, "handle.header", request_id, &binding, why);
+      status != KH_OK)
+    return status;
+  return copy_value(instance, binding, "handle.header", request_id,
+                    "alias=" + binding.alias + " to=" + destination, out, why);
 }
 
 std::vector<KnownSecret> HandleBroker::releasable_values() {

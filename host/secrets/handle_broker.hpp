@@ -115,6 +115,14 @@ class HandleBroker {
                       const std::string& request_id, AliasBinding* out);
   // KH_OK when op is declared for the binding and granted now.
   int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op);
+  // The steps value_for_env and value_for_header share (both use the env grant): the
+  // alias mapped and granted (audited under action when not) ...
+  int32_t env_binding(const std::string& instance, std::string_view alias, const char* action,
+                      const std::string& request_id, AliasBinding* binding, std::string* why);
+  // ... and the value copied into *out, audited under action ("ok" with ok_detail).
+  int32_t copy_value(const std::string& instance, const AliasBinding& binding, const char* action,
+                     const std::string& request_id, const std::string& ok_detail,
+                     vault::SecretBuffer* out, std::string* why);
   // Calls use with the current value of binding's secret (an operation already checked);
   // KH_ERROR with *error (names only) when it cannot be read. use runs under the cache
   // lock: keep it short (a MAC, a copy), never a plugin callback.
