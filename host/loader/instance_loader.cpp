@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "loader/runner_backend.hpp"
+#include "loader/task_group.hpp"
 #include "mount/mount_loader.hpp"
 
 namespace keyhold {
@@ -53,10 +54,13 @@ Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& insta
   options.plugin_path = path;
   options.policy = instance.sandbox;
   options.policy["best_effort"] = instance.sandbox_mode == "best-effort";
-  // The kernel never enforces RLIMIT_NPROC for uid 0: a host run as root gets no process
-  // cap unless the administrator sets one (and then strict mode refuses to start).
-  if (::geteuid() == 0 && !options.policy.contains("max_processes"))
-    options.policy["max_processes"] = 0;
+  // The same cap for the instance's pids cgroup, which binds for root too; where none can
+  // be made, the kernel never enforces RLIMIT_NPROC for uid 0: a host run as root gets no
+  // process cap unless the administrator sets one (and then strict mode refuses to start).
+  const auto cap = options.policy.find("max_processes");
+  const bool capped = cap != options.policy.end() && cap->is_number_unsigned();
+  options.max_tasks = capped ? cap->get<std::uint64_t>() : 64;
+  if (::geteuid() == 0 && !capped) options.policy["max_processes"] = 0;
   options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
   auto backend = RunnerBackend::start(instance.name, std::move(options));
   if (!backend.is_ok())
@@ -67,6 +71,8 @@ Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& insta
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
                                                HostServices* events,
                                                secrets::SecretServices* secrets) {
+  // pids cgroups of a host that died without cleaning up (SIGKILL): their processes end now.
+  TaskGroup::remove_stale();
   std::vector<InstanceLoadResult> results;
   const auto dirs = plugin_search_dirs(config);
   const std::filesystem::path base =

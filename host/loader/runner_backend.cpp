@@ -219,6 +219,14 @@ Status RunnerBackend::spawn() {
   ::posix_spawnattr_setpgroup(&attributes, 0);
   ::posix_spawnattr_setflags(
       &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // The pids cgroup is made once, at the first start (spawn runs one at a time).
+  if (options_.task_group && !task_group_ && task_group_missing_.empty()) {
+    auto group = TaskGroup::create(instance_, options_.max_tasks);
+    if (group.is_ok())
+      task_group_ = std::move(group).value();
+    else
+      task_group_missing_ = group.status().message();
+  }
   pid_t pid = -1;
   const int spawned = spawn_thread().run([&] {
     return ::posix_spawn(&pid, runner.c_str(), &actions, &attributes, argv, envp.data());
@@ -245,13 +253,23 @@ Status RunnerBackend::spawn() {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (task_group_) task_group_->kill_all();
     return unavailable(why);
   };
 
+  // Into the cgroup before the init frame: the runner loads no plugin code until it has
+  // that frame, so nothing the plugin starts is ever outside the group.
+  nlohmann::json policy = options_.policy;
+  if (task_group_) {
+    if (Status added = task_group_->add(pid); !added.is_ok()) return fail(added.message());
+    // The group's cap binds for every uid; RLIMIT_NPROC never binds for root (the runner's
+    // strict sandbox would refuse it), so for root the group replaces it.
+    if (::geteuid() == 0) policy["max_processes"] = 0;
+  }
   Message init;
   init.type = Type::kInit;
   nlohmann::json spec{{"plugin", options_.plugin_path.string()},
-                      {"policy", options_.policy},
+                      {"policy", policy},
                       {"sandbox", options_.policy.value("sandbox", true)}};
   init.parts.push_back(spec.dump());
   if (!process->channel->send(init)) return fail("the runner did not start (" + runner + ")");
@@ -309,6 +327,11 @@ Status RunnerBackend::spawn() {
       if (line.is_string()) applied_.push_back(line.get<std::string>());
     for (const auto& line : definition.value("missing", nlohmann::json::array()))
       if (line.is_string()) missing_.push_back(line.get<std::string>());
+    if (task_group_)
+      applied_.push_back(task_group_->describe());
+    else if (options_.task_group)
+      missing_.push_back("pids cgroup (task cap for the whole tree, kill of setsid() children): " +
+                         task_group_missing_);
     process->generation = ++generation_;
     process_ = process;
   }
@@ -530,6 +553,7 @@ void RunnerBackend::kill_process(const std::shared_ptr<Process>& process,
   if (process->ended) return;
   if (process->kill_reason.empty()) process->kill_reason = reason;
   ::kill(-process->pid, SIGKILL);
+  if (task_group_) task_group_->signal_all();  // end_process waits for the group to empty
   // The reader sees the channel close and ends the process's calls.
   ::shutdown(process->fd, SHUT_RDWR);
 }
@@ -539,6 +563,8 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   int status = 0;
   while (::waitpid(process->pid, &status, 0) < 0 && errno == EINTR) {
   }
+  // Children that left the process group (setsid) end with the runner, before a restart.
+  if (task_group_) task_group_->kill_all();
   std::string reason;
   {
     std::lock_guard lock(mutex_);

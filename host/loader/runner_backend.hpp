@@ -12,7 +12,8 @@
 // (immediately, then 1 s, 2 s, ... up to 30 s; after RestartBudget::kMaxRestarts within 10 minutes
 // the instance is marked failed). A call that outlives call_timeout, or ignores its cancellation
 // for cancel_grace, ends the runner. Destroying the backend ends the runner and everything it
-// started (its process group).
+// started (its process group, and its pids cgroup where the host can make one: then a
+// child that left the group with setsid() ends too, and the task cap binds even for root).
 #include <sys/types.h>
 
 #include <chrono>
@@ -29,6 +30,7 @@
 #include "loader/plugin_backend.hpp"
 #include "loader/restart_budget.hpp"
 #include "loader/runner_channel.hpp"
+#include "loader/task_group.hpp"
 
 namespace keyhold {
 
@@ -41,6 +43,11 @@ struct RunnerOptions {
   std::chrono::milliseconds call_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
   std::chrono::milliseconds start_timeout{std::chrono::seconds(20)};
+  // Tasks (processes and threads) the runner and its children may have at once, enforced
+  // by the instance's pids cgroup where the host can make one (loader/task_group.hpp);
+  // 0: no cap, the group only kills. false: no cgroup at all (tests).
+  std::uint64_t max_tasks = 64;
+  bool task_group = true;
 };
 
 class RunnerBackend final : public PluginBackend {
@@ -109,6 +116,10 @@ class RunnerBackend final : public PluginBackend {
   std::vector<std::string> strings_;
   std::vector<kh_secret_decl> secret_decls_;
   std::vector<std::string> applied_, missing_;
+  // The instance's pids cgroup, made at the first start and kept across restarts; null
+  // where none could be made (task_group_missing_ says why).
+  std::unique_ptr<TaskGroup> task_group_;
+  std::string task_group_missing_;
 
   // What create() was given, to create the plugin again after a restart.
   kh_host* host_ = nullptr;

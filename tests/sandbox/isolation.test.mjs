@@ -181,6 +181,37 @@ for (const how of ['segv', 'abort']) {
   });
 }
 
+// The process state letter of a pid, or '' when it is gone ('Z': ended, not yet reaped).
+function processState(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return '';
+  }
+}
+
+test("a fork bomb is capped and a setsid() grandchild ends with its runner (the instance's pids cgroup)", async (t) => {
+  if (!/pids cgroup v[12] \(/.test(conn.stderr())) {
+    // Needs root or a delegated cgroup subtree; the startup log names what is missing.
+    assert.match(conn.stderr(), /pids cgroup \(task cap for the whole tree/);
+    t.skip('no writable pids cgroup on this machine');
+    return;
+  }
+  const bomb = await attempt('fork_bomb');
+  assert.equal(bomb.ok, false, bomb.detail);
+  const daemon = await attempt('daemon');
+  assert.equal(daemon.ok, true, daemon.detail);
+  const pid = Number(daemon.detail);
+  assert.notEqual(processState(pid), '', 'the grandchild runs');
+  const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'segv' } });
+  assert.equal(r.isError, true);
+  for (let i = 0; i < 100 && !['', 'Z'].includes(processState(pid)); ++i)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.ok(['', 'Z'].includes(processState(pid)), `the setsid() grandchild ${pid} survived its runner`);
+  await echoAnswers();
+});
+
 test('calls to one isolated instance run side by side, with live progress and cancellation', async () => {
   // The runner runs a call inline on the thread that read it; one that runs on (here a
   // 10 s count) must not hold up the instance's next calls or its own progress.
