@@ -22,6 +22,8 @@ struct CredentialRule {
   std::string description;
   std::string example;         // must be redacted
   std::string counterexample;  // must not be
+
+  bool operator==(const CredentialRule&) const = default;
 };
 
 // Parses the rules file. kInvalidArgument "<name>: rule N: cause" when a rule lacks a

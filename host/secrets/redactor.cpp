@@ -6,6 +6,9 @@
 #include <hs/hs.h>
 #include <sodium.h>
 
+#include "secrets/precompiled_rules.hpp"
+#include "secrets/rule_expressions.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -99,24 +102,40 @@ std::string lowercase(std::string_view text) {
 
 namespace {
 
+void label_rules(Redactor::Database& db, const std::vector<CredentialRule>& rules) {
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    db.labels.push_back(rules[i].id);
+    db.rule_index.push_back(i);
+  }
+}
+
+// The build-time database of the shipped rules (secrets/precompiled_rules.hpp), or null
+// when rules are not exactly the shipped ones or this libhs or CPU refuses the bytes
+// (another Hyperscan version, a CPU without the instructions it was built for).
+std::shared_ptr<Redactor::Database> load_precompiled(const std::vector<CredentialRule>& rules,
+                                                     bool som) {
+  if (rules != builtin_credential_rules()) return nullptr;
+  const std::string_view bytes = som ? precompiled::positions() : precompiled::detect();
+  auto db = std::make_shared<Redactor::Database>();
+  if (hs_deserialize_database(bytes.data(), bytes.size(), &db->db) != HS_SUCCESS) {
+    db->db = nullptr;
+    return nullptr;
+  }
+  label_rules(*db, rules);
+  if (!alloc_scratch(*db).is_ok()) return nullptr;
+  return db;
+}
+
 // Compiles rules into one database; som: report where each match starts (slower scans).
 Result<std::shared_ptr<Redactor::Database>> compile_rules(const std::vector<CredentialRule>& rules,
                                                           bool som) {
   auto db = std::make_shared<Redactor::Database>();
-  std::vector<const char*> expressions;
-  std::vector<unsigned> flags, ids;
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    expressions.push_back(rules[i].regex.c_str());
-    flags.push_back((som ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH) | HS_FLAG_DOTALL |
-                    (rules[i].caseless ? HS_FLAG_CASELESS : 0));
-    ids.push_back(static_cast<unsigned>(i));
-    db->labels.push_back(rules[i].id);
-    db->rule_index.push_back(i);
-  }
+  label_rules(*db, rules);
+  const RuleExpressions set = rule_expressions(rules, som);
   hs_compile_error_t* compile_error = nullptr;
-  if (hs_compile_multi(expressions.data(), flags.data(), ids.data(),
-                       static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr, &db->db,
-                       &compile_error) != HS_SUCCESS) {
+  if (hs_compile_multi(set.expressions.data(), set.flags.data(), set.ids.data(),
+                       static_cast<unsigned>(set.expressions.size()), HS_MODE_BLOCK, nullptr,
+                       &db->db, &compile_error) != HS_SUCCESS) {
     const int bad = compile_error != nullptr ? compile_error->expression : -1;
     return invalid_argument("credential rule '" +
                             (bad >= 0 ? rules[static_cast<std::size_t>(bad)].id : "?") +
@@ -147,6 +166,11 @@ Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialR
   std::shared_ptr<Redactor> redactor(new Redactor());
   redactor->rules_ = rules;
   if (rules.empty()) return redactor;
+  if (auto loaded = load_precompiled(rules, false)) {
+    redactor->rule_detect_db_ = std::move(loaded);
+    redactor->precompiled_ = true;
+    return redactor;
+  }
   auto compiled = compile_rules(rules, false);
   if (!compiled.is_ok()) return compiled.status();
   redactor->rule_detect_db_ = std::move(compiled).value();
@@ -155,6 +179,12 @@ Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialR
 
 std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
   std::call_once(rule_db_once_, [this] {
+    if (precompiled_) {
+      if (auto loaded = load_precompiled(rules_, true)) {
+        rule_db_ = std::move(loaded);
+        return;
+      }
+    }
     auto compiled = compile_rules(rules_, true);
     // The same rules compiled once without start tracking, so this cannot fail short of
     // memory; say so loudly rather than redact less.

@@ -66,6 +66,10 @@ class Redactor {
 
   struct Database;  // a compiled Hyperscan database with its scratch pool (internal)
 
+  // True when the rule databases came precompiled from the build (the shipped rules,
+  // accepted by this libhs and CPU) rather than compiled at create().
+  bool uses_precompiled_rules() const { return precompiled_; }
+
  private:
   bool redact_blob(std::string& blob) const;
 
@@ -80,6 +84,7 @@ class Redactor {
   // rule matches; only then rule_db_ (with leftmost starts, compiled on first need)
   // finds where.
   std::shared_ptr<Database> rule_detect_db_;
+  bool precompiled_ = false;
   mutable std::once_flag rule_db_once_;
   mutable std::shared_ptr<Database> rule_db_;
   mutable std::mutex mutex_;  // guards secret_db_ (the pointer, not the database)

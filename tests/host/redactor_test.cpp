@@ -220,3 +220,30 @@ TEST_CASE("a value percent-encoded by common encoders is redacted") {
     CHECK(r->redacted("?pw=" + encoded + "&x=1") == "?pw=[REDACTED:canary]&x=1");
   }
 }
+
+TEST_CASE("the shipped rules load precompiled and find exactly what compiled rules find") {
+  // The build serializes the shipped rules' databases (host/tools/precompile_rules.cpp);
+  // any other rule set, here one that differs only in a description, is compiled.
+  auto shipped = Redactor::create(builtin_credential_rules());
+  REQUIRE(shipped.is_ok());
+  CHECK(shipped.value()->uses_precompiled_rules());
+  auto rules = builtin_credential_rules();
+  rules.front().description += " (edited)";
+  auto compiled = Redactor::create(rules);
+  REQUIRE(compiled.is_ok());
+  CHECK_FALSE(compiled.value()->uses_precompiled_rules());
+
+  std::string text = "prefix ";
+  for (const auto& rule : builtin_credential_rules())
+    text += rule.example + " | " + rule.counterexample + " ; ";
+  const auto a = shipped.value()->scan(text);
+  const auto b = compiled.value()->scan(text);
+  REQUIRE(a.size() == b.size());
+  CHECK(a.size() >= builtin_credential_rules().size() / 2);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].begin == b[i].begin);
+    CHECK(a[i].end == b[i].end);
+    CHECK(a[i].label == b[i].label);
+  }
+  CHECK(shipped.value()->redacted(text) == compiled.value()->redacted(text));
+}
