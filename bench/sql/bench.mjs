@@ -145,6 +145,12 @@ port = ${pg.port}
 dbname = "bench"
 user = "bench"
 row_limit = ${PAGE}
+# The bench's role owns its database (as server-postgres uses it); a real instance would
+# connect as a role without those powers (connectors/sql/README.md).
+allow_privileged_role = true
+# The sandboxed runner (the default isolation) reaches PostgreSQL's Unix socket only with this.
+[instances.pg.sandbox]
+unix_sockets = true
 
 # The same with a \`schemas\` allowlist: each query is first checked with EXPLAIN.
 [instances.pgs]
@@ -158,6 +164,9 @@ user = "bench"
 row_limit = ${PAGE}
 schemas = ["public"]
 application_name = "keyhold-sql-schemas"
+allow_privileged_role = true
+[instances.pgs.sandbox]
+unix_sockets = true
 `);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data'), LANG: 'C.UTF-8' };
   const s = new Server(instance === 'pg' ? 'keyhold' : 'keyhold+schemas', bin, ['serve', '--config', config], env,
