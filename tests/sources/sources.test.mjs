@@ -72,6 +72,13 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
     `#!/bin/sh\necho call >> '${calls}'\necho "fetch.sh: handing out ${commandValue}" >&2\ncat '${sandbox.dir}/command/value'\n`,
   );
   chmodSync(script, 0o700);
+  // command: a store that goes down after the first fetch (when the file `down` exists).
+  const flakyValue = newCanary('flaky');
+  const flaky = sandbox.file(
+    'command/flaky.sh',
+    `#!/bin/sh\nif [ -e '${sandbox.dir}/command/down' ]; then echo 'flaky.sh: store down' >&2; exit 5; fi\necho '${flakyValue}'\n`,
+  );
+  chmodSync(flaky, 0o700);
   // systemd-creds: what systemd would have decrypted into the service's credentials directory.
   const credentialValue = newCanary('creds');
   sandbox.file('credentials/api-key', credentialValue);
@@ -89,6 +96,8 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
     snoopInstance('cm', { token: `command:["${script}"] ttl=10m` }) +
     snoopInstance('ps', { token: 'pass:team/api' }) +
     snoopInstance('sd', { token: 'systemd-creds:api-key' }) +
+    snoopInstance('strict', { token: `command:["${flaky}"] ttl=0s` }) +
+    snoopInstance('lenient', { token: `command:["${flaky}", "lenient"] ttl=0s stale_ok` }) +
     snoopInstance('broken', { token: 'command:["sh", "-c", "echo the store is down >&2; exit 7"]' }) +
     snoopInstance('nocred', { token: 'systemd-creds:db-password' });
   const s = await serve(sandbox, config, 'local');
@@ -101,6 +110,12 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
     await assertHolds(s, 'sd', credentialValue);
     // ttl=10m: the bind fetched once; signs, reveals and redactor reloads used the cache.
     assert.equal(readFileSync(calls, 'utf8'), 'call\n', 'the command ran once');
+    // At run time a failed fetch fails the call, unless stale_ok allows the last good value.
+    await assertHolds(s, 'strict', flakyValue);
+    sandbox.file('command/down', '');
+    assert.equal(structured(await s.call('strict_reveal', { alias: 'token' })).reveal, KH.ERROR);
+    const stale = structured(await s.call('lenient_sign', { alias: 'token', message: 'm' }));
+    assert.equal(stale.mac, mac(flakyValue, 'm'), 'stale_ok: the last good value');
   } finally {
     await s.close();
   }
@@ -117,6 +132,11 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
   assert.deepEqual(outcome('systemd-creds:api-key'), ['ok']);
   assert.deepEqual(outcome('systemd-creds:db-password'), ['error']);
   assert.equal(outcome('command:["sh", "-c", "echo the store is down >&2; exit 7"]')[0], 'error');
+  assert.equal(outcome(`command:["${flaky}", "lenient"]`).at(-1), 'stale');
+  assert.equal(outcome(`command:["${flaky}"]`).at(-1), 'error');
+  const refused = (await audit(sandbox)).find((e) => e.action === 'handle.reveal' && e.instance === 'strict' && e.outcome === 'error');
+  assert.ok(refused, 'the failed reveal is audited');
+  assert.match(refused.detail, /'.*flaky\.sh' exited with status 5 \(the last good value is not used: set stale_ok to allow it\)/);
 });
 
 test('aws-sm: GetSecretValue signed by the host, checked by the official signer: JSON fields, stages, ARNs, bad signatures', async () => {
