@@ -10,57 +10,17 @@
 #include <nlohmann/json.hpp>
 
 #include "keyhold/vault/vault.hpp"
-#include "secrets/signing.hpp"
+#include "secrets/source_aws_sm_wire.hpp"
 
 namespace keyhold::secrets {
 namespace {
 
-constexpr std::string_view kTarget = "secretsmanager.GetSecretValue";
-constexpr std::string_view kContentType = "application/x-amz-json-1.1";
-
-// A std::string that is zeroed before it is freed: request and response bodies and the
-// parsed JSON members that hold a value or a key.
-struct WipedText {
-  std::string text;
-  WipedText() = default;
-  explicit WipedText(std::string t) : text(std::move(t)) {}
-  WipedText(const WipedText&) = delete;
-  WipedText& operator=(const WipedText&) = delete;
-  ~WipedText() { sodium_memzero(text.data(), text.size()); }
-};
-
-struct AwsCredentials {
-  std::string access_key_id;
-  vault::SecretBuffer secret_access_key;
-  std::string session_token;  // empty: none
-};
+using aws_sm::Credentials;
+using aws_sm::WipedText;
 
 std::string env_or(const char* name, std::string fallback = {}) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : std::move(fallback);
-}
-
-std::string hex(std::span<const unsigned char> bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();
-  return out;
-}
-
-std::string sha256_hex(std::string_view text) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  return hex(digest);
-}
-
-// The string value of member name of object, wiping the parsed copy; empty when absent.
-std::string take_string(nlohmann::json& object, const char* name) {
-  auto it = object.find(name);
-  if (it == object.end() || !it->is_string()) return {};
-  std::string& held = it->get_ref<std::string&>();
-  std::string out = held;
-  sodium_memzero(held.data(), held.size());
-  return out;
 }
 
 // The host part of an endpoint URL ("host[:port]") and whether it may be plain http.
@@ -104,19 +64,16 @@ class AwsSmProvider : public SourceProvider {
                             "https://secretsmanager." + config_.region + ".amazonaws.com"))
             : config_.endpoint);
     if (!endpoint.is_ok()) return endpoint.status();
-    nlohmann::json request = {{"SecretId", config_.secret_id}};
-    if (!config_.version_id.empty())
-      request["VersionId"] = config_.version_id;
-    else
-      request["VersionStage"] = config_.stage;
-    auto response = post(endpoint.value(), request.dump(), credentials.value());
+    auto response = post(endpoint.value(),
+                         aws_sm::request_body(config_.secret_id, config_.stage, config_.version_id),
+                         credentials.value());
     if (!response.is_ok()) return response.status();
-    return extract_value(response.value());
+    return aws_sm::value_from_response(response.value()->text, config_.secret_id, config_.field);
   }
 
  private:
-  Result<AwsCredentials> load_credentials(SharedVault* vault) const {
-    AwsCredentials out;
+  Result<Credentials> load_credentials(SharedVault* vault) const {
+    Credentials out;
     if (config_.credentials == "env") {
       out.access_key_id = env_or("AWS_ACCESS_KEY_ID");
       const std::string secret = env_or("AWS_SECRET_ACCESS_KEY");
@@ -136,9 +93,9 @@ class AwsSmProvider : public SourceProvider {
     if (!read.is_ok())
       return Status(read.status().code(), "credentials: " + read.status().message());
     auto parsed = nlohmann::json::parse(read.value().view(), nullptr, false);
-    out.access_key_id = parsed.is_object() ? take_string(parsed, "AccessKeyId") : "";
-    WipedText secret(parsed.is_object() ? take_string(parsed, "SecretAccessKey") : "");
-    out.session_token = parsed.is_object() ? take_string(parsed, "SessionToken") : "";
+    out.access_key_id = parsed.is_object() ? aws_sm::take_string(parsed, "AccessKeyId") : "";
+    WipedText secret(parsed.is_object() ? aws_sm::take_string(parsed, "SecretAccessKey") : "");
+    out.session_token = parsed.is_object() ? aws_sm::take_string(parsed, "SessionToken") : "";
     if (out.access_key_id.empty() || secret.text.empty())
       return invalid_argument("credentials: vault secret '" + name +
                               "' must be a JSON object with AccessKeyId and SecretAccessKey");
@@ -148,40 +105,12 @@ class AwsSmProvider : public SourceProvider {
 
   // Signs and sends one GetSecretValue; the response body when the service answered 200.
   Result<std::unique_ptr<WipedText>> post(const Endpoint& endpoint, const std::string& body,
-                                          const AwsCredentials& credentials) const {
-    const std::string amz_date = sdk::iso8601_basic_utc(std::time(nullptr));
-    const Aws4Scope scope{amz_date.substr(0, 8), config_.region, "secretsmanager"};
-    // Canonical headers, sorted by name (AWS SigV4, "Create a canonical request").
-    std::vector<std::pair<std::string, std::string>> headers = {
-        {"content-type", std::string(kContentType)},
-        {"host", endpoint.host},
-        {"x-amz-date", amz_date}};
-    if (!credentials.session_token.empty())
-      headers.emplace_back("x-amz-security-token", credentials.session_token);
-    headers.emplace_back("x-amz-target", std::string(kTarget));
-    std::string canonical = "POST\n/\n\n", signed_names;
-    for (const auto& [name, value] : headers) {
-      canonical += name + ":" + value + "\n";
-      signed_names += (signed_names.empty() ? "" : ";") + name;
-    }
-    canonical += "\n" + signed_names + "\n" + sha256_hex(body);
-    const std::string credential_scope =
-        scope.date + "/" + scope.region + "/" + scope.service + "/aws4_request";
-    const std::string to_sign =
-        "AWS4-HMAC-SHA256\n" + amz_date + "\n" + credential_scope + "\n" + sha256_hex(canonical);
-    unsigned char key[kMacBytes], signature[kMacBytes];
-    aws4_signing_key(credentials.secret_access_key.bytes(), scope, key);
-    hmac_sha256(key, to_sign, signature);
-    sodium_memzero(key, sizeof key);
-
+                                          const Credentials& credentials) const {
     curl_slist* list = nullptr;
-    for (const auto& [name, value] : headers)
+    for (const auto& [name, value] :
+         aws_sm::signed_headers(endpoint.host, body, credentials,
+                                sdk::iso8601_basic_utc(std::time(nullptr)), config_.region))
       list = curl_slist_append(list, (name + ": " + value).c_str());
-    list = curl_slist_append(
-        list,
-        ("authorization: AWS4-HMAC-SHA256 Credential=" + credentials.access_key_id + "/" +
-         credential_scope + ", SignedHeaders=" + signed_names + ", Signature=" + hex(signature))
-            .c_str());
     list = curl_slist_append(list, "Expect:");
     auto response = std::make_unique<WipedText>();
     static std::once_flag init_once;
@@ -224,42 +153,6 @@ class AwsSmProvider : public SourceProvider {
               (message.empty() ? "" : ": " + message.substr(0, 300)));
     }
     return response;
-  }
-
-  Result<vault::SecretBuffer> extract_value(const std::unique_ptr<WipedText>& body) const {
-    auto parsed = nlohmann::json::parse(body->text, nullptr, false);
-    if (!parsed.is_object()) return unavailable("Secrets Manager's answer is not a JSON object");
-    if (parsed.contains("SecretBinary")) {
-      WipedText encoded(take_string(parsed, "SecretBinary"));
-      vault::SecretBuffer decoded(encoded.text.size());
-      std::size_t size = 0;
-      if (!config_.field.empty() ||
-          sodium_base642bin(decoded.data(), decoded.size(), encoded.text.data(),
-                            encoded.text.size(), nullptr, &size, nullptr,
-                            sodium_base64_VARIANT_ORIGINAL) != 0)
-        return unavailable("secret " + config_.secret_id +
-                           " is binary: it has no JSON fields (drop #" + config_.field + ")");
-      decoded.truncate(size);
-      return decoded;
-    }
-    WipedText text(take_string(parsed, "SecretString"));
-    if (text.text.empty())
-      return unavailable("secret " + config_.secret_id + " has no SecretString");
-    if (config_.field.empty()) return vault::SecretBuffer::copy_of(text.text);
-    auto object = nlohmann::json::parse(text.text, nullptr, false);
-    if (!object.is_object())
-      return invalid_argument("secret " + config_.secret_id + " is not a JSON object, so #" +
-                              config_.field + " selects nothing");
-    WipedText field(take_string(object, config_.field.c_str()));
-    for (auto& member : object)  // wipe the other members' copies too
-      if (member.is_string()) {
-        auto& held = member.get_ref<std::string&>();
-        sodium_memzero(held.data(), held.size());
-      }
-    if (field.text.empty())
-      return not_found("secret " + config_.secret_id + " has no string member \"" + config_.field +
-                       "\"");
-    return vault::SecretBuffer::copy_of(field.text);
   }
 
   Config config_;
