@@ -74,9 +74,10 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
   chmodSync(script, 0o700);
   // command: a store that goes down after the first fetch (when the file `down` exists).
   const flakyValue = newCanary('flaky');
+  sandbox.file('command/flaky-value', flakyValue);
   const flaky = sandbox.file(
     'command/flaky.sh',
-    `#!/bin/sh\nif [ -e '${sandbox.dir}/command/down' ]; then echo 'flaky.sh: store down' >&2; exit 5; fi\necho '${flakyValue}'\n`,
+    `#!/bin/sh\nif [ -e '${sandbox.dir}/command/down' ]; then echo 'flaky.sh: store down' >&2; exit 5; fi\ncat '${sandbox.dir}/command/flaky-value'\n`,
   );
   chmodSync(flaky, 0o700);
   // systemd-creds: what systemd would have decrypted into the service's credentials directory.
@@ -112,6 +113,12 @@ test('command:, pass: and systemd-creds: reach the plugin, the redactor and the 
     assert.equal(readFileSync(calls, 'utf8'), 'call\n', 'the command ran once');
     // At run time a failed fetch fails the call, unless stale_ok allows the last good value.
     await assertHolds(s, 'strict', flakyValue);
+    // A value that changes in the store reaches the redactor before the plugin gets it.
+    const rotatedValue = newCanary('flaky-rotated');
+    sandbox.file('command/flaky-value', rotatedValue);
+    await assertHolds(s, 'strict', rotatedValue);
+    sandbox.file('command/flaky-value', flakyValue);
+    await assertHolds(s, 'lenient', flakyValue);
     sandbox.file('command/down', '');
     assert.equal(structured(await s.call('strict_reveal', { alias: 'token' })).reveal, KH.ERROR);
     const stale = structured(await s.call('lenient_sign', { alias: 'token', message: 'm' }));
