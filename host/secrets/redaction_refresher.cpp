@@ -45,6 +45,7 @@ RedactionRefresher::~RedactionRefresher() {
 Status RedactionRefresher::reload() {
   const RedactorReloadScope no_fetches;  // external sources hand out what they hold
   auto values = services_.broker->releasable_values();
+  for (auto& previous : previous_external_values()) values.push_back(std::move(previous));
   return services_.redactor->set_secrets(values);
 }
 

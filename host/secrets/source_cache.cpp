@@ -17,6 +17,13 @@ SourceEvents current_events() {
 
 thread_local bool in_redactor_reload = false;
 
+// Every source parsed in this process (for previous_external_values).
+std::mutex registry_mutex;
+std::vector<std::weak_ptr<ExternalSource>>& registry() {
+  static std::vector<std::weak_ptr<ExternalSource>> sources;
+  return sources;
+}
+
 void report(const std::string& source, const std::string& outcome, const std::string& detail) {
   const SourceEvents now = current_events();
   if (now.fetched) {
@@ -57,9 +64,33 @@ Result<std::shared_ptr<ExternalSource>> ExternalSource::parse(std::string_view t
   if (!parsed.is_ok()) return fail(parsed.status());
   auto provider = make_source_provider(scheme, parsed.value().ref, parsed.value().options);
   if (!provider.is_ok()) return fail(provider.status());
-  return std::make_shared<ExternalSource>(std::string(scheme) + ":" + parsed.value().ref,
-                                          std::move(parsed.value().options),
-                                          std::move(provider).value());
+  auto source = std::make_shared<ExternalSource>(std::string(scheme) + ":" + parsed.value().ref,
+                                                 std::move(parsed.value().options),
+                                                 std::move(provider).value());
+  std::lock_guard lock(registry_mutex);
+  std::erase_if(registry(), [](const auto& weak) { return weak.expired(); });
+  registry().push_back(source);
+  return source;
+}
+
+std::optional<vault::SecretBuffer> ExternalSource::previous_value() {
+  std::lock_guard lock(mutex_);
+  if (!previous_) return std::nullopt;
+  return vault::SecretBuffer::copy_of(previous_->bytes());
+}
+
+std::vector<KnownSecret> previous_external_values() {
+  std::vector<std::shared_ptr<ExternalSource>> live;
+  {
+    std::lock_guard lock(registry_mutex);
+    for (const auto& weak : registry())
+      if (auto source = weak.lock()) live.push_back(std::move(source));
+  }
+  std::vector<KnownSecret> out;
+  for (const auto& source : live)
+    if (auto previous = source->previous_value())
+      out.push_back({source->describe(), std::move(*previous)});
+  return out;
 }
 
 Result<vault::SecretBuffer> ExternalSource::value(SharedVault* vault) {
@@ -73,6 +104,7 @@ Result<vault::SecretBuffer> ExternalSource::value(SharedVault* vault) {
     auto fetched = provider_->fetch(vault);
     if (fetched.is_ok()) {
       changed = !last_good_ || !last_good_->equals(fetched.value());
+      if (changed && last_good_) previous_ = std::move(last_good_);
       last_good_ = std::move(fetched).value();
       fetched_at_ = now;
       report(name_, "ok", "");

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "secrets/redactor.hpp"
 #include "secrets/source_provider.hpp"
 
 namespace keyhold::secrets {
@@ -44,6 +45,11 @@ class RedactorReloadScope {
   bool outer_;
 };
 
+// The value each live external source held before its last change (a plugin may still hold
+// it, or have put it into output), labelled "SCHEME:REF", for the redactor: the broker
+// reports only current values.
+std::vector<KnownSecret> previous_external_values();
+
 class ExternalSource {
  public:
   // Parses "SCHEME:REF [options]" for an external scheme; the error names the text.
@@ -58,12 +64,16 @@ class ExternalSource {
 
   ExternalSource(std::string name, SourceOptions options, std::unique_ptr<SourceProvider> provider);
 
+  // The value before the last change, if any (a copy).
+  std::optional<vault::SecretBuffer> previous_value();
+
  private:
   const std::string name_;
   const SourceOptions options_;
   std::mutex mutex_;  // held across a fetch
   std::unique_ptr<SourceProvider> provider_;
   std::optional<vault::SecretBuffer> last_good_;
+  std::optional<vault::SecretBuffer> previous_;  // last_good_ before it last changed
   std::chrono::steady_clock::time_point fetched_at_;
 };
 

@@ -131,7 +131,8 @@ TEST_CASE("command: a failed refresh errors without stale_ok and uses the last v
   CHECK(calls(dir) == before);
 }
 
-TEST_CASE("command: a new value tells the redactor, an unchanged one does not", "[sources]") {
+TEST_CASE("command: a new value tells the redactor, which keeps the previous one too",
+          "[sources]") {
   TempDir dir;
   dir.write("value", canary("first"));
   EventRecorder recorder;
@@ -139,9 +140,18 @@ TEST_CASE("command: a new value tells the redactor, an unchanged one does not", 
   (void)source->value(nullptr);
   (void)source->value(nullptr);
   CHECK(recorder.changes == 1);
+  const auto previous_of = [&] {
+    for (auto& known : previous_external_values())
+      if (known.label == source->describe()) return std::string(known.value.view());
+    return std::string("<none>");
+  };
+  CHECK(previous_of() == "<none>");
+  const std::string first = text_of(source->value(nullptr));
   dir.write("value", canary("second"));
   (void)source->value(nullptr);
   CHECK(recorder.changes == 2);
+  // The redactor keeps matching the value a plugin may still hold.
+  CHECK(previous_of() == first);
 }
 
 TEST_CASE("command: a program that hangs is killed at the timeout", "[sources]") {
