@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "secrets/source_cache.hpp"
+
 namespace keyhold::secrets {
 
 RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(services) {
@@ -11,6 +13,13 @@ RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(ser
     if (Status reloaded = reload(); !reloaded.is_ok())
       spdlog::error("redactor reload failed: {}", reloaded.message());
   });
+  // External sources (source_cache.hpp) audit their fetches through the broker and have
+  // the redactor reloaded when a fetch brings a new value.
+  set_source_events(
+      {[this](const std::string& source, const std::string& outcome, const std::string& detail) {
+         services_.broker->audit("", "source.fetch", source, "", outcome, detail);
+       },
+       [this] { services_.broker->forget_cached(); }});
   services_.broker->check_for_change();  // records the starting data_version
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
@@ -23,6 +32,7 @@ RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(ser
 }
 
 RedactionRefresher::~RedactionRefresher() {
+  set_source_events({});
   services_.broker->set_change_listener(nullptr);
   {
     std::lock_guard lock(mutex_);
@@ -33,7 +43,9 @@ RedactionRefresher::~RedactionRefresher() {
 }
 
 Status RedactionRefresher::reload() {
+  const RedactorReloadScope no_fetches;  // external sources hand out what they hold
   auto values = services_.broker->releasable_values();
+  for (auto& previous : previous_external_values()) values.push_back(std::move(previous));
   return services_.redactor->set_secrets(values);
 }
 

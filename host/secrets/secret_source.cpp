@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "keyhold/vault/credentials.hpp"
+#include "secrets/source_cache.hpp"
 
 namespace keyhold::secrets {
 
@@ -37,8 +38,20 @@ std::optional<SecretSource> SecretSource::parse(std::string_view text, std::stri
     source.kind = Kind::kEnv;
   } else if (scheme == "file") {
     source.kind = Kind::kFile;
+  } else if (is_external_scheme(scheme)) {
+    auto external = ExternalSource::parse(text);
+    if (!external.is_ok()) {
+      *error = external.status().message();
+      return std::nullopt;
+    }
+    source.kind = Kind::kExternal;
+    source.external = std::move(external).value();
+    source.ref = source.external->describe();
+    return source;
   } else {
-    *error = "\"" + std::string(text) + "\" must be vault:NAME, oauth:NAME, env:VAR or file:PATH";
+    *error = "\"" + std::string(text) +
+             "\" must be vault:NAME, oauth:NAME, env:VAR, file:PATH, command:[ARGV...], "
+             "pass:NAME, systemd-creds:NAME or aws-sm:ID";
     return std::nullopt;
   }
   if (ref.empty()) {
@@ -59,6 +72,8 @@ std::string SecretSource::describe() const {
       return "file:" + ref;
     case Kind::kOAuth:
       return "oauth:" + ref;
+    case Kind::kExternal:
+      return ref;
   }
   return ref;
 }
@@ -88,6 +103,8 @@ vault::Result<vault::SecretBuffer> read_source(const SecretSource& source, Share
     case SecretSource::Kind::kOAuth:
       return vault::Status(ErrorCode::kInternal,
                            source.describe() + " is resolved by the host's OAuth client");
+    case SecretSource::Kind::kExternal:
+      return source.external->value(shared);
   }
   return vault::Status(ErrorCode::kInternal, "unknown secret source");
 }

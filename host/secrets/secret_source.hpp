@@ -2,8 +2,10 @@
 // Where the value behind a plugin's secret alias comes from: `vault:NAME` (needs a grant
 // in the vault), `oauth:NAME` (the current access token of an `[oauth.NAME]` provider;
 // needs a grant on the vault secret "oauth-token/NAME"), `env:VAR` or `file:PATH` (runtime
-// injection, e.g. Docker secrets). For env and file sources the administrator's config
-// mapping is the grant.
+// injection, e.g. Docker secrets), or an external store: `command:`, `pass:`,
+// `systemd-creds:`, `aws-sm:` (source_provider.hpp). For env, file and external sources the
+// administrator's config mapping is the grant.
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,13 +20,20 @@ namespace keyhold::secrets {
 // token). Client secrets may live anywhere else, e.g. "oauth/github-client-secret".
 inline constexpr std::string_view kOAuthRecordPrefix = "oauth-token/";
 
-struct SecretSource {
-  enum class Kind { kVault, kEnv, kFile, kOAuth };
-  Kind kind = Kind::kVault;
-  std::string ref;  // secret name, variable name, file path or OAuth provider name
+class ExternalSource;
 
-  // Parses "vault:NAME" | "oauth:NAME" | "env:VAR" | "file:PATH"; nothing and a reason
-  // otherwise.
+struct SecretSource {
+  enum class Kind { kVault, kEnv, kFile, kOAuth, kExternal };
+  Kind kind = Kind::kVault;
+  // Secret name, variable name, file path, OAuth provider name, or for kExternal
+  // "SCHEME:REF" without its options.
+  std::string ref;
+  // kExternal: the provider and its cached value, shared by every copy of this source.
+  std::shared_ptr<ExternalSource> external;
+
+  // Parses "vault:NAME" | "oauth:NAME" | "env:VAR" | "file:PATH" | an external source
+  // ("command:[...]", "pass:NAME", "systemd-creds:NAME", "aws-sm:ID", each with options);
+  // nothing and a reason otherwise.
   static std::optional<SecretSource> parse(std::string_view text, std::string* error);
   // "vault:NAME" etc. (names only, never values).
   std::string describe() const;
@@ -49,9 +58,9 @@ class SharedVault {
   vault::Vault vault_;
 };
 
-// Reads the current value of source. vault may be null when no vault is open (a vault
-// source then fails). An oauth: source is not read here (the broker asks its
-// OAuthTokenSource). The error names the source, never a value.
+// Reads the current value of source (an external one through its cache). vault may be null
+// when no vault is open (a vault source then fails). An oauth: source is not read here (the broker
+// asks its OAuthTokenSource). The error names the source, never a value.
 vault::Result<vault::SecretBuffer> read_source(const SecretSource& source, SharedVault* vault);
 
 }  // namespace keyhold::secrets

@@ -51,6 +51,18 @@ export function findLeaks(text, values = canaries) {
   return hits;
 }
 
+// "label: form of canary" for every canary found in any capture so far, and how many bytes
+// were searched.
+export function leaksInCaptures() {
+  const hits = [];
+  let searched = 0;
+  for (const c of captures) {
+    searched += c.text.length;
+    for (const hit of findLeaks(c.text)) hits.push(`${c.label}: ${hit.form} of ${hit.canary}`);
+  }
+  return { hits, searched };
+}
+
 export function assertNoLeak(text, what, values = canaries) {
   const hits = findLeaks(text, values);
   assert.deepEqual(hits, [], `${what}: a canary reached the outside: ${JSON.stringify(hits)}`);
