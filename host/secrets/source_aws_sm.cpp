@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <keyhold/sdk/time.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -75,15 +77,15 @@ class AwsSmProvider : public SourceProvider {
   Result<Credentials> load_credentials(SharedVault* vault) const {
     Credentials out;
     if (config_.credentials == "env") {
+      // The AWS SDKs' order: the variables, then the shared credentials file.
       out.access_key_id = env_or("AWS_ACCESS_KEY_ID");
       const std::string secret = env_or("AWS_SECRET_ACCESS_KEY");
-      if (out.access_key_id.empty() || secret.empty())
-        return unavailable(
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (or set "
-            "credentials=vault:NAME on the mapping)");
-      out.secret_access_key = vault::SecretBuffer::copy_of(secret);
-      out.session_token = env_or("AWS_SESSION_TOKEN");
-      return out;
+      if (!out.access_key_id.empty() && !secret.empty()) {
+        out.secret_access_key = vault::SecretBuffer::copy_of(secret);
+        out.session_token = env_or("AWS_SESSION_TOKEN");
+        return out;
+      }
+      return shared_file_credentials();
     }
     const std::string name = config_.credentials.substr(6);  // after "vault:"
     if (vault == nullptr)
@@ -101,6 +103,25 @@ class AwsSmProvider : public SourceProvider {
                               "' must be a JSON object with AccessKeyId and SecretAccessKey");
     out.secret_access_key = vault::SecretBuffer::copy_of(secret.text);
     return out;
+  }
+
+  // $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials, profile $AWS_PROFILE or default.
+  static Result<Credentials> shared_file_credentials() {
+    std::string path = env_or("AWS_SHARED_CREDENTIALS_FILE");
+    if (path.empty() && !env_or("HOME").empty()) path = env_or("HOME") + "/.aws/credentials";
+    const std::string profile = env_or("AWS_PROFILE", "default");
+    std::ifstream in(path);
+    if (path.empty() || !in)
+      return unavailable(
+          "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set and " +
+          (path.empty() ? std::string("there is no home directory") : path + " cannot be read") +
+          " (or set credentials=vault:NAME on the mapping)");
+    WipedText text(
+        std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()));
+    auto parsed = aws_sm::credentials_from_shared_file(text.text, profile);
+    if (!parsed.is_ok())
+      return Status(parsed.status().code(), path + ": " + parsed.status().message());
+    return parsed;
   }
 
   // Signs and sends one GetSecretValue; the response body when the service answered 200.

@@ -111,4 +111,48 @@ Result<vault::SecretBuffer> value_from_response(std::string_view body, const std
   return vault::SecretBuffer::copy_of(selected.text);
 }
 
+namespace {
+
+std::string_view trimmed(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t\r") - first + 1);
+}
+
+}  // namespace
+
+Result<Credentials> credentials_from_shared_file(std::string_view text,
+                                                 const std::string& profile) {
+  Credentials out;
+  bool in_profile = false, found = false;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = trimmed(text.substr(start, end - start));
+    start = end + 1;
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+    if (line.front() == '[') {
+      in_profile = line.back() == ']' && trimmed(line.substr(1, line.size() - 2)) == profile;
+      found = found || in_profile;
+      continue;
+    }
+    const auto equals = line.find('=');
+    if (!in_profile || equals == std::string_view::npos) continue;
+    const std::string_view key = trimmed(line.substr(0, equals));
+    const std::string_view value = trimmed(line.substr(equals + 1));
+    if (key == "aws_access_key_id")
+      out.access_key_id = std::string(value);
+    else if (key == "aws_secret_access_key")
+      out.secret_access_key = vault::SecretBuffer::copy_of(value);
+    else if (key == "aws_session_token")
+      out.session_token = std::string(value);
+  }
+  if (!found) return not_found("the AWS credentials file has no profile [" + profile + "]");
+  if (out.access_key_id.empty() || out.secret_access_key.size() == 0)
+    return invalid_argument("the AWS credentials file's profile [" + profile +
+                            "] needs aws_access_key_id and aws_secret_access_key");
+  return out;
+}
+
 }  // namespace keyhold::secrets::aws_sm

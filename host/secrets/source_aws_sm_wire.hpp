@@ -48,6 +48,12 @@ std::vector<std::pair<std::string, std::string>> signed_headers(const std::strin
 Result<vault::SecretBuffer> value_from_response(std::string_view body, const std::string& secret_id,
                                                 const std::string& field);
 
+// The profile's keys in an AWS shared credentials file (~/.aws/credentials: INI sections
+// `[profile]`, lines `aws_access_key_id = ...`, `aws_secret_access_key = ...`, optional
+// `aws_session_token = ...`; `#` and `;` start comments). An error names the profile and the
+// missing key, never a value.
+Result<Credentials> credentials_from_shared_file(std::string_view text, const std::string& profile);
+
 // The string member name of object, wiping the parsed copy; empty when absent.
 std::string take_string(nlohmann::json& object, const char* name);
 

@@ -91,3 +91,26 @@ TEST_CASE("aws-sm wire: the published answer, whole and by #field", "[sources]")
              Catch::Contains("is binary, so #key selects nothing"));
   CHECK_THAT(value_text("not json", ""), Catch::Contains("not a JSON object"));
 }
+
+TEST_CASE("aws-sm: credentials from the shared credentials file, by profile") {
+  const std::string file =
+      "# comment\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = "
+      "canary-default-secret\n\n[ci]\n; another comment\naws_access_key_id=AKIDCI\r\n"
+      "aws_secret_access_key=canary-ci-secret\r\naws_session_token = TOKEN\n[empty]\n";
+  auto fallback = keyhold::secrets::aws_sm::credentials_from_shared_file(file, "default");
+  REQUIRE(fallback.is_ok());
+  CHECK(fallback.value().access_key_id == "AKIDDEFAULT");
+  CHECK(fallback.value().secret_access_key.view() == "canary-default-secret");
+  CHECK(fallback.value().session_token.empty());
+  auto ci = keyhold::secrets::aws_sm::credentials_from_shared_file(file, "ci");
+  REQUIRE(ci.is_ok());
+  CHECK(ci.value().access_key_id == "AKIDCI");
+  CHECK(ci.value().secret_access_key.view() == "canary-ci-secret");
+  CHECK(ci.value().session_token == "TOKEN");
+  auto missing = keyhold::secrets::aws_sm::credentials_from_shared_file(file, "prod");
+  REQUIRE_FALSE(missing.is_ok());
+  CHECK(missing.status().message().find("[prod]") != std::string::npos);
+  auto empty = keyhold::secrets::aws_sm::credentials_from_shared_file(file, "empty");
+  REQUIRE_FALSE(empty.is_ok());
+  CHECK(empty.status().message().find("canary") == std::string::npos);
+}
