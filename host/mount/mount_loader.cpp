@@ -236,12 +236,10 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
       [name = instance.name, server, argv = std::move(argv), aliases = options.secret_aliases,
        max_message_bytes](
           secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
-    std::string error;
-    auto process =
-        ServerProcess::start(argv, server_environment(name, server, aliases, services), &error);
-    if (!process) return io_error(error);
+    auto process = ServerProcess::start(argv, server_environment(name, server, aliases, services));
+    if (!process.is_ok()) return io_error(process.status().message());
     return std::unique_ptr<ServerTransport>(
-        std::make_unique<StdioTransport>(std::move(process), max_message_bytes));
+        std::make_unique<StdioTransport>(std::move(process).value(), max_message_bytes));
   };
   options.sandbox_applied = {
       "server started by keyhold-runner --exec-policy (read: " + policy["read"].dump() + ")"};
