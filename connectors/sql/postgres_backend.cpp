@@ -142,13 +142,13 @@ class StatementRunner {
               stop();
               break;
             }
-            json values = values_of(r.get(), row);
-            if (budget != nullptr && !budget->take(values)) {
+            json row_values = values_of(r.get(), row);
+            if (budget != nullptr && !budget->take(row_values)) {
               mark_truncated(out.rows, Truncation::kResultBytes);
               stop();
               break;
             }
-            out.rows.rows.push_back(std::move(values));
+            out.rows.rows.push_back(std::move(row_values));
           }
           break;
         case PGRES_COMMAND_OK: {
@@ -439,8 +439,8 @@ void PostgresBackend::check_role(PGconn* conn) {
   std::vector<std::string> findings;
   // A power the role has itself, or one it may SET ROLE to.
   const auto via = [&](const std::string& roles) {
-    for (const auto& r : split_list(roles))
-      if (r == role) return std::string();
+    for (const auto& name : split_list(roles))
+      if (name == role) return std::string();
     return " (through SET ROLE " + roles + ")";
   };
   const bool superuser = !column(1).empty();

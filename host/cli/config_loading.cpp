@@ -9,7 +9,6 @@
 namespace keyhold::cli {
 
 std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default) {
-  std::string error;
   std::filesystem::path path = explicit_path;
   if (path.empty()) {
     path = default_config_path();
@@ -20,16 +19,19 @@ std::optional<Config> load_cli_config(const std::string& explicit_path, bool wri
                   << "; run `keyhold serve` once to write the default, or pass --config FILE\n";
         return std::nullopt;
       }
-      if (!write_default_config(path, &error)) {
-        std::cerr << "keyhold: " << error << "\n";
+      if (Status written = write_default_config(path); !written.is_ok()) {
+        std::cerr << "keyhold: " << written.message() << "\n";
         return std::nullopt;
       }
       std::cerr << "keyhold: wrote a default config to " << path.string() << "\n";
     }
   }
-  auto config = load_config(path, &error);
-  if (!config) std::cerr << "keyhold: " << error << "\n";
-  return config;
+  auto config = load_config(path);
+  if (!config.is_ok()) {
+    std::cerr << "keyhold: " << config.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(config).value();
 }
 
 namespace {

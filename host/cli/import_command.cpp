@@ -114,7 +114,6 @@ std::string join(const std::vector<std::string>& words) {
 
 void run_import(const ImportOptions& o) {
   const std::filesystem::path file(o.file);
-  std::string error;
   auto text = read_text(file);
   if (!text.is_ok())
     import_fail(text.status().code() == ErrorCode::kNotFound ? kExitNotFound : kExitError,
@@ -152,9 +151,10 @@ void run_import(const ImportOptions& o) {
     auto existing = read_text(config_path);
     if (!existing.is_ok()) import_fail(kExitError, existing.status().message());
     config_text = std::move(existing).value();
-    auto parsed = parse_config(config_text, config_path, &error);
-    if (!parsed) {
-      import_fail(kExitUsage, "the keyhold config is not valid, fix it first: " + error);
+    auto parsed = parse_config(config_text, config_path);
+    if (!parsed.is_ok()) {
+      import_fail(kExitUsage,
+                  "the keyhold config is not valid, fix it first: " + parsed.status().message());
     }
     for (const auto& instance : plan.instances) {
       for (const auto& existing_instance : parsed->instances) {
@@ -205,9 +205,9 @@ void run_import(const ImportOptions& o) {
     new_config += "\n";
   }
   new_config += import::render_instances_toml(plan, std::filesystem::absolute(file).string());
-  if (!parse_config(new_config, config_path, &error)) {
+  if (auto reparsed = parse_config(new_config, config_path); !reparsed.is_ok()) {
     import_fail(kExitError, "internal error: the imported instances do not form a valid config (" +
-                                error + "); nothing was written");
+                                reparsed.status().message() + "); nothing was written");
   }
 
   std::vector<std::string> keyhold_argv = {this_executable(), "serve"};

@@ -200,12 +200,12 @@ int serve(const ServeFlags& flags) {
     return 1;
   }
 
-  std::string error;
-  auto secret_services = open_secret_services(*config, flags.config.empty(), &error);
-  if (!secret_services) {
-    std::cerr << "keyhold: " << error << "\n";
+  auto opened = open_secret_services(*config, flags.config.empty());
+  if (!opened.is_ok()) {
+    std::cerr << "keyhold: " << opened.status().message() << "\n";
     return 1;
   }
+  const std::unique_ptr<secrets::SecretServices> secret_services = std::move(opened).value();
   redact_stderr_logging(secret_services->redactor);
   secrets::RedactionRefresher refresher(*secret_services);
 

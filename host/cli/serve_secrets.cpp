@@ -22,8 +22,8 @@ bool needs_vault(const Config& config) {
 
 }  // namespace
 
-std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool create_default,
-                                                     std::string* error) {
+Result<std::unique_ptr<SecretServices>> open_secret_services(const Config& config,
+                                                             bool create_default) {
   auto services = std::make_unique<SecretServices>();
   const auto path = vault_path();
   std::error_code ec;
@@ -58,15 +58,13 @@ std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool 
     }
     if (!services->vault) {
       if (needs_vault(config)) {
-        *error = "the vault at " + path.string() + " is needed and locked: " + why;
-        return nullptr;
+        return unavailable("the vault at " + path.string() + " is needed and locked: " + why);
       }
       spdlog::info("vault at {} not opened ({}); serving without it", path.string(), why);
     }
   } else if (needs_vault(config)) {
-    *error = "instances map vault: secrets but there is no vault at " + path.string() +
-             " (create one with `keyhold vault init`, or set KEYHOLD_VAULT)";
-    return nullptr;
+    return not_found("instances map vault: secrets but there is no vault at " + path.string() +
+                     " (create one with `keyhold vault init`, or set KEYHOLD_VAULT)");
   }
   if (services->vault) {
     if (auto hardened = vault::harden_process(); !hardened.is_ok())
@@ -77,10 +75,7 @@ std::unique_ptr<SecretServices> open_secret_services(const Config& config, bool 
     services->broker->set_oauth_tokens(
         std::make_shared<oauth::TokenManager>(config.oauth, services->vault));
   auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules());
-  if (!redactor.is_ok()) {
-    *error = redactor.status().message();
-    return nullptr;
-  }
+  if (!redactor.is_ok()) return redactor.status();
   services->redactor = std::move(redactor).value();
   services->children =
       std::make_unique<secrets::ChildProcesses>(*services->broker, services->redactor);

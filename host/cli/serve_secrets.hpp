@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "base/status.hpp"
 #include "config/config.hpp"
 #include "secrets/secret_services.hpp"
 
@@ -15,9 +16,8 @@ namespace keyhold::cli {
 // opened opportunistically otherwise (for the audit trail) when it exists and an unlock
 // method is at hand (unattended_credentials with the serve fallbacks).
 // create_default: when no vault exists, create one protected by a new default keyfile
-// (the embedded default's first run).
-std::unique_ptr<secrets::SecretServices> open_secret_services(const Config& config,
-                                                              bool create_default,
-                                                              std::string* error);
+// (the embedded default's first run). Fails with a message saying what to set or create.
+Result<std::unique_ptr<secrets::SecretServices>> open_secret_services(const Config& config,
+                                                                      bool create_default);
 
 }  // namespace keyhold::cli

@@ -45,21 +45,21 @@ std::string where(const std::filesystem::path& path, const toml::node& node) {
   return path.string() + ":" + std::to_string(node.source().begin.line);
 }
 
-bool read_size(const toml::table& table, const char* section, const char* key, std::size_t* out,
-               const std::filesystem::path& path, std::string* error) {
+Status read_size(const toml::table& table, const char* section, const char* key, std::size_t* out,
+                 const std::filesystem::path& path) {
   const toml::node* node = table.get(key);
-  if (node == nullptr) return true;
+  if (node == nullptr) return Status::ok();
   auto value = node->value<int64_t>();
   if (!value || *value <= 0) {
-    *error = where(path, *node) + ": " + section + "." + key + " must be a positive integer";
-    return false;
+    return invalid_argument(where(path, *node) + ": " + section + "." + key +
+                            " must be a positive integer");
   }
   *out = static_cast<std::size_t>(*value);
-  return true;
+  return Status::ok();
 }
 
-bool read_duration(const toml::table& table, const char* section, const char* key,
-                   std::int64_t* seconds, const std::filesystem::path& path, std::string* error);
+Status read_duration(const toml::table& table, const char* section, const char* key,
+                     std::int64_t* seconds, const std::filesystem::path& path);
 
 // A byte size: a positive integer, or "512MiB", "2GiB", "64KiB", "1000000B".
 std::optional<std::uint64_t> parse_bytes(const toml::node& node) {
@@ -85,9 +85,8 @@ std::optional<std::uint64_t> parse_bytes(const toml::node& node) {
 // [instances.X.sandbox]: the runner's policy. Paths are made absolute (relative to the
 // config file's folder) and must exist; network entries are ports ("host:port" or a
 // number; Landlock binds ports, not addresses: see the README's security model).
-bool read_sandbox(const toml::table& table, InstanceConfig& instance,
-                  const std::filesystem::path& base_dir, const std::filesystem::path& path,
-                  std::string* error) {
+Status read_sandbox(const toml::table& table, InstanceConfig& instance,
+                    const std::filesystem::path& base_dir, const std::filesystem::path& path) {
   const std::string name = "instances." + instance.name + ".sandbox";
   nlohmann::json& policy = instance.sandbox;
   for (const char* key : {"read", "write"}) {
@@ -108,8 +107,8 @@ bool read_sandbox(const toml::table& table, InstanceConfig& instance,
         paths.push_back(p.lexically_normal().string());
       }
     if (!ok) {
-      *error = where(path, *node) + ": " + name + "." + key + " must be an array of paths";
-      return false;
+      return invalid_argument(where(path, *node) + ": " + name + "." + key +
+                              " must be an array of paths");
     }
     policy[key] = std::move(paths);
   }
@@ -128,87 +127,86 @@ bool read_sandbox(const toml::table& table, InstanceConfig& instance,
             port = std::stoll(digits);
         }
         if (!port || *port <= 0 || *port > 65535) {
-          *error = where(path, item) + ": " + name +
-                   ".network entries must be \"host:port\" or a port number";
-          return false;
+          return invalid_argument(where(path, item) + ": " + name +
+                                  ".network entries must be \"host:port\" or a port number");
         }
         ports.push_back(*port);
       }
       policy["network"] = "allowlist";
       policy["ports"] = std::move(ports);
     } else {
-      *error = where(path, *node) + ": " + name +
-               ".network must be \"none\", \"any\" or an array of \"host:port\"";
-      return false;
+      return invalid_argument(where(path, *node) + ": " + name +
+                              ".network must be \"none\", \"any\" or an array of \"host:port\"");
     }
   }
   if (const toml::node* node = table.get("memory")) {
     auto bytes = parse_bytes(*node);
     if (!bytes) {
-      *error = where(path, *node) + ": " + name + ".memory must be a size like \"512MiB\"";
-      return false;
+      return invalid_argument(where(path, *node) + ": " + name +
+                              ".memory must be a size like \"512MiB\"");
     }
     policy["memory"] = *bytes;
   }
   for (const char* key : {"max_open_files", "max_processes"}) {
     std::size_t value = 0;
-    if (!read_size(table, name.c_str(), key, &value, path, error)) return false;
+    if (Status read = read_size(table, name.c_str(), key, &value, path); !read.is_ok()) return read;
     if (value != 0) policy[key] = value;
   }
   for (const char* key : {"unix_sockets", "udp"}) {
     if (const toml::node* node = table.get(key)) {
       auto flag = node->value<bool>();
       if (!flag) {
-        *error = where(path, *node) + ": " + name + "." + key + " must be true or false";
-        return false;
+        return invalid_argument(where(path, *node) + ": " + name + "." + key +
+                                " must be true or false");
       }
       policy[key] = *flag;
     }
   }
-  if (!read_duration(table, name.c_str(), "call_timeout", &instance.call_timeout_seconds, path,
-                     error))
-    return false;
+  if (Status read =
+          read_duration(table, name.c_str(), "call_timeout", &instance.call_timeout_seconds, path);
+      !read.is_ok())
+    return read;
   for (const auto& [field, value] : table) {
     const std::string_view f = field.str();
     if (f != "read" && f != "write" && f != "network" && f != "memory" && f != "max_open_files" &&
         f != "max_processes" && f != "unix_sockets" && f != "udp" && f != "call_timeout") {
-      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(f) + "'";
-      return false;
+      return invalid_argument(where(path, value) + ": " + name + ": unknown key '" +
+                              std::string(f) + "'");
     }
   }
-  return true;
+  return Status::ok();
 }
 
 // A duration: "30s", "2m", "1h" (see vault::parse_duration) or a number of seconds.
-bool read_duration(const toml::table& table, const char* section, const char* key,
-                   std::int64_t* seconds, const std::filesystem::path& path, std::string* error) {
+Status read_duration(const toml::table& table, const char* section, const char* key,
+                     std::int64_t* seconds, const std::filesystem::path& path) {
   const toml::node* node = table.get(key);
-  if (node == nullptr) return true;
+  if (node == nullptr) return Status::ok();
   std::optional<std::int64_t> value;
   if (auto text = node->value<std::string>())
     value = vault::parse_duration(*text);
   else if (auto number = node->value<int64_t>(); number && *number > 0)
     value = *number;
   if (!value) {
-    *error = where(path, *node) + ": " + section + "." + key +
-             " must be a duration like \"30s\", \"5m\" or \"1h\", or a positive number of seconds";
-    return false;
+    return invalid_argument(
+        where(path, *node) + ": " + section + "." + key +
+        " must be a duration like \"30s\", \"5m\" or \"1h\", or a positive number of seconds");
   }
   *seconds = *value;
-  return true;
+  return Status::ok();
 }
 
 // `rate_limit = { rate = 20, burst = 40 }`: requests per second and at once, both > 0.
-bool read_rate_limit(const toml::table& table, HttpConfig* http, const std::filesystem::path& path,
-                     std::string* error) {
+Status read_rate_limit(const toml::table& table, HttpConfig* http,
+                       const std::filesystem::path& path) {
   const toml::node* node = table.get("rate_limit");
-  if (node == nullptr) return true;
+  if (node == nullptr) return Status::ok();
   const toml::table* limit = node->as_table();
   const auto fail = [&] {
-    *error = where(path, *node) +
-             ": http.rate_limit must be a table like { rate = 20, burst = 40 } (requests per "
-             "second, requests at once; both positive)";
-    return false;
+    return invalid_argument(
+        where(path, *node) +
+        ": http.rate_limit must be a table like { rate = 20, burst = 40 } (requests per "
+        "second, requests at once; both positive)");
   };
   if (limit == nullptr) return fail();
   for (const auto& [key, value] : *limit)
@@ -219,15 +217,14 @@ bool read_rate_limit(const toml::table& table, HttpConfig* http, const std::file
   if ((*limit).contains("burst") && (!burst || *burst < 1)) return fail();
   if (rate) http->rate_limit_rate = *rate;
   if (burst) http->rate_limit_burst = *burst;
-  return true;
+  return Status::ok();
 }
 
 // `alias = "vault:NAME"` or `alias = { source = "vault:NAME", env_commands = [...] }`
 // where each env command is a string (argv[0]) or an array of strings (an argv prefix).
-std::optional<SecretMapping> parse_secret_mapping(const std::filesystem::path& path,
-                                                  const std::string& instance,
-                                                  std::string_view alias, const toml::node& node,
-                                                  std::string* error) {
+Result<SecretMapping> parse_secret_mapping(const std::filesystem::path& path,
+                                           const std::string& instance, std::string_view alias,
+                                           const toml::node& node) {
   const std::string name = "instances." + instance + ".secrets." + std::string(alias);
   SecretMapping mapping;
   if (auto text = node.value<std::string>()) {
@@ -236,32 +233,31 @@ std::optional<SecretMapping> parse_secret_mapping(const std::filesystem::path& p
   }
   const toml::table* table = node.as_table();
   if (table == nullptr) {
-    *error = where(path, node) + ": " + name +
-             " must be a string like \"vault:NAME\" or a table { source = \"vault:NAME\", "
-             "env_commands = [...] }";
-    return std::nullopt;
+    return invalid_argument(
+        where(path, node) + ": " + name +
+        " must be a string like \"vault:NAME\" or a table { source = \"vault:NAME\", "
+        "env_commands = [...] }");
   }
   for (const auto& [field, value] : *table) {
     if (field.str() != "source" && field.str() != "env_commands") {
-      *error = where(path, value) + ": " + name + ": unknown field '" + std::string(field.str()) +
-               "' (expected source, env_commands)";
-      return std::nullopt;
+      return invalid_argument(where(path, value) + ": " + name + ": unknown field '" +
+                              std::string(field.str()) + "' (expected source, env_commands)");
     }
   }
   const toml::node* source = table->get("source");
   auto text = source != nullptr ? source->value<std::string>() : std::nullopt;
   if (!text) {
-    *error = where(path, node) + ": " + name + ".source must be a string like \"vault:NAME\"";
-    return std::nullopt;
+    return invalid_argument(where(path, node) + ": " + name +
+                            ".source must be a string like \"vault:NAME\"");
   }
   mapping.source = *text;
   if (const toml::node* commands = table->get("env_commands")) {
     const toml::array* list = commands->as_array();
     auto bad = [&](const toml::node& at) {
-      *error = where(path, at) + ": " + name +
-               ".env_commands must be an array of commands, each a non-empty string (argv[0]) "
-               "or a non-empty array of strings (an argv prefix)";
-      return std::nullopt;
+      return invalid_argument(
+          where(path, at) + ": " + name +
+          ".env_commands must be an array of commands, each a non-empty string (argv[0]) "
+          "or a non-empty array of strings (an argv prefix)");
     };
     if (list == nullptr) return bad(*commands);
     for (const toml::node& entry : *list) {
@@ -295,42 +291,39 @@ bool valid_variable_name(std::string_view name) {
 // `server = { command = [...], env = {...} }` of a mounted stdio MCP server, or
 // `server = { url = "...", headers = {...}, ca_file = "..." }` of a remote one (usually
 // written as dotted keys: server.command, server.url, ...).
-std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
-                                                       const std::string& instance,
-                                                       const std::filesystem::path& base_dir,
-                                                       const std::filesystem::path& path,
-                                                       std::string* error) {
+Result<MountedServerConfig> read_mounted_server(const toml::node& node, const std::string& instance,
+                                                const std::filesystem::path& base_dir,
+                                                const std::filesystem::path& path) {
   const std::string name = "instances." + instance + ".server";
   const toml::table* table = node.as_table();
   if (table == nullptr) {
-    *error = where(path, node) + ": " + name +
-             " must be a table: server.command = [\"program\", \"arg\", ...] or server.url = "
-             "\"https://...\"";
-    return std::nullopt;
+    return invalid_argument(
+        where(path, node) + ": " + name +
+        " must be a table: server.command = [\"program\", \"arg\", ...] or server.url = "
+        "\"https://...\"");
   }
   const bool remote = table->contains("url");
   if (remote && table->contains("command")) {
-    *error = where(path, *table->get("url")) + ": " + name +
-             ": server.command (a stdio server) or server.url (a remote one), not both";
-    return std::nullopt;
+    return invalid_argument(
+        where(path, *table->get("url")) + ": " + name +
+        ": server.command (a stdio server) or server.url (a remote one), not both");
   }
   for (const auto& [field, value] : *table) {
     const std::string_view f = field.str();
     const bool known = f == "lazy" || (remote ? (f == "url" || f == "headers" || f == "ca_file")
                                               : (f == "command" || f == "env"));
     if (!known) {
-      *error = where(path, value) + ": " + name + ": unknown key '" + std::string(f) +
-               (remote ? "' for a remote server (expected url, headers, ca_file, lazy)"
-                       : "' (expected command, env, lazy; or url, headers, ca_file)");
-      return std::nullopt;
+      return invalid_argument(
+          where(path, value) + ": " + name + ": unknown key '" + std::string(f) +
+          (remote ? "' for a remote server (expected url, headers, ca_file, lazy)"
+                  : "' (expected command, env, lazy; or url, headers, ca_file)"));
     }
   }
   MountedServerConfig server;
   if (const toml::node* lazy = table->get("lazy")) {
     auto flag = lazy->value<bool>();
     if (!flag) {
-      *error = where(path, *lazy) + ": " + name + ".lazy must be true or false";
-      return std::nullopt;
+      return invalid_argument(where(path, *lazy) + ": " + name + ".lazy must be true or false");
     }
     server.lazy = *flag;
   }
@@ -339,27 +332,27 @@ std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
     auto text = url->value<std::string>();
     if (!text || !(text->starts_with("http://") || text->starts_with("https://")) ||
         text->find_first_of(" \t\r\n") != std::string::npos) {
-      *error = where(path, *url) + ": " + name +
-               ".url must be an http:// or https:// URL (the server's MCP endpoint)";
-      return std::nullopt;
+      return invalid_argument(
+          where(path, *url) + ": " + name +
+          ".url must be an http:// or https:// URL (the server's MCP endpoint)");
     }
     server.url = *text;
     if (const toml::node* headers = table->get("headers")) {
       const toml::table* map = headers->as_table();
       if (map == nullptr) {
-        *error = where(path, *headers) + ": " + name +
-                 ".headers must be a table: { Authorization = \"Bearer {secret:ALIAS}\" }";
-        return std::nullopt;
+        return invalid_argument(
+            where(path, *headers) + ": " + name +
+            ".headers must be a table: { Authorization = \"Bearer {secret:ALIAS}\" }");
       }
       for (const auto& [key, value] : *map) {
         auto header = value.value<std::string>();
         auto parsed = header ? parse_header_template(*header)
                              : Result<HeaderTemplate>(invalid_argument("it must be a string"));
         if (!valid_header_name(key.str()) || !parsed.is_ok()) {
-          *error =
-              where(path, value) + ": " + name + ".headers." + std::string(key.str()) + ": " +
-              (parsed.is_ok() ? std::string("not a valid header name") : parsed.status().message());
-          return std::nullopt;
+          return invalid_argument(where(path, value) + ": " + name + ".headers." +
+                                  std::string(key.str()) + ": " +
+                                  (parsed.is_ok() ? std::string("not a valid header name")
+                                                  : parsed.status().message()));
         }
         server.headers[std::string(key.str())] = *header;
       }
@@ -367,8 +360,8 @@ std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
     if (const toml::node* ca = table->get("ca_file")) {
       auto file = ca->value<std::string>();
       if (!file || file->empty()) {
-        *error = where(path, *ca) + ": " + name + ".ca_file must be a path to a PEM file";
-        return std::nullopt;
+        return invalid_argument(where(path, *ca) + ": " + name +
+                                ".ca_file must be a path to a PEM file");
       }
       std::filesystem::path p(*file);
       server.ca_file = (p.is_relative() ? base_dir / p : p).string();
@@ -384,23 +377,22 @@ std::optional<MountedServerConfig> read_mounted_server(const toml::node& node,
     if (ok) server.command.push_back(*word);
   }
   if (!ok) {
-    *error = where(path, command != nullptr ? *command : node) + ": " + name +
-             ".command must be a non-empty array of strings (the program and its arguments, "
-             "run without a shell)";
-    return std::nullopt;
+    return invalid_argument(
+        where(path, command != nullptr ? *command : node) + ": " + name +
+        ".command must be a non-empty array of strings (the program and its arguments, "
+        "run without a shell)");
   }
   if (const toml::node* env = table->get("env")) {
     const toml::table* vars = env->as_table();
     if (vars == nullptr) {
-      *error = where(path, *env) + ": " + name + ".env must be a table of strings";
-      return std::nullopt;
+      return invalid_argument(where(path, *env) + ": " + name + ".env must be a table of strings");
     }
     for (const auto& [key, value] : *vars) {
       auto text = value.value<std::string>();
       if (!valid_variable_name(key.str()) || !text || text->find('\0') != std::string::npos) {
-        *error = where(path, value) + ": " + name + ".env." + std::string(key.str()) +
-                 ": each entry must be NAME = \"value\" with NAME of [A-Za-z0-9_]";
-        return std::nullopt;
+        return invalid_argument(where(path, value) + ": " + name + ".env." +
+                                std::string(key.str()) +
+                                ": each entry must be NAME = \"value\" with NAME of [A-Za-z0-9_]");
       }
       server.env[std::string(key.str())] = *text;
     }
@@ -416,15 +408,13 @@ std::filesystem::path home_dir() {
 
 }  // namespace
 
-std::optional<Config> parse_config(std::string_view document, const std::filesystem::path& path,
-                                   std::string* error) {
+Result<Config> parse_config(std::string_view document, const std::filesystem::path& path) {
   toml::table root;
   try {
     root = toml::parse(document, path.string());
   } catch (const toml::parse_error& e) {
-    *error = path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
-             std::string(e.description());
-    return std::nullopt;
+    return invalid_argument(path.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+                            std::string(e.description()));
   }
   Config config;
   config.path = path;
@@ -435,25 +425,24 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
   if (const toml::node* server_node = root.get("server")) {
     const toml::table* server = server_node->as_table();
     if (server == nullptr) {
-      *error = where(path, *server_node) + ": [server] must be a table";
-      return std::nullopt;
+      return invalid_argument(where(path, *server_node) + ": [server] must be a table");
     }
-    if (!read_size(*server, "server", "page_size", &config.page_size, path, error) ||
-        !read_size(*server, "server", "workers", &config.workers, path, error) ||
-        !read_size(*server, "server", "max_message_bytes", &config.max_message_bytes, path, error))
-      return std::nullopt;
+    for (const auto& [key, out] :
+         {std::pair{"page_size", &config.page_size}, std::pair{"workers", &config.workers},
+          std::pair{"max_message_bytes", &config.max_message_bytes}})
+      if (Status read = read_size(*server, "server", key, out, path); !read.is_ok()) return read;
     if (auto level = (*server)["log_level"].value<std::string>()) config.log_level = *level;
     if (const toml::node* dirs = server->get("plugin_dirs")) {
       const toml::array* list = dirs->as_array();
       if (list == nullptr) {
-        *error = where(path, *dirs) + ": server.plugin_dirs must be an array of strings";
-        return std::nullopt;
+        return invalid_argument(where(path, *dirs) +
+                                ": server.plugin_dirs must be an array of strings");
       }
       for (const auto& dir : *list) {
         auto value = dir.value<std::string>();
         if (!value) {
-          *error = where(path, dir) + ": server.plugin_dirs must be an array of strings";
-          return std::nullopt;
+          return invalid_argument(where(path, dir) +
+                                  ": server.plugin_dirs must be an array of strings");
         }
         std::filesystem::path p(*value);
         config.plugin_dirs.push_back(p.is_absolute() ? p : base / p);
@@ -464,14 +453,12 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
   if (const toml::node* http_node = root.get("http")) {
     const toml::table* http = http_node->as_table();
     if (http == nullptr) {
-      *error = where(path, *http_node) + ": [http] must be a table";
-      return std::nullopt;
+      return invalid_argument(where(path, *http_node) + ": [http] must be a table");
     }
     if (const toml::node* auth = http->get("auth")) {
       auto text = auth->value<std::string>();
       if (!text || (*text != "on" && *text != "off")) {
-        *error = where(path, *auth) + ": http.auth must be \"on\" or \"off\"";
-        return std::nullopt;
+        return invalid_argument(where(path, *auth) + ": http.auth must be \"on\" or \"off\"");
       }
       config.http.auth = *text == "on";
     }
@@ -485,39 +472,36 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
           config.http.allowed_origins.push_back(*value);
       }
       if (list == nullptr) {
-        *error = where(path, *origins) + ": http.allowed_origins must be an array of strings";
-        return std::nullopt;
+        return invalid_argument(where(path, *origins) +
+                                ": http.allowed_origins must be an array of strings");
       }
     }
-    if (!read_size(*http, "http", "max_sessions", &config.http.max_sessions, path, error) ||
-        !read_size(*http, "http", "max_body_bytes", &config.http.max_body_bytes, path, error) ||
-        !read_size(*http, "http", "max_connections", &config.http.max_connections, path, error) ||
-        !read_duration(*http, "http", "read_timeout", &config.http.read_timeout_seconds, path,
-                       error) ||
-        !read_duration(*http, "http", "session_idle_timeout",
-                       &config.http.session_idle_timeout_seconds, path, error) ||
-        !read_size(*http, "http", "max_sessions_per_token", &config.http.max_sessions_per_token,
-                   path, error) ||
-        !read_duration(*http, "http", "abandoned_session_timeout",
-                       &config.http.abandoned_session_timeout_seconds, path, error) ||
-        !read_rate_limit(*http, &config.http, path, error))
-      return std::nullopt;
+    // Every reader runs; of two bad keys, the first in this order is the one reported.
+    HttpConfig& h = config.http;
+    for (Status read :
+         {read_size(*http, "http", "max_sessions", &h.max_sessions, path),
+          read_size(*http, "http", "max_body_bytes", &h.max_body_bytes, path),
+          read_size(*http, "http", "max_connections", &h.max_connections, path),
+          read_duration(*http, "http", "read_timeout", &h.read_timeout_seconds, path),
+          read_duration(*http, "http", "session_idle_timeout", &h.session_idle_timeout_seconds,
+                        path),
+          read_size(*http, "http", "max_sessions_per_token", &h.max_sessions_per_token, path),
+          read_duration(*http, "http", "abandoned_session_timeout",
+                        &h.abandoned_session_timeout_seconds, path),
+          read_rate_limit(*http, &h, path)})
+      if (!read.is_ok()) return read;
   }
 
   if (const toml::node* oauth = root.get("oauth")) {
     auto providers = read_oauth_providers(*oauth, path);
-    if (!providers.is_ok()) {
-      *error = providers.status().message();
-      return std::nullopt;
-    }
+    if (!providers.is_ok()) return providers.status();
     config.oauth = std::move(providers).value();
   }
 
   if (const toml::node* instances_node = root.get("instances")) {
     const toml::table* instances = instances_node->as_table();
     if (instances == nullptr) {
-      *error = where(path, *instances_node) + ": [instances] must be a table";
-      return std::nullopt;
+      return invalid_argument(where(path, *instances_node) + ": [instances] must be a table");
     }
     // toml++ keeps tables sorted by key; load in file order instead, so the later of two
     // colliding instances is the one refused and destroy order mirrors the file.
@@ -532,62 +516,59 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
       instance.name = std::string(key);
       const toml::table* table = value.as_table();
       if (table == nullptr) {
-        *error = where(path, value) + ": instances." + instance.name + " must be a table";
-        return std::nullopt;
+        return invalid_argument(where(path, value) + ": instances." + instance.name +
+                                " must be a table");
       }
       if (const toml::node* server = table->get("server")) {
         if (table->contains("plugin")) {
-          *error = where(path, *server) + ": instances." + instance.name +
-                   " has both plugin and server: an instance is either a plugin or a mounted "
-                   "MCP server";
-          return std::nullopt;
+          return invalid_argument(
+              where(path, *server) + ": instances." + instance.name +
+              " has both plugin and server: an instance is either a plugin or a mounted "
+              "MCP server");
         }
-        instance.server = read_mounted_server(*server, instance.name, base_dir, path, error);
-        if (!instance.server) return std::nullopt;
+        auto mounted = read_mounted_server(*server, instance.name, base_dir, path);
+        if (!mounted.is_ok()) return mounted.status();
+        instance.server = std::move(mounted).value();
       } else {
         auto plugin = (*table)["plugin"].value<std::string>();
         if (!plugin || plugin->empty()) {
-          *error =
+          return invalid_argument(
               where(path, value) + ": instances." + instance.name +
-              " needs plugin = \"<name or path>\", server.command = [...] or server.url = \"...\"";
-          return std::nullopt;
+              " needs plugin = \"<name or path>\", server.command = [...] or server.url = \"...\"");
         }
         instance.plugin = *plugin;
       }
       if (const toml::node* prefix = table->get("prefix")) {
         auto text = prefix->value<std::string>();
         if (!text) {
-          *error =
-              where(path, *prefix) + ": instances." + instance.name + ".prefix must be a string";
-          return std::nullopt;
+          return invalid_argument(where(path, *prefix) + ": instances." + instance.name +
+                                  ".prefix must be a string");
         }
         instance.prefix = *text;
       }
       if (const toml::node* options = table->get("options")) {
         if (!options->is_table()) {
-          *error =
-              where(path, *options) + ": instances." + instance.name + ".options must be a table";
-          return std::nullopt;
+          return invalid_argument(where(path, *options) + ": instances." + instance.name +
+                                  ".options must be a table");
         }
         instance.options = to_json(*options);
       }
       if (const toml::node* secrets = table->get("secrets")) {
         const toml::table* map = secrets->as_table();
         if (map == nullptr) {
-          *error =
-              where(path, *secrets) + ": instances." + instance.name + ".secrets must be a table";
-          return std::nullopt;
+          return invalid_argument(where(path, *secrets) + ": instances." + instance.name +
+                                  ".secrets must be a table");
         }
         for (const auto& [alias, source] : *map) {
-          auto mapping = parse_secret_mapping(path, instance.name, alias.str(), source, error);
-          if (!mapping) return std::nullopt;
+          auto mapping = parse_secret_mapping(path, instance.name, alias.str(), source);
+          if (!mapping.is_ok()) return mapping.status();
           if (instance.server && instance.server->url.empty() &&
               (!valid_variable_name(alias.str()) || !mapping->env_commands.empty())) {
-            *error = where(path, source) + ": instances." + instance.name + ".secrets." +
-                     std::string(alias.str()) +
-                     ": a mounted server's secret is the variable of that name, so the alias "
-                     "must be [A-Za-z_][A-Za-z0-9_]* and the mapping a plain \"vault:NAME\"";
-            return std::nullopt;
+            return invalid_argument(
+                where(path, source) + ": instances." + instance.name + ".secrets." +
+                std::string(alias.str()) +
+                ": a mounted server's secret is the variable of that name, so the alias "
+                "must be [A-Za-z_][A-Za-z0-9_]* and the mapping a plain \"vault:NAME\"");
           }
           instance.secrets[std::string(alias.str())] = std::move(*mapping);
         }
@@ -596,60 +577,56 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
         for (const auto& [header, header_value] : instance.server->headers)
           for (const auto& alias : parse_header_template(header_value).value().aliases())
             if (!instance.secrets.contains(alias)) {
-              *error = where(path, *table) + ": instances." + instance.name + ".server.headers." +
-                       header + " names {secret:" + alias + "}, but [instances." + instance.name +
-                       ".secrets] maps no alias '" + alias + "'";
-              return std::nullopt;
+              return invalid_argument(where(path, *table) + ": instances." + instance.name +
+                                      ".server.headers." + header + " names {secret:" + alias +
+                                      "}, but [instances." + instance.name +
+                                      ".secrets] maps no alias '" + alias + "'");
             }
       }
       if (const toml::node* guard = table->get("guard")) {
         auto text = guard->value<std::string>();
         if (!text || (*text != "block" && *text != "redact" && *text != "off")) {
-          *error = where(path, *guard) + ": instances." + instance.name +
-                   ".guard must be \"block\", \"redact\" or \"off\"";
-          return std::nullopt;
+          return invalid_argument(where(path, *guard) + ": instances." + instance.name +
+                                  ".guard must be \"block\", \"redact\" or \"off\"");
         }
         instance.guard = *text;
       }
       if (const toml::node* isolation = table->get("isolation")) {
         auto text = isolation->value<std::string>();
         if (!text || (*text != "process" && *text != "in-process")) {
-          *error = where(path, *isolation) + ": instances." + instance.name +
-                   ".isolation must be \"process\" or \"in-process\"";
-          return std::nullopt;
+          return invalid_argument(where(path, *isolation) + ": instances." + instance.name +
+                                  ".isolation must be \"process\" or \"in-process\"");
         }
         instance.isolation = *text;
         if (instance.server && instance.isolation != "process") {
-          *error = where(path, *isolation) + ": instances." + instance.name +
-                   ": a mounted server always runs in its own sandboxed process";
-          return std::nullopt;
+          return invalid_argument(where(path, *isolation) + ": instances." + instance.name +
+                                  ": a mounted server always runs in its own sandboxed process");
         }
       }
       if (const toml::node* sandbox = table->get("sandbox")) {
         if (auto mode = sandbox->value<std::string>()) {
           if (*mode != "strict" && *mode != "best-effort") {
-            *error = where(path, *sandbox) + ": instances." + instance.name +
-                     ".sandbox must be \"strict\", \"best-effort\" or a table";
-            return std::nullopt;
+            return invalid_argument(where(path, *sandbox) + ": instances." + instance.name +
+                                    ".sandbox must be \"strict\", \"best-effort\" or a table");
           }
           instance.sandbox_mode = *mode;
         } else if (const toml::table* policy = sandbox->as_table()) {
-          if (!read_sandbox(*policy, instance, base_dir, path, error)) return std::nullopt;
+          if (Status read = read_sandbox(*policy, instance, base_dir, path); !read.is_ok())
+            return read;
         } else {
-          *error = where(path, *sandbox) + ": instances." + instance.name +
-                   ".sandbox must be \"strict\", \"best-effort\" or a table";
-          return std::nullopt;
+          return invalid_argument(where(path, *sandbox) + ": instances." + instance.name +
+                                  ".sandbox must be \"strict\", \"best-effort\" or a table");
         }
       }
       for (const auto& [field, field_value] : *table) {
         const std::string_view f = field.str();
         if (f != "plugin" && f != "server" && f != "prefix" && f != "options" && f != "secrets" &&
             f != "guard" && f != "isolation" && f != "sandbox") {
-          *error = where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
-                   std::string(f) +
-                   "' (expected plugin or server, prefix, options, secrets, guard, isolation, "
-                   "sandbox)";
-          return std::nullopt;
+          return invalid_argument(
+              where(path, field_value) + ": instances." + instance.name + ": unknown key '" +
+              std::string(f) +
+              "' (expected plugin or server, prefix, options, secrets, guard, isolation, "
+              "sandbox)");
         }
       }
       config.instances.push_back(std::move(instance));
@@ -658,15 +635,13 @@ std::optional<Config> parse_config(std::string_view document, const std::filesys
   return config;
 }
 
-std::optional<Config> load_config(const std::filesystem::path& path, std::string* error) {
+Result<Config> load_config(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = "cannot read config file " + path.string() + ": " + std::strerror(errno);
-    return std::nullopt;
-  }
+  if (!in)
+    return io_error("cannot read config file " + path.string() + ": " + std::strerror(errno));
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse_config(buffer.str(), path, error);
+  return parse_config(buffer.str(), path);
 }
 
 std::filesystem::path default_config_path() {
@@ -765,18 +740,14 @@ write = [)" +
 )";
 }
 
-bool write_default_config(const std::filesystem::path& path, std::string* error) {
+Status write_default_config(const std::filesystem::path& path) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  if (ec) {
-    *error = "cannot create " + path.parent_path().string() + ": " + ec.message();
-    return false;
-  }
+  if (ec) return io_error("cannot create " + path.parent_path().string() + ": " + ec.message());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == EEXIST) return true;  // someone else wrote it first: keep theirs
-    *error = "cannot create " + path.string() + ": " + std::strerror(errno);
-    return false;
+    if (errno == EEXIST) return Status::ok();  // someone else wrote it first: keep theirs
+    return io_error("cannot create " + path.string() + ": " + std::strerror(errno));
   }
   // The demo connector's own folder, which its sandbox may write (0700, like the rest).
   const bool had_data_dir = std::filesystem::exists(default_data_dir(), ec);
@@ -791,8 +762,8 @@ bool write_default_config(const std::filesystem::path& path, std::string* error)
   const std::string text = default_config_text();
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ok = (::close(fd) == 0) && ok;
-  if (!ok) *error = "cannot write " + path.string();
-  return ok;
+  if (!ok) return io_error("cannot write " + path.string());
+  return Status::ok();
 }
 
 }  // namespace keyhold

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
 #include "config/oauth_config.hpp"
 
 namespace keyhold {
@@ -94,12 +95,11 @@ struct Config {
   OAuthProviders oauth;  // [oauth.NAME], by name
 };
 
-// Parses a config file. Returns nothing and a message naming the file, line and cause in
-// *error when it cannot be read or is invalid.
-std::optional<Config> load_config(const std::filesystem::path& path, std::string* error);
+// Parses a config file. Fails with a message naming the file, line and cause when it cannot
+// be read (kIo) or is invalid (kInvalidArgument).
+Result<Config> load_config(const std::filesystem::path& path);
 // Same, from text (path is only used in messages and to resolve relative paths).
-std::optional<Config> parse_config(std::string_view text, const std::filesystem::path& path,
-                                   std::string* error);
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& path);
 
 // $XDG_CONFIG_HOME/keyhold/keyhold.toml, else ~/.config/keyhold/keyhold.toml.
 std::filesystem::path default_config_path();
@@ -109,7 +109,7 @@ std::filesystem::path default_data_dir();
 // The commented configuration written on first run.
 std::string default_config_text();
 // Writes default_config_text() to path (creating folders, mode 0600) unless the file
-// exists. Returns false and a message on failure.
-bool write_default_config(const std::filesystem::path& path, std::string* error);
+// exists. Fails with kIo and a message naming the path.
+Status write_default_config(const std::filesystem::path& path);
 
 }  // namespace keyhold

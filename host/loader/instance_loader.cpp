@@ -155,10 +155,10 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     if (instance.server)
       for (auto& [alias, entry] : mapping) entry.env_commands = {instance.server->command};
     if (secrets != nullptr && secrets->broker) {
-      std::string bind_error;
-      if (!secrets->broker->bind_instance(instance.name, backend->definition(), mapping,
-                                          &bind_error)) {
-        result.error = bind_error;
+      if (Status bound =
+              secrets->broker->bind_instance(instance.name, backend->definition(), mapping);
+          !bound.is_ok()) {
+        result.error = bound.message();
         results.push_back(std::move(result));
         continue;
       }

@@ -1,4 +1,5 @@
 #include "loader/plugin_instance.hpp"
+#include "loader/abi_status.hpp"
 #include "loader/abi_strings.hpp"
 
 #include <sodium.h>
@@ -80,7 +81,9 @@ int32_t api_secret_acquire(kh_host* host, const kh_call_ctx* ctx, kh_str alias,
     *out = kh_secret_handle{0, 0};
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
-    return services->broker->acquire(host->instance->name(), view(alias), request_of(ctx), out);
+    auto acquired = services->broker->acquire(host->instance->name(), view(alias), request_of(ctx));
+    if (acquired.is_ok()) *out = *acquired;
+    return to_kh_status(acquired.status());
   } catch (...) {
     return KH_ERROR;
   }
@@ -89,7 +92,7 @@ int32_t api_secret_release(kh_host* host, kh_secret_handle handle) {
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_FOUND;
-    return services->broker->release(host->instance->name(), handle);
+    return to_kh_status(services->broker->release(host->instance->name(), handle));
   } catch (...) {
     return KH_ERROR;
   }
@@ -99,7 +102,8 @@ int32_t api_secret_reveal(kh_host* host, const kh_call_ctx* ctx, kh_secret_handl
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
-    return services->broker->reveal(host->instance->name(), handle, request_of(ctx), use, user);
+    return to_kh_status(
+        services->broker->reveal(host->instance->name(), handle, request_of(ctx), use, user));
   } catch (...) {
     return KH_ERROR;
   }
@@ -109,12 +113,15 @@ int32_t api_secret_sign(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle 
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
-    std::string result;
-    int32_t status = services->broker->sign(host->instance->name(), handle, view(algorithm),
-                                            view(data), request_of(ctx), &result);
-    write_sink(out, result);
-    sodium_memzero(result.data(), result.size());
-    return status;
+    auto signature = services->broker->sign(host->instance->name(), handle, view(algorithm),
+                                            view(data), request_of(ctx));
+    if (signature.is_ok()) {
+      write_sink(out, *signature);
+      sodium_memzero(signature->data(), signature->size());
+    } else if (signature.status().code() == ErrorCode::kInvalidArgument) {
+      write_sink(out, signature.status().message());  // what the plugin passed wrong
+    }
+    return to_kh_status(signature.status());
   } catch (...) {
     return KH_ERROR;
   }
@@ -128,13 +135,13 @@ int32_t api_process_spawn(kh_host* host, const kh_call_ctx* ctx, kh_str spec, ui
       write_sink(error, "process spawning is not available: no secret services are configured");
       return KH_NOT_GRANTED;
     }
-    std::string why;
-    uint64_t id = 0;
-    int32_t status =
-        services->children->spawn(host->instance->name(), request_of(ctx), view(spec), &id, &why);
-    if (out != nullptr) *out = id;
-    write_sink(error, why);
-    return status;
+    auto spawned = services->children->spawn(host->instance->name(), request_of(ctx), view(spec));
+    if (!spawned.is_ok()) {
+      write_sink(error, spawned.status().message());
+      return to_kh_status(spawned.status());
+    }
+    if (out != nullptr) *out = *spawned;
+    return KH_OK;
   } catch (...) {
     return KH_ERROR;
   }

@@ -104,7 +104,10 @@ int32_t McpServerBackend::create(kh_host* host, std::string_view, std::string_vi
                                  std::string* message) {
   host_ = host;
   std::lock_guard start_lock(start_mutex_);
-  if (!start(message)) return KH_ERROR;
+  if (Status started = start(); !started.is_ok()) {
+    *message = started.message();
+    return KH_ERROR;
+  }
   if (options_.lazy) {  // the catalog is read: the server waits for the first call
     std::shared_ptr<Connection> c;
     {
@@ -129,7 +132,7 @@ int32_t McpServerBackend::describe(std::string* body) {
   return KH_OK;
 }
 
-bool McpServerBackend::start(std::string* error) {
+Status McpServerBackend::start() {
   std::shared_ptr<Connection> old;
   {
     std::lock_guard lock(mutex_);
@@ -144,10 +147,7 @@ bool McpServerBackend::start(std::string* error) {
   secrets::SecretServices* services =
       host_ != nullptr && host_->instance != nullptr ? host_->instance->secrets() : nullptr;
   auto transport = options_.connect(services);
-  if (!transport.is_ok()) {
-    *error = transport.status().message();
-    return false;
-  }
+  if (!transport.is_ok()) return transport.status();
   auto c = std::make_shared<Connection>();
   c->transport = std::move(transport).value();
   {
@@ -161,28 +161,23 @@ bool McpServerBackend::start(std::string* error) {
   json init{{"protocolVersion", kProtocolVersion},
             {"capabilities", {{"sampling", json::object()}, {"elicitation", json::object()}}},
             {"clientInfo", {{"name", "keyhold"}, {"version", KEYHOLD_VERSION}}}};
-  json response;
-  std::string why;
-  if (request(c, "initialize", std::move(init), nullptr, options_.start_timeout, &response, &why) !=
-      KH_OK) {
+  auto response = request(c, "initialize", std::move(init), nullptr, options_.start_timeout);
+  if (!response.is_ok()) {
     c->transport->abort();
     std::lock_guard lock(mutex_);
-    *error = c->ended ? "the server ended before it answered initialize (" + last_end_ + ")" +
-                            std::string(c->transport->failure_hint())
-                      : "initialize: " + why;
-    return false;
+    return io_error(c->ended ? "the server ended before it answered initialize (" + last_end_ +
+                                   ")" + std::string(c->transport->failure_hint())
+                             : "initialize: " + response.status().message());
   }
-  if (auto e = response.find("error"); e != response.end()) {
+  if (auto e = response->find("error"); e != response->end()) {
     c->transport->abort();
-    *error = "initialize: the server refused: " + text_of(*e);
-    return false;
+    return io_error("initialize: the server refused: " + text_of(*e));
   }
-  const json& result = response["result"];
+  const json& result = (*response)["result"];
   if (!result.is_object() || !result.contains("protocolVersion") ||
       !result["protocolVersion"].is_string()) {
     c->transport->abort();
-    *error = "initialize: the server's answer has no protocolVersion";
-    return false;
+    return io_error("initialize: the server's answer has no protocolVersion");
   }
   {
     std::lock_guard lock(mutex_);
@@ -193,42 +188,32 @@ bool McpServerBackend::start(std::string* error) {
   if (!c->transport->send(text_of(rpc::make_notification("notifications/initialized", nullptr)),
                           std::nullopt, std::chrono::seconds(10))) {
     c->transport->abort();
-    *error = "the server stopped reading after initialize";
-    return false;
+    return io_error("the server stopped reading after initialize");
   }
-  if (!read_catalog(c, error)) {
+  if (Status read = read_catalog(c); !read.is_ok()) {
     c->transport->abort();
-    return false;
+    return read;
   }
   std::lock_guard lock(mutex_);
   c->ready = true;
-  return true;
+  return Status::ok();
 }
 
-bool McpServerBackend::ensure_running(std::string* error) {
+Status McpServerBackend::ensure_running() {
   std::lock_guard start_lock(start_mutex_);
   bool first_call = false;  // a lazy server's first start: no backoff, no budget
   {
     std::lock_guard lock(mutex_);
-    if (destroyed_) {
-      *error = "instance '" + options_.instance + "' is shut down";
-      return false;
-    }
-    if (!failed_.empty()) {
-      *error = failed_;
-      return false;
-    }
-    if (connection_ && !connection_->ended) return true;
+    if (destroyed_) return unavailable("instance '" + options_.instance + "' is shut down");
+    if (!failed_.empty()) return unavailable(failed_);
+    if (connection_ && !connection_->ended) return Status::ok();
     first_call = parked_;
   }
   // A child backs off before a restart (the caller waits rather than fails); a remote
   // server is tried again at once: reaching it costs one request, not a process.
   while (!options_.remote && !first_call) {
     std::unique_lock lock(mutex_);
-    if (destroyed_) {
-      *error = "instance '" + options_.instance + "' is shut down";
-      return false;
-    }
+    if (destroyed_) return unavailable("instance '" + options_.instance + "' is shut down");
     if (Clock::now() >= restart_budget_.next_allowed()) break;
     changed_.wait_until(lock, restart_budget_.next_allowed());
   }
@@ -240,8 +225,7 @@ bool McpServerBackend::ensure_running(std::string* error) {
                 std::to_string(RestartBudget::kMaxRestarts + 1) +
                 " times within 10 minutes (last: " + last_end_ + ")";
       spdlog::error("{}", failed_);
-      *error = failed_;
-      return false;
+      return unavailable(failed_);
     }
     before = catalog_;
   }
@@ -251,11 +235,10 @@ bool McpServerBackend::ensure_running(std::string* error) {
   else
     spdlog::warn("instance '{}': {} its server again (the last one {})", options_.instance,
                  options_.remote ? "connecting to" : "starting", last_end_);
-  if (!start(error)) {
-    *error = "instance '" + options_.instance + "' could not " +
-             (options_.remote ? "reach" : "restart") + " its server: " + *error +
-             (options_.remote ? "; the next call tries again" : "");
-    return false;
+  if (Status started = start(); !started.is_ok()) {
+    return unavailable("instance '" + options_.instance + "' could not " +
+                       (options_.remote ? "reach" : "restart") + " its server: " +
+                       started.message() + (options_.remote ? "; the next call tries again" : ""));
   }
   json after;
   {
@@ -268,19 +251,17 @@ bool McpServerBackend::ensure_running(std::string* error) {
     for (int32_t what : {KH_LIST_TOOLS, KH_LIST_RESOURCES, KH_LIST_PROMPTS})
       api.notify_list_changed(host_, what);
   }
-  return true;
+  return Status::ok();
 }
 
-int32_t McpServerBackend::request(const std::shared_ptr<Connection>& c, const std::string& method,
-                                  json params, CallContext* ctx, std::chrono::milliseconds timeout,
-                                  json* response, std::string* error) {
+Result<json> McpServerBackend::request(const std::shared_ptr<Connection>& c,
+                                       const std::string& method, json params, CallContext* ctx,
+                                       std::chrono::milliseconds timeout) {
   std::int64_t id;
   {
     std::lock_guard lock(mutex_);
-    if (c->ended) {
-      *error = "instance '" + options_.instance + "' is not running (" + last_end_ + ")";
-      return KH_ERROR;
-    }
+    if (c->ended)
+      return io_error("instance '" + options_.instance + "' is not running (" + last_end_ + ")");
     id = next_id_++;
     Pending& p = pending_.try_emplace(id).first->second;
     p.connection = c->number;
@@ -306,7 +287,7 @@ int32_t McpServerBackend::request(const std::shared_ptr<Connection>& c, const st
   const auto deadline = Clock::now() + timeout;
   std::unique_lock lock(mutex_);
   Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
-  int32_t status = KH_OK;
+  Status status;
   while (!p.done) {
     p.ready.wait_for(lock, std::chrono::milliseconds(20));
     if (p.done) break;
@@ -314,91 +295,83 @@ int32_t McpServerBackend::request(const std::shared_ptr<Connection>& c, const st
       lock.unlock();
       cancel("cancelled by the client");
       lock.lock();
-      status = KH_CANCELLED;
-      *error = "request cancelled";
+      status = Status(ErrorCode::kCancelled, "request cancelled");
       break;
     }
     if (Clock::now() > deadline) {
       lock.unlock();
       cancel("timed out");
       lock.lock();
-      status = KH_ERROR;
-      *error = "the mounted server did not answer " + method + " within " +
-               std::to_string(timeout.count() / 1000) + " s";
+      status = io_error("the mounted server did not answer " + method + " within " +
+                        std::to_string(timeout.count() / 1000) + " s");
       break;
     }
   }
-  if (status == KH_OK) {
-    if (!p.failure.empty()) {
-      status = KH_ERROR;
-      *error = p.failure;
-    } else {
-      *response = std::move(p.response);
-    }
-  }
+  if (status.is_ok() && !p.failure.empty()) status = io_error(p.failure);
+  json response = status.is_ok() ? std::move(p.response) : json();
   // Server requests may still use ctx: wait for them before the caller's ctx goes away.
   p.done = true;
   p.ready.wait(lock, [&] { return p.users == 0; });
   pending_.erase(id);
-  return status;
+  if (!status.is_ok()) return status;
+  return response;
 }
 
-bool McpServerBackend::read_list(const std::shared_ptr<Connection>& c, const char* method,
-                                 const char* key, json* items, std::string* error) {
+Status McpServerBackend::read_list(const std::shared_ptr<Connection>& c, const char* method,
+                                   const char* key, json* items) {
   std::string cursor;
   for (int page = 0; page < 1000; ++page) {
     json params = json::object();
     if (!cursor.empty()) params["cursor"] = cursor;
-    json response;
-    std::string why;
-    if (request(c, method, std::move(params), nullptr, options_.start_timeout, &response, &why) !=
-        KH_OK) {
-      *error = std::string(method) + ": " + why;
-      return false;
+    auto response = request(c, method, std::move(params), nullptr, options_.start_timeout);
+    if (!response.is_ok())
+      return io_error(std::string(method) + ": " + response.status().message());
+    if (auto e = response->find("error"); e != response->end()) {
+      if (e->is_object() && e->value("code", 0) == rpc::kMethodNotFound) return Status::ok();
+      return io_error(std::string(method) + ": " + text_of(*e));
     }
-    if (auto e = response.find("error"); e != response.end()) {
-      if (e->is_object() && e->value("code", 0) == rpc::kMethodNotFound) return true;
-      *error = std::string(method) + ": " + text_of(*e);
-      return false;
-    }
-    cursor = append_page(response["result"], key, items);
-    if (cursor.empty()) return true;
+    cursor = append_page((*response)["result"], key, items);
+    if (cursor.empty()) return Status::ok();
   }
-  *error = std::string(method) + ": more than 1000 pages";
-  return false;
+  return io_error(std::string(method) + ": more than 1000 pages");
 }
 
-bool McpServerBackend::read_catalog(const std::shared_ptr<Connection>& c, std::string* error) {
+Status McpServerBackend::read_catalog(const std::shared_ptr<Connection>& c) {
   json capabilities;
   {
     std::lock_guard lock(mutex_);
     capabilities = server_capabilities_;
   }
   ServerLists lists;
-  if (capabilities.contains("tools") && !read_list(c, "tools/list", "tools", &lists.tools, error))
-    return false;
-  if (capabilities.contains("resources") &&
-      (!read_list(c, "resources/list", "resources", &lists.resources, error) ||
-       !read_list(c, "resources/templates/list", "resourceTemplates", &lists.resource_templates,
-                  error)))
-    return false;
-  if (capabilities.contains("prompts") &&
-      !read_list(c, "prompts/list", "prompts", &lists.prompts, error))
-    return false;
+  // Each list the capabilities offer, in this order; the first that fails is the error.
+  const struct {
+    const char* capability;
+    const char* method;
+    const char* key;
+    json* items;
+  } wanted[] = {
+      {"tools", "tools/list", "tools", &lists.tools},
+      {"resources", "resources/list", "resources", &lists.resources},
+      {"resources", "resources/templates/list", "resourceTemplates", &lists.resource_templates},
+      {"prompts", "prompts/list", "prompts", &lists.prompts},
+  };
+  for (const auto& list : wanted) {
+    if (!capabilities.contains(list.capability)) continue;
+    if (Status read = read_list(c, list.method, list.key, list.items); !read.is_ok()) return read;
+  }
   std::vector<std::string> dropped;
   json catalog = catalog_from_server_lists(lists, &dropped);
   for (const auto& line : dropped)
     spdlog::warn("instance '{}': left out of the catalog: {}", options_.instance, line);
   std::lock_guard lock(mutex_);
   catalog_ = std::move(catalog);
-  return true;
+  return Status::ok();
 }
 
 int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
                                std::string_view params_json, std::string* body) {
-  std::string error;
-  if (!ensure_running(&error)) {
-    *body = error;
+  if (Status running = ensure_running(); !running.is_ok()) {
+    *body = running.message();
     return KH_ERROR;
   }
   json params = json::parse(params_json, nullptr, false);
@@ -415,29 +388,27 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
     *body = "instance '" + options_.instance + "' is not running";
     return KH_ERROR;
   }
-  json response;
-  int32_t status =
-      request(c, std::string(method), params, &ctx, options_.call_timeout, &response, &error);
-  if (status == KH_ERROR && c->transport->session_lost()) {
+  auto response = request(c, std::string(method), params, &ctx, options_.call_timeout);
+  if (!response.is_ok() && response.status().code() != ErrorCode::kCancelled &&
+      c->transport->session_lost()) {
     // Refused before the server processed it: once more, in a new session.
-    if (!ensure_running(&error)) {
-      *body = error;
+    if (Status running = ensure_running(); !running.is_ok()) {
+      *body = running.message();
       return KH_ERROR;
     }
     {
       std::lock_guard lock(mutex_);
       c = connection_;
     }
-    status = request(c, std::string(method), std::move(params), &ctx, options_.call_timeout,
-                     &response, &error);
+    response = request(c, std::string(method), std::move(params), &ctx, options_.call_timeout);
   }
-  if (status != KH_OK) {
-    *body = error;
-    return status;
+  if (!response.is_ok()) {
+    *body = response.status().message();
+    return response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR;
   }
-  if (auto e = response.find("error"); e != response.end()) return status_for_error(*e, body);
-  auto result = response.find("result");
-  if (result == response.end() || !result->is_object()) {
+  if (auto e = response->find("error"); e != response->end()) return status_for_error(*e, body);
+  auto result = response->find("result");
+  if (result == response->end() || !result->is_object()) {
     *body = "the mounted server answered without a result object";
     return KH_ERROR;
   }
@@ -653,10 +624,9 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
 }
 
 void McpServerBackend::on_list_changed(const std::shared_ptr<Connection>& c, int32_t what) {
-  std::string error;
-  if (!read_catalog(c, &error)) {
+  if (Status read = read_catalog(c); !read.is_ok()) {
     spdlog::warn("instance '{}': its server changed a list, but reading it failed: {}",
-                 options_.instance, error);
+                 options_.instance, read.message());
     return;
   }
   PluginInstance::host_api().notify_list_changed(host_, what);

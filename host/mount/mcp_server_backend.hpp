@@ -104,18 +104,18 @@ class McpServerBackend final : public PluginBackend {
 
   // Starts a server and completes the handshake and the lists; the caller holds
   // start_mutex_.
-  bool start(std::string* error);
-  bool ensure_running(std::string* error);
+  Status start();
+  Status ensure_running();
   // Sends a request and waits for the response (or the end of the connection, the
-  // cancellation of ctx, or timeout). KH_OK with the response in *response; otherwise a
-  // KH_* status and a message in *error.
-  int32_t request(const std::shared_ptr<Connection>& c, const std::string& method,
-                  nlohmann::json params, CallContext* ctx, std::chrono::milliseconds timeout,
-                  nlohmann::json* response, std::string* error);
+  // cancellation of ctx, or timeout). The whole JSON-RPC response; otherwise kCancelled
+  // when ctx was cancelled, kIo when the server ended or did not answer in time.
+  Result<nlohmann::json> request(const std::shared_ptr<Connection>& c, const std::string& method,
+                                 nlohmann::json params, CallContext* ctx,
+                                 std::chrono::milliseconds timeout);
   // Reads every page of the lists the server's capabilities offer into catalog_.
-  bool read_catalog(const std::shared_ptr<Connection>& c, std::string* error);
-  bool read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
-                 nlohmann::json* items, std::string* error);
+  Status read_catalog(const std::shared_ptr<Connection>& c);
+  Status read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
+                   nlohmann::json* items);
   void read_messages(std::shared_ptr<Connection> c);
   void read_diagnostics(std::shared_ptr<Connection> c);
   void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message);

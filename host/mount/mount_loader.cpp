@@ -104,17 +104,15 @@ std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
     }
   }
   for (const auto& alias : aliases) {
-    vault::SecretBuffer value;
-    std::string why;
-    if (services->broker->value_for_env(instance, alias, server.command, "", &value, &why) !=
-        KH_OK) {
+    auto value = services->broker->value_for_env(instance, alias, server.command, "");
+    if (!value.is_ok()) {
       spdlog::warn(
           "instance '{}': {}; its server starts without the variable {} (grant it with "
           "`keyhold vault grant {} SECRET --ops env`)",
-          instance, why, alias, instance);
+          instance, value.status().message(), alias, instance);
       continue;
     }
-    append_entry(&env, alias, value.view());
+    append_entry(&env, alias, value->view());
   }
   return env;
 }
@@ -138,13 +136,13 @@ Result<std::vector<vault::SecretBuffer>> remote_headers(const std::string& insta
         return Status(ErrorCode::kPermissionDenied, "header " + name + " needs secret alias '" +
                                                         part.text +
                                                         "', but no secret services are available");
-      vault::SecretBuffer secret;
-      std::string why;
-      if (services->broker->value_for_header(instance, part.text, destination, "", &secret, &why) !=
-          KH_OK)
-        return Status(ErrorCode::kPermissionDenied, "header " + name + ": " + why +
+      auto granted = services->broker->value_for_header(instance, part.text, destination, "");
+      if (!granted.is_ok())
+        return Status(ErrorCode::kPermissionDenied, "header " + name + ": " +
+                                                        granted.status().message() +
                                                         " (grant it with `keyhold vault grant " +
                                                         instance + " SECRET --ops env`)");
+      vault::SecretBuffer secret = std::move(granted).value();
       const std::string_view v = secret.view();
       if (v.find_first_of("\r\n", 0) != std::string_view::npos ||
           v.find('\0') != std::string_view::npos)
@@ -238,12 +236,10 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
       [name = instance.name, server, argv = std::move(argv), aliases = options.secret_aliases,
        max_message_bytes](
           secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
-    std::string error;
-    auto process =
-        ServerProcess::start(argv, server_environment(name, server, aliases, services), &error);
-    if (!process) return io_error(error);
+    auto process = ServerProcess::start(argv, server_environment(name, server, aliases, services));
+    if (!process.is_ok()) return io_error(process.status().message());
     return std::unique_ptr<ServerTransport>(
-        std::make_unique<StdioTransport>(std::move(process), max_message_bytes));
+        std::make_unique<StdioTransport>(std::move(process).value(), max_message_bytes));
   };
   options.sandbox_applied = {
       "server started by keyhold-runner --exec-policy (read: " + policy["read"].dump() + ")"};

@@ -15,28 +15,19 @@
 
 namespace keyhold::mount {
 
-std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::string>& argv,
-                                                    std::vector<vault::SecretBuffer> env,
-                                                    std::string* error) {
-  if (argv.empty()) {
-    *error = "no command";
-    return nullptr;
-  }
+Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::vector<std::string>& argv,
+                                                            std::vector<vault::SecretBuffer> env) {
+  if (argv.empty()) return invalid_argument("no command");
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    return nullptr;
-  }
-  if (::pipe2(out, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    for (int fd : in) ::close(fd);
-    return nullptr;
-  }
-  if (::pipe2(err, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
-    return nullptr;
-  }
+  // Closes the pipes made so far and says why the next one failed (errno read first).
+  const auto pipe_failed = [](std::initializer_list<int> opened) {
+    Status failed = io_error(std::string("pipe: ") + std::strerror(errno));
+    for (int fd : opened) ::close(fd);
+    return failed;
+  };
+  if (::pipe2(in, O_CLOEXEC) != 0) return pipe_failed({});
+  if (::pipe2(out, O_CLOEXEC) != 0) return pipe_failed({in[0], in[1]});
+  if (::pipe2(err, O_CLOEXEC) != 0) return pipe_failed({in[0], in[1], out[0], out[1]});
   std::vector<std::string> args_storage = argv;
   std::vector<char*> args;
   for (auto& a : args_storage) args.push_back(a.data());
@@ -71,8 +62,7 @@ std::unique_ptr<ServerProcess> ServerProcess::start(const std::vector<std::strin
   ::close(err[1]);
   if (rc != 0) {
     for (int fd : {in[1], out[0], err[0]}) ::close(fd);
-    *error = "cannot start '" + argv[0] + "': " + std::strerror(rc);
-    return nullptr;
+    return io_error("cannot start '" + argv[0] + "': " + std::strerror(rc));
   }
   std::unique_ptr<ServerProcess> process(new ServerProcess);
   process->pid_ = pid;

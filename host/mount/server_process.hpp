@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
 
 namespace keyhold::mount {
@@ -23,11 +24,9 @@ namespace keyhold::mount {
 class ServerProcess {
  public:
   // Starts argv (argv[0] a path, or searched in the host's PATH) with exactly the
-  // entries of env ("NAME=value", guarded). Null and a one-line cause in *error on
-  // failure.
-  static std::unique_ptr<ServerProcess> start(const std::vector<std::string>& argv,
-                                              std::vector<vault::SecretBuffer> env,
-                                              std::string* error);
+  // entries of env ("NAME=value", guarded). Fails with a one-line cause (kIo).
+  static Result<std::unique_ptr<ServerProcess>> start(const std::vector<std::string>& argv,
+                                                      std::vector<vault::SecretBuffer> env);
   ~ServerProcess();  // terminate()s
 
   // Writes text and a '\n' to the server's stdin; false when the server is gone or has

@@ -100,20 +100,18 @@ ChildProcesses::~ChildProcesses() {
   }
 }
 
-int32_t ChildProcesses::spawn(const std::string& instance, const std::string& request_id,
-                              std::string_view spec_json, std::uint64_t* id, std::string* error) {
-  *id = 0;
+Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
+                                            const std::string& request_id,
+                                            std::string_view spec_json) {
   auto spec = nlohmann::json::parse(spec_json, nullptr, false);
   if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
       !spec["argv"].is_array() || spec["argv"].empty()) {
-    *error = "spawn spec needs \"argv\": a non-empty array of strings";
-    return KH_INVALID_ARGUMENT;
+    return invalid_argument("spawn spec needs \"argv\": a non-empty array of strings");
   }
   std::vector<std::string> argv;
   for (const auto& a : spec["argv"]) {
     if (!a.is_string()) {
-      *error = "argv entries must be strings";
-      return KH_INVALID_ARGUMENT;
+      return invalid_argument("argv entries must be strings");
     }
     argv.push_back(a.get<std::string>());
   }
@@ -136,9 +134,9 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
     for (const auto& [name, value] : env->items()) {
       if (!value.is_string()) continue;
       if (gets_secrets && changes_what_runs(name)) {
-        *error = "env variable " + name +
-                 " may not be set for a child that receives secrets (it changes what runs)";
-        return KH_INVALID_ARGUMENT;
+        return invalid_argument(
+            "env variable " + name +
+            " may not be set for a child that receives secrets (it changes what runs)");
       }
       add(name, value.get_ref<const std::string&>());
     }
@@ -146,14 +144,11 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   if (gets_secrets) {
     for (const auto& [name, alias] : secret_env->items()) {
       if (!alias.is_string()) {
-        *error = "secret_env values must be alias strings";
-        return KH_INVALID_ARGUMENT;
+        return invalid_argument("secret_env values must be alias strings");
       }
-      vault::SecretBuffer value;
-      const int32_t status = broker_.value_for_env(instance, alias.get<std::string>(), argv,
-                                                   request_id, &value, error);
-      if (status != KH_OK) return status;
-      add(name, value.view());
+      auto value = broker_.value_for_env(instance, alias.get<std::string>(), argv, request_id);
+      if (!value.is_ok()) return value.status();
+      add(name, value->view());
     }
   }
   std::vector<char*> envp;
@@ -169,15 +164,13 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   args.push_back(nullptr);
 
   int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
-    *error = std::string("pipe: ") + std::strerror(errno);
-    return KH_ERROR;
-  }
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return io_error(std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    Status failed = io_error(std::string("pipe: ") + std::strerror(errno));
     ::close(out_pipe[0]);
     ::close(out_pipe[1]);
-    *error = std::string("pipe: ") + std::strerror(errno);
-    return KH_ERROR;
+    return failed;
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -211,8 +204,7 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   if (rc != 0) {
     ::close(out_pipe[0]);
     ::close(err_pipe[0]);
-    *error = "cannot start '" + argv[0] + "': " + std::strerror(rc);
-    return KH_ERROR;
+    return io_error("cannot start '" + argv[0] + "': " + std::strerror(rc));
   }
   auto child = std::make_shared<Child>();
   child->instance = instance;
@@ -220,9 +212,9 @@ int32_t ChildProcesses::spawn(const std::string& instance, const std::string& re
   child->streams[1].fd = out_pipe[0];
   child->streams[2].fd = err_pipe[0];
   std::lock_guard lock(mutex_);
-  *id = next_id_++;
-  children_[*id] = std::move(child);
-  return KH_OK;
+  const std::uint64_t id = next_id_++;
+  children_[id] = std::move(child);
+  return id;
 }
 
 std::shared_ptr<ChildProcesses::Child> ChildProcesses::find(const std::string& instance,

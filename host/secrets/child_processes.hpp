@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "base/status.hpp"
 #include "secrets/handle_broker.hpp"
 #include "secrets/redactor.hpp"
 
@@ -25,9 +26,11 @@ class ChildProcesses {
 
   // spec: {"argv":[...],"cwd":"...","env":{"K":"V"},"secret_env":{"VAR":"alias"}}.
   // The child gets PATH, HOME, LANG, TMPDIR and USER from the host, then env, then
-  // secret_env. KH_NOT_GRANTED when an alias lacks the env grant; *error says why.
-  int32_t spawn(const std::string& instance, const std::string& request_id,
-                std::string_view spec_json, std::uint64_t* id, std::string* error);
+  // secret_env. Returns the child's id; kInvalidArgument for a bad spec, kPermissionDenied
+  // (KH_NOT_GRANTED) when an alias lacks the env grant, kIo when it cannot start; the
+  // message says why.
+  Result<std::uint64_t> spawn(const std::string& instance, const std::string& request_id,
+                              std::string_view spec_json);
   // Redacted output of stream 1 (stdout) or 2 (stderr): whole lines, or the rest at end
   // of stream. KH_NOT_FOUND at end of stream with nothing left.
   int32_t read(const std::string& instance, std::uint64_t id, int32_t stream, int32_t timeout_ms,

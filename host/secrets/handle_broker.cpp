@@ -20,14 +20,22 @@ vault::Operation to_vault_op(std::uint32_t op) {
                                   : vault::Operation::kReveal;
 }
 
+const char* operation_name(std::uint32_t op) {
+  return op == KH_SECRET_OP_SIGN ? "sign" : op == KH_SECRET_OP_ENV ? "env" : "reveal";
+}
+
+// A refusal: KH_NOT_GRANTED at the plugin ABI. The message names the alias, never a value.
+Status not_granted(std::string message) {
+  return Status(ErrorCode::kPermissionDenied, std::move(message));
+}
+
 }  // namespace
 
 HandleBroker::HandleBroker(std::shared_ptr<SharedVault> vault)
     : vault_(vault), audit_queue_(std::move(vault)) {}
 
-bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& definition,
-                                 const std::map<std::string, SecretMapping>& mapping,
-                                 std::string* error) {
+Status HandleBroker::bind_instance(const std::string& instance, const kh_plugin& definition,
+                                   const std::map<std::string, SecretMapping>& mapping) {
   std::vector<AliasBinding> bindings;
   for (const auto& [alias, entry] : mapping) {
     const std::string& text = entry.source;
@@ -40,50 +48,44 @@ bool HandleBroker::bind_instance(const std::string& instance, const kh_plugin& d
       if (alias == d.alias) declared = &d;
     }
     if (declared == nullptr) {
-      *error = "secret alias '" + alias + "' is not declared by plugin '" + definition.name +
-               "' (it declares: " + (names.empty() ? std::string("none") : names) + ")";
-      return false;
+      return invalid_argument(
+          "secret alias '" + alias + "' is not declared by plugin '" + definition.name +
+          "' (it declares: " + (names.empty() ? std::string("none") : names) + ")");
     }
-    auto source = SecretSource::parse(text, error);
-    if (!source) {
-      *error = "secret alias '" + alias + "': " + *error;
-      return false;
-    }
+    std::string why;
+    auto source = SecretSource::parse(text, &why);
+    if (!source) return invalid_argument("secret alias '" + alias + "': " + why);
     if (source->kind == SecretSource::Kind::kOAuth) {
       if (!vault_ || !oauth_ || !oauth_->knows(source->ref)) {
-        *error = "secret alias '" + alias + "' maps to " + source->describe() +
-                 (vault_ ? " but there is no [oauth." + source->ref + "] in the config"
-                         : " but no vault is open (OAuth tokens live in the vault)");
-        return false;
+        return invalid_argument("secret alias '" + alias + "' maps to " + source->describe() +
+                                (vault_
+                                     ? " but there is no [oauth." + source->ref + "] in the config"
+                                     : " but no vault is open (OAuth tokens live in the vault)"));
       }
     } else if (source->kind == SecretSource::Kind::kVault) {
       if (!vault_) {
-        *error =
-            "secret alias '" + alias + "' maps to " + source->describe() + " but no vault is open";
-        return false;
+        return unavailable("secret alias '" + alias + "' maps to " + source->describe() +
+                           " but no vault is open");
       }
       auto found = vault_->with([&](vault::Vault& v) { return v.find_secret(source->ref); });
-      if (!found.is_ok()) {
-        *error = "secret alias '" + alias + "': " + found.status().message();
-        return false;
-      }
+      if (!found.is_ok())
+        return Status(found.status().code(),
+                      "secret alias '" + alias + "': " + found.status().message());
     } else {
       auto value = read_source(*source, vault_.get());
-      if (!value.is_ok()) {
-        *error = "secret alias '" + alias + "': " + value.status().message();
-        return false;
-      }
+      if (!value.is_ok())
+        return Status(value.status().code(),
+                      "secret alias '" + alias + "': " + value.status().message());
     }
     if (!entry.env_commands.empty() && (declared->operations & KH_SECRET_OP_ENV) == 0) {
-      *error = "secret alias '" + alias + "' lists env_commands but plugin '" + definition.name +
-               "' does not declare the env operation for it";
-      return false;
+      return invalid_argument("secret alias '" + alias + "' lists env_commands but plugin '" +
+                              definition.name + "' does not declare the env operation for it");
     }
     bindings.push_back({alias, *source, declared->operations, entry.env_commands});
   }
   MutexLock lock(mutex_);
   bindings_[instance] = std::move(bindings);
-  return true;
+  return Status::ok();
 }
 
 const AliasBinding* HandleBroker::find_binding(const std::string& instance,
@@ -95,57 +97,51 @@ const AliasBinding* HandleBroker::find_binding(const std::string& instance,
   return nullptr;
 }
 
-int32_t HandleBroker::check(const std::string& instance, const AliasBinding& binding,
-                            std::uint32_t op) {
-  if ((binding.declared_ops & op) == 0) return KH_NOT_GRANTED;
+Status HandleBroker::check(const std::string& instance, const AliasBinding& binding,
+                           std::uint32_t op) {
+  const auto refused = [&] {
+    return not_granted("secret alias '" + binding.alias + "' is not granted for " +
+                       operation_name(op));
+  };
+  if ((binding.declared_ops & op) == 0) return refused();
   const std::string granted = binding.source.granted_secret();
-  if (granted.empty()) return KH_OK;  // env: and file: sources: the config is the grant
+  if (granted.empty()) return Status::ok();  // env: and file: sources: the config is the grant
   check_for_change();  // the cache then holds nothing older than the vault's last commit
   MutexLock lock(cache_mutex_);
   auto grants = cached_grants_.find(instance);
   if (grants == cached_grants_.end()) {
     auto read = vault_->with([&](vault::Vault& v) { return v.list_grants(instance); });
-    if (!read.is_ok()) return KH_NOT_GRANTED;
+    if (!read.is_ok()) return refused();
     grants = cached_grants_.emplace(instance, std::move(read).value()).first;
   }
   const auto decision =
       vault::decide_grant(grants->second, granted, to_vault_op(op), std::time(nullptr));
-  return decision == vault::GrantDecision::kAllowed ? KH_OK : KH_NOT_GRANTED;
+  return decision == vault::GrantDecision::kAllowed ? Status::ok() : refused();
 }
 
-int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use,
-                                 std::string* error) {
+Status HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use) {
   if (binding.source.kind == SecretSource::Kind::kOAuth) {
     auto token = oauth_->access_token(binding.source.ref);
-    if (!token.is_ok()) {
-      *error = token.status().message();
-      return KH_ERROR;
-    }
+    if (!token.is_ok()) return io_error(token.status().message());
     check_for_change();  // a refresh just happened: the redactor learns the new token first
     use(token.value().bytes(), false);
-    return KH_OK;
+    return Status::ok();
   }
   if (binding.source.kind != SecretSource::Kind::kVault) {
     auto value = read_source(binding.source, vault_.get());
-    if (!value.is_ok()) {
-      *error = value.status().message();
-      return KH_ERROR;
-    }
+    if (!value.is_ok()) return io_error(value.status().message());
     use(value.value().bytes(), false);
-    return KH_OK;
+    return Status::ok();
   }
   {
     MutexLock lock(cache_mutex_);
     if (auto hit = cached_values_.find(binding.source.ref); hit != cached_values_.end()) {
       use(hit->second.bytes(), true);
-      return KH_OK;
+      return Status::ok();
     }
   }
   auto value = read_source(binding.source, vault_.get());
-  if (!value.is_ok()) {
-    *error = value.status().message();
-    return KH_ERROR;
-  }
+  if (!value.is_ok()) return io_error(value.status().message());
   // A rotation committed since the last check must reach the redactor before this value
   // leaves; then the value may be older than the vault, so it is not cached.
   const bool moved = check_for_change();
@@ -156,7 +152,7 @@ int32_t HandleBroker::with_value(const AliasBinding& binding, const ValueUse& us
   } else {
     use(value.value().bytes(), false);
   }
-  return KH_OK;
+  return Status::ok();
 }
 
 void HandleBroker::audit(const std::string& instance, const std::string& action,
@@ -189,19 +185,18 @@ bool HandleBroker::mapped_binding(const std::string& instance, std::string_view 
   return false;
 }
 
-int32_t HandleBroker::acquire(const std::string& instance, std::string_view alias,
-                              const std::string& request_id, kh_secret_handle* out) {
-  *out = kh_secret_handle{0, 0};
+Result<kh_secret_handle> HandleBroker::acquire(const std::string& instance, std::string_view alias,
+                                               const std::string& request_id) {
   AliasBinding binding;
   if (!mapped_binding(instance, alias, "handle.acquire", request_id, &binding))
-    return KH_NOT_GRANTED;
+    return not_granted("secret alias '" + std::string(alias) + "' is not mapped for this instance");
   bool any = false;
   for (std::uint32_t op : {KH_SECRET_OP_REVEAL, KH_SECRET_OP_SIGN, KH_SECRET_OP_ENV})
-    if ((binding.declared_ops & op) && check(instance, binding, op) == KH_OK) any = true;
+    if ((binding.declared_ops & op) && check(instance, binding, op).is_ok()) any = true;
   if (!any) {
     audit(instance, "handle.acquire", binding.source.describe(), request_id, "denied",
           "alias=" + binding.alias + " no operation granted");
-    return KH_NOT_GRANTED;
+    return not_granted("secret alias '" + binding.alias + "' has no operation granted");
   }
   kh_secret_handle handle;
   do {
@@ -213,71 +208,70 @@ int32_t HandleBroker::acquire(const std::string& instance, std::string_view alia
   }
   audit(instance, "handle.acquire", binding.source.describe(), request_id, "ok",
         "alias=" + binding.alias);
-  *out = handle;
-  return KH_OK;
+  return handle;
 }
 
-int32_t HandleBroker::release(const std::string& instance, kh_secret_handle handle) {
+Status HandleBroker::release(const std::string& instance, kh_secret_handle handle) {
   MutexLock lock(mutex_);
   auto it = handles_.find({handle.hi, handle.lo});
-  if (it == handles_.end() || it->second.instance != instance) return KH_NOT_FOUND;
+  if (it == handles_.end() || it->second.instance != instance)
+    return not_found("unknown or released secret handle");
   handles_.erase(it);
-  return KH_OK;
+  return Status::ok();
 }
 
-int32_t HandleBroker::resolve(const std::string& instance, kh_secret_handle handle,
-                              AliasBinding* out) const {
+Result<AliasBinding> HandleBroker::resolve(const std::string& instance,
+                                           kh_secret_handle handle) const {
   MutexLock lock(mutex_);
   auto it = handles_.find({handle.hi, handle.lo});
-  if (it == handles_.end()) return KH_NOT_FOUND;
-  if (it->second.instance != instance) return KH_NOT_GRANTED;  // another instance's handle
+  if (it == handles_.end()) return not_found("unknown or released secret handle");
+  if (it->second.instance != instance)  // another instance's handle
+    return not_granted("the secret handle belongs to another instance");
   const AliasBinding* binding = find_binding(instance, it->second.alias);
-  if (binding == nullptr) return KH_NOT_FOUND;
-  *out = *binding;
-  return KH_OK;
+  if (binding == nullptr) return not_found("unknown or released secret handle");
+  return *binding;
 }
 
-int32_t HandleBroker::reveal(const std::string& instance, kh_secret_handle handle,
-                             const std::string& request_id, kh_reveal_fn use, void* user) {
-  AliasBinding binding;
-  int32_t status = resolve(instance, handle, &binding);
-  if (status == KH_OK) status = check(instance, binding, KH_SECRET_OP_REVEAL);
-  const std::string what = binding.source.describe();
-  if (status != KH_OK) {
-    audit(instance, "handle.reveal", what, request_id, "denied",
-          status == KH_NOT_FOUND ? "unknown or released handle" : "alias=" + binding.alias);
-    return status == KH_NOT_FOUND ? KH_NOT_GRANTED : status;
-  }
+Result<AliasBinding> HandleBroker::granted_binding(const std::string& instance,
+                                                   kh_secret_handle handle, std::uint32_t op,
+                                                   const char* action,
+                                                   const std::string& request_id) {
+  auto binding = resolve(instance, handle);
+  const Status status = binding.is_ok() ? check(instance, *binding, op) : binding.status();
+  if (status.is_ok()) return binding;
+  const AliasBinding known = binding.is_ok() ? *binding : AliasBinding{};
+  audit(instance, action, known.source.describe(), request_id, "denied",
+        status.code() == ErrorCode::kNotFound ? "unknown or released handle"
+                                              : "alias=" + known.alias);
+  return not_granted(status.message());  // an unknown handle too: the plugin learns no more
+}
+
+Status HandleBroker::reveal(const std::string& instance, kh_secret_handle handle,
+                            const std::string& request_id, kh_reveal_fn use, void* user) {
+  auto binding =
+      granted_binding(instance, handle, KH_SECRET_OP_REVEAL, "handle.reveal", request_id);
+  if (!binding.is_ok()) return binding.status();
+  const std::string what = binding->source.describe();
   vault::SecretBuffer value;
-  std::string error;
-  if (with_value(
-          binding,
-          [&](std::span<const std::uint8_t> v, bool) { value = vault::SecretBuffer::copy_of(v); },
-          &error) != KH_OK) {
-    audit(instance, "handle.reveal", what, request_id, "error", error);
-    return KH_ERROR;
+  if (Status read = with_value(*binding, [&](std::span<const std::uint8_t> v,
+                                             bool) { value = vault::SecretBuffer::copy_of(v); });
+      !read.is_ok()) {
+    audit(instance, "handle.reveal", what, request_id, "error", read.message());
+    return read;
   }
-  audit(instance, "handle.reveal", what, request_id, "ok", "alias=" + binding.alias);
+  audit(instance, "handle.reveal", what, request_id, "ok", "alias=" + binding->alias);
   if (use != nullptr) use(user, value.data(), value.size());
-  return KH_OK;  // value's buffer is zeroed as it goes out of scope
+  return Status::ok();  // value's buffer is zeroed as it goes out of scope
 }
 
-int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
-                           std::string_view algorithm, std::string_view data,
-                           const std::string& request_id, std::string* out) {
-  AliasBinding binding;
-  int32_t status = resolve(instance, handle, &binding);
-  if (status == KH_OK) status = check(instance, binding, KH_SECRET_OP_SIGN);
-  const std::string what = binding.source.describe();
-  if (status != KH_OK) {
-    audit(instance, "handle.sign", what, request_id, "denied",
-          status == KH_NOT_FOUND ? "unknown or released handle" : "alias=" + binding.alias);
-    return status == KH_NOT_FOUND ? KH_NOT_GRANTED : status;
-  }
-  if (algorithm != "hmac-sha256" && algorithm != "aws4-signing-key") {
-    *out = "unknown signing algorithm (use hmac-sha256 or aws4-signing-key)";
-    return KH_INVALID_ARGUMENT;
-  }
+Result<std::string> HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
+                                       std::string_view algorithm, std::string_view data,
+                                       const std::string& request_id) {
+  auto granted = granted_binding(instance, handle, KH_SECRET_OP_SIGN, "handle.sign", request_id);
+  if (!granted.is_ok()) return granted.status();
+  const AliasBinding& binding = *granted;
+  if (algorithm != "hmac-sha256" && algorithm != "aws4-signing-key")
+    return invalid_argument("unknown signing algorithm (use hmac-sha256 or aws4-signing-key)");
   unsigned char mac[kMacBytes];
   // A SigV4 signing key is derived once per secret and scope while the vault is unchanged.
   std::string derived_key_id;
@@ -286,23 +280,20 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
     MutexLock lock(cache_mutex_);
     if (auto hit = cached_signing_keys_.find(derived_key_id); hit != cached_signing_keys_.end()) {
       std::memcpy(mac, hit->second.data(), sizeof mac);
-      return finish_sign(instance, binding, algorithm, request_id, mac, out);
+      return finish_sign(instance, binding, algorithm, request_id, mac);
     }
   }
   Aws4Scope scope;
   if (algorithm == "aws4-signing-key") {
     auto parsed = parse_aws4_scope(data);
     if (!parsed) {
-      *out =
-          "aws4-signing-key needs {\"date\":\"YYYYMMDD\",\"region\":\"...\",\"service\":\"...\"}";
-      return KH_INVALID_ARGUMENT;
+      return invalid_argument(
+          "aws4-signing-key needs {\"date\":\"YYYYMMDD\",\"region\":\"...\",\"service\":\"...\"}");
     }
     scope = std::move(*parsed);
   }
-  std::string error;
-  const int32_t computed = with_value(
-      binding,
-      [&](std::span<const std::uint8_t> secret, bool current) {
+  const Status computed =
+      with_value(binding, [&](std::span<const std::uint8_t> secret, bool current) {
         if (algorithm == "hmac-sha256") {
           hmac_sha256(secret, data, mac);
           return;
@@ -311,23 +302,23 @@ int32_t HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
         if (current)  // with_value holds the cache lock while use runs
           cached_signing_keys_.insert_or_assign(
               derived_key_id, vault::SecretBuffer::copy_of(std::span<const std::uint8_t>(mac)));
-      },
-      &error);
-  if (computed != KH_OK) {
-    audit(instance, "handle.sign", what, request_id, "error", error);
-    return KH_ERROR;
+      });
+  if (!computed.is_ok()) {
+    audit(instance, "handle.sign", binding.source.describe(), request_id, "error",
+          computed.message());
+    return computed;
   }
-  return finish_sign(instance, binding, algorithm, request_id, mac, out);
+  return finish_sign(instance, binding, algorithm, request_id, mac);
 }
 
-int32_t HandleBroker::finish_sign(const std::string& instance, const AliasBinding& binding,
-                                  std::string_view algorithm, const std::string& request_id,
-                                  unsigned char (&mac)[32], std::string* out) {
-  out->assign(reinterpret_cast<const char*>(mac), sizeof mac);
+std::string HandleBroker::finish_sign(const std::string& instance, const AliasBinding& binding,
+                                      std::string_view algorithm, const std::string& request_id,
+                                      unsigned char (&mac)[32]) {
+  std::string out(reinterpret_cast<const char*>(mac), sizeof mac);
   sodium_memzero(mac, sizeof mac);
   audit(instance, "handle.sign", binding.source.describe(), request_id, "ok",
         "alias=" + binding.alias + " algorithm=" + std::string(algorithm));
-  return KH_OK;
+  return out;
 }
 
 namespace {
@@ -340,76 +331,67 @@ bool starts_with_argv(const std::vector<std::string>& argv,
 
 }  // namespace
 
-int32_t HandleBroker::env_binding(const std::string& instance, std::string_view alias,
-                                  const char* action, const std::string& request_id,
-                                  AliasBinding* binding, std::string* why) {
-  if (!mapped_binding(instance, alias, action, request_id, binding)) {
-    *why = "secret alias '" + std::string(alias) + "' is not mapped for this instance";
-    return KH_NOT_GRANTED;
+Result<AliasBinding> HandleBroker::env_binding(const std::string& instance, std::string_view alias,
+                                               const char* action, const std::string& request_id) {
+  AliasBinding binding;
+  if (!mapped_binding(instance, alias, action, request_id, &binding))
+    return not_granted("secret alias '" + std::string(alias) + "' is not mapped for this instance");
+  if (!check(instance, binding, KH_SECRET_OP_ENV).is_ok()) {
+    audit(instance, action, binding.source.describe(), request_id, "denied",
+          "alias=" + binding.alias);
+    return not_granted("secret alias '" + binding.alias + "' is not granted for env");
   }
-  if (check(instance, *binding, KH_SECRET_OP_ENV) != KH_OK) {
-    audit(instance, action, binding->source.describe(), request_id, "denied",
-          "alias=" + binding->alias);
-    *why = "secret alias '" + binding->alias + "' is not granted for env";
-    return KH_NOT_GRANTED;
-  }
-  return KH_OK;
+  return binding;
 }
 
-int32_t HandleBroker::copy_value(const std::string& instance, const AliasBinding& binding,
-                                 const char* action, const std::string& request_id,
-                                 const std::string& ok_detail, vault::SecretBuffer* out,
-                                 std::string* why) {
+Result<vault::SecretBuffer> HandleBroker::copy_value(const std::string& instance,
+                                                     const AliasBinding& binding,
+                                                     const char* action,
+                                                     const std::string& request_id,
+                                                     const std::string& ok_detail) {
   const std::string what = binding.source.describe();
-  std::string error;
-  if (with_value(
-          binding,
-          [&](std::span<const std::uint8_t> v, bool) { *out = vault::SecretBuffer::copy_of(v); },
-          &error) != KH_OK) {
-    audit(instance, action, what, request_id, "error", error);
-    *why = "secret alias '" + binding.alias + "' could not be read: " + error;
-    return KH_ERROR;
+  vault::SecretBuffer out;
+  if (Status read = with_value(binding, [&](std::span<const std::uint8_t> v,
+                                            bool) { out = vault::SecretBuffer::copy_of(v); });
+      !read.is_ok()) {
+    audit(instance, action, what, request_id, "error", read.message());
+    return io_error("secret alias '" + binding.alias + "' could not be read: " + read.message());
   }
   audit(instance, action, what, request_id, "ok", ok_detail);
-  return KH_OK;
+  return out;
 }
 
-int32_t HandleBroker::value_for_env(const std::string& instance, std::string_view alias,
-                                    const std::vector<std::string>& argv,
-                                    const std::string& request_id, vault::SecretBuffer* out,
-                                    std::string* why) {
-  AliasBinding binding;
-  if (int32_t status = env_binding(instance, alias, "handle.env", request_id, &binding, why);
-      status != KH_OK)
-    return status;
+Result<vault::SecretBuffer> HandleBroker::value_for_env(const std::string& instance,
+                                                        std::string_view alias,
+                                                        const std::vector<std::string>& argv,
+                                                        const std::string& request_id) {
+  auto binding = env_binding(instance, alias, "handle.env", request_id);
+  if (!binding.is_ok()) return binding.status();
   const bool allowed = std::any_of(
-      binding.env_commands.begin(), binding.env_commands.end(),
+      binding->env_commands.begin(), binding->env_commands.end(),
       [&](const std::vector<std::string>& prefix) { return starts_with_argv(argv, prefix); });
   if (!allowed) {
     const std::string command = argv.empty() ? std::string() : argv.front();
-    audit(instance, "handle.env", binding.source.describe(), request_id, "denied",
-          "alias=" + binding.alias + " command=" + command + " (not in env_commands)");
-    *why = binding.env_commands.empty()
-               ? "secret alias '" + binding.alias +
-                     "' has no env_commands in the config, so no child may receive it"
-               : "secret alias '" + binding.alias + "' may not be given to '" + command +
-                     "' (not in the alias's env_commands)";
-    return KH_NOT_GRANTED;
+    audit(instance, "handle.env", binding->source.describe(), request_id, "denied",
+          "alias=" + binding->alias + " command=" + command + " (not in env_commands)");
+    return not_granted(binding->env_commands.empty()
+                           ? "secret alias '" + binding->alias +
+                                 "' has no env_commands in the config, so no child may receive it"
+                           : "secret alias '" + binding->alias + "' may not be given to '" +
+                                 command + "' (not in the alias's env_commands)");
   }
-  return copy_value(instance, binding, "handle.env", request_id,
-                    "alias=" + binding.alias + " command=" + argv.front(), out, why);
+  return copy_value(instance, *binding, "handle.env", request_id,
+                    "alias=" + binding->alias + " command=" + argv.front());
 }
 
-int32_t HandleBroker::value_for_header(const std::string& instance, std::string_view alias,
-                                       const std::string& destination,
-                                       const std::string& request_id, vault::SecretBuffer* out,
-                                       std::string* why) {
-  AliasBinding binding;
-  if (int32_t status = env_binding(instance, alias, "handle.header", request_id, &binding, why);
-      status != KH_OK)
-    return status;
-  return copy_value(instance, binding, "handle.header", request_id,
-                    "alias=" + binding.alias + " to=" + destination, out, why);
+Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& instance,
+                                                           std::string_view alias,
+                                                           const std::string& destination,
+                                                           const std::string& request_id) {
+  auto binding = env_binding(instance, alias, "handle.header", request_id);
+  if (!binding.is_ok()) return binding.status();
+  return copy_value(instance, *binding, "handle.header", request_id,
+                    "alias=" + binding->alias + " to=" + destination);
 }
 
 std::vector<KnownSecret> HandleBroker::releasable_values() {

@@ -5,6 +5,9 @@
 // audited. Values cross only inside reveal callbacks, in guarded memory zeroed afterwards;
 // sign derives MACs and AWS SigV4 signing keys so the secret never leaves the host.
 //
+// Every operation returns a Status; a refusal is kPermissionDenied (KH_NOT_GRANTED at the
+// plugin ABI, see loader/abi_status.hpp), a secret that cannot be read kIo (KH_ERROR).
+//
 // Thread-safe.
 #include <keyhold/plugin.h>
 
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "base/mutex.hpp"
+#include "base/status.hpp"
 #include "config/config.hpp"
 #include "secrets/audit_queue.hpp"
 #include "secrets/oauth_tokens.hpp"
@@ -45,39 +49,42 @@ class HandleBroker {
   // Records the aliases an instance maps in its config. Fails, with a message naming the
   // alias, when the plugin did not declare an alias, a source is malformed, or the
   // secret behind it does not exist (or, for env/file, cannot be read).
-  bool bind_instance(const std::string& instance, const kh_plugin& definition,
-                     const std::map<std::string, SecretMapping>& mapping, std::string* error);
+  Status bind_instance(const std::string& instance, const kh_plugin& definition,
+                       const std::map<std::string, SecretMapping>& mapping);
 
-  // KH_OK and a fresh handle when the alias is bound and at least one declared operation
-  // is granted now; KH_NOT_GRANTED otherwise. Audited.
-  int32_t acquire(const std::string& instance, std::string_view alias,
-                  const std::string& request_id, kh_secret_handle* out);
-  int32_t release(const std::string& instance, kh_secret_handle handle);
+  // A fresh handle when the alias is bound and at least one declared operation is granted
+  // now; kPermissionDenied otherwise. Audited.
+  Result<kh_secret_handle> acquire(const std::string& instance, std::string_view alias,
+                                   const std::string& request_id);
+  // kNotFound for an unknown handle or another instance's.
+  Status release(const std::string& instance, kh_secret_handle handle);
   // Calls use(user, value, size) with the current value; the buffer is zeroed after.
-  int32_t reveal(const std::string& instance, kh_secret_handle handle,
-                 const std::string& request_id, kh_reveal_fn use, void* user);
+  Status reveal(const std::string& instance, kh_secret_handle handle, const std::string& request_id,
+                kh_reveal_fn use, void* user);
   // "hmac-sha256" (data = message) or "aws4-signing-key" (data = {"date","region",
-  // "service"} JSON). The MAC or key (32 bytes) goes to *out.
-  int32_t sign(const std::string& instance, kh_secret_handle handle, std::string_view algorithm,
-               std::string_view data, const std::string& request_id, std::string* out);
+  // "service"} JSON). Returns the MAC or key (32 bytes); kInvalidArgument, with a message
+  // for the plugin, for an unknown algorithm or a malformed scope.
+  Result<std::string> sign(const std::string& instance, kh_secret_handle handle,
+                           std::string_view algorithm, std::string_view data,
+                           const std::string& request_id);
   // The value of alias for the environment of a child started with argv (operation env):
-  // KH_OK only when env is granted and argv starts with one of the alias's env_commands
-  // (the administrator's list in the config; the plugin picks argv, so without it any
-  // child could print the value transformed past the redactor). On refusal *why says
-  // which check failed (names only). Audited.
-  int32_t value_for_env(const std::string& instance, std::string_view alias,
-                        const std::vector<std::string>& argv, const std::string& request_id,
-                        vault::SecretBuffer* out, std::string* why);
+  // only when env is granted and argv starts with one of the alias's env_commands (the
+  // administrator's list in the config; the plugin picks argv, so without it any child
+  // could print the value transformed past the redactor). A refusal's message says which
+  // check failed (names only). Audited.
+  Result<vault::SecretBuffer> value_for_env(const std::string& instance, std::string_view alias,
+                                            const std::vector<std::string>& argv,
+                                            const std::string& request_id);
 
   // The value of alias for a header of the requests the host sends to a remote mounted
   // server at destination (a URL, for the audit). Checked against the env operation: env
   // and header are one grant, "the host hands the value to the instance's mounted server,
   // never to plugin memory", so an instance moves between server.command and server.url
-  // without a new grant. On refusal *why says which check failed (names only). Audited as
-  // handle.header.
-  int32_t value_for_header(const std::string& instance, std::string_view alias,
-                           const std::string& destination, const std::string& request_id,
-                           vault::SecretBuffer* out, std::string* why);
+  // without a new grant. A refusal's message says which check failed (names only). Audited
+  // as handle.header.
+  Result<vault::SecretBuffer> value_for_header(const std::string& instance, std::string_view alias,
+                                               const std::string& destination,
+                                               const std::string& request_id);
 
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();
@@ -113,29 +120,35 @@ class HandleBroker {
   // Copies the binding of alias for instance; audits `action` as denied when unmapped.
   bool mapped_binding(const std::string& instance, std::string_view alias, const char* action,
                       const std::string& request_id, AliasBinding* out);
-  // KH_OK when op is declared for the binding and granted now.
-  int32_t check(const std::string& instance, const AliasBinding& binding, std::uint32_t op);
+  // OK when op is declared for the binding and granted now; kPermissionDenied otherwise.
+  Status check(const std::string& instance, const AliasBinding& binding, std::uint32_t op);
   // The steps value_for_env and value_for_header share (both use the env grant): the
   // alias mapped and granted (audited under action when not) ...
-  int32_t env_binding(const std::string& instance, std::string_view alias, const char* action,
-                      const std::string& request_id, AliasBinding* binding, std::string* why);
-  // ... and the value copied into *out, audited under action ("ok" with ok_detail).
-  int32_t copy_value(const std::string& instance, const AliasBinding& binding, const char* action,
-                     const std::string& request_id, const std::string& ok_detail,
-                     vault::SecretBuffer* out, std::string* why);
+  Result<AliasBinding> env_binding(const std::string& instance, std::string_view alias,
+                                   const char* action, const std::string& request_id);
+  // ... and the value copied out, audited under action ("ok" with ok_detail).
+  Result<vault::SecretBuffer> copy_value(const std::string& instance, const AliasBinding& binding,
+                                         const char* action, const std::string& request_id,
+                                         const std::string& ok_detail);
   // Calls use with the current value of binding's secret (an operation already checked);
-  // KH_ERROR with *error (names only) when it cannot be read. use runs under the cache
+  // kIo with a message (names only) when it cannot be read. use runs under the cache
   // lock: keep it short (a MAC, a copy), never a plugin callback.
   // use(value, current): current is false when the value must not be cached (read from
   // env or a file, or the vault moved while it was read).
   using ValueUse = std::function<void(std::span<const std::uint8_t>, bool)>;
-  int32_t with_value(const AliasBinding& binding, const ValueUse& use, std::string* error);
-  // Hands the MAC or key out (and wipes mac) and audits a successful sign.
-  int32_t finish_sign(const std::string& instance, const AliasBinding& binding,
-                      std::string_view algorithm, const std::string& request_id,
-                      unsigned char (&mac)[32], std::string* out);
-  // Resolves handle for instance; KH_NOT_FOUND / KH_NOT_GRANTED (another instance's).
-  int32_t resolve(const std::string& instance, kh_secret_handle handle, AliasBinding* out) const;
+  Status with_value(const AliasBinding& binding, const ValueUse& use);
+  // Returns the MAC or key (and wipes mac) and audits a successful sign.
+  std::string finish_sign(const std::string& instance, const AliasBinding& binding,
+                          std::string_view algorithm, const std::string& request_id,
+                          unsigned char (&mac)[32]);
+  // Resolves handle for instance; kNotFound, or kPermissionDenied for another instance's.
+  Result<AliasBinding> resolve(const std::string& instance, kh_secret_handle handle) const;
+  // The binding behind handle when op is declared and granted now; otherwise audits action
+  // as denied and returns kPermissionDenied (for an unknown handle too). Shared by reveal
+  // and sign.
+  Result<AliasBinding> granted_binding(const std::string& instance, kh_secret_handle handle,
+                                       std::uint32_t op, const char* action,
+                                       const std::string& request_id);
 
   std::shared_ptr<SharedVault> vault_;
   std::shared_ptr<OAuthTokenSource> oauth_;  // set before serving, then read-only

@@ -5,7 +5,6 @@
 using namespace keyhold;
 
 TEST_CASE("a config with instances, options and secrets parses") {
-  std::string error;
   auto config = parse_config(R"(
 [server]
 page_size = 5
@@ -22,9 +21,9 @@ token = { source = "env:CI_TOKEN", env_commands = ["node", ["npm", "test"]] }
 [instances.echo]
 plugin = "echo"
 )",
-                             "/etc/keyhold/keyhold.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+                             "/etc/keyhold/keyhold.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   CHECK(config->page_size == 5);
   CHECK(config->plugin_dirs[0] == "/etc/keyhold/plugins");
   CHECK(config->plugin_dirs[1] == "/abs");
@@ -45,25 +44,28 @@ plugin = "echo"
 
 TEST_CASE("config errors name the file, the line and the cause") {
   std::string error;
-  CHECK_FALSE(parse_config("[instances.x]\nprefix = \"p\"\n", "k.toml", &error));
+  error = parse_config("[instances.x]\nprefix = \"p\"\n", "k.toml").status().message();
   CHECK(error ==
         "k.toml:1: instances.x needs plugin = \"<name or path>\", server.command = [...] or "
         "server.url = \"...\"");
-  CHECK_FALSE(parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml", &error));
+  error =
+      parse_config("[instances.x]\nplugin = \"echo\"\nplgin = 1\n", "k.toml").status().message();
   CHECK(error ==
         "k.toml:3: instances.x: unknown key 'plgin' (expected plugin or server, prefix, options, "
         "secrets, guard, isolation, sandbox)");
-  CHECK_FALSE(parse_config("[server]\npage_size = -1\n", "k.toml", &error));
+  error = parse_config("[server]\npage_size = -1\n", "k.toml").status().message();
   CHECK(error == "k.toml:2: server.page_size must be a positive integer");
-  CHECK_FALSE(parse_config("this is = = not toml", "k.toml", &error));
+  error = parse_config("this is = = not toml", "k.toml").status().message();
   CHECK_THAT(error, Catch::StartsWith("k.toml:1: "));
 }
 
 TEST_CASE("a secret mapping table is checked field by field") {
   std::string error;
   auto parse = [&](const std::string& mapping) {
-    return parse_config("[instances.x]\nplugin = \"echo\"\n[instances.x.secrets]\n" + mapping,
-                        "k.toml", &error);
+    auto config = parse_config(
+        "[instances.x]\nplugin = \"echo\"\n[instances.x.secrets]\n" + mapping, "k.toml");
+    error = config.status().message();
+    return config.is_ok();
   };
   CHECK_FALSE(parse("t = { env_commands = [\"node\"] }\n"));
   CHECK(error == "k.toml:4: instances.x.secrets.t.source must be a string like \"vault:NAME\"");
@@ -82,10 +84,9 @@ TEST_CASE("a secret mapping table is checked field by field") {
 }
 
 TEST_CASE("the default config text is itself a valid config serving echo and the sql demo") {
-  std::string error;
-  auto config = parse_config(default_config_text(), "default.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+  auto config = parse_config(default_config_text(), "default.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   REQUIRE(config->instances.size() == 2);
   CHECK(config->instances[0].plugin == "echo");
   CHECK(config->instances[1].plugin == "sql");

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 
+#include "loader/abi_status.hpp"
 #include "secrets/handle_broker.hpp"
 #include "secrets/signing.hpp"
 
@@ -87,11 +88,27 @@ kh_plugin plugin_declaring_db() {
 
 void bind(HandleBroker& broker, const std::string& instance,
           std::vector<std::vector<std::string>> env_commands = {}) {
-  std::string error;
   const auto plugin = plugin_declaring_db();
-  INFO(error);
-  REQUIRE(
-      broker.bind_instance(instance, plugin, {{"db", {"vault:team/db", env_commands}}}, &error));
+  const Status bound =
+      broker.bind_instance(instance, plugin, {{"db", {"vault:team/db", env_commands}}});
+  INFO(bound.message());
+  REQUIRE(bound.is_ok());
+}
+
+// The broker's answers as a plugin sees them at the ABI edge: a KH_* code, the result in
+// *out.
+kh_status acquire(HandleBroker& broker, const std::string& instance, const char* request_id,
+                  kh_secret_handle* out) {
+  auto acquired = broker.acquire(instance, "db", request_id);
+  if (acquired.is_ok()) *out = *acquired;
+  return to_kh_status(acquired.status());
+}
+
+kh_status sign(HandleBroker& broker, const std::string& instance, kh_secret_handle handle,
+               std::string_view algorithm, std::string_view data, std::string* out) {
+  auto signature = broker.sign(instance, handle, algorithm, data, "r1");
+  if (signature.is_ok()) *out = *signature;
+  return to_kh_status(signature.status());
 }
 
 std::optional<std::string> reveal(HandleBroker& broker, const std::string& instance,
@@ -100,7 +117,7 @@ std::optional<std::string> reveal(HandleBroker& broker, const std::string& insta
   const auto copy = [](void* user, const unsigned char* value, size_t size) {
     static_cast<std::string*>(user)->assign(reinterpret_cast<const char*>(value), size);
   };
-  if (broker.reveal(instance, handle, "r1", copy, &seen) != KH_OK) return std::nullopt;
+  if (!broker.reveal(instance, handle, "r1", copy, &seen).is_ok()) return std::nullopt;
   return seen;
 }
 
@@ -110,11 +127,11 @@ TEST_CASE("broker: without a grant nothing is handed out; with one, reveal gives
   Fixture f;
   bind(*f.broker, "a");
   kh_secret_handle handle{};
-  CHECK(f.broker->acquire("a", "db", "r1", &handle) == KH_NOT_GRANTED);
+  CHECK(acquire(*f.broker, "a", "r1", &handle) == KH_NOT_GRANTED);
   f.grant("a", "reveal");
-  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  REQUIRE(acquire(*f.broker, "a", "r1", &handle) == KH_OK);
   CHECK(reveal(*f.broker, "a", handle) == std::string(kCanary));
-  CHECK(f.broker->release("a", handle) == KH_OK);
+  CHECK(to_kh_status(f.broker->release("a", handle)) == KH_OK);
   CHECK_FALSE(reveal(*f.broker, "a", handle));  // a released handle is dead
 }
 
@@ -124,11 +141,11 @@ TEST_CASE("broker: a handle works only for the instance that acquired it") {
   bind(*f.broker, "b");
   f.grant("a", "reveal");
   kh_secret_handle handle{};
-  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  REQUIRE(acquire(*f.broker, "a", "r1", &handle) == KH_OK);
   CHECK_FALSE(reveal(*f.broker, "b", handle));
   std::string out;
-  CHECK(f.broker->sign("b", handle, "hmac-sha256", "m", "r1", &out) != KH_OK);
-  CHECK(f.broker->release("b", handle) != KH_OK);
+  CHECK(sign(*f.broker, "b", handle, "hmac-sha256", "m", &out) != KH_OK);
+  CHECK(to_kh_status(f.broker->release("b", handle)) != KH_OK);
   CHECK(reveal(*f.broker, "a", handle) == std::string(kCanary));  // still the owner's
   const kh_secret_handle forged{handle.hi ^ 1, handle.lo};
   CHECK_FALSE(reveal(*f.broker, "a", forged));
@@ -139,7 +156,7 @@ TEST_CASE("broker: a revoke acts on the next use of a handle already held") {
   bind(*f.broker, "a");
   f.grant("a", "reveal");
   kh_secret_handle handle{};
-  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  REQUIRE(acquire(*f.broker, "a", "r1", &handle) == KH_OK);
   REQUIRE(reveal(*f.broker, "a", handle));
   f.revoke("a");
   CHECK_FALSE(reveal(*f.broker, "a", handle));
@@ -150,60 +167,59 @@ TEST_CASE("broker: sign needs the sign operation and never returns the secret") 
   bind(*f.broker, "a");
   f.grant("a", "reveal");
   kh_secret_handle handle{};
-  REQUIRE(f.broker->acquire("a", "db", "r1", &handle) == KH_OK);
+  REQUIRE(acquire(*f.broker, "a", "r1", &handle) == KH_OK);
   std::string out;
-  CHECK(f.broker->sign("a", handle, "hmac-sha256", "m", "r1", &out) == KH_NOT_GRANTED);
+  CHECK(sign(*f.broker, "a", handle, "hmac-sha256", "m", &out) == KH_NOT_GRANTED);
   f.grant("a", "sign");  // replaces the reveal grant: sign only
   CHECK_FALSE(reveal(*f.broker, "a", handle));
-  REQUIRE(f.broker->sign("a", handle, "hmac-sha256", "message", "r1", &out) == KH_OK);
+  REQUIRE(sign(*f.broker, "a", handle, "hmac-sha256", "message", &out) == KH_OK);
   unsigned char expected[kMacBytes];
   hmac_sha256(bytes(kCanary), "message", expected);
   CHECK(out == std::string(reinterpret_cast<const char*>(expected), kMacBytes));
-  REQUIRE(f.broker->sign("a", handle, "aws4-signing-key",
-                         R"({"date":"20150830","region":"us-east-1","service":"iam"})", "r1",
-                         &out) == KH_OK);
+  REQUIRE(sign(*f.broker, "a", handle, "aws4-signing-key",
+               R"({"date":"20150830","region":"us-east-1","service":"iam"})", &out) == KH_OK);
   aws4_signing_key(bytes(kCanary), {"20150830", "us-east-1", "iam"}, expected);
   CHECK(out == std::string(reinterpret_cast<const char*>(expected), kMacBytes));
   CHECK(out.find(kCanary) == std::string::npos);
-  CHECK(f.broker->sign("a", handle, "aws4-signing-key", "{}", "r1", &out) == KH_INVALID_ARGUMENT);
-  CHECK(f.broker->sign("a", handle, "md5", "m", "r1", &out) == KH_INVALID_ARGUMENT);
+  CHECK(sign(*f.broker, "a", handle, "aws4-signing-key", "{}", &out) == KH_INVALID_ARGUMENT);
+  CHECK(sign(*f.broker, "a", handle, "md5", "m", &out) == KH_INVALID_ARGUMENT);
 }
 
 TEST_CASE("broker: env values go only to the administrator's commands") {
   Fixture f;
   bind(*f.broker, "a", {{"npm", "test"}});
   f.grant("a", "env");
-  vault::SecretBuffer value;
-  std::string why;
-  CHECK(f.broker->value_for_env("a", "db", {"sh", "-c", "env"}, "r1", &value, &why) != KH_OK);
-  CHECK(why.find(kCanary) == std::string::npos);
-  CHECK(f.broker->value_for_env("a", "db", {"npm"}, "r1", &value, &why) != KH_OK);
-  REQUIRE(f.broker->value_for_env("a", "db", {"npm", "test", "--", "x"}, "r1", &value, &why) ==
-          KH_OK);
-  CHECK(std::string_view(reinterpret_cast<const char*>(value.data()), value.size()) == kCanary);
+  auto refused = f.broker->value_for_env("a", "db", {"sh", "-c", "env"}, "r1");
+  CHECK(to_kh_status(refused.status()) == KH_NOT_GRANTED);
+  CHECK(refused.status().message().find(kCanary) == std::string::npos);
+  CHECK(to_kh_status(f.broker->value_for_env("a", "db", {"npm"}, "r1").status()) == KH_NOT_GRANTED);
+  auto value = f.broker->value_for_env("a", "db", {"npm", "test", "--", "x"}, "r1");
+  REQUIRE(value.is_ok());
+  CHECK(value->view() == kCanary);
 }
 
 TEST_CASE("broker: binding refuses undeclared aliases and missing secrets, naming the alias") {
   Fixture f;
   const auto plugin = plugin_declaring_db();
-  std::string error;
-  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"other", {"vault:team/db", {}}}}, &error));
-  CHECK(error.find("other") != std::string::npos);
-  error.clear();
-  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"db", {"vault:team/none", {}}}}, &error));
-  CHECK(error.find("db") != std::string::npos);
-  error.clear();
-  CHECK_FALSE(f.broker->bind_instance("a", plugin, {{"db", {"nowhere:x", {}}}}, &error));
-  CHECK_FALSE(error.empty());
+  const Status undeclared =
+      f.broker->bind_instance("a", plugin, {{"other", {"vault:team/db", {}}}});
+  CHECK_FALSE(undeclared.is_ok());
+  CHECK(undeclared.message().find("other") != std::string::npos);
+  const Status missing = f.broker->bind_instance("a", plugin, {{"db", {"vault:team/none", {}}}});
+  CHECK_FALSE(missing.is_ok());
+  CHECK(missing.message().find("db") != std::string::npos);
+  const Status malformed = f.broker->bind_instance("a", plugin, {{"db", {"nowhere:x", {}}}});
+  CHECK_FALSE(malformed.is_ok());
+  CHECK_FALSE(malformed.message().empty());
 }
 
 TEST_CASE("broker: every use is audited, and no audit row carries the value") {
   Fixture f;
   bind(*f.broker, "a");
   kh_secret_handle handle{};
-  CHECK(f.broker->acquire("a", "db", "req-denied", &handle) == KH_NOT_GRANTED);
+  CHECK(acquire(*f.broker, "a", "req-denied", &handle) == KH_NOT_GRANTED);
   f.grant("a", "reveal");
-  REQUIRE(f.broker->acquire("a", "db", "req-ok", &handle) == KH_OK);
+  REQUIRE(acquire(*f.broker, "a", "req-ok", &handle) == KH_OK);
   REQUIRE(reveal(*f.broker, "a", handle));
   bool denied = false, acquired = false, revealed = false;
   for (const auto& row : f.audit()) {

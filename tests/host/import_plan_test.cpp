@@ -169,7 +169,6 @@ TEST_CASE("import: instance names are sanitized and de-duplicated") {
 }
 
 TEST_CASE("import: the rendered TOML loads as a keyhold config, the plan text names only") {
-  std::string error;
   std::string text = claude_desktop();
   // A plain value with characters TOML must escape.
   text.replace(text.find("\"debug\""), 7, R"("de\"b\\ug\n\u0001")");
@@ -177,9 +176,9 @@ TEST_CASE("import: the rendered TOML loads as a keyhold config, the plan text na
   REQUIRE(client.is_ok());
   auto plan = plan_import(*client, rules_matcher());
   const std::string toml = render_instances_toml(plan, "/home/u/claude \"desktop\".json");
-  auto config = keyhold::parse_config(toml, "/tmp/keyhold.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+  auto config = keyhold::parse_config(toml, "/tmp/keyhold.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   REQUIRE(config->instances.size() == 3);
   const auto& github = config->instances[0];
   CHECK(github.name == "github");

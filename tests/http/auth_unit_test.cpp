@@ -217,27 +217,27 @@ session_idle_timeout = 600
 max_connections = 16
 rate_limit = { rate = 5, burst = 10 }
 )",
-                             "k.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+                             "k.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   CHECK(config->http.read_timeout_seconds == 2);
   CHECK(config->http.session_idle_timeout_seconds == 600);
   CHECK(config->http.max_connections == 16);
   CHECK(config->http.rate_limit_rate == 5);
   CHECK(config->http.rate_limit_burst == 10);
 
-  auto defaults = parse_config("", "k.toml", &error);
-  REQUIRE(defaults);
+  auto defaults = parse_config("", "k.toml");
+  REQUIRE(defaults.is_ok());
   CHECK(defaults->http.auth);
   CHECK(defaults->http.read_timeout_seconds == 30);
   CHECK(defaults->http.rate_limit_rate == 20);
   CHECK(defaults->http.rate_limit_burst == 40);
 
-  CHECK_FALSE(parse_config("[http]\nread_timeout = \"soon\"\n", "k.toml", &error));
+  error = parse_config("[http]\nread_timeout = \"soon\"\n", "k.toml").status().message();
   CHECK(error ==
         "k.toml:2: http.read_timeout must be a duration like \"30s\", \"5m\" or \"1h\", or a "
         "positive number of seconds");
-  CHECK_FALSE(parse_config("[http]\nrate_limit = { rate = 0 }\n", "k.toml", &error));
+  error = parse_config("[http]\nrate_limit = { rate = 0 }\n", "k.toml").status().message();
   CHECK_THAT(error, Catch::StartsWith("k.toml:2: http.rate_limit must be a table"));
-  CHECK_FALSE(parse_config("[http]\nrate_limit = { rate = 1, brust = 2 }\n", "k.toml", &error));
+  CHECK_FALSE(parse_config("[http]\nrate_limit = { rate = 1, brust = 2 }\n", "k.toml").is_ok());
 }

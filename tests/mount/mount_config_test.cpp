@@ -6,7 +6,6 @@
 using namespace keyhold;
 
 TEST_CASE("a mounted server's command, env and secrets parse") {
-  std::string error;
   auto config = parse_config(R"(
 [instances.everything]
 server.command = ["node", "/srv/everything/dist/index.js", "stdio"]
@@ -17,9 +16,9 @@ API_KEY = "vault:team/everything-key"
 [instances.everything.sandbox]
 read = ["/srv/data"]
 )",
-                             "/etc/keyhold/keyhold.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+                             "/etc/keyhold/keyhold.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   REQUIRE(config->instances.size() == 1);
   const InstanceConfig& instance = config->instances[0];
   REQUIRE(instance.server);
@@ -34,7 +33,11 @@ read = ["/srv/data"]
 
 TEST_CASE("bad mounted-server settings are refused with the line and the cause") {
   std::string error;
-  auto refused = [&](const char* text) { return !parse_config(text, "k.toml", &error); };
+  auto refused = [&](const char* text) {
+    auto config = parse_config(text, "k.toml");
+    error = config.status().message();
+    return !config.is_ok();
+  };
   CHECK(refused("[instances.x]\nserver.command = []\n"));
   CHECK(error ==
         "k.toml:2: instances.x.server.command must be a non-empty array of strings (the program "

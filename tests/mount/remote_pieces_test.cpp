@@ -84,7 +84,6 @@ TEST_CASE("origin_of drops user info, path and query") {
 }
 
 TEST_CASE("a remote mounted server's url, headers and ca_file parse") {
-  std::string error;
   auto config = parse_config(R"(
 [instances.remote]
 server.url = "https://mcp.example.com/mcp"
@@ -93,9 +92,9 @@ server.ca_file = "certs/ca.pem"
 [instances.remote.secrets]
 api-token = "vault:team/remote-token"
 )",
-                             "/etc/keyhold/keyhold.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+                             "/etc/keyhold/keyhold.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   const InstanceConfig& instance = config->instances.at(0);
   REQUIRE(instance.server);
   CHECK(instance.server->command.empty());
@@ -112,19 +111,25 @@ TEST_CASE("server.lazy is a boolean of either kind of mounted server") {
   auto config = parse_config(
       "[instances.a]\nserver.command = [\"node\"]\nserver.lazy = true\n"
       "[instances.b]\nserver.url = \"https://x/mcp\"\nserver.lazy = true\n",
-      "k.toml", &error);
-  INFO(error);
-  REQUIRE(config);
+      "k.toml");
+  INFO(config.status().message());
+  REQUIRE(config.is_ok());
   CHECK(config->instances.at(0).server->lazy);
   CHECK(config->instances.at(1).server->lazy);
-  CHECK_FALSE(parse_config("[instances.a]\nserver.command = [\"node\"]\nserver.lazy = \"yes\"\n",
-                           "k.toml", &error));
+  error =
+      parse_config("[instances.a]\nserver.command = [\"node\"]\nserver.lazy = \"yes\"\n", "k.toml")
+          .status()
+          .message();
   CHECK(error == "k.toml:3: instances.a.server.lazy must be true or false");
 }
 
 TEST_CASE("bad remote-server settings are refused with the cause") {
   std::string error;
-  auto refused = [&](const char* text) { return !parse_config(text, "k.toml", &error); };
+  auto refused = [&](const char* text) {
+    auto config = parse_config(text, "k.toml");
+    error = config.status().message();
+    return !config.is_ok();
+  };
   CHECK(refused("[instances.r]\nserver.url = \"ftp://x/mcp\"\n"));
   CHECK(error ==
         "k.toml:2: instances.r.server.url must be an http:// or https:// URL (the server's MCP "
