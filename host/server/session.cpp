@@ -65,6 +65,11 @@ std::string Session::protocol_version() const {
   return protocol_version_;
 }
 
+void Session::send_redacted(json message, const CallContext* related) {
+  if (options_.redactor) options_.redactor->redact_json(message);
+  out_.send(message, related);
+}
+
 void Session::reply(json message, const CallContext* related) {
   if (message.contains("id") && !message.contains("method")) {
     if (auto scope = stateless_scope(message["id"])) {
@@ -75,8 +80,7 @@ void Session::reply(json message, const CallContext* related) {
       finish_stateless(message, *scope);
     }
   }
-  if (options_.redactor) options_.redactor->redact_json(message);
-  out_.send(message, related);
+  send_redacted(std::move(message), related);
 }
 
 bool Session::guard_arguments(const json& id, PluginInstance& instance, json* arguments) {
@@ -340,16 +344,18 @@ void Session::handle_stateless_request(const json& id, const std::string& method
     }
     scope->earlier_answers = opened["a"];
   }
+  bool duplicate = false;
   {
     std::lock_guard lock(mutex_);
-    if (!stateless_.emplace(rpc::id_key(id), scope).second) {
-      // Another request with this id is being served: answering both would give the
-      // client two responses with one id.
-      reply(rpc::make_error(id, rpc::kInvalidRequest,
-                            "invalid request: a request with this id is already in flight"),
-            nullptr);
-      return;
-    }
+    duplicate = !stateless_.emplace(rpc::id_key(id), scope).second;
+  }
+  if (duplicate) {
+    // Another request with this id is being served: answering both would give the client
+    // two responses with one id. Sent past reply(), which would finish the other's scope.
+    send_redacted(rpc::make_error(id, rpc::kInvalidRequest,
+                                  "invalid request: a request with this id is already in flight"),
+                  nullptr);
+    return;
   }
   (this->*entry->second)(id, method, params);
 }
@@ -627,22 +633,24 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   ctx->services = this;
   ctx->progress_token = meta.progress_token;
   const std::string key = rpc::id_key(id);
+  json refusal;  // sent after the lock is released: reply() takes it too
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
-      reply(rpc::make_error(id, rpc::kInternalError, "server is shutting down"), nullptr);
-      return;
-    }
-    if (in_flight_.contains(key)) {
+      refusal = rpc::make_error(id, rpc::kInternalError, "server is shutting down");
+    } else if (in_flight_.contains(key)) {
       // Answering both would give the client two responses with one id, and a
       // cancellation could not say which it means: the second is refused at once.
-      reply(rpc::make_error(id, rpc::kInvalidRequest,
-                            "invalid request: a request with this id is already in flight"),
-            nullptr);
-      return;
+      refusal = rpc::make_error(id, rpc::kInvalidRequest,
+                                "invalid request: a request with this id is already in flight");
+    } else {
+      in_flight_[key] = ctx;
+      ++busy_;
     }
-    in_flight_[key] = ctx;
-    ++busy_;
+  }
+  if (!refusal.is_null()) {
+    reply(std::move(refusal), nullptr);
+    return;
   }
   boost::asio::post(pool_, [this, ctx, key, instance, method = std::move(method),
                             params = std::move(params), output_schema = std::move(output_schema)] {

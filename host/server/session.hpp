@@ -151,6 +151,8 @@ class Session : public HostServices {
                                      const ToolSchema* output_schema, PluginReply result);
   void send_guarded(nlohmann::json message) noexcept;
   void reply(nlohmann::json message, const CallContext* related);
+  // Sends through the redactor only. Never called with mutex_ held (nor is reply()).
+  void send_redacted(nlohmann::json message, const CallContext* related);
   // The argument guard: false when the call was answered (refused) here.
   bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
                        nlohmann::json* arguments);
