@@ -25,6 +25,7 @@ function leaks(text, value) {
 
 let sandbox;
 let server;
+let configPath;
 
 before(async () => {
   sandbox = await makeVaultSandbox('keyhold-mcp2026-');
@@ -34,12 +35,12 @@ before(async () => {
   // can release, so the redactor and the argument guard know it.
   const grant = await keyhold(sandbox, ['vault', 'grant', 'snoop', 'app/token', '--ops', 'reveal']);
   assert.equal(grant.code, 0, grant.stderr);
-  const config = sandbox.writeConfig(
+  const config = (configPath = sandbox.writeConfig(
     `[server]\nplugin_dirs = [${tomlString(PLUGIN_DIR)}]\n` +
       `[http]\nauth = "off"\n` +
       `[instances.conformance]\nplugin = "conformance"\nprefix = ""\n` +
       `[instances.snoop]\nplugin = "snoop"\n[instances.snoop.secrets]\ntoken = "vault:app/token"\n`,
-  );
+  ));
   server = await startServer(sandbox, config);
   assert.doesNotMatch(server.stderr(), /skipped/, server.stderr());
 });
@@ -176,4 +177,55 @@ test('requestState is sealed: an earlier answer cannot be read from it, and a ch
   assert.equal(done.body.result?.resultType, 'complete', done.text);
   assert.match(done.body.result.content[0].text, /step 2: action=accept/);
   assert.ok(done.body.result.content[0].text.includes(answerCanary), 'the sealed answer came back to the tool');
+});
+
+test('stdio: a 2026-07-28 request needs no initialize, and MRTR works there too', async () => {
+  const { spawn } = await import('node:child_process');
+  const { keyholdBin } = await import('../e2e/helpers.mjs');
+  const child = spawn(await keyholdBin(), ['serve', '--config', configPath], {
+    env: sandbox.env,
+    cwd: sandbox.dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (c) => (err += c));
+  const answers = new Map();
+  child.stdout.on('data', (c) => {
+    out += c;
+    for (let nl; (nl = out.indexOf('\n')) >= 0; out = out.slice(nl + 1)) {
+      const m = JSON.parse(out.slice(0, nl));
+      answers.set(m.id, m);
+    }
+  });
+  const meta = {
+    'io.modelcontextprotocol/protocolVersion': VERSION,
+    'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+  };
+  const send = async (id, method, params) => {
+    child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }) + '\n');
+    for (let i = 0; i < 300 && !answers.has(id); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(answers.has(id), `no answer to ${method}: ${err}`);
+    return answers.get(id);
+  };
+  try {
+    const discover = await send('d', 'server/discover', {});
+    assert.ok(discover.result?.supportedVersions?.includes(VERSION), JSON.stringify(discover));
+    const ping = await send('p', 'ping', {});
+    assert.equal(ping.error?.code, -32601, JSON.stringify(ping));
+    const tool = 'test_input_required_result_elicitation';
+    const first = await send('t1', 'tools/call', { name: tool, arguments: {} });
+    assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first));
+    const done = await send('t2', 'tools/call', {
+      name: tool,
+      arguments: {},
+      inputResponses: { user_name: { action: 'accept', content: { name: 'Ada' } } },
+      requestState: first.result.requestState,
+    });
+    assert.equal(done.result?.content?.[0]?.text, 'Hello, Ada!', JSON.stringify(done));
+  } finally {
+    child.stdin.end();
+    await new Promise((r) => child.on('exit', r));
+  }
+  assert.deepEqual(leaks(err, canary), []);
 });
