@@ -362,10 +362,10 @@ void Session::handle_stateless_request(const json& id, const std::string& method
 
 namespace {
 bool failed(const json& message) {
-  if (message.contains("error")) return true;
-  const json& result = message["result"];
-  auto is_error = result.find("isError");
-  return is_error != result.end() && is_error->is_boolean() && is_error->get<bool>();
+  auto result = message.find("result");
+  if (result == message.end() || !result->is_object()) return true;
+  auto is_error = result->find("isError");
+  return is_error != result->end() && is_error->is_boolean() && is_error->get<bool>();
 }
 
 bool cacheable(std::string_view method) {
