@@ -17,7 +17,11 @@ enum ErrorCode : int {
   kMethodNotFound = -32601,
   kInvalidParams = -32602,
   kInternalError = -32603,
-  kResourceNotFound = -32002,
+  kResourceNotFound = -32002,  // before 2026-07-28; since then kInvalidParams
+  // Reserved for the MCP specification since 2026-07-28 (-32020 to -32099).
+  kHeaderMismatch = -32020,                   // HTTP headers disagree with the body
+  kMissingRequiredClientCapability = -32021,  // data.requiredCapabilities names it
+  kUnsupportedProtocolVersion = -32022,       // data.supported, data.requested
 };
 
 struct Limits {

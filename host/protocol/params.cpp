@@ -212,4 +212,55 @@ Result<RequestMeta> parse_meta(const json& params) {
   return out;
 }
 
+namespace {
+constexpr const char* kVersionKey = "io.modelcontextprotocol/protocolVersion";
+}  // namespace
+
+std::optional<std::string> requested_version(const json& params) {
+  if (!params.is_object()) return std::nullopt;
+  auto meta = params.find("_meta");
+  if (meta == params.end() || !meta->is_object()) return std::nullopt;
+  auto version = meta->find(kVersionKey);
+  if (version == meta->end() || !version->is_string()) return std::nullopt;
+  return version->get<std::string>();
+}
+
+Result<StatelessMeta> parse_stateless_meta(const json& params) {
+  FieldReader in(params, "");
+  const json* meta = in.required_object("_meta");
+  if (!in.ok()) return in.status();
+  FieldReader m(*meta, "_meta.");
+  StatelessMeta out;
+  auto version = m.string(kVersionKey, true);
+  const json* capabilities = m.required_object("io.modelcontextprotocol/clientCapabilities");
+  if (const json* info = m.find("io.modelcontextprotocol/clientInfo"); info != nullptr) {
+    FieldReader i(*info, "_meta.io.modelcontextprotocol/clientInfo.");
+    if (!info->is_object())
+      return invalid("\"_meta.io.modelcontextprotocol/clientInfo\" must be an object");
+    (void)i.string("name", true);
+    (void)i.string("version", true);
+    if (!i.ok()) return i.status();
+  }
+  auto level = m.string("io.modelcontextprotocol/logLevel", false);
+  if (!m.ok()) return m.status();
+  out.protocol_version = std::move(*version);
+  out.client_capabilities = *capabilities;
+  if (level) {
+    out.log_level = log_level_from_name(*level);
+    if (out.log_level < 0)
+      return invalid("\"_meta.io.modelcontextprotocol/logLevel\" must be an MCP logging level");
+  }
+  return out;
+}
+
+Result<InputParams> parse_input_params(const json& params) {
+  FieldReader in(params, "");
+  InputParams out;
+  out.input_responses = in.object("inputResponses");
+  auto state = in.string("requestState", false);
+  if (!in.ok()) return in.status();
+  out.request_state = std::move(state);
+  return out;
+}
+
 }  // namespace keyhold::mcp

@@ -59,6 +59,24 @@ struct RequestMeta {
   nlohmann::json progress_token;  // a string or a number, or null when absent
 };
 
+// The per-request fields of a stateless (2026-07-28) request, from params._meta.
+struct StatelessMeta {
+  std::string protocol_version;
+  nlohmann::json client_capabilities = nlohmann::json::object();  // always an object
+  int log_level = -1;  // KH_LOG_*; -1: send no notifications/message for this request
+};
+
+// The multi round-trip fields a stateless client sends when it retries a request that
+// got an InputRequiredResult.
+struct InputParams {
+  nlohmann::json input_responses = nlohmann::json::object();  // key -> the client's result
+  std::optional<std::string> request_state;  // opaque to the client; sealed by the host
+};
+
+// The revision params._meta names (io.modelcontextprotocol/protocolVersion) when it is a
+// string, else nothing: a request without it belongs to an initialized session.
+std::optional<std::string> requested_version(const nlohmann::json& params);
+
 Result<InitializeParams> parse_initialize(const nlohmann::json& params);
 Result<ListParams> parse_list(const nlohmann::json& params);
 Result<CallToolParams> parse_call_tool(const nlohmann::json& params);
@@ -69,6 +87,10 @@ Result<CompleteParams> parse_complete(const nlohmann::json& params);
 Result<SetLevelParams> parse_set_level(const nlohmann::json& params);
 Result<CancelledParams> parse_cancelled(const nlohmann::json& params);
 Result<RequestMeta> parse_meta(const nlohmann::json& params);
+// Requires _meta with io.modelcontextprotocol/protocolVersion and .../clientCapabilities;
+// clientInfo is optional (checked when present), logLevel optional.
+Result<StatelessMeta> parse_stateless_meta(const nlohmann::json& params);
+Result<InputParams> parse_input_params(const nlohmann::json& params);
 
 // MCP logging level names, indexed by KH_LOG_* ("info" for a value out of range).
 std::string_view log_level_name(int level);

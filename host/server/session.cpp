@@ -32,6 +32,14 @@ spdlog::level::level_enum spd_level(int32_t level) {
   }
 }
 
+json server_info() {
+  return {{"name", "keyhold"}, {"title", "keyhold"}, {"version", KEYHOLD_VERSION}};
+}
+
+// How long a client may reuse a list or discover result without asking again. Lists change
+// when an instance reloads; a stateless client has no listChanged stream to learn of it.
+constexpr int kListTtlMs = 60'000;
+
 const json& params_object(const json& message) {
   static const json empty = json::object();
   auto it = message.find("params");
@@ -46,7 +54,9 @@ void log_plugin_line(std::string_view instance, int32_t level, std::string_view 
 
 Session::Session(Registry& registry, Outbound& out, boost::asio::thread_pool& pool,
                  SessionOptions options)
-    : registry_(registry), out_(out), pool_(pool), options_(std::move(options)) {}
+    : registry_(registry), out_(out), pool_(pool), options_(std::move(options)) {
+  if (!options_.request_state) options_.request_state = std::make_shared<RequestStateSealer>();
+}
 
 Session::~Session() { close(); }
 
@@ -55,9 +65,22 @@ std::string Session::protocol_version() const {
   return protocol_version_;
 }
 
-void Session::reply(json message, const CallContext* related) {
+void Session::send_redacted(json message, const CallContext* related) {
   if (options_.redactor) options_.redactor->redact_json(message);
   out_.send(message, related);
+}
+
+void Session::reply(json message, const CallContext* related) {
+  if (message.contains("id") && !message.contains("method")) {
+    if (auto scope = stateless_scope(message["id"])) {
+      {
+        std::lock_guard lock(mutex_);
+        stateless_.erase(rpc::id_key(message["id"]));
+      }
+      finish_stateless(message, *scope);
+    }
+  }
+  send_redacted(std::move(message), related);
 }
 
 bool Session::guard_arguments(const json& id, PluginInstance& instance, json* arguments) {
@@ -163,6 +186,10 @@ struct MethodEntry {
 }  // namespace
 
 void Session::handle_request(const json& id, const std::string& method, const json& params) {
+  if (options_.stateless) return handle_stateless_request(id, method, params);
+  if (auto version = mcp::requested_version(params);
+      version && !mcp::is_supported_version(*version))
+    return handle_stateless_request(id, method, params);
   static const std::unordered_map<std::string_view, MethodEntry> kMethods = {
       {"initialize", {&Session::on_initialize, false}},
       {"ping", {&Session::on_ping, false}},
@@ -219,16 +246,179 @@ void Session::on_initialize(const json& id, const std::string&, const json& para
   }
   json result{
       {"protocolVersion", version},
-      {"capabilities",
-       {{"logging", json::object()},
-        {"completions", json::object()},
-        {"prompts", {{"listChanged", true}}},
-        {"resources", {{"subscribe", true}, {"listChanged", true}}},
-        {"tools", {{"listChanged", true}}}}},
-      {"serverInfo", {{"name", "keyhold"}, {"title", "keyhold"}, {"version", KEYHOLD_VERSION}}},
+      {"capabilities", server_capabilities(false)},
+      {"serverInfo", server_info()},
   };
   if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
   reply(rpc::make_result(id, std::move(result)), nullptr);
+}
+
+json Session::server_capabilities(bool stateless) const {
+  // A stateless client has no stream for change notifications (subscriptions/listen is
+  // not served yet), so nothing is offered that needs one.
+  if (stateless)
+    return {{"logging", json::object()},
+            {"completions", json::object()},
+            {"prompts", json::object()},
+            {"resources", json::object()},
+            {"tools", json::object()}};
+  return {{"logging", json::object()},
+          {"completions", json::object()},
+          {"prompts", {{"listChanged", true}}},
+          {"resources", {{"subscribe", true}, {"listChanged", true}}},
+          {"tools", {{"listChanged", true}}}};
+}
+
+void Session::on_discover(const json& id, const std::string&, const json&) {
+  json result{{"supportedVersions", json::array()}, {"capabilities", server_capabilities(true)}};
+  for (auto version : mcp::kAllVersions) result["supportedVersions"].push_back(version);
+  if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
+  reply(rpc::make_result(id, std::move(result)), nullptr);
+}
+
+std::shared_ptr<Session::StatelessScope> Session::stateless_scope(const json& id) {
+  std::lock_guard lock(mutex_);
+  auto it = stateless_.find(rpc::id_key(id));
+  return it == stateless_.end() ? nullptr : it->second;
+}
+
+void Session::handle_stateless_request(const json& id, const std::string& method,
+                                       const json& params) {
+  using Handler = void (Session::*)(const json&, const std::string&, const json&);
+  static const std::unordered_map<std::string_view, Handler> kMethods = {
+      {"server/discover", &Session::on_discover},
+      {"tools/list", &Session::on_list},
+      {"prompts/list", &Session::on_list},
+      {"resources/list", &Session::on_list},
+      {"resources/templates/list", &Session::on_list},
+      {"tools/call", &Session::on_call_tool},
+      {"prompts/get", &Session::on_get_prompt},
+      {"resources/read", &Session::on_resource},
+      {"completion/complete", &Session::on_complete},
+  };
+  auto meta = mcp::parse_stateless_meta(params);
+  if (refuse_invalid(id, meta.status())) return;
+  if (!mcp::is_stateless_version(meta->protocol_version)) {
+    json supported = json::array();
+    for (auto version : mcp::kAllVersions) supported.push_back(version);
+    reply(rpc::make_error(
+              id, rpc::kUnsupportedProtocolVersion,
+              "unsupported protocol version " + meta->protocol_version +
+                  ": use 2026-07-28 per request, or initialize for an older one",
+              json{{"supported", std::move(supported)}, {"requested", meta->protocol_version}}),
+          nullptr);
+    return;
+  }
+  auto entry = kMethods.find(method);
+  if (entry == kMethods.end()) {
+    reply(rpc::make_error(id, rpc::kMethodNotFound,
+                          "method not found: " + method + " (not part of MCP 2026-07-28)"),
+          nullptr);
+    return;
+  }
+  auto input = mcp::parse_input_params(params);
+  if (refuse_invalid(id, input.status())) return;
+  auto scope = std::make_shared<StatelessScope>();
+  scope->method = method;
+  for (const char* field : {"name", "uri"})
+    if (auto it = params.find(field); it != params.end() && it->is_string())
+      scope->target = it->get<std::string>();
+  scope->meta = std::move(meta.value());
+  scope->input_responses = std::move(input->input_responses);
+  if (input->request_state) {
+    auto state = options_.request_state->open(*input->request_state);
+    if (!state.is_ok()) {
+      reply(rpc::make_error(id, rpc::kInvalidParams, "invalid params: " + state.status().message()),
+            nullptr);
+      return;
+    }
+    const json& opened = state.value();
+    if (!opened.is_object() || opened.value("m", json()) != method ||
+        opened.value("n", json()) != scope->target ||
+        opened.value("c", json()) != options_.client_id || !opened.contains("a") ||
+        !opened["a"].is_object()) {
+      reply(rpc::make_error(id, rpc::kInvalidParams,
+                            "invalid params: requestState belongs to another request"),
+            nullptr);
+      return;
+    }
+    scope->earlier_answers = opened["a"];
+  }
+  bool duplicate = false;
+  {
+    std::lock_guard lock(mutex_);
+    duplicate = !stateless_.emplace(rpc::id_key(id), scope).second;
+  }
+  if (duplicate) {
+    // Another request with this id is being served: answering both would give the client
+    // two responses with one id. Sent past reply(), which would finish the other's scope.
+    send_redacted(rpc::make_error(id, rpc::kInvalidRequest,
+                                  "invalid request: a request with this id is already in flight"),
+                  nullptr);
+    return;
+  }
+  (this->*entry->second)(id, method, params);
+}
+
+namespace {
+bool failed(const json& message) {
+  auto result = message.find("result");
+  if (result == message.end() || !result->is_object()) return true;
+  auto is_error = result->find("isError");
+  return is_error != result->end() && is_error->is_boolean() && is_error->get<bool>();
+}
+
+bool cacheable(std::string_view method) {
+  return method == "tools/list" || method == "prompts/list" || method == "resources/list" ||
+         method == "resources/templates/list" || method == "resources/read" ||
+         method == "server/discover";
+}
+
+// How long a requestState opens: a person answering an elicitation may take a while.
+constexpr std::int64_t kRequestStateLifetimeSeconds = 30 * 60;
+}  // namespace
+
+void Session::finish_stateless(json& message, StatelessScope& scope) const {
+  const json id = message["id"];
+  {
+    std::lock_guard lock(scope.mutex);
+    if (!scope.input_requests.empty()) {
+      json answers = scope.earlier_answers;
+      answers.update(scope.used_answers);
+      const json state{{"m", scope.method},
+                       {"n", scope.target},
+                       {"c", options_.client_id},
+                       {"a", std::move(answers)}};
+      message = rpc::make_result(
+          id, {{"inputRequests", scope.input_requests},
+               {"requestState", options_.request_state->seal(state, kRequestStateLifetimeSeconds)},
+               {"resultType", "input_required"}});
+    } else if (!scope.missing_capabilities.empty() && failed(message)) {
+      std::string names;
+      for (const auto& [name, value] : scope.missing_capabilities.items())
+        names += (names.empty() ? "" : ", ") + name;
+      message = rpc::make_error(id, rpc::kMissingRequiredClientCapability,
+                                "this request needs client capabilities the request did not "
+                                "declare in io.modelcontextprotocol/clientCapabilities: " +
+                                    names,
+                                json{{"requiredCapabilities", scope.missing_capabilities}});
+    }
+  }
+  if (auto error = message.find("error"); error != message.end()) {
+    if (error->value("code", 0) == rpc::kResourceNotFound) (*error)["code"] = rpc::kInvalidParams;
+    return;
+  }
+  json& result = message["result"];
+  if (!result.contains("resultType")) result["resultType"] = "complete";
+  if (result["resultType"] == "complete" && cacheable(scope.method)) {
+    // A resource's contents may come from an instance's credentials: never shared caches.
+    // A list is the same for every client unless a token's allowlist filters it.
+    const bool per_client = scope.method == "resources/read" || options_.tool_allowed != nullptr;
+    result["ttlMs"] = scope.method == "resources/read" ? 0 : kListTtlMs;
+    result["cacheScope"] = per_client ? "private" : "public";
+  }
+  if (!result["_meta"].is_object()) result["_meta"] = json::object();
+  result["_meta"]["io.modelcontextprotocol/serverInfo"] = server_info();
 }
 
 void Session::on_ping(const json& id, const std::string&, const json&) {
@@ -360,6 +550,10 @@ void Session::on_call_tool(const json& id, const std::string&, const json& param
     return;
   }
   if (!guard_arguments(id, *it->second.instance, &arguments)) return;
+  if (!options_.param_headers.empty()) {
+    json headers = options_.param_headers;
+    if (!guard_arguments(id, *it->second.instance, &headers)) return;
+  }
   json forwarded = params;
   forwarded["name"] = it->second.plugin_name;
   forwarded["arguments"] = std::move(arguments);
@@ -429,27 +623,34 @@ json Session::response_for(const CallContext& ctx, PluginInstance& instance,
 void Session::dispatch(const json& id, PluginInstance* instance, std::string method, json params,
                        const mcp::RequestMeta& meta,
                        std::shared_ptr<const ToolSchema> output_schema) {
+  if (stateless_scope(id)) {
+    // The multi round-trip fields are the host's business; the plugin sees its params.
+    params.erase("inputResponses");
+    params.erase("requestState");
+  }
   auto ctx = std::make_shared<CallContext>();
   ctx->request_id = id;
   ctx->services = this;
   ctx->progress_token = meta.progress_token;
   const std::string key = rpc::id_key(id);
+  json refusal;  // sent after the lock is released: reply() takes it too
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
-      reply(rpc::make_error(id, rpc::kInternalError, "server is shutting down"), nullptr);
-      return;
-    }
-    if (in_flight_.contains(key)) {
+      refusal = rpc::make_error(id, rpc::kInternalError, "server is shutting down");
+    } else if (in_flight_.contains(key)) {
       // Answering both would give the client two responses with one id, and a
       // cancellation could not say which it means: the second is refused at once.
-      reply(rpc::make_error(id, rpc::kInvalidRequest,
-                            "invalid request: a request with this id is already in flight"),
-            nullptr);
-      return;
+      refusal = rpc::make_error(id, rpc::kInvalidRequest,
+                                "invalid request: a request with this id is already in flight");
+    } else {
+      in_flight_[key] = ctx;
+      ++busy_;
     }
-    in_flight_[key] = ctx;
-    ++busy_;
+  }
+  if (!refusal.is_null()) {
+    reply(std::move(refusal), nullptr);
+    return;
   }
   boost::asio::post(pool_, [this, ctx, key, instance, method = std::move(method),
                             params = std::move(params), output_schema = std::move(output_schema)] {
@@ -514,7 +715,13 @@ void Session::notify_resource_updated(std::string_view uri) {
 void Session::plugin_log(const PluginInstance& from, const CallContext* ctx, int32_t level,
                          std::string_view message) {
   log_plugin_line(from.name(), level, message);
-  if (ctx == nullptr || level < min_log_level_.load()) return;
+  if (ctx == nullptr) return;
+  if (auto scope = stateless_scope(ctx->request_id)) {
+    // 2026-07-28: logs only when this request asked for them, at its own level.
+    if (scope->meta.log_level < 0 || level < scope->meta.log_level) return;
+  } else if (level < min_log_level_.load()) {
+    return;
+  }
   reply(rpc::make_notification("notifications/message", json{{"level", mcp::log_level_name(level)},
                                                              {"logger", from.name()},
                                                              {"data", std::string(message)}}),
@@ -552,6 +759,8 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
     *out = "client request parameters must be a JSON object";
     return KH_INVALID_ARGUMENT;
   }
+  if (auto scope = stateless_scope(ctx.request_id))
+    return answer_from_input(*scope, method, std::move(params), out);
   std::string key;
   json id;
   std::future<json> answer;
@@ -581,6 +790,46 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
   }
   *out = rpc::serialize(message.value("error", json::object()));
   return KH_ERROR;
+}
+
+// A stateless request cannot wait for the client: the plugin's question is answered from
+// the retry's inputResponses or the answers sealed in its requestState, or else recorded
+// for the InputRequiredResult. The plugin is then told its request was cancelled, so it
+// stops; on the retry it runs again from the start and gets its answers at once. A plugin
+// may name its question with params._meta["dev.keyhold/inputKey"] (else the n-th
+// question of a call is "input-n"), as the key of inputRequests.
+int32_t Session::answer_from_input(StatelessScope& scope, std::string_view method, json params,
+                                   std::string* out) {
+  const char* capability = method == "sampling/createMessage" ? "sampling"
+                           : method == "elicitation/create"   ? "elicitation"
+                           : method == "roots/list"           ? "roots"
+                                                              : nullptr;
+  std::lock_guard lock(scope.mutex);
+  std::string key = "input-" + std::to_string(++scope.next_input);
+  if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object()) {
+    if (auto named = meta->find("dev.keyhold/inputKey"); named != meta->end()) {
+      if (named->is_string()) key = named->get<std::string>();
+      meta->erase(named);
+    }
+    if (meta->empty()) params.erase(meta);
+  }
+  for (const json* answers : {&scope.input_responses, &scope.earlier_answers}) {
+    // Every input response (ElicitResult, CreateMessageResult, ListRootsResult) is an
+    // object; anything else is asked again.
+    if (auto answer = answers->find(key); answer != answers->end() && answer->is_object()) {
+      scope.used_answers[key] = *answer;
+      *out = rpc::serialize(*answer);
+      return KH_OK;
+    }
+  }
+  if (capability == nullptr || !scope.meta.client_capabilities.contains(capability)) {
+    if (capability != nullptr) scope.missing_capabilities[capability] = json::object();
+    *out = "the client did not declare the capability for " + std::string(method);
+    return KH_UNAVAILABLE;
+  }
+  scope.input_requests[key] = {{"method", std::string(method)}, {"params", std::move(params)}};
+  *out = "the client's answer is needed: the request is retried with it";
+  return KH_CANCELLED;
 }
 
 }  // namespace keyhold

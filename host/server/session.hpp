@@ -20,6 +20,7 @@
 #include "protocol/params.hpp"
 #include "secrets/redactor.hpp"
 #include "server/outbound.hpp"
+#include "server/request_state.hpp"
 
 namespace keyhold {
 
@@ -37,6 +38,20 @@ struct SessionOptions {
   std::function<void(const PluginInstance& instance, const std::string& request_id,
                      const std::string& detail, bool blocked)>
       on_guard;
+  // Every request is a stateless (2026-07-28) one: a Streamable HTTP request that came
+  // without a session. Otherwise a request is stateless when its _meta names a revision
+  // that needs no initialize.
+  bool stateless = false;
+  // Seals the requestState of multi round-trip requests. Sessions that may see one
+  // client's retries share it; a session without one makes its own.
+  std::shared_ptr<const RequestStateSealer> request_state;
+  // The authenticated client served (empty without authentication): a requestState opens
+  // only for the client it was sealed for.
+  std::string client_id;
+  // The Mcp-Param-* headers (name -> decoded value) of the one request a stateless HTTP
+  // session serves. The argument guard checks them as it checks arguments: a credential
+  // must not enter as a header either.
+  nlohmann::json param_headers = nlohmann::json::object();
 };
 
 class Session : public HostServices {
@@ -94,7 +109,34 @@ class Session : public HostServices {
                    const nlohmann::json& params);
   void on_complete(const nlohmann::json& id, const std::string& method,
                    const nlohmann::json& params);
+  void on_discover(const nlohmann::json& id, const std::string& method,
+                   const nlohmann::json& params);
 
+  // What one stateless (2026-07-28) request brought and what serving it produced, from its
+  // arrival until its response leaves (see finish_stateless).
+  struct StatelessScope {
+    std::string method;
+    std::string target;  // the tool or prompt name or the resource URI; binds requestState
+    mcp::StatelessMeta meta;
+    nlohmann::json input_responses = nlohmann::json::object();  // this retry's answers
+    nlohmann::json earlier_answers = nlohmann::json::object();  // from requestState
+    std::mutex mutex;  // guards the fields below, written from the plugin's thread
+    int next_input = 0;
+    nlohmann::json used_answers = nlohmann::json::object();
+    nlohmann::json input_requests = nlohmann::json::object();
+    nlohmann::json missing_capabilities = nlohmann::json::object();
+  };
+  void handle_stateless_request(const nlohmann::json& id, const std::string& method,
+                                const nlohmann::json& params);
+  std::shared_ptr<StatelessScope> stateless_scope(const nlohmann::json& id);
+  // Turns the response to a stateless request into its 2026-07-28 form: an
+  // InputRequiredResult when the plugin asked the client something still unanswered,
+  // MissingRequiredClientCapability when it failed for want of one, resultType and
+  // caching hints on results, -32602 for an unknown resource.
+  void finish_stateless(nlohmann::json& message, StatelessScope& scope) const;
+  nlohmann::json server_capabilities(bool stateless) const;
+  int32_t answer_from_input(StatelessScope& scope, std::string_view method, nlohmann::json params,
+                            std::string* out);
   // Answers -32602 naming the bad field and returns true when status is not OK.
   bool refuse_invalid(const nlohmann::json& id, const mcp::Status& status);
   void list(const nlohmann::json& id, const nlohmann::json& params, const char* key,
@@ -109,6 +151,8 @@ class Session : public HostServices {
                                      const ToolSchema* output_schema, PluginReply result);
   void send_guarded(nlohmann::json message) noexcept;
   void reply(nlohmann::json message, const CallContext* related);
+  // Sends through the redactor only. Never called with mutex_ held (nor is reply()).
+  void send_redacted(nlohmann::json message, const CallContext* related);
   // The argument guard: false when the call was answered (refused) here.
   bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
                        nlohmann::json* arguments);
@@ -132,6 +176,7 @@ class Session : public HostServices {
   std::map<std::string, std::promise<nlohmann::json>> pending_client_;  // by request id
   std::uint64_t next_client_id_ = 1;
   std::set<std::string> subscriptions_;
+  std::map<std::string, std::shared_ptr<StatelessScope>> stateless_;  // by rpc::id_key
 };
 
 // Writes a plugin's log line to the host's stderr log.

@@ -12,7 +12,9 @@
 #include <typeinfo>
 
 #include "protocol/json_rpc.hpp"
+#include "protocol/params.hpp"
 #include "protocol/versions.hpp"
+#include "transport/request_headers.hpp"
 
 namespace keyhold {
 
@@ -67,6 +69,34 @@ std::string_view host_part(std::string_view host) {
   }
   auto colon = host.rfind(':');
   return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+// The HTTP status of a 2026-07-28 JSON-RPC error response (streamable-http "Server
+// Validation"): unknown methods are 404, malformed requests 400, the rest 200.
+http::status stateless_status(const json& response) {
+  auto error = response.find("error");
+  if (error == response.end() || !error->is_object()) return http::status::ok;
+  switch (error->value("code", 0)) {
+    case rpc::kMethodNotFound:
+      return http::status::not_found;
+    case rpc::kInvalidRequest:
+    case rpc::kInvalidParams:
+    case rpc::kHeaderMismatch:
+    case rpc::kMissingRequiredClientCapability:
+    case rpc::kUnsupportedProtocolVersion:
+      return http::status::bad_request;
+    default:
+      return http::status::ok;
+  }
+}
+
+// True when a POST without a session speaks a stateless revision: its MCP-Protocol-Version
+// header or its _meta names one that needs no initialize (or one nobody knows, which the
+// stateless path answers with UnsupportedProtocolVersion).
+bool is_stateless_post(std::string_view version_header, const json& message) {
+  if (!version_header.empty() && !mcp::is_supported_version(version_header)) return true;
+  auto version = mcp::requested_version(message.value("params", json::object()));
+  return version && !mcp::is_supported_version(*version);
 }
 
 }  // namespace
@@ -375,6 +405,10 @@ class HttpServer::Connection {
     const std::string method =
         kind == rpc::Kind::kRequest ? (*message)["method"].get<std::string>() : "";
 
+    if (header("mcp-session-id").empty() &&
+        is_stateless_post(header("mcp-protocol-version"), *message))
+      return handle_stateless_post(keep, *message, kind, id, accepts_sse);
+
     std::shared_ptr<HttpSession> session;
     const bool initialize = method == "initialize";
     if (initialize) {
@@ -436,7 +470,78 @@ class HttpServer::Connection {
     return keep;
   }
 
+  // A 2026-07-28 request: no session, so a session of its own that lives as long as the
+  // request. It is answered with JSON when nothing but the response comes (and then with
+  // the HTTP status its error calls for), otherwise with an SSE stream of its own.
+  bool handle_stateless_post(bool keep, const json& message, rpc::Kind kind, const json& id,
+                             bool accepts_sse) {
+    if (kind != rpc::Kind::kRequest) return reply(http::status::accepted, keep, "", "");
+    const HeaderLookup lookup = [this](std::string_view name) -> std::optional<std::string> {
+      auto it = request_.find(beast::string_view(name.data(), name.size()));
+      if (it == request_.end()) return std::nullopt;
+      return std::string(it->value());
+    };
+    Status headers = check_standard_headers(lookup, message);
+    if (headers.is_ok() && message["method"] == "tools/call") {
+      const json params = message.value("params", json::object());
+      const json name = params.value("name", json());
+      auto snap = server_.registry_.snapshot();
+      for (const auto& tool : snap->tools) {
+        if (tool["name"] != name) continue;
+        headers = check_param_headers(lookup, tool.value("inputSchema", json::object()),
+                                      params.value("arguments", json::object()));
+        break;
+      }
+    }
+    if (!headers.is_ok())
+      return reply(http::status::bad_request, keep,
+                   rpc::serialize(rpc::make_error(id, rpc::kHeaderMismatch, headers.message())),
+                   "application/json");
+    SessionOptions options = server_.options_.session;
+    options.stateless = true;
+    options.client_id = client_.client_id;
+    for (const auto& field : request_) {
+      std::string name(field.name_string());
+      if (!beast::iequals(name.substr(0, 10), "mcp-param-")) continue;
+      const std::string raw(field.value());
+      auto value = decode_header_value(raw);
+      options.param_headers[name] = value ? *value : raw;
+    }
+    if (client_.tool_allowed) options.tool_allowed = client_.tool_allowed;
+    auto session = std::make_shared<HttpSession>(
+        std::string(), client_.client_id, server_.registry_, server_.pool_, std::move(options));
+    struct Closer {
+      HttpSession& session;
+      ~Closer() { session.close(); }  // cancels the call when the client went away
+    } closer{*session};
+    auto stream = session->open_request_stream(rpc::id_key(id));
+    session->core().handle(message);
+    for (std::size_t seen = 0;;) {
+      bool finished = false;
+      auto events = stream->next(seen, std::chrono::seconds(1), &finished);
+      if (!events.empty() && seen == 0 && !finished && accepts_sse)
+        return stream_events(*session, stream, 0, keep, false);
+      seen += events.size();
+      if (finished && !events.empty()) {
+        // Only the response, or a JSON-only client (the notifications before the response
+        // have no stream to ride and are dropped).
+        const std::string& body = events.back().data;
+        return reply(stateless_status(json::parse(body, nullptr, false)), keep, body,
+                     "application/json");
+      }
+      if (finished || server_.stopping_)
+        return reply_error(http::status::service_unavailable, false,
+                           "Service Unavailable: shutting down");
+    }
+  }
+
   bool handle_get(bool keep) {
+    if (header("mcp-session-id").empty() &&
+        mcp::is_stateless_version(header("mcp-protocol-version")))
+      return reply_error(http::status::method_not_allowed, keep,
+                         "Method Not Allowed: MCP 2026-07-28 has no GET stream; POST "
+                         "subscriptions/listen instead",
+                         {{http::field::allow, "POST"}});
     if (!header_lists(header(http::field::accept), "text/event-stream"))
       return reply_error(http::status::method_not_allowed, keep,
                          "Method Not Allowed: GET opens an SSE stream; accept text/event-stream",
@@ -469,7 +574,7 @@ class HttpServer::Connection {
   // Streams `stream` from history position `from` as SSE in HTTP chunks until it ends, the
   // client goes away, another connection resumes it, or the server stops.
   bool stream_events(HttpSession& session, const std::shared_ptr<SseStream>& stream,
-                     std::size_t from, bool keep) {
+                     std::size_t from, bool keep, bool with_session = true) {
     const std::uint64_t claim = stream->attach();
     // HTTP/1.0 has no chunked encoding: the stream is delimited by closing the connection.
     const bool chunked = request_.version() >= 11;
@@ -478,7 +583,7 @@ class HttpServer::Connection {
     res.set(http::field::server, "keyhold");
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-cache, no-transform");
-    res.set("mcp-session-id", session.id());
+    if (with_session) res.set("mcp-session-id", session.id());
     res.chunked(chunked);
     res.keep_alive(keep);
     http::response_serializer<http::empty_body> serializer{res};
@@ -495,8 +600,8 @@ class HttpServer::Connection {
       auto events = stream->next(position, kKeepAliveEvery, &finished);
       std::string text;
       for (const auto& event : events) {
-        text += "id: " + event.id + "\n";
-        if (event.data.empty()) text += "retry: 1000\n";  // priming event
+        if (with_session) text += "id: " + event.id + "\n";  // 2026-07-28 has no resumption
+        if (event.data.empty()) text += "retry: 1000\n";     // priming event
         text += "data: " + event.data + "\n\n";
       }
       if (text.empty() && !finished) text = ": keep-alive\n\n";  // also detects a gone client
@@ -525,7 +630,11 @@ class HttpServer::Connection {
 
 HttpServer::HttpServer(Registry& registry, EventHub& hub, boost::asio::thread_pool& pool,
                        HttpOptions options)
-    : registry_(registry), hub_(hub), pool_(pool), options_(std::move(options)), acceptor_(io_) {}
+    : registry_(registry), hub_(hub), pool_(pool), options_(std::move(options)), acceptor_(io_) {
+  // One sealer for every session: a stateless client's retry gets a session of its own.
+  if (!options_.session.request_state)
+    options_.session.request_state = std::make_shared<RequestStateSealer>();
+}
 
 HttpServer::~HttpServer() { stop(); }
 
