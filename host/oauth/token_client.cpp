@@ -25,9 +25,10 @@ struct WipedFields {
 Result<vault::SecretBuffer> read_client_secret(const OAuthProviderConfig& provider,
                                                secrets::SharedVault* vault) {
   if (provider.client_secret.empty()) return vault::SecretBuffer();
-  std::string error;
-  auto source = secrets::SecretSource::parse(provider.client_secret, &error);
-  if (!source) return invalid_argument("oauth." + provider.name + ".client_secret: " + error);
+  auto source = secrets::SecretSource::parse(provider.client_secret);
+  if (!source.is_ok())
+    return invalid_argument("oauth." + provider.name +
+                            ".client_secret: " + source.status().message());
   auto value = secrets::read_source(*source, vault);
   if (!value.is_ok())
     return Status(value.status().code(), "oauth." + provider.name + ".client_secret (" +

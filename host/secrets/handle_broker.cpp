@@ -52,9 +52,9 @@ Status HandleBroker::bind_instance(const std::string& instance, const kh_plugin&
           "secret alias '" + alias + "' is not declared by plugin '" + definition.name +
           "' (it declares: " + (names.empty() ? std::string("none") : names) + ")");
     }
-    std::string why;
-    auto source = SecretSource::parse(text, &why);
-    if (!source) return invalid_argument("secret alias '" + alias + "': " + why);
+    auto source = SecretSource::parse(text);
+    if (!source.is_ok())
+      return invalid_argument("secret alias '" + alias + "': " + source.status().message());
     if (source->kind == SecretSource::Kind::kOAuth) {
       if (!vault_ || !oauth_ || !oauth_->knows(source->ref)) {
         return invalid_argument("secret alias '" + alias + "' maps to " + source->describe() +

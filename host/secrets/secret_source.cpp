@@ -8,7 +8,7 @@
 
 namespace keyhold::secrets {
 
-std::optional<SecretSource> SecretSource::parse(std::string_view text, std::string* error) {
+Result<SecretSource> SecretSource::parse(std::string_view text) {
   const auto colon = text.find(':');
   const std::string_view scheme = text.substr(0, colon);
   const std::string_view ref =
@@ -17,22 +17,20 @@ std::optional<SecretSource> SecretSource::parse(std::string_view text, std::stri
   if (scheme == "vault") {
     source.kind = Kind::kVault;
     if (auto problem = vault::validate_secret_name(ref)) {
-      *error = "\"" + std::string(text) + "\": " + *problem;
-      return std::nullopt;
+      return invalid_argument("\"" + std::string(text) + "\": " + *problem);
     }
     if (ref.starts_with(kOAuthRecordPrefix)) {
-      *error = "\"" + std::string(text) + "\": names under " + std::string(kOAuthRecordPrefix) +
-               " hold OAuth token records; map \"oauth:" +
-               std::string(ref.substr(kOAuthRecordPrefix.size())) + "\" instead";
-      return std::nullopt;
+      return invalid_argument("\"" + std::string(text) + "\": names under " +
+                              std::string(kOAuthRecordPrefix) +
+                              " hold OAuth token records; map \"oauth:" +
+                              std::string(ref.substr(kOAuthRecordPrefix.size())) + "\" instead");
     }
   } else if (scheme == "oauth") {
     source.kind = Kind::kOAuth;
     if (auto problem =
             vault::validate_secret_name(std::string(kOAuthRecordPrefix) + std::string(ref));
         problem && !ref.empty()) {
-      *error = "\"" + std::string(text) + "\": " + *problem;
-      return std::nullopt;
+      return invalid_argument("\"" + std::string(text) + "\": " + *problem);
     }
   } else if (scheme == "env") {
     source.kind = Kind::kEnv;
@@ -40,23 +38,19 @@ std::optional<SecretSource> SecretSource::parse(std::string_view text, std::stri
     source.kind = Kind::kFile;
   } else if (is_external_scheme(scheme)) {
     auto external = ExternalSource::parse(text);
-    if (!external.is_ok()) {
-      *error = external.status().message();
-      return std::nullopt;
-    }
+    if (!external.is_ok()) return external.status();
     source.kind = Kind::kExternal;
     source.external = std::move(external).value();
     source.ref = source.external->describe();
     return source;
   } else {
-    *error = "\"" + std::string(text) +
-             "\" must be vault:NAME, oauth:NAME, env:VAR, file:PATH, command:[ARGV...], "
-             "pass:NAME, systemd-creds:NAME or aws-sm:ID";
-    return std::nullopt;
+    return invalid_argument(
+        "\"" + std::string(text) +
+        "\" must be vault:NAME, oauth:NAME, env:VAR, file:PATH, command:[ARGV...], "
+        "pass:NAME, systemd-creds:NAME or aws-sm:ID");
   }
   if (ref.empty()) {
-    *error = "\"" + std::string(text) + "\" names nothing after the ':'";
-    return std::nullopt;
+    return invalid_argument("\"" + std::string(text) + "\" names nothing after the ':'");
   }
   source.ref = std::string(ref);
   return source;

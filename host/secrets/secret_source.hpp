@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.hpp"
 #include "keyhold/vault/vault.hpp"
 
 namespace keyhold::secrets {
@@ -34,7 +35,7 @@ struct SecretSource {
   // Parses "vault:NAME" | "oauth:NAME" | "env:VAR" | "file:PATH" | an external source
   // ("command:[...]", "pass:NAME", "systemd-creds:NAME", "aws-sm:ID", each with options);
   // nothing and a reason otherwise.
-  static std::optional<SecretSource> parse(std::string_view text, std::string* error);
+  static Result<SecretSource> parse(std::string_view text);
   // "vault:NAME" etc. (names only, never values).
   std::string describe() const;
   // The vault secret whose grants govern this source ("NAME" for vault:NAME,

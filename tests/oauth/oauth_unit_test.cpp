@@ -134,17 +134,17 @@ TEST_CASE("metadata is looked up where RFC 8414 and OIDC discovery put it", "[oa
 }
 
 TEST_CASE("oauth:NAME is a source, and vault: may not name a token record", "[oauth]") {
-  std::string error;
-  auto source = secrets::SecretSource::parse("oauth:github", &error);
-  REQUIRE(source);
+  auto source = secrets::SecretSource::parse("oauth:github");
+  REQUIRE(source.is_ok());
   CHECK(source->kind == secrets::SecretSource::Kind::kOAuth);
   CHECK(source->granted_secret() == "oauth-token/github");
   CHECK(source->describe() == "oauth:github");
-  CHECK_FALSE(secrets::SecretSource::parse("vault:oauth-token/github", &error));
-  CHECK(error ==
+  auto record = secrets::SecretSource::parse("vault:oauth-token/github");
+  REQUIRE_FALSE(record.is_ok());
+  CHECK(record.status().message() ==
         "\"vault:oauth-token/github\": names under oauth-token/ hold OAuth token records; map "
         "\"oauth:github\" instead");
-  CHECK(secrets::SecretSource::parse("vault:oauth/github-client-secret", &error));
+  CHECK(secrets::SecretSource::parse("vault:oauth/github-client-secret").is_ok());
 }
 
 TEST_CASE("a token record survives the vault round trip", "[oauth]") {
