@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "loader/runner_backend.hpp"
-#include "loader/task_group.hpp"
 #include "mount/mount_loader.hpp"
+#include "sandbox/task_group.hpp"
 
 namespace keyhold {
 

@@ -30,7 +30,7 @@
 #include "loader/plugin_backend.hpp"
 #include "loader/restart_budget.hpp"
 #include "loader/runner_channel.hpp"
-#include "loader/task_group.hpp"
+#include "sandbox/task_group.hpp"
 
 namespace keyhold {
 
@@ -44,7 +44,7 @@ struct RunnerOptions {
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
   std::chrono::milliseconds start_timeout{std::chrono::seconds(20)};
   // Tasks (processes and threads) the runner and its children may have at once, enforced
-  // by the instance's pids cgroup where the host can make one (loader/task_group.hpp);
+  // by the instance's pids cgroup where the host can make one (sandbox/task_group.hpp);
   // 0: no cap, the group only kills. false: no cgroup at all (tests).
   std::uint64_t max_tasks = 64;
   bool task_group = true;

@@ -236,7 +236,8 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
       [name = instance.name, server, argv = std::move(argv), aliases = options.secret_aliases,
        max_message_bytes](
           secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
-    auto process = ServerProcess::start(argv, server_environment(name, server, aliases, services));
+    auto process =
+        ServerProcess::start(argv, server_environment(name, server, aliases, services), name);
     if (!process.is_ok()) return io_error(process.status().message());
     return std::unique_ptr<ServerTransport>(
         std::make_unique<StdioTransport>(std::move(process).value(), max_message_bytes));

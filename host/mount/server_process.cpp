@@ -16,7 +16,8 @@
 namespace keyhold::mount {
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::vector<std::string>& argv,
-                                                            std::vector<vault::SecretBuffer> env) {
+                                                            std::vector<vault::SecretBuffer> env,
+                                                            std::string_view instance) {
   if (argv.empty()) return invalid_argument("no command");
   int in[2], out[2], err[2];
   // Closes the pipes made so far and says why the next one failed (errno read first).
@@ -29,6 +30,9 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::vector<st
   if (::pipe2(out, O_CLOEXEC) != 0) return pipe_failed({in[0], in[1]});
   if (::pipe2(err, O_CLOEXEC) != 0) return pipe_failed({in[0], in[1], out[0], out[1]});
   std::vector<std::string> args_storage = argv;
+  // No task cap (0): runtimes such as Node start threads freely; the group kills the tree.
+  TaskGroup::ChildJoin join;
+  if (!instance.empty()) join = TaskGroup::prepare_child(instance, 0, args_storage);
   std::vector<char*> args;
   for (auto& a : args_storage) args.push_back(a.data());
   args.push_back(nullptr);
@@ -41,7 +45,8 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::vector<st
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (join.fd >= 0) posix_spawn_file_actions_adddup2(&actions, join.fd, TaskGroup::kChildFd);
+  posix_spawn_file_actions_addclosefrom_np(&actions, join.fd >= 0 ? TaskGroup::kChildFd + 1 : 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setpgroup(&attr, 0);  // leads its own group: terminate() reaches the tree
@@ -66,6 +71,7 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::vector<st
   }
   std::unique_ptr<ServerProcess> process(new ServerProcess);
   process->pid_ = pid;
+  process->group_ = std::move(join.group);
   process->in_fd_ = in[1];
   process->out_fd_ = out[0];
   process->err_fd_ = err[0];
@@ -107,6 +113,7 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
 void ServerProcess::kill_group() {
   std::lock_guard lock(end_mutex_);
   if (!reaped_) ::kill(-pid_, SIGKILL);
+  if (group_) group_->signal_all();
 }
 
 std::string ServerProcess::terminate(std::chrono::milliseconds grace) {
@@ -142,6 +149,7 @@ std::string ServerProcess::terminate(std::chrono::milliseconds grace) {
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
+  if (group_) group_->kill_all();  // what left the process group with setsid()
   reaped_ = true;
   ended_ = describe_exit_status(status);
   return ended_;

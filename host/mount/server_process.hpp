@@ -18,15 +18,20 @@
 
 #include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
+#include "sandbox/task_group.hpp"
 
 namespace keyhold::mount {
 
 class ServerProcess {
  public:
   // Starts argv (argv[0] a path, or searched in the host's PATH) with exactly the
-  // entries of env ("NAME=value", guarded). Fails with a one-line cause (kIo).
+  // entries of env ("NAME=value", guarded). Fails with a one-line cause (kIo). When argv
+  // runs the program through the keyhold-runner wrapper and the host can make a pids cgroup,
+  // the server's whole tree lives in one named after `instance` (sandbox/task_group.hpp):
+  // ending the server then also ends what left its process group with setsid().
   static Result<std::unique_ptr<ServerProcess>> start(const std::vector<std::string>& argv,
-                                                      std::vector<vault::SecretBuffer> env);
+                                                      std::vector<vault::SecretBuffer> env,
+                                                      std::string_view instance = {});
   ~ServerProcess();  // terminate()s
 
   // Writes text and a '\n' to the server's stdin; false when the server is gone or has
@@ -49,6 +54,7 @@ class ServerProcess {
   ServerProcess() = default;
   pid_t pid_ = -1;
   int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::unique_ptr<TaskGroup> group_;  // null where none could be made
   std::mutex write_mutex_;
   std::mutex end_mutex_;
   bool reaped_ = false;

@@ -658,7 +658,23 @@ namespace {
 // `keyhold-runner --exec-policy=JSON -- PROGRAM ARGS...`: how the host starts a child
 // process of an isolated instance (the env service): the child gets the instance's
 // sandbox (plus read access to the system's programs) before PROGRAM runs.
-int exec_sandboxed(const std::string& policy_json, char** argv) {
+// cgroup_fd >= 0: the cgroup.procs of the instance's pids cgroup (sandbox/task_group.hpp),
+// joined first, so the program and all it starts are inside it from their first
+// instruction; failing to join is fatal (the host made the group to rely on it).
+int exec_sandboxed(const std::string& policy_json, int cgroup_fd, char** argv) {
+  if (cgroup_fd >= 0) {
+    ssize_t n;
+    do {
+      n = ::write(cgroup_fd, "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      const std::string line = std::string("keyhold-runner: cannot join the pids cgroup: ") +
+                               std::strerror(errno) + "\n";
+      [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
+      return 126;
+    }
+    ::close(cgroup_fd);
+  }
   json spec = json::parse(policy_json, nullptr, false);
   if (!spec.is_object()) return 126;
   sandbox::Policy policy = policy_from(spec, "/usr/bin");
@@ -686,10 +702,19 @@ int exec_sandboxed(const std::string& policy_json, char** argv) {
 }  // namespace keyhold::runner
 
 int main(int argc, char** argv) {
-  constexpr std::string_view kExec = "--exec-policy=";
-  if (argc >= 4 && std::string_view(argv[1]).starts_with(kExec) &&
-      std::string_view(argv[2]) == "--")
-    return keyhold::runner::exec_sandboxed(std::string(argv[1] + kExec.size()), argv + 3);
+  // keyhold-runner --exec-policy=JSON [--cgroup-fd=N] -- PROGRAM ARGS...
+  constexpr std::string_view kExec = "--exec-policy=", kCgroup = "--cgroup-fd=";
+  if (argc >= 4 && std::string_view(argv[1]).starts_with(kExec)) {
+    int next = 2, cgroup_fd = -1;
+    if (std::string_view(argv[2]).starts_with(kCgroup)) {
+      cgroup_fd = std::atoi(argv[2] + kCgroup.size());
+      if (cgroup_fd < 3) return 2;
+      next = 3;
+    }
+    if (next < argc - 1 && std::string_view(argv[next]) == "--")
+      return keyhold::runner::exec_sandboxed(std::string(argv[1] + kExec.size()), cgroup_fd,
+                                             argv + next + 1);
+  }
   // Started by the host only: a person running it sees what it is for.
   if (argc != 2 || std::string_view(argv[1]) != "--channel-fd=3") {
     const char* usage =

@@ -72,7 +72,8 @@ class TaskGroup {
     std::string missing;
     ChildJoin() = default;
     ChildJoin(ChildJoin&& other) noexcept
-        : group(std::move(other.group)), fd(std::exchange(other.fd, -1)),
+        : group(std::move(other.group)),
+          fd(std::exchange(other.fd, -1)),
           missing(std::move(other.missing)) {}
     ChildJoin& operator=(ChildJoin&& other) noexcept;
     ~ChildJoin();

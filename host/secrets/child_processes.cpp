@@ -1,5 +1,7 @@
 #include "secrets/child_processes.hpp"
 
+#include "sandbox/task_group.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,6 +76,10 @@ struct ChildProcesses::Child {
   // Once the plugin has seen both ends of stream and the exit status it can want nothing
   // more: the entry is forgotten.
   bool finished() const { return drained[1] && drained[2] && status_reported; }
+
+  // The pids cgroup of the child's tree where one could be made: destroyed with the entry,
+  // which kills what the child left behind, also outside its process group (setsid()).
+  std::unique_ptr<TaskGroup> group;
 
   ~Child() {
     for (auto& s : streams)
@@ -159,6 +165,9 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
     if (auto wrapper = wrappers_.find(instance); wrapper != wrappers_.end())
       argv.insert(argv.begin(), wrapper->second.begin(), wrapper->second.end());
   }
+  // Started through the instance's sandbox wrapper: the child joins a pids cgroup of its own
+  // before its program runs (no task cap: the wrapper's sandbox caps processes).
+  TaskGroup::ChildJoin join = TaskGroup::prepare_child(instance + "-child", 0, argv);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
@@ -177,6 +186,7 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (join.fd >= 0) posix_spawn_file_actions_adddup2(&actions, join.fd, TaskGroup::kChildFd);
   std::string cwd = spec.value("cwd", std::string());
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   posix_spawnattr_t attr;
@@ -209,6 +219,7 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   auto child = std::make_shared<Child>();
   child->instance = instance;
   child->pid = pid;
+  child->group = std::move(join.group);
   child->streams[1].fd = out_pipe[0];
   child->streams[2].fd = err_pipe[0];
   std::lock_guard lock(mutex_);

@@ -1,4 +1,4 @@
-// The pids cgroup of an isolated instance (loader/task_group.hpp): a task cap over the
+// The pids cgroup of an isolated instance (sandbox/task_group.hpp): a task cap over the
 // whole tree, and one kill that also ends a child that left the process group. Needs a
 // writable pids hierarchy (root or a delegated subtree); elsewhere it says so and stops.
 #include <catch2/catch.hpp>
@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "loader/task_group.hpp"
+#include "sandbox/task_group.hpp"
 
 namespace {
 

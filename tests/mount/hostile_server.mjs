@@ -2,11 +2,12 @@
 // are from npm). It completes the handshake, then answers tools/call of `garbage` with a
 // burst of what a broken or hostile server may write (malformed JSON, invalid UTF-8,
 // unknown ids, a deep nesting, a batch) before the real answer, and `huge` with one line
-// larger than the host's max_message_bytes.
+// larger than the host's max_message_bytes; `daemon` starts a detached (setsid) process.
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const tools = ['garbage', 'huge', 'ok'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+const tools = ['garbage', 'huge', 'ok', 'daemon'].map((name) => ({ name, inputSchema: { type: 'object' } }));
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   let msg;
@@ -37,6 +38,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
         process.stdout.write('[{"jsonrpc":"2.0","method":"x"}]\n');
         process.stdout.write('\n\n   \n');
         return reply({ content: [{ type: 'text', text: 'survived the garbage' }] });
+      }
+      if (name === 'daemon') {
+        // A detached grandchild (setsid): it leaves the server's process group.
+        const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e6)'], { detached: true, stdio: 'ignore' });
+        child.unref();
+        return reply({ content: [{ type: 'text', text: String(child.pid) }] });
       }
       if (name === 'huge') {
         process.stdout.write('"' + 'x'.repeat(2 * 1024 * 1024) + '"\n');
