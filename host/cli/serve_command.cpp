@@ -21,6 +21,7 @@
 #include "rotation/rotation_scheduler.hpp"
 #include "secrets/redaction_refresher.hpp"
 #include "server/event_hub.hpp"
+#include "server/request_state.hpp"
 #include "transport/http_server.hpp"
 #include "transport/stdio_transport.hpp"
 
@@ -254,6 +255,16 @@ int serve(const ServeFlags& flags) {
   session_options.page_size = config->page_size;
   session_options.limits.max_message_bytes = config->max_message_bytes;
   session_options.redactor = secret_services->redactor;
+  // MCP 2026-07-28 request state is sealed under a key derived from the vault's root key
+  // when a vault is open, so serve processes on one vault (behind a load balancer) open each
+  // other's; without a vault, under a random key of this process.
+  if (secret_services->vault) {
+    const vault::SecretBuffer key = secret_services->vault->with(
+        [](vault::Vault& v) { return v.derive_host_key(vault::Vault::HostKey::kRequestState); });
+    session_options.request_state = std::make_shared<RequestStateSealer>(
+        std::span<const unsigned char, RequestStateSealer::kKeyBytes>(
+            key.data(), RequestStateSealer::kKeyBytes));
+  }
   session_options.on_guard = [broker = secret_services->broker.get()](
                                  const PluginInstance& instance, const std::string& request_id,
                                  const std::string& detail, bool blocked) {

@@ -5,6 +5,7 @@
 // fixture is granted, and an elicitation answer.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { PLUGIN_DIR, tomlString } from '../e2e/helpers.mjs';
@@ -54,10 +55,10 @@ after(async () => {
 let nextId = 1;
 // One stateless request with the standard headers (and `headers` on top). Returns
 // { status, text, body } where body is the JSON-RPC response.
-async function post(method, params, headers = {}) {
+async function post(method, params, headers = {}, url = server.url) {
   const id = nextId++;
   const name = params.name ?? params.uri;
-  const response = await fetch(server.url, {
+  const response = await fetch(url, {
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
@@ -177,6 +178,48 @@ test('requestState is sealed: an earlier answer cannot be read from it, and a ch
   assert.equal(done.body.result?.resultType, 'complete', done.text);
   assert.match(done.body.result.content[0].text, /step 2: action=accept/);
   assert.ok(done.body.result.content[0].text.includes(answerCanary), 'the sealed answer came back to the tool');
+});
+
+test('two serve processes on one vault behind a round-robin proxy: a multi-round-trip call moves between them', async () => {
+  // Issue 20 acceptance 3: the request state is sealed under a key both derive from the
+  // vault, so each round trip may land on the other process.
+  const second = await startServer(sandbox, configPath);
+  const backends = [server.port, second.port];
+  const served = [];
+  let turn = 0;
+  const proxy = http.createServer((req, res) => {
+    const port = backends[turn++ % backends.length];
+    served.push(port);
+    const forward = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', (e) => res.destroy(e));
+    req.pipe(forward);
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${proxy.address().port}/mcp`;
+  try {
+    const tool = 'test_input_required_result_multi_round';
+    const first = await post('tools/call', { name: tool, arguments: {} }, {}, url);
+    assert.equal(first.body.result?.resultType, 'input_required', first.text);
+    const step1 = { action: 'accept', content: { name: answerCanary } };
+    const again = await post('tools/call', { name: tool, arguments: {}, inputResponses: { step1 }, requestState: first.body.result.requestState }, {}, url);
+    assert.equal(again.body.result?.resultType, 'input_required', again.text);
+    const done = await post('tools/call', {
+      name: tool,
+      arguments: {},
+      inputResponses: { step2: { action: 'accept', content: { color: 'blue' } } },
+      requestState: again.body.result.requestState,
+    }, {}, url);
+    assert.equal(done.body.result?.resultType, 'complete', done.text);
+    assert.ok(done.body.result.content[0].text.includes(answerCanary), 'the answer sealed by one process reached the other');
+    assert.deepEqual(served, [server.port, second.port, server.port], 'consecutive requests went to different processes');
+  } finally {
+    proxy.close();
+    assert.equal((await second.stop()).code, 0);
+    assert.deepEqual(leaks(second.stderr(), answerCanary), [], 'the answer never reaches the second log');
+  }
 });
 
 test('stdio: a 2026-07-28 request needs no initialize, and MRTR works there too', async () => {

@@ -55,6 +55,11 @@ Result<std::int64_t> VaultState::active_term() {
   return query.getColumn(0).getInt64();
 }
 
+SecretBuffer Vault::derive_host_key(HostKey purpose) const {
+  // Subkey ids 1-4 are the vault's own (crypto.hpp); host keys start at 16.
+  return crypto::derive_subkey(state_->root_key, static_cast<crypto::Subkey>(purpose));
+}
+
 Result<std::int64_t> Vault::rekey(const AuditContext& who) {
   return guarded(*state_, "rekeying the vault", [&]() -> Result<std::int64_t> {
     VaultState& s = *state_;

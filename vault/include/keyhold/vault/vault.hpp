@@ -156,6 +156,14 @@ class Vault {
   // term, all in one transaction. Returns the new term.
   Result<std::int64_t> rekey(const AuditContext& who);
 
+  // A 32-byte key for one purpose of the host, derived from the root key with libsodium's
+  // KDF: every process that unlocks this vault derives the same key, nothing without the
+  // root key can, and it is never stored. kRequestState seals the request state of MCP
+  // 2026-07-28 multi-round-trip calls, so `keyhold serve` processes on one vault accept each
+  // other's. (rekey changes data keys, not the root: the key survives it.)
+  enum class HostKey : std::uint64_t { kRequestState = 16 };
+  SecretBuffer derive_host_key(HostKey purpose) const;
+
   // ---- housekeeping ----
   Result<VaultSummary> summary(UnixSeconds now);
   // Changes whenever another connection commits (SQLite's PRAGMA data_version) or the
