@@ -65,6 +65,8 @@ std::string RequestStateSealer::seal(const json& state, std::int64_t lifetime_se
 }
 
 Result<json> RequestStateSealer::open(std::string_view sealed) const {
+  // Empty text is malformed too (and would hand libsodium a null buffer: UBSan caught it).
+  if (sealed.empty()) return unreadable("is malformed");
   std::vector<unsigned char> box(sealed.size());
   std::size_t length = 0;
   if (sodium_base642bin(box.data(), box.size(), sealed.data(), sealed.size(), nullptr, &length,
