@@ -2,6 +2,7 @@
 
 #include "test_report.hpp"
 
+#include <keyhold/sdk/process_drain.hpp>
 #include <keyhold/sdk/time.hpp>
 
 #include <signal.h>
@@ -149,14 +150,6 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
     *error = "cannot read the report " + path + ": " + spawn_error;
     return std::nullopt;
   }
-  const Host& host = ctx.host();
-  auto give_up = [&](std::string why) {
-    host.kill_process(process, SIGKILL);
-    int32_t ignored = 0;
-    host.wait_process(process, 5000, &ignored);
-    *error = std::move(why);
-    return std::nullopt;
-  };
   auto stop_reason = [&]() -> Ending {
     if (ctx.cancelled()) return Ending::kCancelled;
     if (Clock::now() >= deadline) return Ending::kTimeout;
@@ -164,31 +157,29 @@ std::optional<std::string> read_through_host(Context& ctx, const std::string& pa
   };
   std::string text;
   std::string err_text;
-  bool open[3] = {false, true, true};
-  while (open[1] || open[2]) {
-    if ((*ending = stop_reason()) != Ending::kNone)
-      return give_up(
-          "reading the JUnit report " + path +
-          (*ending == Ending::kCancelled ? " was cancelled" : " did not finish in time"));
-    for (int s : {1, 2}) {
-      if (!open[s]) continue;
-      std::string chunk;
-      if (host.read_process(process, s, s == 1 ? kPollMs : 0, &chunk) == KH_NOT_FOUND)
-        open[s] = false;
-      (s == 1 ? text : err_text) += chunk;
-    }
-    if (text.size() > kMaxReportBytes)
-      return give_up("the report " + path + " is larger than 64 MiB");
+  bool too_large = false;
+  const sdk::DrainOutcome outcome = sdk::drain_process(
+      ctx.host(), process,
+      [&](int stream, std::string_view chunk) {
+        (stream == 1 ? text : err_text).append(chunk);
+        too_large = too_large || text.size() > kMaxReportBytes;
+        return !too_large;
+      },
+      [&]() -> std::optional<std::chrono::milliseconds> {
+        if ((*ending = stop_reason()) == Ending::kNone) return std::nullopt;
+        return std::chrono::milliseconds(0);  // a cat has nothing to finish: SIGKILL
+      },
+      {kPollMs, kStragglerWait});
+  if (too_large) {
+    *error = "the report " + path + " is larger than 64 MiB";
+    return std::nullopt;
   }
-  int32_t status = 0;
-  for (;;) {
-    const int32_t waited = host.wait_process(process, 100, &status);
-    if (waited == KH_OK || waited == KH_NOT_FOUND) break;
-    if ((*ending = stop_reason()) != Ending::kNone)
-      return give_up(
-          "reading the JUnit report " + path +
-          (*ending == Ending::kCancelled ? " was cancelled" : " did not finish in time"));
+  if (outcome.stopped) {
+    *error = "reading the JUnit report " + path +
+             (*ending == Ending::kCancelled ? " was cancelled" : " did not finish in time");
+    return std::nullopt;
   }
+  const int32_t status = outcome.status;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     while (!err_text.empty() && (err_text.back() == '\n')) err_text.pop_back();
     *error = "cannot read the report " + path + ": " + valid_utf8(err_text);
@@ -291,68 +282,29 @@ json run_suite_process(Context& ctx, const Suite& suite, const std::string& filt
     return finish("error");
   }
 
-  const Host& host = ctx.host();
   const auto deadline = started + suite.timeout;
   Ending ending = Ending::kNone;
-  std::optional<Clock::time_point> kill_at;
-  bool killed = false;
-  bool open[3] = {false, true, true};
-  int wait_stream = 1;
-  auto terminate = [&](Ending why) {
-    ending = why;
-    host.kill_process(process, SIGTERM);
-    kill_at = Clock::now() + options.kill_grace;
-    ctx.log(KH_LOG_NOTICE, std::string("ci: ") +
-                               (why == Ending::kCancelled ? "cancelled" : "timed out") +
-                               ", sent SIGTERM to the process group of suite " + suite.name);
-  };
-  while (open[1] || open[2]) {
-    const auto now = Clock::now();
-    if (ending == Ending::kNone) {
-      if (ctx.cancelled())
-        terminate(Ending::kCancelled);
-      else if (now >= deadline)
-        terminate(Ending::kTimeout);
-    }
-    if (kill_at && !killed && now >= *kill_at) {
-      host.kill_process(process, SIGKILL);
-      killed = true;
-    }
-    if (killed && now >= *kill_at + kStragglerWait) break;  // something keeps the pipes open
-    bool got = false;
-    for (int s : {1, 2}) {
-      if (!open[s]) continue;
-      std::string chunk;
-      if (host.read_process(process, s, 0, &chunk) == KH_NOT_FOUND) open[s] = false;
-      if (!chunk.empty()) {
-        follower.consume(s, chunk);
-        wait_stream = s;
-        got = true;
-      }
-    }
-    if (got || !(open[1] || open[2])) continue;
-    // The host reads one stream at a time: wait on the one that spoke last, so a busy
-    // stdout is not left to fill its pipe while we wait on a quiet stderr.
-    if (!open[wait_stream]) wait_stream = 3 - wait_stream;
-    std::string chunk;
-    if (host.read_process(process, wait_stream, kPollMs, &chunk) == KH_NOT_FOUND)
-      open[wait_stream] = false;
-    if (!chunk.empty()) follower.consume(wait_stream, chunk);
-  }
-  // Every holder of the pipes is gone (or killed). After a cancel or timeout, SIGKILL
-  // whatever of the group is left before the leader is reaped: once reaped, the host no
-  // longer signals its group.
-  if (ending != Ending::kNone && !killed) host.kill_process(process, SIGKILL);
-  int32_t status = 0;
-  for (;;) {
-    const int32_t waited = host.wait_process(process, 100, &status);
-    if (waited == KH_OK || waited == KH_NOT_FOUND) break;
-    if (ending == Ending::kNone && (ctx.cancelled() || Clock::now() >= deadline)) {
-      // Output closed but the leader lives on: there is nothing to drain, kill at once.
-      ending = ctx.cancelled() ? Ending::kCancelled : Ending::kTimeout;
-      host.kill_process(process, SIGKILL);
-    }
-  }
+  const sdk::DrainOutcome drained = sdk::drain_process(
+      ctx.host(), process,
+      [&](int stream, std::string_view chunk) {
+        follower.consume(stream, chunk);
+        return true;
+      },
+      [&]() -> std::optional<std::chrono::milliseconds> {
+        if (ctx.cancelled())
+          ending = Ending::kCancelled;
+        else if (Clock::now() >= deadline)
+          ending = Ending::kTimeout;
+        else
+          return std::nullopt;
+        ctx.log(KH_LOG_NOTICE, std::string("ci: ") +
+                                   (ending == Ending::kCancelled ? "cancelled" : "timed out") +
+                                   ", stopping the process group of suite " + suite.name +
+                                   " (SIGTERM, SIGKILL after kill_grace)");
+        return options.kill_grace;
+      },
+      {kPollMs, kStragglerWait});
+  const int32_t status = drained.status;
   follower.finish();
   follower.report_progress(true);
   if (WIFEXITED(status)) result["exit_code"] = WEXITSTATUS(status);
