@@ -152,10 +152,10 @@ int32_t api_process_read(kh_host* host, uint64_t process, int32_t stream, int32_
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->children) return KH_NOT_FOUND;
     std::string data;
-    int32_t status =
+    const Status status =
         services->children->read(host->instance->name(), process, stream, timeout_ms, &data);
     write_sink(out, data);
-    return status;
+    return to_kh_status(status);
   } catch (...) {
     return KH_ERROR;
   }
@@ -165,7 +165,8 @@ int32_t api_process_wait(kh_host* host, uint64_t process, int32_t timeout_ms,
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->children || exit_status == nullptr) return KH_NOT_FOUND;
-    return services->children->wait(host->instance->name(), process, timeout_ms, exit_status);
+    return to_kh_status(
+        services->children->wait(host->instance->name(), process, timeout_ms, exit_status));
   } catch (...) {
     return KH_ERROR;
   }
@@ -174,7 +175,7 @@ int32_t api_process_kill(kh_host* host, uint64_t process, int32_t signal_number)
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->children) return KH_NOT_FOUND;
-    return services->children->kill(host->instance->name(), process, signal_number);
+    return to_kh_status(services->children->kill(host->instance->name(), process, signal_number));
   } catch (...) {
     return KH_ERROR;
   }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -243,11 +244,12 @@ void ChildProcesses::forget_if_finished(std::uint64_t id, const std::shared_ptr<
     children_.erase(it);
 }
 
-int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int32_t stream,
-                             int32_t timeout_ms, std::string* out) {
-  if (stream != 1 && stream != 2) return KH_INVALID_ARGUMENT;
+Status ChildProcesses::read(const std::string& instance, std::uint64_t id, int32_t stream,
+                            int32_t timeout_ms, std::string* out) {
+  if (stream != 1 && stream != 2)
+    return invalid_argument("stream must be 1 (stdout) or 2 (stderr)");
   auto child = find(instance, id);
-  if (!child) return KH_NOT_FOUND;
+  if (!child) return not_found("no such process");
   Child::Stream& out_stream = child->streams[stream];
   std::unique_lock lock(out_stream.mutex);
   std::string& pending = out_stream.pending;
@@ -269,20 +271,20 @@ int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int3
       pending.erase(0, cut);
       redactor_->redact(ready);
       *out += ready;
-      return KH_OK;
+      return Status::ok();
     }
     if (out_stream.eof) {
       child->drained[stream] = true;
       lock.unlock();
       forget_if_finished(id, child);
-      return KH_NOT_FOUND;
+      return not_found("end of stream");
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
-    if (left < 0) return KH_OK;  // nothing whole yet
+    if (left < 0) return Status::ok();  // nothing whole yet
     pollfd p{out_stream.fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return KH_OK;
+    if (::poll(&p, 1, static_cast<int>(left)) <= 0) return Status::ok();
     char buffer[16 * 1024];
     const ssize_t n = ::read(out_stream.fd, buffer, sizeof buffer);
     if (n <= 0) {
@@ -295,10 +297,10 @@ int32_t ChildProcesses::read(const std::string& instance, std::uint64_t id, int3
   }
 }
 
-int32_t ChildProcesses::wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
-                             int32_t* exit_status) {
+Status ChildProcesses::wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
+                            int32_t* exit_status) {
   auto child = find(instance, id);
-  if (!child) return KH_NOT_FOUND;
+  if (!child) return not_found("no such process");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     {
@@ -312,19 +314,22 @@ int32_t ChildProcesses::wait(const std::string& instance, std::uint64_t id, int3
     }
     if (child->status_reported) {
       forget_if_finished(id, child);
-      return KH_OK;
+      return Status::ok();
     }
-    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return KH_UNAVAILABLE;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline)
+      return unavailable("still running");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
 
-int32_t ChildProcesses::kill(const std::string& instance, std::uint64_t id, int32_t signal_number) {
+Status ChildProcesses::kill(const std::string& instance, std::uint64_t id, int32_t signal_number) {
   auto child = find(instance, id);
-  if (!child) return KH_NOT_FOUND;
+  if (!child) return not_found("no such process");
   std::lock_guard lock(child->mutex);
-  if (child->reaped) return KH_OK;
-  return ::kill(-child->pid, signal_number) == 0 ? KH_OK : KH_ERROR;
+  if (child->reaped) return Status::ok();
+  if (::kill(-child->pid, signal_number) != 0)
+    return io_error(std::string("kill: ") + std::strerror(errno));
+  return Status::ok();
 }
 
 void ChildProcesses::kill_all(const std::string& instance) {

@@ -31,17 +31,19 @@ class ChildProcesses {
   // message says why.
   Result<std::uint64_t> spawn(const std::string& instance, const std::string& request_id,
                               std::string_view spec_json);
-  // Redacted output of stream 1 (stdout) or 2 (stderr): whole lines, or the rest at end
-  // of stream. KH_NOT_FOUND at end of stream with nothing left.
-  int32_t read(const std::string& instance, std::uint64_t id, int32_t stream, int32_t timeout_ms,
-               std::string* out);
-  // The exit status as from waitpid; KH_UNAVAILABLE while it runs past timeout_ms.
-  // Once a wait has returned the status and both streams have reported their end, the id
-  // is forgotten (its pipes are closed at end of stream already); later calls with it
-  // return KH_NOT_FOUND.
-  int32_t wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
-               int32_t* exit_status);
-  int32_t kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
+  // Appends redacted output of stream 1 (stdout) or 2 (stderr) to *out: whole lines, or
+  // the rest at end of stream (ok, possibly nothing yet). kNotFound at end of stream with
+  // nothing left, or for an unknown id; kInvalidArgument for another stream.
+  Status read(const std::string& instance, std::uint64_t id, int32_t stream, int32_t timeout_ms,
+              std::string* out);
+  // Sets *exit_status as from waitpid; kUnavailable while it runs past timeout_ms. Once a
+  // wait has returned the status and both streams have reported their end, the id is
+  // forgotten (its pipes are closed at end of stream already); later calls with it are
+  // kNotFound.
+  Status wait(const std::string& instance, std::uint64_t id, int32_t timeout_ms,
+              int32_t* exit_status);
+  // Signals the child's process group (ok once it is reaped); kNotFound for an unknown id.
+  Status kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
   // Kills (SIGKILL) and reaps every child of instance.
   void kill_all(const std::string& instance);
   // Starts every later child of instance through `wrapper` (an argv prefix, e.g. the
