@@ -67,7 +67,7 @@ struct Hierarchy {
 // The host's own cgroup directory in the v2 hierarchy and in the v1 pids hierarchy (empty
 // when that hierarchy is not mounted here), from /proc/self/cgroup and
 // /proc/self/mountinfo.
-std::vector<Hierarchy> hierarchies() {
+std::vector<Hierarchy> find_hierarchies() {
   std::string own_v2, own_v1;
   bool has_v2 = false, has_v1 = false;
   if (auto text = read_file("/proc/self/cgroup")) {
@@ -119,6 +119,13 @@ std::vector<Hierarchy> hierarchies() {
   }
   if (v2) found.push_back(*v2);
   if (v1) found.push_back(*v1);
+  return found;
+}
+
+// find_hierarchies() once per process: every runner start, mounted server and env child
+// asks, and where the host's cgroup is does not change while it serves.
+const std::vector<Hierarchy>& hierarchies() {
+  static const std::vector<Hierarchy> found = find_hierarchies();
   return found;
 }
 
@@ -203,7 +210,6 @@ TaskGroup::ChildJoin& TaskGroup::ChildJoin::operator=(ChildJoin&& other) noexcep
     if (fd >= 0) ::close(fd);
     group = std::move(other.group);
     fd = std::exchange(other.fd, -1);
-    missing = std::move(other.missing);
   }
   return *this;
 }
@@ -215,20 +221,11 @@ TaskGroup::ChildJoin::~ChildJoin() {
 TaskGroup::ChildJoin TaskGroup::prepare_child(std::string_view instance, std::uint64_t max_tasks,
                                               std::vector<std::string>& argv) {
   ChildJoin join;
-  if (argv.size() < 4 || !argv[1].starts_with("--exec-policy=") || argv[2] != "--") {
-    join.missing = "not started through keyhold-runner";
-    return join;
-  }
+  if (argv.size() < 4 || !argv[1].starts_with("--exec-policy=") || argv[2] != "--") return join;
   auto group = create(instance, max_tasks);
-  if (!group.is_ok()) {
-    join.missing = group.status().message();
-    return join;
-  }
+  if (!group.is_ok()) return join;
   auto fd = group.value()->open_for_child();
-  if (!fd.is_ok()) {
-    join.missing = fd.status().message();
-    return join;
-  }
+  if (!fd.is_ok()) return join;
   join.group = std::move(group).value();
   join.fd = fd.value();
   argv.insert(argv.begin() + 2, join_argument(kChildFd));
@@ -247,18 +244,21 @@ void TaskGroup::kill_all() const {
   // cgroup v2 (Linux 5.14) kills the whole group in one write; v1 needs a loop, which
   // terminates because pids.max bounds how fast the members can fork.
   if (hierarchy_ == "v2") write_file(path_ + "/cgroup.kill", "1");
-  for (int round = 0; round < 400 && size() > 0; ++round) {
-    signal_all();
+  for (int round = 0; round < 400 && signal_all() > 0; ++round)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
 }
 
-void TaskGroup::signal_all() const {
+std::size_t TaskGroup::signal_all() const {
   auto text = read_file(path_ + "/cgroup.procs");
-  if (!text) return;
+  if (!text) return 0;
   std::istringstream pids(*text);
+  std::size_t signalled = 0;
   for (long pid; pids >> pid;)
-    if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    if (pid > 0) {
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      ++signalled;
+    }
+  return signalled;
 }
 
 std::string TaskGroup::describe() const {

@@ -52,8 +52,9 @@ class TaskGroup {
   // SIGKILLs every process in the group until it is empty (bounded: about two seconds).
   // Safe from any thread; a no-op on an empty group.
   void kill_all() const;
-  // One pass of SIGKILL to every process in the group now, without waiting.
-  void signal_all() const;
+  // One pass of SIGKILL to every process in the group now, without waiting; returns how
+  // many there were.
+  std::size_t signal_all() const;
   // The processes in the group now.
   std::size_t size() const;
   // One line for `plugins list` and the startup log.
@@ -62,19 +63,16 @@ class TaskGroup {
   // A group for a program started through the keyhold-runner wrapper, argv = {runner,
   // "--exec-policy=...", "--", program, ...}: the join argument goes into argv and the
   // child must find `fd` as descriptor kChildFd (posix_spawn_file_actions_adddup2); the
-  // caller keeps `group` for the child's lifetime (its
-  // destruction kills what is left). No group, argv unchanged, where argv is not such a
-  // wrapper or no group can be made here (`missing` says why).
+  // caller keeps `group` for the child's lifetime (its destruction kills what is left).
+  // No group, argv unchanged, where argv is not such a wrapper or no group can be made
+  // here (the runners' own groups report why in `plugins list`).
   static constexpr int kChildFd = 3;
   struct ChildJoin {
     std::unique_ptr<TaskGroup> group;
     int fd = -1;  // closed with the ChildJoin
-    std::string missing;
     ChildJoin() = default;
     ChildJoin(ChildJoin&& other) noexcept
-        : group(std::move(other.group)),
-          fd(std::exchange(other.fd, -1)),
-          missing(std::move(other.missing)) {}
+        : group(std::move(other.group)), fd(std::exchange(other.fd, -1)) {}
     ChildJoin& operator=(ChildJoin&& other) noexcept;
     ~ChildJoin();
   };
