@@ -165,7 +165,10 @@ class Session : public HostServices {
   std::atomic<bool> initialize_answered_{false};
   std::atomic<bool> initialized_{false};
   std::atomic<bool> closing_{false};
-  std::atomic<int> min_log_level_{0};  // KH_LOG_*; debug until logging/setLevel
+  // KH_LOG_*. Until the client sends logging/setLevel only warnings and worse reach it:
+  // the spec leaves the default to the server, and a notification per call that nobody
+  // asked for costs the client a wake-up (issue 21). Every line still reaches the log.
+  std::atomic<int> min_log_level_{KH_LOG_WARNING};
 
   mutable std::mutex mutex_;
   std::string protocol_version_;

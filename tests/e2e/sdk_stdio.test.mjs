@@ -142,9 +142,16 @@ describe('keyhold serve with the official SDK client over stdio', () => {
     await rejectsWithCode(client.listTools({ cursor: 'not-a-cursor' }), ErrorCode.InvalidParams);
   });
 
-  test('tools/call echo_echo returns the text and logs a notifications/message', async () => {
-    const before = logs.length;
-    const result = await client.callTool({ name: 'echo_echo', arguments: { text: 'hello' } });
+  test('tools/call echo_echo returns the text; its info log waits for logging/setLevel', async () => {
+    let before = logs.length;
+    let result = await client.callTool({ name: 'echo_echo', arguments: { text: 'hi' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'hi' }]);
+    // No level set yet: only warnings and worse reach the client.
+    assert.deepEqual(logs.slice(before), [], 'info log before any logging/setLevel');
+
+    await client.setLoggingLevel('debug');
+    before = logs.length;
+    result = await client.callTool({ name: 'echo_echo', arguments: { text: 'hello' } });
     assert.deepEqual(result.content, [{ type: 'text', text: 'hello' }]);
     assert.ok(!result.isError);
     // The log is written before the result on the same ordered stream.
