@@ -287,6 +287,7 @@ int serve(const ServeFlags& flags) {
     session.close();
   }
   pool.join();
+  writer.drain();    // a line another thread queued last leaves before the plugins go
   registry.clear();  // plugins destroyed in reverse load order
   return 0;
 }

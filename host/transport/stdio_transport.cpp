@@ -5,33 +5,64 @@
 
 #include <cerrno>
 #include <string>
+#include <string_view>
 
 #include "protocol/json_rpc.hpp"
 
 namespace keyhold {
 
+namespace {
+
+// Writes all of data; false when the fd failed (EINTR is retried).
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   std::string line = rpc::serialize(message);
   line.push_back('\n');
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return !healthy_ || pending_.size() < kMaxPendingBytes; });
   if (!healthy_) return;
-  const char* data = line.data();
-  std::size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, data, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      healthy_ = false;
-      return;
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
+  if (pending_.empty())
+    pending_.swap(line);
+  else
+    pending_.append(line);
+  if (writing_) return;  // the writing thread takes it with its next write
+  writing_ = true;
+  std::string batch;
+  while (healthy_ && !pending_.empty()) {
+    batch.clear();
+    batch.swap(pending_);
+    idle_.notify_all();  // room again for senders waiting on the bound
+    lock.unlock();
+    const bool ok = write_all(fd_, batch);
+    lock.lock();
+    if (!ok) healthy_ = false;
   }
+  pending_.clear();
+  writing_ = false;
+  idle_.notify_all();
 }
 
 bool LineWriter::healthy() const {
   std::lock_guard lock(mutex_);
   return healthy_;
+}
+
+void LineWriter::drain() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return !writing_; });
 }
 
 void run_stdio(Session& session, Outbound& out, int in_fd, int stop_fd,
