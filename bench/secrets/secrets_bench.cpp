@@ -52,26 +52,24 @@ int main(int argc, char** argv) {
   def.name = "bench";
   def.secrets = decls;
   def.secret_count = 1;
-  std::string error;
   {
     secrets::HandleBroker broker(shared);
-    if (!broker.bind_instance("inst", def, {{"key", {"vault:bench/key", {}}}}, &error))
-      return fail(error.c_str());
-    kh_secret_handle handle{};
-    if (broker.acquire("inst", "key", "1", &handle) != KH_OK) return fail("acquire");
-    std::string out;
+    if (auto bound = broker.bind_instance("inst", def, {{"key", {"vault:bench/key", {}}}});
+        !bound.is_ok())
+      return fail(bound.message().c_str());
+    auto acquired = broker.acquire("inst", "key", "1");
+    if (!acquired.is_ok()) return fail("acquire");
+    const kh_secret_handle handle = acquired.value();
     const double hmac = per_call_us(n, [&] {
-      out.clear();
-      broker.sign("inst", handle, "hmac-sha256", "GET\n/\n\nhost:example.com", "1", &out);
+      (void)broker.sign("inst", handle, "hmac-sha256", "GET\n/\n\nhost:example.com", "1");
     });
     const double aws = per_call_us(n, [&] {
-      out.clear();
-      broker.sign("inst", handle, "aws4-signing-key",
-                  R"({"date":"20261126","region":"us-east-1","service":"s3"})", "1", &out);
+      (void)broker.sign("inst", handle, "aws4-signing-key",
+                        R"({"date":"20261126","region":"us-east-1","service":"s3"})", "1");
     });
     std::size_t seen = 0;
     const double reveal = per_call_us(n, [&] {
-      broker.reveal(
+      (void)broker.reveal(
           "inst", handle, "1",
           [](void* user, const unsigned char*, size_t size) {
             *static_cast<std::size_t*>(user) += size;
