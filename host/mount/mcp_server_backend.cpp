@@ -190,6 +190,21 @@ Status McpServerBackend::start() {
     c->transport->abort();
     return io_error("the server stopped reading after initialize");
   }
+  // keyhold's own clients choose their log level, per session; the server is asked for
+  // everything it logs, and each session's level filters what reaches its client. A refusal
+  // only costs the logs.
+  bool logs = false;
+  {
+    std::lock_guard lock(mutex_);
+    logs = server_capabilities_.contains("logging");
+  }
+  if (logs) {
+    auto set =
+        request(c, "logging/setLevel", json{{"level", "debug"}}, nullptr, options_.start_timeout);
+    if (!set.is_ok() || set->contains("error"))
+      spdlog::info("[{}] the server did not take logging/setLevel; its logs may be missing",
+                   options_.instance);
+  }
   if (Status read = read_catalog(c); !read.is_ok()) {
     c->transport->abort();
     return read;
