@@ -281,11 +281,12 @@ int serve(const ServeFlags& flags) {
   {
     Session session(registry, writer, pool, session_options);
     hub.attach(&session);
-    run_stdio(session, writer, STDIN_FILENO, stop_fd, config->max_message_bytes);
+    StdioServer server(session, writer, STDIN_FILENO, stop_fd, config->max_message_bytes);
+    server.run();
     spdlog::debug("input closed; cancelling in-flight calls");
     hub.detach(&session);
     session.close();
-  }
+  }  // the server's threads are joined before the session goes
   pool.join();
   writer.drain();    // a line another thread queued last leaves before the plugins go
   registry.clear();  // plugins destroyed in reverse load order

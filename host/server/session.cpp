@@ -10,6 +10,7 @@
 #include "protocol/pagination.hpp"
 #include "protocol/params.hpp"
 #include "protocol/versions.hpp"
+#include "server/inline_calls.hpp"
 
 namespace keyhold {
 
@@ -652,8 +653,9 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     reply(std::move(refusal), nullptr);
     return;
   }
-  boost::asio::post(pool_, [this, ctx, key, instance, method = std::move(method),
-                            params = std::move(params), output_schema = std::move(output_schema)] {
+  std::function<void()> work = [this, ctx, key, instance, method = std::move(method),
+                                params = std::move(params),
+                                output_schema = std::move(output_schema)] {
     json response;
     try {
       response = response_for(*ctx, *instance, method, params, output_schema.get(),
@@ -682,7 +684,15 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     }
     std::lock_guard lock(mutex_);
     if (--busy_ == 0) idle_.notify_all();
-  });
+  };
+  // An in-process call is work on the calling thread: the transport's reading thread may
+  // run it at once (no hand-off). A call to another process (a runner, a mounted server)
+  // mostly waits for it, and several of those overlap only from several workers.
+  InlineCalls* runner = InlineCalls::current();
+  if (runner != nullptr && instance->backend().isolation() == "in-process" &&
+      runner->run_inline(work))
+    return;
+  boost::asio::post(pool_, std::move(work));
 }
 
 void Session::close() {

@@ -1,11 +1,14 @@
 #include "transport/stdio_transport.hpp"
 
 #include <poll.h>
+
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "protocol/json_rpc.hpp"
 
@@ -65,64 +68,238 @@ void LineWriter::drain() {
   idle_.wait(lock, [&] { return !writing_; });
 }
 
-void run_stdio(Session& session, Outbound& out, int in_fd, int stop_fd,
-               std::size_t max_line_bytes) {
-  std::string line;
-  bool discarding = false;  // inside an over-long line
-  std::size_t discarded = 0;
-  char buffer[64 * 1024];
-  auto finish_line = [&] {
-    if (discarding) {
-      out.send(rpc::make_error(nullptr, rpc::kInvalidRequest,
-                               "message of " + std::to_string(discarded) +
-                                   " bytes exceeds the limit of " + std::to_string(max_line_bytes) +
-                                   " bytes"),
-               nullptr);
-      discarding = false;
-      discarded = 0;
-    } else {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (!line.empty()) session.handle_text(line);
-    }
-    line.clear();
-  };
+namespace {
+
+// Set by run_inline when the call it ran lost the turn: the thread stops reading.
+thread_local bool t_lost_turn = false;
+
+// Sets InlineCalls::current() for the thread handing the session a message; clears it
+// however handle_text() ends.
+class CurrentRunner {
+ public:
+  explicit CurrentRunner(InlineCalls* runner) { InlineCalls::current() = runner; }
+  ~CurrentRunner() { InlineCalls::current() = nullptr; }
+  CurrentRunner(const CurrentRunner&) = delete;
+  CurrentRunner& operator=(const CurrentRunner&) = delete;
+};
+
+}  // namespace
+
+StdioServer::StdioServer(Session& session, Outbound& out, int in_fd, int stop_fd,
+                         std::size_t max_line_bytes)
+    : session_(session),
+      out_(out),
+      in_fd_(in_fd),
+      stop_fd_(stop_fd),
+      max_line_bytes_(max_line_bytes) {}
+
+StdioServer::~StdioServer() {
+  {
+    std::lock_guard lock(mutex_);
+    end_locked();
+  }
+  if (standby_.joinable()) standby_.join();
+  // No lock: every reader has seen done_ or is finishing a call; none starts another.
+  for (auto& [id, reader] : readers_) reader.join();
+}
+
+void StdioServer::run() {
+  std::unique_lock lock(mutex_);
+  start_reader_locked();
+  ended_.wait(lock, [&] { return done_; });
+}
+
+void StdioServer::end_locked() {
+  done_ = true;
+  turn_free_.notify_all();
+  standby_wake_.notify_all();
+  ended_.notify_all();
+}
+
+void StdioServer::start_reader_locked() {
+  for (const auto& id : finished_) {
+    auto it = readers_.find(id);
+    if (it == readers_.end()) continue;
+    it->second.join();  // it has returned; only its exit is left
+    readers_.erase(it);
+  }
+  finished_.clear();
+  try {
+    std::thread reader([this] { take_turns(); });
+    const auto id = reader.get_id();
+    readers_.emplace(id, std::move(reader));
+  } catch (const std::system_error&) {
+    // No thread to spare: the thread whose call holds the turn reads on when it returns.
+    spdlog::warn("stdio: could not start a reading thread; input waits for the running call");
+    if (readers_.empty()) end_locked();  // nobody will ever read
+  }
+}
+
+void StdioServer::take_turns() {
+  std::unique_lock lock(mutex_);
   for (;;) {
-    pollfd fds[2] = {{in_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int ready = ::poll(fds, stop_fd >= 0 ? 2 : 1, -1);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      return;
+    ++parked_;
+    turn_free_.wait(lock, [&] { return turn_ == Turn::kFree || done_; });
+    --parked_;
+    if (done_) break;
+    turn_ = Turn::kReading;
+    lock.unlock();
+    const bool more = read_and_handle();
+    lock.lock();
+    if (!more) {
+      end_locked();
+      break;
     }
-    if (stop_fd >= 0 && (fds[1].revents & POLLIN)) return;
-    ssize_t n = ::read(in_fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return;
+    // Its call ran long and lost the turn; another thread reads. Retire if enough wait.
+    if (parked_ >= kMaxParked) break;
+  }
+  finished_.push_back(std::this_thread::get_id());
+}
+
+bool StdioServer::read_and_handle() {
+  for (;;) {
+    const std::optional<std::string> line = next_line();
+    if (!line) return false;
+    t_lost_turn = false;
+    {
+      CurrentRunner runner(this);
+      session_.handle_text(*line);
     }
-    if (n == 0) {  // end of input: a final line without '\n' still counts
-      if (!line.empty() || discarding) finish_line();
-      return;
+    if (t_lost_turn) return true;
+  }
+}
+
+bool StdioServer::run_inline(const std::function<void()>& call) {
+  std::uint64_t generation = 0;
+  bool wake_standby = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (done_ || turn_ != Turn::kReading || inline_running_ >= kMaxInline) return false;
+    ++inline_running_;
+    turn_ = Turn::kInline;
+    generation = ++inline_generation_;
+    inline_since_ = Clock::now();
+    if (!standby_.joinable()) {
+      try {
+        standby_ = std::thread([this] { standby(); });
+      } catch (const std::system_error&) {
+        // Without a standby the call keeps the turn to its end, as if it were short.
+        spdlog::warn("stdio: could not start the standby thread");
+      }
     }
-    std::string_view chunk(buffer, static_cast<std::size_t>(n));
-    while (!chunk.empty()) {
+    wake_standby = standby_asleep_;
+  }
+  if (wake_standby) standby_wake_.notify_one();
+  InlineCalls::current() = nullptr;  // whatever the call dispatches is not inlined
+  call();
+  std::lock_guard lock(mutex_);
+  --inline_running_;
+  last_inline_ = Clock::now();
+  if (turn_ == Turn::kInline && inline_generation_ == generation) {
+    turn_ = Turn::kReading;  // still ours: read on, no wake-up
+    InlineCalls::current() = this;
+  } else {
+    t_lost_turn = true;
+  }
+  return true;
+}
+
+void StdioServer::standby() {
+  std::unique_lock lock(mutex_);
+  while (!done_) {
+    const auto now = Clock::now();
+    if (turn_ != Turn::kInline) {
+      if (now - last_inline_ > kStandbyIdle) {
+        standby_asleep_ = true;
+        standby_wake_.wait(lock);
+        standby_asleep_ = false;
+      } else {
+        standby_wake_.wait_for(lock, kInlineFor);
+      }
+      continue;
+    }
+    if (now < inline_since_ + kInlineFor) {
+      standby_wake_.wait_until(lock, inline_since_ + kInlineFor);
+      continue;
+    }
+    // The call holding the turn runs long: a parked thread, or a new one, reads on.
+    turn_ = Turn::kFree;
+    if (parked_ > 0)
+      turn_free_.notify_one();
+    else
+      start_reader_locked();
+  }
+}
+
+std::optional<std::string> StdioServer::finish_line() {
+  if (discarding_) {
+    out_.send(rpc::make_error(nullptr, rpc::kInvalidRequest,
+                              "message of " + std::to_string(discarded_) +
+                                  " bytes exceeds the limit of " + std::to_string(max_line_bytes_) +
+                                  " bytes"),
+              nullptr);
+    discarding_ = false;
+    discarded_ = 0;
+    line_.clear();
+    return std::nullopt;
+  }
+  if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+  if (line_.empty()) return std::nullopt;
+  std::string line = std::move(line_);
+  line_.clear();
+  return line;
+}
+
+std::optional<std::string> StdioServer::next_line() {
+  for (;;) {
+    while (buffer_pos_ < buffer_len_) {
+      std::string_view chunk(buffer_.data() + buffer_pos_, buffer_len_ - buffer_pos_);
       const auto newline = chunk.find('\n');
-      std::string_view part = chunk.substr(0, newline);
-      if (discarding) {
-        discarded += part.size();
-      } else if (line.size() + part.size() > max_line_bytes + 1) {
+      const std::string_view part = chunk.substr(0, newline);
+      if (discarding_) {
+        discarded_ += part.size();
+      } else if (line_.size() + part.size() > max_line_bytes_ + 1) {
         // One byte of slack for the CR of a CRLF line end, which is not part of the
         // message; a line over the limit without it is refused by parse_message.
-        discarding = true;
-        discarded = line.size() + part.size();
-        line.clear();
-        line.shrink_to_fit();
+        discarding_ = true;
+        discarded_ = line_.size() + part.size();
+        line_.clear();
+        line_.shrink_to_fit();
       } else {
-        line.append(part);
+        line_.append(part);
       }
-      if (newline == std::string_view::npos) break;
-      finish_line();
-      chunk.remove_prefix(newline + 1);
+      if (newline == std::string_view::npos) {
+        buffer_pos_ = buffer_len_;
+        break;
+      }
+      buffer_pos_ += newline + 1;
+      if (auto line = finish_line()) return line;
     }
+    if (input_ended_) return std::nullopt;
+    pollfd fds[2] = {{in_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    const int ready = ::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      input_ended_ = true;
+      return std::nullopt;
+    }
+    if (stop_fd_ >= 0 && (fds[1].revents & POLLIN)) {
+      input_ended_ = true;
+      return std::nullopt;
+    }
+    const ssize_t n = ::read(in_fd_, buffer_.data(), buffer_.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      input_ended_ = true;
+      return std::nullopt;
+    }
+    if (n == 0) {  // end of input: a final line without '\n' still counts
+      input_ended_ = true;
+      if (!line_.empty() || discarding_) return finish_line();
+      return std::nullopt;
+    }
+    buffer_pos_ = 0;
+    buffer_len_ = static_cast<std::size_t>(n);
   }
 }
 

@@ -1,11 +1,19 @@
 #pragma once
 // MCP over stdio: newline-delimited JSON-RPC on stdin/stdout. Nothing but whole MCP
 // messages is ever written to stdout; logs go to stderr.
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "server/inline_calls.hpp"
 #include "server/outbound.hpp"
 #include "server/session.hpp"
 
@@ -36,10 +44,81 @@ class LineWriter : public Outbound {
   bool healthy_ = true;
 };
 
-// Reads newline-delimited messages from in_fd and hands each to session until end of
-// input, or until stop_fd becomes readable (a signal arrived). A line longer than
-// max_line_bytes is discarded as it streams in and answered with one error, so a huge
-// message never sits in memory. Returns when input ends or stop is signalled.
-void run_stdio(Session& session, Outbound& out, int in_fd, int stop_fd, std::size_t max_line_bytes);
+// Serves MCP over stdio: reads newline-delimited messages from in_fd and hands each to the
+// session until end of input, or until stop_fd becomes readable (a signal arrived). A line
+// longer than max_line_bytes is discarded as it streams in and answered with one error, so
+// a huge message never sits in memory.
+//
+// Leader/followers (issue 21): one thread at a time holds the turn to read. When a message
+// is a call, the thread that read it runs it inline, still holding the turn, so a short
+// call wakes no second thread. A call that runs longer than kInlineFor has the turn taken
+// by the standby thread and a parked (or new) thread reads on, so calls still run side by
+// side and a cancellation is read within about kInlineFor. At most kMaxInline calls run
+// inline at once; beyond that a call goes to the session's worker pool.
+class StdioServer final : public InlineCalls {
+ public:
+  static constexpr std::size_t kMaxInline = 4;
+  static constexpr std::size_t kMaxParked = 2;
+  static constexpr std::chrono::milliseconds kInlineFor{1};
+  // The standby ticks while calls come; after this long without one it sleeps until the
+  // next inline call wakes it.
+  static constexpr std::chrono::milliseconds kStandbyIdle{200};
+
+  // session and out must outlive the server.
+  StdioServer(Session& session, Outbound& out, int in_fd, int stop_fd, std::size_t max_line_bytes);
+  // Joins every thread it started. Destroy it after run() returned and session.close()
+  // (which waits for the calls still running inline), before the session.
+  ~StdioServer();
+  StdioServer(const StdioServer&) = delete;
+  StdioServer& operator=(const StdioServer&) = delete;
+
+  // Returns when input ends or stop is signalled. The calling thread reads nothing.
+  void run();
+
+  bool run_inline(const std::function<void()>& call) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Turn { kFree, kReading, kInline };
+
+  void take_turns();                       // the loop of every reading thread
+  bool read_and_handle();                  // holds the turn; false at end of input
+  std::optional<std::string> next_line();  // holds the turn; nullopt at end of input
+  std::optional<std::string> finish_line();
+  void standby();
+  void start_reader_locked();
+  void end_locked();
+
+  Session& session_;
+  Outbound& out_;
+  const int in_fd_;
+  const int stop_fd_;
+  const std::size_t max_line_bytes_;
+
+  // Input state, touched only by the thread holding the turn (handed over under mutex_).
+  std::string line_;
+  bool discarding_ = false;  // inside an over-long line
+  std::size_t discarded_ = 0;
+  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
+  std::size_t buffer_pos_ = 0;
+  std::size_t buffer_len_ = 0;
+  bool input_ended_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable turn_free_;
+  std::condition_variable ended_;
+  std::condition_variable standby_wake_;
+  Turn turn_ = Turn::kFree;
+  std::uint64_t inline_generation_ = 0;  // of the call holding the turn (kInline)
+  Clock::time_point inline_since_{};
+  Clock::time_point last_inline_{};
+  std::size_t inline_running_ = 0;  // calls running inline, with or without the turn
+  std::size_t parked_ = 0;          // threads waiting for the turn
+  bool done_ = false;
+  bool standby_asleep_ = false;
+  std::thread standby_;
+  std::map<std::thread::id, std::thread> readers_;
+  std::vector<std::thread::id> finished_;  // readers that returned, to be joined
+};
 
 }  // namespace keyhold

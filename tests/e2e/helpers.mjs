@@ -77,9 +77,10 @@ export function makeSandbox(label = 'keyhold-e2e-') {
 }
 
 // One [instances.NAME] table. plugin: a name or a path; options: flat object of scalars.
-export function instanceToml(name, plugin, { prefix, options } = {}) {
+export function instanceToml(name, plugin, { prefix, options, isolation } = {}) {
   let text = `[instances.${name}]\nplugin = ${tomlString(plugin)}\n`;
   if (prefix !== undefined) text += `prefix = ${tomlString(prefix)}\n`;
+  if (isolation !== undefined) text += `isolation = ${tomlString(isolation)}\n`;
   if (options && Object.keys(options).length > 0) {
     text += `[instances.${name}.options]\n`;
     for (const [k, v] of Object.entries(options))

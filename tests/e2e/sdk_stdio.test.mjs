@@ -1,5 +1,6 @@
 // Acceptance 1: the official TypeScript SDK client talks to `keyhold serve` over stdio.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -18,12 +19,12 @@ const EXTRA_TOOLS = 10;
 const SECOND_GREETING = 'hi from the second echo';
 
 // Three instances: echo (with extra no-op tools for pagination), a second echo under its
-// own prefix, and the C99 fixture.
-function configText() {
+// own prefix, and the C99 fixture. isolation undefined: the default (a sandboxed runner).
+function configText(isolation) {
   return (
-    instanceToml('echo', 'echo', { options: { extra_tools: EXTRA_TOOLS } }) +
-    instanceToml('echo2', 'echo', { options: { greeting: SECOND_GREETING } }) +
-    instanceToml('cfix', 'c_fixture')
+    instanceToml('echo', 'echo', { options: { extra_tools: EXTRA_TOOLS }, isolation }) +
+    instanceToml('echo2', 'echo', { options: { greeting: SECOND_GREETING }, isolation }) +
+    instanceToml('cfix', 'c_fixture', { isolation })
   );
 }
 
@@ -47,7 +48,10 @@ async function rejectsWithCode(promise, code, messagePattern) {
   });
 }
 
-describe('keyhold serve with the official SDK client over stdio', () => {
+// Every test runs against the default (each instance in its runner) and against in-process
+// instances, whose calls the stdio reader runs inline (leader/followers, issue 21).
+for (const isolation of [undefined, 'in-process'])
+describe(`keyhold serve with the official SDK client over stdio (${isolation ?? 'default isolation'})`, () => {
   let sandbox;
   let client;
   let transport;
@@ -57,7 +61,7 @@ describe('keyhold serve with the official SDK client over stdio', () => {
 
   before(async () => {
     sandbox = makeSandbox();
-    const config = sandbox.writeConfig(configText());
+    const config = sandbox.writeConfig(configText(isolation));
     transport = new StdioClientTransport({
       command: await keyholdBin(),
       args: ['serve', '--config', config, '--page-size', String(PAGE_SIZE)],
@@ -248,6 +252,30 @@ describe('keyhold serve with the official SDK client over stdio', () => {
     await assert.rejects(slow);
   });
 
+  test('more slow calls than run inline at once all run side by side', async () => {
+    // Six calls of 5 steps x 60 ms: each reports its first step before any finishes, so
+    // none waited for another (the stdio reader runs at most 4 inline; the rest go to the
+    // worker pool).
+    const firstSteps = [];
+    let finished = 0;
+    const calls = Array.from({ length: 6 }, (_, i) =>
+      client
+        .callTool({ name: 'echo_slow', arguments: { steps: 5, delay_ms: 60 } }, undefined, {
+          onprogress: (p) => {
+            if (p.progress === 1) firstSteps.push({ i, finishedBefore: finished });
+          },
+        })
+        .then((r) => {
+          ++finished;
+          return r;
+        }),
+    );
+    const results = await Promise.all(calls);
+    for (const r of results) assert.deepEqual(r.content, [{ type: 'text', text: 'completed 5 steps' }]);
+    assert.equal(firstSteps.length, 6, JSON.stringify(firstSteps));
+    for (const s of firstSteps) assert.equal(s.finishedBefore, 0, JSON.stringify(firstSteps));
+  });
+
   test('resources/list and resources/read', async () => {
     const { resources } = await client.listResources();
     const uris = resources.map((r) => r.uri).sort();
@@ -369,6 +397,40 @@ describe('version negotiation through the SDK', () => {
       assert.equal(r.content[0].text, 'v');
     } finally {
       await client.close();
+      sandbox.cleanup();
+    }
+  });
+});
+
+describe('end of input while an in-process call runs inline', () => {
+  test('keyhold cancels the call and exits 0', async () => {
+    const sandbox = makeSandbox();
+    const config = sandbox.writeConfig(instanceToml('echo', 'echo', { isolation: 'in-process' }));
+    const child = spawn(await keyholdBin(), ['serve', '--config', config], {
+      env: sandbox.env,
+      cwd: sandbox.dir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const progressed = new Promise((resolve) => {
+        child.stdout.on('data', (c) => {
+          out += c.toString('utf8');
+          if (out.includes('"notifications/progress"')) resolve();
+        });
+      });
+      const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+      const send = (m) => child.stdin.write(JSON.stringify({ jsonrpc: '2.0', ...m }) + '\n');
+      send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+      send({ method: 'notifications/initialized' });
+      // 1000 steps of 100 ms: 100 s unless the cancellation at end of input reaches it.
+      send({ id: 2, method: 'tools/call', params: { name: 'echo_slow', arguments: { steps: 1000, delay_ms: 100 }, _meta: { progressToken: 'p' } } });
+      await progressed;
+      child.stdin.end();
+      assert.deepEqual(await exited, { code: 0, signal: null });
+      assert.ok(!out.includes('"id":2'), 'a cancelled call gets no response');
+    } finally {
+      child.kill('SIGKILL');
       sandbox.cleanup();
     }
   });

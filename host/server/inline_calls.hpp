@@ -1,0 +1,24 @@
+#pragma once
+// A transport whose reading thread may run a call itself instead of handing it to the
+// worker pool: for a short call that saves the wake-up of a second thread (issue 21).
+#include <functional>
+
+namespace keyhold {
+
+class InlineCalls {
+ public:
+  // The runner of this thread: set by a transport around handing the session a message on
+  // a thread that may run the call inline; null everywhere else.
+  static InlineCalls*& current() noexcept {
+    thread_local InlineCalls* runner = nullptr;
+    return runner;
+  }
+  // Either runs call on this thread (it must not throw) and returns true, or returns false
+  // without running it (the caller queues it).
+  virtual bool run_inline(const std::function<void()>& call) = 0;
+
+ protected:
+  ~InlineCalls() = default;
+};
+
+}  // namespace keyhold
