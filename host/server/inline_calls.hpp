@@ -13,9 +13,13 @@ class InlineCalls {
     thread_local InlineCalls* runner = nullptr;
     return runner;
   }
+  // What a call mostly does: work on the calling thread (an in-process plugin), or wait
+  // for another process (a runner, a mounted server).
+  enum class Kind { kWork, kWaits };
   // Either runs call on this thread (it must not throw) and returns true, or returns false
-  // without running it (the caller queues it).
-  virtual bool run_inline(const std::function<void()>& call) = 0;
+  // without running it (the caller queues it). A call that waits is worth running inline
+  // only when no other message is ready: several of those overlap only on several threads.
+  virtual bool run_inline(const std::function<void()>& call, Kind kind) = 0;
 
  protected:
   ~InlineCalls() = default;

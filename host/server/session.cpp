@@ -685,12 +685,11 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     std::lock_guard lock(mutex_);
     if (--busy_ == 0) idle_.notify_all();
   };
-  // An in-process call is work on the calling thread: the transport's reading thread may
-  // run it at once (no hand-off). A call to another process (a runner, a mounted server)
-  // mostly waits for it, and several of those overlap only from several workers.
-  InlineCalls* runner = InlineCalls::current();
-  if (runner != nullptr && instance->backend().isolation() == "in-process" &&
-      runner->run_inline(work))
+  // The transport's reading thread may run it at once (no hand-off to a worker).
+  if (InlineCalls* runner = InlineCalls::current();
+      runner != nullptr && runner->run_inline(work, instance->backend().isolation() == "in-process"
+                                                        ? InlineCalls::Kind::kWork
+                                                        : InlineCalls::Kind::kWaits))
     return;
   boost::asio::post(pool_, std::move(work));
 }

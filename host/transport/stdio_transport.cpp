@@ -169,7 +169,14 @@ bool StdioServer::read_and_handle() {
   }
 }
 
-bool StdioServer::run_inline(const std::function<void()>& call) {
+bool StdioServer::input_ready() const {
+  if (buffer_pos_ < buffer_len_) return true;
+  pollfd fd{in_fd_, POLLIN, 0};
+  return ::poll(&fd, 1, 0) > 0;
+}
+
+bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
+  if (kind == Kind::kWaits && input_ready()) return false;
   std::uint64_t generation = 0;
   bool wake_standby = false;
   {

@@ -54,7 +54,9 @@ class LineWriter : public Outbound {
 // call wakes no second thread. A call that runs longer than kInlineFor has the turn taken
 // by the standby thread and a parked (or new) thread reads on, so calls still run side by
 // side and a cancellation is read within about kInlineFor. At most kMaxInline calls run
-// inline at once; beyond that a call goes to the session's worker pool.
+// inline at once; beyond that a call goes to the session's worker pool, and so does a call
+// that waits for another process while more input is ready (pipelined calls to a runner
+// overlap on the workers instead of queueing behind each other's round trips).
 class StdioServer final : public InlineCalls {
  public:
   static constexpr std::size_t kMaxInline = 4;
@@ -75,7 +77,7 @@ class StdioServer final : public InlineCalls {
   // Returns when input ends or stop is signalled. The calling thread reads nothing.
   void run();
 
-  bool run_inline(const std::function<void()>& call) override;
+  bool run_inline(const std::function<void()>& call, Kind kind) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -85,6 +87,7 @@ class StdioServer final : public InlineCalls {
   bool read_and_handle();                  // holds the turn; false at end of input
   std::optional<std::string> next_line();  // holds the turn; nullopt at end of input
   std::optional<std::string> finish_line();
+  bool input_ready() const;  // holds the turn: a message, or bytes of one, wait
   void standby();
   void start_reader_locked();
   void end_locked();
