@@ -44,6 +44,7 @@ plugin_dirs = ["$PLUGIN_DIR"]
 log_level = "warn"
 [http]
 max_sessions = 1000
+max_sessions_per_token = 1000  # all bench clients share one token
 max_connections = 1000
 rate_limit = { rate = 1000000, burst = 1000000 }
 [instances.echo]
