@@ -673,6 +673,7 @@ class HttpServer::Connection {
       }
       ok = !ec;
       position += events.size();
+      if (!with_session) stream->forget_before(position);  // no Last-Event-ID to serve
     }
     stream->detach(claim);
     if (!ok) return false;  // the client may resume with Last-Event-ID
