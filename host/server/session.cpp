@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <optional>
 #include <typeinfo>
 #include <unordered_map>
 
@@ -38,8 +39,21 @@ json server_info() {
 }
 
 // How long a client may reuse a list or discover result without asking again. Lists change
-// when an instance reloads; a stateless client has no listChanged stream to learn of it.
+// when an instance reloads; a client that holds no subscriptions/listen stream learns of it
+// only by asking again.
 constexpr int kListTtlMs = 60'000;
+
+// The _meta key that ties a message to the subscriptions/listen stream it belongs to.
+constexpr const char* kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
+
+// A call the host makes on its own behalf (a listen's resources/subscribe), not for a
+// client request: its request id is an object, which no JSON-RPC id can be, and nothing it
+// produces (logs, progress, client requests) is sent to the client.
+const json& host_call_id() {
+  static const json id = {{"keyhold", "host"}};
+  return id;
+}
+bool is_host_call(const CallContext& ctx) { return ctx.request_id.is_object(); }
 
 const json& params_object(const json& message) {
   static const json empty = json::object();
@@ -160,6 +174,26 @@ void Session::handle_notification(const std::string& method, const json& params)
   } else if (method == "notifications/cancelled") {
     auto cancelled = mcp::parse_cancelled(params);
     if (!cancelled.is_ok()) return;  // a notification gets no answer, even when malformed
+    // A subscriptions/listen stream ends with its cancellation (how stdio closes one):
+    // nothing more is sent for it, not even a response.
+    const std::string key = rpc::id_key(cancelled->request_id);
+    std::optional<Listen> ended;
+    {
+      std::lock_guard lock(listen_mutex_);
+      if (auto it = listens_.find(key); it != listens_.end()) {
+        ended = std::move(it->second);
+        listens_.erase(it);
+      }
+    }
+    if (ended) {
+      {
+        std::lock_guard lock(mutex_);
+        stateless_.erase(key);
+      }
+      out_.abandoned(*ended->related);
+      unsubscribe_resources(*ended);
+      return;
+    }
     std::lock_guard lock(mutex_);
     if (auto call = in_flight_.find(rpc::id_key(cancelled->request_id)); call != in_flight_.end())
       call->second->cancelled = true;
@@ -247,22 +281,17 @@ void Session::on_initialize(const json& id, const std::string&, const json& para
   }
   json result{
       {"protocolVersion", version},
-      {"capabilities", server_capabilities(false)},
+      {"capabilities", server_capabilities()},
       {"serverInfo", server_info()},
   };
   if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
   reply(rpc::make_result(id, std::move(result)), nullptr);
 }
 
-json Session::server_capabilities(bool stateless) const {
-  // A stateless client has no stream for change notifications (subscriptions/listen is
-  // not served yet), so nothing is offered that needs one.
-  if (stateless)
-    return {{"logging", json::object()},
-            {"completions", json::object()},
-            {"prompts", json::object()},
-            {"resources", json::object()},
-            {"tools", json::object()}};
+json Session::server_capabilities() const {
+  // The same for both eras: a 2025-11-25 session gets change notifications unsolicited
+  // (resources/subscribe for updates), a 2026-07-28 client opts in per subscriptions/listen
+  // stream; either way every list change and resource update is delivered.
   return {{"logging", json::object()},
           {"completions", json::object()},
           {"prompts", {{"listChanged", true}}},
@@ -271,7 +300,7 @@ json Session::server_capabilities(bool stateless) const {
 }
 
 void Session::on_discover(const json& id, const std::string&, const json&) {
-  json result{{"supportedVersions", json::array()}, {"capabilities", server_capabilities(true)}};
+  json result{{"supportedVersions", json::array()}, {"capabilities", server_capabilities()}};
   for (auto version : mcp::kAllVersions) result["supportedVersions"].push_back(version);
   if (!options_.instructions.empty()) result["instructions"] = options_.instructions;
   reply(rpc::make_result(id, std::move(result)), nullptr);
@@ -296,6 +325,7 @@ void Session::handle_stateless_request(const json& id, const std::string& method
       {"prompts/get", &Session::on_get_prompt},
       {"resources/read", &Session::on_resource},
       {"completion/complete", &Session::on_complete},
+      {"subscriptions/listen", &Session::on_listen},
   };
   auto meta = mcp::parse_stateless_meta(params);
   if (refuse_invalid(id, meta.status())) return;
@@ -695,8 +725,9 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
 }
 
 void Session::close() {
+  closing_ = true;  // before end_listens: no listen opens after it
+  end_listens();
   std::unique_lock lock(mutex_);
-  closing_ = true;
   for (auto& [key, ctx] : in_flight_) ctx->cancelled = true;
   for (auto& [key, waiter] : pending_client_)
     waiter.set_value(
@@ -706,25 +737,139 @@ void Session::close() {
 }
 
 void Session::notify_list_changed(int32_t what) {
-  const char* method = what == KH_LIST_TOOLS       ? "notifications/tools/list_changed"
-                       : what == KH_LIST_RESOURCES ? "notifications/resources/list_changed"
-                                                   : "notifications/prompts/list_changed";
+  const char* method = list_changed_method(what);
+  // A 2025-11-25 session gets every list change unsolicited; a 2026-07-28 client only on
+  // the listen streams that asked for it.
   if (initialized_ || initialize_answered_) reply(rpc::make_notification(method, nullptr), nullptr);
+  notify_listens(method, {});
 }
 
 void Session::notify_resource_updated(std::string_view uri) {
+  bool subscribed = false;
   {
     std::lock_guard lock(mutex_);
-    if (!subscriptions_.contains(std::string(uri))) return;
+    subscribed = subscriptions_.contains(std::string(uri));
   }
-  reply(rpc::make_notification("notifications/resources/updated", json{{"uri", std::string(uri)}}),
+  if (subscribed)
+    reply(
+        rpc::make_notification("notifications/resources/updated", json{{"uri", std::string(uri)}}),
         nullptr);
+  notify_listens("notifications/resources/updated", uri);
+}
+
+void Session::on_listen(const json& id, const std::string&, const json& params) {
+  auto parsed = parse_listen_filter(params, options_.listen_limits);
+  if (refuse_invalid(id, parsed.status())) return;
+  ListenFilter filter = std::move(parsed.value());
+  // Updates can come only for resources some instance serves: the others are not honored,
+  // so the acknowledgement leaves them out.
+  std::erase_if(filter.resource_uris, [this](const std::string& uri) {
+    return registry_.resource_owner(uri) == nullptr;
+  });
+  json refusal;  // sent after listen_mutex_ is released
+  {
+    std::lock_guard lock(listen_mutex_);
+    if (closing_) {
+      refusal = rpc::make_error(id, rpc::kInternalError, "server is shutting down");
+    } else if (listens_.size() >= options_.max_listens) {
+      refusal = rpc::make_error(
+          id, rpc::kInvalidRequest,
+          "too many open subscriptions/listen streams: " + std::to_string(listens_.size()) +
+              " are open on this connection, the limit; end one (notifications/cancelled "
+              "with its id) before opening another");
+    } else {
+      Listen& listen = listens_[rpc::id_key(id)];
+      listen.id = id;
+      listen.filter = filter;
+      listen.related = std::make_shared<CallContext>();
+      listen.related->request_id = id;
+      listen.related->services = this;
+      // The first message of the stream, sent under listen_mutex_: no notification for
+      // this subscription can precede it.
+      send_redacted(rpc::make_notification("notifications/subscriptions/acknowledged",
+                                           json{{"_meta", {{kSubscriptionId, id}}},
+                                                {"notifications", filter.to_json()}}),
+                    listen.related.get());
+    }
+  }
+  if (!refusal.is_null()) {
+    reply(std::move(refusal), nullptr);
+    return;
+  }
+  // An instance may produce updates only while someone watches (as for resources/subscribe).
+  for (const auto& uri : filter.resource_uris) forward_subscription("resources/subscribe", uri);
+}
+
+void Session::notify_listens(std::string_view method, std::string_view uri) {
+  std::lock_guard lock(listen_mutex_);
+  for (const auto& [key, listen] : listens_) {
+    if (!listen.filter.wants(method, uri)) continue;
+    json params{{"_meta", {{kSubscriptionId, listen.id}}}};
+    if (!uri.empty()) params["uri"] = std::string(uri);
+    send_redacted(rpc::make_notification(std::string(method), std::move(params)),
+                  listen.related.get());
+  }
+}
+
+void Session::end_listens() {
+  std::map<std::string, Listen> ended;
+  {
+    std::lock_guard lock(listen_mutex_);
+    for (const auto& [key, listen] : listens_) {
+      json result{
+          {"resultType", "complete"},
+          {"_meta",
+           {{kSubscriptionId, listen.id}, {"io.modelcontextprotocol/serverInfo", server_info()}}}};
+      send_redacted(rpc::make_result(listen.id, std::move(result)), listen.related.get());
+    }
+    ended.swap(listens_);
+  }
+  if (ended.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, listen] : ended) stateless_.erase(key);
+  }
+  for (const auto& [key, listen] : ended) unsubscribe_resources(listen);
+}
+
+std::size_t Session::open_listens() const {
+  std::lock_guard lock(listen_mutex_);
+  return listens_.size();
+}
+
+void Session::unsubscribe_resources(const Listen& listen) {
+  for (const auto& uri : listen.filter.resource_uris)
+    forward_subscription("resources/unsubscribe", uri);
+}
+
+void Session::forward_subscription(const char* method, const std::string& uri) {
+  PluginInstance* owner = registry_.resource_owner(uri);
+  if (owner == nullptr) return;
+  auto ctx = std::make_shared<CallContext>();
+  ctx->request_id = host_call_id();
+  ctx->services = this;
+  {
+    std::lock_guard lock(mutex_);
+    ++busy_;  // close() waits for it
+  }
+  boost::asio::post(pool_, [this, ctx, owner, method = std::string(method), uri] {
+    try {
+      const PluginReply reply = owner->call(*ctx, method, json{{"uri", uri}});
+      if (reply.status != KH_OK && reply.status != KH_UNSUPPORTED)
+        spdlog::debug("instance '{}' refused {} for a listen stream", owner->name(), method);
+    } catch (...) {
+      spdlog::error("internal error forwarding {} to instance '{}'", method, owner->name());
+    }
+    std::lock_guard lock(mutex_);
+    if (--busy_ == 0) idle_.notify_all();
+  });
 }
 
 void Session::plugin_log(const PluginInstance& from, const CallContext* ctx, int32_t level,
                          std::string_view message) {
   log_plugin_line(from.name(), level, message);
-  if (ctx == nullptr) return;
+  // Nothing more is sent for a cancelled request (the client has forgotten it).
+  if (ctx == nullptr || is_host_call(*ctx) || ctx->cancelled) return;
   if (auto scope = stateless_scope(ctx->request_id)) {
     // 2026-07-28: logs only when this request asked for them, at its own level.
     if (scope->meta.log_level < 0 || level < scope->meta.log_level) return;
@@ -767,6 +912,10 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
   if (params.is_discarded() || !params.is_object()) {
     *out = "client request parameters must be a JSON object";
     return KH_INVALID_ARGUMENT;
+  }
+  if (is_host_call(ctx)) {
+    *out = "no client request is being served";
+    return KH_UNAVAILABLE;
   }
   if (auto scope = stateless_scope(ctx.request_id))
     return answer_from_input(*scope, method, std::move(params), out);

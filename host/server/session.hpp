@@ -19,6 +19,7 @@
 #include "protocol/json_rpc.hpp"
 #include "protocol/params.hpp"
 #include "secrets/redactor.hpp"
+#include "server/listen_filter.hpp"
 #include "server/outbound.hpp"
 #include "server/request_state.hpp"
 
@@ -52,6 +53,11 @@ struct SessionOptions {
   // session serves. The argument guard checks them as it checks arguments: a credential
   // must not enter as a header either.
   nlohmann::json param_headers = nlohmann::json::object();
+  // Open subscriptions/listen streams one session (a stdio connection) may hold; a listen
+  // beyond it is refused. Streamable HTTP gives each listen a session of its own and bounds
+  // them per client instead (HttpOptions::max_listens_per_client).
+  std::size_t max_listens = 16;
+  ListenLimits listen_limits;
 };
 
 class Session : public HostServices {
@@ -66,9 +72,16 @@ class Session : public HostServices {
   // Handles one parsed message.
   void handle(const nlohmann::json& message);
 
-  // Cancels every request in flight, fails pending client requests and waits until no
-  // work of this session remains on the pool. Idempotent.
+  // Ends every open subscriptions/listen stream gracefully (end_listens()), cancels every
+  // request in flight, fails pending client requests and waits until no work of this
+  // session remains on the pool. Idempotent.
   void close();
+  // Ends every open subscriptions/listen stream the way the 2026-07-28 revision names for a
+  // server's own teardown: each gets its empty, successful result (resultType "complete",
+  // _meta carrying the subscription id), after which nothing more is sent for it.
+  void end_listens();
+  // Open subscriptions/listen streams.
+  std::size_t open_listens() const;
 
   // Session-wide notifications sent by the server (EventHub).
   void notify_list_changed(int32_t what);
@@ -111,6 +124,7 @@ class Session : public HostServices {
                    const nlohmann::json& params);
   void on_discover(const nlohmann::json& id, const std::string& method,
                    const nlohmann::json& params);
+  void on_listen(const nlohmann::json& id, const std::string& method, const nlohmann::json& params);
 
   // What one stateless (2026-07-28) request brought and what serving it produced, from its
   // arrival until its response leaves (see finish_stateless).
@@ -134,7 +148,7 @@ class Session : public HostServices {
   // MissingRequiredClientCapability when it failed for want of one, resultType and
   // caching hints on results, -32602 for an unknown resource.
   void finish_stateless(nlohmann::json& message, StatelessScope& scope) const;
-  nlohmann::json server_capabilities(bool stateless) const;
+  nlohmann::json server_capabilities() const;
   int32_t answer_from_input(StatelessScope& scope, std::string_view method, nlohmann::json params,
                             std::string* out);
   // Answers -32602 naming the bad field and returns true when status is not OK.
@@ -153,6 +167,20 @@ class Session : public HostServices {
   void reply(nlohmann::json message, const CallContext* related);
   // Sends through the redactor only. Never called with mutex_ held (nor is reply()).
   void send_redacted(nlohmann::json message, const CallContext* related);
+  // One open subscriptions/listen stream (2026-07-28).
+  struct Listen {
+    nlohmann::json id;  // of the listen request: the subscription id
+    ListenFilter filter;
+    std::shared_ptr<CallContext> related;  // routes its messages to the listen's stream
+  };
+  // Sends a change notification on every listen stream whose filter asked for it, tagged
+  // with the stream's subscription id. `uri` is the updated resource, or empty.
+  void notify_listens(std::string_view method, std::string_view uri);
+  // Tells the instances serving a closed listen's resources that it no longer watches them.
+  void unsubscribe_resources(const Listen& listen);
+  // Runs resources/subscribe or resources/unsubscribe at the instance serving `uri`, on the
+  // pool, for the host's own bookkeeping: nothing of that call reaches the client.
+  void forward_subscription(const char* method, const std::string& uri);
   // The argument guard: false when the call was answered (refused) here.
   bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
                        nlohmann::json* arguments);
@@ -180,6 +208,11 @@ class Session : public HostServices {
   std::uint64_t next_client_id_ = 1;
   std::set<std::string> subscriptions_;
   std::map<std::string, std::shared_ptr<StatelessScope>> stateless_;  // by rpc::id_key
+
+  // Held while a listen stream's message is sent, so its acknowledgement is the first and
+  // nothing follows its teardown. Never taken with mutex_ held (reply() takes mutex_).
+  mutable std::mutex listen_mutex_;
+  std::map<std::string, Listen> listens_;  // by rpc::id_key of the listen request
 };
 
 // Writes a plugin's log line to the host's stderr log.

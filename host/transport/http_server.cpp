@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
 #include <thread>
 #include <typeinfo>
 
@@ -28,6 +29,11 @@ namespace {
 
 constexpr std::string_view kEndpoint = "/mcp";
 constexpr auto kKeepAliveEvery = std::chrono::seconds(10);
+// How often a quiet stream looks whether its client is still there: closing the stream is
+// how an HTTP client cancels its request (and ends a subscriptions/listen stream).
+constexpr auto kStreamPoll = std::chrono::milliseconds(200);
+// How long stop() lets listen streams deliver their graceful end before cutting them.
+constexpr auto kListenDrain = std::chrono::seconds(2);
 constexpr std::size_t kReadChunk = 16 * 1024;
 
 // The answer to a connection over max_connections, written without blocking.
@@ -497,6 +503,13 @@ class HttpServer::Connection {
       return reply(http::status::bad_request, keep,
                    rpc::serialize(rpc::make_error(id, rpc::kHeaderMismatch, headers.message())),
                    "application/json");
+    const bool listen = message["method"] == "subscriptions/listen";
+    if (listen && !accepts_sse)
+      return reply(http::status::not_acceptable, keep,
+                   rpc::serialize(rpc::make_error(id, rpc::kInvalidRequest,
+                                                  "subscriptions/listen is answered with an SSE "
+                                                  "stream: accept text/event-stream")),
+                   "application/json");
     SessionOptions options = server_.options_.session;
     options.stateless = true;
     options.client_id = client_.client_id;
@@ -514,13 +527,34 @@ class HttpServer::Connection {
       HttpSession& session;
       ~Closer() { session.close(); }  // cancels the call when the client went away
     } closer{*session};
+    // A listen stream's session hears the instances' change events while it is open.
+    struct ListenRegistration {
+      HttpServer& server;
+      HttpSession& session;
+      bool active = false;
+      ~ListenRegistration() {
+        if (!active) return;
+        server.hub_.detach(&session.core());
+        server.unregister_listen(&session);
+      }
+    } registration{server_, *session};
+    if (listen) {
+      std::string why;
+      if (!server_.register_listen(client_.client_id, session, &why))
+        return reply(
+            server_.stopping_ ? http::status::service_unavailable : http::status::too_many_requests,
+            keep, rpc::serialize(rpc::make_error(id, rpc::kInvalidRequest, why)),
+            "application/json");
+      registration.active = true;
+      server_.hub_.attach(&session->core());
+    }
     auto stream = session->open_request_stream(rpc::id_key(id));
     session->core().handle(message);
     for (std::size_t seen = 0;;) {
       bool finished = false;
-      auto events = stream->next(seen, std::chrono::seconds(1), &finished);
+      auto events = stream->next(seen, kStreamPoll, &finished);
       if (!events.empty() && seen == 0 && !finished && accepts_sse)
-        return stream_events(*session, stream, 0, keep, false);
+        return stream_events(*session, stream, 0, keep, false, listen);
       seen += events.size();
       if (finished && !events.empty()) {
         // Only the response, or a JSON-only client (the notifications before the response
@@ -532,6 +566,8 @@ class HttpServer::Connection {
       if (finished || server_.stopping_)
         return reply_error(http::status::service_unavailable, false,
                            "Service Unavailable: shutting down");
+      // A client that closed the connection cancelled its request: the closer cancels it.
+      if (events.empty() && peer_closed()) return false;
     }
   }
 
@@ -573,8 +609,10 @@ class HttpServer::Connection {
 
   // Streams `stream` from history position `from` as SSE in HTTP chunks until it ends, the
   // client goes away, another connection resumes it, or the server stops.
+  // A listen stream, when the server stops, is given kListenDrain to deliver the graceful
+  // end stop() sends it; other streams end at once.
   bool stream_events(HttpSession& session, const std::shared_ptr<SseStream>& stream,
-                     std::size_t from, bool keep, bool with_session = true) {
+                     std::size_t from, bool keep, bool with_session = true, bool listen = false) {
     const std::uint64_t claim = stream->attach();
     // HTTP/1.0 has no chunked encoding: the stream is delimited by closing the connection.
     const bool chunked = request_.version() >= 11;
@@ -583,6 +621,7 @@ class HttpServer::Connection {
     res.set(http::field::server, "keyhold");
     res.set(http::field::content_type, "text/event-stream");
     res.set(http::field::cache_control, "no-cache, no-transform");
+    res.set("x-accel-buffering", "no");  // a reverse proxy must not hold events back
     if (with_session) res.set("mcp-session-id", session.id());
     res.chunked(chunked);
     res.keep_alive(keep);
@@ -592,27 +631,49 @@ class HttpServer::Connection {
     bool ok = !ec;
     std::size_t position = from;
     bool finished = false;
-    while (ok && !finished && stream->owned_by(claim) && !server_.stopping_) {
+    auto last_write = std::chrono::steady_clock::now();
+    std::optional<std::chrono::steady_clock::time_point> drain_until;
+    while (ok && !finished && stream->owned_by(claim)) {
+      if (server_.stopping_) {
+        if (!listen) break;
+        const auto now = std::chrono::steady_clock::now();
+        if (!drain_until)
+          drain_until = now + kListenDrain;
+        else if (now > *drain_until)
+          break;
+      }
       if (client_.still_valid && !client_.still_valid()) {
         ok = false;  // the token was revoked or expired: end the stream, close the connection
         break;
       }
-      auto events = stream->next(position, kKeepAliveEvery, &finished);
+      auto events = stream->next(position, kStreamPoll, &finished);
       std::string text;
       for (const auto& event : events) {
         if (with_session) text += "id: " + event.id + "\n";  // 2026-07-28 has no resumption
         if (event.data.empty()) text += "retry: 1000\n";     // priming event
         text += "data: " + event.data + "\n\n";
       }
-      if (text.empty() && !finished) text = ": keep-alive\n\n";  // also detects a gone client
+      const auto now = std::chrono::steady_clock::now();
+      if (text.empty() && !finished) {
+        if (now - last_write >= kKeepAliveEvery) {
+          text = ": keep-alive\n\n";  // keeps intermediaries from timing the stream out
+        } else if (peer_closed()) {
+          ok = false;  // the client closed the stream: its request is cancelled
+          break;
+        } else {
+          continue;
+        }
+      }
       if (!text.empty()) {
         if (chunked)
           net::write(socket_, http::make_chunk(net::buffer(text)), ec);
         else
           net::write(socket_, net::buffer(text), ec);
+        last_write = now;
       }
       ok = !ec;
       position += events.size();
+      if (!with_session) stream->forget_before(position);  // no Last-Event-ID to serve
     }
     stream->detach(claim);
     if (!ok) return false;  // the client may resume with Last-Event-ID
@@ -620,6 +681,13 @@ class HttpServer::Connection {
     if (!chunked) return false;  // the close ends the body
     net::write(socket_, http::make_chunk_last(), ec);
     return keep && !ec && !server_.stopping_;
+  }
+
+  // True when the client closed its end of the connection (or it failed). Found by poll
+  // rather than by the next failed write, so a closed stream is noticed within kStreamPoll.
+  bool peer_closed() {
+    pollfd pfd{socket_.native_handle(), POLLRDHUP, 0};
+    return ::poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
   }
 
   HttpServer& server_;
@@ -725,6 +793,18 @@ void HttpServer::stop() {
   }
   beast::error_code ec;
   acceptor_.close(ec);
+  // Listen streams end gracefully: each gets its result, delivered before connections are cut.
+  std::vector<std::shared_ptr<HttpSession>> listening;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [client, session] : listens_) listening.push_back(session);
+  }
+  for (const auto& session : listening) session->core().end_listens();
+  if (!listening.empty()) {
+    std::unique_lock lock(mutex_);
+    listens_done_.wait_for(lock, kListenDrain, [this] { return listens_.empty(); });
+  }
+  listening.clear();
   std::map<std::string, std::shared_ptr<HttpSession>> sessions;
   {
     std::lock_guard lock(mutex_);
@@ -812,6 +892,33 @@ void HttpServer::end_session(const std::string& id) {
   }
   hub_.detach(&session->core());
   session->close();
+}
+
+bool HttpServer::register_listen(const std::string& client,
+                                 const std::shared_ptr<HttpSession>& session, std::string* why) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) {
+    *why = "server is shutting down";
+    return false;
+  }
+  const std::size_t open = listens_.count(client);
+  if (open >= options_.max_listens_per_client) {
+    *why = "too many open subscriptions/listen streams: this client holds " + std::to_string(open) +
+           ", the limit (max_listens_per_client); close one before opening another";
+    return false;
+  }
+  listens_.emplace(client, session);
+  return true;
+}
+
+void HttpServer::unregister_listen(const HttpSession* session) {
+  std::lock_guard lock(mutex_);
+  for (auto it = listens_.begin(); it != listens_.end(); ++it) {
+    if (it->second.get() != session) continue;
+    listens_.erase(it);
+    break;
+  }
+  if (listens_.empty()) listens_done_.notify_all();
 }
 
 void HttpServer::reap_idle_sessions() {

@@ -46,6 +46,10 @@ struct HttpOptions {
   // counted from the end of the previous one: closes idle keep-alive connections and
   // clients that trickle bytes. Also the socket send timeout.
   std::chrono::seconds read_timeout{30};
+  // Open MCP 2026-07-28 subscriptions/listen streams one client (token; every client when
+  // auth is off) may hold. Each holds a connection, so this keeps one client from taking
+  // all of max_connections; a listen beyond it is answered 429.
+  std::size_t max_listens_per_client = 16;
   SessionOptions session;
 };
 
@@ -82,6 +86,11 @@ class HttpServer {
   std::shared_ptr<HttpSession> find_session(const std::string& id);
   void end_session(const std::string& id);
   void reap_idle_sessions();
+  // Counts an open listen stream against its client's max_listens_per_client; false (and
+  // *why) at the bound or while stopping. unregister_listen undoes it.
+  bool register_listen(const std::string& client, const std::shared_ptr<HttpSession>& session,
+                       std::string* why);
+  void unregister_listen(const HttpSession* session);
   bool origin_allowed(std::string_view origin) const;
   bool host_allowed(std::string_view host) const;
 
@@ -96,6 +105,10 @@ class HttpServer {
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<HttpSession>> sessions_;
+  // The (stateless) sessions serving open listen streams, by client: stop() ends them
+  // gracefully before it cuts connections.
+  std::multimap<std::string, std::shared_ptr<HttpSession>> listens_;
+  std::condition_variable listens_done_;
   std::set<int> open_sockets_;
   std::size_t connections_ = 0;
   std::condition_variable connections_done_;

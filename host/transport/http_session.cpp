@@ -1,5 +1,7 @@
 #include "transport/http_session.hpp"
 
+#include <algorithm>
+
 #include "protocol/json_rpc.hpp"
 
 namespace keyhold {
@@ -33,9 +35,10 @@ std::vector<SseStream::Event> SseStream::next(std::size_t from, std::chrono::mil
                                               bool* finished) {
   std::unique_lock lock(mutex_);
   const std::uint64_t claim = claim_;
-  changed_.wait_for(lock, wait, [&] { return events_.size() > from || done_ || claim != claim_; });
+  changed_.wait_for(lock, wait, [&] { return end_index() > from || done_ || claim != claim_; });
   std::vector<Event> out;
-  for (std::size_t i = from; i < events_.size(); ++i) out.push_back(events_[i]);
+  for (std::size_t i = std::max(from, first_); i < end_index(); ++i)
+    out.push_back(events_[i - first_]);
   *finished = done_;
   return out;
 }
@@ -43,8 +46,16 @@ std::vector<SseStream::Event> SseStream::next(std::size_t from, std::chrono::mil
 std::optional<std::size_t> SseStream::position_after(const std::string& event_id) const {
   std::lock_guard lock(mutex_);
   for (std::size_t i = 0; i < events_.size(); ++i)
-    if (events_[i].id == event_id) return i + 1;
+    if (events_[i].id == event_id) return first_ + i + 1;
   return std::nullopt;
+}
+
+void SseStream::forget_before(std::size_t position) {
+  std::lock_guard lock(mutex_);
+  if (position <= first_) return;
+  const std::size_t drop = std::min(position - first_, events_.size());
+  events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(drop));
+  first_ += drop;
 }
 
 std::uint64_t SseStream::attach() {

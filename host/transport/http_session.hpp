@@ -44,6 +44,10 @@ class SseStream {
   std::vector<Event> next(std::size_t from, std::chrono::milliseconds wait, bool* finished);
   // The history index just after the event with id `event_id`, or nothing.
   std::optional<std::size_t> position_after(const std::string& event_id) const;
+  // Drops the events before history index `position` (delivered on a stream that cannot
+  // be resumed, e.g. a 2026-07-28 one): a long-lived listen stream must not keep every
+  // notification it ever carried. Indexes stay as they were.
+  void forget_before(std::size_t position);
   // Claims the stream for one connection and returns its claim; a later claim (a client
   // resuming after a lost connection) takes the stream over from an earlier one.
   std::uint64_t attach();
@@ -54,10 +58,13 @@ class SseStream {
   void detach(std::uint64_t claim);
 
  private:
+  std::size_t end_index() const { return first_ + events_.size(); }  // mutex_ held
+
   std::string id_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<Event> events_;
+  std::vector<Event> events_;  // history from index first_
+  std::size_t first_ = 0;      // history index of events_[0]
   std::size_t next_seq_ = 0;
   bool done_ = false;
   std::uint64_t claim_ = 0;  // newest claim

@@ -10,6 +10,7 @@
 
 #include "protocol/params.hpp"
 #include "server/request_state.hpp"
+#include "transport/http_session.hpp"
 #include "transport/request_headers.hpp"
 
 using namespace keyhold;
@@ -114,4 +115,24 @@ TEST_CASE("Mcp-Name and Mcp-Param-* must match the body, base64 sentinel decoded
   CHECK_FALSE(check_param_headers(headers({{"Mcp-Param-N", "42"}}), schema, arguments).is_ok());
   CHECK(decode_header_value("a\nb") == std::nullopt);
   CHECK(decode_header_value("=?base64?!!?=") == std::nullopt);
+}
+
+TEST_CASE("a stream without resumption forgets what it delivered; positions stay") {
+  SseStream stream("9");
+  for (const char* data : {"a", "b", "c"}) REQUIRE(stream.push(data, false));
+  bool finished = false;
+  CHECK(stream.next(0, std::chrono::milliseconds(0), &finished).size() == 3);
+  stream.forget_before(2);
+  auto rest = stream.next(0, std::chrono::milliseconds(0), &finished);
+  REQUIRE(rest.size() == 1);  // a and b are gone
+  CHECK(rest[0].data == "c");
+  CHECK(stream.position_after(rest[0].id) == 3u);
+  CHECK_FALSE(stream.position_after("9_0").has_value());
+  REQUIRE(stream.push("d", true));
+  auto last = stream.next(3, std::chrono::milliseconds(0), &finished);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].data == "d");
+  CHECK(finished);
+  stream.forget_before(100);  // past the end: everything, and no more
+  CHECK(stream.next(4, std::chrono::milliseconds(0), &finished).empty());
 }

@@ -240,3 +240,105 @@ TEST_CASE("session: a cancelled call gets no response") {
   CHECK_FALSE(f.out.response(11));                  // waits two seconds: the call would take one
   CHECK(f.request(12, "ping").contains("result"));  // and the session goes on
 }
+
+namespace {
+const json kMeta2026 = {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                        {"io.modelcontextprotocol/clientCapabilities", json::object()}};
+constexpr const char* kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
+
+json listen_request(const json& id, json notifications) {
+  return rpc::make_request(id, "subscriptions/listen",
+                           {{"_meta", kMeta2026}, {"notifications", std::move(notifications)}});
+}
+
+// The messages sent after the first `from`, parsed.
+std::vector<json> sent_since(RecordingOutbound& out, std::size_t from) {
+  std::vector<json> messages;
+  const auto all = out.all();
+  for (std::size_t i = from; i < all.size(); ++i) messages.push_back(json::parse(all[i]));
+  return messages;
+}
+}  // namespace
+
+TEST_CASE("session: subscriptions/listen acknowledges first, then sends only what it asked for") {
+  Fixture f;
+  f.session->handle_text(
+      listen_request("L", {{"toolsListChanged", true},
+                           {"resourceSubscriptions", {"echo://echo/greeting", "nope://unknown"}}})
+          .dump());
+  auto sent = sent_since(f.out, 0);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0] == json{{"jsonrpc", "2.0"},
+                        {"method", "notifications/subscriptions/acknowledged"},
+                        {"params",
+                         {{"_meta", {{kSubscriptionId, "L"}}},
+                          {"notifications",
+                           {{"toolsListChanged", true},
+                            {"resourceSubscriptions", {"echo://echo/greeting"}}}}}}});
+
+  f.session->notify_list_changed(KH_LIST_PROMPTS);
+  f.session->notify_list_changed(KH_LIST_RESOURCES);
+  f.session->notify_resource_updated("echo://echo/other");
+  CHECK(f.out.all().size() == 1);  // none of these was asked for
+  f.session->notify_list_changed(KH_LIST_TOOLS);
+  f.session->notify_resource_updated("echo://echo/greeting");
+  sent = sent_since(f.out, 1);
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0]["method"] == "notifications/tools/list_changed");
+  CHECK(sent[0]["params"] == json{{"_meta", {{kSubscriptionId, "L"}}}});
+  CHECK(sent[1]["method"] == "notifications/resources/updated");
+  CHECK(sent[1]["params"] ==
+        json{{"_meta", {{kSubscriptionId, "L"}}}, {"uri", "echo://echo/greeting"}});
+
+  // Cancelled: nothing more for it, not even a response.
+  f.session->handle_text(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L"}})");
+  CHECK(f.session->open_listens() == 0);
+  f.session->notify_list_changed(KH_LIST_TOOLS);
+  CHECK(f.out.all().size() == 3);
+}
+
+TEST_CASE("session: malformed listen filters are -32602 and the number of streams is bounded") {
+  Fixture f;
+  for (const json& bad :
+       {json(nullptr), json::array(), json{{"toolsListChanged", "yes"}},
+        json{{"resourceSubscriptions", "test://x"}}, json{{"resourceSubscriptions", {""}}}}) {
+    f.session->handle_text(listen_request("bad", bad).dump());
+    auto answer = f.out.response("bad");
+    REQUIRE(answer);
+    CHECK(error_code(*answer) == rpc::kInvalidParams);
+  }
+  f.session->handle_text(
+      rpc::make_request("none", "subscriptions/listen", {{"_meta", kMeta2026}}).dump());
+  auto none = f.out.response("none");
+  REQUIRE(none);
+  CHECK(error_code(*none) == rpc::kInvalidParams);
+
+  const std::size_t bound = SessionOptions{}.max_listens;
+  for (std::size_t i = 0; i < bound; ++i)
+    f.session->handle_text(listen_request(static_cast<int>(i) + 100, json::object()).dump());
+  CHECK(f.session->open_listens() == bound);
+  f.session->handle_text(listen_request("over", json::object()).dump());
+  auto over = f.out.response("over");
+  REQUIRE(over);
+  CHECK(error_code(*over) == rpc::kInvalidRequest);
+  CHECK(over->at("error").at("message").get<std::string>().find("too many open") !=
+        std::string::npos);
+
+  // A listen id still open cannot be reused.
+  f.session->handle_text(listen_request(100, json::object()).dump());
+  auto again = f.out.response(100);
+  REQUIRE(again);
+  CHECK(error_code(*again) == rpc::kInvalidRequest);
+
+  // The server's own end: each stream gets its empty result, tagged with its id.
+  const std::size_t before = f.out.all().size();
+  f.session->close();
+  auto ended = sent_since(f.out, before);
+  REQUIRE(ended.size() == bound);
+  for (const auto& message : ended) {
+    CHECK(message["result"]["resultType"] == "complete");
+    CHECK(message["result"]["_meta"][kSubscriptionId] == message["id"]);
+  }
+  CHECK(f.session->open_listens() == 0);
+}

@@ -12,9 +12,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
 import { test } from 'node:test';
 
 import { keyholdBin, run, sleep } from '../e2e/helpers.mjs';
+import { startServer } from '../http/http_helpers.mjs';
 import {
   SNOOP_ENV_COMMANDS,
   assertNoLeak,
@@ -667,6 +669,150 @@ test('load errors: serving a vault: mapping without an unlock method is a clear 
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /no unlock method: set KEYHOLD_KEYFILE or KEYHOLD_PASSPHRASE_FILE/);
   assert.equal(r.stdout, '', 'nothing on the protocol stream');
+});
+
+// ------------------------------------------- issue 20, acceptance 4: headers, request state
+
+// One MCP 2026-07-28 request over HTTP (node:http, so every header keyhold sends is seen
+// as sent). Headers and body go into the captures the sweep searches, and are checked at
+// once. Resolves with { status, headers, body, message } (message: the JSON-RPC answer,
+// from JSON or from the SSE events).
+let http2026Count = 0;
+function post2026(port, label, method, params, { headers = {}, meta = {}, first = false } = {}) {
+  const id = `${label}-${http2026Count++}`;
+  const name = params.name ?? params.uri;
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
+        ...meta,
+      },
+    },
+  });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/mcp',
+        agent: false,
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': '2026-07-28',
+          'Mcp-Method': method,
+          ...(name === undefined ? {} : { 'Mcp-Name': name }),
+          ...headers,
+        },
+      },
+      (res) => {
+        const headerText = `HTTP ${res.statusCode}\n` + res.rawHeaders.join('\n');
+        capture(`http/${label}: response headers`, headerText);
+        assertNoLeak(headerText, `${label}: response headers`);
+        let text = '';
+        const done = () => {
+          capture(`http/${label}: response body`, text);
+          assertNoLeak(text, `${label}: response body`);
+          const message = text.startsWith('{')
+            ? JSON.parse(text)
+            : text
+                .split('\n')
+                .filter((line) => line.startsWith('data: {'))
+                .map((line) => JSON.parse(line.slice(6)))
+                .find((m) => m.id === id || first);
+          resolve({ status: res.statusCode, headers: headerText, body: text, message });
+        };
+        res.on('data', (c) => {
+          text += c.toString('utf8');
+          if (first && text.includes('\n\n')) {
+            req.destroy(); // a stream that stays open (subscriptions/listen): its start is enough
+            done();
+          }
+        });
+        res.on('end', done);
+        res.on('error', () => {});
+      },
+    );
+    req.on('error', (e) => (first ? undefined : reject(e)));
+    req.end(body);
+  });
+}
+
+// Every string a requestState could give away: the text, and its bytes decoded.
+const stateTexts = (state) => [state, Buffer.from(state, 'base64url').toString('latin1')];
+
+test('snoop over HTTP (2026-07-28): no canary in a response header, mirrored headers refused, request state sealed', async () => {
+  const { sandbox, values, config } = await standardVault('http');
+  const configPath = sandbox.writeConfig(`[server]\nlog_level = "debug"\n[http]\nauth = "off"\n\n${config}`);
+  const server = await startServer(sandbox, configPath);
+  try {
+    // The plugin puts the revealed value into every path in every form; answered as JSON or
+    // as an SSE stream (logs and progress ride one), every header and byte is searched.
+    for (const where of ['text', 'structured', 'resource', 'log', 'progress', 'throw', 'invalid'])
+      for (const form of REQUIRED_FORMS)
+        await post2026(server.port, `leak-${where}-${form}`, 'tools/call',
+          { name: 'sa_leak', arguments: { alias: 'token', form, where } },
+          { meta: { 'io.modelcontextprotocol/logLevel': 'debug', progressToken: `p-${where}-${form}` } });
+    await post2026(server.port, 'resource', 'resources/read', { uri: 'snoop://sa/value' });
+    await post2026(server.port, 'prompt', 'prompts/get', { name: 'sa_leak' });
+    await post2026(server.port, 'discover', 'server/discover', {});
+    const listen = await post2026(server.port, 'listen', 'subscriptions/listen',
+      { notifications: { toolsListChanged: true, resourceSubscriptions: ['snoop://sa/value'] } }, { first: true });
+    assert.equal(listen.message?.method, 'notifications/subscriptions/acknowledged', listen.body);
+
+    // A credential mirrored from an argument into Mcp-Param-Mirrored: the argument guard
+    // refuses the call, raw or Base64-encoded, and nothing quotes it back.
+    const encoded = `=?base64?${Buffer.from(values.token).toString('base64')}?=`;
+    for (const [label, header] of [['raw', values.token], ['base64', encoded]]) {
+      const r = await post2026(server.port, `mirrored-${label}`, 'tools/call',
+        { name: 'sa_echo_args', arguments: { mirrored: values.token } }, { headers: { 'Mcp-Param-Mirrored': header } });
+      assert.equal(r.message?.result?.isError, true, `${label}: not refused: ${r.body}`);
+      assert.match(r.message.result.content[0].text, /the secret 'token'/);
+      assert.equal(r.message.result.structuredContent, undefined, 'the plugin never ran');
+    }
+    // The same value in a header with a clean argument: a mismatch, refused without quoting.
+    const mismatch = await post2026(server.port, 'mirrored-mismatch', 'tools/call',
+      { name: 'sa_echo_args', arguments: { mirrored: 'clean' } }, { headers: { 'Mcp-Param-Mirrored': values.token } });
+    assert.equal(mismatch.message?.error?.code, -32020, mismatch.body);
+
+    // A multi round-trip call whose questions carry the value: the questions reach the
+    // client redacted, and the requestState (holding the first answer) shows nothing in any
+    // form, as text or as its decoded bytes.
+    const ask = (label, extra) => post2026(server.port, label, 'tools/call',
+      { name: 'sa_leak', arguments: { alias: 'token', form: 'raw', where: 'elicit' }, ...extra });
+    const first = await ask('mrtr-1', {});
+    assert.equal(first.message?.result?.resultType, 'input_required', first.body);
+    assert.ok(first.message.result.inputRequests['leak-1'].params.message.includes(marker('token')), first.body);
+    const answer = (n) => ({ [`leak-${n}`]: { action: 'accept', content: { answer: `answer ${n}` } } });
+    const second = await ask('mrtr-2', { inputResponses: answer(1), requestState: first.message.result.requestState });
+    assert.equal(second.message?.result?.resultType, 'input_required', second.body);
+    const state = second.message.result.requestState;
+    for (const text of stateTexts(state)) {
+      assertNoLeak(text, 'the sealed requestState');
+      assert.ok(!text.includes('answer 1'), 'the earlier answer is not readable in the requestState');
+    }
+    capture('http/mrtr: requestState decoded', stateTexts(state).join('\n'));
+    // Tampered (one bit of the sealed bytes): refused.
+    const bytes = Buffer.from(state, 'base64url');
+    bytes[bytes.length - 1] ^= 1;
+    const tampered = await ask('mrtr-tampered', { inputResponses: answer(2), requestState: bytes.toString('base64url') });
+    assert.equal(tampered.status, 400, tampered.body);
+    assert.equal(tampered.message?.error?.code, -32602, tampered.body);
+    const done = await ask('mrtr-3', { inputResponses: answer(2), requestState: state });
+    assert.equal(done.message?.result?.resultType, 'complete', done.body);
+    assert.match(done.message.result.content[0].text, /answer 1[\s\S]*answer 2/);
+  } finally {
+    const stopped = await server.stop();
+    capture('http: serve stderr', server.stderr());
+    assert.equal(stopped.code, 0, server.stderr());
+  }
+  assertNoLeak(server.stderr(), 'serve --http stderr');
 });
 
 // ------------------------------------------------------------------------ acceptance 5
