@@ -6,12 +6,12 @@
 // and mixed-up issuer refused, client credentials, and `oauth logout` revoking at the
 // provider. Every captured output is swept for every token the provider issued.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { keyholdBin, sleep, tomlString } from '../e2e/helpers.mjs';
+import { sleep, tomlString } from '../e2e/helpers.mjs';
 import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, SNOOP_ENV_COMMANDS, snoopInstance, structured } from '../secrets/lib.mjs';
+import { startLogin as startLoginIn } from './login.mjs';
 import { all, authorize, forget, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
 let op;
@@ -50,33 +50,7 @@ after(async () => {
 const oauthCli = (args, options) => cli(sandbox, ['oauth', '--config', configPath, ...args], options);
 
 // Starts `keyhold oauth login NAME [extra]`; resolves once it printed the authorization URL.
-async function startLogin(name, extra = []) {
-  const child = spawn(await keyholdBin(), ['oauth', '--config', configPath, 'login', name, '--no-browser', ...extra], {
-    env: sandbox.env,
-    cwd: sandbox.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const done = new Promise((resolve) =>
-    child.on('close', (code) => {
-      capture(`oauth login ${name} (stdout)`, stdout);
-      capture(`oauth login ${name} (stderr)`, stderr);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      const line = stdout.split('\n').find((l) => l.startsWith('http'));
-      if (line) resolve(line.trim());
-    });
-    child.on('close', () => reject(new Error(`login exited before printing a URL: ${stderr}`)));
-  });
-  const redirect = new URL(url).searchParams.get('redirect_uri');
-  return { url, redirect, done };
-}
+const startLogin = (name, extra = []) => startLoginIn(sandbox, configPath, name, extra);
 
 const hmac = (key, message) => createHmac('sha256', key).update(message).digest('hex');
 
