@@ -9,6 +9,8 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "cli/config_loading.hpp"
@@ -38,7 +40,35 @@ struct OAuthOptions {
   throw CLI::RuntimeError(exit_code_for(status.code()));
 }
 
+// Every message of `keyhold oauth` on stderr starts with "keyhold oauth: ", as those of
+// `keyhold vault` start with "keyhold vault: ". The helpers it shares say "keyhold vault: "
+// (open_vault: locked, missing, insecure) or "keyhold: " (the config loader): while one of
+// them runs, stderr is collected and its lines get this command's prefix instead. The
+// passphrase prompt goes to /dev/tty, not through std::cerr, so nothing interactive waits.
+class OAuthPrefixedStderr {
+ public:
+  explicit OAuthPrefixedStderr(std::string_view shared_prefix)
+      : shared_prefix_(shared_prefix), original_(std::cerr.rdbuf(collected_.rdbuf())) {}
+  ~OAuthPrefixedStderr() {
+    std::cerr.rdbuf(original_);
+    std::istringstream lines(collected_.str());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(shared_prefix_))
+        line = "keyhold oauth: " + line.substr(shared_prefix_.size());
+      std::cerr << line << "\n";
+    }
+  }
+  OAuthPrefixedStderr(const OAuthPrefixedStderr&) = delete;
+  OAuthPrefixedStderr& operator=(const OAuthPrefixedStderr&) = delete;
+
+ private:
+  std::string_view shared_prefix_;
+  std::ostringstream collected_;
+  std::streambuf* original_;
+};
+
 Config load_config_or_fail(const OAuthOptions& options) {
+  const OAuthPrefixedStderr prefixed("keyhold: ");
   auto config = load_cli_config(options.config_path, false);
   if (!config) throw CLI::RuntimeError(kExitUsage);
   return std::move(*config);
@@ -56,6 +86,7 @@ const OAuthProviderConfig& provider_or_fail(const Config& config, const std::str
 }
 
 std::shared_ptr<secrets::SharedVault> open_shared_vault(const OAuthOptions& options) {
+  const OAuthPrefixedStderr prefixed("keyhold vault: ");
   return std::make_shared<secrets::SharedVault>(open_vault(CommonOptions{options.vault_path}));
 }
 
@@ -243,7 +274,10 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_flag("--json", *json_out, "Print JSON");
     cmd->callback([json_out, common] {
       const Config config = load_config_or_fail(*common);
-      vault::Vault v = open_vault(CommonOptions{common->vault_path});
+      vault::Vault v = [&] {
+        const OAuthPrefixedStderr prefixed("keyhold vault: ");
+        return open_vault(CommonOptions{common->vault_path});
+      }();
       const auto now = now_unix();
       json out = json::array();
       for (const auto& [name, provider] : config.oauth) {
@@ -327,6 +361,9 @@ void add_oauth_command(CLI::App& app) {
       if (!bytes.is_ok()) oauth_fail(bytes.status());
       auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider.name);
       bool revoked = false;
+      if (!record.is_ok())
+        std::cerr << "keyhold oauth: " << record.status().message()
+                  << "; nothing to revoke at the provider, erasing it\n";
       if (record.is_ok()) {
         auto client = client_or_fail(provider, *v);
         if (client.endpoints().revocation_endpoint.empty()) {

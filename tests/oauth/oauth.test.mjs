@@ -261,3 +261,16 @@ test('logout revokes at the provider, then erases the record', async () => {
   assert.ok(failed, 'the failed use is audited');
   assert.match(failed.detail, /run `keyhold oauth login local`/);
 });
+
+test('every error of keyhold oauth carries its prefix, those of the vault and the config too', async () => {
+  const locked = { ...sandbox, env: { ...sandbox.env } };
+  delete locked.env.KEYHOLD_KEYFILE; // no credentials: the vault stays locked
+  const r = await cli(locked, ['oauth', '--config', configPath, 'status'], { expect: 3 });
+  assert.match(r.stderr, /^keyhold oauth: the vault is locked/);
+  const missing = await cli(sandbox, ['oauth', '--config', 'no-such.toml', 'status'], { expect: 2 });
+  assert.match(missing.stderr, /^keyhold oauth: cannot read config file no-such\.toml/);
+  const unknown = await oauthCli(['login', 'nope'], { expect: 4 });
+  assert.match(unknown.stderr, /^keyhold oauth: no \[oauth\.nope\]/);
+  for (const text of [r.stderr, missing.stderr, unknown.stderr])
+    for (const line of text.trim().split('\n')) assert.match(line, /^keyhold oauth: /);
+});
