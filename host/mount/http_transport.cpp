@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "mount/sse_parser.hpp"
+#include "mount/www_authenticate.hpp"
 
 namespace keyhold::mount {
 
@@ -57,7 +58,8 @@ struct HttpTransport::Transfer {
   SseParser events;
   bool answered = false;  // the response to request_id came
   bool too_long = false;
-  HeaderLines sent;  // the lines and secret values it carried (for a 401)
+  HeaderLines sent;              // the lines and secret values it carried (for a 401)
+  std::string www_authenticate;  // the first such header of the answer (capped)
 };
 
 std::string HttpTransport::origin_of(const std::string& url) {
@@ -254,24 +256,26 @@ bool HttpTransport::receive(std::string* message) {
 }
 
 Status HttpTransport::credentials_refused(std::int64_t id, bool retried) {
-  HeaderLines sent;
+  Refusal refusal;
   {
     std::lock_guard lock(mutex_);
     auto it = std::find_if(refused_.begin(), refused_.end(),
-                           [&](const auto& entry) { return entry.first == id; });
+                           [&](const auto& entry) { return entry.id == id; });
     if (it == refused_.end())
       return not_found("request " + std::to_string(id) + " was not refused");
-    sent = std::move(it->second);
+    refusal = std::move(*it);
     refused_.erase(it);
   }
   const std::string prefix = "HTTP 401 from " + origin_ + ": ";
+  // What the server says it wants, for the administrator (its values, checked and capped).
+  const std::string challenge = parse_bearer_challenge(refusal.www_authenticate).describe();
   if (!options_.headers)
     return Status(ErrorCode::kPermissionDenied,
-                  prefix + "the server wants credentials; set them in server.headers");
-  const Status judged = options_.headers->refused(sent, retried);
+                  prefix + "the server wants credentials; set them in server.headers" + challenge);
+  const Status judged = options_.headers->refused(refusal.sent, retried);
   if (judged.is_ok() && !retried) return judged;
   return Status(ErrorCode::kPermissionDenied,
-                prefix + (judged.is_ok() ? "refused again" : judged.message()));
+                prefix + (judged.is_ok() ? "refused again" : judged.message()) + challenge);
 }
 
 bool HttpTransport::session_lost() const {
@@ -367,6 +371,14 @@ std::size_t HttpTransport::on_header(char* data, std::size_t size, std::size_t c
   const std::size_t n = size * count;
   std::string_view line(data, n);
   static constexpr std::string_view kSession = "mcp-session-id:";
+  static constexpr std::string_view kChallenge = "www-authenticate:";
+  if (t->www_authenticate.empty() && starts_with_ci(line, kChallenge) && n <= 4096) {
+    line.remove_prefix(kChallenge.size());
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+      line.remove_suffix(1);
+    t->www_authenticate = line;
+    return n;
+  }
   if (t->kind == Transfer::Kind::kPost && starts_with_ci(line, kSession)) {
     line.remove_prefix(kSession.size());
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
@@ -485,7 +497,7 @@ void HttpTransport::finish(Transfer* t, int code) {
   std::string text = "HTTP " + std::to_string(t->status) + " from " + origin_;
   if (t->status == 401 && t->request_id) {  // credentials_refused() judges it
     std::lock_guard lock(mutex_);
-    refused_.emplace_back(*t->request_id, std::move(t->sent));
+    refused_.push_back({*t->request_id, std::move(t->sent), std::move(t->www_authenticate)});
     while (refused_.size() > kMaxRefusedKept) refused_.pop_front();
   }
   if (t->status == 401 || t->status == 403)

@@ -117,8 +117,13 @@ class HttpTransport final : public ServerTransport {
   bool session_lost_ = false;
   bool stream_due_ = false;  // open the GET stream with the next send (initialized's)
   std::optional<HeaderLines> first_headers_;  // taken by the first request
-  // Requests refused with 401: id -> what they carried, oldest first.
-  std::deque<std::pair<std::int64_t, HeaderLines>> refused_;
+  // Requests refused with 401, oldest first: what they carried and the server's challenge.
+  struct Refusal {
+    std::int64_t id = 0;
+    HeaderLines sent;
+    std::string www_authenticate;
+  };
+  std::deque<Refusal> refused_;
 
   // The transport thread's own.
   std::vector<std::unique_ptr<Transfer>> active_;

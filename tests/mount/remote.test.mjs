@@ -51,7 +51,12 @@ function startProxy() {
     seen.push(entry);
     if (refuseAll) {
       refusedAll += 1;
-      res.writeHead(401, { 'content-type': 'text/plain' }).end('no');
+      res
+        .writeHead(401, {
+          'content-type': 'text/plain',
+          'www-authenticate': `Bearer error="invalid_token", scope="mcp:tools", resource_metadata="http://127.0.0.1:${proxyPort}/.well-known/oauth-protected-resource/mcp"`,
+        })
+        .end('no');
       return;
     }
     if (!entry.authorized) {
@@ -180,6 +185,10 @@ test('a value the server refuses (401): no second attempt, a clear error naming 
     assert.match(
       textOf(result),
       /HTTP 401 from http:\/\/127\.0\.0\.1:\d+: header Authorization: the server refused the value of secret alias 'api-token' \(vault:team\/remote-token\): replace it with `keyhold vault set team\/remote-token`/,
+    );
+    assert.match(
+      textOf(result),
+      /the server's challenge: Bearer error=invalid_token scope="mcp:tools" resource_metadata=http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp \(its OAuth protected resource metadata, RFC 9728/,
     );
     assert.equal(refusedAll, before + 1, 'a plain secret is not sent again');
   } finally {
