@@ -72,7 +72,7 @@ export const all = (model) => issued.get(model) ?? [];
 // Starts the provider; resolves with { issuer, port, serviceSecret, grants, hooks, close() }.
 // grants counts token endpoint calls by grant_type. hooks.onGrant(type), when set, runs
 // synchronously once the provider issued and stored a grant's tokens and before its answer
-// is written (the crash test kills keyhold there, or a moment later).
+// is written (the crash test kills keyhold there).
 export async function startProvider({ accessTokenTtl = 40 } = {}) {
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
