@@ -17,6 +17,8 @@
 #include "cli/vault_cli_support.hpp"
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
+#include "oauth/provider_metadata.hpp"
+#include "oauth/resource_metadata.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/url_text.hpp"
 #include "secrets/secret_source.hpp"
@@ -225,6 +227,48 @@ void add_oauth_command(CLI::App& app) {
   oauth_cmd->add_option("--config", common->config_path, "Config file (default: the user's)");
   oauth_cmd->require_subcommand(1);
   oauth_cmd->fallthrough();
+
+  {
+    struct Options {
+      std::string url;
+      std::string name = "NAME";
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = oauth_cmd->add_subcommand(
+        "discover",
+        "Find how to sign in to a protected resource (a remote MCP server's URL): its protected "
+        "resource metadata (RFC 9728), then its authorization server's metadata; prints the "
+        "[oauth.NAME] table to add (with the client id the authorization server issued)");
+    cmd->add_option("URL", o->url, "The resource, e.g. https://mcp.example.com/mcp")->required();
+    cmd->add_option("--name", o->name, "NAME for the printed [oauth.NAME] table");
+    cmd->callback([o] {
+      auto found = oauth::discover_protected_resource(o->url);
+      if (!found.is_ok()) oauth_fail(found.status());
+      const oauth::ProtectedResource& resource = found.value();
+      OAuthProviderConfig provider;
+      provider.name = o->name;
+      provider.issuer = resource.authorization_servers.front();
+      auto endpoints = oauth::resolve_endpoints(provider);  // the issuer's metadata, checked
+      if (!endpoints.is_ok()) oauth_fail(endpoints.status());
+      std::printf("protected resource metadata: %s\n", resource.metadata_url.c_str());
+      std::printf("authorization server:        %s\n", provider.issuer.c_str());
+      std::printf("  authorization endpoint:    %s\n",
+                  endpoints.value().authorization_endpoint.c_str());
+      std::printf("  token endpoint:            %s\n", endpoints.value().token_endpoint.c_str());
+      if (resource.authorization_servers.size() > 1)
+        std::printf("(it names %zu authorization servers; the first is shown)\n",
+                    resource.authorization_servers.size());
+      std::string scopes;
+      for (const auto& scope : resource.scopes_supported)
+        scopes += (scopes.empty() ? "" : ", ") + json(scope).dump();
+      std::printf(
+          "\nAdd to the config, with the client id this authorization server issued to keyhold,\n"
+          "then run `keyhold oauth login %s` and map `oauth:%s` in the instance's "
+          "server.headers:\n\n[oauth.%s]\nissuer = %s\nclient_id = \"...\"\nscopes = [%s]\n",
+          o->name.c_str(), o->name.c_str(), o->name.c_str(), json(provider.issuer).dump().c_str(),
+          scopes.c_str());
+    });
+  }
 
   {
     struct Options {
