@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { tomlString } from '../e2e/helpers.mjs';
+import { sleep, tomlString } from '../e2e/helpers.mjs';
 import { captures, cli, findLeaks, grant, makeVault, serve } from '../secrets/lib.mjs';
 import { startLogin } from './login.mjs';
-import { authorize, issued, latest, startProvider } from './oidc_server.mjs';
+import { authorize, forget, issued, latest, startProvider } from './oidc_server.mjs';
 import { startProtectedMcpServer } from './protected_mcp_server.mjs';
 
 let op, server, sandbox;
@@ -50,6 +50,7 @@ test('discover, log in with a configured client_id, and call the protected serve
   const { url, redirect, done } = await startLogin(sandbox, configPath, 'mcp');
   await fetch(await authorize(url, redirect));
   assert.equal((await done).code, 0);
+  const loginAt = Date.now();
 
   await grant(sandbox, 'remote', 'oauth-token/mcp', 'env');
   const host = await serve(
@@ -65,6 +66,17 @@ test('discover, log in with a configured client_id, and call the protected serve
     assert.notEqual(result.isError, true, JSON.stringify(result));
     assert.equal(result.content[0].text, 'subject: alice');
     assert.ok(server.tokens.length > 0 && server.tokens.every((t) => t === latest('AccessToken')), 'the server saw the token keyhold holds');
+
+    // The SDK's middleware refuses a token revoked at the provider (401 with its challenge):
+    // keyhold refreshes once and sends the call again.
+    await sleep(loginAt + 5500 - Date.now()); // a token younger than 5 s is not refreshed on a 401
+    forget('AccessToken', latest('AccessToken'));
+    const refreshes = op.grants.refresh_token ?? 0;
+    const again = await host.call('remote_whoami', {});
+    assert.notEqual(again.isError, true, JSON.stringify(again));
+    assert.equal(again.content[0].text, 'subject: alice');
+    assert.equal(op.grants.refresh_token, refreshes + 1, 'one refresh after the 401');
+    assert.ok(server.tokens.at(-1) === latest('AccessToken'), 'the retry carried the refreshed token');
   } finally {
     await host.close();
   }
