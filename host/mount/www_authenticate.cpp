@@ -113,7 +113,8 @@ std::string BearerChallenge::describe() const {
   if (!resource_metadata.empty())
     text += " resource_metadata=" + resource_metadata +
             " (its OAuth protected resource metadata, RFC 9728: it names the authorization "
-            "server to configure as an [oauth.NAME] issuer)";
+            "server to configure as an [oauth.NAME] issuer; `keyhold oauth discover` with the "
+            "server's URL prints that table)";
   return text;
 }
 

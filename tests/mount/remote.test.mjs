@@ -194,7 +194,12 @@ test('a value the server refuses (401): no second attempt, a clear error naming 
   } finally {
     refuseAll = false;
   }
-  const events = await audit(sandbox);
+  // Audit entries are written in the background: wait for the refusal's.
+  let events = [];
+  for (let i = 0; i < 30 && !events.some((e) => e.action === 'handle.header' && e.outcome === 'refused'); i++) {
+    if (i > 0) await sleep(200);
+    events = await audit(sandbox);
+  }
   const refusal = events.filter((e) => e.action === 'handle.header' && e.outcome === 'refused').at(-1);
   assert.ok(refusal, 'the refusal is audited');
   assert.match(refusal.detail, /alias=api-token HTTP 401 from http:\/\/127\.0\.0\.1:\d+/);

@@ -156,7 +156,12 @@ test('a server that refuses again: one retry at most, never a refresh loop, and 
   }
   const back = await echo('accepted again');
   assert.notEqual(back.isError, true, textOf(back));
-  const refusals = (await audit(sandbox)).filter((e) => e.action === 'handle.header' && e.outcome === 'refused');
+  // Audit entries are written in the background: wait for the last refusal's.
+  let refusals = [];
+  for (let i = 0; i < 30 && !refusals.some((e) => /again after a refresh/.test(e.detail)); i++) {
+    if (i > 0) await sleep(200);
+    refusals = (await audit(sandbox)).filter((e) => e.action === 'handle.header' && e.outcome === 'refused');
+  }
   assert.ok(refusals.length >= 4, `${refusals.length} refusals audited`);
   assert.ok(refusals.some((e) => /again after a refresh/.test(e.detail)), 'the second refusal is audited');
   assert.ok(refusals.every((e) => e.secret === 'oauth:remote' || /oauth/.test(e.secret)), JSON.stringify(refusals[0]));
