@@ -9,12 +9,16 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "cli/config_loading.hpp"
 #include "cli/vault_cli_support.hpp"
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
+#include "oauth/provider_metadata.hpp"
+#include "oauth/resource_metadata.hpp"
 #include "oauth/token_client.hpp"
 #include "oauth/url_text.hpp"
 #include "secrets/secret_source.hpp"
@@ -38,7 +42,35 @@ struct OAuthOptions {
   throw CLI::RuntimeError(exit_code_for(status.code()));
 }
 
+// Every message of `keyhold oauth` on stderr starts with "keyhold oauth: ", as those of
+// `keyhold vault` start with "keyhold vault: ". The helpers it shares say "keyhold vault: "
+// (open_vault: locked, missing, insecure) or "keyhold: " (the config loader): while one of
+// them runs, stderr is collected and its lines get this command's prefix instead. The
+// passphrase prompt goes to /dev/tty, not through std::cerr, so nothing interactive waits.
+class OAuthPrefixedStderr {
+ public:
+  explicit OAuthPrefixedStderr(std::string_view shared_prefix)
+      : shared_prefix_(shared_prefix), original_(std::cerr.rdbuf(collected_.rdbuf())) {}
+  ~OAuthPrefixedStderr() {
+    std::cerr.rdbuf(original_);
+    std::istringstream lines(collected_.str());
+    for (std::string line; std::getline(lines, line);) {
+      if (line.starts_with(shared_prefix_))
+        line = "keyhold oauth: " + line.substr(shared_prefix_.size());
+      std::cerr << line << "\n";
+    }
+  }
+  OAuthPrefixedStderr(const OAuthPrefixedStderr&) = delete;
+  OAuthPrefixedStderr& operator=(const OAuthPrefixedStderr&) = delete;
+
+ private:
+  std::string_view shared_prefix_;
+  std::ostringstream collected_;
+  std::streambuf* original_;
+};
+
 Config load_config_or_fail(const OAuthOptions& options) {
+  const OAuthPrefixedStderr prefixed("keyhold: ");
   auto config = load_cli_config(options.config_path, false);
   if (!config) throw CLI::RuntimeError(kExitUsage);
   return std::move(*config);
@@ -56,6 +88,7 @@ const OAuthProviderConfig& provider_or_fail(const Config& config, const std::str
 }
 
 std::shared_ptr<secrets::SharedVault> open_shared_vault(const OAuthOptions& options) {
+  const OAuthPrefixedStderr prefixed("keyhold vault: ");
   return std::make_shared<secrets::SharedVault>(open_vault(CommonOptions{options.vault_path}));
 }
 
@@ -197,6 +230,48 @@ void add_oauth_command(CLI::App& app) {
 
   {
     struct Options {
+      std::string url;
+      std::string name = "NAME";
+    };
+    auto o = std::make_shared<Options>();
+    auto* cmd = oauth_cmd->add_subcommand(
+        "discover",
+        "Find how to sign in to a protected resource (a remote MCP server's URL): its protected "
+        "resource metadata (RFC 9728), then its authorization server's metadata; prints the "
+        "[oauth.NAME] table to add (with the client id the authorization server issued)");
+    cmd->add_option("URL", o->url, "The resource, e.g. https://mcp.example.com/mcp")->required();
+    cmd->add_option("--name", o->name, "NAME for the printed [oauth.NAME] table");
+    cmd->callback([o] {
+      auto found = oauth::discover_protected_resource(o->url);
+      if (!found.is_ok()) oauth_fail(found.status());
+      const oauth::ProtectedResource& resource = found.value();
+      OAuthProviderConfig provider;
+      provider.name = o->name;
+      provider.issuer = resource.authorization_servers.front();
+      auto endpoints = oauth::resolve_endpoints(provider);  // the issuer's metadata, checked
+      if (!endpoints.is_ok()) oauth_fail(endpoints.status());
+      std::printf("protected resource metadata: %s\n", resource.metadata_url.c_str());
+      std::printf("authorization server:        %s\n", provider.issuer.c_str());
+      std::printf("  authorization endpoint:    %s\n",
+                  endpoints.value().authorization_endpoint.c_str());
+      std::printf("  token endpoint:            %s\n", endpoints.value().token_endpoint.c_str());
+      if (resource.authorization_servers.size() > 1)
+        std::printf("(it names %zu authorization servers; the first is shown)\n",
+                    resource.authorization_servers.size());
+      std::string scopes;
+      for (const auto& scope : resource.scopes_supported)
+        scopes += (scopes.empty() ? "" : ", ") + json(scope).dump();
+      std::printf(
+          "\nAdd to the config, with the client id this authorization server issued to keyhold,\n"
+          "then run `keyhold oauth login %s` and map `oauth:%s` in the instance's "
+          "server.headers:\n\n[oauth.%s]\nissuer = %s\nclient_id = \"...\"\nscopes = [%s]\n",
+          o->name.c_str(), o->name.c_str(), o->name.c_str(), json(provider.issuer).dump().c_str(),
+          scopes.c_str());
+    });
+  }
+
+  {
+    struct Options {
       std::string name;
       bool device = false;
       bool no_browser = false;
@@ -243,7 +318,10 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_flag("--json", *json_out, "Print JSON");
     cmd->callback([json_out, common] {
       const Config config = load_config_or_fail(*common);
-      vault::Vault v = open_vault(CommonOptions{common->vault_path});
+      vault::Vault v = [&] {
+        const OAuthPrefixedStderr prefixed("keyhold vault: ");
+        return open_vault(CommonOptions{common->vault_path});
+      }();
       const auto now = now_unix();
       json out = json::array();
       for (const auto& [name, provider] : config.oauth) {
@@ -327,6 +405,9 @@ void add_oauth_command(CLI::App& app) {
       if (!bytes.is_ok()) oauth_fail(bytes.status());
       auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider.name);
       bool revoked = false;
+      if (!record.is_ok())
+        std::cerr << "keyhold oauth: " << record.status().message()
+                  << "; nothing to revoke at the provider, erasing it\n";
       if (record.is_ok()) {
         auto client = client_or_fail(provider, *v);
         if (client.endpoints().revocation_endpoint.empty()) {

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "mount/sse_parser.hpp"
+#include "mount/www_authenticate.hpp"
 
 namespace keyhold::mount {
 
@@ -57,6 +58,8 @@ struct HttpTransport::Transfer {
   SseParser events;
   bool answered = false;  // the response to request_id came
   bool too_long = false;
+  HeaderLines sent;              // the lines and secret values it carried (for a 401)
+  std::string www_authenticate;  // the first such header of the answer (capped)
 };
 
 std::string HttpTransport::origin_of(const std::string& url) {
@@ -72,7 +75,9 @@ std::string HttpTransport::origin_of(const std::string& url) {
 }
 
 HttpTransport::HttpTransport(HttpTransportOptions options)
-    : options_(std::move(options)), origin_(origin_of(options_.url)) {}
+    : options_(std::move(options)),
+      origin_(origin_of(options_.url)),
+      first_headers_(std::exchange(options_.first_headers, std::nullopt)) {}
 
 Result<std::unique_ptr<HttpTransport>> HttpTransport::open(HttpTransportOptions options) {
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -90,7 +95,19 @@ HttpTransport::~HttpTransport() {
   if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
-curl_slist* HttpTransport::request_headers(bool json_body) {
+Result<curl_slist*> HttpTransport::request_headers(bool json_body, HeaderLines* used) {
+  std::optional<HeaderLines> first;
+  {
+    std::lock_guard lock(mutex_);
+    first.swap(first_headers_);
+  }
+  if (first) {
+    *used = std::move(*first);
+  } else if (options_.headers) {
+    auto built = options_.headers->build();
+    if (!built.is_ok()) return built.status();
+    *used = std::move(built).value();
+  }
   curl_slist* list = nullptr;
   auto add = [&](const std::string& line) {
     if (curl_slist* more = curl_slist_append(list, line.c_str())) list = more;
@@ -106,7 +123,7 @@ curl_slist* HttpTransport::request_headers(bool json_body) {
     if (!session_id_.empty()) add("Mcp-Session-Id: " + session_id_);
     if (!protocol_version_.empty()) add("MCP-Protocol-Version: " + protocol_version_);
   }
-  for (const auto& line : options_.headers)  // NUL-terminated by the mount loader
+  for (const auto& line : used->lines)  // NUL-terminated by RequestHeaders
     if (curl_slist* more = curl_slist_append(list, reinterpret_cast<const char*>(line.data())))
       list = more;
   return list;
@@ -139,6 +156,18 @@ bool HttpTransport::send(std::string_view message, std::optional<std::int64_t> r
   t->kind = Transfer::Kind::kPost;
   t->owner = this;
   t->request_id = request_id;
+  auto headers = request_headers(true, &t->sent);
+  if (!headers.is_ok()) {  // nothing was sent: the transport stays for the next request
+    const std::string why =
+        "keyhold did not send it to " + origin_ + ": " + headers.status().message();
+    if (request_id)
+      deliver_error(*request_id, why);
+    else
+      spdlog::warn("instance '{}': a notification for its server was dropped: {}",
+                   options_.instance, why);
+    return true;
+  }
+  t->headers = headers.value();
   t->body = message;
   t->easy = curl_easy_init();
   if (t->easy == nullptr) {
@@ -146,7 +175,6 @@ bool HttpTransport::send(std::string_view message, std::optional<std::int64_t> r
     return false;
   }
   configure(t->easy, options_);
-  t->headers = request_headers(true);
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body.data());
   curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->body.size()));
@@ -164,10 +192,16 @@ void HttpTransport::open_server_stream() {
   auto t = std::make_unique<Transfer>(options_.max_message_bytes);
   t->kind = Transfer::Kind::kGet;
   t->owner = this;
+  auto headers = request_headers(false, &t->sent);
+  if (!headers.is_ok()) {
+    spdlog::warn("instance '{}': its server's stream is not opened: {}", options_.instance,
+                 headers.status().message());
+    return;
+  }
+  t->headers = headers.value();
   t->easy = curl_easy_init();
   if (t->easy == nullptr) return;
   configure(t->easy, options_);
-  t->headers = request_headers(false);
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
   start_transfer(std::move(t));
@@ -197,11 +231,51 @@ void HttpTransport::initialized(const std::string& protocol_version) {
 
 bool HttpTransport::receive(std::string* message) {
   std::unique_lock lock(mutex_);
-  arrived_.wait(lock, [&] { return !incoming_.empty() || ended_; });
-  if (incoming_.empty()) return false;
-  *message = std::move(incoming_.front());
-  incoming_.pop_front();
-  return true;
+  for (;;) {
+    if (!incoming_.empty()) {
+      *message = std::move(incoming_.front());
+      incoming_.pop_front();
+      return true;
+    }
+    if (ended_) return false;
+    if (reopen_stream_at_ == Clock::time_point{}) {
+      arrived_.wait(lock);
+      continue;
+    }
+    if (Clock::now() < reopen_stream_at_) {
+      arrived_.wait_until(lock, reopen_stream_at_);
+      continue;
+    }
+    // The server's stream is reopened here, not on the transport's thread: its headers
+    // may wait for an OAuth refresh, which must not stall the other transfers.
+    reopen_stream_at_ = {};
+    lock.unlock();
+    open_server_stream();
+    lock.lock();
+  }
+}
+
+Status HttpTransport::credentials_refused(std::int64_t id, bool retried) {
+  Refusal refusal;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(refused_.begin(), refused_.end(),
+                           [&](const auto& entry) { return entry.id == id; });
+    if (it == refused_.end())
+      return not_found("request " + std::to_string(id) + " was not refused");
+    refusal = std::move(*it);
+    refused_.erase(it);
+  }
+  const std::string prefix = "HTTP 401 from " + origin_ + ": ";
+  // What the server says it wants, for the administrator (its values, checked and capped).
+  const std::string challenge = parse_bearer_challenge(refusal.www_authenticate).describe();
+  if (!options_.headers)
+    return Status(ErrorCode::kPermissionDenied,
+                  prefix + "the server wants credentials; set them in server.headers" + challenge);
+  const Status judged = options_.headers->refused(refusal.sent, retried);
+  if (judged.is_ok() && !retried) return judged;
+  return Status(ErrorCode::kPermissionDenied,
+                prefix + (judged.is_ok() ? "refused again" : judged.message()) + challenge);
 }
 
 bool HttpTransport::session_lost() const {
@@ -226,9 +300,14 @@ std::string HttpTransport::close(std::chrono::milliseconds grace) {
     session = session_id_;
   }
   if (!was_ended && !session.empty()) {  // the session ends with keyhold's side of it
-    if (CURL* easy = curl_easy_init()) {
+    HeaderLines used;
+    auto built = request_headers(false, &used);
+    if (!built.is_ok())
+      spdlog::warn("instance '{}': its session is not deleted on the server: {}", options_.instance,
+                   built.status().message());
+    curl_slist* headers = built.is_ok() ? built.value() : nullptr;
+    if (CURL* easy = built.is_ok() ? curl_easy_init() : nullptr) {
       configure(easy, options_);
-      curl_slist* headers = request_headers(false);
       curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
       curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
       curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &discard);
@@ -236,8 +315,8 @@ std::string HttpTransport::close(std::chrono::milliseconds grace) {
                        static_cast<long>(std::max<std::int64_t>(grace.count(), 200)));
       curl_easy_perform(easy);  // best effort: the server may be gone already
       curl_easy_cleanup(easy);
-      free_zeroed(headers);
     }
+    free_zeroed(headers);
   }
   {
     std::lock_guard lock(mutex_);
@@ -258,21 +337,15 @@ void HttpTransport::run() {
   auto* multi = static_cast<CURLM*>(multi_);
   for (;;) {
     std::vector<std::unique_ptr<Transfer>> fresh;
-    bool reopen = false;
     {
       std::lock_guard lock(mutex_);
       if (stopping_) break;
       fresh.swap(to_start_);
-      if (reopen_stream_at_ != Clock::time_point{} && Clock::now() >= reopen_stream_at_) {
-        reopen_stream_at_ = {};
-        reopen = !ended_;
-      }
     }
     for (auto& t : fresh) {
       curl_multi_add_handle(multi, t->easy);
       active_.push_back(std::move(t));
     }
-    if (reopen) open_server_stream();
     int running = 0;
     curl_multi_perform(multi, &running);
     int left = 0;
@@ -298,6 +371,14 @@ std::size_t HttpTransport::on_header(char* data, std::size_t size, std::size_t c
   const std::size_t n = size * count;
   std::string_view line(data, n);
   static constexpr std::string_view kSession = "mcp-session-id:";
+  static constexpr std::string_view kChallenge = "www-authenticate:";
+  if (t->www_authenticate.empty() && starts_with_ci(line, kChallenge) && n <= 4096) {
+    line.remove_prefix(kChallenge.size());
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+      line.remove_suffix(1);
+    t->www_authenticate = line;
+    return n;
+  }
   if (t->kind == Transfer::Kind::kPost && starts_with_ci(line, kSession)) {
     line.remove_prefix(kSession.size());
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
@@ -369,8 +450,14 @@ void HttpTransport::finish(Transfer* t, int code) {
     // The server's own stream: reopened when it ends; a server without one says 405.
     std::lock_guard lock(mutex_);
     if (t->status == 200 && result == CURLE_OK) stream_failures_ = 0;
-    if (ended_ || (result == CURLE_OK && t->status != 200) || ++stream_failures_ > 5) return;
+    if (ended_ || (result == CURLE_OK && t->status != 200) || ++stream_failures_ > 5) {
+      if (t->status == 401 || t->status == 403)
+        spdlog::warn("instance '{}': its server refused the stream of keyhold's session (HTTP {})",
+                     options_.instance, t->status);
+      return;
+    }
     reopen_stream_at_ = Clock::now() + std::chrono::seconds(1);
+    arrived_.notify_all();  // the reader reopens it
     return;
   }
   if (result != CURLE_OK) {
@@ -408,6 +495,11 @@ void HttpTransport::finish(Transfer* t, int code) {
     return;
   }
   std::string text = "HTTP " + std::to_string(t->status) + " from " + origin_;
+  if (t->status == 401 && t->request_id) {  // credentials_refused() judges it
+    std::lock_guard lock(mutex_);
+    refused_.push_back({*t->request_id, std::move(t->sent), std::move(t->www_authenticate)});
+    while (refused_.size() > kMaxRefusedKept) refused_.pop_front();
+  }
   if (t->status == 401 || t->status == 403)
     text +=
         " (the server refused keyhold's credentials: check server.headers and the secrets "

@@ -11,8 +11,13 @@
 //
 // libcurl (multi interface): one thread drives every transfer, the connections are kept
 // alive and reused, TLS is verified (against ca_file when set) and redirects are not
-// followed (the headers must reach no other host). Header lines arrive in guarded memory
-// and are zeroed in every copy keyhold makes; they are never logged.
+// followed (the headers must reach no other host). The header lines of each request are
+// built when it is sent (remote_headers.hpp: a rotated secret or a refreshed OAuth token is in
+// the next request), on the sending thread, never on the transport's (a build may wait for
+// an OAuth refresh); the server's stream is reopened from the reader's thread for the same
+// reason. They live in guarded memory, are zeroed in every copy keyhold makes and are
+// never logged. A request the server refuses with 401 is remembered (with the values it
+// carried) until credentials_refused() asks about it.
 //
 // Ends (the reader sees the end, every pending request fails) when the server cannot be
 // reached, a connection breaks, the session is gone (404) or a message is over
@@ -24,12 +29,14 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
+#include "mount/remote_headers.hpp"
 #include "mount/server_transport.hpp"
 
 struct curl_slist;
@@ -39,8 +46,11 @@ namespace keyhold::mount {
 struct HttpTransportOptions {
   std::string instance;  // for log lines
   std::string url;       // http:// or https://
-  // "Name: value" lines (no line break), built by the host; may hold secret values.
-  std::vector<vault::SecretBuffer> headers;
+  // Builds the header lines of each request (null: none besides the protocol's).
+  std::shared_ptr<RequestHeaders> headers;
+  // Lines built already (the connect checked the grants with them): the first request
+  // carries these instead of a new build.
+  std::optional<HeaderLines> first_headers;
   std::string ca_file;  // PEM CA certificates to trust instead of the system's; empty: system
   std::size_t max_message_bytes = 4u << 20;
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
@@ -59,6 +69,10 @@ class HttpTransport final : public ServerTransport {
   std::string close(std::chrono::milliseconds grace) override;
   void abort() override;
   bool session_lost() const override;
+  Status credentials_refused(std::int64_t id, bool retried) override;
+
+  // Requests refused with 401 remembered for credentials_refused(), at most (older ones go).
+  static constexpr std::size_t kMaxRefusedKept = 64;
 
   // The URL without user info, path or query: what logs and errors name.
   static std::string origin_of(const std::string& url);
@@ -74,8 +88,9 @@ class HttpTransport final : public ServerTransport {
   void deliver_error(std::int64_t id, const std::string& message);
   void end(const std::string& reason);
   void open_server_stream();
-  // The header list of a new request (curl copies; the caller zeroes it when done).
-  ::curl_slist* request_headers(bool json_body);
+  // The header list of a new request (curl copies; the caller zeroes it when done), and in
+  // *used the lines and secret values built for it. An error names what could not be built.
+  Result<::curl_slist*> request_headers(bool json_body, HeaderLines* used);
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user);
   static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user);
   void on_event_data(Transfer* t, std::string data);
@@ -101,6 +116,14 @@ class HttpTransport final : public ServerTransport {
   int stream_failures_ = 0;
   bool session_lost_ = false;
   bool stream_due_ = false;  // open the GET stream with the next send (initialized's)
+  std::optional<HeaderLines> first_headers_;  // taken by the first request
+  // Requests refused with 401, oldest first: what they carried and the server's challenge.
+  struct Refusal {
+    std::int64_t id = 0;
+    HeaderLines sent;
+    std::string www_authenticate;
+  };
+  std::deque<Refusal> refused_;
 
   // The transport thread's own.
   std::vector<std::unique_ptr<Transfer>> active_;

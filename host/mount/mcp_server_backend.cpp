@@ -272,6 +272,27 @@ Status McpServerBackend::ensure_running() {
 Result<json> McpServerBackend::request(const std::shared_ptr<Connection>& c,
                                        const std::string& method, json params, CallContext* ctx,
                                        std::chrono::milliseconds timeout) {
+  if (!options_.remote) return request_once(c, method, std::move(params), ctx, timeout);
+  for (bool retried = false;; retried = true) {
+    auto response = request_once(c, method, params, ctx, timeout);
+    if (!response.is_ok() || !response->contains("error")) return response;
+    const auto id = response->find("id");
+    if (id == response->end() || !id->is_number_integer()) return response;
+    const Status refused = c->transport->credentials_refused(id->get<std::int64_t>(), retried);
+    if (refused.code() == ErrorCode::kNotFound) return response;  // not a 401
+    if (!refused.is_ok() || retried) {
+      (*response)["error"]["message"] = refused.message();
+      spdlog::warn("instance '{}': {} refused: {}", options_.instance, method, refused.message());
+      return response;
+    }
+    spdlog::info("instance '{}': {} sent once more with renewed credentials", options_.instance,
+                 method);
+  }
+}
+
+Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c,
+                                            const std::string& method, json params,
+                                            CallContext* ctx, std::chrono::milliseconds timeout) {
   std::int64_t id;
   {
     std::lock_guard lock(mutex_);

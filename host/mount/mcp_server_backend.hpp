@@ -108,10 +108,16 @@ class McpServerBackend final : public PluginBackend {
   Status ensure_running();
   // Sends a request and waits for the response (or the end of the connection, the
   // cancellation of ctx, or timeout). The whole JSON-RPC response; otherwise kCancelled
-  // when ctx was cancelled, kIo when the server ended or did not answer in time.
+  // when ctx was cancelled, kIo when the server ended or did not answer in time. A request
+  // the server refused for its credentials (HTTP 401) is sent once more when they could be
+  // renewed (a refreshed OAuth token), never twice; the error then says what to do.
   Result<nlohmann::json> request(const std::shared_ptr<Connection>& c, const std::string& method,
                                  nlohmann::json params, CallContext* ctx,
                                  std::chrono::milliseconds timeout);
+  // One attempt of request().
+  Result<nlohmann::json> request_once(const std::shared_ptr<Connection>& c,
+                                      const std::string& method, nlohmann::json params,
+                                      CallContext* ctx, std::chrono::milliseconds timeout);
   // Reads every page of the lists the server's capabilities offer into catalog_.
   Status read_catalog(const std::shared_ptr<Connection>& c);
   Status read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,

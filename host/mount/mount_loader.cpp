@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "config/header_template.hpp"
 #include "mount/http_transport.hpp"
 #include "mount/mcp_server_backend.hpp"
+#include "mount/remote_headers.hpp"
 #include "mount/server_process.hpp"
 #include "mount/stdio_transport.hpp"
 
@@ -117,65 +117,6 @@ std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
   return env;
 }
 
-Result<std::vector<vault::SecretBuffer>> remote_headers(const std::string& instance,
-                                                        const MountedServerConfig& server,
-                                                        secrets::SecretServices* services) {
-  const std::string destination = HttpTransport::origin_of(server.url);
-  std::vector<vault::SecretBuffer> lines;
-  for (const auto& [name, value] : server.headers) {
-    auto parsed = parse_header_template(value);
-    if (!parsed.is_ok()) return parsed.status();  // checked by the config already
-    std::vector<vault::SecretBuffer> values;      // the secret parts, in order
-    std::size_t size = name.size() + 2;
-    for (const auto& part : parsed.value().parts) {
-      if (!part.secret) {
-        size += part.text.size();
-        continue;
-      }
-      if (services == nullptr || !services->broker)
-        return Status(ErrorCode::kPermissionDenied, "header " + name + " needs secret alias '" +
-                                                        part.text +
-                                                        "', but no secret services are available");
-      auto granted = services->broker->value_for_header(instance, part.text, destination, "");
-      if (!granted.is_ok())
-        return Status(ErrorCode::kPermissionDenied, "header " + name + ": " +
-                                                        granted.status().message() +
-                                                        " (grant it with `keyhold vault grant " +
-                                                        instance + " SECRET --ops env`)");
-      vault::SecretBuffer secret = std::move(granted).value();
-      const std::string_view v = secret.view();
-      if (v.find_first_of("\r\n", 0) != std::string_view::npos ||
-          v.find('\0') != std::string_view::npos)
-        return invalid_argument("header " + name + ": the value of secret alias '" + part.text +
-                                "' holds a line break or NUL, which no header may carry");
-      size += v.size();
-      values.push_back(std::move(secret));
-    }
-    vault::SecretBuffer line(size + 1);  // NUL-terminated for libcurl
-    auto* out = reinterpret_cast<char*>(line.data());
-    auto put = [&](std::string_view text) {
-      std::memcpy(out, text.data(), text.size());
-      out += text.size();
-    };
-    put(name);
-    put(": ");
-    std::size_t next_secret = 0;
-    for (const auto& part : parsed.value().parts)
-      put(part.secret ? values[next_secret++].view() : std::string_view(part.text));
-    *out = '\0';
-    lines.push_back(std::move(line));
-  }
-  // The redactor learns every value before the server can answer with one; when it
-  // cannot, no header leaves (fail closed).
-  if (services != nullptr && services->broker && services->redactor) {
-    if (Status known = services->redactor->set_secrets(services->broker->releasable_values());
-        !known.is_ok())
-      return internal_error("the redactor refused the secret values (" + known.message() +
-                            "); no secret header is sent");
-  }
-  return lines;
-}
-
 namespace {
 
 std::unique_ptr<PluginBackend> make_remote_backend(const InstanceConfig& instance,
@@ -192,12 +133,26 @@ std::unique_ptr<PluginBackend> make_remote_backend(const InstanceConfig& instanc
   options.connect =
       [name = instance.name, server, max_message_bytes](
           secrets::SecretServices* services) -> Result<std::unique_ptr<ServerTransport>> {
-    auto headers = remote_headers(name, server, services);
-    if (!headers.is_ok()) return headers.status();
+    // Built now to check the grants before anything is sent (a server without its
+    // credentials would only answer 401); the first request carries these lines, every
+    // later one builds its own.
+    auto headers = std::make_shared<BrokerHeaders>(name, server, services);
+    auto first = headers->build();
+    if (!first.is_ok()) return first.status();
+    // The redactor learns every value before the server can answer with one; when it
+    // cannot, no header leaves (fail closed). Later changes reach it through the broker's
+    // change listener, before a changed value leaves.
+    if (services != nullptr && services->broker && services->redactor) {
+      if (Status known = services->redactor->set_secrets(services->broker->releasable_values());
+          !known.is_ok())
+        return internal_error("the redactor refused the secret values (" + known.message() +
+                              "); no secret header is sent");
+    }
     HttpTransportOptions http;
     http.instance = name;
     http.url = server.url;
-    http.headers = std::move(headers).value();
+    http.headers = std::move(headers);
+    http.first_headers = std::move(first).value();
     http.ca_file = server.ca_file;
     http.max_message_bytes = max_message_bytes;
     auto transport = HttpTransport::open(std::move(http));

@@ -1,6 +1,7 @@
 #pragma once
 // Starts the backend of a mounted MCP server instance ([instances.X] server.command, or
-// server.url for a remote one, reached over Streamable HTTP with headers built here):
+// server.url for a remote one, reached over Streamable HTTP with headers built per request,
+// see remote_headers.hpp):
 // builds its sandbox (the instance's [sandbox] policy, applied by keyhold-runner before it
 // execs the server: the same code path as a plugin's child processes) and its environment
 // (a few host variables, server.env, then each secret alias granted for env).
@@ -31,14 +32,6 @@ std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
                                                     const MountedServerConfig& server,
                                                     const std::vector<std::string>& aliases,
                                                     secrets::SecretServices* services);
-
-// The header lines ("Name: value", NUL-terminated, guarded) of a remote server's requests:
-// server.headers with each {secret:ALIAS} filled in from the value granted now (operation
-// env, see HandleBroker::value_for_header). A missing grant is an error naming the header
-// and the alias (never a value); so is a value with a line break.
-Result<std::vector<vault::SecretBuffer>> remote_headers(const std::string& instance,
-                                                        const MountedServerConfig& server,
-                                                        secrets::SecretServices* services);
 
 // The backend of instance (instance.server set: server.command or server.url). Nothing starts yet:
 // create() starts it.

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.hpp"
+
 namespace keyhold::mount {
 
 class ServerTransport {
@@ -44,6 +46,16 @@ class ServerTransport {
   // True once the transport ended because the server no longer knows the session (HTTP
   // 404): the requests it refused were never processed, so a new session may send them.
   virtual bool session_lost() const { return false; }
+  // After the response to request id came back as an HTTP 401 (the server refused keyhold's
+  // credentials): kNotFound when it did not (nothing to do); OK when the credentials were
+  // renewed (a refreshed OAuth token) and the request may be sent once more; otherwise an
+  // error whose message replaces the response's (what was refused, what to do). retried:
+  // the refused request was already the second attempt; nothing is renewed then. Audited.
+  virtual Status credentials_refused(std::int64_t id, bool retried) {
+    (void)id;
+    (void)retried;
+    return not_found("not refused");
+  }
   // The server's process id, 0 when it is not a child of keyhold.
   virtual int pid() const { return 0; }
   // Appended to a start failure: where to look for more ("; its stderr is in the log").

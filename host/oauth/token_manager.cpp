@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace keyhold::oauth {
@@ -136,6 +137,45 @@ Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name) {
                             : " and the refresh failed (" + state.last_failure + ")") +
                        ": " + relogin(provider.name));
   return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
+}
+
+Status TokenManager::renew_refused(std::string_view name, const vault::SecretBuffer& refused) {
+  auto found = states_.find(name);
+  if (found == states_.end())
+    return not_found("no [oauth." + std::string(name) + "] in the config");
+  const OAuthProviderConfig& provider = providers_.at(std::string(name));
+  ProviderState& state = *found->second;
+  MutexLock lock(state.mutex);  // single flight: a concurrent renewal finishes first
+  if (auto loaded = load(provider, state); !loaded.is_ok()) return loaded;
+  if (!state.record->access_token.equals(refused)) return Status();  // renewed already
+  const std::int64_t now = now_();
+  // An upstream that refuses every token must not make keyhold refresh in a loop: a token
+  // younger than this is not refreshed because of a 401.
+  const std::int64_t age = now - std::max(state.record->obtained_at, state.record->last_refresh);
+  if (age < kMinRenewAgeSeconds)
+    return unavailable("it was issued " + std::to_string(age) +
+                       " s ago, so keyhold does not refresh it again (check what the server "
+                       "expects, or " +
+                       relogin(provider.name) + ")");
+  if (now < state.next_attempt)
+    return unavailable(
+        "its last refresh failed" +
+        (state.last_failure.empty() ? std::string() : " (" + state.last_failure + ")") + ": " +
+        relogin(provider.name));
+  auto refreshed = refresh(provider, state, now);
+  if (!refreshed.is_ok()) {
+    state.next_attempt = now + 5;
+    state.last_failure = refreshed.message();
+    spdlog::warn("oauth provider '{}': refresh after an upstream 401 failed: {}", provider.name,
+                 refreshed.message());
+    audit(provider.name, "error", refreshed.message());
+    return unavailable("the refresh failed (" + refreshed.message() +
+                       "): " + relogin(provider.name));
+  }
+  state.last_failure.clear();
+  spdlog::info("oauth provider '{}': access token refreshed after an upstream refused it",
+               provider.name);
+  return Status();
 }
 
 std::vector<vault::SecretBuffer> TokenManager::known_tokens(std::string_view name) {

@@ -31,6 +31,7 @@ class TokenManager final : public secrets::OAuthTokenSource {
 
   bool knows(std::string_view provider) const override;
   Result<vault::SecretBuffer> access_token(std::string_view provider) override;
+  Status renew_refused(std::string_view provider, const vault::SecretBuffer& refused) override;
   std::vector<vault::SecretBuffer> known_tokens(std::string_view provider) override;
   std::uint64_t generation() const override { return generation_.load(); }
 
@@ -47,6 +48,9 @@ class TokenManager final : public secrets::OAuthTokenSource {
     std::string last_failure KH_GUARDED_BY(mutex);  // why the last refresh failed (no values)
   };
   static constexpr std::size_t kRetiredKept = 8;
+  // renew_refused() does not refresh a token younger than this (a hostile upstream that
+  // answers 401 to every token gets one refresh per this many seconds at most).
+  static constexpr std::int64_t kMinRenewAgeSeconds = 5;
 
   // Reads the record from the vault when none is held or another process wrote it.
   Status load(const OAuthProviderConfig& provider, ProviderState& state) KH_REQUIRES(state.mutex);

@@ -394,6 +394,41 @@ Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& in
                     "alias=" + binding->alias + " to=" + destination);
 }
 
+Status HandleBroker::header_refused(const std::string& instance, std::string_view alias,
+                                    const vault::SecretBuffer& refused,
+                                    const std::string& destination, bool retried,
+                                    const std::string& request_id) {
+  AliasBinding binding;
+  if (!mapped_binding(instance, alias, "handle.header", request_id, &binding))
+    return not_granted("secret alias '" + std::string(alias) + "' is not mapped for this instance");
+  const std::string what = binding.source.describe();
+  const std::string detail = "alias=" + binding.alias + " HTTP 401 from " + destination;
+  if (binding.source.kind != SecretSource::Kind::kOAuth) {
+    audit(instance, "handle.header", what, request_id, "refused", detail);
+    const std::string fix = binding.source.kind == SecretSource::Kind::kVault
+                                ? "replace it with `keyhold vault set " + binding.source.ref + "`"
+                                : "replace the value behind " + what;
+    return not_granted("the server refused the value of secret alias '" + binding.alias + "' (" +
+                       what + "): " + fix + " if it is wrong or expired");
+  }
+  const std::string relogin = "run `keyhold oauth login " + binding.source.ref + "`";
+  if (retried) {
+    audit(instance, "handle.header", what, request_id, "refused",
+          detail + " again after a refresh");
+    return not_granted("the server refused the access token of oauth provider '" +
+                       binding.source.ref + "' again after it was refreshed: " + relogin);
+  }
+  if (Status renewed = oauth_->renew_refused(binding.source.ref, refused); !renewed.is_ok()) {
+    audit(instance, "handle.header", what, request_id, "refused",
+          detail + "; " + renewed.message());
+    return not_granted("the server refused the access token of oauth provider '" +
+                       binding.source.ref + "': " + renewed.message());
+  }
+  check_for_change();  // the redactor learns a refreshed token before it is sent
+  audit(instance, "handle.header", what, request_id, "refused", detail + "; token renewed");
+  return Status::ok();
+}
+
 std::vector<KnownSecret> HandleBroker::releasable_values() {
   std::vector<AliasBinding> all;
   {

@@ -86,6 +86,16 @@ class HandleBroker {
                                                const std::string& destination,
                                                const std::string& request_id);
 
+  // After the server at destination refused (HTTP 401) a request whose header held
+  // `refused`, the value of alias (from value_for_header): for an `oauth:NAME` alias on the
+  // first refusal, renews the token (TokenManager: one refresh for concurrent callers) and
+  // returns OK, so the caller may send once more with a new value_for_header. Otherwise (a
+  // second refusal, any other source, a failed refresh) an error that says what to do (names
+  // only). Audited as handle.header with outcome "refused".
+  Status header_refused(const std::string& instance, std::string_view alias,
+                        const vault::SecretBuffer& refused, const std::string& destination,
+                        bool retried, const std::string& request_id);
+
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();
   // Called (on the caller's thread) when check_for_change() sees the vault changed.

@@ -21,6 +21,12 @@ class OAuthTokenSource {
   // The current access token of provider, refreshed first when it is about to expire.
   // The error says what to do ("run `keyhold oauth login NAME`"), never a value.
   virtual Result<vault::SecretBuffer> access_token(std::string_view provider) = 0;
+  // After an upstream refused `refused` (an access token of provider, HTTP 401): refreshes
+  // unless the current token is already another one (a concurrent caller refreshed: one
+  // refresh for all of them). OK when the next access_token() may succeed where refused
+  // failed; otherwise the error says what to do ("run `keyhold oauth login NAME`"), never a
+  // value. Never refreshes while the back-off after a failed refresh runs.
+  virtual Status renew_refused(std::string_view provider, const vault::SecretBuffer& refused) = 0;
   // Every token value of provider this host holds or may have handed out (the access
   // token, earlier access tokens not yet expired, refresh tokens), for the redactor.
   virtual std::vector<vault::SecretBuffer> known_tokens(std::string_view provider) = 0;

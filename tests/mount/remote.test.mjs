@@ -11,7 +11,7 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
-import { assertNoLeak, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
+import { assertNoLeak, audit, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
 import { freePort, startEverythingHttp, stopChild } from './lib.mjs';
 
 let sandbox, canary, config, session, client;
@@ -23,6 +23,8 @@ const everythingLog = { text: '' };
 // What the proxy saw: every request, and the refused ones.
 const seen = [];
 let refused = 0;
+let refuseAll = false; // the proxy refuses every request (the 401 test), counted apart
+let refusedAll = 0;
 const LEAK_WORD = 'please-leak-the-token';
 
 async function startEverything() {
@@ -47,6 +49,16 @@ function startProxy() {
       accept: req.headers.accept ?? '',
     };
     seen.push(entry);
+    if (refuseAll) {
+      refusedAll += 1;
+      res
+        .writeHead(401, {
+          'content-type': 'text/plain',
+          'www-authenticate': `Bearer error="invalid_token", scope="mcp:tools", resource_metadata="http://127.0.0.1:${proxyPort}/.well-known/oauth-protected-resource/mcp"`,
+        })
+        .end('no');
+      return;
+    }
     if (!entry.authorized) {
       refused += 1;
       res.writeHead(401, { 'content-type': 'text/plain' }).end('wrong or missing bearer token');
@@ -148,6 +160,51 @@ test('what the server sends back with the token in it reaches the client redacte
   const text = textOf(result);
   assert.match(text, /\[REDACTED:api-token\]/);
   assertNoLeak(text, 'the echo result');
+});
+
+test('a rotated vault secret is in the next request without a restart, and the redactor knows it', async () => {
+  const rotated = newCanary('remote-rotated');
+  await setSecret(sandbox, 'team/remote-token', rotated);
+  canary = rotated; // from now on the proxy wants the new value
+  const postsBefore = seen.filter((r) => r.method === 'POST').length;
+  const result = await client.callTool({ name: 'remote_echo', arguments: { message: 'after rotation' } });
+  assert.notEqual(result.isError, true, textOf(result));
+  assert.equal(refused, 0, 'a request after the rotation carried the old value');
+  assert.ok(seen.filter((r) => r.method === 'POST').length > postsBefore);
+  const echoed = await client.callTool({ name: 'remote_echo', arguments: { message: LEAK_WORD } });
+  assert.match(textOf(echoed), /\[REDACTED:api-token\]/);
+  assertNoLeak(textOf(echoed), 'the echo result after the rotation');
+});
+
+test('a value the server refuses (401): no second attempt, a clear error naming the secret, audited', async () => {
+  refuseAll = true;
+  try {
+    const before = refusedAll;
+    const result = await client.callTool({ name: 'remote_echo', arguments: { message: 'refused' } });
+    assert.equal(result.isError, true);
+    assert.match(
+      textOf(result),
+      /HTTP 401 from http:\/\/127\.0\.0\.1:\d+: header Authorization: the server refused the value of secret alias 'api-token' \(vault:team\/remote-token\): replace it with `keyhold vault set team\/remote-token`/,
+    );
+    assert.match(
+      textOf(result),
+      /the server's challenge: Bearer error=invalid_token scope="mcp:tools" resource_metadata=http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp \(its OAuth protected resource metadata, RFC 9728/,
+    );
+    assert.equal(refusedAll, before + 1, 'a plain secret is not sent again');
+  } finally {
+    refuseAll = false;
+  }
+  // Audit entries are written in the background: wait for the refusal's.
+  let events = [];
+  for (let i = 0; i < 30 && !events.some((e) => e.action === 'handle.header' && e.outcome === 'refused'); i++) {
+    if (i > 0) await sleep(200);
+    events = await audit(sandbox);
+  }
+  const refusal = events.filter((e) => e.action === 'handle.header' && e.outcome === 'refused').at(-1);
+  assert.ok(refusal, 'the refusal is audited');
+  assert.match(refusal.detail, /alias=api-token HTTP 401 from http:\/\/127\.0\.0\.1:\d+/);
+  const uses = events.filter((e) => e.action === 'handle.header' && e.outcome === 'ok');
+  assert.ok(uses.length >= 8, `every request's header is a use, audited (${uses.length})`);
 });
 
 test('the server going down is a clear error; the next call after it is back works', async () => {

@@ -6,6 +6,7 @@
 #include "config/header_template.hpp"
 #include "mount/http_transport.hpp"
 #include "mount/sse_parser.hpp"
+#include "mount/www_authenticate.hpp"
 
 using namespace keyhold;
 using keyhold::mount::SseEvent;
@@ -145,4 +146,39 @@ TEST_CASE("bad remote-server settings are refused with the cause") {
       refused("[instances.r]\nserver.url = \"https://x/mcp\"\n"
               "server.headers = { \"Bad Name\" = \"x\" }\n"));
   CHECK(error.find("not a valid header name") != std::string::npos);
+}
+
+TEST_CASE("a Bearer challenge of WWW-Authenticate is read, a hostile one is not trusted") {
+  using keyhold::mount::parse_bearer_challenge;
+  const auto mcp = parse_bearer_challenge(
+      R"(Bearer error="invalid_token", scope="mcp:tools files:read", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp")");
+  CHECK(mcp.bearer);
+  CHECK(mcp.error == "invalid_token");
+  CHECK(mcp.scope == "mcp:tools files:read");
+  CHECK(mcp.resource_metadata ==
+        "https://mcp.example.com/.well-known/oauth-protected-resource/mcp");
+  CHECK(mcp.describe().find("resource_metadata=https://mcp.example.com/") != std::string::npos);
+
+  // Another scheme first, case-insensitive names, a token value, an escaped quote.
+  const auto second =
+      parse_bearer_challenge(R"(Basic realm="x, y", bearer Scope=read, ERROR="a\"b")");
+  CHECK(second.bearer);
+  CHECK(second.scope == "read");
+  CHECK(second.error == "a\"b");
+
+  // Only an http(s) URL is a resource_metadata; control characters drop a value.
+  const auto odd =
+      parse_bearer_challenge("Bearer resource_metadata=\"javascript:x\", scope=\"a\x01b\"");
+  CHECK(odd.bearer);
+  CHECK(odd.resource_metadata.empty());
+  CHECK(odd.scope.empty());
+  CHECK(odd.describe().empty());
+
+  // Malformed or absent: nothing.
+  CHECK_FALSE(parse_bearer_challenge("").bearer);
+  CHECK_FALSE(parse_bearer_challenge("Basic realm=\"x\"").bearer);
+  CHECK(parse_bearer_challenge("Bearer scope=\"unterminated").scope.empty());
+  CHECK(parse_bearer_challenge("Bearer abc==").bearer);
+  CHECK(parse_bearer_challenge(std::string(100000, ',')).bearer == false);
+  CHECK(parse_bearer_challenge("Bearer scope=\"" + std::string(5000, 'a') + "\"").scope.empty());
 }

@@ -6,12 +6,12 @@
 // and mixed-up issuer refused, client credentials, and `oauth logout` revoking at the
 // provider. Every captured output is swept for every token the provider issued.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { keyholdBin, sleep, tomlString } from '../e2e/helpers.mjs';
+import { sleep, tomlString } from '../e2e/helpers.mjs';
 import { capture, captures, cli, findLeaks, grant, KH, makeVault, serve, setSecret, SNOOP_ENV_COMMANDS, snoopInstance, structured } from '../secrets/lib.mjs';
+import { startLogin as startLoginIn } from './login.mjs';
 import { all, authorize, forget, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
 let op;
@@ -50,33 +50,7 @@ after(async () => {
 const oauthCli = (args, options) => cli(sandbox, ['oauth', '--config', configPath, ...args], options);
 
 // Starts `keyhold oauth login NAME [extra]`; resolves once it printed the authorization URL.
-async function startLogin(name, extra = []) {
-  const child = spawn(await keyholdBin(), ['oauth', '--config', configPath, 'login', name, '--no-browser', ...extra], {
-    env: sandbox.env,
-    cwd: sandbox.dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const done = new Promise((resolve) =>
-    child.on('close', (code) => {
-      capture(`oauth login ${name} (stdout)`, stdout);
-      capture(`oauth login ${name} (stderr)`, stderr);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      const line = stdout.split('\n').find((l) => l.startsWith('http'));
-      if (line) resolve(line.trim());
-    });
-    child.on('close', () => reject(new Error(`login exited before printing a URL: ${stderr}`)));
-  });
-  const redirect = new URL(url).searchParams.get('redirect_uri');
-  return { url, redirect, done };
-}
+const startLogin = (name, extra = []) => startLoginIn(sandbox, configPath, name, extra);
 
 const hmac = (key, message) => createHmac('sha256', key).update(message).digest('hex');
 
@@ -286,4 +260,17 @@ test('logout revokes at the provider, then erases the record', async () => {
   const failed = audit.filter((e) => e.action === 'handle.sign' && e.outcome === 'error').at(-1);
   assert.ok(failed, 'the failed use is audited');
   assert.match(failed.detail, /run `keyhold oauth login local`/);
+});
+
+test('every error of keyhold oauth carries its prefix, those of the vault and the config too', async () => {
+  const locked = { ...sandbox, env: { ...sandbox.env } };
+  delete locked.env.KEYHOLD_KEYFILE; // no credentials: the vault stays locked
+  const r = await cli(locked, ['oauth', '--config', configPath, 'status'], { expect: 3 });
+  assert.match(r.stderr, /^keyhold oauth: the vault is locked/);
+  const missing = await cli(sandbox, ['oauth', '--config', 'no-such.toml', 'status'], { expect: 2 });
+  assert.match(missing.stderr, /^keyhold oauth: cannot read config file no-such\.toml/);
+  const unknown = await oauthCli(['login', 'nope'], { expect: 4 });
+  assert.match(unknown.stderr, /^keyhold oauth: no \[oauth\.nope\]/);
+  for (const text of [r.stderr, missing.stderr, unknown.stderr])
+    for (const line of text.trim().split('\n')) assert.match(line, /^keyhold oauth: /);
 });

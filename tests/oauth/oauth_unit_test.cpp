@@ -13,6 +13,7 @@
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/provider_metadata.hpp"
+#include "oauth/resource_metadata.hpp"
 #include "oauth/token_record.hpp"
 #include "oauth/url_text.hpp"
 #include "secrets/secret_source.hpp"
@@ -205,4 +206,22 @@ TEST_CASE("the loopback redirect checks state and iss before taking a code", "[o
     REQUIRE_FALSE(r.is_ok());
     CHECK(r.status().message().find("access_denied") != std::string::npos);
   }
+}
+
+TEST_CASE("the protected resource metadata URL puts the well-known segment before the path") {
+  using keyhold::oauth::protected_resource_metadata_url;
+  CHECK(protected_resource_metadata_url("https://mcp.example.com/mcp") ==
+        "https://mcp.example.com/.well-known/oauth-protected-resource/mcp");
+  CHECK(protected_resource_metadata_url("https://mcp.example.com") ==
+        "https://mcp.example.com/.well-known/oauth-protected-resource");
+  CHECK(protected_resource_metadata_url("https://mcp.example.com/") ==
+        "https://mcp.example.com/.well-known/oauth-protected-resource");
+  CHECK(protected_resource_metadata_url("http://127.0.0.1:8080/a/b?x=1#f") ==
+        "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a/b");
+}
+
+TEST_CASE("resource discovery refuses a resource that is neither https nor loopback") {
+  auto found = keyhold::oauth::discover_protected_resource("http://mcp.example.com/mcp");
+  REQUIRE_FALSE(found.is_ok());
+  CHECK(found.status().message().find("is not an https:// URL") != std::string::npos);
 }

@@ -69,8 +69,10 @@ export function forget(model, value) {
 }
 export const all = (model) => issued.get(model) ?? [];
 
-// Starts the provider; resolves with { issuer, port, serviceSecret, grants, close() }.
-// grants counts token endpoint calls by grant_type.
+// Starts the provider; resolves with { issuer, port, serviceSecret, grants, hooks, close() }.
+// grants counts token endpoint calls by grant_type. hooks.onGrant(type), when set, runs
+// synchronously once the provider issued and stored a grant's tokens and before its answer
+// is written (the crash test kills keyhold there).
 export async function startProvider({ accessTokenTtl = 40 } = {}) {
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -121,9 +123,11 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
     findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
   });
   const grants = {};
+  const hooks = { onGrant: null };
   provider.on('grant.success', (ctx) => {
     const type = ctx.oidc.params?.grant_type ?? 'unknown';
     grants[type] = (grants[type] ?? 0) + 1;
+    hooks.onGrant?.(type);
   });
   const quiet = () => {};
   provider.on('server_error', quiet);
@@ -133,6 +137,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
     port,
     serviceSecret,
     grants,
+    hooks,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }

@@ -1,0 +1,26 @@
+#pragma once
+// The Bearer challenge of a WWW-Authenticate header (RFC 6750 3, RFC 9110 11.6.1) that a
+// remote mounted server sends with a 401 or 403: its error, scope and, for servers that
+// follow the MCP authorization spec, resource_metadata (RFC 9728 5.1: where its protected
+// resource metadata is). Pure; the header comes from an untrusted server, so every value
+// is kept only when it is short printable ASCII.
+#include <string>
+#include <string_view>
+
+namespace keyhold::mount {
+
+struct BearerChallenge {
+  bool bearer = false;            // a Bearer challenge was found
+  std::string error;              // "invalid_token", "insufficient_scope", ...
+  std::string scope;              // space-separated
+  std::string resource_metadata;  // an http(s) URL
+
+  // "; the server asks for OAuth (resource metadata: URL, scope: S)" or empty: what an
+  // error message may add (the values are the server's, checked as above).
+  std::string describe() const;
+};
+
+// The first Bearer challenge of value (several challenges may share one header).
+BearerChallenge parse_bearer_challenge(std::string_view value);
+
+}  // namespace keyhold::mount
