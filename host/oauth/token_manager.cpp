@@ -29,9 +29,13 @@ bool TokenManager::knows(std::string_view provider) const {
   return states_.find(provider) != states_.end();
 }
 
-Status TokenManager::load(const OAuthProviderConfig& provider, ProviderState& state) {
-  auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
-  const std::int64_t seen = version.is_ok() ? version.value() : -2;
+Status TokenManager::load(const OAuthProviderConfig& provider, ProviderState& state,
+                          std::int64_t data_version) {
+  std::int64_t seen = data_version;
+  if (seen < 0) {
+    auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
+    seen = version.is_ok() ? version.value() : -2;
+  }
   if (state.record && seen == state.data_version && seen >= 0) return Status();
   auto bytes =
       vault_->with([&](vault::Vault& v) { return v.read_secret(record_name(provider.name)); });
@@ -106,14 +110,15 @@ Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState&
   return Status();
 }
 
-Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name) {
+Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name,
+                                                       std::int64_t data_version) {
   auto found = states_.find(name);
   if (found == states_.end())
     return not_found("no [oauth." + std::string(name) + "] in the config");
   const OAuthProviderConfig& provider = providers_.at(std::string(name));
   ProviderState& state = *found->second;
   MutexLock lock(state.mutex);
-  if (auto loaded = load(provider, state); !loaded.is_ok()) return loaded;
+  if (auto loaded = load(provider, state, data_version); !loaded.is_ok()) return loaded;
   const std::int64_t now = now_();
   const std::int64_t expires_at = state.record->expires_at;
   const bool fresh = expires_at == 0 || now < expires_at - provider.refresh_margin_seconds;

@@ -30,7 +30,8 @@ class TokenManager final : public secrets::OAuthTokenSource {
                Clock now = nullptr);
 
   bool knows(std::string_view provider) const override;
-  Result<vault::SecretBuffer> access_token(std::string_view provider) override;
+  Result<vault::SecretBuffer> access_token(std::string_view provider,
+                                           std::int64_t data_version = -1) override;
   Status renew_refused(std::string_view provider, const vault::SecretBuffer& refused) override;
   std::vector<vault::SecretBuffer> known_tokens(std::string_view provider) override;
   std::uint64_t generation() const override { return generation_.load(); }
@@ -52,8 +53,10 @@ class TokenManager final : public secrets::OAuthTokenSource {
   // answers 401 to every token gets one refresh per this many seconds at most).
   static constexpr std::int64_t kMinRenewAgeSeconds = 5;
 
-  // Reads the record from the vault when none is held or another process wrote it.
-  Status load(const OAuthProviderConfig& provider, ProviderState& state) KH_REQUIRES(state.mutex);
+  // Reads the record from the vault when none is held or another process wrote it, judged
+  // by data_version (-1: read it now).
+  Status load(const OAuthProviderConfig& provider, ProviderState& state,
+              std::int64_t data_version = -1) KH_REQUIRES(state.mutex);
   // Runs the refresh grant and stores the result; state.record is the new one after.
   Status refresh(const OAuthProviderConfig& provider, ProviderState& state, std::int64_t now)
       KH_REQUIRES(state.mutex);

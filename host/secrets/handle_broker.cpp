@@ -121,9 +121,18 @@ Status HandleBroker::check(const std::string& instance, const AliasBinding& bind
 
 Status HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use) {
   if (binding.source.kind == SecretSource::Kind::kOAuth) {
-    auto token = oauth_->access_token(binding.source.ref);
+    // check() read the vault's data_version for this use: the token manager need not read
+    // it again (one check per use, as for a vault: alias).
+    std::int64_t seen = -1;
+    {
+      MutexLock lock(change_mutex_);
+      seen = last_data_version_;
+    }
+    auto token = oauth_->access_token(binding.source.ref, seen);
     if (!token.is_ok()) return io_error(token.status().message());
-    check_for_change();  // a refresh just happened: the redactor learns the new token first
+    // A refresh in this process moves the manager's generation, not data_version: the
+    // redactor learns the new token before it leaves.
+    check_oauth_generation();
     use(token.value().bytes(), false);
     return Status::ok();
   }
@@ -468,16 +477,23 @@ void HandleBroker::set_change_listener(std::function<void()> listener) {
   change_listener_ = std::move(listener);
 }
 
+void HandleBroker::check_oauth_generation() {
+  MutexLock lock(change_mutex_);
+  check_oauth_generation_locked();
+}
+
+void HandleBroker::check_oauth_generation_locked() {
+  if (!oauth_) return;
+  const std::uint64_t generation = oauth_->generation();
+  const bool moved = generation != last_oauth_generation_;
+  last_oauth_generation_ = generation;
+  if (moved && change_listener_) change_listener_();
+}
+
 bool HandleBroker::check_for_change() {
   if (!vault_) return false;
   MutexLock lock(change_mutex_);
-  bool oauth_moved = false;
-  if (oauth_) {
-    const std::uint64_t generation = oauth_->generation();
-    oauth_moved = generation != last_oauth_generation_;
-    last_oauth_generation_ = generation;
-  }
-  if (oauth_moved && change_listener_) change_listener_();
+  check_oauth_generation_locked();
   auto version = vault_->with([](vault::Vault& v) { return v.data_version(); });
   if (!version.is_ok()) {  // cannot tell: trust nothing cached
     MutexLock cache(cache_mutex_);

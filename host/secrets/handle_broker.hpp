@@ -159,6 +159,10 @@ class HandleBroker {
   Result<AliasBinding> granted_binding(const std::string& instance, kh_secret_handle handle,
                                        std::uint32_t op, const char* action,
                                        const std::string& request_id);
+  // The OAuth half of check_for_change(): calls the listener when the token manager's
+  // generation moved (a refresh in this process).
+  void check_oauth_generation();
+  void check_oauth_generation_locked() KH_REQUIRES(change_mutex_);
 
   std::shared_ptr<SharedVault> vault_;
   std::shared_ptr<OAuthTokenSource> oauth_;  // set before serving, then read-only

@@ -20,7 +20,10 @@ class OAuthTokenSource {
   virtual bool knows(std::string_view provider) const = 0;
   // The current access token of provider, refreshed first when it is about to expire.
   // The error says what to do ("run `keyhold oauth login NAME`"), never a value.
-  virtual Result<vault::SecretBuffer> access_token(std::string_view provider) = 0;
+  // data_version: the vault's data_version the caller read for this use (the stored record
+  // is read again only when it moved, e.g. another process's login), or -1: read it here.
+  virtual Result<vault::SecretBuffer> access_token(std::string_view provider,
+                                                   std::int64_t data_version = -1) = 0;
   // After an upstream refused `refused` (an access token of provider, HTTP 401): refreshes
   // unless the current token is already another one (a concurrent caller refreshed: one
   // refresh for all of them). OK when the next access_token() may succeed where refused
