@@ -16,8 +16,10 @@ import { audit, captures, findLeaks, grant, makeVault, serve } from '../secrets/
 import { startLogin } from './login.mjs';
 import { authorize, forget, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
-const TTL = 24; // access token lifetime at the provider
-const MARGIN = 16; // keyhold refreshes from 8 s after issue
+const TTL = 40; // access token lifetime at the provider
+// keyhold refreshes from 14 s after issue: the 401 tests below act on a token 5.5 s old
+// and leave it 8.5 s (slow machines, sanitizer builds) before a refresh would come anyway.
+const MARGIN = 26;
 let op, sandbox, host, everything, proxy;
 let everythingPort, proxyPort;
 let loginAt;
