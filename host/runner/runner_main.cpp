@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 
+#include "base/inline_watch.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/runner_channel.hpp"
@@ -41,8 +42,6 @@ using abi::view;
 using abi::write_sink;
 
 constexpr int kChannelFd = 3;
-
-using Clock = std::chrono::steady_clock;
 
 // One call in flight inside the runner; the plugin sees it as an opaque kh_call_ctx*.
 struct RunnerCall {
@@ -128,7 +127,7 @@ class Runner {
   void free_turn_locked() {
     turn_state_ = Turn::kFree;
     inline_call_.reset();
-    last_inline_ = Clock::now();
+    watch_.ended();
   }
   // Sends the outbox (outbox_mutex_ held).
   void flush_outbox_locked() {
@@ -175,19 +174,14 @@ class Runner {
   enum class Turn { kFree, kReading, kInline };
   static constexpr std::size_t kMaxWaiting = 4;
   static constexpr auto kInlineFor = std::chrono::milliseconds(1);
-  // The standby ticks while calls come; after this long without one it sleeps until the
-  // next inline call wakes it.
-  static constexpr auto kStandbyIdle = std::chrono::milliseconds(200);
+  static constexpr auto kStandbyIdle = std::chrono::milliseconds(200);  // see InlineWatch
   static constexpr std::size_t kOutboxBytes = 256 * 1024;
   std::condition_variable turn_;
   Turn turn_state_ = Turn::kFree;
   std::shared_ptr<RunnerCall> inline_call_;  // the call holding the turn (kInline)
-  Clock::time_point inline_since_{};
-  Clock::time_point last_inline_{};
   std::size_t waiting_ = 0;
-  std::condition_variable standby_wake_;
+  InlineWatch watch_{kInlineFor, kStandbyIdle};  // under mutex_
   bool standby_started_ = false;
-  bool standby_asleep_ = false;
   std::mutex outbox_mutex_;  // after mutex_ when both are taken
   std::string outbox_;
   // create, describe and destroy run one at a time on their own thread, never on the
@@ -448,21 +442,20 @@ void Runner::take_turns(bool may_retire) {
       for (auto& [id, c] : calls_) c->cancelled = true;
       for (auto& [id, waiter] : waiters_) waiter->ready.notify_all();
       turn_.notify_all();
-      standby_wake_.notify_all();
+      watch_.wake_all();
       lifecycle_queued_.notify_all();
       ::_exit(0);
     }
     turn_state_ = Turn::kInline;
     inline_call_ = state;
-    inline_since_ = Clock::now();
+    const bool wake_standby = watch_.started();
     const bool start_standby = !standby_started_;
-    const bool wake_standby = standby_asleep_;
     standby_started_ = true;
     lock.unlock();
     if (start_standby)
       std::thread([this] { standby(); }).detach();
     else if (wake_standby)
-      standby_wake_.notify_one();
+      watch_.wake();
     {
       std::lock_guard out(outbox_mutex_);
       state->buffering = true;
@@ -498,28 +491,14 @@ void Runner::leave_inline(RunnerCall* call) {
 
 void Runner::standby() {
   std::unique_lock lock(mutex_);
-  for (;;) {
-    if (host_gone_) return;
-    const auto now = Clock::now();
-    if (turn_state_ != Turn::kInline) {
-      if (now - last_inline_ > kStandbyIdle) {
-        standby_asleep_ = true;
-        standby_wake_.wait(lock);
-        standby_asleep_ = false;
-      } else {
-        standby_wake_.wait_for(lock, kInlineFor);
-      }
-      continue;
-    }
-    if (now < inline_since_ + kInlineFor) {
-      standby_wake_.wait_until(lock, inline_since_ + kInlineFor);
-      continue;
-    }
-    const std::shared_ptr<RunnerCall> call = inline_call_;
-    lock.unlock();
-    leave_inline(call.get());
-    lock.lock();
-  }
+  watch_.run(
+      lock, [&] { return host_gone_; }, [&] { return turn_state_ == Turn::kInline; },
+      [&](std::unique_lock<std::mutex>& held) {
+        const std::shared_ptr<RunnerCall> call = inline_call_;
+        held.unlock();
+        leave_inline(call.get());
+        held.lock();
+      });
 }
 
 void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {

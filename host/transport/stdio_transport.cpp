@@ -112,7 +112,7 @@ void StdioServer::run() {
 void StdioServer::end_locked() {
   done_ = true;
   turn_free_.notify_all();
-  standby_wake_.notify_all();
+  watch_.wake_all();
   ended_.notify_all();
 }
 
@@ -185,7 +185,7 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
     ++inline_running_;
     turn_ = Turn::kInline;
     generation = ++inline_generation_;
-    inline_since_ = Clock::now();
+    wake_standby = watch_.started();
     if (!standby_.joinable()) {
       try {
         standby_ = std::thread([this] { standby(); });
@@ -194,14 +194,13 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
         spdlog::warn("stdio: could not start the standby thread");
       }
     }
-    wake_standby = standby_asleep_;
   }
-  if (wake_standby) standby_wake_.notify_one();
+  if (wake_standby) watch_.wake();
   InlineCalls::current() = nullptr;  // whatever the call dispatches is not inlined
   call();
   std::lock_guard lock(mutex_);
   --inline_running_;
-  last_inline_ = Clock::now();
+  watch_.ended();
   if (turn_ == Turn::kInline && inline_generation_ == generation) {
     turn_ = Turn::kReading;  // still ours: read on, no wake-up
     InlineCalls::current() = this;
@@ -213,29 +212,16 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
 
 void StdioServer::standby() {
   std::unique_lock lock(mutex_);
-  while (!done_) {
-    const auto now = Clock::now();
-    if (turn_ != Turn::kInline) {
-      if (now - last_inline_ > kStandbyIdle) {
-        standby_asleep_ = true;
-        standby_wake_.wait(lock);
-        standby_asleep_ = false;
-      } else {
-        standby_wake_.wait_for(lock, kInlineFor);
-      }
-      continue;
-    }
-    if (now < inline_since_ + kInlineFor) {
-      standby_wake_.wait_until(lock, inline_since_ + kInlineFor);
-      continue;
-    }
-    // The call holding the turn runs long: a parked thread, or a new one, reads on.
-    turn_ = Turn::kFree;
-    if (parked_ > 0)
-      turn_free_.notify_one();
-    else
-      start_reader_locked();
-  }
+  watch_.run(
+      lock, [&] { return done_; }, [&] { return turn_ == Turn::kInline; },
+      [&](std::unique_lock<std::mutex>&) {
+        // The call holding the turn runs long: a parked thread, or a new one, reads on.
+        turn_ = Turn::kFree;
+        if (parked_ > 0)
+          turn_free_.notify_one();
+        else
+          start_reader_locked();
+      });
 }
 
 std::optional<std::string> StdioServer::finish_line() {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/inline_watch.hpp"
 #include "server/inline_calls.hpp"
 #include "server/outbound.hpp"
 #include "server/session.hpp"
@@ -62,9 +63,7 @@ class StdioServer final : public InlineCalls {
   static constexpr std::size_t kMaxInline = 4;
   static constexpr std::size_t kMaxParked = 2;
   static constexpr std::chrono::milliseconds kInlineFor{1};
-  // The standby ticks while calls come; after this long without one it sleeps until the
-  // next inline call wakes it.
-  static constexpr std::chrono::milliseconds kStandbyIdle{200};
+  static constexpr std::chrono::milliseconds kStandbyIdle{200};  // see InlineWatch
 
   // session and out must outlive the server.
   StdioServer(Session& session, Outbound& out, int in_fd, int stop_fd, std::size_t max_line_bytes);
@@ -80,7 +79,6 @@ class StdioServer final : public InlineCalls {
   bool run_inline(const std::function<void()>& call, Kind kind) override;
 
  private:
-  using Clock = std::chrono::steady_clock;
   enum class Turn { kFree, kReading, kInline };
 
   void take_turns();                       // the loop of every reading thread
@@ -110,15 +108,12 @@ class StdioServer final : public InlineCalls {
   std::mutex mutex_;
   std::condition_variable turn_free_;
   std::condition_variable ended_;
-  std::condition_variable standby_wake_;
   Turn turn_ = Turn::kFree;
   std::uint64_t inline_generation_ = 0;  // of the call holding the turn (kInline)
-  Clock::time_point inline_since_{};
-  Clock::time_point last_inline_{};
-  std::size_t inline_running_ = 0;  // calls running inline, with or without the turn
-  std::size_t parked_ = 0;          // threads waiting for the turn
+  std::size_t inline_running_ = 0;       // calls running inline, with or without the turn
+  std::size_t parked_ = 0;               // threads waiting for the turn
   bool done_ = false;
-  bool standby_asleep_ = false;
+  InlineWatch watch_{kInlineFor, kStandbyIdle};
   std::thread standby_;
   std::map<std::thread::id, std::thread> readers_;
   std::vector<std::thread::id> finished_;  // readers that returned, to be joined
