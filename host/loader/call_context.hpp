@@ -9,13 +9,15 @@
 
 namespace keyhold {
 class HostServices;
-}
+class PluginInstance;
+}  // namespace keyhold
 
 // Defined at global scope because plugin.h declares it there (as an opaque type).
 struct kh_call_ctx {
-  nlohmann::json request_id;                  // the JSON-RPC id of the client's request
-  nlohmann::json progress_token;              // params._meta.progressToken, or null
-  keyhold::HostServices* services = nullptr;  // the session that owns the request
+  nlohmann::json request_id;                          // the JSON-RPC id of the client's request
+  nlohmann::json progress_token;                      // params._meta.progressToken, or null
+  keyhold::HostServices* services = nullptr;          // the session that owns the request
+  const keyhold::PluginInstance* instance = nullptr;  // the instance serving it, when known
   std::atomic<bool> cancelled{false};
 
   // Progress must not go backwards; guarded because a plugin may report from threads.

@@ -662,6 +662,7 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   auto ctx = std::make_shared<CallContext>();
   ctx->request_id = id;
   ctx->services = this;
+  ctx->instance = instance;
   ctx->progress_token = meta.progress_token;
   const std::string key = rpc::id_key(id);
   json refusal;  // sent after the lock is released: reply() takes it too
@@ -917,8 +918,10 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
     *out = "no client request is being served";
     return KH_UNAVAILABLE;
   }
-  if (auto scope = stateless_scope(ctx.request_id))
-    return answer_from_input(*scope, method, std::move(params), out);
+  if (auto scope = stateless_scope(ctx.request_id)) {
+    const int32_t status = answer_from_input(*scope, method, std::move(params), out);
+    return status == KH_OK ? guard_answer(ctx, method, out) : status;
+  }
   std::string key;
   json id;
   std::future<json> answer;
@@ -944,10 +947,31 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
   json message = answer.get();
   if (auto result = message.find("result"); result != message.end()) {
     *out = rpc::serialize(*result);
-    return KH_OK;
+    return guard_answer(ctx, method, out);
   }
   *out = rpc::serialize(message.value("error", json::object()));
   return KH_ERROR;
+}
+
+// A client's answer (an elicitation form, a sampled message, roots) reaches the plugin
+// through the argument guard, as tool arguments do: a credential typed into a form that a
+// plugin asked for is refused (or redacted) like one in a tool argument, and audited.
+int32_t Session::guard_answer(const CallContext& ctx, std::string_view method, std::string* out) {
+  if (!options_.redactor || ctx.instance == nullptr) return KH_OK;
+  json answer = json::parse(*out, nullptr, false);
+  if (answer.is_discarded()) return KH_OK;  // our own serialization: cannot happen
+  const auto verdict = secrets::guard_arguments(*options_.redactor, ctx.instance->guard(), answer);
+  if (verdict.findings.empty()) return KH_OK;
+  const std::string what = "the client's answer to " + std::string(method);
+  if (options_.on_guard)
+    options_.on_guard(*ctx.instance, ctx.request_id.dump(), what + ": " + verdict.findings.front(),
+                      verdict.refused);
+  if (verdict.refused) {
+    *out = what + " was " + verdict.refusal();
+    return KH_ERROR;
+  }
+  *out = rpc::serialize(answer);  // the findings replaced by markers
+  return KH_OK;
 }
 
 // A stateless request cannot wait for the client: the plugin's question is answered from

@@ -149,6 +149,9 @@ class Session : public HostServices {
   // caching hints on results, -32602 for an unknown resource.
   void finish_stateless(nlohmann::json& message, StatelessScope& scope) const;
   nlohmann::json server_capabilities() const;
+  // Runs a client's answer (serialized in *out) through the argument guard of the instance
+  // that asked; KH_ERROR with the refusal in *out when it is refused.
+  int32_t guard_answer(const CallContext& ctx, std::string_view method, std::string* out);
   int32_t answer_from_input(StatelessScope& scope, std::string_view method, nlohmann::json params,
                             std::string* out);
   // Answers -32602 naming the bad field and returns true when status is not OK.

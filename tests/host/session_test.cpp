@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "loader/instance_loader.hpp"
@@ -67,8 +68,9 @@ struct Guarded {
   bool blocked = false;
 };
 
-// A registry with the echo plugin (in-process, prefix echo_), a redactor that knows the
-// canary, and a session over a recording outbound.
+// A registry with the echo plugin (in-process, prefix echo_; with_conformance: also the
+// conformance fixture, prefix conf_), a redactor that knows the canary, and a session over a
+// recording outbound.
 struct Fixture {
   Registry registry;
   EventHub hub{registry};
@@ -78,7 +80,7 @@ struct Fixture {
   std::mutex guarded_mutex;
   std::optional<Session> session;
 
-  Fixture() {
+  explicit Fixture(bool with_conformance = false) {
     Config config;
     config.path = "/nonexistent/keyhold.toml";
     config.plugin_dirs = {KEYHOLD_TEST_PLUGIN_DIR};
@@ -87,10 +89,19 @@ struct Fixture {
     echo.plugin = "echo";
     echo.isolation = "in-process";
     config.instances = {echo};
+    if (with_conformance) {
+      InstanceConfig conf;
+      conf.name = "conf";
+      conf.plugin = "conformance";
+      conf.isolation = "in-process";
+      config.instances.push_back(conf);
+    }
     const auto results = load_instances(config, registry, &hub);
-    REQUIRE(results.size() == 1);
-    INFO(results[0].error);
-    REQUIRE(results[0].loaded);
+    REQUIRE(results.size() == config.instances.size());
+    for (const auto& result : results) {
+      INFO(result.error);
+      REQUIRE(result.loaded);
+    }
     auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules()).value();
     REQUIRE(redactor);
     std::vector<secrets::KnownSecret> known;
@@ -119,10 +130,10 @@ struct Fixture {
     REQUIRE(answer);
     return *answer;
   }
-  void initialize() {
+  void initialize(json capabilities = json::object()) {
     auto answer = request(0, "initialize",
                           {{"protocolVersion", "2025-06-18"},
-                           {"capabilities", json::object()},
+                           {"capabilities", std::move(capabilities)},
                            {"clientInfo", {{"name", "session_test"}, {"version", "1"}}}});
     REQUIRE(answer.contains("result"));
     session->handle_text(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
@@ -204,6 +215,54 @@ TEST_CASE("session: an argument carrying a known secret is refused before the pl
     CHECK(f.guarded[0].blocked);
   }
   for (const auto& sent : f.out.all()) CHECK(sent.find(kCanary) == std::string::npos);
+}
+
+// Waits up to two seconds for a request from the session (a method with an id).
+std::optional<json> request_sent(Fixture& f, std::string_view method) {
+  for (int i = 0; i < 200; ++i) {
+    for (const auto& text : f.out.all()) {
+      auto message = json::parse(text);
+      if (message.value("method", "") == method && message.contains("id")) return message;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+TEST_CASE("session: a client's answer carrying a known secret is refused before the plugin") {
+  for (const bool with_secret : {false, true}) {
+    INFO("answer with the secret: " << with_secret);
+    Fixture f(true);
+    f.initialize({{"elicitation", json::object()}});
+    f.session->handle_text(rpc::make_request(1, "tools/call",
+                                             {{"name", "conf_test_elicitation"},
+                                              {"arguments", {{"message", "Your name?"}}}})
+                               .dump());
+    auto asked = request_sent(f, "elicitation/create");
+    REQUIRE(asked);
+    const std::string name = with_secret ? "me " + std::string(kCanary) : "alice";
+    f.session->handle_text(
+        json{{"jsonrpc", "2.0"},
+             {"id", (*asked)["id"]},
+             {"result", {{"action", "accept"}, {"content", {{"username", name}}}}}}
+            .dump());
+    auto call = f.out.response(1);
+    REQUIRE(call);
+    const std::string reply = call->dump();
+    std::lock_guard lock(f.guarded_mutex);
+    if (!with_secret) {
+      CHECK(reply.find("alice") != std::string::npos);  // the plugin got the answer
+      CHECK(f.guarded.empty());
+      continue;
+    }
+    // The plugin got a refusal instead of the answer, and the guard action is on record.
+    CHECK(reply.find("[REDACTED") == std::string::npos);
+    REQUIRE(f.guarded.size() == 1);
+    CHECK(f.guarded[0].blocked);
+    CHECK(f.guarded[0].detail.find("answer to elicitation/create") != std::string::npos);
+    CHECK(f.guarded[0].detail.find("db-password") != std::string::npos);
+    for (const auto& sent : f.out.all()) CHECK(sent.find(kCanary) == std::string::npos);
+  }
 }
 
 TEST_CASE("session: a second request with an id in flight is refused, the first completes") {
