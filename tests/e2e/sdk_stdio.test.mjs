@@ -1,6 +1,5 @@
 // Acceptance 1: the official TypeScript SDK client talks to `keyhold serve` over stdio.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -13,6 +12,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 
 import { instanceToml, keyholdBin, makeSandbox } from './helpers.mjs';
+import { RawServer } from './raw_server.mjs';
 
 const PAGE_SIZE = 4;
 const EXTRA_TOOLS = 10;
@@ -406,31 +406,22 @@ describe('end of input while an in-process call runs inline', () => {
   test('keyhold cancels the call and exits 0', async () => {
     const sandbox = makeSandbox();
     const config = sandbox.writeConfig(instanceToml('echo', 'echo', { isolation: 'in-process' }));
-    const child = spawn(await keyholdBin(), ['serve', '--config', config], {
-      env: sandbox.env,
-      cwd: sandbox.dir,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const server = await RawServer.start(sandbox, config);
     try {
-      let out = '';
-      const progressed = new Promise((resolve) => {
-        child.stdout.on('data', (c) => {
-          out += c.toString('utf8');
-          if (out.includes('"notifications/progress"')) resolve();
-        });
-      });
-      const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-      const send = (m) => child.stdin.write(JSON.stringify({ jsonrpc: '2.0', ...m }) + '\n');
-      send({ id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-      send({ method: 'notifications/initialized' });
+      await server.initialize();
       // 1000 steps of 100 ms: 100 s unless the cancellation at end of input reaches it.
-      send({ id: 2, method: 'tools/call', params: { name: 'echo_slow', arguments: { steps: 1000, delay_ms: 100 }, _meta: { progressToken: 'p' } } });
-      await progressed;
-      child.stdin.end();
-      assert.deepEqual(await exited, { code: 0, signal: null });
-      assert.ok(!out.includes('"id":2'), 'a cancelled call gets no response');
+      server.send({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'echo_slow', arguments: { steps: 1000, delay_ms: 100 }, _meta: { progressToken: 'p' } },
+      });
+      await server.waitFor((m) => m.method === 'notifications/progress', { what: 'first progress' });
+      server.closeStdin();
+      assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stderr);
+      assert.ok(!server.messages.some((m) => m.id === 2), 'a cancelled call gets no response');
     } finally {
-      child.kill('SIGKILL');
+      server.kill();
       sandbox.cleanup();
     }
   });

@@ -7,10 +7,10 @@
 // The conformance fixture changes test://watched-resource every 3 s while someone watches,
 // and test_change_list announces a list change.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
-import { keyholdBin, PLUGIN_DIR, sleep, tomlString } from '../e2e/helpers.mjs';
+import { PLUGIN_DIR, sleep, tomlString } from '../e2e/helpers.mjs';
+import { RawServer } from '../e2e/raw_server.mjs';
 import { makeVaultSandbox, startServer } from './http_helpers.mjs';
 
 const VERSION = '2026-07-28';
@@ -236,21 +236,9 @@ test('http: stopping the server ends a listen stream with its empty result', asy
 });
 
 test('stdio: listen streams share the channel, cancellation ends one, closing stdin ends the rest', async () => {
-  const child = spawn(await keyholdBin(), ['serve', '--config', configPath], {
-    env: sandbox.env,
-    cwd: sandbox.dir,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const messages = [];
-  child.stderr.on('data', (c) => (err += c));
-  child.stdout.on('data', (c) => {
-    out += c;
-    for (let nl; (nl = out.indexOf('\n')) >= 0; out = out.slice(nl + 1)) messages.push(JSON.parse(out.slice(0, nl)));
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  const send = (message) => child.stdin.write(JSON.stringify(message) + '\n');
+  const raw = await RawServer.start(sandbox, configPath);
+  const { messages } = raw;
+  const send = (message) => raw.send(message);
   const request = (id, method, params) => send({ jsonrpc: '2.0', id, method, params: { _meta: META, ...params } });
   const tagged = (id) => messages.filter((m) => m.params?._meta?.[SUB] === id);
   try {
@@ -282,9 +270,9 @@ test('stdio: listen streams share the channel, cancellation ends one, closing st
     assert.equal(tagged('r').length, before, 'nothing is sent for a cancelled stream');
     assert.equal(messages.filter((m) => m.id === 'r').length, 0, 'a cancelled stream gets no response');
   } finally {
-    child.stdin.end();
+    raw.closeStdin();
   }
-  assert.equal(await exited, 0, err);
+  assert.equal((await raw.exited).code, 0, raw.stderr);
   // Closing stdin shuts the server down: every stream still open gets its empty result.
   const results = messages.filter((m) => m.result && m.id !== 'c');
   assert.deepEqual(results.map((m) => m.id).sort(), ['t', ...Array.from({ length: LISTEN_BOUND - 2 }, (_, i) => `b${i}`)].sort());
