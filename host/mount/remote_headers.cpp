@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "config/header_template.hpp"
 #include "mount/http_transport.hpp"
 
 namespace keyhold::mount {
@@ -11,14 +10,15 @@ BrokerHeaders::BrokerHeaders(std::string instance, const MountedServerConfig& se
                              secrets::SecretServices* services)
     : instance_(std::move(instance)),
       destination_(HttpTransport::origin_of(server.url)),
-      templates_(server.headers.begin(), server.headers.end()),
-      services_(services) {}
+      services_(services) {
+  for (const auto& [name, value] : server.headers)
+    templates_.emplace_back(name, parse_header_template(value));
+}
 
 Result<HeaderLines> BrokerHeaders::build() {
   HeaderLines out;
-  for (const auto& [name, value] : templates_) {
-    auto parsed = parse_header_template(value);
-    if (!parsed.is_ok()) return parsed.status();  // checked by the config already
+  for (const auto& [name, parsed] : templates_) {
+    if (!parsed.is_ok()) return parsed.status();
     const std::size_t first_secret = out.secrets.size();
     std::size_t size = name.size() + 2;
     for (const auto& part : parsed.value().parts) {

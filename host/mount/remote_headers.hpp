@@ -7,6 +7,7 @@
 
 #include "base/status.hpp"
 #include "config/config.hpp"
+#include "config/header_template.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
 #include "secrets/secret_services.hpp"
 
@@ -50,8 +51,10 @@ class BrokerHeaders final : public RequestHeaders {
 
  private:
   std::string instance_;
-  std::string destination_;                                     // the origin, for the audit
-  std::vector<std::pair<std::string, std::string>> templates_;  // name, server.headers value
+  std::string destination_;  // the origin, for the audit
+  // server.headers, parsed once: name, and the value (or why it does not parse; the config
+  // check refuses that before a server is mounted).
+  std::vector<std::pair<std::string, Result<HeaderTemplate>>> templates_;
   secrets::SecretServices* services_;
 };
 
