@@ -110,6 +110,23 @@ Status TokenManager::refresh(const OAuthProviderConfig& provider, ProviderState&
   return Status();
 }
 
+Status TokenManager::refresh_recorded(const OAuthProviderConfig& provider, ProviderState& state,
+                                      std::int64_t now, std::string_view cause) {
+  auto refreshed = refresh(provider, state, now);
+  if (!refreshed.is_ok()) {
+    state.next_attempt = now + kRetryAfterFailureSeconds;
+    state.last_failure = refreshed.message();
+    spdlog::warn("oauth provider '{}': refresh{} failed: {}", provider.name, cause,
+                 refreshed.message());
+    audit(provider.name, "error", refreshed.message());
+    return refreshed;
+  }
+  state.last_failure.clear();
+  spdlog::info("oauth provider '{}': access token refreshed{} (expires in {} s)", provider.name,
+               cause, state.record->expires_at ? state.record->expires_at - now : 0);
+  return Status();
+}
+
 Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name,
                                                        std::int64_t data_version) {
   auto found = states_.find(name);
@@ -122,19 +139,8 @@ Result<vault::SecretBuffer> TokenManager::access_token(std::string_view name,
   const std::int64_t now = now_();
   const std::int64_t expires_at = state.record->expires_at;
   const bool fresh = expires_at == 0 || now < expires_at - provider.refresh_margin_seconds;
-  if (!fresh && now >= state.next_attempt) {
-    auto refreshed = refresh(provider, state, now);
-    if (refreshed.is_ok()) {
-      state.last_failure.clear();
-      spdlog::info("oauth provider '{}': access token refreshed (expires in {} s)", provider.name,
-                   state.record->expires_at ? state.record->expires_at - now : 0);
-      return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
-    }
-    state.next_attempt = now + 5;
-    state.last_failure = refreshed.message();
-    spdlog::warn("oauth provider '{}': refresh failed: {}", provider.name, refreshed.message());
-    audit(provider.name, "error", refreshed.message());
-  }
+  if (!fresh && now >= state.next_attempt && refresh_recorded(provider, state, now, "").is_ok())
+    return vault::SecretBuffer::copy_of(state.record->access_token.bytes());
   if (expires_at != 0 && now >= expires_at)
     return unavailable("the access token of oauth provider '" + provider.name + "' expired" +
                        (state.last_failure.empty()
@@ -167,19 +173,10 @@ Status TokenManager::renew_refused(std::string_view name, const vault::SecretBuf
         "its last refresh failed" +
         (state.last_failure.empty() ? std::string() : " (" + state.last_failure + ")") + ": " +
         relogin(provider.name));
-  auto refreshed = refresh(provider, state, now);
-  if (!refreshed.is_ok()) {
-    state.next_attempt = now + 5;
-    state.last_failure = refreshed.message();
-    spdlog::warn("oauth provider '{}': refresh after an upstream 401 failed: {}", provider.name,
-                 refreshed.message());
-    audit(provider.name, "error", refreshed.message());
+  if (auto refreshed = refresh_recorded(provider, state, now, " after an upstream 401");
+      !refreshed.is_ok())
     return unavailable("the refresh failed (" + refreshed.message() +
                        "): " + relogin(provider.name));
-  }
-  state.last_failure.clear();
-  spdlog::info("oauth provider '{}': access token refreshed after an upstream refused it",
-               provider.name);
   return Status();
 }
 

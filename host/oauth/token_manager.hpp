@@ -52,6 +52,8 @@ class TokenManager final : public secrets::OAuthTokenSource {
   // renew_refused() does not refresh a token younger than this (a hostile upstream that
   // answers 401 to every token gets one refresh per this many seconds at most).
   static constexpr std::int64_t kMinRenewAgeSeconds = 5;
+  // After a failed refresh, none is tried again for this long (the old token serves).
+  static constexpr std::int64_t kRetryAfterFailureSeconds = 5;
 
   // Reads the record from the vault when none is held or another process wrote it, judged
   // by data_version (-1: read it now).
@@ -60,6 +62,10 @@ class TokenManager final : public secrets::OAuthTokenSource {
   // Runs the refresh grant and stores the result; state.record is the new one after.
   Status refresh(const OAuthProviderConfig& provider, ProviderState& state, std::int64_t now)
       KH_REQUIRES(state.mutex);
+  // refresh(), and its outcome kept: a failure is logged (cause names why it ran, e.g.
+  // " after an upstream 401"), audited and backed off; a success clears the failure.
+  Status refresh_recorded(const OAuthProviderConfig& provider, ProviderState& state,
+                          std::int64_t now, std::string_view cause) KH_REQUIRES(state.mutex);
   void audit(const std::string& provider, const std::string& outcome, const std::string& detail);
 
   const OAuthProviders providers_;
