@@ -8,27 +8,28 @@
 
 namespace keyhold::cli {
 
-std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default) {
+std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default,
+                                      std::string_view error_prefix) {
   std::filesystem::path path = explicit_path;
   if (path.empty()) {
     path = default_config_path();
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) {
       if (!write_default) {
-        std::cerr << "keyhold: no config file at " << path.string()
+        std::cerr << error_prefix << "no config file at " << path.string()
                   << "; run `keyhold serve` once to write the default, or pass --config FILE\n";
         return std::nullopt;
       }
       if (Status written = write_default_config(path); !written.is_ok()) {
-        std::cerr << "keyhold: " << written.message() << "\n";
+        std::cerr << error_prefix << written.message() << "\n";
         return std::nullopt;
       }
-      std::cerr << "keyhold: wrote a default config to " << path.string() << "\n";
+      std::cerr << error_prefix << "wrote a default config to " << path.string() << "\n";
     }
   }
   auto config = load_config(path);
   if (!config.is_ok()) {
-    std::cerr << "keyhold: " << config.status().message() << "\n";
+    std::cerr << error_prefix << config.status().message() << "\n";
     return std::nullopt;
   }
   return std::move(config).value();

@@ -11,7 +11,9 @@ namespace keyhold::cli {
 
 // Loads the config named on the command line (must exist) or the default one (written
 // first when missing). Prints a one-line error to stderr and returns nothing on failure.
-std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default);
+// Errors go to stderr as "<error_prefix><message>".
+std::optional<Config> load_cli_config(const std::string& explicit_path, bool write_default,
+                                      std::string_view error_prefix = "keyhold: ");
 
 // Configures the stderr logger (never stdout: stdout is the protocol).
 void setup_stderr_logging(const std::string& level);

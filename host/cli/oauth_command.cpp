@@ -9,7 +9,6 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -37,41 +36,11 @@ struct OAuthOptions {
   std::string config_path;
 };
 
-[[noreturn]] void oauth_fail(const Status& status) {
-  std::cerr << "keyhold oauth: " << status.message() << "\n";
-  throw CLI::RuntimeError(exit_code_for(status.code()));
-}
-
-// Every message of `keyhold oauth` on stderr starts with "keyhold oauth: ", as those of
-// `keyhold vault` start with "keyhold vault: ". The helpers it shares say "keyhold vault: "
-// (open_vault: locked, missing, insecure) or "keyhold: " (the config loader): while one of
-// them runs, stderr is collected and its lines get this command's prefix instead. The
-// passphrase prompt goes to /dev/tty, not through std::cerr, so nothing interactive waits.
-class OAuthPrefixedStderr {
- public:
-  explicit OAuthPrefixedStderr(std::string_view shared_prefix)
-      : shared_prefix_(shared_prefix), original_(std::cerr.rdbuf(collected_.rdbuf())) {}
-  ~OAuthPrefixedStderr() {
-    std::cerr.rdbuf(original_);
-    std::istringstream lines(collected_.str());
-    for (std::string line; std::getline(lines, line);) {
-      if (line.starts_with(shared_prefix_))
-        line = "keyhold oauth: " + line.substr(shared_prefix_.size());
-      std::cerr << line << "\n";
-    }
-  }
-  OAuthPrefixedStderr(const OAuthPrefixedStderr&) = delete;
-  OAuthPrefixedStderr& operator=(const OAuthPrefixedStderr&) = delete;
-
- private:
-  std::string_view shared_prefix_;
-  std::ostringstream collected_;
-  std::streambuf* original_;
-};
-
+// Every message of `keyhold oauth` on stderr starts with "keyhold oauth: ", those of the
+// helpers it shares with `keyhold vault` (vault_cli::fail, set up before parsing) and of
+// the config loader included.
 Config load_config_or_fail(const OAuthOptions& options) {
-  const OAuthPrefixedStderr prefixed("keyhold: ");
-  auto config = load_cli_config(options.config_path, false);
+  auto config = load_cli_config(options.config_path, false, "keyhold oauth: ");
   if (!config) throw CLI::RuntimeError(kExitUsage);
   return std::move(*config);
 }
@@ -81,22 +50,21 @@ const OAuthProviderConfig& provider_or_fail(const Config& config, const std::str
   if (it == config.oauth.end()) {
     std::string known;
     for (const auto& [n, p] : config.oauth) known += (known.empty() ? "" : ", ") + n;
-    oauth_fail(not_found("no [oauth." + name + "] in " + config.path.string() +
-                         " (configured: " + (known.empty() ? std::string("none") : known) + ")"));
+    fail(not_found("no [oauth." + name + "] in " + config.path.string() +
+                   " (configured: " + (known.empty() ? std::string("none") : known) + ")"));
   }
   return it->second;
 }
 
 std::shared_ptr<secrets::SharedVault> open_shared_vault(const OAuthOptions& options) {
-  const OAuthPrefixedStderr prefixed("keyhold vault: ");
   return std::make_shared<secrets::SharedVault>(open_vault(CommonOptions{options.vault_path}));
 }
 
 oauth::TokenClient client_or_fail(const OAuthProviderConfig& provider, secrets::SharedVault& v) {
   auto endpoints = oauth::resolve_endpoints(provider);
-  if (!endpoints.is_ok()) oauth_fail(endpoints.status());
+  if (!endpoints.is_ok()) fail(endpoints.status());
   auto secret = oauth::read_client_secret(provider, &v);
-  if (!secret.is_ok()) oauth_fail(secret.status());
+  if (!secret.is_ok()) fail(secret.status());
   return oauth::TokenClient(provider, std::move(endpoints).value(), std::move(secret).value());
 }
 
@@ -109,7 +77,7 @@ void store_or_fail(secrets::SharedVault& v, const OAuthProviderConfig& provider,
     return vault.put_secret(oauth::record_name(provider.name), secret.bytes(), options, cli_actor(),
                             action);
   });
-  if (!stored.is_ok()) oauth_fail(stored.status());
+  if (!stored.is_ok()) fail(stored.status());
 }
 
 std::string expiry_text(std::int64_t expires_at, std::int64_t now) {
@@ -146,11 +114,11 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
                         secrets::SharedVault& v, bool browser) {
   const auto& endpoints = client.endpoints();
   if (endpoints.authorization_endpoint.empty())
-    oauth_fail(invalid_argument("oauth provider '" + provider.name +
-                                "' has no authorization endpoint; set authorization_endpoint, or "
-                                "use --device or `keyhold oauth client-credentials`"));
+    fail(invalid_argument("oauth provider '" + provider.name +
+                          "' has no authorization endpoint; set authorization_endpoint, or "
+                          "use --device or `keyhold oauth client-credentials`"));
   auto listener = oauth::LoopbackRedirect::open();
-  if (!listener.is_ok()) oauth_fail(listener.status());
+  if (!listener.is_ok()) fail(listener.status());
   const oauth::Pkce pkce = oauth::make_pkce();
   const std::string state = oauth::random_token();
   const std::string redirect_uri = listener.value().redirect_uri();
@@ -171,10 +139,10 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
                                    endpoints.iss_parameter_supported && !endpoints.issuer.empty()};
   auto response =
       listener.value().wait(expected, std::chrono::seconds(provider.login_timeout_seconds));
-  if (!response.is_ok()) oauth_fail(response.status());
+  if (!response.is_ok()) fail(response.status());
   auto record =
       client.exchange_code(response.value().code.text(), redirect_uri, pkce.verifier, now_unix());
-  if (!record.is_ok()) oauth_fail(record.status());
+  if (!record.is_ok()) fail(record.status());
   store_or_fail(v, provider, record.value(), "oauth.login");
   report_stored(provider, record.value());
 }
@@ -182,7 +150,7 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
 void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& client,
                        secrets::SharedVault& v) {
   auto device = client.start_device();
-  if (!device.is_ok()) oauth_fail(device.status());
+  if (!device.is_ok()) fail(device.status());
   const auto& d = device.value();
   std::cerr << "keyhold oauth: on any device, open the URL below and enter the code " << d.user_code
             << " (expires in " << d.expires_in << " s)\n";
@@ -193,7 +161,7 @@ void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& 
   std::fflush(stdout);
   auto record = client.poll_device(
       d, [](std::chrono::seconds s) { std::this_thread::sleep_for(s); }, [] { return now_unix(); });
-  if (!record.is_ok()) oauth_fail(record.status());
+  if (!record.is_ok()) fail(record.status());
   store_or_fail(v, provider, record.value(), "oauth.login");
   report_stored(provider, record.value());
 }
@@ -225,6 +193,7 @@ void add_oauth_command(CLI::App& app) {
       "7 I/O or provider unreachable, 8 refused by the provider or a check.");
   oauth_cmd->add_option("--vault", common->vault_path, "Path of the vault file");
   oauth_cmd->add_option("--config", common->config_path, "Config file (default: the user's)");
+  oauth_cmd->preparse_callback([](std::size_t) { set_error_prefix("keyhold oauth: "); });
   oauth_cmd->require_subcommand(1);
   oauth_cmd->fallthrough();
 
@@ -243,13 +212,13 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_option("--name", o->name, "NAME for the printed [oauth.NAME] table");
     cmd->callback([o] {
       auto found = oauth::discover_protected_resource(o->url);
-      if (!found.is_ok()) oauth_fail(found.status());
+      if (!found.is_ok()) fail(found.status());
       const oauth::ProtectedResource& resource = found.value();
       OAuthProviderConfig provider;
       provider.name = o->name;
       provider.issuer = resource.authorization_servers.front();
       auto endpoints = oauth::resolve_endpoints(provider);  // the issuer's metadata, checked
-      if (!endpoints.is_ok()) oauth_fail(endpoints.status());
+      if (!endpoints.is_ok()) fail(endpoints.status());
       std::printf("protected resource metadata: %s\n", resource.metadata_url.c_str());
       std::printf("authorization server:        %s\n", provider.issuer.c_str());
       std::printf("  authorization endpoint:    %s\n",
@@ -306,7 +275,7 @@ void add_oauth_command(CLI::App& app) {
       auto v = open_shared_vault(*common);
       auto client = client_or_fail(provider, *v);
       auto record = client.client_credentials(now_unix());
-      if (!record.is_ok()) oauth_fail(record.status());
+      if (!record.is_ok()) fail(record.status());
       store_or_fail(*v, provider, record.value(), "oauth.login");
       report_stored(provider, record.value());
     });
@@ -318,10 +287,7 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_flag("--json", *json_out, "Print JSON");
     cmd->callback([json_out, common] {
       const Config config = load_config_or_fail(*common);
-      vault::Vault v = [&] {
-        const OAuthPrefixedStderr prefixed("keyhold vault: ");
-        return open_vault(CommonOptions{common->vault_path});
-      }();
+      vault::Vault v = open_vault(CommonOptions{common->vault_path});
       const auto now = now_unix();
       json out = json::array();
       for (const auto& [name, provider] : config.oauth) {
@@ -402,7 +368,7 @@ void add_oauth_command(CLI::App& app) {
       auto v = open_shared_vault(*common);
       const std::string secret = oauth::record_name(provider.name);
       auto bytes = v->with([&](vault::Vault& vault) { return vault.read_secret(secret); });
-      if (!bytes.is_ok()) oauth_fail(bytes.status());
+      if (!bytes.is_ok()) fail(bytes.status());
       auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider.name);
       bool revoked = false;
       if (!record.is_ok())
@@ -442,7 +408,7 @@ void add_oauth_command(CLI::App& app) {
         }
         return Status();
       });
-      if (!removed.is_ok()) oauth_fail(removed);
+      if (!removed.is_ok()) fail(removed);
       std::printf("oauth provider '%s': %s; %s erased from the vault\n", provider.name.c_str(),
                   revoked ? "tokens revoked at the provider" : "tokens not revoked",
                   secret.c_str());

@@ -88,8 +88,18 @@ int exit_code_for(vault::ErrorCode code) {
   return kExitError;
 }
 
+namespace {
+std::string& prefix_storage() {
+  static std::string prefix = "keyhold vault: ";
+  return prefix;
+}
+}  // namespace
+
+void set_error_prefix(std::string prefix) { prefix_storage() = std::move(prefix); }
+const std::string& error_prefix() { return prefix_storage(); }
+
 void fail(int exit_code, const std::string& message) {
-  std::cerr << "keyhold vault: " << message << "\n";
+  std::cerr << error_prefix() << message << "\n";
   throw CLI::RuntimeError(exit_code);
 }
 
@@ -139,7 +149,8 @@ vault::Vault open_vault(const CommonOptions& options) {
 vault::KdfParams kdf_for_new_passphrase() {
   const char* fast = env("KEYHOLD_VAULT_INSECURE_FAST_KDF");
   if (fast != nullptr && std::strcmp(fast, "1") == 0) {
-    std::cerr << "keyhold vault: warning: KEYHOLD_VAULT_INSECURE_FAST_KDF=1 uses minimal "
+    std::cerr << error_prefix()
+              << "warning: KEYHOLD_VAULT_INSECURE_FAST_KDF=1 uses minimal "
                  "Argon2id limits; for tests only\n";
     return vault::KdfParams::minimum_for_tests();
   }

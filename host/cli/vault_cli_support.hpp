@@ -33,7 +33,13 @@ struct CommonOptions {
   std::string vault_path;  // --vault
 };
 
-// Prints "keyhold vault: <message>" on stderr and throws CLI::RuntimeError with the exit
+// The words every error line of these helpers starts with: "keyhold vault: ", unless the
+// running command set its own (one command runs per process; `keyhold oauth` sets
+// "keyhold oauth: " before it parses).
+void set_error_prefix(std::string prefix);
+const std::string& error_prefix();
+
+// Prints "<error_prefix()><message>" on stderr and throws CLI::RuntimeError with the exit
 // code for status. Never returns.
 [[noreturn]] void fail(const vault::Status& status);
 [[noreturn]] void fail(int exit_code, const std::string& message);
