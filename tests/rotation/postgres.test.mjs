@@ -99,7 +99,9 @@ describe('postgres rotation while the sql connector queries', () => {
         '[instances.pg.secrets]\npassword = "vault:shop/app"\n\n' +
         sandboxToml('pg', { network: [`127.0.0.1:${pg.port}`] }),
     );
-    conn = await connectSdk(sandbox, config);
+    // Background rotation off: serve's scheduler (first run at a random moment) would be a
+    // second, live rotator that the steps below do not expect to hold the lock.
+    conn = await connectSdk(sandbox, config, ['--rotation-interval', 'off']);
   });
 
   after(async () => {
@@ -176,7 +178,11 @@ describe('postgres rotation while the sql connector queries', () => {
     const steps = ['created', 'pending', 'applied', 'tested', 'promoted', 'random'];
     const stop = queryLoop();
     const killedAt = {};
-    for (let i = 0; i < 24; i += 1) {
+    const kills = () => Object.values(killedAt).reduce((a, b) => a + b, 0);
+    // A kill at a random moment may come after the run finished; it does not count, so the
+    // loop goes on until 24 processes were killed (a paused one always is).
+    for (let i = 0; kills() < 24; i += 1) {
+      assert.ok(i < 80, `24 kills within 80 runs: ${JSON.stringify(killedAt)}`);
       const step = i < steps.length ? steps[i] : steps[randomInt(steps.length)];
       const env = { ...sandbox.env };
       if (step !== 'random') env.KEYHOLD_TEST_ROTATION_PAUSE = step;
@@ -210,7 +216,6 @@ describe('postgres rotation while the sql connector queries', () => {
     assert.deepEqual(failed, []);
     assert.ok(ok >= 10, `the loop ran (${ok} queries)`);
     for (const step of steps.filter((s) => s !== 'random')) assert.ok(killedAt[step] >= 1, `killed at ${step}`);
-    assert.ok(Object.values(killedAt).reduce((a, b) => a + b, 0) >= 20, `at least 20 kills: ${JSON.stringify(killedAt)}`);
     await sandbox.keyhold(['vault', 'audit', '--verify']);
   });
 
