@@ -9,11 +9,13 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string_view>
 #include <thread>
 
 #include "cli/config_loading.hpp"
 #include "cli/vault_cli_support.hpp"
+#include "oauth/client_registration.hpp"
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/provider_metadata.hpp"
@@ -127,6 +129,7 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
       {"redirect_uri", redirect_uri},     {"state", state},
       {"code_challenge", pkce.challenge}, {"code_challenge_method", "S256"}};
   if (!client.scope().empty()) query.emplace_back("scope", client.scope());
+  if (!provider.resource.empty()) query.emplace_back("resource", provider.resource);  // RFC 8707
   const std::string& base = endpoints.authorization_endpoint;
   const std::string url =
       base + (base.find('?') == std::string::npos ? "?" : "&") + oauth::form_encode(query);
@@ -201,16 +204,26 @@ void add_oauth_command(CLI::App& app) {
     struct Options {
       std::string url;
       std::string name = "NAME";
+      bool register_client = false;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = oauth_cmd->add_subcommand(
         "discover",
-        "Find how to sign in to a protected resource (a remote MCP server's URL): its protected "
-        "resource metadata (RFC 9728), then its authorization server's metadata; prints the "
-        "[oauth.NAME] table to add (with the client id the authorization server issued)");
+        "Find how to sign in to a protected resource (a remote MCP server's URL): the resource "
+        "metadata its 401 challenge names, else the well-known one (RFC 9728), then its "
+        "authorization server's metadata; prints the [oauth.NAME] table to add. --register "
+        "has the authorization server issue keyhold a client id (RFC 7591)");
     cmd->add_option("URL", o->url, "The resource, e.g. https://mcp.example.com/mcp")->required();
     cmd->add_option("--name", o->name, "NAME for the printed [oauth.NAME] table");
-    cmd->callback([o] {
+    cmd->add_flag("--register", o->register_client,
+                  "Register keyhold with the authorization server (dynamic client registration, "
+                  "RFC 7591) and print the client id it issued; a client secret, if it issues "
+                  "one, is stored in the vault as oauth-client/NAME");
+    cmd->callback([o, common] {
+      if (o->register_client && o->name == "NAME")
+        fail(
+            invalid_argument("--register needs --name NAME (the client secret, if one is "
+                             "issued, is stored as oauth-client/NAME)"));
       auto found = oauth::discover_protected_resource(o->url);
       if (!found.is_ok()) fail(found.status());
       const oauth::ProtectedResource& resource = found.value();
@@ -219,23 +232,68 @@ void add_oauth_command(CLI::App& app) {
       provider.issuer = resource.authorization_servers.front();
       auto endpoints = oauth::resolve_endpoints(provider);  // the issuer's metadata, checked
       if (!endpoints.is_ok()) fail(endpoints.status());
+      // The MCP authorization spec: the challenge's scope first, else scopes_supported.
+      std::vector<std::string> scopes = resource.scopes_supported;
+      if (!resource.challenged_scope.empty()) {
+        scopes.clear();
+        std::string_view rest = resource.challenged_scope;
+        while (!rest.empty()) {
+          const auto space = rest.find(' ');
+          if (space != 0) scopes.emplace_back(rest.substr(0, space));
+          rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+        }
+      }
+      std::string client_id = "\"...\"";
+      std::string client_secret_line;
+      if (o->register_client) {
+        if (endpoints.value().registration_endpoint.empty())
+          fail(not_found("the authorization server " + provider.issuer +
+                         " offers no dynamic client registration (its metadata names no "
+                         "registration_endpoint); ask its administrator for a client id"));
+        auto registered = oauth::register_client(endpoints.value().registration_endpoint, scopes);
+        if (!registered.is_ok()) fail(registered.status());
+        client_id = json(registered.value().client_id).dump();
+        if (!registered.value().client_secret.text().empty()) {
+          const std::string secret_name = "oauth-client/" + o->name;
+          auto v = open_shared_vault(*common);
+          auto stored = v->with([&](vault::Vault& vault) {
+            vault::PutOptions options;
+            options.description = "client secret issued to keyhold by " + provider.issuer +
+                                  " (keyhold oauth discover --register)";
+            const std::string& text = registered.value().client_secret.text();
+            return vault.put_secret(
+                secret_name,
+                std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), options,
+                cli_actor(), "oauth.register");
+          });
+          if (!stored.is_ok()) fail(stored.status());
+          client_secret_line = "client_secret = " + json("vault:" + secret_name).dump() + "\n";
+        }
+      }
       std::printf("protected resource metadata: %s\n", resource.metadata_url.c_str());
       std::printf("authorization server:        %s\n", provider.issuer.c_str());
       std::printf("  authorization endpoint:    %s\n",
                   endpoints.value().authorization_endpoint.c_str());
       std::printf("  token endpoint:            %s\n", endpoints.value().token_endpoint.c_str());
+      if (!endpoints.value().registration_endpoint.empty())
+        std::printf("  registration endpoint:     %s%s\n",
+                    endpoints.value().registration_endpoint.c_str(),
+                    o->register_client ? " (keyhold registered)" : " (--register uses it)");
       if (resource.authorization_servers.size() > 1)
         std::printf("(it names %zu authorization servers; the first is shown)\n",
                     resource.authorization_servers.size());
-      std::string scopes;
-      for (const auto& scope : resource.scopes_supported)
-        scopes += (scopes.empty() ? "" : ", ") + json(scope).dump();
+      std::string scope_list;
+      for (const auto& scope : scopes)
+        scope_list += (scope_list.empty() ? "" : ", ") + json(scope).dump();
       std::printf(
-          "\nAdd to the config, with the client id this authorization server issued to keyhold,\n"
-          "then run `keyhold oauth login %s` and map `oauth:%s` in the instance's "
-          "server.headers:\n\n[oauth.%s]\nissuer = %s\nclient_id = \"...\"\nscopes = [%s]\n",
+          "\nAdd to the config%s, then run `keyhold oauth login %s` and map `oauth:%s` in the "
+          "instance's server.headers:\n\n[oauth.%s]\nissuer = %s\nclient_id = %s\n%sscopes = "
+          "[%s]\nresource = %s\n",
+          o->register_client ? ""
+                             : ", with the client id this authorization server issued to keyhold",
           o->name.c_str(), o->name.c_str(), o->name.c_str(), json(provider.issuer).dump().c_str(),
-          scopes.c_str());
+          client_id.c_str(), client_secret_line.c_str(), scope_list.c_str(),
+          json(resource.resource).dump().c_str());
     });
   }
 

@@ -61,6 +61,7 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
                                           "client_id",
                                           "client_secret",
                                           "scopes",
+                                          "resource",
                                           "refresh_margin",
                                           "login_timeout"};
   for (const auto& [key, value] : *table) {
@@ -69,7 +70,7 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
                               std::string(key.str()) +
                               "' (expected issuer, authorization_endpoint, token_endpoint, "
                               "revocation_endpoint, device_authorization_endpoint, client_id, "
-                              "client_secret, scopes, refresh_margin, login_timeout)");
+                              "client_secret, scopes, resource, refresh_margin, login_timeout)");
   }
   OAuthProviderConfig provider;
   provider.name = std::string(name);
@@ -80,7 +81,8 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
         {"revocation_endpoint", &provider.revocation_endpoint},
         {"device_authorization_endpoint", &provider.device_authorization_endpoint},
         {"client_id", &provider.client_id},
-        {"client_secret", &provider.client_secret}}) {
+        {"client_secret", &provider.client_secret},
+        {"resource", &provider.resource}}) {
     if (auto read = read_string(*table, key, section, path, out); !read.is_ok()) return read;
   }
   if (auto read =
@@ -101,6 +103,15 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
     return invalid_argument(where(path, *table->get("client_secret")) + ": " + section +
                             ".client_secret must be a reference (\"vault:NAME\", \"env:VAR\" or "
                             "\"file:PATH\"), never the secret itself");
+  // RFC 8707 2: an absolute URI without a fragment (it is sent, never contacted).
+  if (!provider.resource.empty() &&
+      (!(provider.resource.starts_with("https://") || provider.resource.starts_with("http://")) ||
+       provider.resource.size() > 2048 ||
+       std::any_of(provider.resource.begin(), provider.resource.end(),
+                   [](char c) { return c == '#' || static_cast<unsigned char>(c) <= 0x20; })))
+    return invalid_argument(where(path, *table->get("resource")) + ": " + section +
+                            ".resource must be an http(s) URI without a fragment or spaces "
+                            "(the server the tokens are for, RFC 8707)");
   if (const toml::node* scopes = table->get("scopes")) {
     const toml::array* list = scopes->as_array();
     auto bad = [&] {

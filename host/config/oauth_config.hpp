@@ -22,6 +22,10 @@ struct OAuthProviderConfig {
   // for a public client (PKCE alone).
   std::string client_secret;
   std::vector<std::string> scopes;
+  // RFC 8707 resource indicator: the server the tokens are for (a remote MCP server's
+  // canonical URL). Sent in the authorization request and in every token request; empty:
+  // not sent.
+  std::string resource;
   // A token is refreshed this long before it expires (`refresh_margin = "60s"`).
   std::int64_t refresh_margin_seconds = 60;
   // How long `keyhold oauth login` waits for the browser (`login_timeout = "5m"`).

@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "mount/sse_parser.hpp"
-#include "mount/www_authenticate.hpp"
+#include "oauth/www_authenticate.hpp"
 
 namespace keyhold::mount {
 
@@ -268,7 +268,7 @@ Status HttpTransport::credentials_refused(std::int64_t id, bool retried) {
   }
   const std::string prefix = "HTTP 401 from " + origin_ + ": ";
   // What the server says it wants, for the administrator (its values, checked and capped).
-  const std::string challenge = parse_bearer_challenge(refusal.www_authenticate).describe();
+  const std::string challenge = oauth::parse_bearer_challenge(refusal.www_authenticate).describe();
   if (!options_.headers)
     return Status(ErrorCode::kPermissionDenied,
                   prefix + "the server wants credentials; set them in server.headers" + challenge);

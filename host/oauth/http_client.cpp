@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
 #include <mutex>
 
@@ -29,6 +31,30 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+bool starts_with_ci(std::string_view line, std::string_view prefix) {
+  return line.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), line.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+// Keeps the first WWW-Authenticate header (RFC 9728 5.1 names the resource metadata there).
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* challenge = static_cast<std::string*>(user);
+  const size_t n = size * count;
+  static constexpr std::string_view kName = "www-authenticate:";
+  std::string_view line(data, n);
+  if (challenge->empty() && n <= 4096 && starts_with_ci(line, kName)) {
+    line.remove_prefix(kName.size());
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+      line.remove_prefix(1);
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+      line.remove_suffix(1);
+    *challenge = line;
+  }
+  return n;
+}
+
 }  // namespace
 
 Result<HttpResponse> send(const HttpRequest& request) {
@@ -41,7 +67,10 @@ Result<HttpResponse> send(const HttpRequest& request) {
   if (!curl) return internal_error("cannot start an HTTP request (curl_easy_init failed)");
   HttpResponse response;
   response.body.text().reserve(16384);
-  curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+  const std::string accept = "Accept: " + request.accept;
+  curl_slist* headers = curl_slist_append(nullptr, accept.c_str());
+  if (request.json && !request.form)
+    headers = curl_slist_append(headers, "Content-Type: application/json");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(headers,
                                                                           &curl_slist_free_all);
   CURL* c = curl.get();
@@ -57,10 +86,15 @@ Result<HttpResponse> send(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_USERAGENT, "keyhold");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body.text());
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &response.www_authenticate);
   if (request.form) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.form->text().c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.form->text().size()));
+  } else if (request.json) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.json->c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.json->size()));
   }
   if (request.basic_user) {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);

@@ -14,15 +14,19 @@ struct HttpResponse {
   long status = 0;
   WipedString body;
   std::string content_type;
+  std::string www_authenticate;  // the first such header line's value (at most 4 KiB), or ""
 };
 
 struct HttpRequest {
   std::string url;
   // POST with this application/x-www-form-urlencoded body when set, else GET.
   std::optional<WipedString> form;
+  // POST with this application/json body when set (and form is not).
+  std::optional<std::string> json;
   // HTTP Basic credentials (client_secret_basic), already form-encoded per RFC 6749 2.3.1.
   std::optional<WipedString> basic_user;
   std::optional<WipedString> basic_password;
+  std::string accept = "application/json";
   long timeout_ms = 30000;
 };
 

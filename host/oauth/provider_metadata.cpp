@@ -20,6 +20,9 @@ std::vector<std::string> metadata_urls(const std::string& issuer) {
   } else {
     urls.push_back(base.substr(0, path_start) + "/.well-known/oauth-authorization-server" +
                    base.substr(path_start));
+    // The MCP authorization spec (2025-11-25) also tries OIDC with the segment inserted.
+    urls.push_back(base.substr(0, path_start) + "/.well-known/openid-configuration" +
+                   base.substr(path_start));
   }
   urls.push_back(base + "/.well-known/openid-configuration");  // OIDC Discovery 4
   return urls;
@@ -72,6 +75,7 @@ Result<ProviderEndpoints> resolve_endpoints(const OAuthProviderConfig& provider)
     endpoints.token_endpoint = text_field(meta, "token_endpoint");
     endpoints.revocation_endpoint = text_field(meta, "revocation_endpoint");
     endpoints.device_authorization_endpoint = text_field(meta, "device_authorization_endpoint");
+    endpoints.registration_endpoint = text_field(meta, "registration_endpoint");
     auto iss = meta.find("authorization_response_iss_parameter_supported");
     endpoints.iss_parameter_supported = iss != meta.end() && iss->is_boolean() && iss->get<bool>();
     if (auto methods = meta.find("code_challenge_methods_supported");
@@ -96,7 +100,8 @@ Result<ProviderEndpoints> resolve_endpoints(const OAuthProviderConfig& provider)
                             provider.name + "])");
   for (const std::string* url :
        {&endpoints.authorization_endpoint, &endpoints.token_endpoint,
-        &endpoints.revocation_endpoint, &endpoints.device_authorization_endpoint})
+        &endpoints.revocation_endpoint, &endpoints.device_authorization_endpoint,
+        &endpoints.registration_endpoint})
     if (!url->empty() && !secure_or_loopback(*url))
       return invalid_argument("oauth provider '" + provider.name + "': endpoint " + *url +
                               " is not https:// (http:// is allowed only on a loopback host)");

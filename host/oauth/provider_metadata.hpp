@@ -15,6 +15,7 @@ struct ProviderEndpoints {
   std::string token_endpoint;
   std::string revocation_endpoint;            // empty: the provider offers no revocation
   std::string device_authorization_endpoint;  // empty: no device flow
+  std::string registration_endpoint;          // RFC 7591; empty: no dynamic registration
   // RFC 9207: the server promises an `iss` parameter in every authorization response.
   bool iss_parameter_supported = false;
 };

@@ -49,8 +49,11 @@ std::string TokenClient::scope() const {
 }
 
 Result<HttpResponse> TokenClient::post(const std::string& url,
-                                       std::vector<std::pair<std::string, std::string>> fields) {
+                                       std::vector<std::pair<std::string, std::string>> fields,
+                                       bool send_resource) {
   WipedFields wiped{std::move(fields)};
+  if (send_resource && !provider_.resource.empty())
+    wiped.fields.emplace_back("resource", provider_.resource);
   HttpRequest request;
   request.url = url;
   if (client_secret_.empty()) {
@@ -171,8 +174,10 @@ Result<TokenRecord> TokenClient::poll_device(const DeviceAuthorization& device,
 Status TokenClient::revoke(const vault::SecretBuffer& token, std::string_view hint) {
   if (endpoints_.revocation_endpoint.empty())
     return not_found("oauth provider '" + provider_.name + "' offers no revocation endpoint");
-  auto response = post(endpoints_.revocation_endpoint, {{"token", std::string(token.view())},
-                                                        {"token_type_hint", std::string(hint)}});
+  auto response =
+      post(endpoints_.revocation_endpoint,
+           {{"token", std::string(token.view())}, {"token_type_hint", std::string(hint)}},
+           /*send_resource=*/false);
   if (!response.is_ok()) return response.status();
   if (response.value().status != 200)
     return Status(ErrorCode::kUnavailable,

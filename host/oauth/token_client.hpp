@@ -2,7 +2,8 @@
 // TokenClient: the grants keyhold runs against one provider's token endpoint (RFC 6749,
 // OAuth 2.1): authorization code with PKCE, refresh (rotation honoured), client
 // credentials, device authorization (RFC 8628), and revocation (RFC 7009). A confidential
-// client authenticates with client_secret_basic, a public one sends its client_id.
+// client authenticates with client_secret_basic, a public one sends its client_id. A
+// configured resource (RFC 8707) goes with every request but revocation.
 // Not thread-safe (each call is one blocking HTTP exchange); cheap to build.
 #include <chrono>
 #include <functional>
@@ -61,9 +62,11 @@ class TokenClient {
   Status revoke(const vault::SecretBuffer& token, std::string_view hint);
 
  private:
-  // POSTs fields (plus client authentication) to url.
+  // POSTs fields (plus client authentication) to url; with send_resource, also the
+  // configured RFC 8707 `resource` (every token and device authorization request).
   Result<HttpResponse> post(const std::string& url,
-                            std::vector<std::pair<std::string, std::string>> fields);
+                            std::vector<std::pair<std::string, std::string>> fields,
+                            bool send_resource = true);
   Result<TokenRecord> finish(Result<HttpResponse> response, std::string_view what,
                              std::string_view grant, std::int64_t now);
 

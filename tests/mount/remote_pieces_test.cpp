@@ -6,7 +6,7 @@
 #include "config/header_template.hpp"
 #include "mount/http_transport.hpp"
 #include "mount/sse_parser.hpp"
-#include "mount/www_authenticate.hpp"
+#include "oauth/www_authenticate.hpp"
 
 using namespace keyhold;
 using keyhold::mount::SseEvent;
@@ -149,7 +149,7 @@ TEST_CASE("bad remote-server settings are refused with the cause") {
 }
 
 TEST_CASE("a Bearer challenge of WWW-Authenticate is read, a hostile one is not trusted") {
-  using keyhold::mount::parse_bearer_challenge;
+  using keyhold::oauth::parse_bearer_challenge;
   const auto mcp = parse_bearer_challenge(
       R"(Bearer error="invalid_token", scope="mcp:tools files:read", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/mcp")");
   CHECK(mcp.bearer);

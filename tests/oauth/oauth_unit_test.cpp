@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "config/config.hpp"
+#include "oauth/client_registration.hpp"
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/provider_metadata.hpp"
@@ -121,12 +123,14 @@ TEST_CASE("queries: decoded, and a repeated parameter is refused", "[oauth]") {
   CHECK(oauth::form_encode({{"a b", "c/d"}}) == "a%20b=c%2Fd");
 }
 
-TEST_CASE("metadata is looked up where RFC 8414 and OIDC discovery put it", "[oauth]") {
+TEST_CASE("metadata is looked up where RFC 8414, OIDC discovery and the MCP spec put it",
+          "[oauth]") {
   CHECK(oauth::metadata_urls("https://a.example") ==
         std::vector<std::string>{"https://a.example/.well-known/oauth-authorization-server",
                                  "https://a.example/.well-known/openid-configuration"});
   CHECK(oauth::metadata_urls("https://a.example/tenant/") ==
         std::vector<std::string>{"https://a.example/.well-known/oauth-authorization-server/tenant",
+                                 "https://a.example/.well-known/openid-configuration/tenant",
                                  "https://a.example/tenant/.well-known/openid-configuration"});
   CHECK(oauth::secure_or_loopback("https://x.example/t"));
   CHECK(oauth::secure_or_loopback("http://127.0.0.1:8080/t"));
@@ -218,6 +222,41 @@ TEST_CASE("the protected resource metadata URL puts the well-known segment befor
         "https://mcp.example.com/.well-known/oauth-protected-resource");
   CHECK(protected_resource_metadata_url("http://127.0.0.1:8080/a/b?x=1#f") ==
         "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a/b");
+}
+
+TEST_CASE("the root well-known URL is tried after the path one") {
+  using keyhold::oauth::root_protected_resource_metadata_url;
+  CHECK(root_protected_resource_metadata_url("https://mcp.example.com/a/mcp?x#y") ==
+        "https://mcp.example.com/.well-known/oauth-protected-resource");
+  CHECK(root_protected_resource_metadata_url("http://127.0.0.1:8080") ==
+        "http://127.0.0.1:8080/.well-known/oauth-protected-resource");
+}
+
+TEST_CASE("dynamic registration asks for a native public client with a loopback redirect",
+          "[oauth]") {
+  const auto request =
+      nlohmann::json::parse(keyhold::oauth::registration_request({"api:read", "openid"}));
+  CHECK(request["application_type"] == "native");
+  CHECK(request["token_endpoint_auth_method"] == "none");
+  CHECK(request["redirect_uris"] == nlohmann::json::array({"http://127.0.0.1/callback"}));
+  CHECK(request["grant_types"] == nlohmann::json::array({"authorization_code", "refresh_token"}));
+  CHECK(request["scope"] == "api:read openid");
+  CHECK_FALSE(nlohmann::json::parse(keyhold::oauth::registration_request({})).contains("scope"));
+}
+
+TEST_CASE("resource (RFC 8707) is an http(s) URI without a fragment", "[oauth][config]") {
+  auto config = parse_config(
+      "[oauth.m]\nissuer = \"https://a.example\"\nclient_id = \"c\"\n"
+      "resource = \"https://mcp.example.com/mcp\"\n",
+      "k.toml");
+  REQUIRE(config.is_ok());
+  CHECK(config->oauth.at("m").resource == "https://mcp.example.com/mcp");
+  for (const char* bad : {"mcp.example.com", "https://m.example/x#f", "https://m.example/a b"})
+    CHECK(refusal(std::string("[oauth.m]\nissuer = \"https://a.example\"\nclient_id = \"c\"\n"
+                              "resource = \"") +
+                  bad + "\"\n")
+              .find("oauth.m.resource must be an http(s) URI without a fragment") !=
+          std::string::npos);
 }
 
 TEST_CASE("resource discovery refuses a resource that is neither https nor loopback") {

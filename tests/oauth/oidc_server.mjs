@@ -2,7 +2,7 @@
 // oidc-provider (npm, OpenID certified) on 127.0.0.1 at a random port, configured by the
 // test: a public native client (PKCE, loopback redirect, refresh tokens rotated on every
 // use), a confidential service client (client credentials), revocation and introspection,
-// short access token lifetimes. Tokens are opaque, so a token's value is its id in the
+// open dynamic client registration, resource indicators, short access token lifetimes. Tokens are opaque, so a token's value is its id in the
 // storage: the in-memory adapter below records every issued value, which is how the test
 // knows what keyhold must never print.
 import { randomBytes } from 'node:crypto';
@@ -115,6 +115,18 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
       deviceFlow: { enabled: true },
+      // RFC 7591, open (no initial access token): `keyhold oauth discover --register`.
+      registration: { enabled: true },
+      // RFC 8707: a token asked for a resource (keyhold's `resource`) is for that resource
+      // alone (its audience, which the protected MCP server checks) and carries its scope.
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: async (ctx, resourceIndicator) => ({
+          scope: 'api:read',
+          audience: resourceIndicator,
+          accessTokenFormat: 'opaque',
+        }),
+      },
     },
     ttl: { AccessToken: (ctx, token, client) => (client?.clientId === 'keyhold-short' ? 8 : accessTokenTtl), ClientCredentials: 600, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, AuthorizationCode: 60, IdToken: 600, DeviceCode: 600 },
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),

@@ -16,14 +16,19 @@ import {
 import { McpServer } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/server/mcp.js';
 import { StreamableHTTPServerTransport } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/server/streamableHttp.js';
 
-// Starts it on 127.0.0.1; resolves with { url, tokens, close() }. tokens: every bearer the
-// verifier accepted (for comparisons only, never printed).
-export async function startProtectedMcpServer(op) {
+// Starts it on 127.0.0.1; resolves with { url, tokens, refusedAudience, close() }. tokens:
+// every bearer the verifier accepted (for comparisons only, never printed). As the MCP
+// authorization spec requires, a token must name this server as its audience (RFC 8707:
+// keyhold's `resource`); refusedAudience counts the active tokens refused for that.
+// challengeOnly: the metadata is served only at the URL the 401 challenge names (not at
+// the well-known one), so only a client that follows the challenge finds it.
+export async function startProtectedMcpServer(op, { challengeOnly = false } = {}) {
   const listener = http.createServer();
   await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const url = new URL(`http://127.0.0.1:${listener.address().port}/mcp`);
   const oauthMetadata = await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json();
   const tokens = [];
+  let refusedAudience = 0;
   const verifier = {
     async verifyAccessToken(token) {
       const answer = await fetch(`${op.issuer}/token/introspection`, {
@@ -36,19 +41,26 @@ export async function startProtectedMcpServer(op) {
       });
       const info = await answer.json();
       if (!info.active) throw new InvalidTokenError('the token is not active');
+      const audience = Array.isArray(info.aud) ? info.aud : [info.aud];
+      if (!audience.includes(url.href)) {
+        refusedAudience += 1;
+        throw new InvalidTokenError('the token is not for this server (audience)');
+      }
       tokens.push(token);
       return { token, clientId: info.client_id, scopes: (info.scope ?? '').split(' '), expiresAt: info.exp, extra: { sub: info.sub } };
     },
   };
   const app = express();
-  app.use(
-    mcpAuthMetadataRouter({ oauthMetadata, resourceServerUrl: url, scopesSupported: ['api:read'], resourceName: 'keyhold test server' }),
-  );
-  const auth = requireBearerAuth({
-    verifier,
-    requiredScopes: ['api:read'],
-    resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(url),
-  });
+  const metadata = { oauthMetadata, resourceServerUrl: url, scopesSupported: ['api:read'], resourceName: 'keyhold test server' };
+  let resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(url);
+  if (challengeOnly) {
+    resourceMetadataUrl = new URL('/meta/protected-resource', url).href;
+    app.get('/meta/protected-resource', (req, res) =>
+      res.json({ resource: url.href, authorization_servers: [op.issuer], scopes_supported: ['api:read'] }));
+  } else {
+    app.use(mcpAuthMetadataRouter(metadata));
+  }
+  const auth = requireBearerAuth({ verifier, requiredScopes: ['api:read'], resourceMetadataUrl });
   app.post('/mcp', express.json(), auth, async (req, res) => {
     const server = new McpServer({ name: 'protected', version: '1.0.0' });
     server.registerTool('whoami', { description: 'The subject of the bearer token' }, async (extra) => ({
@@ -67,6 +79,9 @@ export async function startProtectedMcpServer(op) {
   return {
     url: url.href,
     tokens,
+    get refusedAudience() {
+      return refusedAudience;
+    },
     close: () =>
       new Promise((resolve) => {
         listener.closeAllConnections();

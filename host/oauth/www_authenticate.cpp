@@ -1,9 +1,9 @@
-#include "mount/www_authenticate.hpp"
+#include "oauth/www_authenticate.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-namespace keyhold::mount {
+namespace keyhold::oauth {
 
 namespace {
 
@@ -118,4 +118,4 @@ std::string BearerChallenge::describe() const {
   return text;
 }
 
-}  // namespace keyhold::mount
+}  // namespace keyhold::oauth

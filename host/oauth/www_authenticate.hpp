@@ -1,13 +1,14 @@
 #pragma once
 // The Bearer challenge of a WWW-Authenticate header (RFC 6750 3, RFC 9110 11.6.1) that a
-// remote mounted server sends with a 401 or 403: its error, scope and, for servers that
+// protected resource (a remote mounted server, or the URL `keyhold oauth discover` is
+// given) sends with a 401 or 403: its error, scope and, for servers that
 // follow the MCP authorization spec, resource_metadata (RFC 9728 5.1: where its protected
 // resource metadata is). Pure; the header comes from an untrusted server, so every value
 // is kept only when it is short printable ASCII.
 #include <string>
 #include <string_view>
 
-namespace keyhold::mount {
+namespace keyhold::oauth {
 
 struct BearerChallenge {
   bool bearer = false;            // a Bearer challenge was found
@@ -23,4 +24,4 @@ struct BearerChallenge {
 // The first Bearer challenge of value (several challenges may share one header).
 BearerChallenge parse_bearer_challenge(std::string_view value);
 
-}  // namespace keyhold::mount
+}  // namespace keyhold::oauth
