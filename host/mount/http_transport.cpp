@@ -266,9 +266,20 @@ Status HttpTransport::credentials_refused(std::int64_t id, bool retried) {
     refusal = std::move(*it);
     refused_.erase(it);
   }
-  const std::string prefix = "HTTP 401 from " + origin_ + ": ";
+  const std::string prefix = "HTTP " + std::to_string(refusal.status) + " from " + origin_ + ": ";
   // What the server says it wants, for the administrator (its values, checked and capped).
-  const std::string challenge = oauth::parse_bearer_challenge(refusal.www_authenticate).describe();
+  const oauth::BearerChallenge parsed = oauth::parse_bearer_challenge(refusal.www_authenticate);
+  const std::string challenge = parsed.describe();
+  if (refusal.status == 403) {  // insufficient_scope: no renewal helps
+    if (!options_.headers)
+      return Status(ErrorCode::kPermissionDenied,
+                    prefix +
+                        "the server wants credentials with more scope; set them in "
+                        "server.headers" +
+                        challenge);
+    return Status(ErrorCode::kPermissionDenied,
+                  prefix + options_.headers->lacks_scope(refusal.sent, parsed.scope).message());
+  }
   if (!options_.headers)
     return Status(ErrorCode::kPermissionDenied,
                   prefix + "the server wants credentials; set them in server.headers" + challenge);
@@ -495,9 +506,15 @@ void HttpTransport::finish(Transfer* t, int code) {
     return;
   }
   std::string text = "HTTP " + std::to_string(t->status) + " from " + origin_;
-  if (t->status == 401 && t->request_id) {  // credentials_refused() judges it
+  // credentials_refused() judges a 401, and a 403 whose challenge says insufficient_scope.
+  const bool judged =
+      t->status == 401 ||
+      (t->status == 403 &&
+       oauth::parse_bearer_challenge(t->www_authenticate).error == "insufficient_scope");
+  if (judged && t->request_id) {
     std::lock_guard lock(mutex_);
-    refused_.push_back({*t->request_id, std::move(t->sent), std::move(t->www_authenticate)});
+    refused_.push_back(
+        {*t->request_id, std::move(t->sent), std::move(t->www_authenticate), t->status});
     while (refused_.size() > kMaxRefusedKept) refused_.pop_front();
   }
   if (t->status == 401 || t->status == 403)

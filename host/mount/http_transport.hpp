@@ -16,8 +16,8 @@
 // the next request), on the sending thread, never on the transport's (a build may wait for
 // an OAuth refresh); the server's stream is reopened from the reader's thread for the same
 // reason. They live in guarded memory, are zeroed in every copy keyhold makes and are
-// never logged. A request the server refuses with 401 is remembered (with the values it
-// carried) until credentials_refused() asks about it.
+// never logged. A request the server refuses with 401 (or 403 insufficient_scope) is
+// remembered (with the values it carried) until credentials_refused() asks about it.
 //
 // Ends (the reader sees the end, every pending request fails) when the server cannot be
 // reached, a connection breaks, the session is gone (404) or a message is over
@@ -71,7 +71,7 @@ class HttpTransport final : public ServerTransport {
   bool session_lost() const override;
   Status credentials_refused(std::int64_t id, bool retried) override;
 
-  // Requests refused with 401 remembered for credentials_refused(), at most (older ones go).
+  // Refused requests remembered for credentials_refused(), at most (older ones go).
   static constexpr std::size_t kMaxRefusedKept = 64;
 
   // The URL without user info, path or query: what logs and errors name.
@@ -117,11 +117,13 @@ class HttpTransport final : public ServerTransport {
   bool session_lost_ = false;
   bool stream_due_ = false;  // open the GET stream with the next send (initialized's)
   std::optional<HeaderLines> first_headers_;  // taken by the first request
-  // Requests refused with 401, oldest first: what they carried and the server's challenge.
+  // Requests refused with 401 (or 403 insufficient_scope), oldest first: what they carried
+  // and the server's challenge.
   struct Refusal {
     std::int64_t id = 0;
     HeaderLines sent;
     std::string www_authenticate;
+    long status = 401;
   };
   std::deque<Refusal> refused_;
 

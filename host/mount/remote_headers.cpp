@@ -89,4 +89,21 @@ Status BrokerHeaders::refused(const HeaderLines& refused, bool retried) {
   return Status(ErrorCode::kPermissionDenied, why);
 }
 
+Status BrokerHeaders::lacks_scope(const HeaderLines& sent, const std::string& scope) {
+  const std::string asked = scope.empty() ? std::string() : " \"" + scope + "\"";
+  if (sent.secrets.empty())
+    return Status(ErrorCode::kPermissionDenied, "the server wants credentials with more scope" +
+                                                    asked +
+                                                    "; no header of server.headers holds a secret");
+  if (services_ == nullptr || !services_->broker)
+    return Status(ErrorCode::kPermissionDenied, "no secret services are available");
+  std::string why;
+  for (const auto& use : sent.secrets) {
+    const Status s =
+        services_->broker->header_lacks_scope(instance_, use.alias, destination_, scope, "");
+    why += (why.empty() ? "" : "; ") + ("header " + use.header + ": " + s.message());
+  }
+  return Status(ErrorCode::kPermissionDenied, why);
+}
+
 }  // namespace keyhold::mount

@@ -1,7 +1,8 @@
 #pragma once
 // The header lines of a remote mounted server's requests, built per request by the host
 // (server.headers with {secret:ALIAS} filled in), and what happens when the server refuses
-// them (HTTP 401). The interface lets the HTTP transport stay ignorant of the broker.
+// them (HTTP 401, or 403 insufficient_scope). The interface lets the HTTP transport stay ignorant
+// of the broker.
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ class RequestHeaders {
   // build(). retried: the request was already sent again once; nothing is renewed then. An
   // error says what to do (names only). Audited.
   virtual Status refused(const HeaderLines& refused, bool retried) = 0;
+  // After the server answered HTTP 403 insufficient_scope to a request that carried sent,
+  // asking for scope: an error that says what to do (never OK: no renewal gives a larger
+  // grant). Audited.
+  virtual Status lacks_scope(const HeaderLines& sent, const std::string& scope) = 0;
 };
 
 // server.headers of instance, with the values granted through services' broker (operation
@@ -48,6 +53,7 @@ class BrokerHeaders final : public RequestHeaders {
                 secrets::SecretServices* services);
   Result<HeaderLines> build() override;
   Status refused(const HeaderLines& refused, bool retried) override;
+  Status lacks_scope(const HeaderLines& sent, const std::string& scope) override;
 
  private:
   std::string instance_;

@@ -47,7 +47,8 @@ class ServerTransport {
   // 404): the requests it refused were never processed, so a new session may send them.
   virtual bool session_lost() const { return false; }
   // After the response to request id came back as an HTTP 401 (the server refused keyhold's
-  // credentials): kNotFound when it did not (nothing to do); OK when the credentials were
+  // credentials) or a 403 insufficient_scope (an error then, never OK): kNotFound when it
+  // did not (nothing to do); OK when the credentials were
   // renewed (a refreshed OAuth token) and the request may be sent once more; otherwise an
   // error whose message replaces the response's (what was refused, what to do). retried:
   // the refused request was already the second attempt; nothing is renewed then. Audited.

@@ -438,6 +438,29 @@ Status HandleBroker::header_refused(const std::string& instance, std::string_vie
   return Status::ok();
 }
 
+Status HandleBroker::header_lacks_scope(const std::string& instance, std::string_view alias,
+                                        const std::string& destination, const std::string& scope,
+                                        const std::string& request_id) {
+  AliasBinding binding;
+  if (!mapped_binding(instance, alias, "handle.header", request_id, &binding))
+    return not_granted("secret alias '" + std::string(alias) + "' is not mapped for this instance");
+  const std::string what = binding.source.describe();
+  const std::string asked =
+      scope.empty() ? std::string("a scope it did not name") : "the scope \"" + scope + "\"";
+  audit(instance, "handle.header", what, request_id, "refused",
+        "alias=" + binding.alias + " HTTP 403 insufficient_scope from " + destination +
+            (scope.empty() ? std::string() : "; scope=" + scope));
+  if (binding.source.kind != SecretSource::Kind::kOAuth)
+    return not_granted("the server says the credential of secret alias '" + binding.alias + "' (" +
+                       what + ") lacks " + asked + "; replace it with one that has it");
+  const std::string& provider = binding.source.ref;
+  return not_granted("the access token of oauth provider '" + provider + "' lacks " + asked +
+                     " the server asks for: add what is missing to scopes in [oauth." + provider +
+                     "] and run `keyhold oauth login " + provider +
+                     "` (a larger grant needs the user's consent; keyhold does not step up by "
+                     "itself)");
+}
+
 std::vector<KnownSecret> HandleBroker::releasable_values() {
   std::vector<AliasBinding> all;
   {

@@ -96,6 +96,16 @@ class HandleBroker {
                         const vault::SecretBuffer& refused, const std::string& destination,
                         bool retried, const std::string& request_id);
 
+  // After the server at destination answered HTTP 403 insufficient_scope (RFC 6750 3.1) to
+  // a request whose header held the value of alias, asking for scope (the server's text,
+  // printable ASCII): always an error that says what to do. The host cannot step up an OAuth
+  // grant by itself (a larger scope needs the user's consent), so for an `oauth:NAME` alias
+  // it names the scopes to add to [oauth.NAME] and the login to run. Audited as
+  // handle.header with outcome "refused".
+  Status header_lacks_scope(const std::string& instance, std::string_view alias,
+                            const std::string& destination, const std::string& scope,
+                            const std::string& request_id);
+
   // The current value of every bound alias, labelled by alias, for the redactor.
   std::vector<KnownSecret> releasable_values();
   // Called (on the caller's thread) when check_for_change() sees the vault changed.

@@ -8,6 +8,8 @@
 //   mount by server.url with an `oauth:NAME` bearer work: the server's tool sees the user.
 // - `--register` has the authorization server issue keyhold a client id (RFC 7591).
 // - Without `resource` the token is not for the server, which refuses it.
+// - A server that wants more scope (403 insufficient_scope): keyhold cannot step up the
+//   grant without the user, so the error names the scope and the login to run (audited).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -17,18 +19,20 @@ import { startLogin } from './login.mjs';
 import { all, authorize, forget, issued, latest, startProvider } from './oidc_server.mjs';
 import { startProtectedMcpServer } from './protected_mcp_server.mjs';
 
-let op, server, hidden, sandbox;
+let op, server, hidden, wide, sandbox;
 
 before(async () => {
   op = await startProvider({ accessTokenTtl: 600 }); // no refresh in this test (the default margin is 60 s)
   server = await startProtectedMcpServer(op);
   hidden = await startProtectedMcpServer(op, { challengeOnly: true });
+  wide = await startProtectedMcpServer(op, { requiredScopes: ['api:read', 'api:write'] });
   sandbox = await makeVault('oauth-discover');
 });
 
 after(async () => {
   await server?.close();
   await hidden?.close();
+  await wide?.close();
   await op?.close();
   // Client ids are public; every other value the provider issued (tokens, codes, the
   // registration access token) must never reach an output.
@@ -141,4 +145,25 @@ test('without resource the token is not for the server: refused, and the log say
   } finally {
     await host.close();
   }
+});
+
+test('403 insufficient_scope: the error names the scope to add and the login to run, audited', async () => {
+  const providers = `[oauth.wide]\nissuer = "${op.issuer}"\nclient_id = "keyhold-native"\nscopes = ["api:read"]\nresource = "${wide.url}"\nlogin_timeout = "60s"\n\n`;
+  const host = await loginAndServe(providers, 'wide', wide.url);
+  try {
+    const { tools } = await host.client.listTools();
+    assert.ok(!tools.some((t) => t.name.startsWith('remote-wide_')));
+    assert.match(
+      host.stderr(),
+      /HTTP 403 from http:\/\/127\.0\.0\.1:\d+: header Authorization: the access token of oauth provider 'wide' lacks the scope "api:read api:write" the server asks for: add what is missing to scopes in \[oauth\.wide\] and run `keyhold oauth login wide`/,
+    );
+  } finally {
+    await host.close();
+  }
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  const entries = (Array.isArray(audit) ? audit : audit.entries).filter(
+    (e) => e.action === 'handle.header' && e.outcome === 'refused' && /HTTP 403 insufficient_scope/.test(e.detail ?? ''),
+  );
+  assert.ok(entries.length >= 1, 'the refusal is audited');
+  assert.match(entries[0].detail, /alias=token HTTP 403 insufficient_scope from http:\/\/127\.0\.0\.1:\d+; scope=api:read api:write/);
 });

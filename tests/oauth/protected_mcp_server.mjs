@@ -22,7 +22,8 @@ import { StreamableHTTPServerTransport } from '../e2e/node_modules/@modelcontext
 // keyhold's `resource`); refusedAudience counts the active tokens refused for that.
 // challengeOnly: the metadata is served only at the URL the 401 challenge names (not at
 // the well-known one), so only a client that follows the challenge finds it.
-export async function startProtectedMcpServer(op, { challengeOnly = false } = {}) {
+// requiredScopes: what every request's token must carry (else 403 insufficient_scope).
+export async function startProtectedMcpServer(op, { challengeOnly = false, requiredScopes = ['api:read'] } = {}) {
   const listener = http.createServer();
   await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const url = new URL(`http://127.0.0.1:${listener.address().port}/mcp`);
@@ -60,7 +61,7 @@ export async function startProtectedMcpServer(op, { challengeOnly = false } = {}
   } else {
     app.use(mcpAuthMetadataRouter(metadata));
   }
-  const auth = requireBearerAuth({ verifier, requiredScopes: ['api:read'], resourceMetadataUrl });
+  const auth = requireBearerAuth({ verifier, requiredScopes, resourceMetadataUrl });
   app.post('/mcp', express.json(), auth, async (req, res) => {
     const server = new McpServer({ name: 'protected', version: '1.0.0' });
     server.registerTool('whoami', { description: 'The subject of the bearer token' }, async (extra) => ({
