@@ -231,6 +231,7 @@ void add_admin_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>& 
         if (auto problem = vault::validate_secret_name(entry.name)) {
           fail(kExitUsage, "cannot import '" + entry.name + "': " + *problem);
         }
+        refuse_unless_token_record(entry.name, entry.value.bytes());
       }
       vault::Vault v = open_vault(*common);
       const auto who = cli_actor();

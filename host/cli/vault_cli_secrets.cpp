@@ -143,6 +143,7 @@ void add_secret_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
       }
       vault::Vault v = open_vault(*common);
       const vault::SecretBuffer value = read_value(o->source, o->name);
+      refuse_unless_token_record(o->name, value.bytes());
       auto version = v.put_secret(o->name, value.bytes(), options, cli_actor());
       if (!version.is_ok()) fail(version.status());
       std::printf("stored %s version %lld\n", o->name.c_str(),
@@ -295,6 +296,7 @@ void add_secret_commands(CLI::App& parent, const std::shared_ptr<CommonOptions>&
       if (auto exists = v.find_secret(o->name); !exists.is_ok()) fail(exists.status());
       const vault::SecretBuffer value = o->generate > 0 ? generate_value(o->generate, o->charset)
                                                         : read_value(o->source, o->name);
+      refuse_unless_token_record(o->name, value.bytes());
       vault::PutOptions options;
       options.must_exist = true;
       auto version = v.put_secret(o->name, value.bytes(), options, cli_actor(), "rotate");

@@ -15,6 +15,9 @@
 #include <ctime>
 #include <iostream>
 
+#include "oauth/token_record.hpp"
+#include "secrets/secret_source.hpp"
+
 namespace keyhold::cli::vault_cli {
 namespace {
 
@@ -234,6 +237,16 @@ std::optional<vault::UnixSeconds> parse_since(const std::string& text, vault::Un
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
   if (ec == std::errc() && ptr == text.data() + text.size() && t >= 0) return t;
   return std::nullopt;
+}
+
+void refuse_unless_token_record(const std::string& name, std::span<const std::uint8_t> value) {
+  if (!name.starts_with(secrets::kOAuthRecordPrefix)) return;
+  const std::string provider = name.substr(secrets::kOAuthRecordPrefix.size());
+  if (oauth::TokenRecord::from_secret(value, provider).is_ok()) return;
+  fail(kExitUsage, "'" + name + "' is reserved for the OAuth tokens `keyhold oauth login " +
+                       provider +
+                       "` stores, and this value is not such a record; sign in with that "
+                       "command (or store the token under another name and map it as vault:)");
 }
 
 }  // namespace keyhold::cli::vault_cli

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "cli/vault_location.hpp"
@@ -44,6 +45,13 @@ const std::string& error_prefix();
 [[noreturn]] void fail(const vault::Status& status);
 [[noreturn]] void fail(int exit_code, const std::string& message);
 int exit_code_for(vault::ErrorCode code);
+
+// Every way an administrator writes a value under a name of their choice (vault set,
+// rotate, import; `keyhold import` writes only under import/) calls this first: under the reserved
+// prefix "oauth-token/" only a value that is an OAuth token record (what `keyhold oauth login`
+// stores) may be written, else it fails with kExitUsage, naming the secret, never quoting the
+// value. Other names pass.
+void refuse_unless_token_record(const std::string& name, std::span<const std::uint8_t> value);
 
 // Unlock credentials: KEYHOLD_KEYFILE, else KEYHOLD_PASSPHRASE_FILE, else a no-echo prompt
 // on the controlling terminal. Fails with kExitLocked and instructions when none applies.

@@ -376,5 +376,36 @@ TEST_CASE("cli: an unlocked CLI process has core dumps disabled", "[vault][cli]"
   CHECK(WEXITSTATUS(status) == 0);
 }
 
+TEST_CASE("cli: oauth-token/ takes only OAuth token records, by set, rotate and import",
+          "[vault][cli]") {
+  ScratchDir dir;
+  CliRunner cli(dir);
+  init_keyfile_vault(cli, dir);
+  const auto check_refused = [&](const CliResult& refused) {
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.find("'oauth-token/gh' is reserved for the OAuth tokens `keyhold oauth "
+                           "login gh` stores") != std::string::npos);
+    CHECK(refused.err.find(kCanary) == std::string::npos);
+  };
+  check_refused(cli.run({"vault", "set", "oauth-token/gh"}, kCanary));
+  std::filesystem::create_directories(dir / "secrets");
+  write_file(dir / "secrets" / "gh", kCanary);
+  check_refused(cli.run({"vault", "import", "--docker-secrets", (dir / "secrets").string(),
+                         "--prefix", "oauth-token/"}));
+  CHECK(cli.run({"vault", "list"}).out.find("oauth-token/") == std::string::npos);
+  // A record as `keyhold oauth login` writes it is accepted (an administrator restoring one).
+  const std::string record = R"({"format":1,"access_token":")" + kCanary +
+                             R"(","token_type":"Bearer","scope":"","issuer":"","subject":"",)"
+                             R"("grant":"authorization_code","expires_at":0,"obtained_at":0,)"
+                             R"("last_refresh":0,"refresh_failures":0})";
+  const auto stored = cli.run({"vault", "set", "oauth-token/gh"}, record);
+  INFO(stored.err);
+  CHECK(stored.exit_code == 0);
+  check_refused(cli.run({"vault", "rotate", "oauth-token/gh"}, kCanary));
+  CHECK(cli.run({"vault", "reveal", "oauth-token/gh"}).out == record);
+  // Other names take any value.
+  CHECK(cli.run({"vault", "set", "oauth-tokens/gh"}, kCanary).exit_code == 0);
+}
+
 }  // namespace
 }  // namespace keyhold::vault::testing
