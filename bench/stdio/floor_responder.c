@@ -1,6 +1,7 @@
 /* The floor of the C++ stdio driver: a trivial JSON-RPC responder with no MCP library and
  * no JSON parser. It reads newline-delimited requests, copies each id, and answers
- * initialize and tools/call with a fixed result (the echo text the driver sends), other
+ * initialize and tools/call with a fixed result (the echo text the driver sends), tools/list
+ * with one tool (echo, so that keyhold can mount it), other
  * requests with an empty result, notifications with nothing. Answers to every complete
  * line in one read() go out in one write(), as a well-batched server would do.
  * What it costs per call is the driver, the pipes and the kernel, which no server removes. */
@@ -42,6 +43,12 @@ static size_t answer(const char* line, size_t len, size_t at) {
     at = append(at, call, sizeof call - 1);
     at = append(at, kEcho, sizeof kEcho - 1);
     return append(at, tail, sizeof tail - 1);
+  }
+  if (memmem(line, len, "\"tools/list\"", 12) != NULL) {
+    /* So that keyhold can mount it (bench/mount/run_cpp.sh): one tool, any arguments. */
+    static const char list[] =
+        ",\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{\"type\":\"object\"}}]}}\n";
+    return append(at, list, sizeof list - 1);
   }
   static const char empty[] = ",\"result\":{}}\n";
   return append(at, empty, sizeof empty - 1);
