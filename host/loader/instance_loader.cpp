@@ -1,13 +1,13 @@
 #include "loader/instance_loader.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include <cstdlib>
 #include <thread>
 
 #include "loader/runner_backend.hpp"
+#include "loader/runner_policy.hpp"
 #include "mount/mount_loader.hpp"
 #include "sandbox/task_group.hpp"
 
@@ -52,15 +52,12 @@ Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& insta
   RunnerOptions options;
   options.runner_path = runner_executable();
   options.plugin_path = path;
-  options.policy = instance.sandbox;
-  options.policy["best_effort"] = instance.sandbox_mode == "best-effort";
-  // The same cap for the instance's pids cgroup, which binds for root too; where none can
-  // be made, the kernel never enforces RLIMIT_NPROC for uid 0: a host run as root gets no
-  // process cap unless the administrator sets one (and then strict mode refuses to start).
-  const auto cap = options.policy.find("max_processes");
-  const bool capped = cap != options.policy.end() && cap->is_number_unsigned();
+  // The configured cap, or 64, for the instance's pids cgroup too, which binds for root
+  // (runner_policy() leaves a root host's runner without RLIMIT_NPROC).
+  const auto cap = instance.sandbox.find("max_processes");
+  const bool capped = cap != instance.sandbox.end() && cap->is_number_unsigned();
   options.max_tasks = capped ? cap->get<std::uint64_t>() : 64;
-  if (::geteuid() == 0 && !capped) options.policy["max_processes"] = 0;
+  options.policy = runner_policy(instance);
   options.call_timeout = std::chrono::seconds(instance.call_timeout_seconds);
   auto backend = RunnerBackend::start(instance.name, std::move(options));
   if (!backend.is_ok())
@@ -169,11 +166,9 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
     if (instance.isolation == "process" && !instance.server && secrets != nullptr &&
         secrets->children) {
       // Children started through the env service get the instance's sandbox too.
-      nlohmann::json policy = instance.sandbox;
-      policy["best_effort"] = instance.sandbox_mode == "best-effort";
-      if (::geteuid() == 0 && !policy.contains("max_processes")) policy["max_processes"] = 0;
       secrets->children->set_wrapper(
-          instance.name, {runner_executable().string(), "--exec-policy=" + policy.dump(), "--"});
+          instance.name,
+          {runner_executable().string(), "--exec-policy=" + runner_policy(instance).dump(), "--"});
     }
     created->set_guard(
         secrets::parse_guard_mode(instance.guard).value_or(secrets::GuardMode::kBlock));

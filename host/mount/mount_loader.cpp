@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "loader/runner_policy.hpp"
 #include "mount/http_transport.hpp"
 #include "mount/mcp_server_backend.hpp"
 #include "mount/remote_headers.hpp"
@@ -171,10 +172,7 @@ std::unique_ptr<PluginBackend> make_mounted_backend(const InstanceConfig& instan
                                                     const std::filesystem::path& runner) {
   const MountedServerConfig& server = *instance.server;
   if (!server.url.empty()) return make_remote_backend(instance, max_message_bytes);
-  nlohmann::json policy = instance.sandbox;
-  policy["best_effort"] = instance.sandbox_mode == "best-effort";
-  // The kernel never enforces RLIMIT_NPROC for uid 0 (see instance_loader.cpp).
-  if (::geteuid() == 0 && !policy.contains("max_processes")) policy["max_processes"] = 0;
+  nlohmann::json policy = runner_policy(instance);
   nlohmann::json reads = policy.value("read", nlohmann::json::array());
   for (const auto& path : default_read_paths(server.command)) reads.push_back(path);
   policy["read"] = std::move(reads);
