@@ -95,7 +95,8 @@ HttpTransport::~HttpTransport() {
   if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
-Result<curl_slist*> HttpTransport::request_headers(bool json_body, HeaderLines* used) {
+Result<curl_slist*> HttpTransport::request_headers(bool json_body, HeaderLines* used,
+                                                   const std::string& client_request) {
   std::optional<HeaderLines> first;
   {
     std::lock_guard lock(mutex_);
@@ -104,7 +105,7 @@ Result<curl_slist*> HttpTransport::request_headers(bool json_body, HeaderLines* 
   if (first) {
     *used = std::move(*first);
   } else if (options_.headers) {
-    auto built = options_.headers->build();
+    auto built = options_.headers->build(client_request);
     if (!built.is_ok()) return built.status();
     *used = std::move(built).value();
   }
@@ -147,7 +148,7 @@ void configure(CURL* easy, const HttpTransportOptions& options) {
 }  // namespace
 
 bool HttpTransport::send(std::string_view message, std::optional<std::int64_t> request_id,
-                         std::chrono::milliseconds) {
+                         std::chrono::milliseconds, const std::string& client_request) {
   {
     std::lock_guard lock(mutex_);
     if (ended_) return false;
@@ -156,7 +157,7 @@ bool HttpTransport::send(std::string_view message, std::optional<std::int64_t> r
   t->kind = Transfer::Kind::kPost;
   t->owner = this;
   t->request_id = request_id;
-  auto headers = request_headers(true, &t->sent);
+  auto headers = request_headers(true, &t->sent, client_request);
   if (!headers.is_ok()) {  // nothing was sent: the transport stays for the next request
     const std::string why =
         "keyhold did not send it to " + origin_ + ": " + headers.status().message();
@@ -192,7 +193,7 @@ void HttpTransport::open_server_stream() {
   auto t = std::make_unique<Transfer>(options_.max_message_bytes);
   t->kind = Transfer::Kind::kGet;
   t->owner = this;
-  auto headers = request_headers(false, &t->sent);
+  auto headers = request_headers(false, &t->sent, {});
   if (!headers.is_ok()) {
     spdlog::warn("instance '{}': its server's stream is not opened: {}", options_.instance,
                  headers.status().message());
@@ -312,7 +313,7 @@ std::string HttpTransport::close(std::chrono::milliseconds grace) {
   }
   if (!was_ended && !session.empty()) {  // the session ends with keyhold's side of it
     HeaderLines used;
-    auto built = request_headers(false, &used);
+    auto built = request_headers(false, &used, {});
     if (!built.is_ok())
       spdlog::warn("instance '{}': its session is not deleted on the server: {}", options_.instance,
                    built.status().message());

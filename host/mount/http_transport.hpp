@@ -63,7 +63,7 @@ class HttpTransport final : public ServerTransport {
   ~HttpTransport() override;
 
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
-            std::chrono::milliseconds timeout) override;
+            std::chrono::milliseconds timeout, const std::string& client_request) override;
   bool receive(std::string* message) override;
   void initialized(const std::string& protocol_version) override;
   std::string close(std::chrono::milliseconds grace) override;
@@ -90,7 +90,9 @@ class HttpTransport final : public ServerTransport {
   void open_server_stream();
   // The header list of a new request (curl copies; the caller zeroes it when done), and in
   // *used the lines and secret values built for it. An error names what could not be built.
-  Result<::curl_slist*> request_headers(bool json_body, HeaderLines* used);
+  // client_request: see ServerTransport::send.
+  Result<::curl_slist*> request_headers(bool json_body, HeaderLines* used,
+                                        const std::string& client_request);
   static std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user);
   static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user);
   void on_event_data(Transfer* t, std::string data);

@@ -186,7 +186,7 @@ Status McpServerBackend::start() {
   }
   c->transport->initialized(result["protocolVersion"].get<std::string>());
   if (!c->transport->send(text_of(rpc::make_notification("notifications/initialized", nullptr)),
-                          std::nullopt, std::chrono::seconds(10))) {
+                          std::nullopt, std::chrono::seconds(10), {})) {
     c->transport->abort();
     return io_error("the server stopped reading after initialize");
   }
@@ -312,13 +312,15 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
       meta->erase("progressToken");
   }
+  // The client's request this serves, for the audit of the secrets sent with it.
+  const std::string client_request = ctx != nullptr ? ctx->request_id.dump() : std::string();
   // Not sent: the transport ends itself and the reader fails this request.
   c->transport->send(text_of(rpc::make_request(id, method, std::move(params))), id,
-                     std::chrono::seconds(10));
+                     std::chrono::seconds(10), client_request);
   auto cancel = [&](const char* reason) {
     c->transport->send(text_of(rpc::make_notification("notifications/cancelled",
                                                       json{{"requestId", id}, {"reason", reason}})),
-                       std::nullopt, std::chrono::milliseconds(500));
+                       std::nullopt, std::chrono::milliseconds(500), client_request);
   };
   const auto deadline = Clock::now() + timeout;
   std::unique_lock lock(mutex_);
@@ -564,7 +566,7 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
       if (!id.is_null())
         c->transport->send(
             text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
-            std::nullopt, std::chrono::seconds(10));
+            std::nullopt, std::chrono::seconds(10), {});
       return;
   }
 }
@@ -673,11 +675,11 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
   const std::string method = message["method"].get<std::string>();
   auto answer_error = [&](int code, const std::string& text) {
     c->transport->send(text_of(rpc::make_error(id, code, text)), std::nullopt,
-                       std::chrono::seconds(10));
+                       std::chrono::seconds(10), {});
   };
   if (method == "ping") {
     c->transport->send(text_of(rpc::make_result(id, json::object())), std::nullopt,
-                       std::chrono::seconds(10));
+                       std::chrono::seconds(10), {});
     return;
   }
   if (method != "sampling/createMessage" && method != "elicitation/create" &&
@@ -748,7 +750,7 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     } else {
       reply = rpc::make_error(id, rpc::kInternalError, "the client could not answer");
     }
-    c->transport->send(text_of(reply), std::nullopt, std::chrono::seconds(10));
+    c->transport->send(text_of(reply), std::nullopt, std::chrono::seconds(10), {});
     std::lock_guard lock(mutex_);
     if (auto it = pending_.find(owner); it != pending_.end()) {
       --it->second.users;

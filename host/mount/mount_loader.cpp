@@ -138,7 +138,7 @@ std::unique_ptr<PluginBackend> make_remote_backend(const InstanceConfig& instanc
     // credentials would only answer 401); the first request carries these lines, every
     // later one builds its own.
     auto headers = std::make_shared<BrokerHeaders>(name, server, services);
-    auto first = headers->build();
+    auto first = headers->build({});  // for initialize: keyhold's own request
     if (!first.is_ok()) return first.status();
     // The redactor learns every value before the server can answer with one; when it
     // cannot, no header leaves (fail closed). Later changes reach it through the broker's

@@ -15,8 +15,9 @@ BrokerHeaders::BrokerHeaders(std::string instance, const MountedServerConfig& se
     templates_.emplace_back(name, parse_header_template(value));
 }
 
-Result<HeaderLines> BrokerHeaders::build() {
+Result<HeaderLines> BrokerHeaders::build(const std::string& request_id) {
   HeaderLines out;
+  out.request_id = request_id;
   for (const auto& [name, parsed] : templates_) {
     if (!parsed.is_ok()) return parsed.status();
     const std::size_t first_secret = out.secrets.size();
@@ -30,7 +31,8 @@ Result<HeaderLines> BrokerHeaders::build() {
         return Status(ErrorCode::kPermissionDenied, "header " + name + " needs secret alias '" +
                                                         part.text +
                                                         "', but no secret services are available");
-      auto granted = services_->broker->value_for_header(instance_, part.text, destination_, "");
+      auto granted =
+          services_->broker->value_for_header(instance_, part.text, destination_, request_id);
       if (!granted.is_ok())
         return Status(
             granted.status().code() == ErrorCode::kPermissionDenied ? ErrorCode::kPermissionDenied
@@ -78,7 +80,7 @@ Status BrokerHeaders::refused(const HeaderLines& refused, bool retried) {
   std::string why;
   for (const auto& use : refused.secrets) {
     const Status s = services_->broker->header_refused(instance_, use.alias, use.value,
-                                                       destination_, retried, "");
+                                                       destination_, retried, refused.request_id);
     if (s.is_ok()) {
       renewed = true;
       continue;
@@ -99,8 +101,8 @@ Status BrokerHeaders::lacks_scope(const HeaderLines& sent, const std::string& sc
     return Status(ErrorCode::kPermissionDenied, "no secret services are available");
   std::string why;
   for (const auto& use : sent.secrets) {
-    const Status s =
-        services_->broker->header_lacks_scope(instance_, use.alias, destination_, scope, "");
+    const Status s = services_->broker->header_lacks_scope(instance_, use.alias, destination_,
+                                                           scope, sent.request_id);
     why += (why.empty() ? "" : "; ") + ("header " + use.header + ": " + s.message());
   }
   return Status(ErrorCode::kPermissionDenied, why);

@@ -24,15 +24,19 @@ struct HeaderLines {
     vault::SecretBuffer value;
   };
   std::vector<SecretUse> secrets;
+  // The client's request these lines were built for (its JSON-RPC id as JSON text, for the
+  // audit entries of the secrets in them); empty for keyhold's own requests.
+  std::string request_id;
 };
 
 class RequestHeaders {
  public:
   virtual ~RequestHeaders() = default;
-  // The lines of one request, built now (each secret's grant checked and its use audited).
-  // An error names the header and the alias, never a value. Thread-safe; may block (an
-  // OAuth refresh), so never called on the transport's own thread.
-  virtual Result<HeaderLines> build() = 0;
+  // The lines of one request, built now (each secret's grant checked and its use audited
+  // with request_id: the client's request it serves, or empty). An error names the header
+  // and the alias, never a value. Thread-safe; may block (an OAuth refresh), so never
+  // called on the transport's own thread.
+  virtual Result<HeaderLines> build(const std::string& request_id) = 0;
   // After the server refused a request that carried `refused` (HTTP 401). OK when a renewed
   // credential (a refreshed OAuth token) may succeed: the caller sends once more with a new
   // build(). retried: the request was already sent again once; nothing is renewed then. An
@@ -51,7 +55,7 @@ class BrokerHeaders final : public RequestHeaders {
  public:
   BrokerHeaders(std::string instance, const MountedServerConfig& server,
                 secrets::SecretServices* services);
-  Result<HeaderLines> build() override;
+  Result<HeaderLines> build(const std::string& request_id) override;
   Status refused(const HeaderLines& refused, bool retried) override;
   Status lacks_scope(const HeaderLines& sent, const std::string& scope) override;
 

@@ -22,10 +22,12 @@ class ServerTransport {
 
   // Sends one message. request_id is the message's id when it is a request (an HTTP
   // transport answers a request it could not deliver with a JSON-RPC error for that id).
+  // client_request: the client's request the message serves (its JSON-RPC id as JSON
+  // text), for the audit of secrets sent with it; empty for keyhold's own messages.
   // False when the server is gone or did not take the message within timeout; the
   // transport then ends itself and the reader sees the end.
   virtual bool send(std::string_view message, std::optional<std::int64_t> request_id,
-                    std::chrono::milliseconds timeout) = 0;
+                    std::chrono::milliseconds timeout, const std::string& client_request) = 0;
   // Blocks for the next message from the server into *message; false at the end.
   virtual bool receive(std::string* message) = 0;
   // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end

@@ -12,7 +12,7 @@ StdioTransport::StdioTransport(std::unique_ptr<ServerProcess> process,
       diagnostics_(process_->stderr_fd(), 16 * 1024) {}
 
 bool StdioTransport::send(std::string_view message, std::optional<std::int64_t>,
-                          std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout, const std::string&) {
   if (process_->write_line(message, timeout)) return true;
   process_->kill_group();  // gone or not reading: the reader ends it
   return false;

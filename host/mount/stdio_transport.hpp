@@ -18,7 +18,7 @@ class StdioTransport final : public ServerTransport {
   StdioTransport(std::unique_ptr<ServerProcess> process, std::size_t max_message_bytes);
 
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
-            std::chrono::milliseconds timeout) override;
+            std::chrono::milliseconds timeout, const std::string& client_request) override;
   bool receive(std::string* message) override;
   bool diagnostic(std::string* line) override;
   std::string close(std::chrono::milliseconds grace) override;

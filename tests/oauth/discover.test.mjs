@@ -100,6 +100,13 @@ test('discover, log in with a configured client_id, and call the protected serve
   } finally {
     await host.close();
   }
+  // Every header built for a tool call is audited with the client's request id (the SDK
+  // numbers its requests); the handshake's own requests have none.
+  const audit = JSON.parse((await cli(sandbox, ['vault', 'audit', '--json'])).stdout);
+  const headers = (Array.isArray(audit) ? audit : audit.entries).filter((e) => e.action === 'handle.header' && e.instance === 'remote-mcp');
+  const forCalls = headers.filter((e) => /^\d+$/.test(e.request_id ?? ''));
+  assert.ok(forCalls.length >= 3, `header uses of the calls carry request ids: ${JSON.stringify(headers.map((e) => [e.outcome, e.request_id]))}`);
+  assert.ok(forCalls.some((e) => e.outcome === 'refused'), 'the 401 of a call is audited with its request id');
 });
 
 test('discover follows the challenge to its metadata; --register has a client id issued (RFC 7591)', async () => {
