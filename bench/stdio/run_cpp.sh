@@ -44,29 +44,14 @@ export XDG_CONFIG_HOME="$tmp/xdg-config" XDG_DATA_HOME="$tmp/xdg-data"
 printf '[instances.echo]\nplugin = "%s"\n' "$ECHO_PLUGIN" >"$tmp/process.toml"
 printf '[instances.echo]\nplugin = "%s"\nisolation = "in-process"\n' "$ECHO_PLUGIN" >"$tmp/in-process.toml"
 
-echo "keyhold stdio round-trip bench, C++ driver ($(date -u +%Y-%m-%dT%H:%MZ), $("$KEYHOLD" --version 2>/dev/null | head -1))"
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "N=$N calls per mode, pipelined window=$WINDOW, warmup=$WARMUP sequential calls, cold start = median of $STARTS spawns"
-
-drive() { # label tool command...
-  local label="$1" tool="$2"
-  shift 2
-  if ! "$DRIVER" --label "$label" --tool "$tool" --n "$N" --window "$WINDOW" --warmup "$WARMUP" \
-    --starts "$STARTS" --server-stderr "$tmp/$label.stderr" -- "$@" >"$tmp/$label.json"; then
-    echo "run_cpp.sh: $label failed; the tail of its stderr:" >&2
-    tail -n 20 "$tmp/$label.stderr" >&2 || true
-    exit 1
-  fi
-  cat "$tmp/$label.json"
-}
+# shellcheck source=bench/stdio/cpp_driver.sh
+source "$root/bench/stdio/cpp_driver.sh"
+print_run_header "keyhold stdio round-trip bench, C++ driver"
 drive floor echo "$FLOOR"
 drive keyhold-inproc echo_echo "$KEYHOLD" serve --config "$tmp/in-process.toml"
 drive keyhold-process echo_echo "$KEYHOLD" serve --config "$tmp/process.toml"
 drive ts-sdk echo "$NODE" "$here/sdk_echo_server.mjs"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-# One number from a driver JSON line (flat object of numbers).
-field() { grep -o "\"$2\":[^,}]*" "$tmp/$1.json" | cut -d: -f2; }
 
 echo
 printf '%-26s %12s %15s %16s %10s\n' "" floor keyhold-inproc keyhold-process ts-sdk
