@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "auth/token_text.hpp"
 #include "cli/config_loading.hpp"
 #include "cli/vault_cli_support.hpp"
 #include "oauth/client_registration.hpp"
@@ -70,14 +71,17 @@ oauth::TokenClient client_or_fail(const OAuthProviderConfig& provider, secrets::
   return oauth::TokenClient(provider, std::move(endpoints).value(), std::move(secret).value());
 }
 
+// Stores record as provider's record (client's own one of a per_user provider when set).
 void store_or_fail(secrets::SharedVault& v, const OAuthProviderConfig& provider,
-                   const oauth::TokenRecord& record, std::string_view action) {
+                   const oauth::TokenRecord& record, std::string_view action,
+                   const std::string& client = {}) {
   auto secret = record.to_secret();
   auto stored = v.with([&](vault::Vault& vault) {
     vault::PutOptions options;
-    options.description = "OAuth tokens of provider " + provider.name + " (keyhold oauth)";
-    return vault.put_secret(oauth::record_name(provider.name), secret.bytes(), options, cli_actor(),
-                            action);
+    options.description = "OAuth tokens of provider " + provider.name +
+                          (client.empty() ? "" : " for client " + client) + " (keyhold oauth)";
+    return vault.put_secret(oauth::record_name(provider.name, client), secret.bytes(), options,
+                            cli_actor(), action);
   });
   if (!stored.is_ok()) fail(stored.status());
 }
@@ -88,9 +92,10 @@ std::string expiry_text(std::int64_t expires_at, std::int64_t now) {
   return format_time(expires_at) + " (in " + std::to_string(expires_at - now) + " s)";
 }
 
-void report_stored(const OAuthProviderConfig& provider, const oauth::TokenRecord& record) {
+void report_stored(const OAuthProviderConfig& provider, const oauth::TokenRecord& record,
+                   const std::string& client = {}) {
   std::printf("oauth provider '%s': tokens stored in the vault as %s (scopes: %s; expires: %s%s)\n",
-              provider.name.c_str(), oauth::record_name(provider.name).c_str(),
+              provider.name.c_str(), oauth::record_name(provider.name, client).c_str(),
               record.scope.empty() ? "-" : record.scope.c_str(),
               expiry_text(record.expires_at, now_unix()).c_str(),
               record.refresh_token.empty() ? "; no refresh token" : "; refresh token kept");
@@ -113,7 +118,7 @@ void open_browser(const std::string& url) {
 }
 
 void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient& client,
-                        secrets::SharedVault& v, bool browser) {
+                        secrets::SharedVault& v, bool browser, const std::string& subject) {
   const auto& endpoints = client.endpoints();
   if (endpoints.authorization_endpoint.empty())
     fail(invalid_argument("oauth provider '" + provider.name +
@@ -124,15 +129,7 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
   const oauth::Pkce pkce = oauth::make_pkce();
   const std::string state = oauth::random_token();
   const std::string redirect_uri = listener.value().redirect_uri();
-  std::vector<std::pair<std::string, std::string>> query{
-      {"response_type", "code"},          {"client_id", provider.client_id},
-      {"redirect_uri", redirect_uri},     {"state", state},
-      {"code_challenge", pkce.challenge}, {"code_challenge_method", "S256"}};
-  if (!client.scope().empty()) query.emplace_back("scope", client.scope());
-  if (!provider.resource.empty()) query.emplace_back("resource", provider.resource);  // RFC 8707
-  const std::string& base = endpoints.authorization_endpoint;
-  const std::string url =
-      base + (base.find('?') == std::string::npos ? "?" : "&") + oauth::form_encode(query);
+  const std::string url = client.authorization_url(redirect_uri, state, pkce.challenge);
   std::cerr << "keyhold oauth: open this URL in a browser to authorize keyhold for '"
             << provider.name << "' (waiting up to " << provider.login_timeout_seconds << " s):\n";
   std::printf("%s\n", url.c_str());
@@ -146,12 +143,12 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
   auto record =
       client.exchange_code(response.value().code.text(), redirect_uri, pkce.verifier, now_unix());
   if (!record.is_ok()) fail(record.status());
-  store_or_fail(v, provider, record.value(), "oauth.login");
-  report_stored(provider, record.value());
+  store_or_fail(v, provider, record.value(), "oauth.login", subject);
+  report_stored(provider, record.value(), subject);
 }
 
 void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& client,
-                       secrets::SharedVault& v) {
+                       secrets::SharedVault& v, const std::string& subject) {
   auto device = client.start_device();
   if (!device.is_ok()) fail(device.status());
   const auto& d = device.value();
@@ -165,8 +162,22 @@ void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& 
   auto record = client.poll_device(
       d, [](std::chrono::seconds s) { std::this_thread::sleep_for(s); }, [] { return now_unix(); });
   if (!record.is_ok()) fail(record.status());
-  store_or_fail(v, provider, record.value(), "oauth.login");
-  report_stored(provider, record.value());
+  store_or_fail(v, provider, record.value(), "oauth.login", subject);
+  report_stored(provider, record.value(), subject);
+}
+
+// The client a login is for: required for a per_user provider (a keyhold HTTP client
+// token's name), refused for a shared one.
+void check_login_client(const OAuthProviderConfig& provider, const std::string& client) {
+  if (provider.per_user && client.empty())
+    fail(invalid_argument("oauth provider '" + provider.name +
+                          "' is per_user: name the client whose tokens these are with --client "
+                          "CLIENT (a `keyhold token` name)"));
+  if (!provider.per_user && !client.empty())
+    fail(invalid_argument("oauth provider '" + provider.name +
+                          "' is not per_user: its tokens are shared, so --client does not apply"));
+  if (auto why = auth::validate_token_name(client); !client.empty() && why)
+    fail(invalid_argument("--client '" + client + "': " + *why));
 }
 
 // Refresh failures recorded by serving hosts since the last success (from the audit log).
@@ -302,6 +313,7 @@ void add_oauth_command(CLI::App& app) {
       std::string name;
       bool device = false;
       bool no_browser = false;
+      std::string client;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = oauth_cmd->add_subcommand(
@@ -311,15 +323,19 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_option("NAME", o->name, "Provider ([oauth.NAME])")->required();
     cmd->add_flag("--device", o->device, "Use the device authorization grant (RFC 8628)");
     cmd->add_flag("--no-browser", o->no_browser, "Only print the URL, never start a browser");
+    cmd->add_option("--client", o->client,
+                    "For a per_user provider: the keyhold client (token name) whose tokens these "
+                    "are");
     cmd->callback([o, common] {
       const Config config = load_config_or_fail(*common);
       const auto& provider = provider_or_fail(config, o->name);
+      check_login_client(provider, o->client);
       auto v = open_shared_vault(*common);
       auto client = client_or_fail(provider, *v);
       if (o->device)
-        login_with_device(provider, client, *v);
+        login_with_device(provider, client, *v, o->client);
       else
-        login_with_browser(provider, client, *v, !o->no_browser);
+        login_with_browser(provider, client, *v, !o->no_browser, o->client);
     });
   }
   {
