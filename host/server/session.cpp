@@ -743,23 +743,22 @@ json Session::authorization_required(const CallContext& ctx,
   for (const auto& provider : providers)
     cli += (cli.empty() ? "" : "; ") + std::string("`keyhold oauth login ") + provider +
            " --client " + client + "`";
-  const std::string names = "oauth provider" + std::string(providers.size() > 1 ? "s" : "");
-  if (client.empty()) {
-    std::string list;
-    for (const auto& provider : providers) list += (list.empty() ? "'" : ", '") + provider + "'";
+  std::string names = "oauth provider" + std::string(providers.size() > 1 ? "s " : " ");
+  for (std::size_t i = 0; i < providers.size(); ++i)
+    names += (i == 0 ? "'" : ", '") + providers[i] + "'";
+  if (client.empty())
     return rpc::make_result(
         ctx.request_id,
-        tool_error(names + " " + list + " " + (providers.size() > 1 ? "are" : "is") +
+        tool_error(names + (providers.size() > 1 ? " are" : " is") +
                    " per_user: its tokens belong to each authenticated client of `keyhold serve "
                    "--http` (client tokens), and this session has none (stdio, or HTTP without "
                    "client authentication)"));
-  }
   if (!options_.begin_authorization || !supports_url_elicitation())
     return rpc::make_result(
         ctx.request_id,
         tool_error("client '" + client + "' has no usable tokens of " + names +
-                   " this tool needs, and its MCP client does not support URL elicitation: an "
-                   "administrator can run " +
+                   ", which this tool needs, and its MCP client does not support URL "
+                   "elicitation: an administrator can run " +
                    cli + ", then retry"));
   json elicitations = json::array();
   for (const auto& provider : providers) {

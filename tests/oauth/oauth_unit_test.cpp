@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -25,6 +24,7 @@
 #include "oauth/url_text.hpp"
 #include "oauth/user_authorizations.hpp"
 #include "secrets/secret_source.hpp"
+#include "vault_test_support.hpp"
 
 using namespace keyhold;
 
@@ -364,33 +364,21 @@ TEST_CASE("a client holds at most a few pending authorizations, the oldest goes"
 
 namespace {
 
-// A keyfile vault holding per-user records of provider "gh" for alice and bob, and a
-// shared record, for the TokenManager.
+// A keyfile vault (tests/vault's helpers) for the TokenManager, and put() to store a
+// token record under a name.
 struct VaultFixture {
-  std::filesystem::path dir;
-  std::shared_ptr<secrets::SharedVault> vault;
-  const vault::AuditContext who{"test", ""};
-  VaultFixture() {
-    char pattern[] = "/tmp/keyhold-oauth-test-XXXXXX";
-    dir = ::mkdtemp(pattern);
-    auto key = vault::Credentials::create_keyfile(dir / "k");
-    REQUIRE(key.is_ok());
-    auto created = vault::Vault::create(dir / "vault.db", key.value(),
-                                        vault::KdfParams::minimum_for_tests(), who);
-    REQUIRE(created.is_ok());
-    vault = std::make_shared<secrets::SharedVault>(std::move(created).value());
-  }
-  ~VaultFixture() {
-    vault.reset();
-    std::filesystem::remove_all(dir);
-  }
+  vault::testing::ScratchDir dir;
+  std::shared_ptr<secrets::SharedVault> vault =
+      std::make_shared<secrets::SharedVault>(vault::testing::make_keyfile_vault(dir));
   void put(const std::string& name, std::string_view access_token) {
     oauth::TokenRecord record;
     record.access_token = vault::SecretBuffer::copy_of(access_token);
     auto secret = record.to_secret();
-    REQUIRE(
-        vault->with([&](vault::Vault& v) { return v.put_secret(name, secret.bytes(), {}, who); })
-            .is_ok());
+    REQUIRE(vault
+                ->with([&](vault::Vault& v) {
+                  return v.put_secret(name, secret.bytes(), {}, vault::testing::test_actor());
+                })
+                .is_ok());
   }
 };
 
