@@ -6,7 +6,8 @@
 // and sends notifications/elicitation/complete to that client, and the retried call works
 // with that client's token. Every use is checked: the snoop fixture's HMAC with the token
 // is matched against every access token the provider issued, and the account it was issued
-// to must be the caller's. Forged and replayed states are refused; a client without URL
+// to must be the caller's. Each client's token is refreshed on its own (one refresh per
+// client for concurrent calls). Forged and replayed states are refused; a client without URL
 // elicitation is told the CLI login (`keyhold oauth login NAME --client CLIENT`), which then
 // works too; stdio has no client and gets a clear error. Every output is swept for every
 // token, code and client token.
@@ -30,16 +31,19 @@ let host;
 const clientTokens = {}; // keyhold client token name -> token text
 const clients = [];
 
+const TTL = 40; // the provider's access token lifetime
+const MARGIN = 30; // keyhold refreshes a token once it is TTL - MARGIN seconds old
 const hmac = (key, message) => createHmac('sha256', key).update(message).digest('hex');
 
 // The config: the per_user provider and a snoop instance mapping `oauth:users`.
 const config = () =>
   `[oauth.users]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-users"\n` +
-  `scopes = ["openid", "offline_access", "api:read"]\nper_user = true\nlogin_timeout = "60s"\n\n` +
+  `scopes = ["openid", "offline_access", "api:read"]\nper_user = true\nlogin_timeout = "60s"\n` +
+  `refresh_margin = "${MARGIN}s"\n\n` +
   snoopInstance('app', { token: 'oauth:users' });
 
 before(async () => {
-  op = await startProvider();
+  op = await startProvider({ accessTokenTtl: TTL });
   sandbox = await makeVault('per-user');
   await grant(sandbox, 'app', 'oauth-token/users', 'reveal,sign');
   for (const name of ['client-a', 'client-b', 'client-c']) clientTokens[name] = await createToken(sandbox, name);
@@ -213,6 +217,25 @@ test("client B gets its own URL, signs in as bob, and never gets alice's token (
   assert.match(list.stdout, /oauth-token\/users\/client-a/);
   assert.match(list.stdout, /oauth-token\/users\/client-b/);
   assert.doesNotMatch(list.stdout, /oauth-token\/users\s/, 'no shared record was written');
+});
+
+test("each client's token is refreshed on its own: one refresh per client for concurrent calls", async () => {
+  await sleep((TTL - MARGIN + 1) * 1000); // both clients' tokens are due now
+  const refreshes = () => op.grants.refresh_token ?? 0;
+  const before = refreshes();
+  await Promise.all([
+    ...Array.from({ length: 5 }, () => signAs(a, 'alice')),
+    ...Array.from({ length: 5 }, () => signAs(b, 'bob')),
+  ]);
+  assert.equal(refreshes() - before, 2, 'one refresh per client');
+  await Promise.all([signAs(a, 'alice'), signAs(b, 'bob')]);
+  assert.equal(refreshes() - before, 2, 'the refreshed tokens are used, not refreshed again');
+  const entries = await audit(sandbox);
+  for (const client of ['client-a', 'client-b'])
+    assert.ok(
+      entries.some((x) => x.action === 'oauth.refresh' && x.secret === `oauth-token/users/${client}`),
+      `the refresh of ${client}'s record is audited`,
+    );
 });
 
 test("a third client's authorization stores its own record; the others keep theirs", async () => {
