@@ -194,6 +194,51 @@ std::int64_t refresh_failures(vault::Vault& v, const std::string& record) {
   return failures;
 }
 
+// The clients of per_user provider that have a record ("oauth-token/NAME/CLIENT").
+std::vector<std::string> per_user_clients(vault::Vault& v, const std::string& provider) {
+  std::vector<std::string> clients;
+  auto secrets = v.list_secrets();
+  if (!secrets.is_ok()) return clients;
+  const std::string prefix = oauth::record_name(provider) + "/";
+  for (const auto& secret : secrets.value())
+    if (secret.name.starts_with(prefix)) clients.push_back(secret.name.substr(prefix.size()));
+  return clients;
+}
+
+// `oauth status` of provider's record (client's own of a per_user provider): state,
+// issuer, subject, scopes, expiry, refresh, failures; never a token.
+json status_entry(vault::Vault& v, const std::string& provider, const std::string& client,
+                  std::int64_t now) {
+  const std::string secret = oauth::record_name(provider, client);
+  json entry = {{"provider", provider}, {"secret", secret}};
+  if (!client.empty()) entry["client"] = client;
+  auto bytes = v.read_secret(secret);
+  if (!bytes.is_ok()) {
+    entry["state"] = bytes.status().code() == ErrorCode::kNotFound ? "not logged in" : "error";
+    if (bytes.status().code() != ErrorCode::kNotFound) entry["error"] = bytes.status().message();
+    return entry;
+  }
+  auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider);
+  if (!record.is_ok()) {
+    entry["state"] = "error";
+    entry["error"] = record.status().message();
+    return entry;
+  }
+  const auto& r = record.value();
+  entry["state"] = r.expires_at != 0 && r.expires_at <= now ? "expired" : "valid";
+  entry["issuer"] = r.issuer;
+  entry["subject"] = r.subject;
+  entry["grant"] = r.grant;
+  entry["scopes"] = r.scope;
+  entry["expires_at"] = r.expires_at ? json(format_time(r.expires_at)) : json();
+  entry["expires_in"] = r.expires_at ? json(r.expires_at - now) : json();
+  entry["refresh_token"] = !r.refresh_token.empty();
+  entry["obtained_at"] = format_time(r.obtained_at);
+  entry["last_refresh"] = r.last_refresh ? json(format_time(r.last_refresh)) : json();
+  entry["refresh_failures"] = refresh_failures(v, secret);
+  return entry;
+}
+
 }  // namespace
 
 void add_oauth_command(CLI::App& app) {
@@ -365,36 +410,16 @@ void add_oauth_command(CLI::App& app) {
       const auto now = now_unix();
       json out = json::array();
       for (const auto& [name, provider] : config.oauth) {
-        json entry = {{"provider", name}, {"secret", oauth::record_name(name)}};
-        auto bytes = v.read_secret(oauth::record_name(name));
-        if (!bytes.is_ok()) {
-          entry["state"] =
-              bytes.status().code() == ErrorCode::kNotFound ? "not logged in" : "error";
-          if (bytes.status().code() != ErrorCode::kNotFound)
-            entry["error"] = bytes.status().message();
-          out.push_back(entry);
+        if (!provider.per_user) {
+          out.push_back(status_entry(v, name, {}, now));
           continue;
         }
-        auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), name);
-        if (!record.is_ok()) {
-          entry["state"] = "error";
-          entry["error"] = record.status().message();
-          out.push_back(entry);
-          continue;
-        }
-        const auto& r = record.value();
-        entry["state"] = r.expires_at != 0 && r.expires_at <= now ? "expired" : "valid";
-        entry["issuer"] = r.issuer;
-        entry["subject"] = r.subject;
-        entry["grant"] = r.grant;
-        entry["scopes"] = r.scope;
-        entry["expires_at"] = r.expires_at ? json(format_time(r.expires_at)) : json();
-        entry["expires_in"] = r.expires_at ? json(r.expires_at - now) : json();
-        entry["refresh_token"] = !r.refresh_token.empty();
-        entry["obtained_at"] = format_time(r.obtained_at);
-        entry["last_refresh"] = r.last_refresh ? json(format_time(r.last_refresh)) : json();
-        entry["refresh_failures"] = refresh_failures(v, oauth::record_name(name));
-        out.push_back(entry);
+        const auto clients = per_user_clients(v, name);
+        if (clients.empty())
+          out.push_back({{"provider", name},
+                         {"secret", oauth::record_name(name) + "/*"},
+                         {"state", "no client logged in"}});
+        for (const auto& client : clients) out.push_back(status_entry(v, name, client, now));
       }
       if (*json_out) {
         std::cout << out.dump(2) << "\n";
@@ -406,7 +431,10 @@ void add_oauth_command(CLI::App& app) {
         return;
       }
       for (const auto& e : out) {
-        std::printf("%s: %s\n", e["provider"].get<std::string>().c_str(),
+        std::printf("%s%s: %s\n", e["provider"].get<std::string>().c_str(),
+                    e.contains("client")
+                        ? (" (client " + e["client"].get<std::string>() + ")").c_str()
+                        : "",
                     e["state"].get<std::string>().c_str());
         if (e.contains("error"))
           std::printf("  error: %s\n", e["error"].get<std::string>().c_str());
@@ -436,11 +464,15 @@ void add_oauth_command(CLI::App& app) {
         "Revoke the tokens at the provider (RFC 7009, when offered), then erase them (grants on "
         "the record are kept for the next login)");
     cmd->add_option("NAME", *name, "Provider ([oauth.NAME])")->required();
-    cmd->callback([name, common] {
+    auto client_name = std::make_shared<std::string>();
+    cmd->add_option("--client", *client_name,
+                    "For a per_user provider: the keyhold client (token name) to sign out");
+    cmd->callback([name, client_name, common] {
       const Config config = load_config_or_fail(*common);
       const auto& provider = provider_or_fail(config, *name);
+      check_login_client(provider, *client_name);
       auto v = open_shared_vault(*common);
-      const std::string secret = oauth::record_name(provider.name);
+      const std::string secret = oauth::record_name(provider.name, *client_name);
       auto bytes = v->with([&](vault::Vault& vault) { return vault.read_secret(secret); });
       if (!bytes.is_ok()) fail(bytes.status());
       auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider.name);

@@ -7,10 +7,10 @@
 // with that client's token. Every use is checked: the snoop fixture's HMAC with the token
 // is matched against every access token the provider issued, and the account it was issued
 // to must be the caller's. Each client's token is refreshed on its own (one refresh per
-// client for concurrent calls). Forged and replayed states are refused; a client without URL
-// elicitation is told the CLI login (`keyhold oauth login NAME --client CLIENT`), which then
-// works too; stdio has no client and gets a clear error. Every output is swept for every
-// token, code and client token.
+// client for concurrent calls). Forged and replayed states are refused; a client without
+// URL elicitation is told the CLI login (`keyhold oauth login NAME --client CLIENT`),
+// which then works, as do `oauth status` and `oauth logout --client`; stdio has no client
+// and gets a clear error. Every output is swept for every token, code and client token.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -23,7 +23,7 @@ import {
 import { Client, createToken, StreamableHTTPClientTransport, startServer } from '../http/http_helpers.mjs';
 import { audit, capture, captures, cli, findLeaks, grant, KH, makeVault, serve, snoopInstance, structured } from '../secrets/lib.mjs';
 import { startLogin } from './login.mjs';
-import { accountOf, all, authorize, issued, latest, startProvider } from './oidc_server.mjs';
+import { accountOf, all, authorize, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
 let op;
 let sandbox;
@@ -269,6 +269,19 @@ test('a client without URL elicitation is told the CLI login, which then works',
   // The CLI requires --client for a per_user provider.
   const missing = await cli(sandbox, ['oauth', '--config', host.configPath, 'login', 'users', '--no-browser'], { expect: 2 });
   assert.match(missing.stderr, /is per_user: name the client/);
+
+  // status shows each client's record (never a token); logout --client signs one client out.
+  const status = JSON.parse((await cli(sandbox, ['oauth', '--config', host.configPath, 'status', '--json'])).stdout);
+  const subjects = Object.fromEntries(status.filter((e) => e.provider === 'users').map((e) => [e.client, e.subject]));
+  assert.deepEqual(subjects, { 'client-a': 'alice', 'client-b': 'bob', 'client-c': 'carol', 'client-d': 'dave' });
+  assert.ok(status.every((e) => e.provider !== 'users' || e.state === 'valid'), JSON.stringify(status));
+  const daveToken = all('AccessToken').find((t) => accountOf('AccessToken', t) === 'dave');
+  await cli(sandbox, ['oauth', '--config', host.configPath, 'logout', 'users', '--client', 'client-d']);
+  assert.ok(!stillStored('AccessToken', daveToken), "dave's token is revoked at the provider");
+  const after = await d.sign();
+  assert.equal(after.isError, true, JSON.stringify(after));
+  assert.match(after.content[0].text, /keyhold oauth login users --client client-d/);
+  await signAs(a, 'alice');
 });
 
 test('without an authenticated client (stdio) a per_user provider is a clear error', async () => {
