@@ -140,7 +140,8 @@ int32_t api_process_spawn(kh_host* host, const kh_call_ctx* ctx, kh_str spec, ui
       write_sink(error, "process spawning is not available: no secret services are configured");
       return KH_NOT_GRANTED;
     }
-    auto spawned = services->children->spawn(host->instance->name(), request_of(ctx), view(spec));
+    auto spawned = services->children->spawn(host->instance->name(), request_of(ctx), view(spec),
+                                             client_of(ctx));
     if (!spawned.is_ok()) {
       write_sink(error, spawned.status().message());
       return to_kh_status(spawned.status());

@@ -373,15 +373,15 @@ Result<AliasBinding> HandleBroker::env_binding(const std::string& instance, std:
   return binding;
 }
 
-Result<vault::SecretBuffer> HandleBroker::copy_value(const std::string& instance,
-                                                     const AliasBinding& binding,
-                                                     const char* action,
-                                                     const std::string& request_id,
-                                                     const std::string& ok_detail) {
+Result<vault::SecretBuffer> HandleBroker::copy_value(
+    const std::string& instance, const AliasBinding& binding, const char* action,
+    const std::string& request_id, const std::string& ok_detail, OAuthUser* client) {
   const std::string what = binding.source.describe();
   vault::SecretBuffer out;
-  if (Status read = with_value(binding, [&](std::span<const std::uint8_t> v,
-                                            bool) { out = vault::SecretBuffer::copy_of(v); });
+  if (Status read = with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { out = vault::SecretBuffer::copy_of(v); },
+          client);
       !read.is_ok()) {
     audit(instance, action, what, request_id, "error", read.message());
     return io_error("secret alias '" + binding.alias + "' could not be read: " + read.message());
@@ -393,7 +393,8 @@ Result<vault::SecretBuffer> HandleBroker::copy_value(const std::string& instance
 Result<vault::SecretBuffer> HandleBroker::value_for_env(const std::string& instance,
                                                         std::string_view alias,
                                                         const std::vector<std::string>& argv,
-                                                        const std::string& request_id) {
+                                                        const std::string& request_id,
+                                                        OAuthUser* client) {
   auto binding = env_binding(instance, alias, "handle.env", request_id);
   if (!binding.is_ok()) return binding.status();
   const bool allowed = std::any_of(
@@ -410,7 +411,7 @@ Result<vault::SecretBuffer> HandleBroker::value_for_env(const std::string& insta
                                  command + "' (not in the alias's env_commands)");
   }
   return copy_value(instance, *binding, "handle.env", request_id,
-                    "alias=" + binding->alias + " command=" + argv.front());
+                    "alias=" + binding->alias + " command=" + argv.front(), client);
 }
 
 Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& instance,
@@ -420,7 +421,8 @@ Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& in
   auto binding = env_binding(instance, alias, "handle.header", request_id);
   if (!binding.is_ok()) return binding.status();
   return copy_value(instance, *binding, "handle.header", request_id,
-                    "alias=" + binding->alias + " to=" + destination);
+                    "alias=" + binding->alias + " to=" + destination,
+                    nullptr);  // mounted servers: never per client (the config refuses per_user)
 }
 
 Status HandleBroker::header_refused(const std::string& instance, std::string_view alias,

@@ -75,9 +75,11 @@ class HandleBroker {
   // administrator's list in the config; the plugin picks argv, so without it any child
   // could print the value transformed past the redactor). A refusal's message says which
   // check failed (names only). Audited.
+  // client as for reveal.
   Result<vault::SecretBuffer> value_for_env(const std::string& instance, std::string_view alias,
                                             const std::vector<std::string>& argv,
-                                            const std::string& request_id);
+                                            const std::string& request_id,
+                                            OAuthUser* client = nullptr);
 
   // The value of alias for a header of the requests the host sends to a remote mounted
   // server at destination (a URL, for the audit). Checked against the env operation: env
@@ -149,10 +151,11 @@ class HandleBroker {
   // alias mapped and granted (audited under action when not) ...
   Result<AliasBinding> env_binding(const std::string& instance, std::string_view alias,
                                    const char* action, const std::string& request_id);
-  // ... and the value copied out, audited under action ("ok" with ok_detail).
+  // ... and the value copied out, audited under action ("ok" with ok_detail); client as
+  // for reveal.
   Result<vault::SecretBuffer> copy_value(const std::string& instance, const AliasBinding& binding,
                                          const char* action, const std::string& request_id,
-                                         const std::string& ok_detail);
+                                         const std::string& ok_detail, OAuthUser* client);
   // Calls use with the current value of binding's secret (an operation already checked);
   // kIo with a message (names only) when it cannot be read. use runs under the cache
   // lock: keep it short (a MAC, a copy), never a plugin callback.

@@ -21,7 +21,20 @@ import {
   ErrorCode,
 } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 import { Client, createToken, StreamableHTTPClientTransport, startServer } from '../http/http_helpers.mjs';
-import { audit, capture, captures, cli, findLeaks, grant, KH, makeVault, serve, snoopInstance, structured } from '../secrets/lib.mjs';
+import {
+  audit,
+  capture,
+  captures,
+  cli,
+  findLeaks,
+  grant,
+  KH,
+  makeVault,
+  serve,
+  SNOOP_ENV_COMMANDS,
+  snoopInstance,
+  structured,
+} from '../secrets/lib.mjs';
 import { startLogin } from './login.mjs';
 import { accountOf, all, authorize, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
 
@@ -31,6 +44,8 @@ let host;
 const clientTokens = {}; // keyhold client token name -> token text
 const clients = [];
 
+// A child that prints the token reversed, past the redactor: the test sees whose it is.
+const REV = ['sh', '-c', `printf '%s\\n' "$MCP_AUTH_TOKEN" | rev`];
 const TTL = 40; // the provider's access token lifetime
 const MARGIN = 30; // keyhold refreshes a token once it is TTL - MARGIN seconds old
 const hmac = (key, message) => createHmac('sha256', key).update(message).digest('hex');
@@ -40,12 +55,12 @@ const config = () =>
   `[oauth.users]\nissuer = ${tomlString(op.issuer)}\nclient_id = "keyhold-users"\n` +
   `scopes = ["openid", "offline_access", "api:read"]\nper_user = true\nlogin_timeout = "60s"\n` +
   `refresh_margin = "${MARGIN}s"\n\n` +
-  snoopInstance('app', { token: 'oauth:users' });
+  snoopInstance('app', { token: { source: 'oauth:users', env_commands: [SNOOP_ENV_COMMANDS[0], REV] } });
 
 before(async () => {
   op = await startProvider({ accessTokenTtl: TTL });
   sandbox = await makeVault('per-user');
-  await grant(sandbox, 'app', 'oauth-token/users', 'reveal,sign');
+  await grant(sandbox, 'app', 'oauth-token/users', 'reveal,sign,env');
   for (const name of ['client-a', 'client-b', 'client-c']) clientTokens[name] = await createToken(sandbox, name);
   const configPath = sandbox.writeConfig(`[server]\nlog_level = "debug"\n\n${config()}`, 'per-user.toml');
   host = await startServer(sandbox, configPath);
@@ -115,6 +130,18 @@ async function signAs(c, account) {
   const result = structured(await c.sign());
   assert.equal(result.sign, KH.OK, `${c.name}: ${JSON.stringify(result)}`);
   assert.equal(accountOfMac(result.mac), account, `${c.name}'s call used ${account}'s token`);
+}
+
+// Starts a child with the token in its environment as c (the env operation) and asserts
+// it got the current token of provider account `account`, redacted in its output.
+async function envAs(c, account) {
+  const call = (mode) => c.client.callTool({ name: 'app_env', arguments: { alias: 'token', mode } });
+  const rev = structured(await call('rev'));
+  assert.equal(rev.spawn, KH.OK, `${c.name}: ${JSON.stringify(rev)}`);
+  const token = [...rev.stdout.trim()].reverse().join('');
+  assert.equal(accountOf('AccessToken', token), account, `${c.name}'s child got ${account}'s token`);
+  const echo = structured(await call('echo'));
+  assert.ok(echo.stdout.startsWith('got [REDACTED:token]'), `${c.name}: ${echo.stdout}`);
 }
 
 // The first call of a client without tokens: -32042 with one URL elicitation.
@@ -194,7 +221,7 @@ test("client A's first call asks for a URL elicitation; after alice signs in, th
   await signAs(a, 'alice');
 });
 
-test("client B gets its own URL, signs in as bob, and never gets alice's token (nor A bob's)", async () => {
+test("client B gets its own URL, signs in as bob, and never gets alice's token (nor A bob's), also in a child's environment", async () => {
   b = await connect('client-b');
   const e = await elicitationOf(b);
   const callback = await authorize(e.url, `http://127.0.0.1:${host.port}/oauth/callback`, { login: 'bob' });
@@ -207,6 +234,8 @@ test("client B gets its own URL, signs in as bob, and never gets alice's token (
     ...Array.from({ length: 5 }, () => signAs(a, 'alice')),
     ...Array.from({ length: 5 }, () => signAs(b, 'bob')),
   ]);
+  await envAs(a, 'alice');
+  await envAs(b, 'bob');
   const entries = await audit(sandbox);
   for (const client of ['client-a', 'client-b'])
     assert.ok(
