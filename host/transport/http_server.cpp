@@ -386,11 +386,9 @@ class HttpServer::Connection {
                                       : std::string_view(target).substr(question + 1));
     if (answer.accepted)
       server_.notify_elicitation_complete(answer.client_id, answer.elicitation_id);
-    return reply(
-        answer.accepted ? http::status::ok : http::status::bad_request, keep,
-        "<!doctype html><title>keyhold</title><p>" + html_escape(answer.text) + "</p>\n",
-        "text/html; charset=utf-8",
-        {{http::field::cache_control, "no-store"}});
+    return reply(answer.accepted ? http::status::ok : http::status::bad_request, keep,
+                 "<!doctype html><title>keyhold</title><p>" + html_escape(answer.text) + "</p>\n",
+                 "text/html; charset=utf-8", {{http::field::cache_control, "no-store"}});
   }
 
   AuthDecision authenticate() const {
