@@ -326,8 +326,7 @@ oauth::PendingAuthorization pending(const std::string& client, const std::string
                                     std::int64_t expires_at) {
   oauth::PendingAuthorization p;
   p.provider = "gh";
-  p.client_id = client;
-  p.client_name = client;
+  p.client_id = p.client_name = client;  // the tests use the token's name as its id
   p.state = state;
   p.expires_at = expires_at;
   return p;
