@@ -13,6 +13,7 @@
 #include <string_view>
 #include <thread>
 
+#include "auth/token_text.hpp"
 #include "cli/config_loading.hpp"
 #include "cli/vault_cli_support.hpp"
 #include "oauth/client_registration.hpp"
@@ -70,14 +71,17 @@ oauth::TokenClient client_or_fail(const OAuthProviderConfig& provider, secrets::
   return oauth::TokenClient(provider, std::move(endpoints).value(), std::move(secret).value());
 }
 
+// Stores record as provider's record (client's own one of a per_user provider when set).
 void store_or_fail(secrets::SharedVault& v, const OAuthProviderConfig& provider,
-                   const oauth::TokenRecord& record, std::string_view action) {
+                   const oauth::TokenRecord& record, std::string_view action,
+                   const std::string& client = {}) {
   auto secret = record.to_secret();
   auto stored = v.with([&](vault::Vault& vault) {
     vault::PutOptions options;
-    options.description = "OAuth tokens of provider " + provider.name + " (keyhold oauth)";
-    return vault.put_secret(oauth::record_name(provider.name), secret.bytes(), options, cli_actor(),
-                            action);
+    options.description = "OAuth tokens of provider " + provider.name +
+                          (client.empty() ? "" : " for client " + client) + " (keyhold oauth)";
+    return vault.put_secret(oauth::record_name(provider.name, client), secret.bytes(), options,
+                            cli_actor(), action);
   });
   if (!stored.is_ok()) fail(stored.status());
 }
@@ -88,9 +92,10 @@ std::string expiry_text(std::int64_t expires_at, std::int64_t now) {
   return format_time(expires_at) + " (in " + std::to_string(expires_at - now) + " s)";
 }
 
-void report_stored(const OAuthProviderConfig& provider, const oauth::TokenRecord& record) {
+void report_stored(const OAuthProviderConfig& provider, const oauth::TokenRecord& record,
+                   const std::string& client = {}) {
   std::printf("oauth provider '%s': tokens stored in the vault as %s (scopes: %s; expires: %s%s)\n",
-              provider.name.c_str(), oauth::record_name(provider.name).c_str(),
+              provider.name.c_str(), oauth::record_name(provider.name, client).c_str(),
               record.scope.empty() ? "-" : record.scope.c_str(),
               expiry_text(record.expires_at, now_unix()).c_str(),
               record.refresh_token.empty() ? "; no refresh token" : "; refresh token kept");
@@ -113,7 +118,7 @@ void open_browser(const std::string& url) {
 }
 
 void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient& client,
-                        secrets::SharedVault& v, bool browser) {
+                        secrets::SharedVault& v, bool browser, const std::string& subject) {
   const auto& endpoints = client.endpoints();
   if (endpoints.authorization_endpoint.empty())
     fail(invalid_argument("oauth provider '" + provider.name +
@@ -124,15 +129,7 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
   const oauth::Pkce pkce = oauth::make_pkce();
   const std::string state = oauth::random_token();
   const std::string redirect_uri = listener.value().redirect_uri();
-  std::vector<std::pair<std::string, std::string>> query{
-      {"response_type", "code"},          {"client_id", provider.client_id},
-      {"redirect_uri", redirect_uri},     {"state", state},
-      {"code_challenge", pkce.challenge}, {"code_challenge_method", "S256"}};
-  if (!client.scope().empty()) query.emplace_back("scope", client.scope());
-  if (!provider.resource.empty()) query.emplace_back("resource", provider.resource);  // RFC 8707
-  const std::string& base = endpoints.authorization_endpoint;
-  const std::string url =
-      base + (base.find('?') == std::string::npos ? "?" : "&") + oauth::form_encode(query);
+  const std::string url = client.authorization_url(redirect_uri, state, pkce.challenge);
   std::cerr << "keyhold oauth: open this URL in a browser to authorize keyhold for '"
             << provider.name << "' (waiting up to " << provider.login_timeout_seconds << " s):\n";
   std::printf("%s\n", url.c_str());
@@ -146,12 +143,12 @@ void login_with_browser(const OAuthProviderConfig& provider, oauth::TokenClient&
   auto record =
       client.exchange_code(response.value().code.text(), redirect_uri, pkce.verifier, now_unix());
   if (!record.is_ok()) fail(record.status());
-  store_or_fail(v, provider, record.value(), "oauth.login");
-  report_stored(provider, record.value());
+  store_or_fail(v, provider, record.value(), "oauth.login", subject);
+  report_stored(provider, record.value(), subject);
 }
 
 void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& client,
-                       secrets::SharedVault& v) {
+                       secrets::SharedVault& v, const std::string& subject) {
   auto device = client.start_device();
   if (!device.is_ok()) fail(device.status());
   const auto& d = device.value();
@@ -165,8 +162,22 @@ void login_with_device(const OAuthProviderConfig& provider, oauth::TokenClient& 
   auto record = client.poll_device(
       d, [](std::chrono::seconds s) { std::this_thread::sleep_for(s); }, [] { return now_unix(); });
   if (!record.is_ok()) fail(record.status());
-  store_or_fail(v, provider, record.value(), "oauth.login");
-  report_stored(provider, record.value());
+  store_or_fail(v, provider, record.value(), "oauth.login", subject);
+  report_stored(provider, record.value(), subject);
+}
+
+// The client a login is for: required for a per_user provider (a keyhold HTTP client
+// token's name), refused for a shared one.
+void check_login_client(const OAuthProviderConfig& provider, const std::string& client) {
+  if (provider.per_user && client.empty())
+    fail(invalid_argument("oauth provider '" + provider.name +
+                          "' is per_user: name the client whose tokens these are with --client "
+                          "CLIENT (a `keyhold token` name)"));
+  if (!provider.per_user && !client.empty())
+    fail(invalid_argument("oauth provider '" + provider.name +
+                          "' is not per_user: its tokens are shared, so --client does not apply"));
+  if (auto why = auth::validate_token_name(client); !client.empty() && why)
+    fail(invalid_argument("--client '" + client + "': " + *why));
 }
 
 // Refresh failures recorded by serving hosts since the last success (from the audit log).
@@ -181,6 +192,51 @@ std::int64_t refresh_failures(vault::Vault& v, const std::string& record) {
     failures = e.outcome == "error" ? failures + 1 : 0;
   }
   return failures;
+}
+
+// The clients of per_user provider that have a record ("oauth-token/NAME/CLIENT").
+std::vector<std::string> per_user_clients(vault::Vault& v, const std::string& provider) {
+  std::vector<std::string> clients;
+  auto secrets = v.list_secrets();
+  if (!secrets.is_ok()) return clients;
+  const std::string prefix = oauth::record_name(provider) + "/";
+  for (const auto& secret : secrets.value())
+    if (secret.name.starts_with(prefix)) clients.push_back(secret.name.substr(prefix.size()));
+  return clients;
+}
+
+// `oauth status` of provider's record (client's own of a per_user provider): state,
+// issuer, subject, scopes, expiry, refresh, failures; never a token.
+json status_entry(vault::Vault& v, const std::string& provider, const std::string& client,
+                  std::int64_t now) {
+  const std::string secret = oauth::record_name(provider, client);
+  json entry = {{"provider", provider}, {"secret", secret}};
+  if (!client.empty()) entry["client"] = client;
+  auto bytes = v.read_secret(secret);
+  if (!bytes.is_ok()) {
+    entry["state"] = bytes.status().code() == ErrorCode::kNotFound ? "not logged in" : "error";
+    if (bytes.status().code() != ErrorCode::kNotFound) entry["error"] = bytes.status().message();
+    return entry;
+  }
+  auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider);
+  if (!record.is_ok()) {
+    entry["state"] = "error";
+    entry["error"] = record.status().message();
+    return entry;
+  }
+  const auto& r = record.value();
+  entry["state"] = r.expires_at != 0 && r.expires_at <= now ? "expired" : "valid";
+  entry["issuer"] = r.issuer;
+  entry["subject"] = r.subject;
+  entry["grant"] = r.grant;
+  entry["scopes"] = r.scope;
+  entry["expires_at"] = r.expires_at ? json(format_time(r.expires_at)) : json();
+  entry["expires_in"] = r.expires_at ? json(r.expires_at - now) : json();
+  entry["refresh_token"] = !r.refresh_token.empty();
+  entry["obtained_at"] = format_time(r.obtained_at);
+  entry["last_refresh"] = r.last_refresh ? json(format_time(r.last_refresh)) : json();
+  entry["refresh_failures"] = refresh_failures(v, secret);
+  return entry;
 }
 
 }  // namespace
@@ -302,6 +358,7 @@ void add_oauth_command(CLI::App& app) {
       std::string name;
       bool device = false;
       bool no_browser = false;
+      std::string client;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = oauth_cmd->add_subcommand(
@@ -311,15 +368,19 @@ void add_oauth_command(CLI::App& app) {
     cmd->add_option("NAME", o->name, "Provider ([oauth.NAME])")->required();
     cmd->add_flag("--device", o->device, "Use the device authorization grant (RFC 8628)");
     cmd->add_flag("--no-browser", o->no_browser, "Only print the URL, never start a browser");
+    cmd->add_option("--client", o->client,
+                    "For a per_user provider: the keyhold client (token name) whose tokens these "
+                    "are");
     cmd->callback([o, common] {
       const Config config = load_config_or_fail(*common);
       const auto& provider = provider_or_fail(config, o->name);
+      check_login_client(provider, o->client);
       auto v = open_shared_vault(*common);
       auto client = client_or_fail(provider, *v);
       if (o->device)
-        login_with_device(provider, client, *v);
+        login_with_device(provider, client, *v, o->client);
       else
-        login_with_browser(provider, client, *v, !o->no_browser);
+        login_with_browser(provider, client, *v, !o->no_browser, o->client);
     });
   }
   {
@@ -349,36 +410,16 @@ void add_oauth_command(CLI::App& app) {
       const auto now = now_unix();
       json out = json::array();
       for (const auto& [name, provider] : config.oauth) {
-        json entry = {{"provider", name}, {"secret", oauth::record_name(name)}};
-        auto bytes = v.read_secret(oauth::record_name(name));
-        if (!bytes.is_ok()) {
-          entry["state"] =
-              bytes.status().code() == ErrorCode::kNotFound ? "not logged in" : "error";
-          if (bytes.status().code() != ErrorCode::kNotFound)
-            entry["error"] = bytes.status().message();
-          out.push_back(entry);
+        if (!provider.per_user) {
+          out.push_back(status_entry(v, name, {}, now));
           continue;
         }
-        auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), name);
-        if (!record.is_ok()) {
-          entry["state"] = "error";
-          entry["error"] = record.status().message();
-          out.push_back(entry);
-          continue;
-        }
-        const auto& r = record.value();
-        entry["state"] = r.expires_at != 0 && r.expires_at <= now ? "expired" : "valid";
-        entry["issuer"] = r.issuer;
-        entry["subject"] = r.subject;
-        entry["grant"] = r.grant;
-        entry["scopes"] = r.scope;
-        entry["expires_at"] = r.expires_at ? json(format_time(r.expires_at)) : json();
-        entry["expires_in"] = r.expires_at ? json(r.expires_at - now) : json();
-        entry["refresh_token"] = !r.refresh_token.empty();
-        entry["obtained_at"] = format_time(r.obtained_at);
-        entry["last_refresh"] = r.last_refresh ? json(format_time(r.last_refresh)) : json();
-        entry["refresh_failures"] = refresh_failures(v, oauth::record_name(name));
-        out.push_back(entry);
+        const auto clients = per_user_clients(v, name);
+        if (clients.empty())
+          out.push_back({{"provider", name},
+                         {"secret", oauth::record_name(name) + "/*"},
+                         {"state", "no client logged in"}});
+        for (const auto& client : clients) out.push_back(status_entry(v, name, client, now));
       }
       if (*json_out) {
         std::cout << out.dump(2) << "\n";
@@ -390,7 +431,10 @@ void add_oauth_command(CLI::App& app) {
         return;
       }
       for (const auto& e : out) {
-        std::printf("%s: %s\n", e["provider"].get<std::string>().c_str(),
+        std::printf("%s%s: %s\n", e["provider"].get<std::string>().c_str(),
+                    e.contains("client")
+                        ? (" (client " + e["client"].get<std::string>() + ")").c_str()
+                        : "",
                     e["state"].get<std::string>().c_str());
         if (e.contains("error"))
           std::printf("  error: %s\n", e["error"].get<std::string>().c_str());
@@ -420,11 +464,15 @@ void add_oauth_command(CLI::App& app) {
         "Revoke the tokens at the provider (RFC 7009, when offered), then erase them (grants on "
         "the record are kept for the next login)");
     cmd->add_option("NAME", *name, "Provider ([oauth.NAME])")->required();
-    cmd->callback([name, common] {
+    auto client_name = std::make_shared<std::string>();
+    cmd->add_option("--client", *client_name,
+                    "For a per_user provider: the keyhold client (token name) to sign out");
+    cmd->callback([name, client_name, common] {
       const Config config = load_config_or_fail(*common);
       const auto& provider = provider_or_fail(config, *name);
+      check_login_client(provider, *client_name);
       auto v = open_shared_vault(*common);
-      const std::string secret = oauth::record_name(provider.name);
+      const std::string secret = oauth::record_name(provider.name, *client_name);
       auto bytes = v->with([&](vault::Vault& vault) { return vault.read_secret(secret); });
       if (!bytes.is_ok()) fail(bytes.status());
       auto record = oauth::TokenRecord::from_secret(bytes.value().bytes(), provider.name);

@@ -18,6 +18,7 @@
 #include "cli/serve_secrets.hpp"
 #include "cli/vault_location.hpp"
 #include "loader/instance_loader.hpp"
+#include "oauth/user_authorizations.hpp"
 #include "rotation/rotation_scheduler.hpp"
 #include "secrets/redaction_refresher.hpp"
 #include "server/event_hub.hpp"
@@ -59,8 +60,60 @@ int block_termination_signals() {
   return ::signalfd(-1, &set, SFD_CLOEXEC);
 }
 
+// The per-user authorizations of per_user OAuth providers (host/oauth/README.md), wired into
+// the HTTP server's options: a tool call that needs a client's missing tokens gets a URL
+// elicitation, and GET /oauth/callback completes it. Null (nothing wired) without a
+// per_user provider, without client authentication, or without the OAuth client.
+std::shared_ptr<oauth::UserAuthorizations> wire_user_authorizations(
+    const Config& config, secrets::SecretServices& secrets, HttpOptions& options) {
+  const bool per_user = std::any_of(config.oauth.begin(), config.oauth.end(),
+                                    [](const auto& entry) { return entry.second.per_user; });
+  auto tokens = std::dynamic_pointer_cast<oauth::TokenManager>(secrets.oauth);
+  if (!per_user || !options.auth || !tokens) return nullptr;
+  auto authorizations =
+      std::make_shared<oauth::UserAuthorizations>(config.oauth, tokens, secrets.vault);
+  options.session.begin_authorization =
+      [authorizations](const std::string& provider, const std::string& client_id,
+                       const std::string& client_name) -> Result<UrlElicitation> {
+    auto started = authorizations->begin(provider, client_id, client_name);
+    if (!started.is_ok()) return started.status();
+    return UrlElicitation{started.value().elicitation_id, started.value().url,
+                          "Sign in to '" + provider +
+                              "' so that keyhold can use your account "
+                              "for client '" +
+                              client_name + "', then retry."};
+  };
+  options.oauth_callback = [authorizations](std::string_view query) {
+    auto completed = authorizations->complete(query);
+    OAuthCallbackAnswer answer;
+    if (!completed.is_ok()) {
+      spdlog::warn("GET /oauth/callback refused: {}", completed.status().message());
+      answer.text = "keyhold refused this authorization response: " + completed.status().message();
+      return answer;
+    }
+    answer.accepted = true;
+    answer.text = "keyhold stored your authorization for '" + completed.value().provider +
+                  "'. You can close this window and return to your MCP client.";
+    answer.client_id = completed.value().client_id;
+    answer.elicitation_id = completed.value().elicitation_id;
+    return answer;
+  };
+  return authorizations;
+}
+
+// http://HOST:PORT/oauth/callback on the listener (an unspecified bind address is reached
+// at the loopback address).
+std::string callback_uri(const std::string& bind_address, std::uint16_t port) {
+  std::string host = bind_address == "0.0.0.0"                     ? "127.0.0.1"
+                     : bind_address == "::"                        ? "[::1]"
+                     : bind_address.find(':') != std::string::npos ? "[" + bind_address + "]"
+                                                                   : bind_address;
+  return "http://" + host + ":" + std::to_string(port) + "/oauth/callback";
+}
+
 int serve_http(const std::string& address, const Config& config, Registry& registry, EventHub& hub,
-               boost::asio::thread_pool& pool, const SessionOptions& session_options, int stop_fd) {
+               boost::asio::thread_pool& pool, const SessionOptions& session_options,
+               secrets::SecretServices& secret_services, int stop_fd) {
   HttpOptions options;
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) {
@@ -128,12 +181,15 @@ int serve_http(const std::string& address, const Config& config, Registry& regis
     }
   }
 
+  auto authorizations = wire_user_authorizations(config, secret_services, options);
   HttpServer server(registry, hub, pool, options);
   if (authenticator) server.set_token_check(authenticator->token_check());
   if (Status listening = server.listen(); !listening.is_ok()) {
     std::cerr << "keyhold: " << listening.message() << "\n";
     return 1;
   }
+  if (authorizations)
+    authorizations->set_redirect_uri(callback_uri(options.bind_address, server.port()));
   if (!options.auth)
     spdlog::warn("HTTP client authentication is OFF ([http] auth = \"off\"); loopback only");
   std::cerr << "keyhold: serving MCP over HTTP at http://" << address.substr(0, colon) << ":"
@@ -272,7 +328,8 @@ int serve(const ServeFlags& flags) {
                   blocked ? "denied" : "redacted", detail);
   };
   if (!flags.http.empty()) {
-    int code = serve_http(flags.http, *config, registry, hub, pool, session_options, stop_fd);
+    int code = serve_http(flags.http, *config, registry, hub, pool, session_options,
+                          *secret_services, stop_fd);
     pool.join();
     registry.clear();
     return code;

@@ -71,9 +71,10 @@ Result<std::unique_ptr<SecretServices>> open_secret_services(const Config& confi
       spdlog::warn("cannot harden the process: {}", hardened.message());
   }
   services->broker = std::make_unique<secrets::HandleBroker>(services->vault);
-  if (services->vault && !config.oauth.empty())
-    services->broker->set_oauth_tokens(
-        std::make_shared<oauth::TokenManager>(config.oauth, services->vault));
+  if (services->vault && !config.oauth.empty()) {
+    services->oauth = std::make_shared<oauth::TokenManager>(config.oauth, services->vault);
+    services->broker->set_oauth_tokens(services->oauth);
+  }
   auto redactor = secrets::Redactor::create(secrets::builtin_credential_rules());
   if (!redactor.is_ok()) return redactor.status();
   services->redactor = std::move(redactor).value();

@@ -570,6 +570,15 @@ Result<Config> parse_config(std::string_view document, const std::filesystem::pa
                 ": a mounted server's secret is the variable of that name, so the alias "
                 "must be [A-Za-z_][A-Za-z0-9_]* and the mapping a plain \"vault:NAME\"");
           }
+          if (instance.server && mapping->source.starts_with("oauth:")) {
+            auto provider = config.oauth.find(mapping->source.substr(6));
+            if (provider != config.oauth.end() && provider->second.per_user)
+              return invalid_argument(
+                  where(path, source) + ": instances." + instance.name + ".secrets." +
+                  std::string(alias.str()) + ": oauth provider '" + provider->first +
+                  "' is per_user, and a mounted server's headers and environment are not built "
+                  "per client: map a provider without per_user (host/oauth/README.md)");
+          }
           instance.secrets[std::string(alias.str())] = std::move(*mapping);
         }
       }

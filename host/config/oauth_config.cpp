@@ -63,14 +63,15 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
                                           "scopes",
                                           "resource",
                                           "refresh_margin",
-                                          "login_timeout"};
+                                          "login_timeout",
+                                          "per_user"};
   for (const auto& [key, value] : *table) {
     if (std::find(std::begin(kKeys), std::end(kKeys), key.str()) == std::end(kKeys))
-      return invalid_argument(where(path, value) + ": " + section + ": unknown key '" +
-                              std::string(key.str()) +
-                              "' (expected issuer, authorization_endpoint, token_endpoint, "
-                              "revocation_endpoint, device_authorization_endpoint, client_id, "
-                              "client_secret, scopes, resource, refresh_margin, login_timeout)");
+      return invalid_argument(
+          where(path, value) + ": " + section + ": unknown key '" + std::string(key.str()) +
+          "' (expected issuer, authorization_endpoint, token_endpoint, "
+          "revocation_endpoint, device_authorization_endpoint, client_id, "
+          "client_secret, scopes, resource, refresh_margin, login_timeout, per_user)");
   }
   OAuthProviderConfig provider;
   provider.name = std::string(name);
@@ -93,6 +94,12 @@ Result<OAuthProviderConfig> read_provider(std::string_view name, const toml::nod
           read_duration(*table, "login_timeout", section, path, &provider.login_timeout_seconds);
       !read.is_ok())
     return read;
+  if (const toml::node* per_user = table->get("per_user")) {
+    if (!per_user->is_boolean())
+      return invalid_argument(where(path, *per_user) + ": " + section +
+                              ".per_user must be true or false");
+    provider.per_user = per_user->value<bool>().value_or(false);
+  }
   if (provider.client_id.empty())
     return invalid_argument(where(path, node) + ": " + section + ".client_id is required");
   if (provider.issuer.empty() && provider.token_endpoint.empty())

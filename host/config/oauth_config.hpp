@@ -30,6 +30,10 @@ struct OAuthProviderConfig {
   std::int64_t refresh_margin_seconds = 60;
   // How long `keyhold oauth login` waits for the browser (`login_timeout = "5m"`).
   std::int64_t login_timeout_seconds = 300;
+  // `per_user = true`: each authenticated HTTP client (its token name, the subject) has
+  // tokens of its own, the vault record "oauth-token/NAME/<client>"; a call uses only its
+  // client's record, never the shared one or another client's (host/oauth/README.md).
+  bool per_user = false;
 };
 
 using OAuthProviders = std::map<std::string, OAuthProviderConfig>;

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "secrets/oauth_tokens.hpp"
+
 namespace keyhold {
 class HostServices;
 class PluginInstance;
@@ -19,6 +21,9 @@ struct kh_call_ctx {
   keyhold::HostServices* services = nullptr;          // the session that owns the request
   const keyhold::PluginInstance* instance = nullptr;  // the instance serving it, when known
   std::atomic<bool> cancelled{false};
+  // The authenticated client the request serves (its subject set at dispatch), and the
+  // per_user OAuth providers it must authorize first, as the broker found them.
+  keyhold::secrets::OAuthUser oauth_user;
 
   // Progress must not go backwards; guarded because a plugin may report from threads.
   std::mutex progress_mutex;

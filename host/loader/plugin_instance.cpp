@@ -73,6 +73,11 @@ std::string request_of(const kh_call_ctx* ctx) {
   return ctx == nullptr ? std::string() : ctx->request_id.dump();
 }
 
+// The client the request serves, for per_user OAuth tokens (null outside a request).
+secrets::OAuthUser* client_of(const kh_call_ctx* ctx) {
+  return ctx == nullptr ? nullptr : &const_cast<kh_call_ctx*>(ctx)->oauth_user;
+}
+
 // Without a broker (no secrets configured) every secret operation is "not granted".
 int32_t api_secret_acquire(kh_host* host, const kh_call_ctx* ctx, kh_str alias,
                            kh_secret_handle* out) {
@@ -102,8 +107,8 @@ int32_t api_secret_reveal(kh_host* host, const kh_call_ctx* ctx, kh_secret_handl
   try {
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
-    return to_kh_status(
-        services->broker->reveal(host->instance->name(), handle, request_of(ctx), use, user));
+    return to_kh_status(services->broker->reveal(host->instance->name(), handle, request_of(ctx),
+                                                 use, user, client_of(ctx)));
   } catch (...) {
     return KH_ERROR;
   }
@@ -114,7 +119,7 @@ int32_t api_secret_sign(kh_host* host, const kh_call_ctx* ctx, kh_secret_handle 
     auto* services = host->instance->secrets();
     if (services == nullptr || !services->broker) return KH_NOT_GRANTED;
     auto signature = services->broker->sign(host->instance->name(), handle, view(algorithm),
-                                            view(data), request_of(ctx));
+                                            view(data), request_of(ctx), client_of(ctx));
     if (signature.is_ok()) {
       write_sink(out, *signature);
       sodium_memzero(signature->data(), signature->size());
@@ -135,7 +140,8 @@ int32_t api_process_spawn(kh_host* host, const kh_call_ctx* ctx, kh_str spec, ui
       write_sink(error, "process spawning is not available: no secret services are configured");
       return KH_NOT_GRANTED;
     }
-    auto spawned = services->children->spawn(host->instance->name(), request_of(ctx), view(spec));
+    auto spawned = services->children->spawn(host->instance->name(), request_of(ctx), view(spec),
+                                             client_of(ctx));
     if (!spawned.is_ok()) {
       write_sink(error, spawned.status().message());
       return to_kh_status(spawned.status());

@@ -17,10 +17,6 @@ namespace keyhold::oauth {
 
 namespace {
 
-bool same_text(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 void answer(int client, int status, const std::string& message) {
   const std::string body = "<!doctype html><title>keyhold</title><p>" + message + "</p>\n";
   const std::string head = "HTTP/1.1 " + std::to_string(status) +
@@ -57,6 +53,40 @@ bool read_head(int client, std::chrono::steady_clock::time_point deadline, Wiped
 }
 
 }  // namespace
+
+bool same_secret_text(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Result<AuthorizationResponse> check_authorization_response(
+    const std::map<std::string, std::string>& query, const ExpectedCallback& expected) {
+  auto refuse = [](const std::string& why) -> Result<AuthorizationResponse> {
+    return Status(ErrorCode::kPermissionDenied, why);
+  };
+  auto field = [&](const char* key) -> const std::string* {
+    auto it = query.find(key);
+    return it == query.end() ? nullptr : &it->second;
+  };
+  const std::string* state = field("state");
+  if (state == nullptr || !same_secret_text(*state, expected.state))
+    return refuse("its state does not match the one keyhold sent (a forged or stale response)");
+  const std::string* iss = field("iss");
+  if (iss != nullptr && *iss != expected.issuer)
+    return refuse("it comes from issuer '" + *iss + "', not '" + expected.issuer +
+                  "' (RFC 9207 mix-up protection)");
+  if (iss == nullptr && expected.issuer_required)
+    return refuse("it carries no iss parameter although the provider promises one (RFC 9207)");
+  if (const std::string* error = field("error")) {
+    const std::string* description = field("error_description");
+    return refuse("the provider answered " + *error +
+                  (description != nullptr ? " (" + description->substr(0, 200) + ")" : ""));
+  }
+  const std::string* code = field("code");
+  if (code == nullptr || code->empty()) return refuse("it carries no code");
+  AuthorizationResponse response;
+  response.code = WipedString(*code);
+  return response;
+}
 
 Result<LoopbackRedirect> LoopbackRedirect::open() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -140,28 +170,8 @@ Result<AuthorizationResponse> LoopbackRedirect::wait(const ExpectedCallback& exp
         for (auto& [k, v] : q) sodium_memzero(v.data(), v.size());
       }
     } wipe_query{*query};
-    auto field = [&](const char* key) -> const std::string* {
-      auto it = query->find(key);
-      return it == query->end() ? nullptr : &it->second;
-    };
-    const std::string* state = field("state");
-    if (state == nullptr || !same_text(*state, expected.state))
-      return refuse("its state does not match the one keyhold sent (a forged or stale response)");
-    const std::string* iss = field("iss");
-    if (iss != nullptr && *iss != expected.issuer)
-      return refuse("it comes from issuer '" + *iss + "', not '" + expected.issuer +
-                    "' (RFC 9207 mix-up protection)");
-    if (iss == nullptr && expected.issuer_required)
-      return refuse("it carries no iss parameter although the provider promises one (RFC 9207)");
-    if (const std::string* error = field("error")) {
-      const std::string* description = field("error_description");
-      return refuse("the provider answered " + *error +
-                    (description != nullptr ? " (" + description->substr(0, 200) + ")" : ""));
-    }
-    const std::string* code = field("code");
-    if (code == nullptr || code->empty()) return refuse("it carries no code");
-    AuthorizationResponse response;
-    response.code = WipedString(*code);
+    auto response = check_authorization_response(*query, expected);
+    if (!response.is_ok()) return refuse(response.status().message());
     answer(client, 200, "keyhold received the authorization. You can close this window.");
     return response;
   }

@@ -4,6 +4,7 @@
 // the authorization response, and checks it before anything else sees the code.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -23,6 +24,17 @@ struct ExpectedCallback {
   bool issuer_required =
       false;  // the server advertised authorization_response_iss_parameter_supported
 };
+
+// The checks an authorization response must pass before its code is used, on its parsed
+// query: state equal to expected.state (exact, constant time), iss (when present, or when
+// required) equal to the issuer (RFC 9207), no `error` parameter, a code. Shared by the
+// CLI's loopback listener and the serving host's /oauth/callback. kPermissionDenied whose
+// message is why, for the user ("its state does not match ..."), never the code or state.
+Result<AuthorizationResponse> check_authorization_response(
+    const std::map<std::string, std::string>& query, const ExpectedCallback& expected);
+
+// True when a and b are equal, compared in constant time for equal sizes.
+bool same_secret_text(const std::string& a, const std::string& b);
 
 class LoopbackRedirect {
  public:

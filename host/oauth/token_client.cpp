@@ -48,6 +48,19 @@ std::string TokenClient::scope() const {
   return out;
 }
 
+std::string TokenClient::authorization_url(const std::string& redirect_uri,
+                                           const std::string& state,
+                                           const std::string& code_challenge) const {
+  std::vector<std::pair<std::string, std::string>> query{
+      {"response_type", "code"},          {"client_id", provider_.client_id},
+      {"redirect_uri", redirect_uri},     {"state", state},
+      {"code_challenge", code_challenge}, {"code_challenge_method", "S256"}};
+  if (!scope().empty()) query.emplace_back("scope", scope());
+  if (!provider_.resource.empty()) query.emplace_back("resource", provider_.resource);  // RFC 8707
+  const std::string& base = endpoints_.authorization_endpoint;
+  return base + (base.find('?') == std::string::npos ? "?" : "&") + form_encode(query);
+}
+
 Result<HttpResponse> TokenClient::post(const std::string& url,
                                        std::vector<std::pair<std::string, std::string>> fields,
                                        bool send_resource) {

@@ -42,6 +42,11 @@ class TokenClient {
   const OAuthProviderConfig& provider() const { return provider_; }
   const ProviderEndpoints& endpoints() const { return endpoints_; }
   std::string scope() const;  // the configured scopes, space-separated
+  // The authorization request (RFC 6749 4.1.1, OAuth 2.1): code flow, the PKCE S256
+  // challenge, state, the configured scopes and resource (RFC 8707). Needs an
+  // authorization endpoint (the caller checks it is there).
+  std::string authorization_url(const std::string& redirect_uri, const std::string& state,
+                                const std::string& code_challenge) const;
 
   // authorization_code grant with the PKCE verifier (RFC 7636).
   Result<TokenRecord> exchange_code(std::string_view code, const std::string& redirect_uri,

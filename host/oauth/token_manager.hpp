@@ -5,6 +5,9 @@
 // and share its result), stores the new record in the vault in one audited transaction
 // before the new token is handed out, and keeps the old token while it is still valid when
 // a refresh fails. Failures are logged and audited without values.
+// A per_user provider keeps one such state per subject (an authenticated HTTP client), read
+// from and written to the subject's own record "oauth-token/NAME/SUBJECT": a call for one
+// subject never sees another's tokens nor the shared record.
 //
 // Thread-safe.
 #include <atomic>
@@ -30,14 +33,25 @@ class TokenManager final : public secrets::OAuthTokenSource {
                Clock now = nullptr);
 
   bool knows(std::string_view provider) const override;
+  bool per_user(std::string_view provider) const override;
   Result<vault::SecretBuffer> access_token(std::string_view provider,
-                                           std::int64_t data_version = -1) override;
+                                           std::int64_t data_version = -1,
+                                           std::string_view subject = {}) override;
   Status renew_refused(std::string_view provider, const vault::SecretBuffer& refused) override;
   std::vector<vault::SecretBuffer> known_tokens(std::string_view provider) override;
   std::uint64_t generation() const override { return generation_.load(); }
 
+  // Stores record, just obtained by a login that subject completed through the serving
+  // host (the /oauth/callback), as subject's record of the per_user provider: one audited
+  // vault write (action oauth.login), then the manager uses it at once. kInvalidArgument
+  // for an unknown or shared provider or an empty subject.
+  Status store_login(std::string_view provider, std::string_view subject, TokenRecord record);
+
  private:
+  // The tokens of one provider for one subject ("" for a shared provider).
   struct ProviderState {
+    explicit ProviderState(std::string who) : subject(std::move(who)) {}
+    const std::string subject;
     Mutex mutex;  // single flight: held across a refresh
     std::optional<TokenRecord> record KH_GUARDED_BY(mutex);
     std::int64_t data_version KH_GUARDED_BY(mutex) = -1;  // of the vault when record was read
@@ -59,6 +73,15 @@ class TokenManager final : public secrets::OAuthTokenSource {
   // by data_version (-1: read it now).
   Status load(const OAuthProviderConfig& provider, ProviderState& state,
               std::int64_t data_version = -1) KH_REQUIRES(state.mutex);
+  // The state of provider for subject (created at the first use of a per_user provider's
+  // subject; a shared provider has one, subject ""). Null for an unknown provider. States
+  // are never removed, so the pointer stays valid.
+  ProviderState* state_of(std::string_view provider, std::string_view subject);
+  // Moves the tokens of the held record to state.retired (they may still be in use).
+  void retire_record(ProviderState& state) KH_REQUIRES(state.mutex);
+  // Adds every token of state (and of its record's previous vault version) to out.
+  void add_known_tokens(const OAuthProviderConfig& provider, ProviderState& state,
+                        std::vector<vault::SecretBuffer>& out);
   // Runs the refresh grant and stores the result; state.record is the new one after.
   Status refresh(const OAuthProviderConfig& provider, ProviderState& state, std::int64_t now)
       KH_REQUIRES(state.mutex);
@@ -66,12 +89,15 @@ class TokenManager final : public secrets::OAuthTokenSource {
   // " after an upstream 401"), audited and backed off; a success clears the failure.
   Status refresh_recorded(const OAuthProviderConfig& provider, ProviderState& state,
                           std::int64_t now, std::string_view cause) KH_REQUIRES(state.mutex);
-  void audit(const std::string& provider, const std::string& outcome, const std::string& detail);
+  void audit(const std::string& record, const std::string& outcome, const std::string& detail);
 
   const OAuthProviders providers_;
   std::shared_ptr<secrets::SharedVault> vault_;
   Clock now_;
-  std::map<std::string, std::unique_ptr<ProviderState>, std::less<>> states_;  // fixed at start
+  Mutex states_mutex_;
+  // By (provider, subject).
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<ProviderState>, std::less<>> states_
+      KH_GUARDED_BY(states_mutex_);
   std::atomic<std::uint64_t> generation_{0};
 };
 

@@ -16,9 +16,14 @@
 namespace keyhold::oauth {
 
 // The vault secret of provider's record: "oauth-token/NAME" (secrets::kOAuthRecordPrefix,
-// reserved: no `vault:` mapping may name it).
-inline std::string record_name(std::string_view provider) {
-  return std::string(secrets::kOAuthRecordPrefix) + std::string(provider);
+// reserved: no `vault:` mapping may name it); for a per_user provider, client's own record
+// "oauth-token/NAME/CLIENT" (client: the keyhold HTTP client token's name, whose
+// characters are valid in a secret name). An instance's grant on "oauth-token/NAME"
+// covers the per-user records.
+inline std::string record_name(std::string_view provider, std::string_view client = {}) {
+  std::string name = std::string(secrets::kOAuthRecordPrefix) + std::string(provider);
+  if (!client.empty()) name += "/" + std::string(client);
+  return name;
 }
 
 struct TokenRecord {

@@ -18,6 +18,8 @@ enum ErrorCode : int {
   kInvalidParams = -32602,
   kInternalError = -32603,
   kResourceNotFound = -32002,  // before 2026-07-28; since then kInvalidParams
+  // MCP 2025-11-25: the request needs URL-mode elicitations (data.elicitations) first.
+  kUrlElicitationRequired = -32042,
   // Reserved for the MCP specification since 2026-07-28 (-32020 to -32099).
   kHeaderMismatch = -32020,                   // HTTP headers disagree with the body
   kMissingRequiredClientCapability = -32021,  // data.requiredCapabilities names it

@@ -109,7 +109,7 @@ ChildProcesses::~ChildProcesses() {
 
 Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
                                             const std::string& request_id,
-                                            std::string_view spec_json) {
+                                            std::string_view spec_json, OAuthUser* client) {
   auto spec = nlohmann::json::parse(spec_json, nullptr, false);
   if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
       !spec["argv"].is_array() || spec["argv"].empty()) {
@@ -153,7 +153,8 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
       if (!alias.is_string()) {
         return invalid_argument("secret_env values must be alias strings");
       }
-      auto value = broker_.value_for_env(instance, alias.get<std::string>(), argv, request_id);
+      auto value =
+          broker_.value_for_env(instance, alias.get<std::string>(), argv, request_id, client);
       if (!value.is_ok()) return value.status();
       add(name, value->view());
     }

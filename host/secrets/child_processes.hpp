@@ -28,9 +28,10 @@ class ChildProcesses {
   // The child gets PATH, HOME, LANG, TMPDIR and USER from the host, then env, then
   // secret_env. Returns the child's id; kInvalidArgument for a bad spec, kPermissionDenied
   // (KH_NOT_GRANTED) when an alias lacks the env grant, kIo when it cannot start; the
-  // message says why.
+  // message says why. client: who the request serves, for per_user `oauth:` aliases (as
+  // HandleBroker::reveal).
   Result<std::uint64_t> spawn(const std::string& instance, const std::string& request_id,
-                              std::string_view spec_json);
+                              std::string_view spec_json, OAuthUser* client = nullptr);
   // Appends redacted output of stream 1 (stdout) or 2 (stderr) to *out: whole lines, or
   // the rest at end of stream (ok, possibly nothing yet). kNotFound at end of stream with
   // nothing left, or for an unknown id; kInvalidArgument for another stream.

@@ -119,16 +119,31 @@ Status HandleBroker::check(const std::string& instance, const AliasBinding& bind
   return decision == vault::GrantDecision::kAllowed ? Status::ok() : refused();
 }
 
-Status HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use) {
+Result<vault::SecretBuffer> HandleBroker::oauth_value(const AliasBinding& binding,
+                                                      OAuthUser* client) {
+  // check() read the vault's data_version for this use: the token manager need not read
+  // it again (one check per use, as for a vault: alias).
+  std::int64_t seen = -1;
+  {
+    MutexLock lock(change_mutex_);
+    seen = last_data_version_;
+  }
+  const std::string& provider = binding.source.ref;
+  const std::string subject = client != nullptr ? client->subject : std::string();
+  auto token = oauth_->access_token(provider, seen, subject);
+  // No client, or its tokens missing or expired and not refreshable: the session answers
+  // the call with what to do (authorize, or use an authenticated client).
+  const auto code = token.status().code();
+  if (!token.is_ok() && client != nullptr && oauth_->per_user(provider) &&
+      (subject.empty() || code == ErrorCode::kNotFound || code == ErrorCode::kUnavailable))
+    client->needs_authorization(provider);
+  return token;
+}
+
+Status HandleBroker::with_value(const AliasBinding& binding, const ValueUse& use,
+                                OAuthUser* client) {
   if (binding.source.kind == SecretSource::Kind::kOAuth) {
-    // check() read the vault's data_version for this use: the token manager need not read
-    // it again (one check per use, as for a vault: alias).
-    std::int64_t seen = -1;
-    {
-      MutexLock lock(change_mutex_);
-      seen = last_data_version_;
-    }
-    auto token = oauth_->access_token(binding.source.ref, seen);
+    auto token = oauth_value(binding, client);
     if (!token.is_ok()) return io_error(token.status().message());
     // A refresh in this process moves the manager's generation, not data_version: the
     // redactor learns the new token before it leaves.
@@ -256,14 +271,17 @@ Result<AliasBinding> HandleBroker::granted_binding(const std::string& instance,
 }
 
 Status HandleBroker::reveal(const std::string& instance, kh_secret_handle handle,
-                            const std::string& request_id, kh_reveal_fn use, void* user) {
+                            const std::string& request_id, kh_reveal_fn use, void* user,
+                            OAuthUser* client) {
   auto binding =
       granted_binding(instance, handle, KH_SECRET_OP_REVEAL, "handle.reveal", request_id);
   if (!binding.is_ok()) return binding.status();
   const std::string what = binding->source.describe();
   vault::SecretBuffer value;
-  if (Status read = with_value(*binding, [&](std::span<const std::uint8_t> v,
-                                             bool) { value = vault::SecretBuffer::copy_of(v); });
+  if (Status read = with_value(
+          *binding,
+          [&](std::span<const std::uint8_t> v, bool) { value = vault::SecretBuffer::copy_of(v); },
+          client);
       !read.is_ok()) {
     audit(instance, "handle.reveal", what, request_id, "error", read.message());
     return read;
@@ -275,7 +293,7 @@ Status HandleBroker::reveal(const std::string& instance, kh_secret_handle handle
 
 Result<std::string> HandleBroker::sign(const std::string& instance, kh_secret_handle handle,
                                        std::string_view algorithm, std::string_view data,
-                                       const std::string& request_id) {
+                                       const std::string& request_id, OAuthUser* client) {
   auto granted = granted_binding(instance, handle, KH_SECRET_OP_SIGN, "handle.sign", request_id);
   if (!granted.is_ok()) return granted.status();
   const AliasBinding& binding = *granted;
@@ -301,8 +319,9 @@ Result<std::string> HandleBroker::sign(const std::string& instance, kh_secret_ha
     }
     scope = std::move(*parsed);
   }
-  const Status computed =
-      with_value(binding, [&](std::span<const std::uint8_t> secret, bool current) {
+  const Status computed = with_value(
+      binding,
+      [&](std::span<const std::uint8_t> secret, bool current) {
         if (algorithm == "hmac-sha256") {
           hmac_sha256(secret, data, mac);
           return;
@@ -311,7 +330,8 @@ Result<std::string> HandleBroker::sign(const std::string& instance, kh_secret_ha
         if (current)  // with_value holds the cache lock while use runs
           cached_signing_keys_.insert_or_assign(
               derived_key_id, vault::SecretBuffer::copy_of(std::span<const std::uint8_t>(mac)));
-      });
+      },
+      client);
   if (!computed.is_ok()) {
     audit(instance, "handle.sign", binding.source.describe(), request_id, "error",
           computed.message());
@@ -353,15 +373,15 @@ Result<AliasBinding> HandleBroker::env_binding(const std::string& instance, std:
   return binding;
 }
 
-Result<vault::SecretBuffer> HandleBroker::copy_value(const std::string& instance,
-                                                     const AliasBinding& binding,
-                                                     const char* action,
-                                                     const std::string& request_id,
-                                                     const std::string& ok_detail) {
+Result<vault::SecretBuffer> HandleBroker::copy_value(
+    const std::string& instance, const AliasBinding& binding, const char* action,
+    const std::string& request_id, const std::string& ok_detail, OAuthUser* client) {
   const std::string what = binding.source.describe();
   vault::SecretBuffer out;
-  if (Status read = with_value(binding, [&](std::span<const std::uint8_t> v,
-                                            bool) { out = vault::SecretBuffer::copy_of(v); });
+  if (Status read = with_value(
+          binding,
+          [&](std::span<const std::uint8_t> v, bool) { out = vault::SecretBuffer::copy_of(v); },
+          client);
       !read.is_ok()) {
     audit(instance, action, what, request_id, "error", read.message());
     return io_error("secret alias '" + binding.alias + "' could not be read: " + read.message());
@@ -373,7 +393,8 @@ Result<vault::SecretBuffer> HandleBroker::copy_value(const std::string& instance
 Result<vault::SecretBuffer> HandleBroker::value_for_env(const std::string& instance,
                                                         std::string_view alias,
                                                         const std::vector<std::string>& argv,
-                                                        const std::string& request_id) {
+                                                        const std::string& request_id,
+                                                        OAuthUser* client) {
   auto binding = env_binding(instance, alias, "handle.env", request_id);
   if (!binding.is_ok()) return binding.status();
   const bool allowed = std::any_of(
@@ -390,7 +411,7 @@ Result<vault::SecretBuffer> HandleBroker::value_for_env(const std::string& insta
                                  command + "' (not in the alias's env_commands)");
   }
   return copy_value(instance, *binding, "handle.env", request_id,
-                    "alias=" + binding->alias + " command=" + argv.front());
+                    "alias=" + binding->alias + " command=" + argv.front(), client);
 }
 
 Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& instance,
@@ -400,7 +421,8 @@ Result<vault::SecretBuffer> HandleBroker::value_for_header(const std::string& in
   auto binding = env_binding(instance, alias, "handle.header", request_id);
   if (!binding.is_ok()) return binding.status();
   return copy_value(instance, *binding, "handle.header", request_id,
-                    "alias=" + binding->alias + " to=" + destination);
+                    "alias=" + binding->alias + " to=" + destination,
+                    nullptr);  // mounted servers: never per client (the config refuses per_user)
 }
 
 Status HandleBroker::header_refused(const std::string& instance, std::string_view alias,

@@ -59,22 +59,27 @@ class HandleBroker {
   // kNotFound for an unknown handle or another instance's.
   Status release(const std::string& instance, kh_secret_handle handle);
   // Calls use(user, value, size) with the current value; the buffer is zeroed after.
+  // client: who the request serves (the token of a per_user `oauth:` provider is client's;
+  // a provider client must authorize first is added to it). Null: no client.
   Status reveal(const std::string& instance, kh_secret_handle handle, const std::string& request_id,
-                kh_reveal_fn use, void* user);
+                kh_reveal_fn use, void* user, OAuthUser* client = nullptr);
   // "hmac-sha256" (data = message) or "aws4-signing-key" (data = {"date","region",
   // "service"} JSON). Returns the MAC or key (32 bytes); kInvalidArgument, with a message
   // for the plugin, for an unknown algorithm or a malformed scope.
+  // client as for reveal.
   Result<std::string> sign(const std::string& instance, kh_secret_handle handle,
                            std::string_view algorithm, std::string_view data,
-                           const std::string& request_id);
+                           const std::string& request_id, OAuthUser* client = nullptr);
   // The value of alias for the environment of a child started with argv (operation env):
   // only when env is granted and argv starts with one of the alias's env_commands (the
   // administrator's list in the config; the plugin picks argv, so without it any child
   // could print the value transformed past the redactor). A refusal's message says which
   // check failed (names only). Audited.
+  // client as for reveal.
   Result<vault::SecretBuffer> value_for_env(const std::string& instance, std::string_view alias,
                                             const std::vector<std::string>& argv,
-                                            const std::string& request_id);
+                                            const std::string& request_id,
+                                            OAuthUser* client = nullptr);
 
   // The value of alias for a header of the requests the host sends to a remote mounted
   // server at destination (a URL, for the audit). Checked against the env operation: env
@@ -146,17 +151,21 @@ class HandleBroker {
   // alias mapped and granted (audited under action when not) ...
   Result<AliasBinding> env_binding(const std::string& instance, std::string_view alias,
                                    const char* action, const std::string& request_id);
-  // ... and the value copied out, audited under action ("ok" with ok_detail).
+  // ... and the value copied out, audited under action ("ok" with ok_detail); client as
+  // for reveal.
   Result<vault::SecretBuffer> copy_value(const std::string& instance, const AliasBinding& binding,
                                          const char* action, const std::string& request_id,
-                                         const std::string& ok_detail);
+                                         const std::string& ok_detail, OAuthUser* client);
   // Calls use with the current value of binding's secret (an operation already checked);
   // kIo with a message (names only) when it cannot be read. use runs under the cache
   // lock: keep it short (a MAC, a copy), never a plugin callback.
   // use(value, current): current is false when the value must not be cached (read from
   // env or a file, or the vault moved while it was read).
+  // client: as for reveal (null: no client, so a per_user provider's token is refused).
   using ValueUse = std::function<void(std::span<const std::uint8_t>, bool)>;
-  Status with_value(const AliasBinding& binding, const ValueUse& use);
+  Status with_value(const AliasBinding& binding, const ValueUse& use, OAuthUser* client = nullptr);
+  // The current access token of binding's `oauth:` provider (client's for a per_user one).
+  Result<vault::SecretBuffer> oauth_value(const AliasBinding& binding, OAuthUser* client);
   // Returns the MAC or key (and wipes mac) and audits a successful sign.
   std::string finish_sign(const std::string& instance, const AliasBinding& binding,
                           std::string_view algorithm, const std::string& request_id,

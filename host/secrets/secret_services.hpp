@@ -13,6 +13,9 @@ namespace keyhold::secrets {
 struct SecretServices {
   std::shared_ptr<SharedVault> vault;  // null when no vault is open
   std::unique_ptr<HandleBroker> broker;
+  // The host's OAuth client (an oauth::TokenManager) when [oauth.*] providers and a vault
+  // are there; the broker holds it too.
+  std::shared_ptr<OAuthTokenSource> oauth;
   std::shared_ptr<Redactor> redactor;
   std::unique_ptr<ChildProcesses> children;
 };

@@ -664,6 +664,7 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   ctx->services = this;
   ctx->instance = instance;
   ctx->progress_token = meta.progress_token;
+  ctx->oauth_user.subject = options_.client_name;
   const std::string key = rpc::id_key(id);
   json refusal;  // sent after the lock is released: reply() takes it too
   {
@@ -691,6 +692,9 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     try {
       response = response_for(*ctx, *instance, method, params, output_schema.get(),
                               instance->call(*ctx, method, params));
+      if (auto providers = ctx->oauth_user.providers_to_authorize();
+          !providers.empty() && method == "tools/call")
+        response = authorization_required(*ctx, providers);
     } catch (const std::exception& e) {
       spdlog::error("internal error serving '{}' of instance '{}' ({})", method, instance->name(),
                     typeid(e).name());
@@ -723,6 +727,63 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
                                                         : InlineCalls::Kind::kWaits))
     return;
   boost::asio::post(pool_, std::move(work));
+}
+
+bool Session::supports_url_elicitation() const {
+  std::lock_guard lock(mutex_);
+  auto elicitation = client_capabilities_.find("elicitation");
+  return elicitation != client_capabilities_.end() && elicitation->is_object() &&
+         elicitation->contains("url") && (*elicitation)["url"].is_object();
+}
+
+json Session::authorization_required(const CallContext& ctx,
+                                     const std::vector<std::string>& providers) {
+  const std::string& client = ctx.oauth_user.subject;
+  std::string cli;
+  for (const auto& provider : providers)
+    cli += (cli.empty() ? "" : "; ") + std::string("`keyhold oauth login ") + provider +
+           " --client " + client + "`";
+  std::string names = "oauth provider" + std::string(providers.size() > 1 ? "s " : " ");
+  for (std::size_t i = 0; i < providers.size(); ++i)
+    names += (i == 0 ? "'" : ", '") + providers[i] + "'";
+  if (client.empty())
+    return rpc::make_result(
+        ctx.request_id,
+        tool_error(names + (providers.size() > 1 ? " are" : " is") +
+                   " per_user: its tokens belong to each authenticated client of `keyhold serve "
+                   "--http` (client tokens), and this session has none (stdio, or HTTP without "
+                   "client authentication)"));
+  if (!options_.begin_authorization || !supports_url_elicitation())
+    return rpc::make_result(
+        ctx.request_id,
+        tool_error("client '" + client + "' has no usable tokens of " + names +
+                   ", which this tool needs, and its MCP client does not support URL "
+                   "elicitation: an administrator can run " +
+                   cli + ", then retry"));
+  json elicitations = json::array();
+  for (const auto& provider : providers) {
+    auto started = options_.begin_authorization(provider, options_.client_id, client);
+    if (!started.is_ok())
+      return rpc::make_result(ctx.request_id,
+                              tool_error("client '" + client + "' must authorize oauth provider '" +
+                                         provider + "', but keyhold cannot start it (" +
+                                         started.status().message() + "); run " + cli));
+    elicitations.push_back({{"mode", "url"},
+                            {"elicitationId", started.value().elicitation_id},
+                            {"url", started.value().url},
+                            {"message", started.value().message}});
+  }
+  return rpc::make_error(
+      ctx.request_id, rpc::kUrlElicitationRequired,
+      "This request needs your authorization at " + names + ": open the URL, then retry",
+      json{{"elicitations", std::move(elicitations)}});
+}
+
+void Session::notify_elicitation_complete(const std::string& elicitation_id) {
+  if (!initialized_) return;
+  reply(rpc::make_notification("notifications/elicitation/complete",
+                               json{{"elicitationId", elicitation_id}}),
+        nullptr);
 }
 
 void Session::close() {

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 
+#include "base/status.hpp"
 #include "loader/host_services.hpp"
 #include "loader/registry.hpp"
 #include "protocol/json_rpc.hpp"
@@ -24,6 +25,13 @@
 #include "server/request_state.hpp"
 
 namespace keyhold {
+
+// A URL-mode elicitation (MCP 2025-11-25) the client is asked to open.
+struct UrlElicitation {
+  std::string elicitation_id;
+  std::string url;
+  std::string message;
+};
 
 struct SessionOptions {
   std::size_t page_size = 100;
@@ -49,6 +57,15 @@ struct SessionOptions {
   // The authenticated client served (empty without authentication): a requestState opens
   // only for the client it was sealed for.
   std::string client_id;
+  // That client's name (its token's name; empty without authentication): the subject
+  // whose own tokens a per_user OAuth provider uses in this session's calls.
+  std::string client_name;
+  // Starts the authorization of per_user OAuth provider for the client
+  // (host/oauth/user_authorizations.hpp) when a tool call failed for want of the client's
+  // token and the client supports URL-mode elicitation; unset: never offered.
+  std::function<Result<UrlElicitation>(const std::string& provider, const std::string& client_id,
+                                       const std::string& client_name)>
+      begin_authorization;
   // The Mcp-Param-* headers (name -> decoded value) of the one request a stateless HTTP
   // session serves. The argument guard checks them as it checks arguments: a credential
   // must not enter as a header either.
@@ -86,6 +103,9 @@ class Session : public HostServices {
   // Session-wide notifications sent by the server (EventHub).
   void notify_list_changed(int32_t what);
   void notify_resource_updated(std::string_view uri);
+  // notifications/elicitation/complete: the out-of-band interaction of a URL-mode
+  // elicitation this session's client was sent has completed.
+  void notify_elicitation_complete(const std::string& elicitation_id);
 
   bool initialized() const noexcept { return initialized_.load(); }
   std::string protocol_version() const;
@@ -166,6 +186,13 @@ class Session : public HostServices {
   static nlohmann::json response_for(const CallContext& ctx, PluginInstance& instance,
                                      const std::string& method, const nlohmann::json& params,
                                      const ToolSchema* output_schema, PluginReply result);
+  // The answer to a tools/call that failed because its client must first authorize the
+  // per_user OAuth providers named: -32042 with a URL elicitation per provider when the
+  // client supports URL mode, otherwise a tool error naming the CLI login; without an
+  // authenticated client, a tool error saying the providers are per_user.
+  nlohmann::json authorization_required(const CallContext& ctx,
+                                        const std::vector<std::string>& providers);
+  bool supports_url_elicitation() const;
   void send_guarded(nlohmann::json message) noexcept;
   void reply(nlohmann::json message, const CallContext* related);
   // Sends through the redactor only. Never called with mutex_ held (nor is reply()).

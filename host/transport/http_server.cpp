@@ -28,6 +28,34 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kEndpoint = "/mcp";
+constexpr std::string_view kOAuthCallback = "/oauth/callback";
+
+// Text for an HTML page: &, <, >, " and ' escaped.
+std::string html_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
 constexpr auto kKeepAliveEvery = std::chrono::seconds(10);
 // How often a quiet stream looks whether its client is still there: closing the stream is
 // how an HTTP client cancels its request (and ends a subscriptions/listen stream).
@@ -313,6 +341,8 @@ class HttpServer::Connection {
     if (auto origin = header(http::field::origin);
         !origin.empty() && !server_.origin_allowed(origin))
       return reply_error(http::status::forbidden, false, "Forbidden: Origin not allowed");
+    if (target == kOAuthCallback && server_.options_.oauth_callback)
+      return handle_oauth_callback(keep);
     if (target != kEndpoint)
       return reply_error(http::status::not_found, keep, "Not Found: use /mcp");
     client_ = AuthDecision{AuthDecision::Kind::kAllow, {}, {}, {}, {}, {}};
@@ -340,6 +370,25 @@ class HttpServer::Connection {
         return reply_error(http::status::method_not_allowed, keep, "Method Not Allowed",
                            {{http::field::allow, "GET, POST, DELETE"}});
     }
+  }
+
+  // GET /oauth/callback: the browser bringing back a per-user authorization. No bearer
+  // authentication (a browser has none): the single-use state it carries is the
+  // capability, judged by options_.oauth_callback. Answers a short HTML page.
+  bool handle_oauth_callback(bool keep) {
+    if (request_.method() != http::verb::get)
+      return reply_error(http::status::method_not_allowed, keep, "Method Not Allowed",
+                         {{http::field::allow, "GET"}});
+    const std::string target(request_.target());
+    const auto question = target.find('?');
+    const OAuthCallbackAnswer answer = server_.options_.oauth_callback(
+        question == std::string::npos ? std::string_view()
+                                      : std::string_view(target).substr(question + 1));
+    if (answer.accepted)
+      server_.notify_elicitation_complete(answer.client_id, answer.elicitation_id);
+    return reply(answer.accepted ? http::status::ok : http::status::bad_request, keep,
+                 "<!doctype html><title>keyhold</title><p>" + html_escape(answer.text) + "</p>\n",
+                 "text/html; charset=utf-8", {{http::field::cache_control, "no-store"}});
   }
 
   AuthDecision authenticate() const {
@@ -513,6 +562,7 @@ class HttpServer::Connection {
     SessionOptions options = server_.options_.session;
     options.stateless = true;
     options.client_id = client_.client_id;
+    options.client_name = client_.client_name;
     for (const auto& field : request_) {
       std::string name(field.name_string());
       if (!beast::iequals(name.substr(0, 10), "mcp-param-")) continue;
@@ -867,12 +917,25 @@ std::shared_ptr<HttpSession> HttpServer::create_session(const AuthDecision& deci
     return nullptr;
   }
   SessionOptions session_options = options_.session;
+  session_options.client_id = decision.client_id;
+  session_options.client_name = decision.client_name;
   if (decision.tool_allowed) session_options.tool_allowed = decision.tool_allowed;
   auto session = std::make_shared<HttpSession>(random_session_id(), decision.client_id, registry_,
                                                pool_, std::move(session_options));
   sessions_[session->id()] = session;
   hub_.attach(&session->core());
   return session;
+}
+
+void HttpServer::notify_elicitation_complete(const std::string& client_id,
+                                             const std::string& elicitation_id) {
+  std::vector<std::shared_ptr<HttpSession>> owned;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, session] : sessions_)
+      if (session->owner() == client_id) owned.push_back(session);
+  }
+  for (const auto& session : owned) session->core().notify_elicitation_complete(elicitation_id);
 }
 
 std::shared_ptr<HttpSession> HttpServer::find_session(const std::string& id) {

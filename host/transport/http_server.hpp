@@ -23,6 +23,15 @@
 
 namespace keyhold {
 
+// What the handler of GET /oauth/callback decided (HttpOptions::oauth_callback).
+struct OAuthCallbackAnswer {
+  bool accepted = false;  // 200, else 400
+  std::string text;       // the page's one sentence (never a token or code)
+  // When accepted: the client whose sessions get notifications/elicitation/complete.
+  std::string client_id;
+  std::string elicitation_id;
+};
+
 struct HttpOptions {
   std::string bind_address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = any free port
@@ -51,6 +60,9 @@ struct HttpOptions {
   // all of max_connections; a listen beyond it is answered 429.
   std::size_t max_listens_per_client = 16;
   SessionOptions session;
+  // Judges GET /oauth/callback?QUERY, the redirect of a per-user OAuth authorization
+  // (host/oauth/user_authorizations.hpp), without bearer authentication; unset: 404.
+  std::function<OAuthCallbackAnswer(std::string_view query)> oauth_callback;
 };
 
 class HttpServer {
@@ -84,6 +96,8 @@ class HttpServer {
   // session cap or the client's cap with no idle session to reclaim.
   std::shared_ptr<HttpSession> create_session(const AuthDecision& decision, std::string* why);
   std::shared_ptr<HttpSession> find_session(const std::string& id);
+  // Sends notifications/elicitation/complete to every session client_id owns.
+  void notify_elicitation_complete(const std::string& client_id, const std::string& elicitation_id);
   void end_session(const std::string& id);
   void reap_idle_sessions();
   // Counts an open listen stream against its client's max_listens_per_client; false (and

@@ -6,19 +6,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "config/config.hpp"
+#include "keyhold/vault/vault.hpp"
 #include "oauth/client_registration.hpp"
 #include "oauth/loopback_redirect.hpp"
 #include "oauth/pkce.hpp"
 #include "oauth/provider_metadata.hpp"
 #include "oauth/resource_metadata.hpp"
+#include "oauth/token_manager.hpp"
 #include "oauth/token_record.hpp"
 #include "oauth/url_text.hpp"
+#include "oauth/user_authorizations.hpp"
 #include "secrets/secret_source.hpp"
+#include "vault_test_support.hpp"
 
 using namespace keyhold;
 
@@ -263,4 +269,177 @@ TEST_CASE("resource discovery refuses a resource that is neither https nor loopb
   auto found = keyhold::oauth::discover_protected_resource("http://mcp.example.com/mcp");
   REQUIRE_FALSE(found.is_ok());
   CHECK(found.status().message().find("is not an https:// URL") != std::string::npos);
+}
+
+TEST_CASE("per_user is a boolean of [oauth.NAME]", "[oauth][config]") {
+  auto config = parse_config(
+      "[oauth.gh]\nissuer = \"https://github.com\"\nclient_id = \"abc\"\nper_user = true\n",
+      "k.toml");
+  REQUIRE(config.is_ok());
+  CHECK(config->oauth.at("gh").per_user);
+  CHECK(refusal("[oauth.gh]\nissuer = \"https://x\"\nclient_id = \"a\"\nper_user = \"yes\"\n") ==
+        "k.toml:4: oauth.gh.per_user must be true or false");
+}
+
+TEST_CASE("a mounted server may not map a per_user provider", "[oauth][config]") {
+  const std::string providers =
+      "[oauth.gh]\nissuer = \"https://x\"\nclient_id = \"a\"\nper_user = true\n"
+      "[oauth.shared]\nissuer = \"https://x\"\nclient_id = \"a\"\n";
+  const std::string mount =
+      "[instances.remote]\nserver = { url = \"https://mcp.example/mcp\", headers = { "
+      "Authorization = \"Bearer {secret:token}\" } }\n[instances.remote.secrets]\n";
+  CHECK(refusal(providers + mount + "token = \"oauth:gh\"\n")
+            .find("oauth provider 'gh' is per_user, and a mounted server's headers") !=
+        std::string::npos);
+  CHECK(refusal(providers + mount + "token = \"oauth:shared\"\n").empty());
+}
+
+TEST_CASE("a per-user record is the provider's record with the client's name", "[oauth]") {
+  CHECK(oauth::record_name("gh") == "oauth-token/gh");
+  CHECK(oauth::record_name("gh", "alice") == "oauth-token/gh/alice");
+}
+
+TEST_CASE("the authorization response checks are shared with /oauth/callback", "[oauth]") {
+  const oauth::ExpectedCallback expected{"the-state", "https://issuer.example", true};
+  using Query = std::map<std::string, std::string>;
+  auto ok = oauth::check_authorization_response(
+      Query{{"code", "c0de"}, {"state", "the-state"}, {"iss", "https://issuer.example"}}, expected);
+  REQUIRE(ok.is_ok());
+  CHECK(ok.value().code.text() == "c0de");
+  auto forged = oauth::check_authorization_response(
+      Query{{"code", "c0de"}, {"state", "the-stat"}, {"iss", "https://issuer.example"}}, expected);
+  REQUIRE_FALSE(forged.is_ok());
+  CHECK(forged.status().message().find("state does not match") != std::string::npos);
+  auto no_iss = oauth::check_authorization_response(Query{{"code", "c0de"}, {"state", "the-state"}},
+                                                    expected);
+  REQUIRE_FALSE(no_iss.is_ok());
+  CHECK(no_iss.status().message().find("carries no iss") != std::string::npos);
+  auto no_code = oauth::check_authorization_response(
+      Query{{"state", "the-state"}, {"iss", "https://issuer.example"}}, expected);
+  REQUIRE_FALSE(no_code.is_ok());
+  CHECK(no_code.status().message() == "it carries no code");
+}
+
+namespace {
+
+oauth::PendingAuthorization pending(const std::string& client, const std::string& state,
+                                    std::int64_t expires_at) {
+  oauth::PendingAuthorization p;
+  p.provider = "gh";
+  p.client_id = p.client_name = client;  // the tests use the token's name as its id
+  p.state = state;
+  p.expires_at = expires_at;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a pending authorization is taken once, by its exact state, before it expires",
+          "[oauth]") {
+  oauth::PendingAuthorizations store;
+  store.add(pending("alice", "state-a", 100), 0);
+  store.add(pending("bob", "state-b", 100), 0);
+  CHECK_FALSE(store.take("state-", 10).has_value());
+  CHECK_FALSE(store.take("state-aa", 10).has_value());
+  CHECK_FALSE(store.take("", 10).has_value());
+  auto taken = store.take("state-a", 10);
+  REQUIRE(taken.has_value());
+  CHECK(taken->client_name == "alice");
+  CHECK_FALSE(store.take("state-a", 10).has_value());   // single use: a replay finds nothing
+  CHECK_FALSE(store.take("state-b", 100).has_value());  // expired
+  CHECK(store.size() == 0);
+}
+
+TEST_CASE("a client holds at most a few pending authorizations, the oldest goes", "[oauth]") {
+  oauth::PendingAuthorizations store;
+  store.add(pending("bob", "bob-1", 100), 0);
+  for (std::size_t i = 0; i <= oauth::PendingAuthorizations::kMaxPerClient; ++i)
+    store.add(pending("alice", "alice-" + std::to_string(i), 100), 0);
+  CHECK(store.size() == oauth::PendingAuthorizations::kMaxPerClient + 1);
+  CHECK_FALSE(store.take("alice-0", 1).has_value());
+  CHECK(store.take("alice-1", 1).has_value());
+  CHECK(store.take("bob-1", 1).has_value());  // another client's are not touched
+}
+
+namespace {
+
+// A keyfile vault (tests/vault's helpers) for the TokenManager, and put() to store a
+// token record under a name.
+struct VaultFixture {
+  vault::testing::ScratchDir dir;
+  std::shared_ptr<secrets::SharedVault> vault =
+      std::make_shared<secrets::SharedVault>(vault::testing::make_keyfile_vault(dir));
+  void put(const std::string& name, std::string_view access_token) {
+    oauth::TokenRecord record;
+    record.access_token = vault::SecretBuffer::copy_of(access_token);
+    auto secret = record.to_secret();
+    REQUIRE(vault
+                ->with([&](vault::Vault& v) {
+                  return v.put_secret(name, secret.bytes(), {}, vault::testing::test_actor());
+                })
+                .is_ok());
+  }
+};
+
+OAuthProviders per_user_provider() {
+  OAuthProviderConfig gh;
+  gh.name = "gh";
+  gh.client_id = "c";
+  gh.token_endpoint = "http://127.0.0.1:1/token";
+  gh.per_user = true;
+  return {{"gh", gh}};
+}
+
+}  // namespace
+
+TEST_CASE("a per_user provider hands each client its own token and nothing else", "[oauth]") {
+  VaultFixture f;
+  f.put("oauth-token/gh", "shared-token");
+  f.put("oauth-token/gh/alice", "alice-token");
+  f.put("oauth-token/gh/bob", "bob-token");
+  oauth::TokenManager tokens(per_user_provider(), f.vault, [] { return std::int64_t{1000}; });
+  CHECK(tokens.per_user("gh"));
+  auto alice = tokens.access_token("gh", -1, "alice");
+  REQUIRE(alice.is_ok());
+  CHECK(alice.value().view() == "alice-token");
+  auto bob = tokens.access_token("gh", -1, "bob");
+  REQUIRE(bob.is_ok());
+  CHECK(bob.value().view() == "bob-token");
+  // No subject: refused, never the shared record.
+  auto none = tokens.access_token("gh", -1, "");
+  REQUIRE_FALSE(none.is_ok());
+  CHECK(none.status().code() == ErrorCode::kPermissionDenied);
+  CHECK(none.status().message().find("per_user") != std::string::npos);
+  // A client without tokens: kNotFound naming the login for that client, no fallback.
+  auto carol = tokens.access_token("gh", -1, "carol");
+  REQUIRE_FALSE(carol.is_ok());
+  CHECK(carol.status().code() == ErrorCode::kNotFound);
+  CHECK(carol.status().message().find("keyhold oauth login gh --client carol") !=
+        std::string::npos);
+  // The redactor learns every client's tokens.
+  std::vector<std::string> known;
+  for (const auto& token : tokens.known_tokens("gh")) known.emplace_back(token.view());
+  std::sort(known.begin(), known.end());
+  CHECK(known == std::vector<std::string>{"alice-token", "bob-token"});
+}
+
+TEST_CASE("a login stored for a client is used for that client at once", "[oauth]") {
+  VaultFixture f;
+  oauth::TokenManager tokens(per_user_provider(), f.vault, [] { return std::int64_t{1000}; });
+  REQUIRE(tokens.access_token("gh", -1, "alice").status().code() == ErrorCode::kNotFound);
+  const auto generation = tokens.generation();
+  oauth::TokenRecord record;
+  record.access_token = vault::SecretBuffer::copy_of(std::string_view("alice-new"));
+  REQUIRE(tokens.store_login("gh", "alice", std::move(record)).is_ok());
+  CHECK(tokens.generation() != generation);
+  auto alice = tokens.access_token("gh", -1, "alice");
+  REQUIRE(alice.is_ok());
+  CHECK(alice.value().view() == "alice-new");
+  CHECK(tokens.access_token("gh", -1, "bob").status().code() == ErrorCode::kNotFound);
+  auto stored =
+      f.vault->with([](vault::Vault& v) { return v.read_secret("oauth-token/gh/alice"); });
+  CHECK(stored.is_ok());
+  oauth::TokenRecord shared;
+  shared.access_token = vault::SecretBuffer::copy_of(std::string_view("x"));
+  CHECK_FALSE(tokens.store_login("gh", "", std::move(shared)).is_ok());
 }

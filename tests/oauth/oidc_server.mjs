@@ -68,6 +68,9 @@ export function forget(model, value) {
   storage.delete(`${model}:${value}`);
 }
 export const all = (model) => issued.get(model) ?? [];
+// The account (the login at the provider) token `value` of model was issued to, while the
+// provider still holds it.
+export const accountOf = (model, value) => storage.get(`${model}:${value}`)?.payload?.accountId;
 
 // Starts the provider; resolves with { issuer, port, serviceSecret, grants, hooks, close() }.
 // grants counts token endpoint calls by grant_type. hooks.onGrant(type), when set, runs
@@ -96,6 +99,16 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
         application_type: 'native',
         token_endpoint_auth_method: 'none',
         redirect_uris: ['http://127.0.0.1/callback'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      },
+      {
+        // keyhold serve's per_user provider: the redirect is keyhold's HTTP listener (any
+        // port), and `keyhold oauth login --client` uses the CLI's loopback one.
+        client_id: 'keyhold-users',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: ['http://127.0.0.1/oauth/callback', 'http://127.0.0.1/callback'],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
       },
