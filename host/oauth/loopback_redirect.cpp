@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "base/html_text.hpp"
 #include "oauth/url_text.hpp"
 
 namespace keyhold::oauth {
@@ -18,7 +19,9 @@ namespace keyhold::oauth {
 namespace {
 
 void answer(int client, int status, const std::string& message) {
-  const std::string body = "<!doctype html><title>keyhold</title><p>" + message + "</p>\n";
+  // The message may quote the query (an iss, an error description): escaped.
+  const std::string body =
+      "<!doctype html><title>keyhold</title><p>" + html_escape(message) + "</p>\n";
   const std::string head = "HTTP/1.1 " + std::to_string(status) +
                            (status == 200   ? " OK"
                             : status == 404 ? " Not Found"

@@ -12,6 +12,7 @@
 #include <thread>
 #include <typeinfo>
 
+#include "base/html_text.hpp"
 #include "protocol/json_rpc.hpp"
 #include "protocol/params.hpp"
 #include "protocol/versions.hpp"
@@ -30,32 +31,6 @@ namespace {
 constexpr std::string_view kEndpoint = "/mcp";
 constexpr std::string_view kOAuthCallback = "/oauth/callback";
 
-// Text for an HTML page: &, <, >, " and ' escaped.
-std::string html_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 constexpr auto kKeepAliveEvery = std::chrono::seconds(10);
 // How often a quiet stream looks whether its client is still there: closing the stream is
 // how an HTTP client cancels its request (and ends a subscriptions/listen stream).
