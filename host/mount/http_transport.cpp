@@ -383,12 +383,8 @@ std::size_t HttpTransport::on_header(char* data, std::size_t size, std::size_t c
   const std::size_t n = size * count;
   std::string_view line(data, n);
   static constexpr std::string_view kSession = "mcp-session-id:";
-  static constexpr std::string_view kChallenge = "www-authenticate:";
-  if (t->www_authenticate.empty() && starts_with_ci(line, kChallenge) && n <= 4096) {
-    line.remove_prefix(kChallenge.size());
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
-      line.remove_suffix(1);
-    t->www_authenticate = line;
+  if (auto challenge = oauth::challenge_header_value(line)) {
+    if (t->www_authenticate.empty()) t->www_authenticate = *challenge;
     return n;
   }
   if (t->kind == Transfer::Kind::kPost && starts_with_ci(line, kSession)) {

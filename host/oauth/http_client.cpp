@@ -3,11 +3,11 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <memory>
 #include <mutex>
 
 #include "oauth/url_text.hpp"
+#include "oauth/www_authenticate.hpp"
 
 namespace keyhold::oauth {
 
@@ -31,27 +31,12 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-bool starts_with_ci(std::string_view line, std::string_view prefix) {
-  return line.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), line.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
-}
-
 // Keeps the first WWW-Authenticate header (RFC 9728 5.1 names the resource metadata there).
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* challenge = static_cast<std::string*>(user);
   const size_t n = size * count;
-  static constexpr std::string_view kName = "www-authenticate:";
-  std::string_view line(data, n);
-  if (challenge->empty() && n <= 4096 && starts_with_ci(line, kName)) {
-    line.remove_prefix(kName.size());
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
-      line.remove_prefix(1);
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
-      line.remove_suffix(1);
-    *challenge = line;
-  }
+  if (challenge->empty())
+    if (auto value = challenge_header_value(std::string_view(data, n))) *challenge = *value;
   return n;
 }
 

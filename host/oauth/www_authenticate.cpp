@@ -105,6 +105,19 @@ BearerChallenge parse_bearer_challenge(std::string_view value) {
   return out;
 }
 
+std::optional<std::string_view> challenge_header_value(std::string_view line) {
+  static constexpr std::string_view kName = "www-authenticate:";
+  if (line.size() > 4096 || line.size() < kName.size() ||
+      !equals_ci(line.substr(0, kName.size()), kName))
+    return std::nullopt;
+  line.remove_prefix(kName.size());
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
+    line.remove_prefix(1);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+    line.remove_suffix(1);
+  return line;
+}
+
 std::string BearerChallenge::describe() const {
   if (!bearer || (resource_metadata.empty() && scope.empty() && error.empty())) return {};
   std::string text = "; the server's challenge: Bearer";

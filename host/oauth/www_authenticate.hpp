@@ -5,6 +5,7 @@
 // follow the MCP authorization spec, resource_metadata (RFC 9728 5.1: where its protected
 // resource metadata is). Pure; the header comes from an untrusted server, so every value
 // is kept only when it is short printable ASCII.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,5 +24,10 @@ struct BearerChallenge {
 
 // The first Bearer challenge of value (several challenges may share one header).
 BearerChallenge parse_bearer_challenge(std::string_view value);
+
+// The value of a raw response header line ("WWW-Authenticate: ...\r\n", as libcurl hands
+// it over) without the name and surrounding space; nullopt for any other header or a
+// line over 4 KiB. For both HTTP clients (oauth's and a remote mount's).
+std::optional<std::string_view> challenge_header_value(std::string_view line);
 
 }  // namespace keyhold::oauth
