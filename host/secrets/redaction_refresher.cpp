@@ -26,6 +26,12 @@ RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(ser
     while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
       lock.unlock();
       services_.broker->check_for_change();
+      // A value a call brought to the redactor went to its small delta database; the whole
+      // set is compiled again here, off every call's path.
+      if (services_.redactor->wants_rebuild()) {
+        if (Status rebuilt = services_.redactor->rebuild(current_values()); !rebuilt.is_ok())
+          spdlog::error("redactor rebuild failed: {}", rebuilt.message());
+      }
       lock.lock();
     }
   });
@@ -42,11 +48,13 @@ RedactionRefresher::~RedactionRefresher() {
   thread_.join();
 }
 
-Status RedactionRefresher::reload() {
+std::vector<KnownSecret> RedactionRefresher::current_values() {
   const RedactorReloadScope no_fetches;  // external sources hand out what they hold
   auto values = services_.broker->releasable_values();
   for (auto& previous : previous_external_values()) values.push_back(std::move(previous));
-  return services_.redactor->set_secrets(values);
+  return values;
 }
+
+Status RedactionRefresher::reload() { return services_.redactor->set_secrets(current_values()); }
 
 }  // namespace keyhold::secrets

@@ -163,7 +163,9 @@ bool any_match(Redactor::Database* db, std::string_view text) {
 }  // namespace
 
 Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialRule>& rules) {
+  if (sodium_init() < 0) return internal_error("libsodium could not be initialised");
   std::shared_ptr<Redactor> redactor(new Redactor());
+  randombytes_buf(redactor->digest_key_.data(), redactor->digest_key_.size());
   redactor->rules_ = rules;
   if (rules.empty()) return redactor;
   if (auto loaded = load_precompiled(rules, false)) {
@@ -196,92 +198,237 @@ std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
 
 Redactor::~Redactor() = default;
 
-Status Redactor::set_secrets(const std::vector<KnownSecret>& secrets) {
+namespace {
+
+// Compiles the values of secrets and all their encoded forms into one literal database;
+// null when there are none. *longest: the longest pattern.
+Result<std::shared_ptr<Redactor::Database>> compile_values(
+    const std::vector<const KnownSecret*>& secrets, std::size_t* longest) {
+  *longest = 0;
   // The literal patterns are derived secrets. They live in one guarded arena for the
   // compile call only (one sodium_malloc per pattern would exhaust the process's memory
   // mappings at a few thousand secrets).
   std::vector<std::pair<std::size_t, std::size_t>> spans;  // (offset, length) in the arena
   std::vector<std::string> labels;
-  std::vector<std::string> forms_of;
-  std::size_t total = 0, longest = 0;
+  std::size_t total = 0;
   std::vector<std::vector<std::string>> all_forms(secrets.size());
   for (std::size_t i = 0; i < secrets.size(); ++i) {
-    if (secrets[i].value.size() < kMinSecretBytes) continue;
-    all_forms[i] = encoded_forms(secrets[i].value.view());
-    total += secrets[i].value.size();
+    all_forms[i] = encoded_forms(secrets[i]->value.view());
+    total += secrets[i]->value.size();
     for (const auto& f : all_forms[i]) total += f.size();
   }
-  vault::SecretBuffer arena(std::max<std::size_t>(total, 1));
+  if (total == 0) return std::shared_ptr<Redactor::Database>();
+  vault::SecretBuffer arena(total);
   std::size_t at = 0;
   auto add = [&](std::string_view bytes, const std::string& label) {
     std::memcpy(arena.data() + at, bytes.data(), bytes.size());
     spans.emplace_back(at, bytes.size());
     labels.push_back(label);
     at += bytes.size();
-    longest = std::max(longest, bytes.size());
+    *longest = std::max(*longest, bytes.size());
   };
   for (std::size_t i = 0; i < secrets.size(); ++i) {
-    if (secrets[i].value.size() < kMinSecretBytes) continue;
-    add(secrets[i].value.view(), secrets[i].label);
+    add(secrets[i]->value.view(), secrets[i]->label);
     for (auto& form : all_forms[i]) {
-      add(form, secrets[i].label);
+      add(form, secrets[i]->label);
       sodium_memzero(form.data(), form.size());
     }
   }
-  std::shared_ptr<Database> db;
-  if (!spans.empty()) {
-    db = std::make_shared<Database>();
-    std::vector<const char*> expressions;
-    std::vector<std::size_t> lengths;
-    std::vector<unsigned> flags, ids;
-    for (std::size_t i = 0; i < spans.size(); ++i) {
-      expressions.push_back(reinterpret_cast<const char*>(arena.data() + spans[i].first));
-      lengths.push_back(spans[i].second);
-      flags.push_back(HS_FLAG_SOM_LEFTMOST);
-      ids.push_back(static_cast<unsigned>(i));
-    }
-    hs_compile_error_t* compile_error = nullptr;
-    if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
-                             static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
-                             &db->db, &compile_error) != HS_SUCCESS) {
-      // The message is Hyperscan's and never quotes the pattern.
-      return internal_error("cannot compile the secret value set: " +
-                            hyperscan_error(compile_error));
-    }
-    if (Status scratch = alloc_scratch(*db); !scratch.is_ok()) return scratch;
-    db->labels = std::move(labels);
+  auto db = std::make_shared<Redactor::Database>();
+  std::vector<const char*> expressions;
+  std::vector<std::size_t> lengths;
+  std::vector<unsigned> flags, ids;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    expressions.push_back(reinterpret_cast<const char*>(arena.data() + spans[i].first));
+    lengths.push_back(spans[i].second);
+    flags.push_back(HS_FLAG_SOM_LEFTMOST);
+    ids.push_back(static_cast<unsigned>(i));
   }
+  hs_compile_error_t* compile_error = nullptr;
+  if (hs_compile_lit_multi(expressions.data(), flags.data(), ids.data(), lengths.data(),
+                           static_cast<unsigned>(expressions.size()), HS_MODE_BLOCK, nullptr,
+                           &db->db, &compile_error) != HS_SUCCESS) {
+    // The message is Hyperscan's and never quotes the pattern.
+    return internal_error("cannot compile the secret value set: " + hyperscan_error(compile_error));
+  }
+  if (Status scratch = alloc_scratch(*db); !scratch.is_ok()) return scratch;
+  db->labels = std::move(labels);
+  return db;
+}
+
+}  // namespace
+
+std::size_t Redactor::DigestHash::operator()(const Digest& d) const noexcept {
+  std::size_t h;
+  std::memcpy(&h, d.data(), sizeof h);  // the digest is already uniform
+  return h;
+}
+
+Redactor::Digest Redactor::digest(const KnownSecret& secret) const {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, digest_key_.data(), digest_key_.size(), 32);
+  crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(secret.label.data()),
+                            secret.label.size() + 1);  // with its NUL: label and value apart
+  crypto_generichash_update(&state, secret.value.data(), secret.value.size());
+  Digest out;
+  crypto_generichash_final(&state, out.data(), out.size());
+  sodium_memzero(&state, sizeof state);
+  return out;
+}
+
+void Redactor::publish(std::shared_ptr<Database> base, std::size_t base_longest,
+                       std::shared_ptr<Database> delta, std::size_t delta_longest,
+                       bool replace_base) {
   std::lock_guard lock(mutex_);
-  secret_db_ = std::move(db);
-  longest_pattern_ = longest;
+  if (replace_base) {
+    base_db_ = std::move(base);
+    base_longest_ = base_longest;
+  }
+  delta_db_ = std::move(delta);
+  delta_longest_ = delta_longest;
+}
+
+Status Redactor::set_secrets(const std::vector<KnownSecret>& secrets) {
+  MutexLock update(update_mutex_);
+  ++updates_;
+  DigestSet given;
+  std::vector<const KnownSecret*> unique;  // one per (label, value)
+  std::vector<const KnownSecret*> added;   // not matched by either database yet
+  for (const auto& secret : secrets) {
+    if (secret.value.size() < kMinSecretBytes) continue;
+    const Digest d = digest(secret);
+    if (!given.insert(d).second) continue;
+    unique.push_back(&secret);
+    if (!in_base_.contains(d) && !in_delta_.contains(d)) added.push_back(&secret);
+  }
+  // A delta pays off while it is small next to the base; past a quarter of it, compiling
+  // the whole set costs about as much.
+  const std::size_t delta_limit =
+      std::min(kMaxDeltaValues, std::max<std::size_t>(4, in_base_.size() / 4));
+  if (!built_ || delta_.size() + added.size() > delta_limit) {
+    std::size_t longest = 0;
+    auto compiled = compile_values(unique, &longest);
+    if (!compiled.is_ok()) return compiled.status();
+    built_ = true;
+    in_base_ = given;
+    current_ = std::move(given);
+    delta_.clear();
+    in_delta_.clear();
+    publish(std::move(compiled).value(), longest, nullptr, 0, true);
+    return Status::ok();
+  }
+  current_ = std::move(given);
+  if (added.empty()) return Status::ok();
+  std::vector<KnownSecret> next;
+  std::vector<const KnownSecret*> pointers;
+  next.reserve(delta_.size() + added.size());
+  for (const auto& kept : delta_)
+    next.push_back({kept.label, vault::SecretBuffer::copy_of(kept.value.view())});
+  for (const auto* secret : added)
+    next.push_back({secret->label, vault::SecretBuffer::copy_of(secret->value.view())});
+  for (const auto& secret : next) pointers.push_back(&secret);
+  std::size_t longest = 0;
+  auto compiled = compile_values(pointers, &longest);
+  if (!compiled.is_ok()) return compiled.status();
+  for (const auto* secret : added) in_delta_.insert(digest(*secret));
+  delta_ = std::move(next);
+  publish(nullptr, 0, std::move(compiled).value(), longest, false);
+  return Status::ok();
+}
+
+bool Redactor::wants_rebuild() const {
+  MutexLock update(update_mutex_);
+  if (discarded_at_ == updates_) return false;
+  if (!delta_.empty()) return true;
+  return std::any_of(in_base_.begin(), in_base_.end(),
+                     [&](const Digest& d) { return !current_.contains(d); });
+}
+
+Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
+  DigestSet snapshot;
+  std::vector<const KnownSecret*> unique;
+  for (const auto& secret : secrets) {
+    if (secret.value.size() < kMinSecretBytes) continue;
+    if (snapshot.insert(digest(secret)).second) unique.push_back(&secret);
+  }
+  std::size_t longest = 0;
+  auto compiled = compile_values(unique, &longest);  // the slow part: no lock held
+  if (!compiled.is_ok()) return compiled.status();
+
+  MutexLock update(update_mutex_);
+  // The delta keeps what the new base does not match: values set_secrets added while the
+  // base compiled.
+  std::vector<KnownSecret> keep;
+  DigestSet keep_digests;
+  for (const auto& kept : delta_) {
+    const Digest d = digest(kept);
+    if (snapshot.contains(d)) continue;
+    keep.push_back({kept.label, vault::SecretBuffer::copy_of(kept.value.view())});
+    keep_digests.insert(d);
+  }
+  // A value given now that neither the new base nor the delta would match (the set moved
+  // under the caller's read, back to a value only the old base held): this base is
+  // discarded, and the next rebuild reads the set again.
+  // Not tried again before set_secrets is called again (the caller reads the same set).
+  for (const Digest& d : current_) {
+    if (!snapshot.contains(d) && !keep_digests.contains(d)) {
+      discarded_at_ = updates_;
+      return Status::ok();
+    }
+  }
+  std::shared_ptr<Database> delta;
+  std::size_t delta_longest = 0;
+  if (keep.size() == delta_.size()) {
+    std::lock_guard lock(mutex_);  // unchanged: the delta in force stays
+    delta = delta_db_;
+    delta_longest = delta_longest_;
+  } else if (!keep.empty()) {
+    std::vector<const KnownSecret*> pointers;
+    for (const auto& secret : keep) pointers.push_back(&secret);
+    auto recompiled = compile_values(pointers, &delta_longest);
+    if (!recompiled.is_ok()) return recompiled.status();
+    delta = std::move(recompiled).value();
+  }
+  in_base_ = std::move(snapshot);
+  delta_ = std::move(keep);
+  in_delta_ = std::move(keep_digests);
+  publish(std::move(compiled).value(), longest, std::move(delta), delta_longest, true);
   return Status::ok();
 }
 
 std::size_t Redactor::longest_secret_pattern() const {
   std::lock_guard lock(mutex_);
-  return longest_pattern_;
+  return std::max(base_longest_, delta_longest_);
 }
 
 std::size_t Redactor::secret_pattern_count() const {
   std::lock_guard lock(mutex_);
-  return secret_db_ ? secret_db_->labels.size() : 0;
+  return (base_db_ ? base_db_->labels.size() : 0) + (delta_db_ ? delta_db_->labels.size() : 0);
+}
+
+std::size_t Redactor::delta_pattern_count() const {
+  std::lock_guard lock(mutex_);
+  return delta_db_ ? delta_db_->labels.size() : 0;
 }
 
 void fail_scans_for_testing(int count) { g_failing_scans = count; }
 
 std::vector<Finding> Redactor::scan(std::string_view text) const {
-  std::shared_ptr<Database> secrets;
+  std::shared_ptr<Database> base, delta;
   {
     std::lock_guard lock(mutex_);
-    secrets = secret_db_;
+    base = base_db_;
+    delta = delta_db_;
   }
   // A text that could not be scanned is one finding from end to end: it never leaves.
   const std::vector<Finding> unscanned = {{0, text.size(), "unscanned", true}};
   std::vector<Finding> findings;
-  auto secret_matches = run(secrets.get(), text);
-  if (!secret_matches) return unscanned;
-  for (const Match& m : *secret_matches)
-    findings.push_back({m.from, m.to, secrets->labels[m.id], false});
+  for (Database* secrets : {base.get(), delta.get()}) {
+    auto secret_matches = run(secrets, text);
+    if (!secret_matches) return unscanned;
+    for (const Match& m : *secret_matches)
+      findings.push_back({m.from, m.to, secrets->labels[m.id], false});
+  }
   std::vector<Match> rule_matches;
   std::shared_ptr<Database> rule_db;
   if (any_match(rule_detect_db_.get(), text)) {

@@ -10,15 +10,26 @@
 // and end offsets in one pass, whatever the number of secrets, which a regex set engine
 // such as RE2::Set (ids only, no offsets) cannot.
 //
-// Thread-safe: scans run concurrently; set_secrets swaps the literal database atomically
+// Thread-safe: scans run concurrently; set_secrets swaps the literal databases atomically
 // (a scan sees the old set or the new one).
+//
+// Values are matched by two literal databases: a base compiled from a whole set, and a
+// small delta of the values added since. Compiling the base costs about 35 us per pattern
+// (400 ms at 1,000 secrets), the delta only what was added, so a new value (an OAuth
+// refresh, a rotation, a `vault set` while serving) is known within a millisecond or two
+// instead of stalling the call that brought it. rebuild() folds the delta into a new base
+// off the calling path (the RedactionRefresher's thread does it), and drops values no
+// longer given (until then they stay redacted, which is safe).
+#include <array>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
+#include "base/mutex.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
 #include "secrets/credential_rules.hpp"
 #include "secrets/encoded_forms.hpp"
@@ -49,10 +60,24 @@ class Redactor {
   static Result<std::shared_ptr<Redactor>> create(const std::vector<CredentialRule>& rules);
   ~Redactor();
 
-  // Replaces the set of known values. Values under kMinSecretBytes are skipped. An error
-  // (the previous set stays in force) when the database cannot be built.
+  // Replaces the set of known values: when it returns, every value of secrets (and every
+  // encoded form) is matched. Values under kMinSecretBytes are skipped. Values not seen
+  // before go to the delta database while it stays small (at most a quarter of the base and
+  // kMaxDeltaValues); otherwise, and
+  // at the first call, the base is compiled from the whole set. Values no longer in
+  // secrets stay matched until rebuild(). An error (the previous set stays in force) when
+  // a database cannot be built.
   Status set_secrets(const std::vector<KnownSecret>& secrets);
+  // True when rebuild() would change something: a delta is in use, or the base still
+  // matches values that set_secrets no longer gives.
+  bool wants_rebuild() const;
+  // Compiles a new base from secrets (the current set, read by the caller), without
+  // blocking scans or set_secrets, then swaps it in. Values that set_secrets added while
+  // it compiled stay in the delta.
+  Status rebuild(const std::vector<KnownSecret>& secrets);
+  // Literal patterns in force (base and delta).
   std::size_t secret_pattern_count() const;
+  std::size_t delta_pattern_count() const;
   // The length of the longest literal pattern (value or encoded form); 0 when none.
   std::size_t longest_secret_pattern() const;
 
@@ -87,9 +112,40 @@ class Redactor {
   bool precompiled_ = false;
   mutable std::once_flag rule_db_once_;
   mutable std::shared_ptr<Database> rule_db_;
-  mutable std::mutex mutex_;  // guards secret_db_ (the pointer, not the database)
-  std::shared_ptr<Database> secret_db_;
-  std::size_t longest_pattern_ = 0;
+
+  // What a database was compiled from: a keyed BLAKE2b digest of (label, value) per value,
+  // never the value.
+  using Digest = std::array<std::uint8_t, 32>;
+  struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept;
+  };
+  using DigestSet = std::unordered_set<Digest, DigestHash>;
+  Digest digest(const KnownSecret& secret) const;
+  // Swaps in base (when not null) and delta under mutex_.
+  void publish(std::shared_ptr<Database> base, std::size_t base_longest,
+               std::shared_ptr<Database> delta, std::size_t delta_longest, bool replace_base);
+
+  // Past this many values in the delta, set_secrets compiles a whole new base instead.
+  static constexpr std::size_t kMaxDeltaValues = 64;
+
+  std::array<unsigned char, 32> digest_key_{};  // random per redactor
+  // Serialises set_secrets and rebuild's bookkeeping (never held while a base compiles).
+  mutable Mutex update_mutex_;
+  bool built_ KH_GUARDED_BY(update_mutex_) = false;  // a base was compiled once
+  DigestSet current_ KH_GUARDED_BY(update_mutex_);   // the values last given
+  DigestSet in_base_ KH_GUARDED_BY(update_mutex_);   // what the base matches
+  // The values only the delta matches (copies in guarded memory), and their digests.
+  std::vector<KnownSecret> delta_ KH_GUARDED_BY(update_mutex_);
+  DigestSet in_delta_ KH_GUARDED_BY(update_mutex_);
+  std::uint64_t updates_ KH_GUARDED_BY(update_mutex_) = 0;  // set_secrets calls
+  // updates_ when a rebuild was last discarded (its set lacked a value given since).
+  std::uint64_t discarded_at_ KH_GUARDED_BY(update_mutex_) = ~std::uint64_t{0};
+
+  mutable std::mutex mutex_;  // guards the pointers below (not the databases)
+  std::shared_ptr<Database> base_db_;
+  std::shared_ptr<Database> delta_db_;
+  std::size_t base_longest_ = 0;
+  std::size_t delta_longest_ = 0;
 };
 
 // Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must

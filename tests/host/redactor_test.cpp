@@ -75,13 +75,85 @@ TEST_CASE("redact_json reaches strings at any depth and object keys") {
   CHECK(dumped.find("[REDACTED:db-password]") != std::string::npos);
 }
 
-TEST_CASE("set_secrets replaces the previous set") {
+namespace {
+std::vector<KnownSecret> values(std::initializer_list<std::pair<const char*, std::string>> list) {
+  std::vector<KnownSecret> out;
+  for (const auto& [label, value] : list) out.push_back({label, SecretBuffer::copy_of(value)});
+  return out;
+}
+}  // namespace
+
+TEST_CASE("set_secrets replaces the previous set; a dropped value goes at the rebuild") {
   auto r = with_canary();
-  std::vector<KnownSecret> secrets;
-  secrets.push_back({"new", SecretBuffer::copy_of(std::string_view("rotated-canary-77"))});
-  REQUIRE(r->set_secrets(secrets).is_ok());
+  REQUIRE(!r->wants_rebuild());
+  const auto rotated = values({{"new", "rotated-canary-77"}});
+  REQUIRE(r->set_secrets(rotated).is_ok());
+  CHECK(r->redacted("rotated-canary-77") == "[REDACTED:new]");
+  CHECK(r->delta_pattern_count() > 0);  // the new value came in without a whole compile
+  // The dropped value stays redacted until the whole set is compiled again: safe.
+  CHECK(r->redacted(std::string(kCanary)) == "[REDACTED:db-password]");
+  REQUIRE(r->wants_rebuild());
+  REQUIRE(r->rebuild(rotated).is_ok());
+  CHECK(!r->wants_rebuild());
+  CHECK(r->delta_pattern_count() == 0);
   CHECK(r->redacted(std::string(kCanary)) == std::string(kCanary));
   CHECK(r->redacted("rotated-canary-77") == "[REDACTED:new]");
+}
+
+TEST_CASE("a value added while a rebuild compiles an older set stays redacted") {
+  auto r = knowing("first-value-0001");
+  REQUIRE(
+      r->set_secrets(values({{"canary", "first-value-0001"}, {"b", "second-value-0002"}})).is_ok());
+  // The rebuild's set was read before the next value arrived (it lacks third-value).
+  const auto older = values({{"canary", "first-value-0001"}, {"b", "second-value-0002"}});
+  REQUIRE(r->set_secrets(values({{"canary", "first-value-0001"},
+                                 {"b", "second-value-0002"},
+                                 {"c", "third-value-00003"}}))
+              .is_ok());
+  REQUIRE(r->rebuild(older).is_ok());
+  CHECK(r->redacted("x third-value-00003") == "x [REDACTED:c]");
+  CHECK(r->redacted("x second-value-0002") == "x [REDACTED:b]");
+  CHECK(r->delta_pattern_count() > 0);  // third-value is still the delta's
+  CHECK(r->wants_rebuild());
+}
+
+TEST_CASE("a rebuild whose set lacks a value given again since is discarded") {
+  auto r = knowing("kept-value-000001");
+  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}}))
+              .is_ok());
+  REQUIRE(
+      r->rebuild(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}})).is_ok());
+  REQUIRE(r->delta_pattern_count() == 0);
+  // The rebuild read the set while z was away; z is given again (it is in the base, so it
+  // does not go to the delta) before the rebuild swaps.
+  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}})).is_ok());
+  const auto without_z = values({{"canary", "kept-value-000001"}});
+  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"},
+                                 {"z", "back-again-000002"},
+                                 {"w", "in-the-delta-003"}}))
+              .is_ok());
+  REQUIRE(r->wants_rebuild());
+  REQUIRE(r->rebuild(without_z).is_ok());
+  CHECK(r->redacted("x back-again-000002") == "x [REDACTED:z]");
+  CHECK(r->redacted("x in-the-delta-003") == "x [REDACTED:w]");
+  // Not retried with the same stale set until the values change again.
+  CHECK(!r->wants_rebuild());
+  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}}))
+              .is_ok());
+  CHECK(r->wants_rebuild());
+}
+
+TEST_CASE("many new values at once compile a whole new base instead of a delta") {
+  auto r = with_canary();
+  std::vector<KnownSecret> many;
+  for (int i = 0; i < 100; ++i)
+    many.push_back({"m" + std::to_string(i),
+                    SecretBuffer::copy_of("many-value-" + std::to_string(i) + "-abc")});
+  REQUIRE(r->set_secrets(many).is_ok());
+  CHECK(r->delta_pattern_count() == 0);
+  CHECK(r->redacted("many-value-99-abc") == "[REDACTED:m99]");
+  CHECK(!r->wants_rebuild());
+  CHECK(r->redacted(std::string(kCanary)) == std::string(kCanary));
 }
 
 TEST_CASE("binary values with NUL bytes are matched") {
