@@ -72,7 +72,8 @@ export const all = (model) => issued.get(model) ?? [];
 // provider still holds it.
 export const accountOf = (model, value) => storage.get(`${model}:${value}`)?.payload?.accountId;
 
-// Starts the provider; resolves with { issuer, port, serviceSecret, grants, hooks, close() }.
+// Starts the provider; resolves with { issuer, port, serviceSecret, grants, requests, hooks,
+// close() }.
 // grants counts token endpoint calls by grant_type. hooks.onGrant(type), when set, runs
 // synchronously once the provider issued and stored a grant's tokens and before its answer
 // is written (the crash test kills keyhold there).
@@ -156,12 +157,20 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
   });
   const quiet = () => {};
   provider.on('server_error', quiet);
+  // HTTP requests by path ("/token", "/.well-known/openid-configuration", ...): how many
+  // round trips keyhold made (bench/oauth counts those of one refresh).
+  const requests = {};
+  server.on('request', (req) => {
+    const path = new URL(req.url, issuer).pathname;
+    requests[path] = (requests[path] ?? 0) + 1;
+  });
   server.on('request', provider.callback());
   return {
     issuer,
     port,
     serviceSecret,
     grants,
+    requests,
     hooks,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
