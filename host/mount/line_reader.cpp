@@ -1,12 +1,13 @@
 #include "mount/line_reader.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
 
 namespace keyhold::mount {
 
-LineReader::Result LineReader::next(std::string* line) {
+LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
   for (;;) {
     const std::size_t nl = buffer_.find('\n', scanned_);
     if (nl != std::string::npos) {
@@ -30,6 +31,15 @@ LineReader::Result LineReader::next(std::string* line) {
         skipping_ = true;
         return Result::kTooLong;
       }
+    }
+    if (timeout_ms >= 0) {
+      pollfd pfd{fd_, POLLIN, 0};
+      int ready;
+      do {
+        ready = ::poll(&pfd, 1, timeout_ms);
+      } while (ready < 0 && errno == EINTR);
+      if (ready == 0) return Result::kTimeout;
+      if (ready < 0) return Result::kEnd;
     }
     char chunk[64 * 1024];
     ssize_t n;

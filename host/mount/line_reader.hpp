@@ -3,7 +3,7 @@
 // a mounted server (which is not trusted): a line longer than the cap is never held in
 // memory whole; it is reported as too long once and its bytes are skipped to its end.
 //
-// Not thread-safe: one reader thread owns it.
+// Not thread-safe: one thread at a time reads (the caller hands it over under a lock).
 #include <cstddef>
 #include <string>
 
@@ -15,11 +15,15 @@ class LineReader {
     kLine,     // *line holds one line without its '\n' (a trailing '\r' removed)
     kTooLong,  // a line exceeded max_bytes; it is skipped
     kEnd,      // end of stream or a read error; a last line without '\n' is dropped
+    kTimeout,  // (next with a timeout) nothing whole arrived in time
   };
   // fd stays owned by the caller.
   LineReader(int fd, std::size_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {}
   // Blocks until a line, a too-long line or the end.
-  Result next(std::string* line);
+  Result next(std::string* line) { return next(line, -1); }
+  // The same, waiting at most timeout_ms for more bytes (-1: no limit); kTimeout when none
+  // came. A partial line read so far stays buffered for the next call.
+  Result next(std::string* line, int timeout_ms);
 
  private:
   int fd_;

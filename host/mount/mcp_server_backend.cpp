@@ -21,6 +21,17 @@ struct McpServerBackend::Connection {
   bool ended = false;  // guarded by the backend's mutex_
   bool ready = false;  // the handshake and the first lists are done (mutex_)
 
+  // Who reads a transport that callers may read (readable_by_callers; the rest guarded by
+  // mutex_): one thread at a time holds the "turn". A request waiting for its response
+  // takes the turn itself when it is free, so the response wakes no other thread; the
+  // reader thread takes it only when no request has been in flight for kLinger (to see
+  // notifications, server requests and the end between calls). As RunnerBackend does.
+  bool reading = false;
+  bool at_end = false;  // a turn holder saw the end; the reader thread ends the connection
+  int requests = 0;     // in flight
+  Clock::time_point last_request{};
+  std::condition_variable turn;
+
   ~Connection() {
     for (std::thread* t : {&reader, &diagnostics_reader}) {
       if (!t->joinable()) continue;
@@ -35,6 +46,9 @@ struct McpServerBackend::Connection {
 namespace {
 
 constexpr const char* kProtocolVersion = "2025-11-25";
+// A message that arrives while no request is in flight (a notification, the server's end)
+// waits at most about this long for the reader thread to take the turn.
+constexpr auto kLinger = std::chrono::milliseconds(5);
 
 kh_str kh_arg(const std::string& s) { return kh_str{s.data(), s.size()}; }
 
@@ -303,6 +317,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     p.connection = c->number;
     p.ctx = ctx;
     p.started = Clock::now();
+    ++c->requests;
   }
   // The client's progress token stays with the session; the server gets this request's
   // id as its token, so its progress finds this call.
@@ -323,11 +338,29 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
                        std::nullopt, std::chrono::milliseconds(500), client_request);
   };
   const auto deadline = Clock::now() + timeout;
+  const bool may_read = c->transport->readable_by_callers();
+  std::string text;
   std::unique_lock lock(mutex_);
   Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
   Status status;
   while (!p.done) {
-    p.ready.wait_for(lock, std::chrono::milliseconds(20));
+    if (may_read && !c->reading && !c->at_end) {
+      // The turn is free: read the server ourselves (most often our response is next).
+      c->reading = true;
+      lock.unlock();
+      const auto got = c->transport->receive_for(&text, std::chrono::milliseconds(20));
+      if (got == ServerTransport::Received::kMessage) handle_text(c, text);
+      lock.lock();
+      if (got == ServerTransport::Received::kEnd) {
+        c->at_end = true;  // the reader thread ends the connection and fails the requests
+        c->turn.notify_all();
+      }
+      pass_turn(*c, id);
+    } else {
+      // Someone else reads: the wait ends at our response or when the turn is passed to
+      // us; the 20 ms tick notices a cancellation and the deadline.
+      p.ready.wait_for(lock, std::chrono::milliseconds(20));
+    }
     if (p.done) break;
     if (ctx != nullptr && ctx->cancelled) {
       lock.unlock();
@@ -351,8 +384,22 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   p.done = true;
   p.ready.wait(lock, [&] { return p.users == 0; });
   pending_.erase(id);
+  --c->requests;  // the reader thread notices on its own (see read_messages)
+  c->last_request = Clock::now();
   if (!status.is_ok()) return status;
   return response;
+}
+
+void McpServerBackend::pass_turn(Connection& c, std::int64_t self) {
+  c.reading = false;
+  // A request still waiting takes the turn (any one: each reads for all). With none, the
+  // reader thread takes it when it next looks: it is not woken for that, since in a
+  // stream of requests the next one comes sooner and would find the turn taken.
+  for (auto& [id, p] : pending_)
+    if (id != self && !p.done && p.connection == c.number) {
+      p.ready.notify_one();
+      return;
+    }
 }
 
 Status McpServerBackend::read_list(const std::shared_ptr<Connection>& c, const char* method,
@@ -499,26 +546,52 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
   if (!quiet) spdlog::error("instance '{}': its server stopped: {}", options_.instance, reason);
 }
 
-void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
+void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const std::string& text) {
   rpc::Limits limits;
   limits.max_message_bytes = options_.max_message_bytes;
+  json error;
+  auto message = rpc::parse_message(text, limits, &error);
+  if (!message) {
+    // Never quoted: the text may hold anything.
+    spdlog::warn(
+        "instance '{}': its server sent something that is not a JSON-RPC message ({} "
+        "bytes); ignored",
+        options_.instance, text.size());
+    return;
+  }
+  try {
+    handle_message(c, std::move(*message));
+  } catch (const std::exception& e) {
+    spdlog::warn("instance '{}': a message of its server could not be handled ({}); ignored",
+                 options_.instance, typeid(e).name());
+  }
+}
+
+void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
   std::string text;
-  while (c->transport->receive(&text)) {
-    json error;
-    auto message = rpc::parse_message(text, limits, &error);
-    if (!message) {
-      // Never quoted: the text may hold anything.
-      spdlog::warn(
-          "instance '{}': its server sent something that is not a JSON-RPC message ({} "
-          "bytes); ignored",
-          options_.instance, text.size());
-      continue;
-    }
-    try {
-      handle_message(c, std::move(*message));
-    } catch (const std::exception& e) {
-      spdlog::warn("instance '{}': a message of its server could not be handled ({}); ignored",
-                   options_.instance, typeid(e).name());
+  if (!c->transport->readable_by_callers()) {
+    while (c->transport->receive(&text)) handle_text(c, text);
+  } else {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (c->at_end) break;
+      if (c->reading || c->requests > 0) {
+        c->turn.wait_for(lock, kLinger);
+        continue;
+      }
+      if (const auto quiet_from = c->last_request + kLinger; Clock::now() < quiet_from) {
+        c->turn.wait_until(lock, quiet_from);
+        continue;
+      }
+      c->reading = true;
+      lock.unlock();
+      // Blocks until the server says something (or ends): a request that comes meanwhile
+      // finds the turn taken and gets its response from here.
+      const auto got = c->transport->receive_for(&text, std::chrono::milliseconds(-1));
+      if (got == ServerTransport::Received::kMessage) handle_text(c, text);
+      lock.lock();
+      if (got == ServerTransport::Received::kEnd) c->at_end = true;
+      pass_turn(*c, 0);
     }
   }
   end_connection(c, c->transport->close(std::chrono::milliseconds(400)));

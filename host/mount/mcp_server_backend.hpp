@@ -122,7 +122,14 @@ class McpServerBackend final : public PluginBackend {
   Status read_catalog(const std::shared_ptr<Connection>& c);
   Status read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
                    nlohmann::json* items);
+  // The reader thread of c: it reads every message (HTTP), or only while no request waits
+  // (stdio: see Connection's turn); then ends the connection.
   void read_messages(std::shared_ptr<Connection> c);
+  // Parses and handles one message of c's server (a malformed one is logged and dropped).
+  void handle_text(const std::shared_ptr<Connection>& c, const std::string& text);
+  // Gives up c's reading turn (mutex_ held) and wakes one request of c still waiting,
+  // other than self.
+  void pass_turn(Connection& c, std::int64_t self);
   void read_diagnostics(std::shared_ptr<Connection> c);
   void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message);
   void handle_notification(const std::shared_ptr<Connection>& c, const std::string& method,

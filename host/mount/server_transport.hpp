@@ -3,9 +3,9 @@
 // server (a sandboxed child, stdio_transport.hpp) and a remote one (Streamable HTTP,
 // http_transport.hpp). McpServerBackend speaks the protocol over either.
 //
-// A transport carries whole JSON-RPC messages as text. One thread reads (receive), another
-// may read diagnostics (diagnostic), any thread may send; close() and abort() may race
-// with them, and the reader then sees the end.
+// A transport carries whole JSON-RPC messages as text. One thread at a time reads
+// (receive, receive_for), another may read diagnostics (diagnostic), any thread may send;
+// close() and abort() may race with them, and the reader then sees the end.
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -30,6 +30,15 @@ class ServerTransport {
                     std::chrono::milliseconds timeout, const std::string& client_request) = 0;
   // Blocks for the next message from the server into *message; false at the end.
   virtual bool receive(std::string* message) = 0;
+  // Transports whose messages a caller waiting for its response may read itself, one
+  // reader at a time (McpServerBackend passes the turn), instead of a reader thread
+  // handing each response over (stdio). For those, receive_for() waits at most timeout.
+  enum class Received { kMessage, kTimeout, kEnd };
+  virtual bool readable_by_callers() const { return false; }
+  virtual Received receive_for(std::string* message, std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return receive(message) ? Received::kMessage : Received::kEnd;
+  }
   // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end
   // (at once for a transport that has none).
   virtual bool diagnostic(std::string* line) {

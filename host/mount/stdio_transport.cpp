@@ -19,17 +19,23 @@ bool StdioTransport::send(std::string_view message, std::optional<std::int64_t>,
 }
 
 bool StdioTransport::receive(std::string* message) {
+  return receive_for(message, std::chrono::milliseconds(-1)) == Received::kMessage;
+}
+
+ServerTransport::Received StdioTransport::receive_for(std::string* message,
+                                                      std::chrono::milliseconds timeout) {
   for (;;) {
-    const auto got = lines_.next(message);
-    if (got == LineReader::Result::kEnd) return false;
+    const auto got = lines_.next(message, static_cast<int>(timeout.count()));
+    if (got == LineReader::Result::kTimeout) return Received::kTimeout;
+    if (got == LineReader::Result::kEnd) return Received::kEnd;
     if (got == LineReader::Result::kTooLong) {
       std::lock_guard lock(broke_mutex_);
       broke_ = "it sent a message over max_message_bytes (" + std::to_string(max_message_bytes_) +
                " bytes)";
       process_->kill_group();
-      return false;
+      return Received::kEnd;
     }
-    if (message->find_first_not_of(" \t") != std::string::npos) return true;
+    if (message->find_first_not_of(" \t") != std::string::npos) return Received::kMessage;
   }
 }
 

@@ -20,6 +20,8 @@ class StdioTransport final : public ServerTransport {
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
             std::chrono::milliseconds timeout, const std::string& client_request) override;
   bool receive(std::string* message) override;
+  bool readable_by_callers() const override { return true; }
+  Received receive_for(std::string* message, std::chrono::milliseconds timeout) override;
   bool diagnostic(std::string* line) override;
   std::string close(std::chrono::milliseconds grace) override;
   void abort() override { process_->kill_group(); }
@@ -29,7 +31,7 @@ class StdioTransport final : public ServerTransport {
  private:
   std::unique_ptr<ServerProcess> process_;
   std::size_t max_message_bytes_;
-  LineReader lines_;        // the reader thread's
+  LineReader lines_;        // the current reader's (one at a time)
   LineReader diagnostics_;  // the diagnostic thread's
   std::mutex broke_mutex_;
   std::string broke_;  // why the reader ended it (guarded by broke_mutex_)

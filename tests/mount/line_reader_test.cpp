@@ -50,3 +50,23 @@ TEST_CASE("a line over the cap is reported once and skipped, the next line still
   CHECK(reader.next(&line) == LineReader::Result::kEnd);
   ::close(fd);
 }
+
+TEST_CASE("with a timeout: nothing yet is kTimeout, a partial line waits for its end") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  LineReader reader(fds[0], 100);
+  std::string line;
+  CHECK(reader.next(&line, 10) == LineReader::Result::kTimeout);
+  REQUIRE(::write(fds[1], "{\"a\":", 5) == 5);
+  CHECK(reader.next(&line, 10) == LineReader::Result::kTimeout);  // the partial line stays
+  REQUIRE(::write(fds[1], "1}\n{\"b\"", 7) == 7);
+  REQUIRE(reader.next(&line, 10) == LineReader::Result::kLine);
+  CHECK(line == "{\"a\":1}");
+  CHECK(reader.next(&line, 10) == LineReader::Result::kTimeout);
+  REQUIRE(::write(fds[1], ":2}\n", 4) == 4);
+  ::close(fds[1]);
+  REQUIRE(reader.next(&line, 10) == LineReader::Result::kLine);
+  CHECK(line == "{\"b\":2}");
+  CHECK(reader.next(&line, 10) == LineReader::Result::kEnd);
+  ::close(fds[0]);
+}
