@@ -261,6 +261,7 @@ void add_oauth_command(CLI::App& app) {
       std::string url;
       std::string name = "NAME";
       bool register_client = false;
+      std::string client_metadata_url;
     };
     auto o = std::make_shared<Options>();
     auto* cmd = oauth_cmd->add_subcommand(
@@ -275,7 +276,19 @@ void add_oauth_command(CLI::App& app) {
                   "Register keyhold with the authorization server (dynamic client registration, "
                   "RFC 7591) and print the client id it issued; a client secret, if it issues "
                   "one, is stored in the vault as oauth-client/NAME");
+    cmd->add_option("--client-metadata-url", o->client_metadata_url,
+                    "Use this https URL, where the document of `keyhold oauth client-metadata URL` "
+                    "is published, as the client id (a Client ID Metadata Document, for "
+                    "authorization servers that announce client_id_metadata_document_supported)");
     cmd->callback([o, common] {
+      if (o->register_client && !o->client_metadata_url.empty())
+        fail(invalid_argument(
+            "--register and --client-metadata-url are two ways to get a client id; choose one"));
+      if (!o->client_metadata_url.empty()) {
+        if (Status checked = oauth::check_client_metadata_url(o->client_metadata_url);
+            !checked.is_ok())
+          fail(checked);
+      }
       if (o->register_client && o->name == "NAME")
         fail(
             invalid_argument("--register needs --name NAME (the client secret, if one is "
@@ -301,6 +314,15 @@ void add_oauth_command(CLI::App& app) {
       }
       std::string client_id = "\"...\"";
       std::string client_secret_line;
+      if (!o->client_metadata_url.empty()) {
+        if (!endpoints.value().client_id_metadata_document_supported)
+          fail(not_found(
+              "the authorization server " + provider.issuer +
+              " does not announce Client ID Metadata Documents (its metadata has no "
+              "client_id_metadata_document_supported: true); use --register or a client id it "
+              "issued"));
+        client_id = json(o->client_metadata_url).dump();
+      }
       if (o->register_client) {
         if (endpoints.value().registration_endpoint.empty())
           fail(not_found("the authorization server " + provider.issuer +
@@ -335,6 +357,12 @@ void add_oauth_command(CLI::App& app) {
         std::printf("  registration endpoint:     %s%s\n",
                     endpoints.value().registration_endpoint.c_str(),
                     o->register_client ? " (keyhold registered)" : " (--register uses it)");
+      if (endpoints.value().client_id_metadata_document_supported)
+        std::printf("  client id metadata documents: accepted%s\n",
+                    o->client_metadata_url.empty()
+                        ? " (publish `keyhold oauth client-metadata https://.../keyhold.json` at "
+                          "that URL, then --client-metadata-url URL)"
+                        : " (keyhold's client id is the document's URL)");
       if (resource.authorization_servers.size() > 1)
         std::printf("(it names %zu authorization servers; the first is shown)\n",
                     resource.authorization_servers.size());
@@ -345,11 +373,30 @@ void add_oauth_command(CLI::App& app) {
           "\nAdd to the config%s, then run `keyhold oauth login %s` and map `oauth:%s` in the "
           "instance's server.headers:\n\n[oauth.%s]\nissuer = %s\nclient_id = %s\n%sscopes = "
           "[%s]\nresource = %s\n",
-          o->register_client ? ""
-                             : ", with the client id this authorization server issued to keyhold",
+          o->register_client || !o->client_metadata_url.empty()
+              ? ""
+              : ", with the client id this authorization server issued to keyhold",
           o->name.c_str(), o->name.c_str(), o->name.c_str(), json(provider.issuer).dump().c_str(),
           client_id.c_str(), client_secret_line.c_str(), scope_list.c_str(),
           json(resource.resource).dump().c_str());
+    });
+  }
+
+  {
+    auto url = std::make_shared<std::string>();
+    auto* cmd = oauth_cmd->add_subcommand(
+        "client-metadata",
+        "Print keyhold's Client ID Metadata Document for URL: publish it at that https URL, "
+        "and authorization servers that accept such documents take URL as keyhold's client id "
+        "(see discover --client-metadata-url)");
+    cmd->add_option("URL", *url,
+                    "Where the document will be published, e.g. "
+                    "https://example.com/keyhold/client.json")
+        ->required();
+    cmd->callback([url] {
+      auto document = oauth::client_metadata_document(*url);
+      if (!document.is_ok()) fail(document.status());
+      std::printf("%s\n", document.value().c_str());
     });
   }
 

@@ -6,11 +6,15 @@
 
 #include "oauth/http_client.hpp"
 #include "oauth/token_record.hpp"
+#include "oauth/url_text.hpp"
 
 namespace keyhold::oauth {
 
-std::string registration_request(const std::vector<std::string>& scopes) {
-  nlohmann::json request = {
+namespace {
+
+// What keyhold is as a client, for a registration request and a metadata document alike.
+nlohmann::json keyhold_client_metadata() {
+  return {
       {"client_name", "keyhold"},
       {"application_type", "native"},
       // RFC 8252 7.3: the server must accept any port on a loopback redirect; `oauth login`
@@ -20,10 +24,58 @@ std::string registration_request(const std::vector<std::string>& scopes) {
       {"response_types", {"code"}},
       {"token_endpoint_auth_method", "none"},
   };
+}
+
+}  // namespace
+
+std::string registration_request(const std::vector<std::string>& scopes) {
+  nlohmann::json request = keyhold_client_metadata();
   std::string scope;
   for (const auto& s : scopes) scope += (scope.empty() ? "" : " ") + s;
   if (!scope.empty()) request["scope"] = scope;
   return request.dump();
+}
+
+Status check_client_metadata_url(const std::string& url) {
+  // A user name or password is never echoed (it may be a secret); any other URL is.
+  const std::size_t authority_end = url.find_first_of("/?#", url.find("://") + 3);
+  if (url.substr(0, authority_end).find('@') != std::string::npos)
+    return invalid_argument(
+        "a Client ID Metadata Document URL must not carry a user name or password (the URL "
+        "given does; it is not repeated here)");
+  const auto refuse = [&](const std::string& why) {
+    return invalid_argument("a Client ID Metadata Document URL " + why + " (got " +
+                            (url.size() > 200 ? url.substr(0, 200) + "..." : url) + ")");
+  };
+  if (!url.starts_with("https://")) return refuse("must be an https:// URL");
+  if (url.find('#') != std::string::npos) return refuse("must not have a fragment");
+  if (url.find('?') != std::string::npos) return refuse("must not have a query");
+  if (url.size() > 2048 || std::any_of(url.begin(), url.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '"' || c == '\\';
+      }))
+    return refuse("must be a plain URL of at most 2048 bytes");
+  const auto parts = split_url(url, true);
+  if (!parts || parts->host.empty()) return refuse("must name a host");
+  if (parts->path.empty() || parts->path == "/")
+    return refuse("must have a path (the document's own, not the site's root)");
+  std::string_view rest = parts->path;
+  while (!rest.empty()) {
+    rest.remove_prefix(1);  // the '/'
+    const std::string_view segment = rest.substr(0, rest.find('/'));
+    // "%2e" is a dot too (RFC 3986 6.2.2.2): "/%2e%2e/" is "/../" to a server.
+    const auto decoded = url_decode(segment);
+    if (!decoded) return refuse("must not have a malformed %-escape");
+    if (*decoded == "." || *decoded == "..") return refuse("must not have a . or .. segment");
+    rest.remove_prefix(segment.size());
+  }
+  return Status::ok();
+}
+
+Result<std::string> client_metadata_document(const std::string& url) {
+  if (Status checked = check_client_metadata_url(url); !checked.is_ok()) return checked;
+  nlohmann::json document = keyhold_client_metadata();
+  document["client_id"] = url;
+  return document.dump(2);
 }
 
 Result<RegisteredClient> register_client(const std::string& endpoint,

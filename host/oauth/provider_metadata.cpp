@@ -78,6 +78,9 @@ Result<ProviderEndpoints> resolve_endpoints(const OAuthProviderConfig& provider)
     endpoints.registration_endpoint = text_field(meta, "registration_endpoint");
     auto iss = meta.find("authorization_response_iss_parameter_supported");
     endpoints.iss_parameter_supported = iss != meta.end() && iss->is_boolean() && iss->get<bool>();
+    auto cimd = meta.find("client_id_metadata_document_supported");
+    endpoints.client_id_metadata_document_supported =
+        cimd != meta.end() && cimd->is_boolean() && cimd->get<bool>();
     if (auto methods = meta.find("code_challenge_methods_supported");
         methods != meta.end() && methods->is_array()) {
       bool s256 = false;

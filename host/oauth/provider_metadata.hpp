@@ -18,6 +18,8 @@ struct ProviderEndpoints {
   std::string registration_endpoint;          // RFC 7591; empty: no dynamic registration
   // RFC 9207: the server promises an `iss` parameter in every authorization response.
   bool iss_parameter_supported = false;
+  // It accepts an https URL of a Client ID Metadata Document as client_id.
+  bool client_id_metadata_document_supported = false;
 };
 
 // The metadata document's URLs for issuer, in the order they are tried.

@@ -6,7 +6,10 @@
 //   else the well-known URL), then the authorization server, and prints the [oauth.NAME]
 //   table with the resource (RFC 8707); with it and a configured client_id, login and the
 //   mount by server.url with an `oauth:NAME` bearer work: the server's tool sees the user.
-// - `--register` has the authorization server issue keyhold a client id (RFC 7591).
+// - `--register` has the authorization server issue keyhold a client id (RFC 7591);
+//   `--client-metadata-url` uses a Client ID Metadata Document's URL where the server
+//   announces them (logging in with one is not tested: oidc-provider fetches the document
+//   only from a public https address, which this machine has none of).
 // - Without `resource` the token is not for the server, which refuses it.
 // - A server that wants more scope (403 insufficient_scope): keyhold cannot step up the
 //   grant without the user, so the error names the scope and the login to run (audited).
@@ -136,6 +139,36 @@ test('discover follows the challenge to its metadata; --register has a client id
     assert.equal(hidden.refusedAudience, 0);
   } finally {
     await host.close();
+  }
+});
+
+test('a Client ID Metadata Document: discover prints its URL as client_id where the server accepts one', async () => {
+  const cimdOp = await startProvider({ accessTokenTtl: 600, clientIdMetadataDocument: true });
+  const cimdServer = await startProtectedMcpServer(cimdOp);
+  const url = 'https://example.com/keyhold/client.json';
+  try {
+    const found = await cli(sandbox, ['oauth', 'discover', cimdServer.url, '--name', 'cimd', '--client-metadata-url', url]);
+    assert.match(found.stdout, /client id metadata documents: accepted \(keyhold's client id is the document's URL\)/);
+    const table = found.stdout.slice(found.stdout.indexOf('[oauth.cimd]'));
+    assert.equal(table, `[oauth.cimd]\nissuer = "${cimdOp.issuer}"\nclient_id = "${url}"\nscopes = ["api:read"]\nresource = "${cimdServer.url}"\n`);
+    // Without the option: the hint names the command that prints the document.
+    const plain = await cli(sandbox, ['oauth', 'discover', cimdServer.url]);
+    assert.match(plain.stdout, /client id metadata documents: accepted \(publish `keyhold oauth client-metadata /);
+    const document = JSON.parse((await cli(sandbox, ['oauth', 'client-metadata', url])).stdout);
+    assert.equal(document.client_id, url);
+    assert.deepEqual(document.redirect_uris, ['http://127.0.0.1/callback']);
+    // An authorization server that does not announce them: refused, no table printed.
+    const refused = await cli(sandbox, ['oauth', 'discover', server.url, '--client-metadata-url', url], { expect: null });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /does not announce Client ID Metadata Documents/);
+    assert.doesNotMatch(refused.stdout, /\[oauth\./);
+    // A URL that cannot be a client id: refused before anything is fetched.
+    const bad = await cli(sandbox, ['oauth', 'discover', cimdServer.url, '--client-metadata-url', 'http://example.com/c.json'], { expect: null });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /must be an https:\/\/ URL/);
+  } finally {
+    await cimdServer.close();
+    await cimdOp.close();
   }
 });
 

@@ -250,6 +250,52 @@ TEST_CASE("dynamic registration asks for a native public client with a loopback 
   CHECK_FALSE(nlohmann::json::parse(keyhold::oauth::registration_request({})).contains("scope"));
 }
 
+TEST_CASE(
+    "a Client ID Metadata Document URL: https, a path, no dot segment, fragment, query or "
+    "user",
+    "[oauth]") {
+  using keyhold::oauth::check_client_metadata_url;
+  for (const char* good : {"https://example.com/keyhold/client.json", "https://example.com/a",
+                           "https://example.com:8443/c/d.json"}) {
+    INFO(good);
+    CHECK(check_client_metadata_url(good).is_ok());
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"http://example.com/client.json", "https://"},
+      {"https://example.com", "path"},
+      {"https://example.com/", "path"},
+      {"https://example.com/a/../client.json", ". or .."},
+      {"https://example.com/a/%2E%2e/client.json", ". or .."},
+      {"https://example.com/./client.json", ". or .."},
+      {"https://example.com/client.json#frag", "fragment"},
+      {"https://example.com/client.json?x=1", "query"},
+      {"https://example.com/a b", "plain URL"},
+      {"https://example.com/%zz", "%-escape"},
+  };
+  for (const auto& [url, why] : bad) {
+    INFO(url);
+    const auto status = check_client_metadata_url(url);
+    REQUIRE_FALSE(status.is_ok());
+    CHECK(status.message().find(why) != std::string::npos);
+  }
+  // A user name or password is refused and never repeated in the message.
+  const auto with_user =
+      check_client_metadata_url("https://alice:s3cret-canary@example.com/c.json");
+  REQUIRE_FALSE(with_user.is_ok());
+  CHECK(with_user.message().find("s3cret-canary") == std::string::npos);
+}
+
+TEST_CASE("keyhold's Client ID Metadata Document names its URL as client_id", "[oauth]") {
+  const auto text = keyhold::oauth::client_metadata_document("https://example.com/k/client.json");
+  REQUIRE(text.is_ok());
+  const auto document = nlohmann::json::parse(text.value());
+  CHECK(document["client_id"] == "https://example.com/k/client.json");
+  CHECK(document["token_endpoint_auth_method"] == "none");
+  CHECK(document["redirect_uris"] == nlohmann::json::array({"http://127.0.0.1/callback"}));
+  CHECK_FALSE(document.contains("scope"));
+  CHECK_FALSE(keyhold::oauth::client_metadata_document("http://example.com/c.json").is_ok());
+}
+
 TEST_CASE("resource (RFC 8707) is an http(s) URI without a fragment", "[oauth][config]") {
   auto config = parse_config(
       "[oauth.m]\nissuer = \"https://a.example\"\nclient_id = \"c\"\n"

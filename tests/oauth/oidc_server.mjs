@@ -77,7 +77,9 @@ export const accountOf = (model, value) => storage.get(`${model}:${value}`)?.pay
 // grants counts token endpoint calls by grant_type. hooks.onGrant(type), when set, runs
 // synchronously once the provider issued and stored a grant's tokens and before its answer
 // is written (the crash test kills keyhold there).
-export async function startProvider({ accessTokenTtl = 40 } = {}) {
+// clientIdMetadataDocument: the provider also announces (and would accept) Client ID
+// Metadata Documents as client ids.
+export async function startProvider({ accessTokenTtl = 40, clientIdMetadataDocument = false } = {}) {
   const server = http.createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server.address().port;
@@ -131,6 +133,7 @@ export async function startProvider({ accessTokenTtl = 40 } = {}) {
       deviceFlow: { enabled: true },
       // RFC 7591, open (no initial access token): `keyhold oauth discover --register`.
       registration: { enabled: true },
+      ...(clientIdMetadataDocument ? { clientIdMetadataDocument: { enabled: true, ack: 'draft-02' } } : {}),
       // RFC 8707: a token asked for a resource (keyhold's `resource`) is for that resource
       // alone (its audience, which the protected MCP server checks) and carries its scope.
       resourceIndicators: {
