@@ -340,8 +340,9 @@ bool Redactor::wants_rebuild() const {
   MutexLock update(update_mutex_);
   if (discarded_at_ == updates_) return false;
   if (!delta_.empty()) return true;
-  return std::any_of(in_base_.begin(), in_base_.end(),
-                     [&](const Digest& d) { return !current_.contains(d); });
+  for (const Digest& d : in_base_)  // a loop, not a lambda: the lock analysis follows it
+    if (!current_.contains(d)) return true;
+  return false;
 }
 
 Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
