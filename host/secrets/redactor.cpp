@@ -1,6 +1,7 @@
 #include "secrets/redactor.hpp"
 
 #include <atomic>
+#include <functional>
 #include <optional>
 
 #include <hs/hs.h>
@@ -68,6 +69,7 @@ int collect(unsigned int id, unsigned long long from, unsigned long long to, uns
 }
 
 std::atomic<int> g_failing_scans{0};
+std::function<void()> g_during_rebuild;  // tests only: runs between compile and swap
 
 // All matches of db in text (none when db is null: nothing to find), or nothing at all
 // when the scan could not run (no scratch space, a Hyperscan error): the caller must then
@@ -346,6 +348,11 @@ bool Redactor::wants_rebuild() const {
 }
 
 Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
+  std::uint64_t updates_before;
+  {
+    MutexLock update(update_mutex_);
+    updates_before = updates_;
+  }
   DigestSet snapshot;
   std::vector<const KnownSecret*> unique;
   for (const auto& secret : secrets) {
@@ -355,26 +362,35 @@ Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
   std::size_t longest = 0;
   auto compiled = compile_values(unique, &longest);  // the slow part: no lock held
   if (!compiled.is_ok()) return compiled.status();
+  if (g_during_rebuild) g_during_rebuild();
 
   MutexLock update(update_mutex_);
-  // The delta keeps what the new base does not match: values set_secrets added while the
-  // base compiled.
+  // With set_secrets calls while the base compiled, the delta keeps what the new base does
+  // not match (values they added). Without, the caller's set is the newest: what it lacks
+  // was dropped.
+  const bool moved = updates_ != updates_before;
   std::vector<KnownSecret> keep;
   DigestSet keep_digests;
   for (const auto& kept : delta_) {
     const Digest d = digest(kept);
-    if (snapshot.contains(d)) continue;
+    if (!moved || snapshot.contains(d)) continue;
     keep.push_back({kept.label, vault::SecretBuffer::copy_of(kept.value.view())});
     keep_digests.insert(d);
   }
-  // A value given now that neither the new base nor the delta would match (the set moved
-  // under the caller's read, back to a value only the old base held): this base is
-  // discarded, and the next rebuild reads the set again.
-  // Not tried again before set_secrets is called again (the caller reads the same set).
-  for (const Digest& d : current_) {
-    if (!snapshot.contains(d) && !keep_digests.contains(d)) {
-      discarded_at_ = updates_;
-      return Status::ok();
+  if (!moved) {
+    // No set_secrets since the caller read its set: that set is the newest, and what the
+    // new base matches is exactly what is given (so no rebuild is wanted after this one).
+    current_ = snapshot;
+  } else {
+    // A value given since that neither the new base nor the delta would match (the set
+    // moved under the caller's read, back to a value only the old base held): this base
+    // is discarded. Not tried again before set_secrets is called again (the caller would
+    // read the same set).
+    for (const Digest& d : current_) {
+      if (!snapshot.contains(d) && !keep_digests.contains(d)) {
+        discarded_at_ = updates_;
+        return Status::ok();
+      }
     }
   }
   std::shared_ptr<Database> delta;
@@ -413,6 +429,10 @@ std::size_t Redactor::delta_pattern_count() const {
 }
 
 void fail_scans_for_testing(int count) { g_failing_scans = count; }
+
+void run_during_rebuild_for_testing(std::function<void()> hook) {
+  g_during_rebuild = std::move(hook);
+}
 
 std::vector<Finding> Redactor::scan(std::string_view text) const {
   std::shared_ptr<Database> base, delta;

@@ -21,6 +21,7 @@
 // off the calling path (the RedactionRefresher's thread does it), and drops values no
 // longer given (until then they stay redacted, which is safe).
 #include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -73,7 +74,8 @@ class Redactor {
   bool wants_rebuild() const;
   // Compiles a new base from secrets (the current set, read by the caller), without
   // blocking scans or set_secrets, then swaps it in. Values that set_secrets added while
-  // it compiled stay in the delta.
+  // it compiled stay in the delta. With no set_secrets meanwhile, secrets becomes the set
+  // given (a set that changed without set_secrets, say by a grant's expiry, settles).
   Status rebuild(const std::vector<KnownSecret>& secrets);
   // Literal patterns in force (base and delta).
   std::size_t secret_pattern_count() const;
@@ -151,5 +153,8 @@ class Redactor {
 // Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must
 // then replace the whole text with [REDACTED:rule:unscanned] rather than let it leave.
 void fail_scans_for_testing(int count);
+// Runs hook inside every rebuild() after its compile and before its swap, as a set_secrets
+// on another thread would (tests only; not thread-safe; an empty hook removes it).
+void run_during_rebuild_for_testing(std::function<void()> hook);
 
 }  // namespace keyhold::secrets

@@ -102,45 +102,61 @@ TEST_CASE("set_secrets replaces the previous set; a dropped value goes at the re
 
 TEST_CASE("a value added while a rebuild compiles an older set stays redacted") {
   auto r = knowing("first-value-0001");
-  REQUIRE(
-      r->set_secrets(values({{"canary", "first-value-0001"}, {"b", "second-value-0002"}})).is_ok());
-  // The rebuild's set was read before the next value arrived (it lacks third-value).
   const auto older = values({{"canary", "first-value-0001"}, {"b", "second-value-0002"}});
-  REQUIRE(r->set_secrets(values({{"canary", "first-value-0001"},
-                                 {"b", "second-value-0002"},
-                                 {"c", "third-value-00003"}}))
-              .is_ok());
+  REQUIRE(r->set_secrets(older).is_ok());
+  keyhold::secrets::run_during_rebuild_for_testing([&] {
+    REQUIRE(r->set_secrets(values({{"canary", "first-value-0001"},
+                                   {"b", "second-value-0002"},
+                                   {"c", "third-value-00003"}}))
+                .is_ok());
+  });
   REQUIRE(r->rebuild(older).is_ok());
+  keyhold::secrets::run_during_rebuild_for_testing({});
   CHECK(r->redacted("x third-value-00003") == "x [REDACTED:c]");
   CHECK(r->redacted("x second-value-0002") == "x [REDACTED:b]");
   CHECK(r->delta_pattern_count() > 0);  // third-value is still the delta's
   CHECK(r->wants_rebuild());
 }
 
-TEST_CASE("a rebuild whose set lacks a value given again since is discarded") {
+TEST_CASE("a rebuild whose set lacks a value given during its compile is discarded") {
   auto r = knowing("kept-value-000001");
-  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}}))
-              .is_ok());
-  REQUIRE(
-      r->rebuild(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}})).is_ok());
+  const auto with_z = values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}});
+  REQUIRE(r->set_secrets(with_z).is_ok());
+  REQUIRE(r->rebuild(with_z).is_ok());
   REQUIRE(r->delta_pattern_count() == 0);
-  // The rebuild read the set while z was away; z is given again (it is in the base, so it
-  // does not go to the delta) before the rebuild swaps.
+  REQUIRE(!r->wants_rebuild());
   REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}})).is_ok());
-  const auto without_z = values({{"canary", "kept-value-000001"}});
-  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"},
-                                 {"z", "back-again-000002"},
-                                 {"w", "in-the-delta-003"}}))
-              .is_ok());
-  REQUIRE(r->wants_rebuild());
-  REQUIRE(r->rebuild(without_z).is_ok());
+  // The rebuild read the set while z was away; z comes back (it is in the base, so it does
+  // not go to the delta) and w is new, both while the rebuild compiles.
+  keyhold::secrets::run_during_rebuild_for_testing([&] {
+    REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"},
+                                   {"z", "back-again-000002"},
+                                   {"w", "in-the-delta-003"}}))
+                .is_ok());
+  });
+  REQUIRE(r->rebuild(values({{"canary", "kept-value-000001"}})).is_ok());
+  keyhold::secrets::run_during_rebuild_for_testing({});
   CHECK(r->redacted("x back-again-000002") == "x [REDACTED:z]");
   CHECK(r->redacted("x in-the-delta-003") == "x [REDACTED:w]");
   // Not retried with the same stale set until the values change again.
   CHECK(!r->wants_rebuild());
-  REQUIRE(r->set_secrets(values({{"canary", "kept-value-000001"}, {"z", "back-again-000002"}}))
-              .is_ok());
+  REQUIRE(r->set_secrets(with_z).is_ok());
   CHECK(r->wants_rebuild());
+}
+
+TEST_CASE("a rebuild with no set_secrets meanwhile makes its set the one given") {
+  auto r = knowing("kept-value-000001");
+  // The set shrank without a set_secrets (a grant expired): the rebuild drops the value
+  // and wants no further rebuild.
+  REQUIRE(
+      r->set_secrets(values({{"canary", "kept-value-000001"}, {"e", "expired-value-04"}})).is_ok());
+  REQUIRE(r->rebuild(values({{"canary", "kept-value-000001"}})).is_ok());
+  CHECK(r->redacted("x expired-value-04") == "x expired-value-04");
+  CHECK(!r->wants_rebuild());
+  // It grew without one: the rebuild matches the new value too, and is not repeated.
+  REQUIRE(r->rebuild(values({{"canary", "kept-value-000001"}, {"n", "newer-value-0005"}})).is_ok());
+  CHECK(r->redacted("x newer-value-0005") == "x [REDACTED:n]");
+  CHECK(!r->wants_rebuild());
 }
 
 TEST_CASE("many new values at once compile a whole new base instead of a delta") {
