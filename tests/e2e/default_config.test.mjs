@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { connectSdk, instanceToml, keyholdBin, makeSandbox, run } from './helpers.mjs';
+import { assertLogMatches, connectSdk, instanceToml, keyholdBin, makeSandbox, run } from './helpers.mjs';
 
 const PING = '{"jsonrpc":"2.0","id":1,"method":"ping"}\n';
 
@@ -43,7 +43,7 @@ describe('default config', () => {
       assert.match(text, /^# /m, 'the default config is commented');
       // Nothing written to HOME when XDG_CONFIG_HOME is set.
       assert.deepEqual(readdirSync(sb.env.HOME), []);
-      assert.match(stderr(), new RegExp(`wrote a default config to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      await assertLogMatches(stderr, new RegExp(`wrote a default config to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     } finally {
       sb.cleanup();
     }

@@ -7,6 +7,7 @@
 //   KEYHOLD_TEST_PLUGIN_DIR  build/test-plugins (the deliberately broken plugins)
 //   KEYHOLD_SOURCE_DIR       the repository root
 //   KEYHOLD_BUILD_DIR        the build directory (default: parent of KEYHOLD_PLUGIN_DIR)
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +36,15 @@ export async function waitForFile(file, timeoutMs = 60_000) {
     await sleep(250);
   }
   return file;
+}
+
+// Asserts that the text read() returns (keyhold's log) matches pattern, waiting up to
+// timeoutMs for it: keyhold's log (stderr) and its answers (stdout) are two pipes, so a
+// line logged before an answer may reach the test after the answer.
+export async function assertLogMatches(read, pattern, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(read()) && Date.now() < deadline) await sleep(20);
+  assert.match(read(), pattern);
 }
 
 export async function keyholdBin() {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 
-import { connectSdk, makeSandbox, tomlString } from '../e2e/helpers.mjs';
+import { assertLogMatches, connectSdk, makeSandbox, tomlString } from '../e2e/helpers.mjs';
 import { NODE_BIN } from './lib.mjs';
 
 const HOSTILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hostile_server.mjs');
@@ -35,7 +35,7 @@ const textOf = (result) => result.content.filter((c) => c.type === 'text').map((
 test('garbage between the messages is ignored and the real answer arrives', async () => {
   const result = await client.callTool({ name: 'hostile_garbage', arguments: {} });
   assert.equal(textOf(result), 'survived the garbage');
-  assert.match(session.stderr(), /not a JSON-RPC message/);
+  await assertLogMatches(session.stderr, /not a JSON-RPC message/);
 });
 
 test('a line over max_message_bytes ends the server with a clear error; the next call works', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
+import { assertLogMatches, connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, capture, captures, makeVault } from '../secrets/lib.mjs';
 import { EVERYTHING_JS, NODE_BIN, pidsWithEnv } from './lib.mjs';
 
@@ -40,7 +40,7 @@ test('the tools are listed while no server process runs', async () => {
   const { tools } = await client.listTools();
   assert.ok(tools.some((t) => t.name === 'everything_echo'), tools.map((t) => t.name).join(', '));
   assert.deepEqual(pidsWithEnv('KEYHOLD_MOUNT_TEST', marker), [], 'the lazy server still runs after its catalog was read');
-  assert.match(session.stderr(), /instance 'everything': catalog read; its server is stopped until the first call \(server\.lazy\)/);
+  await assertLogMatches(session.stderr, /instance 'everything': catalog read; its server is stopped until the first call \(server\.lazy\)/);
   assert.doesNotMatch(session.stderr(), /its server stopped/, 'parking a lazy server is not a crash');
 });
 
@@ -53,5 +53,5 @@ test('the first call starts the server, and it keeps running for the next calls'
   const second = await client.callTool({ name: 'everything_echo', arguments: { message: 'second' } });
   assert.match(textOf(second), /second/);
   assert.deepEqual(pidsWithEnv('KEYHOLD_MOUNT_TEST', marker), pids);
-  assert.match(session.stderr(), /instance 'everything': first call: starting its server \(server\.lazy\)/);
+  await assertLogMatches(session.stderr, /instance 'everything': first call: starting its server \(server\.lazy\)/);
 });

@@ -10,7 +10,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { connectSdk, tomlString } from '../e2e/helpers.mjs';
+import { assertLogMatches, connectSdk, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
 import { freePort, startEverythingHttp, stopChild } from './lib.mjs';
 
@@ -104,7 +104,7 @@ test('without server.ca_file the private CA is not trusted: the instance does no
   const before = authorized + refused;
   const { tools, session } = await serveAndList(config('no-ca.toml', { withCa: false }), 'keyhold without ca_file');
   assert.deepEqual(tools.filter((t) => t.name.startsWith('remote_')), []);
-  assert.match(session.stderr(), /instance 'remote' \(server\.url https:\/\/127\.0\.0\.1:\d+\/mcp\) skipped: .*cannot reach https:\/\/127\.0\.0\.1:\d+: .*certificate/i);
+  await assertLogMatches(session.stderr, /instance 'remote' \(server\.url https:\/\/127\.0\.0\.1:\d+\/mcp\) skipped: .*cannot reach https:\/\/127\.0\.0\.1:\d+: .*certificate/i);
   assert.equal(authorized + refused, before, 'a request got past an unverified certificate');
 });
 

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { sleep, tomlString } from '../e2e/helpers.mjs';
+import { assertLogMatches, sleep, tomlString } from '../e2e/helpers.mjs';
 import { captures, cli, findLeaks, grant, makeVault, serve } from '../secrets/lib.mjs';
 import { startLogin } from './login.mjs';
 import { all, authorize, forget, issued, latest, startProvider } from './oidc_server.mjs';
@@ -181,7 +181,7 @@ test('without resource the token is not for the server: refused, and the log say
     assert.ok(server.refusedAudience > refused, 'the server refused the token for its audience');
     const { tools } = await host.client.listTools();
     assert.ok(!tools.some((t) => t.name.startsWith('remote-noaud_')), JSON.stringify(tools.map((t) => t.name)));
-    assert.match(host.stderr(), /remote-noaud.*HTTP 401 from http:\/\/127\.0\.0\.1:\d+/);
+    await assertLogMatches(host.stderr, /remote-noaud.*HTTP 401 from http:\/\/127\.0\.0\.1:\d+/);
   } finally {
     await host.close();
   }

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, run, tomlString } from '../e2e/helpers.mjs';
+import { assertLogMatches, connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, run, tomlString } from '../e2e/helpers.mjs';
 
 let sandbox;
 let conn;
@@ -146,8 +146,8 @@ test("fd 1 of a plugin leads to the host's log, never to the protocol stream", a
   await echoAnswers();
   assert.deepEqual(forged, [], 'a forged notification reached the client');
   await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.match(conn.stderr(), /\[esc\] \(runner output\) .*FORGED-BY-ESCAPE/);
-  assert.match(conn.stderr(), /\[esc\] \(runner output\) ESCAPE-STDERR/);
+  await assertLogMatches(conn.stderr, /\[esc\] \(runner output\) .*FORGED-BY-ESCAPE/);
+  await assertLogMatches(conn.stderr, /\[esc\] \(runner output\) ESCAPE-STDERR/);
 });
 
 test('network: the listed port connects, an unlisted one does not (also from a child)', async () => {
@@ -194,7 +194,7 @@ function processState(pid) {
 test("a fork bomb is capped and a setsid() grandchild ends with its runner (the instance's pids cgroup)", async (t) => {
   if (!/pids cgroup v[12] \(/.test(conn.stderr())) {
     // Needs root or a delegated cgroup subtree; the startup log names what is missing.
-    assert.match(conn.stderr(), /pids cgroup \(task cap for the whole tree/);
+    await assertLogMatches(conn.stderr, /pids cgroup \(task cap for the whole tree/);
     t.skip('no writable pids cgroup on this machine');
     return;
   }

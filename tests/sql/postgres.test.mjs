@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
+import { assertLogMatches, connectSdk, instanceToml, keyholdBin, makeSandbox, pluginPath, run, sleep, tomlString, waitForFile } from '../e2e/helpers.mjs';
 import { PgCluster } from './pg_cluster.mjs';
 import { assertPeakGrowthBelow, call, ok, PEAK_GROWTH_LIMIT, peakMemoryOfTree, refused, sandboxToml, textOf } from './sql_helpers.mjs';
 
@@ -360,7 +360,7 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.deepEqual((await pgOk('pg_query', { sql: 'SELECT current_user' })).rows, [['keyhold']]);
     // The explicit override serves, and says so loudly in the log.
     assert.deepEqual((await pgOk('pgsuperok_query', { sql: 'SELECT current_user' })).rows, [['kh_super']]);
-    assert.match(conn.stderr(), /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
+    await assertLogMatches(conn.stderr, /SECURITY WARNING: serving a read-only instance as PostgreSQL role "kh_super", which is a superuser.*allow_privileged_role = true accepts that/);
   });
 
   test('the schemas allowlist holds against SQL run by functions and large objects: the role stops at it', async () => {
