@@ -18,6 +18,7 @@
 #include <functional>
 #include <future>
 
+#include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
 
@@ -39,15 +40,9 @@ struct RunnerBackend::Process {
   std::string kill_reason;  // set when the host ended it on purpose
   bool ended = false;
 
-  // Who reads the channel (guarded by the backend's mutex_): one thread at a time, the
-  // "turn". A caller waiting for its reply takes the turn itself when it is free, so a
-  // reply wakes no other thread; the reader thread takes it only when no call has been
-  // in flight for kLinger (to see log lines, notifications and the runner's end between
-  // calls).
-  bool reading = false;
-  int calls = 0;  // requests in flight
-  Clock::time_point last_call{};
-  std::condition_variable turn;
+  // Who reads the channel (guarded by the backend's mutex_): a caller waiting for its
+  // reply, or the reader thread between calls (base/reading_turn.hpp).
+  ReadingTurn turn;
 
   // The last reference may be dropped by the reader thread itself (it holds one while it
   // runs): that thread is detached, any other is joined.
@@ -412,7 +407,7 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
     Pending& p = pending_.try_emplace(id).first->second;
     p.generation = process->generation;
     p.ctx = ctx;
-    ++process->calls;
+    process->turn.request_started();
   }
   message.id = id;
   const bool is_call = message.type == Type::kCall;
@@ -424,9 +419,8 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
   for (;;) {
     if (p.done) break;
-    if (!process->reading && !process->ended) {
-      // The turn is free: read the channel ourselves (most often our own reply is next).
-      process->reading = true;
+    if (!process->ended && process->turn.try_take()) {
+      // The turn was free: read the channel ourselves (most often our own reply is next).
       lock.unlock();
       read_frame(process, std::chrono::milliseconds(20));
       lock.lock();
@@ -467,13 +461,12 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   const std::int32_t status = p.status;
   *body = std::move(p.body);
   pending_.erase(id);
-  process->last_call = Clock::now();
-  --process->calls;  // the reader thread notices on its own (see read_between_calls)
+  process->turn.request_finished();
   return status;
 }
 
 void RunnerBackend::pass_turn(Process& process, std::uint64_t self) {
-  process.reading = false;
+  process.turn.reading = false;
   // A caller still waiting takes the turn (any one: they all read for everyone). With
   // none, the reader thread takes it when it next looks: it is not woken for that, since
   // in a stream of calls the next caller comes sooner and would find the turn taken.
@@ -572,7 +565,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
              : !why.empty()                ? why + " (" + describe_exit_status(status) + ")"
                                            : describe_exit_status(status);
     process->ended = true;
-    process->turn.notify_all();
+    process->turn.reader_wake.notify_all();
     if (!destroyed_) last_end_ = reason;
     for (auto& [id, p] : pending_) {
       if (p.generation != process->generation || p.done) continue;
@@ -623,21 +616,8 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
 }
 
 void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
-  // A frame that arrives while no call is in flight (a log line from a plugin's own
-  // thread, the runner's end) waits at most about this long to be read.
-  constexpr auto kLinger = std::chrono::milliseconds(5);
   std::unique_lock lock(mutex_);
-  for (;;) {
-    if (process->ended) return;
-    if (process->reading || process->calls > 0) {
-      process->turn.wait_for(lock, kLinger);
-      continue;
-    }
-    if (const auto quiet_from = process->last_call + kLinger; Clock::now() < quiet_from) {
-      process->turn.wait_until(lock, quiet_from);
-      continue;
-    }
-    process->reading = true;
+  while (process->turn.reader_take(lock, [&] { return process->ended; })) {
     lock.unlock();
     read_frame(process, std::chrono::milliseconds(-1));
     lock.lock();

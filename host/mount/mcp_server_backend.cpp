@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
 #include "mount/server_catalog.hpp"
@@ -21,16 +22,11 @@ struct McpServerBackend::Connection {
   bool ended = false;  // guarded by the backend's mutex_
   bool ready = false;  // the handshake and the first lists are done (mutex_)
 
-  // Who reads a transport that callers may read (readable_by_callers; the rest guarded by
-  // mutex_): one thread at a time holds the "turn". A request waiting for its response
-  // takes the turn itself when it is free, so the response wakes no other thread; the
-  // reader thread takes it only when no request has been in flight for kLinger (to see
-  // notifications, server requests and the end between calls). As RunnerBackend does.
-  bool reading = false;
+  // Who reads a transport that callers may read (readable_by_callers; guarded by mutex_):
+  // a request waiting for its response, or the reader thread between requests
+  // (base/reading_turn.hpp).
+  ReadingTurn turn;
   bool at_end = false;  // a turn holder saw the end; the reader thread ends the connection
-  int requests = 0;     // in flight
-  Clock::time_point last_request{};
-  std::condition_variable turn;
 
   ~Connection() {
     for (std::thread* t : {&reader, &diagnostics_reader}) {
@@ -46,9 +42,6 @@ struct McpServerBackend::Connection {
 namespace {
 
 constexpr const char* kProtocolVersion = "2025-11-25";
-// A message that arrives while no request is in flight (a notification, the server's end)
-// waits at most about this long for the reader thread to take the turn.
-constexpr auto kLinger = std::chrono::milliseconds(5);
 
 kh_str kh_arg(const std::string& s) { return kh_str{s.data(), s.size()}; }
 
@@ -317,7 +310,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     p.connection = c->number;
     p.ctx = ctx;
     p.started = Clock::now();
-    ++c->requests;
+    c->turn.request_started();
   }
   // The client's progress token stays with the session; the server gets this request's
   // id as its token, so its progress finds this call.
@@ -344,16 +337,15 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   Pending& p = pending_.at(id);  // map nodes are stable; only this function erases it
   Status status;
   while (!p.done) {
-    if (may_read && !c->reading && !c->at_end) {
-      // The turn is free: read the server ourselves (most often our response is next).
-      c->reading = true;
+    if (may_read && !c->at_end && c->turn.try_take()) {
+      // The turn was free: read the server ourselves (most often our response is next).
       lock.unlock();
       const auto got = c->transport->receive_for(&text, std::chrono::milliseconds(20));
       if (got == ServerTransport::Received::kMessage) handle_text(c, text);
       lock.lock();
       if (got == ServerTransport::Received::kEnd) {
         c->at_end = true;  // the reader thread ends the connection and fails the requests
-        c->turn.notify_all();
+        c->turn.reader_wake.notify_all();
       }
       pass_turn(*c, id);
     } else {
@@ -384,14 +376,13 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   p.done = true;
   p.ready.wait(lock, [&] { return p.users == 0; });
   pending_.erase(id);
-  --c->requests;  // the reader thread notices on its own (see read_messages)
-  c->last_request = Clock::now();
+  c->turn.request_finished();
   if (!status.is_ok()) return status;
   return response;
 }
 
 void McpServerBackend::pass_turn(Connection& c, std::int64_t self) {
-  c.reading = false;
+  c.turn.reading = false;
   // A request still waiting takes the turn (any one: each reads for all). With none, the
   // reader thread takes it when it next looks: it is not woken for that, since in a
   // stream of requests the next one comes sooner and would find the turn taken.
@@ -573,17 +564,7 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
     while (c->transport->receive(&text)) handle_text(c, text);
   } else {
     std::unique_lock lock(mutex_);
-    for (;;) {
-      if (c->at_end) break;
-      if (c->reading || c->requests > 0) {
-        c->turn.wait_for(lock, kLinger);
-        continue;
-      }
-      if (const auto quiet_from = c->last_request + kLinger; Clock::now() < quiet_from) {
-        c->turn.wait_until(lock, quiet_from);
-        continue;
-      }
-      c->reading = true;
+    while (c->turn.reader_take(lock, [&] { return c->at_end; })) {
       lock.unlock();
       // Blocks until the server says something (or ends): a request that comes meanwhile
       // finds the turn taken and gets its response from here.
