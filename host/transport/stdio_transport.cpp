@@ -34,6 +34,8 @@ bool write_all(int fd, std::string_view data) {
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   std::string line = rpc::serialize(message);
   line.push_back('\n');
+  const bool client_waits = message.is_object() && message.contains("method") &&
+                            message.contains("id");  // a request to the client
   std::unique_lock lock(mutex_);
   idle_.wait(lock, [&] { return !healthy_ || pending_.size() < kMaxPendingBytes; });
   if (!healthy_) return;
@@ -41,6 +43,23 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
     pending_.swap(line);
   else
     pending_.append(line);
+  if (held_ && !client_waits && pending_.size() < kMaxHeldBytes) return;
+  write_pending(lock);
+}
+
+void LineWriter::hold() {
+  std::lock_guard lock(mutex_);
+  held_ = true;
+}
+
+void LineWriter::release() {
+  std::unique_lock lock(mutex_);
+  if (!held_) return;
+  held_ = false;
+  write_pending(lock);
+}
+
+void LineWriter::write_pending(std::unique_lock<std::mutex>& lock) {
   if (writing_) return;  // the writing thread takes it with its next write
   writing_ = true;
   std::string batch;
@@ -53,7 +72,7 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
     lock.lock();
     if (!ok) healthy_ = false;
   }
-  pending_.clear();
+  if (!healthy_) pending_.clear();
   writing_ = false;
   idle_.notify_all();
 }
@@ -65,6 +84,8 @@ bool LineWriter::healthy() const {
 
 void LineWriter::drain() {
   std::unique_lock lock(mutex_);
+  held_ = false;
+  write_pending(lock);
   idle_.wait(lock, [&] { return !writing_; });
 }
 
@@ -85,7 +106,7 @@ class CurrentRunner {
 
 }  // namespace
 
-StdioServer::StdioServer(Session& session, Outbound& out, int in_fd, int stop_fd,
+StdioServer::StdioServer(Session& session, LineWriter& out, int in_fd, int stop_fd,
                          std::size_t max_line_bytes)
     : session_(session),
       out_(out),
@@ -214,13 +235,17 @@ void StdioServer::standby() {
   std::unique_lock lock(mutex_);
   watch_.run(
       lock, [&] { return done_; }, [&] { return turn_ == Turn::kInline; },
-      [&](std::unique_lock<std::mutex>&) {
+      [&](std::unique_lock<std::mutex>& held) {
         // The call holding the turn runs long: a parked thread, or a new one, reads on.
         turn_ = Turn::kFree;
         if (parked_ > 0)
           turn_free_.notify_one();
         else
           start_reader_locked();
+        // The answers the turn held back leave now (a write may block: not under mutex_).
+        held.unlock();
+        out_.release();
+        held.lock();
       });
 }
 
@@ -245,6 +270,7 @@ std::optional<std::string> StdioServer::finish_line() {
 
 std::optional<std::string> StdioServer::next_line() {
   for (;;) {
+    if (buffer_pos_ < buffer_len_) out_.hold();  // answers wait until the input read is handled
     while (buffer_pos_ < buffer_len_) {
       std::string_view chunk(buffer_.data() + buffer_pos_, buffer_len_ - buffer_pos_);
       const auto newline = chunk.find('\n');
@@ -268,6 +294,7 @@ std::optional<std::string> StdioServer::next_line() {
       buffer_pos_ += newline + 1;
       if (auto line = finish_line()) return line;
     }
+    out_.release();  // nothing more is at hand: the answers leave before waiting for input
     if (input_ended_) return std::nullopt;
     pollfd fds[2] = {{in_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     const int ready = ::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1);

@@ -25,23 +25,39 @@ namespace keyhold {
 // ready responses leave in one write() (issue 21): the thread that finds the writer idle
 // writes until nothing is pending; the others return at once. Pending bytes are bounded: a
 // sender waits while more than kMaxPendingBytes wait for a client that does not read.
+//
+// hold() keeps lines back until release() (issue 21): the stdio reader holds while it works
+// through messages it has already read, so the answers to a pipelined burst leave in one
+// write and wake the client once, instead of once per answer. A request to the client
+// (sampling, elicitation, roots: a message with a method and an id) is never held, since the
+// call that sent it waits for the answer; nor is output beyond kMaxHeldBytes.
 class LineWriter : public Outbound {
  public:
   static constexpr std::size_t kMaxPendingBytes = 8u << 20;
+  static constexpr std::size_t kMaxHeldBytes = 256u << 10;
 
   explicit LineWriter(int fd) : fd_(fd) {}
   void send(const nlohmann::json& message, const CallContext* related) override;
+  // Lines sent from now on wait for release() (or one of the exceptions above).
+  void hold();
+  // Ends hold() and writes what it kept back, on the calling thread unless another thread
+  // is writing (that one takes it).
+  void release();
   // False once a write failed (the reader went away).
   bool healthy() const;
   // Returns when every line handed to send() has been written (or the fd failed).
   void drain();
 
  private:
+  // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
+  void write_pending(std::unique_lock<std::mutex>& lock);
+
   int fd_;
   mutable std::mutex mutex_;
   std::condition_variable idle_;  // writing_ ended, or pending_ shrank
   std::string pending_;           // whole lines not yet written
   bool writing_ = false;          // a thread is in the write loop
+  bool held_ = false;             // hold() without release()
   bool healthy_ = true;
 };
 
@@ -66,7 +82,10 @@ class StdioServer final : public InlineCalls {
   static constexpr std::chrono::milliseconds kStandbyIdle{200};  // see InlineWatch
 
   // session and out must outlive the server.
-  StdioServer(Session& session, Outbound& out, int in_fd, int stop_fd, std::size_t max_line_bytes);
+  // The reading thread holds out (LineWriter::hold) while it handles messages it has read
+  // and releases it before it waits for more input, or when its call loses the turn.
+  StdioServer(Session& session, LineWriter& out, int in_fd, int stop_fd,
+              std::size_t max_line_bytes);
   // Joins every thread it started. Destroy it after run() returned and session.close()
   // (which waits for the calls still running inline), before the session.
   ~StdioServer();
@@ -91,7 +110,7 @@ class StdioServer final : public InlineCalls {
   void end_locked();
 
   Session& session_;
-  Outbound& out_;
+  LineWriter& out_;
   const int in_fd_;
   const int stop_fd_;
   const std::size_t max_line_bytes_;

@@ -218,6 +218,27 @@ describe('malformed input on an initialized session', () => {
     assert.deepEqual(server.badLines, []);
   });
 
+  test('answers read in one burst are not held back behind a long call in it', async () => {
+    // The reader holds the answers to a burst until it has handled what it read; a call that
+    // runs long loses the turn, and what was held leaves then, not when the long call ends.
+    const from = server.messages.length;
+    const line = (id, name, args) =>
+      JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }) + '\n';
+    const t0 = Date.now();
+    server.write(
+      line('burst-a', 'echo_echo', { text: 'a' }) +
+        line('burst-slow', 'echo_slow', { steps: 1, delay_ms: 3000 }) +
+        line('burst-b', 'echo_echo', { text: 'b' }),
+    );
+    await server.waitFor((m) => m.id === 'burst-a', { from });
+    await server.waitFor((m) => m.id === 'burst-b', { from });
+    const quick = Date.now() - t0;
+    const slow = await server.waitFor((m) => m.id === 'burst-slow', { from });
+    assert.equal(slow.result.content[0].text, 'completed 1 steps');
+    assert.ok(quick < 2000, `the short answers took ${quick} ms, behind the 3 s call`);
+    assert.ok(Date.now() - t0 >= 3000);
+  });
+
   test('stdout held nothing but JSON objects', () => {
     assert.deepEqual(server.badLines, []);
     assert.equal(server.rawStdout.at(-1), 0x0a, 'stdout ends with a newline');

@@ -2,8 +2,10 @@
 // fewer writes; a client that does not read holds senders back at the bound instead of
 // letting pending output grow without limit.
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -118,4 +120,72 @@ TEST_CASE("stdio writer: a client that does not read holds senders at the bound"
     CHECK(message.at("i").get<int>() == i);
     CHECK(message.at("big").get_ref<const std::string&>().size() == big.size());
   }
+}
+
+namespace {
+
+// True when fd has bytes to read within wait_ms.
+bool readable(int fd, int wait_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, wait_ms) > 0;
+}
+
+}  // namespace
+
+TEST_CASE("stdio writer: hold keeps answers back until release, which writes them at once") {
+  Pipe pipe;
+  LineWriter writer(pipe.write_fd);
+  writer.hold();
+  for (int i = 0; i < 3; ++i) writer.send(json{{"id", i}, {"result", json::object()}}, nullptr);
+  writer.send(json{{"method", "notifications/progress"}, {"params", json::object()}}, nullptr);
+  CHECK_FALSE(readable(pipe.read_fd, 50));
+  writer.release();
+  REQUIRE(readable(pipe.read_fd, 1000));
+  char buffer[4096];
+  const ssize_t n = ::read(pipe.read_fd, buffer, sizeof buffer);
+  REQUIRE(n > 0);
+  const std::string text(buffer, static_cast<std::size_t>(n));
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4);  // one read: one write
+  // Not held any more: the next line leaves at once.
+  writer.send(json{{"id", 9}, {"result", json::object()}}, nullptr);
+  CHECK(readable(pipe.read_fd, 1000));
+}
+
+TEST_CASE("stdio writer: a request to the client and output past the bound are never held") {
+  Pipe pipe;
+  LineWriter writer(pipe.write_fd);
+  writer.hold();
+  writer.send(json{{"id", 1}, {"result", json::object()}}, nullptr);
+  CHECK_FALSE(readable(pipe.read_fd, 20));
+  // The call that sends a request waits for its answer: it leaves at once, with what was held
+  // before it (order is kept).
+  writer.send(json{{"id", "s1"}, {"method", "sampling/createMessage"}, {"params", json::object()}},
+              nullptr);
+  REQUIRE(readable(pipe.read_fd, 1000));
+  char buffer[65536];
+  ssize_t n = ::read(pipe.read_fd, buffer, sizeof buffer);
+  REQUIRE(n > 0);
+  std::string text(buffer, static_cast<std::size_t>(n));
+  CHECK(text.find("\"id\":1") < text.find("sampling/createMessage"));
+  // Still held: a small line waits, a large batch leaves (the pipe holds less than the bound:
+  // a reader drains it).
+  writer.send(json{{"id", 2}, {"result", json::object()}}, nullptr);
+  CHECK_FALSE(readable(pipe.read_fd, 20));
+  std::atomic<std::size_t> got{0};
+  std::thread reader([&] {
+    for (;;) {
+      n = ::read(pipe.read_fd, buffer, sizeof buffer);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+  });
+  writer.send(json{{"id", 3}, {"result", std::string(LineWriter::kMaxHeldBytes, 'x')}}, nullptr);
+  // send() returned while still held: the batch was written, not kept.
+  for (int i = 0; i < 100 && got.load() <= LineWriter::kMaxHeldBytes; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(got.load() > LineWriter::kMaxHeldBytes);
+  writer.drain();  // ends the hold too
+  ::close(pipe.write_fd);
+  pipe.write_fd = -1;
+  reader.join();
 }
