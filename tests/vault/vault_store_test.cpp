@@ -278,6 +278,31 @@ TEST_CASE("data_version changes when another connection commits", "[vault][store
   CHECK(as_string(a.read_secret("x").value()) == "1");  // readers see committed changes
 }
 
+TEST_CASE("data_version sees every commit at once, through its directory watch", "[vault][store]") {
+  ScratchDir dir;
+  Vault a = make_keyfile_vault(dir);
+  Vault b = std::move(Vault::open(dir / "vault.db", keyfile_for(dir))).value();
+  auto version = a.data_version().value();
+  for (int i = 0; i < 50; ++i) {
+    // Nothing changed: the version stands (read from the watch, no SQLite read).
+    CHECK(a.data_version().value() == version);
+    // Another connection commits: the very next call sees it, with no wait in between.
+    REQUIRE(b.put_secret("x" + std::to_string(i % 3), as_bytes(std::to_string(i)), {}, test_actor())
+                .is_ok());
+    const auto next = a.data_version().value();
+    CHECK(next != version);
+    version = next;
+  }
+  // A connection's own commits are no change to it (SQLite's data_version), before or after.
+  REQUIRE(a.put_secret("own", as_bytes("1"), {}, test_actor()).is_ok());
+  CHECK(a.data_version().value() == version);
+  // Another process's checkpoint and truncation of the WAL (what a CLI does on close).
+  REQUIRE(b.checkpoint().is_ok());
+  REQUIRE(b.put_secret("after-checkpoint", as_bytes("2"), {}, test_actor()).is_ok());
+  CHECK(a.data_version().value() != version);
+  CHECK(as_string(a.read_secret("after-checkpoint").value()) == "2");
+}
+
 TEST_CASE("SecretBuffer is move-only and zero-sized when moved from", "[vault][store]") {
   static_assert(!std::is_copy_constructible_v<SecretBuffer>);
   static_assert(!std::is_convertible_v<SecretBuffer, std::string>);
