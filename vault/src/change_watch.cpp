@@ -37,19 +37,40 @@ bool remote_filesystem(const std::filesystem::path& dir) {
   }
 }
 
+// The vault's own directory: any change to a file in it. The directories above it: a
+// child created, removed or renamed (the path may now lead elsewhere).
 constexpr std::uint32_t kMask = IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE |
                                 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
+constexpr std::uint32_t kAncestorMask =
+    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF;
 // Events after which the watch no longer sees every change.
 constexpr std::uint32_t kWatchLost =
     IN_IGNORED | IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT;
 
 }  // namespace
 
-ChangeWatch::ChangeWatch(const std::filesystem::path& dir) {
+ChangeWatch::ChangeWatch(const std::filesystem::path& vault_file) {
+  std::error_code ec;
+  const std::filesystem::path lexical =
+      std::filesystem::absolute(vault_file, ec).lexically_normal();
+  if (ec) return;
+  const std::filesystem::path real = std::filesystem::canonical(vault_file, ec);
+  if (ec || real != lexical) return;  // missing, or a symlink on the way
+  const std::filesystem::path dir = real.parent_path();
   if (remote_filesystem(dir)) return;
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd_ < 0) return;
-  if (::inotify_add_watch(fd_, dir.c_str(), kMask | IN_ONLYDIR) < 0) turn_off();
+  if (::inotify_add_watch(fd_, dir.c_str(), kMask | IN_ONLYDIR) < 0) {
+    turn_off();
+    return;
+  }
+  for (std::filesystem::path up = dir; up.has_relative_path();) {
+    up = up.parent_path();
+    if (::inotify_add_watch(fd_, up.c_str(), kAncestorMask | IN_ONLYDIR) < 0) {
+      turn_off();
+      return;
+    }
+  }
 }
 
 ChangeWatch::~ChangeWatch() { turn_off(); }

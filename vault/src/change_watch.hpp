@@ -11,6 +11,11 @@
 // report the change done. The caller drains the events before it reads the version, so a
 // change after the read leaves an event for the next look.
 //
+// The path must lead to the same file tomorrow: the directory of the vault and every
+// directory above it are watched for renames, creations and removals (an ancestor moved
+// away and another put in its place is a "maybe changed" too). A vault path with a symlink
+// anywhere in it is not watched (a symlink elsewhere could be retargeted unseen).
+//
 // Where inotify cannot see every writer (a network or FUSE filesystem: another machine's
 // writes raise no event here; SQLite's WAL mode does not support those anyway), or once the
 // watch is lost (the directory moved or removed, the event queue overflowed), the watch turns
@@ -21,9 +26,9 @@ namespace keyhold::vault {
 
 class ChangeWatch {
  public:
-  // Watches dir; inactive when inotify is unavailable or dir is on a filesystem of the kind
-  // above.
-  explicit ChangeWatch(const std::filesystem::path& dir);
+  // Watches the directory of vault_file and the directories above it; inactive when inotify
+  // is unavailable, the path holds a symlink, or it is on a filesystem of the kind above.
+  explicit ChangeWatch(const std::filesystem::path& vault_file);
   ~ChangeWatch();
   ChangeWatch(const ChangeWatch&) = delete;
   ChangeWatch& operator=(const ChangeWatch&) = delete;

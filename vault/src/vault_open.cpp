@@ -455,9 +455,7 @@ Result<std::int64_t> Vault::data_version() {
   // Events are drained (or the watch made) before the version is read: a commit after the
   // read leaves an event for the next call (see ChangeWatch).
   if (!state_->changes) {
-    std::error_code ec;
-    state_->changes =
-        std::make_unique<ChangeWatch>(std::filesystem::absolute(state_->path, ec).parent_path());
+    state_->changes = std::make_unique<ChangeWatch>(state_->path);
   } else if (state_->version_seen && !state_->changes->maybe_changed()) {
     return *state_->version_seen;
   }
