@@ -13,7 +13,6 @@
 #include <string.h>  // explicit_bzero
 #include <chrono>
 #include <cstring>
-#include <initializer_list>
 #include <memory>
 #include <optional>
 
@@ -66,7 +65,6 @@ struct Outcome {
   bool failed = false;
   bool connection_lost = false;
   bool cancelled = false;  // the request was cancelled and the server told
-  bool stopped = false;    // a PQcancel was sent to stop rows past a limit
 };
 
 class StatementRunner {
@@ -77,34 +75,14 @@ class StatementRunner {
   // `budget`: the max_result_bytes cap on the kept rows (nullptr: none, for the plan).
   Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
               std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr) {
-    if (!send(sql, params)) {
-      Outcome out;
-      return lost(out);
-    }
-    return collect(row_limit, keep_rows, budget);
-  }
-
-  // Queues one statement (in pipeline mode it leaves with the next sync); false when the
-  // connection failed.
-  bool send(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    return PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.empty() ? nullptr : values.data(), nullptr, nullptr, 0) != 0;
-  }
-
-  // Pipeline mode: waits for the sync point that follows the statements collected so far.
-  // False when the connection failed or something else came.
-  bool sync() {
-    if (!wait_readable()) return false;
-    Result r(PQgetResult(conn_));
-    return r && PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC;
-  }
-
-  // The results of the next statement sent (see run()).
-  Outcome collect(std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr) {
     Outcome out;
     oids_.clear();
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.empty() ? nullptr : values.data(), nullptr, nullptr, 0)) {
+      return lost(out);
+    }
     PQsetSingleRowMode(conn_);
     bool cancel_sent = false;
     bool stop_reading = false;
@@ -112,7 +90,6 @@ class StatementRunner {
     // expected and ignored).
     const auto stop = [&] {
       stop_reading = true;
-      out.stopped = true;
       if (!cancel_sent) {
         send_cancel(conn_);
         cancel_sent = true;
@@ -192,9 +169,6 @@ class StatementRunner {
         case PGRES_EMPTY_QUERY:
           record_error(out, "no SQL statement was given");
           break;
-        case PGRES_PIPELINE_ABORTED:
-          record_error(out, "not run: an earlier statement of this call failed");
-          break;
         default:
           if (stop_reading) break;  // the cancel we sent after row_limit
           if (!out.failed) {
@@ -214,15 +188,6 @@ class StatementRunner {
   }
 
  private:
-  // Waits (in 50 ms steps, sending PQcancel past the deadline) until a result is ready.
-  bool wait_readable() {
-    while (PQisBusy(conn_)) {
-      pollfd pfd{PQsocket(conn_), POLLIN, 0};
-      ::poll(&pfd, 1, 50);
-      if (!PQconsumeInput(conn_)) return false;
-    }
-    return true;
-  }
   Outcome& lost(Outcome& out) {
     out.failed = true;
     out.connection_lost = PQstatus(conn_) == CONNECTION_BAD;
@@ -556,14 +521,14 @@ void PostgresBackend::drop_idle() {
   for (PGconn* c : idle) PQfinish(c);
 }
 
-void PostgresBackend::give_back(PGconn* conn, bool session_reset) {
+void PostgresBackend::give_back(PGconn* conn) {
   if (conn == nullptr) return;
   // The ROLLBACK that ends every call leaves what is not transactional: advisory locks,
   // prepared statements, WITH HOLD cursors, session settings made outside a transaction.
   // DISCARD ALL clears them (the settings return to the connection's startup values) and
   // releases the locks now rather than when the connection is next used.
   if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
-      PQpipelineStatus(conn) == PQ_PIPELINE_OFF && (session_reset || reset_session(conn))) {
+      reset_session(conn)) {
     std::lock_guard lock(pool_mutex_);
     if (idle_.size() < static_cast<std::size_t>(options_.pool_size)) {
       idle_.push_back(conn);
@@ -571,68 +536,6 @@ void PostgresBackend::give_back(PGconn* conn, bool session_reset) {
     }
   }
   PQfinish(conn);
-}
-
-QueryResult PostgresBackend::run_pipelined(PGconn* conn, Context& ctx, const std::string& sql,
-                                           const json& params, const CallLimits& limits,
-                                           bool* connection_lost, bool* user_statement_sent,
-                                           bool* session_reset) {
-  const auto hard_deadline = Clock::now() + limits.statement_timeout + std::chrono::seconds(2);
-  StatementRunner runner(conn, &ctx, hard_deadline);
-  const auto params_text = to_params(params);
-  const auto fail = [&]() -> SqlError {
-    *connection_lost = PQstatus(conn) == CONNECTION_BAD;
-    std::string m = PQerrorMessage(conn);
-    while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-    return SqlError("PostgreSQL: " + m);
-  };
-  // One flight, three sync points. Until the first, the statements form one unit: when
-  // BEGIN READ ONLY or the timeout fails, the server skips the user's statement (it never
-  // runs outside the read-only transaction or without its timeout). ROLLBACK and DISCARD
-  // ALL each follow a sync of their own, so they run whatever happened before.
-  if (!PQenterPipelineMode(conn)) throw fail();
-  if (!runner.send("BEGIN READ ONLY", {}) ||
-      !runner.send("SELECT set_config('statement_timeout', $1, true)",
-                   {std::to_string(limits.statement_timeout.count())}) ||
-      !runner.send(sql, params_text) || !PQpipelineSync(conn) || !runner.send("ROLLBACK", {}) ||
-      !PQpipelineSync(conn) || !runner.send("DISCARD ALL", {}) || !PQpipelineSync(conn))
-    throw fail();
-  *user_statement_sent = true;
-  const Outcome begin = runner.collect(1, false);
-  const Outcome timeout = runner.collect(1, false);
-  ResultBudget budget(limits.max_result_bytes);
-  Outcome o = runner.collect(limits.row_limit, true, &budget);
-  o.rows.result_bytes = budget.used();
-  bool synced = runner.sync();
-  const Outcome end = runner.collect(1, false);
-  synced = synced && runner.sync();
-  const Outcome reset = runner.collect(1, false);
-  synced = synced && runner.sync();
-  if (!synced || !PQexitPipelineMode(conn)) throw fail();
-  for (const Outcome* step :
-       std::initializer_list<const Outcome*>{&begin, &timeout, &o, &end, &reset}) {
-    if (step->connection_lost) {
-      *connection_lost = true;
-      throw SqlError(step->error);
-    }
-  }
-  if (begin.failed) throw SqlError(begin.error);
-  if (timeout.failed) throw SqlError(timeout.error);
-  if (o.cancelled || (ctx.cancelled() && o.failed)) throw Cancelled();
-  if (o.failed) {
-    if (o.sqlstate == "57014" && !ctx.cancelled())
-      throw SqlError(o.error + " (statement_timeout is " +
-                     std::to_string(limits.statement_timeout.count()) + " ms)");
-    throw SqlError(o.error);
-  }
-  // The PQcancel that stopped rows past a limit can reach the server after the statement
-  // ended, and cancel the ROLLBACK queued behind it: the rows stand, and the connection,
-  // not idle, is closed rather than pooled (give_back).
-  if (end.failed && !o.stopped) throw SqlError(end.error);
-  *session_reset = !reset.failed;
-  for (auto& c : o.rows.columns)
-    c.type = type_name(conn, static_cast<unsigned>(std::stoul(c.type)));
-  return std::move(o.rows);
 }
 
 QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
@@ -719,16 +622,10 @@ QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const jso
     PGconn* conn = attempt == 0 ? take(ctx) : connect(ctx);
     bool connection_lost = false;
     bool user_statement_sent = false;
-    bool session_reset = false;
     try {
-      // The common case, a read-only statement with no allowlist to check first, is one
-      // round trip to the server; the others need an answer before the next statement.
-      QueryResult r = mode == Mode::kReadOnly && allowlist_check == nullptr
-                          ? run_pipelined(conn, ctx, sql, params, limits, &connection_lost,
-                                          &user_statement_sent, &session_reset)
-                          : run_once(conn, ctx, sql, params, limits, mode, rows_affected,
-                                     allowlist_check, &connection_lost, &user_statement_sent);
-      give_back(conn, session_reset);
+      QueryResult r = run_once(conn, ctx, sql, params, limits, mode, rows_affected, allowlist_check,
+                               &connection_lost, &user_statement_sent);
+      give_back(conn);
       return r;
     } catch (...) {
       const bool lost = connection_lost || PQstatus(conn) == CONNECTION_BAD;

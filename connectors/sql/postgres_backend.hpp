@@ -76,19 +76,12 @@ class PostgresBackend : public Backend {
                        const CallLimits& limits, Mode mode, long long* rows_affected,
                        const std::string* allowlist_check, bool* connection_lost,
                        bool* user_statement_sent);
-  // Read-only, no allowlist: BEGIN READ ONLY, the timeout, sql, ROLLBACK and DISCARD ALL in
-  // one flight (libpq pipeline mode). session_reset: DISCARD ALL succeeded.
-  QueryResult run_pipelined(PGconn* conn, Context& ctx, const std::string& sql, const json& params,
-                            const CallLimits& limits, bool* connection_lost,
-                            bool* user_statement_sent, bool* session_reset);
   PGconn* connect(Context& ctx);
   // On read-only instances: refuses (closes `conn`, throws SqlError) a role that can act
   // outside the read-only transaction, unless allow_privileged_role, which logs a warning.
   void check_role(PGconn* conn);
   PGconn* take(Context& ctx);
-  // Pools conn when it is idle and clean (DISCARD ALL, unless session_reset says the call
-  // already ran it), else closes it.
-  void give_back(PGconn* conn, bool session_reset = false);
+  void give_back(PGconn* conn);
   void drop_idle();  // closes every pooled connection (after one was found lost)
   std::string type_name(PGconn* conn, unsigned oid);
   bool schema_allowed(const std::string& schema) const;
