@@ -280,8 +280,7 @@ describe('sql connector: PostgreSQL 15', () => {
       ['SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE; DELETE FROM t', /cannot insert multiple commands/],
     ];
     for (const [sql, pattern] of attacks) await pgRefused('pg_query', { sql }, pattern);
-    // COPY to or from the client is refused (a read-only call is one pipelined flight: the
-    // COPY state must not break it), and the pooled connection serves the next call.
+    // COPY to or from the client is refused, and the pooled connection serves the next call.
     await pgRefused('pg_query', { sql: 'COPY t TO STDOUT' }, /COPY/);
     await pgRefused('pg_query', { sql: 'COPY t FROM STDIN' }, /COPY|read-only/);
     for (let i = 0; i < 3; ++i) await pgRefused('pgpool_query', { sql: 'COPY t TO STDOUT' }, /COPY/);
