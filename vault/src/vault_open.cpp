@@ -452,20 +452,6 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
 }
 
 Result<std::int64_t> Vault::data_version() {
-  // Events are drained (or the watch made) before the version is read: a commit after the
-  // read leaves an event for the next call (see ChangeWatch).
-  if (!state_->changes) {
-    state_->changes = std::make_unique<ChangeWatch>(state_->path);
-  } else if (state_->version_seen && !state_->changes->maybe_changed()) {
-    return *state_->version_seen;
-  }
-  state_->version_seen.reset();
-  auto version = read_data_version();
-  if (version.is_ok()) state_->version_seen = version.value();
-  return version;
-}
-
-Result<std::int64_t> Vault::read_data_version() {
   return guarded(*state_, "reading the data version", [&]() -> Result<std::int64_t> {
     ScopedStatement query(*state_, "PRAGMA data_version");
     if (!(*query).executeStep())

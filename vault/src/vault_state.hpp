@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "change_watch.hpp"
 #include "crypto.hpp"
 #include "keyhold/vault/credentials.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
@@ -94,10 +93,6 @@ struct VaultState {
   // the same effect. Every operation first compares these with the files on disk.
   FileIdentity db_file, shm_file;
   std::int64_t reopens = 0;
-  // Vault::data_version(): the watch on the vault's directory (made on the first call) and
-  // the version read after its last event; while no event arrives the version stands.
-  std::unique_ptr<ChangeWatch> changes;
-  std::optional<std::int64_t> version_seen;
   // Prepared statements of hot paths, keyed by SQL text. Declared after db so they are
   // finalized first. Use through ScopedStatement, which resets them after use (a statement
   // left mid-step would pin an old WAL snapshot).

@@ -167,9 +167,7 @@ class Vault {
   // ---- housekeeping ----
   Result<VaultSummary> summary(UnixSeconds now);
   // Changes whenever another connection commits (SQLite's PRAGMA data_version) or the
-  // connection was reopened because the files on disk were replaced. Cheap: one system call
-  // while nothing in the vault's directory changed (an inotify watch), the full check
-  // otherwise.
+  // connection was reopened because the files on disk were replaced. Cheap.
   Result<std::int64_t> data_version();
   // Writes an encrypted, authenticated copy to backup_path (created 0600, never
   // overwritten). Audited (the entry is inside the backup).
@@ -185,7 +183,6 @@ class Vault {
 
  private:
   explicit Vault(std::unique_ptr<VaultState> state);
-  Result<std::int64_t> read_data_version();  // the full check data_version() gates
   std::unique_ptr<VaultState> state_;
 };
 
