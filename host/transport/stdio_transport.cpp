@@ -52,11 +52,45 @@ void LineWriter::hold() {
   held_ = true;
 }
 
+LineWriter::~LineWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  handed_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
 void LineWriter::release() {
   std::unique_lock lock(mutex_);
   if (!held_) return;
   held_ = false;
-  write_pending(lock);
+  if (writing_ || pending_.empty() || !healthy_) return;  // the writing thread takes it
+  if (!writer_.joinable()) {
+    try {
+      writer_ = std::thread([this] { writer_loop(); });
+    } catch (const std::system_error&) {
+      write_pending(lock);  // no thread to spare: write here, as send() would
+      return;
+    }
+  }
+  writing_ = true;  // the writer thread's from here: senders append and return
+  handed_off_ = true;
+  handed_.notify_one();
+}
+
+void LineWriter::writer_loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    handed_.wait(lock, [&] { return handed_off_ || stopping_; });
+    if (handed_off_) {
+      handed_off_ = false;
+      writing_ = false;  // taken over by write_pending, under the same lock
+      write_pending(lock);
+      continue;
+    }
+    return;  // stopping_, nothing handed
+  }
 }
 
 void LineWriter::write_pending(std::unique_lock<std::mutex>& lock) {
@@ -86,7 +120,7 @@ void LineWriter::drain() {
   std::unique_lock lock(mutex_);
   held_ = false;
   write_pending(lock);
-  idle_.wait(lock, [&] { return !writing_; });
+  idle_.wait(lock, [&] { return !writing_ && !handed_off_; });
 }
 
 namespace {
@@ -200,6 +234,7 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
   if (kind == Kind::kWaits && input_ready()) return false;
   std::uint64_t generation = 0;
   bool wake_standby = false;
+  bool no_standby = false;
   {
     std::lock_guard lock(mutex_);
     if (done_ || turn_ != Turn::kReading || inline_running_ >= kMaxInline) return false;
@@ -215,8 +250,12 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
         spdlog::warn("stdio: could not start the standby thread");
       }
     }
+    no_standby = !standby_.joinable();
   }
   if (wake_standby) watch_.wake();
+  // Answers held for the burst leave before a call that waits for another process, and
+  // before any call when no standby would release them once it runs long.
+  if (kind == Kind::kWaits || no_standby) out_.release();
   InlineCalls::current() = nullptr;  // whatever the call dispatches is not inlined
   call();
   std::lock_guard lock(mutex_);
@@ -242,7 +281,7 @@ void StdioServer::standby() {
           turn_free_.notify_one();
         else
           start_reader_locked();
-        // The answers the turn held back leave now (a write may block: not under mutex_).
+        // The answers the turn held back leave now.
         held.unlock();
         out_.release();
         held.lock();
@@ -270,7 +309,6 @@ std::optional<std::string> StdioServer::finish_line() {
 
 std::optional<std::string> StdioServer::next_line() {
   for (;;) {
-    if (buffer_pos_ < buffer_len_) out_.hold();  // answers wait until the input read is handled
     while (buffer_pos_ < buffer_len_) {
       std::string_view chunk(buffer_.data() + buffer_pos_, buffer_len_ - buffer_pos_);
       const auto newline = chunk.find('\n');
@@ -292,7 +330,11 @@ std::optional<std::string> StdioServer::next_line() {
         break;
       }
       buffer_pos_ += newline + 1;
-      if (auto line = finish_line()) return line;
+      if (auto line = finish_line()) {
+        // More input at hand: its answers join this one's in one write (release below).
+        if (buffer_pos_ < buffer_len_) out_.hold();
+        return line;
+      }
     }
     out_.release();  // nothing more is at hand: the answers leave before waiting for input
     if (input_ended_) return std::nullopt;

@@ -31,17 +31,25 @@ namespace keyhold {
 // write and wake the client once, instead of once per answer. A request to the client
 // (sampling, elicitation, roots: a message with a method and an id) is never held, since the
 // call that sent it waits for the answer; nor is output beyond kMaxHeldBytes.
+//
+// release() never writes on the calling thread: the batch goes to the writer's own thread.
+// The stdio reader releases, and a client that writes a long burst before it reads any
+// answer would otherwise block the reader in write() while the client waits for it to read.
 class LineWriter : public Outbound {
  public:
   static constexpr std::size_t kMaxPendingBytes = 8u << 20;
   static constexpr std::size_t kMaxHeldBytes = 256u << 10;
 
   explicit LineWriter(int fd) : fd_(fd) {}
+  // Joins the writer thread: call drain() first (it waits for a client that reads).
+  ~LineWriter();
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
   void send(const nlohmann::json& message, const CallContext* related) override;
   // Lines sent from now on wait for release() (or one of the exceptions above).
   void hold();
-  // Ends hold() and writes what it kept back, on the calling thread unless another thread
-  // is writing (that one takes it).
+  // Ends hold() and hands what it kept back to the writer thread (unless a thread is
+  // writing already: that one takes it). Never blocks on the file descriptor.
   void release();
   // False once a write failed (the reader went away).
   bool healthy() const;
@@ -51,14 +59,19 @@ class LineWriter : public Outbound {
  private:
   // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
   void write_pending(std::unique_lock<std::mutex>& lock);
+  void writer_loop();  // the writer thread: writes what release() hands it
 
   int fd_;
   mutable std::mutex mutex_;
-  std::condition_variable idle_;  // writing_ ended, or pending_ shrank
-  std::string pending_;           // whole lines not yet written
-  bool writing_ = false;          // a thread is in the write loop
-  bool held_ = false;             // hold() without release()
+  std::condition_variable idle_;    // writing_ ended, or pending_ shrank
+  std::condition_variable handed_;  // handed_off_ or stopping_
+  std::string pending_;             // whole lines not yet written
+  bool writing_ = false;            // a thread is in the write loop (or is handed it)
+  bool held_ = false;               // hold() without release()
+  bool handed_off_ = false;         // release() gave the writer thread pending_
+  bool stopping_ = false;           // the destructor runs
   bool healthy_ = true;
+  std::thread writer_;  // started by the first release() with work for it
 };
 
 // Serves MCP over stdio: reads newline-delimited messages from in_fd and hands each to the

@@ -2,9 +2,12 @@
 // error, the connection keeps working, nothing but JSON objects appear on stdout, and the
 // process exits 0 on stdin EOF and on SIGTERM.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
-import { instanceToml, makeSandbox } from './helpers.mjs';
+import { instanceToml, keyholdBin, makeSandbox } from './helpers.mjs';
 import { RawServer } from './raw_server.mjs';
 
 const LIMIT = 4 * 1024 * 1024; // default max_message_bytes
@@ -348,5 +351,45 @@ describe('lifecycle', () => {
     await server.waitFor((m) => m.method === 'notifications/progress', { from });
     server.child.kill('SIGTERM');
     assert.deepEqual(await server.exited, { code: 0, signal: null });
+  });
+});
+
+describe('a client that writes everything before it reads', () => {
+  test('keyhold reads the whole burst while its answers wait in a full stdout pipe', async () => {
+    // 4000 calls (1.5 MB) on stdin from a file; stdout is a pipe nobody reads for 3 s, so the
+    // answers fill it. keyhold must go on reading stdin meanwhile (answers queue in memory):
+    // a client that reads only after writing would otherwise wait for keyhold forever.
+    const sandbox = makeSandbox();
+    try {
+      const lines = [
+        { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'burst', version: '1' } } },
+        { jsonrpc: '2.0', method: 'notifications/initialized' },
+      ];
+      for (let i = 0; i < 4000; ++i)
+        lines.push({ jsonrpc: '2.0', id: `w${i}`, method: 'tools/call', params: { name: 'echo_echo', arguments: { text: `w${i}:` + 'p'.repeat(250) } } });
+      const input = path.join(sandbox.dir, 'burst.jsonl');
+      writeFileSync(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      const child = spawn(await keyholdBin(), ['serve', '--config', sandbox.writeConfig(instanceToml('echo', 'echo'))], {
+        env: sandbox.env,
+        cwd: sandbox.dir,
+        stdio: [openSync(input, 'r'), 'pipe', 'ignore'],
+      });
+      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+      child.stdout.pause(); // Node still buffers up to its high-water mark, then stops reading
+      await new Promise((r) => setTimeout(r, 3000));
+      const pos = Number(/pos:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/fdinfo/0`, 'utf8'))[1]);
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk.toString('utf8')));
+      child.stdout.resume();
+      assert.equal(pos, statSync(input).size, `keyhold read ${pos} of ${statSync(input).size} bytes, then waited for the client`);
+      assert.equal(await exited, 0);
+      // End of input cancels the calls still queued (no answer for those); every answer
+      // that came is whole and right.
+      const answers = out.trim().split('\n').map((l) => JSON.parse(l)).filter((m) => typeof m.id === 'string');
+      assert.ok(answers.length > 0);
+      for (const m of answers) assert.equal(m.result?.content?.[0]?.text, `${m.id}:` + 'p'.repeat(250), m.id);
+    } finally {
+      sandbox.cleanup();
+    }
   });
 });
