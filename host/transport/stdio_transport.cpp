@@ -31,6 +31,11 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
+// True on the stdio reading thread while it holds the reading turn and is not running a
+// call inline (a blocked inline call has its turn taken by the standby; the reader's own
+// turn has no one to take it): what it sends goes to the writer thread.
+thread_local bool t_on_reading_turn = false;
+
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   std::string line = rpc::serialize(message);
   line.push_back('\n');
@@ -44,6 +49,10 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   else
     pending_.append(line);
   if (held_ && !client_waits && pending_.size() < kMaxHeldBytes) return;
+  if (t_on_reading_turn) {
+    hand_off(lock);  // the stdio reader must not block on a client that does not read yet
+    return;
+  }
   write_pending(lock);
 }
 
@@ -65,6 +74,10 @@ void LineWriter::release() {
   std::unique_lock lock(mutex_);
   if (!held_) return;
   held_ = false;
+  hand_off(lock);
+}
+
+void LineWriter::hand_off(std::unique_lock<std::mutex>& lock) {
   if (writing_ || pending_.empty() || !healthy_) return;  // the writing thread takes it
   if (!writer_.joinable()) {
     try {
@@ -128,12 +141,18 @@ namespace {
 // Set by run_inline when the call it ran lost the turn: the thread stops reading.
 thread_local bool t_lost_turn = false;
 
-// Sets InlineCalls::current() for the thread handing the session a message; clears it
-// however handle_text() ends.
+// Sets InlineCalls::current() and t_on_reading_turn for the thread handing the session a
+// message; clears them however handle_text() ends.
 class CurrentRunner {
  public:
-  explicit CurrentRunner(InlineCalls* runner) { InlineCalls::current() = runner; }
-  ~CurrentRunner() { InlineCalls::current() = nullptr; }
+  explicit CurrentRunner(InlineCalls* runner) {
+    InlineCalls::current() = runner;
+    t_on_reading_turn = true;
+  }
+  ~CurrentRunner() {
+    InlineCalls::current() = nullptr;
+    t_on_reading_turn = false;
+  }
   CurrentRunner(const CurrentRunner&) = delete;
   CurrentRunner& operator=(const CurrentRunner&) = delete;
 };
@@ -257,6 +276,7 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
   // before any call when no standby would release them once it runs long.
   if (kind == Kind::kWaits || no_standby) out_.release();
   InlineCalls::current() = nullptr;  // whatever the call dispatches is not inlined
+  t_on_reading_turn = false;         // a blocked inline call loses its turn to the standby
   call();
   std::lock_guard lock(mutex_);
   --inline_running_;
@@ -264,6 +284,7 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
   if (turn_ == Turn::kInline && inline_generation_ == generation) {
     turn_ = Turn::kReading;  // still ours: read on, no wake-up
     InlineCalls::current() = this;
+    t_on_reading_turn = true;
   } else {
     t_lost_turn = true;
   }

@@ -59,6 +59,8 @@ class LineWriter : public Outbound {
  private:
   // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
   void write_pending(std::unique_lock<std::mutex>& lock);
+  // Gives pending_ to the writer thread (started on first use) unless a thread is writing.
+  void hand_off(std::unique_lock<std::mutex>& lock);
   void writer_loop();  // the writer thread: writes what release() hands it
 
   int fd_;

@@ -355,18 +355,17 @@ describe('lifecycle', () => {
 });
 
 describe('a client that writes everything before it reads', () => {
-  test('keyhold reads the whole burst while its answers wait in a full stdout pipe', async () => {
-    // 4000 calls (1.5 MB) on stdin from a file; stdout is a pipe nobody reads for 3 s, so the
-    // answers fill it. keyhold must go on reading stdin meanwhile (answers queue in memory):
-    // a client that reads only after writing would otherwise wait for keyhold forever.
+  // Calls on stdin from a file; stdout is a pipe nobody reads for 3 s, so the answers fill
+  // it. keyhold must go on reading stdin meanwhile (answers queue in memory, up to 8 MiB): a
+  // client that reads only after writing would otherwise wait for keyhold forever.
+  async function burst(requests, check) {
     const sandbox = makeSandbox();
     try {
       const lines = [
         { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'burst', version: '1' } } },
         { jsonrpc: '2.0', method: 'notifications/initialized' },
+        ...requests,
       ];
-      for (let i = 0; i < 4000; ++i)
-        lines.push({ jsonrpc: '2.0', id: `w${i}`, method: 'tools/call', params: { name: 'echo_echo', arguments: { text: `w${i}:` + 'p'.repeat(250) } } });
       const input = path.join(sandbox.dir, 'burst.jsonl');
       writeFileSync(input, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       const child = spawn(await keyholdBin(), ['serve', '--config', sandbox.writeConfig(instanceToml('echo', 'echo'))], {
@@ -387,9 +386,23 @@ describe('a client that writes everything before it reads', () => {
       // that came is whole and right.
       const answers = out.trim().split('\n').map((l) => JSON.parse(l)).filter((m) => typeof m.id === 'string');
       assert.ok(answers.length > 0);
-      for (const m of answers) assert.equal(m.result?.content?.[0]?.text, `${m.id}:` + 'p'.repeat(250), m.id);
+      for (const m of answers) check(m);
     } finally {
       sandbox.cleanup();
     }
+  }
+
+  test('tools/call: 4000 calls (1.5 MB), answered by calls run inline', async () => {
+    const text = (id) => `${id}:` + 'p'.repeat(250);
+    const requests = [];
+    for (let i = 0; i < 4000; ++i)
+      requests.push({ jsonrpc: '2.0', id: `w${i}`, method: 'tools/call', params: { name: 'echo_echo', arguments: { text: text(`w${i}`) } } });
+    await burst(requests, (m) => assert.equal(m.result?.content?.[0]?.text, text(m.id), m.id));
+  });
+
+  test('tools/list: 2000 requests answered by the reading thread itself (5 MB of answers)', async () => {
+    const requests = [];
+    for (let i = 0; i < 2000; ++i) requests.push({ jsonrpc: '2.0', id: `l${i}`, method: 'tools/list' });
+    await burst(requests, (m) => assert.ok(Array.isArray(m.result?.tools) && m.result.tools.length > 0, m.id));
   });
 });
