@@ -355,8 +355,8 @@ describe('lifecycle', () => {
 });
 
 describe('a client that writes everything before it reads', () => {
-  // Calls on stdin from a file; stdout is a pipe nobody reads for 3 s, so the answers fill
-  // it. keyhold must go on reading stdin meanwhile (answers queue in memory, up to 8 MiB): a
+  // Calls on stdin from a file; stdout is a pipe nobody reads until keyhold has read all of
+  // stdin or made no progress for 5 s, so the answers fill it. keyhold must go on reading stdin meanwhile (answers queue in memory, up to 8 MiB): a
   // client that reads only after writing would otherwise wait for keyhold forever.
   async function burst(requests, check) {
     const sandbox = makeSandbox();
@@ -375,12 +375,21 @@ describe('a client that writes everything before it reads', () => {
       });
       const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
       child.stdout.pause(); // Node still buffers up to its high-water mark, then stops reading
-      await new Promise((r) => setTimeout(r, 3000));
-      const pos = Number(/pos:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/fdinfo/0`, 'utf8'))[1]);
+      // Wait while keyhold makes progress (a sanitizer build is slow): stuck is no progress
+      // on stdin for 5 s with input left.
+      const size = statSync(input).size;
+      const readSoFar = () => Number(/pos:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/fdinfo/0`, 'utf8'))[1]);
+      let pos = readSoFar();
+      for (let still = 0; pos < size && still < 5000; ) {
+        await new Promise((r) => setTimeout(r, 250));
+        const now = readSoFar();
+        still = now === pos ? still + 250 : 0;
+        pos = now;
+      }
       let out = '';
       child.stdout.on('data', (chunk) => (out += chunk.toString('utf8')));
       child.stdout.resume();
-      assert.equal(pos, statSync(input).size, `keyhold read ${pos} of ${statSync(input).size} bytes, then waited for the client`);
+      assert.equal(pos, size, `keyhold read ${pos} of ${size} bytes, then waited for the client`);
       assert.equal(await exited, 0);
       // End of input cancels the calls still queued (no answer for those); every answer
       // that came is whole and right.
