@@ -31,10 +31,14 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
+namespace {
+
 // True on the stdio reading thread while it holds the reading turn and is not running a
 // call inline (a blocked inline call has its turn taken by the standby; the reader's own
 // turn has no one to take it): what it sends goes to the writer thread.
 thread_local bool t_on_reading_turn = false;
+
+}  // namespace
 
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   std::string line = rpc::serialize(message);
@@ -96,19 +100,19 @@ void LineWriter::writer_loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
     handed_.wait(lock, [&] { return handed_off_ || stopping_; });
-    if (handed_off_) {
-      handed_off_ = false;
-      writing_ = false;  // taken over by write_pending, under the same lock
-      write_pending(lock);
-      continue;
-    }
-    return;  // stopping_, nothing handed
+    if (!handed_off_) return;  // stopping_, nothing handed
+    handed_off_ = false;
+    write_owned(lock);
   }
 }
 
 void LineWriter::write_pending(std::unique_lock<std::mutex>& lock) {
   if (writing_) return;  // the writing thread takes it with its next write
   writing_ = true;
+  write_owned(lock);
+}
+
+void LineWriter::write_owned(std::unique_lock<std::mutex>& lock) {
   std::string batch;
   while (healthy_ && !pending_.empty()) {
     batch.clear();
@@ -133,7 +137,7 @@ void LineWriter::drain() {
   std::unique_lock lock(mutex_);
   held_ = false;
   write_pending(lock);
-  idle_.wait(lock, [&] { return !writing_ && !handed_off_; });
+  idle_.wait(lock, [&] { return !writing_; });  // a hand-off counts as writing
 }
 
 namespace {

@@ -32,9 +32,10 @@ namespace keyhold {
 // (sampling, elicitation, roots: a message with a method and an id) is never held, since the
 // call that sent it waits for the answer; nor is output beyond kMaxHeldBytes.
 //
-// release() never writes on the calling thread: the batch goes to the writer's own thread.
-// The stdio reader releases, and a client that writes a long burst before it reads any
-// answer would otherwise block the reader in write() while the client waits for it to read.
+// The stdio reading thread never writes: what it releases, and what it sends itself while
+// it holds the reading turn outside an inline call, goes to the writer's own thread. A
+// client that writes a long burst before it reads any answer would otherwise block the
+// reader in write() while the client waits for it to read.
 class LineWriter : public Outbound {
  public:
   static constexpr std::size_t kMaxPendingBytes = 8u << 20;
@@ -59,9 +60,11 @@ class LineWriter : public Outbound {
  private:
   // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
   void write_pending(std::unique_lock<std::mutex>& lock);
+  // The write loop of the thread that set writing_; clears it when pending_ is empty.
+  void write_owned(std::unique_lock<std::mutex>& lock);
   // Gives pending_ to the writer thread (started on first use) unless a thread is writing.
   void hand_off(std::unique_lock<std::mutex>& lock);
-  void writer_loop();  // the writer thread: writes what release() hands it
+  void writer_loop();  // the writer thread: writes what hand_off() gives it
 
   int fd_;
   mutable std::mutex mutex_;
@@ -70,10 +73,10 @@ class LineWriter : public Outbound {
   std::string pending_;             // whole lines not yet written
   bool writing_ = false;            // a thread is in the write loop (or is handed it)
   bool held_ = false;               // hold() without release()
-  bool handed_off_ = false;         // release() gave the writer thread pending_
+  bool handed_off_ = false;         // hand_off() gave the writer thread pending_
   bool stopping_ = false;           // the destructor runs
   bool healthy_ = true;
-  std::thread writer_;  // started by the first release() with work for it
+  std::thread writer_;  // started by the first hand_off()
 };
 
 // Serves MCP over stdio: reads newline-delimited messages from in_fd and hands each to the
