@@ -11,7 +11,8 @@ namespace keyhold {
 // The instance's [sandbox] table, with best_effort from sandbox_mode. For a host run as
 // root that set no max_processes: 0 (no RLIMIT_NPROC), because the kernel never enforces
 // RLIMIT_NPROC for uid 0 and strict mode would refuse to start; the instance's pids cgroup
-// (sandbox/task_group.hpp) caps the tree instead where the host can make one.
+// (sandbox/task_group.hpp) caps the tree instead where the host can make one. With the
+// seccomp filter for it compiled here (runner/sandbox_spec.hpp), or why none could be.
 nlohmann::json runner_policy(const InstanceConfig& instance);
 
 }  // namespace keyhold

@@ -30,6 +30,7 @@
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/runner_channel.hpp"
+#include "runner/sandbox_spec.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace keyhold::runner {
@@ -342,33 +343,9 @@ const kh_host_api kRunnerApi = {
 };
 
 sandbox::Policy policy_from(const json& spec, const std::string& plugin_path) {
-  sandbox::Policy policy;
+  sandbox::Policy policy = policy_from_spec(spec);
   policy.keep_fds = {0, 1, 2, kChannelFd};
-  policy.read_paths = sandbox::default_read_paths();
   policy.read_paths.push_back(plugin_path);
-  policy.write_paths = sandbox::default_write_paths();
-  auto strings = [&](const char* key, std::vector<std::string>* out) {
-    if (auto it = spec.find(key); it != spec.end() && it->is_array())
-      for (const auto& v : *it)
-        if (v.is_string()) out->push_back(v.get<std::string>());
-  };
-  strings("read", &policy.read_paths);
-  strings("write", &policy.write_paths);
-  const std::string network = spec.value("network", std::string("none"));
-  policy.network = network == "any"         ? sandbox::Network::kAny
-                   : network == "allowlist" ? sandbox::Network::kAllowlist
-                                            : sandbox::Network::kNone;
-  if (auto it = spec.find("ports"); it != spec.end() && it->is_array())
-    for (const auto& v : *it)
-      if (v.is_number_unsigned() && v.get<std::uint64_t>() <= 65535)
-        policy.connect_ports.push_back(static_cast<std::uint16_t>(v.get<std::uint64_t>()));
-  policy.allow_udp = spec.value("udp", false);
-  policy.unix_sockets = spec.value("unix_sockets", false);
-  policy.memory_bytes = spec.value("memory", policy.memory_bytes);
-  policy.max_open_files = spec.value("max_open_files", policy.max_open_files);
-  policy.max_processes = spec.value("max_processes", policy.max_processes);
-  if (spec.value("run_as_nobody", false)) policy.run_as = sandbox::Identity{};
-  policy.best_effort = spec.value("best_effort", false);
   return policy;
 }
 

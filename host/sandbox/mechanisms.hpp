@@ -23,11 +23,11 @@ std::vector<std::string> landlock_features(const Policy& policy, int abi);
 // scopes, using what `abi` offers. Requires no_new_privs.
 Status apply_landlock(const Policy& policy, int abi);
 
-// seccomp (seccomp.cpp). Empty when the kernel can load a filter that kills the process
-// and returns errno values; otherwise why not.
+// seccomp (seccomp_load.cpp). Empty when the kernel can load a filter that kills the
+// process and returns errno values; otherwise why not.
 std::string seccomp_unavailable_reason();
-// Loads the filter for `policy`; *summary says what it refuses.
-Status apply_seccomp(const Policy& policy, std::string* summary);
+// Loads a compiled filter (compile_seccomp(), seccomp_compile.cpp). Requires no_new_privs.
+Status load_seccomp(const SeccompProgram& program);
 
 // Resource limits (limits.cpp): RLIMIT_CORE 0, then AS, NOFILE, NPROC per policy. Each
 // applied limit is appended to report->applied.

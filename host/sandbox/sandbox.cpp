@@ -22,8 +22,6 @@
 #include <cstring>
 #include <string>
 
-#include <seccomp.h>
-
 #include "sandbox/mechanisms.hpp"
 
 namespace keyhold::sandbox {
@@ -162,6 +160,8 @@ Status apply(const Policy& policy, Report* report) {
   }
   detail::LandlockSupport landlock = detail::landlock_support();
   std::string seccomp_reason = detail::seccomp_unavailable_reason();
+  if (seccomp_reason.empty() && policy.seccomp.code.empty())
+    seccomp_reason = policy.seccomp.unavailable_reason;
   out.missing = missing_features(policy, landlock, seccomp_reason);
   if (!policy.best_effort && !out.missing.empty()) {
     return Status::error("sandbox: this system lacks what the sandbox needs: " + join(out.missing) +
@@ -199,10 +199,9 @@ Status apply(const Policy& policy, Report* report) {
     }
   }
   if (seccomp_reason.empty()) {
-    std::string summary;
-    status = detail::apply_seccomp(policy, &summary);
+    status = detail::load_seccomp(policy.seccomp);
     if (!status.ok()) return status;
-    out.applied.push_back(summary);
+    out.applied.push_back(policy.seccomp.summary);
   }
   return {};
 }
@@ -226,9 +225,7 @@ Report probe() {
   }
   std::string seccomp_reason = detail::seccomp_unavailable_reason();
   if (seccomp_reason.empty()) {
-    const scmp_version* v = seccomp_version();
-    report.applied.push_back("seccomp filter (libseccomp " + std::to_string(v->major) + "." +
-                             std::to_string(v->minor) + "." + std::to_string(v->micro) + ")");
+    report.applied.push_back("seccomp filter (kernel)");
   } else {
     report.missing.push_back("seccomp: " + seccomp_reason);
   }

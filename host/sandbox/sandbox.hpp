@@ -5,8 +5,12 @@
 // is inherited by every thread and child the process creates later and cannot be undone.
 // What each mechanism does and does not guarantee: host/sandbox/README.md.
 //
-// Self-contained: depends on libc, kernel headers and libseccomp only; no exceptions.
+// Self-contained: depends on libc and kernel headers only; no exceptions. The seccomp filter
+// is compiled ahead by compile_seccomp() (seccomp_compile.hpp, libseccomp), in the host:
+// apply() only loads it, so a runner neither links libseccomp nor spends a millisecond of
+// every start building the same filter.
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -44,6 +48,14 @@ enum class Network {
 struct Identity {
   uid_t uid = 65534;  // nobody
   gid_t gid = 65534;  // nogroup
+};
+
+// A seccomp filter (classic BPF, as the kernel takes it) compiled for one policy.
+struct SeccompProgram {
+  std::vector<sock_filter> code;  // empty: none was compiled
+  std::string summary;            // what it refuses, one line for Report::applied
+  // Why none was compiled (code empty); apply() counts seccomp as missing with it.
+  std::string unavailable_reason = "no seccomp filter was compiled for this policy";
 };
 
 struct Policy {
@@ -84,6 +96,11 @@ struct Policy {
   // uid 0 (with every capability dropped), and RLIMIT_NPROC does not bind.
   std::optional<Identity> run_as;
 
+  // The filter compile_seccomp() made for this policy's network, allow_udp and
+  // unix_sockets. Where the kernel offers seccomp, apply() loads it; without one, seccomp
+  // is a missing mechanism (an error unless best_effort).
+  SeccompProgram seccomp;
+
   // false: a mechanism the kernel cannot provide is an error and nothing is applied.
   // true: apply what exists and list the rest in Report::missing.
   bool best_effort = false;
@@ -102,8 +119,7 @@ struct Report {
 // failure while applying leaves the process partly sandboxed: the caller must exit then.
 Status apply(const Policy& policy, Report* report);
 
-// What this kernel and libseccomp offer, without applying anything. Cheap; safe to call
-// from any thread.
+// What this kernel offers, without applying anything. Cheap; safe to call from any thread.
 Report probe();
 
 // Paths a dynamically linked plugin needs to load and run, those that exist on this system:

@@ -1,5 +1,7 @@
 #include "sandboxed_child.hpp"
 
+#include "sandbox/seccomp_compile.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,6 +24,11 @@ Policy base_policy() {
 }
 
 ChildOutcome run_sandboxed(Policy policy, const std::function<std::string()>& body) {
+  // As the host does: the filter is compiled before the sandboxed process starts.
+  if (policy.seccomp.code.empty()) {
+    if (Status compiled = compile_seccomp(policy, &policy.seccomp); !compiled.ok())
+      return {-1, 0, "compile_seccomp: " + compiled.message()};
+  }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, 0, "pipe2 failed"};
   pid_t pid = ::fork();

@@ -6,14 +6,20 @@
 // Arguments the kernel reads as 32-bit int are compared under the mask 0xffffffff: seccomp
 // sees the whole 64-bit register, and a comparison of all 64 bits could be dodged by setting
 // the upper half, which the kernel ignores.
+//
+// compile_seccomp() exports the filter as BPF; sandbox::apply() loads it (seccomp_load.cpp).
 
-#include <linux/seccomp.h>
+#include "sandbox/seccomp_compile.hpp"
+
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,10 +27,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
-#include "sandbox/mechanisms.hpp"
-
-namespace keyhold::sandbox::detail {
+namespace keyhold::sandbox {
 namespace {
 
 constexpr scmp_datum_t kInt = 0xffffffff;
@@ -233,18 +238,8 @@ int refuse_unknown_syscalls(Builder& b) {
   return highest_known;
 }
 
-}  // namespace
-
-std::string seccomp_unavailable_reason() {
-  if (::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL) {
-    return "the kernel has no seccomp (CONFIG_SECCOMP)";
-  }
-  for (std::uint32_t action : {SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_ERRNO}) {
-    if (::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0) {
-      return "the kernel has no seccomp filter action " + std::to_string(action) +
-             " (Linux 4.14 or later with CONFIG_SECCOMP_FILTER): " + std::strerror(errno);
-    }
-  }
+// libseccomp below 2.5 lacks syscalls and attributes the rules above rely on.
+std::string compiler_too_old() {
   const scmp_version* version = seccomp_version();
   if (version->major < 2 || (version->major == 2 && version->minor < 5)) {
     return "libseccomp " + std::to_string(version->major) + "." + std::to_string(version->minor) +
@@ -253,7 +248,37 @@ std::string seccomp_unavailable_reason() {
   return {};
 }
 
-Status apply_seccomp(const Policy& policy, std::string* summary) {
+// The filter as the kernel takes it: libseccomp 2.5 exports only to a descriptor.
+Status export_bpf(scmp_filter_ctx ctx, std::vector<sock_filter>* code) {
+  const int fd = ::memfd_create("keyhold-seccomp", MFD_CLOEXEC);
+  if (fd < 0) return Status::error(std::string("sandbox: memfd_create: ") + std::strerror(errno));
+  Status status;
+  struct stat st {};
+  if (int rc = seccomp_export_bpf(ctx, fd); rc != 0) {
+    status = Status::error("sandbox: seccomp_export_bpf failed: " + describe(rc));
+  } else if (::fstat(fd, &st) != 0 || st.st_size <= 0 ||
+             st.st_size % static_cast<off_t>(sizeof(sock_filter)) != 0) {
+    status = Status::error("sandbox: libseccomp exported a malformed filter");
+  } else {
+    code->resize(static_cast<std::size_t>(st.st_size) / sizeof(sock_filter));
+    const ssize_t n = ::pread(fd, code->data(), static_cast<std::size_t>(st.st_size), 0);
+    if (n != st.st_size) status = Status::error("sandbox: reading the exported filter failed");
+  }
+  ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+std::string seccomp_compiler() {
+  if (std::string old = compiler_too_old(); !old.empty()) return old;
+  const scmp_version* v = seccomp_version();
+  return "libseccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->micro);
+}
+
+Status compile_seccomp(const Policy& policy, SeccompProgram* program) {
+  if (std::string old = compiler_too_old(); !old.empty()) return Status::error("sandbox: " + old);
   Filter filter(seccomp_init(SCMP_ACT_ALLOW));
   if (!filter) return Status::error("sandbox: seccomp_init failed (out of memory?)");
   scmp_filter_ctx ctx = filter.get();
@@ -273,29 +298,30 @@ Status apply_seccomp(const Policy& policy, std::string* summary) {
   int highest_known = refuse_unknown_syscalls(b);
   if (Status status = b.status(); !status.ok()) return status;
 
-  rc = seccomp_load(ctx);
-  if (rc != 0) return Status::error("sandbox: seccomp_load failed: " + describe(rc));
+  std::vector<sock_filter> code;
+  if (Status exported = export_bpf(ctx, &code); !exported.ok()) return exported;
 
-  if (summary != nullptr) {
-    *summary = "seccomp: EPERM for " + std::to_string(std::size(kRefused)) +
-               " syscalls, namespace flags of clone/unshare, personality changes";
-    if (!policy.unix_sockets) *summary += ", unix sockets other than stream socketpairs";
-    switch (policy.network) {
-      case Network::kNone:
-        *summary += ", every other socket family";
-        break;
-      case Network::kAllowlist:
-        *summary += policy.allow_udp ? ", IP sockets other than TCP and UDP, listen"
-                                     : ", IP sockets other than TCP, listen";
-        break;
-      case Network::kAny:
-        break;
-    }
-    *summary += "; ENOSYS for clone3 and syscalls above " + std::to_string(highest_known) +
-                "; kill on a foreign syscall ABI";
-    for (const std::string& name : b.unknown()) *summary += "; " + name + " unknown to libseccomp";
+  std::string summary = "seccomp: EPERM for " + std::to_string(std::size(kRefused)) +
+                        " syscalls, namespace flags of clone/unshare, personality changes";
+  if (!policy.unix_sockets) summary += ", unix sockets other than stream socketpairs";
+  switch (policy.network) {
+    case Network::kNone:
+      summary += ", every other socket family";
+      break;
+    case Network::kAllowlist:
+      summary += policy.allow_udp ? ", IP sockets other than TCP and UDP, listen"
+                                  : ", IP sockets other than TCP, listen";
+      break;
+    case Network::kAny:
+      break;
   }
+  summary += "; ENOSYS for clone3 and syscalls above " + std::to_string(highest_known) +
+             "; kill on a foreign syscall ABI";
+  for (const std::string& name : b.unknown()) summary += "; " + name + " unknown to libseccomp";
+  program->code = std::move(code);
+  program->summary = std::move(summary);
+  program->unavailable_reason.clear();
   return {};
 }
 
-}  // namespace keyhold::sandbox::detail
+}  // namespace keyhold::sandbox
