@@ -421,9 +421,16 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
     if (p.done) break;
     if (!process->ended && process->turn.try_take()) {
       // The turn was free: read the channel ourselves (most often our own reply is next).
+      // One read(2) often brings the replies of several calls: hand out every whole frame
+      // it buffered before passing the turn on, rather than wake a thread per frame.
       lock.unlock();
       read_frame(process, std::chrono::milliseconds(20));
       lock.lock();
+      while (!process->ended && process->channel->frame_buffered()) {
+        lock.unlock();
+        read_frame(process, std::chrono::milliseconds(0));
+        lock.lock();
+      }
       pass_turn(*process, id);
     } else {
       // Someone else reads: the wait ends at our reply or when the turn is passed to us;
@@ -621,6 +628,11 @@ void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
     lock.unlock();
     read_frame(process, std::chrono::milliseconds(-1));
     lock.lock();
+    while (!process->ended && process->channel->frame_buffered()) {
+      lock.unlock();
+      read_frame(process, std::chrono::milliseconds(0));
+      lock.lock();
+    }
     pass_turn(*process, 0);
   }
 }

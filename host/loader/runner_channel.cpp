@@ -161,6 +161,14 @@ int Channel::fill(std::size_t need) {
   return 1;
 }
 
+bool Channel::frame_buffered() const noexcept {
+  std::uint32_t size = 0;
+  if (end_ - begin_ < sizeof size) return false;
+  std::memcpy(&size, buffer_.get() + begin_, sizeof size);
+  // An impossible size is "whole" too: receive() fails it without reading more.
+  return size < kFixedBytes || size > kMaxFrameBytes || end_ - begin_ >= sizeof size + size;
+}
+
 Status Channel::receive(Message* m) {
   const int head = fill(sizeof(std::uint32_t));
   if (head == 0) return unavailable("the peer closed the channel");

@@ -88,6 +88,9 @@ class Channel {
   // True when a whole or partial frame is already buffered (poll(2) on fd() would not
   // see it).
   bool buffered() const noexcept { return end_ > begin_; }
+  // True when at least one whole frame is buffered: receive() returns it without a
+  // system call (or fails it as malformed, also without one).
+  bool frame_buffered() const noexcept;
 
   // Writes one frame whole; its encoded copy is zeroed afterwards (a frame may carry a
   // secret value). False once the peer is gone or over the limits.

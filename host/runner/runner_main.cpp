@@ -141,19 +141,23 @@ class Runner {
   // frames leave before it, in one write). A reply over the frame limit becomes an error
   // the host can show.
   void reply(std::uint64_t id, std::int32_t status, std::string body) {
+    std::lock_guard out(outbox_mutex_);
+    encode_reply_locked(id, status, std::move(body));
+    flush_outbox_locked();
+  }
+  // Appends a reply to the outbox (outbox_mutex_ held).
+  void encode_reply_locked(std::uint64_t id, std::int32_t status, std::string body) {
     Message m;
     m.type = Type::kReply;
     m.id = id;
     m.status = status;
     m.parts.push_back(std::move(body));
-    std::lock_guard out(outbox_mutex_);
     if (!Channel::encode(m, &outbox_)) {
       m.status = KH_ERROR;
       m.parts = {"the result is larger than the " + std::to_string(kMaxFrameBytes >> 20) +
                  " MiB a plugin may return"};
       Channel::encode(m, &outbox_);
     }
-    flush_outbox_locked();
   }
 
   Channel channel_;
@@ -486,15 +490,27 @@ void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {
   const int32_t status = library_->definition().call(
       object_, reinterpret_cast<const kh_call_ctx*>(call.get()),
       kh_str{method.data(), method.size()}, kh_str{params.data(), params.size()}, &sink);
+  bool queued = false;  // in the outbox, but over kOutboxBytes: send it now
   {
     std::lock_guard lock(mutex_);
     calls_.erase(request.id);
-  }
-  {
     std::lock_guard out(outbox_mutex_);
     call->buffering = false;
+    // While this thread still holds the turn and more calls wait whole in the channel's
+    // buffer, the reply waits in the outbox and leaves with theirs in one write (the host
+    // then reads several replies per read(2) and wakes fewer threads). Decided and queued
+    // under mutex_: the turn cannot change hands in between, and whoever next frees it
+    // (leave_inline) or reads with nothing buffered (read_until_call) sends the outbox.
+    const bool ours = turn_state_ == Turn::kInline && inline_call_ == call;
+    if (ours && channel_.frame_buffered()) {
+      encode_reply_locked(request.id, status, std::move(body));
+      if (outbox_.size() < kOutboxBytes) return;
+      queued = true;
+    }
   }
-  reply(request.id, status, std::move(body));
+  if (!queued) return reply(request.id, status, std::move(body));
+  std::lock_guard out(outbox_mutex_);
+  flush_outbox_locked();
 }
 
 void Runner::lifecycle_worker() {
@@ -548,7 +564,13 @@ void Runner::serve_lifecycle(Message m) {
 
 bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) {
   Message m;
-  while (channel_.receive(&m).is_ok()) {
+  for (;;) {
+    if (!channel_.frame_buffered()) {
+      // About to wait for the host: replies held for a batch (serve_call) leave first.
+      std::lock_guard out(outbox_mutex_);
+      flush_outbox_locked();
+    }
+    if (!channel_.receive(&m).is_ok()) break;
     switch (m.type) {
       case Type::kCreate:
       case Type::kDescribe:
