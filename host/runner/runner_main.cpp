@@ -501,8 +501,9 @@ void Runner::serve_call(Message request, std::shared_ptr<RunnerCall> call) {
     // then reads several replies per read(2) and wakes fewer threads). Decided and queued
     // under mutex_: the turn cannot change hands in between, and whoever next frees it
     // (leave_inline) or reads with nothing buffered (read_until_call) sends the outbox.
+    // A large reply is not held (nor encoded under mutex_): it fills a write by itself.
     const bool ours = turn_state_ == Turn::kInline && inline_call_ == call;
-    if (ours && channel_.frame_buffered()) {
+    if (ours && body.size() < kOutboxBytes && channel_.frame_buffered()) {
       encode_reply_locked(request.id, status, std::move(body));
       if (outbox_.size() < kOutboxBytes) return;
       queued = true;
