@@ -270,8 +270,14 @@ Status RunnerBackend::spawn() {
   if (!process->channel->send(init)) return fail("the runner did not start (" + runner + ")");
   Message reply;
   const auto deadline = Clock::now() + options_.start_timeout;
-  if (!wait_readable(process->fd, deadline)) return fail("the runner did not answer in time");
-  if (!process->channel->receive(&reply).is_ok()) {
+  // Whole frames only: the plugin's code has run by now (its library is loaded), and a
+  // runner that stops inside a frame must meet start_timeout too.
+  int got = 1;
+  while (got > 0 && !process->channel->frame_buffered()) {
+    if (!wait_readable(process->fd, deadline)) return fail("the runner did not answer in time");
+    got = process->channel->read_some();
+  }
+  if (got <= 0 || !process->channel->receive(&reply).is_ok()) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return unavailable(cannot_run(runner, ""));
@@ -592,10 +598,19 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
 void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
                                std::chrono::milliseconds timeout) {
   runner::Channel& channel = *process->channel;
-  if (!channel.buffered()) {
+  if (!channel.frame_buffered()) {
     pollfd pfd{channel.fd(), POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
     if (ready == 0 || (ready < 0 && errno == EINTR)) return;
+    // One read of what arrived, never a wait for the rest of a frame: a runner that stops
+    // inside one must not hold this thread, which also watches the calls' limits.
+    const int got = channel.read_some();
+    if (got <= 0) {
+      end_process(process,
+                  got == 0 && !channel.buffered() ? "" : "the channel broke inside a frame");
+      return;
+    }
+    if (!channel.frame_buffered()) return;
   }
   Message m;
   if (Status got = channel.receive(&m); !got.is_ok()) {

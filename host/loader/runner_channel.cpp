@@ -124,8 +124,7 @@ Channel::~Channel() {
   if (buffer_) wipe_bytes(buffer_.get() + begin_, end_ - begin_);
 }
 
-int Channel::fill(std::size_t need) {
-  if (end_ - begin_ >= need) return 1;
+bool Channel::make_room(std::size_t need) {
   if (end_ == begin_ && capacity_ > kReadAhead) {
     // After a large frame (already zeroed): give the memory back.
     buffer_.reset();
@@ -141,7 +140,7 @@ int Channel::fill(std::size_t need) {
   if (capacity_ < need) {
     const std::size_t capacity = std::max(need, kReadAhead);
     std::unique_ptr<char[]> bigger(new (std::nothrow) char[capacity]);
-    if (!bigger) return -1;
+    if (!bigger) return false;
     if (end_ > 0) {
       std::memcpy(bigger.get(), buffer_.get(), end_);
       wipe_bytes(buffer_.get(), end_);
@@ -149,6 +148,12 @@ int Channel::fill(std::size_t need) {
     buffer_ = std::move(bigger);
     capacity_ = capacity;
   }
+  return true;
+}
+
+int Channel::fill(std::size_t need) {
+  if (end_ - begin_ >= need) return 1;
+  if (!make_room(need)) return -1;
   while (end_ < need) {
     const ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
     if (n < 0) {
@@ -159,6 +164,24 @@ int Channel::fill(std::size_t need) {
     end_ += static_cast<std::size_t>(n);
   }
   return 1;
+}
+
+int Channel::read_some() {
+  std::size_t need = end_ - begin_ + 1;
+  std::uint32_t size = 0;
+  if (end_ - begin_ >= sizeof size) {
+    std::memcpy(&size, buffer_.get() + begin_, sizeof size);
+    if (size >= kFixedBytes && size <= kMaxFrameBytes) need = std::max(need, sizeof size + size);
+  }
+  if (!make_room(need)) return -1;
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    end_ += static_cast<std::size_t>(n);
+    return 1;
+  }
 }
 
 bool Channel::frame_buffered() const noexcept {

@@ -100,13 +100,21 @@ class Channel {
   static bool encode(const Message& message, std::string* out);
   bool send_encoded(std::string* frames);
   // Reads one frame. kUnavailable at a clean end of stream (between frames); kIo when the
-  // stream broke inside a frame; kInvalidArgument for a malformed frame.
+  // stream broke inside a frame; kInvalidArgument for a malformed frame. Blocks until the
+  // whole frame is in: a reader that must not wait on its peer (the host, whose peer may be
+  // hostile) calls it only once frame_buffered().
   Status receive(Message* message);
+  // One read(2) of what the peer has sent, into the buffer (never a wait for the rest of a
+  // frame: call it when poll(2) says fd() is readable). 1: bytes read; 0: end of stream;
+  // -1: error (or no memory for the frame under way).
+  int read_some();
 
  private:
   // Reads until at least `need` bytes are buffered. 1: done, 0: clean end of stream with
   // nothing buffered, -1: error or end of stream inside a frame.
   int fill(std::size_t need);
+  // Compacts the buffer and grows it to hold `need` unparsed bytes; false without memory.
+  bool make_room(std::size_t need);
 
   int fd_;
   std::mutex write_mutex_;

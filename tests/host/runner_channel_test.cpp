@@ -176,3 +176,45 @@ TEST_CASE("frames arriving together, split or larger than the read-ahead parse i
   CHECK(reader.receive(&m).code() == keyhold::ErrorCode::kUnavailable);
   writer.join();
 }
+
+TEST_CASE("read_some never waits for the rest of a frame; frame_buffered says when it is whole") {
+  Pair p;
+  Channel reader(p.fds[0]);
+  std::string reply = body(22, 1);
+  put<std::uint32_t>(reply, 5);
+  reply += "hello";
+  const std::string frame = framed(reply);
+  CHECK_FALSE(reader.frame_buffered());
+  // Half a frame: one read takes it and returns, though the frame is not whole.
+  p.write_raw(frame.substr(0, 9));
+  REQUIRE(reader.read_some() == 1);
+  CHECK(reader.buffered());
+  CHECK_FALSE(reader.frame_buffered());
+  p.write_raw(frame.substr(9) + frame);  // the rest, then a second whole frame
+  REQUIRE(reader.read_some() == 1);
+  REQUIRE(reader.frame_buffered());
+  Message m;
+  REQUIRE(reader.receive(&m).is_ok());
+  CHECK(m.part(0) == "hello");
+  REQUIRE(reader.frame_buffered());  // the second came with the same read
+  REQUIRE(reader.receive(&m).is_ok());
+  CHECK_FALSE(reader.buffered());
+  // A header announcing an impossible size counts as whole: receive() refuses it at once.
+  std::string huge;
+  put<std::uint32_t>(huge, 0xffffffffu);
+  p.write_raw(huge);
+  REQUIRE(reader.read_some() == 1);
+  CHECK(reader.frame_buffered());
+  CHECK(reader.receive(&m).code() == keyhold::ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("read_some reports the end of the stream") {
+  Pair p;
+  Channel reader(p.fds[0]);
+  p.write_raw("\x40\x00");
+  p.close_writer();
+  REQUIRE(reader.read_some() == 1);
+  CHECK_FALSE(reader.frame_buffered());
+  CHECK(reader.read_some() == 0);
+  CHECK(reader.buffered());  // the end came inside a frame
+}

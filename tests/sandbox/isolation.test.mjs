@@ -243,6 +243,17 @@ test('a call spinning past call_timeout is ended and the host says so', async ()
   await echoAnswers();
 });
 
+test('a runner that stops inside a frame is ended at call_timeout, not waited on forever', async () => {
+  // The call writes half a frame onto its channel and then waits forever: the host's
+  // thread reading that channel must still see the call's limits.
+  const started = Date.now();
+  const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'stall' } });
+  assert.equal(r.isError, true);
+  assert.match(r.content[0].text, /call_timeout/);
+  assert.ok(Date.now() - started < 15_000);
+  await echoAnswers();
+});
+
 test('plugins inspect runs the plugin in a sandboxed runner, not in the CLI', async () => {
   const bin = await keyholdBin();
   const plugin = path.join(PLUGIN_DIR, 'escape.so');
