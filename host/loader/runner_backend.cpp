@@ -236,6 +236,14 @@ Status RunnerBackend::spawn() {
   }
   ::close(channel[1]);
   ::close(log[1]);
+  // A runner that stops reading (it stopped itself, say) must not hold a host thread in
+  // send() past the call's limit: a send that makes no progress for call_timeout fails,
+  // and the waiting call then ends the runner for exceeding it.
+  const auto send_limit =
+      std::max<std::chrono::milliseconds>(options_.call_timeout, std::chrono::seconds(1));
+  const timeval send_timeout{static_cast<time_t>(send_limit.count() / 1000),
+                             static_cast<suseconds_t>(send_limit.count() % 1000 * 1000)};
+  ::setsockopt(channel[0], SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
 
   auto process = std::make_shared<Process>();
   process->pid = pid;

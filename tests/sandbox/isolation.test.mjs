@@ -254,6 +254,19 @@ test('a runner that stops inside a frame is ended at call_timeout, not waited on
   await echoAnswers();
 });
 
+test('a runner that stops reading its channel is ended at call_timeout, not written to forever', async () => {
+  const frozen = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'freeze' } });
+  assert.equal(frozen.content[0].text, 'freezing');
+  await new Promise((r) => setTimeout(r, 500));
+  // 4 MB of arguments fill the stopped runner's socket buffer many times over.
+  const started = Date.now();
+  const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'x'.repeat(4_000_000) } });
+  assert.equal(r.isError, true);
+  assert.match(r.content[0].text, /call_timeout/);
+  assert.ok(Date.now() - started < 15_000);
+  await echoAnswers();
+});
+
 test('plugins inspect runs the plugin in a sandboxed runner, not in the CLI', async () => {
   const bin = await keyholdBin();
   const plugin = path.join(PLUGIN_DIR, 'escape.so');
