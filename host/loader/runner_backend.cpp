@@ -425,8 +425,12 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   }
   message.id = id;
   const bool is_call = message.type == Type::kCall;
+  const char* what = is_call                           ? "a call"
+                     : message.type == Type::kCreate   ? "create"
+                     : message.type == Type::kDescribe ? "describe"
+                                                       : "a request";
+  const auto started = Clock::now();  // before the send, which may itself wait (SO_SNDTIMEO)
   process->channel->send(message);
-  const auto started = Clock::now();
   bool cancel_sent = false;
   Clock::time_point cancel_deadline{};
   std::unique_lock lock(mutex_);
@@ -468,8 +472,10 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
     if (cancel_sent && now > cancel_deadline)
       reason = "a call ignored its cancellation for " +
                std::to_string(options_.cancel_grace.count()) + " ms";
-    else if (is_call && now - started > options_.call_timeout)
-      reason = "a call exceeded call_timeout (" +
+    else if (now - started > options_.call_timeout)
+      // create and describe too: plugin code runs in both, and nothing else would end a
+      // runner stuck in one (at startup, at a restart, at a list_changed re-read).
+      reason = std::string(what) + " exceeded call_timeout (" +
                std::to_string(options_.call_timeout.count() / 1000) + " s)";
     if (!reason.empty()) {
       lock.unlock();

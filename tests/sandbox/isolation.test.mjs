@@ -74,7 +74,12 @@ before(async () => {
     `[server]\nplugin_dirs = [${tomlString(PLUGIN_DIR)}]\n` +
       `[instances.echo]\nplugin = "echo"\n` +
       `[instances.esc]\nplugin = "escape"\n` +
-      `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n`,
+      `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n` +
+      // Stuck in describe, and in create: each is ended at call_timeout and skipped.
+      `[instances.hang_describe]\nplugin = "escape"\noptions = { hang_in = "describe" }\n` +
+      `[instances.hang_describe.sandbox]\ncall_timeout = "1s"\n` +
+      `[instances.hang_create]\nplugin = "escape"\noptions = { hang_in = "create" }\n` +
+      `[instances.hang_create.sandbox]\ncall_timeout = "1s"\n`,
   );
   conn = await connectSdk(sandbox, configPath);
   conn.client.fallbackNotificationHandler = async (n) => {
@@ -264,6 +269,15 @@ test('a runner that stops reading its channel is ended at call_timeout, not writ
   assert.equal(r.isError, true);
   assert.match(r.content[0].text, /call_timeout/);
   assert.ok(Date.now() - started < 15_000);
+  await echoAnswers();
+});
+
+test('a runner stuck in create or describe is ended at call_timeout and its instance skipped', async () => {
+  for (const [name, step] of [['hang_describe', 'describe'], ['hang_create', 'create']]) {
+    await assertLogMatches(() => conn.stderr(), new RegExp(`instance '${name}' .*skipped: .*${step} exceeded call_timeout \\(1 s\\)`));
+  }
+  const { tools } = await conn.client.listTools();
+  assert.ok(!tools.some((t) => t.name.startsWith('hang_')), JSON.stringify(tools.map((t) => t.name)));
   await echoAnswers();
 });
 
