@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -236,20 +237,14 @@ Status RunnerBackend::spawn() {
   }
   ::close(channel[1]);
   ::close(log[1]);
-  // A runner that stops reading (it stopped itself, say) must not hold a host thread in
-  // send() past the call's limit: a send that makes no progress for call_timeout fails,
-  // and the waiting call then ends the runner for exceeding it.
-  const auto send_limit =
-      std::max<std::chrono::milliseconds>(options_.call_timeout, std::chrono::seconds(1));
-  const timeval send_timeout{static_cast<time_t>(send_limit.count() / 1000),
-                             static_cast<suseconds_t>(send_limit.count() % 1000 * 1000)};
-  ::setsockopt(channel[0], SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-
   auto process = std::make_shared<Process>();
   process->pid = pid;
   process->fd = channel[0];
   process->log_fd = log[0];
   process->channel = std::make_unique<runner::Channel>(channel[0]);
+  // A runner that stops reading (it stopped itself, say) must not hold a host thread in
+  // send(): a frame that cannot leave within the limit ends the runner (send_or_end).
+  process->channel->set_send_limit(send_limit());
 
   auto fail = [&](const std::string& why) {
     ::kill(-pid, SIGKILL);
@@ -286,8 +281,15 @@ Status RunnerBackend::spawn() {
     got = process->channel->read_some();
   }
   if (got <= 0 || !process->channel->receive(&reply).is_ok()) {
+    // A runner may close or garble its channel and live on: one still running is killed
+    // before it is waited for.
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    pid_t ended = 0;
+    while ((ended = ::waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (ended == 0)
+      return fail("the runner broke its start handshake (its channel closed or garbled)");
+    if (task_group_) task_group_->kill_all();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return unavailable(cannot_run(runner, ""));
     return unavailable("the runner ended while starting (" + describe_exit_status(status) + ")");
   }
@@ -429,8 +431,15 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
                      : message.type == Type::kCreate   ? "create"
                      : message.type == Type::kDescribe ? "describe"
                                                        : "a request";
-  const auto started = Clock::now();  // before the send, which may itself wait (SO_SNDTIMEO)
-  process->channel->send(message);
+  const auto started = Clock::now();  // before the send, which may itself wait (send_limit)
+  if (!send_or_end(process, message) && errno == EMSGSIZE) {
+    std::lock_guard lock(mutex_);
+    Pending& p = pending_.at(id);
+    p.done = true;
+    p.status = KH_ERROR;
+    p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
+             " MiB a runner takes";
+  }
   bool cancel_sent = false;
   Clock::time_point cancel_deadline{};
   std::unique_lock lock(mutex_);
@@ -464,7 +473,7 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       cancel.type = Type::kCancel;
       cancel.id = id;
       lock.unlock();
-      process->channel->send(cancel);
+      send_or_end(process, cancel);
       lock.lock();
       continue;
     }
@@ -609,6 +618,21 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   ::shutdown(process->fd, SHUT_RDWR);
 }
 
+std::chrono::milliseconds RunnerBackend::send_limit() const {
+  return std::clamp<std::chrono::milliseconds>(options_.call_timeout, std::chrono::seconds(1),
+                                               std::chrono::seconds(30));
+}
+
+bool RunnerBackend::send_or_end(const std::shared_ptr<Process>& process, const Message& m) {
+  if (process->channel->send(m)) return true;
+  const int error = errno;
+  if (error == ETIMEDOUT)  // part of the frame may be on the stream: the channel is broken
+    kill_process(process, "the runner stopped reading its channel (a frame could not leave in " +
+                              std::to_string(send_limit().count() / 1000) + " s)");
+  errno = error;
+  return false;
+}
+
 void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
                                std::chrono::milliseconds timeout) {
   runner::Channel& channel = *process->channel;
@@ -672,6 +696,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
   // forged, or another instance's) gets none.
   CallContext* ctx = nullptr;
   std::uint64_t pending_id = 0;
+  bool busy = false;  // past the service thread cap
   {
     std::lock_guard lock(mutex_);
     if (host_ == nullptr) return;
@@ -690,16 +715,20 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
         --p.users;
         p.ready.notify_all();
       }
-      Message busy;
-      busy.type = Type::kServiceReply;
-      busy.id = m.id;
-      busy.status = KH_UNAVAILABLE;
-      busy.parts.emplace_back("too many host services in flight for this instance");
-      process->channel->send(busy);
       changed_.notify_all();
-      return;
+      busy = true;
+    } else if (m.id != 0) {
+      ++service_threads_;
     }
-    if (m.id != 0) ++service_threads_;
+  }
+  if (busy) {  // sent without mutex_ held: a send may wait for the runner to read
+    Message refusal;
+    refusal.type = Type::kServiceReply;
+    refusal.id = m.id;
+    refusal.status = KH_UNAVAILABLE;
+    refusal.parts.emplace_back("too many host services in flight for this instance");
+    send_or_end(process, refusal);
+    return;
   }
   auto release = [this, pending_id] {
     std::lock_guard lock(mutex_);
@@ -808,7 +837,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     }
     m.wipe();
     reply.parts.push_back(std::move(out));
-    process->channel->send(reply);
+    send_or_end(process, reply);
     if (sensitive) reply.wipe();
     release();
     std::lock_guard lock(mutex_);

@@ -105,6 +105,11 @@ class RunnerBackend final : public PluginBackend {
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
   void pass_turn(Process& process, std::uint64_t self);
   void handle_service(std::shared_ptr<Process> process, runner::Message message);
+  // How long one frame to the runner may take to leave: call_timeout within [1 s, 30 s].
+  std::chrono::milliseconds send_limit() const;
+  // Sends a frame; one that cannot leave within send_limit() ends the runner. False (errno
+  // kept) when the frame was not sent whole.
+  bool send_or_end(const std::shared_ptr<Process>& process, const runner::Message& message);
   void end_process(const std::shared_ptr<Process>& process, const std::string& reason);
   void kill_process(const std::shared_ptr<Process>& process, const std::string& reason);
 

@@ -1,5 +1,6 @@
 #include "loader/runner_channel.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <new>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace keyhold::runner {
@@ -46,12 +48,25 @@ class Reader {
   std::size_t at_ = 0;
 };
 
-bool write_all(int fd, const char* data, std::size_t size) {
+// Writes every byte. With a limit (> 0) the whole frame must leave within it: a peer that
+// stops reading fails the write with errno ETIMEDOUT instead of holding the writer.
+bool write_all(int fd, const char* data, std::size_t size, std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const bool limited = limit.count() > 0;
+  const auto deadline = Clock::now() + limit;
   while (size > 0) {
-    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    const ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL | (limited ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return false;
+      if (!limited || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd pfd{fd, POLLOUT, 0};
+      if (left <= 0 || (::poll(&pfd, 1, static_cast<int>(left)) == 0)) {
+        errno = ETIMEDOUT;
+        return false;
+      }
+      continue;
     }
     data += n;
     size -= static_cast<std::size_t>(n);
@@ -106,18 +121,25 @@ bool Channel::encode(const Message& m, std::string* out) {
 
 bool Channel::send_encoded(std::string* frames) {
   bool ok;
+  int error = 0;
   {
     std::lock_guard lock(write_mutex_);
-    ok = write_all(fd_, frames->data(), frames->size());
+    ok = write_all(fd_, frames->data(), frames->size(), send_limit_);
+    error = errno;
   }
   wipe_bytes(frames->data(), frames->size());
   frames->clear();
+  errno = error;
   return ok;
 }
 
 bool Channel::send(const Message& m) {
   std::string frame;
-  return encode(m, &frame) && send_encoded(&frame);
+  if (!encode(m, &frame)) {
+    errno = EMSGSIZE;
+    return false;
+  }
+  return send_encoded(&frame);
 }
 
 Channel::~Channel() {

@@ -8,6 +8,7 @@
 // (little-endian, host byte order: both ends are one machine). The host treats every
 // frame from a runner as hostile: lengths, counts and types are checked before use, and
 // a malformed frame ends the runner.
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -93,8 +94,14 @@ class Channel {
   bool frame_buffered() const noexcept;
 
   // Writes one frame whole; its encoded copy is zeroed afterwards (a frame may carry a
-  // secret value). False once the peer is gone or over the limits.
+  // secret value). False once the peer is gone (errno from send(2)), over the frame limits
+  // (errno EMSGSIZE) or past the send limit (errno ETIMEDOUT; the stream may then hold
+  // part of the frame, so the channel is broken).
   bool send(const Message& message);
+  // How long one frame (or batch) may take to leave; 0 (the default): no limit. The host
+  // sets one, so that a runner that stops reading cannot hold a host thread in send().
+  // Set before any send.
+  void set_send_limit(std::chrono::milliseconds limit) { send_limit_ = limit; }
   // Appends the encoding of one frame to *out (false, nothing appended: over the limits),
   // and writes such a batch in one go, zeroing and clearing it afterwards.
   static bool encode(const Message& message, std::string* out);
@@ -118,6 +125,7 @@ class Channel {
 
   int fd_;
   std::mutex write_mutex_;
+  std::chrono::milliseconds send_limit_{0};
   // Read-ahead, allocated without initialising (pages a runner never fills are never
   // touched); bytes [begin_, end_) are not parsed yet, every byte before begin_ is zero.
   std::unique_ptr<char[]> buffer_;

@@ -3,11 +3,17 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 namespace keyhold::mount {
 
 LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
+  // One deadline for the whole call: a server that trickles bytes without a newline must
+  // not keep the caller (who watches its own limits between calls) here past timeout_ms.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     const std::size_t nl = buffer_.find('\n', scanned_);
     if (nl != std::string::npos) {
@@ -36,7 +42,10 @@ LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
       pollfd pfd{fd_, POLLIN, 0};
       int ready;
       do {
-        ready = ::poll(&pfd, 1, timeout_ms);
+        const auto left = std::max<long long>(
+            0,
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+        ready = ::poll(&pfd, 1, static_cast<int>(left));
       } while (ready < 0 && errno == EINTR);
       if (ready == 0) return Result::kTimeout;
       if (ready < 0) return Result::kEnd;

@@ -21,8 +21,9 @@ class LineReader {
   LineReader(int fd, std::size_t max_bytes) : fd_(fd), max_bytes_(max_bytes) {}
   // Blocks until a line, a too-long line or the end.
   Result next(std::string* line) { return next(line, -1); }
-  // The same, waiting at most timeout_ms for more bytes (-1: no limit); kTimeout when none
-  // came. A partial line read so far stays buffered for the next call.
+  // The same, returning within about timeout_ms (-1: no limit) even while bytes keep
+  // coming without a newline; kTimeout when no whole line came in time. A partial line
+  // read so far stays buffered for the next call.
   Result next(std::string* line, int timeout_ms);
 
  private:

@@ -1,6 +1,8 @@
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -69,4 +71,27 @@ TEST_CASE("with a timeout: nothing yet is kTimeout, a partial line waits for its
   CHECK(line == "{\"b\":2}");
   CHECK(reader.next(&line, 10) == LineReader::Result::kEnd);
   ::close(fds[0]);
+}
+
+TEST_CASE("with a timeout: bytes trickling without a newline do not extend the wait") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  LineReader reader(fds[0], 1 << 20);
+  std::atomic<bool> stop{false};
+  std::thread trickle([&] {  // a byte every 5 ms, never a newline
+    while (!stop) {
+      if (::write(fds[1], "x", 1) != 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  std::string line;
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(reader.next(&line, 50) == LineReader::Result::kTimeout);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  stop = true;
+  trickle.join();
+  // Without one deadline for the call it waited until the line passed 1 MiB (over an hour).
+  CHECK(waited < std::chrono::seconds(2));
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
