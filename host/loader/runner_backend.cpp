@@ -283,12 +283,19 @@ Status RunnerBackend::spawn() {
   if (got <= 0 || !process->channel->receive(&reply).is_ok()) {
     // A runner may close or garble its channel and live on: one still running is killed
     // before it is waited for.
+    // One that closed its channel because it is exiting gets a moment to finish, so that
+    // its exit status (a sandbox failure, a signal) is what the error names.
     int status = 0;
     pid_t ended = 0;
-    while ((ended = ::waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+    for (int i = 0; i < 50; ++i) {
+      while ((ended = ::waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+      }
+      if (ended != 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(4));
     }
     if (ended == 0)
       return fail("the runner broke its start handshake (its channel closed or garbled)");
+    if (ended < 0) return unavailable("the runner ended while starting (its status is lost)");
     if (task_group_) task_group_->kill_all();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return unavailable(cannot_run(runner, ""));
     return unavailable("the runner ended while starting (" + describe_exit_status(status) + ")");

@@ -1,5 +1,8 @@
 #include "mount/stdio_transport.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 namespace keyhold::mount {
@@ -24,8 +27,16 @@ bool StdioTransport::receive(std::string* message) {
 
 ServerTransport::Received StdioTransport::receive_for(std::string* message,
                                                       std::chrono::milliseconds timeout) {
+  // One deadline for the call: blank lines sent every few ms must not renew the wait.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto got = lines_.next(message, static_cast<int>(timeout.count()));
+    int wait = -1;
+    if (timeout.count() >= 0)
+      wait = static_cast<int>(std::max<long long>(
+          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                   std::chrono::steady_clock::now())
+                 .count()));
+    const auto got = lines_.next(message, wait);
     if (got == LineReader::Result::kTimeout) return Received::kTimeout;
     if (got == LineReader::Result::kEnd) return Received::kEnd;
     if (got == LineReader::Result::kTooLong) {

@@ -5,6 +5,7 @@
 
 #include "mount/line_reader.hpp"
 #include "mount/server_process.hpp"
+#include "mount/stdio_transport.hpp"
 
 using keyhold::mount::LineReader;
 using keyhold::mount::ServerProcess;
@@ -56,4 +57,18 @@ TEST_CASE("a program that cannot start is an error naming it") {
   auto process = ServerProcess::start({"/no/such/program"}, {});
   CHECK_FALSE(process.is_ok());
   CHECK(process.status().message() == "cannot start '/no/such/program': No such file or directory");
+}
+
+TEST_CASE("receive_for keeps its deadline while a server sends blank lines") {
+  // A hostile server that writes "\n" every 5 ms: each blank line used to start the wait
+  // again, so the caller never got back to its own limits.
+  auto process =
+      ServerProcess::start({"/bin/sh", "-c", "while :; do printf '\\n'; sleep 0.005; done"}, {});
+  REQUIRE(process.is_ok());
+  keyhold::mount::StdioTransport transport(std::move(process).value(), 1 << 20);
+  std::string message;
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(transport.receive_for(&message, std::chrono::milliseconds(50)) ==
+        keyhold::mount::ServerTransport::Received::kTimeout);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
