@@ -237,6 +237,7 @@ Status RunnerBackend::spawn() {
   }
   ::close(channel[1]);
   ::close(log[1]);
+
   auto process = std::make_shared<Process>();
   process->pid = pid;
   process->fd = channel[0];
@@ -281,10 +282,9 @@ Status RunnerBackend::spawn() {
     got = process->channel->read_some();
   }
   if (got <= 0 || !process->channel->receive(&reply).is_ok()) {
-    // A runner may close or garble its channel and live on: one still running is killed
+    // A runner may close or garble its channel and live on: one still running after a
+    // moment (one that is exiting gets it, so the error names its exit status) is killed
     // before it is waited for.
-    // One that closed its channel because it is exiting gets a moment to finish, so that
-    // its exit status (a sandbox failure, a signal) is what the error names.
     int status = 0;
     pid_t ended = 0;
     for (int i = 0; i < 50; ++i) {
@@ -455,16 +455,7 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
     if (p.done) break;
     if (!process->ended && process->turn.try_take()) {
       // The turn was free: read the channel ourselves (most often our own reply is next).
-      // One read(2) often brings the replies of several calls: hand out every whole frame
-      // it buffered before passing the turn on, rather than wake a thread per frame.
-      lock.unlock();
-      read_frame(process, std::chrono::milliseconds(20));
-      lock.lock();
-      while (!process->ended && process->channel->frame_buffered()) {
-        lock.unlock();
-        read_frame(process, std::chrono::milliseconds(0));
-        lock.lock();
-      }
+      read_frames(process, std::chrono::milliseconds(20), lock);
       pass_turn(*process, id);
     } else {
       // Someone else reads: the wait ends at our reply or when the turn is passed to us;
@@ -682,17 +673,25 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
   handle_service(process, std::move(m));
 }
 
+void RunnerBackend::read_frames(const std::shared_ptr<Process>& process,
+                                std::chrono::milliseconds timeout,
+                                std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  read_frame(process, timeout);
+  lock.lock();
+  // One read(2) often brings the replies of several calls: every whole frame it buffered
+  // is handed out before the turn passes on, rather than a thread woken per frame.
+  while (!process->ended && process->channel->frame_buffered()) {
+    lock.unlock();
+    read_frame(process, std::chrono::milliseconds(0));
+    lock.lock();
+  }
+}
+
 void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
   std::unique_lock lock(mutex_);
   while (process->turn.reader_take(lock, [&] { return process->ended; })) {
-    lock.unlock();
-    read_frame(process, std::chrono::milliseconds(-1));
-    lock.lock();
-    while (!process->ended && process->channel->frame_buffered()) {
-      lock.unlock();
-      read_frame(process, std::chrono::milliseconds(0));
-      lock.lock();
-    }
+    read_frames(process, std::chrono::milliseconds(-1), lock);
     pass_turn(*process, 0);
   }
 }

@@ -10,10 +10,20 @@
 namespace keyhold::mount {
 
 LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
+  if (timeout_ms < 0) return read(line, nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  return read(line, &deadline);
+}
+
+LineReader::Result LineReader::next_until(std::string* line,
+                                          std::chrono::steady_clock::time_point deadline) {
+  return read(line, &deadline);
+}
+
+LineReader::Result LineReader::read(std::string* line,
+                                    const std::chrono::steady_clock::time_point* deadline) {
   // One deadline for the whole call: a server that trickles bytes without a newline must
-  // not keep the caller (who watches its own limits between calls) here past timeout_ms.
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  // not keep the caller (who watches its own limits between calls) here past it.
   for (;;) {
     const std::size_t nl = buffer_.find('\n', scanned_);
     if (nl != std::string::npos) {
@@ -38,14 +48,14 @@ LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
         return Result::kTooLong;
       }
     }
-    if (timeout_ms >= 0) {
+    if (deadline != nullptr) {
       pollfd pfd{fd_, POLLIN, 0};
       int ready;
       do {
-        const auto left = std::max<long long>(
-            0,
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-        ready = ::poll(&pfd, 1, static_cast<int>(left));
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              *deadline - std::chrono::steady_clock::now())
+                              .count();
+        ready = ::poll(&pfd, 1, static_cast<int>(std::max<long long>(0, left)));
       } while (ready < 0 && errno == EINTR);
       if (ready == 0) return Result::kTimeout;
       if (ready < 0) return Result::kEnd;

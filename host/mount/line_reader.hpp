@@ -4,6 +4,7 @@
 // memory whole; it is reported as too long once and its bytes are skipped to its end.
 //
 // Not thread-safe: one thread at a time reads (the caller hands it over under a lock).
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -25,8 +26,14 @@ class LineReader {
   // coming without a newline; kTimeout when no whole line came in time. A partial line
   // read so far stays buffered for the next call.
   Result next(std::string* line, int timeout_ms);
+  // The same with a deadline: a caller that loops over next() (skipping blank lines, say)
+  // keeps one wait for all of it.
+  Result next_until(std::string* line, std::chrono::steady_clock::time_point deadline);
 
  private:
+  // next() and next_until(): deadline null waits without limit.
+  Result read(std::string* line, const std::chrono::steady_clock::time_point* deadline);
+
   int fd_;
   std::size_t max_bytes_;
   std::string buffer_;

@@ -1,6 +1,5 @@
 #include "mount/stdio_transport.hpp"
 
-#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -30,13 +29,8 @@ ServerTransport::Received StdioTransport::receive_for(std::string* message,
   // One deadline for the call: blank lines sent every few ms must not renew the wait.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    int wait = -1;
-    if (timeout.count() >= 0)
-      wait = static_cast<int>(std::max<long long>(
-          0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                   std::chrono::steady_clock::now())
-                 .count()));
-    const auto got = lines_.next(message, wait);
+    const auto got =
+        timeout.count() < 0 ? lines_.next(message) : lines_.next_until(message, deadline);
     if (got == LineReader::Result::kTimeout) return Received::kTimeout;
     if (got == LineReader::Result::kEnd) return Received::kEnd;
     if (got == LineReader::Result::kTooLong) {

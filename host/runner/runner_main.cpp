@@ -349,7 +349,11 @@ const kh_host_api kRunnerApi = {
 sandbox::Policy policy_from(const json& spec, const std::string& plugin_path) {
   sandbox::Policy policy = policy_from_spec(spec);
   policy.keep_fds = {0, 1, 2, kChannelFd};
-  policy.read_paths.push_back(plugin_path);
+  std::vector<std::string> read = sandbox::default_read_paths();
+  read.push_back(plugin_path);
+  policy.read_paths.insert(policy.read_paths.begin(), read.begin(), read.end());
+  std::vector<std::string> write = sandbox::default_write_paths();
+  policy.write_paths.insert(policy.write_paths.begin(), write.begin(), write.end());
   return policy;
 }
 

@@ -1,7 +1,6 @@
 #include "runner/sandbox_spec.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 namespace keyhold::runner {
@@ -21,14 +20,13 @@ int hex_value(char c) {
 bool decode_program(const std::string& hex, std::vector<sock_filter>* code) {
   constexpr std::size_t kDigits = 2 * sizeof(sock_filter);
   if (hex.empty() || hex.size() % kDigits != 0) return false;
-  std::vector<unsigned char> bytes(hex.size() / 2);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
+  code->resize(hex.size() / kDigits);
+  auto* bytes = reinterpret_cast<unsigned char*>(code->data());
+  for (std::size_t i = 0; i < hex.size() / 2; ++i) {
     const int high = hex_value(hex[2 * i]), low = hex_value(hex[2 * i + 1]);
     if (high < 0 || low < 0) return false;
     bytes[i] = static_cast<unsigned char>(high << 4 | low);
   }
-  code->resize(bytes.size() / sizeof(sock_filter));
-  std::memcpy(code->data(), bytes.data(), bytes.size());
   return true;
 }
 
@@ -54,8 +52,6 @@ void read_seccomp(const json& spec, sandbox::SeccompProgram* program) {
 
 sandbox::Policy policy_from_spec(const json& spec) {
   sandbox::Policy policy;
-  policy.read_paths = sandbox::default_read_paths();
-  policy.write_paths = sandbox::default_write_paths();
   if (!spec.is_object()) return policy;
   auto strings = [&](const char* key, std::vector<std::string>* out) {
     if (auto it = spec.find(key); it != spec.end() && it->is_array())

@@ -13,10 +13,10 @@
 
 namespace keyhold::runner {
 
-// The policy `spec` describes, read paths starting from sandbox::default_read_paths() and
-// write paths from default_write_paths(). Unknown members are ignored; malformed values
-// fall back to the defaults, and a malformed "seccomp" leaves no filter (which apply()
-// then reports as missing).
+// The policy `spec` describes, its own paths only (the runner adds the defaults: reading
+// the JSON touches no file). Unknown members are ignored; malformed values fall back to the
+// defaults, and a malformed "seccomp" leaves no filter (which apply() then reports as
+// missing).
 sandbox::Policy policy_from_spec(const nlohmann::json& spec);
 
 // The "seccomp" member for a compiled program.

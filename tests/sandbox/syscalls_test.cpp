@@ -188,48 +188,21 @@ TEST_CASE("every descriptor but the kept ones is closed", "[sandbox][syscalls]")
   CHECK(child.output == "inherited: EBADF; high: EBADF; kept: ok; stdin: ok");
 }
 
-namespace {
-// apply() in a fresh single-threaded child; what it returned (message, or "ok") and the
-// result of getppid() after it: a filter that binds would refuse nothing that benign.
-std::string apply_in_child(const Policy& policy) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    Policy with_pipe = policy;
-    with_pipe.keep_fds.push_back(fds[1]);
-    Status status = apply(with_pipe, nullptr);
-    std::string text = status.ok() ? "ok" : status.message();
-    ssize_t ignored = ::write(fds[1], text.data(), text.size());
-    (void)ignored;
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, n);
-  ::close(fds[0]);
-  ::waitpid(pid, nullptr, 0);
-  return text;
-}
-}  // namespace
-
 TEST_CASE("apply without a compiled seccomp filter applies nothing, or with best effort the rest",
           "[sandbox][syscalls]") {
   Policy policy = base_policy();
   policy.seccomp.unavailable_reason = "the host could not compile it: test";
-  CHECK(apply_in_child(policy).starts_with(
-      "sandbox: this system lacks what the sandbox needs: seccomp: the host could not compile "
-      "it: test. Nothing was applied"));
+  const auto applied = [](const Policy& p) { return run_applied(p, [] { return "ok"; }).output; };
+  CHECK(applied(policy).starts_with(
+      "apply: sandbox: this system lacks what the sandbox needs: seccomp: the host could not "
+      "compile it: test. Nothing was applied"));
   policy.best_effort = true;
-  CHECK(apply_in_child(policy) == "ok");
+  CHECK(applied(policy) == "ok");
   // A malformed program (a jump past its end) is refused by the kernel, not loaded.
   policy.best_effort = false;
   policy.seccomp.code = {BPF_JUMP(BPF_JMP | BPF_JA, 5, 0, 0)};
   policy.seccomp.unavailable_reason.clear();
-  CHECK(apply_in_child(policy) == "sandbox: loading the seccomp filter failed: Invalid argument");
+  CHECK(applied(policy) == "apply: sandbox: loading the seccomp filter failed: Invalid argument");
 }
 
 TEST_CASE("the compiled filter apply() loads is the one that binds", "[sandbox][syscalls]") {
@@ -239,7 +212,7 @@ TEST_CASE("the compiled filter apply() loads is the one that binds", "[sandbox][
   policy.seccomp.code = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM)};
   policy.seccomp.summary = "refuses everything";
   policy.seccomp.unavailable_reason.clear();
-  CHECK(apply_in_child(policy).empty());
+  CHECK(run_applied(policy, [] { return std::string("answered"); }).output.empty());
   // The real one lets it answer, and refuses ptrace.
   ChildOutcome child = run_sandboxed(base_policy(), [] {
     return "ptrace: " + outcome(::ptrace(PTRACE_TRACEME, 0, nullptr, nullptr));
