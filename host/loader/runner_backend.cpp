@@ -30,6 +30,9 @@ using runner::Service;
 using runner::Type;
 using Clock = std::chrono::steady_clock;
 
+// Where a runner finds the descriptor through which it joins its pids cgroup.
+constexpr int kRunnerJoinFd = 4;
+
 struct RunnerBackend::Process {
   pid_t pid = -1;
   std::uint64_t generation = 0;
@@ -187,8 +190,34 @@ Status RunnerBackend::spawn() {
     return io_error(std::string("pipe: ") + std::strerror(errno));
   }
   const std::string runner = options_.runner_path.string();
-  std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3";
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  // The pids cgroup is made once, at the first start (spawn runs one at a time); the runner
+  // joins it itself as its first act, through descriptor 4 (TaskGroup::open_for_child).
+  if (options_.task_group && !task_group_ && task_group_missing_.empty()) {
+    auto group = TaskGroup::create(instance_, options_.max_tasks);
+    if (group.is_ok())
+      task_group_ = std::move(group).value();
+    else
+      task_group_missing_ = group.status().message();
+  }
+  int join_fd = -1;
+  if (task_group_) {
+    auto fd = task_group_->open_for_child();
+    if (!fd.is_ok()) {
+      for (int f : {channel[0], channel[1], log[0], log[1]}) ::close(f);
+      return fd.status();
+    }
+    // Above 4, so no dup2 below can overwrite it before it is itself moved to 4.
+    join_fd = ::fcntl(fd.value(), F_DUPFD_CLOEXEC, kRunnerJoinFd + 1);
+    const int error = errno;
+    ::close(fd.value());
+    if (join_fd < 0) {
+      for (int f : {channel[0], channel[1], log[0], log[1]}) ::close(f);
+      return io_error(std::string("fcntl: ") + std::strerror(error));
+    }
+  }
+  std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3",
+              arg2 = TaskGroup::join_argument(kRunnerJoinFd);
+  char* argv[] = {arg0.data(), arg1.data(), join_fd >= 0 ? arg2.data() : nullptr, nullptr};
   std::vector<std::string> env = runner_environment();
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
@@ -205,7 +234,8 @@ Status RunnerBackend::spawn() {
   ::posix_spawn_file_actions_adddup2(&actions, log[1], 1);
   ::posix_spawn_file_actions_adddup2(&actions, log[1], 2);
   ::posix_spawn_file_actions_adddup2(&actions, channel[1], 3);
-  ::posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  if (join_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, join_fd, kRunnerJoinFd);
+  ::posix_spawn_file_actions_addclosefrom_np(&actions, join_fd >= 0 ? kRunnerJoinFd + 1 : 4);
   ::posix_spawnattr_init(&attributes);
   sigset_t no_signals, all_signals;
   sigemptyset(&no_signals);
@@ -215,20 +245,13 @@ Status RunnerBackend::spawn() {
   ::posix_spawnattr_setpgroup(&attributes, 0);
   ::posix_spawnattr_setflags(
       &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  // The pids cgroup is made once, at the first start (spawn runs one at a time).
-  if (options_.task_group && !task_group_ && task_group_missing_.empty()) {
-    auto group = TaskGroup::create(instance_, options_.max_tasks);
-    if (group.is_ok())
-      task_group_ = std::move(group).value();
-    else
-      task_group_missing_ = group.status().message();
-  }
   pid_t pid = -1;
   const int spawned = spawn_thread().run([&] {
     return ::posix_spawn(&pid, runner.c_str(), &actions, &attributes, argv, envp.data());
   });
   ::posix_spawn_file_actions_destroy(&actions);
   ::posix_spawnattr_destroy(&attributes);
+  if (join_fd >= 0) ::close(join_fd);
   if (spawned != 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
     return unavailable(spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
@@ -256,15 +279,11 @@ Status RunnerBackend::spawn() {
     return unavailable(why);
   };
 
-  // Into the cgroup before the init frame: the runner loads no plugin code until it has
-  // that frame, so nothing the plugin starts is ever outside the group.
+  // The runner is in the group before it reads this frame (or answers it with why not).
   nlohmann::json policy = options_.policy;
-  if (task_group_) {
-    if (Status added = task_group_->add(pid); !added.is_ok()) return fail(added.message());
-    // The group's cap binds for every uid; RLIMIT_NPROC never binds for root (the runner's
-    // strict sandbox would refuse it), so for root the group replaces it.
-    if (::geteuid() == 0) policy["max_processes"] = 0;
-  }
+  // The group's cap binds for every uid; RLIMIT_NPROC never binds for root (the runner's
+  // strict sandbox would refuse it), so for root the group replaces it.
+  if (task_group_ && ::geteuid() == 0) policy["max_processes"] = 0;
   Message init;
   init.type = Type::kInit;
   nlohmann::json spec{{"plugin", options_.plugin_path.string()},

@@ -4,8 +4,10 @@
 // asks for becomes a frame on the channel, answered by the host, which identifies the
 // caller by the channel and checks every request itself.
 //
-// Order: read the init frame, apply the sandbox (before any plugin code runs and before a
-// second thread exists), load the plugin, report its definition, then serve frames.
+// Order: join the instance's pids cgroup (--cgroup-fd=4), read the init frame, apply the sandbox
+// (before any plugin code runs and before a second thread exists), load the plugin, report its
+// definition, then serve frames.
+#include <dirent.h>
 #include <keyhold/plugin.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -62,7 +64,9 @@ class Runner {
  public:
   explicit Runner(int fd) : channel_(fd) {}
 
-  int run();
+  // Serves the host until it is gone. not_started: why the runner cannot start (the
+  // answer to the init frame), or empty.
+  int run(const std::string& not_started);
 
   // ---- services the plugin calls (kh_host_api) ----
   Message service(Message request) {
@@ -625,9 +629,16 @@ bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) 
   return false;
 }
 
-int Runner::run() {
+int Runner::run(const std::string& not_started) {
   Message init;
   if (!channel_.receive(&init).is_ok() || init.type != Type::kInit) return 2;
+  if (!not_started.empty()) {
+    Message m;
+    m.type = Type::kFatal;
+    m.parts.push_back(not_started);
+    channel_.send(m);
+    return 3;
+  }
   if (!start(init)) return 3;
   take_turns(false);  // returns only when the host is gone, which ends the process
   ::_exit(0);
@@ -638,6 +649,25 @@ int Runner::run() {
 
 namespace keyhold::runner {
 namespace {
+// Joins the instance's pids cgroup through `fd` (TaskGroup::open_for_child) and closes it;
+// an empty string, or why not. Called first thing in main: the write moves only the
+// calling thread (a v1 `tasks` file), so it refuses when a second thread exists.
+std::string join_task_group(int fd) {
+  std::size_t threads = 0;
+  if (DIR* tasks = ::opendir("/proc/self/task")) {
+    while (const dirent* entry = ::readdir(tasks)) threads += entry->d_name[0] != '.';
+    ::closedir(tasks);
+  }
+  if (threads != 1) return "the runner has " + std::to_string(threads) + " threads, not 1";
+  ssize_t n;
+  do {
+    n = ::write(fd, "0", 1);
+  } while (n < 0 && errno == EINTR);
+  const int error = errno;
+  ::close(fd);
+  return n == 1 ? std::string() : std::strerror(error);
+}
+
 // `keyhold-runner --exec-policy=JSON -- PROGRAM ARGS...`: how the host starts a child
 // process of an isolated instance (the env service): the child gets the instance's
 // sandbox (plus read access to the system's programs) before PROGRAM runs.
@@ -646,17 +676,11 @@ namespace {
 // instruction; failing to join is fatal (the host made the group to rely on it).
 int exec_sandboxed(const std::string& policy_json, int cgroup_fd, char** argv) {
   if (cgroup_fd >= 0) {
-    ssize_t n;
-    do {
-      n = ::write(cgroup_fd, "0", 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) {
-      const std::string line = std::string("keyhold-runner: cannot join the pids cgroup: ") +
-                               std::strerror(errno) + "\n";
+    if (const std::string why = join_task_group(cgroup_fd); !why.empty()) {
+      const std::string line = "keyhold-runner: cannot join the pids cgroup: " + why + "\n";
       [[maybe_unused]] auto w = ::write(2, line.data(), line.size());
       return 126;
     }
-    ::close(cgroup_fd);
   }
   json spec = json::parse(policy_json, nullptr, false);
   if (!spec.is_object()) return 126;
@@ -698,17 +722,26 @@ int main(int argc, char** argv) {
       return keyhold::runner::exec_sandboxed(std::string(argv[1] + kExec.size()), cgroup_fd,
                                              argv + next + 1);
   }
-  // Started by the host only: a person running it sees what it is for.
-  if (argc != 2 || std::string_view(argv[1]) != "--channel-fd=3") {
+  // keyhold-runner --channel-fd=3 [--cgroup-fd=4]. Started by the host only: a person
+  // running it sees what it is for.
+  const bool joins = argc == 3 && std::string_view(argv[2]) == "--cgroup-fd=4";
+  if ((argc != 2 && !joins) || std::string_view(argv[1]) != "--channel-fd=3") {
     const char* usage =
         "keyhold-runner runs one keyhold plugin in a sandbox; `keyhold serve` starts it.\n";
     [[maybe_unused]] auto n = ::write(2, usage, std::strlen(usage));
     return 2;
+  }
+  // Into the instance's pids cgroup before anything else: nothing the plugin starts is
+  // ever outside it. A failure is told to the host with the init frame's answer.
+  std::string not_joined;
+  if (joins) {
+    not_joined = keyhold::runner::join_task_group(4);
+    if (!not_joined.empty()) not_joined = "cannot join the instance's pids cgroup: " + not_joined;
   }
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
   if (::getppid() == 1) return 2;      // the host died before the line above
   std::signal(SIGPIPE, SIG_IGN);
   keyhold::runner::Runner runner(keyhold::runner::kChannelFd);
   keyhold::runner::g_runner = &runner;
-  return runner.run();
+  return runner.run(not_joined);
 }

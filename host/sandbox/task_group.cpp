@@ -192,16 +192,14 @@ TaskGroup::~TaskGroup() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-Status TaskGroup::add(pid_t pid) const {
-  if (int e = write_file(path_ + "/cgroup.procs", std::to_string(pid)); e != 0)
-    return unavailable("cannot move the runner into " + path_ + " (" + std::strerror(e) + ")");
-  return Status::ok();
-}
-
 Result<int> TaskGroup::open_for_child() const {
-  const int fd = ::open((path_ + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    return unavailable("cannot open " + path_ + "/cgroup.procs (" + std::strerror(errno) + ")");
+  // v1: `tasks`, through which a single-threaded process that writes "0" moves itself
+  // without the global lock that cgroup.procs takes (that lock waits for an RCU grace
+  // period, 5-20 ms, whenever no migration ran in the last few ms, and every fork on the
+  // machine waits behind it). v2 has only cgroup.procs for a whole process.
+  const std::string file = path_ + (hierarchy_ == "v1" ? "/tasks" : "/cgroup.procs");
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return unavailable("cannot open " + file + " (" + std::strerror(errno) + ")");
   return fd;
 }
 

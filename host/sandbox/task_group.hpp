@@ -14,11 +14,10 @@
 // reports the mechanism as missing. Directories are named keyhold-<host pid>-<instance>-<n>;
 // remove_stale() removes those a host that died without cleaning up left behind.
 //
-// Nothing the group is for may run outside it: the host moves a plugin runner in before the
-// runner loads the plugin (the runner waits for its init frame), and a program started
-// through `keyhold-runner --exec-policy` (a mounted server, a child of the env service)
-// joins it itself before its sandbox and its program (open_for_child).
-#include <sys/types.h>
+// Nothing the group is for may run outside it: keyhold-runner joins it itself as the first
+// thing it does, before a second thread exists, before a plugin runner reads its init frame
+// and before `keyhold-runner --exec-policy` (a mounted server, a child of the env service)
+// applies its sandbox and runs its program (open_for_child).
 
 #include <cstdint>
 #include <memory>
@@ -41,11 +40,12 @@ class TaskGroup {
   TaskGroup(const TaskGroup&) = delete;
   TaskGroup& operator=(const TaskGroup&) = delete;
 
-  // Moves the process `pid` (all its threads) into the group.
-  Status add(pid_t pid) const;
-  // A descriptor (close-on-exec) of the group's cgroup.procs, for a child that joins the
-  // group itself before it runs anything else: `keyhold-runner --exec-policy=JSON
-  // --cgroup-fd=N -- PROGRAM` writes "0" to it first (join_argument). The caller closes it.
+  // A descriptor (close-on-exec) through which a child joins the group itself, before it
+  // runs anything else and while it has one thread: it writes "0" (keyhold-runner does,
+  // given join_argument; a plugin runner and `--exec-policy=JSON --cgroup-fd=N -- PROGRAM`
+  // alike). The group's `tasks` file in v1, which moves the writing thread without the
+  // lock a whole-process move takes (milliseconds; see the .cpp), and cgroup.procs in v2.
+  // The caller closes it.
   Result<int> open_for_child() const;
   // The wrapper argument that makes keyhold-runner join through descriptor fd.
   static std::string join_argument(int fd) { return "--cgroup-fd=" + std::to_string(fd); }

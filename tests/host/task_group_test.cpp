@@ -39,14 +39,15 @@ TEST_CASE("task group: caps the tree's tasks and kills a setsid() grandchild wit
     return;
   }
   CHECK(group.value()->describe().find("8 tasks") != std::string::npos);
-  int go[2], report[2];
-  REQUIRE(::pipe(go) == 0);
+  // The child joins as keyhold-runner does: "0" through open_for_child, single-threaded.
+  auto join = group.value()->open_for_child();
+  REQUIRE(join.is_ok());
+  int report[2];
   REQUIRE(::pipe(report) == 0);
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    char byte;
-    if (::read(go[0], &byte, 1) != 1) ::_exit(1);  // wait until it is in the group
+    if (::write(join.value(), "0", 1) != 1) ::_exit(1);
     const pid_t middle = ::fork();
     if (middle == 0) {
       ::setsid();  // leaves the process group and session
@@ -68,13 +69,12 @@ TEST_CASE("task group: caps the tree's tasks and kills a setsid() grandchild wit
     [[maybe_unused]] auto n = ::write(report[1], &made, sizeof made);
     for (;;) ::pause();
   }
-  REQUIRE(group.value()->add(child).is_ok());
-  REQUIRE(::write(go[1], "x", 1) == 1);
+  ::close(join.value());
   pid_t grandchild = -1;
   int made = -1;
   REQUIRE(::read(report[0], &grandchild, sizeof grandchild) == sizeof grandchild);
   REQUIRE(::read(report[0], &made, sizeof made) == sizeof made);
-  for (int fd : {go[0], go[1], report[0], report[1]}) ::close(fd);
+  for (int fd : {report[0], report[1]}) ::close(fd);
   CHECK(made < 20);  // 8 tasks: the child, its grandchild and at most 6 more
   CHECK(made >= 1);
   CHECK(group.value()->size() >= 2);
