@@ -4,6 +4,7 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include "loader/runner_backend.hpp"
@@ -65,6 +66,67 @@ Result<std::unique_ptr<PluginBackend>> start_backend(const InstanceConfig& insta
   return std::unique_ptr<PluginBackend>(std::move(backend).value());
 }
 
+namespace {
+
+// A started backend made into a created instance with its catalog read: secrets bound
+// first (the plugin may use handles in create), then create and describe. On failure
+// `error` says why and nothing is kept.
+struct Prepared {
+  std::unique_ptr<PluginInstance> instance;
+  nlohmann::json catalog;
+  std::string error;
+  std::vector<std::string> sandbox_applied, sandbox_missing;  // reported either way
+};
+
+Prepared prepare(const InstanceConfig& instance, std::unique_ptr<PluginBackend> backend,
+                 HostServices* events, secrets::SecretServices* secrets) {
+  Prepared prepared;
+  prepared.sandbox_applied = backend->sandbox_applied();
+  prepared.sandbox_missing = backend->sandbox_missing();
+  if (!instance.secrets.empty() && (secrets == nullptr || !secrets->broker)) {
+    prepared.error = "[secrets] are mapped but no secret services are available";
+    return prepared;
+  }
+  // A mounted server's secrets go to its own command's environment, nowhere else.
+  auto mapping = instance.secrets;
+  if (instance.server)
+    for (auto& [alias, entry] : mapping) entry.env_commands = {instance.server->command};
+  if (secrets != nullptr && secrets->broker) {
+    if (Status bound =
+            secrets->broker->bind_instance(instance.name, backend->definition(), mapping);
+        !bound.is_ok()) {
+      prepared.error = bound.message();
+      return prepared;
+    }
+  }
+  auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
+                                                  std::move(backend), instance.options, events);
+  created->set_secrets(secrets);
+  if (instance.isolation == "process" && !instance.server && secrets != nullptr &&
+      secrets->children) {
+    // Children started through the env service get the instance's sandbox too.
+    secrets->children->set_wrapper(
+        instance.name,
+        {runner_executable().string(), "--exec-policy=" + runner_policy(instance).dump(), "--"});
+  }
+  created->set_guard(
+      secrets::parse_guard_mode(instance.guard).value_or(secrets::GuardMode::kBlock));
+  if (Status done = created->create(); !done.is_ok()) {
+    prepared.error = done.message();
+    return prepared;
+  }
+  auto catalog = created->describe();
+  if (!catalog.is_ok()) {
+    prepared.error = catalog.status().message();
+    return prepared;
+  }
+  prepared.instance = std::move(created);
+  prepared.catalog = std::move(catalog).value();
+  return prepared;
+}
+
+}  // namespace
+
 std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& registry,
                                                HostServices* events,
                                                secrets::SecretServices* secrets) {
@@ -75,12 +137,16 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
   const std::filesystem::path base =
       config.path.has_parent_path() ? config.path.parent_path() : std::filesystem::path(".");
 
-  // Backends start side by side (a runner's start is mostly waiting for a new process);
-  // everything after (secrets, create, the catalog) happens in config order.
+  // Isolated instances start side by side, up to their catalog (a runner's start is mostly
+  // a new process; create and describe are round trips to it); in-process plugins (the
+  // host's own dynamic loader, plugin code in this process) and mounted servers one at a
+  // time. The registry takes them in config order, so a name collision always names the
+  // later instance.
   struct Started {
     std::filesystem::path path;
     std::unique_ptr<PluginBackend> backend;
     Status status;
+    std::optional<Prepared> prepared;
   };
   std::vector<Started> started(config.instances.size());
   {
@@ -99,81 +165,50 @@ std::vector<InstanceLoadResult> load_instances(const Config& config, Registry& r
         continue;
       }
       s.path = std::move(resolved).value();
-      auto start = [&s, &instance = config.instances[i]] {
+      const bool isolated = config.instances[i].isolation != "in-process";
+      auto start = [&s, &instance = config.instances[i], isolated, events, secrets] {
         auto backend = start_backend(instance, s.path);
-        if (backend.is_ok())
-          s.backend = std::move(backend).value();
-        else
+        if (!backend.is_ok())
           s.status = backend.status();
+        else if (isolated)
+          s.prepared = prepare(instance, std::move(backend).value(), events, secrets);
+        else
+          s.backend = std::move(backend).value();
       };
-      if (config.instances[i].isolation == "in-process")
-        start();  // the host's own dynamic loader: one at a time
-      else
+      if (isolated)
         starters.emplace_back(start);
+      else
+        start();
     }
     for (auto& t : starters) t.join();
   }
 
   for (std::size_t i = 0; i < config.instances.size(); ++i) {
     const InstanceConfig& instance = config.instances[i];
+    Started& s = started[i];
     InstanceLoadResult result;
     result.instance = instance.name;
     result.plugin_path = instance.plugin;
     result.isolation =
         instance.server && !instance.server->url.empty() ? "remote" : instance.isolation;
     result.sandbox = instance.sandbox;
-    const std::string error = started[i].status.message();
-    const auto& path = started[i].path;
-    if (path.empty()) {
-      result.error = error;
-      results.push_back(std::move(result));
-      continue;
-    }
-    result.plugin_path = path.string();
+    if (!s.path.empty()) result.plugin_path = s.path.string();
     if (instance.server)
       result.plugin_path = instance.server->url.empty()
                                ? "server.command " + nlohmann::json(instance.server->command).dump()
                                : "server.url " + instance.server->url;
-    auto backend = std::move(started[i].backend);
-    if (!backend) {
-      result.error = error;
+    if (s.backend) s.prepared = prepare(instance, std::move(s.backend), events, secrets);
+    if (!s.prepared) {
+      result.error = s.status.message();
       results.push_back(std::move(result));
       continue;
     }
-    result.sandbox_applied = backend->sandbox_applied();
-    result.sandbox_missing = backend->sandbox_missing();
-    if (!instance.secrets.empty() && (secrets == nullptr || !secrets->broker)) {
-      result.error = "[secrets] are mapped but no secret services are available";
-      results.push_back(std::move(result));
-      continue;
-    }
-    // A mounted server's secrets go to its own command's environment, nowhere else.
-    auto mapping = instance.secrets;
-    if (instance.server)
-      for (auto& [alias, entry] : mapping) entry.env_commands = {instance.server->command};
-    if (secrets != nullptr && secrets->broker) {
-      if (Status bound =
-              secrets->broker->bind_instance(instance.name, backend->definition(), mapping);
-          !bound.is_ok()) {
-        result.error = bound.message();
-        results.push_back(std::move(result));
-        continue;
-      }
-    }
-    auto created = std::make_unique<PluginInstance>(instance.name, instance.effective_prefix(),
-                                                    std::move(backend), instance.options, events);
-    created->set_secrets(secrets);
-    if (instance.isolation == "process" && !instance.server && secrets != nullptr &&
-        secrets->children) {
-      // Children started through the env service get the instance's sandbox too.
-      secrets->children->set_wrapper(
-          instance.name,
-          {runner_executable().string(), "--exec-policy=" + runner_policy(instance).dump(), "--"});
-    }
-    created->set_guard(
-        secrets::parse_guard_mode(instance.guard).value_or(secrets::GuardMode::kBlock));
-    Status loaded = created->create();
-    if (loaded.is_ok()) loaded = registry.add(std::move(created));
+    Prepared& prepared = *s.prepared;
+    result.sandbox_applied = std::move(prepared.sandbox_applied);
+    result.sandbox_missing = std::move(prepared.sandbox_missing);
+    Status loaded = prepared.error.empty()
+                        ? registry.add(std::move(prepared.instance), std::move(prepared.catalog))
+                        : internal_error(prepared.error);
     if (!loaded.is_ok()) {
       result.error = loaded.message();
       results.push_back(std::move(result));

@@ -119,7 +119,11 @@ Registry::~Registry() { clear(); }
 Status Registry::add(std::unique_ptr<PluginInstance> instance) {
   auto catalog = instance->describe();
   if (!catalog.is_ok()) return catalog.status();
-  Entry entry{std::move(instance), std::move(catalog).value()};
+  return add(std::move(instance), std::move(catalog).value());
+}
+
+Status Registry::add(std::unique_ptr<PluginInstance> instance, nlohmann::json catalog) {
+  Entry entry{std::move(instance), std::move(catalog)};
   std::lock_guard lock(mutex_);
   std::vector<const Entry*> all;
   for (const auto& e : entries_) all.push_back(&e);

@@ -55,6 +55,8 @@ class Registry {
   // it unless a name or URI collides with an instance already loaded. On failure returns
   // a one-line cause, and the instance is destroyed.
   Status add(std::unique_ptr<PluginInstance> instance);
+  // The same with the catalog the instance's describe() returned, read by the caller.
+  Status add(std::unique_ptr<PluginInstance> instance, nlohmann::json catalog);
 
   // Re-reads one instance's catalog (after it signalled list_changed). On failure the
   // previous catalog stays in force and the Status says why.
