@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/log_budget.hpp"
 #include "base/status.hpp"
 #include "loader/host_services.hpp"
 #include "loader/plugin_backend.hpp"
@@ -56,6 +57,8 @@ class PluginInstance {
   void set_secrets(secrets::SecretServices* secrets) noexcept { secrets_ = secrets; }
   secrets::GuardMode guard() const noexcept { return guard_; }
   void set_guard(secrets::GuardMode guard) noexcept { guard_ = guard; }
+  // What the instance may log (host log and client notifications alike).
+  LogBudget& log_budget() const noexcept { return log_budget_; }
 
   // The services table every instance receives.
   static const kh_host_api& host_api() noexcept;
@@ -68,6 +71,7 @@ class PluginInstance {
   HostServices* events_;
   secrets::SecretServices* secrets_ = nullptr;
   secrets::GuardMode guard_ = secrets::GuardMode::kBlock;
+  mutable LogBudget log_budget_;
   kh_host host_{this};
 };
 

@@ -19,6 +19,7 @@
 #include <functional>
 #include <future>
 
+#include "base/log_budget.hpp"
 #include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
@@ -373,6 +374,16 @@ Status RunnerBackend::spawn() {
     process_ = process;
   }
   process->log_reader = std::thread([fd = process->log_fd, name = instance_] {
+    // The plugin writes here at will (fd 1 and 2): lines past the budget are dropped.
+    LogBudget budget;
+    auto line = [&](std::string_view text) {
+      std::size_t dropped = 0;
+      if (!budget.admit(&dropped)) return;
+      if (dropped > 0)
+        spdlog::warn("[{}] {} lines of runner output dropped: more than its budget allows", name,
+                     dropped);
+      spdlog::warn("[{}] (runner output) {}", name, text.substr(0, 2048));
+    };
     std::string pending;
     char buffer[4096];
     for (;;) {
@@ -380,17 +391,18 @@ Status RunnerBackend::spawn() {
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       pending.append(buffer, static_cast<std::size_t>(n));
-      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-        spdlog::warn("[{}] (runner output) {}", name,
-                     pending.substr(0, std::min<std::size_t>(nl, 2048)));
-        pending.erase(0, nl + 1);
+      std::size_t start = 0;
+      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+        line(std::string_view(pending).substr(start, nl - start));
+        start = nl + 1;
       }
+      pending.erase(0, start);
       if (pending.size() > 2048) {
-        spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
+        line(pending);
         pending.clear();
       }
     }
-    if (!pending.empty()) spdlog::warn("[{}] (runner output) {}", name, pending.substr(0, 2048));
+    if (!pending.empty()) line(pending);
   });
   process->reader = std::thread([this, process] { read_between_calls(process); });
   return Status::ok();

@@ -1,4 +1,5 @@
 #include "mount/mcp_server_backend.hpp"
+#include "base/log_budget.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -579,8 +580,14 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
 }
 
 void McpServerBackend::read_diagnostics(std::shared_ptr<Connection> c) {
+  LogBudget budget;  // a server may write to stderr at will: lines past it are dropped
   std::string line;
   while (c->transport->diagnostic(&line)) {
+    std::size_t dropped = 0;
+    if (!budget.admit(&dropped)) continue;
+    if (dropped > 0)
+      spdlog::warn("[{}] {} lines of server stderr dropped: more than its budget allows",
+                   options_.instance, dropped);
     bool starting;
     {
       std::lock_guard lock(mutex_);

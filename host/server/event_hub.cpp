@@ -18,7 +18,8 @@ void EventHub::detach(Session* session) {
 
 void EventHub::plugin_log(const PluginInstance& from, const CallContext*, int32_t level,
                           std::string_view message) {
-  log_plugin_line(from.name(), level, message);
+  if (plugin_level_logged(level) && admit_plugin_line(from))
+    log_plugin_line(from.name(), level, message);
 }
 
 void EventHub::plugin_list_changed(PluginInstance& from, int32_t what) {

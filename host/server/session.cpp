@@ -67,6 +67,17 @@ void log_plugin_line(std::string_view instance, int32_t level, std::string_view 
   spdlog::log(spd_level(level), "[{}] {}", instance, message);
 }
 
+bool plugin_level_logged(int32_t level) { return spdlog::should_log(spd_level(level)); }
+
+bool admit_plugin_line(const PluginInstance& from) {
+  std::size_t dropped = 0;
+  if (!from.log_budget().admit(&dropped)) return false;
+  if (dropped > 0)
+    spdlog::warn("[{}] {} log lines dropped: the instance logs faster than its budget allows",
+                 from.name(), dropped);
+  return true;
+}
+
 Session::Session(Registry& registry, Outbound& out, boost::asio::thread_pool& pool,
                  SessionOptions options)
     : registry_(registry), out_(out), pool_(pool), options_(std::move(options)) {
@@ -929,15 +940,20 @@ void Session::forward_subscription(const char* method, const std::string& uri) {
 
 void Session::plugin_log(const PluginInstance& from, const CallContext* ctx, int32_t level,
                          std::string_view message) {
-  log_plugin_line(from.name(), level, message);
-  // Nothing more is sent for a cancelled request (the client has forgotten it).
-  if (ctx == nullptr || is_host_call(*ctx) || ctx->cancelled) return;
-  if (auto scope = stateless_scope(ctx->request_id)) {
+  // Nothing is sent for a cancelled request (the client has forgotten it).
+  bool to_client = ctx != nullptr && !is_host_call(*ctx) && !ctx->cancelled;
+  if (!to_client) {
+  } else if (auto scope = stateless_scope(ctx->request_id)) {
     // 2026-07-28: logs only when this request asked for them, at its own level.
-    if (scope->meta.log_level < 0 || level < scope->meta.log_level) return;
-  } else if (level < min_log_level_.load()) {
-    return;
+    to_client = scope->meta.log_level >= 0 && level >= scope->meta.log_level;
+  } else {
+    to_client = level >= min_log_level_.load();
   }
+  const bool to_log = plugin_level_logged(level);
+  // Only a line that goes somewhere counts against the budget.
+  if ((!to_log && !to_client) || !admit_plugin_line(from)) return;
+  if (to_log) log_plugin_line(from.name(), level, message);
+  if (!to_client) return;
   reply(rpc::make_notification("notifications/message", json{{"level", mcp::log_level_name(level)},
                                                              {"logger", from.name()},
                                                              {"data", std::string(message)}}),

@@ -247,5 +247,10 @@ class Session : public HostServices {
 
 // Writes a plugin's log line to the host's stderr log.
 void log_plugin_line(std::string_view instance, int32_t level, std::string_view message);
+// Whether the host's stderr log takes a plugin's line at this KH_LOG_* level.
+bool plugin_level_logged(int32_t level);
+// Whether the instance may log one more line now (its LogBudget); when lines were dropped
+// before this one, the host log says how many first.
+bool admit_plugin_line(const PluginInstance& from);
 
 }  // namespace keyhold

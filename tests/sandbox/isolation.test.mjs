@@ -259,6 +259,22 @@ test('a runner that stops inside a frame is ended at call_timeout, not waited on
   await echoAnswers();
 });
 
+test("a plugin flooding the host's log gets its budget, and the log says how much it lost", async () => {
+  const count = (re) => (conn.stderr().match(re) ?? []).length;
+  for (let round = 0; round < 2; ++round) {
+    const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'flood' } });
+    assert.equal(r.content[0].text, 'flooded', JSON.stringify(r));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await echoAnswers();
+  // 40,000 lines each way; a budget of 2,000 at once and 200 a second lets a few thousand by.
+  await assertLogMatches(conn.stderr, /\[esc\] \d+ log lines dropped/);
+  await assertLogMatches(conn.stderr, /\[esc\] \d+ lines of runner output dropped/);
+  const logged = count(/FLOOD-LOG/g), output = count(/FLOOD-OUT/g);
+  assert.ok(logged > 0 && logged < 6000, `plugin log lines in the host log: ${logged}`);
+  assert.ok(output > 0 && output < 6000, `runner output lines in the host log: ${output}`);
+});
+
 test('a runner that stops reading its channel is ended, not written to forever', async () => {
   const frozen = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'freeze' } });
   assert.equal(frozen.content[0].text, 'freezing');
