@@ -331,6 +331,9 @@ Status RunnerBackend::spawn() {
 
   {
     std::lock_guard lock(mutex_);
+    // destroy() ran while this runner started (a restart racing the instance's end): it
+    // never becomes the instance's runner, so nothing of it outlives the backend.
+    if (destroyed_) return fail("instance '" + instance_ + "' is shut down");
     if (generation_ == 0) {
       // The first start fixes the definition; a restart must load the same plugin.
       strings_.clear();
@@ -585,6 +588,7 @@ void RunnerBackend::destroy() {
     destroyed_ = true;
     process = process_;
   }
+  changed_.notify_all();  // a restart waiting out its backoff gives up
   if (process && !process->ended && created_) {
     // Let the plugin clean up (it may hold connections); a runner that does not finish
     // within a second is killed with its whole group.
