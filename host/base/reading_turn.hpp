@@ -21,6 +21,7 @@ struct ReadingTurn {
 
   bool reading = false;  // someone holds the turn
   int in_flight = 0;     // requests waiting for an answer
+  int async_calls = 0;   // requests nobody waits for: the reader thread reads their answers
   Clock::time_point last_done{};
   std::condition_variable reader_wake;  // the reader thread waits here
 
@@ -42,6 +43,10 @@ struct ReadingTurn {
   bool reader_take(std::unique_lock<std::mutex>& lock, Stop stop) {
     for (;;) {
       if (stop()) return false;
+      if (!reading && async_calls > 0) {
+        reading = true;
+        return true;
+      }
       if (reading || in_flight > 0) {
         reader_wake.wait_for(lock, kLinger);
         continue;

@@ -5,6 +5,7 @@
 // runner_backend.hpp). PluginInstance talks to either through this interface.
 #include <keyhold/plugin.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,16 @@ class PluginBackend {
   // Thread-safe: calls may run concurrently on different contexts.
   virtual int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                        std::string* body) = 0;
+  // The reply to a call started with call_async(): a KH_* status and the body.
+  using CallDone = std::function<void(int32_t status, std::string body)>;
+  // Starts a call whose reply goes to `done` on whichever thread reads it (this one, if it
+  // fails at once), so no thread waits for it. False, with `done` untouched, when this
+  // backend cannot now; the caller then uses call(). ctx stays alive until done has run;
+  // done must not throw.
+  virtual bool call_async(const std::shared_ptr<CallContext>& /*ctx*/, std::string_view /*method*/,
+                          std::string_view /*params_json*/, CallDone& /*done*/) {
+    return false;
+  }
   // Destroys the plugin object; no call is in flight. Idempotent.
   virtual void destroy() = 0;
 };

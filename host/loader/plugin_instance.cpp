@@ -250,6 +250,15 @@ PluginReply PluginInstance::call(CallContext& ctx, std::string_view method,
   return reply;
 }
 
+bool PluginInstance::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                                const nlohmann::json& params,
+                                std::function<void(PluginReply)> done) {
+  PluginBackend::CallDone finish = [done = std::move(done)](int32_t status, std::string body) {
+    done(PluginReply{status, std::move(body)});
+  };
+  return backend_->call_async(ctx, method, params.dump(), finish);
+}
+
 int32_t InProcessBackend::create(kh_host* host, std::string_view name,
                                  std::string_view options_json, std::string* message) {
   kh_sink sink{message, &append_to_string};

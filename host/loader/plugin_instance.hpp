@@ -46,6 +46,10 @@ class PluginInstance {
   Result<nlohmann::json> describe();
   // Forwards one request. Thread-safe as the ABI promises (concurrent calls allowed).
   PluginReply call(CallContext& ctx, std::string_view method, const nlohmann::json& params);
+  // Starts one request answered later through `done` (PluginBackend::call_async); false,
+  // with done unused, when the backend cannot now: then use call().
+  bool call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                  const nlohmann::json& params, std::function<void(PluginReply)> done);
 
   const std::string& name() const noexcept { return name_; }
   const std::string& prefix() const noexcept { return prefix_; }

@@ -19,6 +19,7 @@
 #include <functional>
 #include <future>
 
+#include "base/client_wait.hpp"
 #include "base/log_budget.hpp"
 #include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
@@ -491,6 +492,9 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       // The turn was free: read the channel ourselves (most often our own reply is next).
       read_frames(process, std::chrono::milliseconds(20), lock);
       pass_turn(*process, id);
+      lock.unlock();
+      check_async_limits(process);  // async calls wait on whoever reads
+      lock.lock();
     } else {
       // Someone else reads: the wait ends at our reply or when the turn is passed to us;
       // the 20 ms tick notices a cancellation and the limits.
@@ -539,10 +543,12 @@ void RunnerBackend::pass_turn(Process& process, std::uint64_t self) {
   // none, the reader thread takes it when it next looks: it is not woken for that, since
   // in a stream of calls the next caller comes sooner and would find the turn taken.
   for (auto& [id, p] : pending_)
-    if (id != self && !p.done && p.generation == process.generation) {
+    if (id != self && !p.done && p.generation == process.generation && !p.finish) {
       p.ready.notify_one();
       return;
     }
+  // Answers nobody waits for come next: the reader thread takes the turn at once.
+  if (process.turn.async_calls > 0) process.turn.reader_wake.notify_one();
 }
 
 int32_t RunnerBackend::create(kh_host* host, std::string_view name, std::string_view options_json,
@@ -578,6 +584,111 @@ int32_t RunnerBackend::call(CallContext& ctx, std::string_view method, std::stri
   m.type = Type::kCall;
   m.parts = {std::string(method), std::string(params_json)};
   return request(std::move(m), &ctx, body);
+}
+
+bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                               std::string_view params_json, CallDone& done) {
+  std::shared_ptr<Process> process;
+  std::uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    process = process_;
+    // A runner to restart, a failed or ended instance: call() says why or restarts it.
+    if (destroyed_ || !process || process->ended) return false;
+    id = next_id_++;
+    Pending& p = pending_.try_emplace(id).first->second;
+    p.generation = process->generation;
+    p.ctx = ctx.get();
+    p.owner = ctx;
+    p.process = process;
+    p.finish = std::move(done);
+    p.started = Clock::now();  // before the send, which may itself wait (send_limit)
+    ++process->turn.async_calls;
+    if (!process->turn.reading) process->turn.reader_wake.notify_one();
+  }
+  Message m;
+  m.type = Type::kCall;
+  m.id = id;
+  m.parts = {std::string(method), std::string(params_json)};
+  // A send that fails otherwise ends the runner, and end_process() finishes the call.
+  if (!send_or_end(process, m) && errno == EMSGSIZE) {
+    std::vector<Finished> finished;
+    {
+      std::lock_guard lock(mutex_);
+      Pending& p = pending_.at(id);
+      p.done = true;
+      p.status = KH_ERROR;
+      p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
+               " MiB a runner takes";
+      take_finished(id, &finished);
+    }
+    run_finished(finished);
+  }
+  return true;
+}
+
+void RunnerBackend::take_finished(std::uint64_t id, std::vector<Finished>* out) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !it->second.finish || !it->second.done || it->second.users > 0)
+    return;
+  Pending& p = it->second;
+  --p.process->turn.async_calls;
+  out->push_back(
+      {std::move(p.finish), p.status, std::move(p.body), std::move(p.owner), std::move(p.process)});
+  pending_.erase(it);
+}
+
+void RunnerBackend::run_finished(std::vector<Finished>& finished) {
+  if (finished.empty()) return;
+  // Mostly the thread that reads the channel: a client slow to read must not stop it.
+  NoClientWait no_wait;
+  for (Finished& f : finished) f.finish(f.status, std::move(f.body));
+  finished.clear();
+}
+
+void RunnerBackend::release_user(std::uint64_t id) {
+  std::vector<Finished> finished;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    --it->second.users;
+    it->second.ready.notify_all();
+    take_finished(id, &finished);
+  }
+  run_finished(finished);
+}
+
+void RunnerBackend::check_async_limits(const std::shared_ptr<Process>& process) {
+  std::vector<std::uint64_t> cancels;
+  std::string reason;
+  {
+    std::lock_guard lock(mutex_);
+    if (process->turn.async_calls == 0) return;
+    const auto now = Clock::now();
+    for (auto& [id, p] : pending_) {
+      if (!p.finish || p.done || p.generation != process->generation) continue;
+      if (p.ctx->cancelled && !p.cancel_sent) {
+        p.cancel_sent = true;
+        p.cancel_deadline = now + options_.cancel_grace;
+        cancels.push_back(id);
+      } else if (p.cancel_sent && now > p.cancel_deadline) {
+        reason = "a call ignored its cancellation for " +
+                 std::to_string(options_.cancel_grace.count()) + " ms";
+      } else if (now - p.started > options_.call_timeout) {
+        reason = "a call exceeded call_timeout (" +
+                 std::to_string(options_.call_timeout.count() / 1000) + " s)";
+      }
+    }
+  }
+  for (std::uint64_t id : cancels) {
+    Message cancel;
+    cancel.type = Type::kCancel;
+    cancel.id = id;
+    if (!send_or_end(process, cancel)) return;
+  }
+  // Its calls end with the runner (end_process), each with this reason.
+  if (!reason.empty()) kill_process(process, reason);
 }
 
 void RunnerBackend::destroy() {
@@ -628,6 +739,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   // Children that left the process group (setsid) end with the runner, before a restart.
   if (task_group_) task_group_->kill_all();
   std::string reason;
+  std::vector<Finished> finished;
   {
     std::lock_guard lock(mutex_);
     reason = !process->kill_reason.empty() ? process->kill_reason
@@ -636,6 +748,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
     process->ended = true;
     process->turn.reader_wake.notify_all();
     if (!destroyed_) last_end_ = reason;
+    std::vector<std::uint64_t> ended_calls;
     for (auto& [id, p] : pending_) {
       if (p.generation != process->generation || p.done) continue;
       p.done = true;
@@ -643,9 +756,12 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
       p.body =
           "instance '" + instance_ + "' stopped: " + reason + "; it is restarted on the next call";
       p.ready.notify_all();
+      ended_calls.push_back(id);
     }
+    for (std::uint64_t id : ended_calls) take_finished(id, &finished);
     changed_.notify_all();
   }
+  run_finished(finished);
   if (!destroyed_) spdlog::error("instance '{}': its runner stopped: {}", instance_, reason);
   // Any send still under way fails from here on; the descriptor closes with the Process.
   ::shutdown(process->fd, SHUT_RDWR);
@@ -690,14 +806,20 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
     return;
   }
   if (m.type == Type::kReply) {
-    std::lock_guard lock(mutex_);
-    auto it = pending_.find(m.id);
-    if (it != pending_.end() && it->second.generation == process->generation && !it->second.done) {
-      it->second.done = true;
-      it->second.status = m.status;
-      it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
-      it->second.ready.notify_all();
+    std::vector<Finished> finished;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = pending_.find(m.id);
+      if (it != pending_.end() && it->second.generation == process->generation &&
+          !it->second.done) {
+        it->second.done = true;
+        it->second.status = m.status;
+        it->second.body = m.parts.empty() ? std::string() : std::move(m.parts[0]);
+        it->second.ready.notify_all();
+        take_finished(m.id, &finished);
+      }
     }
+    run_finished(finished);  // an async call's reply is finished right here
     return;
   }
   if (m.type != Type::kService) {
@@ -724,10 +846,18 @@ void RunnerBackend::read_frames(const std::shared_ptr<Process>& process,
 }
 
 void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
+  // Progress, logs and replies it passes on go through the transport's writer: a client
+  // slow to read must not stop this thread, which every call of the runner needs.
+  NoClientWait no_wait;
   std::unique_lock lock(mutex_);
   while (process->turn.reader_take(lock, [&] { return process->ended; })) {
-    read_frames(process, std::chrono::milliseconds(-1), lock);
+    // With async calls in flight it also keeps their limits, so it looks every 20 ms;
+    // otherwise every 250 ms (an async call may start while it waits).
+    read_frames(process, std::chrono::milliseconds(process->turn.async_calls > 0 ? 20 : 250), lock);
     pass_turn(*process, 0);
+    lock.unlock();
+    check_async_limits(process);
+    lock.lock();
   }
 }
 
@@ -751,11 +881,6 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     // A runner may not make the host start threads without bound: past the cap a request
     // is refused at once (the plugin sees KH_UNAVAILABLE).
     if (m.id != 0 && service_threads_ >= kMaxServiceThreads) {
-      if (pending_id != 0) {
-        Pending& p = pending_.at(pending_id);
-        --p.users;
-        p.ready.notify_all();
-      }
       changed_.notify_all();
       busy = true;
     } else if (m.id != 0) {
@@ -763,6 +888,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     }
   }
   if (busy) {  // sent without mutex_ held: a send may wait for the runner to read
+    if (pending_id != 0) release_user(pending_id);
     Message refusal;
     refusal.type = Type::kServiceReply;
     refusal.id = m.id;
@@ -772,12 +898,7 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
     return;
   }
   auto release = [this, pending_id] {
-    std::lock_guard lock(mutex_);
-    if (pending_id != 0)
-      if (auto it = pending_.find(pending_id); it != pending_.end()) {
-        --it->second.users;
-        it->second.ready.notify_all();
-      }
+    if (pending_id != 0) release_user(pending_id);
   };
   auto str = [](const std::string& s) { return kh_str{s.data(), s.size()}; };
 

@@ -69,6 +69,10 @@ class RunnerBackend final : public PluginBackend {
   int32_t describe(std::string* body) override;
   int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                std::string* body) override;
+  // While the runner is up: the call is sent from this thread and finished by whoever reads
+  // its reply (the reader thread mostly), which also keeps its call_timeout and cancellation.
+  bool call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                  std::string_view params_json, CallDone& done) override;
   void destroy() override;
 
   // The runner's process id (0 when none runs), for tests and `plugins list`.
@@ -88,6 +92,21 @@ class RunnerBackend final : public PluginBackend {
     // Signalled when done or users changes: each caller waits on its own (a reply wakes
     // only its caller, not every call in flight).
     std::condition_variable ready;
+    // A call_async() call: nobody waits on `ready`; `finish` gets the reply once done and
+    // no service handler uses ctx. It keeps ctx and the runner's Process alive.
+    CallDone finish;
+    std::shared_ptr<CallContext> owner;
+    std::shared_ptr<Process> process;
+    std::chrono::steady_clock::time_point started{}, cancel_deadline{};
+    bool cancel_sent = false;
+  };
+  // An async call taken out of pending_, to be finished without mutex_ held.
+  struct Finished {
+    CallDone finish;
+    std::int32_t status = KH_ERROR;
+    std::string body;
+    std::shared_ptr<CallContext> owner;
+    std::shared_ptr<Process> process;  // released with no lock held
   };
 
   RunnerBackend(std::string instance, RunnerOptions options);
@@ -109,6 +128,14 @@ class RunnerBackend final : public PluginBackend {
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
   void pass_turn(Process& process, std::uint64_t self);
   void handle_service(std::shared_ptr<Process> process, runner::Message message);
+  // mutex_ held: moves the async call `id` to *out when it is done and unused.
+  void take_finished(std::uint64_t id, std::vector<Finished>* out);
+  // No lock held: hands each reply to its caller.
+  static void run_finished(std::vector<Finished>& finished);
+  // The async calls' call_timeout and cancellation, checked by whoever holds the turn.
+  void check_async_limits(const std::shared_ptr<Process>& process);
+  // A service handler is done with the call `id`'s ctx; finishes it if it is waiting.
+  void release_user(std::uint64_t id);
   // How long one frame to the runner may take to leave: call_timeout within [1 s, 30 s].
   std::chrono::milliseconds send_limit() const;
   // Sends a frame; one that cannot leave within send_limit() ends the runner. False (errno

@@ -662,6 +662,41 @@ json Session::response_for(const CallContext& ctx, PluginInstance& instance,
   }
 }
 
+void Session::finish_call(CallContext& ctx, const std::string& key, PluginInstance& instance,
+                          const std::string& method, const json& params,
+                          const ToolSchema* output_schema,
+                          const std::function<PluginReply()>& result) {
+  json response;
+  try {
+    response = response_for(ctx, instance, method, params, output_schema, result());
+    if (auto providers = ctx.oauth_user.providers_to_authorize();
+        !providers.empty() && method == "tools/call")
+      response = authorization_required(ctx, providers);
+  } catch (const std::exception& e) {
+    spdlog::error("internal error serving '{}' of instance '{}' ({})", method, instance.name(),
+                  typeid(e).name());
+    response = rpc::make_error(ctx.request_id, rpc::kInternalError, "internal error");
+  } catch (...) {
+    spdlog::error("internal error serving '{}' of instance '{}'", method, instance.name());
+    response = rpc::make_error(ctx.request_id, rpc::kInternalError, "internal error");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(key);
+  }
+  // A cancelled request gets no response (the client has forgotten it).
+  try {
+    if (!ctx.cancelled)
+      reply(std::move(response), &ctx);
+    else
+      out_.abandoned(ctx);
+  } catch (...) {
+    spdlog::error("could not send the response to '{}' of instance '{}'", method, instance.name());
+  }
+  std::lock_guard lock(mutex_);
+  if (--busy_ == 0) idle_.notify_all();
+}
+
 void Session::dispatch(const json& id, PluginInstance* instance, std::string method, json params,
                        const mcp::RequestMeta& meta,
                        std::shared_ptr<const ToolSchema> output_schema) {
@@ -696,46 +731,33 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     reply(std::move(refusal), nullptr);
     return;
   }
-  std::function<void()> work = [this, ctx, key, instance, method = std::move(method),
-                                params = std::move(params),
-                                output_schema = std::move(output_schema)] {
-    json response;
-    try {
-      response = response_for(*ctx, *instance, method, params, output_schema.get(),
-                              instance->call(*ctx, method, params));
-      if (auto providers = ctx->oauth_user.providers_to_authorize();
-          !providers.empty() && method == "tools/call")
-        response = authorization_required(*ctx, providers);
-    } catch (const std::exception& e) {
-      spdlog::error("internal error serving '{}' of instance '{}' ({})", method, instance->name(),
-                    typeid(e).name());
-      response = rpc::make_error(ctx->request_id, rpc::kInternalError, "internal error");
-    } catch (...) {
-      spdlog::error("internal error serving '{}' of instance '{}'", method, instance->name());
-      response = rpc::make_error(ctx->request_id, rpc::kInternalError, "internal error");
-    }
-    {
-      std::lock_guard lock(mutex_);
-      in_flight_.erase(key);
-    }
-    // A cancelled request gets no response (the client has forgotten it).
-    try {
-      if (!ctx->cancelled)
-        reply(std::move(response), ctx.get());
-      else
-        out_.abandoned(*ctx);
-    } catch (...) {
-      spdlog::error("could not send the response to '{}' of instance '{}'", method,
-                    instance->name());
-    }
-    std::lock_guard lock(mutex_);
-    if (--busy_ == 0) idle_.notify_all();
+  struct Call {
+    std::string key, method;
+    json params;
+    std::shared_ptr<const ToolSchema> output_schema;
   };
-  // The transport's reading thread may run it at once (no hand-off to a worker).
+  auto call = std::make_shared<Call>(
+      Call{key, std::move(method), std::move(params), std::move(output_schema)});
+  auto finish = [this, ctx, instance, call](const std::function<PluginReply()>& result) {
+    finish_call(*ctx, call->key, *instance, call->method, call->params, call->output_schema.get(),
+                result);
+  };
+  std::function<void()> work = [finish, ctx, instance, call] {
+    finish([&] { return instance->call(*ctx, call->method, call->params); });
+  };
+  // The transport's reading thread may run it at once (no hand-off to a worker): a call
+  // that waits for a runner only when no other message is ready (the fastest answer to one
+  // call at a time).
   if (InlineCalls* runner = InlineCalls::current();
       runner != nullptr && runner->run_inline(work, instance->backend().isolation() == "in-process"
                                                         ? InlineCalls::Kind::kWork
                                                         : InlineCalls::Kind::kWaits))
+    return;
+  // Otherwise a runner's call needs no thread while it waits: the thread that reads its
+  // reply finishes it.
+  if (instance->call_async(ctx, call->method, call->params, [finish](PluginReply reply) {
+        finish([&] { return std::move(reply); });
+      }))
     return;
   boost::asio::post(pool_, std::move(work));
 }

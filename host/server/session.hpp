@@ -182,6 +182,11 @@ class Session : public HostServices {
   void dispatch(const nlohmann::json& id, PluginInstance* instance, std::string method,
                 nlohmann::json params, const mcp::RequestMeta& meta,
                 std::shared_ptr<const ToolSchema> output_schema);
+  // Everything after a dispatched request's plugin reply (`result`, which may throw): the
+  // response, or nothing for a cancelled request, then the request leaves in_flight_.
+  void finish_call(CallContext& ctx, const std::string& key, PluginInstance& instance,
+                   const std::string& method, const nlohmann::json& params,
+                   const ToolSchema* output_schema, const std::function<PluginReply()>& result);
   // The JSON-RPC response to a plugin's reply.
   static nlohmann::json response_for(const CallContext& ctx, PluginInstance& instance,
                                      const std::string& method, const nlohmann::json& params,

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "base/client_wait.hpp"
 #include "protocol/json_rpc.hpp"
 
 namespace keyhold {
@@ -53,7 +54,7 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   else
     pending_.append(line);
   if (held_ && !client_waits && pending_.size() < kMaxHeldBytes) return;
-  if (t_on_reading_turn) {
+  if (t_on_reading_turn || NoClientWait::active()) {
     hand_off(lock);  // the stdio reader must not block on a client that does not read yet
     return;
   }

@@ -240,8 +240,16 @@ test('calls to one isolated instance run side by side, with live progress and ca
 });
 
 test('a call spinning past call_timeout is ended and the host says so', async () => {
+  // Sent together with another call, so most likely in one read: then no host thread
+  // waits on the spinning call (the host sends it, and the thread that reads the runner's
+  // replies finishes it), and that reader keeps its call_timeout. The stall test below
+  // covers a call that a host thread waits on.
   const started = Date.now();
-  const r = await conn.client.callTool({ name: 'esc_crash', arguments: { how: 'spin' } });
+  const [r, echoed] = await Promise.all([
+    conn.client.callTool({ name: 'esc_crash', arguments: { how: 'spin' } }),
+    conn.client.callTool({ name: 'echo_echo', arguments: { text: 'alongside' } }),
+  ]);
+  assert.equal(echoed.content[0].text, 'alongside');
   assert.equal(r.isError, true);
   assert.match(r.content[0].text, /call_timeout/);
   assert.ok(Date.now() - started < 15_000);
