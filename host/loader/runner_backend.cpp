@@ -476,11 +476,7 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   const auto started = Clock::now();  // before the send, which may itself wait (send_limit)
   if (!send_or_end(process, message) && errno == EMSGSIZE) {
     std::lock_guard lock(mutex_);
-    Pending& p = pending_.at(id);
-    p.done = true;
-    p.status = KH_ERROR;
-    p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
-             " MiB a runner takes";
+    too_large(pending_.at(id));
   }
   bool cancel_sent = false;
   Clock::time_point cancel_deadline{};
@@ -615,16 +611,19 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
     std::vector<Finished> finished;
     {
       std::lock_guard lock(mutex_);
-      Pending& p = pending_.at(id);
-      p.done = true;
-      p.status = KH_ERROR;
-      p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
-               " MiB a runner takes";
+      too_large(pending_.at(id));
       take_finished(id, &finished);
     }
     run_finished(finished);
   }
   return true;
+}
+
+void RunnerBackend::too_large(Pending& p) {
+  p.done = true;
+  p.status = KH_ERROR;
+  p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
+           " MiB a runner takes";
 }
 
 void RunnerBackend::take_finished(std::uint64_t id, std::vector<Finished>* out) {

@@ -128,6 +128,8 @@ class RunnerBackend final : public PluginBackend {
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
   void pass_turn(Process& process, std::uint64_t self);
   void handle_service(std::shared_ptr<Process> process, runner::Message message);
+  // mutex_ held: ends a request that could not leave, being over the frame limit.
+  static void too_large(Pending& p);
   // mutex_ held: moves the async call `id` to *out when it is done and unused.
   void take_finished(std::uint64_t id, std::vector<Finished>* out);
   // No lock held: hands each reply to its caller.
