@@ -45,6 +45,9 @@ struct RunnerBackend::Process {
   std::thread log_reader;
   std::string kill_reason;  // set when the host ended it on purpose
   bool ended = false;
+  // Its plugin object exists (create() answered): only then may calls skip
+  // ensure_running(), which holds a restarted runner's calls until it is created again.
+  bool created = false;
 
   // Who reads the channel (guarded by the backend's mutex_): a caller waiting for its
   // reply, or the reader thread between calls (base/reading_turn.hpp).
@@ -447,6 +450,8 @@ Status RunnerBackend::ensure_running() {
     std::string message;
     if (request(std::move(create), nullptr, &message) != KH_OK)
       return unavailable("instance '" + instance_ + "' could not be created again: " + message);
+    std::lock_guard lock(mutex_);
+    if (process_) process_->created = true;
   }
   return Status::ok();
 }
@@ -556,7 +561,11 @@ int32_t RunnerBackend::create(kh_host* host, std::string_view name, std::string_
   m.type = Type::kCreate;
   m.parts = {created_name_, created_options_};
   const int32_t status = request(std::move(m), nullptr, message);
-  if (status == KH_OK) created_ = true;
+  if (status == KH_OK) {
+    created_ = true;
+    std::lock_guard lock(mutex_);
+    if (process_) process_->created = true;
+  }
   return status;
 }
 
@@ -584,13 +593,23 @@ int32_t RunnerBackend::call(CallContext& ctx, std::string_view method, std::stri
 
 bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
                                std::string_view params_json, CallDone& done) {
+  // Everything that may throw, before the call is registered.
+  Message m;
+  m.type = Type::kCall;
+  m.parts = {std::string(method), std::string(params_json)};
+  // A large frame (or one over the limit, which call() refuses with the reason) goes with a
+  // worker: once its first bytes are out it must be finished, and the rest may have to wait
+  // for the runner to read. A small one leaves whole or not at all: a unix stream socket
+  // queues a send of up to about half its buffer (~100 KiB here) as one piece.
+  if (method.size() + params_json.size() > 64 * 1024) return false;
   std::shared_ptr<Process> process;
   std::uint64_t id;
   {
     std::lock_guard lock(mutex_);
     process = process_;
-    // A runner to restart, a failed or ended instance: call() says why or restarts it.
-    if (destroyed_ || !process || process->ended) return false;
+    // A runner to restart or (re)create, a failed or ended instance: call() waits for it,
+    // restarts it or says why.
+    if (destroyed_ || !process || process->ended || !process->created) return false;
     id = next_id_++;
     Pending& p = pending_.try_emplace(id).first->second;
     p.generation = process->generation;
@@ -602,21 +621,23 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
     ++process->turn.async_calls;
     if (!process->turn.reading) process->turn.reader_wake.notify_one();
   }
-  Message m;
-  m.type = Type::kCall;
   m.id = id;
-  m.parts = {std::string(method), std::string(params_json)};
-  // A send that fails otherwise ends the runner, and end_process() finishes the call.
-  if (!send_or_end(process, m) && errno == EMSGSIZE) {
-    std::vector<Finished> finished;
-    {
-      std::lock_guard lock(mutex_);
-      too_large(pending_.at(id));
-      take_finished(id, &finished);
+  // Only a send that can start at once: the thread dispatching here reads the client's
+  // next requests, and must not wait for a runner that stopped reading (a worker does).
+  if (send_or_end(process, m, /*at_once=*/true)) return true;
+  if (errno == EAGAIN) {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    // Not finished yet (the runner's end finishes what it finds): back to the caller.
+    if (it != pending_.end() && !it->second.done) {
+      done = std::move(it->second.finish);
+      --process->turn.async_calls;
+      pending_.erase(it);
+      return false;
     }
-    run_finished(finished);
+    return true;
   }
-  return true;
+  return true;  // the runner's end (end_process) finishes the call with its reason
 }
 
 void RunnerBackend::too_large(Pending& p) {
@@ -771,8 +792,9 @@ std::chrono::milliseconds RunnerBackend::send_limit() const {
                                                std::chrono::seconds(30));
 }
 
-bool RunnerBackend::send_or_end(const std::shared_ptr<Process>& process, const Message& m) {
-  if (process->channel->send(m)) return true;
+bool RunnerBackend::send_or_end(const std::shared_ptr<Process>& process, const Message& m,
+                                bool at_once) {
+  if (at_once ? process->channel->try_send(m) : process->channel->send(m)) return true;
   const int error = errno;
   if (error == ETIMEDOUT)  // part of the frame may be on the stream: the channel is broken
     kill_process(process, "the runner stopped reading its channel (a frame could not leave in " +

@@ -141,8 +141,10 @@ class RunnerBackend final : public PluginBackend {
   // How long one frame to the runner may take to leave: call_timeout within [1 s, 30 s].
   std::chrono::milliseconds send_limit() const;
   // Sends a frame; one that cannot leave within send_limit() ends the runner. False (errno
-  // kept) when the frame was not sent whole.
-  bool send_or_end(const std::shared_ptr<Process>& process, const runner::Message& message);
+  // kept) when the frame was not sent whole. at_once: only if it can start now (else
+  // false, errno EAGAIN, nothing sent; Channel::try_send).
+  bool send_or_end(const std::shared_ptr<Process>& process, const runner::Message& message,
+                   bool at_once = false);
   void end_process(const std::shared_ptr<Process>& process, const std::string& reason);
   void kill_process(const std::shared_ptr<Process>& process, const std::string& reason);
 

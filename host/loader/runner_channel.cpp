@@ -133,6 +133,37 @@ bool Channel::send_encoded(std::string* frames) {
   return ok;
 }
 
+bool Channel::try_send(const Message& m) {
+  std::string frame;
+  if (!encode(m, &frame)) {
+    errno = EMSGSIZE;
+    return false;
+  }
+  bool ok = false;
+  int error = 0;
+  {
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      error = EAGAIN;
+    } else {
+      ssize_t n;
+      do {
+        n = ::send(fd_, frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        error = errno;
+      } else {
+        const auto sent = static_cast<std::size_t>(n);
+        ok = write_all(fd_, frame.data() + sent, frame.size() - sent, send_limit_);
+        error = errno;
+      }
+    }
+  }
+  wipe_bytes(frame.data(), frame.size());
+  errno = error == EWOULDBLOCK ? EAGAIN : error;
+  return ok;
+}
+
 bool Channel::send(const Message& m) {
   std::string frame;
   if (!encode(m, &frame)) {

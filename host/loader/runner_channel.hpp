@@ -98,6 +98,10 @@ class Channel {
   // (errno EMSGSIZE) or past the send limit (errno ETIMEDOUT; the stream may then hold
   // part of the frame, so the channel is broken).
   bool send(const Message& message);
+  // send(), but only when it can start at once: another sender holds the channel, or the
+  // peer's buffer has no room for a byte now, and it returns false with errno EAGAIN and
+  // nothing written. Once a byte has left it finishes the frame like send().
+  bool try_send(const Message& message);
   // How long one frame (or batch) may take to leave; 0 (the default): no limit. The host
   // sets one, so that a runner that stops reading cannot hold a host thread in send().
   // Set before any send.

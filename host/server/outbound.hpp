@@ -18,6 +18,9 @@ class Outbound {
   // Called when a request ends without a response (the client cancelled it), so a
   // stream transport can close the stream that was waiting for it.
   virtual void abandoned(const CallContext& request) { (void)request; }
+  // True while the client is behind in reading what was sent: a caller that could start
+  // more work whose answers would pile up takes the slower path that waits instead.
+  virtual bool congested() const { return false; }
 };
 
 }  // namespace keyhold

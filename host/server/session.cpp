@@ -754,11 +754,18 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
                                                         : InlineCalls::Kind::kWaits))
     return;
   // Otherwise a runner's call needs no thread while it waits: the thread that reads its
-  // reply finishes it.
-  if (instance->call_async(ctx, call->method, call->params, [finish](PluginReply reply) {
-        finish([&] { return std::move(reply); });
-      }))
-    return;
+  // reply finishes it. Not while the client is behind in reading: the answers would pile
+  // up in memory, where a waiting worker holds its call back.
+  try {
+    if (!out_.congested() &&
+        instance->call_async(ctx, call->method, call->params, [finish](PluginReply reply) {
+          finish([&] { return std::move(reply); });
+        }))
+      return;
+  } catch (...) {
+    // Nothing was started (call_async throws only before it registers the call): the
+    // worker's call() meets the same problem inside finish_call's handlers.
+  }
   boost::asio::post(pool_, std::move(work));
 }
 

@@ -47,7 +47,12 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
   const bool client_waits = message.is_object() && message.contains("method") &&
                             message.contains("id");  // a request to the client
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return !healthy_ || pending_.size() < kMaxPendingBytes; });
+  // A thread that must not wait for the client (NoClientWait) may go past the bound; the
+  // session starts no more such work while the writer is congested(), so that is limited
+  // to the answers of calls already under way.
+  idle_.wait(lock, [&] {
+    return !healthy_ || pending_.size() < kMaxPendingBytes || NoClientWait::active();
+  });
   if (!healthy_) return;
   if (pending_.empty())
     pending_.swap(line);
@@ -127,6 +132,11 @@ void LineWriter::write_owned(std::unique_lock<std::mutex>& lock) {
   if (!healthy_) pending_.clear();
   writing_ = false;
   idle_.notify_all();
+}
+
+bool LineWriter::congested() const {
+  std::lock_guard lock(mutex_);
+  return pending_.size() >= kMaxPendingBytes / 2;
 }
 
 bool LineWriter::healthy() const {

@@ -54,6 +54,8 @@ class LineWriter : public Outbound {
   void release();
   // False once a write failed (the reader went away).
   bool healthy() const;
+  // Half of kMaxPendingBytes or more is waiting for the client.
+  bool congested() const override;
   // Returns when every line handed to send() has been written (or the fd failed).
   void drain();
 

@@ -218,3 +218,28 @@ TEST_CASE("read_some reports the end of the stream") {
   CHECK(reader.read_some() == 0);
   CHECK(reader.buffered());  // the end came inside a frame
 }
+
+TEST_CASE("try_send writes whole frames while there is room, then EAGAIN with nothing written") {
+  Pair pair;
+  Channel writer(pair.fds[0]), reader(pair.fds[1]);
+  writer.set_send_limit(std::chrono::milliseconds(1000));
+  Message m;
+  m.type = Type::kCall;
+  m.parts = {"tools/call", std::string(1000, 'x')};
+  int sent = 0;
+  for (; sent < 100000; ++sent) {
+    m.id = static_cast<std::uint64_t>(sent + 1);
+    if (!writer.try_send(m)) break;
+  }
+  REQUIRE(sent < 100000);  // the socket buffer filled
+  CHECK(errno == EAGAIN);
+  CHECK(sent > 0);
+  // Every frame that went is whole: a unix stream socket queues a small send as one piece
+  // or refuses it (the host sends only frames of up to 64 KiB this way).
+  for (int i = 0; i < sent; ++i) {
+    Message got;
+    REQUIRE(reader.receive(&got).is_ok());
+    CHECK(got.id == static_cast<std::uint64_t>(i + 1));
+  }
+  CHECK_FALSE(reader.buffered());
+}

@@ -73,7 +73,7 @@ before(async () => {
   configPath = sandbox.writeConfig(
     `[server]\nplugin_dirs = [${tomlString(PLUGIN_DIR)}]\n` +
       `[instances.echo]\nplugin = "echo"\n` +
-      `[instances.esc]\nplugin = "escape"\n` +
+      `[instances.esc]\nplugin = "escape"\noptions = { create_delay_ms = 200 }\n` +
       `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n` +
       // Stuck in describe, and in create: each is ended at call_timeout and skipped.
       `[instances.hang_describe]\nplugin = "escape"\noptions = { hang_in = "describe" }\n` +
@@ -180,8 +180,15 @@ for (const how of ['segv', 'abort']) {
     // A sanitizer build's runner reports the crash itself and exits instead of dying of it.
     assert.match(r.content[0].text, /instance 'esc' stopped: (killed by signal|exited with status)/);
     await echoAnswers();
-    const next = await attempt('read', { path: '/etc/hostname' });
-    assert.equal(typeof next.ok, 'boolean');
+    // Calls that keep coming while the runner restarts (one every millisecond, most of
+    // them in flight together) all wait until the new runner has created its plugin
+    // (which takes 200 ms here: create_delay_ms).
+    const during = [];
+    for (let i = 0; i < 40; ++i) {
+      during.push(attempt('read', { path: '/etc/hostname' }));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    for (const next of await Promise.all(during)) assert.equal(typeof next.ok, 'boolean');
     assert.notDeepEqual(runnerPids().sort(), before.sort(), 'a new runner was started');
   });
 }
