@@ -7,10 +7,12 @@
 // redaction pass and a write per line, without limit (issue 14: a hostile plugin).
 //
 // Thread-safe; admit() is a mutex and a clock read.
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
+#include <string_view>
 
 namespace keyhold {
 
@@ -39,6 +41,16 @@ class LogBudget {
     tokens_ -= 1;
     *dropped_before = dropped_;
     dropped_ = 0;
+    return true;
+  }
+
+  // admit(); when lines were dropped before this one, the host log says so first:
+  // "[source] N <what> dropped: more than its budget allows".
+  bool admit_line(std::string_view source, std::string_view what) {
+    std::size_t dropped = 0;
+    if (!admit(&dropped)) return false;
+    if (dropped > 0)
+      spdlog::warn("[{}] {} {} dropped: more than its budget allows", source, dropped, what);
     return true;
   }
 

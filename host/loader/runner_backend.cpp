@@ -384,12 +384,8 @@ Status RunnerBackend::spawn() {
     // The plugin writes here at will (fd 1 and 2): lines past the budget are dropped.
     LogBudget budget;
     auto line = [&](std::string_view text) {
-      std::size_t dropped = 0;
-      if (!budget.admit(&dropped)) return;
-      if (dropped > 0)
-        spdlog::warn("[{}] {} lines of runner output dropped: more than its budget allows", name,
-                     dropped);
-      spdlog::warn("[{}] (runner output) {}", name, text.substr(0, 2048));
+      if (budget.admit_line(name, "lines of runner output"))
+        spdlog::warn("[{}] (runner output) {}", name, text.substr(0, 2048));
     };
     std::string pending;
     char buffer[4096];
@@ -481,7 +477,11 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
   const auto started = Clock::now();  // before the send, which may itself wait (send_limit)
   if (!send_or_end(process, message) && errno == EMSGSIZE) {
     std::lock_guard lock(mutex_);
-    too_large(pending_.at(id));
+    Pending& p = pending_.at(id);
+    p.done = true;
+    p.status = KH_ERROR;
+    p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
+             " MiB a runner takes";
   }
   bool cancel_sent = false;
   Clock::time_point cancel_deadline{};
@@ -493,9 +493,11 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       // The turn was free: read the channel ourselves (most often our own reply is next).
       read_frames(process, std::chrono::milliseconds(20), lock);
       pass_turn(*process, id);
-      lock.unlock();
-      check_async_limits(process);  // async calls wait on whoever reads
-      lock.lock();
+      if (process->turn.async_calls > 0) {  // async calls wait on whoever reads
+        lock.unlock();
+        check_async_limits(process);
+        lock.lock();
+      }
     } else {
       // Someone else reads: the wait ends at our reply or when the turn is passed to us;
       // the 20 ms tick notices a cancellation and the limits.
@@ -514,16 +516,10 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
       lock.lock();
       continue;
     }
-    std::string reason;
-    if (cancel_sent && now > cancel_deadline)
-      reason = "a call ignored its cancellation for " +
-               std::to_string(options_.cancel_grace.count()) + " ms";
-    else if (now - started > options_.call_timeout)
-      // create and describe too: plugin code runs in both, and nothing else would end a
-      // runner stuck in one (at startup, at a restart, at a list_changed re-read).
-      reason = std::string(what) + " exceeded call_timeout (" +
-               std::to_string(options_.call_timeout.count() / 1000) + " s)";
-    if (!reason.empty()) {
+    // create and describe meet call_timeout too: plugin code runs in both, and nothing else
+    // would end a runner stuck in one (at startup, at a restart, at a list_changed re-read).
+    if (const std::string reason = overdue(what, started, cancel_sent, cancel_deadline, now);
+        !reason.empty()) {
       lock.unlock();
       kill_process(process, reason);
       lock.lock();
@@ -624,27 +620,26 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
   m.id = id;
   // Only a send that can start at once: the thread dispatching here reads the client's
   // next requests, and must not wait for a runner that stopped reading (a worker does).
-  if (send_or_end(process, m, /*at_once=*/true)) return true;
-  if (errno == EAGAIN) {
-    std::lock_guard lock(mutex_);
-    auto it = pending_.find(id);
-    // Not finished yet (the runner's end finishes what it finds): back to the caller.
-    if (it != pending_.end() && !it->second.done) {
-      done = std::move(it->second.finish);
-      --process->turn.async_calls;
-      pending_.erase(it);
-      return false;
-    }
-    return true;
-  }
-  return true;  // the runner's end (end_process) finishes the call with its reason
+  // Any other failure ends the runner, and its end (end_process) finishes the call.
+  if (send_or_end(process, m, /*at_once=*/true) || errno != EAGAIN) return true;
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second.done) return true;  // the runner's end has it
+  done = std::move(it->second.finish);                       // nothing left: back to the caller
+  --process->turn.async_calls;
+  pending_.erase(it);
+  return false;
 }
 
-void RunnerBackend::too_large(Pending& p) {
-  p.done = true;
-  p.status = KH_ERROR;
-  p.body = "the request is larger than the " + std::to_string(runner::kMaxFrameBytes >> 20) +
-           " MiB a runner takes";
+std::string RunnerBackend::overdue(const char* what, Clock::time_point started, bool cancel_sent,
+                                   Clock::time_point cancel_deadline, Clock::time_point now) const {
+  if (cancel_sent && now > cancel_deadline)
+    return std::string(what) + " ignored its cancellation for " +
+           std::to_string(options_.cancel_grace.count()) + " ms";
+  if (now - started > options_.call_timeout)
+    return std::string(what) + " exceeded call_timeout (" +
+           std::to_string(options_.call_timeout.count() / 1000) + " s)";
+  return {};
 }
 
 void RunnerBackend::take_finished(std::uint64_t id, std::vector<Finished>* out) {
@@ -684,7 +679,6 @@ void RunnerBackend::check_async_limits(const std::shared_ptr<Process>& process) 
   std::string reason;
   {
     std::lock_guard lock(mutex_);
-    if (process->turn.async_calls == 0) return;
     const auto now = Clock::now();
     for (auto& [id, p] : pending_) {
       if (!p.finish || p.done || p.generation != process->generation) continue;
@@ -692,12 +686,10 @@ void RunnerBackend::check_async_limits(const std::shared_ptr<Process>& process) 
         p.cancel_sent = true;
         p.cancel_deadline = now + options_.cancel_grace;
         cancels.push_back(id);
-      } else if (p.cancel_sent && now > p.cancel_deadline) {
-        reason = "a call ignored its cancellation for " +
-                 std::to_string(options_.cancel_grace.count()) + " ms";
-      } else if (now - p.started > options_.call_timeout) {
-        reason = "a call exceeded call_timeout (" +
-                 std::to_string(options_.call_timeout.count() / 1000) + " s)";
+      } else if (std::string why =
+                     overdue("a call", p.started, p.cancel_sent, p.cancel_deadline, now);
+                 !why.empty()) {
+        reason = std::move(why);
       }
     }
   }
@@ -876,9 +868,11 @@ void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {
     // otherwise every 250 ms (an async call may start while it waits).
     read_frames(process, std::chrono::milliseconds(process->turn.async_calls > 0 ? 20 : 250), lock);
     pass_turn(*process, 0);
-    lock.unlock();
-    check_async_limits(process);
-    lock.lock();
+    if (process->turn.async_calls > 0) {
+      lock.unlock();
+      check_async_limits(process);
+      lock.lock();
+    }
   }
 }
 

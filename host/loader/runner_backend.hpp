@@ -128,8 +128,11 @@ class RunnerBackend final : public PluginBackend {
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
   void pass_turn(Process& process, std::uint64_t self);
   void handle_service(std::shared_ptr<Process> process, runner::Message message);
-  // mutex_ held: ends a request that could not leave, being over the frame limit.
-  static void too_large(Pending& p);
+  // Why a request (`what`: "a call", "create", ...) must end its runner `now`, or empty: it
+  // ignored its cancellation past cancel_grace, or ran past call_timeout.
+  std::string overdue(const char* what, std::chrono::steady_clock::time_point started,
+                      bool cancel_sent, std::chrono::steady_clock::time_point cancel_deadline,
+                      std::chrono::steady_clock::time_point now) const;
   // mutex_ held: moves the async call `id` to *out when it is done and unused.
   void take_finished(std::uint64_t id, std::vector<Finished>* out);
   // No lock held: hands each reply to its caller.

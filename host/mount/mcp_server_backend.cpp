@@ -583,11 +583,7 @@ void McpServerBackend::read_diagnostics(std::shared_ptr<Connection> c) {
   LogBudget budget;  // a server may write to stderr at will: lines past it are dropped
   std::string line;
   while (c->transport->diagnostic(&line)) {
-    std::size_t dropped = 0;
-    if (!budget.admit(&dropped)) continue;
-    if (dropped > 0)
-      spdlog::warn("[{}] {} lines of server stderr dropped: more than its budget allows",
-                   options_.instance, dropped);
+    if (!budget.admit_line(options_.instance, "lines of server stderr")) continue;
     bool starting;
     {
       std::lock_guard lock(mutex_);

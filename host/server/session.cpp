@@ -70,12 +70,7 @@ void log_plugin_line(std::string_view instance, int32_t level, std::string_view 
 bool plugin_level_logged(int32_t level) { return spdlog::should_log(spd_level(level)); }
 
 bool admit_plugin_line(const PluginInstance& from) {
-  std::size_t dropped = 0;
-  if (!from.log_budget().admit(&dropped)) return false;
-  if (dropped > 0)
-    spdlog::warn("[{}] {} log lines dropped: the instance logs faster than its budget allows",
-                 from.name(), dropped);
-  return true;
+  return from.log_budget().admit_line(from.name(), "log lines");
 }
 
 Session::Session(Registry& registry, Outbound& out, boost::asio::thread_pool& pool,
@@ -971,12 +966,11 @@ void Session::plugin_log(const PluginInstance& from, const CallContext* ctx, int
                          std::string_view message) {
   // Nothing is sent for a cancelled request (the client has forgotten it).
   bool to_client = ctx != nullptr && !is_host_call(*ctx) && !ctx->cancelled;
-  if (!to_client) {
-  } else if (auto scope = stateless_scope(ctx->request_id)) {
+  if (to_client) {
     // 2026-07-28: logs only when this request asked for them, at its own level.
-    to_client = scope->meta.log_level >= 0 && level >= scope->meta.log_level;
-  } else {
-    to_client = level >= min_log_level_.load();
+    auto scope = stateless_scope(ctx->request_id);
+    to_client = scope ? scope->meta.log_level >= 0 && level >= scope->meta.log_level
+                      : level >= min_log_level_.load();
   }
   const bool to_log = plugin_level_logged(level);
   // Only a line that goes somewhere counts against the budget.
