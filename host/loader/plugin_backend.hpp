@@ -50,6 +50,20 @@ class PluginBackend {
   virtual void destroy() = 0;
 };
 
+// An async call (PluginBackend::call_async) taken out of its backend's table once done, to
+// be finished with no lock held.
+struct FinishedCall {
+  PluginBackend::CallDone finish;
+  std::int32_t status = KH_ERROR;
+  std::string body;
+  std::shared_ptr<CallContext> owner;
+  std::shared_ptr<void> kept;  // what the call kept alive (its runner, its connection)
+};
+// Hands each reply to its caller and empties finished; no lock may be held. Mostly run by
+// the thread that reads a stream every call needs (a runner's channel, a server's stdout),
+// so it never waits for the client to read (base/client_wait.hpp).
+void run_finished(std::vector<FinishedCall>& finished);
+
 // The plugin's library loaded into the host process.
 class InProcessBackend final : public PluginBackend {
  public:

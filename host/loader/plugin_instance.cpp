@@ -1,4 +1,6 @@
 #include "loader/plugin_instance.hpp"
+
+#include "base/client_wait.hpp"
 #include "loader/abi_status.hpp"
 #include "loader/abi_strings.hpp"
 
@@ -257,6 +259,13 @@ bool PluginInstance::call_async(const std::shared_ptr<CallContext>& ctx, std::st
     done(PluginReply{status, std::move(body)});
   };
   return backend_->call_async(ctx, method, params.dump(), finish);
+}
+
+void run_finished(std::vector<FinishedCall>& finished) {
+  if (finished.empty()) return;
+  NoClientWait no_wait;
+  for (FinishedCall& f : finished) f.finish(f.status, std::move(f.body));
+  finished.clear();
 }
 
 int32_t InProcessBackend::create(kh_host* host, std::string_view name,

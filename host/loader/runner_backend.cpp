@@ -642,7 +642,7 @@ std::string RunnerBackend::overdue(const char* what, Clock::time_point started, 
   return {};
 }
 
-void RunnerBackend::take_finished(std::uint64_t id, std::vector<Finished>* out) {
+void RunnerBackend::take_finished(std::uint64_t id, std::vector<FinishedCall>* out) {
   auto it = pending_.find(id);
   if (it == pending_.end() || !it->second.finish || !it->second.done || it->second.users > 0)
     return;
@@ -653,16 +653,8 @@ void RunnerBackend::take_finished(std::uint64_t id, std::vector<Finished>* out) 
   pending_.erase(it);
 }
 
-void RunnerBackend::run_finished(std::vector<Finished>& finished) {
-  if (finished.empty()) return;
-  // Mostly the thread that reads the channel: a client slow to read must not stop it.
-  NoClientWait no_wait;
-  for (Finished& f : finished) f.finish(f.status, std::move(f.body));
-  finished.clear();
-}
-
 void RunnerBackend::release_user(std::uint64_t id) {
-  std::vector<Finished> finished;
+  std::vector<FinishedCall> finished;
   {
     std::lock_guard lock(mutex_);
     auto it = pending_.find(id);
@@ -751,7 +743,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
   // Children that left the process group (setsid) end with the runner, before a restart.
   if (task_group_) task_group_->kill_all();
   std::string reason;
-  std::vector<Finished> finished;
+  std::vector<FinishedCall> finished;
   {
     std::lock_guard lock(mutex_);
     reason = !process->kill_reason.empty() ? process->kill_reason
@@ -819,7 +811,7 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
     return;
   }
   if (m.type == Type::kReply) {
-    std::vector<Finished> finished;
+    std::vector<FinishedCall> finished;
     {
       std::lock_guard lock(mutex_);
       auto it = pending_.find(m.id);

@@ -100,15 +100,6 @@ class RunnerBackend final : public PluginBackend {
     std::chrono::steady_clock::time_point started{}, cancel_deadline{};
     bool cancel_sent = false;
   };
-  // An async call taken out of pending_, to be finished without mutex_ held.
-  struct Finished {
-    CallDone finish;
-    std::int32_t status = KH_ERROR;
-    std::string body;
-    std::shared_ptr<CallContext> owner;
-    std::shared_ptr<Process> process;  // released with no lock held
-  };
-
   RunnerBackend(std::string instance, RunnerOptions options);
   // Spawns a runner and completes the handshake; the caller holds no lock.
   Status spawn();
@@ -134,9 +125,7 @@ class RunnerBackend final : public PluginBackend {
                       bool cancel_sent, std::chrono::steady_clock::time_point cancel_deadline,
                       std::chrono::steady_clock::time_point now) const;
   // mutex_ held: moves the async call `id` to *out when it is done and unused.
-  void take_finished(std::uint64_t id, std::vector<Finished>* out);
-  // No lock held: hands each reply to its caller.
-  static void run_finished(std::vector<Finished>& finished);
+  void take_finished(std::uint64_t id, std::vector<FinishedCall>* out);
   // The async calls' call_timeout and cancellation, checked by whoever holds the turn.
   void check_async_limits(const std::shared_ptr<Process>& process);
   // A service handler is done with the call `id`'s ctx; finishes it if it is waiting.

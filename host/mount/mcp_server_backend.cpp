@@ -5,7 +5,9 @@
 
 #include <thread>
 
+#include "base/client_wait.hpp"
 #include "base/reading_turn.hpp"
+#include "base/send_batch.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
 #include "mount/server_catalog.hpp"
@@ -83,6 +85,28 @@ int32_t status_for_error(const json& error, std::string* body) {
       *body = "the mounted server answered with error " + std::to_string(code) + ": " + message;
       return KH_ERROR;
   }
+}
+
+// The KH_* status and body of a server's response to a forwarded call.
+int32_t reply_of(const json& response, std::string* body) {
+  if (auto e = response.find("error"); e != response.end()) return status_for_error(*e, body);
+  auto result = response.find("result");
+  if (result == response.end() || !result->is_object()) {
+    *body = "the mounted server answered without a result object";
+    return KH_ERROR;
+  }
+  *body = text_of(*result);
+  return KH_OK;
+}
+
+// Gives the server the request's own id as its progress token when the client asked for
+// progress (the client's token stays with the session), and never the client's token.
+void set_progress_token(json& params, const CallContext* ctx, std::int64_t id) {
+  if (!params.is_object()) return;
+  if (ctx != nullptr && !ctx->progress_token.is_null())
+    params["_meta"]["progressToken"] = id;
+  else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
+    meta->erase("progressToken");
 }
 
 }  // namespace
@@ -313,14 +337,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     p.started = Clock::now();
     c->turn.request_started();
   }
-  // The client's progress token stays with the session; the server gets this request's
-  // id as its token, so its progress finds this call.
-  if (params.is_object()) {
-    if (ctx != nullptr && !ctx->progress_token.is_null())
-      params["_meta"]["progressToken"] = id;
-    else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
-      meta->erase("progressToken");
-  }
+  set_progress_token(params, ctx, id);
   // The client's request this serves, for the audit of the secrets sent with it.
   const std::string client_request = ctx != nullptr ? ctx->request_id.dump() : std::string();
   // Not sent: the transport ends itself and the reader fails this request.
@@ -349,6 +366,11 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
         c->turn.reader_wake.notify_all();
       }
       pass_turn(*c, id);
+      if (c->turn.async_calls > 0) {  // async calls wait on whoever reads
+        lock.unlock();
+        check_async_limits(c);
+        lock.lock();
+      }
     } else {
       // Someone else reads: the wait ends at our response or when the turn is passed to
       // us; the 20 ms tick notices a cancellation and the deadline.
@@ -388,10 +410,12 @@ void McpServerBackend::pass_turn(Connection& c, std::int64_t self) {
   // reader thread takes it when it next looks: it is not woken for that, since in a
   // stream of requests the next one comes sooner and would find the turn taken.
   for (auto& [id, p] : pending_)
-    if (id != self && !p.done && p.connection == c.number) {
+    if (id != self && !p.done && p.connection == c.number && !p.finish) {
       p.ready.notify_one();
       return;
     }
+  // Responses nobody waits for come next: the reader thread takes the turn at once.
+  if (c.turn.async_calls > 0) c.turn.reader_wake.notify_one();
 }
 
 Status McpServerBackend::read_list(const std::shared_ptr<Connection>& c, const char* method,
@@ -483,14 +507,139 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
     *body = response.status().message();
     return response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR;
   }
-  if (auto e = response->find("error"); e != response->end()) return status_for_error(*e, body);
-  auto result = response->find("result");
-  if (result == response->end() || !result->is_object()) {
-    *body = "the mounted server answered without a result object";
-    return KH_ERROR;
+  return reply_of(*response, body);
+}
+
+bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                                  std::string_view params_json, CallDone& done) {
+  if (options_.remote) return false;  // an HTTP request is sent by a thread that waits
+  json params = json::parse(params_json, nullptr, false);
+  if (params.is_discarded() || !params.is_object()) return false;  // call() says why
+  std::shared_ptr<Connection> c;
+  std::int64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    c = connection_;
+    // A server to (re)start, a failed or shut down instance: call() starts it, waits for
+    // it or says why.
+    if (destroyed_ || !failed_.empty() || !c || c->ended || c->at_end || !c->ready ||
+        !c->transport->readable_by_callers())
+      return false;
+    id = next_id_++;
   }
-  *body = text_of(*result);
-  return KH_OK;
+  // Everything that may throw, before the call is registered.
+  std::string method_text(method);
+  set_progress_token(params, ctx.get(), id);
+  const std::string text = text_of(rpc::make_request(id, method_text, std::move(params)));
+  {
+    std::lock_guard lock(mutex_);
+    if (c->ended || c->at_end) return false;
+    Pending& p = pending_.try_emplace(id).first->second;
+    p.connection = c->number;
+    p.ctx = ctx.get();
+    p.owner = ctx;
+    p.async_connection = c;
+    p.finish = std::move(done);
+    p.method = std::move(method_text);
+    p.started = Clock::now();
+    ++c->turn.async_calls;
+    if (!c->turn.reading) c->turn.reader_wake.notify_one();
+  }
+  // Queued, never waited for: the thread starting this call reads the client's next
+  // requests and must not wait for a server that stopped reading. In a burst of them the
+  // flush waits for the burst's end (base/send_batch.hpp), so the requests leave together.
+  // A server that is gone ends its connection, and that end finishes the call.
+  bool flush_due = false;
+  switch (c->transport->queue(text, &flush_due)) {
+    case ServerTransport::AtOnce::kGone:
+      return true;
+    case ServerTransport::AtOnce::kSent:
+      if (!flush_due) return true;
+      if (SendBatch* batch = SendBatch::current(); batch != nullptr)
+        batch->defer([c] { c->transport->flush(); });  // at once when no burst is held
+      else
+        c->transport->flush();
+      return true;
+    case ServerTransport::AtOnce::kLater:
+      break;
+  }
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(id);
+  if (it == pending_.end() || it->second.done) return true;  // the connection's end has it
+  done = std::move(it->second.finish);                       // nothing sent: back to the caller
+  --c->turn.async_calls;
+  pending_.erase(it);
+  return false;
+}
+
+void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>* out) {
+  auto it = pending_.find(id);
+  if (it == pending_.end() || !it->second.finish || !it->second.done || it->second.users > 0)
+    return;
+  Pending& p = it->second;
+  FinishedCall f;
+  if (!p.failure.empty()) {
+    f.status = p.cancelled ? KH_CANCELLED : KH_ERROR;
+    f.body = std::move(p.failure);
+  } else {
+    f.status = reply_of(p.response, &f.body);
+  }
+  f.finish = std::move(p.finish);
+  f.owner = std::move(p.owner);
+  --p.async_connection->turn.async_calls;
+  f.kept = std::move(p.async_connection);
+  out->push_back(std::move(f));
+  pending_.erase(it);
+}
+
+void McpServerBackend::release_user(std::int64_t id) {
+  std::vector<FinishedCall> finished;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    --it->second.users;
+    it->second.ready.notify_all();
+    take_finished(id, &finished);
+  }
+  run_finished(finished);
+}
+
+void McpServerBackend::check_async_limits(const std::shared_ptr<Connection>& c) {
+  c->transport->flush();  // what a full pipe (or a lost race for stdin) left queued
+  struct Cancel {
+    std::int64_t id;
+    const char* reason;
+    std::string client_request;
+  };
+  std::vector<Cancel> cancels;
+  std::vector<FinishedCall> finished;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    for (auto& [id, p] : pending_) {
+      if (!p.finish || p.done || p.connection != c->number) continue;
+      if (p.ctx->cancelled) {
+        p.cancelled = true;
+        p.failure = "request cancelled";
+        cancels.push_back({id, "cancelled by the client", p.ctx->request_id.dump()});
+      } else if (now - p.started > options_.call_timeout) {
+        p.failure = "the mounted server did not answer " + p.method + " within " +
+                    std::to_string(options_.call_timeout.count() / 1000) + " s";
+        cancels.push_back({id, "timed out", p.ctx->request_id.dump()});
+      } else {
+        continue;
+      }
+      p.done = true;
+    }
+    for (const Cancel& cancel : cancels) take_finished(cancel.id, &finished);
+  }
+  for (const Cancel& cancel : cancels)
+    c->transport->send(
+        text_of(rpc::make_notification("notifications/cancelled",
+                                       json{{"requestId", cancel.id}, {"reason", cancel.reason}})),
+        std::nullopt, std::chrono::milliseconds(500), cancel.client_request);
+  run_finished(finished);
 }
 
 void McpServerBackend::destroy() {
@@ -520,8 +669,10 @@ void McpServerBackend::destroy() {
 void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
                                       const std::string& reason) {
   bool quiet;
+  std::vector<FinishedCall> finished;
   {
     std::lock_guard lock(mutex_);
+    std::vector<std::int64_t> ended_calls;
     c->ended = true;
     quiet = destroyed_ || parked_;
     last_end_ = reason;
@@ -532,9 +683,12 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
                   (options_.remote ? "; keyhold connects again on the next call"
                                    : "; it is started again on the next call");
       p.ready.notify_all();
+      if (p.finish) ended_calls.push_back(id);
     }
+    for (std::int64_t id : ended_calls) take_finished(id, &finished);
     changed_.notify_all();
   }
+  run_finished(finished);
   if (!quiet) spdlog::error("instance '{}': its server stopped: {}", options_.instance, reason);
 }
 
@@ -560,20 +714,30 @@ void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const s
 }
 
 void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
+  // Progress, logs and the async calls it finishes go through the session's writer: a
+  // client slow to read must not stop this thread, which every call to the server needs.
+  NoClientWait no_wait;
   std::string text;
   if (!c->transport->readable_by_callers()) {
     while (c->transport->receive(&text)) handle_text(c, text);
   } else {
     std::unique_lock lock(mutex_);
     while (c->turn.reader_take(lock, [&] { return c->at_end; })) {
+      // A request that comes while this waits finds the turn taken and gets its response
+      // from here. With async calls out it also keeps their limits, so it looks every
+      // 20 ms; otherwise every 250 ms (an async call may start while it waits).
+      const auto tick = std::chrono::milliseconds(c->turn.async_calls > 0 ? 20 : 250);
       lock.unlock();
-      // Blocks until the server says something (or ends): a request that comes meanwhile
-      // finds the turn taken and gets its response from here.
-      const auto got = c->transport->receive_for(&text, std::chrono::milliseconds(-1));
+      const auto got = c->transport->receive_for(&text, tick);
       if (got == ServerTransport::Received::kMessage) handle_text(c, text);
       lock.lock();
       if (got == ServerTransport::Received::kEnd) c->at_end = true;
       pass_turn(*c, 0);
+      if (c->turn.async_calls > 0) {
+        lock.unlock();
+        check_async_limits(c);
+        lock.lock();
+      }
     }
   }
   end_connection(c, c->transport->close(std::chrono::milliseconds(400)));
@@ -601,12 +765,17 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
   switch (rpc::classify(message, &why, &id)) {
     case rpc::Kind::kResponse: {
       if (!id.is_number_integer()) return;  // not an id keyhold sent
-      std::lock_guard lock(mutex_);
-      auto it = pending_.find(id.get<std::int64_t>());
-      if (it == pending_.end() || it->second.connection != c->number || it->second.done) return;
-      it->second.response = std::move(message);
-      it->second.done = true;
-      it->second.ready.notify_all();
+      std::vector<FinishedCall> finished;
+      {
+        std::lock_guard lock(mutex_);
+        auto it = pending_.find(id.get<std::int64_t>());
+        if (it == pending_.end() || it->second.connection != c->number || it->second.done) return;
+        it->second.response = std::move(message);
+        it->second.done = true;
+        it->second.ready.notify_all();
+        take_finished(it->first, &finished);  // an async call is finished here
+      }
+      run_finished(finished);
       return;
     }
     case rpc::Kind::kNotification: {
@@ -639,16 +808,15 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
         !progress->is_number())
       return;
     CallContext* ctx = nullptr;
-    Pending* pending = nullptr;
+    const std::int64_t owner = token->get<std::int64_t>();
     {
       std::lock_guard lock(mutex_);
-      auto it = pending_.find(token->get<std::int64_t>());
+      auto it = pending_.find(owner);
       if (it == pending_.end() || it->second.connection != c->number || it->second.done ||
           it->second.ctx == nullptr)
         return;
-      pending = &it->second;
-      ctx = pending->ctx;
-      ++pending->users;
+      ctx = it->second.ctx;
+      ++it->second.users;
     }
     const double total = params.contains("total") && params["total"].is_number()
                              ? params["total"].get<double>()
@@ -657,9 +825,7 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
                                  ? params.value("message", std::string())
                                  : std::string();
     api.progress(host_, ctx, progress->get<double>(), total, kh_arg(text));
-    std::lock_guard lock(mutex_);
-    --pending->users;
-    pending->ready.notify_all();
+    release_user(owner);
     return;
   }
   if (method == "notifications/message") {
@@ -669,28 +835,23 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
       text = logger->get<std::string>() + ": " + text;
     // Sent to the client only when exactly one call is in flight (then it is that call's).
     CallContext* ctx = nullptr;
-    Pending* pending = nullptr;
+    std::int64_t owner = 0;
     {
       std::lock_guard lock(mutex_);
       int calls = 0;
       for (auto& [id, p] : pending_)
         if (p.connection == c->number && !p.done && p.ctx != nullptr) {
           ++calls;
-          pending = &p;
+          owner = id;
+          ctx = p.ctx;
         }
-      if (calls == 1) {
-        ctx = pending->ctx;
-        ++pending->users;
-      } else {
-        pending = nullptr;
-      }
+      if (calls == 1)
+        ++pending_.at(owner).users;
+      else
+        ctx = nullptr;
     }
     api.log(host_, ctx, log_level_of(params.value("level", json())), kh_arg(text));
-    if (pending != nullptr) {
-      std::lock_guard lock(mutex_);
-      --pending->users;
-      pending->ready.notify_all();
-    }
+    if (ctx != nullptr) release_user(owner);
     return;
   }
   if (method == "notifications/resources/updated") {
@@ -808,11 +969,8 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
       reply = rpc::make_error(id, rpc::kInternalError, "the client could not answer");
     }
     c->transport->send(text_of(reply), std::nullopt, std::chrono::seconds(10), {});
+    release_user(owner);
     std::lock_guard lock(mutex_);
-    if (auto it = pending_.find(owner); it != pending_.end()) {
-      --it->second.users;
-      it->second.ready.notify_all();
-    }
     --server_requests_;
     changed_.notify_all();
   }).detach();

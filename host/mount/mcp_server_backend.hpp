@@ -84,6 +84,14 @@ class McpServerBackend final : public PluginBackend {
   int32_t describe(std::string* body) override;
   int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                std::string* body) override;
+  // A stdio server's call with nobody waiting for it: the thread that reads the response
+  // (most often the connection's reader thread) finishes it, and keeps its cancellation
+  // and call_timeout. Only while the server runs and takes the request into its queue
+  // without waiting (ServerTransport::queue; in a burst the flush waits for the burst's
+  // end, base/send_batch.hpp); false otherwise (call() then starts, waits for or refuses
+  // it). A remote server: always false.
+  bool call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
+                  std::string_view params_json, CallDone& done) override;
   void destroy() override;
 
   // The server's process id (0 when none runs), for tests and logs.
@@ -100,8 +108,14 @@ class McpServerBackend final : public PluginBackend {
     int users = 0;            // server requests using ctx right now
     std::chrono::steady_clock::time_point started;
     std::condition_variable ready;
+    // A call_async() call: nobody waits on `ready`; `finish` gets the reply once done and no
+    // server request uses ctx. It keeps ctx and the connection alive.
+    CallDone finish;
+    std::shared_ptr<CallContext> owner;
+    std::shared_ptr<Connection> async_connection;
+    std::string method;      // for the message of its timeout
+    bool cancelled = false;  // ended by its cancellation: KH_CANCELLED
   };
-
   // Starts a server and completes the handshake and the lists; the caller holds
   // start_mutex_.
   Status start();
@@ -136,6 +150,13 @@ class McpServerBackend final : public PluginBackend {
                            const nlohmann::json& params);
   void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message);
   void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
+  // mutex_ held: moves the async call `id` to *out when it is done and unused.
+  void take_finished(std::int64_t id, std::vector<FinishedCall>* out);
+  // A server request (or progress, a log line) is done with the call `id`'s ctx; finishes
+  // the call if it is an async one waiting only for that.
+  void release_user(std::int64_t id);
+  // The async calls' cancellation and call_timeout, checked by whoever holds c's turn.
+  void check_async_limits(const std::shared_ptr<Connection>& c);
   // Marks c ended and fails its pending requests with reason.
   void end_connection(const std::shared_ptr<Connection>& c, const std::string& reason);
 

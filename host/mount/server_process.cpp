@@ -87,42 +87,87 @@ ServerProcess::~ServerProcess() {
     if (fd >= 0) ::close(fd);
 }
 
-bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
-  std::lock_guard lock(write_mutex_);
-  if (in_fd_ < 0) return false;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // The line and its '\n' in one writev(): a server that reads per event (Node) otherwise
-  // wakes twice per message, once for the text and once for the newline.
-  static constexpr char kNewline = '\n';
-  iovec parts[2] = {{const_cast<char*>(text.data()), text.size()},
-                    {const_cast<char*>(&kNewline), 1}};
-  iovec* next = parts;
-  int count = 2;
+namespace {
+
+// Moves past `done` bytes of the `count` parts at `next`.
+void advance(iovec*& next, int& count, std::size_t done) {
+  while (count > 0 && done >= next->iov_len) {
+    done -= next->iov_len;
+    ++next;
+    --count;
+  }
+  if (count > 0) {
+    next->iov_base = static_cast<char*>(next->iov_base) + done;
+    next->iov_len -= done;
+  }
+}
+
+// Writes what parts still hold to fd (non-blocking) by `deadline`, polling while the pipe
+// is full; false when fd failed (EPIPE: the server is gone) or the deadline passed.
+bool write_parts(int fd, iovec* next, int count, std::chrono::steady_clock::time_point deadline) {
   while (count > 0) {
-    const ssize_t n = ::writev(in_fd_, next, count);
-    if (n >= 0) {
-      auto done = static_cast<std::size_t>(n);
-      while (count > 0 && done >= next->iov_len) {
-        done -= next->iov_len;
-        ++next;
-        --count;
-      }
-      if (count > 0) {
-        next->iov_base = static_cast<char*>(next->iov_base) + done;
-        next->iov_len -= done;
-      }
-      if (n > 0) continue;
+    const ssize_t n = ::writev(fd, next, count);
+    if (n > 0) {
+      advance(next, count, static_cast<std::size_t>(n));
+      continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) return false;  // EPIPE: the server is gone
+    if (n < 0 && errno != EAGAIN) return false;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
                           .count();
     if (left <= 0) return false;
-    pollfd p{in_fd_, POLLOUT, 0};
+    pollfd p{fd, POLLOUT, 0};
     ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
   }
   return true;
+}
+
+constexpr char kNewline = '\n';
+
+}  // namespace
+
+bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
+  std::lock_guard lock(write_mutex_);
+  if (in_fd_ < 0) return false;
+  // The queue, the line and its '\n' in one writev(): a server that reads per event (Node)
+  // otherwise wakes once per part.
+  iovec parts[3] = {{queued_.data(), queued_.size()},
+                    {const_cast<char*>(text.data()), text.size()},
+                    {const_cast<char*>(&kNewline), 1}};
+  const bool written = write_parts(in_fd_, parts, 3, std::chrono::steady_clock::now() + timeout);
+  queued_.clear();  // written, or the server is treated as gone
+  return written;
+}
+
+ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due) {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return AtOnce::kLater;
+  if (in_fd_ < 0) return AtOnce::kGone;
+  if (queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
+  *flush_due = queued_.empty();
+  queued_.append(text);
+  queued_ += kNewline;
+  return AtOnce::kSent;
+}
+
+ServerProcess::AtOnce ServerProcess::flush_queued() {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return AtOnce::kSent;  // the holder writes the queue first
+  if (in_fd_ < 0) return queued_.empty() ? AtOnce::kSent : AtOnce::kGone;
+  std::size_t written = 0;
+  while (written < queued_.size()) {
+    const ssize_t n = ::write(in_fd_, queued_.data() + written, queued_.size() - written);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return AtOnce::kGone;  // EPIPE: the server is gone
+    break;                                               // full: the rest waits
+  }
+  queued_.erase(0, written);
+  return AtOnce::kSent;
 }
 
 void ServerProcess::kill_group() {

@@ -38,6 +38,18 @@ class ServerProcess {
   // not read for `timeout` (then it is treated as hung by the caller).
   bool write_line(std::string_view text,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Lines that a thread which must never wait for the server (one that reads the client's
+  // requests) sends: queue_line() adds text and a '\n' behind the lines queued before,
+  // flush_queued() writes what the pipe takes now; neither waits. write_line() writes the
+  // queue before its own line. kLater from queue_line: nothing queued, because another
+  // writer holds stdin or kMaxQueuedBytes are queued already. *flush_due: the queue was
+  // empty before this line (nobody has a flush of it pending).
+  enum class AtOnce { kSent, kLater, kGone };
+  static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
+  AtOnce queue_line(std::string_view text, bool* flush_due);
+  // kGone when the server is gone; kSent otherwise, even when part of the queue is left
+  // for a later flush (the pipe is full) or another writer holds stdin (it writes them).
+  AtOnce flush_queued();
   int stdout_fd() const noexcept { return out_fd_; }
   int stderr_fd() const noexcept { return err_fd_; }
   pid_t pid() const noexcept { return pid_; }
@@ -56,6 +68,7 @@ class ServerProcess {
   int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
   std::unique_ptr<TaskGroup> group_;  // null where none could be made
   std::mutex write_mutex_;
+  std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
   std::mutex end_mutex_;
   bool reaped_ = false;
   std::string ended_;

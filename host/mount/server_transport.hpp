@@ -28,6 +28,19 @@ class ServerTransport {
   // transport then ends itself and the reader sees the end.
   virtual bool send(std::string_view message, std::optional<std::int64_t> request_id,
                     std::chrono::milliseconds timeout, const std::string& client_request) = 0;
+  // For a thread that must never wait for the server (one that reads the client's
+  // requests): queue() keeps a message behind those queued before, flush() writes what
+  // the server takes now; neither waits, and send() writes the queue first. kLater from
+  // queue(): nothing queued (this transport cannot now, or never can: the default), so
+  // the caller sends it with send(). kGone: the server is gone (the transport then ends
+  // itself, as send() does). *flush_due: this message needs a flush() (none is pending).
+  enum class AtOnce { kSent, kLater, kGone };
+  virtual AtOnce queue(std::string_view message, bool* flush_due) {
+    (void)message;
+    (void)flush_due;
+    return AtOnce::kLater;
+  }
+  virtual AtOnce flush() { return AtOnce::kSent; }
   // Blocks for the next message from the server into *message; false at the end.
   virtual bool receive(std::string* message) = 0;
   // Transports whose messages a caller waiting for its response may read itself, one

@@ -20,6 +20,34 @@ bool StdioTransport::send(std::string_view message, std::optional<std::int64_t>,
   return false;
 }
 
+namespace {
+
+ServerTransport::AtOnce at_once(ServerProcess::AtOnce result) {
+  switch (result) {
+    case ServerProcess::AtOnce::kSent:
+      return ServerTransport::AtOnce::kSent;
+    case ServerProcess::AtOnce::kLater:
+      return ServerTransport::AtOnce::kLater;
+    case ServerProcess::AtOnce::kGone:
+      break;
+  }
+  return ServerTransport::AtOnce::kGone;
+}
+
+}  // namespace
+
+ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due) {
+  const AtOnce result = at_once(process_->queue_line(message, flush_due));
+  if (result == AtOnce::kGone) process_->kill_group();  // as send(): the reader ends it
+  return result;
+}
+
+ServerTransport::AtOnce StdioTransport::flush() {
+  const AtOnce result = at_once(process_->flush_queued());
+  if (result == AtOnce::kGone) process_->kill_group();
+  return result;
+}
+
 bool StdioTransport::receive(std::string* message) {
   return receive_for(message, std::chrono::milliseconds(-1)) == Received::kMessage;
 }

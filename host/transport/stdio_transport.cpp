@@ -156,16 +156,18 @@ namespace {
 // Set by run_inline when the call it ran lost the turn: the thread stops reading.
 thread_local bool t_lost_turn = false;
 
-// Sets InlineCalls::current() and t_on_reading_turn for the thread handing the session a
-// message; clears them however handle_text() ends.
+// Sets InlineCalls::current(), SendBatch::current() and t_on_reading_turn for the thread
+// handing the session a message; clears them however handle_text() ends.
 class CurrentRunner {
  public:
-  explicit CurrentRunner(InlineCalls* runner) {
+  CurrentRunner(InlineCalls* runner, SendBatch* batch) {
     InlineCalls::current() = runner;
+    SendBatch::current() = batch;
     t_on_reading_turn = true;
   }
   ~CurrentRunner() {
     InlineCalls::current() = nullptr;
+    SendBatch::current() = nullptr;
     t_on_reading_turn = false;
   }
   CurrentRunner(const CurrentRunner&) = delete;
@@ -251,7 +253,7 @@ bool StdioServer::read_and_handle() {
     if (!line) return false;
     t_lost_turn = false;
     {
-      CurrentRunner runner(this);
+      CurrentRunner runner(this, &batch_);
       session_.handle_text(*line);
     }
     if (t_lost_turn) return true;
@@ -290,8 +292,10 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
   // Answers held for the burst leave before a call that waits for another process, and
   // before any call when no standby would release them once it runs long.
   if (kind == Kind::kWaits || no_standby) out_.release();
+  batch_.release();                  // requests to other processes leave before any call runs here
   InlineCalls::current() = nullptr;  // whatever the call dispatches is not inlined
-  t_on_reading_turn = false;         // a blocked inline call loses its turn to the standby
+  SendBatch::current() = nullptr;
+  t_on_reading_turn = false;  // a blocked inline call loses its turn to the standby
   call();
   std::lock_guard lock(mutex_);
   --inline_running_;
@@ -299,6 +303,7 @@ bool StdioServer::run_inline(const std::function<void()>& call, Kind kind) {
   if (turn_ == Turn::kInline && inline_generation_ == generation) {
     turn_ = Turn::kReading;  // still ours: read on, no wake-up
     InlineCalls::current() = this;
+    SendBatch::current() = &batch_;
     t_on_reading_turn = true;
   } else {
     t_lost_turn = true;
@@ -320,6 +325,7 @@ void StdioServer::standby() {
         // The answers the turn held back leave now.
         held.unlock();
         out_.release();
+        batch_.release();
         held.lock();
       });
 }
@@ -368,11 +374,15 @@ std::optional<std::string> StdioServer::next_line() {
       buffer_pos_ += newline + 1;
       if (auto line = finish_line()) {
         // More input at hand: its answers join this one's in one write (release below).
-        if (buffer_pos_ < buffer_len_) out_.hold();
+        if (buffer_pos_ < buffer_len_) {
+          out_.hold();
+          batch_.hold();
+        }
         return line;
       }
     }
     out_.release();  // nothing more is at hand: the answers leave before waiting for input
+    batch_.release();
     if (input_ended_) return std::nullopt;
     pollfd fds[2] = {{in_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     const int ready = ::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/inline_watch.hpp"
+#include "base/send_batch.hpp"
 #include "server/inline_calls.hpp"
 #include "server/outbound.hpp"
 #include "server/session.hpp"
@@ -103,7 +104,9 @@ class StdioServer final : public InlineCalls {
 
   // session and out must outlive the server.
   // The reading thread holds out (LineWriter::hold) while it handles messages it has read
-  // and releases it before it waits for more input, or when its call loses the turn.
+  // and releases it before it waits for more input, or when its call loses the turn. It
+  // holds its SendBatch the same way (requests that calls send to mounted servers), and
+  // releases that one also before any call runs inline.
   StdioServer(Session& session, LineWriter& out, int in_fd, int stop_fd,
               std::size_t max_line_bytes);
   // Joins every thread it started. Destroy it after run() returned and session.close()
@@ -143,6 +146,7 @@ class StdioServer final : public InlineCalls {
   std::size_t buffer_pos_ = 0;
   std::size_t buffer_len_ = 0;
   bool input_ended_ = false;
+  SendBatch batch_;  // see the constructor
 
   std::mutex mutex_;
   std::condition_variable turn_free_;

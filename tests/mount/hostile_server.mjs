@@ -3,11 +3,16 @@
 // burst of what a broken or hostile server may write (malformed JSON, invalid UTF-8,
 // unknown ids, a deep nesting, a batch) before the real answer, and `huge` with one line
 // larger than the host's max_message_bytes; `daemon` starts a detached (setsid) process.
+// For pipelined calls (pipelined.test.mjs): `echo` answers with its text argument, `hang`
+// never answers, `cancelled` lists the request ids that notifications/cancelled named, and
+// `exit` ends the server at once.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const tools = ['garbage', 'huge', 'ok', 'daemon'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+
+const cancelled = [];
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   let msg;
@@ -16,7 +21,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   } catch {
     return;
   }
-  if (msg.id === undefined) return; // notifications
+  if (msg.id === undefined) {
+    if (msg.method === 'notifications/cancelled') cancelled.push(msg.params?.requestId);
+    return; // notifications
+  }
   const reply = (result) => write({ jsonrpc: '2.0', id: msg.id, result });
   switch (msg.method) {
     case 'initialize':
@@ -45,6 +53,10 @@ createInterface({ input: process.stdin }).on('line', (line) => {
         child.unref();
         return reply({ content: [{ type: 'text', text: String(child.pid) }] });
       }
+      if (name === 'echo') return reply({ content: [{ type: 'text', text: String(msg.params.arguments?.text) }] });
+      if (name === 'hang') return;
+      if (name === 'cancelled') return reply({ content: [{ type: 'text', text: JSON.stringify(cancelled) }] });
+      if (name === 'exit') process.exit(3);
       if (name === 'huge') {
         process.stdout.write('"' + 'x'.repeat(2 * 1024 * 1024) + '"\n');
         return;
