@@ -344,9 +344,10 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   c->transport->send(text_of(rpc::make_request(id, method, std::move(params))), id,
                      std::chrono::seconds(10), client_request);
   auto cancel = [&](const char* reason) {
-    c->transport->send(text_of(rpc::make_notification("notifications/cancelled",
-                                                      json{{"requestId", id}, {"reason", reason}})),
-                       std::nullopt, std::chrono::milliseconds(500), client_request);
+    send_behind_queue(c,
+                      text_of(rpc::make_notification("notifications/cancelled",
+                                                     json{{"requestId", id}, {"reason", reason}})),
+                      client_request);
   };
   const auto deadline = Clock::now() + timeout;
   const bool may_read = c->transport->readable_by_callers();
@@ -536,7 +537,9 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
     if (c->ended || c->at_end) return false;
     Pending& p = pending_.try_emplace(id).first->second;
     p.connection = c->number;
-    p.ctx = ctx.get();
+    // ctx stays null until the request is queued: until then no message of the server
+    // (progress, a log line, a request to the client) may belong to it, and its
+    // cancellation is not sent ahead of it.
     p.owner = ctx;
     p.async_connection = c;
     p.finish = std::move(done);
@@ -550,7 +553,13 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   // flush waits for the burst's end (base/send_batch.hpp), so the requests leave together.
   // A server that is gone ends its connection, and that end finishes the call.
   bool flush_due = false;
-  switch (c->transport->queue(text, &flush_due)) {
+  const ServerTransport::AtOnce queued = c->transport->queue(text, &flush_due);
+  if (queued != ServerTransport::AtOnce::kLater) {
+    std::lock_guard lock(mutex_);
+    if (auto it = pending_.find(id); it != pending_.end() && !it->second.done)
+      it->second.ctx = ctx.get();
+  }
+  switch (queued) {
     case ServerTransport::AtOnce::kGone:
       return true;
     case ServerTransport::AtOnce::kSent:
@@ -570,6 +579,22 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   --c->turn.async_calls;
   pending_.erase(it);
   return false;
+}
+
+void McpServerBackend::send_behind_queue(const std::shared_ptr<Connection>& c,
+                                         const std::string& message,
+                                         const std::string& client_request) {
+  bool flush_due = false;
+  switch (c->transport->queue(message, &flush_due, /*bounded=*/false)) {
+    case ServerTransport::AtOnce::kSent:
+      c->transport->flush();
+      return;
+    case ServerTransport::AtOnce::kGone:
+      return;
+    case ServerTransport::AtOnce::kLater:  // a writer holds stdin (or no queue): after it
+      c->transport->send(message, std::nullopt, std::chrono::milliseconds(500), client_request);
+      return;
+  }
 }
 
 void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>* out) {
@@ -618,7 +643,7 @@ void McpServerBackend::check_async_limits(const std::shared_ptr<Connection>& c) 
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     for (auto& [id, p] : pending_) {
-      if (!p.finish || p.done || p.connection != c->number) continue;
+      if (!p.finish || p.done || p.connection != c->number || p.ctx == nullptr) continue;
       if (p.ctx->cancelled) {
         p.cancelled = true;
         p.failure = "request cancelled";
@@ -635,10 +660,11 @@ void McpServerBackend::check_async_limits(const std::shared_ptr<Connection>& c) 
     for (const Cancel& cancel : cancels) take_finished(cancel.id, &finished);
   }
   for (const Cancel& cancel : cancels)
-    c->transport->send(
+    send_behind_queue(
+        c,
         text_of(rpc::make_notification("notifications/cancelled",
                                        json{{"requestId", cancel.id}, {"reason", cancel.reason}})),
-        std::nullopt, std::chrono::milliseconds(500), cancel.client_request);
+        cancel.client_request);
   run_finished(finished);
 }
 
@@ -908,14 +934,12 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
   // The call the request belongs to: stdio carries no link, so it is forwarded only when
   // exactly one call is in flight. With several (perhaps from different clients of an
   // HTTP host), picking one could show one client's prompt to another: refused.
+  // A refusal is sent after mutex_ is released: the send may wait for the server.
   CallContext* ctx = nullptr;
   std::int64_t owner = 0;
+  std::string refusal;
   {
     std::lock_guard lock(mutex_);
-    if (server_requests_ >= kMaxServerRequests) {
-      answer_error(rpc::kInternalError, "too many requests to the client in flight");
-      return;
-    }
     int calls = 0;
     for (auto& [pid, p] : pending_)
       if (p.connection == c->number && !p.done && p.ctx != nullptr) {
@@ -923,19 +947,21 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
         owner = pid;
         ctx = p.ctx;
       }
-    if (calls == 0) {
-      answer_error(rpc::kInternalError,
-                   "keyhold forwards " + method + " to its client only during a call");
-      return;
+    if (server_requests_ >= kMaxServerRequests)
+      refusal = "too many requests to the client in flight";
+    else if (calls == 0)
+      refusal = "keyhold forwards " + method + " to its client only during a call";
+    else if (calls > 1)
+      refusal = "keyhold cannot tell which of " + std::to_string(calls) + " calls in flight this " +
+                method + " belongs to (stdio carries no link)";
+    if (refusal.empty()) {
+      ++pending_.at(owner).users;
+      ++server_requests_;
     }
-    if (calls > 1) {
-      answer_error(rpc::kInternalError, "keyhold cannot tell which of " + std::to_string(calls) +
-                                            " calls in flight this " + method +
-                                            " belongs to (stdio carries no link)");
-      return;
-    }
-    ++pending_.at(owner).users;
-    ++server_requests_;
+  }
+  if (!refusal.empty()) {
+    answer_error(rpc::kInternalError, refusal);
+    return;
   }
   json params = message.contains("params") ? message["params"] : json::object();
   // Waits for the client: on its own thread, so the reader keeps delivering responses.

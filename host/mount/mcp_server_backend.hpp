@@ -150,6 +150,10 @@ class McpServerBackend final : public PluginBackend {
                            const nlohmann::json& params);
   void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message);
   void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
+  // Queues message behind every request queued before (a cancellation never overtakes its
+  // request, and never waits for the queue to drain), or sends it when there is no queue.
+  void send_behind_queue(const std::shared_ptr<Connection>& c, const std::string& message,
+                         const std::string& client_request);
   // mutex_ held: moves the async call `id` to *out when it is done and unused.
   void take_finished(std::int64_t id, std::vector<FinishedCall>* out);
   // A server request (or progress, a log line) is done with the call `id`'s ctx; finishes

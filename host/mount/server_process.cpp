@@ -102,13 +102,16 @@ void advance(iovec*& next, int& count, std::size_t done) {
   }
 }
 
-// Writes what parts still hold to fd (non-blocking) by `deadline`, polling while the pipe
-// is full; false when fd failed (EPIPE: the server is gone) or the deadline passed.
-bool write_parts(int fd, iovec* next, int count, std::chrono::steady_clock::time_point deadline) {
+// Writes what parts still hold to fd (non-blocking), polling while the pipe is full;
+// false when fd failed (EPIPE: the server is gone) or nothing could be written for
+// idle_limit (a slow reader that keeps reading is waited for).
+bool write_parts(int fd, iovec* next, int count, std::chrono::milliseconds idle_limit) {
+  auto deadline = std::chrono::steady_clock::now() + idle_limit;
   while (count > 0) {
     const ssize_t n = ::writev(fd, next, count);
     if (n > 0) {
       advance(next, count, static_cast<std::size_t>(n));
+      deadline = std::chrono::steady_clock::now() + idle_limit;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -129,33 +132,21 @@ constexpr char kNewline = '\n';
 
 bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
   std::lock_guard lock(write_mutex_);
+  flush_wanted_ = false;  // the queue goes first
   if (in_fd_ < 0) return false;
   // The queue, the line and its '\n' in one writev(): a server that reads per event (Node)
   // otherwise wakes once per part.
   iovec parts[3] = {{queued_.data(), queued_.size()},
                     {const_cast<char*>(text.data()), text.size()},
                     {const_cast<char*>(&kNewline), 1}};
-  const bool written = write_parts(in_fd_, parts, 3, std::chrono::steady_clock::now() + timeout);
+  const bool written = write_parts(in_fd_, parts, 3, timeout);
   queued_.clear();  // written, or the server is treated as gone
   return written;
 }
 
-ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due) {
-  std::unique_lock lock(write_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return AtOnce::kLater;
-  if (in_fd_ < 0) return AtOnce::kGone;
-  if (queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
-  *flush_due = queued_.empty();
-  queued_.append(text);
-  queued_ += kNewline;
-  return AtOnce::kSent;
-}
-
-ServerProcess::AtOnce ServerProcess::flush_queued() {
-  std::unique_lock lock(write_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return AtOnce::kSent;  // the holder writes the queue first
-  if (in_fd_ < 0) return queued_.empty() ? AtOnce::kSent : AtOnce::kGone;
+bool ServerProcess::write_queued_now() {
   std::size_t written = 0;
+  bool ok = true;
   while (written < queued_.size()) {
     const ssize_t n = ::write(in_fd_, queued_.data() + written, queued_.size() - written);
     if (n > 0) {
@@ -163,15 +154,46 @@ ServerProcess::AtOnce ServerProcess::flush_queued() {
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) return AtOnce::kGone;  // EPIPE: the server is gone
-    break;                                               // full: the rest waits
+    ok = n >= 0 || errno == EAGAIN;  // EPIPE: the server is gone
+    break;                           // full: the rest waits
   }
   queued_.erase(0, written);
+  return ok;
+}
+
+ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due,
+                                                bool bounded) {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return AtOnce::kLater;
+  if (in_fd_ < 0) return AtOnce::kGone;
+  if (bounded && queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
+  *flush_due = queued_.empty();
+  queued_.append(text);
+  queued_ += kNewline;
+  // A flush that found the lock taken (by this call) is done here.
+  if (flush_wanted_.exchange(false) && !write_queued_now()) return AtOnce::kGone;
   return AtOnce::kSent;
 }
 
+ServerProcess::AtOnce ServerProcess::flush_queued() {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    flush_wanted_ = true;  // the holder writes before it lets go
+    return AtOnce::kSent;
+  }
+  flush_wanted_ = false;
+  if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
+    queued_.clear();
+    return AtOnce::kSent;
+  }
+  return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
+}
+
 void ServerProcess::kill_group() {
-  std::lock_guard lock(end_mutex_);
+  // Held by terminate() while it ends the server (for up to its grace): nothing to add,
+  // and a caller that must not wait (the stdio reader flushing a queue) does not.
+  std::unique_lock lock(end_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return;
   if (!reaped_) ::kill(-pid_, SIGKILL);
   if (group_) group_->signal_all();
 }

@@ -9,6 +9,7 @@
 // then sees the end of stdout.
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -34,8 +35,8 @@ class ServerProcess {
                                                       std::string_view instance = {});
   ~ServerProcess();  // terminate()s
 
-  // Writes text and a '\n' to the server's stdin; false when the server is gone or has
-  // not read for `timeout` (then it is treated as hung by the caller).
+  // Writes the queued lines, text and a '\n' to the server's stdin; false when the server
+  // is gone or has read nothing for `timeout` (then it is treated as hung by the caller).
   bool write_line(std::string_view text,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Lines that a thread which must never wait for the server (one that reads the client's
@@ -46,9 +47,10 @@ class ServerProcess {
   // empty before this line (nobody has a flush of it pending).
   enum class AtOnce { kSent, kLater, kGone };
   static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
-  AtOnce queue_line(std::string_view text, bool* flush_due);
+  AtOnce queue_line(std::string_view text, bool* flush_due, bool bounded = true);
   // kGone when the server is gone; kSent otherwise, even when part of the queue is left
-  // for a later flush (the pipe is full) or another writer holds stdin (it writes them).
+  // for a later flush (the pipe is full) or another writer holds stdin (the holder then
+  // writes what the pipe takes before it lets go).
   AtOnce flush_queued();
   int stdout_fd() const noexcept { return out_fd_; }
   int stderr_fd() const noexcept { return err_fd_; }
@@ -59,7 +61,8 @@ class ServerProcess {
   // (SIGKILL)"). Idempotent; later calls return the same text.
   std::string terminate(std::chrono::milliseconds grace = std::chrono::seconds(2));
   // Kills the whole group at once (SIGKILL) without reaping; for a server that broke the
-  // protocol. The reader then sees the end of stdout.
+  // protocol. The reader then sees the end of stdout. Never waits: while terminate() runs,
+  // it does nothing (the server is being ended).
   void kill_group();
 
  private:
@@ -69,6 +72,11 @@ class ServerProcess {
   std::unique_ptr<TaskGroup> group_;  // null where none could be made
   std::mutex write_mutex_;
   std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
+  // A flush_queued() found write_mutex_ taken: the holder writes before it lets go.
+  std::atomic<bool> flush_wanted_{false};
+  // With write_mutex_ held: writes what the pipe takes now of queued_; false on an error
+  // other than a full pipe (the server is gone).
+  bool write_queued_now();
   std::mutex end_mutex_;
   bool reaped_ = false;
   std::string ended_;

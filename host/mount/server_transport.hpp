@@ -34,10 +34,13 @@ class ServerTransport {
   // queue(): nothing queued (this transport cannot now, or never can: the default), so
   // the caller sends it with send(). kGone: the server is gone (the transport then ends
   // itself, as send() does). *flush_due: this message needs a flush() (none is pending).
+  // bounded: refused (kLater) past the transport's bound on queued bytes; a notification
+  // that must follow its request (a cancellation) is queued past it.
   enum class AtOnce { kSent, kLater, kGone };
-  virtual AtOnce queue(std::string_view message, bool* flush_due) {
+  virtual AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) {
     (void)message;
     (void)flush_due;
+    (void)bounded;
     return AtOnce::kLater;
   }
   virtual AtOnce flush() { return AtOnce::kSent; }

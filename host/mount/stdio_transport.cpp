@@ -36,8 +36,9 @@ ServerTransport::AtOnce at_once(ServerProcess::AtOnce result) {
 
 }  // namespace
 
-ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due) {
-  const AtOnce result = at_once(process_->queue_line(message, flush_due));
+ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due,
+                                              bool bounded) {
+  const AtOnce result = at_once(process_->queue_line(message, flush_due, bounded));
   if (result == AtOnce::kGone) process_->kill_group();  // as send(): the reader ends it
   return result;
 }

@@ -19,7 +19,7 @@ class StdioTransport final : public ServerTransport {
 
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
             std::chrono::milliseconds timeout, const std::string& client_request) override;
-  AtOnce queue(std::string_view message, bool* flush_due) override;
+  AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) override;
   AtOnce flush() override;
   bool receive(std::string* message) override;
   bool readable_by_callers() const override { return true; }

@@ -4,17 +4,21 @@
 // unknown ids, a deep nesting, a batch) before the real answer, and `huge` with one line
 // larger than the host's max_message_bytes; `daemon` starts a detached (setsid) process.
 // For pipelined calls (pipelined.test.mjs): `echo` answers with its text argument, `hang`
-// never answers, `cancelled` lists the request ids that notifications/cancelled named, and
-// `exit` ends the server at once.
+// never answers, `cancelled` lists the request ids that notifications/cancelled named,
+// `exit` ends the server at once, `stall` stops reading stdin for arguments.ms, and
+// `chunks` says how many reads of stdin brought data so far.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit', 'stall', 'chunks'].map((name) => ({ name, inputSchema: { type: 'object' } }));
 
 const cancelled = [];
+let chunks = 0;
+process.stdin.on('data', () => chunks++);
 
-createInterface({ input: process.stdin }).on('line', (line) => {
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
   let msg;
   try {
     msg = JSON.parse(line);
@@ -57,6 +61,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       if (name === 'hang') return;
       if (name === 'cancelled') return reply({ content: [{ type: 'text', text: JSON.stringify(cancelled) }] });
       if (name === 'exit') process.exit(3);
+      if (name === 'chunks') return reply({ content: [{ type: 'text', text: String(chunks) }] });
+      if (name === 'stall') {
+        process.stdin.pause();
+        setTimeout(() => process.stdin.resume(), Number(msg.params.arguments?.ms));
+        return reply({ content: [{ type: 'text', text: 'stalled' }] });
+      }
       if (name === 'huge') {
         process.stdout.write('"' + 'x'.repeat(2 * 1024 * 1024) + '"\n');
         return;

@@ -4,7 +4,8 @@
 // drives keyhold with raw JSON-RPC, so that a whole burst is at hand in one read, and
 // checks what a waiting thread used to guarantee: every answer reaches its own request; a
 // cancellation reaches the server; call_timeout ends a call the server never answers; a
-// server that dies mid-burst fails every call in flight, and the next call starts it again.
+// server that dies mid-burst fails every call in flight, and the next call starts it again;
+// a server that stops reading its stdin never stops keyhold reading the client.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,9 @@ before(async () => {
   const config = sandbox.writeConfig(
     `[instances.srv]\n` +
       `server.command = [${tomlString(NODE_BIN)}, ${tomlString(HOSTILE)}]\n` +
-      `[instances.srv.sandbox]\ncall_timeout = "3s"\n`,
+      `[instances.srv.sandbox]\ncall_timeout = "3s"\n` +
+      `[instances.slow]\n` +
+      `server.command = [${tomlString(NODE_BIN)}, ${tomlString(HOSTILE)}]\n`,
   );
   server = await RawServer.start(sandbox, config);
   await server.initialize();
@@ -34,19 +37,19 @@ after(async () => {
   sandbox?.cleanup();
 });
 
-let nextId = 1;
-const call = (name, args = {}) => ({
+let nextId = 100_000; // apart from RawServer.request's ids (1000 up)
+const call = (name, args = {}, instance = 'srv') => ({
   jsonrpc: '2.0',
   id: nextId++,
   method: 'tools/call',
-  params: { name: `srv_${name}`, arguments: args },
+  params: { name: `${instance}_${name}`, arguments: args },
 });
 // Writes every message in one write, so that keyhold reads them as one burst.
 const burst = (messages) => server.write(messages.map((m) => JSON.stringify(m) + '\n').join(''));
 const answerTo = (id, timeoutMs = 30_000) =>
   server.waitFor((m) => m.id === id && ('result' in m || 'error' in m), { timeoutMs, what: `the answer to ${id}` });
 const textOf = (answer) => {
-  assert.ok(answer.result, `an error instead of a result: ${JSON.stringify(answer)}`);
+  assert.ok(answer.result?.content, `not a result with content: ${JSON.stringify(answer).slice(0, 400)}`);
   return answer.result.content.map((c) => c.text).join('');
 };
 
@@ -55,6 +58,14 @@ test('a burst of 300 calls: every answer reaches its own request', async () => {
   burst(calls);
   const answers = await Promise.all(calls.map((c) => answerTo(c.id)));
   answers.forEach((a, i) => assert.equal(textOf(a), calls[i].params.arguments.text));
+  // They reached the server in a few writes, not one per call (the burst's SendBatch).
+  const chunks = async () => Number(textOf(await server.request('tools/call', { name: 'srv_chunks', arguments: {} })));
+  const before = await chunks();
+  const batch = Array.from({ length: 300 }, (_, i) => call('echo', { text: `batched ${i}` }));
+  burst(batch);
+  for (const c of batch) assert.equal(textOf(await answerTo(c.id)), c.params.arguments.text);
+  const reads = (await chunks()) - before - 1; // less the read of the second chunks call
+  assert.ok(reads <= 4, `the server read a burst of 300 calls in ${reads} pieces`);
   // Twice more: the second burst finds the first one's state (queue, turn) cleaned up.
   for (let round = 0; round < 2; round++) {
     const more = Array.from({ length: 100 }, (_, i) => call('echo', { text: `round ${round} call ${i}` }));
@@ -106,5 +117,21 @@ test('a server that dies mid-burst fails every call in flight; the next call sta
   // And a burst to the new server.
   const calls = Array.from({ length: 50 }, (_, i) => call('echo', { text: `after ${i}` }));
   burst(calls);
+  for (const c of calls) assert.equal(textOf(await answerTo(c.id)), c.params.arguments.text);
+});
+
+test('a server that stops reading: 1.5 MiB of calls queue up, keyhold still reads the client', async () => {
+  const stall = call('stall', { ms: 2500 }, 'slow');
+  burst([stall]);
+  assert.equal(textOf(await answerTo(stall.id)), 'stalled');
+  // Past the pipe (64 KiB), Node's own buffer and keyhold's queue (1 MiB): the last calls
+  // wait for a worker's write, never on the thread that reads the client.
+  const calls = Array.from({ length: 500 }, (_, i) => call('echo', { text: `${i} ${'y'.repeat(3000)}` }, 'slow'));
+  const ping = { jsonrpc: '2.0', id: nextId++, method: 'ping' };
+  burst([...calls, ping]);
+  const from = server.messages.length;
+  await answerTo(ping.id);
+  const early = server.messages.slice(from).filter((m) => calls.some((c) => c.id === m.id));
+  assert.equal(early.length, 0, 'a call was answered while the server did not read: the stall did not hold');
   for (const c of calls) assert.equal(textOf(await answerTo(c.id)), c.params.arguments.text);
 });
