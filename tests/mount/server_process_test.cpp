@@ -72,3 +72,53 @@ TEST_CASE("receive_for keeps its deadline while a server sends blank lines") {
         keyhold::mount::ServerTransport::Received::kTimeout);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
+
+TEST_CASE("queued lines leave in order, before a written line, and never wait for the server") {
+  // cat echoes its stdin: what comes back is what was written, in the order written.
+  auto process = ServerProcess::start({"/bin/cat"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  using AtOnce = ServerProcess::AtOnce;
+  bool flush_due = false;
+  REQUIRE(server.queue_line("one", &flush_due) == AtOnce::kSent);
+  CHECK(flush_due);  // the queue was empty: this line needs a flush
+  REQUIRE(server.queue_line("two", &flush_due) == AtOnce::kSent);
+  CHECK_FALSE(flush_due);               // one is pending already
+  REQUIRE(server.write_line("three"));  // the queue goes first
+  REQUIRE(server.queue_line("four", &flush_due) == AtOnce::kSent);
+  CHECK(flush_due);
+  REQUIRE(server.flush_queued() == AtOnce::kSent);
+  LineReader out(server.stdout_fd(), 1024);
+  std::string line;
+  for (const char* expected : {"one", "two", "three", "four"}) {
+    REQUIRE(out.next(&line) == LineReader::Result::kLine);
+    CHECK(line == expected);
+  }
+  server.terminate(std::chrono::milliseconds(500));
+}
+
+TEST_CASE(
+    "a server that does not read: the queue holds its bound, then refuses; a flush never waits") {
+  auto process = ServerProcess::start({"/bin/sh", "-c", "sleep 30"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  using AtOnce = ServerProcess::AtOnce;
+  const std::string line(1000, 'q');
+  std::size_t queued = 0;
+  bool flush_due = false;
+  const auto started = std::chrono::steady_clock::now();
+  while (server.queue_line(line, &flush_due) == AtOnce::kSent) {
+    ++queued;
+    REQUIRE(server.flush_queued() == AtOnce::kSent);  // fills the pipe, then leaves the rest
+    REQUIRE(queued < 10000);
+  }
+  // The pipe took some (64 KiB here); the queue holds at most its bound beyond that.
+  CHECK(queued * (line.size() + 1) > ServerProcess::kMaxQueuedBytes);
+  CHECK(queued * (line.size() + 1) < ServerProcess::kMaxQueuedBytes + (1u << 20));
+  // Unbounded (a cancellation following its request) still queues.
+  CHECK(server.queue_line("cancel", &flush_due, /*bounded=*/false) == AtOnce::kSent);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  server.terminate(std::chrono::milliseconds(300));
+  CHECK(server.flush_queued() == AtOnce::kSent);  // closed: what was queued is dropped
+  CHECK(server.queue_line("late", &flush_due) == AtOnce::kGone);
+}
