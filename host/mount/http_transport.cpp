@@ -230,11 +230,12 @@ void HttpTransport::initialized(const std::string& protocol_version) {
   }
 }
 
-bool HttpTransport::receive(std::string* message) {
+bool HttpTransport::receive(std::string* message, std::optional<std::int64_t>* related) {
   std::unique_lock lock(mutex_);
   for (;;) {
     if (!incoming_.empty()) {
-      *message = std::move(incoming_.front());
+      *message = std::move(incoming_.front().first);
+      *related = incoming_.front().second;
       incoming_.pop_front();
       return true;
     }
@@ -443,7 +444,7 @@ void HttpTransport::on_event_data(Transfer* t, std::string data) {
                   message["id"] == *t->request_id &&
                   (message.contains("result") || message.contains("error"));
   }
-  deliver(std::move(data));
+  deliver(std::move(data), t->request_id);
 }
 
 void HttpTransport::finish(Transfer* t, int code) {
@@ -524,9 +525,9 @@ void HttpTransport::finish(Transfer* t, int code) {
     spdlog::warn("instance '{}': a message to its server was refused: {}", options_.instance, text);
 }
 
-void HttpTransport::deliver(std::string message) {
+void HttpTransport::deliver(std::string message, std::optional<std::int64_t> related) {
   std::lock_guard lock(mutex_);
-  incoming_.push_back(std::move(message));
+  incoming_.emplace_back(std::move(message), related);
   arrived_.notify_one();
 }
 

@@ -64,7 +64,7 @@ class HttpTransport final : public ServerTransport {
 
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
             std::chrono::milliseconds timeout, const std::string& client_request) override;
-  bool receive(std::string* message) override;
+  bool receive(std::string* message, std::optional<std::int64_t>* related) override;
   void initialized(const std::string& protocol_version) override;
   std::string close(std::chrono::milliseconds grace) override;
   void abort() override;
@@ -84,7 +84,8 @@ class HttpTransport final : public ServerTransport {
   void run();  // the transport's thread
   void start_transfer(std::unique_ptr<Transfer> t);
   void finish(Transfer* t, int result);
-  void deliver(std::string message);
+  // related: the request whose POST answer carried message (none on the GET stream).
+  void deliver(std::string message, std::optional<std::int64_t> related = std::nullopt);
   void deliver_error(std::int64_t id, const std::string& message);
   void end(const std::string& reason);
   void open_server_stream();
@@ -107,7 +108,8 @@ class HttpTransport final : public ServerTransport {
 
   mutable std::mutex mutex_;
   std::condition_variable arrived_;
-  std::deque<std::string> incoming_;                 // messages for receive()
+  // Messages for receive(), each with the request whose answer carried it.
+  std::deque<std::pair<std::string, std::optional<std::int64_t>>> incoming_;
   std::vector<std::unique_ptr<Transfer>> to_start_;  // handed to the thread
   std::string session_id_;                           // from the server, may be empty
   std::string protocol_version_;                     // after initialize

@@ -532,14 +532,20 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   std::string method_text(method);
   set_progress_token(params, ctx.get(), id);
   const std::string text = text_of(rpc::make_request(id, method_text, std::move(params)));
+  // Queued, never waited for: the thread starting this call reads the client's next
+  // requests and must not wait for a server that stopped reading. Queued and registered
+  // under mutex_ (queue() only tries stdin's lock), so that no message of the server, nor
+  // a flush by the reader's tick, finds the request sent and its call not yet registered;
+  // and a refused one (kLater) was seen by no one. A server that is gone ends its
+  // connection, and that end finishes the call.
+  bool flush_due = false;
   {
     std::lock_guard lock(mutex_);
     if (c->ended || c->at_end) return false;
+    if (c->transport->queue(text, &flush_due) == ServerTransport::AtOnce::kLater) return false;
     Pending& p = pending_.try_emplace(id).first->second;
     p.connection = c->number;
-    // ctx stays null until the request is queued: until then no message of the server
-    // (progress, a log line, a request to the client) may belong to it, and its
-    // cancellation is not sent ahead of it.
+    p.ctx = ctx.get();
     p.owner = ctx;
     p.async_connection = c;
     p.finish = std::move(done);
@@ -548,37 +554,15 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
     ++c->turn.async_calls;
     if (!c->turn.reading) c->turn.reader_wake.notify_one();
   }
-  // Queued, never waited for: the thread starting this call reads the client's next
-  // requests and must not wait for a server that stopped reading. In a burst of them the
-  // flush waits for the burst's end (base/send_batch.hpp), so the requests leave together.
-  // A server that is gone ends its connection, and that end finishes the call.
-  bool flush_due = false;
-  const ServerTransport::AtOnce queued = c->transport->queue(text, &flush_due);
-  if (queued != ServerTransport::AtOnce::kLater) {
-    std::lock_guard lock(mutex_);
-    if (auto it = pending_.find(id); it != pending_.end() && !it->second.done)
-      it->second.ctx = ctx.get();
+  // In a burst the flush waits for the burst's end (base/send_batch.hpp), so the requests
+  // leave together.
+  if (flush_due) {
+    if (SendBatch* batch = SendBatch::current(); batch != nullptr)
+      batch->defer([c] { c->transport->flush(); });  // at once when no burst is held
+    else
+      c->transport->flush();
   }
-  switch (queued) {
-    case ServerTransport::AtOnce::kGone:
-      return true;
-    case ServerTransport::AtOnce::kSent:
-      if (!flush_due) return true;
-      if (SendBatch* batch = SendBatch::current(); batch != nullptr)
-        batch->defer([c] { c->transport->flush(); });  // at once when no burst is held
-      else
-        c->transport->flush();
-      return true;
-    case ServerTransport::AtOnce::kLater:
-      break;
-  }
-  std::lock_guard lock(mutex_);
-  auto it = pending_.find(id);
-  if (it == pending_.end() || it->second.done) return true;  // the connection's end has it
-  done = std::move(it->second.finish);                       // nothing sent: back to the caller
-  --c->turn.async_calls;
-  pending_.erase(it);
-  return false;
+  return true;
 }
 
 void McpServerBackend::send_behind_queue(const std::shared_ptr<Connection>& c,
@@ -631,7 +615,7 @@ void McpServerBackend::release_user(std::int64_t id) {
 }
 
 void McpServerBackend::check_async_limits(const std::shared_ptr<Connection>& c) {
-  c->transport->flush();  // what a full pipe (or a lost race for stdin) left queued
+  c->transport->flush_stalled();  // what a full pipe (or a lost race for stdin) left queued
   struct Cancel {
     std::int64_t id;
     const char* reason;
@@ -643,7 +627,7 @@ void McpServerBackend::check_async_limits(const std::shared_ptr<Connection>& c) 
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
     for (auto& [id, p] : pending_) {
-      if (!p.finish || p.done || p.connection != c->number || p.ctx == nullptr) continue;
+      if (!p.finish || p.done || p.connection != c->number) continue;
       if (p.ctx->cancelled) {
         p.cancelled = true;
         p.failure = "request cancelled";
@@ -718,7 +702,8 @@ void McpServerBackend::end_connection(const std::shared_ptr<Connection>& c,
   if (!quiet) spdlog::error("instance '{}': its server stopped: {}", options_.instance, reason);
 }
 
-void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const std::string& text) {
+void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const std::string& text,
+                                   std::optional<std::int64_t> related) {
   rpc::Limits limits;
   limits.max_message_bytes = options_.max_message_bytes;
   json error;
@@ -732,7 +717,7 @@ void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const s
     return;
   }
   try {
-    handle_message(c, std::move(*message));
+    handle_message(c, std::move(*message), related);
   } catch (const std::exception& e) {
     spdlog::warn("instance '{}': a message of its server could not be handled ({}); ignored",
                  options_.instance, typeid(e).name());
@@ -745,7 +730,8 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
   NoClientWait no_wait;
   std::string text;
   if (!c->transport->readable_by_callers()) {
-    while (c->transport->receive(&text)) handle_text(c, text);
+    std::optional<std::int64_t> related;
+    while (c->transport->receive(&text, &related)) handle_text(c, text, related);
   } else {
     std::unique_lock lock(mutex_);
     while (c->turn.reader_take(lock, [&] { return c->at_end; })) {
@@ -785,7 +771,8 @@ void McpServerBackend::read_diagnostics(std::shared_ptr<Connection> c) {
   }
 }
 
-void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json message) {
+void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json message,
+                                      std::optional<std::int64_t> related) {
   std::string why;
   json id;
   switch (rpc::classify(message, &why, &id)) {
@@ -806,13 +793,13 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
     }
     case rpc::Kind::kNotification: {
       auto params = message.find("params");
-      handle_notification(
-          c, message["method"].get<std::string>(),
-          params != message.end() && params->is_object() ? *params : json::object());
+      handle_notification(c, message["method"].get<std::string>(),
+                          params != message.end() && params->is_object() ? *params : json::object(),
+                          related);
       return;
     }
     case rpc::Kind::kRequest:
-      handle_server_request(c, std::move(message));
+      handle_server_request(c, std::move(message), related);
       return;
     case rpc::Kind::kInvalid:
       if (!id.is_null())
@@ -824,7 +811,8 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
 }
 
 void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
-                                           const std::string& method, const json& params) {
+                                           const std::string& method, const json& params,
+                                           std::optional<std::int64_t> related) {
   if (host_ == nullptr) return;
   const kh_host_api& api = PluginInstance::host_api();
   if (method == "notifications/progress") {
@@ -864,17 +852,10 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
     std::int64_t owner = 0;
     {
       std::lock_guard lock(mutex_);
-      int calls = 0;
-      for (auto& [id, p] : pending_)
-        if (p.connection == c->number && !p.done && p.ctx != nullptr) {
-          ++calls;
-          owner = id;
-          ctx = p.ctx;
-        }
-      if (calls == 1)
+      if (call_of(*c, related, &owner) == 1) {
+        ctx = pending_.at(owner).ctx;
         ++pending_.at(owner).users;
-      else
-        ctx = nullptr;
+      }
     }
     api.log(host_, ctx, log_level_of(params.value("level", json())), kh_arg(text));
     if (ctx != nullptr) release_user(owner);
@@ -905,6 +886,26 @@ void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,
   }).detach();
 }
 
+int McpServerBackend::call_of(const Connection& c, std::optional<std::int64_t> related,
+                              std::int64_t* owner) const {
+  auto is_call = [&](const Pending& p) {
+    return p.connection == c.number && !p.done && p.ctx != nullptr;
+  };
+  if (related) {  // linked: that call, or none (it ended; never another one)
+    auto it = pending_.find(*related);
+    if (it == pending_.end() || !is_call(it->second)) return 0;
+    *owner = it->first;
+    return 1;
+  }
+  int calls = 0;
+  for (const auto& [id, p] : pending_)
+    if (is_call(p)) {
+      ++calls;
+      *owner = id;
+    }
+  return calls;
+}
+
 void McpServerBackend::on_list_changed(const std::shared_ptr<Connection>& c, int32_t what) {
   if (Status read = read_catalog(c); !read.is_ok()) {
     spdlog::warn("instance '{}': its server changed a list, but reading it failed: {}",
@@ -914,7 +915,8 @@ void McpServerBackend::on_list_changed(const std::shared_ptr<Connection>& c, int
   PluginInstance::host_api().notify_list_changed(host_, what);
 }
 
-void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& c, json message) {
+void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& c, json message,
+                                             std::optional<std::int64_t> related) {
   const json id = message["id"];
   const std::string method = message["method"].get<std::string>();
   auto answer_error = [&](int code, const std::string& text) {
@@ -931,22 +933,18 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     answer_error(rpc::kMethodNotFound, "method not found: " + method);
     return;
   }
-  // The call the request belongs to: stdio carries no link, so it is forwarded only when
-  // exactly one call is in flight. With several (perhaps from different clients of an
-  // HTTP host), picking one could show one client's prompt to another: refused.
-  // A refusal is sent after mutex_ is released: the send may wait for the server.
+  // The call the request belongs to (call_of): the one whose answer stream carried it
+  // (Streamable HTTP), or over stdio, which carries no link, the only call in flight. With
+  // several (perhaps from different clients of an HTTP host), picking one could show one
+  // client's prompt to another: refused. A refusal is sent after mutex_ is released: the
+  // send may wait for the server.
   CallContext* ctx = nullptr;
   std::int64_t owner = 0;
   std::string refusal;
   {
     std::lock_guard lock(mutex_);
-    int calls = 0;
-    for (auto& [pid, p] : pending_)
-      if (p.connection == c->number && !p.done && p.ctx != nullptr) {
-        ++calls;
-        owner = pid;
-        ctx = p.ctx;
-      }
+    const int calls = call_of(*c, related, &owner);
+    if (calls == 1) ctx = pending_.at(owner).ctx;
     if (server_requests_ >= kMaxServerRequests)
       refusal = "too many requests to the client in flight";
     else if (calls == 0)
@@ -960,6 +958,7 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     }
   }
   if (!refusal.empty()) {
+    spdlog::info("instance '{}': its server's {} refused: {}", options_.instance, method, refusal);
     answer_error(rpc::kInternalError, refusal);
     return;
   }

@@ -11,11 +11,13 @@
 // call() forwards tools/call, resources/read, resources/(un)subscribe, prompts/get and
 // completion/complete as requests; the server's progress for a call reaches the call's
 // context; a cancelled call sends notifications/cancelled; the server's sampling,
-// elicitation and roots requests go to the client through the context of the one call in
-// flight, and are refused with a JSON-RPC error when none or several are in flight (stdio
-// does not say which call a request belongs to; guessing could show one client's prompt
-// to another) or the client lacks the capability; its log notifications go to
-// the host's (redacting) log; list_changed re-reads that list and tells the host.
+// elicitation and roots requests go to the client through the context of their call: the
+// one whose answer stream carried them (Streamable HTTP), or over stdio, which does not
+// say, the one call in flight. They are refused with a JSON-RPC error when there is no
+// such call, when several are in flight over stdio (guessing could show one client's
+// prompt to another), or when the client lacks the capability. Its log notifications go
+// to the host's (redacting) log, and to the client of their call when there is one;
+// list_changed re-reads that list and tells the host.
 //
 // Lifecycle: create() starts the server and completes the handshake. A server that exits,
 // crashes, breaks the protocol (a line over max_message_bytes) or stops reading ends only
@@ -23,7 +25,8 @@
 // (immediately, then 1 s, 2 s, ... up to 30 s; after RestartBudget::kMaxRestarts within 10 minutes
 // the instance is failed). destroy() ends the server's whole process group.
 //
-// Thread-safe: calls run concurrently, multiplexed by JSON-RPC id.
+// Thread-safe: calls run concurrently, multiplexed by JSON-RPC id. Calls in a burst to a
+// stdio server wait in no thread (call_async; README "Calls in a burst").
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -140,15 +143,23 @@ class McpServerBackend final : public PluginBackend {
   // (stdio: see Connection's turn); then ends the connection.
   void read_messages(std::shared_ptr<Connection> c);
   // Parses and handles one message of c's server (a malformed one is logged and dropped).
-  void handle_text(const std::shared_ptr<Connection>& c, const std::string& text);
+  // related: see ServerTransport::receive.
+  void handle_text(const std::shared_ptr<Connection>& c, const std::string& text,
+                   std::optional<std::int64_t> related = std::nullopt);
   // Gives up c's reading turn (mutex_ held) and wakes one request of c still waiting,
   // other than self.
   void pass_turn(Connection& c, std::int64_t self);
   void read_diagnostics(std::shared_ptr<Connection> c);
-  void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message);
+  void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message,
+                      std::optional<std::int64_t> related);
   void handle_notification(const std::shared_ptr<Connection>& c, const std::string& method,
-                           const nlohmann::json& params);
-  void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message);
+                           const nlohmann::json& params, std::optional<std::int64_t> related);
+  void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message,
+                             std::optional<std::int64_t> related);
+  // mutex_ held: how many of c's calls a message of the server may belong to, and in
+  // *owner the last of them. Linked (related): 1 when that request is a call in flight,
+  // else 0. Unlinked: every call in flight.
+  int call_of(const Connection& c, std::optional<std::int64_t> related, std::int64_t* owner) const;
   void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
   // Queues message behind every request queued before (a cancellation never overtakes its
   // request, and never waits for the queue to drain), or sends it when there is no queue.

@@ -141,6 +141,7 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
                     {const_cast<char*>(&kNewline), 1}};
   const bool written = write_parts(in_fd_, parts, 3, timeout);
   queued_.clear();  // written, or the server is treated as gone
+  stalled_ = false;
   return written;
 }
 
@@ -158,6 +159,7 @@ bool ServerProcess::write_queued_now() {
     break;                           // full: the rest waits
   }
   queued_.erase(0, written);
+  stalled_ = !queued_.empty();
   return ok;
 }
 
@@ -187,6 +189,14 @@ ServerProcess::AtOnce ServerProcess::flush_queued() {
     return AtOnce::kSent;
   }
   return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
+}
+
+ServerProcess::AtOnce ServerProcess::flush_stalled() {
+  {
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (lock.owns_lock() && !stalled_ && !flush_wanted_) return AtOnce::kSent;
+  }
+  return flush_queued();
 }
 
 void ServerProcess::kill_group() {

@@ -52,6 +52,10 @@ class ServerProcess {
   // for a later flush (the pipe is full) or another writer holds stdin (the holder then
   // writes what the pipe takes before it lets go).
   AtOnce flush_queued();
+  // flush_queued(), but only for what a flush could not write (a full pipe, or stdin taken
+  // at the time): the reader's tick calls it, and must not write lines that a burst still
+  // holds back for one write (base/send_batch.hpp).
+  AtOnce flush_stalled();
   int stdout_fd() const noexcept { return out_fd_; }
   int stderr_fd() const noexcept { return err_fd_; }
   pid_t pid() const noexcept { return pid_; }
@@ -74,6 +78,7 @@ class ServerProcess {
   std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
   // A flush_queued() found write_mutex_ taken: the holder writes before it lets go.
   std::atomic<bool> flush_wanted_{false};
+  bool stalled_ = false;  // a flush left part of queued_ (write_mutex_)
   // With write_mutex_ held: writes what the pipe takes now of queued_; false on an error
   // other than a full pipe (the server is gone).
   bool write_queued_now();

@@ -44,8 +44,15 @@ class ServerTransport {
     return AtOnce::kLater;
   }
   virtual AtOnce flush() { return AtOnce::kSent; }
+  // flush(), but only for what an earlier flush could not write (a full pipe): never the
+  // lines a burst still holds back.
+  virtual AtOnce flush_stalled() { return AtOnce::kSent; }
   // Blocks for the next message from the server into *message; false at the end.
-  virtual bool receive(std::string* message) = 0;
+  // *related: the id of keyhold's request whose answer carried the message (Streamable
+  // HTTP sends the server's requests, progress and logs for a request on that request's
+  // own stream), so a request of the server is linked to its call; empty when the
+  // transport does not say (stdio) or the server sent it outside any request.
+  virtual bool receive(std::string* message, std::optional<std::int64_t>* related) = 0;
   // Transports whose messages a caller waiting for its response may read itself, one
   // reader at a time (McpServerBackend passes the turn), instead of a reader thread
   // handing each response over (stdio). For those, receive_for() waits at most timeout.
@@ -53,7 +60,8 @@ class ServerTransport {
   virtual bool readable_by_callers() const { return false; }
   virtual Received receive_for(std::string* message, std::chrono::milliseconds timeout) {
     (void)timeout;
-    return receive(message) ? Received::kMessage : Received::kEnd;
+    std::optional<std::int64_t> related;
+    return receive(message, &related) ? Received::kMessage : Received::kEnd;
   }
   // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end
   // (at once for a transport that has none).

@@ -49,7 +49,14 @@ ServerTransport::AtOnce StdioTransport::flush() {
   return result;
 }
 
-bool StdioTransport::receive(std::string* message) {
+ServerTransport::AtOnce StdioTransport::flush_stalled() {
+  const AtOnce result = at_once(process_->flush_stalled());
+  if (result == AtOnce::kGone) process_->kill_group();
+  return result;
+}
+
+bool StdioTransport::receive(std::string* message, std::optional<std::int64_t>* related) {
+  related->reset();  // stdio carries no link
   return receive_for(message, std::chrono::milliseconds(-1)) == Received::kMessage;
 }
 

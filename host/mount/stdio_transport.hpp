@@ -21,7 +21,8 @@ class StdioTransport final : public ServerTransport {
             std::chrono::milliseconds timeout, const std::string& client_request) override;
   AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) override;
   AtOnce flush() override;
-  bool receive(std::string* message) override;
+  AtOnce flush_stalled() override;
+  bool receive(std::string* message, std::optional<std::int64_t>* related) override;
   bool readable_by_callers() const override { return true; }
   Received receive_for(std::string* message, std::chrono::milliseconds timeout) override;
   bool diagnostic(std::string* line) override;

@@ -5,10 +5,14 @@
 // transport speaks the protocol's headers (session, version, the GET stream, DELETE at the
 // end), a value the server sends back is redacted, the server going down is a clear error
 // and the next call after it is back works (a new session), and without the grant the
-// instance does not start and says why. The canary never appears in keyhold's output.
+// instance does not start and says why. The canary never appears in keyhold's output. A
+// sampling request of the server reaches the client of its own call even while another
+// call is in flight: Streamable HTTP carries it on that call's answer stream.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, test } from 'node:test';
+
+import { CreateMessageRequestSchema } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, audit, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
@@ -26,6 +30,7 @@ let refused = 0;
 let refuseAll = false; // the proxy refuses every request (the 401 test), counted apart
 let refusedAll = 0;
 const LEAK_WORD = 'please-leak-the-token';
+const samplingRequests = [];
 
 async function startEverything() {
   everything = await startEverythingHttp(everythingPort, everythingLog);
@@ -106,8 +111,12 @@ before(async () => {
       `[instances.remote.secrets]\n` +
       `api-token = "vault:team/remote-token"\n`,
   );
-  session = await connectSdk(sandbox, config);
+  session = await connectSdk(sandbox, config, [], { capabilities: { sampling: {} } });
   client = session.client;
+  client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+    samplingRequests.push(request.params);
+    return { model: 'test-model', role: 'assistant', content: { type: 'text', text: 'sampled-by-the-sdk-client' } };
+  });
 });
 
 after(async () => {
@@ -135,6 +144,22 @@ test('the remote tools are listed with the prefix and a call works, with the bea
   assert.match(textOf(sum), /42/);
   assert.equal(refused, 0, 'the proxy refused a request of keyhold');
   assert.ok(seen.length >= 4, `only ${seen.length} requests reached the proxy`);
+});
+
+test("a sampling request is linked to its own call by its answer stream, even with another call in flight", async () => {
+  // Over stdio keyhold refuses this (it cannot tell the calls apart: everything.test.mjs);
+  // over Streamable HTTP the request comes on the POST stream of the call that caused it.
+  const before = samplingRequests.length;
+  const long = client.callTool({ name: 'remote_trigger-long-running-operation', arguments: { duration: 3, steps: 3 } });
+  await sleep(300);
+  const sampled = await client.callTool({
+    name: 'remote_trigger-sampling-request',
+    arguments: { prompt: 'say hello over http', maxTokens: 20 },
+  });
+  assert.equal(samplingRequests.length, before + 1, textOf(sampled));
+  assert.match(JSON.stringify(samplingRequests.at(-1).messages), /say hello over http/);
+  assert.match(textOf(sampled), /sampled-by-the-sdk-client/);
+  assert.match(textOf(await long), /Long running operation completed/);
 });
 
 test('the transport speaks Streamable HTTP: session, protocol version, accept, the GET stream', async () => {
