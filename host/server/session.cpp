@@ -707,7 +707,8 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   ctx->progress_token = meta.progress_token;
   ctx->oauth_user.subject = options_.client_name;
   const std::string key = rpc::id_key(id);
-  json refusal;  // sent after the lock is released: reply() takes it too
+  json refusal;        // sent after the lock is released: reply() takes it too
+  bool alone = false;  // no other call of this session is in flight
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
@@ -719,7 +720,7 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
                                 "invalid request: a request with this id is already in flight");
     } else {
       in_flight_[key] = ctx;
-      ++busy_;
+      alone = ++busy_ == 1;
     }
   }
   if (!refusal.is_null()) {
@@ -740,13 +741,14 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   std::function<void()> work = [finish, ctx, instance, call] {
     finish([&] { return instance->call(*ctx, call->method, call->params); });
   };
-  // The transport's reading thread may run it at once (no hand-off to a worker): a call
-  // that waits for a runner only when no other message is ready (the fastest answer to one
-  // call at a time).
+  // The transport's reading thread may run it at once (no hand-off to a worker). A call
+  // that waits for another process (a runner, a mounted server) only when it is the one
+  // call in flight and no other message is ready: the fastest answer to one call at a
+  // time. Among pipelined calls it would hold up reading the next ones while it waits.
+  const bool waits = instance->backend().isolation() != "in-process";
   if (InlineCalls* runner = InlineCalls::current();
-      runner != nullptr && runner->run_inline(work, instance->backend().isolation() == "in-process"
-                                                        ? InlineCalls::Kind::kWork
-                                                        : InlineCalls::Kind::kWaits))
+      runner != nullptr && (!waits || alone) &&
+      runner->run_inline(work, waits ? InlineCalls::Kind::kWaits : InlineCalls::Kind::kWork))
     return;
   // Otherwise a runner's call needs no thread while it waits: the thread that reads its
   // reply finishes it. Not while the client is behind in reading: the answers would pile
