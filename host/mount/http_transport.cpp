@@ -496,7 +496,7 @@ void HttpTransport::finish(Transfer* t, int code) {
   if (t->status >= 200 && t->status < 300) {
     if (!t->event_stream && !t->buffer.empty()) {
       t->answered = true;
-      deliver(std::move(t->buffer));
+      deliver(std::move(t->buffer), t->request_id);
     }
     if (t->request_id && !t->answered)
       deliver_error(*t->request_id, "the server at " + origin_ +

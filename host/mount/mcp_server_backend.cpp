@@ -542,8 +542,9 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   {
     std::lock_guard lock(mutex_);
     if (c->ended || c->at_end) return false;
-    if (c->transport->queue(text, &flush_due) == ServerTransport::AtOnce::kLater) return false;
-    Pending& p = pending_.try_emplace(id).first->second;
+    // Registered first (what may throw, before anything is queued), taken back if refused.
+    auto registered = pending_.try_emplace(id).first;
+    Pending& p = registered->second;
     p.connection = c->number;
     p.ctx = ctx.get();
     p.owner = ctx;
@@ -551,6 +552,11 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
     p.finish = std::move(done);
     p.method = std::move(method_text);
     p.started = Clock::now();
+    if (c->transport->queue(text, &flush_due) == ServerTransport::AtOnce::kLater) {
+      done = std::move(p.finish);
+      pending_.erase(registered);
+      return false;
+    }
     ++c->turn.async_calls;
     if (!c->turn.reading) c->turn.reader_wake.notify_one();
   }
@@ -742,6 +748,7 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
       lock.unlock();
       const auto got = c->transport->receive_for(&text, tick);
       if (got == ServerTransport::Received::kMessage) handle_text(c, text);
+      c->transport->flush_stalled();  // what a full pipe (or a lost race for stdin) left
       lock.lock();
       if (got == ServerTransport::Received::kEnd) c->at_end = true;
       pass_turn(*c, 0);
@@ -897,6 +904,9 @@ int McpServerBackend::call_of(const Connection& c, std::optional<std::int64_t> r
     *owner = it->first;
     return 1;
   }
+  // A remote server links what belongs to a call (its answer stream): what comes unlinked
+  // (the GET stream) belongs to none, even with one call in flight.
+  if (options_.remote) return 0;
   int calls = 0;
   for (const auto& [id, p] : pending_)
     if (is_call(p)) {
@@ -948,7 +958,8 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     if (server_requests_ >= kMaxServerRequests)
       refusal = "too many requests to the client in flight";
     else if (calls == 0)
-      refusal = "keyhold forwards " + method + " to its client only during a call";
+      refusal = "keyhold forwards " + method + " to its client only during a call" +
+                (options_.remote ? ", on the answer stream of that call" : "");
     else if (calls > 1)
       refusal = "keyhold cannot tell which of " + std::to_string(calls) + " calls in flight this " +
                 method + " belongs to (stdio carries no link)";
@@ -958,7 +969,9 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
     }
   }
   if (!refusal.empty()) {
-    spdlog::info("instance '{}': its server's {} refused: {}", options_.instance, method, refusal);
+    if (refusal_log_.admit_line(options_.instance, "refusals of its server's requests"))
+      spdlog::info("instance '{}': its server's {} refused: {}", options_.instance, method,
+                   refusal);
     answer_error(rpc::kInternalError, refusal);
     return;
   }

@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "base/log_budget.hpp"
 #include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
 #include "loader/plugin_backend.hpp"
@@ -158,7 +159,8 @@ class McpServerBackend final : public PluginBackend {
                              std::optional<std::int64_t> related);
   // mutex_ held: how many of c's calls a message of the server may belong to, and in
   // *owner the last of them. Linked (related): 1 when that request is a call in flight,
-  // else 0. Unlinked: every call in flight.
+  // else 0. Unlinked: every call in flight over stdio; none for a remote server (it links
+  // what belongs to a call).
   int call_of(const Connection& c, std::optional<std::int64_t> related, std::int64_t* owner) const;
   void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
   // Queues message behind every request queued before (a cancellation never overtakes its
@@ -194,6 +196,7 @@ class McpServerBackend final : public PluginBackend {
   std::string failed_;       // set once the instance has failed for good
   std::string last_end_;     // why the previous server ended
   int server_requests_ = 0;  // threads answering server-to-client requests
+  LogBudget refusal_log_;    // a server may send requests at will: their refusals' log lines
   bool destroyed_ = false;
   bool parked_ = false;  // lazy: stopped after create(), until the first call
 };

@@ -142,6 +142,7 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
   const bool written = write_parts(in_fd_, parts, 3, timeout);
   queued_.clear();  // written, or the server is treated as gone
   stalled_ = false;
+  flush_wanted_ = false;  // nothing is queued now
   return written;
 }
 
@@ -165,38 +166,50 @@ bool ServerProcess::write_queued_now() {
 
 ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due,
                                                 bool bounded) {
-  std::unique_lock lock(write_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return AtOnce::kLater;
-  if (in_fd_ < 0) return AtOnce::kGone;
-  if (bounded && queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
-  *flush_due = queued_.empty();
-  queued_.append(text);
-  queued_ += kNewline;
-  // A flush that found the lock taken (by this call) is done here.
-  if (flush_wanted_.exchange(false) && !write_queued_now()) return AtOnce::kGone;
+  {
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return AtOnce::kLater;
+    if (in_fd_ < 0) return AtOnce::kGone;
+    if (bounded && queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
+    *flush_due = queued_.empty();
+    queued_.append(text);
+    queued_ += kNewline;
+  }
+  // A flush that found the lock taken (by this call) is done now.
+  if (flush_wanted_) return flush_queued();
   return AtOnce::kSent;
 }
 
 ServerProcess::AtOnce ServerProcess::flush_queued() {
-  std::unique_lock lock(write_mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) {
-    flush_wanted_ = true;  // the holder writes before it lets go
-    return AtOnce::kSent;
+  // A holder of stdin that finds flush_wanted_ after it lets go flushes in turn, so a
+  // flush is never lost to a race for the lock (only handed to whoever holds it).
+  for (;;) {
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      flush_wanted_ = true;  // the holder flushes once it lets go
+      return AtOnce::kSent;
+    }
+    flush_wanted_ = false;
+    if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
+      queued_.clear();
+      return AtOnce::kSent;
+    }
+    if (!write_queued_now()) return AtOnce::kGone;
+    lock.unlock();
+    if (!flush_wanted_) return AtOnce::kSent;
   }
+}
+
+ServerProcess::AtOnce ServerProcess::flush_stalled() {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return AtOnce::kSent;  // busy: the next tick looks again
+  if (!stalled_ && !flush_wanted_) return AtOnce::kSent;
   flush_wanted_ = false;
-  if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
+  if (in_fd_ < 0) {
     queued_.clear();
     return AtOnce::kSent;
   }
   return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
-}
-
-ServerProcess::AtOnce ServerProcess::flush_stalled() {
-  {
-    std::unique_lock lock(write_mutex_, std::try_to_lock);
-    if (lock.owns_lock() && !stalled_ && !flush_wanted_) return AtOnce::kSent;
-  }
-  return flush_queued();
 }
 
 void ServerProcess::kill_group() {

@@ -720,7 +720,10 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
                                 "invalid request: a request with this id is already in flight");
     } else {
       in_flight_[key] = ctx;
-      alone = ++busy_ == 1;
+      ++busy_;
+      // in_flight_, not busy_: a call leaves it before its answer is sent (busy_ only
+      // after), so a sequential client's next call never finds the last one still there.
+      alone = in_flight_.size() == 1;
     }
   }
   if (!refusal.is_null()) {
