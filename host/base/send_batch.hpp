@@ -31,10 +31,6 @@ class SendBatch {
     std::lock_guard lock(mutex_);
     held_ = true;
   }
-  bool held() const {
-    std::lock_guard lock(mutex_);
-    return held_;
-  }
   // Runs flush at release() (at once when the batch is not held). flush must not throw.
   void defer(std::function<void()> flush) {
     {
@@ -58,7 +54,7 @@ class SendBatch {
   }
 
  private:
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   bool held_ = false;
   std::vector<std::function<void()>> deferred_;
 };

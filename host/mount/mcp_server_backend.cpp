@@ -748,15 +748,16 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
       lock.unlock();
       const auto got = c->transport->receive_for(&text, tick);
       if (got == ServerTransport::Received::kMessage) handle_text(c, text);
-      c->transport->flush_stalled();  // what a full pipe (or a lost race for stdin) left
       lock.lock();
       if (got == ServerTransport::Received::kEnd) c->at_end = true;
       pass_turn(*c, 0);
-      if (c->turn.async_calls > 0) {
-        lock.unlock();
-        check_async_limits(c);
-        lock.lock();
-      }
+      const bool async_out = c->turn.async_calls > 0;
+      lock.unlock();
+      if (async_out)
+        check_async_limits(c);  // it writes stalled lines too
+      else
+        c->transport->flush_stalled();  // what a full pipe (or a lost race for stdin) left
+      lock.lock();
     }
   }
   end_connection(c, c->transport->close(std::chrono::milliseconds(400)));
@@ -793,7 +794,7 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
         it->second.response = std::move(message);
         it->second.done = true;
         it->second.ready.notify_all();
-        take_finished(it->first, &finished);  // an async call is finished here
+        if (it->second.finish) take_finished(it->first, &finished);  // an async call ends here
       }
       run_finished(finished);
       return;

@@ -189,27 +189,26 @@ ServerProcess::AtOnce ServerProcess::flush_queued() {
       flush_wanted_ = true;  // the holder flushes once it lets go
       return AtOnce::kSent;
     }
-    flush_wanted_ = false;
-    if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
-      queued_.clear();
-      return AtOnce::kSent;
-    }
-    if (!write_queued_now()) return AtOnce::kGone;
+    if (flush_locked() == AtOnce::kGone) return AtOnce::kGone;
     lock.unlock();
     if (!flush_wanted_) return AtOnce::kSent;
   }
+}
+
+ServerProcess::AtOnce ServerProcess::flush_locked() {
+  flush_wanted_ = false;
+  if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
+    queued_.clear();
+    return AtOnce::kSent;
+  }
+  return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
 }
 
 ServerProcess::AtOnce ServerProcess::flush_stalled() {
   std::unique_lock lock(write_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return AtOnce::kSent;  // busy: the next tick looks again
   if (!stalled_ && !flush_wanted_) return AtOnce::kSent;
-  flush_wanted_ = false;
-  if (in_fd_ < 0) {
-    queued_.clear();
-    return AtOnce::kSent;
-  }
-  return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
+  return flush_locked();
 }
 
 void ServerProcess::kill_group() {

@@ -19,6 +19,7 @@
 
 #include "base/status.hpp"
 #include "keyhold/vault/secret_buffer.hpp"
+#include "mount/server_transport.hpp"
 #include "sandbox/task_group.hpp"
 
 namespace keyhold::mount {
@@ -45,7 +46,7 @@ class ServerProcess {
   // queue before its own line. kLater from queue_line: nothing queued, because another
   // writer holds stdin or kMaxQueuedBytes are queued already. *flush_due: the queue was
   // empty before this line (nobody has a flush of it pending).
-  enum class AtOnce { kSent, kLater, kGone };
+  using AtOnce = ServerTransport::AtOnce;
   static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
   AtOnce queue_line(std::string_view text, bool* flush_due, bool bounded = true);
   // kGone when the server is gone; kSent otherwise, even when part of the queue is left
@@ -82,6 +83,8 @@ class ServerProcess {
   // With write_mutex_ held: writes what the pipe takes now of queued_; false on an error
   // other than a full pipe (the server is gone).
   bool write_queued_now();
+  // With write_mutex_ held: the flush both flush_queued() and flush_stalled() make.
+  AtOnce flush_locked();
   std::mutex end_mutex_;
   bool reaped_ = false;
   std::string ended_;

@@ -20,39 +20,20 @@ bool StdioTransport::send(std::string_view message, std::optional<std::int64_t>,
   return false;
 }
 
-namespace {
-
-ServerTransport::AtOnce at_once(ServerProcess::AtOnce result) {
-  switch (result) {
-    case ServerProcess::AtOnce::kSent:
-      return ServerTransport::AtOnce::kSent;
-    case ServerProcess::AtOnce::kLater:
-      return ServerTransport::AtOnce::kLater;
-    case ServerProcess::AtOnce::kGone:
-      break;
-  }
-  return ServerTransport::AtOnce::kGone;
-}
-
-}  // namespace
-
-ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due,
-                                              bool bounded) {
-  const AtOnce result = at_once(process_->queue_line(message, flush_due, bounded));
+ServerTransport::AtOnce StdioTransport::ended_if_gone(AtOnce result) {
   if (result == AtOnce::kGone) process_->kill_group();  // as send(): the reader ends it
   return result;
 }
 
-ServerTransport::AtOnce StdioTransport::flush() {
-  const AtOnce result = at_once(process_->flush_queued());
-  if (result == AtOnce::kGone) process_->kill_group();
-  return result;
+ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due,
+                                              bool bounded) {
+  return ended_if_gone(process_->queue_line(message, flush_due, bounded));
 }
 
+ServerTransport::AtOnce StdioTransport::flush() { return ended_if_gone(process_->flush_queued()); }
+
 ServerTransport::AtOnce StdioTransport::flush_stalled() {
-  const AtOnce result = at_once(process_->flush_stalled());
-  if (result == AtOnce::kGone) process_->kill_group();
-  return result;
+  return ended_if_gone(process_->flush_stalled());
 }
 
 bool StdioTransport::receive(std::string* message, std::optional<std::int64_t>* related) {

@@ -32,6 +32,9 @@ class StdioTransport final : public ServerTransport {
   std::string_view failure_hint() const override { return "; its stderr is in the log"; }
 
  private:
+  // Returns result; on kGone it kills the server, so that the reader sees the end.
+  AtOnce ended_if_gone(AtOnce result);
+
   std::unique_ptr<ServerProcess> process_;
   std::size_t max_message_bytes_;
   LineReader lines_;        // the current reader's (one at a time)
