@@ -14,7 +14,7 @@ const args = Object.fromEntries(
 const N = Number(args.n ?? 20000);
 const SEQ = Number(args.seq ?? 5000);
 const WINDOW = 64;
-const STARTS = 5;
+const STARTS = 7;
 
 function config(isolation, instances) {
   let text = '';
@@ -52,19 +52,29 @@ function start(configFile) {
 
 const call = (s, id) => s.send(id, 'tools/call', { name: 'echo', arguments: { text: 'hello from the isolation bench' } });
 
-async function measure(isolation) {
+// Both hosts run side by side and the sequential calls alternate between them in blocks,
+// so a change of load on the machine during the run (this VM is shared) falls on both.
+const BLOCKS = 10;
+
+async function open(isolation) {
   const s = start(config(isolation, 1));
   await s.send(0, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
-  let id = 1;
-  for (let i = 0; i < 1000; ++i) await call(s, id++);
-  const lat = [];
-  for (let i = 0; i < SEQ; ++i) {
+  s.id = 1;
+  s.lat = [];
+  for (let i = 0; i < 1000; ++i) await call(s, s.id++);
+  return s;
+}
+
+async function sequential(s, calls) {
+  for (let i = 0; i < calls; ++i) {
     const t = process.hrtime.bigint();
-    const r = await call(s, id++);
-    lat.push(Number(process.hrtime.bigint() - t) / 1000);
+    const r = await call(s, s.id++);
+    s.lat.push(Number(process.hrtime.bigint() - t) / 1000);
     if (r.result?.content?.[0]?.text === undefined) throw new Error(JSON.stringify(r));
   }
-  lat.sort((a, b) => a - b);
+}
+
+async function pipelined(s) {
   const t0 = process.hrtime.bigint();
   let next = 0;
   let done = 0;
@@ -72,7 +82,7 @@ async function measure(isolation) {
     const pump = () => {
       while (next < N && next - done < WINDOW) {
         next += 1;
-        call(s, id++).then(() => {
+        call(s, s.id++).then(() => {
           done += 1;
           if (done === N) resolve();
           else pump();
@@ -81,7 +91,11 @@ async function measure(isolation) {
     };
     pump();
   });
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return N / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+function finish(s, isolation, rate) {
+  const lat = [...s.lat].sort((a, b) => a - b);
   let rss = null;
   let pss = null;
   let uss = null;
@@ -99,28 +113,40 @@ async function measure(isolation) {
   }
   const hostRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))[1]) / 1024;
   s.child.kill('SIGTERM');
-  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate: N / seconds, rss, pss, uss, hostRss };
+  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate, rss, pss, uss, hostRss };
 }
 
-async function coldStart(isolation) {
-  const file = config(isolation, 10);
-  const times = [];
-  for (let i = 0; i < STARTS; ++i) {
-    const t = process.hrtime.bigint();
-    const s = start(file);
-    await s.send(0, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    s.child.kill('SIGTERM');
-    await new Promise((r) => s.child.on('exit', r));
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+async function startOnce(file) {
+  const t = process.hrtime.bigint();
+  const s = start(file);
+  await s.send(0, 'initialize', { protocolVersion: '2025-11-25', capabilities: {} });
+  const ms = Number(process.hrtime.bigint() - t) / 1e6;
+  s.child.kill('SIGTERM');
+  await new Promise((r) => s.child.on('exit', r));
+  return ms;
 }
 
-const inproc = await measure('in-process');
-const isolated = await measure('process');
-const coldIn = await coldStart('in-process');
-const coldIso = await coldStart('process');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const inHost = await open('in-process');
+const isoHost = await open('process');
+for (let b = 0; b < BLOCKS; ++b) {
+  await sequential(inHost, Math.ceil(SEQ / BLOCKS));
+  await sequential(isoHost, Math.ceil(SEQ / BLOCKS));
+}
+const inRate = await pipelined(inHost);
+const isoRate = await pipelined(isoHost);
+const inproc = finish(inHost, 'in-process', inRate);
+const isolated = finish(isoHost, 'process', isoRate);
+// Cold starts alternate too: in-process, isolated, in-process, ...
+const coldFiles = { in: config('in-process', 10), iso: config('process', 10) };
+const coldTimes = { in: [], iso: [] };
+for (let i = 0; i < STARTS; ++i) {
+  coldTimes.in.push(await startOnce(coldFiles.in));
+  coldTimes.iso.push(await startOnce(coldFiles.iso));
+}
+const coldIn = median(coldTimes.in);
+const coldIso = median(coldTimes.iso);
 const f = (x, d = 1) => x.toFixed(d);
 const verdict = (ok) => (ok ? 'PASS' : 'MISS');
 console.log(`| | in-process | process | target |`);

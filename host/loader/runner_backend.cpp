@@ -34,6 +34,16 @@ using Clock = std::chrono::steady_clock;
 
 // Where a runner finds the descriptor through which it joins its pids cgroup.
 constexpr int kRunnerJoinFd = 4;
+// How long a caller waiting for its own reply polls before it sleeps in poll(2), on a
+// machine with more than one CPU (on one, the spin would only delay the runner). An echo
+// round trip to a runner takes about 20-40 us here, and waking a sleeping thread costs
+// about as much again on a VM: the spin saves that wake-up for short calls, and a long
+// call pays this much CPU once. bench/stdio's C++ driver, sequential echo: p50 96-112 us
+// without, 85-88 us with it.
+std::chrono::microseconds reply_spin() {
+  static const std::chrono::microseconds spin{std::thread::hardware_concurrency() > 1 ? 50 : 0};
+  return spin;
+}
 
 struct RunnerBackend::Process {
   pid_t pid = -1;
@@ -491,7 +501,7 @@ std::int32_t RunnerBackend::request(Message message, CallContext* ctx, std::stri
     if (p.done) break;
     if (!process->ended && process->turn.try_take()) {
       // The turn was free: read the channel ourselves (most often our own reply is next).
-      read_frames(process, std::chrono::milliseconds(20), lock);
+      read_frames(process, std::chrono::milliseconds(20), lock, reply_spin());
       pass_turn(*process, id);
       if (process->turn.async_calls > 0) {  // async calls wait on whoever reads
         lock.unlock();
@@ -788,11 +798,17 @@ bool RunnerBackend::send_or_end(const std::shared_ptr<Process>& process, const M
 }
 
 void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, std::chrono::microseconds spin) {
   runner::Channel& channel = *process->channel;
   if (!channel.frame_buffered()) {
     pollfd pfd{channel.fd(), POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+    int ready = 0;
+    if (spin.count() > 0) {
+      const auto until = Clock::now() + spin;
+      while ((ready = ::poll(&pfd, 1, 0)) == 0 && Clock::now() < until) {
+      }
+    }
+    if (ready == 0) ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
     if (ready == 0 || (ready < 0 && errno == EINTR)) return;
     // One read of what arrived, never a wait for the rest of a frame: a runner that stops
     // inside one must not hold this thread, which also watches the calls' limits.
@@ -837,9 +853,10 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
 
 void RunnerBackend::read_frames(const std::shared_ptr<Process>& process,
                                 std::chrono::milliseconds timeout,
-                                std::unique_lock<std::mutex>& lock) {
+                                std::unique_lock<std::mutex>& lock,
+                                std::chrono::microseconds spin) {
   lock.unlock();
-  read_frame(process, timeout);
+  read_frame(process, timeout, spin);
   lock.lock();
   // One read(2) often brings the replies of several calls: every whole frame it buffered
   // is handed out before the turn passes on, rather than a thread woken per frame.

@@ -108,12 +108,14 @@ class RunnerBackend final : public PluginBackend {
   // Sends a request and waits for its reply (or the runner's end).
   std::int32_t request(runner::Message message, CallContext* ctx, std::string* body);
   // Reads and handles one frame when one arrives within timeout (-1: no limit); at the
-  // channel's end the process is ended. The caller holds the turn.
-  void read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout);
+  // channel's end the process is ended. With `spin`, it first polls without sleeping for up
+  // to that long. The caller holds the turn.
+  void read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout,
+                  std::chrono::microseconds spin = {});
   // read_frame(), then every whole frame that read buffered; lock (mutex_) held on entry
   // and return, released while reading. The caller holds the turn.
   void read_frames(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout,
-                   std::unique_lock<std::mutex>& lock);
+                   std::unique_lock<std::mutex>& lock, std::chrono::microseconds spin = {});
   // The reader thread: holds the turn while no call is in flight.
   void read_between_calls(std::shared_ptr<Process> process);
   // Gives up the turn to a waiting caller (not `self`) or the reader thread; mutex_ held.
