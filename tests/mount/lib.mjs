@@ -39,16 +39,69 @@ export async function freePort() {
   });
 }
 
-// server-everything in its Streamable HTTP mode on port (endpoint /mcp); resolves with the
-// child once it listens. log.text collects its output.
+// Listens on 127.0.0.1:port (0: a free one) and resolves with the port; rejects when the
+// port cannot be had (EADDRINUSE), rather than waiting forever for a listen that failed.
+export function listen(server, port = 0) {
+  return new Promise((resolve, reject) => {
+    const failed = (error) => reject(error);
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve(server.address().port);
+    });
+  });
+}
+
+// server-everything in its Streamable HTTP mode (endpoint /mcp); resolves with the child
+// once 127.0.0.1:port answers as it does, its port as child.port. log.text collects its
+// output. Without a port it takes a free one, and another when that one went to another
+// test's socket after freePort saw it free. The server listens on every address, so it
+// even starts when another test listens on 127.0.0.1 at that port, and what connects
+// there reaches the other test's listener: hence the check of the answer.
 export async function startEverythingHttp(port, log = { text: '' }) {
+  for (let attempt = 1; ; ++attempt) {
+    const chosen = port ?? (await freePort());
+    let child;
+    try {
+      child = await spawnEverythingHttp(chosen, log);
+      await expectEverythingAt(chosen);
+      child.port = chosen;
+      return child;
+    } catch (error) {
+      await stopChild(child);
+      if (port !== undefined || attempt === 5) throw error;
+    }
+  }
+}
+
+// Rejects unless GET http://127.0.0.1:port/mcp gets server-everything's answer to a GET
+// without a session (400, "No valid session ID provided") within 10 s.
+async function expectEverythingAt(port) {
+  const http = await import('node:http');
+  const answer = await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/mcp', timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer at 127.0.0.1:${port} in 10 s`)));
+    req.on('error', reject);
+  });
+  if (answer.status !== 400 || !answer.body.includes('No valid session ID provided'))
+    throw new Error(`127.0.0.1:${port} is not server-everything: ${answer.status} ${answer.body.slice(0, 200)}`);
+}
+
+async function spawnEverythingHttp(port, log) {
   const { spawn } = await import('node:child_process');
   const child = spawn(NODE_BIN, [EVERYTHING_JS, 'streamableHttp'], {
     env: { ...process.env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server-everything did not start:\n${log.text}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server-everything did not start:\n${log.text}`));
+    }, 30_000);
     child.stderr.on('data', (chunk) => {
       log.text += chunk.toString('utf8');
       if (/listening on port/.test(log.text.split('\n').slice(-5).join('\n'))) {
@@ -57,7 +110,10 @@ export async function startEverythingHttp(port, log = { text: '' }) {
       }
     });
     child.stdout.on('data', (c) => (log.text += c.toString('utf8')));
-    child.once('exit', (code) => reject(new Error(`server-everything exited ${code}:\n${log.text}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server-everything exited ${code}:\n${log.text}`));
+    });
   });
   return child;
 }

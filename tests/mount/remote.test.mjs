@@ -16,7 +16,7 @@ import { CreateMessageRequestSchema } from '../e2e/node_modules/@modelcontextpro
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, audit, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { freePort, startEverythingHttp, stopChild } from './lib.mjs';
+import { listen, startEverythingHttp, stopChild } from './lib.mjs';
 
 let sandbox, canary, config, session, client;
 let everything; // the server-everything child
@@ -32,8 +32,10 @@ let refusedAll = 0;
 const LEAK_WORD = 'please-leak-the-token';
 const samplingRequests = [];
 
+// A new port each time: the proxy forwards to whichever everythingPort is current.
 async function startEverything() {
-  everything = await startEverythingHttp(everythingPort, everythingLog);
+  everything = await startEverythingHttp(undefined, everythingLog);
+  everythingPort = everything.port;
 }
 
 async function stopEverything() {
@@ -83,7 +85,10 @@ function startProxy() {
     });
     req.pipe(upstream);
   });
-  return new Promise((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+  // A free port the first time; the same one after a stop (the config names it).
+  return listen(proxy, proxyPort ?? 0).then((port) => {
+    proxyPort = port;
+  });
 }
 
 async function stopProxy() {
@@ -96,8 +101,6 @@ async function stopProxy() {
 }
 
 before(async () => {
-  everythingPort = await freePort();
-  proxyPort = await freePort();
   sandbox = await makeVault('mount-remote');
   canary = newCanary('remote');
   await setSecret(sandbox, 'team/remote-token', canary);

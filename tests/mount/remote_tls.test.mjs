@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 
 import { assertLogMatches, connectSdk, tomlString } from '../e2e/helpers.mjs';
 import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { freePort, startEverythingHttp, stopChild } from './lib.mjs';
+import { listen, startEverythingHttp, stopChild } from './lib.mjs';
 
 let sandbox, canary, everything, everythingPort, tlsPort, front, caFile;
 let authorized = 0;
@@ -38,9 +38,8 @@ before(async () => {
   await grant(sandbox, 'remote', 'team/remote-token', 'env');
   const certs = makeCertificates(sandbox.dir);
   caFile = certs.ca;
-  everythingPort = await freePort();
-  tlsPort = await freePort();
-  everything = await startEverythingHttp(everythingPort);
+  everything = await startEverythingHttp();
+  everythingPort = everything.port;
   // The HTTPS front: checks the bearer, then forwards to server-everything.
   const { readFileSync } = await import('node:fs');
   front = https.createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }, (req, res) => {
@@ -60,7 +59,7 @@ before(async () => {
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });
-  await new Promise((resolve) => front.listen(tlsPort, '127.0.0.1', resolve));
+  tlsPort = await listen(front);
 });
 
 after(async () => {

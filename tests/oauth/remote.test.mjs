@@ -11,7 +11,7 @@ import http from 'node:http';
 import { after, before, test } from 'node:test';
 
 import { sleep, tomlString } from '../e2e/helpers.mjs';
-import { freePort, startEverythingHttp, stopChild } from '../mount/lib.mjs';
+import { listen, startEverythingHttp, stopChild } from '../mount/lib.mjs';
 import { audit, captures, findLeaks, grant, makeVault, serve } from '../secrets/lib.mjs';
 import { startLogin } from './login.mjs';
 import { authorize, forget, issued, latest, startProvider, stillStored } from './oidc_server.mjs';
@@ -45,14 +45,15 @@ function startProxy() {
     upstream.on('error', () => res.headersSent ? res.end() : res.writeHead(502).end());
     req.pipe(upstream);
   });
-  return new Promise((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+  return listen(proxy).then((port) => {
+    proxyPort = port;
+  });
 }
 
 before(async () => {
   op = await startProvider({ accessTokenTtl: TTL });
-  everythingPort = await freePort();
-  proxyPort = await freePort();
-  everything = await startEverythingHttp(everythingPort);
+  everything = await startEverythingHttp();
+  everythingPort = everything.port;
   await startProxy();
   sandbox = await makeVault('oauth-remote');
   await grant(sandbox, 'remote', 'oauth-token/remote', 'env');

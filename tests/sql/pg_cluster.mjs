@@ -56,13 +56,22 @@ export class PgCluster {
       chownSync(this.dir, uid, gid);
     }
     chmodSync(this.dir, 0o755);
-    this.port = await freePort();
     const init = await this.asServerUser(pgBinary('initdb'), [
       '-D', this.data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256',
       '--encoding=UTF8', '--locale=C.UTF-8', '--no-sync',
     ]);
     if (init.code !== 0) throw new Error(`initdb failed (exit ${init.code}):\n${init.stdout}\n${init.stderr}`);
-    await this.ctl('start');
+    // A port freePort saw free may be taken by another test's socket before the server
+    // binds it: then another port.
+    for (let attempt = 1; ; ++attempt) {
+      this.port = await freePort();
+      try {
+        await this.ctl('start');
+        return;
+      } catch (error) {
+        if (attempt === 3 || !/Address already in use/.test(error.message)) throw error;
+      }
+    }
   }
 
   async ctl(action) {
