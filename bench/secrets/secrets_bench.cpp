@@ -3,6 +3,7 @@
 // Prints microseconds per call; target (issue 4): sign <= 5 us.
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -19,12 +20,33 @@
 using namespace keyhold;
 
 namespace {
+// Per-call time of f over n calls: the median (the issue's figure) and the mean (which
+// also carries the rare slow calls, e.g. after the audit writer's commit, when the next use
+// re-reads the vault's data version).
+struct Timing {
+  double p50 = 0;
+  double mean = 0;
+};
+
 template <class F>
-double per_call_us(int n, F&& f) {
+Timing per_call_us(int n, F&& f) {
+  std::vector<double> each;
+  each.reserve(static_cast<std::size_t>(n));
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) f();
+  for (int i = 0; i < n; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    f();
+    each.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count());
+  }
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  return std::chrono::duration<double, std::micro>(elapsed).count() / n;
+  std::nth_element(each.begin(), each.begin() + n / 2, each.end());
+  return {each[static_cast<std::size_t>(n / 2)],
+          std::chrono::duration<double, std::micro>(elapsed).count() / n};
+}
+
+void print_row(const char* what, Timing t, const char* verdict) {
+  std::printf("%-22s p50 %6.2f us, mean %6.2f us%s\n", what, t.p50, t.mean, verdict);
 }
 
 int32_t fail(const char* what) {
@@ -65,15 +87,15 @@ int main(int argc, char** argv) {
     auto acquired = broker.acquire("inst", "key", "1");
     if (!acquired.is_ok()) return fail("acquire");
     const kh_secret_handle handle = acquired.value();
-    const double hmac = per_call_us(n, [&] {
+    const Timing hmac = per_call_us(n, [&] {
       (void)broker.sign("inst", handle, "hmac-sha256", "GET\n/\n\nhost:example.com", "1");
     });
-    const double aws = per_call_us(n, [&] {
+    const Timing aws = per_call_us(n, [&] {
       (void)broker.sign("inst", handle, "aws4-signing-key",
                         R"({"date":"20261126","region":"us-east-1","service":"s3"})", "1");
     });
     std::size_t seen = 0;
-    const double reveal = per_call_us(n, [&] {
+    const Timing reveal = per_call_us(n, [&] {
       (void)broker.reveal(
           "inst", handle, "1",
           [](void* user, const unsigned char*, size_t size) {
@@ -83,11 +105,12 @@ int main(int argc, char** argv) {
     });
     broker.flush_audit();
     std::printf("calls per operation: %d (every call audited asynchronously)\n", n);
-    std::printf("sign hmac-sha256      %8.2f us/call   target <= 5 us: %s\n", hmac,
-                hmac <= 5 ? "PASS" : "MISS");
-    std::printf("sign aws4-signing-key %8.2f us/call   target <= 5 us: %s\n", aws,
-                aws <= 5 ? "PASS" : "MISS");
-    std::printf("reveal                %8.2f us/call\n", reveal);
+    print_row("sign hmac-sha256", hmac,
+              hmac.p50 <= 5 ? "   target p50 <= 5 us: PASS" : "   target p50 <= 5 us: MISS");
+    print_row("sign aws4-signing-key", aws,
+              aws.p50 <= 5 ? "   target p50 <= 5 us: PASS" : "   target p50 <= 5 us: MISS");
+    print_row("reveal", reveal,
+              reveal.p50 <= 5 ? "   target p50 <= 5 us: PASS" : "   target p50 <= 5 us: MISS");
 
     // Issue 18: an `oauth:NAME` alias whose cached access token is valid costs at most 5 us
     // more than a `vault:` alias. Same broker, same grant checks and audit; the record lives
@@ -123,7 +146,7 @@ int main(int argc, char** argv) {
     auto oauth_handle = broker.acquire("oinst", "key", "1");
     if (!oauth_handle.is_ok()) return fail(oauth_handle.status().message().c_str());
     std::size_t oauth_seen = 0;
-    const double oauth_reveal = per_call_us(n, [&] {
+    const Timing oauth_reveal = per_call_us(n, [&] {
       (void)broker.reveal(
           "oinst", oauth_handle.value(), "1",
           [](void* user, const unsigned char*, size_t size) {
@@ -134,9 +157,11 @@ int main(int argc, char** argv) {
     if (oauth_seen != static_cast<std::size_t>(n) * token.size())
       return fail("the oauth reveal did not hand out the stored access token");
     broker.flush_audit();
-    const double extra = oauth_reveal - reveal;
-    std::printf("reveal oauth: (valid) %8.2f us/call   +%.2f us over vault:, target <= 5 us: %s\n",
-                oauth_reveal, extra, extra <= 5 ? "PASS" : "MISS");
+    const double extra = oauth_reveal.p50 - reveal.p50;
+    std::printf(
+        "reveal oauth: (valid) p50 %6.2f us, mean %6.2f us   p50 %+.2f us over vault:, target <= "
+        "+5 us: %s\n",
+        oauth_reveal.p50, oauth_reveal.mean, extra, extra <= 5 ? "PASS" : "MISS");
   }
   std::filesystem::remove_all(dir);
   return 0;

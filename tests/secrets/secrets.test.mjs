@@ -313,24 +313,19 @@ for (const form of ['url-keep-slash', 'url-lower']) {
 
 // ------------------------------------------------------------------------ acceptance 2
 
-test('revoke while serving: the next use is denied within one second, even with a handle held', async () => {
+test('revoke while serving: the very next use is denied, even with a handle held', async () => {
   const { sandbox, config } = await standardVault('revoke');
   const s = await serve(sandbox, config, 'revoke');
   try {
     assert.equal(structured(await s.call('sa_reveal', { alias: 'token' })).reveal, KH.OK);
     assert.equal(structured(await s.call('sa_acquire', { alias: 'token' })).acquire, KH.OK); // held
+    // Uses in a row keep the vault's change checks on their fast path (nothing committed).
+    for (let i = 0; i < 5; ++i)
+      assert.equal(structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' })).reveal, KH.OK);
     await cli(sandbox, ['vault', 'revoke', 'sa', 'app/token']);
-    const revokedAt = Date.now();
-    let deniedAfter = null;
-    while (Date.now() - revokedAt < 3000) {
-      const r = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' }));
-      if (r.reveal === KH.NOT_GRANTED) {
-        deniedAfter = Date.now() - revokedAt;
-        break;
-      }
-      await sleep(50);
-    }
-    assert.ok(deniedAfter !== null && deniedAfter <= 1000, `held handle still usable ${deniedAfter ?? '>3000'} ms after revoke`);
+    // The revoke has committed (the CLI returned): the first use after it is refused.
+    const first = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'reveal' }));
+    assert.equal(first.reveal, KH.NOT_GRANTED, 'a held handle was usable after the revoke returned');
     const held = structured(await s.call('sa_use', { owner: 'sa', alias: 'token', op: 'sign' }));
     assert.equal(held.sign, KH.NOT_GRANTED, 'sign with a held handle after revoke');
     const fresh = structured(await s.call('sa_reveal', { alias: 'token' }));

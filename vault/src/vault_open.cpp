@@ -1,8 +1,10 @@
 // Creating, opening and unlocking a vault file; status and housekeeping.
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -239,16 +241,80 @@ FileIdentity FileIdentity::of(const std::filesystem::path& path) {
   return {true, static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
+DirectoryWatch::~DirectoryWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DirectoryWatch::watch(const std::filesystem::path& dir) {
+  if (fd_ >= 0) return;
+  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return;
+  constexpr std::uint32_t kMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  if (::inotify_add_watch(fd, dir.empty() ? "." : dir.c_str(), kMask) < 0) {
+    ::close(fd);
+    return;
+  }
+  fd_ = fd;
+}
+
+bool DirectoryWatch::quiet() {
+  if (fd_ < 0) return false;
+  // Room for a few events with names; a queue that overflowed reports IN_Q_OVERFLOW, an
+  // event too.
+  alignas(inotify_event) char buffer[4096];
+  bool any = false;
+  for (;;) {
+    const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+    if (n > 0) {
+      any = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // EAGAIN: drained. Anything else: the watch cannot tell, so not quiet (and no watch).
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      ::close(fd_);
+      fd_ = -1;
+      return false;
+    }
+    return !any;
+  }
+}
+
+std::optional<WalIndexHeader> wal_index_header(sqlite3* db) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||
+      file->pMethods->xShmMap == nullptr)
+    return std::nullopt;
+  // Region 0 at the WAL's region size (32 KiB), never extended: SQLite returns the region
+  // it has mapped already, or null when the file holds none.
+  volatile void* region = nullptr;
+  if (file->pMethods->xShmMap(file, 0, 32 * 1024, 0, &region) != SQLITE_OK || region == nullptr)
+    return std::nullopt;
+  WalIndexHeader header;
+  // Another process writes these bytes; a read torn by a commit under way differs from
+  // the header read before, which only costs the PRAGMA.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const volatile unsigned char* bytes = static_cast<const volatile unsigned char*>(region);
+  for (std::size_t i = 0; i < header.size(); ++i) header[i] = bytes[i];
+  return header;
+}
+
 void VaultState::remember_files() {
+  directory.watch(path.parent_path());  // first: a change after the stats is an event
   db_file = FileIdentity::of(path);
   shm_file = FileIdentity::of(path.string() + "-shm");
 }
 
 void VaultState::ensure_current() {
   if (db && !db_file.exists) return;  // being created or opened: nothing to compare yet
+  // The queue is drained before the stats, so a change after them is an event next time.
+  if (db && directory.quiet()) return;
   if (db && FileIdentity::of(path) == db_file &&
       FileIdentity::of(path.string() + "-shm") == shm_file)
     return;
+  known_version.reset();
   if (db) {
     // The old connection is dropped without a checkpoint: its WAL index may be a deleted
     // file whose view of the database is stale, and nothing of it may reach vault.db.
@@ -453,12 +519,24 @@ Result<VaultSummary> Vault::summary(UnixSeconds now) {
 
 Result<std::int64_t> Vault::data_version() {
   return guarded(*state_, "reading the data version", [&]() -> Result<std::int64_t> {
-    ScopedStatement query(*state_, "PRAGMA data_version");
+    VaultState& state = *state_;
+    // Read before the PRAGMA: a commit between the two is then a different header next
+    // time (one PRAGMA too many), never a version that misses it.
+    const std::optional<WalIndexHeader> header = wal_index_header(state.db->getHandle());
+    if (header && state.known_version && *header == state.known_version_header)
+      return *state.known_version;
+    ScopedStatement query(state, "PRAGMA data_version");
     if (!(*query).executeStep())
       return Status(ErrorCode::kInternal, "PRAGMA data_version returned no row");
     // PRAGMA data_version counts per connection: after a reopen (ensure_current) it starts
     // again, so the number of reopens is folded in and the value still moves.
-    return (state_->reopens << 40) + (*query).getColumn(0).getInt64();
+    const std::int64_t version = (state.reopens << 40) + (*query).getColumn(0).getInt64();
+    state.known_version.reset();
+    if (header) {
+      state.known_version = version;
+      state.known_version_header = *header;
+    }
+    return version;
   });
 }
 

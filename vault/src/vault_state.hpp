@@ -3,6 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 
+#include <array>
 #include <exception>
 #include <filesystem>
 #include <map>
@@ -81,8 +82,35 @@ struct FileIdentity {
   static FileIdentity of(const std::filesystem::path& path);
 };
 
+// Whether anything was created, deleted or renamed in a directory since the last look
+// (an inotify watch on it, non-blocking). Without a watch (inotify unavailable, or its
+// per-user limit reached) it never says quiet, so callers fall back to checking.
+class DirectoryWatch {
+ public:
+  DirectoryWatch() = default;
+  ~DirectoryWatch();
+  DirectoryWatch(const DirectoryWatch&) = delete;
+  DirectoryWatch& operator=(const DirectoryWatch&) = delete;
+  // Starts watching dir (once; later calls keep the first watch).
+  void watch(const std::filesystem::path& dir);
+  // True when no event came since the last call, which drains what came. One read(2).
+  bool quiet();
+
+ private:
+  int fd_ = -1;
+};
+
+// The wal-index header of db's main database: both copies (96 bytes), read from SQLite's
+// own mapping of vault.db-shm, so no system call. Every commit of any connection rewrites
+// it (its frame count, checksums and salts) before the commit returns. nullopt when SQLite
+// has no such mapping (not in WAL mode, nothing read yet).
+using WalIndexHeader = std::array<unsigned char, 96>;
+std::optional<WalIndexHeader> wal_index_header(sqlite3* db);
+
 struct VaultState {
   std::filesystem::path path;
+  // Events in the vault's directory (see ensure_current). Declared before db (outlives it).
+  DirectoryWatch directory;
   std::unique_ptr<SQLite::Database> db;
   // The database file and its WAL index as this connection opened them. Any close() of
   // any descriptor of vault.db in this process (a library, an in-process plugin) drops
@@ -93,6 +121,11 @@ struct VaultState {
   // the same effect. Every operation first compares these with the files on disk.
   FileIdentity db_file, shm_file;
   std::int64_t reopens = 0;
+  // The last PRAGMA data_version (reopens folded in) and the wal-index header read just
+  // before it: while the header is the same, no connection has committed since, and the
+  // version stands without the PRAGMA (whose WAL read locks are system calls).
+  std::optional<std::int64_t> known_version;
+  WalIndexHeader known_version_header{};
   // Prepared statements of hot paths, keyed by SQL text. Declared after db so they are
   // finalized first. Use through ScopedStatement, which resets them after use (a statement
   // left mid-step would pin an old WAL snapshot).
@@ -104,11 +137,16 @@ struct VaultState {
   SecretBuffer grant_key;
   std::map<std::int64_t, SecretBuffer> term_keys;  // data keys by term, loaded on demand
 
-  // Records the files the connection uses now (after it has read: the WAL index exists).
+  // Records the files the connection uses now (after it has read: the WAL index exists),
+  // after it starts watching their directory.
   void remember_files();
   // Reopens the connection when vault.db or vault.db-shm on disk is not the file the
   // connection uses (see db_file). Throws IntegrityError when the file now at the path is
-  // another vault, SQLite::Exception when it cannot be opened.
+  // another vault, SQLite::Exception when it cannot be opened. The two stat(2) calls are
+  // made only after an event in the directory: a file can only be replaced or deleted
+  // there through a create, delete or rename, whose event is queued before the call that
+  // made it returns. (A rename of a directory above the vault's is not seen; whoever can
+  // do that can read the vault's files anyway.)
   void ensure_current();
 
   // The cached prepared statement for sql (prepared on first use).
