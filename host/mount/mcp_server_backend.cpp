@@ -552,7 +552,16 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
     p.finish = std::move(done);
     p.method = std::move(method_text);
     p.started = Clock::now();
-    if (c->transport->queue(text, &flush_due) == ServerTransport::AtOnce::kLater) {
+    // Refused, or queue() threw (out of memory): the call is the caller's again, unseen.
+    ServerTransport::AtOnce queued;
+    try {
+      queued = c->transport->queue(text, &flush_due);
+    } catch (...) {
+      done = std::move(p.finish);
+      pending_.erase(registered);
+      throw;
+    }
+    if (queued == ServerTransport::AtOnce::kLater) {
       done = std::move(p.finish);
       pending_.erase(registered);
       return false;
@@ -573,18 +582,11 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
 
 void McpServerBackend::send_behind_queue(const std::shared_ptr<Connection>& c,
                                          const std::string& message,
-                                         const std::string& client_request) {
-  bool flush_due = false;
-  switch (c->transport->queue(message, &flush_due, /*bounded=*/false)) {
-    case ServerTransport::AtOnce::kSent:
-      c->transport->flush();
-      return;
-    case ServerTransport::AtOnce::kGone:
-      return;
-    case ServerTransport::AtOnce::kLater:  // a writer holds stdin (or no queue): after it
-      c->transport->send(message, std::nullopt, std::chrono::milliseconds(500), client_request);
-      return;
-  }
+                                         const std::string& client_request,
+                                         std::chrono::milliseconds send_timeout) {
+  if (c->transport->send_behind(message) != ServerTransport::AtOnce::kLater) return;
+  // A transport without a queue (HTTP): its send() does not wait for the reader.
+  c->transport->send(message, std::nullopt, send_timeout, client_request);
 }
 
 void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>* out) {
@@ -739,6 +741,7 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
     std::optional<std::int64_t> related;
     while (c->transport->receive(&text, &related)) handle_text(c, text, related);
   } else {
+    Clock::time_point last_limits_check{};
     std::unique_lock lock(mutex_);
     while (c->turn.reader_take(lock, [&] { return c->at_end; })) {
       // A request that comes while this waits finds the turn taken and gets its response
@@ -753,10 +756,16 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
       pass_turn(*c, 0);
       const bool async_out = c->turn.async_calls > 0;
       lock.unlock();
-      if (async_out)
+      // The limits are a scan of every call in flight: once per tick, not per message (a
+      // server that floods notifications would make each cost that scan).
+      const auto now = Clock::now();
+      if (async_out && (got != ServerTransport::Received::kMessage ||
+                        now - last_limits_check >= std::chrono::milliseconds(20))) {
+        last_limits_check = now;
         check_async_limits(c);  // it writes stalled lines too
-      else
+      } else {
         c->transport->flush_stalled();  // what a full pipe (or a lost race for stdin) left
+      }
       lock.lock();
     }
   }
@@ -810,10 +819,11 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
       handle_server_request(c, std::move(message), related);
       return;
     case rpc::Kind::kInvalid:
+      // From the reader: behind the queue, never a wait for the server to read.
       if (!id.is_null())
-        c->transport->send(
-            text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)),
-            std::nullopt, std::chrono::seconds(10), {});
+        send_behind_queue(
+            c, text_of(rpc::make_error(id, rpc::kInvalidRequest, "invalid request: " + why)), {},
+            std::chrono::seconds(10));
       return;
   }
 }
@@ -930,13 +940,14 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
                                              std::optional<std::int64_t> related) {
   const json id = message["id"];
   const std::string method = message["method"].get<std::string>();
+  // This runs on the reader: its answers go behind the queue and never wait for the
+  // server to read (it may be blocked writing to its stdout, which only this thread reads).
   auto answer_error = [&](int code, const std::string& text) {
-    c->transport->send(text_of(rpc::make_error(id, code, text)), std::nullopt,
-                       std::chrono::seconds(10), {});
+    send_behind_queue(c, text_of(rpc::make_error(id, code, text)), {}, std::chrono::seconds(10));
   };
   if (method == "ping") {
-    c->transport->send(text_of(rpc::make_result(id, json::object())), std::nullopt,
-                       std::chrono::seconds(10), {});
+    send_behind_queue(c, text_of(rpc::make_result(id, json::object())), {},
+                      std::chrono::seconds(10));
     return;
   }
   if (method != "sampling/createMessage" && method != "elicitation/create" &&
@@ -978,6 +989,24 @@ void McpServerBackend::handle_server_request(const std::shared_ptr<Connection>& 
   }
   json params = message.contains("params") ? message["params"] : json::object();
   // Waits for the client: on its own thread, so the reader keeps delivering responses.
+  // A thread that cannot be made (a process at its thread limit) gives back what was taken
+  // for it, or the call would wait for it forever (and destroy() too).
+  try {
+    start_client_request(c, id, method, std::move(params), ctx, owner);
+  } catch (const std::exception&) {
+    release_user(owner);
+    {
+      std::lock_guard lock(mutex_);
+      --server_requests_;
+      changed_.notify_all();
+    }
+    answer_error(rpc::kInternalError, "keyhold could not take the request now");
+  }
+}
+
+void McpServerBackend::start_client_request(const std::shared_ptr<Connection>& c, const json& id,
+                                            const std::string& method, json params,
+                                            CallContext* ctx, std::int64_t owner) {
   std::thread([this, c, id, method, params = std::move(params), ctx, owner] {
     std::string out;
     kh_sink sink{&out, &abi::append_to_string};

@@ -163,10 +163,19 @@ class McpServerBackend final : public PluginBackend {
   // what belongs to a call).
   int call_of(const Connection& c, std::optional<std::int64_t> related, std::int64_t* owner) const;
   void on_list_changed(const std::shared_ptr<Connection>& c, int32_t what);
-  // Queues message behind every request queued before (a cancellation never overtakes its
-  // request, and never waits for the queue to drain), or sends it when there is no queue.
+  // Forwards the server's request (id, method, params) to keyhold's client on a thread of
+  // its own, which answers the server and gives the call `owner` back (release_user).
+  void start_client_request(const std::shared_ptr<Connection>& c, const nlohmann::json& id,
+                            const std::string& method, nlohmann::json params, CallContext* ctx,
+                            std::int64_t owner);
+  // Queues message behind every request queued or being written (a cancellation never
+  // overtakes its request), never waiting for the server to read: the reader thread sends
+  // with it (answers to the server's requests, cancellations), and a server blocked writing
+  // to its stdout is read only by that thread. Without a queue (HTTP), sends it with
+  // send_timeout.
   void send_behind_queue(const std::shared_ptr<Connection>& c, const std::string& message,
-                         const std::string& client_request);
+                         const std::string& client_request,
+                         std::chrono::milliseconds send_timeout = std::chrono::milliseconds(500));
   // mutex_ held: moves the async call `id` to *out when it is done and unused.
   void take_finished(std::int64_t id, std::vector<FinishedCall>* out);
   // A server request (or progress, a log line) is done with the call `id`'s ctx; finishes

@@ -103,15 +103,21 @@ void advance(iovec*& next, int& count, std::size_t done) {
 }
 
 // Writes what parts still hold to fd (non-blocking), polling while the pipe is full;
-// false when fd failed (EPIPE: the server is gone) or nothing could be written for
-// idle_limit (a slow reader that keeps reading is waited for).
-bool write_parts(int fd, iovec* next, int count, std::chrono::milliseconds idle_limit) {
-  auto deadline = std::chrono::steady_clock::now() + idle_limit;
+// false when fd failed (EPIPE: the server is gone), nothing could be written for
+// idle_limit, or the whole took longer than idle_limit plus a second per min_rate bytes (a
+// reader that keeps reading at a sane rate is waited for).
+bool write_parts(int fd, iovec* next, int count, std::chrono::milliseconds idle_limit,
+                 std::size_t min_rate) {
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t total = 0;
+  for (int i = 0; i < count; ++i) total += next[i].iov_len;
+  const auto overall = start + idle_limit + std::chrono::milliseconds(total * 1000 / min_rate);
+  auto deadline = std::min(start + idle_limit, overall);
   while (count > 0) {
     const ssize_t n = ::writev(fd, next, count);
     if (n > 0) {
       advance(next, count, static_cast<std::size_t>(n));
-      deadline = std::chrono::steady_clock::now() + idle_limit;
+      deadline = std::min(std::chrono::steady_clock::now() + idle_limit, overall);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -131,19 +137,45 @@ constexpr char kNewline = '\n';
 }  // namespace
 
 bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
-  std::lock_guard lock(write_mutex_);
-  flush_wanted_ = false;  // the queue goes first
-  if (in_fd_ < 0) return false;
-  // The queue, the line and its '\n' in one writev(): a server that reads per event (Node)
-  // otherwise wakes once per part.
-  iovec parts[3] = {{queued_.data(), queued_.size()},
-                    {const_cast<char*>(text.data()), text.size()},
-                    {const_cast<char*>(&kNewline), 1}};
-  const bool written = write_parts(in_fd_, parts, 3, timeout);
-  queued_.clear();  // written, or the server is treated as gone
-  stalled_ = false;
-  flush_wanted_ = false;  // nothing is queued now
+  bool written = false;
+  {
+    std::lock_guard lock(write_mutex_);
+    flush_wanted_ = false;  // the queue goes first
+    if (in_fd_ < 0) return false;
+    take_urgent();
+    // The queue, the line and its '\n' in one writev(): a server that reads per event
+    // (Node) otherwise wakes once per part.
+    iovec parts[3] = {{queued_.data(), queued_.size()},
+                      {const_cast<char*>(text.data()), text.size()},
+                      {const_cast<char*>(&kNewline), 1}};
+    written = write_parts(in_fd_, parts, 3, timeout, kMinReadRate);
+    queued_.clear();  // written, or the server is treated as gone
+    stalled_ = false;
+    // Urgent lines that came while this wrote go behind the line, as far as the pipe takes
+    // them now (the rest is stalled: the reader's tick writes it).
+    if (written) {
+      take_urgent();
+      written = write_queued_now();
+    }
+  }
+  if (written && flush_wanted_) flush_queued();  // a flush handed over while this wrote
   return written;
+}
+
+void ServerProcess::take_urgent() {
+  std::lock_guard lock(urgent_mutex_);
+  if (urgent_.empty()) return;
+  queued_ += urgent_;
+  urgent_.clear();
+}
+
+ServerProcess::AtOnce ServerProcess::queue_urgent(std::string_view text) {
+  {
+    std::lock_guard lock(urgent_mutex_);
+    urgent_.append(text);
+    urgent_ += kNewline;
+  }
+  return flush_queued();  // or the holder of stdin writes it before it lets go
 }
 
 bool ServerProcess::write_queued_now() {
@@ -197,6 +229,7 @@ ServerProcess::AtOnce ServerProcess::flush_queued() {
 
 ServerProcess::AtOnce ServerProcess::flush_locked() {
   flush_wanted_ = false;
+  take_urgent();
   if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
     queued_.clear();
     return AtOnce::kSent;
@@ -208,7 +241,9 @@ ServerProcess::AtOnce ServerProcess::flush_stalled() {
   std::unique_lock lock(write_mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return AtOnce::kSent;  // busy: the next tick looks again
   if (!stalled_ && !flush_wanted_) return AtOnce::kSent;
-  return flush_locked();
+  if (flush_locked() == AtOnce::kGone) return AtOnce::kGone;
+  lock.unlock();
+  return flush_wanted_ ? flush_queued() : AtOnce::kSent;  // handed over while this wrote
 }
 
 void ServerProcess::kill_group() {
@@ -222,7 +257,13 @@ void ServerProcess::kill_group() {
 
 std::string ServerProcess::terminate(std::chrono::milliseconds grace) {
   {
-    std::lock_guard lock(write_mutex_);
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      // A writer holds stdin, waiting for a server that does not read: the server is
+      // killed first, and the writer lets go at the broken pipe.
+      kill_group();
+      lock.lock();
+    }
     if (in_fd_ >= 0) ::close(in_fd_);  // stdin's end: a well-behaved server exits now
     in_fd_ = -1;
   }

@@ -37,9 +37,20 @@ class ServerProcess {
   ~ServerProcess();  // terminate()s
 
   // Writes the queued lines, text and a '\n' to the server's stdin; false when the server
-  // is gone or has read nothing for `timeout` (then it is treated as hung by the caller).
+  // is gone, has read nothing for `timeout`, or reads so slowly that the lines would take
+  // longer than `timeout` plus one second per kMinReadRate bytes (then it is treated as
+  // hung by the caller): stdin is held while this writes, and a server that reads a page
+  // now and then must not hold every other writer, and terminate(), for hours.
+  static constexpr std::size_t kMinReadRate = 64 * 1024;  // bytes per second
   bool write_line(std::string_view text,
                   std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // For the thread that reads the server's stdout, which must never wait for stdin (a
+  // server blocked writing to its stdout would then never be read): text and a '\n' go
+  // behind every line queued or being written, now when stdin is free, or by its holder
+  // before it lets go; what the pipe does not take now waits for flush_stalled(). Never
+  // refused (no bound: such lines are answers and cancellations, one per message of the
+  // server or per call). kGone when the server is gone.
+  ServerTransport::AtOnce queue_urgent(std::string_view text);
   // Lines that a thread which must never wait for the server (one that reads the client's
   // requests) sends: queue_line() adds text and a '\n' behind the lines queued before,
   // flush_queued() writes what the pipe takes now; neither waits. write_line() writes the
@@ -79,6 +90,10 @@ class ServerProcess {
   std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
   // A flush_queued() found write_mutex_ taken: the holder writes before it lets go.
   std::atomic<bool> flush_wanted_{false};
+  std::mutex urgent_mutex_;  // taken alone, or inside write_mutex_
+  std::string urgent_;       // queue_urgent()'s lines not yet in queued_ (urgent_mutex_)
+  // With write_mutex_ held: moves the urgent lines behind queued_.
+  void take_urgent();
   bool stalled_ = false;  // a flush left part of queued_ (write_mutex_)
   // With write_mutex_ held: writes what the pipe takes now of queued_; false on an error
   // other than a full pipe (the server is gone).

@@ -44,6 +44,15 @@ class ServerTransport {
     return AtOnce::kLater;
   }
   virtual AtOnce flush() { return AtOnce::kSent; }
+  // For the thread that reads the server's messages, which must never wait for the server
+  // to read (a server blocked writing its answers would then never be read): the message
+  // goes behind everything queued or being written, never refused; what the server does
+  // not take now, flush_stalled() writes. kLater: this transport cannot (the default), so
+  // the caller sends it with send(). kGone as for queue().
+  virtual AtOnce send_behind(std::string_view message) {
+    (void)message;
+    return AtOnce::kLater;
+  }
   // flush(), but only for what an earlier flush could not write (a full pipe): never the
   // lines a burst still holds back.
   virtual AtOnce flush_stalled() { return AtOnce::kSent; }

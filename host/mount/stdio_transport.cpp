@@ -36,6 +36,10 @@ ServerTransport::AtOnce StdioTransport::flush_stalled() {
   return ended_if_gone(process_->flush_stalled());
 }
 
+ServerTransport::AtOnce StdioTransport::send_behind(std::string_view message) {
+  return ended_if_gone(process_->queue_urgent(message));
+}
+
 bool StdioTransport::receive(std::string* message, std::optional<std::int64_t>* related) {
   related->reset();  // stdio carries no link
   return receive_for(message, std::chrono::milliseconds(-1)) == Received::kMessage;

@@ -22,6 +22,7 @@ class StdioTransport final : public ServerTransport {
   AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) override;
   AtOnce flush() override;
   AtOnce flush_stalled() override;
+  AtOnce send_behind(std::string_view message) override;
   bool receive(std::string* message, std::optional<std::int64_t>* related) override;
   bool readable_by_callers() const override { return true; }
   Received receive_for(std::string* message, std::chrono::milliseconds timeout) override;

@@ -1,7 +1,10 @@
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "mount/line_reader.hpp"
 #include "mount/server_process.hpp"
@@ -121,4 +124,75 @@ TEST_CASE(
   server.terminate(std::chrono::milliseconds(300));
   CHECK(server.flush_queued() == AtOnce::kSent);  // closed: what was queued is dropped
   CHECK(server.queue_line("late", &flush_due) == AtOnce::kGone);
+}
+
+TEST_CASE("a server that reads a page now and then: write_line gives up at its overall cap") {
+  // Reads one pipe page (4 KiB) a second: never idle for the 2 s limit, never done.
+  auto process = ServerProcess::start(
+      {"/bin/sh", "-c", "while dd bs=4096 count=1 of=/dev/null status=none; do sleep 1; done"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  const std::string big(300 * 1024, 'w');
+  const auto started = std::chrono::steady_clock::now();
+  // The pipe takes 64 KiB at once; the rest at 4 KiB/s would take a minute. The cap:
+  // 2 s + 300 KiB at kMinReadRate (64 KiB/s), about 7 s.
+  CHECK_FALSE(server.write_line(big, std::chrono::seconds(2)));
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took > std::chrono::seconds(4));
+  CHECK(took < std::chrono::seconds(20));
+  server.terminate(std::chrono::milliseconds(100));
+}
+
+TEST_CASE("terminate does not wait for a writer stuck on a server that does not read") {
+  ::signal(SIGPIPE, SIG_IGN);  // as keyhold serve: a write to a killed server is EPIPE
+  auto process = ServerProcess::start({"/bin/sh", "-c", "sleep 60"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  const std::string big(1 << 20, 'w');
+  bool written = true;
+  std::thread writer([&] { written = server.write_line(big, std::chrono::seconds(30)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writer holds stdin
+  const auto started = std::chrono::steady_clock::now();
+  server.terminate(std::chrono::milliseconds(100));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  writer.join();
+  CHECK_FALSE(written);  // the broken pipe let it go
+}
+
+TEST_CASE("an urgent line never waits for a writer that holds stdin, and goes behind its line") {
+  // cat stops reading its stdin once nobody reads its stdout: the writer below then waits
+  // holding stdin, as a mount's worker would for a server blocked on its answers.
+  auto process = ServerProcess::start({"/bin/cat"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  using AtOnce = ServerProcess::AtOnce;
+  const std::string filler(1000, 'f');
+  bool flush_due = false;
+  int queued = 0;
+  for (; queued < 400; ++queued) {  // ~400 KB: more than both pipes hold
+    REQUIRE(server.queue_line(filler, &flush_due) == AtOnce::kSent);
+    REQUIRE(server.flush_queued() == AtOnce::kSent);
+  }
+  bool written = false;
+  std::thread writer([&] { written = server.write_line("the-line", std::chrono::seconds(20)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the writer holds stdin
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(server.queue_urgent("urgent") == AtOnce::kSent);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+  // Now read the server's stdout: everything comes back, in order, the urgent line last.
+  LineReader out(server.stdout_fd(), 4096);
+  std::string line;
+  for (int i = 0; i < queued; ++i) {
+    REQUIRE(out.next(&line) == LineReader::Result::kLine);
+    REQUIRE(line == filler);
+  }
+  REQUIRE(out.next(&line) == LineReader::Result::kLine);
+  CHECK(line == "the-line");
+  writer.join();
+  CHECK(written);
+  // Left by the writer or stalled: a flush by the reader's tick writes it.
+  CHECK(server.flush_stalled() == AtOnce::kSent);
+  REQUIRE(out.next(&line) == LineReader::Result::kLine);
+  CHECK(line == "urgent");
+  server.terminate(std::chrono::milliseconds(300));
 }
