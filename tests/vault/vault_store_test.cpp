@@ -305,6 +305,78 @@ TEST_CASE("data_version sees every commit at once", "[vault][store]") {
   CHECK(as_string(a.read_secret("after-checkpoint").value()) == "2");
 }
 
+namespace {
+// A copy of the vault at `from` (checkpointed first by its open connection `open`) with one
+// more secret, written through a connection of its own, at `to`.
+void restored_copy(Vault& open, const std::filesystem::path& from, const std::filesystem::path& to,
+                   const Credentials& credentials) {
+  REQUIRE(open.checkpoint().is_ok());
+  std::filesystem::copy_file(from, to);
+  auto copy = Vault::open(to, credentials);
+  INFO(copy.status().message());
+  REQUIRE(copy.is_ok());
+  REQUIRE(copy->put_secret("only-in-the-copy", as_bytes("2"), {}, test_actor()).is_ok());
+  REQUIRE(copy->checkpoint().is_ok());
+}
+}  // namespace
+
+TEST_CASE("a vault file renamed into place is seen after its directory was moved and recreated",
+          "[vault][store]") {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir / "v");
+  auto credentials = Credentials::create_keyfile(dir / "key");
+  REQUIRE(credentials.is_ok());
+  auto created = Vault::create(dir / "v" / "vault.db", credentials.value(),
+                               KdfParams::minimum_for_tests(), test_actor());
+  REQUIRE(created.is_ok());
+  Vault serving = std::move(created).value();
+  REQUIRE(serving.put_secret("base", as_bytes("1"), {}, test_actor()).is_ok());
+  REQUIRE(serving.checkpoint().is_ok());
+  // The directory moved aside and its files moved into a new one: the same files, so the
+  // connection goes on with them (nothing to reopen) and its watch ends with the old one.
+  std::filesystem::rename(dir / "v", dir / "v.old");
+  std::filesystem::create_directory(dir / "v");
+  for (const char* name : {"vault.db", "vault.db-wal", "vault.db-shm"})
+    if (std::filesystem::exists(dir / "v.old" / name))
+      std::filesystem::rename(dir / "v.old" / name, dir / "v" / name);
+  CHECK(as_string(serving.read_secret("base").value()) == "1");
+  // Then a restore renames another copy into place in the new directory: the watch must be
+  // on it (not on the old directory it followed), or this connection keeps the old file.
+  restored_copy(serving, dir / "v" / "vault.db", dir / "restored.db", credentials.value());
+  std::filesystem::rename(dir / "restored.db", dir / "v" / "vault.db");
+  auto read = serving.read_secret("only-in-the-copy");
+  INFO(read.status().message());
+  REQUIRE(read.is_ok());
+  CHECK(as_string(read.value()) == "2");
+}
+
+TEST_CASE("a vault opened through a symlink sees its real file replaced", "[vault][store]") {
+  ScratchDir dir;
+  std::filesystem::create_directories(dir / "real");
+  std::filesystem::create_directories(dir / "link");
+  auto credentials = Credentials::create_keyfile(dir / "key");
+  REQUIRE(credentials.is_ok());
+  {
+    auto created = Vault::create(dir / "real" / "vault.db", credentials.value(),
+                                 KdfParams::minimum_for_tests(), test_actor());
+    REQUIRE(created.is_ok());
+    REQUIRE(created->put_secret("base", as_bytes("1"), {}, test_actor()).is_ok());
+  }
+  std::filesystem::create_symlink(dir / "real" / "vault.db", dir / "link" / "vault.db");
+  auto opened = Vault::open(dir / "link" / "vault.db", credentials.value());
+  INFO(opened.status().message());
+  REQUIRE(opened.is_ok());
+  Vault serving = std::move(opened).value();
+  CHECK(as_string(serving.read_secret("base").value()) == "1");
+  // The real file is replaced in its own directory (not the link's).
+  restored_copy(serving, dir / "real" / "vault.db", dir / "restored.db", credentials.value());
+  std::filesystem::rename(dir / "restored.db", dir / "real" / "vault.db");
+  auto read = serving.read_secret("only-in-the-copy");
+  INFO(read.status().message());
+  REQUIRE(read.is_ok());
+  CHECK(as_string(read.value()) == "2");
+}
+
 TEST_CASE("SecretBuffer is move-only and zero-sized when moved from", "[vault][store]") {
   static_assert(!std::is_copy_constructible_v<SecretBuffer>);
   static_assert(!std::is_convertible_v<SecretBuffer, std::string>);

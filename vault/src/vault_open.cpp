@@ -241,43 +241,53 @@ FileIdentity FileIdentity::of(const std::filesystem::path& path) {
   return {true, static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
-DirectoryWatch::~DirectoryWatch() {
+DirectoryWatch::~DirectoryWatch() { stop(); }
+
+void DirectoryWatch::stop() {
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
-void DirectoryWatch::watch(const std::filesystem::path& dir) {
-  if (fd_ >= 0) return;
+void DirectoryWatch::watch(const std::vector<std::filesystem::path>& dirs) {
+  stop();
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return;
   constexpr std::uint32_t kMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                   IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-  if (::inotify_add_watch(fd, dir.empty() ? "." : dir.c_str(), kMask) < 0) {
-    ::close(fd);
-    return;
+  for (const auto& dir : dirs) {
+    if (::inotify_add_watch(fd, dir.empty() ? "." : dir.c_str(), kMask) < 0) {
+      ::close(fd);
+      return;
+    }
   }
   fd_ = fd;
 }
 
 bool DirectoryWatch::quiet() {
   if (fd_ < 0) return false;
-  // Room for a few events with names; a queue that overflowed reports IN_Q_OVERFLOW, an
-  // event too.
   alignas(inotify_event) char buffer[4096];
   bool any = false;
   for (;;) {
     const ssize_t n = ::read(fd_, buffer, sizeof buffer);
-    if (n > 0) {
-      any = true;
-      continue;
-    }
     if (n < 0 && errno == EINTR) continue;
-    // EAGAIN: drained. Anything else: the watch cannot tell, so not quiet (and no watch).
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-      ::close(fd_);
-      fd_ = -1;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return !any;  // drained
+    if (n <= 0) {  // cannot tell: no watch from here on
+      stop();
       return false;
     }
-    return !any;
+    any = true;
+    // A watch that ended (its directory moved, deleted, unmounted) or events lost to an
+    // overflow: what is watched is no longer known, so nothing is.
+    for (ssize_t at = 0; at + static_cast<ssize_t>(sizeof(inotify_event)) <= n;) {
+      inotify_event event;
+      std::memcpy(&event, buffer + at, sizeof event);
+      if ((event.mask &
+           (IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF | IN_UNMOUNT | IN_Q_OVERFLOW)) != 0) {
+        stop();
+        return false;
+      }
+      at += static_cast<ssize_t>(sizeof(inotify_event) + event.len);
+    }
   }
 }
 
@@ -301,18 +311,40 @@ std::optional<WalIndexHeader> wal_index_header(sqlite3* db) {
   return header;
 }
 
+std::filesystem::path VaultState::real_path() const {
+  std::error_code ec;
+  std::filesystem::path real = std::filesystem::canonical(path, ec);
+  return ec ? path : real;
+}
+
+void VaultState::watch_files() {
+  std::vector<std::filesystem::path> dirs{path.parent_path()};
+  const std::filesystem::path real_dir = real_path().parent_path();
+  std::error_code ec;
+  if (!std::filesystem::equivalent(real_dir, dirs[0].empty() ? "." : dirs[0], ec))
+    dirs.push_back(real_dir);
+  directory.watch(dirs);
+}
+
 void VaultState::remember_files() {
-  directory.watch(path.parent_path());  // first: a change after the stats is an event
+  watch_files();  // first: a change after the stats is an event
   db_file = FileIdentity::of(path);
-  shm_file = FileIdentity::of(path.string() + "-shm");
+  shm_file = FileIdentity::of(real_path().string() + "-shm");
+  std::string mode;
+  try {
+    mode = db->execAndGet("PRAGMA journal_mode").getString();
+  } catch (const SQLite::Exception&) {
+  }
+  wal_mode = mode == "wal";
 }
 
 void VaultState::ensure_current() {
   if (db && !db_file.exists) return;  // being created or opened: nothing to compare yet
   // The queue is drained before the stats, so a change after them is an event next time.
   if (db && directory.quiet()) return;
+  if (db && !directory.active()) watch_files();  // ended (or never had): before the stats
   if (db && FileIdentity::of(path) == db_file &&
-      FileIdentity::of(path.string() + "-shm") == shm_file)
+      FileIdentity::of(real_path().string() + "-shm") == shm_file)
     return;
   known_version.reset();
   if (db) {
@@ -522,7 +554,8 @@ Result<std::int64_t> Vault::data_version() {
     VaultState& state = *state_;
     // Read before the PRAGMA: a commit between the two is then a different header next
     // time (one PRAGMA too many), never a version that misses it.
-    const std::optional<WalIndexHeader> header = wal_index_header(state.db->getHandle());
+    const std::optional<WalIndexHeader> header =
+        state.wal_mode ? wal_index_header(state.db->getHandle()) : std::nullopt;
     if (header && state.known_version && *header == state.known_version_header)
       return *state.known_version;
     ScopedStatement query(state, "PRAGMA data_version");

@@ -82,21 +82,25 @@ struct FileIdentity {
   static FileIdentity of(const std::filesystem::path& path);
 };
 
-// Whether anything was created, deleted or renamed in a directory since the last look
-// (an inotify watch on it, non-blocking). Without a watch (inotify unavailable, or its
-// per-user limit reached) it never says quiet, so callers fall back to checking.
+// Whether anything was created, deleted or renamed in some directories since the last
+// look (an inotify watch on each, non-blocking). A watch that ends (its directory renamed,
+// deleted or unmounted) or an overflowed queue ends them all: until watch() is called
+// again it never says quiet, nor without watches at all (inotify unavailable, or its
+// per-user limit reached), so callers fall back to checking.
 class DirectoryWatch {
  public:
   DirectoryWatch() = default;
   ~DirectoryWatch();
   DirectoryWatch(const DirectoryWatch&) = delete;
   DirectoryWatch& operator=(const DirectoryWatch&) = delete;
-  // Starts watching dir (once; later calls keep the first watch).
-  void watch(const std::filesystem::path& dir);
+  bool active() const noexcept { return fd_ >= 0; }
+  // Starts watching dirs afresh (any earlier watch ends); inactive when one cannot be had.
+  void watch(const std::vector<std::filesystem::path>& dirs);
   // True when no event came since the last call, which drains what came. One read(2).
   bool quiet();
 
  private:
+  void stop();
   int fd_ = -1;
 };
 
@@ -109,8 +113,11 @@ std::optional<WalIndexHeader> wal_index_header(sqlite3* db);
 
 struct VaultState {
   std::filesystem::path path;
-  // Events in the vault's directory (see ensure_current). Declared before db (outlives it).
+  // Events in the vault's directories (see ensure_current). Declared before db.
   DirectoryWatch directory;
+  // The connection is in WAL mode (PRAGMA journal_mode at open): only then is there a
+  // wal-index to read (wal_index_header would otherwise make SQLite create one).
+  bool wal_mode = false;
   std::unique_ptr<SQLite::Database> db;
   // The database file and its WAL index as this connection opened them. Any close() of
   // any descriptor of vault.db in this process (a library, an in-process plugin) drops
@@ -138,15 +145,21 @@ struct VaultState {
   std::map<std::int64_t, SecretBuffer> term_keys;  // data keys by term, loaded on demand
 
   // Records the files the connection uses now (after it has read: the WAL index exists),
-  // after it starts watching their directory.
+  // after it starts watching their directories (watch_files), and its journal mode.
   void remember_files();
+  // Watches the directory of path and, when path is a symlink, that of the file it names
+  // (SQLite keeps -wal and -shm beside the real file).
+  void watch_files();
+  // path with its symlinks resolved (path itself when it cannot be).
+  std::filesystem::path real_path() const;
   // Reopens the connection when vault.db or vault.db-shm on disk is not the file the
   // connection uses (see db_file). Throws IntegrityError when the file now at the path is
   // another vault, SQLite::Exception when it cannot be opened. The two stat(2) calls are
-  // made only after an event in the directory: a file can only be replaced or deleted
-  // there through a create, delete or rename, whose event is queued before the call that
-  // made it returns. (A rename of a directory above the vault's is not seen; whoever can
-  // do that can read the vault's files anyway.)
+  // made only after an event in the watched directories: a file can only be replaced or
+  // deleted there through a create, delete or rename, whose event is queued before the call
+  // that made it returns; a watched directory renamed or deleted ends the watch, and the
+  // stats run on every use until the next one is set up. Not seen: a directory above those
+  // renamed, or a symlink among them retargeted (not supported for the vault's path).
   void ensure_current();
 
   // The cached prepared statement for sql (prepared on first use).
