@@ -43,12 +43,6 @@ json server_info() {
 // only by asking again.
 constexpr int kListTtlMs = 60'000;
 
-// Calls of one session that may be in flight before the next one waits in a worker
-// instead of taking call_async: their answers reach the writer without waiting for a
-// client that does not read, so this bounds what they hold (a mounted server's answer is
-// at most a line, 4 MiB; a pipelined client keeps a few dozen in flight).
-constexpr std::size_t kMaxAsyncCalls = 256;
-
 // The _meta key that ties a message to the subscriptions/listen stream it belongs to.
 constexpr const char* kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 
@@ -713,9 +707,8 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
   ctx->progress_token = meta.progress_token;
   ctx->oauth_user.subject = options_.client_name;
   const std::string key = rpc::id_key(id);
-  json refusal;          // sent after the lock is released: reply() takes it too
-  bool alone = false;    // no other call of this session is in flight
-  bool crowded = false;  // so many are that this one goes to a worker (see below)
+  json refusal;        // sent after the lock is released: reply() takes it too
+  bool alone = false;  // no other call of this session is in flight
   {
     std::lock_guard lock(mutex_);
     if (closing_) {
@@ -731,7 +724,6 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
       // in_flight_, not busy_: a call leaves it before its answer is sent (busy_ only
       // after), so a sequential client's next call never finds the last one still there.
       alone = in_flight_.size() == 1;
-      crowded = in_flight_.size() > kMaxAsyncCalls;
     }
   }
   if (!refusal.is_null()) {
@@ -763,11 +755,9 @@ void Session::dispatch(const json& id, PluginInstance* instance, std::string met
     return;
   // Otherwise a runner's call needs no thread while it waits: the thread that reads its
   // reply finishes it. Not while the client is behind in reading: the answers would pile
-  // up in memory, where a waiting worker holds its call back. Nor past kMaxAsyncCalls in
-  // flight: a burst is dispatched before any answer comes back (so before the client can be
-  // seen behind), and async answers are handed to the writer without waiting for it.
+  // up in memory, where a waiting worker holds its call back.
   try {
-    if (!crowded && !out_.congested() &&
+    if (!out_.congested() &&
         instance->call_async(ctx, call->method, call->params, [finish](PluginReply reply) {
           finish([&] { return std::move(reply); });
         }))
