@@ -361,6 +361,9 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
       lock.unlock();
       const auto got = c->transport->receive_for(&text, std::chrono::milliseconds(20));
       if (got == ServerTransport::Received::kMessage) handle_text(c, text);
+      // What a full pipe left (an answer to the server's ping, a cancellation): the reader
+      // thread, which flushes it on its tick, does not read while callers do.
+      c->transport->flush_stalled();
       lock.lock();
       if (got == ServerTransport::Received::kEnd) {
         c->at_end = true;  // the reader thread ends the connection and fails the requests

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -107,7 +108,7 @@ void advance(iovec*& next, int& count, std::size_t done) {
 // idle_limit, or the whole took longer than idle_limit plus a second per min_rate bytes (a
 // reader that keeps reading at a sane rate is waited for).
 bool write_parts(int fd, iovec* next, int count, std::chrono::milliseconds idle_limit,
-                 std::size_t min_rate) {
+                 std::size_t min_rate, std::atomic<bool>* waiting) {
   const auto start = std::chrono::steady_clock::now();
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) total += next[i].iov_len;
@@ -127,7 +128,9 @@ bool write_parts(int fd, iovec* next, int count, std::chrono::milliseconds idle_
                           .count();
     if (left <= 0) return false;
     pollfd p{fd, POLLOUT, 0};
+    *waiting = true;  // terminate() may kill the server now: the pipe then breaks
     ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
+    *waiting = false;
   }
   return true;
 }
@@ -136,7 +139,8 @@ constexpr char kNewline = '\n';
 
 }  // namespace
 
-bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout) {
+bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds timeout,
+                               std::size_t min_read_rate) {
   bool written = false;
   {
     std::lock_guard lock(write_mutex_);
@@ -148,8 +152,10 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
     iovec parts[3] = {{queued_.data(), queued_.size()},
                       {const_cast<char*>(text.data()), text.size()},
                       {const_cast<char*>(&kNewline), 1}};
-    written = write_parts(in_fd_, parts, 3, timeout, kMinReadRate);
+    written = write_parts(in_fd_, parts, 3, timeout, std::max<std::size_t>(min_read_rate, 1),
+                          &writer_waiting_);
     queued_.clear();  // written, or the server is treated as gone
+    queued_bytes_ = 0;
     stalled_ = false;
     // Urgent lines that came while this wrote go behind the line, as far as the pipe takes
     // them now (the rest is stalled: the reader's tick writes it).
@@ -167,11 +173,14 @@ void ServerProcess::take_urgent() {
   if (urgent_.empty()) return;
   queued_ += urgent_;
   urgent_.clear();
+  queued_bytes_ = queued_.size();
 }
 
 ServerProcess::AtOnce ServerProcess::queue_urgent(std::string_view text) {
   {
     std::lock_guard lock(urgent_mutex_);
+    if (urgent_.size() + queued_bytes_ + text.size() + 1 > kMaxUnreadBytes)
+      return AtOnce::kGone;  // the caller's transport ends the server
     urgent_.append(text);
     urgent_ += kNewline;
   }
@@ -192,6 +201,7 @@ bool ServerProcess::write_queued_now() {
     break;                           // full: the rest waits
   }
   queued_.erase(0, written);
+  queued_bytes_ = queued_.size();
   stalled_ = !queued_.empty();
   return ok;
 }
@@ -206,6 +216,7 @@ ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flu
     *flush_due = queued_.empty();
     queued_.append(text);
     queued_ += kNewline;
+    queued_bytes_ = queued_.size();
   }
   // A flush that found the lock taken (by this call) is done now.
   if (flush_wanted_) return flush_queued();
@@ -232,6 +243,7 @@ ServerProcess::AtOnce ServerProcess::flush_locked() {
   take_urgent();
   if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
     queued_.clear();
+    queued_bytes_ = 0;
     return AtOnce::kSent;
   }
   return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
@@ -257,13 +269,12 @@ void ServerProcess::kill_group() {
 
 std::string ServerProcess::terminate(std::chrono::milliseconds grace) {
   {
-    std::unique_lock lock(write_mutex_, std::try_to_lock);
-    if (!lock.owns_lock()) {
-      // A writer holds stdin, waiting for a server that does not read: the server is
-      // killed first, and the writer lets go at the broken pipe.
-      kill_group();
-      lock.lock();
-    }
+    // A writer may hold stdin waiting for a server that does not read: then the server is
+    // killed first (the writer lets go at the broken pipe). One that only holds it for a
+    // moment (a flush, a write in progress) is waited for, and the server ends gracefully.
+    std::unique_lock lock(write_mutex_, std::defer_lock);
+    while (!lock.try_lock_for(std::chrono::milliseconds(20)))
+      if (writer_waiting_) kill_group();
     if (in_fd_ >= 0) ::close(in_fd_);  // stdin's end: a well-behaved server exits now
     in_fd_ = -1;
   }

@@ -40,16 +40,21 @@ class ServerProcess {
   // is gone, has read nothing for `timeout`, or reads so slowly that the lines would take
   // longer than `timeout` plus one second per kMinReadRate bytes (then it is treated as
   // hung by the caller): stdin is held while this writes, and a server that reads a page
-  // now and then must not hold every other writer, and terminate(), for hours.
-  static constexpr std::size_t kMinReadRate = 64 * 1024;  // bytes per second
+  // now and then must not hold every other writer for hours. The rate is low: a server
+  // that takes one small request at a time drains a full queue slowly and is fine (its
+  // calls meet their own call_timeout).
+  static constexpr std::size_t kMinReadRate = 4 * 1024;  // bytes per second
   bool write_line(std::string_view text,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                  std::size_t min_read_rate = kMinReadRate);
   // For the thread that reads the server's stdout, which must never wait for stdin (a
   // server blocked writing to its stdout would then never be read): text and a '\n' go
   // behind every line queued or being written, now when stdin is free, or by its holder
-  // before it lets go; what the pipe does not take now waits for flush_stalled(). Never
-  // refused (no bound: such lines are answers and cancellations, one per message of the
-  // server or per call). kGone when the server is gone.
+  // before it lets go; what the pipe does not take now waits for flush_stalled(). kGone
+  // when the server is gone, or when it would make more than kMaxUnreadBytes wait for the
+  // server (queued and urgent lines): a server that sends requests (each answered here)
+  // but never reads its answers is ended, not fed memory.
+  static constexpr std::size_t kMaxUnreadBytes = 16u << 20;
   ServerTransport::AtOnce queue_urgent(std::string_view text);
   // Lines that a thread which must never wait for the server (one that reads the client's
   // requests) sends: queue_line() adds text and a '\n' behind the lines queued before,
@@ -86,7 +91,11 @@ class ServerProcess {
   pid_t pid_ = -1;
   int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
   std::unique_ptr<TaskGroup> group_;  // null where none could be made
-  std::mutex write_mutex_;
+  // Timed: terminate() waits for it in steps, killing the server while a writer waits in
+  // write_line for it to read.
+  std::timed_mutex write_mutex_;
+  std::atomic<bool> writer_waiting_{false};   // a write_line waits for the pipe to drain
+  std::atomic<std::size_t> queued_bytes_{0};  // queued_.size(), for queue_urgent's bound
   std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
   // A flush_queued() found write_mutex_ taken: the holder writes before it lets go.
   std::atomic<bool> flush_wanted_{false};

@@ -1,5 +1,6 @@
 #include <signal.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
@@ -134,9 +135,10 @@ TEST_CASE("a server that reads a page now and then: write_line gives up at its o
   ServerProcess& server = **process;
   const std::string big(300 * 1024, 'w');
   const auto started = std::chrono::steady_clock::now();
-  // The pipe takes 64 KiB at once; the rest at 4 KiB/s would take a minute. The cap:
-  // 2 s + 300 KiB at kMinReadRate (64 KiB/s), about 7 s.
-  CHECK_FALSE(server.write_line(big, std::chrono::seconds(2)));
+  // The pipe takes 64 KiB at once; the rest at 4 KiB/s would take a minute. The cap at a
+  // minimum rate of 64 KiB/s (the default, 4 KiB/s, would make this test a minute long):
+  // 2 s + 300 KiB at 64 KiB/s, about 7 s.
+  CHECK_FALSE(server.write_line(big, std::chrono::seconds(2), 64 * 1024));
   const auto took = std::chrono::steady_clock::now() - started;
   CHECK(took > std::chrono::seconds(4));
   CHECK(took < std::chrono::seconds(20));
@@ -195,4 +197,37 @@ TEST_CASE("an urgent line never waits for a writer that holds stdin, and goes be
   REQUIRE(out.next(&line) == LineReader::Result::kLine);
   CHECK(line == "urgent");
   server.terminate(std::chrono::milliseconds(300));
+}
+
+TEST_CASE("a server that never reads cannot make its urgent answers grow without bound") {
+  auto process = ServerProcess::start({"/bin/sh", "-c", "sleep 60"}, {});
+  REQUIRE(process.is_ok());
+  ServerProcess& server = **process;
+  using AtOnce = ServerProcess::AtOnce;
+  const std::string answer(1 << 20, 'a');  // e.g. an error echoing a 1 MiB request id
+  std::size_t accepted = 0;
+  AtOnce last = AtOnce::kSent;
+  while ((last = server.queue_urgent(answer)) == AtOnce::kSent) {
+    ++accepted;
+    REQUIRE(accepted < 64);
+  }
+  CHECK(last == AtOnce::kGone);  // the transport then ends the server
+  CHECK(accepted * (answer.size() + 1) <= ServerProcess::kMaxUnreadBytes + (1u << 16));
+  server.terminate(std::chrono::milliseconds(100));
+}
+
+TEST_CASE("terminate ends a healthy server gracefully while another thread flushes") {
+  for (int round = 0; round < 10; ++round) {
+    auto process = ServerProcess::start({"/bin/sh", "-c", "exec cat > /dev/null"}, {});
+    REQUIRE(process.is_ok());
+    ServerProcess& server = **process;
+    std::atomic<bool> stop{false};
+    std::thread flusher([&] {  // as the reader's tick: takes stdin's lock for a moment
+      while (!stop) server.flush_stalled();
+    });
+    const std::string ended = server.terminate(std::chrono::milliseconds(500));
+    stop = true;
+    flusher.join();
+    CHECK(ended == "exited with status 0");  // stdin's end, never a SIGKILL
+  }
 }
