@@ -145,8 +145,7 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
   {
     std::lock_guard lock(write_mutex_);
     flush_wanted_ = false;  // the queue goes first
-    if (in_fd_ < 0) return false;
-    take_urgent();
+    if (in_fd_ < 0 || !take_urgent()) return false;
     // The queue, the line and its '\n' in one writev(): a server that reads per event
     // (Node) otherwise wakes once per part.
     iovec parts[3] = {{queued_.data(), queued_.size()},
@@ -155,31 +154,28 @@ bool ServerProcess::write_line(std::string_view text, std::chrono::milliseconds 
     written = write_parts(in_fd_, parts, 3, timeout, std::max<std::size_t>(min_read_rate, 1),
                           &writer_waiting_);
     queued_.clear();  // written, or the server is treated as gone
-    queued_bytes_ = 0;
     stalled_ = false;
     // Urgent lines that came while this wrote go behind the line, as far as the pipe takes
     // them now (the rest is stalled: the reader's tick writes it).
-    if (written) {
-      take_urgent();
-      written = write_queued_now();
-    }
+    if (written) written = take_urgent() && write_queued_now();
   }
   if (written && flush_wanted_) flush_queued();  // a flush handed over while this wrote
   return written;
 }
 
-void ServerProcess::take_urgent() {
+bool ServerProcess::take_urgent() {
   std::lock_guard lock(urgent_mutex_);
-  if (urgent_.empty()) return;
   queued_ += urgent_;
   urgent_.clear();
-  queued_bytes_ = queued_.size();
+  return queued_.size() <= kMaxUnreadBytes;
 }
 
 ServerProcess::AtOnce ServerProcess::queue_urgent(std::string_view text) {
   {
     std::lock_guard lock(urgent_mutex_);
-    if (urgent_.size() + queued_bytes_ + text.size() + 1 > kMaxUnreadBytes)
+    // Checked again with the queue when they join it (take_urgent); here for the lines
+    // that pile up while a writer holds stdin.
+    if (urgent_.size() + text.size() + 1 > kMaxUnreadBytes)
       return AtOnce::kGone;  // the caller's transport ends the server
     urgent_.append(text);
     urgent_ += kNewline;
@@ -201,22 +197,19 @@ bool ServerProcess::write_queued_now() {
     break;                           // full: the rest waits
   }
   queued_.erase(0, written);
-  queued_bytes_ = queued_.size();
   stalled_ = !queued_.empty();
   return ok;
 }
 
-ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due,
-                                                bool bounded) {
+ServerProcess::AtOnce ServerProcess::queue_line(std::string_view text, bool* flush_due) {
   {
     std::unique_lock lock(write_mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return AtOnce::kLater;
     if (in_fd_ < 0) return AtOnce::kGone;
-    if (bounded && queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
+    if (queued_.size() + text.size() + 1 > kMaxQueuedBytes) return AtOnce::kLater;
     *flush_due = queued_.empty();
     queued_.append(text);
     queued_ += kNewline;
-    queued_bytes_ = queued_.size();
   }
   // A flush that found the lock taken (by this call) is done now.
   if (flush_wanted_) return flush_queued();
@@ -240,13 +233,12 @@ ServerProcess::AtOnce ServerProcess::flush_queued() {
 
 ServerProcess::AtOnce ServerProcess::flush_locked() {
   flush_wanted_ = false;
-  take_urgent();
+  const bool within_bound = take_urgent();
   if (in_fd_ < 0) {  // terminate() closed stdin: the server is being ended already
     queued_.clear();
-    queued_bytes_ = 0;
     return AtOnce::kSent;
   }
-  return write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
+  return within_bound && write_queued_now() ? AtOnce::kSent : AtOnce::kGone;
 }
 
 ServerProcess::AtOnce ServerProcess::flush_stalled() {

@@ -64,7 +64,7 @@ class ServerProcess {
   // empty before this line (nobody has a flush of it pending).
   using AtOnce = ServerTransport::AtOnce;
   static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
-  AtOnce queue_line(std::string_view text, bool* flush_due, bool bounded = true);
+  AtOnce queue_line(std::string_view text, bool* flush_due);
   // kGone when the server is gone; kSent otherwise, even when part of the queue is left
   // for a later flush (the pipe is full) or another writer holds stdin (the holder then
   // writes what the pipe takes before it lets go).
@@ -94,15 +94,15 @@ class ServerProcess {
   // Timed: terminate() waits for it in steps, killing the server while a writer waits in
   // write_line for it to read.
   std::timed_mutex write_mutex_;
-  std::atomic<bool> writer_waiting_{false};   // a write_line waits for the pipe to drain
-  std::atomic<std::size_t> queued_bytes_{0};  // queued_.size(), for queue_urgent's bound
+  std::atomic<bool> writer_waiting_{false};  // a write_line waits for the pipe to drain
   std::string queued_;  // whole lines, the first perhaps partly written (write_mutex_)
   // A flush_queued() found write_mutex_ taken: the holder writes before it lets go.
   std::atomic<bool> flush_wanted_{false};
   std::mutex urgent_mutex_;  // taken alone, or inside write_mutex_
   std::string urgent_;       // queue_urgent()'s lines not yet in queued_ (urgent_mutex_)
-  // With write_mutex_ held: moves the urgent lines behind queued_.
-  void take_urgent();
+  // With write_mutex_ held: moves the urgent lines behind queued_; false when that leaves
+  // more than kMaxUnreadBytes unread (the server is then treated as gone).
+  bool take_urgent();
   bool stalled_ = false;  // a flush left part of queued_ (write_mutex_)
   // With write_mutex_ held: writes what the pipe takes now of queued_; false on an error
   // other than a full pipe (the server is gone).

@@ -34,21 +34,20 @@ class ServerTransport {
   // queue(): nothing queued (this transport cannot now, or never can: the default), so
   // the caller sends it with send(). kGone: the server is gone (the transport then ends
   // itself, as send() does). *flush_due: this message needs a flush() (none is pending).
-  // bounded: refused (kLater) past the transport's bound on queued bytes; a notification
-  // that must follow its request (a cancellation) is queued past it.
+  // Refused (kLater) past the transport's bound on queued bytes.
   enum class AtOnce { kSent, kLater, kGone };
-  virtual AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) {
+  virtual AtOnce queue(std::string_view message, bool* flush_due) {
     (void)message;
     (void)flush_due;
-    (void)bounded;
     return AtOnce::kLater;
   }
   virtual AtOnce flush() { return AtOnce::kSent; }
   // For the thread that reads the server's messages, which must never wait for the server
   // to read (a server blocked writing its answers would then never be read): the message
-  // goes behind everything queued or being written, never refused; what the server does
-  // not take now, flush_stalled() writes. kLater: this transport cannot (the default), so
-  // the caller sends it with send(). kGone as for queue().
+  // goes behind everything queued or being written; what the server does not take now,
+  // flush_stalled() writes. kLater: this transport cannot (the default), so the caller
+  // sends it with send(). kGone: the server is gone, or leaves so much unread that the
+  // transport ended it.
   virtual AtOnce send_behind(std::string_view message) {
     (void)message;
     return AtOnce::kLater;

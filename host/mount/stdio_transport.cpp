@@ -25,9 +25,8 @@ ServerTransport::AtOnce StdioTransport::ended_if_gone(AtOnce result) {
   return result;
 }
 
-ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due,
-                                              bool bounded) {
-  return ended_if_gone(process_->queue_line(message, flush_due, bounded));
+ServerTransport::AtOnce StdioTransport::queue(std::string_view message, bool* flush_due) {
+  return ended_if_gone(process_->queue_line(message, flush_due));
 }
 
 ServerTransport::AtOnce StdioTransport::flush() { return ended_if_gone(process_->flush_queued()); }

@@ -19,7 +19,7 @@ class StdioTransport final : public ServerTransport {
 
   bool send(std::string_view message, std::optional<std::int64_t> request_id,
             std::chrono::milliseconds timeout, const std::string& client_request) override;
-  AtOnce queue(std::string_view message, bool* flush_due, bool bounded = true) override;
+  AtOnce queue(std::string_view message, bool* flush_due) override;
   AtOnce flush() override;
   AtOnce flush_stalled() override;
   AtOnce send_behind(std::string_view message) override;

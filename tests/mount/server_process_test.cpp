@@ -119,8 +119,8 @@ TEST_CASE(
   // The pipe took some (64 KiB here); the queue holds at most its bound beyond that.
   CHECK(queued * (line.size() + 1) > ServerProcess::kMaxQueuedBytes);
   CHECK(queued * (line.size() + 1) < ServerProcess::kMaxQueuedBytes + (1u << 20));
-  // Unbounded (a cancellation following its request) still queues.
-  CHECK(server.queue_line("cancel", &flush_due, /*bounded=*/false) == AtOnce::kSent);
+  // A line that must follow its request (a cancellation) still goes, behind the queue.
+  CHECK(server.queue_urgent("cancel") == AtOnce::kSent);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   server.terminate(std::chrono::milliseconds(300));
   CHECK(server.flush_queued() == AtOnce::kSent);  // closed: what was queued is dropped

@@ -306,17 +306,25 @@ TEST_CASE("data_version sees every commit at once", "[vault][store]") {
 }
 
 namespace {
-// A copy of the vault at `from` (checkpointed first by its open connection `open`) with one
-// more secret, written through a connection of its own, at `to`.
-void restored_copy(Vault& open, const std::filesystem::path& from, const std::filesystem::path& to,
-                   const Credentials& credentials) {
-  REQUIRE(open.checkpoint().is_ok());
-  std::filesystem::copy_file(from, to);
-  auto copy = Vault::open(to, credentials);
-  INFO(copy.status().message());
-  REQUIRE(copy.is_ok());
-  REQUIRE(copy->put_secret("only-in-the-copy", as_bytes("2"), {}, test_actor()).is_ok());
-  REQUIRE(copy->checkpoint().is_ok());
+// Replaces the vault file at `file` (used by the open connection `serving`, checkpointed
+// first) the way a restore does: a copy of it with one more secret, written through a
+// connection of its own, renamed into place. The serving connection must then see it.
+void replace_and_expect_seen(Vault& serving, const std::filesystem::path& file,
+                             const std::filesystem::path& scratch, const Credentials& credentials) {
+  REQUIRE(serving.checkpoint().is_ok());
+  std::filesystem::copy_file(file, scratch);
+  {
+    auto copy = Vault::open(scratch, credentials);
+    INFO(copy.status().message());
+    REQUIRE(copy.is_ok());
+    REQUIRE(copy->put_secret("only-in-the-copy", as_bytes("2"), {}, test_actor()).is_ok());
+    REQUIRE(copy->checkpoint().is_ok());
+  }
+  std::filesystem::rename(scratch, file);
+  auto read = serving.read_secret("only-in-the-copy");
+  INFO(read.status().message());
+  REQUIRE(read.is_ok());
+  CHECK(as_string(read.value()) == "2");
 }
 }  // namespace
 
@@ -342,12 +350,8 @@ TEST_CASE("a vault file renamed into place is seen after its directory was moved
   CHECK(as_string(serving.read_secret("base").value()) == "1");
   // Then a restore renames another copy into place in the new directory: the watch must be
   // on it (not on the old directory it followed), or this connection keeps the old file.
-  restored_copy(serving, dir / "v" / "vault.db", dir / "restored.db", credentials.value());
-  std::filesystem::rename(dir / "restored.db", dir / "v" / "vault.db");
-  auto read = serving.read_secret("only-in-the-copy");
-  INFO(read.status().message());
-  REQUIRE(read.is_ok());
-  CHECK(as_string(read.value()) == "2");
+  replace_and_expect_seen(serving, dir / "v" / "vault.db", dir / "restored.db",
+                          credentials.value());
 }
 
 TEST_CASE("a vault opened through a symlink sees its real file replaced", "[vault][store]") {
@@ -369,12 +373,8 @@ TEST_CASE("a vault opened through a symlink sees its real file replaced", "[vaul
   Vault serving = std::move(opened).value();
   CHECK(as_string(serving.read_secret("base").value()) == "1");
   // The real file is replaced in its own directory (not the link's).
-  restored_copy(serving, dir / "real" / "vault.db", dir / "restored.db", credentials.value());
-  std::filesystem::rename(dir / "restored.db", dir / "real" / "vault.db");
-  auto read = serving.read_secret("only-in-the-copy");
-  INFO(read.status().message());
-  REQUIRE(read.is_ok());
-  CHECK(as_string(read.value()) == "2");
+  replace_and_expect_seen(serving, dir / "real" / "vault.db", dir / "restored.db",
+                          credentials.value());
 }
 
 TEST_CASE("SecretBuffer is move-only and zero-sized when moved from", "[vault][store]") {

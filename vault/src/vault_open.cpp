@@ -248,8 +248,14 @@ void DirectoryWatch::stop() {
   fd_ = -1;
 }
 
+void DirectoryWatch::rewatch_if_ended() {
+  if (ended_) watch(std::vector<std::filesystem::path>(dirs_));
+}
+
 void DirectoryWatch::watch(const std::vector<std::filesystem::path>& dirs) {
   stop();
+  ended_ = false;
+  dirs_ = dirs;
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return;
   constexpr std::uint32_t kMask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
@@ -273,6 +279,7 @@ bool DirectoryWatch::quiet() {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return !any;  // drained
     if (n <= 0) {  // cannot tell: no watch from here on
       stop();
+      ended_ = true;
       return false;
     }
     any = true;
@@ -284,6 +291,7 @@ bool DirectoryWatch::quiet() {
       if ((event.mask &
            (IN_IGNORED | IN_MOVE_SELF | IN_DELETE_SELF | IN_UNMOUNT | IN_Q_OVERFLOW)) != 0) {
         stop();
+        ended_ = true;
         return false;
       }
       at += static_cast<ssize_t>(sizeof(inotify_event) + event.len);
@@ -311,25 +319,21 @@ std::optional<WalIndexHeader> wal_index_header(sqlite3* db) {
   return header;
 }
 
-std::filesystem::path VaultState::real_path() const {
+void VaultState::watch_files() {
   std::error_code ec;
   std::filesystem::path real = std::filesystem::canonical(path, ec);
-  return ec ? path : real;
-}
-
-void VaultState::watch_files() {
+  if (ec) real = path;
+  shm_path = real.string() + "-shm";
   std::vector<std::filesystem::path> dirs{path.parent_path()};
-  const std::filesystem::path real_dir = real_path().parent_path();
-  std::error_code ec;
-  if (!std::filesystem::equivalent(real_dir, dirs[0].empty() ? "." : dirs[0], ec))
-    dirs.push_back(real_dir);
+  if (!std::filesystem::equivalent(real.parent_path(), dirs[0].empty() ? "." : dirs[0], ec))
+    dirs.push_back(real.parent_path());
   directory.watch(dirs);
 }
 
 void VaultState::remember_files() {
   watch_files();  // first: a change after the stats is an event
   db_file = FileIdentity::of(path);
-  shm_file = FileIdentity::of(real_path().string() + "-shm");
+  shm_file = FileIdentity::of(shm_path);
   std::string mode;
   try {
     mode = db->execAndGet("PRAGMA journal_mode").getString();
@@ -342,10 +346,8 @@ void VaultState::ensure_current() {
   if (db && !db_file.exists) return;  // being created or opened: nothing to compare yet
   // The queue is drained before the stats, so a change after them is an event next time.
   if (db && directory.quiet()) return;
-  if (db && !directory.active()) watch_files();  // ended (or never had): before the stats
-  if (db && FileIdentity::of(path) == db_file &&
-      FileIdentity::of(real_path().string() + "-shm") == shm_file)
-    return;
+  if (db) directory.rewatch_if_ended();  // before the stats, as in remember_files
+  if (db && FileIdentity::of(path) == db_file && FileIdentity::of(shm_path) == shm_file) return;
   known_version.reset();
   if (db) {
     // The old connection is dropped without a checkpoint: its WAL index may be a deleted

@@ -93,15 +93,19 @@ class DirectoryWatch {
   ~DirectoryWatch();
   DirectoryWatch(const DirectoryWatch&) = delete;
   DirectoryWatch& operator=(const DirectoryWatch&) = delete;
-  bool active() const noexcept { return fd_ >= 0; }
-  // Starts watching dirs afresh (any earlier watch ends); inactive when one cannot be had.
+  // Starts watching dirs afresh (any earlier watch ends); none when one cannot be had.
   void watch(const std::vector<std::filesystem::path>& dirs);
   // True when no event came since the last call, which drains what came. One read(2).
   bool quiet();
+  // Watches the same directory paths again once the watch ended (what they name now); a
+  // no-op while it lasts, or when it never could be had (that waits for the next watch()).
+  void rewatch_if_ended();
 
  private:
   void stop();
   int fd_ = -1;
+  bool ended_ = false;  // a watch existed and ended (quiet() saw why)
+  std::vector<std::filesystem::path> dirs_;
 };
 
 // The wal-index header of db's main database: both copies (96 bytes), read from SQLite's
@@ -127,6 +131,7 @@ struct VaultState {
   // grant honoured), its own writes lost. A restore renames a new file into place, with
   // the same effect. Every operation first compares these with the files on disk.
   FileIdentity db_file, shm_file;
+  std::filesystem::path shm_path;  // beside the real file when path is a symlink
   std::int64_t reopens = 0;
   // The last PRAGMA data_version (reopens folded in) and the wal-index header read just
   // before it: while the header is the same, no connection has committed since, and the
@@ -148,10 +153,8 @@ struct VaultState {
   // after it starts watching their directories (watch_files), and its journal mode.
   void remember_files();
   // Watches the directory of path and, when path is a symlink, that of the file it names
-  // (SQLite keeps -wal and -shm beside the real file).
+  // (SQLite keeps -wal and -shm beside the real file, at shm_path).
   void watch_files();
-  // path with its symlinks resolved (path itself when it cannot be).
-  std::filesystem::path real_path() const;
   // Reopens the connection when vault.db or vault.db-shm on disk is not the file the
   // connection uses (see db_file). Throws IntegrityError when the file now at the path is
   // another vault, SQLite::Exception when it cannot be opened. The two stat(2) calls are
