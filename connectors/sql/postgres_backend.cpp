@@ -55,14 +55,17 @@ void send_cancel(PGconn* conn) {
   }
 }
 
-// One statement through the extended protocol, in single-row mode, waiting in 50 ms
-// steps so a cancelled request or the client-side deadline can send PQcancel.
+// The statements of one call go through the extended protocol in libpq's pipeline mode:
+// sent in one write, their results read in order, so a call costs one round trip to the
+// server instead of one per statement. The reader waits in 50 ms steps so a cancelled
+// request or the client-side deadline can send PQcancel.
 struct Outcome {
   QueryResult rows;
   long long affected = -1;
   std::string error;
   std::string sqlstate;
   bool failed = false;
+  bool aborted = false;  // never run: an earlier statement of its pipeline segment failed
   bool connection_lost = false;
   bool cancelled = false;  // the request was cancelled and the server told
 };
@@ -72,46 +75,46 @@ class StatementRunner {
   StatementRunner(PGconn* conn, Context* ctx, Clock::time_point hard_deadline)
       : conn_(conn), ctx_(ctx), deadline_(hard_deadline) {}
 
-  // `budget`: the max_result_bytes cap on the kept rows (nullptr: none, for the plan).
-  Outcome run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
-              std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr) {
-    Outcome out;
-    oids_.clear();
+  // Queues one statement (sent at the next sync()). False: the connection is gone.
+  bool send(const std::string& sql, const std::vector<std::optional<std::string>>& params = {}) {
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                           values.empty() ? nullptr : values.data(), nullptr, nullptr, 0)) {
-      return lost(out);
-    }
-    PQsetSingleRowMode(conn_);
-    bool cancel_sent = false;
+    return PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.empty() ? nullptr : values.data(), nullptr, nullptr, 0) == 1;
+  }
+  // Ends a pipeline segment and sends what is queued: an error in a segment skips the
+  // rest of that segment only.
+  bool sync() { return PQpipelineSync(conn_) == 1; }
+
+  // The results of the next statement sent. `row_limit`/`keep_rows`/`budget` as for the
+  // rows of a query (the budget is the max_result_bytes cap; nullptr: none); the rows are
+  // read one at a time (single-row mode) when `keep_rows`. Past the limits, the rows of a
+  // read are stopped by a cancel; a write (`may_cancel` false) runs to its end, and the
+  // rows it returns past them are read and dropped: whether it commits must not depend on
+  // when a cancel arrives.
+  Outcome read(std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr,
+               bool may_cancel = true) {
+    Outcome out;
+    oids_.clear();
+    if (keep_rows) PQsetSingleRowMode(conn_);
     bool stop_reading = false;
     // Stops the server producing rows we will not read (the error it answers with is
     // expected and ignored).
     const auto stop = [&] {
       stop_reading = true;
-      if (!cancel_sent) {
-        send_cancel(conn_);
-        cancel_sent = true;
-      }
+      if (may_cancel) cancel();
     };
     while (true) {
-      while (PQisBusy(conn_)) {
-        pollfd pfd{PQsocket(conn_), POLLIN, 0};
-        ::poll(&pfd, 1, 50);
-        if (!PQconsumeInput(conn_)) return lost(out);
-        if (!cancel_sent && ((ctx_ != nullptr && ctx_->cancelled()) || Clock::now() > deadline_)) {
-          if (ctx_ != nullptr && ctx_->cancelled()) out.cancelled = true;
-          send_cancel(conn_);
-          cancel_sent = true;
-        }
-      }
+      if (!wait(&out)) return lost(out);
       Result r(PQgetResult(conn_));
       if (!r) break;
       switch (PQresultStatus(r.get())) {
         case PGRES_SINGLE_TUPLE:
         case PGRES_TUPLES_OK:
           if (out.rows.columns.empty()) columns(r.get(), out.rows);
+          // The command tag of a write with RETURNING (INSERT 0 n) ends its rows.
+          if (const char* n = PQcmdTuples(r.get()); n != nullptr && *n != '\0')
+            out.affected = std::atoll(n);
           if (stop_reading) break;
           for (int row = 0; row < PQntuples(r.get()) && !stop_reading; ++row) {
             if (out.rows.rows.size() >= row_limit) {
@@ -169,6 +172,15 @@ class StatementRunner {
         case PGRES_EMPTY_QUERY:
           record_error(out, "no SQL statement was given");
           break;
+        case PGRES_PIPELINE_ABORTED:
+          out.aborted = true;
+          record_error(out, "PostgreSQL: not run: an earlier statement of the call failed");
+          break;
+        case PGRES_PIPELINE_SYNC:
+          // Never here while the reads follow the sends; a lost count ends the call.
+          record_error(out, "PostgreSQL: the statement results went out of step");
+          out.connection_lost = true;
+          return out;
         default:
           if (stop_reading) break;  // the cancel we sent after row_limit
           if (!out.failed) {
@@ -179,6 +191,7 @@ class StatementRunner {
           if (PQstatus(conn_) == CONNECTION_BAD) out.connection_lost = true;
           break;
       }
+      if (out.connection_lost) break;
     }
     if (PQstatus(conn_) == CONNECTION_BAD) {
       out.connection_lost = true;
@@ -187,10 +200,37 @@ class StatementRunner {
     return out;
   }
 
+  // The end of a segment. False: the connection is gone or the results are out of step.
+  bool read_sync() {
+    Outcome unused;
+    if (!wait(&unused)) return false;
+    Result r(PQgetResult(conn_));
+    return r && PQresultStatus(r.get()) == PGRES_PIPELINE_SYNC;
+  }
+
  private:
+  // Waits until a result can be taken without blocking; sends the cancel once when the
+  // request is cancelled or the deadline passed. False: the connection is gone.
+  bool wait(Outcome* out) {
+    while (PQisBusy(conn_)) {
+      pollfd pfd{PQsocket(conn_), POLLIN, 0};
+      ::poll(&pfd, 1, 50);
+      if (!PQconsumeInput(conn_)) return false;
+      if (!cancel_sent_ && ((ctx_ != nullptr && ctx_->cancelled()) || Clock::now() > deadline_)) {
+        if (ctx_ != nullptr && ctx_->cancelled()) out->cancelled = true;
+        cancel();
+      }
+    }
+    return true;
+  }
+  void cancel() {
+    if (cancel_sent_) return;
+    send_cancel(conn_);
+    cancel_sent_ = true;
+  }
   Outcome& lost(Outcome& out) {
     out.failed = true;
-    out.connection_lost = PQstatus(conn_) == CONNECTION_BAD;
+    out.connection_lost = true;  // whatever happened, its results cannot be trusted
     out.error = "PostgreSQL: " + message();
     return out;
   }
@@ -233,6 +273,7 @@ class StatementRunner {
   PGconn* conn_;
   Context* ctx_;
   Clock::time_point deadline_;
+  bool cancel_sent_ = false;
   std::vector<unsigned> oids_;
 };
 
@@ -243,12 +284,28 @@ std::vector<std::optional<std::string>> to_params(const json& params) {
   return out;
 }
 
-// The first line of a connection failure, without the libpq prefix noise.
 bool reset_session(PGconn* conn) {
   Result r(PQexec(conn, "DISCARD ALL"));
   return PQresultStatus(r.get()) == PGRES_COMMAND_OK;
 }
 
+// Ends a transaction a failed call left open. False: the connection cannot be reused.
+bool end_transaction(PGconn* conn) {
+  switch (PQtransactionStatus(conn)) {
+    case PQTRANS_IDLE:
+      return true;
+    case PQTRANS_INTRANS:
+    case PQTRANS_INERROR: {
+      Result r(PQexec(conn, "ROLLBACK"));
+      return PQresultStatus(r.get()) == PGRES_COMMAND_OK &&
+             PQtransactionStatus(conn) == PQTRANS_IDLE;
+    }
+    default:
+      return false;
+  }
+}
+
+// The first line of a connection failure, without the libpq prefix noise.
 std::string first_line(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;
@@ -521,14 +578,18 @@ void PostgresBackend::drop_idle() {
   for (PGconn* c : idle) PQfinish(c);
 }
 
-void PostgresBackend::give_back(PGconn* conn) {
+void PostgresBackend::give_back(PGconn* conn, bool session_reset) {
   if (conn == nullptr) return;
+  // A call's pipeline is read to its end before the call returns; one that was not (a
+  // bug, or results out of step) cannot be reused.
+  const bool usable = PQstatus(conn) == CONNECTION_OK &&
+                      (PQpipelineStatus(conn) == PQ_PIPELINE_OFF || PQexitPipelineMode(conn) == 1);
   // The ROLLBACK that ends every call leaves what is not transactional: advisory locks,
   // prepared statements, WITH HOLD cursors, session settings made outside a transaction.
   // DISCARD ALL clears them (the settings return to the connection's startup values) and
-  // releases the locks now rather than when the connection is next used.
-  if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
-      reset_session(conn)) {
+  // releases the locks now rather than when the connection is next used. A call's own
+  // pipeline ends with it; after a failure it may not have run.
+  if (usable && end_transaction(conn) && (session_reset || reset_session(conn))) {
     std::lock_guard lock(pool_mutex_);
     if (idle_.size() < static_cast<std::size_t>(options_.pool_size)) {
       idle_.push_back(conn);
@@ -538,67 +599,138 @@ void PostgresBackend::give_back(PGconn* conn) {
   PQfinish(conn);
 }
 
+// One call is one pipeline, so it costs one round trip to the server:
+//   read-only:  BEGIN READ ONLY; set_config(statement_timeout); statement | SYNC |
+//               ROLLBACK; DISCARD ALL | SYNC
+//   write:      BEGIN; set_config | SYNC | statement; COMMIT | SYNC | DISCARD ALL | SYNC
+// A failure skips the rest of its segment (up to SYNC) only, so the statement never runs
+// when BEGIN or the timeout failed, and the ROLLBACK and DISCARD ALL always run. Writes
+// wait for BEGIN before they send the statement: a connection found dead then (a server
+// restart) is retried, which is safe only while the statement was never sent. With a
+// `schemas` allowlist, the EXPLAIN check takes the first segment, and the statement waits
+// for its verdict.
 QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
                                       const json& params, const CallLimits& limits, Mode mode,
                                       long long* rows_affected, const std::string* allowlist_check,
-                                      bool* connection_lost, bool* user_statement_sent) {
+                                      bool* connection_lost, bool* user_statement_sent,
+                                      bool* session_reset) {
   const auto hard_deadline = Clock::now() + limits.statement_timeout + std::chrono::seconds(2);
   StatementRunner runner(conn, &ctx, hard_deadline);
   const auto params_text = to_params(params);
-  const auto control = [&](const std::string& statement,
-                           const std::vector<std::optional<std::string>>& p = {}) {
-    Outcome o = runner.run(statement, p, 1, false);
-    if (o.connection_lost) *connection_lost = true;
-    if (o.failed) throw SqlError(o.error);
+  // The connection's own message, never anything of ours: it carries no secret.
+  const auto gone = [&]() -> SqlError {
+    *connection_lost = true;
+    return SqlError("PostgreSQL: connection lost: " + first_line(PQerrorMessage(conn)));
+  };
+  const auto check_sent = [&](bool ok) {
+    if (!ok) throw gone();
+  };
+  // Reads a statement's outcome; a lost connection ends the call (nothing more can be read).
+  const auto read = [&](std::size_t row_limit, bool keep_rows, ResultBudget* budget = nullptr,
+                        bool may_cancel = true) {
+    Outcome o = runner.read(row_limit, keep_rows, budget, may_cancel);
+    if (o.connection_lost) {
+      *connection_lost = true;
+      throw SqlError(o.error);
+    }
+    return o;
+  };
+  const auto read_sync = [&] {
+    if (!runner.read_sync()) throw gone();
+  };
+  const bool read_only = mode == Mode::kReadOnly;
+  // The statement, and what ends the transaction and resets the session after it.
+  const auto send_statement = [&] {
+    *user_statement_sent = true;
+    check_sent(runner.send(sql, params_text));
+    if (!read_only) check_sent(runner.send("COMMIT"));
+    check_sent(runner.sync());
+    if (read_only) check_sent(runner.send("ROLLBACK"));
+    check_sent(runner.send("DISCARD ALL"));
+    check_sent(runner.sync());
+  };
+  // After a refusal or a cancel before the statement: ends the transaction, resets.
+  const auto abandon = [&] {
+    check_sent(runner.send("ROLLBACK"));
+    check_sent(runner.send("DISCARD ALL"));
+    check_sent(runner.sync());
+    read(1, false);
+    const Outcome discard = read(1, false);
+    read_sync();
+    *session_reset = !discard.failed;
   };
 
-  control(mode == Mode::kReadOnly ? "BEGIN READ ONLY" : "BEGIN");
-  control("SELECT set_config('statement_timeout', $1, true)",
-          {std::to_string(limits.statement_timeout.count())});
-  if (allowlist_check != nullptr) {
+  if (PQenterPipelineMode(conn) != 1) throw gone();
+  check_sent(runner.send(read_only ? "BEGIN READ ONLY" : "BEGIN"));
+  check_sent(runner.send("SELECT set_config('statement_timeout', $1, true)",
+                         {std::to_string(limits.statement_timeout.count())}));
+  if (allowlist_check != nullptr)
     // Same transaction, snapshot rules, search_path and params as the statement itself.
-    Outcome plan =
-        runner.run("EXPLAIN (VERBOSE, FORMAT JSON) " + *allowlist_check, params_text, 1, true);
-    if (plan.connection_lost) {
-      *connection_lost = true;
-      throw SqlError(plan.error);
+    check_sent(runner.send("EXPLAIN (VERBOSE, FORMAT JSON) " + *allowlist_check, params_text));
+  const bool statement_now = read_only && allowlist_check == nullptr;
+  if (statement_now)
+    send_statement();
+  else
+    check_sent(runner.sync());
+
+  const Outcome begin = read(1, false);
+  const Outcome timeout = read(1, false);
+  if (!statement_now) {
+    std::optional<Outcome> plan;
+    if (allowlist_check != nullptr) plan = read(1, true);
+    read_sync();
+    const auto setup_failed = [&]() -> const Outcome* {
+      for (const Outcome* o : {&begin, &timeout})
+        if (o->failed) return o;
+      return nullptr;
+    };
+    if (const Outcome* failed = setup_failed()) {
+      abandon();
+      throw SqlError(failed->error);
     }
-    std::optional<std::string> refusal;
-    if (plan.cancelled || (ctx.cancelled() && plan.failed)) {
-      runner.run("ROLLBACK", {}, 1, false);
-      throw Cancelled();
+    if (plan) {
+      if (plan->cancelled || (ctx.cancelled() && plan->failed)) {
+        abandon();
+        throw Cancelled();
+      }
+      std::optional<std::string> refusal;
+      if (plan->failed) {
+        refusal = plan->error;
+        if (plan->sqlstate == "42601")
+          *refusal +=
+              "\n(this instance has a `schemas` allowlist, so each statement is first checked "
+              "with EXPLAIN, which accepts SELECT, TABLE, VALUES, WITH ... SELECT and EXECUTE; "
+              "other commands such as SHOW, SET, CALL, DO or COPY are refused)";
+      } else if (plan->rows.rows.size() != 1 || !plan->rows.rows[0][0].is_array() ||
+                 plan->rows.rows[0][0].empty()) {
+        refusal = "refused: could not read the plan to check the `schemas` allowlist";
+      } else if (const auto outside =
+                     first_disallowed_relation(plan->rows.rows[0][0], options_.schemas)) {
+        refusal = allowlist_refusal(*outside, options_.schemas);
+      }
+      if (refusal) {
+        abandon();
+        throw SqlError(*refusal);
+      }
     }
-    if (plan.failed) {
-      refusal = plan.error;
-      if (plan.sqlstate == "42601")
-        *refusal +=
-            "\n(this instance has a `schemas` allowlist, so each statement is first checked with "
-            "EXPLAIN, which accepts SELECT, TABLE, VALUES, WITH ... SELECT and EXECUTE; other "
-            "commands such as SHOW, SET, CALL, DO or COPY are refused)";
-    } else if (plan.rows.rows.size() != 1 || !plan.rows.rows[0][0].is_array() ||
-               plan.rows.rows[0][0].empty()) {
-      refusal = "refused: could not read the plan to check the `schemas` allowlist";
-    } else if (const auto outside =
-                   first_disallowed_relation(plan.rows.rows[0][0], options_.schemas)) {
-      refusal = allowlist_refusal(*outside, options_.schemas);
-    }
-    if (refusal) {
-      Outcome end = runner.run("ROLLBACK", {}, 1, false);
-      if (end.connection_lost) *connection_lost = true;
-      throw SqlError(*refusal);
-    }
+    send_statement();
   }
-  *user_statement_sent = true;
+
   ResultBudget budget(limits.max_result_bytes);
-  Outcome o = runner.run(sql, params_text, limits.row_limit, true, &budget);
+  Outcome o = read(limits.row_limit, true, &budget, read_only);
   o.rows.result_bytes = budget.used();
-  if (o.connection_lost) {
-    *connection_lost = true;
-    throw SqlError(o.error);
-  }
-  const bool commit = mode == Mode::kWrite && !o.failed;
-  Outcome end = runner.run(commit ? "COMMIT" : "ROLLBACK", {}, 1, false);
-  if (end.connection_lost) *connection_lost = true;
+  std::optional<Outcome> commit;
+  if (!read_only) commit = read(1, false);
+  read_sync();
+  if (read_only) read(1, false);  // ROLLBACK: its failure is give_back's to mend
+  const Outcome discard = read(1, false);
+  read_sync();
+  *session_reset = !discard.failed;
+  if (PQexitPipelineMode(conn) != 1) throw gone();
+
+  // BEGIN and the timeout failed only before the statement when they shared its segment.
+  for (const Outcome* setup : {&begin, &timeout})
+    if (setup->failed) throw SqlError(setup->error);
   if (o.cancelled || (ctx.cancelled() && o.failed)) throw Cancelled();
   if (o.failed) {
     if (o.sqlstate == "57014" && !ctx.cancelled())
@@ -606,7 +738,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
                      std::to_string(limits.statement_timeout.count()) + " ms)");
     throw SqlError(o.error);
   }
-  if (end.failed) throw SqlError(end.error);
+  if (commit && commit->failed) throw SqlError(commit->error);
   if (rows_affected != nullptr) *rows_affected = o.affected < 0 ? 0 : o.affected;
   for (auto& c : o.rows.columns)
     c.type = type_name(conn, static_cast<unsigned>(std::stoul(c.type)));
@@ -622,10 +754,11 @@ QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const jso
     PGconn* conn = attempt == 0 ? take(ctx) : connect(ctx);
     bool connection_lost = false;
     bool user_statement_sent = false;
+    bool session_reset = false;
     try {
       QueryResult r = run_once(conn, ctx, sql, params, limits, mode, rows_affected, allowlist_check,
-                               &connection_lost, &user_statement_sent);
-      give_back(conn);
+                               &connection_lost, &user_statement_sent, &session_reset);
+      give_back(conn, session_reset);
       return r;
     } catch (...) {
       const bool lost = connection_lost || PQstatus(conn) == CONNECTION_BAD;
@@ -633,7 +766,7 @@ QueryResult PostgresBackend::run(Context& ctx, const std::string& sql, const jso
         PQfinish(conn);
         drop_idle();  // they went to the same server: most likely lost too
       } else {
-        give_back(conn);
+        give_back(conn, session_reset);
       }
       // A connection that broke (server restart) is replaced once: always for read-only
       // statements, and for writes only when the statement itself was never sent.

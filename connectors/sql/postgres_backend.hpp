@@ -4,7 +4,8 @@
 // carries exactly one statement, so `COMMIT; DROP TABLE t` is refused by the server
 // itself. Read-only instances connect with default_transaction_read_only = on and run
 // every statement inside BEGIN READ ONLY with SET LOCAL statement_timeout, and always end
-// with ROLLBACK, so even a session setting changed by the statement is undone. The query
+// with ROLLBACK, so even a session setting changed by the statement is undone. A call's
+// statements are sent in libpq's pipeline mode: a read-only call is one round trip. The query
 // tool is read-only on every instance; execute (read_only = false only) commits.
 //
 // Credentials: the secret alias `url` (a whole connection URL) or `password` is revealed
@@ -75,13 +76,15 @@ class PostgresBackend : public Backend {
   QueryResult run_once(PGconn* conn, Context& ctx, const std::string& sql, const json& params,
                        const CallLimits& limits, Mode mode, long long* rows_affected,
                        const std::string* allowlist_check, bool* connection_lost,
-                       bool* user_statement_sent);
+                       bool* user_statement_sent, bool* session_reset);
   PGconn* connect(Context& ctx);
   // On read-only instances: refuses (closes `conn`, throws SqlError) a role that can act
   // outside the read-only transaction, unless allow_privileged_role, which logs a warning.
   void check_role(PGconn* conn);
   PGconn* take(Context& ctx);
-  void give_back(PGconn* conn);
+  // Pools `conn` if it is healthy, after a ROLLBACK of a transaction left open and a
+  // DISCARD ALL unless `session_reset` (the call's own pipeline ran it); closes it otherwise.
+  void give_back(PGconn* conn, bool session_reset);
   void drop_idle();  // closes every pooled connection (after one was found lost)
   std::string type_name(PGconn* conn, unsigned oid);
   bool schema_allowed(const std::string& schema) const;

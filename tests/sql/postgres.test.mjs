@@ -404,8 +404,14 @@ describe('sql connector: PostgreSQL 15', () => {
     // A session setting changed by the statement is undone as well.
     await pgOk('pgpool_query', { sql: "SELECT set_config('search_path', 'secret', false)" });
     assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT current_setting($1)', params: ['search_path'] })).rows, [['"$user", public']]);
+    // A failed statement leaves its transaction aborted after the call's pipeline: the
+    // connection is mended, reset and kept.
+    await pgOk('pgpool_query', { sql: 'SELECT pg_advisory_lock(4243)' });
+    await pgRefused('pgpool_query', { sql: 'SELECT 1/0' }, /division by zero/);
+    await pgRefused('pgpool_query', { sql: "SELECT set_config('search_path', 'secret', false), pg_advisory_lock(4244), 1/0" }, /division by zero/);
+    assert.equal(await pg.psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid IN (4243, 4244)"), '0', 'an advisory lock outlived a failed call');
     // All of it on one pooled connection (pool_size = 1), which stays read-only.
-    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid(), current_setting($1)', params: ['default_transaction_read_only'] })).rows, [[pid, 'on']]);
+    assert.deepEqual((await pgOk('pgpool_query', { sql: 'SELECT pg_backend_pid(), current_setting($1), current_setting($2)', params: ['default_transaction_read_only', 'search_path'] })).rows, [[pid, 'on', '"$user", public']]);
   });
 
   test('execute on a writable instance commits one statement', async () => {
@@ -414,6 +420,18 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Barbara'", { db: 'shop' }), '1');
     const { tools } = await client.listTools();
     assert.ok(!tools.some((t) => t.name === 'pg_execute'), 'read-only instance offers no execute');
+    // A failed write commits nothing, and the next one still commits.
+    await pgRefused('pgrw_execute', { sql: "INSERT INTO customers (name, email) VALUES ('Cecil', 'c@example.com'), ('Dora', 1/0)" }, /division by zero/);
+    assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name IN ('Cecil', 'Dora')", { db: 'shop' }), '0');
+    // A write whose RETURNING rows pass row_limit runs to its end and commits (it is never
+    // stopped half way); the rows past the limit are dropped, and the result says so.
+    const bulk = await pgOk('pgrw_execute', { sql: "INSERT INTO customers (name, email) SELECT 'Bulk', 'bulk' || g || '@example.com' FROM generate_series(1, 2000) g RETURNING id" });
+    assert.equal(bulk.rows_affected, 2000);
+    assert.equal(bulk.truncated, true, JSON.stringify(bulk).slice(0, 300));
+    assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Bulk'", { db: 'shop' }), '2000');
+    await pgOk('pgrw_execute', { sql: "DELETE FROM customers WHERE name = 'Bulk'" });
+    await pgOk('pgrw_execute', { sql: 'INSERT INTO customers (name, email) VALUES ($1, $2)', params: ['Edith', 'e@example.com'] });
+    assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Edith'", { db: 'shop' }), '1');
   });
 
   test('max_result_bytes: 100 MB results are cut at 4 MiB and said so; no huge value is parsed; host memory stays bounded', async () => {
