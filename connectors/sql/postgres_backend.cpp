@@ -599,16 +599,17 @@ void PostgresBackend::give_back(PGconn* conn, bool session_reset) {
   PQfinish(conn);
 }
 
-// One call is one pipeline, so it costs one round trip to the server:
-//   read-only:  BEGIN READ ONLY; set_config(statement_timeout); statement | SYNC |
-//               ROLLBACK; DISCARD ALL | SYNC
-//   write:      BEGIN; set_config | SYNC | statement; COMMIT | SYNC | DISCARD ALL | SYNC
-// A failure skips the rest of its segment (up to SYNC) only, so the statement never runs
-// when BEGIN or the timeout failed, and the ROLLBACK and DISCARD ALL always run. Writes
-// wait for BEGIN before they send the statement: a connection found dead then (a server
-// restart) is retried, which is safe only while the statement was never sent. With a
-// `schemas` allowlist, the EXPLAIN check takes the first segment, and the statement waits
-// for its verdict.
+// One call is one pipeline, so a read costs one round trip to the server and one write:
+//   read-only:  BEGIN READ ONLY; set_config(statement_timeout); statement; ROLLBACK;
+//               DISCARD ALL | SYNC
+//   write:      BEGIN; set_config | SYNC | statement; COMMIT; DISCARD ALL | SYNC
+// A failure skips the rest of its segment (up to SYNC), so the statement never runs when
+// BEGIN or the timeout failed; after a failed statement give_back() sends the ROLLBACK and
+// DISCARD ALL that were skipped (two more round trips, on errors only). Writes wait for
+// BEGIN before they send the statement: a connection found dead then (a server restart) is
+// retried, which is safe only while the statement was never sent. With a `schemas`
+// allowlist, the EXPLAIN check takes the first segment, and the statement waits for its
+// verdict.
 QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
                                       const json& params, const CallLimits& limits, Mode mode,
                                       long long* rows_affected, const std::string* allowlist_check,
@@ -643,9 +644,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
   const auto send_statement = [&] {
     *user_statement_sent = true;
     check_sent(runner.send(sql, params_text));
-    if (!read_only) check_sent(runner.send("COMMIT"));
-    check_sent(runner.sync());
-    if (read_only) check_sent(runner.send("ROLLBACK"));
+    check_sent(runner.send(read_only ? "ROLLBACK" : "COMMIT"));
     check_sent(runner.send("DISCARD ALL"));
     check_sent(runner.sync());
   };
@@ -719,10 +718,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
   ResultBudget budget(limits.max_result_bytes);
   Outcome o = read(limits.row_limit, true, &budget, read_only);
   o.rows.result_bytes = budget.used();
-  std::optional<Outcome> commit;
-  if (!read_only) commit = read(1, false);
-  read_sync();
-  if (read_only) read(1, false);  // ROLLBACK: its failure is give_back's to mend
+  const Outcome end = read(1, false);  // ROLLBACK or COMMIT
   const Outcome discard = read(1, false);
   read_sync();
   *session_reset = !discard.failed;
@@ -738,7 +734,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
                      std::to_string(limits.statement_timeout.count()) + " ms)");
     throw SqlError(o.error);
   }
-  if (commit && commit->failed) throw SqlError(commit->error);
+  if (!read_only && end.failed) throw SqlError(end.error);
   if (rows_affected != nullptr) *rows_affected = o.affected < 0 ? 0 : o.affected;
   for (auto& c : o.rows.columns)
     c.type = type_name(conn, static_cast<unsigned>(std::stoul(c.type)));
