@@ -144,52 +144,47 @@ class Server {
   }
 }
 
+// The three keyhold setups measured, one instance per keyhold process.
+const SETUPS = {
+  pg: { label: 'keyhold', appName: 'keyhold-sql' },
+  // With a `schemas` allowlist: each query is first checked with EXPLAIN.
+  pgs: { label: 'keyhold+schemas', appName: 'keyhold-sql-schemas', options: 'schemas = ["public"]\n' },
+  // In the host's own process (no sandboxed runner): what isolation costs.
+  pgi: { label: 'keyhold in-process', appName: 'keyhold-sql-in-process', isolation: 'in-process' },
+};
+
 function keyholdServer(bin, plugin, pg, dir, instance = 'pg') {
   mkdirSync(path.join(dir, 'xdg-config'), { recursive: true });
   mkdirSync(path.join(dir, 'xdg-data'), { recursive: true });
   const config = path.join(dir, 'keyhold.toml');
+  const setup = SETUPS[instance];
   // Defaults otherwise (log level, workers, pool_size 4); the Unix socket with trust auth,
   // like server-postgres below, so no password is involved on either side.
-  writeFileSync(config, `[instances.pg]
+  writeFileSync(config, `[instances.${instance}]
 plugin = ${JSON.stringify(plugin)}
-[instances.pg.options]
+${setup.isolation ? `isolation = "${setup.isolation}"\n` : ''}[instances.${instance}.options]
 backend = "postgres"
 host = ${JSON.stringify(pg.socketDir)}
 port = ${pg.port}
 dbname = "bench"
 user = "bench"
 row_limit = ${PAGE}
-# The bench's role owns its database (as server-postgres uses it); a real instance would
+application_name = "${setup.appName}"
+${setup.options ?? ''}# The bench's role owns its database (as server-postgres uses it); a real instance would
 # connect as a role without those powers (connectors/sql/README.md).
 allow_privileged_role = true
 # The sandboxed runner (the default isolation) reaches PostgreSQL's Unix socket only with this.
-[instances.pg.sandbox]
-unix_sockets = true
-
-# The same with a \`schemas\` allowlist: each query is first checked with EXPLAIN.
-[instances.pgs]
-plugin = ${JSON.stringify(plugin)}
-[instances.pgs.options]
-backend = "postgres"
-host = ${JSON.stringify(pg.socketDir)}
-port = ${pg.port}
-dbname = "bench"
-user = "bench"
-row_limit = ${PAGE}
-schemas = ["public"]
-application_name = "keyhold-sql-schemas"
-allow_privileged_role = true
-[instances.pgs.sandbox]
+[instances.${instance}.sandbox]
 unix_sockets = true
 `);
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'xdg-config'), XDG_DATA_HOME: path.join(dir, 'xdg-data'), LANG: 'C.UTF-8' };
-  const s = new Server(instance === 'pg' ? 'keyhold' : 'keyhold+schemas', bin, ['serve', '--config', config], env,
+  const s = new Server(setup.label, bin, ['serve', '--config', config], env,
     (client, sql, params) => client.callTool({ name: `${instance}_query`, arguments: { sql, params } }),
     (r) => {
       if (r.isError) throw new Error(`keyhold: ${r.content?.[0]?.text}`);
       return r.structuredContent.rows;
     });
-  s.appName = instance === 'pg' ? 'keyhold-sql' : 'keyhold-sql-schemas';
+  s.appName = setup.appName;
   s.lastKey = (rows) => rows[rows.length - 1][0];
   return s;
 }
@@ -244,7 +239,8 @@ async function main() {
     const keyhold = keyholdServer(opt.keyhold, opt.plugin, pg, dir);
     const reference = serverPostgres(pg);
     const scoped = keyholdServer(opt.keyhold, opt.plugin, pg, path.join(dir, 'scoped'), 'pgs');
-    servers.push(keyhold, reference, scoped);
+    const inProcess = keyholdServer(opt.keyhold, opt.plugin, pg, path.join(dir, 'in-process'), 'pgi');
+    servers.push(keyhold, reference, scoped, inProcess);
     for (const s of servers) await s.start(pg);
     if (!keyhold.tools.includes('pg_query')) throw new Error(`keyhold offers no pg_query: ${keyhold.tools}`);
 
@@ -289,6 +285,7 @@ async function main() {
     const k = stat(keyhold);
     const p = stat(reference);
     const sc = stat(scoped);
+    const ip = stat(inProcess);
     const cpuModel = (/^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8')) || [])[1];
     const ratio = k.rate / p.rate;
     const lines = [
@@ -305,6 +302,7 @@ async function main() {
       `p50 latency (us)    ${pad(fmt(k.p50 * 1000), 10)} ${pad(fmt(p.p50 * 1000), 16)} ${pad(fmt(k.p50 / p.p50, 2), 24)}`,
       `p99 latency (us)    ${pad(fmt(k.p99 * 1000), 10)} ${pad(fmt(p.p99 * 1000), 16)} ${pad(fmt(k.p99 / p.p99, 2), 24)}`,
       `with a schemas allowlist (one EXPLAIN (VERBOSE, FORMAT JSON) per call first): keyhold ${fmt(sc.rate)} calls/s, p50 ${fmt(sc.p50 * 1000)} us, server CPU ${fmt(sc.server)} us/call, backend CPU ${fmt(sc.backend)} us/call`,
+      `in the host's process (isolation = "in-process", no sandboxed runner): keyhold ${fmt(ip.rate)} calls/s (${fmt(ip.rate / p.rate, 2)}x server-postgres), p50 ${fmt(ip.p50 * 1000)} us, server CPU ${fmt(ip.server)} us/call, backend CPU ${fmt(ip.backend)} us/call`,
       '',
       `where the time goes, per call (us): wall | client (SDK, this process) CPU | MCP server CPU (with its children: keyhold's runner) | PostgreSQL backend CPU`,
       `  keyhold             ${pad(fmt(k.wall), 7)} | ${pad(fmt(k.client), 7)} | ${pad(fmt(k.server), 7)} | ${pad(fmt(k.backend), 7)}`,

@@ -32,6 +32,10 @@ class ResultBudget {
   std::size_t used_ = 0;
 };
 
+// The size of value.dump() (compact, UTF-8 kept, invalid UTF-8 replaced) without building
+// the text.
+std::size_t json_text_size(const json& value);
+
 // Marks `result` cut by `why` (row_limit or max_result_bytes).
 inline void mark_truncated(QueryResult& result, Truncation why) {
   result.truncated = true;

@@ -20,22 +20,40 @@ std::size_t display_width(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-// Cuts s to at most `width` code points, ending with an ellipsis when cut.
-std::string truncate_cell(const std::string& s, std::size_t width) {
-  if (display_width(s) <= width) return s;
-  std::string out;
-  std::size_t points = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
+// Cuts s to at most `width` code points, ending with an ellipsis when cut; returns its
+// display width afterwards.
+std::size_t truncate_cell(std::string& s, std::size_t width) {
+  const std::size_t points = display_width(s);
+  if (points <= width) return points;
+  std::size_t kept = 0;
+  std::size_t i = 0;
+  for (; i < s.size(); ++i) {
     const bool starts_point = (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80;
-    if (starts_point && ++points > width - 1) break;
-    out.push_back(s[i]);
+    if (starts_point && ++kept > width - 1) break;
   }
-  return out + "\u2026";
+  s.resize(i);
+  s += "\u2026";
+  return width;
 }
 
-void pad_to(std::string& line, const std::string& cell, std::size_t width) {
-  line += cell;
-  for (std::size_t w = display_width(cell); w < width; ++w) line.push_back(' ');
+// One cell as shown: its text and display width.
+struct Cell {
+  std::string text;
+  std::size_t width = 0;
+};
+
+Cell make_cell(std::string text, std::size_t max_cell) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  std::replace(text.begin(), text.end(), '\t', ' ');
+  Cell cell;
+  cell.width = truncate_cell(text, max_cell);
+  cell.text = std::move(text);
+  return cell;
+}
+
+void pad_to(std::string& line, const Cell& cell, std::size_t width) {
+  line += cell.text;
+  if (cell.width < width) line.append(width - cell.width, ' ');
 }
 }  // namespace
 
@@ -137,45 +155,49 @@ std::string cell_text(const json& value) {
 std::string render_text_table(const QueryResult& result, std::size_t row_limit,
                               std::size_t max_result_bytes, std::size_t max_cell) {
   const std::size_t n = result.columns.size();
-  std::vector<std::vector<std::string>> cells;
+  // Every cell's text and width, computed once; row r, column c at [r * n + c] (a short
+  // row leaves its last cells empty).
+  std::vector<Cell> header;
+  header.reserve(n);
   std::vector<std::size_t> widths(n, 0);
-  for (std::size_t c = 0; c < n; ++c)
-    widths[c] = display_width(truncate_cell(result.columns[c].name, max_cell));
-  for (const auto& row : result.rows) {
-    std::vector<std::string> line;
+  for (std::size_t c = 0; c < n; ++c) {
+    header.push_back(make_cell(result.columns[c].name, max_cell));
+    widths[c] = header.back().width;
+  }
+  std::vector<Cell> cells(n * result.rows.size());
+  std::size_t bytes = 0;
+  for (std::size_t r = 0; r < result.rows.size(); ++r) {
+    const json& row = result.rows[r];
     for (std::size_t c = 0; c < n && c < row.size(); ++c) {
-      std::string text = cell_text(row[c]);
-      std::replace(text.begin(), text.end(), '\n', ' ');
-      std::replace(text.begin(), text.end(), '\t', ' ');
-      text = truncate_cell(text, max_cell);
-      widths[c] = std::max(widths[c], display_width(text));
-      line.push_back(std::move(text));
+      Cell& cell = cells[r * n + c];
+      cell = make_cell(cell_text(row[c]), max_cell);
+      widths[c] = std::max(widths[c], cell.width);
+      bytes += cell.text.size();
     }
-    cells.push_back(std::move(line));
   }
   std::string out;
   if (n > 0) {
-    std::string header;
-    std::string rule;
+    std::size_t line_width = 0;
+    for (std::size_t c = 0; c < n; ++c) line_width += widths[c] + 3;
+    out.reserve(bytes + (result.rows.size() + 2) * line_width + 256);
+    // A line: its cells padded to the column widths, " | " between, no trailing blanks.
+    const auto line = [&](const Cell* row, std::size_t count) {
+      const std::size_t start = out.size();
+      for (std::size_t c = 0; c < count; ++c) {
+        if (c > 0) out += " | ";
+        pad_to(out, row[c], widths[c]);
+      }
+      while (out.size() > start && out.back() == ' ') out.pop_back();
+      out += '\n';
+    };
+    line(header.data(), n);
     for (std::size_t c = 0; c < n; ++c) {
-      if (c > 0) {
-        header += " | ";
-        rule += "-+-";
-      }
-      pad_to(header, truncate_cell(result.columns[c].name, max_cell), widths[c]);
-      rule.append(widths[c], '-');
+      if (c > 0) out += "-+-";
+      out.append(widths[c], '-');
     }
-    while (!header.empty() && header.back() == ' ') header.pop_back();
-    out += header + "\n" + rule + "\n";
-    for (const auto& line : cells) {
-      std::string text;
-      for (std::size_t c = 0; c < line.size(); ++c) {
-        if (c > 0) text += " | ";
-        pad_to(text, line[c], widths[c]);
-      }
-      while (!text.empty() && text.back() == ' ') text.pop_back();
-      out += text + "\n";
-    }
+    out += '\n';
+    for (std::size_t r = 0; r < result.rows.size(); ++r)
+      line(&cells[r * n], std::min(n, result.rows[r].size()));
   }
   const std::size_t count = result.rows.size();
   out += "(" + std::to_string(count) + (count == 1 ? " row)" : " rows)");

@@ -32,3 +32,40 @@ TEST_CASE("invalid UTF-8 in a value is counted, not thrown") {
   ResultBudget budget(64);
   CHECK(budget.take(json::array({std::string("\xff\xfe")})));
 }
+
+TEST_CASE("json_text_size is the size of the compact dump, without building it") {
+  const auto dumped = [](const json& v) {
+    return v.dump(-1, ' ', false, json::error_handler_t::replace).size();
+  };
+  const json values =
+      json::array({nullptr,
+                   true,
+                   false,
+                   0,
+                   7,
+                   -7,
+                   10,
+                   -10,
+                   1234567890123LL,
+                   -9223372036854775807LL - 1,
+                   18446744073709551615ULL,
+                   0.5,
+                   -1e300,
+                   3.0,
+                   "",
+                   "plain",
+                   "quote \" back \\ slash",
+                   std::string("ctl \b\f\n\r\t \x01 \x1f \x7f"),
+                   "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                   std::string("bad \xff\xfe utf-8 \xc3"),
+                   json::array(),
+                   json::object(),
+                   json::array({1, "a", nullptr, json::array({2.25, json::object()})}),
+                   json{{"k\"ey", json::array({1, 2})}, {"", nullptr}, {"\xc3\xa9", "v"}},
+                   json::binary({1, 2, 3})});
+  for (const json& v : values) {
+    INFO(v.dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(json_text_size(v) == dumped(v));
+  }
+  CHECK(json_text_size(values) == dumped(values));
+}
