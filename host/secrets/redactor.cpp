@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -22,8 +24,7 @@ namespace keyhold::secrets {
 struct Redactor::Database {
   hs_database_t* db = nullptr;
   hs_scratch_t* prototype = nullptr;
-  std::vector<std::string> labels;      // by pattern id
-  std::vector<std::size_t> rule_index;  // by pattern id (rule databases only)
+  std::vector<std::string> labels;  // by pattern id (rule databases: the rule's index)
   std::mutex pool_mutex;
   std::vector<hs_scratch_t*> pool;
 
@@ -107,7 +108,6 @@ namespace {
 void label_rules(Redactor::Database& db, const std::vector<CredentialRule>& rules) {
   for (std::size_t i = 0; i < rules.size(); ++i) {
     db.labels.push_back(rules[i].id);
-    db.rule_index.push_back(i);
   }
 }
 
@@ -147,22 +147,48 @@ Result<std::shared_ptr<Redactor::Database>> compile_rules(const std::vector<Cred
   return db;
 }
 
-int stop_at_first(unsigned int, unsigned long long, unsigned long long, unsigned int, void*) {
-  return 1;  // terminates the scan
+// How far back from a match's end a window reaches for a rule whose matches can be longer.
+constexpr std::size_t kRuleWindow = 4096;
+// Past this many match ends in one text, the whole text is scanned for starts instead.
+constexpr std::size_t kMaxRuleEnds = 4096;
+
+bool g_rule_windows = true;  // tests only: false locates rules over the whole text
+
+struct RuleEnd {
+  unsigned rule;
+  std::size_t to;
+  auto operator<=>(const RuleEnd&) const = default;
+};
+
+int note_end(unsigned int id, unsigned long long, unsigned long long to, unsigned int, void* ctx) {
+  auto* ends = static_cast<std::vector<RuleEnd>*>(ctx);
+  if (ends->size() >= kMaxRuleEnds) return 1;  // terminates the scan
+  ends->push_back({id, static_cast<std::size_t>(to)});
+  return 0;
 }
 
-// True when any pattern of db matches text.
-bool any_match(Redactor::Database* db, std::string_view text) {
-  if (db == nullptr || db->db == nullptr || text.empty()) return false;
-  hs_scratch_t* scratch = db->take();
-  if (scratch == nullptr) return true;  // cannot tell: take the slow path
-  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                                &stop_at_first, nullptr);
-  db->give_back(scratch);
-  return rc != HS_SUCCESS;  // HS_SCAN_TERMINATED on a match; an error takes the slow path
+// The longest match of each rule (SIZE_MAX: unbounded, or unknown).
+std::vector<std::size_t> rule_widths(const std::vector<CredentialRule>& rules) {
+  const RuleExpressions set = rule_expressions(rules, true);
+  std::vector<std::size_t> widths;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* error = nullptr;
+    std::size_t width = SIZE_MAX;
+    if (hs_expression_info(set.expressions[i], set.flags[i], &info, &error) == HS_SUCCESS) {
+      if (info->max_width != UINT_MAX) width = info->max_width;
+      std::free(info);
+    } else if (error != nullptr) {
+      hs_free_compile_error(error);
+    }
+    widths.push_back(width);
+  }
+  return widths;
 }
 
 }  // namespace
+
+void locate_rules_in_windows_for_testing(bool windows) { g_rule_windows = windows; }
 
 Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialRule>& rules) {
   if (sodium_init() < 0) return internal_error("libsodium could not be initialised");
@@ -183,6 +209,7 @@ Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialR
 
 std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
   std::call_once(rule_db_once_, [this] {
+    rule_widths_ = rule_widths(rules_);
     if (precompiled_) {
       if (auto loaded = load_precompiled(rules_, true)) {
         rule_db_ = std::move(loaded);
@@ -196,6 +223,88 @@ std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
     rule_db_ = std::move(compiled).value();
   });
   return rule_db_;
+}
+
+std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view text) const {
+  std::vector<RuleMatch> located;
+  Database* detect = rule_detect_db_.get();
+  if (detect == nullptr || detect->db == nullptr || text.empty()) return located;
+  // Where matches end: every end offset of every rule, unless there are too many.
+  std::vector<RuleEnd> ends;
+  bool whole = !g_rule_windows;
+  if (hs_scratch_t* scratch = detect->take(); scratch == nullptr) {
+    whole = true;  // cannot tell where: look everywhere
+  } else {
+    const hs_error_t rc = hs_scan(detect->db, text.data(), static_cast<unsigned>(text.size()), 0,
+                                  scratch, &note_end, &ends);
+    detect->give_back(scratch);
+    if (rc == HS_SUCCESS && ends.empty()) return located;
+    if (rc != HS_SUCCESS) whole = true;  // too many ends (terminated), or an error
+  }
+  const std::shared_ptr<Database> db = rule_positions();
+  if (!db) return std::nullopt;
+  const auto from_whole_text = [&]() -> std::optional<std::vector<RuleMatch>> {
+    auto matches = run(db.get(), text);
+    if (!matches) return std::nullopt;
+    std::vector<RuleMatch> all;
+    for (const Match& m : *matches) all.push_back({m.id, m.from, m.to});
+    return all;
+  };
+  if (whole) return from_whole_text();
+
+  // Windows: each end with as much text before it as a match of its rule can take
+  // (kRuleWindow at most), merged where they overlap.
+  struct Window {
+    std::size_t from, to;
+  };
+  std::vector<Window> windows;
+  for (const RuleEnd& e : ends) {
+    const std::size_t reach = std::min(rule_widths_[e.rule], kRuleWindow);
+    windows.push_back({e.to > reach ? e.to - reach : 0, e.to});
+  }
+  std::sort(windows.begin(), windows.end(),
+            [](const Window& a, const Window& b) { return a.from < b.from; });
+  std::vector<Window> merged;
+  for (const Window& w : windows) {
+    if (!merged.empty() && w.from <= merged.back().to)
+      merged.back().to = std::max(merged.back().to, w.to);
+    else
+      merged.push_back(w);
+  }
+  // Each window is scanned with one byte of context on either side, so \b, ^ and $ at
+  // its edges see the text they see in a whole-text scan; a match starting in that
+  // context byte did not fit in the window.
+  std::vector<RuleMatch> found;
+  for (const Window& w : merged) {
+    const std::size_t base = w.from > 0 ? w.from - 1 : 0;
+    const std::size_t end = std::min(text.size(), w.to + 1);
+    auto matches = run(db.get(), text.substr(base, end - base));
+    if (!matches) return std::nullopt;
+    for (const Match& m : *matches) found.push_back({m.id, base + m.from, base + m.to});
+  }
+  std::sort(found.begin(), found.end(), [](const RuleMatch& a, const RuleMatch& b) {
+    return a.rule != b.rule ? a.rule < b.rule : a.to < b.to;
+  });
+  // Every end the fast scan reported must be found in its window, starting where the
+  // whole-text scan would start it: inside the window, and away from its first byte
+  // unless no match of the rule can be longer than the window before that end.
+  std::sort(ends.begin(), ends.end());
+  ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+  for (const RuleEnd& e : ends) {
+    const auto it =
+        std::lower_bound(found.begin(), found.end(), e, [](const RuleMatch& m, const RuleEnd& key) {
+          return m.rule != key.rule ? m.rule < key.rule : m.to < key.to;
+        });
+    if (it == found.end() || it->rule != e.rule || it->to != e.to) return from_whole_text();
+    const auto w = std::upper_bound(merged.begin(), merged.end(), e.to,
+                                    [](std::size_t to, const Window& x) { return to < x.from; });
+    const std::size_t window_from = std::prev(w)->from;
+    if (it->from < window_from) return from_whole_text();
+    if (it->from == window_from && window_from > 0 && rule_widths_[e.rule] > e.to - window_from)
+      return from_whole_text();
+    located.push_back(*it);
+  }
+  return located;
 }
 
 Redactor::~Redactor() = default;
@@ -450,31 +559,25 @@ std::vector<Finding> Redactor::scan(std::string_view text) const {
     for (const Match& m : *secret_matches)
       findings.push_back({m.from, m.to, secrets->labels[m.id], false});
   }
-  std::vector<Match> rule_matches;
-  std::shared_ptr<Database> rule_db;
-  if (any_match(rule_detect_db_.get(), text)) {
-    rule_db = rule_positions();
-    if (!rule_db) return unscanned;
-    auto matches = run(rule_db.get(), text);
-    if (!matches) return unscanned;
-    rule_matches = std::move(*matches);
-  }
+  auto located = locate_rules(text);
+  if (!located) return unscanned;
+  std::vector<RuleMatch>& rule_matches = *located;
   if (rule_matches.size() > 1) {
     // Hyperscan reports every end offset of an open-ended match; keep the longest per
     // (rule, start) so the checks below run once per match, not once per end offset.
-    std::sort(rule_matches.begin(), rule_matches.end(), [](const Match& a, const Match& b) {
-      return a.id != b.id ? a.id < b.id : a.from != b.from ? a.from < b.from : a.to > b.to;
+    std::sort(rule_matches.begin(), rule_matches.end(), [](const RuleMatch& a, const RuleMatch& b) {
+      return a.rule != b.rule ? a.rule < b.rule : a.from != b.from ? a.from < b.from : a.to > b.to;
     });
     rule_matches.erase(std::unique(rule_matches.begin(), rule_matches.end(),
-                                   [](const Match& a, const Match& b) {
-                                     return a.id == b.id && a.from == b.from;
+                                   [](const RuleMatch& a, const RuleMatch& b) {
+                                     return a.rule == b.rule && a.from == b.from;
                                    }),
                        rule_matches.end());
   }
   if (!rule_matches.empty()) {
     std::string lowered;  // computed once, only when some rule needs keywords
-    for (const Match& m : rule_matches) {
-      const CredentialRule& rule = rules_[rule_db->rule_index[m.id]];
+    for (const RuleMatch& m : rule_matches) {
+      const CredentialRule& rule = rules_[m.rule];
       if (!rule.keywords.empty()) {
         if (lowered.empty()) lowered = lowercase(text);
         const bool any =

@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -52,6 +53,13 @@ struct Finding {
   bool is_rule = false;
 
   std::string marker() const { return "[REDACTED:" + (is_rule ? "rule:" + label : label) + "]"; }
+};
+
+// One match of a credential rule: the rule's index, where it starts (leftmost) and ends.
+struct RuleMatch {
+  unsigned rule;
+  std::size_t from, to;
+  bool operator==(const RuleMatch&) const = default;
 };
 
 class Redactor {
@@ -102,18 +110,26 @@ class Redactor {
 
  private:
   Redactor() = default;
-  // The rule database the scan needs where matches start.
+  // The rule database the scan needs where matches start (and each rule's longest match,
+  // rule_widths_, computed with it).
   std::shared_ptr<Database> rule_positions() const;
+  // Where the rules match in text: every match (id = the rule's index) with its leftmost
+  // start, as one scan of the whole text with rule_positions() finds them; nothing when
+  // the scans could not run (fail closed).
+  std::optional<std::vector<RuleMatch>> locate_rules(std::string_view text) const;
 
   std::vector<CredentialRule> rules_;
   // Rules are scanned twice only when something matches: rule_detect_db_ (compiled
-  // without start-of-match tracking, which is what makes Hyperscan slow) says whether any
-  // rule matches; only then rule_db_ (with leftmost starts, compiled on first need)
-  // finds where.
+  // without start-of-match tracking, which is what makes Hyperscan slow) says where
+  // matches end; only then rule_db_ (with leftmost starts, compiled on first need) finds
+  // where they start, in windows that end at those ends and reach back as far as a match
+  // of the rule can (at most kRuleWindow), and over the whole text when a window may not
+  // hold a match's start.
   std::shared_ptr<Database> rule_detect_db_;
   bool precompiled_ = false;
   mutable std::once_flag rule_db_once_;
   mutable std::shared_ptr<Database> rule_db_;
+  mutable std::vector<std::size_t> rule_widths_;  // by rule; SIZE_MAX: unbounded
 
   // What a database was compiled from: a keyed BLAKE2b digest of (label, value) per value,
   // never the value.
@@ -149,6 +165,11 @@ class Redactor {
   std::size_t base_longest_ = 0;
   std::size_t delta_longest_ = 0;
 };
+
+// Where credential rules are located, leftmost starts: in windows around the ends that
+// the fast scan reports (the default), or by one scan of the whole text (tests compare
+// the two; not thread-safe).
+void locate_rules_in_windows_for_testing(bool windows);
 
 // Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must
 // then replace the whole text with [REDACTED:rule:unscanned] rather than let it leave.

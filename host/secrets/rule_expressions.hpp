@@ -18,12 +18,13 @@ struct RuleExpressions {
 };
 
 // som: report where each match starts (the slower database, used only to locate matches
-// once the detecting one, without it, has found any).
+// once the detecting one, without it, has found where they end). Both report every end
+// offset of every match.
 inline RuleExpressions rule_expressions(const std::vector<CredentialRule>& rules, bool som) {
   RuleExpressions out;
   for (std::size_t i = 0; i < rules.size(); ++i) {
     out.expressions.push_back(rules[i].regex.c_str());
-    out.flags.push_back((som ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH) | HS_FLAG_DOTALL |
+    out.flags.push_back((som ? HS_FLAG_SOM_LEFTMOST : 0) | HS_FLAG_DOTALL |
                         (rules[i].caseless ? HS_FLAG_CASELESS : 0));
     out.ids.push_back(static_cast<unsigned>(i));
   }

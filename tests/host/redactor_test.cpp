@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <functional>
+#include <random>
+
 #include "secrets/redactor.hpp"
 
 using namespace keyhold::secrets;
@@ -334,4 +337,82 @@ TEST_CASE("the shipped rules load precompiled and find exactly what compiled rul
     CHECK(a[i].label == b[i].label);
   }
   CHECK(shipped.value()->redacted(text) == compiled.value()->redacted(text));
+}
+
+namespace {
+// Texts that stress where credential-rule matches start: the samples of many rules, long
+// matches (longer than a window, with more ends than windows take), matches that begin
+// again inside a longer one, rule text at the very start and end, in random filler.
+std::string rule_text(std::mt19937& rng) {
+  const auto run = [&](std::string_view alphabet, std::size_t n) {
+    std::string out;
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    for (std::size_t i = 0; i < n; ++i) out += alphabet[pick(rng)];
+    return out;
+  };
+  const std::string alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  // Mostly short, sometimes past a window (4 KiB), rarely with more ends than windows take.
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::uniform_int_distribution<std::size_t> short_length(0, 200), long_length(200, 5000),
+      huge_length(5000, 9000);
+  const auto length = [&](std::mt19937&) {
+    const int p = percent(rng);
+    return p < 80 ? short_length(rng) : p < 97 ? long_length(rng) : huge_length(rng);
+  };
+  const std::vector<std::function<std::string()>> pieces = {
+      [&] { return "AKIA" + run("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16); },
+      [&] { return "ghp_" + run(alnum, 36 + length(rng) % 60); },
+      [&] { return "ghp_" + run(alnum, length(rng)); },
+      [&] { return "xoxb-12-" + run(alnum + "-", 10 + length(rng)); },
+      [&] {  // a second token beginning inside the first one's run
+        return "xoxb-1-" + run(alnum, 20 + length(rng)) + "xoxb-2-" + run(alnum, 10 + length(rng));
+      },
+      [&] { return "password=" + run(alnum + "._~+/-", 8 + length(rng) % 40); },
+      [&] { return "\"client_secret\": \"" + run(alnum + "=+/", length(rng)) + "\""; },
+      [&] { return "Authorization: Bearer " + run(alnum + "._~+/-", 16 + length(rng)); },
+      [&] { return "postgres://app:" + run(alnum, 12) + "@db.internal:5432/app"; },
+      [&] {
+        return "eyJ" + run(alnum + "_-", 10 + length(rng) % 50) + ".eyJ" +
+               run(alnum + "_-", 5 + length(rng)) + "." + run(alnum + "_-", 16 + length(rng) % 90);
+      },
+      [&] {
+        return "-----BEGIN RSA PRIVATE KEY-----\n" + run(alnum + "+/", 64 + length(rng)) +
+               "\n-----END RSA PRIVATE KEY-----";
+      },
+      [&] { return "sk-proj-" + run(alnum + "_-", 40 + length(rng) % 200); },
+      [&] { return run(alnum + " \n\"'=:,{}[]/._-", length(rng) % 900); },
+      [&] { return std::string(" "); },
+  };
+  std::string text;
+  std::uniform_int_distribution<std::size_t> which(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> count(1, 12);
+  for (int i = count(rng); i > 0; --i) text += pieces[which(rng)]();
+  return text;
+}
+
+std::string describe(const std::vector<Finding>& findings) {
+  std::string out;
+  for (const Finding& f : findings)
+    out += std::to_string(f.begin) + "-" + std::to_string(f.end) + ":" + f.label + " ";
+  return out;
+}
+}  // namespace
+
+TEST_CASE(
+    "credential rules located in windows around their ends: exactly what a whole-text scan finds") {
+  auto r = Redactor::create(builtin_credential_rules()).value();
+  REQUIRE(r);
+  std::mt19937 rng(20261201);
+  int with_findings = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string text = rule_text(rng);
+    locate_rules_in_windows_for_testing(false);
+    const auto whole = r->scan(text);
+    locate_rules_in_windows_for_testing(true);
+    const auto windowed = r->scan(text);
+    INFO("text " << i << " of " << text.size() << " bytes");
+    CHECK(describe(windowed) == describe(whole));
+    with_findings += whole.empty() ? 0 : 1;
+  }
+  CHECK(with_findings > 800);  // the texts do carry credential-like text
 }
