@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include <hs/hs.h>
@@ -147,12 +148,13 @@ Result<std::shared_ptr<Redactor::Database>> compile_rules(const std::vector<Cred
   return db;
 }
 
-// How far back from a match's end a window reaches for a rule whose matches can be longer.
+// Rules whose matches are at most this long are located in windows around their ends.
 constexpr std::size_t kRuleWindow = 4096;
 // Past this many match ends in one text, the whole text is scanned for starts instead.
 constexpr std::size_t kMaxRuleEnds = 4096;
 
-bool g_rule_windows = true;  // tests only: false locates rules over the whole text
+bool g_rule_windows = true;   // tests only: false locates rules over the whole text
+bool g_json_together = true;  // tests only: false scans each string of a JSON value alone
 
 struct RuleEnd {
   unsigned rule;
@@ -189,12 +191,85 @@ std::vector<std::size_t> rule_widths(const std::vector<CredentialRule>& rules) {
 }  // namespace
 
 void locate_rules_in_windows_for_testing(bool windows) { g_rule_windows = windows; }
+void scan_json_strings_together_for_testing(bool together) { g_json_together = together; }
+
+namespace {
+
+// Sorted by position, overlaps merged (the union; the first names it). Secrets before
+// rules at the same start; then longer first.
+std::vector<Finding> merged(std::vector<Finding> findings) {
+  if (findings.size() < 2) return findings;
+  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.is_rule != b.is_rule) return !a.is_rule;
+    return a.end > b.end;
+  });
+  std::vector<Finding> out;
+  for (auto& f : findings) {
+    if (!out.empty() && f.begin < out.back().end) {
+      out.back().end = std::max(out.back().end, f.end);
+      continue;
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// text with each finding (sorted, not overlapping) replaced by its marker; the old text is
+// wiped. Returns true when anything changed.
+bool replace_findings(std::string& text, const std::vector<Finding>& findings) {
+  if (findings.empty()) return false;
+  std::string out;
+  out.reserve(text.size());
+  std::size_t at = 0;
+  for (const auto& f : findings) {
+    out.append(text, at, f.begin - at);
+    out += f.marker();
+    at = f.end;
+  }
+  out.append(text, at, std::string::npos);
+  sodium_memzero(text.data(), text.size());
+  text = std::move(out);
+  return true;
+}
+
+// True when regex uses an anchor outside a character class (^, $, \A, \z, \Z, \G):
+// whether it matches then depends on where its text begins or ends, not only on the bytes
+// around a match. Errs towards true on syntax it does not follow.
+bool anchored(std::string_view re) {
+  bool in_class = false;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\') {
+      if (i + 1 < re.size() && !in_class && std::strchr("AzZGQ", re[i + 1]) != nullptr)
+        return true;  // \Q...\E quoting is not followed: assume the worst
+      ++i;
+      continue;
+    }
+    if (in_class) {
+      if (c == ']') in_class = false;
+      continue;
+    }
+    if (c == '[') {
+      in_class = true;
+      if (i + 1 < re.size() && re[i + 1] == '^') ++i;
+      if (i + 1 < re.size() && re[i + 1] == ']') ++i;  // a ']' first is a member
+      continue;
+    }
+    if (c == '^' || c == '$') return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialRule>& rules) {
   if (sodium_init() < 0) return internal_error("libsodium could not be initialised");
   std::shared_ptr<Redactor> redactor(new Redactor());
   randombytes_buf(redactor->digest_key_.data(), redactor->digest_key_.size());
   redactor->rules_ = rules;
+  redactor->strings_together_ =
+      std::none_of(rules.begin(), rules.end(), [](const auto& r) { return anchored(r.regex); });
   if (rules.empty()) return redactor;
   if (auto loaded = load_precompiled(rules, false)) {
     redactor->rule_detect_db_ = std::move(loaded);
@@ -250,32 +325,40 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
     for (const Match& m : *matches) all.push_back({m.id, m.from, m.to});
     return all;
   };
+  // A window holds every start of a match ending at its end only for a rule whose
+  // matches are never longer than the window: a longer one can begin again inside the
+  // window and end at the same place, so the window's leftmost start is not the text's
+  // (e.g. a private key whose header holds kilobytes). A text where such a rule matches
+  // is scanned whole.
+  whole = whole || std::any_of(ends.begin(), ends.end(), [&](const RuleEnd& e) {
+            return rule_widths_[e.rule] > kRuleWindow;
+          });
   if (whole) return from_whole_text();
 
-  // Windows: each end with as much text before it as a match of its rule can take
-  // (kRuleWindow at most), merged where they overlap.
+  // Windows: each end with as much text before it as a match of its rule can take,
+  // merged where they overlap.
   struct Window {
     std::size_t from, to;
   };
   std::vector<Window> windows;
   for (const RuleEnd& e : ends) {
-    const std::size_t reach = std::min(rule_widths_[e.rule], kRuleWindow);
+    const std::size_t reach = rule_widths_[e.rule];
     windows.push_back({e.to > reach ? e.to - reach : 0, e.to});
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.from < b.from; });
-  std::vector<Window> merged;
+  std::vector<Window> joined;
   for (const Window& w : windows) {
-    if (!merged.empty() && w.from <= merged.back().to)
-      merged.back().to = std::max(merged.back().to, w.to);
+    if (!joined.empty() && w.from <= joined.back().to)
+      joined.back().to = std::max(joined.back().to, w.to);
     else
-      merged.push_back(w);
+      joined.push_back(w);
   }
   // Each window is scanned with one byte of context on either side, so \b, ^ and $ at
   // its edges see the text they see in a whole-text scan; a match starting in that
   // context byte did not fit in the window.
   std::vector<RuleMatch> found;
-  for (const Window& w : merged) {
+  for (const Window& w : joined) {
     const std::size_t base = w.from > 0 ? w.from - 1 : 0;
     const std::size_t end = std::min(text.size(), w.to + 1);
     auto matches = run(db.get(), text.substr(base, end - base));
@@ -285,9 +368,8 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   std::sort(found.begin(), found.end(), [](const RuleMatch& a, const RuleMatch& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.to < b.to;
   });
-  // Every end the fast scan reported must be found in its window, starting where the
-  // whole-text scan would start it: inside the window, and away from its first byte
-  // unless no match of the rule can be longer than the window before that end.
+  // Every end the fast scan reported must be found in its window, starting inside it
+  // (with bounded rules this always holds; the checks keep a mistake from redacting less).
   std::sort(ends.begin(), ends.end());
   ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
   for (const RuleEnd& e : ends) {
@@ -296,7 +378,7 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
           return m.rule != key.rule ? m.rule < key.rule : m.to < key.to;
         });
     if (it == found.end() || it->rule != e.rule || it->to != e.to) return from_whole_text();
-    const auto w = std::upper_bound(merged.begin(), merged.end(), e.to,
+    const auto w = std::upper_bound(joined.begin(), joined.end(), e.to,
                                     [](std::size_t to, const Window& x) { return to < x.from; });
     const std::size_t window_from = std::prev(w)->from;
     if (it->from < window_from) return from_whole_text();
@@ -591,40 +673,10 @@ std::vector<Finding> Redactor::scan(std::string_view text) const {
       findings.push_back({m.from, m.to, rule.id, true});
     }
   }
-  if (findings.size() < 2) return findings;
-  // Secrets before rules at the same start; then longer first.
-  std::sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
-    if (a.begin != b.begin) return a.begin < b.begin;
-    if (a.is_rule != b.is_rule) return !a.is_rule;
-    return a.end > b.end;
-  });
-  std::vector<Finding> merged;
-  for (auto& f : findings) {
-    if (!merged.empty() && f.begin < merged.back().end) {
-      merged.back().end = std::max(merged.back().end, f.end);  // union; the first names it
-      continue;
-    }
-    merged.push_back(std::move(f));
-  }
-  return merged;
+  return merged(std::move(findings));
 }
 
-bool Redactor::redact(std::string& text) const {
-  auto findings = scan(text);
-  if (findings.empty()) return false;
-  std::string out;
-  out.reserve(text.size());
-  std::size_t at = 0;
-  for (const auto& f : findings) {
-    out.append(text, at, f.begin - at);
-    out += f.marker();
-    at = f.end;
-  }
-  out.append(text, at, std::string::npos);
-  sodium_memzero(text.data(), text.size());
-  text = std::move(out);
-  return true;
-}
+bool Redactor::redact(std::string& text) const { return replace_findings(text, scan(text)); }
 
 bool Redactor::redact_blob(std::string& blob) const {
   // A base64 blob (MCP binary content) is redacted at the level of its bytes and
@@ -662,11 +714,11 @@ std::string Redactor::redacted(std::string_view text) const {
   return copy;
 }
 
-bool Redactor::redact_json(nlohmann::json& value) const {
+bool Redactor::redact_json_each(nlohmann::json& value) const {
   bool changed = false;
   if (value.is_string()) return redact(value.get_ref<std::string&>());
   if (value.is_array()) {
-    for (auto& item : value) changed = redact_json(item) || changed;
+    for (auto& item : value) changed = redact_json_each(item) || changed;
     return changed;
   }
   if (!value.is_object()) return false;
@@ -676,7 +728,7 @@ bool Redactor::redact_json(nlohmann::json& value) const {
       changed = redact_blob(item.get_ref<std::string&>()) || changed;
       continue;
     }
-    changed = redact_json(item) || changed;
+    changed = redact_json_each(item) || changed;
     key_changed = key_changed || !scan(key).empty();
   }
   if (key_changed) {  // rare: rebuild the object with redacted keys
@@ -685,6 +737,146 @@ bool Redactor::redact_json(nlohmann::json& value) const {
     value = std::move(rebuilt);
   }
   return changed || key_changed;
+}
+
+bool Redactor::redact_json(nlohmann::json& value) const {
+  if (!strings_together_ || !g_json_together) return redact_json_each(value);
+  // Every string and key of value (a "blob" field's value is redact_blob's), in document
+  // order; a key comes after the members inside its value.
+  struct Piece {
+    std::string* string = nullptr;     // a string value, or
+    nlohmann::json* object = nullptr;  // the object whose key
+    const std::string* key = nullptr;  // this is
+  };
+  std::vector<Piece> pieces;
+  std::vector<std::string*> blobs;
+  const auto collect = [&](auto& self, nlohmann::json& v) -> void {
+    if (v.is_string()) {
+      pieces.push_back({&v.get_ref<std::string&>()});
+    } else if (v.is_array()) {
+      for (auto& item : v) self(self, item);
+    } else if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.key() == "blob" && it->is_string()) {
+          blobs.push_back(&it->get_ref<std::string&>());
+          continue;
+        }
+        self(self, *it);
+        pieces.push_back({nullptr, &v, &it.key()});
+      }
+    }
+  };
+  collect(collect, value);
+  if (pieces.size() < 2) return redact_json_each(value);
+  const auto text_of = [](const Piece& p) -> const std::string& {
+    return p.string != nullptr ? *p.string : *p.key;
+  };
+
+  // One text: the pieces with a newline between them. Secret values are literals, so a
+  // piece holds exactly the matches it holds alone. A rule matches inside a piece as it
+  // does alone (a newline, like the end of a text, is not a word character, and no rule
+  // is anchored: strings_together_), so every piece with a rule match alone has a rule
+  // match end inside it here; only those pieces are scanned again, alone, for rules.
+  // The buffer stays with the thread between messages (a fresh megabyte each time costs
+  // its page faults), wiped after every use, and given back when it grew past 4 MiB.
+  thread_local std::string all;
+  std::vector<std::size_t> offsets;
+  offsets.reserve(pieces.size());
+  std::size_t total = 0;
+  for (const Piece& p : pieces) total += text_of(p).size() + 1;
+  all.clear();
+  all.reserve(total);
+  for (const Piece& p : pieces) {
+    offsets.push_back(all.size());
+    all += text_of(p);
+    all += '\n';
+  }
+  struct Wipe {
+    std::string& text;
+    ~Wipe() {
+      sodium_memzero(text.data(), text.size());
+      text.clear();
+      if (text.capacity() > (std::size_t{4} << 20)) std::string().swap(text);
+    }
+  } wipe{all};
+  // The piece a match ending at `to` (one past its last byte) ends in, if any.
+  const auto piece_ending = [&](std::size_t to) -> std::optional<std::size_t> {
+    if (to == 0) return std::nullopt;
+    const auto at = std::upper_bound(offsets.begin(), offsets.end(), to - 1);
+    const std::size_t i = static_cast<std::size_t>(at - offsets.begin()) - 1;
+    if (to > offsets[i] + text_of(pieces[i]).size()) return std::nullopt;  // the newline
+    return i;
+  };
+
+  std::shared_ptr<Database> base, delta;
+  {
+    std::lock_guard lock(mutex_);
+    base = base_db_;
+    delta = delta_db_;
+  }
+  std::vector<std::vector<Finding>> findings(pieces.size());
+  for (Database* secrets : {base.get(), delta.get()}) {
+    auto matches = run(secrets, all);
+    if (!matches) return redact_json_each(value);  // each piece then fails closed alone
+    for (const Match& m : *matches) {
+      const auto i = piece_ending(m.to);
+      if (!i || m.from < offsets[*i]) continue;  // across a newline: not in any piece
+      findings[*i].push_back(
+          {m.from - offsets[*i], m.to - offsets[*i], secrets->labels[m.id], false});
+    }
+  }
+  std::vector<bool> rule_ends(pieces.size(), false);
+  if (Database* detect = rule_detect_db_.get(); detect != nullptr && detect->db != nullptr) {
+    std::vector<RuleEnd> ends;
+    hs_scratch_t* scratch = detect->take();
+    if (scratch == nullptr) return redact_json_each(value);
+    const hs_error_t rc = hs_scan(detect->db, all.data(), static_cast<unsigned>(all.size()), 0,
+                                  scratch, &note_end, &ends);
+    detect->give_back(scratch);
+    if (rc != HS_SUCCESS) return redact_json_each(value);  // too many ends, or an error
+    for (const RuleEnd& e : ends)
+      if (const auto i = piece_ending(e.to)) rule_ends[*i] = true;
+  }
+
+  bool changed = false;
+  // Objects whose keys change, with the index of their last key (inner objects first).
+  std::vector<std::pair<std::size_t, nlohmann::json*>> rekey;
+  std::vector<std::vector<Finding>> key_findings(pieces.size());
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    std::vector<Finding> found =
+        rule_ends[i] ? scan(text_of(pieces[i])) : merged(std::move(findings[i]));
+    if (found.empty()) continue;
+    changed = true;
+    if (pieces[i].string != nullptr) {
+      replace_findings(*pieces[i].string, found);
+    } else {
+      key_findings[i] = std::move(found);
+      rekey.emplace_back(i, pieces[i].object);
+    }
+  }
+  for (std::string* blob : blobs) changed = redact_blob(*blob) || changed;
+  if (rekey.empty()) return changed;
+  // Rebuilt from the innermost object out, so no object moves before its keys are read.
+  std::map<nlohmann::json*, std::size_t> last_key;
+  for (std::size_t i = 0; i < pieces.size(); ++i)
+    if (pieces[i].object != nullptr) last_key[pieces[i].object] = i;
+  std::vector<std::pair<std::size_t, nlohmann::json*>> order;
+  for (const auto& [i, object] : rekey) order.emplace_back(last_key[object], object);
+  std::sort(order.begin(), order.end());
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  std::map<const std::string*, std::size_t> piece_of_key;
+  for (const auto& [i, object] : rekey) piece_of_key[pieces[i].key] = i;
+  for (const auto& [unused, object] : order) {
+    nlohmann::json rebuilt = nlohmann::json::object();
+    for (auto it = object->begin(); it != object->end(); ++it) {
+      std::string key = it.key();
+      if (const auto k = piece_of_key.find(&it.key()); k != piece_of_key.end())
+        replace_findings(key, key_findings[k->second]);
+      rebuilt[std::move(key)] = std::move(*it);
+    }
+    *object = std::move(rebuilt);
+  }
+  return changed;
 }
 
 }  // namespace keyhold::secrets

@@ -96,7 +96,8 @@ class Redactor {
   // text with every finding replaced by its marker. Returns true when anything changed.
   bool redact(std::string& text) const;
   std::string redacted(std::string_view text) const;
-  // Redacts every string (and object key) inside value. Returns true when anything changed.
+  // Redacts every string (and object key) inside value, as redact() would each one alone.
+  // Returns true when anything changed.
   bool redact_json(nlohmann::json& value) const;
 
   struct Database;  // a compiled Hyperscan database with its scratch pool (internal)
@@ -107,6 +108,8 @@ class Redactor {
 
  private:
   bool redact_blob(std::string& blob) const;
+  // redact_json one string at a time (the reference; and rules with anchors).
+  bool redact_json_each(nlohmann::json& value) const;
 
  private:
   Redactor() = default;
@@ -119,6 +122,8 @@ class Redactor {
   std::optional<std::vector<RuleMatch>> locate_rules(std::string_view text) const;
 
   std::vector<CredentialRule> rules_;
+  // No rule is anchored, so redact_json may scan all the strings of a value as one text.
+  bool strings_together_ = false;
   // Rules are scanned twice only when something matches: rule_detect_db_ (compiled
   // without start-of-match tracking, which is what makes Hyperscan slow) says where
   // matches end; only then rule_db_ (with leftmost starts, compiled on first need) finds
@@ -170,6 +175,9 @@ class Redactor {
 // the fast scan reports (the default), or by one scan of the whole text (tests compare
 // the two; not thread-safe).
 void locate_rules_in_windows_for_testing(bool windows);
+// redact_json scans all strings of a value as one text (the default), or each alone
+// (tests compare the two; not thread-safe).
+void scan_json_strings_together_for_testing(bool together);
 
 // Makes the next `count` scans fail as if Hyperscan had (tests only): the redactor must
 // then replace the whole text with [REDACTED:rule:unscanned] rather than let it leave.

@@ -416,3 +416,92 @@ TEST_CASE(
   }
   CHECK(with_findings > 800);  // the texts do carry credential-like text
 }
+
+TEST_CASE("a long match that begins again near its end is located from its first start") {
+  // Found by review: a window that holds a later start of the same rule must not stand
+  // for the whole text. A private key whose header holds kilobytes, and a user rule.
+  const std::string key = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: " +
+                          std::string(5000, 'S') +
+                          " -----BEGIN RSA PRIVATE KEY-----\nMIIEfake0123456789EXAMPLE\n"
+                          "-----END RSA PRIVATE KEY-----";
+  auto shipped = Redactor::create(builtin_credential_rules()).value();
+  CHECK(shipped->redacted(key) == "[REDACTED:rule:private-key]");
+
+  CredentialRule tag;
+  tag.id = "secret-tag";
+  tag.regex = "<secret>.*</secret>";
+  auto custom = Redactor::create({tag}).value();
+  const std::string text = "<secret>" + std::string(6000, 'K') + " <secret>tail</secret>";
+  CHECK(custom->redacted(text) == "[REDACTED:rule:secret-tag]");
+  locate_rules_in_windows_for_testing(false);
+  CHECK(custom->redacted(text) == "[REDACTED:rule:secret-tag]");
+  locate_rules_in_windows_for_testing(true);
+}
+
+TEST_CASE("redact_json scanning all strings as one text: exactly what scanning each alone gives") {
+  auto r = Redactor::create(builtin_credential_rules()).value();
+  std::mt19937 rng(1201);
+  std::vector<KnownSecret> secrets;
+  std::vector<std::string> values;
+  for (int i = 0; i < 20; ++i) {
+    values.push_back("Kv" + std::to_string(i) + "-value-" + std::to_string(rng()));
+    secrets.push_back({"s" + std::to_string(i), SecretBuffer::copy_of(values.back())});
+  }
+  // A value with a newline: its two lines in consecutive strings must not match it.
+  const std::string two_lines = "first-line-of-value-" + std::to_string(rng()) + "\nsecond-line";
+  secrets.push_back({"two-lines", SecretBuffer::copy_of(two_lines)});
+  REQUIRE(r->set_secrets(secrets).is_ok());
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::uniform_int_distribution<std::size_t> which(0, values.size() - 1);
+  // A string: filler, rule text, a secret value (whole, or cut by the string's end).
+  const auto string = [&] {
+    const int p = percent(rng);
+    if (p < 30) return std::string("plain text ") + std::to_string(rng());
+    if (p < 60) return rule_text(rng).substr(0, 300 + rng() % 3000);
+    const std::string& v = values[which(rng)];
+    if (p < 75) return "pw " + v + " end";
+    if (p < 85) return v.substr(0, v.size() / 2);  // half a value: its other half follows
+    if (p < 88) return v.substr(v.size() / 2);
+    if (p < 89) return two_lines.substr(0, two_lines.find('\n'));
+    if (p < 90) return two_lines.substr(two_lines.find('\n') + 1);
+    return std::string("password=\"");  // a rule that needs the next string to complete
+  };
+  const auto document = [&](auto& self, int depth) -> nlohmann::json {
+    const int p = percent(rng);
+    if (depth > 3 || p < 40) return string();
+    if (p < 60) {
+      nlohmann::json a = nlohmann::json::array();
+      for (int i = percent(rng) % 8; i > 0; --i) a.push_back(self(self, depth + 1));
+      return a;
+    }
+    nlohmann::json o = nlohmann::json::object();
+    for (int i = percent(rng) % 8; i > 0; --i)
+      o[percent(rng) < 80 ? "k" + std::to_string(i) : string()] = self(self, depth + 1);
+    if (percent(rng) < 10) o["blob"] = "cGFzc3dvcmQ9aHVudGVyMg==";
+    return o;
+  };
+  {
+    // The two lines of the value, one per string, next to each other: neither is the value.
+    const auto newline = two_lines.find('\n');
+    nlohmann::json split = nlohmann::json::array(
+        {"a " + two_lines.substr(0, newline), two_lines.substr(newline + 1) + " b"});
+    const nlohmann::json before = split;
+    CHECK_FALSE(r->redact_json(split));
+    CHECK(split == before);
+  }
+  int changed = 0;
+  for (int i = 0; i < 300; ++i) {
+    const nlohmann::json original = document(document, 0);
+    nlohmann::json together = original;
+    nlohmann::json alone = original;
+    scan_json_strings_together_for_testing(false);
+    const bool changed_alone = r->redact_json(alone);
+    scan_json_strings_together_for_testing(true);
+    const bool changed_together = r->redact_json(together);
+    INFO("document " << i);
+    CHECK(together.dump() == alone.dump());
+    CHECK(changed_together == changed_alone);
+    changed += changed_alone ? 1 : 0;
+  }
+  CHECK(changed > 100);
+}
