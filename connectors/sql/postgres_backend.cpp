@@ -13,6 +13,7 @@
 #include <string.h>  // explicit_bzero
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <optional>
 
@@ -599,17 +600,17 @@ void PostgresBackend::give_back(PGconn* conn, bool session_reset) {
   PQfinish(conn);
 }
 
-// One call is one pipeline, so a read costs one round trip to the server and one write:
-//   read-only:  BEGIN READ ONLY; set_config(statement_timeout); statement; ROLLBACK;
-//               DISCARD ALL | SYNC
-//   write:      BEGIN; set_config | SYNC | statement; COMMIT; DISCARD ALL | SYNC
-// A failure skips the rest of its segment (up to SYNC), so the statement never runs when
-// BEGIN or the timeout failed; after a failed statement give_back() sends the ROLLBACK and
-// DISCARD ALL that were skipped (two more round trips, on errors only). Writes wait for
-// BEGIN before they send the statement: a connection found dead then (a server restart) is
-// retried, which is safe only while the statement was never sent. With a `schemas`
-// allowlist, the EXPLAIN check takes the first segment, and the statement waits for its
-// verdict.
+// A read is one pipeline, so it costs one round trip to the server and one write:
+//   BEGIN READ ONLY; set_config(statement_timeout); statement; ROLLBACK; DISCARD ALL | SYNC
+// A failure skips the rest of the pipeline, so the statement never runs when BEGIN or the
+// timeout failed; after a failed statement give_back() sends the ROLLBACK and DISCARD ALL
+// that were skipped (two more round trips, on errors only). With a `schemas` allowlist
+// the EXPLAIN check goes first, in its own segment, and the statement waits for its verdict.
+// A write pipelines only BEGIN; set_config | SYNC, then leaves pipeline mode: its statement
+// is sent once BEGIN is known to have worked (a connection found dead then, after a server
+// restart, is retried, which is safe only while the statement was never sent), COPY FROM
+// STDIN must be answered before anything else is sent, and COMMIT or ROLLBACK is chosen on
+// the statement's outcome, so a write reported failed never committed.
 QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::string& sql,
                                       const json& params, const CallLimits& limits, Mode mode,
                                       long long* rows_affected, const std::string* allowlist_check,
@@ -640,13 +641,18 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     if (!runner.read_sync()) throw gone();
   };
   const bool read_only = mode == Mode::kReadOnly;
-  // The statement, and what ends the transaction and resets the session after it.
+  // A read's statement, and what ends the transaction and resets the session after it.
   const auto send_statement = [&] {
     *user_statement_sent = true;
     check_sent(runner.send(sql, params_text));
-    check_sent(runner.send(read_only ? "ROLLBACK" : "COMMIT"));
+    check_sent(runner.send("ROLLBACK"));
     check_sent(runner.send("DISCARD ALL"));
     check_sent(runner.sync());
+  };
+  // A cancelled request is told so, whatever the server said to the cancel.
+  const auto fail = [&](const Outcome& o) -> std::exception_ptr {
+    if (o.cancelled || ctx.cancelled()) return std::make_exception_ptr(Cancelled());
+    return std::make_exception_ptr(SqlError(o.error));
   };
   // After a refusal or a cancel before the statement: ends the transaction, resets.
   const auto abandon = [&] {
@@ -685,7 +691,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     };
     if (const Outcome* failed = setup_failed()) {
       abandon();
-      throw SqlError(failed->error);
+      std::rethrow_exception(fail(*failed));
     }
     if (plan) {
       if (plan->cancelled || (ctx.cancelled() && plan->failed)) {
@@ -712,21 +718,32 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
         throw SqlError(*refusal);
       }
     }
-    send_statement();
+    if (read_only) send_statement();
   }
 
   ResultBudget budget(limits.max_result_bytes);
-  Outcome o = read(limits.row_limit, true, &budget, read_only);
+  Outcome o;
+  Outcome end;  // ROLLBACK or COMMIT
+  if (read_only) {
+    o = read(limits.row_limit, true, &budget);
+    end = read(1, false);  // its failure is give_back's to mend
+    const Outcome discard = read(1, false);
+    read_sync();
+    *session_reset = !discard.failed;
+    if (PQexitPipelineMode(conn) != 1) throw gone();
+  } else {
+    if (PQexitPipelineMode(conn) != 1) throw gone();
+    *user_statement_sent = true;
+    check_sent(runner.send(sql, params_text));
+    o = read(limits.row_limit, true, &budget, false);
+    check_sent(runner.send(o.failed ? "ROLLBACK" : "COMMIT"));
+    end = read(1, false);
+  }
   o.rows.result_bytes = budget.used();
-  const Outcome end = read(1, false);  // ROLLBACK or COMMIT
-  const Outcome discard = read(1, false);
-  read_sync();
-  *session_reset = !discard.failed;
-  if (PQexitPipelineMode(conn) != 1) throw gone();
 
   // BEGIN and the timeout failed only before the statement when they shared its segment.
   for (const Outcome* setup : {&begin, &timeout})
-    if (setup->failed) throw SqlError(setup->error);
+    if (setup->failed) std::rethrow_exception(fail(*setup));
   if (o.cancelled || (ctx.cancelled() && o.failed)) throw Cancelled();
   if (o.failed) {
     if (o.sqlstate == "57014" && !ctx.cancelled())

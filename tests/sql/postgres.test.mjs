@@ -430,6 +430,9 @@ describe('sql connector: PostgreSQL 15', () => {
     assert.equal(bulk.truncated, true, JSON.stringify(bulk).slice(0, 300));
     assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Bulk'", { db: 'shop' }), '2000');
     await pgOk('pgrw_execute', { sql: "DELETE FROM customers WHERE name = 'Bulk'" });
+    // COPY FROM STDIN is refused as such; the connection (and the pool) survive it.
+    await pgRefused('pgrw_execute', { sql: 'COPY customers (name, email) FROM STDIN' }, /COPY is not supported/);
+    await pgOk('pgrw_execute', { sql: 'INSERT INTO customers (name, email) VALUES ($1, $2)', params: ['Fay', 'f@example.com'] });
     await pgOk('pgrw_execute', { sql: 'INSERT INTO customers (name, email) VALUES ($1, $2)', params: ['Edith', 'e@example.com'] });
     assert.equal(await pg.psql("SELECT count(*) FROM customers WHERE name = 'Edith'", { db: 'shop' }), '1');
   });
