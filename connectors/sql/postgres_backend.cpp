@@ -732,19 +732,34 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     *session_reset = !discard.failed;
     if (PQexitPipelineMode(conn) != 1) throw gone();
   } else {
+    // A cancel that came while BEGIN ran but did not fail it: the write is not sent.
+    if (ctx.cancelled()) {
+      abandon();
+      throw Cancelled();
+    }
     if (PQexitPipelineMode(conn) != 1) throw gone();
     *user_statement_sent = true;
     check_sent(runner.send(sql, params_text));
     o = read(limits.row_limit, true, &budget, false);
-    check_sent(runner.send(o.failed ? "ROLLBACK" : "COMMIT"));
-    end = read(1, false);
+    const bool commit = !o.failed;
+    check_sent(runner.send(commit ? "COMMIT" : "ROLLBACK"));
+    try {
+      end = read(1, false);
+    } catch (const SqlError&) {
+      if (!commit) throw;
+      throw SqlError(
+          "PostgreSQL: the connection was lost while the write was committing; it may or may "
+          "not have been committed (check before running it again)");
+    }
   }
   o.rows.result_bytes = budget.used();
 
   // BEGIN and the timeout failed only before the statement when they shared its segment.
   for (const Outcome* setup : {&begin, &timeout})
     if (setup->failed) std::rethrow_exception(fail(*setup));
-  if (o.cancelled || (ctx.cancelled() && o.failed)) throw Cancelled();
+  // A write that committed is reported as done, even when a cancel came too late to stop it.
+  const bool committed = !read_only && !o.failed && !end.failed;
+  if (!committed && (o.cancelled || (ctx.cancelled() && o.failed))) throw Cancelled();
   if (o.failed) {
     if (o.sqlstate == "57014" && !ctx.cancelled())
       throw SqlError(o.error + " (statement_timeout is " +

@@ -79,6 +79,7 @@ std::function<void()> g_during_rebuild;  // tests only: runs between compile and
 std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view text) {
   std::vector<Match> matches;
   if (db == nullptr || db->db == nullptr || text.empty()) return matches;
+  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
   if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
   hs_scratch_t* scratch = db->take();
   if (scratch == nullptr) return std::nullopt;
@@ -235,21 +236,26 @@ bool replace_findings(std::string& text, const std::vector<Finding>& findings) {
 
 // True when regex uses an anchor outside a character class (^, $, \A, \z, \Z, \G):
 // whether it matches then depends on where its text begins or ends, not only on the bytes
-// around a match. Errs towards true on syntax it does not follow.
+// around a match. Errs towards true on syntax it does not follow: \Q quoting, \c control
+// escapes, a '[' inside a class (POSIX classes), any (? group but (?: (comments, inline
+// flags such as extended mode).
 bool anchored(std::string_view re) {
   bool in_class = false;
   for (std::size_t i = 0; i < re.size(); ++i) {
     const char c = re[i];
     if (c == '\\') {
-      if (i + 1 < re.size() && !in_class && std::strchr("AzZGQ", re[i + 1]) != nullptr)
-        return true;  // \Q...\E quoting is not followed: assume the worst
+      if (i + 1 < re.size() && (std::strchr("AzZGQc", re[i + 1]) != nullptr)) return true;
       ++i;
       continue;
     }
     if (in_class) {
+      if (c == '[') return true;
       if (c == ']') in_class = false;
       continue;
     }
+    if (c == '(' && i + 1 < re.size() && re[i + 1] == '?' &&
+        (i + 2 >= re.size() || re[i + 2] != ':'))
+      return true;
     if (c == '[') {
       in_class = true;
       if (i + 1 < re.size() && re[i + 1] == '^') ++i;
@@ -306,15 +312,18 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   if (detect == nullptr || detect->db == nullptr || text.empty()) return located;
   // Where matches end: every end offset of every rule, unless there are too many.
   std::vector<RuleEnd> ends;
-  bool whole = !g_rule_windows;
-  if (hs_scratch_t* scratch = detect->take(); scratch == nullptr) {
-    whole = true;  // cannot tell where: look everywhere
-  } else {
-    const hs_error_t rc = hs_scan(detect->db, text.data(), static_cast<unsigned>(text.size()), 0,
-                                  scratch, &note_end, &ends);
-    detect->give_back(scratch);
-    if (rc == HS_SUCCESS && ends.empty()) return located;
-    if (rc != HS_SUCCESS) whole = true;  // too many ends (terminated), or an error
+  bool whole = !g_rule_windows || text.size() > UINT_MAX;  // run() then fails closed
+  if (!whole) {
+    hs_scratch_t* scratch = detect->take();
+    if (scratch == nullptr) {
+      whole = true;  // cannot tell where: look everywhere
+    } else {
+      const hs_error_t rc = hs_scan(detect->db, text.data(), static_cast<unsigned>(text.size()), 0,
+                                    scratch, &note_end, &ends);
+      detect->give_back(scratch);
+      if (rc == HS_SUCCESS && ends.empty()) return located;
+      if (rc != HS_SUCCESS) whole = true;  // too many ends (terminated), or an error
+    }
   }
   const std::shared_ptr<Database> db = rule_positions();
   if (!db) return std::nullopt;
@@ -768,6 +777,9 @@ bool Redactor::redact_json(nlohmann::json& value) const {
   };
   collect(collect, value);
   if (pieces.size() < 2) return redact_json_each(value);
+  std::size_t total = 0;
+  for (const Piece& p : pieces) total += (p.string != nullptr ? *p.string : *p.key).size() + 1;
+  if (total > UINT_MAX) return redact_json_each(value);  // hs_scan takes an unsigned length
   const auto text_of = [](const Piece& p) -> const std::string& {
     return p.string != nullptr ? *p.string : *p.key;
   };
@@ -782,8 +794,6 @@ bool Redactor::redact_json(nlohmann::json& value) const {
   thread_local std::string all;
   std::vector<std::size_t> offsets;
   offsets.reserve(pieces.size());
-  std::size_t total = 0;
-  for (const Piece& p : pieces) total += text_of(p).size() + 1;
   all.clear();
   all.reserve(total);
   for (const Piece& p : pieces) {

@@ -505,3 +505,20 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
   }
   CHECK(changed > 100);
 }
+
+TEST_CASE("rules the anchor check cannot follow keep redact_json scanning each string alone") {
+  // Found by review: syntax that hid a ^ from the check; with the strings joined, a match
+  // that needs the start of its string was not found and the string left unredacted.
+  for (const std::string regex : {"(?#[)^tok_[A-Z0-9]{16}", "(?:[[:alpha:][]|^)tok_[A-Z0-9]{16}",
+                                  "(?:\\c[|^)tok_[A-Z0-9]{16}", "(?x)# note [\n^tok_[A-Z0-9]{16}",
+                                  "^tok_[A-Z0-9]{16}", "tok_[A-Z0-9]{16}$"}) {
+    CredentialRule rule;
+    rule.id = "tok";
+    rule.regex = regex;
+    auto r = Redactor::create({rule}).value();
+    nlohmann::json value = nlohmann::json::array({"first", "tok_ABCDEFGH12345678", "last"});
+    INFO(regex);
+    CHECK(r->redact_json(value));
+    CHECK(value[1] == "[REDACTED:rule:tok]");
+  }
+}
