@@ -13,7 +13,6 @@
 #include <string.h>  // explicit_bzero
 #include <chrono>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <optional>
 
@@ -641,24 +640,26 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     if (!runner.read_sync()) throw gone();
   };
   const bool read_only = mode == Mode::kReadOnly;
-  // A read's statement, and what ends the transaction and resets the session after it.
+  // What ends the transaction and resets the session, ending the pipeline.
+  const auto send_reset = [&] {
+    check_sent(runner.send("ROLLBACK"));
+    check_sent(runner.send("DISCARD ALL"));
+    check_sent(runner.sync());
+  };
+  // A read's statement, then the reset.
   const auto send_statement = [&] {
     *user_statement_sent = true;
     check_sent(runner.send(sql, params_text));
-    check_sent(runner.send("ROLLBACK"));
-    check_sent(runner.send("DISCARD ALL"));
-    check_sent(runner.sync());
+    send_reset();
   };
   // A cancelled request is told so, whatever the server said to the cancel.
-  const auto fail = [&](const Outcome& o) -> std::exception_ptr {
-    if (o.cancelled || ctx.cancelled()) return std::make_exception_ptr(Cancelled());
-    return std::make_exception_ptr(SqlError(o.error));
+  const auto throw_failure = [&](const Outcome& o) {
+    if (o.cancelled || ctx.cancelled()) throw Cancelled();
+    throw SqlError(o.error);
   };
   // After a refusal or a cancel before the statement: ends the transaction, resets.
   const auto abandon = [&] {
-    check_sent(runner.send("ROLLBACK"));
-    check_sent(runner.send("DISCARD ALL"));
-    check_sent(runner.sync());
+    send_reset();
     read(1, false);
     const Outcome discard = read(1, false);
     read_sync();
@@ -684,14 +685,9 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
     std::optional<Outcome> plan;
     if (allowlist_check != nullptr) plan = read(1, true);
     read_sync();
-    const auto setup_failed = [&]() -> const Outcome* {
-      for (const Outcome* o : {&begin, &timeout})
-        if (o->failed) return o;
-      return nullptr;
-    };
-    if (const Outcome* failed = setup_failed()) {
+    if (const Outcome* failed = begin.failed ? &begin : timeout.failed ? &timeout : nullptr) {
       abandon();
-      std::rethrow_exception(fail(*failed));
+      throw_failure(*failed);
     }
     if (plan) {
       if (plan->cancelled || (ctx.cancelled() && plan->failed)) {
@@ -756,7 +752,7 @@ QueryResult PostgresBackend::run_once(PGconn* conn, Context& ctx, const std::str
 
   // BEGIN and the timeout failed only before the statement when they shared its segment.
   for (const Outcome* setup : {&begin, &timeout})
-    if (setup->failed) std::rethrow_exception(fail(*setup));
+    if (setup->failed) throw_failure(*setup);
   // A write that committed is reported as done, even when a cancel came too late to stop it.
   const bool committed = !read_only && !o.failed && !end.failed;
   if (!committed && (o.cancelled || (ctx.cancelled() && o.failed))) throw Cancelled();

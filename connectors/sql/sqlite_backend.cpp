@@ -400,8 +400,11 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
       break;
     }
     // The progress handler watches SQLite's work; this watches ours between rows, so the
-    // deadline and cancellation cover the whole call.
-    if (on_progress(guard_.get()) != 0) break;
+    // deadline and cancellation cover the whole call. Not for a write: its changes were
+    // all made by the first step and commit when the statement ends, so stopping between
+    // its RETURNING rows would report a committed write as cancelled (the rows past the
+    // limits are left unread, and the result says so).
+    if (mode != Mode::kWrite && on_progress(guard_.get()) != 0) break;
     // Sizes first: a value too large for what is left is never copied.
     std::size_t raw = 0;
     for (int c = 0; c < n; ++c)
@@ -435,6 +438,10 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
                      " bytes on this instance: 8 x max_result_bytes, at least 16 MiB)");
     throw SqlError("SQLite: " + errmsg(db_));
   }
+  // A statement left before SQLITE_DONE (rows past the limits) ends here, so its changes
+  // are committed and counted now (sqlite3_changes counts finished statements only).
+  if (rc == SQLITE_ROW && sqlite3_reset(stmt.get()) != SQLITE_OK)
+    throw SqlError("SQLite: " + errmsg(db_));
   if (rows_affected != nullptr) *rows_affected = sqlite3_changes64(db_);
   return result;
 }

@@ -170,6 +170,22 @@ int note_end(unsigned int id, unsigned long long, unsigned long long to, unsigne
   return 0;
 }
 
+// Every end offset of every rule's matches in text, or nothing when the scan could not
+// tell (no scratch, an error, or more than kMaxRuleEnds ends): the caller then scans
+// without them.
+std::optional<std::vector<RuleEnd>> rule_ends_in(Redactor::Database* detect,
+                                                 std::string_view text) {
+  std::vector<RuleEnd> ends;
+  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
+  hs_scratch_t* scratch = detect->take();
+  if (scratch == nullptr) return std::nullopt;
+  const hs_error_t rc = hs_scan(detect->db, text.data(), static_cast<unsigned>(text.size()), 0,
+                                scratch, &note_end, &ends);
+  detect->give_back(scratch);
+  if (rc != HS_SUCCESS) return std::nullopt;
+  return ends;
+}
+
 // The longest match of each rule (SIZE_MAX: unbounded, or unknown).
 std::vector<std::size_t> rule_widths(const std::vector<CredentialRule>& rules) {
   const RuleExpressions set = rule_expressions(rules, true);
@@ -312,18 +328,12 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   if (detect == nullptr || detect->db == nullptr || text.empty()) return located;
   // Where matches end: every end offset of every rule, unless there are too many.
   std::vector<RuleEnd> ends;
-  bool whole = !g_rule_windows || text.size() > UINT_MAX;  // run() then fails closed
+  bool whole = !g_rule_windows;
   if (!whole) {
-    hs_scratch_t* scratch = detect->take();
-    if (scratch == nullptr) {
-      whole = true;  // cannot tell where: look everywhere
-    } else {
-      const hs_error_t rc = hs_scan(detect->db, text.data(), static_cast<unsigned>(text.size()), 0,
-                                    scratch, &note_end, &ends);
-      detect->give_back(scratch);
-      if (rc == HS_SUCCESS && ends.empty()) return located;
-      if (rc != HS_SUCCESS) whole = true;  // too many ends (terminated), or an error
-    }
+    auto found = rule_ends_in(detect, text);
+    if (found && found->empty()) return located;
+    whole = !found;  // cannot tell where: look everywhere (run() fails closed past 4 GiB)
+    if (found) ends = std::move(*found);
   }
   const std::shared_ptr<Database> db = rule_positions();
   if (!db) return std::nullopt;
@@ -377,8 +387,8 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   std::sort(found.begin(), found.end(), [](const RuleMatch& a, const RuleMatch& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.to < b.to;
   });
-  // Every end the fast scan reported must be found in its window, starting inside it
-  // (with bounded rules this always holds; the checks keep a mistake from redacting less).
+  // Every end the fast scan reported must be found in its window (a match no longer than
+  // its rule's width starts inside it); if one is not, the whole text is scanned.
   std::sort(ends.begin(), ends.end());
   ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
   for (const RuleEnd& e : ends) {
@@ -387,12 +397,6 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
           return m.rule != key.rule ? m.rule < key.rule : m.to < key.to;
         });
     if (it == found.end() || it->rule != e.rule || it->to != e.to) return from_whole_text();
-    const auto w = std::upper_bound(joined.begin(), joined.end(), e.to,
-                                    [](std::size_t to, const Window& x) { return to < x.from; });
-    const std::size_t window_from = std::prev(w)->from;
-    if (it->from < window_from) return from_whole_text();
-    if (it->from == window_from && window_from > 0 && rule_widths_[e.rule] > e.to - window_from)
-      return from_whole_text();
     located.push_back(*it);
   }
   return located;
@@ -754,11 +758,11 @@ bool Redactor::redact_json(nlohmann::json& value) const {
   // order; a key comes after the members inside its value.
   struct Piece {
     std::string* string = nullptr;     // a string value, or
-    nlohmann::json* object = nullptr;  // the object whose key
-    const std::string* key = nullptr;  // this is
+    const std::string* key = nullptr;  // an object's key
   };
   std::vector<Piece> pieces;
   std::vector<std::string*> blobs;
+  std::vector<nlohmann::json*> objects;  // each after every object inside it
   const auto collect = [&](auto& self, nlohmann::json& v) -> void {
     if (v.is_string()) {
       pieces.push_back({&v.get_ref<std::string&>()});
@@ -771,18 +775,19 @@ bool Redactor::redact_json(nlohmann::json& value) const {
           continue;
         }
         self(self, *it);
-        pieces.push_back({nullptr, &v, &it.key()});
+        pieces.push_back({nullptr, &it.key()});
       }
+      objects.push_back(&v);
     }
   };
   collect(collect, value);
   if (pieces.size() < 2) return redact_json_each(value);
-  std::size_t total = 0;
-  for (const Piece& p : pieces) total += (p.string != nullptr ? *p.string : *p.key).size() + 1;
-  if (total > UINT_MAX) return redact_json_each(value);  // hs_scan takes an unsigned length
   const auto text_of = [](const Piece& p) -> const std::string& {
     return p.string != nullptr ? *p.string : *p.key;
   };
+  std::size_t total = 0;
+  for (const Piece& p : pieces) total += text_of(p).size() + 1;
+  if (total > UINT_MAX) return redact_json_each(value);  // hs_scan takes an unsigned length
 
   // One text: the pieces with a newline between them. Secret values are literals, so a
   // piece holds exactly the matches it holds alone. A rule matches inside a piece as it
@@ -837,51 +842,37 @@ bool Redactor::redact_json(nlohmann::json& value) const {
   }
   std::vector<bool> rule_ends(pieces.size(), false);
   if (Database* detect = rule_detect_db_.get(); detect != nullptr && detect->db != nullptr) {
-    std::vector<RuleEnd> ends;
-    hs_scratch_t* scratch = detect->take();
-    if (scratch == nullptr) return redact_json_each(value);
-    const hs_error_t rc = hs_scan(detect->db, all.data(), static_cast<unsigned>(all.size()), 0,
-                                  scratch, &note_end, &ends);
-    detect->give_back(scratch);
-    if (rc != HS_SUCCESS) return redact_json_each(value);  // too many ends, or an error
-    for (const RuleEnd& e : ends)
+    const auto ends = rule_ends_in(detect, all);
+    if (!ends) return redact_json_each(value);
+    for (const RuleEnd& e : *ends)
       if (const auto i = piece_ending(e.to)) rule_ends[*i] = true;
   }
 
   bool changed = false;
-  // Objects whose keys change, with the index of their last key (inner objects first).
-  std::vector<std::pair<std::size_t, nlohmann::json*>> rekey;
-  std::vector<std::vector<Finding>> key_findings(pieces.size());
+  std::map<const std::string*, std::vector<Finding>> new_keys;  // the keys that change
   for (std::size_t i = 0; i < pieces.size(); ++i) {
     std::vector<Finding> found =
         rule_ends[i] ? scan(text_of(pieces[i])) : merged(std::move(findings[i]));
     if (found.empty()) continue;
     changed = true;
-    if (pieces[i].string != nullptr) {
+    if (pieces[i].string != nullptr)
       replace_findings(*pieces[i].string, found);
-    } else {
-      key_findings[i] = std::move(found);
-      rekey.emplace_back(i, pieces[i].object);
-    }
+    else
+      new_keys[pieces[i].key] = std::move(found);
   }
   for (std::string* blob : blobs) changed = redact_blob(*blob) || changed;
-  if (rekey.empty()) return changed;
+  if (new_keys.empty()) return changed;
   // Rebuilt from the innermost object out, so no object moves before its keys are read.
-  std::map<nlohmann::json*, std::size_t> last_key;
-  for (std::size_t i = 0; i < pieces.size(); ++i)
-    if (pieces[i].object != nullptr) last_key[pieces[i].object] = i;
-  std::vector<std::pair<std::size_t, nlohmann::json*>> order;
-  for (const auto& [i, object] : rekey) order.emplace_back(last_key[object], object);
-  std::sort(order.begin(), order.end());
-  order.erase(std::unique(order.begin(), order.end()), order.end());
-  std::map<const std::string*, std::size_t> piece_of_key;
-  for (const auto& [i, object] : rekey) piece_of_key[pieces[i].key] = i;
-  for (const auto& [unused, object] : order) {
+  for (nlohmann::json* object : objects) {
+    bool any = false;
+    for (auto it = object->begin(); it != object->end() && !any; ++it)
+      any = new_keys.count(&it.key()) > 0;
+    if (!any) continue;
     nlohmann::json rebuilt = nlohmann::json::object();
     for (auto it = object->begin(); it != object->end(); ++it) {
       std::string key = it.key();
-      if (const auto k = piece_of_key.find(&it.key()); k != piece_of_key.end())
-        replace_findings(key, key_findings[k->second]);
+      if (const auto k = new_keys.find(&it.key()); k != new_keys.end())
+        replace_findings(key, k->second);
       rebuilt[std::move(key)] = std::move(*it);
     }
     *object = std::move(rebuilt);

@@ -332,6 +332,15 @@ describe('sql connector: SQLite', () => {
       await ok(client, 'rw_execute', { sql });
     assert.equal(await sqlite3(writable, "SELECT sql FROM sqlite_schema WHERE name = 'r2'"), 'CREATE TABLE "r2" (c)');
     assert.equal(await sqlite3(writable, 'SELECT count(*) FROM big'), '20');
+    // A write whose RETURNING rows pass row_limit commits whole and says it was cut (as on
+    // PostgreSQL): a write is never reported stopped once its changes are made.
+    const bulk = await ok(client, 'rw_execute', {
+      sql: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO t (name, score) SELECT 'bulk', i FROM n RETURNING name",
+    });
+    assert.equal(bulk.rows_affected, 2000);
+    assert.equal(bulk.truncated, true);
+    assert.equal(await sqlite3(writable, "SELECT count(*) FROM t WHERE name = 'bulk'"), '2000');
+    await ok(client, 'rw_execute', { sql: "DELETE FROM t WHERE name = 'bulk'" });
   });
 
   test('the schemas allowlist also restricts query and explain (the authorizer names the schema)', async () => {
