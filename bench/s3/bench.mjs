@@ -66,7 +66,7 @@ try {
     let n = 0;
     do {
       const r = await env.client.callTool({ name: 's3_list_objects', arguments: { bucket: 'bench', prefix: 'list/', max_keys: 1000, ...(token ? { continuation_token: token } : {}) } });
-      assert.ok(!r.isError, JSON.stringify(r).slice(0, 300));
+      if (r.isError) assert.fail(JSON.stringify(r).slice(0, 300));
       n += r.structuredContent.objects.length;
       token = r.structuredContent.next_continuation_token;
     } while (token);
@@ -85,7 +85,7 @@ try {
   const fetchKeyhold = async () => {
     for (const k of blobs) {
       const r = await env.client.callTool({ name: 's3_get_object', arguments: { bucket: 'bench', key: k } });
-      assert.ok(!r.isError, JSON.stringify(r).slice(0, 300));
+      if (r.isError) assert.fail(JSON.stringify(r).slice(0, 300));
       assert.equal(r.structuredContent.bytes, MIB);
     }
   };
@@ -119,7 +119,7 @@ try {
     pdfTimes.push(
       await time(async () => {
         const x = await env.client.callTool({ name: 's3_get_pdf_text', arguments: { bucket: 'bench', key: 'pdf/200.pdf' } });
-        assert.ok(!x.isError, JSON.stringify(x).slice(0, 300));
+        if (x.isError) assert.fail(JSON.stringify(x).slice(0, 300));
         assert.equal(x.structuredContent.pages.length, 200);
       }),
     );

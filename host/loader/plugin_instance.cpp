@@ -3,6 +3,7 @@
 #include "base/client_wait.hpp"
 #include "loader/abi_status.hpp"
 #include "loader/abi_strings.hpp"
+#include "protocol/json_parse.hpp"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -239,9 +240,10 @@ Result<nlohmann::json> PluginInstance::describe() {
   std::string body;
   if (int32_t status = backend_->describe(&body); status != KH_OK)
     return internal_error("describe() failed: " + body);
-  auto parsed = nlohmann::json::parse(body, nullptr, false);
+  auto parsed = rpc::parse_json(body, rpc::kMaxPluginJsonDepth);
   if (parsed.is_discarded() || !parsed.is_object())
-    return internal_error("describe() did not return a JSON object");
+    return internal_error("describe() did not return a JSON object (or it nests deeper than " +
+                          std::to_string(rpc::kMaxPluginJsonDepth) + " levels)");
   return parsed;
 }
 

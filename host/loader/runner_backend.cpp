@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include "protocol/json_parse.hpp"
 
 #include "base/client_wait.hpp"
 #include "base/log_budget.hpp"
@@ -336,7 +337,7 @@ Status RunnerBackend::spawn() {
   }
   if (reply.type == Type::kFatal) return fail(reply.part(0));
   if (reply.type != Type::kDefinition) return fail("the runner sent no definition");
-  auto definition = nlohmann::json::parse(reply.part(0), nullptr, false);
+  auto definition = rpc::parse_json(reply.part(0), rpc::kMaxPluginJsonDepth);
   if (!definition.is_object() || !definition["name"].is_string() ||
       !definition["abi_major"].is_number_unsigned() ||
       definition["abi_major"].get<std::uint64_t>() != KH_ABI_MAJOR ||

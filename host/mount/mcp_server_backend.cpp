@@ -11,6 +11,7 @@
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
 #include "mount/server_catalog.hpp"
+#include "protocol/json_parse.hpp"
 #include "protocol/json_rpc.hpp"
 
 namespace keyhold::mount {
@@ -48,9 +49,7 @@ constexpr const char* kProtocolVersion = "2025-11-25";
 
 kh_str kh_arg(const std::string& s) { return kh_str{s.data(), s.size()}; }
 
-std::string text_of(const json& message) {
-  return message.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string text_of(const json& message) { return rpc::serialize(message); }
 
 int32_t log_level_of(const json& level) {
   static const std::pair<const char*, int32_t> kLevels[] = {
@@ -479,7 +478,7 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
     *body = running.message();
     return KH_ERROR;
   }
-  json params = json::parse(params_json, nullptr, false);
+  json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
   if (params.is_discarded() || !params.is_object()) {
     *body = "params must be a JSON object";
     return KH_INVALID_ARGUMENT;
@@ -517,7 +516,7 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
 bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
                                   std::string_view params_json, CallDone& done) {
   if (options_.remote) return false;  // an HTTP request is sent by a thread that waits
-  json params = json::parse(params_json, nullptr, false);
+  json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
   if (params.is_discarded() || !params.is_object()) return false;  // call() says why
   std::shared_ptr<Connection> c;
   std::int64_t id;
@@ -1018,12 +1017,12 @@ void McpServerBackend::start_client_request(const std::shared_ptr<Connection>& c
                                                                      kh_arg(params_text), &sink);
     json reply;
     if (status == KH_OK) {
-      json result = json::parse(out, nullptr, false);
+      json result = rpc::parse_json(out, rpc::kMaxPluginJsonDepth);
       reply = result.is_object() ? rpc::make_result(id, std::move(result))
                                  : rpc::make_error(id, rpc::kInternalError,
                                                    "the client's answer is not an object");
     } else if (status == KH_ERROR) {
-      json error = json::parse(out, nullptr, false);
+      json error = rpc::parse_json(out, rpc::kMaxPluginJsonDepth);
       const bool usable = error.is_object() && error.contains("code") &&
                           error["code"].is_number_integer() && error.contains("message") &&
                           error["message"].is_string();

@@ -1,9 +1,13 @@
 #include "protocol/json_rpc.hpp"
 
+#include <keyhold/sdk/json_write.hpp>
+
+#include "protocol/json_parse.hpp"
+
 namespace keyhold::rpc {
 
 std::string serialize(const json& message) {
-  return message.dump(-1, ' ', false, json::error_handler_t::replace);
+  return sdk::json_text(message);  // what dump(-1, ' ', false, replace) writes, faster
 }
 
 json make_result(const json& id, json result) {
@@ -193,7 +197,8 @@ std::optional<json> parse_message(std::string_view text, const Limits& limits, j
   // nlohmann's lexer rejects ill-formed UTF-8 inside strings; bytes outside strings are
   // syntax errors anyway, so a successful parse implies valid UTF-8 throughout. A leading
   // UTF-8 byte order mark is skipped by the lexer (ignored on every transport).
-  try {
+  if (json value = parse_json(text, limits.max_depth); !value.is_discarded()) return value;
+  try {  // not JSON: nlohmann's parser says why
     return json::parse(text);
   } catch (const json::parse_error& e) {
     *error = make_error(nullptr, kParseError, library_reason(e));

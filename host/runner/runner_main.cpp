@@ -11,6 +11,7 @@
 #include <keyhold/plugin.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+#include <keyhold/sdk/json_write.hpp>
 
 #include <atomic>
 #include <cerrno>
@@ -408,7 +409,7 @@ bool Runner::start(const Message& init) {
                   {"missing", report.missing}};
   Message m;
   m.type = Type::kDefinition;
-  m.parts.push_back(definition.dump(-1, ' ', false, json::error_handler_t::replace));
+  m.parts.push_back(sdk::json_text(definition));
   return channel_.send(m);
 }
 

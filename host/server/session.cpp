@@ -8,6 +8,7 @@
 #include <typeinfo>
 #include <unordered_map>
 
+#include "protocol/json_parse.hpp"
 #include "protocol/pagination.hpp"
 #include "protocol/params.hpp"
 #include "protocol/versions.hpp"
@@ -630,10 +631,13 @@ json Session::response_for(const CallContext& ctx, PluginInstance& instance,
   const json& id = ctx.request_id;
   switch (result.status) {
     case KH_OK: {
-      json body = json::parse(result.body, nullptr, false);
+      json body = rpc::parse_json(result.body, rpc::kMaxPluginJsonDepth);
       if (body.is_discarded() || !body.is_object())
         return rpc::make_error(id, rpc::kInternalError,
-                               "plugin '" + instance.name() + "' returned an invalid result");
+                               "plugin '" + instance.name() +
+                                   "' returned an invalid result (not a JSON object, or nested "
+                                   "deeper than " +
+                                   std::to_string(rpc::kMaxPluginJsonDepth) + " levels)");
       if (method == "tools/call")
         body = checked_tool_result(std::move(body), output_schema, instance.name());
       return rpc::make_result(id, std::move(body));
@@ -1014,7 +1018,7 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
                            : method == "elicitation/create"   ? "elicitation"
                            : method == "roots/list"           ? "roots"
                                                               : nullptr;
-  json params = json::parse(params_json, nullptr, false);
+  json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
   if (params.is_discarded() || !params.is_object()) {
     *out = "client request parameters must be a JSON object";
     return KH_INVALID_ARGUMENT;
@@ -1063,7 +1067,7 @@ int32_t Session::plugin_client_request(CallContext& ctx, std::string_view method
 // plugin asked for is refused (or redacted) like one in a tool argument, and audited.
 int32_t Session::guard_answer(const CallContext& ctx, std::string_view method, std::string* out) {
   if (!options_.redactor || ctx.instance == nullptr) return KH_OK;
-  json answer = json::parse(*out, nullptr, false);
+  json answer = rpc::parse_json(*out, rpc::kMaxPluginJsonDepth);
   if (answer.is_discarded()) return KH_OK;  // our own serialization: cannot happen
   const auto verdict = secrets::guard_arguments(*options_.redactor, ctx.instance->guard(), answer);
   if (verdict.findings.empty()) return KH_OK;

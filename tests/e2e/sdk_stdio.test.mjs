@@ -350,6 +350,16 @@ describe(`keyhold serve with the official SDK client over stdio (${isolation ?? 
     assert.deepEqual(JSON.parse(r.content[0].text), { name: 'params', arguments: args });
   });
 
+  test('a plugin result nested 100,000 deep is refused as invalid and the host keeps serving', async () => {
+    await rejectsWithCode(
+      client.callTool({ name: 'cfix_params', arguments: { nest_result: true } }),
+      ErrorCode.InternalError,
+      /returned an invalid result \(not a JSON object, or nested deeper than 128 levels\)/,
+    );
+    const r = await client.callTool({ name: 'cfix_params', arguments: { after: 1 } });
+    assert.deepEqual(JSON.parse(r.content[0].text), { name: 'params', arguments: { after: 1 } });
+  });
+
   // Last: it changes the session's log level.
   test('logging/setLevel filters lower-level logs', async () => {
     await client.setLoggingLevel('warning');

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <keyhold/plugin.h>
+#include <keyhold/sdk/json_write.hpp>
 
 #include <exception>
 #include <memory>
@@ -281,8 +282,7 @@ struct Exports {
 
   static int32_t describe(void* instance, kh_sink* out) noexcept {
     try {
-      write(out, static_cast<Plugin*>(instance)->describe().dump(-1, ' ', false,
-                                                                 json::error_handler_t::replace));
+      write(out, sdk::json_text(static_cast<Plugin*>(instance)->describe()));
       return KH_OK;
     } catch (const std::exception& e) {
       write(out, e.what());
@@ -328,7 +328,7 @@ struct Exports {
         return KH_UNSUPPORTED;
       }
       // Invalid UTF-8 in a result is replaced (U+FFFD) rather than failing the call.
-      write(out, result.dump(-1, ' ', false, json::error_handler_t::replace));
+      write(out, sdk::json_text(result));
       return KH_OK;
     } catch (const Cancelled&) {
       write(out, "cancelled");

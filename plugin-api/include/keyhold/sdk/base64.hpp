@@ -19,34 +19,80 @@ namespace keyhold::sdk {
 inline std::string base64_encode(std::string_view bytes) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::string out((bytes.size() + 2) / 3 * 4, '=');
+  char* o = out.data();
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t i = 0;
-  const auto byte = [&](std::size_t k) {
-    return static_cast<unsigned>(static_cast<unsigned char>(bytes[k]));
-  };
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
+  for (; i + 2 < bytes.size(); i += 3, o += 4) {
+    const unsigned v = (unsigned{in[i]} << 16) | (unsigned{in[i + 1]} << 8) | in[i + 2];
+    o[0] = kAlphabet[(v >> 18) & 63];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = kAlphabet[(v >> 6) & 63];
+    o[3] = kAlphabet[v & 63];
   }
-  if (i < bytes.size()) {
+  if (i < bytes.size()) {  // the '=' padding is already in place
     const bool two = i + 1 < bytes.size();
-    const unsigned v = (byte(i) << 16) | (two ? byte(i + 1) << 8 : 0);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += two ? kAlphabet[(v >> 6) & 63] : '=';
-    out += '=';
+    const unsigned v = (unsigned{in[i]} << 16) | (two ? unsigned{in[i + 1]} << 8 : 0u);
+    o[0] = kAlphabet[(v >> 18) & 63];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    if (two) o[2] = kAlphabet[(v >> 6) & 63];
   }
   return out;
 }
+
+namespace base64_detail {
+
+// The bytes of canonical padded base64 with nothing to skip, four characters at a time;
+// false (out unspecified) for anything else, which base64_decode's general loop then
+// judges. For every text it accepts, the bytes are the ones that loop produces.
+inline bool decode_canonical(std::string_view text, std::string& out) {
+  struct Table {
+    unsigned char value[256];
+    constexpr Table() : value{} {
+      for (int c = 0; c < 256; ++c) value[c] = 0xFF;
+      const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      for (unsigned char v = 0; v < 64; ++v) value[static_cast<unsigned char>(alphabet[v])] = v;
+    }
+  };
+  static constexpr Table kTable;
+  if (text.size() % 4 != 0) return false;
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  std::size_t n = text.size();
+  std::size_t padding = 0;
+  if (n >= 4 && in[n - 1] == '=') padding = in[n - 2] == '=' ? 2 : 1;
+  out.resize(n / 4 * 3);
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  const std::size_t full = padding == 0 ? n : n - 4;  // groups without '='
+  for (std::size_t i = 0; i < full; i += 4, o += 3) {
+    const unsigned a = kTable.value[in[i]], b = kTable.value[in[i + 1]],
+                   c = kTable.value[in[i + 2]], d = kTable.value[in[i + 3]];
+    if ((a | b | c | d) & 0x80) return false;
+    const unsigned v = (a << 18) | (b << 12) | (c << 6) | d;
+    o[0] = static_cast<unsigned char>(v >> 16);
+    o[1] = static_cast<unsigned char>(v >> 8);
+    o[2] = static_cast<unsigned char>(v);
+  }
+  if (padding != 0) {
+    const unsigned a = kTable.value[in[n - 4]], b = kTable.value[in[n - 3]];
+    const unsigned c = padding == 1 ? kTable.value[in[n - 2]] : 0;
+    if ((a | b | c) & 0x80) return false;
+    const unsigned v = (a << 18) | (b << 12) | (c << 6);
+    if ((padding == 2 ? (v & 0xFFFF) : (v & 0xFF)) != 0) return false;  // not canonical
+    o[0] = static_cast<unsigned char>(v >> 16);
+    if (padding == 1) o[1] = static_cast<unsigned char>(v >> 8);
+    out.resize(out.size() - padding);
+  }
+  return true;
+}
+
+}  // namespace base64_detail
 
 // The bytes that text encodes, or why it is not canonical padded base64. Characters in
 // `ignore` are skipped wherever they appear.
 inline Result<std::string> base64_decode(std::string_view text, std::string_view ignore = {}) {
   using R = Result<std::string>;
+  if (std::string out; base64_detail::decode_canonical(text, out))
+    return R::success(std::move(out));
   const auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -53,6 +55,14 @@ inline CodePoint decode_code_point(std::string_view text) noexcept {
 // True when text is strict UTF-8 throughout.
 inline bool is_valid_utf8(std::string_view text) noexcept {
   for (std::size_t i = 0; i < text.size();) {
+    if (text.size() - i >= 8) {  // eight ASCII bytes at a time: most text is ASCII
+      std::uint64_t word;
+      std::memcpy(&word, text.data() + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const std::size_t length = decode_code_point(text.substr(i)).bytes;
     if (length == 0) return false;
     i += length;

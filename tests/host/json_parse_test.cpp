@@ -1,0 +1,194 @@
+// rpc::parse_json (simdjson, copied into nlohmann) must return what nlohmann's own parser
+// returns for every text: the same verdict, the same values, the same number types.
+#include "protocol/json_parse.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "protocol/json_rpc.hpp"
+
+using keyhold::rpc::parse_json;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kDepth = 16;
+
+json reference(const std::string& text) {
+  if (keyhold::rpc::nesting_depth(text, kDepth) > kDepth) return json(json::value_t::discarded);
+  return json::parse(text, nullptr, false);
+}
+
+// Same type and value all the way down. The one allowed difference: "-0", which nlohmann
+// reads as a signed and parse_json as an unsigned integer 0.
+bool same(const json& a, const json& b) {
+  if (a.is_discarded() || b.is_discarded()) return a.is_discarded() && b.is_discarded();
+  if (a.type() != b.type()) {
+    return a.is_number_integer() && b.is_number_integer() && a == 0 && b == 0;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  if (a.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
+      if (it.key() != jt.key() || !same(it.value(), jt.value())) return false;
+    return true;
+  }
+  if (a.is_number_float()) {  // bit for bit (NaN cannot occur: JSON has none)
+    return a.get<double>() == b.get<double>() &&
+           std::signbit(a.get<double>()) == std::signbit(b.get<double>());
+  }
+  return a == b;
+}
+
+void check_text(const std::string& text) {
+  const json expected = reference(text);
+  const json got = parse_json(text, kDepth);
+  if (!same(expected, got)) {
+    INFO("text (as JSON) " << json(text).dump(-1, ' ', true, json::error_handler_t::replace)
+                           << " expected "
+                           << expected.dump(-1, ' ', false, json::error_handler_t::replace)
+                           << " got " << got.dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(false);
+  }
+}
+
+std::string nested(std::size_t depth, const std::string& inner) {
+  return std::string(depth, '[') + inner + std::string(depth, ']');
+}
+
+}  // namespace
+
+TEST_CASE("parse_json agrees with nlohmann on tricky texts", "[json_parse]") {
+  const std::vector<std::string> texts = {
+      "",
+      " ",
+      "null",
+      "true",
+      "false",
+      "0",
+      "-0",
+      "-0.0",
+      "0.0",
+      "1e400",
+      "-1e400",
+      "1e-400",
+      "4.9e-324",
+      "1.7976931348623157e308",
+      "18446744073709551615",
+      "18446744073709551616",
+      "-9223372036854775808",
+      "-9223372036854775809",
+      "9223372036854775807",
+      "9223372036854775808",
+      "123456789012345678901234567890",
+      "1.5",
+      "1E2",
+      "1e+2",
+      "-1e-2",
+      "01",
+      "1.",
+      ".5",
+      "+1",
+      "0x10",
+      "NaN",
+      "Infinity",
+      "-",
+      "1 2",
+      "[1,]",
+      "{\"a\":1,}",
+      "[1 2]",
+      "{\"a\" 1}",
+      "{a:1}",
+      "'a'",
+      "\"a",
+      "\"\\u0000\"",
+      "\"\\ud83d\\ude00\"",
+      "\"\\ud83d\"",
+      "\"\\ude00\"",
+      "\"\\ud83d\\u0041\"",
+      "\"\\ud83dx\"",
+      "\"\\uDC00\\uD800\"",
+      "\"\\u00e9\\u20ac\"",
+      "\"\\x\"",
+      "\"\\u12\"",
+      "\"\\/\\b\\f\\n\\r\\t\\\"\\\\\"",
+      "\"tab\there\"",
+      "\"\x01\"",
+      "\"\x7f\"",
+      "\"\xc3\xa9\"",
+      "\"\xc3\"",
+      "\"\xed\xa0\x80\"",
+      "\"\xf4\x90\x80\x80\"",
+      "\"\xc0\xaf\"",
+      "\"\xff\"",
+      "\xef\xbb\xbf{}",
+      "\xef\xbb\xbf",
+      "{} \xef\xbb\xbf",
+      "\xc3\xa9",
+      "{\"a\":1,\"a\":2}",
+      "{\"b\":1,\"a\":{\"c\":[true,null]}}",
+      " \t\r\n[ ] \n",
+      "[]x",
+      "{}}",
+      "[[]",
+      "{\"\":\"\"}",
+      std::string("[1,\0]", 5),
+      std::string("\"a\0b\"", 5),
+      nested(kDepth - 1, "1"),
+      nested(kDepth, "1"),
+      nested(kDepth + 1, "1"),
+      nested(kDepth, ""),
+      nested(kDepth + 1, ""),
+      nested(kDepth + 1, "\"]]]]\""),
+      "{\"k\":" + nested(kDepth - 1, "") + "}",
+      "{\"k\":" + nested(kDepth, "") + "}",
+  };
+  for (const std::string& text : texts) check_text(text);
+}
+
+TEST_CASE("parse_json agrees with nlohmann on generated and mutated texts", "[json_parse]") {
+  std::mt19937_64 rng(11);
+  const std::string pieces[] = {"{",    "}",    "[",     "]",        ",",
+                                ":",    "\"",   "\\",    "\\u",      "d83d",
+                                "dc00", "0",    "-",     "1e9",      ".5",
+                                "true", "null", " ",     "\n",       "\xc3",
+                                "\xa9", "\xff", "\"k\"", "\"v\\n\"", "12345678901234567890"};
+  for (int i = 0; i < 30000; ++i) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 14);
+    for (int k = 0; k < n; ++k) text += pieces[rng() % std::size(pieces)];
+    check_text(text);
+    // a valid document, then a byte of it changed
+    json doc = json::object();
+    doc["s"] = std::string(rng() % 40, static_cast<char>('a' + rng() % 26));
+    doc["n"] = static_cast<std::int64_t>(rng()) >> (rng() % 64);
+    doc["f"] = static_cast<double>(static_cast<std::int64_t>(rng() % 100000)) / 7.0;
+    doc["a"] = json::array({nullptr, true, "\xc3\xa9\t", json::object()});
+    std::string valid = doc.dump();
+    check_text(valid);
+    valid[rng() % valid.size()] = pieces[rng() % std::size(pieces)][0];
+    check_text(valid);
+  }
+}
+
+TEST_CASE("parse_json reads a long document with the kept and a fresh parser alike",
+          "[json_parse]") {
+  const std::string blob(3u << 20, 'Q');
+  const std::string big = "{\"blob\":\"" + blob + "\",\"n\":[1,2,3]}";
+  const json value = parse_json(big, kDepth);
+  REQUIRE(value.is_object());
+  CHECK(value["blob"] == blob);
+  CHECK(value["n"].size() == 3);
+  const json small = parse_json("{\"x\":[1,{\"y\":\"z\"}]}", kDepth);
+  CHECK(small["x"][1]["y"] == "z");
+  CHECK(parse_json(nested(kDepth + 1, "1"), kDepth).is_discarded());
+  CHECK(parse_json(nested(kDepth, "1"), 64) == json::parse(nested(kDepth, "1")));
+}
