@@ -129,9 +129,37 @@ try {
   const fetchK = OBJECTS / median(t.fetchK);
   const fetchS = OBJECTS / median(t.fetchS);
   const pdfPages = 200 / median(pdfTimes);
+
+  // The client's own share: what the official SDK client spends on one 1 MiB get_object
+  // result once its bytes are in (the pipe delivers 64 KiB reads; ReadBuffer, JSON.parse and
+  // the message schema, then CallToolResultSchema with its base64 check). No MCP server can
+  // be seen faster than the SDK's whole fetch plus this, hence the ceiling printed below.
+  const { ReadBuffer } = requireE2E('@modelcontextprotocol/sdk/shared/stdio.js');
+  const { CallToolResultSchema } = requireE2E('@modelcontextprotocol/sdk/types.js');
+  const line = Buffer.from(
+    `${JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      result: {
+        content: [{ type: 'resource', resource: { uri: 's3://bench/blobs/blob-000.bin', mimeType: 'application/octet-stream', blob: randomBytes(MIB).toString('base64') } }],
+        structuredContent: { bucket: 'bench', key: 'blobs/blob-000.bin', size: MIB, content_type: 'application/octet-stream', range: null, bytes: MIB, encoding: 'base64' },
+      },
+    })}\n`,
+  );
+  const clientTimes = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = now();
+    const buffer = new ReadBuffer();
+    for (let o = 0; o < line.length; o += 65536) buffer.append(line.subarray(o, o + 65536));
+    CallToolResultSchema.parse(buffer.readMessage().result);
+    clientTimes.push(now() - t0);
+  }
+  const clientMs = median(clientTimes.slice(10));
+  const sdkMsPerObject = (median(t.fetchS) * 1000) / OBJECTS;
   console.log(`s3 bench: s3rver on loopback, median of ${ROUNDS} rounds (sequential requests)`);
   console.log(`list ${KEYS} keys     keyhold ${fmt(listK, 0)} keys/s (${fmt(median(t.listK), 2)} s)   aws-sdk ${fmt(listS, 0)} keys/s (${fmt(median(t.listS), 2)} s)   ratio keyhold/sdk ${fmt(listK / listS, 2)}`);
   console.log(`fetch ${OBJECTS} x 1 MiB   keyhold ${fmt(fetchK)} MiB/s (${fmt(median(t.fetchK), 2)} s)   aws-sdk ${fmt(fetchS)} MiB/s (${fmt(median(t.fetchS), 2)} s)   ratio keyhold/sdk ${fmt(fetchK / fetchS, 2)}`);
+  console.log(`client share: the MCP SDK client spends ${fmt(clientMs, 2)} ms decoding one 1 MiB result; with the SDK's ${fmt(sdkMsPerObject, 2)} ms per object, no MCP server can exceed ratio ${fmt(sdkMsPerObject / (sdkMsPerObject + clientMs), 2)} through this client`);
   console.log(`pdf text 200 pages  ${fmt(pdfPages, 0)} pages/s (${fmt(median(pdfTimes) * 1000, 0)} ms per 200-page call, ${fmt(pdf.length / 1024, 0)} KiB PDF, median of ${PDF_RUNS})`);
 } finally {
   await env.stop();

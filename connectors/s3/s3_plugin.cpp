@@ -334,10 +334,19 @@ class S3Plugin : public Plugin {
     sdk::SecretHandle key_id_, secret_, token_;  // each released when the call ends
   };
 
-  S3Response send(Context& ctx, const S3Request& request) {
+  // The credentials of one tool call: asked of the host once, however many requests the
+  // call sends (get_object sends HEAD, then GET). Handles are released when it ends.
+  struct CallScope {
     CallCredentials credentials;
-    CallSecrets secrets(ctx, instance_, &credentials, &session_token_retry_);
-    return client_.send(request, credentials);
+    std::optional<CallSecrets> secrets;  // destroyed before credentials
+  };
+
+  S3Response send(Context& ctx, const S3Request& request, CallScope* scope = nullptr) {
+    CallScope local;
+    CallScope& used = scope != nullptr ? *scope : local;
+    if (!used.secrets)
+      used.secrets.emplace(ctx, instance_, &used.credentials, &session_token_retry_);
+    return client_.send(request, used.credentials);
   }
 
   // A message for a non-2xx answer; NotFoundError for 404.
@@ -406,14 +415,15 @@ class S3Plugin : public Plugin {
     return result;
   }
 
-  json head_object(Context& ctx, const std::string& bucket, const std::string& key) {
+  json head_object(Context& ctx, const std::string& bucket, const std::string& key,
+                   CallScope* scope = nullptr) {
     if (std::string refusal = check_key(options_, bucket, key); !refusal.empty())
       throw ToolError(refusal);
     S3Request req;
     req.method = "HEAD";
     req.bucket = bucket;
     req.key = key;
-    const S3Response r = send(ctx, req);
+    const S3Response r = send(ctx, req, scope);
     if (r.status == 404)
       throw NotFoundError("no such object: s3://" + bucket + "/" + key + " (404 Not Found)");
     if (r.status != 200) fail(r, "HeadObject of s3://" + bucket + "/" + key);
@@ -443,7 +453,8 @@ class S3Plugin : public Plugin {
   json fetch_object(Context& ctx, const std::string& bucket, const std::string& key,
                     std::optional<long long> start, std::optional<long long> end,
                     std::string* raw_body = nullptr) {
-    const json head = head_object(ctx, bucket, key);
+    CallScope scope;
+    const json head = head_object(ctx, bucket, key, &scope);
     const std::uint64_t size = head["size"].get<std::uint64_t>();
     const std::string where = "s3://" + bucket + "/" + key;
     S3Request req;
@@ -471,7 +482,7 @@ class S3Plugin : public Plugin {
           std::to_string(options_.max_object_bytes) +
           "; nothing was downloaded. Ask for a smaller byte range (range_start, range_end)");
     req.max_response_bytes = options_.max_object_bytes;
-    const S3Response r = send(ctx, req);
+    const S3Response r = send(ctx, req, &scope);
     if (r.status == 404) throw NotFoundError("no such object: " + where + " (404 Not Found)");
     if (r.status != 200 && r.status != 206) fail(r, "GetObject of " + where);
     const std::string content_type = head["content_type"].get<std::string>();
