@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <chrono>
 
+#include "base/brief_poll.hpp"
+
 namespace keyhold::mount {
 
 LineReader::Result LineReader::next(std::string* line, int timeout_ms) {
@@ -50,14 +52,18 @@ LineReader::Result LineReader::read(std::string* line,
     }
     if (deadline != nullptr) {
       pollfd pfd{fd_, POLLIN, 0};
-      int ready;
-      do {
+      int ready = poll_briefly(&pfd, 1) ? 1 : 0;  // an answer often comes within the moment
+      while (ready == 0) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                               *deadline - std::chrono::steady_clock::now())
                               .count();
         ready = ::poll(&pfd, 1, static_cast<int>(std::max<long long>(0, left)));
-      } while (ready < 0 && errno == EINTR);
-      if (ready == 0) return Result::kTimeout;
+        if (ready < 0 && errno == EINTR) {
+          ready = 0;
+          continue;
+        }
+        if (ready == 0) return Result::kTimeout;
+      }
       if (ready < 0) return Result::kEnd;
     }
     char chunk[64 * 1024];

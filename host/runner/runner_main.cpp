@@ -31,6 +31,7 @@
 #include <string>
 #include <thread>
 
+#include "base/brief_poll.hpp"
 #include "base/inline_watch.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_library.hpp"
@@ -577,22 +578,6 @@ void Runner::serve_lifecycle(Message m) {
   }
 }
 
-// The host's next frame often follows a reply within one client round trip, and a runner
-// asleep in read(2) pays a wake-up for it (about 20 us on a paravirtualized VM: most of
-// what isolation added to a sequential call). So before it blocks, the reading thread
-// polls the channel for a short while, yielding the CPU to anything else runnable; an
-// instance left idle polls once for that long, then sleeps. Machines with one CPU skip it.
-void poll_briefly_for_host(int fd) {
-  static const std::chrono::microseconds spin{std::thread::hardware_concurrency() > 1 ? 150 : 0};
-  if (spin.count() == 0) return;
-  const auto until = std::chrono::steady_clock::now() + spin;
-  pollfd p{fd, POLLIN, 0};
-  do {
-    if (::poll(&p, 1, 0) != 0) return;  // readable, closed or failed: receive() says which
-    ::sched_yield();
-  } while (std::chrono::steady_clock::now() < until);
-}
-
 bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) {
   Message m;
   for (;;) {
@@ -602,11 +587,20 @@ bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) 
         std::lock_guard out(outbox_mutex_);
         flush_outbox_locked();
       }
-      // Polled only after a lone call: frames that came in a batch mean a pipelining host,
-      // where polling takes CPU the host needs and saves no wake-up.
-      const bool lone = calls_since_wait_ <= 1;
+      // Polled after a lone call, or while a call waits for a host service's reply. Not
+      // after a batch of calls (a pipelining host, where polling takes CPU the host needs
+      // and saves no wake-up), nor between lifecycle frames (ten runners starting at once
+      // would poll against each other).
+      bool poll = calls_since_wait_ == 1;
+      if (!poll) {
+        std::lock_guard lock(mutex_);
+        poll = !waiters_.empty();
+      }
       calls_since_wait_ = 0;
-      if (lone && !channel_.buffered()) poll_briefly_for_host(channel_.fd());
+      if (poll && !channel_.buffered()) {
+        pollfd host{channel_.fd(), POLLIN, 0};
+        poll_briefly(&host, 1);  // see base/brief_poll.hpp
+      }
     }
     if (!channel_.receive(&m).is_ok()) break;
     switch (m.type) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "base/brief_poll.hpp"
 #include "base/client_wait.hpp"
 #include "protocol/json_rpc.hpp"
 
@@ -373,6 +374,7 @@ std::optional<std::string> StdioServer::next_line() {
       }
       buffer_pos_ += newline + 1;
       if (auto line = finish_line()) {
+        ++lines_since_wait_;
         // More input at hand: its answers join this one's in one write (release below).
         if (buffer_pos_ < buffer_len_) {
           out_.hold();
@@ -385,7 +387,12 @@ std::optional<std::string> StdioServer::next_line() {
     batch_.release();
     if (input_ended_) return std::nullopt;
     pollfd fds[2] = {{in_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    const int ready = ::poll(fds, stop_fd_ >= 0 ? 2 : 1, -1);
+    const nfds_t watched = stop_fd_ >= 0 ? 2 : 1;
+    // After a lone message the client's next one usually follows within its round trip:
+    // poll for it a moment before sleeping (base/brief_poll.hpp).
+    if (lines_since_wait_ <= 1) poll_briefly(fds, watched);
+    lines_since_wait_ = 0;
+    const int ready = ::poll(fds, watched, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       input_ended_ = true;

@@ -146,7 +146,8 @@ class StdioServer final : public InlineCalls {
   std::size_t buffer_pos_ = 0;
   std::size_t buffer_len_ = 0;
   bool input_ended_ = false;
-  SendBatch batch_;  // see the constructor
+  std::size_t lines_since_wait_ = 0;  // lines handed out since next_line() last waited
+  SendBatch batch_;                   // see the constructor
 
   std::mutex mutex_;
   std::condition_variable turn_free_;
