@@ -9,14 +9,19 @@
 #include <sched.h>
 
 #include <chrono>
-#include <thread>
 
 namespace keyhold {
 
-// How long a reader polls before it sleeps: 150 us on machines with more than one CPU,
-// none on one CPU (the peer could not run meanwhile).
+// How long a reader polls before it sleeps: 150 us when the process may run on more than
+// one CPU, none on one (the peer could not run meanwhile). CPU quotas are not seen.
 inline std::chrono::microseconds brief_poll_span() {
-  static const std::chrono::microseconds span{std::thread::hardware_concurrency() > 1 ? 150 : 0};
+  static const std::chrono::microseconds span{[] {
+    cpu_set_t allowed;  // the CPUs this process may run on (taskset, cpusets), not all
+    CPU_ZERO(&allowed);
+    const int cpus =
+        ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
+    return cpus > 1 ? 150 : 0;
+  }()};
   return span;
 }
 

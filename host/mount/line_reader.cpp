@@ -39,6 +39,7 @@ LineReader::Result LineReader::read(std::string* line,
       if (!line->empty() && line->back() == '\r') line->pop_back();
       buffer_.erase(0, nl + 1);
       scanned_ = 0;
+      line_came_ = true;
       return Result::kLine;
     }
     scanned_ = buffer_.size();
@@ -52,7 +53,12 @@ LineReader::Result LineReader::read(std::string* line,
     }
     if (deadline != nullptr) {
       pollfd pfd{fd_, POLLIN, 0};
-      int ready = poll_briefly(&pfd, 1) ? 1 : 0;  // an answer often comes within the moment
+      // Right after a line (an answer, say), the next often follows within a moment: poll
+      // for it before sleeping. Not on idle ticks, nor when the deadline is that close.
+      int ready = 0;
+      if (line_came_ && *deadline - std::chrono::steady_clock::now() > brief_poll_span())
+        ready = poll_briefly(&pfd, 1) ? 1 : 0;
+      line_came_ = false;
       while (ready == 0) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                               *deadline - std::chrono::steady_clock::now())

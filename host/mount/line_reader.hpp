@@ -39,6 +39,7 @@ class LineReader {
   std::string buffer_;
   std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
   bool skipping_ = false;    // inside a too-long line
+  bool line_came_ = false;   // the last read() returned a line: another may follow soon
 };
 
 }  // namespace keyhold::mount

@@ -63,7 +63,8 @@ constexpr std::size_t kKeptCapacity = 64u << 10;
 
 }  // namespace
 
-json parse_json(std::string_view text, std::size_t max_depth) {
+bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out) {
+  if (text.size() > kFastParseMaxBytes) return false;
   // One parser per depth limit in use on this thread (a parser's depth is fixed when it
   // allocates); in practice one or two.
   thread_local std::vector<std::pair<std::size_t, simdjson::dom::parser>> kept;
@@ -81,7 +82,13 @@ json parse_json(std::string_view text, std::size_t max_depth) {
     error = parser->allocate(std::max<std::size_t>(text.size(), 4096), max_depth);
   simdjson::dom::element root;
   if (error == simdjson::SUCCESS) error = parser->parse(text.data(), text.size()).get(root);
-  if (error == simdjson::SUCCESS) return to_nlohmann(root);
+  if (error != simdjson::SUCCESS) return false;
+  *out = to_nlohmann(root);
+  return true;
+}
+
+json parse_json(std::string_view text, std::size_t max_depth) {
+  if (json value; try_parse_json_fast(text, max_depth, &value)) return value;
   // Not simdjson's kind of JSON: nlohmann decides (within the same depth).
   if (nesting_depth(text, max_depth) > max_depth) return json(json::value_t::discarded);
   return json::parse(text, nullptr, false);

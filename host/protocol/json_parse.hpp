@@ -20,6 +20,16 @@ namespace keyhold::rpc {
 // than risking the host's stack.
 inline constexpr std::size_t kMaxPluginJsonDepth = 128;
 
+// Texts longer than this are read by nlohmann alone: simdjson's buffers take about 12
+// bytes per input byte while the nlohmann tree is built, nlohmann's about half that.
+inline constexpr std::size_t kFastParseMaxBytes = 4u << 20;
+
+// Reads text with simdjson into *out. False (*out untouched) when simdjson does not take
+// it: not JSON, a number past 64 bits, a UTF-8 byte order mark, nesting deeper than
+// max_depth, or longer than kFastParseMaxBytes; nlohmann must judge such a text. For
+// parse_message, which wants nlohmann's error message for bad input.
+bool try_parse_json_fast(std::string_view text, std::size_t max_depth, nlohmann::json* out);
+
 // The value text holds, or a discarded value (is_discarded()) when text is not one JSON
 // value or nests arrays and objects deeper than max_depth. Never throws but bad_alloc.
 // Thread-safe (each thread keeps its own parser buffers, bounded in size).

@@ -197,7 +197,7 @@ std::optional<json> parse_message(std::string_view text, const Limits& limits, j
   // nlohmann's lexer rejects ill-formed UTF-8 inside strings; bytes outside strings are
   // syntax errors anyway, so a successful parse implies valid UTF-8 throughout. A leading
   // UTF-8 byte order mark is skipped by the lexer (ignored on every transport).
-  if (json value = parse_json(text, limits.max_depth); !value.is_discarded()) return value;
+  if (json value; try_parse_json_fast(text, limits.max_depth, &value)) return value;
   try {  // not JSON: nlohmann's parser says why
     return json::parse(text);
   } catch (const json::parse_error& e) {

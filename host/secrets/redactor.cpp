@@ -698,11 +698,11 @@ bool Redactor::redact_blob(std::string& blob) const {
   // re-encoded, so the result stays valid base64 that clients accept.
   // Canonical padded base64, the common case, decodes four characters at a time;
   // libsodium (constant time, several times slower) decodes the rest, line breaks and
-  // spaces skipped. Both yield the same bytes where both accept.
+  // spaces skipped. Both yield the same bytes where both accept. Every buffer that held
+  // decoded bytes is wiped: they may be a secret.
   std::string decoded;
-  if (auto fast = sdk::base64_decode(blob); fast.is_ok()) {
-    decoded = std::move(*fast);
-  } else {
+  if (!sdk::base64_decode_canonical(blob, decoded)) {
+    sodium_memzero(decoded.data(), decoded.size());  // a partial decode
     decoded.assign(blob.size(), '\0');
     std::size_t decoded_size = 0;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),

@@ -10,7 +10,7 @@ build=$(cd "${1:?usage: run_fuzzers.sh BUILD_DIR SECONDS [TARGET...]}" && pwd)
 seconds=${2:?usage: run_fuzzers.sh BUILD_DIR SECONDS [TARGET...]}
 shift 2
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(session_fuzzer http_fuzzer); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(session_fuzzer http_fuzzer json_fuzzer); fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS_FUZZ:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

@@ -190,5 +190,11 @@ TEST_CASE("parse_json reads a long document with the kept and a fresh parser ali
   const json small = parse_json("{\"x\":[1,{\"y\":\"z\"}]}", kDepth);
   CHECK(small["x"][1]["y"] == "z");
   CHECK(parse_json(nested(kDepth + 1, "1"), kDepth).is_discarded());
+  // Past kFastParseMaxBytes nlohmann reads it alone: the same value, the same depth rule.
+  const std::string huge = "[\"" + std::string(keyhold::rpc::kFastParseMaxBytes, 'x') + "\",1]";
+  json fast;
+  CHECK_FALSE(keyhold::rpc::try_parse_json_fast(huge, kDepth, &fast));
+  CHECK(parse_json(huge, kDepth) == json::parse(huge));
+  CHECK(parse_json("[" + huge + "," + nested(kDepth, "") + "]", kDepth).is_discarded());
   CHECK(parse_json(nested(kDepth, "1"), 64) == json::parse(nested(kDepth, "1")));
 }

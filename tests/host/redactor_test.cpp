@@ -201,6 +201,25 @@ TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob s
   CHECK(decoded == "prefix [REDACTED:db-password] suffix");
 }
 
+TEST_CASE("a line-wrapped base64 blob (the slow decoder's case) is redacted in its bytes too") {
+  auto r = with_canary();
+  const std::string bytes =
+      std::string(100, 'p') + " " + std::string(kCanary) + " " + std::string(100, 's');
+  const std::string flat = base64_encode(bytes, sodium_base64_VARIANT_ORIGINAL);
+  std::string wrapped;  // MIME style: 76 characters a line, CRLF, and a final newline
+  for (std::size_t i = 0; i < flat.size(); i += 76) wrapped += flat.substr(i, 76) + "\r\n";
+  nlohmann::json value = {{"resource", {{"uri", "x://y"}, {"blob", wrapped}}}};
+  REQUIRE(r->redact_json(value));
+  const std::string blob = value["resource"]["blob"].get<std::string>();
+  std::string decoded(blob.size(), '\0');
+  std::size_t size = 0;
+  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                            blob.data(), blob.size(), nullptr, &size, nullptr,
+                            sodium_base64_VARIANT_ORIGINAL) == 0);
+  decoded.resize(size);
+  CHECK(decoded == std::string(100, 'p') + " [REDACTED:db-password] " + std::string(100, 's'));
+}
+
 TEST_CASE("thousands of secrets compile into one database") {
   auto r = Redactor::create({}).value();
   std::vector<KnownSecret> secrets;

@@ -40,12 +40,10 @@ inline std::string base64_encode(std::string_view bytes) {
   return out;
 }
 
-namespace base64_detail {
-
-// The bytes of canonical padded base64 with nothing to skip, four characters at a time;
-// false (out unspecified) for anything else, which base64_decode's general loop then
-// judges. For every text it accepts, the bytes are the ones that loop produces.
-inline bool decode_canonical(std::string_view text, std::string& out) {
+// Decodes canonical padded base64 with nothing to skip (no whitespace), four characters at
+// a time, into out. False for any other text; out may then hold part of the bytes (wipe
+// it if they may be secret). For every text it accepts, the bytes are base64_decode's.
+inline bool base64_decode_canonical(std::string_view text, std::string& out) {
   struct Table {
     unsigned char value[256];
     constexpr Table() : value{} {
@@ -85,14 +83,11 @@ inline bool decode_canonical(std::string_view text, std::string& out) {
   return true;
 }
 
-}  // namespace base64_detail
-
 // The bytes that text encodes, or why it is not canonical padded base64. Characters in
 // `ignore` are skipped wherever they appear.
 inline Result<std::string> base64_decode(std::string_view text, std::string_view ignore = {}) {
   using R = Result<std::string>;
-  if (std::string out; base64_detail::decode_canonical(text, out))
-    return R::success(std::move(out));
+  if (std::string out; base64_decode_canonical(text, out)) return R::success(std::move(out));
   const auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
