@@ -184,6 +184,19 @@ TEST_CASE("binary values with NUL bytes are matched") {
   CHECK(r->redacted("a" + value + "b") == "a[REDACTED:bin]b");
 }
 
+namespace {
+// The bytes of padded standard base64 (the test fails when blob is not that).
+std::string base64_bytes(const std::string& blob) {
+  std::string decoded(blob.size(), '\0');
+  std::size_t size = 0;
+  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                            blob.data(), blob.size(), nullptr, &size, nullptr,
+                            sodium_base64_VARIANT_ORIGINAL) == 0);
+  decoded.resize(size);
+  return decoded;
+}
+}  // namespace
+
 TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob stays base64") {
   auto r = with_canary();
   const std::string bytes = "prefix " + std::string(kCanary) + " suffix";
@@ -192,12 +205,7 @@ TEST_CASE("a secret inside a base64 blob is redacted in the bytes and the blob s
        {{"uri", "x://y"}, {"blob", base64_encode(bytes, sodium_base64_VARIANT_ORIGINAL)}}}};
   REQUIRE(r->redact_json(value));
   const std::string blob = value["resource"]["blob"].get<std::string>();
-  std::string decoded(blob.size(), '\0');
-  std::size_t size = 0;
-  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                            blob.data(), blob.size(), nullptr, &size, nullptr,
-                            sodium_base64_VARIANT_ORIGINAL) == 0);
-  decoded.resize(size);
+  const std::string decoded = base64_bytes(blob);
   CHECK(decoded == "prefix [REDACTED:db-password] suffix");
 }
 
@@ -211,12 +219,7 @@ TEST_CASE("a line-wrapped base64 blob (the slow decoder's case) is redacted in i
   nlohmann::json value = {{"resource", {{"uri", "x://y"}, {"blob", wrapped}}}};
   REQUIRE(r->redact_json(value));
   const std::string blob = value["resource"]["blob"].get<std::string>();
-  std::string decoded(blob.size(), '\0');
-  std::size_t size = 0;
-  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
-                            blob.data(), blob.size(), nullptr, &size, nullptr,
-                            sodium_base64_VARIANT_ORIGINAL) == 0);
-  decoded.resize(size);
+  const std::string decoded = base64_bytes(blob);
   CHECK(decoded == std::string(100, 'p') + " [REDACTED:db-password] " + std::string(100, 's'));
 }
 
