@@ -12,25 +12,28 @@
 
 namespace keyhold {
 
-// How long a reader polls before it sleeps: 150 us when the process may run on more than
-// one CPU, none on one (the peer could not run meanwhile). CPU quotas are not seen.
-inline std::chrono::microseconds brief_poll_span() {
-  static const std::chrono::microseconds span{[] {
-    cpu_set_t allowed;  // the CPUs this process may run on (taskset, cpusets), not all
+// True when this process may run on more than one CPU (its affinity: taskset, cpusets;
+// CPU quotas are not seen). On one CPU polling only delays the peer it waits for.
+inline bool several_cpus() {
+  static const bool several = [] {
+    cpu_set_t allowed;
     CPU_ZERO(&allowed);
-    const int cpus =
-        ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 1;
-    return cpus > 1 ? 150 : 0;
-  }()};
-  return span;
+    return ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) > 1;
+  }();
+  return several;
+}
+
+// How long a reader polls before it sleeps: 150 us, none on one CPU.
+inline std::chrono::microseconds brief_poll_span() {
+  return std::chrono::microseconds(several_cpus() ? 150 : 0);
 }
 
 // Polls fds (poll(2) with a zero timeout, yielding the CPU between tries) until one has an
-// event or brief_poll_span() has passed. True when one has an event (then poll(2) or a
-// read returns at once); false when the time ran out or poll failed.
-inline bool poll_briefly(pollfd* fds, nfds_t count) {
-  const auto span = brief_poll_span();
-  if (span.count() == 0) return false;
+// event or `span` has passed. True when one has an event (then poll(2) or a read returns
+// at once); false when the time ran out or poll failed.
+inline bool poll_briefly(pollfd* fds, nfds_t count,
+                         std::chrono::microseconds span = brief_poll_span()) {
+  if (span.count() <= 0) return false;
   const auto until = std::chrono::steady_clock::now() + span;
   do {
     const int ready = ::poll(fds, count, 0);

@@ -18,13 +18,14 @@
 #include <deque>
 #include <functional>
 #include <future>
-#include "protocol/json_parse.hpp"
 
+#include "base/brief_poll.hpp"
 #include "base/client_wait.hpp"
 #include "base/log_budget.hpp"
 #include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_instance.hpp"
+#include "protocol/json_parse.hpp"
 
 namespace keyhold {
 
@@ -42,8 +43,7 @@ constexpr int kRunnerJoinFd = 4;
 // call pays this much CPU once. bench/stdio's C++ driver, sequential echo: p50 96-112 us
 // without, 85-88 us with it.
 std::chrono::microseconds reply_spin() {
-  static const std::chrono::microseconds spin{std::thread::hardware_concurrency() > 1 ? 50 : 0};
-  return spin;
+  return std::chrono::microseconds(several_cpus() ? 50 : 0);
 }
 
 struct RunnerBackend::Process {
@@ -803,12 +803,7 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
   runner::Channel& channel = *process->channel;
   if (!channel.frame_buffered()) {
     pollfd pfd{channel.fd(), POLLIN, 0};
-    int ready = 0;
-    if (spin.count() > 0) {
-      const auto until = Clock::now() + spin;
-      while ((ready = ::poll(&pfd, 1, 0)) == 0 && Clock::now() < until) {
-      }
-    }
+    int ready = poll_briefly(&pfd, 1, spin) ? 1 : 0;
     if (ready == 0) ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
     if (ready == 0 || (ready < 0 && errno == EINTR)) return;
     // One read of what arrived, never a wait for the rest of a frame: a runner that stops

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <keyhold/plugin.h>
 #include <poll.h>
-#include <sched.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 #include <keyhold/sdk/json_write.hpp>

@@ -7,7 +7,6 @@
 // Any difference aborts (libFuzzer keeps the input as a reproducer).
 #include <keyhold/sdk/json_write.hpp>
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "../support/same_json.hpp"
 #include "protocol/json_parse.hpp"
 #include "protocol/json_rpc.hpp"
 
@@ -24,28 +24,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kDepth = 32;
-
-bool same(const json& a, const json& b) {
-  if (a.is_discarded() || b.is_discarded()) return a.is_discarded() && b.is_discarded();
-  if (a.type() != b.type())
-    return a.is_number_integer() && b.is_number_integer() && a == 0 && b == 0;
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-      if (!same(a[i], b[i])) return false;
-    return true;
-  }
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
-      if (it.key() != jt.key() || !same(it.value(), jt.value())) return false;
-    return true;
-  }
-  if (a.is_number_float())
-    return a.get<double>() == b.get<double>() &&
-           std::signbit(a.get<double>()) == std::signbit(b.get<double>());
-  return a == b;
-}
 
 std::string dumped(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -64,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             ? json(json::value_t::discarded)
                             : json::parse(text, nullptr, false);
   const json got = keyhold::rpc::parse_json(text, kDepth);
-  if (!same(expected, got)) fail("parse_json differs from nlohmann::json::parse");
+  if (!keyhold::test::same_json(expected, got))
+    fail("parse_json differs from nlohmann::json::parse");
   if (!got.is_discarded() && keyhold::sdk::json_text(got) != dumped(got))
     fail("json_text differs from dump() on a parsed value");
   const json raw = std::string(text);

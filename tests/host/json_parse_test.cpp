@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/same_json.hpp"
 #include "protocol/json_rpc.hpp"
 
 using keyhold::rpc::parse_json;
@@ -22,36 +23,10 @@ json reference(const std::string& text) {
   return json::parse(text, nullptr, false);
 }
 
-// Same type and value all the way down. The one allowed difference: "-0", which nlohmann
-// reads as a signed and parse_json as an unsigned integer 0.
-bool same(const json& a, const json& b) {
-  if (a.is_discarded() || b.is_discarded()) return a.is_discarded() && b.is_discarded();
-  if (a.type() != b.type()) {
-    return a.is_number_integer() && b.is_number_integer() && a == 0 && b == 0;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-      if (!same(a[i], b[i])) return false;
-    return true;
-  }
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(), jt = b.begin(); it != a.end(); ++it, ++jt)
-      if (it.key() != jt.key() || !same(it.value(), jt.value())) return false;
-    return true;
-  }
-  if (a.is_number_float()) {  // bit for bit (NaN cannot occur: JSON has none)
-    return a.get<double>() == b.get<double>() &&
-           std::signbit(a.get<double>()) == std::signbit(b.get<double>());
-  }
-  return a == b;
-}
-
 void check_text(const std::string& text) {
   const json expected = reference(text);
   const json got = parse_json(text, kDepth);
-  if (!same(expected, got)) {
+  if (!keyhold::test::same_json(expected, got)) {
     INFO("text (as JSON) " << json(text).dump(-1, ' ', true, json::error_handler_t::replace)
                            << " expected "
                            << expected.dump(-1, ' ', false, json::error_handler_t::replace)

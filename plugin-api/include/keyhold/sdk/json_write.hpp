@@ -64,104 +64,80 @@ inline void append_valid_string(std::string& out, std::string_view text) {
     out.append(run, static_cast<std::size_t>(p - run));
     if (p == end) break;
     const auto c = static_cast<unsigned char>(*p++);
-    switch (c) {
-      case '"':
-        out.append("\\\"");
-        break;
-      case '\\':
-        out.append("\\\\");
-        break;
-      case '\b':
-        out.append("\\b");
-        break;
-      case '\f':
-        out.append("\\f");
-        break;
-      case '\n':
-        out.append("\\n");
-        break;
-      case '\r':
-        out.append("\\r");
-        break;
-      case '\t':
-        out.append("\\t");
-        break;
-      default: {
-        const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(escaped, sizeof escaped);
-      }
+    // Seven characters have a two-character escape; other control characters are \u00XX.
+    static constexpr std::string_view kEscaped = "\"\\\b\f\n\r\t", kLetter = "\"\\bfnrt";
+    const std::size_t k = kEscaped.find(static_cast<char>(c));
+    if (k != std::string_view::npos) {
+      const char escaped[] = {'\\', kLetter[k]};
+      out.append(escaped, sizeof escaped);
+    } else {
+      const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+      out.append(escaped, sizeof escaped);
     }
   }
   out.push_back('"');
 }
 
-template <typename BasicJson>
-void append_by_nlohmann(std::string& out, const BasicJson& value) {
-  out += value.dump(-1, ' ', false, BasicJson::error_handler_t::replace);
+inline void append_by_nlohmann(std::string& out, const nlohmann::json& value) {
+  out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-template <typename BasicJson>
-void append_string(std::string& out, const typename BasicJson::string_t& text) {
+inline void append_string(std::string& out, const std::string& text) {
   if (is_valid_utf8(text))
     append_valid_string(out, text);
   else
-    append_by_nlohmann(out, BasicJson(text));  // rare: bad bytes, replaced as dump() does
+    append_by_nlohmann(out, nlohmann::json(text));  // rare: bad bytes, replaced as dump() does
 }
 
-template <typename BasicJson>
-void append_value(std::string& out, const BasicJson& value) {
-  using value_t = typename BasicJson::value_t;
+inline void append_value(std::string& out, const nlohmann::json& value) {
+  using value_t = nlohmann::json::value_t;
+  std::array<char, 64> digits;  // a number's text
   switch (value.type()) {
     case value_t::null:
       out.append("null");
       return;
     case value_t::boolean:
-      out.append(value.template get<bool>() ? "true" : "false");
+      out.append(value.get<bool>() ? "true" : "false");
       return;
-    case value_t::number_integer:
-    case value_t::number_unsigned: {
-      std::array<char, 24> digits;
+    case value_t::number_integer: {
       const auto r =
-          value.type() == value_t::number_integer
-              ? std::to_chars(digits.data(), digits.data() + digits.size(),
-                              value.template get<typename BasicJson::number_integer_t>())
-              : std::to_chars(digits.data(), digits.data() + digits.size(),
-                              value.template get<typename BasicJson::number_unsigned_t>());
-      out.append(digits.data(), static_cast<std::size_t>(r.ptr - digits.data()));
+          std::to_chars(digits.data(), digits.data() + digits.size(), value.get<std::int64_t>());
+      out.append(digits.data(), r.ptr);
+      return;
+    }
+    case value_t::number_unsigned: {
+      const auto r =
+          std::to_chars(digits.data(), digits.data() + digits.size(), value.get<std::uint64_t>());
+      out.append(digits.data(), r.ptr);
       return;
     }
     case value_t::number_float: {
-      const double x = value.template get<double>();
+      const double x = value.get<double>();
       if (!std::isfinite(x)) {
         out.append("null");
         return;
       }
-      std::array<char, 64> digits;
-      const char* end = nlohmann::detail::to_chars(digits.data(), digits.data() + digits.size(), x);
-      out.append(digits.data(), static_cast<std::size_t>(end - digits.data()));
+      out.append(digits.data(),
+                 nlohmann::detail::to_chars(digits.data(), digits.data() + digits.size(), x));
       return;
     }
     case value_t::string:
-      append_string<BasicJson>(out, value.template get_ref<const typename BasicJson::string_t&>());
+      append_string(out, value.get_ref<const std::string&>());
       return;
     case value_t::array: {
       out.push_back('[');
-      bool first = true;
-      for (const auto& item : value) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_value(out, item);
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (it != value.begin()) out.push_back(',');
+        append_value(out, *it);
       }
       out.push_back(']');
       return;
     }
     case value_t::object: {
       out.push_back('{');
-      bool first = true;
       for (auto it = value.begin(); it != value.end(); ++it) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_string<BasicJson>(out, it.key());
+        if (it != value.begin()) out.push_back(',');
+        append_string(out, it.key());
         out.push_back(':');
         append_value(out, it.value());
       }
