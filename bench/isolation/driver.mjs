@@ -99,9 +99,16 @@ function finish(s, isolation, rate) {
   let rss = null;
   let pss = null;
   let uss = null;
+  let forkServerRss = null;
   if (isolation === 'process') {
-    const runners = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(s.child.pid)], { encoding: 'utf8' })
-      .split('\n').map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === 'keyhold-runner');
+    // The runners are the children of the host's fork server (keyhold-runner
+    // --fork-server=3), itself a child of the host.
+    const table = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+      .split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 3);
+    const below = (pid) => table.filter(([, ppid]) => ppid === String(pid));
+    const servers = below(s.child.pid).filter((f) => f.includes('--fork-server=3'));
+    const runners = servers.flatMap(([pid]) => below(pid)).filter((f) => f.includes('--channel-fd=3'));
+    forkServerRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${servers[0][0]}/status`, 'utf8'))[1]) / 1024;
     const status = readFileSync(`/proc/${runners[0][0]}/status`, 'utf8');
     rss = Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
     // RSS counts every mapped page of the shared libraries (libc, libstdc++), which exist
@@ -113,7 +120,7 @@ function finish(s, isolation, rate) {
   }
   const hostRss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))[1]) / 1024;
   s.child.kill('SIGTERM');
-  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate, rss, pss, uss, hostRss };
+  return { p50: lat[Math.floor(lat.length / 2)], p99: lat[Math.floor(lat.length * 0.99)], rate, rss, pss, uss, hostRss, forkServerRss };
 }
 
 async function startOnce(file) {
@@ -157,4 +164,5 @@ console.log(`| pipelined calls/s (window ${WINDOW}) | ${f(inproc.rate, 0)} | ${f
 console.log(`| runner RSS (one echo instance) | - | ${f(isolated.rss, 2)} MiB | <= 4 MiB: ${verdict(isolated.rss <= 4)} |`);
 console.log(`| runner PSS / USS (shared pages shared out / its own) | - | ${f(isolated.pss, 2)} / ${f(isolated.uss, 2)} MiB | |`);
 console.log(`| host RSS | ${f(inproc.hostRss, 1)} MiB | ${f(isolated.hostRss, 1)} MiB | |`);
+console.log(`| fork server RSS (one per host, forks every runner) | - | ${f(isolated.forkServerRss, 2)} MiB | |`);
 console.log(`| cold start, 10 instances (median of ${STARTS}) | ${f(coldIn)} ms | ${f(coldIso)} ms | ${f(coldIso / coldIn, 2)}x, <= 2x: ${verdict(coldIso <= 2 * coldIn)} |`);

@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -24,6 +23,7 @@
 #include "base/log_budget.hpp"
 #include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
+#include "loader/fork_server.hpp"
 #include "loader/plugin_instance.hpp"
 #include "protocol/json_parse.hpp"
 
@@ -81,20 +81,6 @@ struct RunnerBackend::Process {
 
 namespace {
 
-// Environment of a runner: nothing of the host's (no KEYHOLD_*, no HOME), except what a
-// sanitizer build needs to run at all.
-std::vector<std::string> runner_environment() {
-  // Two malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts.
-  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
-                                  "MALLOC_ARENA_MAX=2"};
-  if (std::getenv("ASAN_OPTIONS") != nullptr)
-    // LeakSanitizer's exit check needs ptrace, which the sandbox refuses.
-    env.push_back(std::string("ASAN_OPTIONS=") + std::getenv("ASAN_OPTIONS") + ":detect_leaks=0");
-  if (const char* ubsan = std::getenv("UBSAN_OPTIONS"))
-    env.push_back(std::string("UBSAN_OPTIONS=") + ubsan);
-  return env;
-}
-
 bool wait_readable(int fd, Clock::time_point deadline) {
   for (;;) {
     const auto left =
@@ -105,48 +91,6 @@ bool wait_readable(int fd, Clock::time_point deadline) {
     if (ready > 0) return true;
     if (ready < 0 && errno != EINTR) return false;
   }
-}
-
-// Runners are started from one long-lived thread. A runner asks for SIGKILL when its
-// parent dies (PR_SET_PDEATHSIG), and to the kernel the parent is the thread that started
-// it: a runner started from a loader's or a call's thread would die with that thread.
-class SpawnThread {
- public:
-  // Runs job on the spawn thread and returns its result.
-  int run(std::function<int()> job) {
-    std::packaged_task<int()> task(std::move(job));
-    auto result = task.get_future();
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(task));
-    }
-    queued_.notify_one();
-    return result.get();
-  }
-
- private:
-  friend SpawnThread& spawn_thread();
-  SpawnThread() {
-    std::thread([this] {
-      std::unique_lock lock(mutex_);
-      for (;;) {
-        queued_.wait(lock, [&] { return !queue_.empty(); });
-        auto task = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        task();
-        lock.lock();
-      }
-    }).detach();
-  }
-  std::mutex mutex_;
-  std::condition_variable queued_;
-  std::deque<std::packaged_task<int()>> queue_;
-};
-
-SpawnThread& spawn_thread() {
-  static SpawnThread* const thread = new SpawnThread;  // lives as long as the process
-  return *thread;
 }
 
 std::string cannot_run(const std::string& runner, const std::string& why) {
@@ -231,48 +175,21 @@ Status RunnerBackend::spawn() {
       return io_error(std::string("fcntl: ") + std::strerror(error));
     }
   }
-  std::string arg0 = "keyhold-runner", arg1 = "--channel-fd=3",
-              arg2 = TaskGroup::join_argument(kRunnerJoinFd);
-  char* argv[] = {arg0.data(), arg1.data(), join_fd >= 0 ? arg2.data() : nullptr, nullptr};
-  std::vector<std::string> env = runner_environment();
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  // posix_spawn (vfork-like: no copy of the host's page tables). The runner gets its own
-  // process group (ending the group ends everything it started), /dev/null as stdin, the
-  // log pipe as stdout and stderr (never the protocol stream), the channel as fd 3 and
-  // nothing else.
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attributes;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  ::posix_spawn_file_actions_adddup2(&actions, log[1], 1);
-  ::posix_spawn_file_actions_adddup2(&actions, log[1], 2);
-  ::posix_spawn_file_actions_adddup2(&actions, channel[1], 3);
-  if (join_fd >= 0) ::posix_spawn_file_actions_adddup2(&actions, join_fd, kRunnerJoinFd);
-  ::posix_spawn_file_actions_addclosefrom_np(&actions, join_fd >= 0 ? kRunnerJoinFd + 1 : 4);
-  ::posix_spawnattr_init(&attributes);
-  sigset_t no_signals, all_signals;
-  sigemptyset(&no_signals);
-  sigfillset(&all_signals);
-  ::posix_spawnattr_setsigmask(&attributes, &no_signals);
-  ::posix_spawnattr_setsigdefault(&attributes, &all_signals);
-  ::posix_spawnattr_setpgroup(&attributes, 0);
-  ::posix_spawnattr_setflags(
-      &attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = -1;
-  const int spawned = spawn_thread().run([&] {
-    return ::posix_spawn(&pid, runner.c_str(), &actions, &attributes, argv, envp.data());
-  });
-  ::posix_spawn_file_actions_destroy(&actions);
-  ::posix_spawnattr_destroy(&attributes);
+  // Forked by the fork server (loader/fork_server.hpp): its own process group, /dev/null
+  // as stdin, the log pipe as stdout and stderr (never the protocol stream), the channel
+  // as fd 3, the cgroup join descriptor as fd 4, and nothing else.
+  int error = 0;
+  const pid_t pid = fork_server::spawn(options_.runner_path, channel[1], log[1], join_fd, &error);
   if (join_fd >= 0) ::close(join_fd);
-  if (spawned != 0) {
+  if (pid < 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
-    return unavailable(spawned == ENOENT || spawned == EACCES || spawned == ENOEXEC
-                           ? cannot_run(runner, std::string(" (") + std::strerror(spawned) + ")")
-                           : std::string("cannot start a runner: ") + std::strerror(spawned));
+    return unavailable(error == ENOENT || error == EACCES || error == ENOEXEC
+                           ? cannot_run(runner, std::string(" (") + std::strerror(error) + ")")
+                       : error == ECHILD
+                           ? "cannot start a runner: its fork server (" + runner +
+                                 " --fork-server) ended at once; is it the keyhold-runner of "
+                                 "this keyhold?"
+                           : std::string("cannot start a runner: ") + std::strerror(error));
   }
   ::close(channel[1]);
   ::close(log[1]);
@@ -289,8 +206,8 @@ Status RunnerBackend::spawn() {
   auto fail = [&](const std::string& why) {
     ::kill(-pid, SIGKILL);
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    fork_server::wait(pid, &status, true);
+    fork_server::release(pid);
     if (task_group_) task_group_->kill_all();
     return unavailable(why);
   };
@@ -321,16 +238,17 @@ Status RunnerBackend::spawn() {
     // moment (one that is exiting gets it, so the error names its exit status) is killed
     // before it is waited for.
     int status = 0;
-    pid_t ended = 0;
+    auto ended = fork_server::Ended::kNo;
     for (int i = 0; i < 50; ++i) {
-      while ((ended = ::waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-      }
-      if (ended != 0) break;
+      ended = fork_server::wait(pid, &status, false);
+      if (ended != fork_server::Ended::kNo) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(4));
     }
-    if (ended == 0)
+    if (ended == fork_server::Ended::kNo)
       return fail("the runner broke its start handshake (its channel closed or garbled)");
-    if (ended < 0) return unavailable("the runner ended while starting (its status is lost)");
+    fork_server::release(pid);
+    if (ended == fork_server::Ended::kLost)
+      return unavailable("the runner ended while starting (its status is lost)");
     if (task_group_) task_group_->kill_all();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) return unavailable(cannot_run(runner, ""));
     return unavailable("the runner ended while starting (" + describe_exit_status(status) + ")");
@@ -749,17 +667,18 @@ void RunnerBackend::kill_process(const std::shared_ptr<Process>& process,
 void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const std::string& why) {
   ::kill(-process->pid, SIGKILL);  // also whatever it started
   int status = 0;
-  while (::waitpid(process->pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const bool known = fork_server::wait(process->pid, &status, true) == fork_server::Ended::kYes;
   // Children that left the process group (setsid) end with the runner, before a restart.
   if (task_group_) task_group_->kill_all();
   std::string reason;
   std::vector<FinishedCall> finished;
   {
     std::lock_guard lock(mutex_);
+    const std::string how =
+        known ? describe_exit_status(status) : "it ended with its fork server; how is not known";
     reason = !process->kill_reason.empty() ? process->kill_reason
-             : !why.empty()                ? why + " (" + describe_exit_status(status) + ")"
-                                           : describe_exit_status(status);
+             : !why.empty()                ? why + " (" + how + ")"
+                                           : how;
     process->ended = true;
     process->turn.reader_wake.notify_all();
     if (!destroyed_) last_end_ = reason;
@@ -776,6 +695,8 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
     for (std::uint64_t id : ended_calls) take_finished(id, &finished);
     changed_.notify_all();
   }
+  // ended: kill_process signals it no more, so its pid may now be reused.
+  fork_server::release(process->pid);
   run_finished(finished);
   if (!destroyed_) spdlog::error("instance '{}': its runner stopped: {}", instance_, reason);
   // Any send still under way fails from here on; the descriptor closes with the Process.

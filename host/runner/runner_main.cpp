@@ -1,5 +1,7 @@
-// keyhold-runner: runs one plugin instance in its own sandboxed process. Started by
-// `keyhold serve` with the channel on fd 3 (never by a person). To the plugin it is the
+// keyhold-runner: runs one plugin instance in its own sandboxed process. Forked by the
+// host's fork server (keyhold-runner --fork-server=3, started once by `keyhold serve`; see
+// fork_server() below and loader/fork_server.hpp) with the channel on fd 3, never started
+// by a person; --channel-fd=3 runs one directly the same way. To the plugin it is the
 // host (the same kh_host_api table); to the host it is a plugin: every service a plugin
 // asks for becomes a frame on the channel, answered by the host, which identifies the
 // caller by the channel and checks every request itself.
@@ -8,9 +10,13 @@
 // (before any plugin code runs and before a second thread exists), load the plugin, report its
 // definition, then serve frames.
 #include <dirent.h>
+#include <fcntl.h>
 #include <keyhold/plugin.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <keyhold/sdk/json_write.hpp>
 
@@ -27,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -35,6 +42,7 @@
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/runner_channel.hpp"
+#include "runner/fork_protocol.hpp"
 #include "runner/sandbox_spec.hpp"
 #include "sandbox/sandbox.hpp"
 
@@ -728,6 +736,147 @@ int exec_sandboxed(const std::string& policy_json, int cgroup_fd, char** argv) {
   [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
   return 127;
 }
+
+// A runner from here on: channel on fd 3, log on 1 and 2, the cgroup join descriptor on 4
+// when `joins`. `parent`: the fork server that forked it (0: started by the host itself).
+int serve(bool joins, pid_t parent) {
+  // Into the instance's pids cgroup before anything else: nothing the plugin starts is
+  // ever outside it. A failure is told to the host with the init frame's answer.
+  std::string not_joined;
+  if (joins) {
+    not_joined = join_task_group(4);
+    if (!not_joined.empty()) not_joined = "cannot join the instance's pids cgroup: " + not_joined;
+  }
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host (or the fork server)
+  // The parent died before the line above.
+  if (parent != 0 ? ::getppid() != parent : ::getppid() == 1) return 2;
+  std::signal(SIGPIPE, SIG_IGN);
+  Runner runner(kChannelFd);
+  g_runner = &runner;
+  return runner.run(not_joined);
+}
+
+// The child side of a kForkSpawn: the received descriptors become 3 (channel), 1 and 2
+// (log) and 4 (cgroup join, or nothing), everything else of the fork server is closed
+// (its socket, its signalfd), and the child serves as a runner. Never returns.
+[[noreturn]] void become_runner(const int* fds, int count, pid_t parent, char* mode) {
+  ::setpgid(0, 0);  // its own process group (the fork server sets it too: no race)
+  // What ps shows: a runner, as an exec'd one would be (the fork server's own argument is
+  // the longer of the two, so this overwrites it in place).
+  constexpr std::string_view kRunnerArg = "--channel-fd=3";
+  std::memset(mode, 0, std::strlen(mode));
+  std::memcpy(mode, kRunnerArg.data(), kRunnerArg.size());
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the fork server blocks SIGCHLD
+  // Above every target first, so no dup2 below overwrites a descriptor still to move.
+  int moved[kForkMaxFds];
+  for (int i = 0; i < count; ++i) moved[i] = ::fcntl(fds[i], F_DUPFD, 10);
+  for (int i = 0; i < count; ++i)
+    if (moved[i] < 0) ::_exit(2);
+  if (::dup2(moved[1], 1) < 0 || ::dup2(moved[1], 2) < 0 || ::dup2(moved[0], kChannelFd) < 0)
+    ::_exit(2);
+  if (count == 3 ? ::dup2(moved[2], 4) < 0 : (::close(4), false)) ::_exit(2);
+  ::close_range(5, ~0U, 0);
+  ::_exit(serve(count == 3, parent));
+}
+
+// keyhold-runner --fork-server=3: forks a runner for each kForkSpawn the host sends on
+// `control` (runner/fork_protocol.hpp), reaps them and reports how each ended. `mode`:
+// its own argv[1], which each child rewrites to what an exec'd runner's is. One
+// exec of this program then serves every runner the host starts: a fork of this small,
+// single-threaded process costs a tenth of an exec and its dynamic loading. It holds no
+// secret and runs no plugin code; it ends when the host closes the socket or dies.
+int fork_server(int control, char* mode) {
+  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &child, nullptr);
+  const int reaped = ::signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (reaped < 0) return 2;
+  const pid_t self = ::getpid();
+  auto send = [&](const ForkMessage& m) {
+    while (::send(control, &m, sizeof m, MSG_NOSIGNAL) < 0)
+      if (errno != EINTR) return false;
+    return true;
+  };
+  std::set<pid_t> running, reported;  // reported: ended, told, not yet reaped
+  for (;;) {
+    pollfd ready[2] = {{control, POLLIN, 0}, {reaped, POLLIN, 0}};
+    if (::poll(ready, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 2;
+    }
+    if (ready[1].revents != 0) {
+      signalfd_siginfo drained;
+      while (::read(reaped, &drained, sizeof drained) > 0) {
+      }
+      // Told, not reaped (WNOWAIT): the zombie keeps its pid from reuse until kForkReap.
+      for (auto it = running.begin(); it != running.end();) {
+        siginfo_t info{};
+        if (::waitid(P_PID, static_cast<id_t>(*it), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+            info.si_pid != *it) {
+          ++it;
+          continue;
+        }
+        const int status = info.si_code == CLD_EXITED   ? (info.si_status & 0xff) << 8
+                           : info.si_code == CLD_DUMPED ? (info.si_status & 0x7f) | 0x80
+                                                        : info.si_status & 0x7f;
+        if (!send({kForkExited, *it, status, 0})) return 0;
+        reported.insert(*it);
+        it = running.erase(it);
+      }
+    }
+    if (ready[0].revents == 0) continue;
+    ForkMessage request;
+    alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int) * kForkMaxFds)];
+    iovec part{&request, sizeof request};
+    msghdr header{};
+    header.msg_iov = &part;
+    header.msg_iovlen = 1;
+    header.msg_control = space;
+    header.msg_controllen = sizeof space;
+    const ssize_t got = ::recvmsg(control, &header, MSG_CMSG_CLOEXEC);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return 0;  // the host closed its end, or is gone
+    int fds[kForkMaxFds];
+    int count = 0;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr; c = CMSG_NXTHDR(&header, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      const int n = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int i = 0; i < n; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        if (count < kForkMaxFds)
+          fds[count++] = fd;
+        else
+          ::close(fd);
+      }
+    }
+    const bool whole =
+        got == static_cast<ssize_t>(sizeof request) && (header.msg_flags & MSG_CTRUNC) == 0;
+    if (whole && request.kind == kForkReap) {  // no reply
+      for (int i = 0; i < count; ++i) ::close(fds[i]);
+      if (reported.erase(request.pid) == 1) {
+        int status = 0;
+        ::waitpid(request.pid, &status, WNOHANG);
+      }
+      continue;
+    }
+    const bool spawn =
+        whole && request.kind == kForkSpawn && count == (request.status == 1 ? 3 : 2);
+    pid_t pid = spawn ? ::fork() : -1;
+    const int error = spawn ? errno : EINVAL;
+    if (pid == 0) become_runner(fds, count, self, mode);
+    if (pid > 0) {
+      ::setpgid(pid, pid);
+      running.insert(pid);
+    }
+    for (int i = 0; i < count; ++i) ::close(fds[i]);
+    if (!send({kForkSpawned, pid > 0 ? pid : -error, 0, 0})) return 0;
+  }
+}
 }  // namespace
 }  // namespace keyhold::runner
 
@@ -745,6 +894,12 @@ int main(int argc, char** argv) {
       return keyhold::runner::exec_sandboxed(std::string(argv[1] + kExec.size()), cgroup_fd,
                                              argv + next + 1);
   }
+  // keyhold-runner --fork-server=3: started once by the host; forks every runner.
+  if (argc == 2 && std::string_view(argv[1]) == "--fork-server=3") {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
+    if (::getppid() == 1) return 2;      // the host died before the line above
+    return keyhold::runner::fork_server(3, argv[1]);
+  }
   // keyhold-runner --channel-fd=3 [--cgroup-fd=4]. Started by the host only: a person
   // running it sees what it is for.
   const bool joins = argc == 3 && std::string_view(argv[2]) == "--cgroup-fd=4";
@@ -754,17 +909,5 @@ int main(int argc, char** argv) {
     [[maybe_unused]] auto n = ::write(2, usage, std::strlen(usage));
     return 2;
   }
-  // Into the instance's pids cgroup before anything else: nothing the plugin starts is
-  // ever outside it. A failure is told to the host with the init frame's answer.
-  std::string not_joined;
-  if (joins) {
-    not_joined = keyhold::runner::join_task_group(4);
-    if (!not_joined.empty()) not_joined = "cannot join the instance's pids cgroup: " + not_joined;
-  }
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
-  if (::getppid() == 1) return 2;      // the host died before the line above
-  std::signal(SIGPIPE, SIG_IGN);
-  keyhold::runner::Runner runner(keyhold::runner::kChannelFd);
-  keyhold::runner::g_runner = &runner;
-  return runner.run(not_joined);
+  return keyhold::runner::serve(joins, 0);
 }

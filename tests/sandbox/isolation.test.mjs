@@ -24,13 +24,28 @@ let vaultFile;
 let configPath;
 const forged = [];
 
-function runnerPids() {
-  const out = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(hostPid)], { encoding: 'utf8' });
-  return out
+// The processes under the host: pid, parent pid and arguments of each.
+function processTable() {
+  return execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter(([, comm]) => comm === 'keyhold-runner')
-    .map(([pid]) => Number(pid));
+    .filter((f) => f.length >= 3)
+    .map(([pid, ppid, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), args: args.join(' ') }));
+}
+
+// The host's fork server: a child of the host that forks every runner.
+function forkServerPids() {
+  return processTable()
+    .filter((p) => p.ppid === hostPid && p.args === 'keyhold-runner --fork-server=3')
+    .map((p) => p.pid);
+}
+
+// The runners: children of the host's fork server.
+function runnerPids() {
+  const servers = forkServerPids();
+  return processTable()
+    .filter((p) => servers.includes(p.ppid) && p.args === 'keyhold-runner --channel-fd=3')
+    .map((p) => p.pid);
 }
 
 async function attempt(what, args = {}) {
@@ -97,7 +112,7 @@ after(async () => {
   await new Promise((r) => setTimeout(r, 300));
   const left = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
     .split('\n')
-    .filter((l) => l.includes('keyhold-runner') && l.includes('--channel-fd'));
+    .filter((l) => l.includes('keyhold-runner') && /--channel-fd|--fork-server/.test(l));
   const ours = left.filter((l) => !l.includes('grep'));
   sandbox?.cleanup();
   assert.ok(conn.stderr().includes("instance 'esc' loaded"), conn.stderr());
@@ -111,17 +126,24 @@ after(async () => {
   }
 });
 
-test('each instance runs in its own runner process, a child of the host', async () => {
+test("each instance runs in its own runner process, forked by the host's fork server", async () => {
+  const servers = forkServerPids();
+  assert.equal(servers.length, 1, `fork servers: ${servers}`);
   const pids = runnerPids();
   assert.equal(pids.length, 2, `runners: ${pids}`);
-  assert.ok(!pids.includes(hostPid));
+  assert.ok(!pids.includes(hostPid) && !pids.includes(servers[0]));
+  // Each in its own process group, none in the host's.
+  const group = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
+  for (const pid of pids) assert.equal(group(pid), pid);
+  assert.equal(group(servers[0]), servers[0]);
 });
 
 test('the vault, its key file, the config and the host are out of reach', async () => {
   for (const file of [keyFile, vaultFile, configPath, `/proc/${hostPid}/mem`, `/proc/${hostPid}/environ`])
     await assertRefused('read', { path: file });
   const sibling = runnerPids().find((p) => p !== undefined);
-  for (const pid of runnerPids()) await assertRefused('read', { path: `/proc/${pid}/mem` });
+  for (const pid of [...forkServerPids(), ...runnerPids()])
+    await assertRefused('read', { path: `/proc/${pid}/mem` });
   await assertRefused('write', { path: path.join(path.dirname(keyFile), 'planted') });
   assert.ok(!existsSync(path.join(path.dirname(keyFile), 'planted')));
   // The keyhold binary itself cannot be run to reveal or grant.
@@ -131,12 +153,13 @@ test('the vault, its key file, the config and the host are out of reach', async 
   await echoAnswers();
 });
 
-test('ptrace, process_vm_readv and signals to the host or a sibling runner are refused', async () => {
-  for (const pid of [hostPid, ...runnerPids()]) {
+test('ptrace, process_vm_readv and signals to the host, the fork server or a sibling runner are refused', async () => {
+  for (const pid of [hostPid, ...forkServerPids(), ...runnerPids()]) {
     await assertRefused('ptrace', { pid });
     await assertRefused('vm_read', { pid });
   }
   await assertRefused('kill', { pid: hostPid });
+  for (const pid of forkServerPids()) await assertRefused('kill', { pid });
   await echoAnswers();
 });
 
@@ -190,8 +213,57 @@ for (const how of ['segv', 'abort']) {
     }
     for (const next of await Promise.all(during)) assert.equal(typeof next.ok, 'boolean');
     assert.notDeepEqual(runnerPids().sort(), before.sort(), 'a new runner was started');
+    // The ended runner was a zombie until the host had done with its pid, then reaped.
+    const [server] = forkServerPids();
+    const zombies = () => processTable().filter((p) => p.ppid === server && processState(p.pid) === 'Z');
+    for (let i = 0; i < 50 && zombies().length > 0; ++i) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(zombies(), [], 'the fork server reaped every ended runner');
   });
 }
+
+test('the fork server killed: its runners end with it, a new one starts them again, calls work', async () => {
+  // A host of its own: the restarts here must not count against the instances above.
+  const config = sandbox.writeConfig(
+    `[server]\nplugin_dirs = [${tomlString(PLUGIN_DIR)}]\n` +
+      `[instances.one]\nplugin = "echo"\n[instances.two]\nplugin = "echo"\n`,
+    'fork-server.toml',
+  );
+  const own = await connectSdk(sandbox, config);
+  try {
+    const host = own.transport.pid;
+    const servers = () => processTable().filter((p) => p.ppid === host && p.args === 'keyhold-runner --fork-server=3');
+    const runners = (server) => processTable().filter((p) => p.ppid === server && p.args === 'keyhold-runner --channel-fd=3');
+    const echo = async (name, lost = false) => {
+      let r = await own.client.callTool({ name, arguments: { text: 'after' } });
+      // A call that reaches a runner the host has not yet seen end gets the clear error.
+      if (lost && r.isError) {
+        assert.match(r.content[0].text, /stopped: it ended with its fork server; how is not known/);
+        r = await own.client.callTool({ name, arguments: { text: 'after' } });
+      }
+      assert.equal(r.content[0].text, 'after', JSON.stringify(r));
+    };
+    await echo('one_echo');
+    const [server] = servers();
+    assert.ok(server, 'a fork server runs');
+    const before = runners(server.pid).map((p) => p.pid);
+    assert.equal(before.length, 2, `runners: ${before}`);
+    process.kill(server.pid, 'SIGKILL');
+    // The runners die with it (PR_SET_PDEATHSIG); the host notices their channels close.
+    for (let i = 0; i < 100 && before.some((pid) => !['', 'Z'].includes(processState(pid))); ++i)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const pid of before) assert.ok(['', 'Z'].includes(processState(pid)), `runner ${pid} outlived its fork server`);
+    await echo('one_echo', true);
+    await echo('two_echo', true);
+    const [again] = servers();
+    assert.ok(again && again.pid !== server.pid, `a new fork server: ${JSON.stringify(servers())}`);
+    const after = runners(again.pid).map((p) => p.pid);
+    assert.equal(after.length, 2, `runners: ${after}`);
+    assert.ok(after.every((pid) => !before.includes(pid)));
+    await assertLogMatches(own.stderr, /it ended with its fork server; how is not known/);
+  } finally {
+    await own.client.close();
+  }
+});
 
 // The process state letter of a pid, or '' when it is gone ('Z': ended, not yet reaped).
 function processState(pid) {
