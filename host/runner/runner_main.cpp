@@ -14,6 +14,7 @@
 #include <keyhold/plugin.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -756,10 +757,26 @@ int serve(bool joins, pid_t parent) {
   return runner.run(not_joined);
 }
 
+// A forked runner would share the fork server's stack-protector canary with every
+// sibling: a hostile plugin would know the others'. A new random one, in this thread's TCB
+// (x86-64 glibc keeps it at %fs:0x28; threads started later copy it). Safe only where no
+// frame set up before it ever returns: become_runner() never returns, nor its callers.
+// (The layout of the runner binary and the system libraries stays shared: README,
+// "Security model".)
+void fresh_stack_canary() {
+#if defined(__x86_64__) && defined(__GLIBC__)
+  std::uint64_t canary = 0;
+  if (::getrandom(&canary, sizeof canary, 0) != static_cast<ssize_t>(sizeof canary)) ::_exit(2);
+  canary &= ~std::uint64_t{0xff};  // glibc's form: a zero low byte stops string overreads
+  asm volatile("movq %0, %%fs:0x28" : : "r"(canary) : "memory");
+#endif
+}
+
 // The child side of a kForkSpawn: the received descriptors become 3 (channel), 1 and 2
 // (log) and 4 (cgroup join, or nothing), everything else of the fork server is closed
 // (its socket, its signalfd), and the child serves as a runner. Never returns.
 [[noreturn]] void become_runner(const int* fds, int count, pid_t parent, char* mode) {
+  fresh_stack_canary();
   ::setpgid(0, 0);  // its own process group (the fork server sets it too: no race)
   // What ps shows: a runner, as an exec'd one would be (the fork server's own argument is
   // the longer of the two, so this overwrites it in place).
