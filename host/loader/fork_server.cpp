@@ -1,13 +1,16 @@
 #include "loader/fork_server.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +28,7 @@ namespace keyhold {
 namespace {
 
 using runner::ForkMessage;
+using Clock = std::chrono::steady_clock;
 
 class SpawnThread {
  public:
@@ -80,6 +84,7 @@ struct Server {
   pid_t pid = -1;
   int control = -1;
   bool alive = true;
+  std::uint32_t sequence = 0;       // of the last kForkSpawn (under State::spawn_mutex)
   std::deque<ForkMessage> replies;  // kForkSpawned, in the order of the requests
   ~Server() {
     if (control >= 0) ::close(control);
@@ -96,13 +101,29 @@ struct State {
     std::shared_ptr<Server> server;  // the one that forked it
     bool exited = false;
     int status = 0;  // its wait status, once exited
+    int pidfd = -1;  // taken while the fork server still held it: this process, never a reuse
+    std::uint64_t serial = 0;  // which spawn() it came from (a pid may come back later)
   };
   std::map<pid_t, Child> children;  // from kForkSpawned until release()
+  std::uint64_t serials = 0;
 };
 
 State& state() {
   static State* const s = new State;
   return *s;
+}
+
+// How long the host waits for a fork server's answer to a spawn, or for its report of a
+// runner the host has killed, before it takes the fork server for stuck.
+constexpr std::chrono::seconds kAnswerLimit{10};
+constexpr std::chrono::seconds kReportLimit{30};
+
+// Takes a fork server for gone (under State::mutex): spawns go to a new one, and the
+// runners it forked are lost (they die with it: PR_SET_PDEATHSIG). Its reader reaps it.
+void end_server(Server& server) {
+  server.alive = false;
+  ::kill(server.pid, SIGKILL);
+  state().changed.notify_all();
 }
 
 // The reports of one fork server, until it ends; then it is reaped (the host is its
@@ -116,12 +137,17 @@ void read_reports(std::shared_ptr<Server> server) {
     std::lock_guard lock(s.mutex);
     if (n != static_cast<ssize_t>(sizeof m) ||
         (m.kind != runner::kForkSpawned && m.kind != runner::kForkExited)) {
-      server->alive = false;  // ended, or garbled: spawns go to a new one
-      s.changed.notify_all();
+      end_server(*server);  // ended, or garbled
       break;
     }
     if (m.kind == runner::kForkSpawned) {
-      if (m.pid > 0) s.children[m.pid] = State::Child{server, false, 0};
+      if (m.pid > 0) {
+        // The runner cannot have been reaped yet (only release() lets the fork server).
+        const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, m.pid, 0));
+        auto& child = s.children[m.pid];
+        if (child.pidfd >= 0) ::close(child.pidfd);  // a pid reused since: the old is gone
+        child = State::Child{server, false, 0, pidfd, 0};
+      }
       server->replies.push_back(m);
     } else if (auto it = s.children.find(m.pid);
                it != s.children.end() && it->second.server == server) {
@@ -130,7 +156,6 @@ void read_reports(std::shared_ptr<Server> server) {
     }
     s.changed.notify_all();
   }
-  ::kill(server->pid, SIGKILL);  // a garbling one may still run
   int status = 0;
   while (::waitpid(server->pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -191,10 +216,12 @@ std::shared_ptr<Server> start(const std::filesystem::path& path, int* error) {
 
 // Sends one kForkSpawn and waits for its reply: the pid, or -errno; 0 when the server
 // ended first.
-pid_t request(const std::shared_ptr<Server>& server, int channel, int log, int join_fd) {
+pid_t request(const std::shared_ptr<Server>& server, int channel, int log, int join_fd,
+              std::uint64_t* serial) {
   ForkMessage m;
   m.kind = runner::kForkSpawn;
   m.status = join_fd >= 0 ? 1 : 0;
+  m.sequence = ++server->sequence;
   const int fds[runner::kForkMaxFds] = {channel, log, join_fd};
   const int count = join_fd >= 0 ? 3 : 2;
   alignas(cmsghdr) char space[CMSG_SPACE(sizeof(int) * runner::kForkMaxFds)] = {};
@@ -218,10 +245,21 @@ pid_t request(const std::shared_ptr<Server>& server, int channel, int log, int j
     server->alive = false;
     return 0;
   }
-  s.changed.wait(lock, [&] { return !server->replies.empty() || !server->alive; });
+  // A fork takes well under a millisecond; one that does not answer in kAnswerLimit is
+  // stopped or stuck, and ended (its runners with it).
+  if (!s.changed.wait_for(lock, kAnswerLimit,
+                          [&] { return !server->replies.empty() || !server->alive; })) {
+    end_server(*server);
+    return 0;
+  }
   if (server->replies.empty()) return 0;
   const ForkMessage reply = server->replies.front();
   server->replies.pop_front();
+  if (reply.sequence != m.sequence) {  // not the answer to this request: broken
+    end_server(*server);
+    return 0;
+  }
+  if (reply.pid > 0) *serial = s.children[reply.pid].serial = ++s.serials;
   return reply.pid;
 }
 
@@ -234,8 +272,8 @@ int run_on_spawn_thread(std::function<int()> job) {
 
 namespace fork_server {
 
-pid_t spawn(const std::filesystem::path& runner_path, int channel, int log, int join_fd,
-            int* error) {
+pid_t spawn(const std::filesystem::path& runner_path, int channel, int log, int join_fd, int* error,
+            std::uint64_t* serial) {
   State& s = state();
   std::lock_guard one(s.spawn_mutex);
   // A fork server that ended (or that a request found ended) is replaced once: a second
@@ -252,7 +290,7 @@ pid_t spawn(const std::filesystem::path& runner_path, int channel, int log, int 
       std::lock_guard lock(s.mutex);
       s.current = server;
     }
-    const pid_t pid = request(server, channel, log, join_fd);
+    const pid_t pid = request(server, channel, log, join_fd, serial);
     if (pid > 0) return pid;
     if (pid < 0) {
       *error = -pid;
@@ -263,30 +301,57 @@ pid_t spawn(const std::filesystem::path& runner_path, int channel, int log, int 
   return -1;
 }
 
-Ended wait(pid_t pid, int* status, bool block) {
+Ended wait(pid_t pid, std::uint64_t serial, int* status, bool block) {
   State& s = state();
+  const auto deadline = Clock::now() + kReportLimit;
   std::unique_lock lock(s.mutex);
   for (;;) {
     const auto it = s.children.find(pid);
-    if (it == s.children.end()) return Ended::kLost;  // not ours, or released already
+    if (it == s.children.end() || it->second.serial != serial)
+      return Ended::kLost;  // not ours, or released already
     if (it->second.exited) {
       *status = it->second.status;
       return Ended::kYes;
     }
     if (!it->second.server->alive) return Ended::kLost;
     if (!block) return Ended::kNo;
-    s.changed.wait(lock);
+    // Past the limit the fork server is taken for stuck; the loop then finds it gone.
+    if (Clock::now() >= deadline)
+      end_server(*it->second.server);
+    else
+      s.changed.wait_until(lock, deadline);
   }
 }
 
-void release(pid_t pid) {
+void kill_group(pid_t pid, std::uint64_t serial) {
+  State& s = state();
+  std::lock_guard lock(s.mutex);  // no release() in between
+  const auto it = s.children.find(pid);
+  if (it == s.children.end() || it->second.serial != serial)
+    return;  // released: its pid may be another's by now
+  const State::Child& child = it->second;
+  // While its fork server holds it (running, or ended and not reaped) the pid and the
+  // group id are its. A fork server gone (the runner outlived it only if it dropped
+  // PR_SET_PDEATHSIG, e.g. by an identity switch): the group only while the pidfd says
+  // the runner still runs; the runner itself through the pidfd.
+  bool held = child.server->alive;
+  if (!held && child.pidfd >= 0) {
+    pollfd ended{child.pidfd, POLLIN, 0};
+    held = ::poll(&ended, 1, 0) == 0;
+    ::syscall(SYS_pidfd_send_signal, child.pidfd, SIGKILL, nullptr, 0);
+  }
+  if (held) ::kill(-pid, SIGKILL);
+}
+
+void release(pid_t pid, std::uint64_t serial) {
   State& s = state();
   std::shared_ptr<Server> server;
   {
     std::lock_guard lock(s.mutex);
     const auto it = s.children.find(pid);
-    if (it == s.children.end()) return;
+    if (it == s.children.end() || it->second.serial != serial) return;
     if (it->second.exited && it->second.server->alive) server = it->second.server;
+    if (it->second.pidfd >= 0) ::close(it->second.pidfd);
     s.children.erase(it);
   }
   if (!server) return;  // still running (never released so), or lost with its fork server

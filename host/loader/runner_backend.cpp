@@ -48,6 +48,7 @@ std::chrono::microseconds reply_spin() {
 
 struct RunnerBackend::Process {
   pid_t pid = -1;
+  std::uint64_t serial = 0;  // its start by the fork server (loader/fork_server.hpp)
   std::uint64_t generation = 0;
   std::unique_ptr<runner::Channel> channel;
   int fd = -1;      // closed with the last reference, never earlier: no send can reach a
@@ -179,7 +180,9 @@ Status RunnerBackend::spawn() {
   // as stdin, the log pipe as stdout and stderr (never the protocol stream), the channel
   // as fd 3, the cgroup join descriptor as fd 4, and nothing else.
   int error = 0;
-  const pid_t pid = fork_server::spawn(options_.runner_path, channel[1], log[1], join_fd, &error);
+  std::uint64_t serial = 0;
+  const pid_t pid =
+      fork_server::spawn(options_.runner_path, channel[1], log[1], join_fd, &error, &serial);
   if (join_fd >= 0) ::close(join_fd);
   if (pid < 0) {
     for (int fd : {channel[0], channel[1], log[0], log[1]}) ::close(fd);
@@ -196,6 +199,7 @@ Status RunnerBackend::spawn() {
 
   auto process = std::make_shared<Process>();
   process->pid = pid;
+  process->serial = serial;
   process->fd = channel[0];
   process->log_fd = log[0];
   process->channel = std::make_unique<runner::Channel>(channel[0]);
@@ -204,10 +208,10 @@ Status RunnerBackend::spawn() {
   process->channel->set_send_limit(send_limit());
 
   auto fail = [&](const std::string& why) {
-    ::kill(-pid, SIGKILL);
+    fork_server::kill_group(pid, serial);
     int status = 0;
-    fork_server::wait(pid, &status, true);
-    fork_server::release(pid);
+    fork_server::wait(pid, serial, &status, true);
+    fork_server::release(pid, serial);
     if (task_group_) task_group_->kill_all();
     return unavailable(why);
   };
@@ -240,13 +244,13 @@ Status RunnerBackend::spawn() {
     int status = 0;
     auto ended = fork_server::Ended::kNo;
     for (int i = 0; i < 50; ++i) {
-      ended = fork_server::wait(pid, &status, false);
+      ended = fork_server::wait(pid, serial, &status, false);
       if (ended != fork_server::Ended::kNo) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(4));
     }
     if (ended == fork_server::Ended::kNo)
       return fail("the runner broke its start handshake (its channel closed or garbled)");
-    fork_server::release(pid);
+    fork_server::release(pid, serial);
     if (ended == fork_server::Ended::kLost)
       return unavailable("the runner ended while starting (its status is lost)");
     if (task_group_) task_group_->kill_all();
@@ -658,16 +662,17 @@ void RunnerBackend::kill_process(const std::shared_ptr<Process>& process,
   std::lock_guard lock(mutex_);
   if (process->ended) return;
   if (process->kill_reason.empty()) process->kill_reason = reason;
-  ::kill(-process->pid, SIGKILL);
+  fork_server::kill_group(process->pid, process->serial);
   if (task_group_) task_group_->signal_all();  // end_process waits for the group to empty
   // The reader sees the channel close and ends the process's calls.
   ::shutdown(process->fd, SHUT_RDWR);
 }
 
 void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const std::string& why) {
-  ::kill(-process->pid, SIGKILL);  // also whatever it started
+  fork_server::kill_group(process->pid, process->serial);  // also whatever it started
   int status = 0;
-  const bool known = fork_server::wait(process->pid, &status, true) == fork_server::Ended::kYes;
+  const bool known =
+      fork_server::wait(process->pid, process->serial, &status, true) == fork_server::Ended::kYes;
   // Children that left the process group (setsid) end with the runner, before a restart.
   if (task_group_) task_group_->kill_all();
   std::string reason;
@@ -696,7 +701,7 @@ void RunnerBackend::end_process(const std::shared_ptr<Process>& process, const s
     changed_.notify_all();
   }
   // ended: kill_process signals it no more, so its pid may now be reused.
-  fork_server::release(process->pid);
+  fork_server::release(process->pid, process->serial);
   run_finished(finished);
   if (!destroyed_) spdlog::error("instance '{}': its runner stopped: {}", instance_, reason);
   // Any send still under way fails from here on; the descriptor closes with the Process.

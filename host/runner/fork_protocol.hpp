@@ -9,7 +9,8 @@
 //   goes on as a runner started with --channel-fd=3 [--cgroup-fd=4] does.
 // host -> fork server: kForkReap, `pid` a runner whose kForkExited the host has had and
 //   that it will signal no more. Until then the ended runner stays a zombie, so its pid
-//   (and process group id) cannot be reused under the host's kill(-pid).
+//   (and process group id) cannot be reused under the host's kill(-pid). No reply; nor
+//   to anything else but a kForkSpawn.
 // fork server -> host: kForkSpawned for every kForkSpawn, in order (`pid` is the runner's,
 //   or -errno); kForkExited when a runner it forked has ended (`pid`, and its wait status
 //   in `status`). The host learns how each runner ended from these reports only.
@@ -23,7 +24,9 @@ struct ForkMessage {
   std::uint32_t kind = 0;
   std::int32_t pid = 0;
   std::int32_t status = 0;
-  std::uint32_t reserved = 0;
+  // kForkSpawn: a number the host chose; its kForkSpawned carries it back (a reply that
+  // does not is a broken fork server).
+  std::uint32_t sequence = 0;
 };
 
 // Descriptors a kForkSpawn carries: channel, log, and the cgroup join descriptor.

@@ -794,8 +794,15 @@ void fresh_stack_canary() {
   if (::dup2(moved[1], 1) < 0 || ::dup2(moved[1], 2) < 0 || ::dup2(moved[0], kChannelFd) < 0)
     ::_exit(2);
   if (count == 3 ? ::dup2(moved[2], 4) < 0 : (::close(4), false)) ::_exit(2);
+  // Beyond 0-4 the fork server holds only what it received: each closed by name (a failed
+  // close ends the child), then close_range for anything else (it may be missing).
+  for (int i = 0; i < count; ++i)
+    for (int fd : {fds[i], moved[i]})
+      if (fd > 4 && ::close(fd) != 0 && errno != EINTR) ::_exit(2);
   ::close_range(5, ~0U, 0);
-  ::_exit(serve(count == 3, parent));
+  const int status = serve(count == 3, parent);
+  std::fflush(nullptr);  // what the plugin printed before a failed start
+  ::_exit(status);
 }
 
 // keyhold-runner --fork-server=3: forks a runner for each kForkSpawn the host sends on
@@ -881,8 +888,11 @@ int fork_server(int control, char* mode) {
       }
       continue;
     }
-    const bool spawn =
-        whole && request.kind == kForkSpawn && count == (request.status == 1 ? 3 : 2);
+    if (!whole || request.kind != kForkSpawn) {  // nothing the host sends: no reply
+      for (int i = 0; i < count; ++i) ::close(fds[i]);
+      continue;
+    }
+    const bool spawn = count == (request.status == 1 ? 3 : 2);
     pid_t pid = spawn ? ::fork() : -1;
     const int error = spawn ? errno : EINVAL;
     if (pid == 0) become_runner(fds, count, self, mode);
@@ -891,7 +901,7 @@ int fork_server(int control, char* mode) {
       running.insert(pid);
     }
     for (int i = 0; i < count; ++i) ::close(fds[i]);
-    if (!send({kForkSpawned, pid > 0 ? pid : -error, 0, 0})) return 0;
+    if (!send({kForkSpawned, pid > 0 ? pid : -error, 0, request.sequence})) return 0;
   }
 }
 }  // namespace
@@ -915,6 +925,9 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[1]) == "--fork-server=3") {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the host
     if (::getppid() == 1) return 2;      // the host died before the line above
+    // No ptrace attach, no /proc/<pid>/mem, for anyone but root (its runners inherit it
+    // until their sandbox sets it again).
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     return keyhold::runner::fork_server(3, argv[1]);
   }
   // keyhold-runner --channel-fd=3 [--cgroup-fd=4]. Started by the host only: a person

@@ -76,11 +76,17 @@ Status close_other_fds(const std::vector<int>& keep, Report* report) {
 }
 
 Status switch_identity(const Identity& identity, Report* report) {
+  // The kernel clears the parent-death signal on a change of credentials: kept, so a
+  // runner still ends with the process that started it.
+  int death_signal = 0;
+  ::prctl(PR_GET_PDEATHSIG, &death_signal, 0, 0, 0);
   if (::setgroups(0, nullptr) != 0 || ::setresgid(identity.gid, identity.gid, identity.gid) != 0 ||
       ::setresuid(identity.uid, identity.uid, identity.uid) != 0) {
     return Status::error("sandbox: cannot switch to uid " + std::to_string(identity.uid) + " gid " +
                          std::to_string(identity.gid) + ": " + errno_text());
   }
+  if (death_signal != 0 && ::prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0)
+    return Status::error("sandbox: cannot keep the parent-death signal: " + errno_text());
   report->applied.push_back("identity: uid " + std::to_string(identity.uid) + ", gid " +
                             std::to_string(identity.gid) + ", no supplementary groups");
   return {};

@@ -167,6 +167,9 @@ void refuse_namespaces(Builder& b) {
     b.refuse("clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)});
     b.refuse("unshare", {SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)});
   }
+  // Nor a sibling: a child of the process that started this one (a runner's fork server,
+  // which reaps only the runners it forked).
+  b.refuse("clone", {SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_PARENT, CLONE_PARENT)});
   b.refuse("unshare", {SCMP_A0(SCMP_CMP_MASKED_EQ, kCloneNewTime, kCloneNewTime)});
   // clone3 passes its flags in memory the filter cannot read. ENOSYS makes glibc (2.34+)
   // fall back to clone(), whose flags it can.
@@ -301,8 +304,9 @@ Status compile_seccomp(const Policy& policy, SeccompProgram* program) {
   std::vector<sock_filter> code;
   if (Status exported = export_bpf(ctx, &code); !exported.ok()) return exported;
 
-  std::string summary = "seccomp: EPERM for " + std::to_string(std::size(kRefused)) +
-                        " syscalls, namespace flags of clone/unshare, personality changes";
+  std::string summary =
+      "seccomp: EPERM for " + std::to_string(std::size(kRefused)) +
+      " syscalls, namespace flags of clone/unshare, CLONE_PARENT, personality changes";
   if (!policy.unix_sockets) summary += ", unix sockets other than stream socketpairs";
   switch (policy.network) {
     case Network::kNone:
