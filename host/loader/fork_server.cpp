@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -30,6 +31,9 @@ namespace {
 using runner::ForkMessage;
 using Clock = std::chrono::steady_clock;
 
+// Runs jobs on one long-lived thread. The fork server asks for SIGKILL when its parent
+// dies (PR_SET_PDEATHSIG), and to the kernel the parent is the thread that started it:
+// started from a loader's thread it would die with that thread.
 class SpawnThread {
  public:
   int run(std::function<int()> job) {
@@ -62,6 +66,11 @@ class SpawnThread {
   std::condition_variable queued_;
   std::deque<std::packaged_task<int()>> queue_;
 };
+
+int run_on_spawn_thread(std::function<int()> job) {
+  static SpawnThread* const thread = new SpawnThread;  // lives as long as the process
+  return thread->run(std::move(job));
+}
 
 // Environment of the fork server, and so of every runner: nothing of the host's (no
 // KEYHOLD_*, no HOME), except what a sanitizer build needs to run at all.
@@ -242,7 +251,7 @@ pid_t request(const std::shared_ptr<Server>& server, int channel, int log, int j
   State& s = state();
   std::unique_lock lock(s.mutex);
   if (sent != static_cast<ssize_t>(sizeof m)) {
-    server->alive = false;
+    end_server(*server);
     return 0;
   }
   // A fork takes well under a millisecond; one that does not answer in kAnswerLimit is
@@ -264,11 +273,6 @@ pid_t request(const std::shared_ptr<Server>& server, int channel, int log, int j
 }
 
 }  // namespace
-
-int run_on_spawn_thread(std::function<int()> job) {
-  static SpawnThread* const thread = new SpawnThread;  // lives as long as the process
-  return thread->run(std::move(job));
-}
 
 namespace fork_server {
 

@@ -14,16 +14,8 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 
-namespace keyhold {
-
-// Runs `job` on the process's long-lived spawn thread and returns its result. A child
-// asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG), and to the kernel the parent
-// is the thread that started it: started from a loader's thread it would die with it.
-int run_on_spawn_thread(std::function<int()> job);
-
-namespace fork_server {
+namespace keyhold::fork_server {
 
 enum class Ended { kNo, kYes, kLost };
 
@@ -52,5 +44,4 @@ void kill_group(pid_t pid, std::uint64_t serial);
 // zombie once it ends, until its fork server ends.
 void release(pid_t pid, std::uint64_t serial);
 
-}  // namespace fork_server
-}  // namespace keyhold
+}  // namespace keyhold::fork_server

@@ -14,9 +14,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
-#include <functional>
-#include <future>
 
 #include "base/brief_poll.hpp"
 #include "base/client_wait.hpp"
@@ -34,8 +31,6 @@ using runner::Service;
 using runner::Type;
 using Clock = std::chrono::steady_clock;
 
-// Where a runner finds the descriptor through which it joins its pids cgroup.
-constexpr int kRunnerJoinFd = 4;
 // How long a caller waiting for its own reply polls before it sleeps in poll(2), on a
 // machine with more than one CPU (on one, the spin would only delay the runner). An echo
 // round trip to a runner takes about 20-40 us here, and waking a sleeping thread costs
@@ -167,14 +162,7 @@ Status RunnerBackend::spawn() {
       for (int f : {channel[0], channel[1], log[0], log[1]}) ::close(f);
       return fd.status();
     }
-    // Above 4, so no dup2 below can overwrite it before it is itself moved to 4.
-    join_fd = ::fcntl(fd.value(), F_DUPFD_CLOEXEC, kRunnerJoinFd + 1);
-    const int error = errno;
-    ::close(fd.value());
-    if (join_fd < 0) {
-      for (int f : {channel[0], channel[1], log[0], log[1]}) ::close(f);
-      return io_error(std::string("fcntl: ") + std::strerror(error));
-    }
+    join_fd = fd.value();
   }
   // Forked by the fork server (loader/fork_server.hpp): its own process group, /dev/null
   // as stdin, the log pipe as stdout and stderr (never the protocol stream), the channel

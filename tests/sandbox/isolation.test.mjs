@@ -33,16 +33,16 @@ function processTable() {
     .map(([pid, ppid, ...args]) => ({ pid: Number(pid), ppid: Number(ppid), args: args.join(' ') }));
 }
 
-// The host's fork server: a child of the host that forks every runner.
-function forkServerPids() {
+// A host's fork server: a child of the host that forks every runner.
+function forkServerPids(host = hostPid) {
   return processTable()
-    .filter((p) => p.ppid === hostPid && p.args === 'keyhold-runner --fork-server=3')
+    .filter((p) => p.ppid === host && p.args === 'keyhold-runner --fork-server=3')
     .map((p) => p.pid);
 }
 
-// The runners: children of the host's fork server.
-function runnerPids() {
-  const servers = forkServerPids();
+// A host's runners: children of its fork server.
+function runnerPids(host = hostPid) {
+  const servers = forkServerPids(host);
   return processTable()
     .filter((p) => servers.includes(p.ppid) && p.args === 'keyhold-runner --channel-fd=3')
     .map((p) => p.pid);
@@ -231,8 +231,6 @@ test('the fork server killed: its runners end with it, a new one starts them aga
   const own = await connectSdk(sandbox, config);
   try {
     const host = own.transport.pid;
-    const servers = () => processTable().filter((p) => p.ppid === host && p.args === 'keyhold-runner --fork-server=3');
-    const runners = (server) => processTable().filter((p) => p.ppid === server && p.args === 'keyhold-runner --channel-fd=3');
     const echo = async (name, lost = false) => {
       let r = await own.client.callTool({ name, arguments: { text: 'after' } });
       // A call that reaches a runner the host has not yet seen end gets the clear error.
@@ -243,20 +241,20 @@ test('the fork server killed: its runners end with it, a new one starts them aga
       assert.equal(r.content[0].text, 'after', JSON.stringify(r));
     };
     await echo('one_echo');
-    const [server] = servers();
+    const [server] = forkServerPids(host);
     assert.ok(server, 'a fork server runs');
-    const before = runners(server.pid).map((p) => p.pid);
+    const before = runnerPids(host);
     assert.equal(before.length, 2, `runners: ${before}`);
-    process.kill(server.pid, 'SIGKILL');
+    process.kill(server, 'SIGKILL');
     // The runners die with it (PR_SET_PDEATHSIG); the host notices their channels close.
     for (let i = 0; i < 100 && before.some((pid) => !['', 'Z'].includes(processState(pid))); ++i)
       await new Promise((resolve) => setTimeout(resolve, 20));
     for (const pid of before) assert.ok(['', 'Z'].includes(processState(pid)), `runner ${pid} outlived its fork server`);
     await echo('one_echo', true);
     await echo('two_echo', true);
-    const [again] = servers();
-    assert.ok(again && again.pid !== server.pid, `a new fork server: ${JSON.stringify(servers())}`);
-    const after = runners(again.pid).map((p) => p.pid);
+    const [again] = forkServerPids(host);
+    assert.ok(again && again !== server, `a new fork server: ${forkServerPids(host)}`);
+    const after = runnerPids(host);
     assert.equal(after.length, 2, `runners: ${after}`);
     assert.ok(after.every((pid) => !before.includes(pid)));
     await assertLogMatches(own.stderr, /it ended with its fork server; how is not known/);
