@@ -23,8 +23,13 @@ RedactionRefresher::RedactionRefresher(SecretServices& services) : services_(ser
   services_.broker->check_for_change();  // records the starting data_version
   thread_ = std::thread([this] {
     std::unique_lock lock(mutex_);
+    bool first = true;
     while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) {
       lock.unlock();
+      // Once, a quarter second in (after the start, not beside it): what locating rule
+      // matches needs, so no call pays for it.
+      if (first) services_.redactor->prepare_rule_positions();
+      first = false;
       services_.broker->check_for_change();
       // A value a call brought to the redactor went to its small delta database; the whole
       // set is compiled again here, off every call's path.

@@ -12,6 +12,7 @@
 
 #include "secrets/precompiled_rules.hpp"
 #include "secrets/rule_expressions.hpp"
+#include "secrets/rule_tail.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -189,9 +190,11 @@ std::optional<std::vector<RuleEnd>> rule_ends_in(Redactor::Database* detect,
 }
 
 // The longest match of each rule (SIZE_MAX: unbounded, or unknown).
-std::vector<std::size_t> rule_widths(const std::vector<CredentialRule>& rules) {
+// Each rule's reach: its longest match when that fits a window, else its head and tail
+// (secrets/rule_tail.hpp) when the rule can be read so.
+std::vector<Redactor::RuleReach> rule_reaches(const std::vector<CredentialRule>& rules) {
   const RuleExpressions set = rule_expressions(rules, true);
-  std::vector<std::size_t> widths;
+  std::vector<Redactor::RuleReach> reaches(rules.size());
   for (std::size_t i = 0; i < rules.size(); ++i) {
     hs_expr_info_t* info = nullptr;
     hs_compile_error_t* error = nullptr;
@@ -202,9 +205,10 @@ std::vector<std::size_t> rule_widths(const std::vector<CredentialRule>& rules) {
     } else if (error != nullptr) {
       hs_free_compile_error(error);
     }
-    widths.push_back(width);
+    reaches[i].width = width;
+    if (width > kRuleWindow) reaches[i].tail = rule_tail(rules[i].regex, set.flags[i], kRuleWindow);
   }
-  return widths;
+  return reaches;
 }
 
 }  // namespace
@@ -308,7 +312,7 @@ Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialR
 
 std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
   std::call_once(rule_db_once_, [this] {
-    rule_widths_ = rule_widths(rules_);
+    rule_reaches_ = rule_reaches(rules_);
     if (precompiled_) {
       if (auto loaded = load_precompiled(rules_, true)) {
         rule_db_ = std::move(loaded);
@@ -346,25 +350,49 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
     for (const Match& m : *matches) all.push_back({m.id, m.from, m.to});
     return all;
   };
-  // A window holds every start of a match ending at its end only for a rule whose
-  // matches are never longer than the window: a longer one can begin again inside the
-  // window and end at the same place, so the window's leftmost start is not the text's
-  // (e.g. a private key whose header holds kilobytes). A text where such a rule matches
-  // is scanned whole.
+  // A window must hold every start of a match ending at its end, or its leftmost start
+  // is not the text's: a longer match can begin before the window and end at the same
+  // place (e.g. a private key whose header holds kilobytes). A text where a rule matches
+  // whose reach is not known is scanned whole.
   whole = whole || std::any_of(ends.begin(), ends.end(), [&](const RuleEnd& e) {
-            return rule_widths_[e.rule] > kRuleWindow;
+            const RuleReach& reach = rule_reaches_[e.rule];
+            return reach.width > kRuleWindow && !reach.tail;
           });
   if (whole) return from_whole_text();
 
   // Windows: each end with as much text before it as a match of its rule can take,
-  // merged where they overlap.
+  // merged where they overlap. For a rule with a tail: its head's longest before the
+  // run of tail bytes that ends there (where the last end of the same rule left off, when
+  // the bytes between are tail bytes too: each byte is looked at about twice per rule).
   struct Window {
     std::size_t from, to;
   };
+  struct Run {
+    std::size_t end = 0, from = 0;
+    bool known = false;
+  };
+  std::vector<Run> runs(rules_.size());
   std::vector<Window> windows;
+  const auto in_tail = [&](const RuleTail& tail, std::size_t at) {
+    return tail.bytes.test(static_cast<unsigned char>(text[at]));
+  };
   for (const RuleEnd& e : ends) {
-    const std::size_t reach = rule_widths_[e.rule];
-    windows.push_back({e.to > reach ? e.to - reach : 0, e.to});
+    const RuleReach& reach = rule_reaches_[e.rule];
+    if (reach.width <= kRuleWindow) {
+      windows.push_back({e.to > reach.width ? e.to - reach.width : 0, e.to});
+      continue;
+    }
+    const RuleTail& tail = *reach.tail;
+    Run& run = runs[e.rule];
+    std::size_t k = run.known && run.end <= e.to ? run.end : e.to;
+    while (k < e.to && in_tail(tail, k)) ++k;
+    std::size_t from = run.from;  // where the run of tail bytes ending at e.to begins
+    if (!run.known || run.end > e.to || k < e.to) {
+      from = e.to;
+      while (from > 0 && in_tail(tail, from - 1)) --from;
+    }
+    run = {e.to, from, true};
+    windows.push_back({from > tail.head_width ? from - tail.head_width : 0, e.to});
   }
   std::sort(windows.begin(), windows.end(),
             [](const Window& a, const Window& b) { return a.from < b.from; });

@@ -21,6 +21,7 @@
 // off the calling path (the RedactionRefresher's thread does it), and drops values no
 // longer given (until then they stay redacted, which is safe).
 #include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,7 @@
 #include "keyhold/vault/secret_buffer.hpp"
 #include "secrets/credential_rules.hpp"
 #include "secrets/encoded_forms.hpp"
+#include "secrets/rule_tail.hpp"
 
 namespace keyhold::secrets {
 
@@ -100,7 +102,19 @@ class Redactor {
   // Returns true when anything changed.
   bool redact_json(nlohmann::json& value) const;
 
+  // Loads what locating credential-rule matches needs (the first scan that finds one
+  // does it otherwise): about 15 ms, better spent off a call's path.
+  void prepare_rule_positions() const {
+    if (rule_detect_db_) rule_positions();
+  }
+
   struct Database;  // a compiled Hyperscan database with its scratch pool (internal)
+  // How far before a match's end its start can lie (internal): at most width bytes, or
+  // when that is more than a window, as the rule's head and tail say (no tail: anywhere).
+  struct RuleReach {
+    std::size_t width = SIZE_MAX;  // the rule's longest match; SIZE_MAX: unbounded
+    std::optional<RuleTail> tail;
+  };
 
   // True when the rule databases came precompiled from the build (the shipped rules,
   // accepted by this libhs and CPU) rather than compiled at create().
@@ -113,8 +127,8 @@ class Redactor {
 
  private:
   Redactor() = default;
-  // The rule database the scan needs where matches start (and each rule's longest match,
-  // rule_widths_, computed with it).
+  // The rule database the scan needs where matches start (and each rule's reach,
+  // rule_reaches_, computed with it).
   std::shared_ptr<Database> rule_positions() const;
   // Where the rules match in text: every match (id = the rule's index) with its leftmost
   // start, as one scan of the whole text with rule_positions() finds them; nothing when
@@ -128,13 +142,14 @@ class Redactor {
   // without start-of-match tracking, which is what makes Hyperscan slow) says where
   // matches end; only then rule_db_ (with leftmost starts, compiled on first need) finds
   // where they start, in windows that end at those ends and reach back as far as a match
-  // of the rule can (at most kRuleWindow), and over the whole text when a window may not
-  // hold a match's start.
+  // of the rule can (its longest match when at most kRuleWindow; else its head's longest
+  // before the run of tail bytes that ends there), and over the whole text when a window
+  // may not hold a match's start.
   std::shared_ptr<Database> rule_detect_db_;
   bool precompiled_ = false;
   mutable std::once_flag rule_db_once_;
   mutable std::shared_ptr<Database> rule_db_;
-  mutable std::vector<std::size_t> rule_widths_;  // by rule; SIZE_MAX: unbounded
+  mutable std::vector<RuleReach> rule_reaches_;  // by rule
 
   // What a database was compiled from: a keyed BLAKE2b digest of (label, value) per value,
   // never the value.

@@ -418,6 +418,17 @@ std::string describe(const std::vector<Finding>& findings) {
     out += std::to_string(f.begin) + "-" + std::to_string(f.end) + ":" + f.label + " ";
   return out;
 }
+
+// Checks that locating rules in windows finds what one whole-text scan finds; returns
+// whether anything was found.
+bool windows_find_what_whole_finds(const Redactor& r, const std::string& text) {
+  locate_rules_in_windows_for_testing(false);
+  const auto whole = r.scan(text);
+  locate_rules_in_windows_for_testing(true);
+  const auto windowed = r.scan(text);
+  CHECK(describe(windowed) == describe(whole));
+  return !whole.empty();
+}
 }  // namespace
 
 TEST_CASE(
@@ -428,15 +439,43 @@ TEST_CASE(
   int with_findings = 0;
   for (int i = 0; i < 1000; ++i) {
     const std::string text = rule_text(rng);
-    locate_rules_in_windows_for_testing(false);
-    const auto whole = r->scan(text);
-    locate_rules_in_windows_for_testing(true);
-    const auto windowed = r->scan(text);
     INFO("text " << i << " of " << text.size() << " bytes");
-    CHECK(describe(windowed) == describe(whole));
-    with_findings += whole.empty() ? 0 : 1;
+    with_findings += windows_find_what_whole_finds(*r, text) ? 1 : 0;
   }
   CHECK(with_findings > 800);  // the texts do carry credential-like text
+}
+
+TEST_CASE("rules of every form this reader follows: windows find what a whole-text scan finds") {
+  // Open-ended rules whose heads and tails take each piece of syntax the tail reader
+  // follows, over texts of few letters (so matches are frequent, overlap, and run long;
+  // a match of id=[a-z=]+ holds further starts of the same rule).
+  std::vector<CredentialRule> rules;
+  for (const char* regex :
+       {R"(k(?:ey|ee)+=[0-9a-f]{4,}z*)", R"(\bw[a-c]*\b)", "(?:ab|cd)[x-z]*?q+", "m.{2,}n",
+        R"([^ \n]+@[^ \n]+)", "tag<[a-z]+>(?:x|yy)*", "aa(?:[0-9]{2}|b)+", "zz|q[0-9]+",
+        R"(b\.(?:c|\d)+e{2,5})", "id=[a-z=]+"}) {
+    CredentialRule rule;
+    rule.id = "rule-" + std::to_string(rules.size());
+    rule.regex = regex;
+    rule.caseless = rules.size() == 6;
+    rules.push_back(rule);
+  }
+  auto r = Redactor::create(rules).value();
+  std::mt19937 rng(20261201);
+  std::uniform_int_distribution<int> percent(0, 99);
+  std::uniform_int_distribution<std::size_t> length(0, 9000);
+  const std::string alphabet = "abcdeikmnqwxyz<>=@.09 \nAB";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  int with_findings = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string text;
+    const std::size_t n = length(rng);
+    const int words = percent(rng);  // how often a run is broken
+    while (text.size() < n) text += percent(rng) < words ? ' ' : alphabet[pick(rng)];
+    INFO("text " << i << " of " << text.size() << " bytes");
+    with_findings += windows_find_what_whole_finds(*r, text) ? 1 : 0;
+  }
+  CHECK(with_findings > 250);
 }
 
 TEST_CASE("a long match that begins again near its end is located from its first start") {
