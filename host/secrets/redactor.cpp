@@ -307,21 +307,27 @@ Result<std::shared_ptr<Redactor>> Redactor::create(const std::vector<CredentialR
   auto compiled = compile_rules(rules, false);
   if (!compiled.is_ok()) return compiled.status();
   redactor->rule_detect_db_ = std::move(compiled).value();
+  // Start tracking refuses some rules that compile without it (one that can match an
+  // empty text at a word boundary, say): refused here, naming the rule, rather than at
+  // the first text a rule matches.
+  auto positions = compile_rules(rules, true);
+  if (!positions.is_ok()) return positions.status();
+  redactor->rule_db_ = std::move(positions).value();
   return redactor;
 }
 
 std::shared_ptr<Redactor::Database> Redactor::rule_positions() const {
   std::call_once(rule_db_once_, [this] {
     rule_reaches_ = rule_reaches(rules_);
-    if (precompiled_) {
-      if (auto loaded = load_precompiled(rules_, true)) {
-        rule_db_ = std::move(loaded);
-        return;
-      }
+    if (rule_db_) return;  // compiled by create()
+    if (auto loaded = load_precompiled(rules_, true)) {
+      rule_db_ = std::move(loaded);
+      return;
     }
     auto compiled = compile_rules(rules_, true);
-    // The same rules compiled once without start tracking, so this cannot fail short of
-    // memory; say so loudly rather than redact less.
+    // Only the shipped rules get here (create() compiled any others), and the build
+    // compiled them with start tracking: this cannot fail short of memory; say so loudly
+    // rather than redact less.
     if (!compiled.is_ok()) std::abort();
     rule_db_ = std::move(compiled).value();
   });

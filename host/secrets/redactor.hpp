@@ -140,7 +140,8 @@ class Redactor {
   bool strings_together_ = false;
   // Rules are scanned twice only when something matches: rule_detect_db_ (compiled
   // without start-of-match tracking, which is what makes Hyperscan slow) says where
-  // matches end; only then rule_db_ (with leftmost starts, compiled on first need) finds
+  // matches end; only then rule_db_ (with leftmost starts: the shipped rules' loaded on
+  // first need, any other rules' compiled by create()) finds
   // where they start, in windows that end at those ends and reach back as far as a match
   // of the rule can (its longest match when at most kRuleWindow; else its head's longest
   // before the run of tail bytes that ends there), and over the whole text when a window

@@ -1,11 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <hs/hs.h>
 #include <sodium.h>
 
 #include <functional>
 #include <random>
 
 #include "secrets/redactor.hpp"
+#include "secrets/rule_tail.hpp"
 
 using namespace keyhold::secrets;
 using keyhold::vault::SecretBuffer;
@@ -476,6 +478,75 @@ TEST_CASE("rules of every form this reader follows: windows find what a whole-te
     with_findings += windows_find_what_whole_finds(*r, text) ? 1 : 0;
   }
   CHECK(with_findings > 250);
+}
+
+TEST_CASE("a rule that start tracking refuses is refused when the redactor is made") {
+  // Found by the random rules below: it compiles without start tracking, and the host
+  // aborted at the first text where it matched.
+  CredentialRule rule;
+  rule.id = "empty-at-boundary";
+  rule.regex = R"(\b(?:\s\s|\d)+?|\bk*?)";
+  auto created = Redactor::create({rule});
+  REQUIRE_FALSE(created.is_ok());
+  CHECK_THAT(created.status().message(), Catch::Contains("empty-at-boundary"));
+}
+
+TEST_CASE("random rules: windows find what a whole-text scan finds") {
+  // Rules drawn from the syntax the tail reader follows, each over random texts of the
+  // same few bytes; a rule Hyperscan refuses (matches empty, say) is skipped.
+  std::mt19937 rng(29112026);
+  const auto pick = [&](std::initializer_list<const char*> from) {
+    std::uniform_int_distribution<std::size_t> i(0, from.size() - 1);
+    return std::string(*(from.begin() + i(rng)));
+  };
+  std::uniform_int_distribution<int> count(1, 5), percent(0, 99);
+  const auto atom = [&] {
+    return pick({"a", "b", "k", "=", "[a-c]", "[^ab]", R"(\d)", R"(\s)", R"(\w)", ".", R"(\.)"});
+  };
+  const auto item = [&] {
+    std::string out = percent(rng) < 25 ? "(?:" + atom() + atom() + "|" + atom() + ")" : atom();
+    out += pick({"", "", "*", "+", "?", "{2,}", "{1,3}", "*?", "+?"});
+    return percent(rng) < 10 ? R"(\b)" + out : out;
+  };
+  int compared = 0, with_tail = 0;
+  for (int r = 0; r < 200; ++r) {
+    std::string regex;
+    for (int i = count(rng); i > 0; --i) regex += item();
+    if (percent(rng) < 15) regex += "|" + item();
+    CredentialRule rule;
+    rule.id = "random";
+    rule.regex = regex;
+    rule.caseless = percent(rng) < 20;
+    auto created = Redactor::create({rule});
+    if (!created.is_ok()) continue;
+    INFO("rule " << regex);
+    const unsigned flags =
+        HS_FLAG_SOM_LEFTMOST | HS_FLAG_DOTALL | (rule.caseless ? HS_FLAG_CASELESS : 0);
+    with_tail += rule_tail(regex, flags, 4096) ? 1 : 0;
+    for (int t = 0; t < 10; ++t) {
+      std::string text;
+      const std::string alphabet = "abk=c9 .\nxAB";
+      std::uniform_int_distribution<std::size_t> letter(0, alphabet.size() - 1), length(0, 3000);
+      for (std::size_t n = length(rng); text.size() < n;) text += alphabet[letter(rng)];
+      windows_find_what_whole_finds(*created.value(), text);
+      ++compared;
+    }
+  }
+  CHECK(compared > 1000);
+  CHECK(with_tail > 100);  // located in windows, not over the whole text
+}
+
+TEST_CASE("the tail reader takes any text as a rule without harm") {
+  std::mt19937 rng(1129);
+  const std::string bytes = "ab[]()^$|*+?{},0123\\.-:sdwbBxpQEc=";
+  std::uniform_int_distribution<std::size_t> pick(0, bytes.size() - 1), length(0, 24);
+  int read = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string regex;
+    for (std::size_t n = length(rng); regex.size() < n;) regex += bytes[pick(rng)];
+    read += rule_tail(regex, HS_FLAG_SOM_LEFTMOST | HS_FLAG_DOTALL, 4096) ? 1 : 0;
+  }
+  CHECK(read > 100);  // some of them are rules it reads
 }
 
 TEST_CASE("a long match that begins again near its end is located from its first start") {
