@@ -189,7 +189,6 @@ std::optional<std::vector<RuleEnd>> rule_ends_in(Redactor::Database* detect,
   return ends;
 }
 
-// The longest match of each rule (SIZE_MAX: unbounded, or unknown).
 // Each rule's reach: its longest match when that fits a window, else its head and tail
 // (secrets/rule_tail.hpp) when the rule can be read so.
 std::vector<Redactor::RuleReach> rule_reaches(const std::vector<CredentialRule>& rules) {
@@ -379,6 +378,10 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   };
   std::vector<Run> runs(rules_.size());
   std::vector<Window> windows;
+  // By rule, then end: Hyperscan may report a rule's ends out of order (one with a trailing
+  // assertion), and each end out of order would walk its run again.
+  std::sort(ends.begin(), ends.end());
+  ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
   const auto in_tail = [&](const RuleTail& tail, std::size_t at) {
     return tail.bytes.test(static_cast<unsigned char>(text[at]));
   };
@@ -423,10 +426,8 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   std::sort(found.begin(), found.end(), [](const RuleMatch& a, const RuleMatch& b) {
     return a.rule != b.rule ? a.rule < b.rule : a.to < b.to;
   });
-  // Every end the fast scan reported must be found in its window (a match no longer than
-  // its rule's width starts inside it); if one is not, the whole text is scanned.
-  std::sort(ends.begin(), ends.end());
-  ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+  // Every end the fast scan reported must be found in its window (every start of a match
+  // ending there lies inside it); if one is not, the whole text is scanned.
   for (const RuleEnd& e : ends) {
     const auto it =
         std::lower_bound(found.begin(), found.end(), e, [](const RuleMatch& m, const RuleEnd& key) {
