@@ -195,15 +195,7 @@ std::vector<Redactor::RuleReach> rule_reaches(const std::vector<CredentialRule>&
   const RuleExpressions set = rule_expressions(rules, true);
   std::vector<Redactor::RuleReach> reaches(rules.size());
   for (std::size_t i = 0; i < rules.size(); ++i) {
-    hs_expr_info_t* info = nullptr;
-    hs_compile_error_t* error = nullptr;
-    std::size_t width = SIZE_MAX;
-    if (hs_expression_info(set.expressions[i], set.flags[i], &info, &error) == HS_SUCCESS) {
-      if (info->max_width != UINT_MAX) width = info->max_width;
-      std::free(info);
-    } else if (error != nullptr) {
-      hs_free_compile_error(error);
-    }
+    const std::size_t width = longest_match(rules[i].regex, set.flags[i]).value_or(SIZE_MAX);
     reaches[i].width = width;
     if (width > kRuleWindow) reaches[i].tail = rule_tail(rules[i].regex, set.flags[i], kRuleWindow);
   }
@@ -372,19 +364,13 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
   struct Window {
     std::size_t from, to;
   };
-  struct Run {
-    std::size_t end = 0, from = 0;
-    bool known = false;
-  };
-  std::vector<Run> runs(rules_.size());
   std::vector<Window> windows;
-  // By rule, then end: Hyperscan may report a rule's ends out of order (one with a trailing
-  // assertion), and each end out of order would walk its run again.
+  // By rule, then end (Hyperscan may report a rule's ends out of order: one with a
+  // trailing assertion), so each end continues the walk of the one before it.
   std::sort(ends.begin(), ends.end());
   ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
-  const auto in_tail = [&](const RuleTail& tail, std::size_t at) {
-    return tail.bytes.test(static_cast<unsigned char>(text[at]));
-  };
+  const RuleEnd* last = nullptr;  // the end before, and where its run of tail bytes began
+  std::size_t last_from = 0;
   for (const RuleEnd& e : ends) {
     const RuleReach& reach = rule_reaches_[e.rule];
     if (reach.width <= kRuleWindow) {
@@ -392,15 +378,18 @@ std::optional<std::vector<RuleMatch>> Redactor::locate_rules(std::string_view te
       continue;
     }
     const RuleTail& tail = *reach.tail;
-    Run& run = runs[e.rule];
-    std::size_t k = run.known && run.end <= e.to ? run.end : e.to;
-    while (k < e.to && in_tail(tail, k)) ++k;
-    std::size_t from = run.from;  // where the run of tail bytes ending at e.to begins
-    if (!run.known || run.end > e.to || k < e.to) {
+    const auto in_tail = [&](std::size_t at) {
+      return tail.bytes.test(static_cast<unsigned char>(text[at]));
+    };
+    std::size_t k = last != nullptr && last->rule == e.rule ? last->to : e.to;
+    while (k < e.to && in_tail(k)) ++k;
+    std::size_t from = last_from;  // where the run of tail bytes ending at e.to begins
+    if (last == nullptr || last->rule != e.rule || k < e.to) {
       from = e.to;
-      while (from > 0 && in_tail(tail, from - 1)) --from;
+      while (from > 0 && in_tail(from - 1)) --from;
     }
-    run = {e.to, from, true};
+    last = &e;
+    last_from = from;
     windows.push_back({from > tail.head_width ? from - tail.head_width : 0, e.to});
   }
   std::sort(windows.begin(), windows.end(),

@@ -144,23 +144,6 @@ std::optional<std::vector<Item>> items_of(std::string_view re) {
   return items;
 }
 
-// The longest match of head, a regex on its own; nothing when unbounded or refused.
-std::optional<std::size_t> head_width(std::string_view head, unsigned flags) {
-  if (head.empty()) return 0;
-  const std::string pattern(head);
-  hs_expr_info_t* info = nullptr;
-  hs_compile_error_t* error = nullptr;
-  if (hs_expression_info(pattern.c_str(), flags | HS_FLAG_ALLOWEMPTY, &info, &error) !=
-      HS_SUCCESS) {
-    if (error != nullptr) hs_free_compile_error(error);
-    return std::nullopt;
-  }
-  const unsigned width = info->max_width;
-  std::free(info);
-  if (width == UINT_MAX) return std::nullopt;
-  return width;
-}
-
 int mark_byte(unsigned int, unsigned long long, unsigned long long to, unsigned int, void* ctx) {
   if (to > 0 && to <= 256)
     static_cast<std::bitset<256>*>(ctx)->set(static_cast<std::size_t>(to - 1));
@@ -199,13 +182,30 @@ std::optional<std::bitset<256>> bytes_of(std::string_view re, const std::vector<
 
 }  // namespace
 
+std::optional<std::size_t> longest_match(std::string_view regex, unsigned flags) {
+  const std::string pattern(regex);
+  hs_expr_info_t* info = nullptr;
+  hs_compile_error_t* error = nullptr;
+  if (hs_expression_info(pattern.c_str(), flags, &info, &error) != HS_SUCCESS) {
+    if (error != nullptr) hs_free_compile_error(error);
+    return std::nullopt;
+  }
+  const unsigned width = info->max_width;
+  std::free(info);
+  if (width == UINT_MAX) return std::nullopt;
+  return width;
+}
+
 std::optional<RuleTail> rule_tail(std::string_view regex, unsigned flags, std::size_t max_head) {
   const auto items = items_of(regex);
   if (!items) return std::nullopt;
   // The tail is items[k..]: the shortest whose head is short enough (k = 0, an empty head,
   // always is).
   for (std::size_t k = items->size(); k-- > 0;) {
-    const auto width = head_width(regex.substr(0, (*items)[k].begin), flags);
+    // The head alone may match an empty text (`\b`, `["']?`); an empty head is 0 long.
+    const std::string_view head = regex.substr(0, (*items)[k].begin);
+    const auto width = head.empty() ? std::optional<std::size_t>(0)
+                                    : longest_match(head, flags | HS_FLAG_ALLOWEMPTY);
     if (!width || *width > max_head) continue;
     std::vector<Span> atoms;
     for (std::size_t j = k; j < items->size(); ++j)

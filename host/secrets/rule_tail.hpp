@@ -26,6 +26,10 @@ struct RuleTail {
   std::bitset<256> bytes;      // every byte a tail match may hold
 };
 
+// The longest match of regex with the Hyperscan flags `flags` (hs_expression_info's
+// max_width); nothing when unbounded or refused.
+std::optional<std::size_t> longest_match(std::string_view regex, unsigned flags);
+
 // The split of regex (compiled with the Hyperscan flags `flags`) whose head is no longer
 // than max_head bytes and whose tail is the shortest such; nothing when regex cannot be
 // read or no head is that short.
