@@ -18,6 +18,7 @@
 #include "base/brief_poll.hpp"
 #include "base/client_wait.hpp"
 #include "base/log_budget.hpp"
+#include "base/output_hold.hpp"
 #include "base/reading_turn.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/fork_server.hpp"
@@ -766,15 +767,21 @@ void RunnerBackend::read_frames(const std::shared_ptr<Process>& process,
                                 std::unique_lock<std::mutex>& lock,
                                 std::chrono::microseconds spin) {
   lock.unlock();
-  read_frame(process, timeout, spin);
+  {
+    // One read(2) often brings the replies of several calls: every whole frame it buffered
+    // is handed out before the turn passes on, rather than a thread woken per frame, and
+    // their answers to the client leave in one write (base/output_hold.hpp).
+    OutputHold hold;
+    read_frame(process, timeout, spin);
+    for (;;) {
+      lock.lock();
+      const bool more = !process->ended && process->channel->frame_buffered();
+      lock.unlock();
+      if (!more) break;
+      read_frame(process, std::chrono::milliseconds(0));
+    }
+  }  // the hold ends with no lock held
   lock.lock();
-  // One read(2) often brings the replies of several calls: every whole frame it buffered
-  // is handed out before the turn passes on, rather than a thread woken per frame.
-  while (!process->ended && process->channel->frame_buffered()) {
-    lock.unlock();
-    read_frame(process, std::chrono::milliseconds(0));
-    lock.lock();
-  }
 }
 
 void RunnerBackend::read_between_calls(std::shared_ptr<Process> process) {

@@ -29,6 +29,10 @@ class LineReader {
   // The same with a deadline: a caller that loops over next() (skipping blank lines, say)
   // keeps one wait for all of it.
   Result next_until(std::string* line, std::chrono::steady_clock::time_point deadline);
+  // True when next() would return a line read already, without reading the descriptor.
+  bool line_buffered() const {
+    return !skipping_ && buffer_.find('\n', scanned_) != std::string::npos;
+  }
 
  private:
   // next() and next_until(): deadline null waits without limit.

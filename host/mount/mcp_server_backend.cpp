@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/client_wait.hpp"
+#include "base/output_hold.hpp"
 #include "base/reading_turn.hpp"
 #include "base/send_batch.hpp"
 #include "loader/abi_strings.hpp"
@@ -329,7 +330,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     std::lock_guard lock(mutex_);
     if (c->ended)
       return io_error("instance '" + options_.instance + "' is not running (" + last_end_ + ")");
-    id = next_id_++;
+    id = next_id_.fetch_add(1, std::memory_order_relaxed);
     Pending& p = pending_.try_emplace(id).first->second;
     p.connection = c->number;
     p.ctx = ctx;
@@ -411,12 +412,15 @@ void McpServerBackend::pass_turn(Connection& c, std::int64_t self) {
   c.turn.reading = false;
   // A request still waiting takes the turn (any one: each reads for all). With none, the
   // reader thread takes it when it next looks: it is not woken for that, since in a
-  // stream of requests the next one comes sooner and would find the turn taken.
-  for (auto& [id, p] : pending_)
-    if (id != self && !p.done && p.connection == c.number && !p.finish) {
-      p.ready.notify_one();
-      return;
-    }
+  // stream of requests the next one comes sooner and would find the turn taken. The
+  // waiting requests are counted (in_flight, self among them), so a stream of async calls
+  // is not walked for one.
+  if (c.turn.in_flight > (self != 0 ? 1 : 0))
+    for (auto& [id, p] : pending_)
+      if (id != self && !p.done && p.connection == c.number && !p.finish) {
+        p.ready.notify_one();
+        return;
+      }
   // Responses nobody waits for come next: the reader thread takes the turn at once.
   if (c.turn.async_calls > 0) c.turn.reader_wake.notify_one();
 }
@@ -518,19 +522,9 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   if (options_.remote) return false;  // an HTTP request is sent by a thread that waits
   json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
   if (params.is_discarded() || !params.is_object()) return false;  // call() says why
-  std::shared_ptr<Connection> c;
-  std::int64_t id;
-  {
-    std::lock_guard lock(mutex_);
-    c = connection_;
-    // A server to (re)start, a failed or shut down instance: call() starts it, waits for
-    // it or says why.
-    if (destroyed_ || !failed_.empty() || !c || c->ended || c->at_end || !c->ready ||
-        !c->transport->readable_by_callers())
-      return false;
-    id = next_id_++;
-  }
-  // Everything that may throw, before the call is registered.
+  // Everything that may throw, before the call is registered; the text needs the id first
+  // (an id taken by a call that is then refused is never used).
+  const std::int64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   std::string method_text(method);
   set_progress_token(params, ctx.get(), id);
   const std::string text = text_of(rpc::make_request(id, method_text, std::move(params)));
@@ -540,10 +534,16 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   // a flush by the reader's tick, finds the request sent and its call not yet registered;
   // and a refused one (kLater) was seen by no one. A server that is gone ends its
   // connection, and that end finishes the call.
+  std::shared_ptr<Connection> c;
   bool flush_due = false;
   {
     std::lock_guard lock(mutex_);
-    if (c->ended || c->at_end) return false;
+    c = connection_;
+    // A server to (re)start, a failed or shut down instance: call() starts it, waits for
+    // it or says why.
+    if (destroyed_ || !failed_.empty() || !c || c->ended || c->at_end || !c->ready ||
+        !c->transport->readable_by_callers())
+      return false;
     // Registered first (what may throw, before anything is queued), taken back if refused.
     auto registered = pending_.try_emplace(id).first;
     Pending& p = registered->second;
@@ -751,8 +751,18 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
       // 20 ms; otherwise every 250 ms (an async call may start while it waits).
       const auto tick = std::chrono::milliseconds(c->turn.async_calls > 0 ? 20 : 250);
       lock.unlock();
-      const auto got = c->transport->receive_for(&text, tick);
-      if (got == ServerTransport::Received::kMessage) handle_text(c, text);
+      auto got = c->transport->receive_for(&text, tick);
+      if (got == ServerTransport::Received::kMessage) {
+        // One read often brings the answers of several calls: each is handled before the
+        // turn passes on, and their answers to the client leave in one write.
+        OutputHold hold;
+        handle_text(c, text);
+        while (c->transport->message_buffered()) {
+          got = c->transport->receive_for(&text, std::chrono::milliseconds(0));
+          if (got != ServerTransport::Received::kMessage) break;
+          handle_text(c, text);
+        }
+      }
       lock.lock();
       if (got == ServerTransport::Received::kEnd) c->at_end = true;
       pass_turn(*c, 0);

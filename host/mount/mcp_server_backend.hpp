@@ -27,6 +27,7 @@
 //
 // Thread-safe: calls run concurrently, multiplexed by JSON-RPC id. Calls in a burst to a
 // stdio server wait in no thread (call_async; README "Calls in a burst").
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -197,7 +198,7 @@ class McpServerBackend final : public PluginBackend {
   std::condition_variable changed_;
   std::shared_ptr<Connection> connection_;  // the current server, or null
   std::uint64_t connection_count_ = 0;
-  std::int64_t next_id_ = 1;
+  std::atomic<std::int64_t> next_id_{1};     // taken without mutex_ (call_async)
   std::map<std::int64_t, Pending> pending_;  // by JSON-RPC id
   nlohmann::json catalog_ = nlohmann::json::object();
   nlohmann::json server_capabilities_ = nlohmann::json::object();

@@ -71,6 +71,9 @@ class ServerTransport {
     std::optional<std::int64_t> related;
     return receive(message, &related) ? Received::kMessage : Received::kEnd;
   }
+  // True when receive_for() would return a message (or skip a blank line) that arrived
+  // already, without waiting: the reader handles it before it passes the turn on.
+  virtual bool message_buffered() const { return false; }
   // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end
   // (at once for a transport that has none).
   virtual bool diagnostic(std::string* line) {

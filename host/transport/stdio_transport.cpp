@@ -59,12 +59,31 @@ void LineWriter::send(const nlohmann::json& message, const CallContext*) {
     pending_.swap(line);
   else
     pending_.append(line);
-  if (held_ && !client_waits && pending_.size() < kMaxHeldBytes) return;
+  if (!client_waits && pending_.size() < kMaxHeldBytes) {
+    if (held_) return;
+    if (OutputHold* hold = OutputHold::current(); hold != nullptr && hold->keep(this)) return;
+  }
+  send_pending(lock);
+}
+
+void LineWriter::send_pending(std::unique_lock<std::mutex>& lock) {
   if (t_on_reading_turn || NoClientWait::active()) {
     hand_off(lock);  // the stdio reader must not block on a client that does not read yet
     return;
   }
   write_pending(lock);
+}
+
+void LineWriter::end_hold() noexcept {
+  try {
+    std::unique_lock lock(mutex_);
+    if (held_) return;  // release() sends it
+    // To the writer thread: a thread that holds output finishes other calls' answers and
+    // must not wait for the client to read.
+    hand_off(lock);
+  } catch (...) {
+    // No thread to hand it to and no memory: the next send() or drain() writes it.
+  }
 }
 
 void LineWriter::hold() {

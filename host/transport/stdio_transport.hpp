@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/inline_watch.hpp"
+#include "base/output_hold.hpp"
 #include "base/send_batch.hpp"
 #include "server/inline_calls.hpp"
 #include "server/outbound.hpp"
@@ -33,11 +34,15 @@ namespace keyhold {
 // (sampling, elicitation, roots: a message with a method and an id) is never held, since the
 // call that sent it waits for the answer; nor is output beyond kMaxHeldBytes.
 //
+// A thread that holds an OutputHold (base/output_hold.hpp) has its lines kept back the same
+// way until its hold ends: a reader that finishes the replies of one read of a runner's
+// channel or a mounted server's stdout, whose answers then leave in one write.
+//
 // The stdio reading thread never writes: what it releases, and what it sends itself while
 // it holds the reading turn outside an inline call, goes to the writer's own thread. A
 // client that writes a long burst before it reads any answer would otherwise block the
 // reader in write() while the client waits for it to read.
-class LineWriter : public Outbound {
+class LineWriter : public Outbound, private HeldOutput {
  public:
   static constexpr std::size_t kMaxPendingBytes = 8u << 20;
   static constexpr std::size_t kMaxHeldBytes = 256u << 10;
@@ -61,6 +66,11 @@ class LineWriter : public Outbound {
   void drain();
 
  private:
+  // An OutputHold that kept lines of this writer ended: they go to the writer thread.
+  void end_hold() noexcept override;
+  // Writes pending_ here, or hands it to the writer thread when this thread must not block
+  // on the client. lock holds mutex_.
+  void send_pending(std::unique_lock<std::mutex>& lock);
   // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
   void write_pending(std::unique_lock<std::mutex>& lock);
   // The write loop of the thread that set writing_; clears it when pending_ is empty.

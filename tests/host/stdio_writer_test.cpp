@@ -189,3 +189,54 @@ TEST_CASE("stdio writer: a request to the client and output past the bound are n
   pipe.write_fd = -1;
   reader.join();
 }
+
+// What one read() of fd returns once it is readable (empty if nothing came within 1 s).
+std::string read_once(int fd) {
+  if (!readable(fd, 1000)) return {};
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
+TEST_CASE("stdio writer: a thread's OutputHold keeps its answers back until the hold ends") {
+  Pipe pipe;
+  LineWriter writer(pipe.write_fd);
+  {
+    keyhold::OutputHold hold;
+    for (int i = 0; i < 3; ++i) writer.send(json{{"id", i}, {"result", json::object()}}, nullptr);
+    CHECK_FALSE(readable(pipe.read_fd, 50));
+    // Another thread holds nothing: its line leaves at once, and takes the kept ones along
+    // (they may always leave earlier than asked; order is kept).
+    std::thread other([&] { writer.send(json{{"id", 7}, {"result", json::object()}}, nullptr); });
+    other.join();
+    const std::string first = read_once(pipe.read_fd);
+    REQUIRE(first.find("\"id\":7") != std::string::npos);
+    CHECK(first.find("\"id\":0") < first.find("\"id\":7"));
+    // Kept again after that, and a request to the client is never kept.
+    writer.send(json{{"id", 8}, {"result", json::object()}}, nullptr);
+    CHECK_FALSE(readable(pipe.read_fd, 50));
+    writer.send(json{{"id", "s1"}, {"method", "roots/list"}}, nullptr);
+    const std::string second = read_once(pipe.read_fd);
+    REQUIRE(second.find("roots/list") != std::string::npos);
+    CHECK(second.find("\"id\":8") < second.find("roots/list"));
+    writer.send(json{{"id", 9}, {"result", json::object()}}, nullptr);
+    CHECK_FALSE(readable(pipe.read_fd, 50));
+  }
+  // The hold's end hands the kept line to the writer thread.
+  CHECK(read_once(pipe.read_fd).find("\"id\":9") != std::string::npos);
+  writer.drain();
+}
+
+TEST_CASE("stdio writer: a writer's own hold outlasts an OutputHold that ends inside it") {
+  Pipe pipe;
+  LineWriter writer(pipe.write_fd);
+  writer.hold();
+  {
+    keyhold::OutputHold hold;
+    writer.send(json{{"id", 1}, {"result", json::object()}}, nullptr);
+  }
+  CHECK_FALSE(readable(pipe.read_fd, 50));  // release() sends it, not the hold's end
+  writer.release();
+  CHECK(readable(pipe.read_fd, 1000));
+  writer.drain();
+}

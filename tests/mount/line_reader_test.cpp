@@ -95,3 +95,24 @@ TEST_CASE("with a timeout: bytes trickling without a newline do not extend the w
   ::close(fds[0]);
   ::close(fds[1]);
 }
+
+TEST_CASE("line_buffered says whether the next line was read already, never reading for it") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  LineReader reader(fds[0], 100);
+  CHECK_FALSE(reader.line_buffered());
+  REQUIRE(::write(fds[1], "one\ntwo\nthr", 11) == 11);
+  std::string line;
+  REQUIRE(reader.next(&line, 1000) == LineReader::Result::kLine);
+  CHECK(line == "one");
+  CHECK(reader.line_buffered());  // "two" came in the same read
+  REQUIRE(reader.next(&line, 0) == LineReader::Result::kLine);
+  CHECK(line == "two");
+  CHECK_FALSE(reader.line_buffered());  // "thr" is not a whole line
+  REQUIRE(::write(fds[1], "ee\n", 3) == 3);
+  CHECK_FALSE(reader.line_buffered());  // in the pipe, not read yet
+  REQUIRE(reader.next(&line, 1000) == LineReader::Result::kLine);
+  CHECK(line == "three");
+  ::close(fds[1]);
+  ::close(fds[0]);
+}
