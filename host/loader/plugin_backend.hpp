@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,17 @@
 #include "loader/plugin_library.hpp"
 
 namespace keyhold {
+
+// The outcome of a call into a plugin: a KH_* status and the bytes it wrote.
+struct PluginReply {
+  int32_t status = KH_ERROR;
+  std::string body;  // result JSON on KH_OK, otherwise a UTF-8 message
+  // KH_OK from a backend that holds the result parsed already (a mounted server, which
+  // reads it inside a JSON-RPC message): the result object, and body is empty. It was
+  // parsed within the limits of the message it came in (no deeper than
+  // rpc::kMaxPluginJsonDepth); the caller uses it instead of parsing body.
+  nlohmann::json result;
+};
 
 class PluginBackend {
  public:
@@ -36,14 +48,15 @@ class PluginBackend {
   // Thread-safe: calls may run concurrently on different contexts.
   virtual int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                        std::string* body) = 0;
-  // The reply to a call started with call_async(): a KH_* status and the body.
-  using CallDone = std::function<void(int32_t status, std::string body)>;
+  // The reply to a call started with call_async().
+  using CallDone = std::function<void(PluginReply reply)>;
   // Starts a call whose reply goes to `done` on whichever thread reads it (this one, if it
   // fails at once), so no thread waits for it. False, with `done` untouched, when this
-  // backend cannot now; the caller then uses call(). ctx stays alive until done has run;
+  // backend cannot now; the caller then uses call(). params is the call's params object
+  // (the backend copies or serialises what it keeps). ctx stays alive until done has run;
   // done must not throw.
   virtual bool call_async(const std::shared_ptr<CallContext>& /*ctx*/, std::string_view /*method*/,
-                          std::string_view /*params_json*/, CallDone& /*done*/) {
+                          const nlohmann::json& /*params*/, CallDone& /*done*/) {
     return false;
   }
   // Destroys the plugin object; no call is in flight. Idempotent.
@@ -54,8 +67,7 @@ class PluginBackend {
 // be finished with no lock held.
 struct FinishedCall {
   PluginBackend::CallDone finish;
-  std::int32_t status = KH_ERROR;
-  std::string body;
+  PluginReply reply;
   std::shared_ptr<CallContext> owner;
   std::shared_ptr<void> kept;  // what the call kept alive (its runner, its connection)
 };

@@ -257,16 +257,14 @@ PluginReply PluginInstance::call(CallContext& ctx, std::string_view method,
 bool PluginInstance::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
                                 const nlohmann::json& params,
                                 std::function<void(PluginReply)> done) {
-  PluginBackend::CallDone finish = [done = std::move(done)](int32_t status, std::string body) {
-    done(PluginReply{status, std::move(body)});
-  };
-  return backend_->call_async(ctx, method, params.dump(), finish);
+  PluginBackend::CallDone finish = std::move(done);
+  return backend_->call_async(ctx, method, params, finish);
 }
 
 void run_finished(std::vector<FinishedCall>& finished) {
   if (finished.empty()) return;
   NoClientWait no_wait;
-  for (FinishedCall& f : finished) f.finish(f.status, std::move(f.body));
+  for (FinishedCall& f : finished) f.finish(std::move(f.reply));
   finished.clear();
 }
 

@@ -24,12 +24,6 @@ struct kh_host {
 
 namespace keyhold {
 
-// The outcome of a call into a plugin: a KH_* status and the bytes it wrote.
-struct PluginReply {
-  int32_t status = KH_ERROR;
-  std::string body;  // result JSON on KH_OK, otherwise a UTF-8 message
-};
-
 class PluginInstance {
  public:
   // `events` receives instance-wide events (list_changed, logs outside a request); it

@@ -460,12 +460,15 @@ void RunnerBackend::pass_turn(Process& process, std::uint64_t self) {
   process.turn.reading = false;
   // A caller still waiting takes the turn (any one: they all read for everyone). With
   // none, the reader thread takes it when it next looks: it is not woken for that, since
-  // in a stream of calls the next caller comes sooner and would find the turn taken.
-  for (auto& [id, p] : pending_)
-    if (id != self && !p.done && p.generation == process.generation && !p.finish) {
-      p.ready.notify_one();
-      return;
-    }
+  // in a stream of calls the next caller comes sooner and would find the turn taken. The
+  // waiting callers are counted (in_flight, self among them), so a stream of async calls is
+  // not walked for one.
+  if (process.turn.in_flight > (self != 0 ? 1 : 0))
+    for (auto& [id, p] : pending_)
+      if (id != self && !p.done && p.generation == process.generation && !p.finish) {
+        p.ready.notify_one();
+        return;
+      }
   // Answers nobody waits for come next: the reader thread takes the turn at once.
   if (process.turn.async_calls > 0) process.turn.reader_wake.notify_one();
 }
@@ -510,11 +513,12 @@ int32_t RunnerBackend::call(CallContext& ctx, std::string_view method, std::stri
 }
 
 bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
-                               std::string_view params_json, CallDone& done) {
+                               const nlohmann::json& params, CallDone& done) {
   // Everything that may throw, before the call is registered.
   Message m;
   m.type = Type::kCall;
-  m.parts = {std::string(method), std::string(params_json)};
+  m.parts = {std::string(method), params.dump()};
+  const std::string& params_json = m.parts[1];
   // A large frame (or one over the limit, which call() refuses with the reason) goes with a
   // worker: once its first bytes are out it must be finished, and the rest may have to wait
   // for the runner to read. A small one leaves whole or not at all: a unix stream socket
@@ -570,8 +574,8 @@ void RunnerBackend::take_finished(std::uint64_t id, std::vector<FinishedCall>* o
     return;
   Pending& p = it->second;
   --p.process->turn.async_calls;
-  out->push_back(
-      {std::move(p.finish), p.status, std::move(p.body), std::move(p.owner), std::move(p.process)});
+  out->push_back({std::move(p.finish), PluginReply{p.status, std::move(p.body), {}},
+                  std::move(p.owner), std::move(p.process)});
   pending_.erase(it);
 }
 

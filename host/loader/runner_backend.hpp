@@ -72,7 +72,7 @@ class RunnerBackend final : public PluginBackend {
   // While the runner is up: the call is sent from this thread and finished by whoever reads
   // its reply (the reader thread mostly), which also keeps its call_timeout and cancellation.
   bool call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
-                  std::string_view params_json, CallDone& done) override;
+                  const nlohmann::json& params, CallDone& done) override;
   void destroy() override;
 
   // The runner's process id (0 when none runs), for tests and `plugins list`.

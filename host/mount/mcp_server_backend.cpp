@@ -99,6 +99,20 @@ int32_t reply_of(const json& response, std::string* body) {
   return KH_OK;
 }
 
+// reply_of() for a caller that takes the result parsed (PluginReply::result): the result
+// object is moved out of response, never serialised.
+PluginReply parsed_reply_of(json response) {
+  PluginReply reply;
+  auto result = response.find("result");
+  if (response.contains("error") || result == response.end() || !result->is_object()) {
+    reply.status = reply_of(response, &reply.body);
+    return reply;
+  }
+  reply.status = KH_OK;
+  reply.result = std::move(*result);
+  return reply;
+}
+
 // Gives the server the request's own id as its progress token when the client asked for
 // progress (the client's token stays with the session), and never the client's token.
 void set_progress_token(json& params, const CallContext* ctx, std::int64_t id) {
@@ -518,14 +532,14 @@ int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
 }
 
 bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
-                                  std::string_view params_json, CallDone& done) {
-  if (options_.remote) return false;  // an HTTP request is sent by a thread that waits
-  json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
-  if (params.is_discarded() || !params.is_object()) return false;  // call() says why
+                                  const json& call_params, CallDone& done) {
+  if (options_.remote) return false;           // an HTTP request is sent by a thread that waits
+  if (!call_params.is_object()) return false;  // call() says why
   // Everything that may throw, before the call is registered; the text needs the id first
   // (an id taken by a call that is then refused is never used).
   const std::int64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   std::string method_text(method);
+  json params = call_params;
   set_progress_token(params, ctx.get(), id);
   const std::string text = text_of(rpc::make_request(id, method_text, std::move(params)));
   // Queued, never waited for: the thread starting this call reads the client's next
@@ -598,10 +612,10 @@ void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>*
   Pending& p = it->second;
   FinishedCall f;
   if (!p.failure.empty()) {
-    f.status = p.cancelled ? KH_CANCELLED : KH_ERROR;
-    f.body = std::move(p.failure);
+    f.reply.status = p.cancelled ? KH_CANCELLED : KH_ERROR;
+    f.reply.body = std::move(p.failure);
   } else {
-    f.status = reply_of(p.response, &f.body);
+    f.reply = parsed_reply_of(std::move(p.response));
   }
   f.finish = std::move(p.finish);
   f.owner = std::move(p.owner);

@@ -96,7 +96,7 @@ class McpServerBackend final : public PluginBackend {
   // end, base/send_batch.hpp); false otherwise (call() then starts, waits for or refuses
   // it). A remote server: always false.
   bool call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
-                  std::string_view params_json, CallDone& done) override;
+                  const nlohmann::json& params, CallDone& done) override;
   void destroy() override;
 
   // The server's process id (0 when none runs), for tests and logs.

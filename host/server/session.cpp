@@ -631,7 +631,9 @@ json Session::response_for(const CallContext& ctx, PluginInstance& instance,
   const json& id = ctx.request_id;
   switch (result.status) {
     case KH_OK: {
-      json body = rpc::parse_json(result.body, rpc::kMaxPluginJsonDepth);
+      json body = result.result.is_object()
+                      ? std::move(result.result)
+                      : rpc::parse_json(result.body, rpc::kMaxPluginJsonDepth);
       if (body.is_discarded() || !body.is_object())
         return rpc::make_error(id, rpc::kInternalError,
                                "plugin '" + instance.name() +
