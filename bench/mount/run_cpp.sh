@@ -12,7 +12,11 @@
 #
 #   bench/mount/run_cpp.sh [N]      N tools/call per mode (default 20000)
 #
-# Environment: N, WINDOW (default 64), STARTS (default 5), WARMUP (default 1000), BUILD
+# The targets are judged on the median over ROUNDS (default 5) alternating pairs of runs,
+# direct then keyhold (the first pair is the table's), since one pair on a shared VM moves
+# by tens of percent; every pair's figures are printed.
+#
+# Environment: N, ROUNDS, WINDOW (default 64), STARTS (default 5), WARMUP (default 1000), BUILD
 # (default build/, configured with -DKEYHOLD_BUILD_BENCH=ON, holding bin/keyhold,
 # bin/keyhold-runner, bin/stdio_driver, bin/floor_relay), NODE (default
 # tests/e2e/node_modules/.bin/node).
@@ -25,6 +29,7 @@ N="${1:-${N:-20000}}"
 WINDOW="${WINDOW:-64}"
 STARTS="${STARTS:-5}"
 WARMUP="${WARMUP:-1000}"
+ROUNDS="${ROUNDS:-5}"
 BUILD="$(cd "${BUILD:-$root/build}" && pwd)"
 KEYHOLD="$BUILD/bin/keyhold"
 DRIVER="$BUILD/bin/stdio_driver"
@@ -67,6 +72,11 @@ drive floor-relay echo "$RELAY" "$NODE" "$SERVER"
 drive keyhold mounted_echo "$KEYHOLD" serve --config "$tmp/keyhold.toml"
 drive floor echo "$FLOOR"
 drive keyhold-floor mounted_echo "$KEYHOLD" serve --config "$tmp/floor.toml"
+# The further pairs (no cold starts: only the targets' rows are read from them).
+for ((r = 2; r <= ROUNDS; r++)); do
+  STARTS=0 drive "direct-$r" echo "$NODE" "$SERVER"
+  STARTS=0 drive "keyhold-$r" mounted_echo "$KEYHOLD" serve --config "$tmp/keyhold.toml"
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
@@ -78,12 +88,26 @@ for row in pipe_calls_per_s seq_calls_per_s p50_us p90_us p99_us cold_start_ms r
 done
 echo "(CPU per call counts each server with its descendants: the relay's and keyhold's include the node server's)"
 
+# Per pair: p50 added (us) and the pipelined ratio; the targets on their medians.
+pairs=""
+for ((r = 1; r <= ROUNDS; r++)); do
+  d="direct" k="keyhold"
+  ((r > 1)) && d="direct-$r" k="keyhold-$r"
+  pairs+="$(field "$d" p50_us) $(field "$k" p50_us) $(field "$d" pipe_calls_per_s) $(field "$k" pipe_calls_per_s)"$'\n'
+done
 echo
-awk -v d50="$(field direct p50_us)" -v r50="$(field floor-relay p50_us)" -v k50="$(field keyhold p50_us)" \
-  -v dp="$(field direct pipe_calls_per_s)" -v rp="$(field floor-relay pipe_calls_per_s)" \
-  -v kp="$(field keyhold pipe_calls_per_s)" 'BEGIN {
-    printf "%-44s %+9.1f us   (floor relay %+.1f us)  target <= +50 us  %s\n", "p50 added by keyhold", k50 - d50, r50 - d50, (k50 - d50 <= 50) ? "PASS" : "MISS"
-    printf "%-44s %9.3f      (floor relay %.3f)     target >= 0.8     %s\n", "pipelined calls/s, keyhold / direct", kp / dp, rp / dp, (kp / dp >= 0.8) ? "PASS" : "MISS"
+printf '%s' "$pairs" | awk -v r50="$(field floor-relay p50_us)" -v rp="$(field floor-relay pipe_calls_per_s)" \
+  -v d50="$(field direct p50_us)" -v dp="$(field direct pipe_calls_per_s)" '
+  function median(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  NF == 4 { n++; added[n] = $2 - $1; ratio[n] = $4 / $3
+            printf "pair %d: direct %d calls/s, p50 %.1f us; keyhold %d calls/s, p50 %.1f us; ratio %.3f, p50 added %+.1f us\n", n, $3, $1, $4, $2, ratio[n], added[n] }
+  END {
+    a = median(added, n); q = median(ratio, n)
+    printf "%-44s %+9.1f us   (floor relay, pair 1: %+.1f us)  target <= +50 us  %s\n", "p50 added by keyhold, median of " n " pairs", a, r50 - d50, (a <= 50) ? "PASS" : "MISS"
+    printf "%-44s %9.3f      (floor relay, pair 1: %.3f)     target >= 0.8     %s\n", "pipelined keyhold / direct, median of " n, q, rp / dp, (q >= 0.8) ? "PASS" : "MISS"
   }'
 awk -v f50="$(field floor p50_us)" -v k50="$(field keyhold-floor p50_us)" \
   -v kp="$(field keyhold-floor pipe_calls_per_s)" -v kc="$(field keyhold-floor pipe_cpu_us_per_call)" 'BEGIN {
