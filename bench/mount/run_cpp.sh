@@ -30,6 +30,10 @@ WINDOW="${WINDOW:-64}"
 STARTS="${STARTS:-5}"
 WARMUP="${WARMUP:-1000}"
 ROUNDS="${ROUNDS:-5}"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || {
+  echo "run_cpp.sh: ROUNDS must be a whole number of 1 or more (got '$ROUNDS')" >&2
+  exit 1
+}
 BUILD="$(cd "${BUILD:-$root/build}" && pwd)"
 KEYHOLD="$BUILD/bin/keyhold"
 DRIVER="$BUILD/bin/stdio_driver"
@@ -105,6 +109,7 @@ printf '%s' "$pairs" | awk -v r50="$(field floor-relay p50_us)" -v rp="$(field f
   NF == 4 { n++; added[n] = $2 - $1; ratio[n] = $4 / $3
             printf "pair %d: direct %d calls/s, p50 %.1f us; keyhold %d calls/s, p50 %.1f us; ratio %.3f, p50 added %+.1f us\n", n, $3, $1, $4, $2, ratio[n], added[n] }
   END {
+    if (n == 0) { print "run_cpp.sh: no pair of runs was read" > "/dev/stderr"; exit 1 }
     a = median(added, n); q = median(ratio, n)
     printf "%-44s %+9.1f us   (floor relay, pair 1: %+.1f us)  target <= +50 us  %s\n", "p50 added by keyhold, median of " n " pairs", a, r50 - d50, (a <= 50) ? "PASS" : "MISS"
     printf "%-44s %9.3f      (floor relay, pair 1: %.3f)     target >= 0.8     %s\n", "pipelined keyhold / direct, median of " n, q, rp / dp, (q >= 0.8) ? "PASS" : "MISS"

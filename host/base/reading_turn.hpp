@@ -20,8 +20,11 @@ struct ReadingTurn {
   static constexpr auto kLinger = std::chrono::milliseconds(5);
 
   bool reading = false;  // someone holds the turn
-  int in_flight = 0;     // requests waiting for an answer
-  int async_calls = 0;   // requests nobody waits for: the reader thread reads their answers
+  // Requests whose caller waits for the answer (async calls are in async_calls), counted
+  // from before the first wait until after the caller's last pass of the turn: the owner's
+  // pass_turn looks for a waiter to hand the turn to only when one is counted.
+  int in_flight = 0;
+  int async_calls = 0;  // requests nobody waits for: the reader thread reads their answers
   Clock::time_point last_done{};
   std::condition_variable reader_wake;  // the reader thread waits here
 

@@ -48,6 +48,14 @@ class PluginBackend {
   // Thread-safe: calls may run concurrently on different contexts.
   virtual int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                        std::string* body) = 0;
+  // call() for a caller that holds params parsed: a backend that parses its result anyway
+  // (a mounted server) hands it over in reply.result instead of as text.
+  virtual PluginReply call_json(CallContext& ctx, std::string_view method,
+                                const nlohmann::json& params) {
+    PluginReply reply;
+    reply.status = call(ctx, method, params.dump(), &reply.body);
+    return reply;
+  }
   // The reply to a call started with call_async().
   using CallDone = std::function<void(PluginReply reply)>;
   // Starts a call whose reply goes to `done` on whichever thread reads it (this one, if it

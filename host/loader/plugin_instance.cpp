@@ -249,9 +249,7 @@ Result<nlohmann::json> PluginInstance::describe() {
 
 PluginReply PluginInstance::call(CallContext& ctx, std::string_view method,
                                  const nlohmann::json& params) {
-  PluginReply reply;
-  reply.status = backend_->call(ctx, method, params.dump(), &reply.body);
-  return reply;
+  return backend_->call_json(ctx, method, params);
 }
 
 bool PluginInstance::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,

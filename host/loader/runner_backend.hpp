@@ -113,7 +113,8 @@ class RunnerBackend final : public PluginBackend {
   void read_frame(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout,
                   std::chrono::microseconds spin = {});
   // read_frame(), then every whole frame that read buffered; lock (mutex_) held on entry
-  // and return, released while reading. The caller holds the turn.
+  // and return, released while reading. The caller holds the turn. What the calls it
+  // finishes send to the client leaves when it returns, together (base/output_hold.hpp).
   void read_frames(const std::shared_ptr<Process>& process, std::chrono::milliseconds timeout,
                    std::unique_lock<std::mutex>& lock, std::chrono::microseconds spin = {});
   // The reader thread: holds the turn while no call is in flight.

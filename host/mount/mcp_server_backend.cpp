@@ -492,43 +492,45 @@ Status McpServerBackend::read_catalog(const std::shared_ptr<Connection>& c) {
 
 int32_t McpServerBackend::call(CallContext& ctx, std::string_view method,
                                std::string_view params_json, std::string* body) {
-  if (Status running = ensure_running(); !running.is_ok()) {
-    *body = running.message();
-    return KH_ERROR;
-  }
   json params = rpc::parse_json(params_json, rpc::kMaxPluginJsonDepth);
   if (params.is_discarded() || !params.is_object()) {
     *body = "params must be a JSON object";
     return KH_INVALID_ARGUMENT;
   }
+  PluginReply reply = call_json(ctx, method, params);
+  *body = reply.result.is_object() ? text_of(reply.result) : std::move(reply.body);
+  return reply.status;
+}
+
+PluginReply McpServerBackend::call_json(CallContext& ctx, std::string_view method,
+                                        const json& params) {
+  auto fail = [](int32_t status, std::string message) {
+    return PluginReply{status, std::move(message), {}};
+  };
+  if (Status running = ensure_running(); !running.is_ok()) return fail(KH_ERROR, running.message());
+  if (!params.is_object()) return fail(KH_INVALID_ARGUMENT, "params must be a JSON object");
   std::shared_ptr<Connection> c;
   {
     std::lock_guard lock(mutex_);
     c = connection_;
   }
-  if (!c) {
-    *body = "instance '" + options_.instance + "' is not running";
-    return KH_ERROR;
-  }
+  if (!c) return fail(KH_ERROR, "instance '" + options_.instance + "' is not running");
   auto response = request(c, std::string(method), params, &ctx, options_.call_timeout);
   if (!response.is_ok() && response.status().code() != ErrorCode::kCancelled &&
       c->transport->session_lost()) {
     // Refused before the server processed it: once more, in a new session.
-    if (Status running = ensure_running(); !running.is_ok()) {
-      *body = running.message();
-      return KH_ERROR;
-    }
+    if (Status running = ensure_running(); !running.is_ok())
+      return fail(KH_ERROR, running.message());
     {
       std::lock_guard lock(mutex_);
       c = connection_;
     }
-    response = request(c, std::string(method), std::move(params), &ctx, options_.call_timeout);
+    response = request(c, std::string(method), params, &ctx, options_.call_timeout);
   }
-  if (!response.is_ok()) {
-    *body = response.status().message();
-    return response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR;
-  }
-  return reply_of(*response, body);
+  if (!response.is_ok())
+    return fail(response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR,
+                response.status().message());
+  return parsed_reply_of(std::move(*response));
 }
 
 bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
@@ -765,17 +767,14 @@ void McpServerBackend::read_messages(std::shared_ptr<Connection> c) {
       // 20 ms; otherwise every 250 ms (an async call may start while it waits).
       const auto tick = std::chrono::milliseconds(c->turn.async_calls > 0 ? 20 : 250);
       lock.unlock();
-      auto got = c->transport->receive_for(&text, tick);
+      const auto got = c->transport->receive_for(&text, tick);
       if (got == ServerTransport::Received::kMessage) {
         // One read often brings the answers of several calls: each is handled before the
         // turn passes on, and their answers to the client leave in one write.
         OutputHold hold;
         handle_text(c, text);
-        while (c->transport->message_buffered()) {
-          got = c->transport->receive_for(&text, std::chrono::milliseconds(0));
-          if (got != ServerTransport::Received::kMessage) break;
+        while (c->transport->receive_buffered(&text) == ServerTransport::Received::kMessage)
           handle_text(c, text);
-        }
       }
       lock.lock();
       if (got == ServerTransport::Received::kEnd) c->at_end = true;

@@ -89,6 +89,8 @@ class McpServerBackend final : public PluginBackend {
   int32_t describe(std::string* body) override;
   int32_t call(CallContext& ctx, std::string_view method, std::string_view params_json,
                std::string* body) override;
+  PluginReply call_json(CallContext& ctx, std::string_view method,
+                        const nlohmann::json& params) override;
   // A stdio server's call with nobody waiting for it: the thread that reads the response
   // (most often the connection's reader thread) finishes it, and keeps its cancellation
   // and call_timeout. Only while the server runs and takes the request into its queue

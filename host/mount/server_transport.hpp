@@ -71,9 +71,13 @@ class ServerTransport {
     std::optional<std::int64_t> related;
     return receive(message, &related) ? Received::kMessage : Received::kEnd;
   }
-  // True when receive_for() would return a message (or skip a blank line) that arrived
-  // already, without waiting: the reader handles it before it passes the turn on.
-  virtual bool message_buffered() const { return false; }
+  // The next message when it has been read from the server already (kMessage); kTimeout
+  // when none has. Never reads nor waits, so a loop over it ends with what one read
+  // brought: the reader handles that before it passes the turn on.
+  virtual Received receive_buffered(std::string* message) {
+    (void)message;
+    return Received::kTimeout;
+  }
   // Blocks for the next diagnostic line (a child's stderr) into *line; false at the end
   // (at once for a transport that has none).
   virtual bool diagnostic(std::string* line) {

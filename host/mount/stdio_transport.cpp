@@ -64,6 +64,16 @@ ServerTransport::Received StdioTransport::receive_for(std::string* message,
   }
 }
 
+ServerTransport::Received StdioTransport::receive_buffered(std::string* message) {
+  // next() returns a buffered line before it would read; blank lines are skipped as by
+  // receive_for(), but only those already read.
+  while (lines_.line_buffered()) {
+    if (lines_.next(message) != LineReader::Result::kLine) return Received::kEnd;
+    if (message->find_first_not_of(" \t") != std::string::npos) return Received::kMessage;
+  }
+  return Received::kTimeout;
+}
+
 bool StdioTransport::diagnostic(std::string* line) {
   for (;;) {
     const auto got = diagnostics_.next(line);

@@ -26,7 +26,7 @@ class StdioTransport final : public ServerTransport {
   bool receive(std::string* message, std::optional<std::int64_t>* related) override;
   bool readable_by_callers() const override { return true; }
   Received receive_for(std::string* message, std::chrono::milliseconds timeout) override;
-  bool message_buffered() const override { return lines_.line_buffered(); }
+  Received receive_buffered(std::string* message) override;
   bool diagnostic(std::string* line) override;
   std::string close(std::chrono::milliseconds grace) override;
   void abort() override { process_->kill_group(); }

@@ -77,6 +77,29 @@ TEST_CASE("receive_for keeps its deadline while a server sends blank lines") {
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
 }
 
+TEST_CASE("receive_buffered hands out only what a read brought, blank lines skipped") {
+  // A server that floods lines, blank ones between messages: the reader's loop over
+  // receive_buffered() must end with what is buffered, never read on for more.
+  auto process = ServerProcess::start(
+      {"/bin/sh", "-c", "printf 'a\n\n \nb\n'; while :; do printf '\nc\n'; done"}, {});
+  REQUIRE(process.is_ok());
+  keyhold::mount::StdioTransport transport(std::move(process).value(), 1 << 20);
+  using Received = keyhold::mount::ServerTransport::Received;
+  std::string message;
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the pipe fills up
+  REQUIRE(transport.receive_for(&message, std::chrono::seconds(5)) == Received::kMessage);
+  CHECK(message == "a");
+  int handed = 0;
+  while (transport.receive_buffered(&message) == Received::kMessage) {
+    CHECK((message == "b" || message == "c"));
+    ++handed;
+  }
+  // One read takes at most 64 KiB: "\nc\n" three bytes a message.
+  CHECK(handed >= 1);
+  CHECK(handed <= 64 * 1024 / 3);
+  CHECK(transport.receive_buffered(&message) == Received::kTimeout);
+}
+
 TEST_CASE("queued lines leave in order, before a written line, and never wait for the server") {
   // cat echoes its stdin: what comes back is what was written, in the order written.
   auto process = ServerProcess::start({"/bin/cat"}, {});
