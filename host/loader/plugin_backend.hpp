@@ -51,11 +51,7 @@ class PluginBackend {
   // call() for a caller that holds params parsed: a backend that parses its result anyway
   // (a mounted server) hands it over in reply.result instead of as text.
   virtual PluginReply call_json(CallContext& ctx, std::string_view method,
-                                const nlohmann::json& params) {
-    PluginReply reply;
-    reply.status = call(ctx, method, params.dump(), &reply.body);
-    return reply;
-  }
+                                const nlohmann::json& params);
   // The reply to a call started with call_async().
   using CallDone = std::function<void(PluginReply reply)>;
   // Starts a call whose reply goes to `done` on whichever thread reads it (this one, if it

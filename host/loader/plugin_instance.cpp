@@ -4,6 +4,7 @@
 #include "loader/abi_status.hpp"
 #include "loader/abi_strings.hpp"
 #include "protocol/json_parse.hpp"
+#include "protocol/json_rpc.hpp"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -257,6 +258,13 @@ bool PluginInstance::call_async(const std::shared_ptr<CallContext>& ctx, std::st
                                 std::function<void(PluginReply)> done) {
   PluginBackend::CallDone finish = std::move(done);
   return backend_->call_async(ctx, method, params, finish);
+}
+
+PluginReply PluginBackend::call_json(CallContext& ctx, std::string_view method,
+                                     const nlohmann::json& params) {
+  PluginReply reply;
+  reply.status = call(ctx, method, rpc::serialize(params), &reply.body);
+  return reply;
 }
 
 void run_finished(std::vector<FinishedCall>& finished) {

@@ -24,6 +24,7 @@
 #include "loader/fork_server.hpp"
 #include "loader/plugin_instance.hpp"
 #include "protocol/json_parse.hpp"
+#include "protocol/json_rpc.hpp"
 
 namespace keyhold {
 
@@ -517,7 +518,7 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
   // Everything that may throw, before the call is registered.
   Message m;
   m.type = Type::kCall;
-  m.parts = {std::string(method), params.dump()};
+  m.parts = {std::string(method), rpc::serialize(params)};
   const std::string& params_json = m.parts[1];
   // A large frame (or one over the limit, which call() refuses with the reason) goes with a
   // worker: once its first bytes are out it must be finished, and the rest may have to wait

@@ -214,6 +214,9 @@ std::optional<json> parse_message(std::string_view text, const Limits& limits, j
   return std::nullopt;
 }
 
-std::string id_key(const json& id) { return id.dump(); }
+// The id's JSON text: a string id keeps its quotes, so it never equals a number's key.
+// serialize(), not dump(): dump() sets up a locale-aware serializer on every call, which
+// showed in profiles of pipelined calls (one key per call).
+std::string id_key(const json& id) { return serialize(id); }
 
 }  // namespace keyhold::rpc
