@@ -536,7 +536,7 @@ PluginReply McpServerBackend::call_json(CallContext& ctx, std::string_view metho
 bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
                                   const json& call_params, CallDone& done) {
   if (options_.remote) return false;           // an HTTP request is sent by a thread that waits
-  if (!call_params.is_object()) return false;  // call() says why
+  if (!call_params.is_object()) return false;  // call_json() says why
   // Everything that may throw, before the call is registered; the text needs the id first
   // (an id taken by a call that is then refused is never used).
   const std::int64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -555,8 +555,8 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   {
     std::lock_guard lock(mutex_);
     c = connection_;
-    // A server to (re)start, a failed or shut down instance: call() starts it, waits for
-    // it or says why.
+    // A server to (re)start, a failed or shut down instance: call_json() starts it, waits
+    // for it or says why.
     if (destroyed_ || !failed_.empty() || !c || c->ended || c->at_end || !c->ready ||
         !c->transport->readable_by_callers())
       return false;
