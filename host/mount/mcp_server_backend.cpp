@@ -87,26 +87,19 @@ int32_t status_for_error(const json& error, std::string* body) {
   }
 }
 
-// The KH_* status and body of a server's response to a forwarded call.
-int32_t reply_of(const json& response, std::string* body) {
-  if (auto e = response.find("error"); e != response.end()) return status_for_error(*e, body);
+// The reply to a forwarded call from the server's response: its error as a KH_* status
+// and message, or its result object, moved out of response and never serialised
+// (PluginReply::result).
+PluginReply reply_of(json response) {
+  PluginReply reply;
+  if (auto e = response.find("error"); e != response.end()) {
+    reply.status = status_for_error(*e, &reply.body);
+    return reply;
+  }
   auto result = response.find("result");
   if (result == response.end() || !result->is_object()) {
-    *body = "the mounted server answered without a result object";
-    return KH_ERROR;
-  }
-  *body = text_of(*result);
-  return KH_OK;
-}
-
-// reply_of() for a caller that takes the result parsed (PluginReply::result): the result
-// object is moved out of response, never serialised.
-PluginReply parsed_reply_of(json response) {
-  PluginReply reply;
-  auto result = response.find("result");
-  if (response.contains("error") || result == response.end() || !result->is_object()) {
-    reply.status = reply_of(response, &reply.body);
-    return reply;
+    reply.body = "the mounted server answered without a result object";
+    return reply;  // KH_ERROR
   }
   reply.status = KH_OK;
   reply.result = std::move(*result);
@@ -530,7 +523,7 @@ PluginReply McpServerBackend::call_json(CallContext& ctx, std::string_view metho
   if (!response.is_ok())
     return fail(response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR,
                 response.status().message());
-  return parsed_reply_of(std::move(*response));
+  return reply_of(std::move(*response));
 }
 
 bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::string_view method,
@@ -617,7 +610,7 @@ void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>*
     f.reply.status = p.cancelled ? KH_CANCELLED : KH_ERROR;
     f.reply.body = std::move(p.failure);
   } else {
-    f.reply = parsed_reply_of(std::move(p.response));
+    f.reply = reply_of(std::move(p.response));
   }
   f.finish = std::move(p.finish);
   f.owner = std::move(p.owner);
