@@ -173,3 +173,48 @@ TEST_CASE("parse_json reads a long document with the kept and a fresh parser ali
   CHECK(parse_json("[" + huge + "," + nested(kDepth, "") + "]", kDepth).is_discarded());
   CHECK(parse_json(nested(kDepth, "1"), 64) == json::parse(nested(kDepth, "1")));
 }
+
+// parse_message counts the depth (nesting_depth) only when simdjson refused the text, so
+// simdjson must refuse every document that nests deeper than its max_depth, counted as
+// nesting_depth counts (each array or object one level). simdjson counts values instead
+// (the root value is at depth 1), so it also refuses a document at the limit whose deepest
+// array or object is not empty: nlohmann then reads it, with the same result.
+TEST_CASE("try_parse_json_fast never takes a document nesting deeper than max_depth",
+          "[json_parse]") {
+  for (const std::size_t limit : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{7},
+                                  std::size_t{64}, keyhold::rpc::kMaxPluginJsonDepth}) {
+    for (std::size_t depth = limit - 1; depth <= limit + 2; ++depth) {
+      if (depth == 0) continue;
+      // Arrays only, objects only, and the two by turns; at the bottom a scalar, a string
+      // of brackets, or nothing (the deepest container empty).
+      std::string arrays, objects, mixed, closing_arrays, closing_objects, closing_mixed;
+      for (std::size_t i = 0; i < depth; ++i) {
+        arrays += '[';
+        closing_arrays += ']';
+        objects += i + 1 < depth ? "{\"k\":" : "{";
+        closing_objects += '}';
+        const bool object = i % 2 == 0;
+        mixed += object ? (i + 1 < depth ? "{\"k\":" : "{") : "[";
+        closing_mixed.insert(0, object ? "}" : "]");
+      }
+      const std::string texts[] = {
+          arrays + "1" + closing_arrays,
+          arrays + closing_arrays,
+          objects + "\"k\":\"[[{\"" + closing_objects,
+          objects + closing_objects,
+          mixed + (depth % 2 == 1 ? "\"k\":null" : "null") + closing_mixed,
+          mixed + closing_mixed,
+      };
+      for (const std::string& text : texts) {
+        INFO("limit " << limit << ", depth " << depth << ": " << text.substr(0, 48));
+        REQUIRE(json::parse(text).is_structured());
+        REQUIRE(keyhold::rpc::nesting_depth(text, 1000) == depth);
+        json value;
+        const bool taken = keyhold::rpc::try_parse_json_fast(text, limit, &value);
+        if (depth > limit) CHECK_FALSE(taken);
+        if (depth < limit) CHECK(taken);
+        if (taken) CHECK(value == json::parse(text));
+      }
+    }
+  }
+}
