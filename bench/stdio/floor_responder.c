@@ -4,10 +4,16 @@
  * with one tool (echo, so that keyhold can mount it), other
  * requests with an empty result, notifications with nothing. Answers to every complete
  * line in one read() go out in one write(), as a well-batched server would do.
- * What it costs per call is the driver, the pipes and the kernel, which no server removes. */
+ * What it costs per call is the driver, the pipes and the kernel, which no server removes.
+ * Like keyhold's readers it polls a moment (FLOOR_POLL_US, yielding the CPU between tries)
+ * before it sleeps for input: a server need not pay a wake-up per sequential call. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char in_buf[1 << 20];
@@ -67,11 +73,36 @@ static int write_all(const char* data, size_t len) {
   return 0;
 }
 
+#define FLOOR_POLL_US 150
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* read(2) on the non-blocking stdin: tries for FLOOR_POLL_US, then sleeps in poll(2). */
+static ssize_t read_input(char* into, size_t room) {
+  const double until = now_us() + FLOOR_POLL_US;
+  for (;;) {
+    ssize_t n = read(0, into, room);
+    if (n >= 0 || (errno != EAGAIN && errno != EINTR)) return n;
+    if (errno == EINTR) continue;
+    if (now_us() < until) {
+      sched_yield();
+      continue;
+    }
+    struct pollfd fd = {0, POLLIN, 0};
+    if (poll(&fd, 1, -1) < 0 && errno != EINTR) return -1;
+  }
+}
+
 int main(void) {
+  const int flags = fcntl(0, F_GETFL);
+  if (flags < 0 || fcntl(0, F_SETFL, flags | O_NONBLOCK) < 0) return 1;
   size_t filled = 0;
   for (;;) {
-    ssize_t n = read(0, in_buf + filled, sizeof in_buf - filled);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = read_input(in_buf + filled, sizeof in_buf - filled);
     if (n <= 0) return 0;
     filled += (size_t)n;
     size_t start = 0, out = 0;
