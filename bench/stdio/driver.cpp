@@ -514,9 +514,9 @@ int main(int argc, char** argv) {
       cold_sorted.empty() ? 0 : cold_sorted.back(), first_start_ms, n / sequential.wall_us * 1e6,
       percentile(latencies, 0.50), percentile(latencies, 0.90), percentile(latencies, 0.99),
       latencies.back(), percentile(polled, 0.50), percentile(polled, 0.90),
-      percentile(polled, 0.99), polled.back(), n / pipelined.wall_us * 1e6, static_cast<double>(rss_kib) / 1024.0,
-      tree_size, sequential.server_cpu_us / n, pipelined.server_cpu_us / n,
-      100.0 * sequential.driver_cpu_us / sequential.wall_us,
+      percentile(polled, 0.99), polled.back(), n / pipelined.wall_us * 1e6,
+      static_cast<double>(rss_kib) / 1024.0, tree_size, sequential.server_cpu_us / n,
+      pipelined.server_cpu_us / n, 100.0 * sequential.driver_cpu_us / sequential.wall_us,
       100.0 * pipelined.driver_cpu_us / pipelined.wall_us,
       static_cast<double>(notifications) / (3.0 * n + static_cast<double>(options.warmup)));
   return 0;
