@@ -1,6 +1,7 @@
 # Shared by bench/stdio/run_cpp.sh and bench/mount/run_cpp.sh (sourced, not run): the run
 # header and one driver run per server through the C++ stdio driver. Expects DRIVER, N,
-# WINDOW, WARMUP, STARTS and tmp (a scratch folder) to be set.
+# WINDOW, WARMUP, STARTS and tmp (a scratch folder) to be set; POLLED (the calls of the
+# driver's polling pass, default N; 0 skips it) may be.
 
 # The lines every report starts with: what ran, where, with which settings.
 print_run_header() { # title
@@ -15,7 +16,7 @@ drive() { # label tool command...
   local label="$1" tool="$2"
   shift 2
   if ! "$DRIVER" --label "$label" --tool "$tool" --n "$N" --window "$WINDOW" --warmup "$WARMUP" \
-    --starts "$STARTS" --server-stderr "$tmp/$label.stderr" -- "$@" >"$tmp/$label.json"; then
+    --polled "${POLLED:-$N}" --starts "$STARTS" --server-stderr "$tmp/$label.stderr" -- "$@" >"$tmp/$label.json"; then
     echo "$(basename "$0"): $label failed; the tail of its stderr:" >&2
     tail -n 20 "$tmp/$label.stderr" >&2 || true
     exit 1
