@@ -106,6 +106,14 @@ PluginReply reply_of(json response) {
   return reply;
 }
 
+// True when set_progress_token changes params.
+bool sets_progress_token(const json& params, const CallContext* ctx) {
+  if (!params.is_object()) return false;
+  if (ctx != nullptr && !ctx->progress_token.is_null()) return true;
+  const auto meta = params.find("_meta");
+  return meta != params.end() && meta->is_object() && meta->contains("progressToken");
+}
+
 // Gives the server the request's own id as its progress token when the client asked for
 // progress (the client's token stays with the session), and never the client's token.
 void set_progress_token(json& params, const CallContext* ctx, std::int64_t id) {
@@ -114,6 +122,16 @@ void set_progress_token(json& params, const CallContext* ctx, std::int64_t id) {
     params["_meta"]["progressToken"] = id;
   else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
     meta->erase("progressToken");
+}
+
+// The request's text with set_progress_token applied; params are copied only when it
+// changes them.
+std::string request_text(std::int64_t id, std::string_view method, const json& params,
+                         const CallContext* ctx) {
+  if (!sets_progress_token(params, ctx)) return rpc::request_text(id, method, params);
+  json edited = params;
+  set_progress_token(edited, ctx, id);
+  return rpc::request_text(id, method, edited);
 }
 
 }  // namespace
@@ -348,8 +366,8 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   // The client's request this serves, for the audit of the secrets sent with it.
   const std::string client_request = ctx != nullptr ? ctx->request_id.dump() : std::string();
   // Not sent: the transport ends itself and the reader fails this request.
-  c->transport->send(text_of(rpc::make_request(id, method, std::move(params))), id,
-                     std::chrono::seconds(10), client_request);
+  c->transport->send(rpc::request_text(id, method, params), id, std::chrono::seconds(10),
+                     client_request);
   auto cancel = [&](const char* reason) {
     send_behind_queue(c,
                       text_of(rpc::make_notification("notifications/cancelled",
@@ -534,9 +552,7 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
   // (an id taken by a call that is then refused is never used).
   const std::int64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   std::string method_text(method);
-  json params = call_params;
-  set_progress_token(params, ctx.get(), id);
-  const std::string text = text_of(rpc::make_request(id, method_text, std::move(params)));
+  const std::string text = request_text(id, method_text, call_params, ctx.get());
   // Queued, never waited for: the thread starting this call reads the client's next
   // requests and must not wait for a server that stopped reading. Queued and registered
   // under mutex_ (queue() only tries stdin's lock), so that no message of the server, nor

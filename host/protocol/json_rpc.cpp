@@ -32,6 +32,20 @@ json make_request(const json& id, std::string_view method, json params) {
   return r;
 }
 
+std::string request_text(std::int64_t id, std::string_view method, const json& params) {
+  // The members in make_request's order (nlohmann keeps an object's keys sorted).
+  std::string out = "{\"id\":";
+  out += std::to_string(id);
+  out += ",\"jsonrpc\":\"2.0\",\"method\":";
+  sdk::json_write_detail::append_string(out, std::string(method));
+  if (!params.is_null()) {
+    out += ",\"params\":";
+    sdk::append_json(out, params);
+  }
+  out += '}';
+  return out;
+}
+
 namespace {
 bool valid_id(const json& id) { return id.is_string() || id.is_number_integer(); }
 }  // namespace

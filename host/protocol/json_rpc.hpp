@@ -2,6 +2,7 @@
 // JSON-RPC 2.0 framing for MCP: error codes, message construction, classification and
 // the guarded parse of one incoming message (size, nesting depth, UTF-8, JSON syntax).
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -35,6 +36,9 @@ json make_result(const json& id, json result);
 json make_error(const json& id, int code, std::string_view message, json data = nullptr);
 json make_notification(std::string_view method, json params);
 json make_request(const json& id, std::string_view method, json params);
+// serialize(make_request(id, method, params)), written without building the message (nor
+// copying params): a request to a mounted server, per forwarded call.
+std::string request_text(std::int64_t id, std::string_view method, const json& params);
 
 // Serializes a message for the wire: compact, one line, invalid UTF-8 replaced by U+FFFD
 // (a plugin's bad bytes must not abort the host).

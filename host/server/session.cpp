@@ -592,7 +592,11 @@ void Session::on_call_tool(const json& id, const std::string&, const json& param
     json headers = options_.param_headers;
     if (!guard_arguments(id, *it->second.instance, &headers)) return;
   }
-  json forwarded = params;
+  // The client's params with the plugin's tool name and the checked arguments (moved, not
+  // copied a second time with the rest).
+  json forwarded = json::object();
+  for (auto member = params.begin(); member != params.end(); ++member)
+    if (member.key() != "arguments") forwarded[member.key()] = *member;
   forwarded["name"] = it->second.plugin_name;
   forwarded["arguments"] = std::move(arguments);
   dispatch(id, it->second.instance, "tools/call", std::move(forwarded), meta.value(),

@@ -138,3 +138,24 @@ TEST_CASE("parse_message ignores a leading UTF-8 byte order mark") {
   REQUIRE(msg);
   CHECK((*msg)["method"] == "ping");
 }
+
+TEST_CASE("request_text writes what serialize(make_request()) writes") {
+  const json params_list[] = {
+      nullptr,
+      json::object(),
+      json{{"name", "echo"}, {"arguments", {{"text", "hé \"q\" \\ \n"}}}},
+      json{{"_meta", {{"progressToken", 7}}}, {"uri", "file:///a b"}, {"n", -3}, {"x", 1.5}},
+      json::array({1, "two", nullptr, true, json::object()}),
+      json{{"bad", std::string("\xff\xfe ok")}},  // invalid UTF-8: replaced alike
+  };
+  for (const std::string method : {"tools/call", "ping", "m\"ethod\x01"}) {
+    for (const std::int64_t id : {std::int64_t{0}, std::int64_t{42}, INT64_MAX}) {
+      for (const json& params : params_list) {
+        INFO(method << " " << id << " "
+                    << params.dump(-1, ' ', false, json::error_handler_t::replace));
+        CHECK(rpc::request_text(id, method, params) ==
+              rpc::serialize(rpc::make_request(id, method, params)));
+      }
+    }
+  }
+}
