@@ -19,7 +19,9 @@
 # Environment: N, ROUNDS, WINDOW (default 64), STARTS (default 5), WARMUP (default 1000), BUILD
 # (default build/, configured with -DKEYHOLD_BUILD_BENCH=ON, holding bin/keyhold,
 # bin/keyhold-runner, bin/stdio_driver, bin/floor_relay), NODE (default
-# tests/e2e/node_modules/.bin/node).
+# tests/e2e/node_modules/.bin/node), POLLED (calls of the driver's polling pass, default N;
+# 0 skips it). The floor responder sleeps for input here (FLOOR_POLL_US=0), as it did
+# before it learned to poll, so that "keyhold alone" stays comparable across days.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,7 +68,9 @@ TOML
 cat >"$tmp/floor.toml" <<TOML
 [instances.mounted]
 server.command = ["$FLOOR"]
+server.env = { FLOOR_POLL_US = "0" }
 TOML
+export FLOOR_POLL_US=0  # the direct floor run
 
 # shellcheck source=bench/stdio/cpp_driver.sh
 source "$root/bench/stdio/cpp_driver.sh"

@@ -505,7 +505,7 @@ int main(int argc, char** argv) {
 
   double n = static_cast<double>(options.n);
   std::printf(
-      "{\"label\":\"%s\",\"n\":%ld,\"window\":%ld,\"warmup\":%ld,\"starts\":%ld,"
+      "{\"label\":\"%s\",\"n\":%ld,\"window\":%ld,\"warmup\":%ld,\"starts\":%ld,\"polled\":%ld,"
       "\"cold_start_ms\":%.2f,\"cold_start_min_ms\":%.2f,\"cold_start_max_ms\":%.2f,\"first_start_"
       "ms\":%.2f,"
       "\"seq_calls_per_s\":%.0f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
@@ -515,7 +515,7 @@ int main(int argc, char** argv) {
       "\"seq_driver_busy_pct\":%.0f,\"pipe_driver_busy_pct\":%.0f,\"notifications_per_call\":%.2f}"
       "\n",
       options.label.c_str(), options.n, options.window, options.warmup, options.starts,
-      percentile(cold_sorted, 0.5), cold_sorted.empty() ? 0 : cold_sorted.front(),
+      options.polled, percentile(cold_sorted, 0.5), cold_sorted.empty() ? 0 : cold_sorted.front(),
       cold_sorted.empty() ? 0 : cold_sorted.back(), first_start_ms, n / sequential.wall_us * 1e6,
       percentile(latencies, 0.50), percentile(latencies, 0.90), percentile(latencies, 0.99),
       latencies.back(), percentile(polled, 0.50), percentile(polled, 0.90),

@@ -5,14 +5,18 @@
  * requests with an empty result, notifications with nothing. Answers to every complete
  * line in one read() go out in one write(), as a well-batched server would do.
  * What it costs per call is the driver, the pipes and the kernel, which no server removes.
- * Like keyhold's readers it polls a moment (FLOOR_POLL_US, yielding the CPU between tries)
- * before it sleeps for input: a server need not pay a wake-up per sequential call. */
+ * Like keyhold's readers it polls a moment (150 us, yielding the CPU between tries) before
+ * it sleeps for input: a server need not pay a wake-up per sequential call. The environment
+ * variable FLOOR_POLL_US sets that span (0: never poll, sleep at once); a stdin that is not
+ * a pipe is never polled (it is left blocking). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,7 +77,7 @@ static int write_all(const char* data, size_t len) {
   return 0;
 }
 
-#define FLOOR_POLL_US 150
+static double poll_us = 150; /* FLOOR_POLL_US */
 
 static double now_us(void) {
   struct timespec ts;
@@ -81,9 +85,9 @@ static double now_us(void) {
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* read(2) on the non-blocking stdin: tries for FLOOR_POLL_US, then sleeps in poll(2). */
+/* read(2) on stdin (non-blocking when polled): tries for poll_us, then sleeps in poll(2). */
 static ssize_t read_input(char* into, size_t room) {
-  const double until = now_us() + FLOOR_POLL_US;
+  const double until = now_us() + poll_us;
   for (;;) {
     ssize_t n = read(0, into, room);
     if (n >= 0 || (errno != EAGAIN && errno != EINTR)) return n;
@@ -98,8 +102,14 @@ static ssize_t read_input(char* into, size_t room) {
 }
 
 int main(void) {
-  const int flags = fcntl(0, F_GETFL);
-  if (flags < 0 || fcntl(0, F_SETFL, flags | O_NONBLOCK) < 0) return 1;
+  const char* span = getenv("FLOOR_POLL_US");
+  if (span != NULL) poll_us = atof(span);
+  struct stat in;
+  if (fstat(0, &in) != 0 || !S_ISFIFO(in.st_mode)) poll_us = 0;
+  if (poll_us > 0) {
+    const int flags = fcntl(0, F_GETFL);
+    if (flags < 0 || fcntl(0, F_SETFL, flags | O_NONBLOCK) < 0) return 1;
+  }
   size_t filled = 0;
   for (;;) {
     ssize_t n = read_input(in_buf + filled, sizeof in_buf - filled);

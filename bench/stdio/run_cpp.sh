@@ -15,7 +15,8 @@
 # 64), STARTS (cold starts, default 7), WARMUP (default 1000), BUILD (default build/, must
 # hold bin/keyhold, bin/stdio_driver, bin/floor_responder, plugins/echo.so: configure with
 # -DKEYHOLD_BUILD_BENCH=ON and build keyhold keyhold-runner echo stdio_driver
-# floor_responder), NODE (default tests/e2e/node_modules/.bin/node).
+# floor_responder), NODE (default tests/e2e/node_modules/.bin/node), POLLED (calls of the
+# driver's polling pass, default N; 0 skips it and its rows print n/a).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,12 +69,14 @@ for row in pipe_calls_per_s seq_calls_per_s p50_us p90_us p99_us max_us p50_poll
 done
 
 # ratio LABEL KEYHOLD_LABEL FIELD OP TARGET [REFERENCE_LABEL [REFERENCE_FIELD [FACTOR]]]
-# prints keyhold/reference and PASS/MISS against OP TARGET (">=" or "<=").
+# prints keyhold/reference and PASS/MISS against OP TARGET (">=" or "<="); "n/a" when a
+# figure is missing or 0 (say, the polled rows with POLLED=0).
 ratio() {
   local name="$1" mine="$2" key="$3" op="$4" target="$5" ref="${6:-ts-sdk}" ref_key="${7:-$3}"
   awk -v name="$name" -v a="$(field "$mine" "$key")" -v b="$(field "$ref" "$ref_key")" -v op="$op" \
     -v t="$target" 'BEGIN {
-      r = (b > 0) ? a / b : 0
+      if (a <= 0 || b <= 0) { printf "%-52s %8s  %s %-6s %s\n", name, "n/a", op, t, "n/a"; exit }
+      r = a / b
       ok = (op == ">=") ? (r >= t) : (r <= t)
       printf "%-52s %8.3f  %s %-6s %s\n", name, r, op, t, ok ? "PASS" : "MISS"
     }'

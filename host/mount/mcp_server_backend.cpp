@@ -368,6 +368,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   // Not sent: the transport ends itself and the reader fails this request.
   c->transport->send(rpc::request_text(id, method, params), id, std::chrono::seconds(10),
                      client_request);
+  params = json();  // sent: not kept for the whole wait
   auto cancel = [&](const char* reason) {
     send_behind_queue(c,
                       text_of(rpc::make_notification("notifications/cancelled",

@@ -26,7 +26,9 @@ inline constexpr std::size_t kFastParseMaxBytes = 4u << 20;
 
 // Reads text with simdjson into *out. False (*out untouched) when simdjson does not take
 // it: not JSON, a number past 64 bits, a UTF-8 byte order mark, nesting deeper than
-// max_depth, or longer than kFastParseMaxBytes; nlohmann must judge such a text. For
+// max_depth, or longer than kFastParseMaxBytes; nlohmann must judge such a text. simdjson
+// counts values, not containers: it also refuses a text at exactly max_depth whose deepest
+// array or object is not empty (never one deeper; tests/host/json_parse_test.cpp). For
 // parse_message, which wants nlohmann's error message for bad input.
 bool try_parse_json_fast(std::string_view text, std::size_t max_depth, nlohmann::json* out);
 
