@@ -106,31 +106,21 @@ PluginReply reply_of(json response) {
   return reply;
 }
 
-// True when set_progress_token changes params.
-bool sets_progress_token(const json& params, const CallContext* ctx) {
-  if (!params.is_object()) return false;
-  if (ctx != nullptr && !ctx->progress_token.is_null()) return true;
-  const auto meta = params.find("_meta");
-  return meta != params.end() && meta->is_object() && meta->contains("progressToken");
-}
-
-// Gives the server the request's own id as its progress token when the client asked for
-// progress (the client's token stays with the session), and never the client's token.
-void set_progress_token(json& params, const CallContext* ctx, std::int64_t id) {
-  if (!params.is_object()) return;
-  if (ctx != nullptr && !ctx->progress_token.is_null())
-    params["_meta"]["progressToken"] = id;
-  else if (auto meta = params.find("_meta"); meta != params.end() && meta->is_object())
-    meta->erase("progressToken");
-}
-
-// The request's text with set_progress_token applied; params are copied only when it
-// changes them.
+// The text of request `id` to the server. Its progress token is the request's own id when
+// the client asked for progress (the client's token stays with the session), and never the
+// client's token. params are copied only when the token changes them.
 std::string request_text(std::int64_t id, std::string_view method, const json& params,
                          const CallContext* ctx) {
-  if (!sets_progress_token(params, ctx)) return rpc::request_text(id, method, params);
+  const bool give = params.is_object() && ctx != nullptr && !ctx->progress_token.is_null();
+  const auto meta = params.is_object() ? params.find("_meta") : params.end();
+  const bool take =
+      !give && meta != params.end() && meta->is_object() && meta->contains("progressToken");
+  if (!give && !take) return rpc::request_text(id, method, params);
   json edited = params;
-  set_progress_token(edited, ctx, id);
+  if (give)
+    edited["_meta"]["progressToken"] = id;
+  else
+    edited["_meta"].erase("progressToken");
   return rpc::request_text(id, method, edited);
 }
 
@@ -362,11 +352,10 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     p.started = Clock::now();
     c->turn.request_started();
   }
-  set_progress_token(params, ctx, id);
   // The client's request this serves, for the audit of the secrets sent with it.
   const std::string client_request = ctx != nullptr ? ctx->request_id.dump() : std::string();
   // Not sent: the transport ends itself and the reader fails this request.
-  c->transport->send(rpc::request_text(id, method, params), id, std::chrono::seconds(10),
+  c->transport->send(request_text(id, method, params, ctx), id, std::chrono::seconds(10),
                      client_request);
   params = json();  // sent: not kept for the whole wait
   auto cancel = [&](const char* reason) {
