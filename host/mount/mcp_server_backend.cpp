@@ -318,10 +318,12 @@ Status McpServerBackend::ensure_running() {
 
 Result<json> McpServerBackend::request(const std::shared_ptr<Connection>& c,
                                        const std::string& method, json params, CallContext* ctx,
-                                       std::chrono::milliseconds timeout) {
-  if (!options_.remote) return request_once(c, method, std::move(params), ctx, timeout);
+                                       std::chrono::milliseconds timeout,
+                                       std::string* result_text) {
+  if (!options_.remote)
+    return request_once(c, method, std::move(params), ctx, timeout, result_text);
   for (bool retried = false;; retried = true) {
-    auto response = request_once(c, method, params, ctx, timeout);
+    auto response = request_once(c, method, params, ctx, timeout, result_text);
     if (!response.is_ok() || !response->contains("error")) return response;
     const auto id = response->find("id");
     if (id == response->end() || !id->is_number_integer()) return response;
@@ -339,7 +341,8 @@ Result<json> McpServerBackend::request(const std::shared_ptr<Connection>& c,
 
 Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c,
                                             const std::string& method, json params,
-                                            CallContext* ctx, std::chrono::milliseconds timeout) {
+                                            CallContext* ctx, std::chrono::milliseconds timeout,
+                                            std::string* result_text) {
   std::int64_t id;
   {
     std::lock_guard lock(mutex_);
@@ -349,6 +352,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
     Pending& p = pending_.try_emplace(id).first->second;
     p.connection = c->number;
     p.ctx = ctx;
+    p.text_wanted = result_text != nullptr;
     p.started = Clock::now();
     c->turn.request_started();
   }
@@ -414,6 +418,7 @@ Result<json> McpServerBackend::request_once(const std::shared_ptr<Connection>& c
   }
   if (status.is_ok() && !p.failure.empty()) status = io_error(p.failure);
   json response = status.is_ok() ? std::move(p.response) : json();
+  if (status.is_ok() && result_text != nullptr) *result_text = std::move(p.result_text);
   // Server requests may still use ctx: wait for them before the caller's ctx goes away.
   p.done = true;
   p.ready.wait(lock, [&] { return p.users == 0; });
@@ -516,7 +521,9 @@ PluginReply McpServerBackend::call_json(CallContext& ctx, std::string_view metho
     c = connection_;
   }
   if (!c) return fail(KH_ERROR, "instance '" + options_.instance + "' is not running");
-  auto response = request(c, std::string(method), params, &ctx, options_.call_timeout);
+  std::string result_text;
+  auto response =
+      request(c, std::string(method), params, &ctx, options_.call_timeout, &result_text);
   if (!response.is_ok() && response.status().code() != ErrorCode::kCancelled &&
       c->transport->session_lost()) {
     // Refused before the server processed it: once more, in a new session.
@@ -526,11 +533,12 @@ PluginReply McpServerBackend::call_json(CallContext& ctx, std::string_view metho
       std::lock_guard lock(mutex_);
       c = connection_;
     }
-    response = request(c, std::string(method), params, &ctx, options_.call_timeout);
+    response = request(c, std::string(method), params, &ctx, options_.call_timeout, &result_text);
   }
   if (!response.is_ok())
     return fail(response.status().code() == ErrorCode::kCancelled ? KH_CANCELLED : KH_ERROR,
                 response.status().message());
+  if (!result_text.empty()) return PluginReply{KH_OK, std::move(result_text), {}};
   return reply_of(std::move(*response));
 }
 
@@ -567,6 +575,7 @@ bool McpServerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::
     p.owner = ctx;
     p.async_connection = c;
     p.finish = std::move(done);
+    p.text_wanted = true;
     p.method = std::move(method_text);
     p.started = Clock::now();
     // Refused, or queue() threw (out of memory): the call is the caller's again, unseen.
@@ -615,6 +624,8 @@ void McpServerBackend::take_finished(std::int64_t id, std::vector<FinishedCall>*
   if (!p.failure.empty()) {
     f.reply.status = p.cancelled ? KH_CANCELLED : KH_ERROR;
     f.reply.body = std::move(p.failure);
+  } else if (!p.result_text.empty()) {
+    f.reply = PluginReply{KH_OK, std::move(p.result_text), {}};
   } else {
     f.reply = reply_of(std::move(p.response));
   }
@@ -731,6 +742,11 @@ void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const s
                                    std::optional<std::int64_t> related) {
   rpc::Limits limits;
   limits.max_message_bytes = options_.max_message_bytes;
+  // Most messages are the results of forwarded calls: read without a tree, sent on as text.
+  if (text.size() <= limits.max_message_bytes)
+    if (auto plain = rpc::plain_response(text, limits.max_depth);
+        plain && complete(c, plain->id, json(), plain->result))
+      return;
   json error;
   auto message = rpc::parse_message(text, limits, &error);
   if (!message) {
@@ -817,21 +833,9 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
   std::string why;
   json id;
   switch (rpc::classify(message, &why, &id)) {
-    case rpc::Kind::kResponse: {
-      if (!id.is_number_integer()) return;  // not an id keyhold sent
-      std::vector<FinishedCall> finished;
-      {
-        std::lock_guard lock(mutex_);
-        auto it = pending_.find(id.get<std::int64_t>());
-        if (it == pending_.end() || it->second.connection != c->number || it->second.done) return;
-        it->second.response = std::move(message);
-        it->second.done = true;
-        it->second.ready.notify_all();
-        if (it->second.finish) take_finished(it->first, &finished);  // an async call ends here
-      }
-      run_finished(finished);
-      return;
-    }
+    case rpc::Kind::kResponse:
+      if (id.is_number_integer()) complete(c, id.get<std::int64_t>(), std::move(message), {});
+      return;  // else not an id keyhold sent
     case rpc::Kind::kNotification: {
       auto params = message.find("params");
       handle_notification(c, message["method"].get<std::string>(),
@@ -850,6 +854,28 @@ void McpServerBackend::handle_message(const std::shared_ptr<Connection>& c, json
             std::chrono::seconds(10));
       return;
   }
+}
+
+bool McpServerBackend::complete(const std::shared_ptr<Connection>& c, std::int64_t id, json message,
+                                std::string_view result_text) {
+  std::vector<FinishedCall> finished;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = pending_.find(id);
+    if (it == pending_.end() || it->second.connection != c->number || it->second.done) return true;
+    Pending& p = it->second;
+    if (!result_text.empty()) {
+      if (!p.text_wanted) return false;
+      p.result_text.assign(result_text);
+    } else {
+      p.response = std::move(message);
+    }
+    p.done = true;
+    p.ready.notify_all();
+    if (p.finish) take_finished(id, &finished);  // an async call ends here
+  }
+  run_finished(finished);
+  return true;
 }
 
 void McpServerBackend::handle_notification(const std::shared_ptr<Connection>& c,

@@ -110,9 +110,11 @@ class McpServerBackend final : public PluginBackend {
     std::uint64_t connection = 0;
     CallContext* ctx = nullptr;  // null for the host's own requests (initialize, lists)
     bool done = false;
-    nlohmann::json response;  // the whole JSON-RPC response
-    std::string failure;      // set when the connection ended before the response
-    int users = 0;            // server requests using ctx right now
+    nlohmann::json response;   // the whole JSON-RPC response, or
+    std::string result_text;   // its result's text, when it came plain and text_wanted
+    bool text_wanted = false;  // a forwarded call: its result may stay text
+    std::string failure;       // set when the connection ended before the response
+    int users = 0;             // server requests using ctx right now
     std::chrono::steady_clock::time_point started;
     std::condition_variable ready;
     // A call_async() call: nobody waits on `ready`; `finish` gets the reply once done and no
@@ -132,13 +134,17 @@ class McpServerBackend final : public PluginBackend {
   // when ctx was cancelled, kIo when the server ended or did not answer in time. A request
   // the server refused for its credentials (HTTP 401) is sent once more when they could be
   // renewed (a refreshed OAuth token), never twice; the error then says what to do.
+  // With result_text: a plain response (rpc::plain_response) comes back as its result's
+  // text in *result_text, and the response is null.
   Result<nlohmann::json> request(const std::shared_ptr<Connection>& c, const std::string& method,
                                  nlohmann::json params, CallContext* ctx,
-                                 std::chrono::milliseconds timeout);
+                                 std::chrono::milliseconds timeout,
+                                 std::string* result_text = nullptr);
   // One attempt of request().
   Result<nlohmann::json> request_once(const std::shared_ptr<Connection>& c,
                                       const std::string& method, nlohmann::json params,
-                                      CallContext* ctx, std::chrono::milliseconds timeout);
+                                      CallContext* ctx, std::chrono::milliseconds timeout,
+                                      std::string* result_text);
   // Reads every page of the lists the server's capabilities offer into catalog_.
   Status read_catalog(const std::shared_ptr<Connection>& c);
   Status read_list(const std::shared_ptr<Connection>& c, const char* method, const char* key,
@@ -156,6 +162,12 @@ class McpServerBackend final : public PluginBackend {
   void read_diagnostics(std::shared_ptr<Connection> c);
   void handle_message(const std::shared_ptr<Connection>& c, nlohmann::json message,
                       std::optional<std::int64_t> related);
+  // Ends the request id of c with its response: the message, or for a call that takes
+  // text (Pending::text_wanted) the text of a plain response's result. False, nothing
+  // done, when the response is text and the request wants the message; true otherwise
+  // (an id that no request of c waits for is dropped).
+  bool complete(const std::shared_ptr<Connection>& c, std::int64_t id, nlohmann::json message,
+                std::string_view result_text);
   void handle_notification(const std::shared_ptr<Connection>& c, const std::string& method,
                            const nlohmann::json& params, std::optional<std::int64_t> related);
   void handle_server_request(const std::shared_ptr<Connection>& c, nlohmann::json message,

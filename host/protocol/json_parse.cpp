@@ -61,30 +61,141 @@ json to_nlohmann(simdjson::dom::element element) {
 // own, freed after, so a single huge result does not pin its buffers to a thread.
 constexpr std::size_t kKeptCapacity = 64u << 10;
 
+// A simdjson parser for one text: the thread's (texts up to kKeptCapacity; one parser per
+// depth limit in use, in practice one or two) or, for a larger text, one of its own.
+class FastParser {
+ public:
+  FastParser(std::size_t size, std::size_t max_depth) {
+    thread_local std::vector<std::pair<std::size_t, simdjson::dom::parser>> kept;
+    if (size <= kKeptCapacity) {
+      for (auto& [depth, p] : kept)
+        if (depth == max_depth) parser_ = &p;
+      if (parser_ == nullptr)
+        parser_ = &kept.emplace_back(max_depth, simdjson::dom::parser()).second;
+    } else {
+      parser_ = &own_.emplace();
+    }
+    // A parser's depth is fixed when it allocates.
+    if (parser_->max_depth() != max_depth)
+      error_ = parser_->allocate(std::max<std::size_t>(size, 4096), max_depth);
+  }
+  // The root of text, valid until the next parse on this thread; false when simdjson
+  // refuses the text.
+  bool parse(std::string_view text, simdjson::dom::element* root) {
+    if (error_ == simdjson::SUCCESS) error_ = parser_->parse(text.data(), text.size()).get(*root);
+    return error_ == simdjson::SUCCESS;
+  }
+
+ private:
+  std::optional<simdjson::dom::parser> own_;
+  simdjson::dom::parser* parser_ = nullptr;
+  simdjson::error_code error_ = simdjson::SUCCESS;
+};
+
+// Reading a text simdjson has validated, so every bracket, quote and escape is well formed.
+constexpr bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t skip_space(std::string_view text, std::size_t i) {
+  while (i < text.size() && is_space(text[i])) ++i;
+  return i;
+}
+
+// One past the closing quote of the string that opens at i.
+std::size_t string_end(std::string_view text, std::size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\')
+      ++i;
+    else if (text[i] == '"')
+      return i + 1;
+  }
+  return text.size();
+}
+
+// One past the end of the value that starts at i.
+std::size_t value_end(std::string_view text, std::size_t i) {
+  if (text[i] == '"') return string_end(text, i);
+  if (text[i] != '{' && text[i] != '[') {  // a number, true, false or null
+    while (i < text.size() && !is_space(text[i]) && text[i] != ',' && text[i] != '}' &&
+           text[i] != ']')
+      ++i;
+    return i;
+  }
+  std::size_t depth = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c == '"') {
+      i = string_end(text, i);
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+    ++i;
+  }
+  return text.size();
+}
+
+// The text of the value of the member of the top-level object whose key is written as
+// `key` (no escape sequence), or nothing. text is a validated JSON object.
+std::optional<std::string_view> member_text(std::string_view text, std::string_view key) {
+  std::size_t i = skip_space(text, 0);
+  if (i >= text.size() || text[i] != '{') return std::nullopt;
+  i = skip_space(text, i + 1);
+  while (i < text.size() && text[i] == '"') {
+    const std::size_t key_end = string_end(text, i);
+    const std::string_view name = text.substr(i + 1, key_end - i - 2);
+    i = skip_space(text, key_end);
+    if (i >= text.size() || text[i] != ':') return std::nullopt;
+    i = skip_space(text, i + 1);
+    if (i >= text.size()) return std::nullopt;
+    const std::size_t end = value_end(text, i);
+    if (name == key) return text.substr(i, end - i);
+    i = skip_space(text, end);
+    if (i >= text.size() || text[i] != ',') return std::nullopt;
+    i = skip_space(text, i + 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out) {
   if (text.size() > kFastParseMaxBytes) return false;
-  // One parser per depth limit in use on this thread (a parser's depth is fixed when it
-  // allocates); in practice one or two.
-  thread_local std::vector<std::pair<std::size_t, simdjson::dom::parser>> kept;
-  std::optional<simdjson::dom::parser> own;
-  simdjson::dom::parser* parser = nullptr;
-  if (text.size() <= kKeptCapacity) {
-    for (auto& [depth, p] : kept)
-      if (depth == max_depth) parser = &p;
-    if (parser == nullptr) parser = &kept.emplace_back(max_depth, simdjson::dom::parser()).second;
-  } else {
-    parser = &own.emplace();
-  }
-  simdjson::error_code error = simdjson::SUCCESS;
-  if (parser->max_depth() != max_depth)
-    error = parser->allocate(std::max<std::size_t>(text.size(), 4096), max_depth);
+  FastParser parser(text.size(), max_depth);
   simdjson::dom::element root;
-  if (error == simdjson::SUCCESS) error = parser->parse(text.data(), text.size()).get(root);
-  if (error != simdjson::SUCCESS) return false;
+  if (!parser.parse(text, &root)) return false;
   *out = to_nlohmann(root);
   return true;
+}
+
+bool is_json_object_text(std::string_view text, std::size_t max_depth) {
+  if (text.size() > kFastParseMaxBytes) return false;
+  FastParser parser(text.size(), max_depth);
+  simdjson::dom::element root;
+  return parser.parse(text, &root) && root.type() == simdjson::dom::element_type::OBJECT;
+}
+
+std::optional<ResponseText> plain_response(std::string_view text, std::size_t max_depth) {
+  if (text.size() > kFastParseMaxBytes) return std::nullopt;
+  FastParser parser(text.size(), max_depth);
+  simdjson::dom::element root;
+  simdjson::dom::object message;
+  if (!parser.parse(text, &root) || root.get_object().get(message) != simdjson::SUCCESS ||
+      message.size() != 3)
+    return std::nullopt;
+  // Three members, each key found: no duplicate, nothing else. (Error codes, not
+  // simdjson's exceptions.)
+  simdjson::dom::element version, id, result;
+  if (message["jsonrpc"].get(version) != simdjson::SUCCESS ||
+      message["id"].get(id) != simdjson::SUCCESS ||
+      message["result"].get(result) != simdjson::SUCCESS ||
+      version.type() != simdjson::dom::element_type::STRING ||
+      version.get_string().value_unsafe() != "2.0" ||
+      id.type() != simdjson::dom::element_type::INT64 ||
+      result.type() != simdjson::dom::element_type::OBJECT)
+    return std::nullopt;
+  auto raw = member_text(text, "result");  // none when the key was written with an escape
+  if (!raw) return std::nullopt;
+  return ResponseText{id.get_int64().value_unsafe(), *raw};
 }
 
 json parse_json(std::string_view text, std::size_t max_depth) {

@@ -9,7 +9,9 @@
 // difference: "-0" is read as the unsigned integer 0 (nlohmann: the signed integer 0);
 // both compare equal and write "0".
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 namespace keyhold::rpc {
@@ -36,5 +38,22 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, nlohmann:
 // value or nests arrays and objects deeper than max_depth. Never throws but bad_alloc.
 // Thread-safe (each thread keeps its own parser buffers, bounded in size).
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth);
+
+// True when text is one JSON object that simdjson reads (valid JSON and UTF-8, nested no
+// deeper than max_depth, numbers within 64 bits, at most kFastParseMaxBytes), without
+// building a tree: a text that may be sent on as it is. False also where simdjson cannot
+// tell; parse_json then decides.
+bool is_json_object_text(std::string_view text, std::size_t max_depth);
+
+// A JSON-RPC response read without building a tree: its id and the text of its result.
+struct ResponseText {
+  std::int64_t id;
+  std::string_view result;  // a JSON object, a view into the text given
+};
+// The response text holds when it is exactly {"jsonrpc":"2.0","id":<integer within 64
+// bits>,"result":<object>} (members in any order, whitespace allowed, no key written with
+// an escape sequence) and is_json_object_text(text, max_depth). Anything else (an error,
+// a request, another member, a duplicate key) is nothing: parse_message reads it.
+std::optional<ResponseText> plain_response(std::string_view text, std::size_t max_depth);
 
 }  // namespace keyhold::rpc

@@ -93,6 +93,27 @@ std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view t
   return matches;
 }
 
+int stop_at_first(unsigned int, unsigned long long, unsigned long long, unsigned int, void* ctx) {
+  *static_cast<bool*>(ctx) = true;
+  return 1;  // terminates the scan
+}
+
+// Whether db matches anywhere in text (false when db is null), or nothing when the scan
+// could not run (the caller fails closed).
+std::optional<bool> matches_anywhere(Redactor::Database* db, std::string_view text) {
+  if (db == nullptr || db->db == nullptr || text.empty()) return false;
+  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
+  if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
+  hs_scratch_t* scratch = db->take();
+  if (scratch == nullptr) return std::nullopt;
+  bool found = false;
+  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
+                                &stop_at_first, &found);
+  db->give_back(scratch);
+  if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return std::nullopt;
+  return found;
+}
+
 Status alloc_scratch(Redactor::Database& db) {
   if (hs_alloc_scratch(db.db, &db.prototype) != HS_SUCCESS)
     return internal_error("cannot allocate Hyperscan scratch space");
@@ -784,6 +805,28 @@ bool Redactor::redact_json_each(nlohmann::json& value) const {
     value = std::move(rebuilt);
   }
   return changed || key_changed;
+}
+
+bool Redactor::may_change_json_text(std::string_view json_text) const {
+  if (!strings_together_ || !g_json_together) return true;  // anchored rules: per string
+  // An escape sequence makes a string's bytes in the text differ from its value; a "blob"
+  // member's value is decoded and redacted as bytes.
+  if (json_text.find('\\') != std::string_view::npos ||
+      json_text.find("\"blob\"") != std::string_view::npos)
+    return true;
+  std::shared_ptr<Database> base, delta;
+  {
+    std::lock_guard lock(mutex_);
+    base = base_db_;
+    delta = delta_db_;
+  }
+  // Any match at all, before a rule's keyword and entropy checks: redact_json finds
+  // nothing only where this finds nothing (see the header).
+  for (Database* db : {base.get(), delta.get(), rule_detect_db_.get()}) {
+    const std::optional<bool> found = matches_anywhere(db, json_text);
+    if (!found || *found) return true;
+  }
+  return false;
 }
 
 bool Redactor::redact_json(nlohmann::json& value) const {

@@ -102,6 +102,19 @@ class Redactor {
   // Returns true when anything changed.
   bool redact_json(nlohmann::json& value) const;
 
+  // For json_text, one valid JSON text: false when redact_json would change nothing in its
+  // value, so the text may leave as it is (no tree built); true when it may, or when that
+  // cannot be told (then parse it and use redact_json). One scan, false only when:
+  // - no rule is anchored (a rule matches a string's bytes inside the text as it does the
+  //   string alone: a quote, like the edge of a text, is not a word character);
+  // - the text holds no backslash (every string and key is its value's own bytes) and no
+  //   "blob" member (whose value redact_json decodes);
+  // - no secret value or encoded form, and no credential rule, matches anywhere in the
+  //   text (a rule's keyword and entropy checks not applied: a superset of what
+  //   redact_json finds in the strings).
+  // A scan that fails answers true.
+  bool may_change_json_text(std::string_view json_text) const;
+
   // Loads what locating credential-rule matches needs (the first scan that finds one
   // does it otherwise): about 15 ms, better spent off a call's path.
   void prepare_rule_positions() const {

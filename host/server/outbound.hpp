@@ -15,6 +15,12 @@ class Outbound {
   // notification/request sent while serving it), or null for session-wide messages;
   // stream transports use it to pick the stream.
   virtual void send(const nlohmann::json& message, const CallContext* related) = 0;
+  // Sends the response to `request` already written: one JSON-RPC response object as
+  // serialised JSON text with no line break, redacted by the caller. The default reads it
+  // and calls send(); the transports write it as it is.
+  virtual void send_response_text(std::string text, const CallContext& request) {
+    send(nlohmann::json::parse(text), &request);
+  }
   // Called when a request ends without a response (the client cancelled it), so a
   // stream transport can close the stream that was waiting for it.
   virtual void abandoned(const CallContext& request) { (void)request; }

@@ -629,6 +629,27 @@ json checked_tool_result(json body, const ToolSchema* output_schema, const std::
 }
 }  // namespace
 
+std::string Session::response_text(CallContext& ctx, const std::string& method,
+                                   const ToolSchema* output_schema, PluginReply& reply) {
+  if (reply.status != KH_OK || reply.result.is_object() || reply.body.empty()) return {};
+  if (method == "tools/call" &&
+      (output_schema != nullptr || !ctx.oauth_user.providers_to_authorize().empty()))
+    return {};
+  // A raw line break (whitespace between tokens) would end a stdio message early.
+  if (reply.body.find_first_of("\n\r") != std::string::npos ||
+      !rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth) ||
+      stateless_scope(ctx.request_id))
+    return {};
+  static constexpr std::string_view kHead = R"({"jsonrpc":"2.0","id":)";
+  const std::string id = rpc::serialize(ctx.request_id);
+  std::string text;
+  text.reserve(kHead.size() + id.size() + reply.body.size() + 12);
+  text.append(kHead).append(id).append(",\"result\":").append(reply.body).push_back('}');
+  if (options_.redactor && options_.redactor->may_change_json_text(text)) return {};
+  reply.body.clear();
+  return text;
+}
+
 json Session::response_for(const CallContext& ctx, PluginInstance& instance,
                            const std::string& method, const json& params,
                            const ToolSchema* output_schema, PluginReply result) {
@@ -672,11 +693,16 @@ void Session::finish_call(CallContext& ctx, const std::string& key, PluginInstan
                           const ToolSchema* output_schema,
                           const std::function<PluginReply()>& result) {
   json response;
+  std::string text;  // the response written as text, when it needs no tree
   try {
-    response = response_for(ctx, instance, method, params, output_schema, result());
-    if (auto providers = ctx.oauth_user.providers_to_authorize();
-        !providers.empty() && method == "tools/call")
-      response = authorization_required(ctx, providers);
+    PluginReply reply = result();
+    text = response_text(ctx, method, output_schema, reply);
+    if (text.empty()) {
+      response = response_for(ctx, instance, method, params, output_schema, std::move(reply));
+      if (auto providers = ctx.oauth_user.providers_to_authorize();
+          !providers.empty() && method == "tools/call")
+        response = authorization_required(ctx, providers);
+    }
   } catch (const std::exception& e) {
     spdlog::error("internal error serving '{}' of instance '{}' ({})", method, instance.name(),
                   typeid(e).name());
@@ -691,10 +717,12 @@ void Session::finish_call(CallContext& ctx, const std::string& key, PluginInstan
   }
   // A cancelled request gets no response (the client has forgotten it).
   try {
-    if (!ctx.cancelled)
-      reply(std::move(response), &ctx);
-    else
+    if (ctx.cancelled)
       out_.abandoned(ctx);
+    else if (!text.empty())
+      out_.send_response_text(std::move(text), ctx);
+    else
+      reply(std::move(response), &ctx);
   } catch (...) {
     spdlog::error("could not send the response to '{}' of instance '{}'", method, instance.name());
   }

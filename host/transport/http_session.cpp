@@ -132,13 +132,19 @@ void HttpSession::forget_stream(const std::string& stream_id) {
 
 void HttpSession::send(const nlohmann::json& message, const CallContext* related) {
   const bool is_response = message.contains("id") && !message.contains("method");
-  std::string data = rpc::serialize(message);
+  route(rpc::serialize(message), is_response,
+        is_response ? rpc::id_key(message["id"])
+                    : (related != nullptr ? rpc::id_key(related->request_id) : std::string()));
+}
+
+void HttpSession::send_response_text(std::string text, const CallContext& request) {
+  route(std::move(text), true, rpc::id_key(request.request_id));
+}
+
+void HttpSession::route(std::string data, bool is_response, const std::string& key) {
   std::shared_ptr<SseStream> target;
   {
     std::lock_guard lock(mutex_);
-    const std::string key =
-        is_response ? rpc::id_key(message["id"])
-                    : (related != nullptr ? rpc::id_key(related->request_id) : std::string());
     if (!key.empty()) {
       if (auto it = request_streams_.find(key); it != request_streams_.end()) {
         target = it->second;

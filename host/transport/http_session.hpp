@@ -103,12 +103,17 @@ class HttpSession : public Outbound {
 
   // Outbound: routes a message of the core session to its stream.
   void send(const nlohmann::json& message, const CallContext* related) override;
+  void send_response_text(std::string text, const CallContext& request) override;
   void abandoned(const CallContext& request) override;
 
   // Ends every stream and closes the core session (cancels in-flight calls).
   void close();
 
  private:
+  // To the stream of the request whose id key is key (a response ends it there), else a
+  // session-wide message to the standalone stream or kept for it.
+  void route(std::string data, bool is_response, const std::string& key);
+
   std::string id_;
   std::string owner_;
   std::unique_ptr<Session> core_;

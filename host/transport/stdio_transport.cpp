@@ -43,10 +43,17 @@ thread_local bool t_on_reading_turn = false;
 }  // namespace
 
 void LineWriter::send(const nlohmann::json& message, const CallContext*) {
-  std::string line = rpc::serialize(message);
-  line.push_back('\n');
   const bool client_waits = message.is_object() && message.contains("method") &&
                             message.contains("id");  // a request to the client
+  send_line(rpc::serialize(message), client_waits);
+}
+
+void LineWriter::send_response_text(std::string text, const CallContext&) {
+  send_line(std::move(text), false);
+}
+
+void LineWriter::send_line(std::string line, bool client_waits) {
+  line.push_back('\n');
   std::unique_lock lock(mutex_);
   // A thread that must not wait for the client (NoClientWait) may go past the bound; the
   // session starts no more such work while the writer is congested(), so that is limited

@@ -53,6 +53,7 @@ class LineWriter : public Outbound, private HeldOutput {
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
   void send(const nlohmann::json& message, const CallContext* related) override;
+  void send_response_text(std::string text, const CallContext& request) override;
   // Lines sent from now on wait for release() (or one of the exceptions above).
   void hold();
   // Ends hold() and hands what it kept back to the writer thread (unless a thread is
@@ -70,6 +71,9 @@ class LineWriter : public Outbound, private HeldOutput {
   void end_hold() noexcept override;
   // Writes pending_ here, or hands it to the writer thread when this thread must not block
   // on the client. lock holds mutex_.
+  // Queues one message (without its newline); client_waits: a request to the client,
+  // never held back.
+  void send_line(std::string line, bool client_waits);
   void send_pending(std::unique_lock<std::mutex>& lock);
   // Writes pending_ until it is empty, unless another thread is writing. lock holds mutex_.
   void write_pending(std::unique_lock<std::mutex>& lock);

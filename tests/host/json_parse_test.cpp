@@ -218,3 +218,117 @@ TEST_CASE("try_parse_json_fast never takes a document nesting deeper than max_de
     }
   }
 }
+
+namespace {
+
+// What plain_response must agree with: nlohmann's reading of the whole message.
+void check_response(const std::string& text) {
+  const auto got = keyhold::rpc::plain_response(text, kDepth);
+  const json whole = reference(text);
+  if (!got) return;
+  INFO("text (as JSON) " << json(text).dump(-1, ' ', true, json::error_handler_t::replace));
+  REQUIRE_FALSE(whole.is_discarded());
+  REQUIRE(whole.is_object());
+  CHECK(whole.size() == 3);
+  CHECK(whole.value("jsonrpc", json()) == "2.0");
+  REQUIRE(whole.contains("id"));
+  CHECK(whole["id"].is_number_integer());
+  CHECK(whole["id"].get<std::int64_t>() == got->id);
+  REQUIRE(whole.contains("result"));
+  CHECK(whole["result"].is_object());
+  CHECK(keyhold::test::same_json(whole["result"], json::parse(got->result)));
+  CHECK(keyhold::rpc::is_json_object_text(got->result, kDepth));
+}
+
+}  // namespace
+
+TEST_CASE("plain_response finds the result text of a plain response, and only of one",
+          "[json_parse]") {
+  using keyhold::rpc::plain_response;
+  const std::string result =
+      R"({"content":[{"type":"text","text":"a \"}\" {[ \\ \u00e9"}],"n":-1.5e3})";
+  for (const std::string& text :
+       {R"({"jsonrpc":"2.0","id":7,"result":)" + result + "}",
+        R"({"result":)" + result + R"(,"id":7,"jsonrpc":"2.0"})",
+        " {\t\"id\" : 7 ,\r\n\"result\" :\n" + result + " , \"jsonrpc\":\"2.0\" } "}) {
+    INFO(text);
+    auto got = plain_response(text, kDepth);
+    REQUIRE(got);
+    CHECK(got->id == 7);
+    CHECK(got->result == result);
+    check_response(text);
+  }
+  CHECK(plain_response(R"({"jsonrpc":"2.0","id":-9223372036854775808,"result":{}})", kDepth)->id ==
+        INT64_MIN);
+  for (const std::string& text : {
+           std::string(R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":{},"error":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":{},"x":1})"),
+           std::string(R"({"jsonrpc":"2.0","id":1})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":{},"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"id":2,"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"r\u0065sult":{}})"),
+           std::string(R"({"jsonrpc":"1.0","id":1,"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":"1","result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1.0,"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":null,"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":9223372036854775808,"result":{}})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":[]})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":"{}"})"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"method":"m"})"),
+           std::string(R"([{"jsonrpc":"2.0","id":1,"result":{}}])"),
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":{}})") + "x",
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":{"s":")") + "\xff\"}}",
+           std::string(R"({"jsonrpc":"2.0","id":1,"result":)") + nested(kDepth, "") + "}",
+       }) {
+    INFO(text);
+    CHECK_FALSE(plain_response(text, kDepth));
+    check_response(text);
+  }
+  // Deep results: simdjson counts the scalar at the bottom as a level, so a message
+  // nested exactly kDepth deep with a non-empty deepest array goes to parse_message.
+  CHECK(plain_response(R"({"jsonrpc":"2.0","id":1,"result":{"a":)" + nested(kDepth - 3, "1") + "}}",
+                       kDepth));
+  check_response(R"({"jsonrpc":"2.0","id":1,"result":{"a":)" + nested(kDepth - 2, "1") + "}}");
+}
+
+TEST_CASE("plain_response agrees with nlohmann on generated and mutated responses",
+          "[json_parse]") {
+  std::mt19937_64 rng(23);
+  const std::string pieces[] = {"{",    "}",    "[",     "]",          ",",     ":", "\"",
+                                "\\",   "\\u",  " ",     "\n",         "0",     "-", "1e9",
+                                "\xc3", "\xff", "\"k\"", "\"result\"", "\"id\""};
+  const std::string spaces[] = {"", " ", "\n", "\t ", "\r\n"};
+  int plain = 0;
+  for (int i = 0; i < 20000; ++i) {
+    json result = json::object();
+    result["content"] = json::array({json{
+        {"type", "text"}, {"text", std::string(rng() % 20, static_cast<char>('a' + rng() % 26))}}});
+    if (rng() % 2) result["q"] = "\"}]{[\\";
+    if (rng() % 3 == 0) result["n"] = static_cast<std::int64_t>(rng()) >> (rng() % 64);
+    std::vector<std::string> members = {
+        "\"jsonrpc\":\"2.0\"",
+        "\"id\":" + std::to_string(static_cast<std::int64_t>(rng()) >> (rng() % 64)),
+        "\"result\":" + result.dump(rng() % 2 ? -1 : 1)};
+    std::shuffle(members.begin(), members.end(), rng);
+    std::string text = spaces[rng() % std::size(spaces)] + "{";
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      if (m > 0) text += spaces[rng() % std::size(spaces)] + ",";
+      text += spaces[rng() % std::size(spaces)] + members[m];
+    }
+    text += spaces[rng() % std::size(spaces)] + "}";
+    if (keyhold::rpc::plain_response(text, kDepth)) ++plain;
+    check_response(text);
+    for (int k = 0; k < 3; ++k) {
+      std::string mutated = text;
+      const std::string& piece = pieces[rng() % std::size(pieces)];
+      const std::size_t at = rng() % mutated.size();
+      if (rng() % 2)
+        mutated[at] = piece[0];
+      else
+        mutated.insert(at, piece);
+      check_response(mutated);
+    }
+  }
+  CHECK(plain == 20000);  // every unmutated one is plain
+}

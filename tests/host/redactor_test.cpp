@@ -607,6 +607,7 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
     CHECK(split == before);
   }
   int changed = 0;
+  int clean = 0;
   for (int i = 0; i < 300; ++i) {
     const nlohmann::json original = document(document, 0);
     nlohmann::json together = original;
@@ -619,8 +620,51 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
     CHECK(together.dump() == alone.dump());
     CHECK(changed_together == changed_alone);
     changed += changed_alone ? 1 : 0;
+    // Its text may leave unparsed only when redact_json would change nothing.
+    if (!r->may_change_json_text(original.dump())) {
+      ++clean;
+      CHECK_FALSE(changed_alone);
+    }
   }
   CHECK(changed > 100);
+  CHECK(clean > 20);
+}
+
+TEST_CASE("may_change_json_text: false only for a text redact_json leaves as it is") {
+  auto r = with_canary();
+  const std::string canary(kCanary);
+  const auto may_change = [&](const std::string& text) {
+    INFO(text);
+    CHECK(nlohmann::json::accept(text));
+    return r->may_change_json_text(text);
+  };
+  CHECK_FALSE(may_change(R"({"content":[{"type":"text","text":"hello, world"}],"isError":false})"));
+  CHECK_FALSE(may_change(R"({"jsonrpc":"2.0","id":7,"result":{"n":[1,2.5,null,true]}})"));
+  CHECK(may_change(R"({"text":"pw )" + canary + R"( end"})"));
+  CHECK(may_change(R"({")" + canary + R"(":1})"));  // a key
+  // Escapes: a value spelled with \u escapes, or with one escaped character, matches no
+  // literal in the text; and a rule's \b after "\n" differs. Any backslash: parse it.
+  CHECK(may_change(R"({"text":"canary-3f9a\u0031c7e-value"})"));
+  CHECK(may_change(R"({"text":"line\nAKIAQX7TESTFAKE4KEYZ"})"));
+  CHECK(may_change(R"({"text":"a \"quoted\" word"})"));
+  // A blob is decoded and redacted as bytes.
+  CHECK(may_change(R"({"blob":"cGFzc3dvcmQ9aHVudGVyMg=="})"));
+  // A rule's match, before its keyword and entropy checks.
+  CHECK(may_change(R"({"text":"id AKIAQX7TESTFAKE4KEYZ end"})"));
+  // Each of the value's encoded forms.
+  for (const std::string& form : encoded_forms(canary)) {
+    if (form.find_first_of("\\\"") != std::string::npos) continue;
+    CHECK(may_change(R"({"text":")" + form + R"("})"));
+  }
+  // A scan that fails is a change (fail closed).
+  fail_scans_for_testing(1);
+  CHECK(may_change(R"({"text":"hello"})"));
+  fail_scans_for_testing(0);
+  // An anchored rule: strings must be scanned alone.
+  CredentialRule anchored;
+  anchored.id = "tok";
+  anchored.regex = "^tok_[A-Z0-9]{16}";
+  CHECK(Redactor::create({anchored}).value()->may_change_json_text(R"({"a":"b"})"));
 }
 
 TEST_CASE("rules the anchor check cannot follow keep redact_json scanning each string alone") {
