@@ -6,12 +6,15 @@
 // For pipelined calls (pipelined.test.mjs): `echo` answers with its text argument, `hang`
 // never answers, `cancelled` lists the request ids that notifications/cancelled named,
 // `exit` ends the server at once, `stall` stops reading stdin for arguments.ms, and
-// `chunks` says how many reads of stdin brought data so far.
+// `chunks` says how many reads of stdin brought data so far. `leak` (evasive.test.mjs)
+// answers with the value of LEAK_TOKEN spelled as arguments.form says, written by hand
+// so that JSON escapes hide it from a look at the bytes: every character as \uXXXX, one
+// of them so, '/' as '\/', in an object key, or as the bytes of a base64 blob.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
-const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit', 'stall', 'chunks'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit', 'stall', 'chunks', 'leak'].map((name) => ({ name, inputSchema: { type: 'object' } }));
 
 const cancelled = [];
 let chunks = 0;
@@ -59,6 +62,22 @@ lines.on('line', (line) => {
       }
       if (name === 'echo') return reply({ content: [{ type: 'text', text: String(msg.params.arguments?.text) }] });
       if (name === 'hang') return;
+      if (name === 'leak') {
+        const value = process.env.LEAK_TOKEN ?? '';
+        const u = (text) => [...text].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('');
+        const text = (t) => `{"content":[{"type":"text","text":"${t}"}]}`;
+        const results = {
+          plain: text(`plain ${value} end`),
+          unicode: text(u(value)),
+          'one-escaped': text(`x ${value.slice(0, 9)}${u(value.slice(9, 10))}${value.slice(10)} y`),
+          solidus: text(value.replaceAll('/', '\\/')),
+          key: `{"content":[],"structuredContent":{"${value}":1}}`,
+          'escaped-key': `{"content":[],"structuredContent":{"${u(value)}":1}}`,
+          blob: JSON.stringify({ content: [{ type: 'resource', resource: { uri: 'hostile://blob', mimeType: 'application/octet-stream', blob: Buffer.from(`bytes ${value} end`).toString('base64') } }] }),
+        };
+        process.stdout.write(`{"jsonrpc":"2.0","id":${JSON.stringify(msg.id)},"result":${results[msg.params.arguments?.form]}}\n`);
+        return;
+      }
       if (name === 'cancelled') return reply({ content: [{ type: 'text', text: JSON.stringify(cancelled) }] });
       if (name === 'exit') process.exit(3);
       if (name === 'chunks') return reply({ content: [{ type: 'text', text: String(chunks) }] });

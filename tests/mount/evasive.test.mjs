@@ -1,0 +1,60 @@
+// A mounted server that spells an injected value in JSON forms a look at the bytes would
+// miss (every character or one written \uXXXX, '/' written '\/', an object key, the bytes
+// of a base64 blob): the client gets only markers. keyhold sends a server's result on
+// without parsing it only when its text holds no escape and nothing the redactor finds
+// (Redactor::may_change_json_text); these are the results that must take the other path.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+
+import { connectSdk, tomlString } from '../e2e/helpers.mjs';
+import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
+import { NODE_BIN } from './lib.mjs';
+
+const HOSTILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hostile_server.mjs');
+let sandbox, client, session, canary;
+
+before(async () => {
+  sandbox = await makeVault('mount-evasive');
+  canary = newCanary('evasive');
+  await setSecret(sandbox, 'team/leak', canary);
+  await grant(sandbox, 'hostile', 'team/leak', 'env');
+  const config = sandbox.writeConfig(
+    `[instances.hostile]\n` +
+      `server.command = [${tomlString(NODE_BIN)}, ${tomlString(HOSTILE)}]\n` +
+      `[instances.hostile.secrets]\n` +
+      `LEAK_TOKEN = "vault:team/leak"\n`,
+  );
+  session = await connectSdk(sandbox, config);
+  client = session.client;
+});
+
+after(async () => {
+  await client?.close();
+  await session?.stderrEnded;
+  capture('keyhold serve stderr', session?.stderr());
+  for (const { label, text } of captures) assertNoLeak(text, label);
+  sandbox?.cleanup();
+});
+
+test('a clean result of the same server arrives whole', async () => {
+  const result = await client.callTool({ name: 'hostile_echo', arguments: { text: 'nothing secret here' } });
+  assert.deepEqual(result.content, [{ type: 'text', text: 'nothing secret here' }]);
+});
+
+for (const form of ['plain', 'unicode', 'one-escaped', 'solidus', 'key', 'escaped-key', 'blob']) {
+  test(`a value the server writes as ${form} reaches the client only as a marker`, async () => {
+    const result = await client.callTool({ name: 'hostile_leak', arguments: { form } });
+    const text = JSON.stringify(result);
+    capture(`leak ${form}`, text);
+    assert.ok(!text.includes(canary), `${form}: the value reached the client`);
+    let seen = text;
+    if (form === 'blob') {
+      seen = Buffer.from(result.content[0].resource.blob, 'base64').toString('latin1');
+      capture(`leak ${form} (decoded)`, seen);
+      assert.ok(!seen.includes(canary), 'the blob carried the value');
+    }
+    assert.match(seen, /\[REDACTED:/, `${form}: no marker in ${seen}`);
+  });
+}
