@@ -742,24 +742,26 @@ void McpServerBackend::handle_text(const std::shared_ptr<Connection>& c, const s
                                    std::optional<std::int64_t> related) {
   rpc::Limits limits;
   limits.max_message_bytes = options_.max_message_bytes;
-  // Most messages are the results of forwarded calls: read without a tree, sent on as text.
-  if (text.size() <= limits.max_message_bytes)
-    if (auto plain = rpc::plain_response(text, limits.max_depth);
-        plain && complete(c, plain->id, json(), plain->result))
-      return;
-  json error;
-  auto message = rpc::parse_message(text, limits, &error);
-  if (!message) {
-    // Never quoted: the text may hold anything.
-    spdlog::warn(
-        "instance '{}': its server sent something that is not a JSON-RPC message ({} "
-        "bytes); ignored",
-        options_.instance, text.size());
-    return;
-  }
   try {
+    // Most messages are the results of forwarded calls: read without a tree, sent on as
+    // text. (A look for the key first: a notification or request is parsed once.)
+    if (text.size() <= limits.max_message_bytes && text.find("\"result\"") != std::string::npos)
+      if (auto plain = rpc::plain_response(text, limits.max_depth);
+          plain && complete(c, plain->id, json(), plain->result))
+        return;
+    json error;
+    auto message = rpc::parse_message(text, limits, &error);
+    if (!message) {
+      // Never quoted: the text may hold anything.
+      spdlog::warn(
+          "instance '{}': its server sent something that is not a JSON-RPC message ({} "
+          "bytes); ignored",
+          options_.instance, text.size());
+      return;
+    }
     handle_message(c, std::move(*message), related);
   } catch (const std::exception& e) {
+    // Out of memory, say: this message is lost, the reader goes on.
     spdlog::warn("instance '{}': a message of its server could not be handled ({}); ignored",
                  options_.instance, typeid(e).name());
   }

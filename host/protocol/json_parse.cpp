@@ -156,6 +156,32 @@ std::optional<std::string_view> member_text(std::string_view text, std::string_v
   return std::nullopt;
 }
 
+// True when an object inside element (or element itself) has a key twice. Iterative: the
+// depth is the parser's, but a stack of our own costs nothing per level.
+bool has_duplicate_key(simdjson::dom::element element) {
+  std::vector<simdjson::dom::element> open{element};
+  std::vector<std::string_view> keys;
+  while (!open.empty()) {
+    const simdjson::dom::element e = open.back();
+    open.pop_back();
+    simdjson::dom::array array;
+    simdjson::dom::object object;
+    if (e.get_array().get(array) == simdjson::SUCCESS) {
+      for (simdjson::dom::element item : array)
+        if (item.is_array() || item.is_object()) open.push_back(item);
+    } else if (e.get_object().get(object) == simdjson::SUCCESS) {
+      keys.clear();
+      for (simdjson::dom::key_value_pair member : object) {
+        keys.push_back(member.key);
+        if (member.value.is_array() || member.value.is_object()) open.push_back(member.value);
+      }
+      std::sort(keys.begin(), keys.end());
+      if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out) {
@@ -168,10 +194,16 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out
 }
 
 bool is_json_object_text(std::string_view text, std::size_t max_depth) {
-  if (text.size() > kFastParseMaxBytes) return false;
+  // The text itself must begin the object: simdjson from 3.6 skips a byte order mark,
+  // which spliced into a message would be invalid there.
+  const std::size_t first = skip_space(text, 0);
+  if (text.size() > kFastParseMaxBytes || first >= text.size() || text[first] != '{') return false;
   FastParser parser(text.size(), max_depth);
   simdjson::dom::element root;
-  return parser.parse(text, &root) && root.type() == simdjson::dom::element_type::OBJECT;
+  // A key twice: parse_json keeps the last, as clients that read it would; strict ones
+  // refuse the text. The tree path sends it with one.
+  return parser.parse(text, &root) && root.type() == simdjson::dom::element_type::OBJECT &&
+         !has_duplicate_key(root);
 }
 
 std::optional<ResponseText> plain_response(std::string_view text, std::size_t max_depth) {

@@ -40,9 +40,10 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, nlohmann:
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth);
 
 // True when text is one JSON object that simdjson reads (valid JSON and UTF-8, nested no
-// deeper than max_depth, numbers within 64 bits, at most kFastParseMaxBytes), without
-// building a tree: a text that may be sent on as it is. False also where simdjson cannot
-// tell; parse_json then decides.
+// deeper than max_depth, numbers within 64 bits, at most kFastParseMaxBytes), that begins
+// with its '{' (whitespace aside: no byte order mark) and has no object with a key twice,
+// without building a tree: a text that may be sent on as it is. False also where
+// simdjson cannot tell; parse_json then decides.
 bool is_json_object_text(std::string_view text, std::size_t max_depth);
 
 // A JSON-RPC response read without building a tree: its id and the text of its result.

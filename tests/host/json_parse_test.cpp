@@ -332,3 +332,24 @@ TEST_CASE("plain_response agrees with nlohmann on generated and mutated response
   }
   CHECK(plain == 20000);  // every unmutated one is plain
 }
+
+TEST_CASE("is_json_object_text: an object that may be sent on as it is", "[json_parse]") {
+  using keyhold::rpc::is_json_object_text;
+  CHECK(is_json_object_text(R"({"a":[1,{"b":"c"}],"d":{}})", kDepth));
+  CHECK(is_json_object_text(" \t{ \"a\" : 1 } ", kDepth));
+  CHECK(is_json_object_text(R"({"a":{"k":1},"b":{"k":2}})", kDepth));  // one key per object
+  CHECK_FALSE(is_json_object_text("", kDepth));
+  CHECK_FALSE(is_json_object_text("[]", kDepth));
+  CHECK_FALSE(is_json_object_text("\"{}\"", kDepth));
+  CHECK_FALSE(is_json_object_text("{} {}", kDepth));
+  CHECK_FALSE(is_json_object_text("\xef\xbb\xbf{}", kDepth));  // a byte order mark
+  CHECK_FALSE(is_json_object_text(R"({"s":")"
+                                  "\xc3"
+                                  R"("})",
+                                  kDepth));
+  // A key twice, at any depth: the tree keeps one.
+  CHECK_FALSE(is_json_object_text(R"({"a":1,"a":2})", kDepth));
+  CHECK_FALSE(is_json_object_text(R"({"x":[{"y":{"b":1,"c":2,"b":3}}]})", kDepth));
+  CHECK_FALSE(is_json_object_text(R"({"a\u0062":1,"ab":2})", kDepth));  // the same key
+  CHECK_FALSE(is_json_object_text("{\"a\":" + nested(kDepth, "") + "}", kDepth));
+}

@@ -630,6 +630,36 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
   CHECK(clean > 20);
 }
 
+TEST_CASE("may_change_json_text: rule matches and values added since the base") {
+  auto r = with_canary();
+  // A value set_secrets adds later goes to the delta database: found there too.
+  const std::string added = "added-later-0d5e7f31";
+  std::vector<KnownSecret> secrets;
+  secrets.push_back({"db-password", SecretBuffer::copy_of(kCanary)});
+  secrets.push_back({"added", SecretBuffer::copy_of(added)});
+  REQUIRE(r->set_secrets(secrets).is_ok());
+  REQUIRE(r->delta_pattern_count() > 0);
+  CHECK(r->may_change_json_text(R"({"text":"pw )" + added + R"( end"})"));
+  // Credential-like text without JSON escapes: wherever redact_json changes the string,
+  // the text scan finds something.
+  std::mt19937 rng(77);
+  int found = 0;
+  for (int i = 0; i < 400; ++i) {
+    std::string text = rule_text(rng).substr(0, 2000);
+    for (char& c : text)
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+    nlohmann::json value{{"content", nlohmann::json::array({{{"type", "text"}, {"text", text}}})}};
+    const std::string dumped = value.dump();
+    REQUIRE(dumped.find('\\') == std::string::npos);
+    if (r->redact_json(value)) {
+      ++found;
+      INFO(dumped);
+      CHECK(r->may_change_json_text(dumped));
+    }
+  }
+  CHECK(found > 100);
+}
+
 TEST_CASE("may_change_json_text: false only for a text redact_json leaves as it is") {
   auto r = with_canary();
   const std::string canary(kCanary);

@@ -36,6 +36,23 @@ class RecordingOutbound : public Outbound {
     sent_.push_back(rpc::serialize(message));
     arrived_.notify_all();
   }
+  // As the transports do: the text as it is (checked to be one JSON-RPC response line).
+  void send_response_text(std::string text, const CallContext& request) override {
+    const json message = json::parse(text);
+    CHECK(message.value("id", json()) == request.request_id);
+    CHECK(message.value("jsonrpc", json()) == "2.0");
+    CHECK(message.contains("result"));
+    CHECK(text.find_first_of("\n\r") == std::string::npos);
+    std::lock_guard lock(mutex_);
+    sent_.push_back(std::move(text));
+    ++texts_;
+    arrived_.notify_all();
+  }
+  // How many responses were sent as text (Session::response_text).
+  int texts() {
+    std::lock_guard lock(mutex_);
+    return texts_;
+  }
   // The response to id, waiting up to two seconds for it; nullopt when none came.
   std::optional<json> response(const json& id) {
     std::unique_lock lock(mutex_);
@@ -61,6 +78,7 @@ class RecordingOutbound : public Outbound {
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::vector<std::string> sent_;
+  int texts_ = 0;
 };
 
 struct Guarded {
@@ -196,6 +214,36 @@ TEST_CASE("session: tools are listed with the instance prefix and calls reach th
   CHECK(call["result"]["content"][0]["text"] == "hi");
   auto unknown = f.request(3, "tools/call", {{"name", "nope"}, {"arguments", json::object()}});
   CHECK(unknown.contains("error"));
+}
+
+TEST_CASE("session: a plain result leaves as text; a checked or stateless one through the tree") {
+  Fixture f;
+  f.initialize();
+  auto call = f.request(2, "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "hi"}}}});
+  CHECK(call["result"]["content"][0]["text"] == "hi");
+  CHECK(f.out.texts() == 1);
+  // A string id is written as JSON.
+  call =
+      f.request("id \"2\"", "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "x"}}}});
+  CHECK(call["result"]["content"][0]["text"] == "x");
+  CHECK(f.out.texts() == 1);  // the id's escapes: the tree
+  call = f.request("two", "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "y"}}}});
+  CHECK(call["result"]["content"][0]["text"] == "y");
+  CHECK(f.out.texts() == 2);
+  // An outputSchema is checked on the tree.
+  auto sum =
+      f.request(3, "tools/call", {{"name", "echo_add"}, {"arguments", {{"a", 1}, {"b", 2}}}});
+  CHECK(sum["result"]["structuredContent"]["sum"] == 3);
+  CHECK(f.out.texts() == 2);
+  // Text with a JSON escape (a quote, a newline): the tree, so the redactor sees the value.
+  call = f.request(4, "tools/call",
+                   {{"name", "echo_echo"}, {"arguments", {{"text", "a \"quoted\"\nline"}}}});
+  CHECK(call["result"]["content"][0]["text"] == "a \"quoted\"\nline");
+  CHECK(f.out.texts() == 2);
+  // A resource takes the same path as a tool.
+  auto read = f.request(5, "resources/read", {{"uri", "echo://echo/greeting"}});
+  CHECK(read["result"]["contents"][0]["text"] == "hello from keyhold");
+  CHECK(f.out.texts() == 3);
 }
 
 TEST_CASE("session: an argument carrying a known secret is refused before the plugin") {
