@@ -156,30 +156,49 @@ std::optional<std::string_view> member_text(std::string_view text, std::string_v
   return std::nullopt;
 }
 
-// True when an object inside element (or element itself) has a key twice. Iterative: the
-// depth is the parser's, but a stack of our own costs nothing per level.
-bool has_duplicate_key(simdjson::dom::element element) {
+// False when an object inside element (or element itself) has a key twice. With strings:
+// collects them (JsonStrings). Iterative: the depth is the parser's, a stack of our own
+// costs nothing per level.
+bool walk(simdjson::dom::element element, JsonStrings* strings) {
   std::vector<simdjson::dom::element> open{element};
   std::vector<std::string_view> keys;
+  const auto add = [&](std::string_view piece) {
+    strings->text.append(piece);
+    strings->text.push_back('\n');
+  };
   while (!open.empty()) {
     const simdjson::dom::element e = open.back();
     open.pop_back();
     simdjson::dom::array array;
     simdjson::dom::object object;
+    std::string_view string;
     if (e.get_array().get(array) == simdjson::SUCCESS) {
-      for (simdjson::dom::element item : array)
-        if (item.is_array() || item.is_object()) open.push_back(item);
+      for (simdjson::dom::element item : array) {
+        if (item.is_array() || item.is_object())
+          open.push_back(item);
+        else if (strings != nullptr && item.get_string().get(string) == simdjson::SUCCESS)
+          add(string);
+      }
     } else if (e.get_object().get(object) == simdjson::SUCCESS) {
       keys.clear();
       for (simdjson::dom::key_value_pair member : object) {
         keys.push_back(member.key);
-        if (member.value.is_array() || member.value.is_object()) open.push_back(member.value);
+        if (member.value.is_array() || member.value.is_object()) {
+          open.push_back(member.value);
+        } else if (strings != nullptr &&
+                   member.value.get_string().get(string) == simdjson::SUCCESS) {
+          if (member.key == "blob")
+            strings->blob = true;
+          else
+            add(string);
+        }
+        if (strings != nullptr) add(member.key);
       }
       std::sort(keys.begin(), keys.end());
-      if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return true;
+      if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return false;
     }
   }
-  return false;
+  return true;
 }
 
 }  // namespace
@@ -193,7 +212,7 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out
   return true;
 }
 
-bool is_json_object_text(std::string_view text, std::size_t max_depth) {
+bool is_json_object_text(std::string_view text, std::size_t max_depth, JsonStrings* strings) {
   // The text itself must begin the object: simdjson from 3.6 skips a byte order mark,
   // which spliced into a message would be invalid there.
   const std::size_t first = skip_space(text, 0);
@@ -203,7 +222,7 @@ bool is_json_object_text(std::string_view text, std::size_t max_depth) {
   // A key twice: parse_json keeps the last, as clients that read it would; strict ones
   // refuse the text. The tree path sends it with one.
   return parser.parse(text, &root) && root.type() == simdjson::dom::element_type::OBJECT &&
-         !has_duplicate_key(root);
+         walk(root, strings);
 }
 
 std::optional<ResponseText> plain_response(std::string_view text, std::size_t max_depth) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace keyhold::rpc {
@@ -39,12 +40,23 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, nlohmann:
 // Thread-safe (each thread keeps its own parser buffers, bounded in size).
 nlohmann::json parse_json(std::string_view text, std::size_t max_depth);
 
+// The strings of a JSON value as the redactor reads them (Redactor::redact_json): every
+// string value and object key, decoded (escapes resolved), each followed by a newline, in
+// no particular order; a "blob" member's string value is not among them (the redactor
+// decodes it as base64) but noted.
+struct JsonStrings {
+  std::string text;
+  bool blob = false;  // a member "blob" has a string value
+};
+
 // True when text is one JSON object that simdjson reads (valid JSON and UTF-8, nested no
 // deeper than max_depth, numbers within 64 bits, at most kFastParseMaxBytes), that begins
 // with its '{' (whitespace aside: no byte order mark) and has no object with a key twice,
 // without building a tree: a text that may be sent on as it is. False also where
-// simdjson cannot tell; parse_json then decides.
-bool is_json_object_text(std::string_view text, std::size_t max_depth);
+// simdjson cannot tell; parse_json then decides. With strings, appends the value's
+// strings to it (when true).
+bool is_json_object_text(std::string_view text, std::size_t max_depth,
+                         JsonStrings* strings = nullptr);
 
 // A JSON-RPC response read without building a tree: its id and the text of its result.
 struct ResponseText {

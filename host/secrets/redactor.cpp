@@ -807,13 +807,8 @@ bool Redactor::redact_json_each(nlohmann::json& value) const {
   return changed || key_changed;
 }
 
-bool Redactor::may_change_json_text(std::string_view json_text) const {
+bool Redactor::may_change_json_strings(std::string_view strings) const {
   if (!strings_together_ || !g_json_together) return true;  // anchored rules: per string
-  // An escape sequence makes a string's bytes in the text differ from its value; a "blob"
-  // member's value is decoded and redacted as bytes.
-  if (json_text.find('\\') != std::string_view::npos ||
-      json_text.find("\"blob\"") != std::string_view::npos)
-    return true;
   std::shared_ptr<Database> base, delta;
   {
     std::lock_guard lock(mutex_);
@@ -823,7 +818,7 @@ bool Redactor::may_change_json_text(std::string_view json_text) const {
   // Any match at all, before a rule's keyword and entropy checks: redact_json finds
   // nothing only where this finds nothing (see the header).
   for (Database* db : {base.get(), delta.get(), rule_detect_db_.get()}) {
-    const std::optional<bool> found = matches_anywhere(db, json_text);
+    const std::optional<bool> found = matches_anywhere(db, strings);
     if (!found || *found) return true;
   }
   return false;

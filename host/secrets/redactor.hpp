@@ -102,18 +102,16 @@ class Redactor {
   // Returns true when anything changed.
   bool redact_json(nlohmann::json& value) const;
 
-  // For json_text, one valid JSON text: false when redact_json would change nothing in its
-  // value, so the text may leave as it is (no tree built); true when it may, or when that
-  // cannot be told (then parse it and use redact_json). One scan, false only when:
-  // - no rule is anchored (a rule matches a string's bytes inside the text as it does the
-  //   string alone: a quote, like the edge of a text, is not a word character);
-  // - the text holds no backslash (every string and key is its value's own bytes) and no
-  //   "blob" member (whose value redact_json decodes);
-  // - no secret value or encoded form, and no credential rule, matches anywhere in the
-  //   text (a rule's keyword and entropy checks not applied: a superset of what
-  //   redact_json finds in the strings).
-  // A scan that fails answers true.
-  bool may_change_json_text(std::string_view json_text) const;
+  // For the strings of a JSON value (each string and key, decoded, each followed by a
+  // newline, in any order: rpc::JsonStrings), none of them a "blob" member's: false when
+  // redact_json would change nothing in the value, so its text may leave as it is, with no
+  // tree built; true when it may, or when that cannot be told (then parse it and use
+  // redact_json). False only when no rule is anchored (strings_together_: the newlines
+  // stand between the strings as in redact_json's own joined text) and no secret value or
+  // encoded form, and no credential rule, matches anywhere in strings (a rule's keyword and
+  // entropy checks not applied: a superset of what redact_json finds in each string). A
+  // scan that fails answers true.
+  bool may_change_json_strings(std::string_view strings) const;
 
   // Loads what locating credential-rule matches needs (the first scan that finds one
   // does it otherwise): about 15 ms, better spent off a call's path.

@@ -1,5 +1,7 @@
 #include "server/session.hpp"
 
+#include <sodium.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
@@ -636,16 +638,35 @@ std::string Session::response_text(CallContext& ctx, const std::string& method,
       (output_schema != nullptr || !ctx.oauth_user.providers_to_authorize().empty()))
     return {};
   // A raw line break (whitespace between tokens) would end a stdio message early.
-  if (reply.body.find_first_of("\n\r") != std::string::npos ||
-      !rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth) ||
+  if (reply.body.find_first_of("\n\r") != std::string::npos) return {};
+  // What the redactor reads, kept by the thread between calls and wiped after each.
+  thread_local rpc::JsonStrings strings;
+  struct Wipe {
+    rpc::JsonStrings& s;
+    ~Wipe() {
+      sodium_memzero(s.text.data(), s.text.size());
+      s.text.clear();
+      s.blob = false;
+      if (s.text.capacity() > (std::size_t{1} << 20)) std::string().swap(s.text);
+    }
+  } wipe{strings};
+  rpc::JsonStrings* wanted = options_.redactor ? &strings : nullptr;
+  if (!rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth, wanted) ||
       stateless_scope(ctx.request_id))
     return {};
+  if (options_.redactor) {
+    if (strings.blob) return {};       // redact_json decodes it
+    if (ctx.request_id.is_string()) {  // the response carries it too
+      strings.text += ctx.request_id.get_ref<const std::string&>();
+      strings.text += '\n';
+    }
+    if (options_.redactor->may_change_json_strings(strings.text)) return {};
+  }
   static constexpr std::string_view kHead = R"({"jsonrpc":"2.0","id":)";
   const std::string id = rpc::serialize(ctx.request_id);
   std::string text;
   text.reserve(kHead.size() + id.size() + reply.body.size() + 12);
   text.append(kHead).append(id).append(",\"result\":").append(reply.body).push_back('}');
-  if (options_.redactor && options_.redactor->may_change_json_text(text)) return {};
   reply.body.clear();
   return text;
 }

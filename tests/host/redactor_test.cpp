@@ -2,9 +2,11 @@
 
 #include <sodium.h>
 
+#include <cstdio>
 #include <functional>
 #include <random>
 
+#include "protocol/json_parse.hpp"
 #include "secrets/redactor.hpp"
 #include "secrets/rule_expressions.hpp"
 #include "secrets/rule_tail.hpp"
@@ -32,6 +34,15 @@ std::shared_ptr<Redactor> knowing(std::string_view value) {
   secrets.push_back({"canary", SecretBuffer::copy_of(value)});
   REQUIRE(redactor->set_secrets(secrets).is_ok());
   return redactor;
+}
+
+// What Session::response_text asks before it sends a result's text as it is: the text's
+// strings (rpc::is_json_object_text), a blob, the redactor.
+bool may_change(const Redactor& r, const std::string& text) {
+  keyhold::rpc::JsonStrings strings;
+  INFO(text);
+  REQUIRE(keyhold::rpc::is_json_object_text(text, 64, &strings));
+  return strings.blob || r.may_change_json_strings(strings.text);
 }
 
 }  // namespace
@@ -621,7 +632,7 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
     CHECK(changed_together == changed_alone);
     changed += changed_alone ? 1 : 0;
     // Its text may leave unparsed only when redact_json would change nothing.
-    if (!r->may_change_json_text(original.dump())) {
+    if (!may_change(*r, nlohmann::json{{"v", original}}.dump())) {
       ++clean;
       CHECK_FALSE(changed_alone);
     }
@@ -630,7 +641,7 @@ TEST_CASE("redact_json scanning all strings as one text: exactly what scanning e
   CHECK(clean > 20);
 }
 
-TEST_CASE("may_change_json_text: rule matches and values added since the base") {
+TEST_CASE("may_change_json_strings: rule matches and values added since the base") {
   auto r = with_canary();
   // A value set_secrets adds later goes to the delta database: found there too.
   const std::string added = "added-later-0d5e7f31";
@@ -639,62 +650,62 @@ TEST_CASE("may_change_json_text: rule matches and values added since the base") 
   secrets.push_back({"added", SecretBuffer::copy_of(added)});
   REQUIRE(r->set_secrets(secrets).is_ok());
   REQUIRE(r->delta_pattern_count() > 0);
-  CHECK(r->may_change_json_text(R"({"text":"pw )" + added + R"( end"})"));
-  // Credential-like text without JSON escapes: wherever redact_json changes the string,
-  // the text scan finds something.
+  CHECK(may_change(*r, R"({"text":"pw )" + added + R"( end"})"));
+  // Credential-like text (with the quotes, backslashes and line breaks of the generator,
+  // escaped in the JSON): wherever redact_json changes the string, the scan finds something.
   std::mt19937 rng(77);
   int found = 0;
   for (int i = 0; i < 400; ++i) {
-    std::string text = rule_text(rng).substr(0, 2000);
-    for (char& c : text)
-      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = ' ';
-    nlohmann::json value{{"content", nlohmann::json::array({{{"type", "text"}, {"text", text}}})}};
-    const std::string dumped = value.dump();
-    REQUIRE(dumped.find('\\') == std::string::npos);
+    nlohmann::json value{
+        {"content",
+         nlohmann::json::array({{{"type", "text"}, {"text", rule_text(rng).substr(0, 2000)}}})}};
+    const std::string dumped = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (r->redact_json(value)) {
       ++found;
-      INFO(dumped);
-      CHECK(r->may_change_json_text(dumped));
+      CHECK(may_change(*r, dumped));
     }
   }
   CHECK(found > 100);
 }
 
-TEST_CASE("may_change_json_text: false only for a text redact_json leaves as it is") {
+TEST_CASE("may_change_json_strings: false only for a text redact_json leaves as it is") {
   auto r = with_canary();
   const std::string canary(kCanary);
-  const auto may_change = [&](const std::string& text) {
-    INFO(text);
-    CHECK(nlohmann::json::accept(text));
-    return r->may_change_json_text(text);
-  };
-  CHECK_FALSE(may_change(R"({"content":[{"type":"text","text":"hello, world"}],"isError":false})"));
-  CHECK_FALSE(may_change(R"({"jsonrpc":"2.0","id":7,"result":{"n":[1,2.5,null,true]}})"));
-  CHECK(may_change(R"({"text":"pw )" + canary + R"( end"})"));
-  CHECK(may_change(R"({")" + canary + R"(":1})"));  // a key
-  // Escapes: a value spelled with \u escapes, or with one escaped character, matches no
-  // literal in the text; and a rule's \b after "\n" differs. Any backslash: parse it.
-  CHECK(may_change(R"({"text":"canary-3f9a\u0031c7e-value"})"));
-  CHECK(may_change(R"({"text":"line\nAKIAQX7TESTFAKE4KEYZ"})"));
-  CHECK(may_change(R"({"text":"a \"quoted\" word"})"));
-  // A blob is decoded and redacted as bytes.
-  CHECK(may_change(R"({"blob":"cGFzc3dvcmQ9aHVudGVyMg=="})"));
-  // A rule's match, before its keyword and entropy checks.
-  CHECK(may_change(R"({"text":"id AKIAQX7TESTFAKE4KEYZ end"})"));
-  // Each of the value's encoded forms.
-  for (const std::string& form : encoded_forms(canary)) {
-    if (form.find_first_of("\\\"") != std::string::npos) continue;
-    CHECK(may_change(R"({"text":")" + form + R"("})"));
+  CHECK_FALSE(
+      may_change(*r, R"({"content":[{"type":"text","text":"hello, world"}],"isError":false})"));
+  CHECK_FALSE(may_change(*r, R"({"jsonrpc":"2.0","id":7,"result":{"n":[1,2.5,null,true]}})"));
+  // Escapes are resolved: a quoted word or a line break is plain text.
+  CHECK_FALSE(may_change(*r, R"({"text":"a \"quoted\" word\non two lines \u00e9"})"));
+  CHECK(may_change(*r, R"({"text":"pw )" + canary + R"( end"})"));
+  CHECK(may_change(*r, R"({")" + canary + R"(":1})"));  // a key
+  CHECK(may_change(*r, R"({"a":[[{"b":[")" + canary + R"("]}]]})"));
+  // A value spelled with \u escapes, all or one, or with '/' written '\/'.
+  std::string spelled;
+  for (char c : canary) {
+    char escape[8];
+    std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned char>(c));
+    spelled += escape;
   }
+  CHECK(may_change(*r, R"({"text":")" + spelled + R"("})"));
+  CHECK(may_change(*r, R"({"text":"canary-3f9a\u0031c7e-value"})"));
+  CHECK(may_change(*knowing("path/to-secret-value"), R"({"text":"x path\/to-secret-value"})"));
+  // A rule's match after a line break (\b there, as at a string's start) and alone.
+  CHECK(may_change(*r, R"({"text":"line\nAKIAQX7TESTFAKE4KEYZ"})"));
+  CHECK(may_change(*r, R"({"text":"id AKIAQX7TESTFAKE4KEYZ end"})"));
+  // A blob is decoded and redacted as bytes: the tree.
+  CHECK(may_change(*r, R"({"blob":"aGVsbG8="})"));
+  // Each of the value's encoded forms, written as a serializer would.
+  for (const std::string& form : encoded_forms(canary))
+    CHECK(may_change(*r, nlohmann::json{{"text", "x " + form + " y"}}.dump()));
   // A scan that fails is a change (fail closed).
   fail_scans_for_testing(1);
-  CHECK(may_change(R"({"text":"hello"})"));
+  CHECK(may_change(*r, R"({"text":"hello"})"));
   fail_scans_for_testing(0);
   // An anchored rule: strings must be scanned alone.
   CredentialRule anchored;
   anchored.id = "tok";
   anchored.regex = "^tok_[A-Z0-9]{16}";
-  CHECK(Redactor::create({anchored}).value()->may_change_json_text(R"({"a":"b"})"));
+  CHECK(may_change(*Redactor::create({anchored}).value(), R"({"a":"b"})"));
 }
 
 TEST_CASE("rules the anchor check cannot follow keep redact_json scanning each string alone") {
@@ -711,5 +722,7 @@ TEST_CASE("rules the anchor check cannot follow keep redact_json scanning each s
     INFO(regex);
     CHECK(r->redact_json(value));
     CHECK(value[1] == "[REDACTED:rule:tok]");
+    // Nor may a result's text leave unparsed.
+    CHECK(may_change(*r, R"({"a":["first","tok_ABCDEFGH12345678","last"]})"));
   }
 }

@@ -216,34 +216,40 @@ TEST_CASE("session: tools are listed with the instance prefix and calls reach th
   CHECK(unknown.contains("error"));
 }
 
-TEST_CASE("session: a plain result leaves as text; a checked or stateless one through the tree") {
+TEST_CASE(
+    "session: a plain result leaves as text; a checked or secret-bearing one through the tree") {
   Fixture f;
   f.initialize();
   auto call = f.request(2, "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "hi"}}}});
   CHECK(call["result"]["content"][0]["text"] == "hi");
   CHECK(f.out.texts() == 1);
-  // A string id is written as JSON.
+  // A string id is written as JSON; escapes in the result are read as the client will.
   call =
       f.request("id \"2\"", "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "x"}}}});
   CHECK(call["result"]["content"][0]["text"] == "x");
-  CHECK(f.out.texts() == 1);  // the id's escapes: the tree
-  call = f.request("two", "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "y"}}}});
-  CHECK(call["result"]["content"][0]["text"] == "y");
-  CHECK(f.out.texts() == 2);
+  call = f.request(4, "tools/call",
+                   {{"name", "echo_echo"}, {"arguments", {{"text", "a \"quoted\"\nline \u00e9"}}}});
+  CHECK(call["result"]["content"][0]["text"] == "a \"quoted\"\nline \u00e9");
+  CHECK(f.out.texts() == 3);
+  // A resource takes the same path as a tool.
+  auto read = f.request(5, "resources/read", {{"uri", "echo://echo/greeting"}});
+  CHECK(read["result"]["contents"][0]["text"] == "hello from keyhold");
+  CHECK(f.out.texts() == 4);
   // An outputSchema is checked on the tree.
   auto sum =
       f.request(3, "tools/call", {{"name", "echo_add"}, {"arguments", {{"a", 1}, {"b", 2}}}});
   CHECK(sum["result"]["structuredContent"]["sum"] == 3);
-  CHECK(f.out.texts() == 2);
-  // Text with a JSON escape (a quote, a newline): the tree, so the redactor sees the value.
-  call = f.request(4, "tools/call",
-                   {{"name", "echo_echo"}, {"arguments", {{"text", "a \"quoted\"\nline"}}}});
-  CHECK(call["result"]["content"][0]["text"] == "a \"quoted\"\nline");
-  CHECK(f.out.texts() == 2);
-  // A resource takes the same path as a tool.
-  auto read = f.request(5, "resources/read", {{"uri", "echo://echo/greeting"}});
-  CHECK(read["result"]["contents"][0]["text"] == "hello from keyhold");
-  CHECK(f.out.texts() == 3);
+  CHECK(f.out.texts() == 4);
+  // A response that would carry a secret (here in the client's own id) is redacted on the
+  // tree.
+  f.session->handle_text(rpc::make_request("id " + std::string(kCanary), "tools/call",
+                                           {{"name", "echo_echo"}, {"arguments", {{"text", "z"}}}})
+                             .dump());
+  auto redacted = f.out.response("id [REDACTED:db-password]");
+  REQUIRE(redacted);
+  CHECK((*redacted)["result"]["content"][0]["text"] == "z");
+  CHECK(f.out.texts() == 4);
+  for (const auto& text : f.out.all()) CHECK(text.find(kCanary) == std::string::npos);
 }
 
 TEST_CASE("session: an argument carrying a known secret is refused before the plugin") {
