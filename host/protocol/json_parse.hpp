@@ -54,7 +54,7 @@ struct JsonStrings {
 // with its '{' (whitespace aside: no byte order mark) and has no object with a key twice,
 // without building a tree: a text that may be sent on as it is. False also where
 // simdjson cannot tell; parse_json then decides. With strings, appends the value's
-// strings to it (when true).
+// strings to it (some of them when it returns false: a caller wipes what it gave).
 bool is_json_object_text(std::string_view text, std::size_t max_depth,
                          JsonStrings* strings = nullptr);
 

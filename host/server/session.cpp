@@ -650,6 +650,11 @@ std::string Session::response_text(CallContext& ctx, const std::string& method,
       if (s.text.capacity() > (std::size_t{1} << 20)) std::string().swap(s.text);
     }
   } wipe{strings};
+  // Room for all of it at once: a string decoded, with its newline, is never longer than
+  // it was quoted, so the buffer never moves (a move would leave a copy unwiped).
+  strings.text.reserve(
+      reply.body.size() + 1 +
+      (ctx.request_id.is_string() ? ctx.request_id.get_ref<const std::string&>().size() : 0));
   rpc::JsonStrings* wanted = options_.redactor ? &strings : nullptr;
   if (!rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth, wanted) ||
       stateless_scope(ctx.request_id))

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -352,4 +353,34 @@ TEST_CASE("is_json_object_text: an object that may be sent on as it is", "[json_
   CHECK_FALSE(is_json_object_text(R"({"x":[{"y":{"b":1,"c":2,"b":3}}]})", kDepth));
   CHECK_FALSE(is_json_object_text(R"({"a\u0062":1,"ab":2})", kDepth));  // the same key
   CHECK_FALSE(is_json_object_text("{\"a\":" + nested(kDepth, "") + "}", kDepth));
+}
+
+TEST_CASE("is_json_object_text collects every string and key, decoded, as the redactor reads them",
+          "[json_parse]") {
+  using keyhold::rpc::is_json_object_text;
+  using keyhold::rpc::JsonStrings;
+  const auto lines = [](const JsonStrings& s) {
+    std::vector<std::string> out;
+    std::size_t from = 0;
+    for (std::size_t nl; (nl = s.text.find('\n', from)) != std::string::npos; from = nl + 1)
+      out.push_back(s.text.substr(from, nl - from));
+    CHECK(from == s.text.size());  // each one ends with its newline
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  JsonStrings s;
+  REQUIRE(is_json_object_text(
+      R"({"k\u0031":"v1","arr":["a",1,["b",{"nk":"nv"}],null],"o":{"x":"\"q\"\t"},"":""})", kDepth,
+      &s));
+  CHECK(lines(s) == std::vector<std::string>{"", "", "\"q\"\t", "a", "arr", "b", "k1", "nk", "nv",
+                                             "o", "v1", "x"});
+  CHECK_FALSE(s.blob);
+  // A blob's string value is noted, not collected; its key is; any other blob is walked.
+  s = {};
+  REQUIRE(is_json_object_text(R"({"bl\u006fb":"aGk=","c":[{"blob":{"k":"v"}}]})", kDepth, &s));
+  CHECK(s.blob);
+  CHECK(lines(s) == std::vector<std::string>{"blob", "blob", "c", "k", "v"});
+  s = {};
+  REQUIRE(is_json_object_text(R"({"blob":7})", kDepth, &s));
+  CHECK_FALSE(s.blob);
 }

@@ -679,6 +679,8 @@ TEST_CASE("may_change_json_strings: false only for a text redact_json leaves as 
   CHECK(may_change(*r, R"({"text":"pw )" + canary + R"( end"})"));
   CHECK(may_change(*r, R"({")" + canary + R"(":1})"));  // a key
   CHECK(may_change(*r, R"({"a":[[{"b":[")" + canary + R"("]}]]})"));
+  CHECK(may_change(*r, R"({"a":[{")" + canary + R"(":1}]})"));     // a nested key
+  CHECK(may_change(*r, R"({"blob":{"k":")" + canary + R"("}})"));  // a blob that is not one
   // A value spelled with \u escapes, all or one, or with '/' written '\/'.
   std::string spelled;
   for (char c : canary) {
