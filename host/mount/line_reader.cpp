@@ -22,6 +22,15 @@ LineReader::Result LineReader::next_until(std::string* line,
   return read(line, &deadline);
 }
 
+void LineReader::consume(std::size_t end) {
+  if (end == buffer_.size()) {
+    buffer_.clear();
+    start_ = scanned_ = 0;
+  } else {
+    start_ = scanned_ = end;
+  }
+}
+
 LineReader::Result LineReader::read(std::string* line,
                                     const std::chrono::steady_clock::time_point* deadline) {
   // One deadline for the whole call: a server that trickles bytes without a newline must
@@ -30,22 +39,20 @@ LineReader::Result LineReader::read(std::string* line,
     const std::size_t nl = buffer_.find('\n', scanned_);
     if (nl != std::string::npos) {
       if (skipping_) {  // the end of a too-long line: drop it, go on with the next
-        buffer_.erase(0, nl + 1);
-        scanned_ = 0;
+        consume(nl + 1);
         skipping_ = false;
         continue;
       }
-      line->assign(buffer_, 0, nl);
+      line->assign(buffer_, start_, nl - start_);
       if (!line->empty() && line->back() == '\r') line->pop_back();
-      buffer_.erase(0, nl + 1);
-      scanned_ = 0;
+      consume(nl + 1);
       line_came_ = true;
       return Result::kLine;
     }
     scanned_ = buffer_.size();
-    if (buffer_.size() > max_bytes_) {
+    if (buffer_.size() - start_ > max_bytes_) {
       buffer_.clear();
-      scanned_ = 0;
+      start_ = scanned_ = 0;
       if (!skipping_) {
         skipping_ = true;
         return Result::kTooLong;
@@ -71,6 +78,13 @@ LineReader::Result LineReader::read(std::string* line,
         if (ready == 0) return Result::kTimeout;
       }
       if (ready < 0) return Result::kEnd;
+    }
+    // The lines handed out leave the buffer here, once per read rather than once per line
+    // (a read in a pipelined burst brings hundreds).
+    if (start_ > 0) {
+      buffer_.erase(0, start_);
+      scanned_ -= start_;
+      start_ = 0;
     }
     char chunk[64 * 1024];
     ssize_t n;

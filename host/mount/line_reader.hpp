@@ -38,10 +38,14 @@ class LineReader {
   // next() and next_until(): deadline null waits without limit.
   Result read(std::string* line, const std::chrono::steady_clock::time_point* deadline);
 
+  // The bytes before end were handed out (or skipped).
+  void consume(std::size_t end);
+
   int fd_;
   std::size_t max_bytes_;
-  std::string buffer_;
-  std::size_t scanned_ = 0;  // bytes of buffer_ known to hold no '\n'
+  std::string buffer_;  // from start_: bytes read and not yet handed out
+  std::size_t start_ = 0;
+  std::size_t scanned_ = 0;  // buffer_[start_, scanned_) is known to hold no '\n'
   bool skipping_ = false;    // inside a too-long line
   bool line_came_ = false;   // the last read() returned a line: another may follow soon
 };

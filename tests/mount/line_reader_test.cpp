@@ -3,8 +3,10 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mount/line_reader.hpp"
 
@@ -114,5 +116,47 @@ TEST_CASE("line_buffered says whether the next line was read already, never read
   REQUIRE(reader.next(&line, 1000) == LineReader::Result::kLine);
   CHECK(line == "three");
   ::close(fds[1]);
+  ::close(fds[0]);
+}
+
+TEST_CASE("lines cut anywhere by the reads, some over the cap: every one in order, once") {
+  std::mt19937 rng(5);
+  std::vector<std::string> lines;
+  std::string text;
+  for (int i = 0; i < 3000; ++i) {
+    // A line over the cap is told apart once the bytes held without a newline pass it: one
+    // longer than a read (64 KiB) and the cap always is.
+    const std::size_t length = rng() % 50 == 0 ? 70000 + rng() % 20000 : rng() % 300;
+    lines.push_back("L" + std::to_string(i) + ":" + std::string(length, 'x'));
+    text += lines.back() + (rng() % 4 == 0 ? "\r\n" : "\n");
+  }
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  // Written in pieces of any size with pauses between, so reads end inside lines.
+  std::thread writer([fd = fds[1], text, seed = rng()] {
+    std::mt19937 r(seed);
+    std::size_t done = 0;
+    while (done < text.size()) {
+      const std::size_t piece = std::min<std::size_t>(text.size() - done, 1 + r() % 9000);
+      const ssize_t n = ::write(fd, text.data() + done, piece);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+      if (r() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ::close(fd);
+  });
+  LineReader reader(fds[0], 1000);
+  std::string line;
+  for (const std::string& expected : lines) {
+    INFO(expected.substr(0, 12));
+    if (expected.size() > 1000) {
+      REQUIRE(reader.next(&line, 5000) == LineReader::Result::kTooLong);
+      continue;
+    }
+    REQUIRE(reader.next(&line, 5000) == LineReader::Result::kLine);
+    REQUIRE(line == expected);
+  }
+  CHECK(reader.next(&line) == LineReader::Result::kEnd);
+  writer.join();
   ::close(fds[0]);
 }
