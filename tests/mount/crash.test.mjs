@@ -9,17 +9,14 @@ import { after, before, test } from 'node:test';
 import { CallToolResultSchema } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 
 import { assertLogMatches, connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
-import { assertNoLeak, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { EVERYTHING_JS, NODE_BIN, pidsWithEnv } from './lib.mjs';
+import { cli } from '../secrets/lib.mjs';
+import { EVERYTHING_JS, NODE_BIN, pidsWithEnv, closeAndSweep, vaultWithCanary } from './lib.mjs';
 
 let sandbox, client, session, canary;
 const marker = randomBytes(8).toString('hex');
 
 before(async () => {
-  sandbox = await makeVault('mount-crash');
-  canary = newCanary('crash');
-  await setSecret(sandbox, 'team/everything-key', canary);
-  await grant(sandbox, 'everything', 'team/everything-key', 'env');
+  ({ sandbox, canary } = await vaultWithCanary('mount-crash', 'crash', 'everything', 'team/everything-key'));
   const config = sandbox.writeConfig(
     `[instances.everything]\n` +
       `server.command = [${tomlString(NODE_BIN)}, ${tomlString(EVERYTHING_JS)}, "stdio"]\n` +
@@ -32,10 +29,7 @@ before(async () => {
 });
 
 after(async () => {
-  await client?.close();
-  await session?.stderrEnded;
-  capture('keyhold serve stderr', session?.stderr());
-  for (const { label, text } of captures) assertNoLeak(text, label);
+  await closeAndSweep(client, session);
   // Shutdown leaves no server behind.
   await sleep(500);
   assert.deepEqual(pidsWithEnv('KEYHOLD_MOUNT_TEST', marker), [], 'a mounted server outlived keyhold');

@@ -5,49 +5,41 @@
 // escape resolved (Redactor::may_change_json_strings); these results must take the tree.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import {after, before, test} from 'node:test';
-import {fileURLToPath} from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
 
-import {connectSdk, tomlString} from '../e2e/helpers.mjs';
-import {assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret} from '../secrets/lib.mjs';
-
-import {NODE_BIN} from './lib.mjs';
+import { connectSdk, tomlString } from '../e2e/helpers.mjs';
+import { capture } from '../secrets/lib.mjs';
+import { NODE_BIN, closeAndSweep, vaultWithCanary } from './lib.mjs';
 
 const HOSTILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hostile_server.mjs');
 let sandbox, client, session, canary;
 
 before(async () => {
-  sandbox = await makeVault('mount-evasive');
-  canary = newCanary('evasive');
-  await setSecret(sandbox, 'team/leak', canary);
-  await grant(sandbox, 'hostile', 'team/leak', 'env');
+  ({ sandbox, canary } = await vaultWithCanary('mount-evasive', 'evasive', 'hostile', 'team/leak'));
   const config = sandbox.writeConfig(
-      `[instances.hostile]\n` +
-          `server.command = [${tomlString(NODE_BIN)}, ${tomlString(HOSTILE)}]\n` +
-          `[instances.hostile.secrets]\n` +
-          `LEAK_TOKEN = "vault:team/leak"\n`,
+    `[instances.hostile]\n` +
+      `server.command = [${tomlString(NODE_BIN)}, ${tomlString(HOSTILE)}]\n` +
+      `[instances.hostile.secrets]\n` +
+      `LEAK_TOKEN = "vault:team/leak"\n`,
   );
   session = await connectSdk(sandbox, config);
   client = session.client;
 });
 
 after(async () => {
-  await client?.close();
-  await session?.stderrEnded;
-  capture('keyhold serve stderr', session?.stderr());
-  for (const {label, text} of captures) assertNoLeak(text, label);
+  await closeAndSweep(client, session);
   sandbox?.cleanup();
 });
 
 test('a clean result of the same server arrives whole', async () => {
-  const result =
-      await client.callTool({name: 'hostile_echo', arguments: {text: 'nothing secret here'}});
-  assert.deepEqual(result.content, [{type: 'text', text: 'nothing secret here'}]);
+  const result = await client.callTool({ name: 'hostile_echo', arguments: { text: 'nothing secret here' } });
+  assert.deepEqual(result.content, [{ type: 'text', text: 'nothing secret here' }]);
 });
 
 for (const form of ['plain', 'unicode', 'one-escaped', 'solidus', 'key', 'escaped-key', 'blob']) {
   test(`a value the server writes as ${form} reaches the client only as a marker`, async () => {
-    const result = await client.callTool({name: 'hostile_leak', arguments: {form}});
+    const result = await client.callTool({ name: 'hostile_leak', arguments: { form } });
     const text = JSON.stringify(result);
     capture(`leak ${form}`, text);
     assert.ok(!text.includes(canary), `${form}: the value reached the client`);

@@ -14,18 +14,15 @@ import {
 } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
-import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { EVERYTHING_JS, NODE_BIN } from './lib.mjs';
+import { capture } from '../secrets/lib.mjs';
+import { EVERYTHING_JS, NODE_BIN, closeAndSweep, vaultWithCanary } from './lib.mjs';
 
 let sandbox, client, session, canary;
 const samplingRequests = [];
 const elicitationRequests = [];
 
 before(async () => {
-  sandbox = await makeVault('mount-everything');
-  canary = newCanary('mount');
-  await setSecret(sandbox, 'team/everything-key', canary);
-  await grant(sandbox, 'everything', 'team/everything-key', 'env');
+  ({ sandbox, canary } = await vaultWithCanary('mount-everything', 'mount', 'everything', 'team/everything-key'));
   const config = sandbox.writeConfig(
     `[instances.everything]\n` +
       `server.command = [${tomlString(NODE_BIN)}, ${tomlString(EVERYTHING_JS)}, "stdio"]\n` +
@@ -48,10 +45,7 @@ before(async () => {
 });
 
 after(async () => {
-  await client?.close();
-  await session?.stderrEnded;
-  capture('keyhold serve stderr', session?.stderr());
-  for (const { label, text } of captures) assertNoLeak(text, label);
+  await closeAndSweep(client, session);
   sandbox?.cleanup();
 });
 

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
 import { assertLogMatches, connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
-import { assertNoLeak, capture, captures, makeVault } from '../secrets/lib.mjs';
-import { EVERYTHING_JS, NODE_BIN, pidsWithEnv } from './lib.mjs';
+import { makeVault } from '../secrets/lib.mjs';
+import { EVERYTHING_JS, NODE_BIN, pidsWithEnv, closeAndSweep } from './lib.mjs';
 
 let sandbox, session, client;
 const marker = randomBytes(8).toString('hex');
@@ -25,10 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  await client?.close();
-  await session?.stderrEnded;
-  capture('keyhold serve stderr', session?.stderr());
-  for (const { label, text } of captures) assertNoLeak(text, label);
+  await closeAndSweep(client, session);
   await sleep(300);
   assert.deepEqual(pidsWithEnv('KEYHOLD_MOUNT_TEST', marker), [], 'a mounted server outlived keyhold');
   sandbox?.cleanup();

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { E2E_DIR, NODE_BIN } from '../e2e/helpers.mjs';
+import { assertNoLeak, capture, captures, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
 
 export { NODE_BIN };
 const MODULES = path.join(E2E_DIR, 'node_modules');
@@ -124,4 +125,23 @@ export async function stopChild(child) {
   const gone = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGKILL');
   await gone;
+}
+
+// A vault (makeVault(label)) holding a fresh canary (newCanary(tag)) under alias, granted
+// to instance for the env op.
+export async function vaultWithCanary(label, tag, instance, alias) {
+  const sandbox = await makeVault(label);
+  const canary = newCanary(tag);
+  await setSecret(sandbox, alias, canary);
+  await grant(sandbox, instance, alias, 'env');
+  return { sandbox, canary };
+}
+
+// Ends a test file's SDK session (the client closes, keyhold exits), then checks keyhold's
+// stderr and every capture for a canary.
+export async function closeAndSweep(client, session) {
+  await client?.close();
+  await session?.stderrEnded;
+  capture('keyhold serve stderr', session?.stderr());
+  for (const { label, text } of captures) assertNoLeak(text, label);
 }

@@ -15,8 +15,8 @@ import { after, before, test } from 'node:test';
 import { CreateMessageRequestSchema } from '../e2e/node_modules/@modelcontextprotocol/sdk/dist/esm/types.js';
 
 import { connectSdk, sleep, tomlString } from '../e2e/helpers.mjs';
-import { assertNoLeak, audit, capture, captures, cli, grant, makeVault, newCanary, setSecret } from '../secrets/lib.mjs';
-import { listen, startEverythingHttp, stopChild } from './lib.mjs';
+import { assertNoLeak, audit, capture, cli, grant, newCanary, setSecret } from '../secrets/lib.mjs';
+import { listen, startEverythingHttp, stopChild, closeAndSweep, vaultWithCanary } from './lib.mjs';
 
 let sandbox, canary, config, session, client;
 let everything; // the server-everything child
@@ -101,10 +101,7 @@ async function stopProxy() {
 }
 
 before(async () => {
-  sandbox = await makeVault('mount-remote');
-  canary = newCanary('remote');
-  await setSecret(sandbox, 'team/remote-token', canary);
-  await grant(sandbox, 'remote', 'team/remote-token', 'env');
+  ({ sandbox, canary } = await vaultWithCanary('mount-remote', 'remote', 'remote', 'team/remote-token'));
   await startEverything();
   await startProxy();
   config = sandbox.writeConfig(
@@ -123,10 +120,7 @@ before(async () => {
 });
 
 after(async () => {
-  await client?.close();
-  await session?.stderrEnded;
-  capture('keyhold serve stderr', session?.stderr());
-  for (const { label, text } of captures) assertNoLeak(text, label);
+  await closeAndSweep(client, session);
   if (proxy) await stopProxy();
   await stopEverything();
   sandbox?.cleanup();
