@@ -76,19 +76,28 @@ int collect(unsigned int id, unsigned long long from, unsigned long long to, uns
 std::atomic<int> g_failing_scans{0};
 std::function<void()> g_during_rebuild;  // tests only: runs between compile and swap
 
+// One hs_scan of text with db (not null) and one of its scratch spaces: Hyperscan's code,
+// or nothing when the scan could not run (too long, no scratch space, a failure a test
+// asked for): the caller must then fail closed.
+std::optional<hs_error_t> scan_with(Redactor::Database* db, std::string_view text,
+                                    match_event_handler on_match, void* ctx) {
+  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
+  if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
+  hs_scratch_t* scratch = db->take();
+  if (scratch == nullptr) return std::nullopt;
+  const hs_error_t rc =
+      hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch, on_match, ctx);
+  db->give_back(scratch);
+  return rc;
+}
+
 // All matches of db in text (none when db is null: nothing to find), or nothing at all
 // when the scan could not run (no scratch space, a Hyperscan error): the caller must then
 // treat the whole text as a match (fail closed).
 std::optional<std::vector<Match>> run(Redactor::Database* db, std::string_view text) {
   std::vector<Match> matches;
   if (db == nullptr || db->db == nullptr || text.empty()) return matches;
-  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
-  if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
-  hs_scratch_t* scratch = db->take();
-  if (scratch == nullptr) return std::nullopt;
-  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                                &collect, &matches);
-  db->give_back(scratch);
+  const auto rc = scan_with(db, text, &collect, &matches);
   if (rc != HS_SUCCESS) return std::nullopt;
   return matches;
 }
@@ -102,14 +111,8 @@ int stop_at_first(unsigned int, unsigned long long, unsigned long long, unsigned
 // could not run (the caller fails closed).
 std::optional<bool> matches_anywhere(Redactor::Database* db, std::string_view text) {
   if (db == nullptr || db->db == nullptr || text.empty()) return false;
-  if (text.size() > UINT_MAX) return std::nullopt;  // hs_scan takes an unsigned length
-  if (g_failing_scans.load() > 0 && g_failing_scans.fetch_sub(1) > 0) return std::nullopt;
-  hs_scratch_t* scratch = db->take();
-  if (scratch == nullptr) return std::nullopt;
   bool found = false;
-  const hs_error_t rc = hs_scan(db->db, text.data(), static_cast<unsigned>(text.size()), 0, scratch,
-                                &stop_at_first, &found);
-  db->give_back(scratch);
+  const auto rc = scan_with(db, text, &stop_at_first, &found);
   if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) return std::nullopt;
   return found;
 }
