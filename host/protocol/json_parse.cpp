@@ -212,7 +212,8 @@ bool try_parse_json_fast(std::string_view text, std::size_t max_depth, json* out
   return true;
 }
 
-bool is_json_object_text(std::string_view text, std::size_t max_depth, JsonStrings* strings) {
+bool is_json_object_text(std::string_view text, std::size_t max_depth, JsonStrings* strings,
+                         ToolResultMembers* tool) {
   // The text itself must begin the object: simdjson from 3.6 skips a byte order mark,
   // which spliced into a message would be invalid there.
   const std::size_t first = skip_space(text, 0);
@@ -221,8 +222,21 @@ bool is_json_object_text(std::string_view text, std::size_t max_depth, JsonStrin
   simdjson::dom::element root;
   // A key twice: parse_json keeps the last, as clients that read it would; strict ones
   // refuse the text. The tree path sends it with one.
-  return parser.parse(text, &root) && root.type() == simdjson::dom::element_type::OBJECT &&
-         walk(root, strings);
+  if (!parser.parse(text, &root) || root.type() != simdjson::dom::element_type::OBJECT ||
+      !walk(root, strings))
+    return false;
+  if (tool != nullptr) {
+    // Each key is there once (walk), so a lookup finds the one parse_json keeps.
+    const simdjson::dom::object object = root.get_object().value_unsafe();
+    simdjson::dom::element member;
+    bool flag = false;
+    tool->is_error = object["isError"].get(member) == simdjson::SUCCESS &&
+                     member.get_bool().get(flag) == simdjson::SUCCESS && flag;
+    tool->structured.reset();
+    if (object["structuredContent"].get(member) == simdjson::SUCCESS)
+      tool->structured = to_nlohmann(member);
+  }
+  return true;
 }
 
 std::optional<ResponseText> plain_response(std::string_view text, std::size_t max_depth) {

@@ -49,14 +49,23 @@ struct JsonStrings {
   bool blob = false;  // a member "blob" has a string value
 };
 
+// The two members of a tools/call result that its outputSchema check reads, taken from
+// the object's top level.
+struct ToolResultMembers {
+  bool is_error = false;  // "isError" is true
+  // "structuredContent", the value parse_json would read; none when there is no such member.
+  std::optional<nlohmann::json> structured;
+};
+
 // True when text is one JSON object that simdjson reads (valid JSON and UTF-8, nested no
 // deeper than max_depth, numbers within 64 bits, at most kFastParseMaxBytes), that begins
 // with its '{' (whitespace aside: no byte order mark) and has no object with a key twice,
 // without building a tree: a text that may be sent on as it is. False also where
 // simdjson cannot tell; parse_json then decides. With strings, appends the value's
-// strings to it (some of them when it returns false: a caller wipes what it gave).
+// strings to it (some of them when it returns false: a caller wipes what it gave). With
+// tool, fills it when it returns true (a tree of structuredContent alone).
 bool is_json_object_text(std::string_view text, std::size_t max_depth,
-                         JsonStrings* strings = nullptr);
+                         JsonStrings* strings = nullptr, ToolResultMembers* tool = nullptr);
 
 // A JSON-RPC response read without building a tree: its id and the text of its result.
 struct ResponseText {

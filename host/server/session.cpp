@@ -634,9 +634,8 @@ json checked_tool_result(json body, const ToolSchema* output_schema, const std::
 std::string Session::response_text(CallContext& ctx, const std::string& method,
                                    const ToolSchema* output_schema, PluginReply& reply) {
   if (reply.status != KH_OK || reply.result.is_object() || reply.body.empty()) return {};
-  if (method == "tools/call" &&
-      (output_schema != nullptr || !ctx.oauth_user.providers_to_authorize().empty()))
-    return {};
+  const bool tool_call = method == "tools/call";
+  if (tool_call && !ctx.oauth_user.providers_to_authorize().empty()) return {};
   // A raw line break (whitespace between tokens) would end a stdio message early.
   if (reply.body.find_first_of("\n\r") != std::string::npos) return {};
   // What the redactor reads, kept by the thread between calls and wiped after each.
@@ -656,8 +655,11 @@ std::string Session::response_text(CallContext& ctx, const std::string& method,
       reply.body.size() + 1 +
       (ctx.request_id.is_string() ? ctx.request_id.get_ref<const std::string&>().size() : 0));
   rpc::JsonStrings* wanted = options_.redactor ? &strings : nullptr;
-  if (!rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth, wanted) ||
-      stateless_scope(ctx.request_id))
+  // With an outputSchema, structuredContent alone becomes a tree, for the check below.
+  rpc::ToolResultMembers members;
+  rpc::ToolResultMembers* checked = tool_call && output_schema != nullptr ? &members : nullptr;
+  if (stateless_scope(ctx.request_id) ||
+      !rpc::is_json_object_text(reply.body, rpc::kMaxPluginJsonDepth, wanted, checked))
     return {};
   if (options_.redactor) {
     if (strings.blob) return {};       // redact_json decodes it
@@ -667,6 +669,11 @@ std::string Session::response_text(CallContext& ctx, const std::string& method,
     }
     if (options_.redactor->may_change_json_strings(strings.text)) return {};
   }
+  // What checked_tool_result lets through unchanged (the redactor changes nothing in it);
+  // anything else becomes a tool error there.
+  if (checked != nullptr && !members.is_error &&
+      (!members.structured || output_schema->validate(*members.structured)))
+    return {};
   static constexpr std::string_view kHead = R"({"jsonrpc":"2.0","id":)";
   const std::string id = rpc::serialize(ctx.request_id);
   std::string text;

@@ -188,9 +188,10 @@ class Session : public HostServices {
                    const std::string& method, const nlohmann::json& params,
                    const ToolSchema* output_schema, const std::function<PluginReply()>& result);
   // The response to a plugin's reply written as text without building a tree, when its
-  // result (reply.body) is a JSON object the client may get as it is: no outputSchema to
-  // check, no authorization to ask for, no 2026-07-28 fields to add, no line break, and
-  // nothing the redactor would change (Redactor::may_change_json_strings). Empty otherwise:
+  // result (reply.body) is a JSON object the client may get as it is: a tool result that
+  // meets its outputSchema (structuredContent alone checked on a tree) or an error one, no
+  // authorization to ask for, no 2026-07-28 fields to add, no line break, and nothing the
+  // redactor would change (Redactor::may_change_json_strings). Empty otherwise:
   // response_for() then builds it. Takes reply.body only when it returns text.
   std::string response_text(CallContext& ctx, const std::string& method,
                             const ToolSchema* output_schema, PluginReply& reply);

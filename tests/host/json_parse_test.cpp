@@ -384,3 +384,35 @@ TEST_CASE("is_json_object_text collects every string and key, decoded, as the re
   REQUIRE(is_json_object_text(R"({"blob":7})", kDepth, &s));
   CHECK_FALSE(s.blob);
 }
+
+TEST_CASE("is_json_object_text reads isError and structuredContent as the tree does",
+          "[json_parse]") {
+  using keyhold::rpc::is_json_object_text;
+  using keyhold::rpc::ToolResultMembers;
+  // Each text as checked_tool_result reads it from parse_json's tree.
+  const auto same_as_tree = [](const std::string& text) {
+    ToolResultMembers got;
+    got.is_error = true;
+    got.structured = json("left over");  // filled anew, not kept
+    REQUIRE(is_json_object_text(text, kDepth, nullptr, &got));
+    const json tree = json::parse(text);
+    const auto is_error = tree.find("isError");
+    CHECK(got.is_error ==
+          (is_error != tree.end() && is_error->is_boolean() && is_error->get<bool>()));
+    const auto structured = tree.find("structuredContent");
+    REQUIRE(got.structured.has_value() == (structured != tree.end()));
+    if (got.structured) CHECK(*got.structured == *structured);
+  };
+  same_as_tree(R"({"content":[],"structuredContent":{"sum":3,"rows":[{"a":"x","b":null}]}})");
+  same_as_tree(R"({"content":[],"isError":true})");
+  same_as_tree(R"({"isError":false,"structuredContent":{}})");
+  same_as_tree(R"({"isError":"true","structuredContent":7})");  // not a boolean: not an error
+  same_as_tree(R"({"isError":1})");
+  same_as_tree(R"({"is\u0045rror":true,"structured\u0043ontent":{"k":-1.5e3}})");  // escaped keys
+  same_as_tree(R"({"x":{"isError":true,"structuredContent":{}}})");  // only the top level counts
+  same_as_tree(R"({"structuredContent":null})");
+  same_as_tree(R"({})");
+  // A key twice is refused, so the members are never one of two values.
+  ToolResultMembers twice;
+  CHECK_FALSE(is_json_object_text(R"({"isError":false,"isError":true})", kDepth, nullptr, &twice));
+}

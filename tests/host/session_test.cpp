@@ -217,7 +217,8 @@ TEST_CASE("session: tools are listed with the instance prefix and calls reach th
 }
 
 TEST_CASE(
-    "session: a plain result leaves as text; a checked or secret-bearing one through the tree") {
+    "session: a plain or conforming result leaves as text; a broken or secret-bearing one "
+    "through the tree") {
   Fixture f;
   f.initialize();
   auto call = f.request(2, "tools/call", {{"name", "echo_echo"}, {"arguments", {{"text", "hi"}}}});
@@ -235,11 +236,20 @@ TEST_CASE(
   auto read = f.request(5, "resources/read", {{"uri", "echo://echo/greeting"}});
   CHECK(read["result"]["contents"][0]["text"] == "hello from keyhold");
   CHECK(f.out.texts() == 4);
-  // An outputSchema is checked on the tree.
+  // A result that meets its outputSchema leaves as text too (structuredContent is checked on
+  // a tree of its own); one that breaks it (1e308 + 1e308 is written as null) becomes a
+  // tool error on the tree.
   auto sum =
       f.request(3, "tools/call", {{"name", "echo_add"}, {"arguments", {{"a", 1}, {"b", 2}}}});
   CHECK(sum["result"]["structuredContent"]["sum"] == 3);
-  CHECK(f.out.texts() == 4);
+  CHECK(f.out.texts() == 5);
+  auto broken = f.request(6, "tools/call",
+                          {{"name", "echo_add"}, {"arguments", {{"a", 1e308}, {"b", 1e308}}}});
+  CHECK(broken["result"]["isError"] == true);
+  CHECK(broken["result"]["content"][0]["text"].get<std::string>().find("outputSchema") !=
+        std::string::npos);
+  CHECK_FALSE(broken["result"].contains("structuredContent"));
+  CHECK(f.out.texts() == 5);
   // A response that would carry a secret (here in the client's own id) is redacted on the
   // tree.
   f.session->handle_text(rpc::make_request("id " + std::string(kCanary), "tools/call",
@@ -248,7 +258,7 @@ TEST_CASE(
   auto redacted = f.out.response("id [REDACTED:db-password]");
   REQUIRE(redacted);
   CHECK((*redacted)["result"]["content"][0]["text"] == "z");
-  CHECK(f.out.texts() == 4);
+  CHECK(f.out.texts() == 5);
   for (const auto& text : f.out.all()) CHECK(text.find(kCanary) == std::string::npos);
 }
 
