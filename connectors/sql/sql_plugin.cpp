@@ -82,17 +82,19 @@ std::map<std::string, std::string> process_environment() {
   return env;
 }
 
-json rows_result(const QueryResult& r, const CallLimits& limits, const long long* rows_affected) {
+// The result's rows move into it (the text table is drawn first).
+json rows_result(QueryResult r, const CallLimits& limits, const long long* rows_affected) {
+  std::string text = render_text_table(r, limits.row_limit, limits.max_result_bytes);
   json columns = json::array();
   for (const auto& c : r.columns) columns.push_back({{"name", c.name}, {"type", c.type}});
-  json structured = {{"columns", columns},
-                     {"rows", r.rows},
+  const std::size_t row_count = r.rows.size();
+  json structured = {{"columns", std::move(columns)},
+                     {"rows", std::move(r.rows)},
                      {"truncated", r.truncated},
-                     {"row_count", r.rows.size()}};
+                     {"row_count", row_count}};
   if (r.truncated)
     structured["truncated_by"] =
         r.truncated_by == Truncation::kResultBytes ? "max_result_bytes" : "row_limit";
-  std::string text = render_text_table(r, limits.row_limit, limits.max_result_bytes);
   if (rows_affected != nullptr) {
     structured["rows_affected"] = *rows_affected;
     text += "\n" + std::to_string(*rows_affected) + " row(s) affected";
@@ -253,18 +255,18 @@ class SqlPlugin : public Plugin {
         return result;
       }
       if (name == "query") {
-        const auto r = backend_->query(ctx, sdk::string_arg(args, "sql", true), params_arg(args),
-                                       options_.limits);
-        return rows_result(r, options_.limits, nullptr);
+        return rows_result(backend_->query(ctx, sdk::string_arg(args, "sql", true),
+                                           params_arg(args), options_.limits),
+                           options_.limits, nullptr);
       }
       if (name == "explain")
         return text_result(backend_->explain(ctx, sdk::string_arg(args, "sql", true),
                                              params_arg(args), options_.limits));
       if (name == "execute" && !options_.read_only) {
         long long affected = 0;
-        const auto r = backend_->execute(ctx, sdk::string_arg(args, "sql", true), params_arg(args),
-                                         options_.limits, &affected);
-        return rows_result(r, options_.limits, &affected);
+        QueryResult r = backend_->execute(ctx, sdk::string_arg(args, "sql", true), params_arg(args),
+                                          options_.limits, &affected);
+        return rows_result(std::move(r), options_.limits, &affected);
       }
     } catch (const SqlError& e) {
       return text_result(e.what(), true);

@@ -204,6 +204,20 @@ void bind_params(sqlite3* db, sqlite3_stmt* stmt, const json& params) {
   }
 }
 
+// A lower bound of the value's size as JSON, without converting it: sqlite3_column_bytes
+// on a number would write it out as text, and after such a conversion
+// sqlite3_column_type is undefined (SQLite's documentation). A number takes at least one
+// byte, a text or blob at least its bytes.
+std::size_t raw_size(sqlite3_stmt* stmt, int c) {
+  switch (sqlite3_column_type(stmt, c)) {
+    case SQLITE_TEXT:
+    case SQLITE_BLOB:
+      return static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
+    default:
+      return 1;
+  }
+}
+
 json column_value(sqlite3_stmt* stmt, int c) {
   switch (sqlite3_column_type(stmt, c)) {
     case SQLITE_INTEGER:
@@ -407,8 +421,7 @@ QueryResult SqliteBackend::run(Context& ctx, const std::string& sql, const json&
     if (mode != Mode::kWrite && on_progress(guard_.get()) != 0) break;
     // Sizes first: a value too large for what is left is never copied.
     std::size_t raw = 0;
-    for (int c = 0; c < n; ++c)
-      raw += static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), c));
+    for (int c = 0; c < n; ++c) raw += raw_size(stmt.get(), c);
     if (!budget.may_fit(raw)) {
       mark_truncated(result, Truncation::kResultBytes);
       break;
