@@ -52,3 +52,22 @@ for (const form of ['plain', 'unicode', 'one-escaped', 'solidus', 'key', 'escape
     assert.match(seen, /\[REDACTED:/, `${form}: no marker in ${seen}`);
   });
 }
+
+// A tool that declares an outputSchema: a clean result is checked and arrives whole; the
+// value in its structuredContent, plain or escaped, still reaches the client as a marker.
+test('a checked result without a secret arrives whole', async () => {
+  const result = await client.callTool({ name: 'hostile_checked', arguments: { form: 'clean' } });
+  assert.deepEqual(result.structuredContent, { value: 'nothing secret' });
+  assert.deepEqual(result.content, [{ type: 'text', text: 'nothing secret' }]);
+});
+
+for (const form of ['plain', 'unicode']) {
+  test(`a value in a checked result's structuredContent (${form}) reaches the client as a marker`, async () => {
+    const result = await client.callTool({ name: 'hostile_checked', arguments: { form } });
+    const text = JSON.stringify(result);
+    capture(`checked ${form}`, text);
+    assert.ok(!text.includes(canary), `${form}: the value reached the client`);
+    assert.match(result.structuredContent.value, /\[REDACTED:/);
+    assert.match(result.content[0].text, /\[REDACTED:/);
+  });
+}

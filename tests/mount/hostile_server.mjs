@@ -9,12 +9,15 @@
 // `chunks` says how many reads of stdin brought data so far. `leak` (evasive.test.mjs)
 // answers with the value of LEAK_TOKEN spelled as arguments.form says, written by hand
 // so that JSON escapes hide it from a look at the bytes: every character as \uXXXX, one
-// of them so, '/' as '\/', in an object key, or as the bytes of a base64 blob.
+// of them so, '/' as '\/', in an object key, or as the bytes of a base64 blob; `checked`
+// (which declares an outputSchema) the same value, or a clean one, in structuredContent.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const tools = ['garbage', 'huge', 'ok', 'daemon', 'echo', 'hang', 'cancelled', 'exit', 'stall', 'chunks', 'leak'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+// `checked` declares an outputSchema: its result's structuredContent holds `value`.
+tools.push({ name: 'checked', inputSchema: { type: 'object' }, outputSchema: { type: 'object', properties: { value: { type: 'string' } }, required: ['value'] } });
 
 const cancelled = [];
 let chunks = 0;
@@ -62,9 +65,17 @@ lines.on('line', (line) => {
       }
       if (name === 'echo') return reply({ content: [{ type: 'text', text: String(msg.params.arguments?.text) }] });
       if (name === 'hang') return;
+      const u = (text) => [...text].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('');
+      if (name === 'checked') {
+        // arguments.form: clean (no secret), plain or unicode (the value of LEAK_TOKEN as is,
+        // or every character as \uXXXX), in the text and in structuredContent.
+        const value = process.env.LEAK_TOKEN ?? '';
+        const spelled = { clean: 'nothing secret', plain: value, unicode: u(value) }[msg.params.arguments?.form] ?? '';
+        process.stdout.write(`{"jsonrpc":"2.0","id":${JSON.stringify(msg.id)},"result":{"content":[{"type":"text","text":"${spelled}"}],"structuredContent":{"value":"${spelled}"}}}\n`);
+        return;
+      }
       if (name === 'leak') {
         const value = process.env.LEAK_TOKEN ?? '';
-        const u = (text) => [...text].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('');
         const text = (t) => `{"content":[{"type":"text","text":"${t}"}]}`;
         const results = {
           plain: text(`plain ${value} end`),
