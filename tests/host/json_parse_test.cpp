@@ -389,21 +389,23 @@ TEST_CASE("is_json_object_text reads isError and structuredContent as the tree d
           "[json_parse]") {
   using keyhold::rpc::is_json_object_text;
   using keyhold::rpc::ToolResultMembers;
-  // Each text as checked_tool_result reads it from parse_json's tree.
+  // Each text as checked_tool_result reads it from parse_json's tree (number types
+  // included: same_json).
   const auto same_as_tree = [](const std::string& text) {
     ToolResultMembers got;
     got.is_error = true;
     got.structured = json("left over");  // filled anew, not kept
     REQUIRE(is_json_object_text(text, kDepth, nullptr, &got));
-    const json tree = json::parse(text);
+    const json tree = parse_json(text, kDepth);
     const auto is_error = tree.find("isError");
     CHECK(got.is_error ==
           (is_error != tree.end() && is_error->is_boolean() && is_error->get<bool>()));
     const auto structured = tree.find("structuredContent");
     REQUIRE(got.structured.has_value() == (structured != tree.end()));
-    if (got.structured) CHECK(*got.structured == *structured);
+    if (got.structured) CHECK(keyhold::test::same_json(*got.structured, *structured));
   };
   same_as_tree(R"({"content":[],"structuredContent":{"sum":3,"rows":[{"a":"x","b":null}]}})");
+  same_as_tree(R"({"structuredContent":{"u":3,"i":-3,"f":3.0,"e":1e2,"z":-0.0,"b":false}})");
   same_as_tree(R"({"content":[],"isError":true})");
   same_as_tree(R"({"isError":false,"structuredContent":{}})");
   same_as_tree(R"({"isError":"true","structuredContent":7})");  // not a boolean: not an error

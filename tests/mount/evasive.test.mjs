@@ -71,3 +71,14 @@ for (const form of ['plain', 'unicode']) {
     assert.match(result.content[0].text, /\[REDACTED:/);
   });
 }
+
+// The schema is checked on the text path too: a result without structuredContent, or with
+// one that breaks the schema, reaches the client as a tool error naming the outputSchema.
+for (const form of ['none', 'broken']) {
+  test(`a checked result with ${form} structuredContent becomes a tool error`, async () => {
+    const result = await client.callTool({ name: 'hostile_checked', arguments: { form } });
+    assert.equal(result.isError, true);
+    assert.match(result.content[0].text, /outputSchema/);
+    assert.equal(result.structuredContent, undefined);
+  });
+}
