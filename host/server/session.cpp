@@ -611,28 +611,38 @@ json tool_error(std::string text) {
               {"isError", true}};
 }
 
-// A successful tools/call result checked against the tool's declared outputSchema: the
-// spec requires structured results that conform, so a plugin's nonconforming result
-// (say a sum that overflowed to null) becomes a tool error instead of reaching the client.
+// Why a tools/call result breaks the tool's declared outputSchema, or nothing when it
+// passes: the spec requires structured results that conform, so a plugin's nonconforming
+// result (say a sum that overflowed to null) becomes a tool error instead of reaching the
+// client. An error result (isError true) passes as it is. The one rule for both paths:
+// the tree (checked_tool_result) and the text (Session::response_text).
+std::optional<std::string> output_problem(const ToolSchema& output_schema, bool is_error,
+                                          const json* structured, const std::string& instance) {
+  if (is_error) return std::nullopt;
+  if (structured == nullptr)
+    return "plugin '" + instance +
+           "' declared an outputSchema for this tool but returned no structuredContent";
+  if (auto problem = output_schema.validate(*structured))
+    return "plugin '" + instance +
+           "' returned a result that does not conform to the tool's outputSchema: " + *problem;
+  return std::nullopt;
+}
+
 json checked_tool_result(json body, const ToolSchema* output_schema, const std::string& instance) {
   if (output_schema == nullptr) return body;
-  auto is_error = body.find("isError");
-  if (is_error != body.end() && is_error->is_boolean() && is_error->get<bool>()) return body;
-  auto structured = body.find("structuredContent");
-  if (structured == body.end())
-    return tool_error("plugin '" + instance +
-                      "' declared an outputSchema for this tool but returned no "
-                      "structuredContent");
-  if (auto problem = output_schema->validate(*structured))
-    return tool_error(
-        "plugin '" + instance +
-        "' returned a result that does not conform to the tool's outputSchema: " + *problem);
+  const auto is_error = body.find("isError");
+  const auto structured = body.find("structuredContent");
+  if (auto problem = output_problem(
+          *output_schema, is_error != body.end() && is_error->is_boolean() && is_error->get<bool>(),
+          structured != body.end() ? &*structured : nullptr, instance))
+    return tool_error(std::move(*problem));
   return body;
 }
 }  // namespace
 
-std::string Session::response_text(CallContext& ctx, const std::string& method,
-                                   const ToolSchema* output_schema, PluginReply& reply) {
+std::string Session::response_text(CallContext& ctx, const std::string& instance_name,
+                                   const std::string& method, const ToolSchema* output_schema,
+                                   PluginReply& reply) {
   if (reply.status != KH_OK || reply.result.is_object() || reply.body.empty()) return {};
   const bool tool_call = method == "tools/call";
   if (tool_call && !ctx.oauth_user.providers_to_authorize().empty()) return {};
@@ -671,8 +681,9 @@ std::string Session::response_text(CallContext& ctx, const std::string& method,
   }
   // What checked_tool_result lets through unchanged (the redactor changes nothing in it);
   // anything else becomes a tool error there.
-  if (checked != nullptr && !members.is_error &&
-      (!members.structured || output_schema->validate(*members.structured)))
+  if (checked != nullptr &&
+      output_problem(*output_schema, members.is_error,
+                     members.structured ? &*members.structured : nullptr, instance_name))
     return {};
   static constexpr std::string_view kHead = R"({"jsonrpc":"2.0","id":)";
   const std::string id = rpc::serialize(ctx.request_id);
@@ -729,7 +740,7 @@ void Session::finish_call(CallContext& ctx, const std::string& key, PluginInstan
   std::string text;  // the response written as text, when it needs no tree
   try {
     PluginReply reply = result();
-    text = response_text(ctx, method, output_schema, reply);
+    text = response_text(ctx, instance.name(), method, output_schema, reply);
     if (text.empty()) {
       response = response_for(ctx, instance, method, params, output_schema, std::move(reply));
       if (auto providers = ctx.oauth_user.providers_to_authorize();

@@ -193,8 +193,9 @@ class Session : public HostServices {
   // authorization to ask for, no 2026-07-28 fields to add, no line break, and nothing the
   // redactor would change (Redactor::may_change_json_strings). Empty otherwise:
   // response_for() then builds it. Takes reply.body only when it returns text.
-  std::string response_text(CallContext& ctx, const std::string& method,
-                            const ToolSchema* output_schema, PluginReply& reply);
+  std::string response_text(CallContext& ctx, const std::string& instance_name,
+                            const std::string& method, const ToolSchema* output_schema,
+                            PluginReply& reply);
   // The JSON-RPC response to a plugin's reply.
   static nlohmann::json response_for(const CallContext& ctx, PluginInstance& instance,
                                      const std::string& method, const nlohmann::json& params,
