@@ -20,6 +20,7 @@
 #include "base/log_budget.hpp"
 #include "base/output_hold.hpp"
 #include "base/reading_turn.hpp"
+#include "base/send_batch.hpp"
 #include "loader/abi_strings.hpp"
 #include "loader/fork_server.hpp"
 #include "loader/plugin_instance.hpp"
@@ -527,6 +528,8 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
   if (method.size() + params_json.size() > 64 * 1024) return false;
   std::shared_ptr<Process> process;
   std::uint64_t id;
+  SendBatch* const batch = SendBatch::current();
+  std::size_t held = 0;  // frames held for the burst, this one included; 0: not held
   {
     std::lock_guard lock(mutex_);
     process = process_;
@@ -543,8 +546,24 @@ bool RunnerBackend::call_async(const std::shared_ptr<CallContext>& ctx, std::str
     p.started = Clock::now();  // before the send, which may itself wait (send_limit)
     ++process->turn.async_calls;
     if (!process->turn.reading) process->turn.reader_wake.notify_one();
+    // In a burst of client requests the frame is held and leaves with the burst's others in
+    // one write, waking the runner once (base/send_batch.hpp). Held under mutex_: a
+    // cancellation of this call, sent later, cannot overtake it (every send writes the
+    // held frames first).
+    m.id = id;
+    if (batch != nullptr && !process->channel->hold(m, &held)) held = 0;
   }
-  m.id = id;
+  if (held > 0) {
+    // Every kBatchFrames a write goes at once: the runner works on those while the rest
+    // of the burst is read. Whatever cannot leave now (the runner's buffer is full, or
+    // another thread is sending) leaves when there is room: read_frame() retries it, and
+    // check_async_limits() ends a runner that keeps it held past the send limit.
+    if (held >= kBatchFrames)
+      process->channel->flush_held();
+    else if (held == 1)
+      batch->defer([process] { process->channel->flush_held(); });  // at the burst's end
+    return true;
+  }
   // Only a send that can start at once: the thread dispatching here reads the client's
   // next requests, and must not wait for a runner that stopped reading (a worker does).
   // Any other failure ends the runner, and its end (end_process) finishes the call.
@@ -612,6 +631,9 @@ void RunnerBackend::check_async_limits(const std::shared_ptr<Process>& process) 
       }
     }
   }
+  // Frames held for a burst that could not leave within the send limit: as for a send().
+  if (process->channel->holding() && Clock::now() - process->channel->held_since() > send_limit())
+    reason = stopped_reading();
   for (std::uint64_t id : cancels) {
     Message cancel;
     cancel.type = Type::kCancel;
@@ -707,13 +729,17 @@ std::chrono::milliseconds RunnerBackend::send_limit() const {
                                                std::chrono::seconds(30));
 }
 
+std::string RunnerBackend::stopped_reading() const {
+  return "the runner stopped reading its channel (a frame could not leave in " +
+         std::to_string(send_limit().count() / 1000) + " s)";
+}
+
 bool RunnerBackend::send_or_end(const std::shared_ptr<Process>& process, const Message& m,
                                 bool at_once) {
   if (at_once ? process->channel->try_send(m) : process->channel->send(m)) return true;
   const int error = errno;
   if (error == ETIMEDOUT)  // part of the frame may be on the stream: the channel is broken
-    kill_process(process, "the runner stopped reading its channel (a frame could not leave in " +
-                              std::to_string(send_limit().count() / 1000) + " s)");
+    kill_process(process, stopped_reading());
   errno = error;
   return false;
 }
@@ -722,6 +748,11 @@ void RunnerBackend::read_frame(const std::shared_ptr<Process>& process,
                                std::chrono::milliseconds timeout, std::chrono::microseconds spin) {
   runner::Channel& channel = *process->channel;
   if (!channel.frame_buffered()) {
+    // Frames a burst held back (call_async) that could not leave then are retried here,
+    // every millisecond while some stay held.
+    if (channel.holding() && !channel.flush_held() &&
+        (timeout.count() < 0 || timeout > std::chrono::milliseconds(1)))
+      timeout = std::chrono::milliseconds(1);
     pollfd pfd{channel.fd(), POLLIN, 0};
     int ready = poll_briefly(&pfd, 1, spin) ? 1 : 0;
     if (ready == 0) ready = ::poll(&pfd, 1, static_cast<int>(timeout.count()));

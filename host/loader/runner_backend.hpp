@@ -135,6 +135,10 @@ class RunnerBackend final : public PluginBackend {
   void release_user(std::uint64_t id);
   // How long one frame to the runner may take to leave: call_timeout within [1 s, 30 s].
   std::chrono::milliseconds send_limit() const;
+  // Why a runner whose frames could not leave within send_limit() is ended.
+  std::string stopped_reading() const;
+  // The calls of a burst held for one write (call_async): at most this many wait.
+  static constexpr std::size_t kBatchFrames = 8;
   // Sends a frame; one that cannot leave within send_limit() ends the runner. False (errno
   // kept) when the frame was not sent whole. at_once: only if it can start now (else
   // false, errno EAGAIN, nothing sent; Channel::try_send).

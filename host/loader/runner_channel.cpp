@@ -84,6 +84,25 @@ void wipe_bytes(void* at, std::size_t n) {
 
 bool known_type(std::uint8_t t) { return (t >= 1 && t <= 7) || (t >= 20 && t <= 23); }
 
+// The body size of m's frame, or 0 when it is over the frame limits.
+std::size_t body_size(const Message& m) {
+  std::size_t size = kFixedBytes;
+  for (const auto& p : m.parts) size += 4 + p.size();
+  return size > kMaxFrameBytes || m.parts.size() > kMaxParts ? 0 : size;
+}
+
+// Makes room for `more` bytes in *bytes; a move to a larger buffer zeroes the old one (the
+// bytes may be a frame carrying a secret value).
+void reserve_wiped(std::string* bytes, std::size_t more) {
+  const std::size_t need = bytes->size() + more;
+  if (need <= bytes->capacity()) return;
+  std::string bigger;
+  bigger.reserve(std::max({need, 2 * bytes->capacity(), std::size_t{4096}}));
+  bigger.append(*bytes);
+  wipe_bytes(bytes->data(), bytes->size());
+  bytes->swap(bigger);
+}
+
 }  // namespace
 
 const std::string& Message::part(std::size_t i) const {
@@ -96,9 +115,8 @@ void Message::wipe() {
 }
 
 bool Channel::encode(const Message& m, std::string* out) {
-  std::size_t size = kFixedBytes;
-  for (const auto& p : m.parts) size += 4 + p.size();
-  if (size > kMaxFrameBytes || m.parts.size() > kMaxParts) return false;
+  const std::size_t size = body_size(m);
+  if (size == 0) return false;
   std::string& frame = *out;
   frame.reserve(frame.size() + 4 + size);
   put(frame, static_cast<std::uint32_t>(size));
@@ -124,8 +142,12 @@ bool Channel::send_encoded(std::string* frames) {
   int error = 0;
   {
     std::lock_guard lock(write_mutex_);
-    ok = write_all(fd_, frames->data(), frames->size(), send_limit_);
+    std::string held = take_held_locked();
+    ok = write_all(fd_, held.data(), held.size(), send_limit_) &&
+         write_all(fd_, frames->data(), frames->size(), send_limit_);
     error = errno;
+    wipe_bytes(held.data(), held.size());
+    if (ok) write_held_now_locked();  // what was held while this wrote
   }
   wipe_bytes(frames->data(), frames->size());
   frames->clear();
@@ -145,6 +167,8 @@ bool Channel::try_send(const Message& m) {
     std::unique_lock lock(write_mutex_, std::try_to_lock);
     if (!lock.owns_lock()) {
       error = EAGAIN;
+    } else if (!write_held_now_locked()) {  // held frames go first; this one waits
+      error = errno;
     } else {
       ssize_t n;
       do {
@@ -156,6 +180,7 @@ bool Channel::try_send(const Message& m) {
         const auto sent = static_cast<std::size_t>(n);
         ok = write_all(fd_, frame.data() + sent, frame.size() - sent, send_limit_);
         error = errno;
+        if (ok) write_held_now_locked();  // what was held while this wrote
       }
     }
   }
@@ -173,8 +198,93 @@ bool Channel::send(const Message& m) {
   return send_encoded(&frame);
 }
 
+bool Channel::hold(const Message& m, std::size_t* held_frames) {
+  const std::size_t size = body_size(m);
+  if (size == 0) {
+    errno = EMSGSIZE;
+    return false;
+  }
+  std::lock_guard lock(held_mutex_);
+  if (held_.size() + 4 + size > kMaxHeldBytes) {
+    errno = ENOBUFS;
+    return false;
+  }
+  reserve_wiped(&held_, 4 + size);  // encode() then appends without moving the bytes
+  if (held_.empty()) held_since_ = std::chrono::steady_clock::now();
+  encode(m, &held_);
+  *held_frames = ++held_count_;
+  return true;
+}
+
+bool Channel::flush_held() {
+  std::unique_lock lock(write_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) {  // the sender writes the held bytes after its frame
+    errno = EAGAIN;
+    return false;
+  }
+  return write_held_now_locked();
+}
+
+std::size_t Channel::held_bytes() const {
+  std::lock_guard lock(held_mutex_);
+  return held_.size();
+}
+
+std::chrono::steady_clock::time_point Channel::held_since() const {
+  std::lock_guard lock(held_mutex_);
+  return held_since_;
+}
+
+std::string Channel::take_held_locked() {
+  std::string taken;
+  std::lock_guard lock(held_mutex_);
+  taken.swap(held_);
+  held_count_ = 0;
+  return taken;
+}
+
+void Channel::put_back_held_locked(std::string_view tail,
+                                   std::chrono::steady_clock::time_point since) {
+  std::lock_guard lock(held_mutex_);
+  std::string merged;
+  merged.reserve(tail.size() + held_.size());
+  merged.append(tail);
+  merged.append(held_);
+  wipe_bytes(held_.data(), held_.size());
+  held_.swap(merged);
+  ++held_count_;
+  held_since_ = since;  // the older: the tail was held first
+}
+
+bool Channel::write_held_now_locked() {
+  std::chrono::steady_clock::time_point since;
+  {
+    std::lock_guard lock(held_mutex_);
+    if (held_.empty()) return true;
+    since = held_since_;
+  }
+  std::string bytes = take_held_locked();
+  std::size_t sent = 0;
+  int error = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n =
+        ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno == EWOULDBLOCK ? EAGAIN : errno;
+      break;
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  if (sent < bytes.size()) put_back_held_locked(std::string_view(bytes).substr(sent), since);
+  wipe_bytes(bytes.data(), bytes.size());
+  errno = error;
+  return error == 0;
+}
+
 Channel::~Channel() {
   if (buffer_) wipe_bytes(buffer_.get() + begin_, end_ - begin_);
+  wipe_bytes(held_.data(), held_.size());
 }
 
 bool Channel::make_room(std::size_t need) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.hpp"
@@ -110,6 +111,30 @@ class Channel {
   // and writes such a batch in one go, zeroing and clearing it afterwards.
   static bool encode(const Message& message, std::string* out);
   bool send_encoded(std::string* frames);
+
+  // Frames held back to leave together: the host holds the calls of a burst of client
+  // requests and writes them in one send(2), waking the runner once (base/send_batch.hpp).
+  // Held frames keep their order: every send() and try_send() writes what is held before
+  // its own frame, and after it tries to write what was held meanwhile. hold() never waits
+  // for a sender, so a thread that must not wait for the runner may call it.
+  //
+  // Appends one frame to the held bytes. False with nothing held: over the frame limits
+  // (errno EMSGSIZE), or the held bytes would pass kMaxHeldBytes (errno ENOBUFS).
+  // *held_frames: how many frames are held now, this one included.
+  bool hold(const Message& message, std::size_t* held_frames);
+  // Writes as much of the held bytes as the socket takes now, without waiting. True when
+  // nothing is left held. False with errno EAGAIN when some is (the peer's buffer is full,
+  // or another thread is sending: it writes them after its frame); false with the errno of
+  // send(2) when the peer is gone. Part of a frame may stay held: the next write starts
+  // with its rest.
+  bool flush_held();
+  // True while bytes are held; how many.
+  bool holding() const { return held_bytes() > 0; }
+  std::size_t held_bytes() const;
+  // When the oldest held byte was held (meaningful while holding()): the host ends a
+  // runner that leaves bytes held past its send limit.
+  std::chrono::steady_clock::time_point held_since() const;
+  static constexpr std::size_t kMaxHeldBytes = 64 * 1024;
   // Reads one frame. kUnavailable at a clean end of stream (between frames); kIo when the
   // stream broke inside a frame; kInvalidArgument for a malformed frame. Blocks until the
   // whole frame is in: a reader that must not wait on its peer (the host, whose peer may be
@@ -127,8 +152,22 @@ class Channel {
   // Compacts the buffer and grows it to hold `need` unparsed bytes; false without memory.
   bool make_room(std::size_t need);
 
+  // write_mutex_ held: takes the held bytes out (wiped by the caller after writing).
+  std::string take_held_locked();
+  // write_mutex_ held: puts back the unwritten tail of what take_held_locked() took, ahead
+  // of anything held since.
+  void put_back_held_locked(std::string_view tail, std::chrono::steady_clock::time_point since);
+  // write_mutex_ held: writes the held bytes that the socket takes now (no wait).
+  bool write_held_now_locked();
+
   int fd_;
+  // Lock order: write_mutex_, then held_mutex_. Only a writer holding write_mutex_ takes
+  // bytes out of held_; hold() takes held_mutex_ alone.
   std::mutex write_mutex_;
+  mutable std::mutex held_mutex_;
+  std::string held_;
+  std::size_t held_count_ = 0;  // frames in held_ (a part frame put back counts as one)
+  std::chrono::steady_clock::time_point held_since_{};
   std::chrono::milliseconds send_limit_{0};
   // Read-ahead, allocated without initialising (pages a runner never fills are never
   // touched); bytes [begin_, end_) are not parsed yet, every byte before begin_ is zero.

@@ -90,6 +90,8 @@ before(async () => {
       `[instances.echo]\nplugin = "echo"\n` +
       `[instances.esc]\nplugin = "escape"\noptions = { create_delay_ms = 200 }\n` +
       `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n` +
+      // Frozen under a burst of calls: an instance of its own (its own restart budget).
+      `[instances.burst]\nplugin = "escape"\n[instances.burst.sandbox]\ncall_timeout = "3s"\n` +
       // Stuck in describe, and in create: each is ended at call_timeout and skipped.
       `[instances.hang_describe]\nplugin = "escape"\noptions = { hang_in = "describe" }\n` +
       `[instances.hang_describe.sandbox]\ncall_timeout = "1s"\n` +
@@ -130,7 +132,7 @@ test("each instance runs in its own runner process, forked by the host's fork se
   const servers = forkServerPids();
   assert.equal(servers.length, 1, `fork servers: ${servers}`);
   const pids = runnerPids();
-  assert.equal(pids.length, 2, `runners: ${pids}`);
+  assert.equal(pids.length, 3, `runners: ${pids}`);  // echo, esc, burst
   assert.ok(!pids.includes(hostPid) && !pids.includes(servers[0]));
   // Each in its own process group, none in the host's.
   const group = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
@@ -371,6 +373,38 @@ test('a runner that stops reading its channel is ended, not written to forever',
   assert.match(r.content[0].text, /stopped reading its channel \(a frame could not leave in 3 s\)/);
   assert.ok(Date.now() - started < 15_000);
   await echoAnswers();
+});
+
+test('a burst of calls to a runner that stops reading never holds up the host', async () => {
+  const frozen = await conn.client.callTool({ name: 'burst_crash', arguments: { how: 'freeze' } });
+  assert.equal(frozen.content[0].text, 'freezing');
+  await new Promise((r) => setTimeout(r, 500));
+  // 48 calls of 8 KB sent at once: the host holds a burst's frames to write them together
+  // (loader/runner_channel.hpp); more than the frozen runner's socket buffer takes stays
+  // held or waits for a worker. The client's reader is held up by none of it.
+  const started = Date.now();
+  const burst = Array.from({ length: 48 }, (_, i) =>
+    conn.client.callTool({ name: 'burst_crash', arguments: { how: `${i}:${'x'.repeat(8000)}` } }),
+  );
+  await echoAnswers();
+  const echoed = Date.now() - started;
+  assert.ok(echoed < 2000, `another instance answered only after ${echoed} ms`);
+  // Calls the frozen runner had are ended with it; one still waiting for a worker when it
+  // ended may run on its successor.
+  let ended = 0;
+  for (const r of await Promise.all(burst)) {
+    if (!r.isError) {
+      assert.equal(r.content[0].text, 'survived', JSON.stringify(r).slice(0, 300));
+      continue;
+    }
+    assert.match(r.content[0].text, /stopped reading its channel|call_timeout/);
+    ++ended;
+  }
+  assert.ok(ended > 0, 'no call was ended with the frozen runner');
+  assert.ok(Date.now() - started < 15_000);
+  // The next call starts a new runner.
+  const again = await conn.client.callTool({ name: 'burst_crash', arguments: { how: 'fine' } });
+  assert.equal(again.content[0].text, 'survived');
 });
 
 test('a runner stuck in create or describe is ended at call_timeout and its instance skipped', async () => {
