@@ -43,6 +43,7 @@
 #include "loader/abi_strings.hpp"
 #include "loader/plugin_library.hpp"
 #include "loader/runner_channel.hpp"
+#include "runner/child_env.hpp"
 #include "runner/fork_protocol.hpp"
 #include "runner/sandbox_spec.hpp"
 #include "sandbox/sandbox.hpp"
@@ -731,6 +732,15 @@ int exec_sandboxed(const std::string& policy_json, int cgroup_fd, char** argv) {
     [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
     return 126;
   }
+  // The program's environment is exactly the variables the host passed under the prefix
+  // (runner/child_env.hpp); anything else in this process's environment is dropped. PATH
+  // among them is the one execvp searches.
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e)
+    if (std::string_view entry(*e); entry.starts_with(kChildEnvPrefix))
+      env.emplace_back(entry.substr(kChildEnvPrefix.size()));
+  ::clearenv();
+  for (auto& entry : env) ::putenv(entry.data());
   ::execvp(argv[0], argv);
   const std::string line =
       std::string("keyhold-runner: cannot run ") + argv[0] + ": " + std::strerror(errno) + "\n";

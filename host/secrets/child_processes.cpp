@@ -1,5 +1,6 @@
 #include "secrets/child_processes.hpp"
 
+#include "runner/child_env.hpp"
 #include "sandbox/task_group.hpp"
 
 #include <fcntl.h>
@@ -122,15 +123,28 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
     }
     argv.push_back(a.get<std::string>());
   }
+  // An isolated instance's child starts through its sandbox wrapper, which gets every
+  // variable under a prefix (runner/child_env.hpp): none takes effect before the sandbox.
+  std::vector<std::string> wrapper;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto found = wrappers_.find(instance); found != wrappers_.end()) wrapper = found->second;
+  }
+  const std::string_view prefix = wrapper.empty() ? std::string_view() : runner::kChildEnvPrefix;
   // Environment: a few host variables, the plain env, then values from handles. Entries
   // holding secrets live in guarded memory and are zeroed after the spawn.
   std::vector<vault::SecretBuffer> entries;
   auto add = [&](std::string_view name, std::string_view value) {
-    vault::SecretBuffer entry(name.size() + 1 + value.size() + 1);
-    std::memcpy(entry.data(), name.data(), name.size());
-    entry.data()[name.size()] = '=';
-    std::memcpy(entry.data() + name.size() + 1, value.data(), value.size());
+    vault::SecretBuffer entry(prefix.size() + name.size() + 1 + value.size() + 1);
+    std::memcpy(entry.data(), prefix.data(), prefix.size());
+    std::memcpy(entry.data() + prefix.size(), name.data(), name.size());
+    entry.data()[prefix.size() + name.size()] = '=';
+    std::memcpy(entry.data() + prefix.size() + name.size() + 1, value.data(), value.size());
     entries.push_back(std::move(entry));
+  };
+  // A name with '=' or NUL would read as another variable (or end the entry early).
+  auto bad_name = [](std::string_view name) {
+    return name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string_view::npos;
   };
   for (const char* name : kInheritedVariables)
     if (const char* value = std::getenv(name)) add(name, value);
@@ -140,6 +154,8 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   if (auto env = spec.find("env"); env != spec.end() && env->is_object()) {
     for (const auto& [name, value] : env->items()) {
       if (!value.is_string()) continue;
+      if (bad_name(name))
+        return invalid_argument("env variable names may not be empty or hold '='");
       if (gets_secrets && changes_what_runs(name)) {
         return invalid_argument(
             "env variable " + name +
@@ -153,6 +169,8 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
       if (!alias.is_string()) {
         return invalid_argument("secret_env values must be alias strings");
       }
+      if (bad_name(name))
+        return invalid_argument("secret_env variable names may not be empty or hold '='");
       auto value =
           broker_.value_for_env(instance, alias.get<std::string>(), argv, request_id, client);
       if (!value.is_ok()) return value.status();
@@ -162,11 +180,7 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   std::vector<char*> envp;
   for (auto& e : entries) envp.push_back(reinterpret_cast<char*>(e.data()));
   envp.push_back(nullptr);
-  {
-    std::lock_guard lock(mutex_);
-    if (auto wrapper = wrappers_.find(instance); wrapper != wrappers_.end())
-      argv.insert(argv.begin(), wrapper->second.begin(), wrapper->second.end());
-  }
+  argv.insert(argv.begin(), wrapper.begin(), wrapper.end());
   // Started through the instance's sandbox wrapper: the child joins a pids cgroup of its own
   // before its program runs (no task cap: the wrapper's sandbox caps processes).
   TaskGroup::ChildJoin join = TaskGroup::prepare_child(instance + "-child", 0, argv);

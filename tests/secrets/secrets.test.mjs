@@ -11,11 +11,12 @@
 // Tests run in order (one file, node:test runs them sequentially); the sweep must be last.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { test } from 'node:test';
 
-import { keyholdBin, run, sleep } from '../e2e/helpers.mjs';
+import { keyholdBin, PLUGIN_DIR, run, sleep } from '../e2e/helpers.mjs';
 import { startServer } from '../http/http_helpers.mjs';
 import {
   SNOOP_ENV_COMMANDS,
@@ -426,6 +427,38 @@ test('env: a finished child leaves no open pipe in the host', async () => {
       assert.equal(structured(await s.call('sa_env', { alias: 'token', mode: 'echo' })).exit, 0);
     const after = openFds();
     assert.ok(after - before <= 2, `open descriptors went from ${before} to ${after} over 20 children`);
+  } finally {
+    await s.close();
+  }
+});
+
+test('env: loader variables a plugin sets take effect only inside the child\'s sandbox', async () => {
+  // LD_PRELOAD, GLIBC_TUNABLES and the like would be read by the sandbox wrapper's own
+  // loader, before any sandbox exists (runner/child_env.hpp). The preloaded library writes
+  // a mark wherever it runs; inside the sandbox it cannot, outside it could.
+  const { sandbox, config } = await standardVault('env-preload');
+  const s = await serve(sandbox, config, 'env-preload');
+  try {
+    const mark = path.join(sandbox.dir, 'preload-mark');
+    const env = {
+      LD_PRELOAD: path.join(PLUGIN_DIR, 'mark_preload.so'),
+      KH_PRELOAD_MARK: mark,
+      PLAIN: 'visible',
+    };
+    const started = structured(
+      await s.call('sa_env', { secret: false, mode: 'env', argv: ['/usr/bin/printenv'], env }),
+    );
+    assert.equal(started.spawn, KH.OK, JSON.stringify(started));
+    const lines = started.stdout.split('\n');
+    // The program still gets every variable, under its own name and nothing else.
+    assert.ok(lines.includes('PLAIN=visible'), started.stdout);
+    assert.ok(lines.includes(`LD_PRELOAD=${env.LD_PRELOAD}`), started.stdout);
+    assert.ok(!lines.some((l) => l.startsWith('KEYHOLD_')), started.stdout);
+    assert.equal(existsSync(mark), false, 'the preloaded library ran outside the sandbox');
+    // With secrets the same variable is refused outright.
+    const refused = structured(await s.call('sa_env', { alias: 'token', mode: 'echo', env }));
+    assert.notEqual(refused.spawn, KH.OK);
+    assert.match(refused.error, /LD_PRELOAD may not be set/);
   } finally {
     await s.close();
   }
