@@ -176,6 +176,23 @@ void refuse_namespaces(Builder& b) {
   b.refuse("clone3", {}, ENOSYS);
 }
 
+// Limits, priorities and CPU placement only of the calling process or thread (pid or who
+// 0). Another process of the same user (the host, another runner) is out of reach: Landlock
+// scopes signals, not these. setpriority and ioprio_set also take a process group or a
+// user, which would reach the host too: only "this process" (which 0, resp. 1) passes.
+// A thread naming itself by its tid is refused as well (pthread_setschedparam,
+// pthread_setaffinity_np on another thread); the filter cannot tell a tid of this process.
+void refuse_other_processes(Builder& b) {
+  for (const char* call :
+       {"prlimit64", "sched_setscheduler", "sched_setparam", "sched_setattr", "sched_setaffinity"})
+    b.refuse(call, {SCMP_A0(SCMP_CMP_NE, 0)});
+  constexpr scmp_datum_t kPrioProcess = 0, kIoprioWhoProcess = 1;
+  b.refuse("setpriority", {SCMP_A0(SCMP_CMP_NE, kPrioProcess)});
+  b.refuse("setpriority", {SCMP_A1(SCMP_CMP_NE, 0)});
+  b.refuse("ioprio_set", {SCMP_A0(SCMP_CMP_NE, kIoprioWhoProcess)});
+  b.refuse("ioprio_set", {SCMP_A1(SCMP_CMP_NE, 0)});
+}
+
 bool allowed_family(const Policy& policy, int family) {
   switch (policy.network) {
     case Network::kAny:
@@ -293,6 +310,7 @@ Status compile_seccomp(const Policy& policy, SeccompProgram* program) {
   for (const char* name : kRefused) b.refuse(name);
   refuse_namespaces(b);
   refuse_personality_changes(b);
+  refuse_other_processes(b);
   // Not dumpable must stay so; TIOCSTI and TIOCLINUX inject input into a terminal.
   b.refuse("prctl", {SCMP_A0(SCMP_CMP_MASKED_EQ, kInt, PR_SET_DUMPABLE)});
   b.refuse("ioctl", {SCMP_A1(SCMP_CMP_MASKED_EQ, kInt, TIOCSTI)});

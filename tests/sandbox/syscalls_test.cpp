@@ -51,6 +51,38 @@ TEST_CASE("a sandboxed process cannot trace, read or signal the host", "[sandbox
         "ptrace attach: EPERM; process_vm_readv: EPERM; kill: EPERM; signal 0: EPERM");
 }
 
+TEST_CASE("a sandboxed process cannot change another process's limits, priority or CPUs",
+          "[sandbox][syscalls]") {
+  // The host (same user): lowering its RLIMIT_AS or RLIMIT_NOFILE would crash it.
+  const pid_t host = ::getpid();
+  ChildOutcome child = run_sandboxed(base_policy(), [&] {
+    rlimit limit{};
+    std::string text = "prlimit get: " + outcome(::prlimit(host, RLIMIT_NOFILE, nullptr, &limit));
+    text += "; prlimit set: " + outcome(::prlimit(host, RLIMIT_NOFILE, &limit, nullptr));
+    text += "; setpriority: " + outcome(::setpriority(PRIO_PROCESS, host, 19));
+    text += "; setpriority user: " + outcome(::setpriority(PRIO_USER, 0, 19));
+    text += "; setpriority group: " + outcome(::setpriority(PRIO_PGRP, 0, 19));
+    sched_param param{};
+    text += "; sched_setscheduler: " + outcome(::sched_setscheduler(host, SCHED_IDLE, &param));
+    text += "; sched_setparam: " + outcome(::sched_setparam(host, &param));
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(0, &cpus);
+    text += "; sched_setaffinity: " + outcome(::sched_setaffinity(host, sizeof cpus, &cpus));
+    text += "; ioprio_set: " + outcome(static_cast<int>(::syscall(SYS_ioprio_set, 1, host, 0)));
+    // Its own: still allowed.
+    text += "; own: " + outcome(::setrlimit(RLIMIT_NOFILE, &limit)) + " " +
+            outcome(::setpriority(PRIO_PROCESS, 0, 1)) + " " +
+            outcome(::sched_setaffinity(0, sizeof cpus, &cpus));
+    return text;
+  });
+  CHECK(child.exit_code == 0);
+  CHECK(child.output ==
+        "prlimit get: EPERM; prlimit set: EPERM; setpriority: EPERM; setpriority user: EPERM; "
+        "setpriority group: EPERM; sched_setscheduler: EPERM; sched_setparam: EPERM; "
+        "sched_setaffinity: EPERM; ioprio_set: EPERM; own: ok ok ok");
+}
+
 TEST_CASE("a child of the sandboxed process inherits the sandbox", "[sandbox][syscalls]") {
   pid_t host = ::getpid();
   ChildOutcome child = run_sandboxed(base_policy(), [&] {
