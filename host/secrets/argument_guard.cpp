@@ -4,20 +4,59 @@ namespace keyhold::secrets {
 
 namespace {
 
-// Collects a finding for every credential in the strings of value; path names the value.
+// Where a value sits in the arguments: its keys and indexes from the top. The text is built
+// only for a finding (a path copied per element would make a long key times a long array
+// quadratic). A key that itself carries a credential is never spelled out.
+struct PathStep {
+  std::string_view key;  // empty with is_index
+  std::size_t index = 0;
+  bool is_index = false;
+  bool key_carries = false;
+};
+
+std::string path_text(const std::vector<PathStep>& path) {
+  std::string text;
+  for (const PathStep& step : path) {
+    if (step.is_index) {
+      text += "[" + std::to_string(step.index) + "]";
+      continue;
+    }
+    if (!text.empty()) text += '.';
+    if (step.key_carries)
+      text += "<a key that carries a credential>";
+    else
+      text.append(step.key);
+  }
+  return text;
+}
+
+std::string what(const Finding& f) {
+  return f.is_rule ? "a credential (rule " + f.label + ")" : "the secret '" + f.label + "'";
+}
+
+// Collects a finding for every credential in the strings of value, keys included.
 void find_credentials(const Redactor& redactor, const nlohmann::json& value,
-                      const std::string& path, std::vector<std::string>* found) {
+                      std::vector<PathStep>& path, std::vector<std::string>* found) {
   if (value.is_string()) {
     for (const auto& f : redactor.scan(value.get_ref<const std::string&>()))
-      found->push_back(
-          "argument '" + path + "' carries " +
-          (f.is_rule ? "a credential (rule " + f.label + ")" : "the secret '" + f.label + "'"));
+      found->push_back("argument '" + path_text(path) + "' carries " + what(f));
   } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i)
-      find_credentials(redactor, value[i], path + "[" + std::to_string(i) + "]", found);
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      path.push_back({{}, i, true, false});
+      find_credentials(redactor, value[i], path, found);
+      path.pop_back();
+    }
   } else if (value.is_object()) {
-    for (const auto& [key, item] : value.items())
-      find_credentials(redactor, item, path.empty() ? key : path + "." + key, found);
+    for (const auto& [key, item] : value.items()) {
+      const auto in_key = redactor.scan(key);
+      for (const auto& f : in_key)
+        found->push_back((path.empty() ? std::string("a key of the arguments")
+                                       : "a key in argument '" + path_text(path) + "'") +
+                         " carries " + what(f));
+      path.push_back({key, 0, false, !in_key.empty()});
+      find_credentials(redactor, item, path, found);
+      path.pop_back();
+    }
   }
 }
 
@@ -40,7 +79,8 @@ std::string GuardVerdict::refusal() const {
 GuardVerdict guard_arguments(const Redactor& redactor, GuardMode mode, nlohmann::json& arguments) {
   GuardVerdict verdict;
   if (mode == GuardMode::kOff) return verdict;
-  find_credentials(redactor, arguments, "", &verdict.findings);
+  std::vector<PathStep> path;
+  find_credentials(redactor, arguments, path, &verdict.findings);
   if (verdict.findings.empty()) return verdict;
   if (mode == GuardMode::kBlock) {
     verdict.refused = true;

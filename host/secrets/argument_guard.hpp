@@ -27,9 +27,10 @@ struct GuardVerdict {
   std::string refusal() const;
 };
 
-// Scans every string in arguments (at any depth; keys are paths, not scanned). kOff: no
-// scan, no findings. kRedact: findings are replaced in place by redaction markers.
-// kBlock: arguments untouched, refused when anything was found.
+// Scans every string in arguments at any depth, object keys included (a finding names the
+// key's path, never a key that carries a credential). kOff: no scan, no findings.
+// kRedact: findings are replaced in place by redaction markers, in keys too. kBlock:
+// arguments untouched, refused when anything was found.
 GuardVerdict guard_arguments(const Redactor& redactor, GuardMode mode, nlohmann::json& arguments);
 
 }  // namespace keyhold::secrets

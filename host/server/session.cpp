@@ -107,13 +107,18 @@ void Session::reply(json message, const CallContext* related) {
   send_redacted(std::move(message), related);
 }
 
-bool Session::guard_arguments(const json& id, PluginInstance& instance, json* arguments) {
+bool Session::guard_arguments(const json& id, PluginInstance& instance, json* arguments,
+                              bool as_error) {
   if (!options_.redactor) return true;
   const auto verdict = secrets::guard_arguments(*options_.redactor, instance.guard(), *arguments);
   if (verdict.findings.empty()) return true;
   if (options_.on_guard)
     options_.on_guard(instance, id.dump(), verdict.findings.front(), verdict.refused);
   if (!verdict.refused) return true;
+  if (as_error) {
+    reply(rpc::make_error(id, rpc::kInvalidParams, verdict.refusal()), nullptr);
+    return false;
+  }
   reply(
       rpc::make_result(
           id, json{{"content", json::array({json{{"type", "text"}, {"text", verdict.refusal()}}})},
@@ -483,7 +488,9 @@ void Session::on_get_prompt(const json& id, const std::string& method, const jso
     reply(rpc::make_error(id, rpc::kInvalidParams, "unknown prompt: " + parsed->name), nullptr);
     return;
   }
+  // Prompt arguments reach the plugin as tool arguments do: through the guard.
   json forwarded = params;
+  if (!guard_arguments(id, *it->second.instance, &forwarded, /*as_error=*/true)) return;
   forwarded["name"] = it->second.plugin_name;
   dispatch(id, it->second.instance, method, std::move(forwarded), meta.value(), nullptr);
 }
@@ -500,6 +507,8 @@ void Session::on_resource(const json& id, const std::string& method, const json&
           nullptr);
     return;
   }
+  json forwarded = params;  // a URI is an argument too
+  if (!guard_arguments(id, *owner, &forwarded, /*as_error=*/true)) return;
   if (method != "resources/read") {
     std::lock_guard lock(mutex_);
     if (method == "resources/subscribe")
@@ -507,7 +516,7 @@ void Session::on_resource(const json& id, const std::string& method, const json&
     else
       subscriptions_.erase(parsed->uri);
   }
-  dispatch(id, owner, method, params, meta.value(), nullptr);
+  dispatch(id, owner, method, std::move(forwarded), meta.value(), nullptr);
 }
 
 void Session::on_complete(const json& id, const std::string& method, const json& params) {
@@ -533,6 +542,7 @@ void Session::on_complete(const json& id, const std::string& method, const json&
           nullptr);
     return;
   }
+  if (!guard_arguments(id, *owner, &forwarded, /*as_error=*/true)) return;
   dispatch(id, owner, method, std::move(forwarded), meta.value(), nullptr);
 }
 

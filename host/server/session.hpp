@@ -225,9 +225,10 @@ class Session : public HostServices {
   // Runs resources/subscribe or resources/unsubscribe at the instance serving `uri`, on the
   // pool, for the host's own bookkeeping: nothing of that call reaches the client.
   void forward_subscription(const char* method, const std::string& uri);
-  // The argument guard: false when the call was answered (refused) here.
+  // The argument guard: false when the request was answered (refused) here: a tool call
+  // with an isError result, any other request (as_error) with an invalid-params error.
   bool guard_arguments(const nlohmann::json& id, PluginInstance& instance,
-                       nlohmann::json* arguments);
+                       nlohmann::json* arguments, bool as_error = false);
 
   Registry& registry_;
   Outbound& out_;

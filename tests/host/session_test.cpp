@@ -281,6 +281,41 @@ TEST_CASE("session: an argument carrying a known secret is refused before the pl
   for (const auto& sent : f.out.all()) CHECK(sent.find(kCanary) == std::string::npos);
 }
 
+TEST_CASE("session: a secret in an argument's key, a prompt, a completion or a URI is refused") {
+  Fixture f;
+  f.initialize();
+  const std::string secret(kCanary);
+  // In a key, at the top and nested: refused, and the finding never spells the key.
+  for (const json& arguments :
+       {json{{"text", "x"}, {secret, "x"}}, json{{"text", "x"}, {"n", {{"a" + secret, 1}}}}}) {
+    auto call = f.request(2, "tools/call", {{"name", "echo_echo"}, {"arguments", arguments}});
+    REQUIRE(call.contains("result"));
+    CHECK(call["result"]["isError"] == true);
+    const std::string text = call["result"]["content"][0]["text"];
+    CHECK(text.find("key") != std::string::npos);
+    CHECK(text.find("db-password") != std::string::npos);
+  }
+  // Other requests whose params reach a plugin: an invalid-params error.
+  auto prompt =
+      f.request(3, "prompts/get", {{"name", "echo_greet"}, {"arguments", {{"name", secret}}}});
+  REQUIRE(prompt.contains("error"));
+  CHECK(prompt["error"]["message"].get<std::string>().find("refused") != std::string::npos);
+  auto complete = f.request(4, "completion/complete",
+                            {{"ref", {{"type", "ref/prompt"}, {"name", "echo_greet"}}},
+                             {"argument", {{"name", "name"}, {"value", secret}}}});
+  REQUIRE(complete.contains("error"));
+  CHECK(complete["error"]["message"].get<std::string>().find("refused") != std::string::npos);
+  {
+    std::lock_guard lock(f.guarded_mutex);
+    CHECK(f.guarded.size() == 4);
+    for (const auto& g : f.guarded) {
+      CHECK(g.blocked);
+      CHECK(g.detail.find(secret) == std::string::npos);
+    }
+  }
+  for (const auto& sent : f.out.all()) CHECK(sent.find(kCanary) == std::string::npos);
+}
+
 // Waits up to two seconds for a request from the session (a method with an id).
 std::optional<json> request_sent(Fixture& f, std::string_view method) {
   for (int i = 0; i < 200; ++i) {
