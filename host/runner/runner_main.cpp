@@ -36,6 +36,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 
 #include "base/brief_poll.hpp"
@@ -58,6 +60,26 @@ using abi::view;
 using abi::write_sink;
 
 constexpr int kChannelFd = 3;
+
+// Starts a detached thread running f; false when none can start (the task limit of the
+// runner's sandbox: std::thread throws std::system_error), which the caller handles
+// instead of the runner ending in std::terminate.
+template <class F>
+bool start_thread(F f) {
+  try {
+    std::thread(std::move(f)).detach();
+    return true;
+  } catch (const std::system_error&) {
+    return false;
+  }
+}
+
+// One line to the runner's stderr (the host's log).
+void log_line(std::string_view text) {
+  std::string line(text);
+  line += '\n';
+  [[maybe_unused]] auto n = ::write(2, line.data(), line.size());
+}
 
 // One call in flight inside the runner; the plugin sees it as an opaque kh_call_ctx*.
 struct RunnerCall {
@@ -457,10 +479,15 @@ void Runner::take_turns(bool may_retire) {
     const bool start_standby = !standby_started_;
     standby_started_ = true;
     lock.unlock();
-    if (start_standby)
-      std::thread([this] { standby(); }).detach();
-    else if (wake_standby)
+    if (start_standby) {
+      if (!start_thread([this] { standby(); })) {
+        lock.lock();
+        standby_started_ = false;  // tried again with the next call
+        lock.unlock();
+      }
+    } else if (wake_standby) {
       watch_.wake();
+    }
     {
       std::lock_guard out(outbox_mutex_);
       state->buffering = true;
@@ -488,7 +515,12 @@ void Runner::leave_inline(RunnerCall* call) {
       if (!start_reader) turn_.notify_one();
     }
   }
-  if (start_reader) std::thread([this] { take_turns(true); }).detach();
+  // Past the runner's task limit (max_processes) no thread starts: the turn stays free, and
+  // the next call is read by the thread of whichever call ends first.
+  if (start_reader && !start_thread([this] { take_turns(true); }))
+    log_line(
+        "keyhold-runner: no thread for another call at once (task limit); the next call "
+        "waits for one to end");
   std::lock_guard out(outbox_mutex_);
   call->buffering = false;
   flush_outbox_locked();
@@ -619,10 +651,8 @@ bool Runner::read_until_call(Message* call, std::shared_ptr<RunnerCall>* state) 
         std::lock_guard lock(mutex_);
         lifecycle_queue_.push_back(std::move(m));
         m = Message();
-        if (!lifecycle_started_) {
-          lifecycle_started_ = true;
-          std::thread([this] { lifecycle_worker(); }).detach();
-        }
+        if (!lifecycle_started_)  // else tried again with the next lifecycle frame
+          lifecycle_started_ = start_thread([this] { lifecycle_worker(); });
         lifecycle_queued_.notify_one();
         break;
       }

@@ -92,6 +92,8 @@ before(async () => {
       `[instances.esc.sandbox]\nnetwork = ["127.0.0.1:${allowedPort}"]\ncall_timeout = "3s"\n` +
       // Frozen under a burst of calls: an instance of its own (its own restart budget).
       `[instances.burst]\nplugin = "escape"\n[instances.burst.sandbox]\ncall_timeout = "3s"\n` +
+      // More slow calls at once than its task limit allows threads.
+      `[instances.few]\nplugin = "echo"\n[instances.few.sandbox]\nmax_processes = 8\n` +
       // Stuck in describe, and in create: each is ended at call_timeout and skipped.
       `[instances.hang_describe]\nplugin = "escape"\noptions = { hang_in = "describe" }\n` +
       `[instances.hang_describe.sandbox]\ncall_timeout = "1s"\n` +
@@ -132,7 +134,7 @@ test("each instance runs in its own runner process, forked by the host's fork se
   const servers = forkServerPids();
   assert.equal(servers.length, 1, `fork servers: ${servers}`);
   const pids = runnerPids();
-  assert.equal(pids.length, 3, `runners: ${pids}`);  // echo, esc, burst
+  assert.equal(pids.length, 4, `runners: ${pids}`);  // echo, esc, burst, few
   assert.ok(!pids.includes(hostPid) && !pids.includes(servers[0]));
   // Each in its own process group, none in the host's.
   const group = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[2]);
@@ -405,6 +407,21 @@ test('a burst of calls to a runner that stops reading never holds up the host', 
   // The next call starts a new runner.
   const again = await conn.client.callTool({ name: 'burst_crash', arguments: { how: 'fine' } });
   assert.equal(again.content[0].text, 'survived');
+});
+
+test('more slow calls at once than the runner may start threads: each answers, none ends it', async () => {
+  // A thread per call that runs long, up to max_processes tasks (8 here): past it the calls
+  // wait in the channel for a thread to come free instead of ending the runner.
+  const pidsBefore = runnerPids();
+  const calls = Array.from({ length: 24 }, () =>
+    conn.client.callTool({ name: 'few_slow', arguments: { steps: 1, delay_ms: 300 } }),
+  );
+  for (const r of await Promise.all(calls)) {
+    assert.equal(r.isError, undefined, JSON.stringify(r));
+    assert.equal(r.content[0].text, 'completed 1 steps');
+  }
+  assert.deepEqual(runnerPids(), pidsBefore, 'a runner ended (or started) during the calls');
+  assert.doesNotMatch(conn.stderr(), /instance 'few' stopped/);
 });
 
 test('a runner stuck in create or describe is ended at call_timeout and its instance skipped', async () => {
