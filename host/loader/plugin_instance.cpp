@@ -19,13 +19,27 @@ using abi::write_sink;
 
 // ---- the kh_host_api functions: C linkage shape, never throw across the line ----
 
+// A log or progress message, or a resource URI, is at most this long. A longer one is not
+// passed on at all (not cut: a cut could split a secret value the redactor then misses),
+// and redacting megabytes would hold the thread that passes it (a runner's reader).
+constexpr std::size_t kMaxNoteBytes = 64 * 1024;
+
+std::string too_long(const char* what, std::size_t size) {
+  return std::string("(") + what + " of " + std::to_string(size) + " bytes, over the " +
+         std::to_string(kMaxNoteBytes / 1024) + " KiB limit, not shown)";
+}
+
 void api_log(kh_host* host, const kh_call_ctx* ctx, int32_t level, kh_str message) {
   try {
     auto* self = host->instance;
     const CallContext* call = ctx;
     HostServices* target =
         (call != nullptr && call->services != nullptr) ? call->services : self->events();
-    if (target != nullptr) target->plugin_log(*self, call, level, view(message));
+    if (target == nullptr) return;
+    if (message.size > kMaxNoteBytes)
+      target->plugin_log(*self, call, level, too_long("a log message", message.size));
+    else
+      target->plugin_log(*self, call, level, view(message));
   } catch (...) {
   }
 }
@@ -34,7 +48,11 @@ void api_progress(kh_host*, const kh_call_ctx* ctx, double progress, double tota
   try {
     if (ctx == nullptr || ctx->services == nullptr) return;
     auto* call = const_cast<CallContext*>(ctx);
-    call->services->plugin_progress(*call, progress, total, view(message));
+    if (message.size > kMaxNoteBytes)
+      call->services->plugin_progress(*call, progress, total,
+                                      too_long("a progress message", message.size));
+    else
+      call->services->plugin_progress(*call, progress, total, view(message));
   } catch (...) {
   }
 }
@@ -52,6 +70,7 @@ void api_notify_list_changed(kh_host* host, int32_t what) {
 
 void api_notify_resource_updated(kh_host* host, kh_str uri) {
   try {
+    if (uri.size > kMaxNoteBytes) return;  // no resource has such a URI
     if (auto* events = host->instance->events())
       events->plugin_resource_updated(*host->instance, view(uri));
   } catch (...) {

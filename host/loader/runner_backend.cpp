@@ -306,10 +306,18 @@ Status RunnerBackend::spawn() {
   }
   process->log_reader = std::thread([fd = process->log_fd, name = instance_] {
     // The plugin writes here at will (fd 1 and 2): lines past the budget are dropped.
+    // A line over kMaxLine is not shown at all: cut before the log's redaction, it could
+    // end inside a secret value the redactor then does not see whole.
+    constexpr std::size_t kMaxLine = 8 * 1024;
     LogBudget budget;
+    std::size_t dropping = 0;  // bytes of an over-long line dropped so far (until its end)
     auto line = [&](std::string_view text) {
-      if (budget.admit_line(name, "lines of runner output"))
-        spdlog::warn("[{}] (runner output) {}", name, text.substr(0, 2048));
+      if (!budget.admit_line(name, "lines of runner output")) return;
+      if (dropping + text.size() > kMaxLine)
+        spdlog::warn("[{}] (runner output) (a line of {} bytes, over {} KiB, not shown)", name,
+                     dropping + text.size(), kMaxLine / 1024);
+      else
+        spdlog::warn("[{}] (runner output) {}", name, text);
     };
     std::string pending;
     char buffer[4096];
@@ -321,15 +329,16 @@ Status RunnerBackend::spawn() {
       std::size_t start = 0;
       for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
         line(std::string_view(pending).substr(start, nl - start));
+        dropping = 0;
         start = nl + 1;
       }
       pending.erase(0, start);
-      if (pending.size() > 2048) {
-        line(pending);
+      if (pending.size() > kMaxLine) {  // no end in sight: dropped, counted, told at its end
+        dropping += pending.size();
         pending.clear();
       }
     }
-    if (!pending.empty()) line(pending);
+    if (!pending.empty() || dropping > 0) line(pending);
   });
   process->reader = std::thread([this, process] { read_between_calls(process); });
   return Status::ok();

@@ -276,10 +276,14 @@ Status ChildProcesses::read(const std::string& instance, std::uint64_t id, int32
     if (cut != std::string::npos && cut > 0 && !out_stream.eof) ++cut;
     if (!out_stream.eof && pending.size() >= kMaxPending &&
         (cut == std::string::npos || cut == 0)) {
-      // A very long line leaves in pieces; hold back a tail as long as the longest secret
-      // form so no value is split across two pieces (each piece is redacted alone).
+      // A very long line leaves in pieces, each redacted alone. A value must never be split
+      // across two (the plugin would join them): the tail that may begin a value still to
+      // come is held back, and the cut moves to the start of a value found across it.
       const std::size_t hold = std::min(pending.size() - 1, redactor_->longest_secret_pattern());
-      cut = pending.size() - hold;
+      cut = redactor_->cut_outside_findings(pending, pending.size() - hold);
+      // Only a credential rule's match (no length bound) can span from the start past the
+      // cut; known values are at most hold long.
+      if (cut == 0) cut = pending.size() - hold;
     }
     if (cut != std::string::npos && cut > 0) {
       std::string ready = pending.substr(0, cut);

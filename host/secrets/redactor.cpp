@@ -667,6 +667,13 @@ Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
   return Status::ok();
 }
 
+std::size_t Redactor::cut_outside_findings(std::string_view text, std::size_t cut) const {
+  cut = std::min(cut, text.size());
+  for (const Finding& f : scan(text))  // sorted and disjoint: at most one holds the cut
+    if (f.begin < cut && cut < f.end) return f.begin;
+  return cut;
+}
+
 std::size_t Redactor::longest_secret_pattern() const {
   std::lock_guard lock(mutex_);
   return std::max(base_longest_, delta_longest_);

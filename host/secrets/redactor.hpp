@@ -95,6 +95,11 @@ class Redactor {
 
   // Every finding in text, sorted by position, overlaps merged (the longer one names it).
   std::vector<Finding> scan(std::string_view text) const;
+  // Where to split text into pieces redacted one at a time: `cut`, or the start of the
+  // finding it would fall inside (never splitting what scan(text) finds). A stream's last
+  // longest_secret_pattern() bytes may begin a value still to come: the caller holds
+  // those back before asking.
+  std::size_t cut_outside_findings(std::string_view text, std::size_t cut) const;
   // text with every finding replaced by its marker. Returns true when anything changed.
   bool redact(std::string& text) const;
   std::string redacted(std::string_view text) const;

@@ -141,6 +141,7 @@ function tomlMapping(source) {
 export const SNOOP_ENV_COMMANDS = [
   ['sh', '-c', 'echo "got $MCP_AUTH_TOKEN"; echo "on stderr $MCP_AUTH_TOKEN" >&2'],
   ['sh', '-c', "head -c 65528 /dev/zero | tr '\\0' x; printf '%s\\n' \"$MCP_AUTH_TOKEN\""],
+  ['sh', '-c', 'i=0; while [ $i -lt 4000 ]; do printf \'%s-\' "$MCP_AUTH_TOKEN"; i=$((i+1)); done; echo'],
   ['sh', '-c', 'echo "started $SNOOP_VALUE"; sleep 30'],
   ['/usr/bin/printenv'],
 ];

@@ -28,6 +28,7 @@ import {
   cli,
   filesUnder,
   findLeaks,
+  forms,
   grant,
   KH,
   makeVault,
@@ -245,8 +246,9 @@ test('snoop: a revealed canary put into every outbound path, in every encoding: 
         assert.ok(text.includes(marker('token')), `${what} ${where}: ${text}`);
         assertNoLeak(text, `${what} ${where}`);
       }
-      // The host's stderr log (checked after close).
+      // The host's stderr log (checked after close), and the runner's own output.
       await s.call('sa_leak', { alias: 'token', form, where: 'stderr' });
+      await s.call('sa_leak', { alias: 'token', form, where: 'output' });
     }
     // Resource contents, an error from resources/read, and a prompt message.
     const resource = await s.client.readResource({ uri: 'snoop://sa/value' });
@@ -268,6 +270,14 @@ test('snoop: a revealed canary put into every outbound path, in every encoding: 
   const stderr = captures.find((c) => c.label === 'leak/leak: serve stderr').text;
   assert.ok(stderr.includes(`host log with the value ${marker('token')}`), 'the plugin host log line is in stderr');
   assertNoLeak(stderr, 'serve stderr');
+  // The runner's output: a line of 2 KB is shown whole (redacted); longer ones are not shown
+  // at all. A line cut before the log's redaction would show the start of a value.
+  assert.ok(stderr.includes(`${'.'.repeat(2030)}${marker('token')}`), 'the 2 KB output line, redacted');
+  assert.match(stderr, /\(a line of \d+ bytes, over 8 KiB, not shown\)/);
+  for (const value of canaries)
+    for (const [form, encoded] of Object.entries(forms(value)))
+      for (const fragment of [encoded.slice(0, 12), encoded.slice(-12)])
+        assert.ok(!stderr.includes(fragment), `serve stderr holds part of the ${form} form of a canary`);
 });
 
 test('snoop: a revealed canary as the bytes of an embedded blob resource: redacted, and the result stays valid', async () => {
@@ -544,10 +554,16 @@ test('env: a value straddling the 64 KiB flush of process_read never reaches the
   const { sandbox, config } = await standardVault('env-boundary');
   const s = await serve(sandbox, config, 'env-boundary');
   try {
-    const r = structured(await s.call('sa_env', { alias: 'token', mode: 'boundary' }));
-    assert.equal(r.spawn, KH.OK);
-    const seen = [...r.stdout_reversed].reverse().join('');
-    assert.deepEqual(findLeaks(seen), [], `the plugin saw the env value: ${seen.slice(-80)}`);
+    // boundary: the value right after the first 64 KiB; repeat: one line of the value 4000
+    // times, so the flushes fall inside values (a cut that splits one leaks it).
+    for (const mode of ['boundary', 'repeat']) {
+      const r = structured(await s.call('sa_env', { alias: 'token', mode }));
+      assert.equal(r.spawn, KH.OK, JSON.stringify(r).slice(0, 300));
+      assert.equal(r.exit, 0);
+      const seen = [...r.stdout_reversed].reverse().join('');
+      if (mode === 'repeat') assert.ok(seen.length > 65536, `${mode}: ${seen.length} bytes`);
+      assert.deepEqual(findLeaks(seen), [], `${mode}: the plugin saw the env value: ${seen.slice(-80)}`);
+    }
   } finally {
     await s.close();
   }
