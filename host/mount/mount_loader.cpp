@@ -13,6 +13,7 @@
 #include "mount/remote_headers.hpp"
 #include "mount/server_process.hpp"
 #include "mount/stdio_transport.hpp"
+#include "runner/child_env.hpp"
 
 namespace keyhold::mount {
 
@@ -40,12 +41,16 @@ std::filesystem::path resolve_program(const std::string& program) {
   return {};
 }
 
+// One variable for the server, as its sandbox wrapper takes it: under the prefix of
+// runner/child_env.hpp, so that none takes effect before the sandbox.
 void append_entry(std::vector<vault::SecretBuffer>* env, std::string_view name,
                   std::string_view value) {
-  vault::SecretBuffer entry(name.size() + 1 + value.size() + 1);
-  std::memcpy(entry.data(), name.data(), name.size());
-  entry.data()[name.size()] = '=';
-  std::memcpy(entry.data() + name.size() + 1, value.data(), value.size());
+  const std::string_view prefix = runner::kChildEnvPrefix;
+  vault::SecretBuffer entry(prefix.size() + name.size() + 1 + value.size() + 1);
+  std::memcpy(entry.data(), prefix.data(), prefix.size());
+  std::memcpy(entry.data() + prefix.size(), name.data(), name.size());
+  entry.data()[prefix.size() + name.size()] = '=';
+  std::memcpy(entry.data() + prefix.size() + name.size() + 1, value.data(), value.size());
   env->push_back(std::move(entry));
 }
 

@@ -27,7 +27,8 @@ std::vector<std::string> default_read_paths(const std::vector<std::string>& comm
 // The server's environment: PATH, HOME, LANG, TMPDIR and USER from the host, then env,
 // then for each alias the value granted for env to `instance` now ("ALIAS=value"). An
 // alias not granted is left out and logged by name (never a value). With services null
-// no alias is set.
+// no alias is set. Each entry carries the prefix of runner/child_env.hpp: it is the
+// environment of the sandbox wrapper, which gives the server the variables unprefixed.
 std::vector<vault::SecretBuffer> server_environment(const std::string& instance,
                                                     const MountedServerConfig& server,
                                                     const std::vector<std::string>& aliases,
