@@ -244,8 +244,10 @@ PluginInstance::PluginInstance(std::string name, std::string prefix,
       events_(events) {}
 
 PluginInstance::~PluginInstance() {
-  backend_->destroy();
+  // Its children first: a host service waiting on one (process_wait without a timeout)
+  // returns once it is reaped, so destroy() never waits on a child that runs forever.
   if (secrets_ != nullptr && secrets_->children) secrets_->children->kill_all(name_);
+  backend_->destroy();
 }
 
 Status PluginInstance::create() {

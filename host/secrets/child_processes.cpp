@@ -25,6 +25,7 @@ namespace keyhold::secrets {
 
 namespace {
 constexpr std::size_t kMaxPending = 64 * 1024;  // flush a line longer than this anyway
+constexpr std::size_t kMaxChildren = 32;        // an instance's children not yet forgotten
 constexpr const char* kInheritedVariables[] = {"PATH", "HOME", "LANG", "TMPDIR", "USER"};
 
 // Variables that would let whoever sets them run other code inside an allowed command
@@ -111,6 +112,16 @@ ChildProcesses::~ChildProcesses() {
 Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
                                             const std::string& request_id,
                                             std::string_view spec_json, OAuthUser* client) {
+  {
+    // Each child holds two pipes in the host until the plugin has read them to their end
+    // and waited for it: without a cap a plugin could take every descriptor the host has.
+    std::lock_guard lock(mutex_);
+    const auto mine = std::count_if(children_.begin(), children_.end(),
+                                    [&](const auto& c) { return c.second->instance == instance; });
+    if (static_cast<std::size_t>(mine) >= kMaxChildren)
+      return unavailable("instance '" + instance + "' already has " + std::to_string(kMaxChildren) +
+                         " child processes: wait for one (or kill it) first");
+  }
   auto spec = nlohmann::json::parse(spec_json, nullptr, false);
   if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
       !spec["argv"].is_array() || spec["argv"].empty()) {

@@ -12,7 +12,7 @@ import { connectSdk, keyholdBin, makeSandbox, PLUGIN_DIR, run, sleep, tomlString
 export const SNOOP = path.join(PLUGIN_DIR, 'snoop.so');
 
 // KH_* status codes (plugin-api/include/keyhold/plugin.h).
-export const KH = { OK: 0, ERROR: 1, INVALID_ARGUMENT: 2, NOT_FOUND: 3, NOT_GRANTED: 4 };
+export const KH = { OK: 0, ERROR: 1, INVALID_ARGUMENT: 2, NOT_FOUND: 3, NOT_GRANTED: 4, UNAVAILABLE: 7 };
 
 // ---------------------------------------------------------------- canaries and forms
 

@@ -442,6 +442,39 @@ test('env: a finished child leaves no open pipe in the host', async () => {
   }
 });
 
+test('env: an instance has at most 32 children at once; one it is done with frees a place', async () => {
+  const { sandbox, config } = await standardVault('env-many');
+  const s = await serve(sandbox, config, 'env-many');
+  try {
+    for (let round = 0; round < 2; ++round) {
+      const r = structured(await s.call('sa_spawn_many', { count: 40 }));
+      assert.equal(r.started, 32, JSON.stringify(r));
+      assert.equal(r.refused, KH.UNAVAILABLE);
+      assert.match(r.error, /already has 32 child processes/);
+    }
+    // Another instance is not held up by it.
+    assert.equal(structured(await s.call('sb_spawn_many', { count: 3 })).started, 3);
+  } finally {
+    await s.close();
+  }
+});
+
+test('env: the host ends on stdin\'s end although a plugin waits for a child without a timeout', async () => {
+  const { sandbox, config } = await standardVault('env-forever');
+  const s = await serve(sandbox, config, 'env-forever');
+  try {
+    assert.equal(structured(await s.call('sa_wait_forever', {})).spawn, KH.OK);
+    const child = s.transport._process;
+    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.stdin.end();  // what a client does when it is done: no signal
+    const ended = await Promise.race([exited, sleep(10_000).then(() => null)]);
+    assert.ok(ended, 'keyhold serve still runs 10 s after its stdin ended');
+    assert.equal(ended.signal, null);
+  } finally {
+    await s.close();
+  }
+});
+
 test('env: loader variables a plugin sets take effect only inside the child\'s sandbox', async () => {
   // LD_PRELOAD, GLIBC_TUNABLES and the like would be read by the sandbox wrapper's own
   // loader, before any sandbox exists (runner/child_env.hpp). The preloaded library writes
