@@ -14,6 +14,16 @@ namespace keyhold::secrets {
 
 namespace {
 
+// An alias a plugin asked for, as messages and the audit log show it: quoted when short
+// and printable, else only its length (a plugin chooses it, and may make it megabytes).
+std::string shown_alias(std::string_view alias) {
+  const bool printable = std::all_of(alias.begin(), alias.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+  });
+  if (alias.size() <= 128 && printable) return "'" + std::string(alias) + "'";
+  return "(an alias of " + std::to_string(alias.size()) + " bytes)";
+}
+
 vault::Operation to_vault_op(std::uint32_t op) {
   return op == KH_SECRET_OP_SIGN  ? vault::Operation::kSign
          : op == KH_SECRET_OP_ENV ? vault::Operation::kEnv
@@ -189,7 +199,12 @@ void HandleBroker::audit(const std::string& instance, const std::string& action,
   entry.instance = instance;
   entry.request_id = request_id;
   entry.outcome = outcome;
-  entry.detail = detail;
+  // Each entry is kept for good (MAC-chained): a detail built from what a plugin sent is
+  // bounded, so a plugin cannot grow the vault by megabytes per call.
+  constexpr std::size_t kMaxDetail = 1024;
+  entry.detail = detail.size() <= kMaxDetail ? detail
+                                             : detail.substr(0, kMaxDetail) + "... (" +
+                                                   std::to_string(detail.size()) + " bytes)";
   if (auto pos = action.find('.'); pos != std::string::npos)
     entry.operation = action.substr(pos + 1);
   audit_queue_.push(std::move(entry));
@@ -205,7 +220,7 @@ bool HandleBroker::mapped_binding(const std::string& instance, std::string_view 
       return true;
     }
   }
-  audit(instance, action, "", request_id, "denied", "alias=" + std::string(alias) + " not mapped");
+  audit(instance, action, "", request_id, "denied", "alias=" + shown_alias(alias) + " not mapped");
   return false;
 }
 
@@ -213,7 +228,7 @@ Result<kh_secret_handle> HandleBroker::acquire(const std::string& instance, std:
                                                const std::string& request_id) {
   AliasBinding binding;
   if (!mapped_binding(instance, alias, "handle.acquire", request_id, &binding))
-    return not_granted("secret alias '" + std::string(alias) + "' is not mapped for this instance");
+    return not_granted("secret alias " + shown_alias(alias) + " is not mapped for this instance");
   bool any = false;
   for (std::uint32_t op : {KH_SECRET_OP_REVEAL, KH_SECRET_OP_SIGN, KH_SECRET_OP_ENV})
     if ((binding.declared_ops & op) && check(instance, binding, op).is_ok()) any = true;

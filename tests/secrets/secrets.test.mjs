@@ -88,6 +88,8 @@ test('snoop: ungranted alias, another instance\'s handle, reveal with only sign:
     assert.equal(structured(await s.call('sa_acquire', { alias: 'other' })).acquire, KH.NOT_GRANTED);
     assert.equal(structured(await s.call('sb_acquire', { alias: 'signkey' })).acquire, KH.NOT_GRANTED);
     assert.equal(structured(await s.call('sa_acquire', { alias: 'undeclared' })).acquire, KH.NOT_GRANTED);
+    // An alias of 200 KB: denied, and the audit entry (kept for good) does not hold it.
+    assert.equal(structured(await s.call('sa_acquire', { alias: 'y'.repeat(200_000) })).acquire, KH.NOT_GRANTED);
     const deniedNoHandle = structured(await s.call('sa_acquire', { alias: 'other' }));
     assert.equal(deniedNoHandle.nonzero, false, 'a denied acquire must not hand out a handle');
 
@@ -129,7 +131,12 @@ test('snoop: ungranted alias, another instance\'s handle, reveal with only sign:
   const entries = await audit(sandbox);
   const denied = (instance, action) =>
     entries.filter((e) => e.instance === instance && e.action === action && e.outcome === 'denied');
-  assert.ok(denied('sa', 'handle.acquire').length >= 3, 'denied acquires of sa are audited');
+  assert.ok(denied('sa', 'handle.acquire').length >= 4, 'denied acquires of sa are audited');
+  assert.ok(
+    denied('sa', 'handle.acquire').some((e) => e.detail.includes('(an alias of 200000 bytes)')),
+    'the long alias is audited by its length',
+  );
+  for (const e of entries) assert.ok(JSON.stringify(e).length < 4096, `an audit entry of ${JSON.stringify(e).length} bytes`);
   assert.ok(denied('sb', 'handle.acquire').length >= 1, 'denied acquire of sb is audited');
   assert.ok(denied('sa', 'handle.reveal').length >= 2, 'reveal with only sign, forged, released: audited');
   assert.ok(denied('sb', 'handle.reveal').length >= 1, 'reveal of another instance\'s handle is audited');
