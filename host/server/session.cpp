@@ -765,13 +765,18 @@ void Session::finish_call(CallContext& ctx, const std::string& key, PluginInstan
     spdlog::error("internal error serving '{}' of instance '{}'", method, instance.name());
     response = rpc::make_error(ctx.request_id, rpc::kInternalError, "internal error");
   }
+  bool cancelled;
   {
     std::lock_guard lock(mutex_);
     in_flight_.erase(key);
+    cancelled = ctx.cancelled;  // final: a cancellation sets it only while in in_flight_
+    // A cancelled request gets no response, so reply() does not end its stateless scope:
+    // ended here, or the id stayed taken (and its scope held) for the session's life.
+    if (cancelled) stateless_.erase(key);
   }
   // A cancelled request gets no response (the client has forgotten it).
   try {
-    if (ctx.cancelled)
+    if (cancelled)
       out_.abandoned(ctx);
     else if (!text.empty())
       out_.send_response_text(std::move(text), ctx);

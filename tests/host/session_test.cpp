@@ -456,6 +456,29 @@ TEST_CASE("session: subscriptions/listen acknowledges first, then sends only wha
   CHECK(f.out.all().size() == 3);
 }
 
+TEST_CASE("session: a cancelled 2026-07-28 request frees its id and its scope") {
+  Fixture f;
+  auto call = [&](const char* tool, json arguments) {
+    f.session->handle_text(
+        rpc::make_request(
+            21, "tools/call",
+            {{"_meta", kMeta2026}, {"name", tool}, {"arguments", std::move(arguments)}})
+            .dump());
+  };
+  call("echo_slow", {{"steps", 5}, {"delay_ms", 200}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  f.session->handle_text(
+      R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":21}})");
+  CHECK_FALSE(f.out.response(21));  // no response; the call has ended by now
+  // The same id again: a new request, answered (not "already in flight").
+  call("echo_echo", {{"text", "again"}});
+  auto again = f.out.response(21);
+  REQUIRE(again);
+  INFO(again->dump());
+  REQUIRE(again->contains("result"));
+  CHECK((*again)["result"]["content"][0]["text"] == "again");
+}
+
 TEST_CASE("session: malformed listen filters are -32602 and the number of streams is bounded") {
   Fixture f;
   for (const json& bad :
