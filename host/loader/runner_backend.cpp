@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "base/brief_poll.hpp"
 #include "base/client_wait.hpp"
@@ -896,21 +897,37 @@ void RunnerBackend::handle_service(std::shared_ptr<Process> process, Message m) 
       case Service::kProgress:
         if (ctx != nullptr) api.progress(host_, ctx, m.x, m.y, str(m.part(0)));
         break;
-      case Service::kListChanged:
-        // Re-reading the catalog needs this reader free: done on its own thread; past the
-        // thread cap a notification storm is dropped.
+      case Service::kListChanged: {
+        // Re-reading the catalog needs this reader free: done on a thread of its own, one
+        // at a time per instance. Notifications that come meanwhile are merged into one
+        // more pass (a storm costs two re-reads of the catalog, not one each).
+        if (m.status < KH_LIST_TOOLS || m.status > KH_LIST_PROMPTS) break;  // nothing to re-read
+        bool start = false;
         {
           std::lock_guard lock(mutex_);
-          if (service_threads_ >= kMaxServiceThreads) break;
-          ++service_threads_;
+          lists_changed_ |= 1u << m.status;
+          if (!lists_rereading_ && service_threads_ < kMaxServiceThreads) {
+            lists_rereading_ = true;
+            ++service_threads_;
+            start = true;
+          }
         }
-        std::thread([this, what = m.status, &api] {
-          api.notify_list_changed(host_, what);
-          std::lock_guard lock(mutex_);
+        if (!start) break;
+        std::thread([this, &api] {
+          std::unique_lock lock(mutex_);
+          while (lists_changed_ != 0) {
+            const unsigned changed = std::exchange(lists_changed_, 0u);
+            lock.unlock();
+            for (int32_t what : {KH_LIST_TOOLS, KH_LIST_RESOURCES, KH_LIST_PROMPTS})
+              if (changed & (1u << what)) api.notify_list_changed(host_, what);
+            lock.lock();
+          }
+          lists_rereading_ = false;
           --service_threads_;
           changed_.notify_all();
         }).detach();
         break;
+      }
       case Service::kResourceUpdated:
         api.notify_resource_updated(host_, str(m.part(0)));
         break;

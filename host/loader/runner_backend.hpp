@@ -175,6 +175,10 @@ class RunnerBackend final : public PluginBackend {
   std::string failed_;    // set once the instance has failed for good
   std::string last_end_;  // why the previous runner ended
   int service_threads_ = 0;
+  // The runner's list_changed notifications not yet passed on (bit KH_LIST_*), and whether
+  // a thread is passing them on (one at a time: a storm is merged).
+  unsigned lists_changed_ = 0;
+  bool lists_rereading_ = false;
   bool destroyed_ = false;
   std::mutex spawn_mutex_;  // one restart at a time
 };

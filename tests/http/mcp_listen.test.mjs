@@ -167,6 +167,25 @@ test('http: each stream gets its acknowledgement first, then only what it asked 
   assert.equal(await tools.ended, 'aborted');
 });
 
+test('http: a storm of list_changed from a runner is merged: heard, and the catalog read a few times', async () => {
+  const describes = (body) => Number(/describe calls: (\d+)/.exec(body.result.content[0].text)[1]);
+  const tools = await listen(server.url, 'storm', { toolsListChanged: true });
+  try {
+    await tools.waitFor(ack, 'acknowledgement');
+    const before = describes(await call(server.url, 'test_change_list', { list: 'prompts' }));
+    await sleep(500);
+    // 2,000 notifications at once from the (sandboxed) runner.
+    await call(server.url, 'test_change_list', { list: 'tools', times: 2000 });
+    await tools.waitFor(changed('tools'), 'tools/list_changed after the storm');
+    await sleep(1000);
+    const after = describes(await call(server.url, 'test_change_list', { list: 'prompts' }));
+    // One pass per notification would be 2,000 reads; merged, a handful.
+    assert.ok(after - before <= 6, `the catalog was read ${after - before} times`);
+  } finally {
+    tools.close?.();
+  }
+});
+
 test('http: malformed filters are -32602 naming the field; a JSON-only client is refused', async () => {
   const cases = [
     [{ _meta: META }, /"notifications" is required/],
