@@ -711,7 +711,10 @@ class HttpServer::Connection {
       if (!with_session) stream->forget_before(position);  // no Last-Event-ID to serve
     }
     stream->detach(claim);
-    if (!ok) return false;  // the client may resume with Last-Event-ID
+    if (!ok) {
+      session.forget_abandoned();  // a bounded number of such streams stays resumable
+      return false;                // the client may resume with Last-Event-ID
+    }
     if (finished && position > 0) session.forget_stream(stream->id());
     if (!chunked) return false;  // the close ends the body
     net::write(socket_, http::make_chunk_last(), ec);

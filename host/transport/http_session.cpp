@@ -1,6 +1,8 @@
 #include "transport/http_session.hpp"
 
 #include <algorithm>
+#include <set>
+#include <vector>
 
 #include "protocol/json_rpc.hpp"
 
@@ -91,10 +93,32 @@ HttpSession::~HttpSession() { close(); }
 std::shared_ptr<SseStream> HttpSession::open_request_stream(const std::string& id_key) {
   std::lock_guard lock(mutex_);
   if (request_streams_.contains(id_key)) return nullptr;
+  forget_abandoned_locked();
   auto stream = std::make_shared<SseStream>(std::to_string(next_stream_++));
   streams_[stream->id()] = stream;
   request_streams_[id_key] = stream;
   return stream;
+}
+
+void HttpSession::forget_abandoned() {
+  std::lock_guard lock(mutex_);
+  forget_abandoned_locked();
+}
+
+void HttpSession::forget_abandoned_locked() {
+  // Answered streams that no connection holds: kept for a resuming GET (Last-Event-ID),
+  // the newest kMaxResumable of them. Without a bound, a client that sends requests and
+  // leaves before their answers would grow the session by every answer.
+  std::set<const SseStream*> in_flight;
+  for (const auto& [key, stream] : request_streams_) in_flight.insert(stream.get());
+  std::vector<std::uint64_t> answered;  // stream ids, numeric
+  for (const auto& [id, stream] : streams_)
+    if (stream != standalone_ && !in_flight.contains(stream.get()) && !stream->attached())
+      answered.push_back(std::stoull(id));
+  if (answered.size() <= kMaxResumable) return;
+  std::sort(answered.begin(), answered.end());
+  for (std::size_t i = 0; i + kMaxResumable < answered.size(); ++i)
+    streams_.erase(std::to_string(answered[i]));
 }
 
 bool HttpSession::busy() {
@@ -148,7 +172,10 @@ void HttpSession::route(std::string data, bool is_response, const std::string& k
     if (!key.empty()) {
       if (auto it = request_streams_.find(key); it != request_streams_.end()) {
         target = it->second;
-        if (is_response) request_streams_.erase(it);
+        if (is_response) {
+          request_streams_.erase(it);
+          forget_abandoned_locked();  // it may join the answered streams nobody holds
+        }
       }
     }
     if (!target) {

@@ -95,6 +95,9 @@ class HttpSession : public Outbound {
   std::shared_ptr<SseStream> find_stream_of_event(const std::string& event_id);
   // Drops a request stream once fully delivered.
   void forget_stream(const std::string& stream_id);
+  // Keeps only the newest kMaxResumable answered streams no connection holds (called when
+  // a connection leaves a stream).
+  void forget_abandoned();
 
   void touch() { last_used_ = std::chrono::steady_clock::now().time_since_epoch().count(); }
   std::chrono::steady_clock::time_point last_used() const {
@@ -113,6 +116,9 @@ class HttpSession : public Outbound {
   // To the stream of the request whose id key is key (a response ends it there), else a
   // session-wide message to the standalone stream or kept for it.
   void route(std::string data, bool is_response, const std::string& key);
+  // forget_abandoned() with mutex_ held.
+  void forget_abandoned_locked();
+  static constexpr std::size_t kMaxResumable = 16;
 
   std::string id_;
   std::string owner_;

@@ -2,6 +2,7 @@
 // --http` with a bearer token: initialize, list, call, progress, resuming a call whose SSE
 // connection dropped, and DELETE ending the session.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 
@@ -14,6 +15,8 @@ import {
   jsonHeaders,
   LATEST_VERSION,
   makeVaultSandbox,
+  rawSession,
+  sleep,
   startServer,
 } from './http_helpers.mjs';
 
@@ -173,4 +176,69 @@ test('DELETE ends the session; the id is unknown afterwards (404)', async () => 
     headers: { Authorization: `Bearer ${token}`, 'Mcp-Session-Id': sessionId },
   });
   assert.equal(again.status, 404);
+});
+
+// Opens a POST whose answer comes as SSE, reads its first event's id, and leaves.
+function postAndLeave(port, headers, message) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/mcp', headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (c) => {
+        text += c.toString('utf8');
+        const m = /^id: (\S+)$/m.exec(text);
+        if (m) {
+          req.destroy();
+          resolve(m[1]);
+        }
+      });
+      res.on('error', () => {});
+    });
+    req.on('error', (e) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
+    req.end(JSON.stringify(message));
+  });
+}
+
+// A GET resuming after event `last`; what arrives within a second.
+function resume(port, headers, last) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'GET', path: '/mcp', agent: false, headers: { ...headers, 'Last-Event-ID': last } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c.toString('utf8')));
+        res.on('error', () => {});
+        setTimeout(() => {
+          req.destroy();
+          resolve(text);
+        }, 1000);
+      },
+    );
+    req.on('error', () => {});
+    req.end();
+  });
+}
+
+test('answers nobody collected are kept for resumption, the newest 16 per session', async () => {
+  const session = await rawSession(server.port, token);
+  const headers = jsonHeaders({
+    Authorization: `Bearer ${token}`,
+    'Mcp-Session-Id': session,
+    'MCP-Protocol-Version': LATEST_VERSION,
+  });
+  const ids = [];
+  for (let i = 0; i < 24; i++)
+    ids.push(
+      await postAndLeave(server.port, headers, {
+        jsonrpc: '2.0',
+        id: `left-${i}`,
+        method: 'tools/call',
+        // Answered after the client left (a quick answer would leave with the priming event).
+        params: { name: 'echo_slow', arguments: { steps: 1, delay_ms: 200 } },
+      }),
+    );
+  await sleep(1500);
+  const newest = await resume(server.port, headers, ids[23]);
+  assert.match(newest, /completed 1 steps/, `the newest answer is there to resume: ${newest}`);
+  const oldest = await resume(server.port, headers, ids[0]);
+  assert.doesNotMatch(oldest, /completed 1 steps/, 'the oldest was dropped');
 });
