@@ -115,13 +115,25 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   {
     // Each child holds two pipes in the host until the plugin has read them to their end
     // and waited for it: without a cap a plugin could take every descriptor the host has.
+    // Spawns under way count too (their place is reserved here, given back below).
     std::lock_guard lock(mutex_);
+    if (closed_.contains(instance))
+      return unavailable("instance '" + instance + "' is shutting down: no new child processes");
     const auto mine = std::count_if(children_.begin(), children_.end(),
                                     [&](const auto& c) { return c.second->instance == instance; });
-    if (static_cast<std::size_t>(mine) >= kMaxChildren)
+    if (static_cast<std::size_t>(mine) + starting_[instance] >= kMaxChildren)
       return unavailable("instance '" + instance + "' already has " + std::to_string(kMaxChildren) +
                          " child processes: wait for one (or kill it) first");
+    ++starting_[instance];
   }
+  struct Reservation {
+    ChildProcesses& self;
+    const std::string& instance;
+    ~Reservation() {
+      std::lock_guard lock(self.mutex_);
+      if (--self.starting_[instance] == 0) self.starting_.erase(instance);
+    }
+  } reservation{*this, instance};
   auto spec = nlohmann::json::parse(spec_json, nullptr, false);
   if (spec.is_discarded() || !spec.is_object() || !spec.contains("argv") ||
       !spec["argv"].is_array() || spec["argv"].empty()) {
@@ -141,7 +153,8 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
     std::lock_guard lock(mutex_);
     if (auto found = wrappers_.find(instance); found != wrappers_.end()) wrapper = found->second;
   }
-  const std::string_view prefix = wrapper.empty() ? std::string_view() : runner::kChildEnvPrefix;
+  // (never a null view: memcpy from it below, also of 0 bytes)
+  const std::string_view prefix = wrapper.empty() ? std::string_view("") : runner::kChildEnvPrefix;
   // Environment: a few host variables, the plain env, then values from handles. Entries
   // holding secrets live in guarded memory and are zeroed after the spawn.
   std::vector<vault::SecretBuffer> entries;
@@ -249,7 +262,15 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
   child->group = std::move(join.group);
   child->streams[1].fd = out_pipe[0];
   child->streams[2].fd = err_pipe[0];
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  if (closed_.contains(instance)) {  // kill_all ran while this one started: it goes too
+    lock.unlock();
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, &child->status, 0);
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return unavailable("instance '" + instance + "' is shutting down: no new child processes");
+  }
   const std::uint64_t id = next_id_++;
   children_[id] = std::move(child);
   return id;
@@ -292,9 +313,6 @@ Status ChildProcesses::read(const std::string& instance, std::uint64_t id, int32
       // come is held back, and the cut moves to the start of a value found across it.
       const std::size_t hold = std::min(pending.size() - 1, redactor_->longest_secret_pattern());
       cut = redactor_->cut_outside_findings(pending, pending.size() - hold);
-      // Only a credential rule's match (no length bound) can span from the start past the
-      // cut; known values are at most hold long.
-      if (cut == 0) cut = pending.size() - hold;
     }
     if (cut != std::string::npos && cut > 0) {
       std::string ready = pending.substr(0, cut);
@@ -366,6 +384,7 @@ void ChildProcesses::kill_all(const std::string& instance) {
   std::vector<std::shared_ptr<Child>> doomed;
   {
     std::lock_guard lock(mutex_);
+    closed_.insert(instance);  // no new child from here on (a waiting plugin would start one)
     for (auto it = children_.begin(); it != children_.end();) {
       if (it->second->instance == instance) {
         doomed.push_back(it->second);
@@ -387,6 +406,7 @@ void ChildProcesses::kill_all(const std::string& instance) {
 void ChildProcesses::set_wrapper(const std::string& instance, std::vector<std::string> wrapper) {
   std::lock_guard lock(mutex_);
   wrappers_[instance] = std::move(wrapper);
+  closed_.erase(instance);  // an instance loaded (again) under this name
 }
 
 }  // namespace keyhold::secrets

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ class ChildProcesses {
               int32_t* exit_status);
   // Signals the child's process group (ok once it is reaped); kNotFound for an unknown id.
   Status kill(const std::string& instance, std::uint64_t id, int32_t signal_number);
-  // Kills (SIGKILL) and reaps every child of instance.
+  // Kills (SIGKILL) and reaps every child of instance, and refuses it new ones from then on
+  // (the instance is ending; set_wrapper opens the name again).
   void kill_all(const std::string& instance);
   // Starts every later child of instance through `wrapper` (an argv prefix, e.g. the
   // runner applying the instance's sandbox), after the env grants were checked against
@@ -63,6 +65,8 @@ class ChildProcesses {
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::shared_ptr<Child>> children_;
   std::map<std::string, std::vector<std::string>> wrappers_;  // by instance
+  std::map<std::string, std::size_t> starting_;               // spawns under way, by instance
+  std::set<std::string> closed_;                              // instances past kill_all
 };
 
 }  // namespace keyhold::secrets
