@@ -669,8 +669,10 @@ Status Redactor::rebuild(const std::vector<KnownSecret>& secrets) {
 
 std::size_t Redactor::cut_outside_findings(std::string_view text, std::size_t cut) const {
   cut = std::min(cut, text.size());
-  for (const Finding& f : scan(text))  // sorted and disjoint: at most one holds the cut
-    if (f.begin < cut && cut < f.end) return f.begin;
+  // Sorted and disjoint (overlaps merged): at most one holds the cut. One that starts the
+  // text (a credential rule's match may, merged with a value it overlaps) leaves whole.
+  for (const Finding& f : scan(text))
+    if (f.begin < cut && cut < f.end) return f.begin > 0 ? f.begin : f.end;
   return cut;
 }
 

@@ -96,7 +96,8 @@ class Redactor {
   // Every finding in text, sorted by position, overlaps merged (the longer one names it).
   std::vector<Finding> scan(std::string_view text) const;
   // Where to split text into pieces redacted one at a time: `cut`, or the start of the
-  // finding it would fall inside (never splitting what scan(text) finds). A stream's last
+  // finding it would fall inside, or that finding's end when it starts the text (never
+  // splitting what scan(text) finds; never 0 for a cut > 0). A stream's last
   // longest_secret_pattern() bytes may begin a value still to come: the caller holds
   // those back before asking.
   std::size_t cut_outside_findings(std::string_view text, std::size_t cut) const;

@@ -728,3 +728,35 @@ TEST_CASE("rules the anchor check cannot follow keep redact_json scanning each s
     CHECK(may_change(*r, R"({"a":["first","tok_ABCDEFGH12345678","last"]})"));
   }
 }
+
+TEST_CASE("cut_outside_findings never splits a value, merged with a rule's match or alone") {
+  CredentialRule rule;
+  rule.id = "tok";
+  rule.regex = R"(tok_[a-z]+)";
+  auto redactor = Redactor::create({rule}).value();
+  REQUIRE(redactor);
+  std::vector<KnownSecret> secrets;
+  secrets.push_back({"value", SecretBuffer::copy_of(std::string_view("secretvalue-1234"))});
+  REQUIRE(redactor->set_secrets(secrets).is_ok());
+  // The rule's match runs into the value ("tok_xxxsecretvalue"): one merged finding that
+  // starts the text. A cut inside the value moves to the finding's end, not to 0.
+  const std::string merged = "tok_xxxsecretvalue-1234 and more";
+  const std::size_t inside = merged.find("value-");
+  const std::size_t end = merged.find(" and");
+  CHECK(redactor->cut_outside_findings(merged, inside) == end);
+  // Alone, later in the text: to its start.
+  const std::string alone = "abc secretvalue-1234 xyz";
+  CHECK(redactor->cut_outside_findings(alone, alone.find("value")) == alone.find("secret"));
+  // Outside any finding, or past the text: unchanged (clamped).
+  CHECK(redactor->cut_outside_findings(alone, 2) == 2);
+  CHECK(redactor->cut_outside_findings(alone, 1000) == alone.size());
+  // Every cut of the merged text leaves the value whole on one side.
+  for (std::size_t cut = 1; cut < merged.size(); ++cut) {
+    const std::size_t at = redactor->cut_outside_findings(merged, cut);
+    INFO("cut " << cut << " -> " << at);
+    CHECK(at > 0);
+    const std::string first = merged.substr(0, at), rest = merged.substr(at);
+    CHECK((first.find("secretvalue-1234") != std::string::npos ||
+           rest.find("secretvalue-1234") != std::string::npos));
+  }
+}
