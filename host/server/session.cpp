@@ -965,6 +965,15 @@ void Session::on_listen(const json& id, const std::string&, const json& params) 
   std::erase_if(filter.resource_uris, [this](const std::string& uri) {
     return registry_.resource_owner(uri) == nullptr;
   });
+  // Each URI reaches its instance (resources/subscribe below): guarded like any argument.
+  // Refused in block mode; in redact mode a URI that carried a credential is left out.
+  std::set<std::string> guarded;
+  for (const auto& uri : filter.resource_uris) {
+    json checked = uri;
+    if (!guard_arguments(id, *registry_.resource_owner(uri), &checked, /*as_error=*/true)) return;
+    if (checked == uri) guarded.insert(uri);
+  }
+  filter.resource_uris = std::move(guarded);
   json refusal;  // sent after listen_mutex_ is released
   {
     std::lock_guard lock(listen_mutex_);

@@ -479,6 +479,22 @@ TEST_CASE("session: a cancelled 2026-07-28 request frees its id and its scope") 
   CHECK((*again)["result"]["content"][0]["text"] == "again");
 }
 
+TEST_CASE("session: a listen filter URI carrying a secret is refused before any instance") {
+  Fixture f(true);
+  const std::string uri = "test://template/" + std::string(kCanary) + "/data";
+  f.session->handle_text(listen_request("G", {{"resourceSubscriptions", {uri}}}).dump());
+  auto answer = f.out.response("G");
+  REQUIRE(answer);
+  CHECK(error_code(*answer) == rpc::kInvalidParams);
+  CHECK((*answer)["error"]["message"].get<std::string>().find("db-password") != std::string::npos);
+  CHECK(f.session->open_listens() == 0);
+  {
+    std::lock_guard lock(f.guarded_mutex);
+    CHECK(f.guarded.size() == 1);
+  }
+  for (const auto& sent : f.out.all()) CHECK(sent.find(kCanary) == std::string::npos);
+}
+
 TEST_CASE("session: malformed listen filters are -32602 and the number of streams is bounded") {
   Fixture f;
   for (const json& bad :
