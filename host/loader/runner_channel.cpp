@@ -253,7 +253,7 @@ void Channel::put_back_held_locked(std::string_view tail,
   wipe_bytes(held_.data(), held_.size());
   held_.swap(merged);
   ++held_count_;
-  held_since_ = since;  // the older: the tail was held first
+  held_since_ = since;  // the tail's: older than what was held meanwhile
 }
 
 bool Channel::write_held_now_locked() {
@@ -276,6 +276,9 @@ bool Channel::write_held_now_locked() {
     }
     sent += static_cast<std::size_t>(n);
   }
+  // The send limit counts from the last progress: a runner that reads, if slowly, is not
+  // one that stopped reading.
+  if (sent > 0) since = std::chrono::steady_clock::now();
   if (sent < bytes.size()) put_back_held_locked(std::string_view(bytes).substr(sent), since);
   wipe_bytes(bytes.data(), bytes.size());
   errno = error;

@@ -131,8 +131,9 @@ class Channel {
   // True while bytes are held; how many.
   bool holding() const { return held_bytes() > 0; }
   std::size_t held_bytes() const;
-  // When the oldest held byte was held (meaningful while holding()): the host ends a
-  // runner that leaves bytes held past its send limit.
+  // Since when the held bytes wait (meaningful while holding()): the first hold, or the
+  // last write that took part of them. The host ends a runner that leaves bytes held past
+  // its send limit.
   std::chrono::steady_clock::time_point held_since() const;
   static constexpr std::size_t kMaxHeldBytes = 64 * 1024;
   // Reads one frame. kUnavailable at a clean end of stream (between frames); kIo when the

@@ -765,10 +765,15 @@ int exec_sandboxed(const std::string& policy_json, int cgroup_fd, char** argv) {
   // The program's environment is exactly the variables the host passed under the prefix
   // (runner/child_env.hpp); anything else in this process's environment is dropped. PATH
   // among them is the one execvp searches.
+  // A name given twice keeps its first value, as getenv() reads an execve environment: the
+  // host's own variables come first (a plugin cannot replace HOME for a child with secrets).
   std::vector<std::string> env;
+  std::set<std::string_view> names;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e)
-    if (std::string_view entry(*e); entry.starts_with(kChildEnvPrefix))
-      env.emplace_back(entry.substr(kChildEnvPrefix.size()));
+    if (std::string_view entry(*e); entry.starts_with(kChildEnvPrefix)) {
+      entry.remove_prefix(kChildEnvPrefix.size());
+      if (names.insert(entry.substr(0, entry.find('='))).second) env.emplace_back(entry);
+    }
   ::clearenv();
   for (auto& entry : env) ::putenv(entry.data());
   ::execvp(argv[0], argv);

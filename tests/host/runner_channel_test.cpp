@@ -348,7 +348,7 @@ TEST_CASE("a full peer buffer keeps frames held, part of one included, until the
     const bool flushed = writer.flush_held();
     const std::size_t left = writer.held_bytes();
     if (!flushed && left > 0 && left < batch && !partial_seen) {
-      CHECK(writer.held_since() == since);  // the tail keeps the batch's age
+      CHECK(writer.held_since() > since);  // progress restarts the send limit's clock
       partial_seen = true;
       REQUIRE(writer.hold(call_frame(id++, 10), &held));  // queued behind the held tail
     }
