@@ -476,20 +476,10 @@ class HttpServer::Connection {
     std::size_t position = 0;
     std::string body;
     for (bool finished = false; !finished;) {
-      auto events = stream->next(position, kStreamPoll, &finished);
+      auto events = stream->next(position, std::chrono::seconds(1), &finished);
       position += events.size();
       if (!events.empty() && finished) body = events.back().data;
       if (server_.stopping_ && !finished) break;
-      if (!finished && peer_closed()) {
-        // The client went away: a JSON answer cannot be resumed, so its request is
-        // cancelled (as a closed stateless request is) and the connection's place freed.
-        session->core().handle(
-            json{{"jsonrpc", "2.0"},
-                 {"method", "notifications/cancelled"},
-                 {"params", {{"requestId", id}, {"reason", "the client closed the connection"}}}});
-        session->forget_stream(stream->id());
-        return false;
-      }
     }
     session->forget_stream(stream->id());
     if (body.empty()) {
