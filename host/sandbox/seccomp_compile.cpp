@@ -185,12 +185,12 @@ void refuse_namespaces(Builder& b) {
 void refuse_other_processes(Builder& b) {
   for (const char* call :
        {"prlimit64", "sched_setscheduler", "sched_setparam", "sched_setattr", "sched_setaffinity"})
-    b.refuse(call, {SCMP_A0(SCMP_CMP_NE, 0)});
+    b.refuse(call, {SCMP_A0(SCMP_CMP_NE, 0, 0)});
   constexpr scmp_datum_t kPrioProcess = 0, kIoprioWhoProcess = 1;
-  b.refuse("setpriority", {SCMP_A0(SCMP_CMP_NE, kPrioProcess)});
-  b.refuse("setpriority", {SCMP_A1(SCMP_CMP_NE, 0)});
-  b.refuse("ioprio_set", {SCMP_A0(SCMP_CMP_NE, kIoprioWhoProcess)});
-  b.refuse("ioprio_set", {SCMP_A1(SCMP_CMP_NE, 0)});
+  b.refuse("setpriority", {SCMP_A0(SCMP_CMP_NE, kPrioProcess, 0)});
+  b.refuse("setpriority", {SCMP_A1(SCMP_CMP_NE, 0, 0)});
+  b.refuse("ioprio_set", {SCMP_A0(SCMP_CMP_NE, kIoprioWhoProcess, 0)});
+  b.refuse("ioprio_set", {SCMP_A1(SCMP_CMP_NE, 0, 0)});
 }
 
 bool allowed_family(const Policy& policy, int family) {
