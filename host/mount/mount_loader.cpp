@@ -14,6 +14,7 @@
 #include "mount/server_process.hpp"
 #include "mount/stdio_transport.hpp"
 #include "runner/child_env.hpp"
+#include "secrets/env_entry.hpp"
 
 namespace keyhold::mount {
 
@@ -45,13 +46,7 @@ std::filesystem::path resolve_program(const std::string& program) {
 // runner/child_env.hpp, so that none takes effect before the sandbox.
 void append_entry(std::vector<vault::SecretBuffer>* env, std::string_view name,
                   std::string_view value) {
-  const std::string_view prefix = runner::kChildEnvPrefix;
-  vault::SecretBuffer entry(prefix.size() + name.size() + 1 + value.size() + 1);
-  std::memcpy(entry.data(), prefix.data(), prefix.size());
-  std::memcpy(entry.data() + prefix.size(), name.data(), name.size());
-  entry.data()[prefix.size() + name.size()] = '=';
-  std::memcpy(entry.data() + prefix.size() + name.size() + 1, value.data(), value.size());
-  env->push_back(std::move(entry));
+  env->push_back(secrets::env_entry(runner::kChildEnvPrefix, name, value));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "runner/child_env.hpp"
 #include "sandbox/task_group.hpp"
+#include "secrets/env_entry.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -153,18 +154,12 @@ Result<std::uint64_t> ChildProcesses::spawn(const std::string& instance,
     std::lock_guard lock(mutex_);
     if (auto found = wrappers_.find(instance); found != wrappers_.end()) wrapper = found->second;
   }
-  // (never a null view: memcpy from it below, also of 0 bytes)
-  const std::string_view prefix = wrapper.empty() ? std::string_view("") : runner::kChildEnvPrefix;
+  const std::string_view prefix = wrapper.empty() ? std::string_view() : runner::kChildEnvPrefix;
   // Environment: a few host variables, the plain env, then values from handles. Entries
   // holding secrets live in guarded memory and are zeroed after the spawn.
   std::vector<vault::SecretBuffer> entries;
   auto add = [&](std::string_view name, std::string_view value) {
-    vault::SecretBuffer entry(prefix.size() + name.size() + 1 + value.size() + 1);
-    std::memcpy(entry.data(), prefix.data(), prefix.size());
-    std::memcpy(entry.data() + prefix.size(), name.data(), name.size());
-    entry.data()[prefix.size() + name.size()] = '=';
-    std::memcpy(entry.data() + prefix.size() + name.size() + 1, value.data(), value.size());
-    entries.push_back(std::move(entry));
+    entries.push_back(env_entry(prefix, name, value));
   };
   // A name with '=' or NUL would read as another variable (or end the entry early).
   auto bad_name = [](std::string_view name) {
